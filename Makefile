@@ -1,0 +1,29 @@
+# Elevate's build and test entry points. `make test` sets up what it needs by itself.
+.PHONY: all build generate test lint deps check-generated
+
+all: build
+
+build: generate
+	CGO_ENABLED=0 go build -o elevate .
+
+# templ components, the Tailwind CSS bundle and the vendored htmx; the results are committed.
+generate: node_modules/.installed
+	go tool templ generate -log-level error
+	npx tailwindcss -i static/css/input.css -o static/css/app.css --minify 2>/dev/null
+	cp node_modules/htmx.org/dist/htmx.min.js static/js/htmx.min.js
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+deps:
+	./scripts/ensure-services.sh
+
+# Fails when generated files are stale, then runs gofmt, go vet and every test with -race.
+test: deps
+	./scripts/check-generated.sh
+	./scripts/lint.sh
+	go test -race -count=1 -timeout 15m ./...
+
+lint:
+	./scripts/lint.sh

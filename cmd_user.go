@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+	"golang.org/x/term"
+)
+
+// cliActor is who shell commands act as on the audit trail.
+var cliActor = audit.Actor{Type: audit.ActorSystem, Name: "cli"}
+
+func (e *env) user(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usageError{"user needs a subcommand: create, list or disable"}
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	email := fs.String("email", "", "email address")
+	name := fs.String("name", "", "full name")
+	admin := fs.Bool("admin", false, "make the user an administrator")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	switch sub {
+	case "create":
+		if *email == "" || *name == "" {
+			return usageError{"user create needs --email and --name"}
+		}
+	case "disable":
+		if *email == "" {
+			return usageError{"user disable needs --email"}
+		}
+	case "list":
+	default:
+		return usageError{fmt.Sprintf("unknown user subcommand %q", sub)}
+	}
+
+	db, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	svc, _, err := e.services(ctx, db)
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "create":
+		pw, err := e.readPassword()
+		if err != nil {
+			return err
+		}
+		u, err := svc.CreateUser(ctx, *email, *name, pw, *admin, cliActor)
+		if err != nil {
+			return userFacing(err)
+		}
+		fmt.Fprintf(e.stdout, "created %s (%s)%s\n", u.Email, u.ID, map[bool]string{true: " as administrator"}[u.Admin])
+	case "disable":
+		u, err := svc.DisableUser(ctx, *email, cliActor)
+		if err != nil {
+			return userFacing(err)
+		}
+		fmt.Fprintf(e.stdout, "disabled %s; their sessions have ended\n", u.Email)
+	case "list":
+		return e.listUsers(ctx, db)
+	}
+	return nil
+}
+
+// userFacing turns a domain error into its readable message for the shell.
+func userFacing(err error) error {
+	if pam.ErrorCode(err) != pam.EINTERNAL {
+		return fmt.Errorf("%s", pam.ErrorMessage(err))
+	}
+	return err
+}
+
+func (e *env) listUsers(ctx context.Context, db *store.Store) error {
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "EMAIL\tNAME\tROLES\tSTATUS")
+	after := ""
+	for {
+		users, err := db.Users(ctx, store.UserFilter{After: after, Limit: 200})
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			var roles []string
+			if u.Admin {
+				roles = append(roles, "admin")
+			}
+			if u.Auditor {
+				roles = append(roles, "auditor")
+			}
+			status := "active"
+			if !u.Active() {
+				status = "disabled"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", u.Email, u.Name, strings.Join(roles, ","), status)
+		}
+		if len(users) < 200 {
+			break
+		}
+		after = users[len(users)-1].Email
+	}
+	return w.Flush()
+}
+
+// readPassword reads the password from standard input: hidden and typed twice on a terminal,
+// the first line otherwise (for scripts: printf '%s\n' "$PW" | elevate user create …).
+func (e *env) readPassword() (string, error) {
+	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(e.stderr, "Password (at least 12 characters): ")
+		a, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(e.stderr)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprint(e.stderr, "Password again: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(e.stderr)
+		if err != nil {
+			return "", err
+		}
+		if string(a) != string(b) {
+			return "", fmt.Errorf("the two passwords differ")
+		}
+		return string(a), nil
+	}
+	line, err := bufio.NewReader(e.stdin).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", fmt.Errorf("read password from stdin: %w", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", usageError{"no password on standard input"}
+	}
+	return line, nil
+}

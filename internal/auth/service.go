@@ -1,0 +1,265 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/google/uuid"
+)
+
+const setupTokenKey = "setup_token_sha256"
+
+// Service holds the account use cases. Each one is a single transaction that writes its
+// change and its audit event together.
+type Service struct {
+	db       *store.Store
+	Sessions *SessionStore
+	now      func() time.Time
+}
+
+// NewService wires the account use cases.
+func NewService(db *store.Store, sessions *SessionStore, now func() time.Time) *Service {
+	return &Service{db: db, Sessions: sessions, now: now}
+}
+
+// ErrBadCredentials is the one answer for an unknown email, a wrong password and a disabled
+// account, so the sign-in page reveals nothing about which accounts exist.
+var ErrBadCredentials = pam.Errorf(pam.EINVALID, "The email or password is not right. Check both and try again.")
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// IssueSetupToken returns a fresh one-time setup token when no user exists yet ("" otherwise).
+// Only its hash is stored; a newer token replaces an older one.
+func (s *Service) IssueSetupToken(ctx context.Context) (string, error) {
+	n, err := s.db.CountUsers(ctx)
+	if err != nil {
+		return "", fmt.Errorf("issue setup token: %w", err)
+	}
+	if n > 0 {
+		return "", nil
+	}
+	tok := randomToken()
+	if err := s.db.SetValue(ctx, setupTokenKey, sha256Hex(tok), s.now()); err != nil {
+		return "", fmt.Errorf("issue setup token: %w", err)
+	}
+	return tok, nil
+}
+
+// SetupTokenValid reports whether tok is the live setup token.
+func (s *Service) SetupTokenValid(ctx context.Context, tok string) (bool, error) {
+	if tok == "" {
+		return false, nil
+	}
+	want, err := s.db.Value(ctx, setupTokenKey)
+	if err != nil || want == "" {
+		return false, err
+	}
+	return subtle.ConstantTimeCompare([]byte(want), []byte(sha256Hex(tok))) == 1, nil
+}
+
+// SetupInput is what the first admin types on the setup page.
+type SetupInput struct {
+	Token, Email, Name, Password, PasswordConfirm string
+}
+
+// Setup creates the first admin. The token is consumed in the same transaction, so it works
+// exactly once; a form error leaves it valid for the next try.
+func (s *Service) Setup(ctx context.Context, in SetupInput, actor audit.Actor) (pam.User, error) {
+	ok, err := s.SetupTokenValid(ctx, in.Token)
+	if err != nil {
+		return pam.User{}, fmt.Errorf("setup: %w", err)
+	}
+	if !ok {
+		return pam.User{}, pam.Errorf(pam.ENOTFOUND, "This setup link is no longer valid.")
+	}
+	u, hash, err := s.newUser(in.Email, in.Name, in.Password, in.PasswordConfirm, true)
+	if err != nil {
+		return pam.User{}, err
+	}
+	err = s.db.Tx(ctx, func(tx *store.Store) error {
+		took, err := tx.TakeValue(ctx, setupTokenKey, sha256Hex(in.Token))
+		if err != nil {
+			return err
+		}
+		if !took {
+			return pam.Errorf(pam.ENOTFOUND, "This setup link is no longer valid.")
+		}
+		if n, err := tx.CountUsers(ctx); err != nil || n > 0 {
+			if err == nil {
+				err = pam.Errorf(pam.ENOTFOUND, "Elevate is already set up.")
+			}
+			return err
+		}
+		if err := tx.CreateUser(ctx, u, hash); err != nil {
+			return err
+		}
+		actor.Type, actor.ID, actor.Name = audit.ActorUser, string(u.ID), u.Email
+		return tx.AppendAudit(ctx, actor.Event("setup.completed", "user", string(u.ID),
+			map[string]any{"email": u.Email, "name": u.Name, "admin": true}))
+	})
+	if err != nil {
+		return pam.User{}, fmt.Errorf("setup: %w", err)
+	}
+	return u, nil
+}
+
+func (s *Service) newUser(email, name, pw, confirm string, admin bool) (pam.User, string, error) {
+	email, err := pam.NormalizeEmail(email)
+	if err != nil {
+		return pam.User{}, "", err
+	}
+	if name, err = pam.ValidateName(name); err != nil {
+		return pam.User{}, "", err
+	}
+	if err := pam.ValidatePassword(pw, confirm); err != nil {
+		return pam.User{}, "", err
+	}
+	hash, err := HashPassword(pw)
+	if err != nil {
+		return pam.User{}, "", err
+	}
+	return pam.User{
+		ID: pam.UserID(uuid.NewString()), Email: email, Name: name, Admin: admin,
+		TimeZone: "UTC", CreatedAt: s.now(),
+	}, hash, nil
+}
+
+// CreateUser adds a user with a password (from the shell, or later from the admin pages).
+func (s *Service) CreateUser(ctx context.Context, email, name, pw string, admin bool, actor audit.Actor) (pam.User, error) {
+	u, hash, err := s.newUser(email, name, pw, pw, admin)
+	if err != nil {
+		return pam.User{}, err
+	}
+	err = s.db.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.CreateUser(ctx, u, hash); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, actor.Event("user.created", "user", string(u.ID),
+			map[string]any{"email": u.Email, "name": u.Name, "admin": admin}))
+	})
+	if err != nil {
+		return pam.User{}, fmt.Errorf("create user %s: %w", u.Email, err)
+	}
+	return u, nil
+}
+
+// DisableUser disables a user by email and ends all of their sessions.
+func (s *Service) DisableUser(ctx context.Context, email string, actor audit.Actor) (pam.User, error) {
+	email, err := pam.NormalizeEmail(email)
+	if err != nil {
+		return pam.User{}, err
+	}
+	var u pam.User
+	err = s.db.Tx(ctx, func(tx *store.Store) error {
+		if u, _, err = tx.UserByEmail(ctx, email); err != nil {
+			return err
+		}
+		if err := tx.DisableUser(ctx, u.ID, s.now()); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, actor.Event("user.disabled", "user", string(u.ID), map[string]any{"email": u.Email}))
+	})
+	if err != nil {
+		return pam.User{}, fmt.Errorf("disable user %s: %w", email, err)
+	}
+	return u, nil
+}
+
+// SignIn checks an email and password and starts a new session. Every outcome is audited;
+// all failures give ErrBadCredentials.
+func (s *Service) SignIn(w http.ResponseWriter, r *http.Request, email, password string, actor audit.Actor) (pam.User, error) {
+	ctx := r.Context()
+	norm, _ := pam.NormalizeEmail(email)
+	u, hash, err := s.db.UserByEmail(ctx, norm)
+	if err != nil && pam.ErrorCode(err) != pam.ENOTFOUND {
+		return pam.User{}, fmt.Errorf("sign in: %w", err)
+	}
+	reason := ""
+	switch {
+	case err != nil:
+		_, _ = CheckPassword(dummyHash, password)
+		reason = "unknown_user"
+	case hash == "":
+		_, _ = CheckPassword(dummyHash, password)
+		reason = "no_password"
+	default:
+		if ok, _ := CheckPassword(hash, password); !ok {
+			reason = "wrong_password"
+		} else if !u.Active() {
+			reason = "disabled"
+		}
+	}
+	if reason != "" {
+		ev := actor.Event("auth.sign_in_failed", "user", string(u.ID), map[string]any{"email": truncateRunes(email, 254), "reason": reason})
+		ev.Outcome = audit.OutcomeFailure
+		if err := s.db.Tx(ctx, func(tx *store.Store) error { return tx.AppendAudit(ctx, ev) }); err != nil {
+			return pam.User{}, fmt.Errorf("sign in: %w", err)
+		}
+		return pam.User{}, ErrBadCredentials
+	}
+	err = s.db.Tx(ctx, func(tx *store.Store) error {
+		if err := s.Sessions.Start(ctx, tx, w, r, u.ID, actor.IP); err != nil {
+			return err
+		}
+		actor.Type, actor.ID, actor.Name = audit.ActorUser, string(u.ID), u.Email
+		return tx.AppendAudit(ctx, actor.Event("auth.signed_in", "user", string(u.ID), map[string]any{"method": "password"}))
+	})
+	if err != nil {
+		return pam.User{}, fmt.Errorf("sign in: %w", err)
+	}
+	return u, nil
+}
+
+// SignOut ends the request's session and records it.
+func (s *Service) SignOut(w http.ResponseWriter, r *http.Request, actor audit.Actor) error {
+	ctx := r.Context()
+	return s.db.Tx(ctx, func(tx *store.Store) error {
+		if err := s.Sessions.End(ctx, tx, w, r); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, actor.Event("auth.signed_out", "user", actor.ID, nil))
+	})
+}
+
+func truncateRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n])
+	}
+	return s
+}
+
+// Authenticate returns the signed-in user of a request. ok is false for anonymous visitors,
+// for sessions that ended, and for disabled users, whose sessions are all deleted here.
+func (s *Service) Authenticate(r *http.Request) (pam.User, bool, error) {
+	sess, err := s.Sessions.Get(r, SessionCookie)
+	if err != nil {
+		return pam.User{}, false, err
+	}
+	id := UserID(sess)
+	if id == "" {
+		return pam.User{}, false, nil
+	}
+	u, err := s.db.UserByID(r.Context(), id)
+	if pam.ErrorCode(err) == pam.ENOTFOUND {
+		return pam.User{}, false, s.db.DeleteUserSessions(r.Context(), id)
+	}
+	if err != nil {
+		return pam.User{}, false, err
+	}
+	if !u.Active() {
+		return pam.User{}, false, s.db.DeleteUserSessions(r.Context(), id)
+	}
+	return u, true, nil
+}

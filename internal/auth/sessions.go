@@ -1,0 +1,195 @@
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/gorilla/securecookie"
+	"github.com/gorilla/sessions"
+)
+
+// SessionCookie is the name of the session cookie.
+const SessionCookie = "elevate_session"
+
+const userIDKey = "user_id"
+
+// SessionStore is a gorilla/sessions Store that keeps sessions in Elevate's database. The cookie
+// carries only a signed random id; the database holds the hash of that id, the user, and the
+// times that bound the session. Deleting the row ends the session everywhere at once.
+type SessionStore struct {
+	db       *store.Store
+	codec    securecookie.Codec
+	idle     time.Duration
+	lifetime time.Duration
+	secure   bool
+	now      func() time.Time
+}
+
+// NewSessionStore returns a store whose cookies are signed with a key derived from secret.
+func NewSessionStore(db *store.Store, secret []byte, idle, lifetime time.Duration, secure bool, now func() time.Time) *SessionStore {
+	codec := securecookie.New(DeriveKey(secret, "session-cookie"), nil)
+	codec.MaxAge(int(lifetime / time.Second))
+	codec.SetSerializer(securecookie.JSONEncoder{})
+	return &SessionStore{db: db, codec: codec, idle: idle, lifetime: lifetime, secure: secure, now: now}
+}
+
+// DeriveKey derives a purpose-bound 32-byte key from the process secret.
+func DeriveKey(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("elevate/" + purpose))
+	return m.Sum(nil)
+}
+
+func hashID(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:])
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err))
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (s *SessionStore) options() *sessions.Options {
+	return &sessions.Options{
+		Path: "/", MaxAge: int(s.lifetime / time.Second), HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
+	}
+}
+
+// Get returns the request's session, cached for the rest of the request by gorilla's registry.
+func (s *SessionStore) Get(r *http.Request, name string) (*sessions.Session, error) {
+	return sessions.GetRegistry(r).Get(s, name)
+}
+
+// New loads the session named by the request's cookie. A missing, forged, expired or idle
+// session yields a new empty one; only a database failure is an error.
+func (s *SessionStore) New(r *http.Request, name string) (*sessions.Session, error) {
+	sess := sessions.NewSession(s, name)
+	sess.Options = s.options()
+	sess.IsNew = true
+	c, err := r.Cookie(name)
+	if err != nil {
+		return sess, nil
+	}
+	var id string
+	if err := s.codec.Decode(name, c.Value, &id); err != nil {
+		return sess, nil
+	}
+	row, err := s.db.SessionByHash(r.Context(), hashID(id))
+	if err != nil {
+		if pam.ErrorCode(err) == pam.ENOTFOUND {
+			return sess, nil
+		}
+		return sess, fmt.Errorf("load session: %w", err)
+	}
+	now := s.now()
+	if !now.Before(row.ExpiresAt) || now.Sub(row.LastSeenAt) >= s.idle {
+		if err := s.db.DeleteSession(r.Context(), row.IDHash); err != nil {
+			return sess, fmt.Errorf("end expired session: %w", err)
+		}
+		return sess, nil
+	}
+	var data map[string]any
+	_ = json.Unmarshal([]byte(row.Data), &data)
+	for k, v := range data {
+		sess.Values[k] = v
+	}
+	sess.Values[userIDKey] = string(row.UserID)
+	sess.ID = id
+	sess.IsNew = false
+	if err := s.db.TouchSession(r.Context(), row.IDHash, now); err != nil {
+		return sess, fmt.Errorf("touch session: %w", err)
+	}
+	return sess, nil
+}
+
+// Save writes the session's values, or ends it when Options.MaxAge < 0. A session without a
+// user is never stored: anonymous visitors have no server-side session.
+func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Session) error {
+	if sess.Options != nil && sess.Options.MaxAge < 0 {
+		if sess.ID != "" {
+			if err := s.db.DeleteSession(r.Context(), hashID(sess.ID)); err != nil {
+				return fmt.Errorf("delete session: %w", err)
+			}
+		}
+		s.clearCookie(w, sess.Name())
+		return nil
+	}
+	if sess.ID == "" {
+		return nil // sessions begin only through Start
+	}
+	data := map[string]any{}
+	for k, v := range sess.Values {
+		if ks, ok := k.(string); ok && ks != userIDKey {
+			data[ks] = v
+		}
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("encode session: %w", err)
+	}
+	return s.db.SaveSessionData(r.Context(), hashID(sess.ID), string(b))
+}
+
+// Start begins a fresh session for user inside tx, ending any session the request carried,
+// so an id known before sign-in is worthless after it.
+func (s *SessionStore) Start(ctx context.Context, tx *store.Store, w http.ResponseWriter, r *http.Request, user pam.UserID, ip string) error {
+	if old, err := s.Get(r, SessionCookie); err == nil && old.ID != "" {
+		if err := tx.DeleteSession(ctx, hashID(old.ID)); err != nil {
+			return fmt.Errorf("end previous session: %w", err)
+		}
+	}
+	id := randomToken()
+	now := s.now()
+	if err := tx.CreateSession(ctx, store.Session{
+		IDHash: hashID(id), UserID: user, Data: "{}", CreatedAt: now, LastSeenAt: now,
+		ExpiresAt: now.Add(s.lifetime), IP: ip, UserAgent: r.UserAgent(),
+	}); err != nil {
+		return fmt.Errorf("start session: %w", err)
+	}
+	enc, err := s.codec.Encode(SessionCookie, id)
+	if err != nil {
+		return fmt.Errorf("sign session cookie: %w", err)
+	}
+	http.SetCookie(w, sessions.NewCookie(SessionCookie, enc, s.options()))
+	return nil
+}
+
+// End deletes the request's session (inside tx) and clears the cookie.
+func (s *SessionStore) End(ctx context.Context, tx *store.Store, w http.ResponseWriter, r *http.Request) error {
+	if sess, err := s.Get(r, SessionCookie); err == nil && sess.ID != "" {
+		if err := tx.DeleteSession(ctx, hashID(sess.ID)); err != nil {
+			return fmt.Errorf("end session: %w", err)
+		}
+	}
+	s.clearCookie(w, SessionCookie)
+	return nil
+}
+
+func (s *SessionStore) clearCookie(w http.ResponseWriter, name string) {
+	o := s.options()
+	o.MaxAge = -1
+	http.SetCookie(w, sessions.NewCookie(name, "", o))
+}
+
+// UserID returns the signed-in user of a loaded session, or "".
+func UserID(sess *sessions.Session) pam.UserID {
+	if sess == nil || sess.ID == "" {
+		return ""
+	}
+	id, _ := sess.Values[userIDKey].(string)
+	return pam.UserID(id)
+}

@@ -1,0 +1,155 @@
+// Package config loads Elevate's settings from the environment into one validated value.
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting the process needs. It is built once by Load and passed down.
+type Config struct {
+	DatabaseURL     string
+	Addr            string
+	BaseURL         *url.URL
+	SMTPURL         string
+	MailFrom        string
+	SecretKey       []byte // nil means "generate and keep in the database"
+	OIDCIssuer      string
+	OIDCClientID    string
+	OIDCSecret      string
+	TrustedProxies  []netip.Prefix
+	SessionIdle     time.Duration
+	SessionLifetime time.Duration
+	LogLevel        string
+}
+
+// Error names the variable whose value is wrong, so start-up can print one clear line.
+type Error struct {
+	Var     string
+	Problem string
+}
+
+func (e *Error) Error() string { return e.Var + ": " + e.Problem }
+
+// Secure reports whether the portal is served over https, which decides Secure cookies and HSTS.
+func (c Config) Secure() bool { return c.BaseURL.Scheme == "https" }
+
+// Load reads the configuration through getenv (os.Getenv in production) and validates every value.
+func Load(getenv func(string) string) (Config, error) {
+	get := func(k, def string) string {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{
+		DatabaseURL:  get("ELEVATE_DATABASE_URL", "sqlite:elevate.db"),
+		Addr:         get("ELEVATE_ADDR", "127.0.0.1:8080"),
+		SMTPURL:      get("ELEVATE_SMTP_URL", ""),
+		MailFrom:     get("ELEVATE_MAIL_FROM", "elevate@localhost"),
+		OIDCIssuer:   get("ELEVATE_OIDC_ISSUER", ""),
+		OIDCClientID: get("ELEVATE_OIDC_CLIENT_ID", ""),
+		OIDCSecret:   get("ELEVATE_OIDC_CLIENT_SECRET", ""),
+		LogLevel:     strings.ToLower(get("ELEVATE_LOG_LEVEL", "info")),
+	}
+
+	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		return c, &Error{"ELEVATE_DATABASE_URL", "must start with sqlite: or postgres://"}
+	}
+	if c.DatabaseURL == "sqlite:" {
+		return c, &Error{"ELEVATE_DATABASE_URL", "sqlite: needs a file path, for example sqlite:elevate.db"}
+	}
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
+		return c, &Error{"ELEVATE_ADDR", fmt.Sprintf("%q is not host:port", c.Addr)}
+	}
+
+	base := get("ELEVATE_BASE_URL", "")
+	if base == "" {
+		host, port, _ := net.SplitHostPort(c.Addr)
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "127.0.0.1"
+		}
+		base = "http://" + net.JoinHostPort(host, port)
+	}
+	u, err := url.Parse(strings.TrimRight(base, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c, &Error{"ELEVATE_BASE_URL", fmt.Sprintf("%q is not an http(s) URL", base)}
+	}
+	c.BaseURL = u
+
+	if c.SMTPURL != "" {
+		su, err := url.Parse(c.SMTPURL)
+		if err != nil || (su.Scheme != "smtp" && su.Scheme != "smtps") || su.Host == "" {
+			return c, &Error{"ELEVATE_SMTP_URL", "must look like smtp://user:pass@host:port or smtps://…"}
+		}
+	}
+	if !strings.Contains(c.MailFrom, "@") {
+		return c, &Error{"ELEVATE_MAIL_FROM", fmt.Sprintf("%q is not an email address", c.MailFrom)}
+	}
+
+	if k := get("ELEVATE_SECRET_KEY", ""); k != "" {
+		if len(k) < 32 {
+			return c, &Error{"ELEVATE_SECRET_KEY", "must be at least 32 characters"}
+		}
+		c.SecretKey = []byte(k)
+	}
+
+	if (c.OIDCIssuer == "") != (c.OIDCClientID == "") {
+		return c, &Error{"ELEVATE_OIDC_CLIENT_ID", "ELEVATE_OIDC_ISSUER and ELEVATE_OIDC_CLIENT_ID must be set together"}
+	}
+
+	for _, p := range strings.Split(get("ELEVATE_TRUSTED_PROXIES", ""), ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if !strings.Contains(p, "/") {
+			a, err := netip.ParseAddr(p)
+			if err != nil {
+				return c, &Error{"ELEVATE_TRUSTED_PROXIES", fmt.Sprintf("%q is not an IP address or CIDR range", p)}
+			}
+			c.TrustedProxies = append(c.TrustedProxies, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		pf, err := netip.ParsePrefix(p)
+		if err != nil {
+			return c, &Error{"ELEVATE_TRUSTED_PROXIES", fmt.Sprintf("%q is not an IP address or CIDR range", p)}
+		}
+		c.TrustedProxies = append(c.TrustedProxies, pf.Masked())
+	}
+
+	if c.SessionIdle, err = duration(get, "ELEVATE_SESSION_IDLE_TIMEOUT", "30m"); err != nil {
+		return c, err
+	}
+	if c.SessionLifetime, err = duration(get, "ELEVATE_SESSION_LIFETIME", "12h"); err != nil {
+		return c, err
+	}
+	if c.SessionIdle > c.SessionLifetime {
+		return c, &Error{"ELEVATE_SESSION_IDLE_TIMEOUT", "must not be longer than ELEVATE_SESSION_LIFETIME"}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return c, &Error{"ELEVATE_LOG_LEVEL", "must be debug, info, warn or error"}
+	}
+	return c, nil
+}
+
+func duration(get func(string, string) string, key, def string) (time.Duration, error) {
+	v := get(key, def)
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		if n, nerr := strconv.Atoi(v); nerr == nil {
+			d, err = time.Duration(n)*time.Minute, nil
+		}
+	}
+	if err != nil || d < time.Minute {
+		return 0, &Error{key, fmt.Sprintf("%q is not a duration of at least 1m (for example 30m or 12h)", v)}
+	}
+	return d, nil
+}

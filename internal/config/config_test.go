@@ -1,0 +1,57 @@
+package config
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DatabaseURL != "sqlite:elevate.db" || c.Addr != "127.0.0.1:8080" || c.BaseURL.String() != "http://127.0.0.1:8080" ||
+		c.SessionIdle != 30*time.Minute || c.SessionLifetime != 12*time.Hour || c.Secure() {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestBadValuesNameTheirVariable(t *testing.T) {
+	for _, tc := range []struct{ key, value string }{
+		{"ELEVATE_DATABASE_URL", "mysql://x"},
+		{"ELEVATE_ADDR", "8080"},
+		{"ELEVATE_BASE_URL", "ftp://x"},
+		{"ELEVATE_SMTP_URL", "http://mail"},
+		{"ELEVATE_MAIL_FROM", "nobody"},
+		{"ELEVATE_SECRET_KEY", "short"},
+		{"ELEVATE_TRUSTED_PROXIES", "10.0.0.0/33"},
+		{"ELEVATE_SESSION_IDLE_TIMEOUT", "soon"},
+		{"ELEVATE_SESSION_LIFETIME", "10s"},
+		{"ELEVATE_LOG_LEVEL", "loud"},
+	} {
+		_, err := Load(envOf(map[string]string{tc.key: tc.value}))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Var != tc.key {
+			t.Errorf("%s=%q: got %v, want an error naming %s", tc.key, tc.value, err, tc.key)
+		}
+	}
+}
+
+func TestParsedValues(t *testing.T) {
+	c, err := Load(envOf(map[string]string{
+		"ELEVATE_BASE_URL":             "https://elevate.example.com/",
+		"ELEVATE_TRUSTED_PROXIES":      "10.0.0.1, 192.168.0.0/16",
+		"ELEVATE_SESSION_IDLE_TIMEOUT": "15",
+		"ELEVATE_DATABASE_URL":         "postgres://u@h/db",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Secure() || c.BaseURL.String() != "https://elevate.example.com" || len(c.TrustedProxies) != 2 ||
+		c.TrustedProxies[0].String() != "10.0.0.1/32" || c.SessionIdle != 15*time.Minute {
+		t.Fatalf("parsed: %+v", c)
+	}
+}

@@ -1,0 +1,72 @@
+package pam
+
+import (
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// UserID identifies a user; it is a UUID string.
+type UserID string
+
+// User is a person (or service account) who can sign in, ask for access or approve it.
+type User struct {
+	ID         UserID
+	Email      string
+	Name       string
+	Admin      bool
+	Auditor    bool
+	TimeZone   string
+	DisabledAt *time.Time
+	CreatedAt  time.Time
+}
+
+// Active reports whether the user may sign in and act.
+func (u User) Active() bool { return u.DisabledAt == nil }
+
+// Password length bounds. The upper bound keeps hashing cost predictable.
+const (
+	MinPasswordLen = 12
+	MaxPasswordLen = 256
+)
+
+// NormalizeEmail lower-cases and trims an address and checks that it is one plain address.
+func NormalizeEmail(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" {
+		return "", FieldError("email", "Enter an email address.")
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || len(s) > 254 {
+		return "", FieldError("email", "Enter a valid email address, like name@example.com.")
+	}
+	return s, nil
+}
+
+// ValidateName checks a display name.
+func ValidateName(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", FieldError("name", "Enter a name.")
+	}
+	if utf8.RuneCountInString(s) > 100 || strings.ContainsAny(s, "\r\n\t") {
+		return "", FieldError("name", "Use at most 100 characters on one line.")
+	}
+	return s, nil
+}
+
+// ValidatePassword checks a new password and its confirmation.
+func ValidatePassword(pw, confirm string) error {
+	n := utf8.RuneCountInString(pw)
+	if n < MinPasswordLen {
+		return FieldError("password", "Use at least %d characters.", MinPasswordLen)
+	}
+	if n > MaxPasswordLen {
+		return FieldError("password", "Use at most %d characters.", MaxPasswordLen)
+	}
+	if pw != confirm {
+		return FieldError("password_confirm", "The two passwords differ. Type the same password twice.")
+	}
+	return nil
+}

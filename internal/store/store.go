@@ -1,0 +1,145 @@
+// Package store keeps Elevate's data in PostgreSQL or SQLite through GORM. It is the only package
+// that imports GORM: row structs, queries, migrations and the transaction helper live here.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Dialects.
+const (
+	Postgres = "postgres"
+	SQLite   = "sqlite"
+)
+
+// Store is a handle on the database, or on one open transaction when obtained inside Tx.
+type Store struct {
+	db      *gorm.DB
+	dialect string
+	inTx    bool
+}
+
+// Open connects to url ("sqlite:path" or "postgres://…"). It does not migrate.
+func Open(rawURL string) (*Store, error) {
+	cfg := &gorm.Config{
+		Logger:         logger.Discard,
+		TranslateError: true,
+		NowFunc:        func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+	}
+	var (
+		db      *gorm.DB
+		err     error
+		dialect string
+	)
+	switch {
+	case strings.HasPrefix(rawURL, "sqlite:"):
+		dialect = SQLite
+		db, err = gorm.Open(sqlite.Open(sqliteDSN(strings.TrimPrefix(rawURL, "sqlite:"))), cfg)
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		dialect = Postgres
+		db, err = gorm.Open(postgres.Open(rawURL), cfg)
+	default:
+		return nil, fmt.Errorf("open database: unsupported URL scheme")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	if dialect == SQLite {
+		// One writer at a time is SQLite's rule; immediate transactions and a generous busy
+		// timeout make writers queue instead of failing with "database is locked".
+		sqlDB.SetMaxOpenConns(8)
+	} else {
+		sqlDB.SetMaxOpenConns(32)
+		sqlDB.SetMaxIdleConns(16)
+	}
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	return &Store{db: db, dialect: dialect}, nil
+}
+
+func sqliteDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(15000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	// Do not add _time_format: this driver stops reading parameters after it, which would
+	// silently drop _txlock. Its default time format is already the sortable "sqlite" one.
+	q.Set("_txlock", "immediate")
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return "file:" + path + sep + q.Encode()
+}
+
+// Dialect returns Postgres or SQLite.
+func (s *Store) Dialect() string { return s.dialect }
+
+// Close closes the connection pool.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// Tx runs fn in one transaction: everything fn writes commits together or not at all.
+// Inside a transaction, Tx simply calls fn with the same handle.
+func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
+	if s.inTx {
+		return fn(s)
+	}
+	return s.db.WithContext(ctx).Transaction(func(g *gorm.DB) error {
+		return fn(&Store{db: g, dialect: s.dialect, inTx: true})
+	})
+}
+
+func (s *Store) conn(ctx context.Context) *gorm.DB {
+	if s.inTx {
+		return s.db
+	}
+	return s.db.WithContext(ctx)
+}
+
+// translate maps database errors to domain errors so callers never match error text.
+func translate(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return pam.Errorf(pam.ENOTFOUND, "%s not found.", what)
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return pam.Errorf(pam.ECONFLICT, "%s already exists.", what)
+	}
+	return err
+}
+
+// ExecRaw runs one statement; tests use it to create schemas and to tamper with rows.
+func (s *Store) ExecRaw(ctx context.Context, sql string, args ...any) error {
+	return s.conn(ctx).Exec(sql, args...).Error
+}

@@ -1,0 +1,194 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/elevate-pam/elevate/internal/testenv"
+)
+
+func mustCreateUser(t *testing.T, db *store.Store, email string) pam.User {
+	t.Helper()
+	u := pam.User{ID: pam.UserID("u-" + email), Email: email, Name: "N " + email, CreatedAt: time.Now()}
+	if err := db.CreateUser(context.Background(), u, ""); err != nil {
+		t.Fatalf("create user %s: %v", email, err)
+	}
+	return u
+}
+
+func TestMigrateTwice(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		db := testenv.Store(t, dialect)
+		if err := db.Migrate(context.Background()); err != nil {
+			t.Fatalf("second migrate: %v", err)
+		}
+	})
+}
+
+func TestUsers(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		mustCreateUser(t, db, "b@example.com")
+		mustCreateUser(t, db, "a@example.com")
+		mustCreateUser(t, db, "c@example.com")
+
+		err := db.CreateUser(ctx, pam.User{ID: "other", Email: "a@example.com", Name: "x", CreatedAt: time.Now()}, "")
+		if pam.ErrorCode(err) != pam.EINVALID {
+			t.Fatalf("duplicate email: got %v, want a field error", err)
+		}
+		page, err := db.Users(ctx, store.UserFilter{Limit: 2})
+		if err != nil || len(page) != 2 || page[0].Email != "a@example.com" || page[1].Email != "b@example.com" {
+			t.Fatalf("first page: %v %v", page, err)
+		}
+		page, err = db.Users(ctx, store.UserFilter{After: page[1].Email, Limit: 2})
+		if err != nil || len(page) != 1 || page[0].Email != "c@example.com" {
+			t.Fatalf("second page: %v %v", page, err)
+		}
+		if _, err := db.UserByID(ctx, "missing"); pam.ErrorCode(err) != pam.ENOTFOUND {
+			t.Fatalf("missing user: %v", err)
+		}
+		if err := db.DisableUser(ctx, "u-a@example.com", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.DisableUser(ctx, "u-a@example.com", time.Now()); pam.ErrorCode(err) != pam.ECONFLICT {
+			t.Fatalf("second disable: %v", err)
+		}
+	})
+}
+
+func TestTakeValueIsSingleUse(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		if err := db.SetValue(ctx, "k", "v", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		took := 0
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := db.Tx(ctx, func(tx *store.Store) error {
+					ok, err := tx.TakeValue(ctx, "k", "v")
+					if ok {
+						mu.Lock()
+						took++
+						mu.Unlock()
+					}
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if took != 1 {
+			t.Fatalf("%d callers took the value, want 1", took)
+		}
+	})
+}
+
+func appendEvents(t *testing.T, db *store.Store, n int, label string) {
+	t.Helper()
+	ctx := context.Background()
+	for i := range n {
+		ev := audit.System.Event("test.event", "thing", fmt.Sprintf("%s-%d", label, i), map[string]any{"i": i})
+		ev.At = time.Now()
+		if err := db.Tx(ctx, func(tx *store.Store) error { return tx.AppendAudit(ctx, ev) }); err != nil {
+			t.Errorf("append: %v", err)
+			return
+		}
+	}
+}
+
+func verify(t *testing.T, db *store.Store) (int64, error) {
+	t.Helper()
+	var v audit.Verifier
+	for ev, err := range db.AllAuditEvents(context.Background()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.Next(ev); err != nil {
+			return v.Count, err
+		}
+	}
+	return v.Count, nil
+}
+
+func TestAuditChainUnderConcurrentWriters(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		db := testenv.Store(t, dialect)
+		var wg sync.WaitGroup
+		for w := range 6 {
+			wg.Add(1)
+			go func() { defer wg.Done(); appendEvents(t, db, 25, fmt.Sprint(w)) }()
+		}
+		wg.Wait()
+		n, err := verify(t, db)
+		if err != nil || n != 150 {
+			t.Fatalf("verify: %d events, %v", n, err)
+		}
+		head, err := db.AuditHead(context.Background())
+		if err != nil || head.Seq != 150 {
+			t.Fatalf("head %+v %v", head, err)
+		}
+	})
+}
+
+func TestAuditRowsAreAppendOnly(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		appendEvents(t, db, 3, "x")
+		if err := db.ExecRaw(ctx, "UPDATE audit_events SET action = 'forged' WHERE seq = 2"); err == nil {
+			t.Fatal("UPDATE of an audit event succeeded")
+		}
+		if err := db.ExecRaw(ctx, "DELETE FROM audit_events WHERE seq = 3"); err == nil {
+			t.Fatal("DELETE of an audit event succeeded")
+		}
+		if n, err := verify(t, db); err != nil || n != 3 {
+			t.Fatalf("verify after refused tampering: %d %v", n, err)
+		}
+	})
+}
+
+func TestAuditRollsBackWithItsChange(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		boom := fmt.Errorf("boom")
+		err := db.Tx(ctx, func(tx *store.Store) error {
+			if err := tx.CreateUser(ctx, pam.User{ID: "u1", Email: "a@example.com", Name: "A", CreatedAt: time.Now()}, ""); err != nil {
+				return err
+			}
+			if err := tx.AppendAudit(ctx, audit.System.Event("user.created", "user", "u1", nil)); err != nil {
+				return err
+			}
+			return boom
+		})
+		if err != boom {
+			t.Fatalf("tx: %v", err)
+		}
+		if n, _ := db.CountUsers(ctx); n != 0 {
+			t.Fatalf("user survived rollback")
+		}
+		if h, _ := db.AuditHead(ctx); h.Seq != 0 {
+			t.Fatalf("audit head moved on rollback: %+v", h)
+		}
+		// The chain continues without a gap after a rollback.
+		appendEvents(t, db, 2, "y")
+		if n, err := verify(t, db); err != nil || n != 2 {
+			t.Fatalf("verify: %d %v", n, err)
+		}
+	})
+}

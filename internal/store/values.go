@@ -1,0 +1,41 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm/clause"
+)
+
+// Value returns a system value, or "" when it is not set.
+func (s *Store) Value(ctx context.Context, key string) (string, error) {
+	var r ValueRow
+	err := s.conn(ctx).Where("key = ?", key).Limit(1).Find(&r).Error
+	return r.Value, err
+}
+
+// SetValue writes a system value, replacing any earlier one.
+func (s *Store) SetValue(ctx context.Context, key, value string, now time.Time) error {
+	return s.conn(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "key"}},
+		DoUpdates: clause.AssignmentColumns([]string{"value", "updated_at"}),
+	}).Create(&ValueRow{Key: key, Value: value, UpdatedAt: now.UTC()}).Error
+}
+
+// SetValueIfAbsent writes a value unless one exists, and returns the value that is stored
+// afterwards; concurrent callers all get the same winner.
+func (s *Store) SetValueIfAbsent(ctx context.Context, key, value string, now time.Time) (string, error) {
+	err := s.conn(ctx).Clauses(clause.OnConflict{DoNothing: true}).
+		Create(&ValueRow{Key: key, Value: value, UpdatedAt: now.UTC()}).Error
+	if err != nil {
+		return "", err
+	}
+	return s.Value(ctx, key)
+}
+
+// TakeValue deletes a value only if it still equals value, reporting whether this caller took it.
+// It makes one-time tokens single-use even when two requests race.
+func (s *Store) TakeValue(ctx context.Context, key, value string) (bool, error) {
+	res := s.conn(ctx).Where("key = ? AND value = ?", key, value).Delete(&ValueRow{})
+	return res.RowsAffected == 1, res.Error
+}

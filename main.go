@@ -1,0 +1,245 @@
+// Command elevate is a just-in-time privileged access portal: people ask for a privileged task,
+// role or role group for a while, approvers decide, the grant ends by itself, and every step
+// lands on a tamper-evident audit trail.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/auth"
+	"github.com/elevate-pam/elevate/internal/config"
+	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/elevate-pam/elevate/web"
+)
+
+const usage = `Usage: elevate [command]
+
+Commands:
+  serve                     run the portal (the default)
+  migrate                   apply database migrations and exit
+  user create --email E --name N [--admin]
+                            add a user; the password is read from standard input
+  user list                 list users
+  user disable --email E    disable a user and end their sessions
+  audit verify              check the audit chain end to end
+
+Configuration comes from ELEVATE_* environment variables; see README.md.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// env is the process's outside world, passed in so commands can be tested.
+type env struct {
+	cfg    config.Config
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	log    *slog.Logger
+}
+
+// run executes one command and returns the process exit code: 0 success, 1 failure,
+// 2 bad usage or configuration.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "elevate: configuration: %v\n", err)
+		return 2
+	}
+	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[cfg.LogLevel]
+	e := &env{cfg: cfg, stdin: stdin, stdout: stdout, stderr: stderr,
+		log: slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))}
+
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		err = e.serve(ctx, args)
+	case "migrate":
+		err = e.migrate(ctx)
+	case "user":
+		err = e.user(ctx, args)
+	case "audit":
+		err = e.audit(ctx, args)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "elevate: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "elevate: %v\n", err)
+		return 2
+	case errors.Is(err, errFailed):
+		return 1
+	default:
+		fmt.Fprintf(stderr, "elevate: %v\n", err)
+		return 1
+	}
+}
+
+// usageError is a mistake in the command line.
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+// errFailed means the command already said what failed; exit 1 quietly.
+var errFailed = errors.New("failed")
+
+// open connects to the database and applies migrations.
+func (e *env) open(ctx context.Context) (*store.Store, error) {
+	db, err := store.Open(e.cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.Ping(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database unreachable (ELEVATE_DATABASE_URL): %w", err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func (e *env) migrate(ctx context.Context) error {
+	db, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	fmt.Fprintln(e.stdout, "migrations applied")
+	return nil
+}
+
+// secret returns ELEVATE_SECRET_KEY, or the key generated on first run and kept in the
+// database so every replica signs cookies alike.
+func (e *env) secret(ctx context.Context, db *store.Store) ([]byte, error) {
+	if e.cfg.SecretKey != nil {
+		return e.cfg.SecretKey, nil
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	v, err := db.SetValueIfAbsent(ctx, "secret_key", hex.EncodeToString(b), time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("load secret key: %w", err)
+	}
+	return []byte(v), nil
+}
+
+func (e *env) services(ctx context.Context, db *store.Store) (*auth.Service, []byte, error) {
+	secret, err := e.secret(ctx, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := func() time.Time { return time.Now().UTC() }
+	sessions := auth.NewSessionStore(db, secret, e.cfg.SessionIdle, e.cfg.SessionLifetime, e.cfg.Secure(), now)
+	return auth.NewService(db, sessions, now), secret, nil
+}
+
+func (e *env) serve(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Sprintf("serve takes no arguments, got %q", args[0])}
+	}
+	db, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	authSvc, secret, err := e.services(ctx, db)
+	if err != nil {
+		return err
+	}
+	tok, err := authSvc.IssueSetupToken(ctx)
+	if err != nil {
+		return err
+	}
+	if tok != "" {
+		e.log.Warn("first run: open this link once to create the first administrator",
+			"setup_url", e.cfg.BaseURL.String()+"/setup?token="+tok)
+	}
+
+	srv := web.New(web.Deps{Config: e.cfg, Auth: authSvc, Ping: db.Ping, Logger: e.log, Secret: secret})
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", e.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (ELEVATE_ADDR): %w", e.cfg.Addr, err)
+	}
+	e.log.Info("elevate listening", "addr", ln.Addr().String(), "base_url", e.cfg.BaseURL.String(), "database", db.Dialect())
+
+	bg, stopBG := context.WithCancel(ctx)
+	defer stopBG()
+	go e.sweepSessions(bg, db)
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	e.log.Info("shutting down: finishing requests in flight (10 s at most)")
+	stopBG()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	e.log.Info("stopped")
+	return nil
+}
+
+// sweepSessions deletes ended sessions now and then; sessions are checked on every request
+// anyway, so this only keeps the table small.
+func (e *env) sweepSessions(ctx context.Context, db *store.Store) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := db.DeleteExpiredSessions(ctx, time.Now(), e.cfg.SessionIdle); err != nil && ctx.Err() == nil {
+			e.log.Warn("session sweep failed", "error", err.Error())
+		} else if n > 0 {
+			e.log.Debug("ended sessions removed", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

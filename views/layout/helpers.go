@@ -1,0 +1,38 @@
+package layout
+
+import (
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+)
+
+func csrfHeader(token string) string {
+	b, _ := json.Marshal(map[string]string{"X-CSRF-Token": token})
+	return string(b)
+}
+
+func initial(name string) string {
+	r, _ := utf8.DecodeRuneInString(strings.TrimSpace(name))
+	if r == utf8.RuneError {
+		return "?"
+	}
+	return strings.ToUpper(string(r))
+}
+
+func flashClass(kind string) string {
+	switch kind {
+	case "success":
+		return "bg-emerald-50 text-emerald-900 ring-emerald-200"
+	case "error":
+		return "bg-rose-50 text-rose-900 ring-rose-200"
+	default:
+		return "bg-sky-50 text-sky-900 ring-sky-200"
+	}
+}
+
+func navClass(active bool) string {
+	if active {
+		return "nav-link nav-link-active"
+	}
+	return "nav-link"
+}

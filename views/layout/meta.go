@@ -1,0 +1,33 @@
+// Package layout holds the page frame every Elevate screen is drawn in.
+package layout
+
+// Meta is what the frame needs from every page: title, viewer, CSRF token, flash, navigation.
+type Meta struct {
+	Title     string
+	CSRF      string
+	User      *User
+	Flash     *Flash
+	Nav       []NavItem
+	RequestID string
+}
+
+// User is the signed-in viewer as the frame shows them.
+type User struct {
+	Name  string
+	Email string
+}
+
+// Flash is a one-time message shown after a redirect. Kind is success, error or info.
+type Flash struct {
+	Kind string
+	Text string
+}
+
+// NavItem is one entry of the sidebar; the web layer decides which ones a viewer sees.
+type NavItem struct {
+	Label  string
+	Href   string
+	Active bool
+	Badge  int
+	TestID string
+}

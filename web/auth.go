@@ -1,0 +1,84 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/elevate-pam/elevate/internal/auth"
+	"github.com/elevate-pam/elevate/internal/pam"
+	authview "github.com/elevate-pam/elevate/views/auth"
+	"github.com/labstack/echo/v4"
+)
+
+func (s *Server) showLogin(c echo.Context) error {
+	if _, ok := CurrentUser(c); ok {
+		return redirect(c, safeNext(c.QueryParam("next")))
+	}
+	return render(c, http.StatusOK, authview.Login(authview.LoginVM{
+		Meta: s.meta(c, "Sign in"), Next: safeNext(c.QueryParam("next")),
+	}))
+}
+
+func (s *Server) login(c echo.Context) error {
+	email := strings.TrimSpace(c.FormValue("email"))
+	next := safeNext(c.FormValue("next"))
+	_, err := s.auth.SignIn(c.Response(), c.Request(), email, c.FormValue("password"), actor(c))
+	if errors.Is(err, auth.ErrBadCredentials) {
+		return render(c, http.StatusUnauthorized, authview.Login(authview.LoginVM{
+			Meta: s.meta(c, "Sign in"), Email: email, Next: next, Error: pam.ErrorMessage(err),
+		}))
+	}
+	if err != nil {
+		return err
+	}
+	return redirect(c, next)
+}
+
+func (s *Server) logout(c echo.Context) error {
+	if _, ok := CurrentUser(c); !ok {
+		return redirect(c, "/login")
+	}
+	if err := s.auth.SignOut(c.Response(), c.Request(), actor(c)); err != nil {
+		return err
+	}
+	s.setFlash(c, "info", "You are signed out.")
+	return redirect(c, "/login")
+}
+
+func (s *Server) showSetup(c echo.Context) error {
+	tok := c.QueryParam("token")
+	ok, err := s.auth.SetupTokenValid(c.Request().Context(), tok)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return echo.ErrNotFound
+	}
+	return render(c, http.StatusOK, authview.Setup(authview.SetupVM{Meta: s.meta(c, "Set up Elevate"), Token: tok}))
+}
+
+func (s *Server) setup(c echo.Context) error {
+	in := auth.SetupInput{
+		Token: c.FormValue("token"), Email: c.FormValue("email"), Name: c.FormValue("name"),
+		Password: c.FormValue("password"), PasswordConfirm: c.FormValue("password_confirm"),
+	}
+	u, err := s.auth.Setup(c.Request().Context(), in, actor(c))
+	var pe *pam.Error
+	if errors.As(err, &pe) && pe.Code == pam.EINVALID {
+		vm := authview.SetupVM{Meta: s.meta(c, "Set up Elevate"), Token: in.Token, Email: in.Email, Name: in.Name,
+			Errors: map[string]string{pe.Field: pe.Message}}
+		if pe.Field == "" {
+			vm.Error = pe.Message
+		}
+		return render(c, http.StatusUnprocessableEntity, authview.Setup(vm))
+	}
+	if pam.ErrorCode(err) == pam.ENOTFOUND {
+		return echo.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	s.setFlash(c, "success", "Administrator "+u.Email+" created. Sign in to continue.")
+	return redirect(c, "/login")
+}

@@ -1,0 +1,97 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/elevate-pam/elevate/internal/pam"
+	errview "github.com/elevate-pam/elevate/views/errors"
+	"github.com/labstack/echo/v4"
+)
+
+// handleError is Echo's one error handler: domain and HTTP errors become status pages inside
+// the layout (or JSON under /api); anything else is logged with the request id and shown as
+// "Something went wrong", never with its text.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, msg := http.StatusInternalServerError, "Something went wrong on our side. Try again in a moment; if it keeps happening, give an administrator the request id below."
+	var he *echo.HTTPError
+	var pe *pam.Error
+	switch {
+	case errors.As(err, &pe):
+		status, msg = statusOf(pe.Code), pe.Message
+		if status == http.StatusInternalServerError {
+			msg = "Something went wrong on our side."
+		}
+	case errors.As(err, &he):
+		status = he.Code
+		if m, ok := he.Message.(string); ok && status < 500 {
+			msg = m
+		}
+		switch status {
+		case http.StatusNotFound:
+			msg = "There is no page at this address, or you may not see it."
+		case http.StatusMethodNotAllowed:
+			msg = "This address does not accept that kind of request."
+		}
+	}
+	if status >= 500 {
+		s.log.Error("request failed", "request_id", RequestID(c), "method", c.Request().Method,
+			"path", c.Request().URL.Path, "status", status, "error", err.Error())
+	}
+	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
+		_ = c.JSON(status, map[string]string{"error": msg, "request_id": RequestID(c)})
+		return
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(status)
+		return
+	}
+	if _, ok := CurrentUser(c); !ok {
+		// Unknown paths skip the route middleware; show signed-in users their usual frame.
+		if u, ok, err := s.auth.Authenticate(c.Request()); err == nil && ok {
+			c.Set(userKey, u)
+		}
+	}
+	vm := errview.VM{Meta: s.meta(c, http.StatusText(status)), Status: status, Heading: heading(status), Message: msg}
+	if rerr := render(c, status, errview.Page(vm)); rerr != nil {
+		s.log.Error("render error page", "request_id", RequestID(c), "error", rerr.Error())
+		_ = c.String(status, http.StatusText(status))
+	}
+}
+
+func statusOf(code string) int {
+	switch code {
+	case pam.EINVALID:
+		return http.StatusUnprocessableEntity
+	case pam.EFORBIDDEN:
+		return http.StatusForbidden
+	case pam.ENOTFOUND:
+		return http.StatusNotFound
+	case pam.ECONFLICT:
+		return http.StatusConflict
+	}
+	return http.StatusInternalServerError
+}
+
+func heading(status int) string {
+	switch status {
+	case http.StatusForbidden:
+		return "Not allowed"
+	case http.StatusNotFound:
+		return "Page not found"
+	case http.StatusConflict:
+		return "Already changed"
+	case http.StatusTooManyRequests:
+		return "Too many attempts"
+	case http.StatusServiceUnavailable:
+		return "Temporarily unavailable"
+	}
+	if status >= 500 {
+		return "Something went wrong"
+	}
+	return http.StatusText(status)
+}

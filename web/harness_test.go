@@ -1,0 +1,206 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/auth"
+	"github.com/elevate-pam/elevate/internal/config"
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/elevate-pam/elevate/internal/testenv"
+	"github.com/elevate-pam/elevate/web"
+)
+
+// app is the real router on a real database, served on loopback.
+type app struct {
+	t     *testing.T
+	db    *store.Store
+	clock *testenv.Clock
+	auth  *auth.Service
+	srv   *httptest.Server
+	logs  *lockedWriter
+}
+
+type appOption func(*config.Config)
+
+func newApp(t *testing.T, dialect string, opts ...appOption) *app {
+	t.Helper()
+	cfg, err := config.Load(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	db := testenv.Store(t, dialect)
+	clock := testenv.NewClock()
+	secret := []byte("test-secret-test-secret-test-secret!")
+	sessions := auth.NewSessionStore(db, secret, cfg.SessionIdle, cfg.SessionLifetime, cfg.Secure(), clock.Now)
+	svc := auth.NewService(db, sessions, clock.Now)
+	logs := &lockedWriter{w: &strings.Builder{}}
+	srv := web.New(web.Deps{
+		Config: cfg, Auth: svc, Ping: db.Ping, Now: clock.Now, Secret: secret,
+		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+	})
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return &app{t: t, db: db, clock: clock, auth: svc, srv: hs, logs: logs}
+}
+
+// lockedWriter lets the server's goroutines log into one buffer safely.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// mustUser creates an active user with a password.
+func (a *app) mustUser(email, name, password string, admin bool) pam.User {
+	a.t.Helper()
+	u, err := a.auth.CreateUser(context.Background(), email, name, password, admin, audit.System)
+	if err != nil {
+		a.t.Fatalf("create user %s: %v", email, err)
+	}
+	return u
+}
+
+// events returns the audit events with the given action, newest first.
+func (a *app) events(action string) []audit.Event {
+	a.t.Helper()
+	evs, err := a.db.AuditEvents(context.Background(), store.AuditFilter{Action: action, Limit: 100})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return evs
+}
+
+// client is a browser-like client: a cookie jar, no automatic redirects, and the CSRF token
+// of the last page it loaded.
+type client struct {
+	t    *testing.T
+	app  *app
+	http *http.Client
+	csrf string
+}
+
+func (a *app) client() *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: a.t, app: a, http: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout:       30 * time.Second,
+	}}
+}
+
+type page struct {
+	*http.Response
+	doc  *goquery.Document
+	body string
+}
+
+func (p page) find(testid string) *goquery.Selection {
+	return p.doc.Find(`[data-testid="` + testid + `"]`)
+}
+
+func (c *client) do(req *http.Request) page {
+	c.t.Helper()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	doc, _ := goquery.NewDocumentFromReader(strings.NewReader(string(b)))
+	if tok, ok := doc.Find(`input[name="_csrf"]`).Attr("value"); ok {
+		c.csrf = tok
+	}
+	return page{Response: resp, doc: doc, body: string(b)}
+}
+
+func (c *client) get(path string) page {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, c.app.srv.URL+path, nil)
+	return c.do(req)
+}
+
+// post sends a form with the client's CSRF token (unless the form sets _csrf itself).
+func (c *client) post(path string, form url.Values, headers ...string) page {
+	c.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	if _, ok := form["_csrf"]; !ok {
+		form.Set("_csrf", c.csrf)
+	}
+	req, _ := http.NewRequest(http.MethodPost, c.app.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return c.do(req)
+}
+
+// signIn loads the sign-in page and signs in, failing the test unless it succeeds.
+func (c *client) signIn(email, password string) {
+	c.t.Helper()
+	c.get("/login")
+	p := c.post("/login", url.Values{"email": {email}, "password": {password}})
+	if p.StatusCode != http.StatusSeeOther {
+		c.t.Fatalf("sign in %s: status %d: %s", email, p.StatusCode, p.find("form-error").Text())
+	}
+}
+
+// sessionCookie returns the session cookie the jar holds for the app.
+func (c *client) sessionCookie() *http.Cookie {
+	u, _ := url.Parse(c.app.srv.URL)
+	for _, ck := range c.http.Jar.Cookies(u) {
+		if ck.Name == auth.SessionCookie {
+			return ck
+		}
+	}
+	return nil
+}
+
+// setSessionCookie puts a session cookie value into the jar.
+func (c *client) setSessionCookie(v string) {
+	u, _ := url.Parse(c.app.srv.URL)
+	c.http.Jar.SetCookies(u, []*http.Cookie{{Name: auth.SessionCookie, Value: v, Path: "/"}})
+}
+
+// signedIn reports whether the client's session opens the dashboard.
+func (c *client) signedIn() bool {
+	c.t.Helper()
+	p := c.get("/")
+	switch p.StatusCode {
+	case http.StatusOK:
+		return true
+	case http.StatusSeeOther:
+		return false
+	}
+	c.t.Fatalf("GET /: unexpected status %d", p.StatusCode)
+	return false
+}
+
+// String returns everything logged so far.
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.(*strings.Builder).String()
+}

@@ -1,0 +1,213 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/static"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// securityHeaders runs before routing, so every answer carries the headers: pages, redirects,
+// errors, static files and JSON alike.
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	secure := s.cfg.Secure()
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		if secure {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		// Dynamic answers may hold personal data; the static handler relaxes this for assets.
+		h.Set("Cache-Control", "no-store")
+		return next(c)
+	}
+}
+
+const requestIDKey = "request_id"
+
+func newRequestID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// requestID gives each request an id of our own (never the client's), shown on error pages
+// and written in every log line about the request.
+func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := newRequestID()
+		c.Set(requestIDKey, id)
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		return next(c)
+	}
+}
+
+// RequestID returns the id of the current request.
+func RequestID(c echo.Context) string {
+	id, _ := c.Get(requestIDKey).(string)
+	return id
+}
+
+// observe logs one line per request and feeds the Prometheus metrics. It logs the path without
+// its query string, so tokens in links never reach the log.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		status := c.Response().Status
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		d := time.Since(start)
+		s.metrics.observe(c.Request().Method, route, status, d)
+		if route != "/healthz" && route != "/readyz" && route != "/metrics" && route != "/static/*" {
+			s.log.Info("http", "request_id", RequestID(c), "method", c.Request().Method, "route", route,
+				"path", c.Request().URL.Path, "status", status, "duration_ms", d.Milliseconds(), "ip", c.RealIP())
+		}
+		return nil
+	}
+}
+
+// recoverPanic turns a panic into a logged 500 with the request id; the stack goes to the log only.
+func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				s.log.Error("panic", "request_id", RequestID(c), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		return next(c)
+	}
+}
+
+// csrf requires a token on every unsafe method; a cross-site form post is refused with 403
+// before any handler runs.
+func (s *Server) csrf() echo.MiddlewareFunc {
+	return middleware.CSRFWithConfig(middleware.CSRFConfig{
+		TokenLookup:    "form:_csrf,header:X-CSRF-Token",
+		CookieName:     "elevate_csrf",
+		CookiePath:     "/",
+		CookieHTTPOnly: true,
+		CookieSecure:   s.cfg.Secure(),
+		CookieSameSite: http.SameSiteLaxMode,
+		CookieMaxAge:   int((12 * time.Hour) / time.Second),
+		ErrorHandler: func(err error, c echo.Context) error {
+			s.log.Warn("csrf refused", "request_id", RequestID(c), "path", c.Request().URL.Path, "reason", err.Error())
+			return echo.NewHTTPError(http.StatusForbidden, "This form has expired or came from another site. Go back, reload the page and try again.")
+		},
+	})
+}
+
+const userKey = "user"
+
+// loadUser puts the signed-in user (if any) on the context. A disabled user's sessions end here.
+func (s *Server) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		u, ok, err := s.auth.Authenticate(c.Request())
+		if err != nil {
+			return fmt.Errorf("authenticate: %w", err)
+		}
+		if ok {
+			c.Set(userKey, u)
+		}
+		return next(c)
+	}
+}
+
+// CurrentUser returns the signed-in user of the request.
+func CurrentUser(c echo.Context) (pam.User, bool) {
+	u, ok := c.Get(userKey).(pam.User)
+	return u, ok
+}
+
+// requireUser sends anonymous visitors to sign in and then back where they were going.
+func (s *Server) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if _, ok := CurrentUser(c); ok {
+			return next(c)
+		}
+		r := c.Request()
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			s.setFlash(c, "info", "Your session has ended. Sign in again to continue.")
+			return c.Redirect(http.StatusSeeOther, "/login")
+		}
+		target := "/login"
+		if r.URL.RequestURI() != "/" {
+			target += "?next=" + url.QueryEscape(r.URL.RequestURI())
+		}
+		return c.Redirect(http.StatusSeeOther, target)
+	}
+}
+
+// requireAdmin refuses everyone but admins.
+func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if u, ok := CurrentUser(c); ok && u.Admin {
+			return next(c)
+		}
+		return pam.Errorf(pam.EFORBIDDEN, "This page is for administrators.")
+	}
+}
+
+// safeNext keeps a post-sign-in redirect on this site.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
+		strings.ContainsAny(next, "\r\n") {
+		return "/"
+	}
+	return next
+}
+
+// actor describes the request's user and client for the audit trail.
+func actor(c echo.Context) audit.Actor {
+	a := audit.Actor{Type: audit.ActorAnonymous, IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
+	if u, ok := CurrentUser(c); ok {
+		a.Type, a.ID, a.Name = audit.ActorUser, string(u.ID), u.Email
+	}
+	return a
+}
+
+// serveStatic serves embedded assets. A request carrying the current fingerprint may be cached
+// for a year; directories are never listed.
+func serveStatic(c echo.Context) error {
+	name := strings.TrimPrefix(c.Param("*"), "/")
+	fi, err := fs.Stat(static.FS, name)
+	if err != nil || fi.IsDir() || strings.HasSuffix(name, ".go") {
+		return echo.ErrNotFound
+	}
+	h := c.Response().Header()
+	if v := c.QueryParam("v"); v != "" && v == static.Fingerprint(name) {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
+	http.ServeFileFS(c.Response(), c.Request(), static.FS, name)
+	return nil
+}

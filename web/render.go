@@ -1,0 +1,48 @@
+package web
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+
+	"github.com/a-h/templ"
+	"github.com/elevate-pam/elevate/views/layout"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// render draws a component into a buffer first, so a failed render never sends half a page.
+func render(c echo.Context, status int, comp templ.Component) error {
+	var buf bytes.Buffer
+	if err := comp.Render(c.Request().Context(), &buf); err != nil {
+		return err
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// meta builds the frame's view model for the current request: viewer, token, flash, navigation.
+func (s *Server) meta(c echo.Context, title string) layout.Meta {
+	m := layout.Meta{Title: title, RequestID: RequestID(c)}
+	m.CSRF, _ = c.Get(middleware.DefaultCSRFConfig.ContextKey).(string)
+	m.Flash = s.takeFlash(c)
+	if u, ok := CurrentUser(c); ok {
+		m.User = &layout.User{Name: u.Name, Email: u.Email}
+		m.Nav = s.nav(c)
+	}
+	return m
+}
+
+// nav is the sidebar for the viewer: only what they may open, with the current page marked.
+func (s *Server) nav(c echo.Context) []layout.NavItem {
+	path := c.Request().URL.Path
+	items := []layout.NavItem{
+		{Label: "Dashboard", Href: "/", TestID: "nav-dashboard"},
+	}
+	for i := range items {
+		h := items[i].Href
+		items[i].Active = path == h || (h != "/" && strings.HasPrefix(path, h))
+	}
+	return items
+}
+
+func redirect(c echo.Context, to string) error { return c.Redirect(http.StatusSeeOther, to) }

@@ -1,0 +1,84 @@
+// Package web is Elevate's HTTP layer: the route table, middleware, handlers and the error
+// handler. It is the only package that imports Echo; it talks to internal services only.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/auth"
+	"github.com/elevate-pam/elevate/internal/config"
+	"github.com/gorilla/securecookie"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Deps is everything the HTTP layer needs, built by main.
+type Deps struct {
+	Config config.Config
+	Auth   *auth.Service
+	// Ping reports whether the database answers; /readyz uses it.
+	Ping   func(context.Context) error
+	Logger *slog.Logger
+	Now    func() time.Time
+	Secret []byte
+}
+
+// Server is the HTTP application.
+type Server struct {
+	cfg     config.Config
+	auth    *auth.Service
+	ping    func(context.Context) error
+	log     *slog.Logger
+	now     func() time.Time
+	flash   *securecookie.SecureCookie
+	metrics *metrics
+	e       *echo.Echo
+}
+
+// New builds the server and its route table.
+func New(d Deps) *Server {
+	if d.Now == nil {
+		d.Now = func() time.Time { return time.Now().UTC() }
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	fc := securecookie.New(auth.DeriveKey(d.Secret, "flash-cookie"), nil)
+	fc.MaxAge(300)
+	fc.SetSerializer(securecookie.JSONEncoder{})
+	s := &Server{
+		cfg: d.Config, auth: d.Auth, ping: d.Ping, log: d.Logger, now: d.Now, flash: fc,
+		metrics: newMetrics(prometheus.NewRegistry()),
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.IPExtractor = ipExtractor(d.Config)
+	e.HTTPErrorHandler = s.handleError
+	s.e = e
+	s.routes()
+	return s
+}
+
+// Handler returns the server as an http.Handler (for tests and for http.Server).
+func (s *Server) Handler() http.Handler { return s.e }
+
+// ipExtractor trusts X-Forwarded-For only from the configured proxies; without any, it uses
+// the connection's address, so a client cannot choose its own IP.
+func ipExtractor(cfg config.Config) echo.IPExtractor {
+	if len(cfg.TrustedProxies) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range cfg.TrustedProxies {
+		_, n, err := net.ParseCIDR(p.String())
+		if err == nil {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
