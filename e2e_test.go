@@ -64,6 +64,7 @@ type process struct {
 	base     string
 	setupURL string
 	logs     *strings.Builder
+	stdout   *lockedBuffer
 	mu       sync.Mutex
 	done     chan error
 }
@@ -78,10 +79,12 @@ func startElevate(t *testing.T, env map[string]string, args ...string) *process 
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	stderr, _ := cmd.StderrPipe()
+	out := &lockedBuffer{}
+	cmd.Stdout = out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, base: "http://" + addr, logs: &strings.Builder{}, done: make(chan error, 1)}
+	p := &process{cmd: cmd, base: "http://" + addr, logs: &strings.Builder{}, stdout: out, done: make(chan error, 1)}
 	setup := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -128,6 +131,27 @@ func (p *process) Logs() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.logs.String()
+}
+
+// Stdout returns what the process printed on standard output so far.
+func (p *process) Stdout() string { return p.stdout.String() }
+
+// lockedBuffer collects a child's output safely while tests read it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // stop sends SIGTERM and returns the exit error after the graceful shutdown.

@@ -18,8 +18,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/config"
+	"github.com/elevate-pam/elevate/internal/demo"
 	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/web"
 )
@@ -27,7 +29,9 @@ import (
 const usage = `Usage: elevate [command]
 
 Commands:
-  serve                     run the portal (the default)
+  serve [--demo]            run the portal (the default); --demo first loads a demo
+                            organisation into an empty database
+  demo                      load the demo organisation into an empty database and exit
   migrate                   apply database migrations and exit
   user create --email E --name N [--admin]
                             add a user; the password is read from standard input
@@ -75,6 +79,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = e.serve(ctx, args)
 	case "migrate":
 		err = e.migrate(ctx)
+	case "demo":
+		err = e.demo(ctx, args)
 	case "user":
 		err = e.user(ctx, args)
 	case "audit":
@@ -166,8 +172,14 @@ func (e *env) services(ctx context.Context, db *store.Store) (*auth.Service, []b
 }
 
 func (e *env) serve(ctx context.Context, args []string) error {
-	if len(args) > 0 {
-		return usageError{fmt.Sprintf("serve takes no arguments, got %q", args[0])}
+	withDemo := false
+	for _, a := range args {
+		switch a {
+		case "--demo", "-demo":
+			withDemo = true
+		default:
+			return usageError{fmt.Sprintf("serve: unknown argument %q", a)}
+		}
 	}
 	db, err := e.open(ctx)
 	if err != nil {
@@ -178,6 +190,12 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	adminSvc := admin.New(db, func() time.Time { return time.Now().UTC() })
+	if withDemo {
+		if err := e.loadDemo(ctx, db, authSvc, adminSvc); err != nil {
+			return err
+		}
+	}
 	tok, err := authSvc.IssueSetupToken(ctx)
 	if err != nil {
 		return err
@@ -187,7 +205,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 			"setup_url", e.cfg.BaseURL.String()+"/setup?token="+tok)
 	}
 
-	srv := web.New(web.Deps{Config: e.cfg, Auth: authSvc, Ping: db.Ping, Logger: e.log, Secret: secret})
+	srv := web.New(web.Deps{Config: e.cfg, Auth: authSvc, Admin: adminSvc, Ping: db.Ping, Logger: e.log, Secret: secret})
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -242,4 +260,33 @@ func (e *env) sweepSessions(ctx context.Context, db *store.Store) {
 		case <-t.C:
 		}
 	}
+}
+
+func (e *env) demo(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		return usageError{"demo takes no arguments"}
+	}
+	db, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	authSvc, _, err := e.services(ctx, db)
+	if err != nil {
+		return err
+	}
+	return e.loadDemo(ctx, db, authSvc, admin.New(db, func() time.Time { return time.Now().UTC() }))
+}
+
+// loadDemo fills an empty database with the demo organisation and prints its sign-ins.
+func (e *env) loadDemo(ctx context.Context, db *store.Store, authSvc *auth.Service, adminSvc *admin.Service) error {
+	res, err := demo.Load(ctx, db, authSvc, adminSvc)
+	if err != nil {
+		return userFacing(err)
+	}
+	fmt.Fprintf(e.stdout, "Demo organisation loaded. Sign in at %s/login with any of these (password %s):\n", e.cfg.BaseURL, res.Password)
+	for _, l := range res.Logins {
+		fmt.Fprintf(e.stdout, "  %-22s %-16s %s\n", l.Email, l.Name, l.Role)
+	}
+	return nil
 }

@@ -82,3 +82,31 @@ func (s *Server) setup(c echo.Context) error {
 	s.setFlash(c, "success", "Administrator "+u.Email+" created. Sign in to continue.")
 	return redirect(c, "/login")
 }
+
+func (s *Server) showSetPassword(c echo.Context) error {
+	tok := c.QueryParam("token")
+	u, err := s.auth.PasswordLinkUser(c.Request().Context(), tok)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, authview.SetPassword(authview.SetPasswordVM{Meta: s.meta(c, "Choose your password"), Token: tok, Email: u.Email, Name: u.Name}))
+}
+
+func (s *Server) setPassword(c echo.Context) error {
+	tok := c.FormValue("token")
+	u, err := s.auth.SetPasswordWithLink(c.Request().Context(), tok, c.FormValue("password"), c.FormValue("password_confirm"), actor(c))
+	var pe *pam.Error
+	if errors.As(err, &pe) && pe.Code == pam.EINVALID {
+		lu, lerr := s.auth.PasswordLinkUser(c.Request().Context(), tok)
+		if lerr != nil {
+			return lerr
+		}
+		return render(c, http.StatusUnprocessableEntity, authview.SetPassword(authview.SetPasswordVM{Meta: s.meta(c, "Choose your password"),
+			Token: tok, Email: lu.Email, Name: lu.Name, Errors: map[string]string{pe.Field: pe.Message}}))
+	}
+	if err != nil {
+		return err
+	}
+	s.setFlash(c, "success", "Password set for "+u.Email+". Sign in with it now.")
+	return redirect(c, "/login")
+}

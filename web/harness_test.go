@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/config"
@@ -29,7 +30,9 @@ type app struct {
 	db    *store.Store
 	clock *testenv.Clock
 	auth  *auth.Service
+	admin *admin.Service
 	srv   *httptest.Server
+	web   *web.Server
 	logs  *lockedWriter
 }
 
@@ -50,13 +53,14 @@ func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 	sessions := auth.NewSessionStore(db, secret, cfg.SessionIdle, cfg.SessionLifetime, cfg.Secure(), clock.Now)
 	svc := auth.NewService(db, sessions, clock.Now)
 	logs := &lockedWriter{w: &strings.Builder{}}
+	adm := admin.New(db, clock.Now)
 	srv := web.New(web.Deps{
-		Config: cfg, Auth: svc, Ping: db.Ping, Now: clock.Now, Secret: secret,
+		Config: cfg, Auth: svc, Admin: adm, Ping: db.Ping, Now: clock.Now, Secret: secret,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 	})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &app{t: t, db: db, clock: clock, auth: svc, srv: hs, logs: logs}
+	return &app{t: t, db: db, clock: clock, auth: svc, admin: adm, srv: hs, web: srv, logs: logs}
 }
 
 // lockedWriter lets the server's goroutines log into one buffer safely.

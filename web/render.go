@@ -38,6 +38,9 @@ func (s *Server) nav(c echo.Context) []layout.NavItem {
 	items := []layout.NavItem{
 		{Label: "Dashboard", Href: "/", TestID: "nav-dashboard"},
 	}
+	if u, ok := CurrentUser(c); ok && u.Admin {
+		items = append(items, layout.NavItem{Label: "Admin", Href: "/admin", TestID: "nav-admin"})
+	}
 	for i := range items {
 		h := items[i].Href
 		items[i].Active = path == h || (h != "/" && strings.HasPrefix(path, h))

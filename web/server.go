@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/config"
 	"github.com/gorilla/securecookie"
@@ -20,6 +21,7 @@ import (
 type Deps struct {
 	Config config.Config
 	Auth   *auth.Service
+	Admin  *admin.Service
 	// Ping reports whether the database answers; /readyz uses it.
 	Ping   func(context.Context) error
 	Logger *slog.Logger
@@ -31,6 +33,7 @@ type Deps struct {
 type Server struct {
 	cfg     config.Config
 	auth    *auth.Service
+	admin   *admin.Service
 	ping    func(context.Context) error
 	log     *slog.Logger
 	now     func() time.Time
@@ -51,7 +54,7 @@ func New(d Deps) *Server {
 	fc.MaxAge(300)
 	fc.SetSerializer(securecookie.JSONEncoder{})
 	s := &Server{
-		cfg: d.Config, auth: d.Auth, ping: d.Ping, log: d.Logger, now: d.Now, flash: fc,
+		cfg: d.Config, auth: d.Auth, admin: d.Admin, ping: d.Ping, log: d.Logger, now: d.Now, flash: fc,
 		metrics: newMetrics(prometheus.NewRegistry()),
 	}
 	e := echo.New()

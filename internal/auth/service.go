@@ -34,9 +34,18 @@ func NewService(db *store.Store, sessions *SessionStore, now func() time.Time) *
 // account, so the sign-in page reveals nothing about which accounts exist.
 var ErrBadCredentials = pam.Errorf(pam.EINVALID, "The email or password is not right. Check both and try again.")
 
-func sha256Hex(s string) string {
-	sum := sha256.Sum256([]byte(s))
+func sha256Hex(s string) string { return HashToken(s) }
+
+// HashToken is how every bearer secret (setup, set-password and API tokens) is stored.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
+}
+
+// NewToken returns a random URL-safe token and the hash under which it is stored.
+func NewToken() (token, hash string) {
+	token = randomToken()
+	return token, HashToken(token)
 }
 
 // IssueSetupToken returns a fresh one-time setup token when no user exists yet ("" otherwise).
@@ -262,4 +271,54 @@ func (s *Service) Authenticate(r *http.Request) (pam.User, bool, error) {
 		return pam.User{}, false, s.db.DeleteUserSessions(r.Context(), id)
 	}
 	return u, true, nil
+}
+
+// PasswordLinkUser returns the user a live set-password link belongs to.
+func (s *Service) PasswordLinkUser(ctx context.Context, token string) (pam.User, error) {
+	if token == "" {
+		return pam.User{}, pam.Errorf(pam.ENOTFOUND, "This link is not valid.")
+	}
+	id, err := s.db.PasswordTokenUser(ctx, HashToken(token), s.now())
+	if err != nil {
+		return pam.User{}, pam.Errorf(pam.ENOTFOUND, "This link is not valid or has expired. Ask an administrator for a new one.")
+	}
+	u, err := s.db.UserByID(ctx, id)
+	if err != nil || !u.Active() {
+		return pam.User{}, pam.Errorf(pam.ENOTFOUND, "This link is not valid or has expired. Ask an administrator for a new one.")
+	}
+	return u, nil
+}
+
+// SetPasswordWithLink sets a password through a one-time link; the link is spent in the same
+// transaction, and a form error leaves it valid.
+func (s *Service) SetPasswordWithLink(ctx context.Context, token, pw, confirm string, actor audit.Actor) (pam.User, error) {
+	u, err := s.PasswordLinkUser(ctx, token)
+	if err != nil {
+		return pam.User{}, err
+	}
+	if err := pam.ValidatePassword(pw, confirm); err != nil {
+		return pam.User{}, err
+	}
+	hash, err := HashPassword(pw)
+	if err != nil {
+		return pam.User{}, err
+	}
+	err = s.db.Tx(ctx, func(tx *store.Store) error {
+		id, err := tx.TakePasswordToken(ctx, HashToken(token), s.now())
+		if err != nil || id != u.ID {
+			return pam.Errorf(pam.ENOTFOUND, "This link is not valid or has expired. Ask an administrator for a new one.")
+		}
+		if err := tx.SetPassword(ctx, u.ID, hash, s.now()); err != nil {
+			return err
+		}
+		if err := tx.DeleteUserSessions(ctx, u.ID); err != nil {
+			return err
+		}
+		actor.Type, actor.ID, actor.Name = audit.ActorUser, string(u.ID), u.Email
+		return tx.AppendAudit(ctx, actor.Event("user.password_set", "user", string(u.ID), map[string]any{"via": "link"}))
+	})
+	if err != nil {
+		return pam.User{}, err
+	}
+	return u, nil
 }

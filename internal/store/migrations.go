@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-gormigrate/gormigrate/v2"
@@ -46,6 +47,7 @@ func (s *Store) migrate(db *gorm.DB) error {
 func (s *Store) migrations() []*gormigrate.Migration {
 	return []*gormigrate.Migration{
 		{ID: "0001_foundation", Migrate: func(tx *gorm.DB) error { return m0001(tx, s.dialect) }},
+		{ID: "0002_catalog", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0002) }},
 	}
 }
 
@@ -143,4 +145,115 @@ func m0001(tx *gorm.DB, dialect string) error {
 		}
 	}
 	return nil
+}
+
+// execAll runs DDL written once for both databases; {ts} is the timestamp type of the dialect.
+func execAll(tx *gorm.DB, dialect string, stmts []string) error {
+	ts := "datetime"
+	if dialect == Postgres {
+		ts = "timestamptz"
+	}
+	for _, q := range stmts {
+		q = strings.ReplaceAll(q, "{ts}", ts)
+		if err := tx.Exec(q).Error; err != nil {
+			return fmt.Errorf("%s: %w", firstLine(q), err)
+		}
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i > 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// m0002 adds the privileged estate: groups, tasks, roles, role groups, policies, org settings
+// and one-time set-password links. Foreign keys let the database refuse deleting a group
+// that a policy or the settings still use, whatever races the application loses.
+var m0002 = []string{
+	`CREATE TABLE groups (
+		id varchar(36) PRIMARY KEY,
+		name varchar(100) NOT NULL,
+		name_key varchar(100) NOT NULL UNIQUE,
+		description text NOT NULL DEFAULT '',
+		created_at {ts} NOT NULL,
+		updated_at {ts} NOT NULL)`,
+	`CREATE TABLE group_members (
+		group_id varchar(36) NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+		user_id varchar(36) NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+		added_at {ts} NOT NULL,
+		PRIMARY KEY (group_id, user_id))`,
+	`CREATE INDEX group_members_user_idx ON group_members (user_id)`,
+	`CREATE TABLE tasks (
+		id varchar(36) PRIMARY KEY,
+		key varchar(192) NOT NULL,
+		key_lower varchar(192) NOT NULL UNIQUE,
+		name varchar(100) NOT NULL,
+		description text NOT NULL DEFAULT '',
+		created_at {ts} NOT NULL,
+		updated_at {ts} NOT NULL)`,
+	`CREATE TABLE roles (
+		id varchar(36) PRIMARY KEY,
+		name varchar(100) NOT NULL,
+		name_key varchar(100) NOT NULL UNIQUE,
+		description text NOT NULL DEFAULT '',
+		created_at {ts} NOT NULL,
+		updated_at {ts} NOT NULL)`,
+	`CREATE TABLE role_tasks (
+		role_id varchar(36) NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+		task_id varchar(36) NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+		PRIMARY KEY (role_id, task_id))`,
+	`CREATE INDEX role_tasks_task_idx ON role_tasks (task_id)`,
+	`CREATE TABLE role_groups (
+		id varchar(36) PRIMARY KEY,
+		name varchar(100) NOT NULL,
+		name_key varchar(100) NOT NULL UNIQUE,
+		description text NOT NULL DEFAULT '',
+		created_at {ts} NOT NULL,
+		updated_at {ts} NOT NULL)`,
+	`CREATE TABLE role_group_roles (
+		role_group_id varchar(36) NOT NULL REFERENCES role_groups(id) ON DELETE CASCADE,
+		role_id varchar(36) NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+		PRIMARY KEY (role_group_id, role_id))`,
+	`CREATE INDEX role_group_roles_role_idx ON role_group_roles (role_id)`,
+	`CREATE TABLE policies (
+		id varchar(36) PRIMARY KEY,
+		scope_type varchar(16) NOT NULL,
+		scope_id varchar(36) NOT NULL,
+		approval_type varchar(16) NOT NULL,
+		approver_group_id varchar(36) REFERENCES groups(id),
+		approvals_required integer NOT NULL,
+		default_duration_min integer NOT NULL,
+		max_duration_min integer NOT NULL,
+		justification_required boolean NOT NULL,
+		ticket_required boolean NOT NULL,
+		eligible_group_id varchar(36) REFERENCES groups(id),
+		mfa_required boolean NOT NULL,
+		pending_timeout_min integer NOT NULL,
+		enabled boolean NOT NULL,
+		version integer NOT NULL DEFAULT 1,
+		created_at {ts} NOT NULL,
+		updated_at {ts} NOT NULL,
+		UNIQUE (scope_type, scope_id))`,
+	`CREATE INDEX policies_created_idx ON policies (created_at, id)`,
+	`CREATE INDEX policies_approver_group_idx ON policies (approver_group_id)`,
+	`CREATE INDEX policies_eligible_group_idx ON policies (eligible_group_id)`,
+	`CREATE TABLE org_settings (
+		id integer PRIMARY KEY,
+		enforcement boolean NOT NULL,
+		default_approver_group_id varchar(36) REFERENCES groups(id),
+		exempt_group_id varchar(36) REFERENCES groups(id),
+		max_duration_min integer NOT NULL,
+		updated_at {ts} NOT NULL)`,
+	`INSERT INTO org_settings (id, enforcement, max_duration_min, updated_at) VALUES (1, true, 1440, CURRENT_TIMESTAMP)`,
+	`CREATE TABLE password_tokens (
+		token_hash varchar(64) PRIMARY KEY,
+		user_id varchar(36) NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+		expires_at {ts} NOT NULL,
+		created_at {ts} NOT NULL)`,
+	`CREATE INDEX password_tokens_user_idx ON password_tokens (user_id)`,
+	`CREATE INDEX users_name_idx ON users (name)`,
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/pam"
+	"gorm.io/gorm/clause"
 )
 
 func userToDomain(r UserRow) pam.User {
@@ -101,4 +102,118 @@ func (s *Store) DisableUser(ctx context.Context, id pam.UserID, now time.Time) e
 		return pam.Errorf(pam.ECONFLICT, "The user is already disabled.")
 	}
 	return s.DeleteUserSessions(ctx, id)
+}
+
+// SearchUsers lists users whose email or name contains q, keyset by email.
+func (s *Store) SearchUsers(ctx context.Context, q string, after string, limit int) ([]pam.User, error) {
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	db := s.conn(ctx).Model(&UserRow{}).Order("email").Limit(limit)
+	if after != "" {
+		db = db.Where("email > ?", after)
+	}
+	if strings.TrimSpace(q) != "" {
+		pat := likePattern(q)
+		db = db.Where("(email LIKE ? ESCAPE '\\' OR LOWER(name) LIKE ? ESCAPE '\\')", pat, pat)
+	}
+	var rows []UserRow
+	if err := db.Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]pam.User, len(rows))
+	for i, r := range rows {
+		out[i] = userToDomain(r)
+	}
+	return out, nil
+}
+
+// LockActiveAdmins returns the ids of enabled admins and, on PostgreSQL, locks their rows until
+// the transaction ends, so two admins demoting each other at once cannot leave nobody in charge.
+func (s *Store) LockActiveAdmins(ctx context.Context) ([]pam.UserID, error) {
+	q := s.conn(ctx).Model(&UserRow{}).Where("admin AND disabled_at IS NULL").Order("id")
+	if s.dialect == Postgres {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	var rows []UserRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]pam.UserID, len(rows))
+	for i, r := range rows {
+		out[i] = pam.UserID(r.ID)
+	}
+	return out, nil
+}
+
+// UpdateUserFlags sets the admin and auditor flags and the disabled time of a user.
+func (s *Store) UpdateUserFlags(ctx context.Context, u pam.User, now time.Time) error {
+	var disabled any
+	if u.DisabledAt != nil {
+		disabled = u.DisabledAt.UTC()
+	}
+	res := s.conn(ctx).Model(&UserRow{}).Where("id = ?", string(u.ID)).Updates(map[string]any{
+		"admin": u.Admin, "auditor": u.Auditor, "disabled_at": disabled, "updated_at": now.UTC()})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return pam.Errorf(pam.ENOTFOUND, "User not found.")
+	}
+	return nil
+}
+
+// SetPassword replaces a user's password hash.
+func (s *Store) SetPassword(ctx context.Context, id pam.UserID, hash string, now time.Time) error {
+	return s.conn(ctx).Model(&UserRow{}).Where("id = ?", string(id)).
+		Updates(map[string]any{"password_hash": hash, "updated_at": now.UTC()}).Error
+}
+
+// SetTimeZone stores the user's IANA time zone.
+func (s *Store) SetTimeZone(ctx context.Context, id pam.UserID, tz string) error {
+	return s.conn(ctx).Model(&UserRow{}).Where("id = ?", string(id)).Update("time_zone", tz).Error
+}
+
+// PasswordTokenRow is a one-time set-password link (only its hash is stored).
+type PasswordTokenRow struct {
+	TokenHash string `gorm:"primaryKey"`
+	UserID    string
+	ExpiresAt time.Time
+	CreatedAt time.Time
+}
+
+// TableName fixes the table name.
+func (PasswordTokenRow) TableName() string { return "password_tokens" }
+
+// CreatePasswordToken stores a set-password link for a user, replacing older ones.
+func (s *Store) CreatePasswordToken(ctx context.Context, id pam.UserID, hash string, expires, now time.Time) error {
+	if err := s.conn(ctx).Where("user_id = ?", string(id)).Delete(&PasswordTokenRow{}).Error; err != nil {
+		return err
+	}
+	return s.conn(ctx).Create(&PasswordTokenRow{TokenHash: hash, UserID: string(id), ExpiresAt: expires.UTC(), CreatedAt: now.UTC()}).Error
+}
+
+// PasswordTokenUser returns the user a live set-password link belongs to, or ENOTFOUND.
+func (s *Store) PasswordTokenUser(ctx context.Context, hash string, now time.Time) (pam.UserID, error) {
+	var r PasswordTokenRow
+	if err := s.conn(ctx).Where("token_hash = ? AND expires_at > ?", hash, now.UTC()).Take(&r).Error; err != nil {
+		return "", translate(err, "Link")
+	}
+	return pam.UserID(r.UserID), nil
+}
+
+// TakePasswordToken deletes a live link, reporting whether this caller got it (single use).
+func (s *Store) TakePasswordToken(ctx context.Context, hash string, now time.Time) (pam.UserID, error) {
+	id, err := s.PasswordTokenUser(ctx, hash, now)
+	if err != nil {
+		return "", err
+	}
+	res := s.conn(ctx).Where("token_hash = ?", hash).Delete(&PasswordTokenRow{})
+	if res.Error != nil {
+		return "", res.Error
+	}
+	if res.RowsAffected != 1 {
+		return "", pam.Errorf(pam.ENOTFOUND, "Link not found.")
+	}
+	return id, nil
 }

@@ -1,0 +1,269 @@
+// Package admin holds the administrators' use cases: users, groups, tasks, roles, role groups,
+// policies and organisation settings. Each change is one transaction that writes the change and
+// its audit event, with the values before and after, together.
+package admin
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/auth"
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/google/uuid"
+)
+
+// PasswordLinkTTL is how long a set-password link works.
+const PasswordLinkTTL = 7 * 24 * time.Hour
+
+// Service is the administrators' use cases.
+type Service struct {
+	db  *store.Store
+	now func() time.Time
+}
+
+// New returns the admin service.
+func New(db *store.Store, now func() time.Time) *Service { return &Service{db: db, now: now} }
+
+// Store exposes read queries to the web layer's view builders.
+func (s *Service) Store() *store.Store { return s.db }
+
+func (s *Service) tx(ctx context.Context, fn func(tx *store.Store) error) error {
+	return s.db.Tx(ctx, fn)
+}
+
+func record(ctx context.Context, tx *store.Store, a audit.Actor, action, ttype, tid string, details map[string]any) error {
+	return tx.AppendAudit(ctx, a.Event(action, ttype, tid, details))
+}
+
+// ---- users
+
+// CreateUser adds a user without a password and returns a one-time set-password token.
+func (s *Service) CreateUser(ctx context.Context, a audit.Actor, email, name string, isAdmin, auditor bool) (pam.User, string, error) {
+	email, err := pam.NormalizeEmail(email)
+	if err != nil {
+		return pam.User{}, "", err
+	}
+	if name, err = pam.ValidateName(name); err != nil {
+		return pam.User{}, "", err
+	}
+	now := s.now()
+	u := pam.User{ID: pam.UserID(uuid.NewString()), Email: email, Name: name, Admin: isAdmin, Auditor: auditor, TimeZone: "UTC", CreatedAt: now}
+	tok, hash := auth.NewToken()
+	err = s.tx(ctx, func(tx *store.Store) error {
+		if err := tx.CreateUser(ctx, u, ""); err != nil {
+			return err
+		}
+		if err := tx.CreatePasswordToken(ctx, u.ID, hash, now.Add(PasswordLinkTTL), now); err != nil {
+			return err
+		}
+		return record(ctx, tx, a, "user.created", "user", string(u.ID), map[string]any{
+			"after": map[string]any{"email": email, "name": name, "admin": isAdmin, "auditor": auditor}})
+	})
+	if err != nil {
+		return pam.User{}, "", err
+	}
+	return u, tok, nil
+}
+
+// NewPasswordLink replaces a user's set-password link (for a forgotten or never-set password).
+func (s *Service) NewPasswordLink(ctx context.Context, a audit.Actor, id pam.UserID) (string, error) {
+	tok, hash := auth.NewToken()
+	err := s.tx(ctx, func(tx *store.Store) error {
+		u, err := tx.UserByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if err := tx.CreatePasswordToken(ctx, u.ID, hash, now.Add(PasswordLinkTTL), now); err != nil {
+			return err
+		}
+		return record(ctx, tx, a, "user.password_link_created", "user", string(u.ID), map[string]any{"email": u.Email})
+	})
+	return tok, err
+}
+
+// UserChange is one of the switches an admin flips on a user.
+type UserChange string
+
+// User changes.
+const (
+	Disable       UserChange = "disable"
+	Enable        UserChange = "enable"
+	MakeAdmin     UserChange = "make_admin"
+	RemoveAdmin   UserChange = "remove_admin"
+	MakeAuditor   UserChange = "make_auditor"
+	RemoveAuditor UserChange = "remove_auditor"
+)
+
+// ChangeUser applies one change. Admins cannot disable or demote themselves, and the last
+// enabled admin cannot be disabled or demoted; the admin rows are locked while this is decided.
+func (s *Service) ChangeUser(ctx context.Context, a audit.Actor, id pam.UserID, change UserChange) (pam.User, error) {
+	var after pam.User
+	err := s.tx(ctx, func(tx *store.Store) error {
+		admins, err := tx.LockActiveAdmins(ctx)
+		if err != nil {
+			return err
+		}
+		u, err := tx.UserByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		before := u
+		now := s.now()
+		losesAdmin := false
+		switch change {
+		case Disable:
+			if !u.Active() {
+				return pam.Errorf(pam.ECONFLICT, "%s is already disabled.", u.Email)
+			}
+			u.DisabledAt = &now
+			losesAdmin = u.Admin
+		case Enable:
+			if u.Active() {
+				return pam.Errorf(pam.ECONFLICT, "%s is already enabled.", u.Email)
+			}
+			u.DisabledAt = nil
+		case MakeAdmin:
+			u.Admin = true
+		case RemoveAdmin:
+			u.Admin = false
+			losesAdmin = before.Admin && before.Active()
+		case MakeAuditor:
+			u.Auditor = true
+		case RemoveAuditor:
+			u.Auditor = false
+		default:
+			return pam.Errorf(pam.EINVALID, "Unknown change.")
+		}
+		if string(u.ID) == a.ID && (change == Disable || change == RemoveAdmin) {
+			return pam.Errorf(pam.EFORBIDDEN, "You cannot disable or demote yourself. Ask another administrator.")
+		}
+		if losesAdmin && len(admins) <= 1 {
+			return pam.Errorf(pam.ECONFLICT, "%s is the last enabled administrator. Make someone else an administrator first.", u.Email)
+		}
+		if err := tx.UpdateUserFlags(ctx, u, now); err != nil {
+			return err
+		}
+		if change == Disable {
+			if err := tx.DeleteUserSessions(ctx, u.ID); err != nil {
+				return err
+			}
+		}
+		after = u
+		return record(ctx, tx, a, "user."+string(change), "user", string(u.ID), map[string]any{
+			"email":  u.Email,
+			"before": map[string]any{"admin": before.Admin, "auditor": before.Auditor, "disabled": !before.Active()},
+			"after":  map[string]any{"admin": u.Admin, "auditor": u.Auditor, "disabled": !u.Active()},
+		})
+	})
+	return after, err
+}
+
+// ---- groups
+
+// CreateGroup adds a group.
+func (s *Service) CreateGroup(ctx context.Context, a audit.Actor, name, desc string) (pam.Group, error) {
+	g, err := titled(name, desc)
+	if err != nil {
+		return pam.Group{}, err
+	}
+	grp := pam.Group{ID: uuid.NewString(), Name: g.name, Description: g.desc}
+	err = s.tx(ctx, func(tx *store.Store) error {
+		if err := tx.CreateGroup(ctx, grp, s.now()); err != nil {
+			return err
+		}
+		return record(ctx, tx, a, "group.created", "group", grp.ID, map[string]any{"after": map[string]any{"name": grp.Name, "description": grp.Description}})
+	})
+	return grp, err
+}
+
+// UpdateGroup renames or re-describes a group.
+func (s *Service) UpdateGroup(ctx context.Context, a audit.Actor, id, name, desc string) error {
+	g, err := titled(name, desc)
+	if err != nil {
+		return err
+	}
+	return s.tx(ctx, func(tx *store.Store) error {
+		before, err := tx.GroupByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.UpdateGroup(ctx, pam.Group{ID: id, Name: g.name, Description: g.desc}, s.now()); err != nil {
+			return err
+		}
+		return record(ctx, tx, a, "group.updated", "group", id, map[string]any{
+			"before": map[string]any{"name": before.Name, "description": before.Description},
+			"after":  map[string]any{"name": g.name, "description": g.desc}})
+	})
+}
+
+// DeleteGroup deletes an unused group; while it is used, the error names its users.
+func (s *Service) DeleteGroup(ctx context.Context, a audit.Actor, id string) error {
+	return s.tx(ctx, func(tx *store.Store) error {
+		g, err := tx.GroupByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		uses, err := tx.GroupUsage(ctx, id)
+		if err != nil {
+			return err
+		}
+		if len(uses) > 0 {
+			return pam.Errorf(pam.ECONFLICT, "%s cannot be deleted while it is used by %s.", g.Name, strings.Join(uses, "; "))
+		}
+		if err := tx.DeleteGroup(ctx, id); err != nil {
+			return err
+		}
+		return record(ctx, tx, a, "group.deleted", "group", id, map[string]any{"before": map[string]any{"name": g.Name}})
+	})
+}
+
+// AddMember puts a user (by email) into a group.
+func (s *Service) AddMember(ctx context.Context, a audit.Actor, groupID string, userID pam.UserID) error {
+	return s.tx(ctx, func(tx *store.Store) error {
+		g, err := tx.GroupByID(ctx, groupID)
+		if err != nil {
+			return err
+		}
+		u, err := tx.UserByID(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if err := tx.AddMember(ctx, groupID, u.ID, s.now()); err != nil {
+			return err
+		}
+		return record(ctx, tx, a, "group.member_added", "group", groupID, map[string]any{"group": g.Name, "user": u.Email, "user_id": string(u.ID)})
+	})
+}
+
+// RemoveMember takes a user out of a group.
+func (s *Service) RemoveMember(ctx context.Context, a audit.Actor, groupID string, userID pam.UserID) error {
+	return s.tx(ctx, func(tx *store.Store) error {
+		g, err := tx.GroupByID(ctx, groupID)
+		if err != nil {
+			return err
+		}
+		u, err := tx.UserByID(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if err := tx.RemoveMember(ctx, groupID, u.ID); err != nil {
+			return err
+		}
+		return record(ctx, tx, a, "group.member_removed", "group", groupID, map[string]any{"group": g.Name, "user": u.Email, "user_id": string(u.ID)})
+	})
+}
+
+type title struct{ name, desc string }
+
+func titled(name, desc string) (title, error) {
+	n, err := pam.ValidateTitle("name", name)
+	if err != nil {
+		return title{}, err
+	}
+	d, err := pam.ValidateDescription(desc)
+	return title{n, d}, err
+}

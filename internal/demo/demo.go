@@ -1,0 +1,172 @@
+// Package demo loads a small demo organisation so a new user can click through Elevate at once:
+// people, groups, Exchange-like tasks, roles, a role group and policies of each kind.
+package demo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/admin"
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/auth"
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+)
+
+// Login is one demo sign-in.
+type Login struct {
+	Email, Name, Role string
+}
+
+// Result is what Load created: the sign-ins and their shared password.
+type Result struct {
+	Password string
+	Logins   []Login
+}
+
+var actor = audit.Actor{Type: audit.ActorSystem, Name: "demo"}
+
+// Load fills an empty database. It refuses a database that already has users.
+func Load(ctx context.Context, db *store.Store, accounts *auth.Service, adm *admin.Service) (Result, error) {
+	n, err := db.CountUsers(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	if n > 0 {
+		return Result{}, pam.Errorf(pam.ECONFLICT, "The database already has %d user(s); demo data goes only into an empty database.", n)
+	}
+	tok, _ := auth.NewToken()
+	res := Result{Password: "demo-" + tok[:12]}
+	people := []struct {
+		email, name, role string
+		admin, auditor    bool
+	}{
+		{"admin@demo.example", "Ada Admin", "administrator", true, false},
+		{"olivia@demo.example", "Olivia Approver", "approver", false, false},
+		{"omar@demo.example", "Omar Approver", "approver", false, false},
+		{"audrey@demo.example", "Audrey Auditor", "auditor", false, true},
+		{"rhea@demo.example", "Rhea Requester", "requester (helpdesk)", false, false},
+		{"raj@demo.example", "Raj Requester", "requester (helpdesk)", false, false},
+		{"rosa@demo.example", "Rosa Requester", "requester (compliance)", false, false},
+		{"ravi@demo.example", "Ravi Requester", "requester", false, false},
+	}
+	users := map[string]pam.User{}
+	for _, p := range people {
+		u, err := accounts.CreateUser(ctx, p.email, p.name, res.Password, p.admin, actor)
+		if err != nil {
+			return res, fmt.Errorf("demo user %s: %w", p.email, err)
+		}
+		if p.auditor {
+			if u, err = adm.ChangeUser(ctx, actor, u.ID, admin.MakeAuditor); err != nil {
+				return res, err
+			}
+		}
+		users[p.email] = u
+		res.Logins = append(res.Logins, Login{Email: p.email, Name: p.name, Role: p.role})
+	}
+	groups := map[string]pam.Group{}
+	for _, g := range []struct {
+		name, desc string
+		members    []string
+	}{
+		{"Exchange approvers", "Decide requests for Exchange administration.", []string{"olivia@demo.example", "omar@demo.example"}},
+		{"Helpdesk", "First-line support; may ask for mailbox administration.", []string{"rhea@demo.example", "raj@demo.example"}},
+		{"Compliance", "Legal and compliance staff; may search mailboxes.", []string{"rosa@demo.example"}},
+		{"Service accounts", "Automation whose checks are always allowed (and recorded).", nil},
+	} {
+		grp, err := adm.CreateGroup(ctx, actor, g.name, g.desc)
+		if err != nil {
+			return res, err
+		}
+		for _, m := range g.members {
+			if err := adm.AddMember(ctx, actor, grp.ID, users[m].ID); err != nil {
+				return res, err
+			}
+		}
+		groups[g.name] = grp
+	}
+	tasks := map[string]pam.Task{}
+	for _, t := range [][2]string{
+		{"exchange/New-JournalRule", "Create a journal rule that copies mail to an archive."},
+		{"exchange/Set-JournalRule", "Change a journal rule."},
+		{"exchange/Remove-JournalRule", "Delete a journal rule."},
+		{"exchange/Set-Mailbox", "Change mailbox settings such as quotas and forwarding."},
+		{"exchange/Add-MailboxPermission", "Grant someone access to another person's mailbox."},
+		{"exchange/Remove-MailboxPermission", "Take away access to a mailbox."},
+		{"exchange/Search-Mailbox", "Search the contents of mailboxes."},
+		{"exchange/New-MailboxExportRequest", "Export a mailbox to a file."},
+		{"exchange/New-TransportRule", "Create a mail flow rule."},
+		{"exchange/Set-TransportRule", "Change a mail flow rule."},
+		{"exchange/Set-OrganizationConfig", "Change organisation-wide Exchange settings."},
+		{"exchange/New-ManagementRoleAssignment", "Assign an Exchange management role."},
+	} {
+		task, err := adm.CreateTask(ctx, actor, t[0], "", t[1])
+		if err != nil {
+			return res, err
+		}
+		tasks[t[0]] = task
+	}
+	roles := map[string]pam.Role{}
+	for _, r := range []struct {
+		name, desc string
+		tasks      []string
+	}{
+		{"Journaling", "Manage journal rules.", []string{"exchange/New-JournalRule", "exchange/Set-JournalRule", "exchange/Remove-JournalRule"}},
+		{"Mailbox admin", "Manage mailboxes and their permissions.", []string{"exchange/Set-Mailbox", "exchange/Add-MailboxPermission", "exchange/Remove-MailboxPermission"}},
+		{"Mail flow", "Manage transport rules.", []string{"exchange/New-TransportRule", "exchange/Set-TransportRule"}},
+	} {
+		role, err := adm.CreateRole(ctx, actor, r.name, r.desc)
+		if err != nil {
+			return res, err
+		}
+		for _, k := range r.tasks {
+			if err := adm.AddRoleTask(ctx, actor, role.ID, k); err != nil {
+				return res, err
+			}
+		}
+		roles[r.name] = role
+	}
+	rg, err := adm.CreateRoleGroup(ctx, actor, "Exchange organisation admin", "Everything needed for a change window on Exchange.")
+	if err != nil {
+		return res, err
+	}
+	for _, r := range []string{"Journaling", "Mailbox admin", "Mail flow"} {
+		if err := adm.AddRoleGroupRole(ctx, actor, rg.ID, roles[r].ID); err != nil {
+			return res, err
+		}
+	}
+	if err := adm.UpdateSettings(ctx, actor, admin.SettingsInput{Enforcement: true, DefaultApproverGroupID: groups["Exchange approvers"].ID,
+		ExemptGroupID: groups["Service accounts"].ID, MaxDuration: pam.DefaultOrgMax}); err != nil {
+		return res, err
+	}
+	policies := []pam.Policy{}
+	mailbox := pam.NewPolicy(pam.ScopeRole, roles["Mailbox admin"].ID)
+	mailbox.EligibleGroupID = groups["Helpdesk"].ID
+	mailbox.TicketRequired = true
+	policies = append(policies, mailbox)
+	journaling := pam.NewPolicy(pam.ScopeRole, roles["Journaling"].ID)
+	journaling.ApproverGroupID = groups["Exchange approvers"].ID
+	policies = append(policies, journaling)
+	orgAdmin := pam.NewPolicy(pam.ScopeRoleGroup, rg.ID)
+	orgAdmin.ApprovalsRequired = 2
+	orgAdmin.MaxDuration = 8 * time.Hour
+	orgAdmin.DefaultDuration = 2 * time.Hour
+	policies = append(policies, orgAdmin)
+	search := pam.NewPolicy(pam.ScopeTask, tasks["exchange/Search-Mailbox"].ID)
+	search.ApprovalType = pam.ApprovalAuto
+	search.EligibleGroupID = groups["Compliance"].ID
+	search.DefaultDuration, search.MaxDuration = 30*time.Minute, 2*time.Hour
+	policies = append(policies, search)
+	export := pam.NewPolicy(pam.ScopeTask, tasks["exchange/New-MailboxExportRequest"].ID)
+	export.ApprovalsRequired = 2
+	export.EligibleGroupID = groups["Compliance"].ID
+	export.TicketRequired = true
+	policies = append(policies, export)
+	for _, p := range policies {
+		if _, err := adm.CreatePolicy(ctx, actor, p); err != nil {
+			return res, fmt.Errorf("demo policy: %w", err)
+		}
+	}
+	return res, nil
+}

@@ -1,0 +1,307 @@
+package pam
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Task is one privileged operation in a target system, keyed "system/Name".
+type Task struct {
+	ID          string
+	Key         string
+	Name        string
+	Description string
+	CreatedAt   time.Time
+}
+
+// System is the part of the key before the slash ("exchange" in "exchange/Set-Mailbox").
+func (t Task) System() string {
+	s, _, _ := strings.Cut(t.Key, "/")
+	return s
+}
+
+var taskKeyRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}/[A-Za-z0-9][A-Za-z0-9_.:-]{0,126}$`)
+
+// ParseTaskKey checks a task key: a system, a slash and an operation name, without spaces.
+func ParseTaskKey(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", FieldError("key", "Enter a key like exchange/New-JournalRule.")
+	}
+	if !taskKeyRE.MatchString(s) {
+		return "", FieldError("key", "Use the form system/Name with letters, digits, dots, dashes or underscores and no spaces, like exchange/New-JournalRule.")
+	}
+	return s, nil
+}
+
+// Role is a named set of tasks.
+type Role struct {
+	ID          string
+	Name        string
+	Description string
+	TaskCount   int
+}
+
+// RoleGroup is a named set of roles.
+type RoleGroup struct {
+	ID          string
+	Name        string
+	Description string
+	RoleCount   int
+}
+
+// Group is a named set of users: approvers, eligible requesters or exempt accounts.
+type Group struct {
+	ID          string
+	Name        string
+	Description string
+	MemberCount int
+}
+
+// ValidateTitle checks a name of a task, role, role group or group.
+func ValidateTitle(field, s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", FieldError(field, "Enter a name.")
+	}
+	if utf8.RuneCountInString(s) > 100 || strings.ContainsAny(s, "\r\n\t") {
+		return "", FieldError(field, "Use at most 100 characters on one line.")
+	}
+	return s, nil
+}
+
+// ValidateDescription checks a free-text description.
+func ValidateDescription(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if utf8.RuneCountInString(s) > 2000 {
+		return "", FieldError("description", "Use at most 2000 characters.")
+	}
+	return s, nil
+}
+
+// ScopeType says what a policy or request covers.
+type ScopeType string
+
+// Scope types.
+const (
+	ScopeTask      ScopeType = "task"
+	ScopeRole      ScopeType = "role"
+	ScopeRoleGroup ScopeType = "role_group"
+)
+
+// ParseScopeType parses a scope type.
+func ParseScopeType(s string) (ScopeType, error) {
+	switch ScopeType(s) {
+	case ScopeTask, ScopeRole, ScopeRoleGroup:
+		return ScopeType(s), nil
+	}
+	return "", FieldError("scope_type", "Choose a task, a role or a role group.")
+}
+
+// Label is the scope type in words.
+func (s ScopeType) Label() string {
+	switch s {
+	case ScopeRole:
+		return "Role"
+	case ScopeRoleGroup:
+		return "Role group"
+	}
+	return "Task"
+}
+
+// Approval types.
+const (
+	ApprovalManual = "manual"
+	ApprovalAuto   = "auto"
+)
+
+// Policy is the rules for reaching one scope.
+type Policy struct {
+	ID                    string
+	ScopeType             ScopeType
+	ScopeID               string
+	ScopeName             string // filled by queries for display
+	ApprovalType          string
+	ApproverGroupID       string // "" = the org's default approver group
+	ApprovalsRequired     int
+	DefaultDuration       time.Duration
+	MaxDuration           time.Duration
+	JustificationRequired bool
+	TicketRequired        bool
+	EligibleGroupID       string // "" = everyone
+	MFARequired           bool
+	PendingTimeout        time.Duration
+	Enabled               bool
+	Version               int
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
+}
+
+// Bounds on policy values.
+const (
+	MinDuration           = 5 * time.Minute
+	MaxOrgDuration        = 30 * 24 * time.Hour
+	DefaultOrgMax         = 24 * time.Hour
+	DefaultPendingTimeout = 24 * time.Hour
+	MaxPendingTimeout     = 14 * 24 * time.Hour
+	MaxApprovals          = 5
+)
+
+// NewPolicy returns a policy for a scope with sensible defaults: manual, one approval,
+// one hour by default, four hours at most, justification required, 24 h to decide.
+func NewPolicy(scope ScopeType, scopeID string) Policy {
+	return Policy{
+		ScopeType: scope, ScopeID: scopeID, ApprovalType: ApprovalManual, ApprovalsRequired: 1,
+		DefaultDuration: time.Hour, MaxDuration: 4 * time.Hour, JustificationRequired: true,
+		PendingTimeout: DefaultPendingTimeout, Enabled: true,
+	}
+}
+
+// Validate checks the policy's values against each other and the org-wide ceiling.
+func (p Policy) Validate(orgMax time.Duration) error {
+	if _, err := ParseScopeType(string(p.ScopeType)); err != nil {
+		return err
+	}
+	if p.ScopeID == "" {
+		return FieldError("scope_id", "Choose what this policy covers.")
+	}
+	if p.ApprovalType != ApprovalManual && p.ApprovalType != ApprovalAuto {
+		return FieldError("approval_type", "Choose manual or automatic approval.")
+	}
+	if p.ApprovalsRequired < 1 || p.ApprovalsRequired > MaxApprovals {
+		return FieldError("approvals_required", "Require between 1 and %d approvals.", MaxApprovals)
+	}
+	if p.MaxDuration < MinDuration || p.MaxDuration > orgMax {
+		return FieldError("max_duration", "Choose a maximum between %s and the organisation's ceiling of %s.", FormatDuration(MinDuration), FormatDuration(orgMax))
+	}
+	if p.DefaultDuration < MinDuration || p.DefaultDuration > p.MaxDuration {
+		return FieldError("default_duration", "Choose a default between %s and the maximum (%s).", FormatDuration(MinDuration), FormatDuration(p.MaxDuration))
+	}
+	if p.PendingTimeout < 15*time.Minute || p.PendingTimeout > MaxPendingTimeout {
+		return FieldError("pending_timeout", "Choose between 15 minutes and %s.", FormatDuration(MaxPendingTimeout))
+	}
+	return nil
+}
+
+// OrgSettings are the organisation-wide rules.
+type OrgSettings struct {
+	Enforcement            bool
+	DefaultApproverGroupID string
+	ExemptGroupID          string
+	MaxDuration            time.Duration
+	UpdatedAt              time.Time
+}
+
+// DefaultOrgSettings is what a new installation starts with.
+func DefaultOrgSettings() OrgSettings {
+	return OrgSettings{Enforcement: true, MaxDuration: DefaultOrgMax}
+}
+
+// ParseDuration reads a duration typed by a person: "90" (minutes), "45m", "4h", "1h30m", "2d".
+func ParseDuration(field, s string) (time.Duration, error) {
+	s = strings.TrimSpace(strings.ToLower(s))
+	if s == "" {
+		return 0, FieldError(field, "Enter a duration, like 30m, 4h or 1h30m.")
+	}
+	bad := FieldError(field, "Write a duration like 30m, 4h, 1h30m or 2d.")
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n <= 0 || n > int64(365*24*60) {
+			return 0, FieldError(field, "Enter a positive number of minutes, at most a year.")
+		}
+		return time.Duration(n) * time.Minute, nil
+	}
+	var total time.Duration
+	if d, rest, ok := strings.Cut(s, "d"); ok {
+		n, err := strconv.ParseInt(d, 10, 64)
+		if err != nil || n < 0 || n > 365 {
+			return 0, bad
+		}
+		total, s = time.Duration(n)*24*time.Hour, rest
+	}
+	if s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 || d > 365*24*time.Hour {
+			return 0, bad
+		}
+		total += d
+	}
+	if total <= 0 {
+		return 0, FieldError(field, "Enter a duration longer than zero.")
+	}
+	if total%time.Minute != 0 {
+		return 0, FieldError(field, "Use whole minutes.")
+	}
+	return total, nil
+}
+
+// FormatDuration writes a duration the way people say it: "45 min", "4 h", "1 h 30 min", "2 d".
+func FormatDuration(d time.Duration) string {
+	if d <= 0 {
+		return "0 min"
+	}
+	d = d.Round(time.Minute)
+	days := int(d / (24 * time.Hour))
+	d -= time.Duration(days) * 24 * time.Hour
+	h := int(d / time.Hour)
+	m := int((d - time.Duration(h)*time.Hour) / time.Minute)
+	var parts []string
+	if days > 0 {
+		parts = append(parts, fmt.Sprintf("%d d", days))
+	}
+	if h > 0 {
+		parts = append(parts, fmt.Sprintf("%d h", h))
+	}
+	if m > 0 {
+		parts = append(parts, fmt.Sprintf("%d min", m))
+	}
+	return strings.Join(parts, " ")
+}
+
+// InputDuration writes a duration back into a form field in a form ParseDuration reads.
+func InputDuration(d time.Duration) string {
+	if d <= 0 {
+		return ""
+	}
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	h, m := d/time.Hour, (d%time.Hour)/time.Minute
+	if h == 0 {
+		return fmt.Sprintf("%dm", m)
+	}
+	return fmt.Sprintf("%dh%dm", h, m)
+}
+
+// ApprovalFacts are what the database knows about who could approve under a policy.
+type ApprovalFacts struct {
+	ApproverGroupSet bool // the policy or the org names an approver group
+	Approvers        int  // enabled members of that group
+	// EligibleApprover is true when some enabled eligible requester is also an approver; such a
+	// requester cannot count their own approval.
+	EligibleApprover bool
+}
+
+// ApprovalWarnings explains why a request under p might never be approved; empty means fine.
+func (p Policy) ApprovalWarnings(f ApprovalFacts) []string {
+	if p.ApprovalType == ApprovalAuto {
+		return nil
+	}
+	switch {
+	case !f.ApproverGroupSet:
+		return []string{"No approver group: this policy names none and the organisation has no default approver group, so nobody can approve its requests."}
+	case f.Approvers == 0:
+		return []string{"The approver group has no enabled members, so nobody can approve requests under this policy."}
+	case f.Approvers < p.ApprovalsRequired:
+		return []string{fmt.Sprintf("The approver group has %d enabled member(s) but %d approvals are required, so no request can ever be approved.", f.Approvers, p.ApprovalsRequired)}
+	case f.EligibleApprover && f.Approvers-1 < p.ApprovalsRequired:
+		return []string{fmt.Sprintf("A request from an approver can collect at most %d approval(s), because nobody approves their own request; %d are required.", f.Approvers-1, p.ApprovalsRequired)}
+	}
+	return nil
+}

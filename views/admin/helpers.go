@@ -1,0 +1,23 @@
+// Package admin holds the administrators' pages.
+package admin
+
+func tabClass(active bool) string {
+	if active {
+		return "inline-block border-b-2 border-indigo-700 px-3 py-2 text-sm font-semibold text-indigo-800"
+	}
+	return "inline-block border-b-2 border-transparent px-3 py-2 text-sm font-medium text-slate-600 hover:border-slate-300 hover:text-slate-900"
+}
+
+func actionClass(danger bool) string {
+	if danger {
+		return "card max-w-2xl border-l-4 border-rose-600 p-6"
+	}
+	return "card max-w-2xl p-6"
+}
+
+func buttonClass(danger bool) string {
+	if danger {
+		return "btn-danger"
+	}
+	return "btn-secondary"
+}

@@ -1,0 +1,197 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+	adminview "github.com/elevate-pam/elevate/views/admin"
+	"github.com/elevate-pam/elevate/views/components"
+	"github.com/labstack/echo/v4"
+)
+
+func titleFields(name, desc, what string) []components.FieldVM {
+	return []components.FieldVM{
+		{Name: "name", Label: "Name", Type: "text", Value: name, Required: true, MaxLength: 100},
+		{Name: "description", Label: "Description", Type: "textarea", Value: desc, MaxLength: 2000, Help: "What " + what + " is for; shown to requesters and approvers."},
+	}
+}
+
+func (s *Server) listGroups(c echo.Context) error {
+	q, after := c.QueryParam("q"), c.QueryParam("after")
+	groups, err := s.admin.Store().Groups(c.Request().Context(), store.Page{After: after, Query: q, Limit: pageSize})
+	if err != nil {
+		return err
+	}
+	t := components.TableVM{TestID: "groups", Columns: []string{"Group", "Enabled members"}, Numeric: []bool{false, true},
+		Empty: "No groups yet. Groups name who may ask (eligible groups) and who may approve (approver groups)."}
+	for _, g := range groups {
+		t.Rows = append(t.Rows, []components.Cell{{Text: g.Name, Href: "/admin/groups/" + g.ID, Sub: g.Description}, {Text: fmt.Sprint(g.MemberCount), Numeric: true}})
+	}
+	last := ""
+	if len(groups) > 0 {
+		last = lowerName(groups[len(groups)-1].Name)
+	}
+	first, next := pageLinks("/admin/groups", c.QueryParams(), after, last, len(groups) == pageSize)
+	return render(c, http.StatusOK, adminview.List(adminview.ListVM{
+		Meta: s.meta(c, "Groups"), Tab: "groups",
+		Header:       components.HeaderVM{Title: "Groups", Subtitle: "Sets of users: approvers, eligible requesters and exempt service accounts.", ActionLabel: "New group", ActionHref: "/admin/groups/new"},
+		SearchAction: "/admin/groups", Q: q, Placeholder: "Group name", Table: t, FirstHref: first, NextHref: next,
+	}))
+}
+
+func (s *Server) newGroup(c echo.Context) error {
+	return render(c, http.StatusOK, adminview.Form(adminview.FormVM{
+		Meta: s.meta(c, "New group"), Tab: "groups", Action: "/admin/groups", Submit: "Create group",
+		Header: components.HeaderVM{Title: "New group", BackLabel: "Groups", BackHref: "/admin/groups"},
+		Fields: titleFields("", "", "the group"),
+	}))
+}
+
+func (s *Server) createGroup(c echo.Context) error {
+	name, desc := c.FormValue("name"), c.FormValue("description")
+	g, err := s.admin.CreateGroup(c.Request().Context(), actor(c), name, desc)
+	if err != nil {
+		fields := titleFields(name, desc, "the group")
+		msg, ok := formError(err, fields)
+		if !ok {
+			return err
+		}
+		return render(c, http.StatusUnprocessableEntity, adminview.Form(adminview.FormVM{
+			Meta: s.meta(c, "New group"), Tab: "groups", Action: "/admin/groups", Submit: "Create group", Error: msg,
+			Header: components.HeaderVM{Title: "New group", BackLabel: "Groups", BackHref: "/admin/groups"}, Fields: fields,
+		}))
+	}
+	s.setFlash(c, "success", "Group "+g.Name+" created. Add its members below.")
+	return redirect(c, "/admin/groups/"+g.ID)
+}
+
+// groupPage draws a group with its edit form, members and the member search.
+func (s *Server) groupPage(c echo.Context, status int, g pam.Group, form adminview.FormVM) error {
+	ctx := c.Request().Context()
+	members, err := s.admin.Store().GroupMembers(ctx, g.ID, store.Page{Limit: 200})
+	if err != nil {
+		return err
+	}
+	base := "/admin/groups/" + g.ID
+	sec := adminview.SetSection{Title: fmt.Sprintf("Members (%d enabled)", g.MemberCount), TestID: "members",
+		Empty: "No members yet. Find users below to add them.", AddAction: base + "/members", AddName: "user_id",
+		SearchHref: base, SearchQ: c.QueryParam("q"), SearchHint: "Find a user by name or email"}
+	in := map[pam.UserID]bool{}
+	for _, m := range members {
+		in[m.ID] = true
+		it := adminview.Item{Label: m.Name, Sub: m.Email, Href: "/admin/users/" + string(m.ID), RemoveAction: base + "/members/" + string(m.ID) + "/remove"}
+		if !m.Active() {
+			it.Badge, it.BadgeText = "disabled", "Disabled"
+		}
+		sec.Items = append(sec.Items, it)
+	}
+	if len(members) == 200 {
+		sec.More = "Showing the first 200 members."
+	}
+	if q := c.QueryParam("q"); q != "" {
+		sec.Searched = true
+		found, err := s.admin.Store().SearchUsers(ctx, q, "", 20)
+		if err != nil {
+			return err
+		}
+		for _, u := range found {
+			if !in[u.ID] && u.Active() {
+				sec.Candidates = append(sec.Candidates, adminview.Candidate{Label: u.Name, Sub: u.Email, Value: string(u.ID)})
+			}
+		}
+	}
+	uses, err := s.admin.Store().GroupUsage(ctx, g.ID)
+	if err != nil {
+		return err
+	}
+	vm := adminview.DetailVM{Meta: s.meta(c, g.Name), Tab: "groups",
+		Header: components.HeaderVM{Title: g.Name, Subtitle: g.Description, BackLabel: "Groups", BackHref: "/admin/groups"},
+		Form:   form, Sections: []adminview.SetSection{sec}}
+	usedBy := adminview.SetSection{Title: "Used by", TestID: "used-by", Empty: "Nothing uses this group yet."}
+	for _, u := range uses {
+		usedBy.Items = append(usedBy.Items, adminview.Item{Label: u})
+	}
+	vm.Sections = append(vm.Sections, usedBy)
+	if len(uses) == 0 {
+		vm.Actions = append(vm.Actions, adminview.ActionVM{Title: "Delete group", Text: "The group and its member list are removed. Its users stay.",
+			Href: base + "/delete", Label: "Delete group", Danger: true, TestID: "delete"})
+	}
+	return render(c, status, adminview.Detail(vm))
+}
+
+func (s *Server) groupForm(c echo.Context, g pam.Group, name, desc string) adminview.FormVM {
+	return adminview.FormVM{Meta: s.meta(c, g.Name), Action: "/admin/groups/" + g.ID, Submit: "Save group", Fields: titleFields(name, desc, "the group")}
+}
+
+func (s *Server) showGroup(c echo.Context) error {
+	g, err := s.admin.Store().GroupByID(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return s.groupPage(c, http.StatusOK, g, s.groupForm(c, g, g.Name, g.Description))
+}
+
+func (s *Server) updateGroup(c echo.Context) error {
+	ctx := c.Request().Context()
+	g, err := s.admin.Store().GroupByID(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	name, desc := c.FormValue("name"), c.FormValue("description")
+	if err := s.admin.UpdateGroup(ctx, actor(c), g.ID, name, desc); err != nil {
+		form := s.groupForm(c, g, name, desc)
+		msg, ok := formError(err, form.Fields)
+		if !ok {
+			return err
+		}
+		form.Error = msg
+		return s.groupPage(c, http.StatusUnprocessableEntity, g, form)
+	}
+	s.setFlash(c, "success", "Group saved.")
+	return redirect(c, "/admin/groups/"+g.ID)
+}
+
+func (s *Server) deleteGroup(c echo.Context) error {
+	id := c.Param("id")
+	err := s.admin.DeleteGroup(c.Request().Context(), actor(c), id)
+	if pam.ErrorCode(err) == pam.ECONFLICT {
+		s.setFlash(c, "error", pam.ErrorMessage(err))
+		return redirect(c, "/admin/groups/"+id)
+	}
+	if err != nil {
+		return err
+	}
+	s.setFlash(c, "success", "Group deleted.")
+	return redirect(c, "/admin/groups")
+}
+
+func (s *Server) addMember(c echo.Context) error {
+	id := c.Param("id")
+	err := s.admin.AddMember(c.Request().Context(), actor(c), id, pam.UserID(c.FormValue("user_id")))
+	return s.afterSetChange(c, err, "/admin/groups/"+id, "Member added.")
+}
+
+func (s *Server) removeMember(c echo.Context) error {
+	id := c.Param("id")
+	err := s.admin.RemoveMember(c.Request().Context(), actor(c), id, pam.UserID(c.Param("uid")))
+	return s.afterSetChange(c, err, "/admin/groups/"+id, "Member removed.")
+}
+
+// afterSetChange flashes the outcome of adding to or removing from a set and goes back.
+func (s *Server) afterSetChange(c echo.Context, err error, back, done string) error {
+	if err == nil {
+		s.setFlash(c, "success", done)
+		return redirect(c, back)
+	}
+	switch pam.ErrorCode(err) {
+	case pam.ECONFLICT, pam.EINVALID:
+		s.setFlash(c, "error", pam.ErrorMessage(err))
+		return redirect(c, back)
+	}
+	return err
+}
+
+func lowerName(s string) string { return strings.ToLower(s) }

@@ -1,0 +1,464 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/admin"
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+	adminview "github.com/elevate-pam/elevate/views/admin"
+	"github.com/elevate-pam/elevate/views/components"
+	"github.com/labstack/echo/v4"
+)
+
+func (s *Server) listPolicies(c echo.Context) error {
+	ctx := c.Request().Context()
+	var after *store.PolicyCursor
+	afterRaw := c.QueryParam("after")
+	if at, id, ok := strings.Cut(afterRaw, "|"); ok {
+		if t, err := time.Parse(time.RFC3339Nano, at); err == nil {
+			after = &store.PolicyCursor{CreatedAt: t, ID: id}
+		}
+	}
+	pols, err := s.admin.Store().Policies(ctx, after, pageSize)
+	if err != nil {
+		return err
+	}
+	t := components.TableVM{TestID: "policies", Columns: []string{"Scope", "Kind", "Approval", "Max duration", "State"},
+		Empty: "No policies yet. Create one for a task, a role or a role group so people can ask for it."}
+	for _, p := range pols {
+		approval := "Automatic"
+		if p.ApprovalType == pam.ApprovalManual {
+			approval = fmt.Sprintf("Manual, %d approval(s)", p.ApprovalsRequired)
+		}
+		state := components.Cell{Badge: "active", Text: "Enabled"}
+		if !p.Enabled {
+			state = components.Cell{Badge: "disabled", Text: "Disabled"}
+		}
+		t.Rows = append(t.Rows, []components.Cell{{Text: p.ScopeName, Href: "/admin/policies/" + p.ID}, {Text: p.ScopeType.Label()},
+			{Text: approval}, {Text: pam.FormatDuration(p.MaxDuration)}, state})
+	}
+	last := ""
+	if len(pols) > 0 {
+		l := pols[len(pols)-1]
+		last = l.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + l.ID
+	}
+	first, next := pageLinks("/admin/policies", c.QueryParams(), afterRaw, last, len(pols) == pageSize)
+	return render(c, http.StatusOK, adminview.List(adminview.ListVM{
+		Meta: s.meta(c, "Policies"), Tab: "policies",
+		Header: components.HeaderVM{Title: "Policies", Subtitle: "One policy per task, role or role group: who may ask, who approves, for how long.",
+			ActionLabel: "New policy", ActionHref: "/admin/policies/new"},
+		Table: t, FirstHref: first, NextHref: next,
+	}))
+}
+
+// groupOptions lists groups for a select (bounded), with a first option for "none".
+func (s *Server) groupOptions(ctx context.Context, none string) ([]components.Option, error) {
+	groups, err := s.admin.Store().Groups(ctx, store.Page{Limit: 200})
+	if err != nil {
+		return nil, err
+	}
+	opts := []components.Option{{Value: "", Label: none}}
+	for _, g := range groups {
+		opts = append(opts, components.Option{Value: g.ID, Label: fmt.Sprintf("%s (%d members)", g.Name, g.MemberCount)})
+	}
+	return opts, nil
+}
+
+// policyInput is the policy form as typed, so it can be shown again unchanged.
+type policyInput struct {
+	ScopeType, ScopeID, ApprovalType, ApproverGroupID, ApprovalsRequired   string
+	DefaultDuration, MaxDuration, PendingTimeout, EligibleGroupID, Version string
+	Justification, Ticket, MFA, Enabled                                    bool
+}
+
+func policyInputOf(p pam.Policy) policyInput {
+	return policyInput{
+		ScopeType: string(p.ScopeType), ScopeID: p.ScopeID, ApprovalType: p.ApprovalType, ApproverGroupID: p.ApproverGroupID,
+		ApprovalsRequired: strconv.Itoa(p.ApprovalsRequired), DefaultDuration: pam.InputDuration(p.DefaultDuration),
+		MaxDuration: pam.InputDuration(p.MaxDuration), PendingTimeout: pam.InputDuration(p.PendingTimeout),
+		EligibleGroupID: p.EligibleGroupID, Version: strconv.Itoa(p.Version),
+		Justification: p.JustificationRequired, Ticket: p.TicketRequired, MFA: p.MFARequired, Enabled: p.Enabled,
+	}
+}
+
+func policyInputFrom(c echo.Context) policyInput {
+	return policyInput{
+		ScopeType: c.FormValue("scope_type"), ScopeID: c.FormValue("scope_id"), ApprovalType: c.FormValue("approval_type"),
+		ApproverGroupID: c.FormValue("approver_group_id"), ApprovalsRequired: c.FormValue("approvals_required"),
+		DefaultDuration: c.FormValue("default_duration"), MaxDuration: c.FormValue("max_duration"),
+		PendingTimeout: c.FormValue("pending_timeout"), EligibleGroupID: c.FormValue("eligible_group_id"), Version: c.FormValue("version"),
+		Justification: checked(c.FormValue("justification_required")), Ticket: checked(c.FormValue("ticket_required")),
+		MFA: checked(c.FormValue("mfa_required")), Enabled: checked(c.FormValue("enabled")),
+	}
+}
+
+// parse turns the typed form into a policy, or the first field error.
+func (in policyInput) parse() (pam.Policy, error) {
+	st, err := pam.ParseScopeType(in.ScopeType)
+	if err != nil {
+		return pam.Policy{}, err
+	}
+	p := pam.Policy{ScopeType: st, ScopeID: in.ScopeID, ApprovalType: in.ApprovalType, ApproverGroupID: in.ApproverGroupID,
+		EligibleGroupID: in.EligibleGroupID, JustificationRequired: in.Justification, TicketRequired: in.Ticket,
+		MFARequired: in.MFA, Enabled: in.Enabled}
+	if p.ApprovalsRequired, err = strconv.Atoi(strings.TrimSpace(in.ApprovalsRequired)); err != nil {
+		return p, pam.FieldError("approvals_required", "Enter a whole number from 1 to %d.", pam.MaxApprovals)
+	}
+	if p.DefaultDuration, err = pam.ParseDuration("default_duration", in.DefaultDuration); err != nil {
+		return p, err
+	}
+	if p.MaxDuration, err = pam.ParseDuration("max_duration", in.MaxDuration); err != nil {
+		return p, err
+	}
+	if p.PendingTimeout, err = pam.ParseDuration("pending_timeout", in.PendingTimeout); err != nil {
+		return p, err
+	}
+	p.Version, _ = strconv.Atoi(in.Version)
+	return p, nil
+}
+
+func (s *Server) policyFields(ctx context.Context, in policyInput, editing bool) ([]components.FieldVM, error) {
+	org, err := s.admin.Store().OrgSettings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	def := "Organisation default approver group"
+	if org.DefaultApproverGroupID != "" {
+		if g, err := s.admin.Store().GroupByID(ctx, org.DefaultApproverGroupID); err == nil {
+			def += " (" + g.Name + ")"
+		}
+	} else {
+		def += " (none set)"
+	}
+	approvers, err := s.groupOptions(ctx, def)
+	if err != nil {
+		return nil, err
+	}
+	eligible, err := s.groupOptions(ctx, "Everyone")
+	if err != nil {
+		return nil, err
+	}
+	f := []components.FieldVM{
+		{Name: "approval_type", Label: "Approval", Type: "select", Value: in.ApprovalType,
+			Options: []components.Option{{Value: pam.ApprovalManual, Label: "Manual: approvers decide"}, {Value: pam.ApprovalAuto, Label: "Automatic: granted at once, still recorded"}}},
+		{Name: "approver_group_id", Label: "Approver group", Type: "select", Value: in.ApproverGroupID, Options: approvers,
+			Help: "Its enabled members decide. Nobody approves their own request."},
+		{Name: "approvals_required", Label: "Approvals required", Type: "number", Value: in.ApprovalsRequired, Required: true,
+			Help: fmt.Sprintf("From 1 to %d distinct approvers.", pam.MaxApprovals)},
+		{Name: "default_duration", Label: "Default duration", Type: "text", Value: in.DefaultDuration, Required: true, Help: "Like 1h or 30m."},
+		{Name: "max_duration", Label: "Maximum duration", Type: "text", Value: in.MaxDuration, Required: true,
+			Help: "At most the organisation's ceiling of " + pam.FormatDuration(org.MaxDuration) + "."},
+		{Name: "pending_timeout", Label: "Time to decide", Type: "text", Value: in.PendingTimeout, Required: true,
+			Help: "A request nobody decides within this time times out. Like 24h."},
+		{Name: "eligible_group_id", Label: "Who may ask", Type: "select", Value: in.EligibleGroupID, Options: eligible},
+		{Name: "justification_required", Label: "Justification required", Type: "checkbox", Checked: in.Justification},
+		{Name: "ticket_required", Label: "Ticket required", Type: "checkbox", Checked: in.Ticket},
+		{Name: "mfa_required", Label: "MFA required when asking", Type: "checkbox", Checked: in.MFA,
+			Help: "The requester confirms a one-time code when submitting."},
+		{Name: "enabled", Label: "Enabled", Type: "checkbox", Checked: in.Enabled, Help: "A disabled policy accepts no new requests."},
+	}
+	if editing {
+		f = append(f, components.FieldVM{Name: "version", Type: "hidden", Value: in.Version})
+	} else {
+		f = append(f, components.FieldVM{Name: "scope_type", Type: "hidden", Value: in.ScopeType},
+			components.FieldVM{Name: "scope_id", Type: "hidden", Value: in.ScopeID})
+	}
+	return f, nil
+}
+
+func (s *Server) newPolicy(c echo.Context) error {
+	ctx := c.Request().Context()
+	st, err := pam.ParseScopeType(c.QueryParam("scope_type"))
+	if err != nil || c.QueryParam("scope_id") == "" {
+		return s.chooseScope(c)
+	}
+	name, err := s.admin.Store().ScopeName(ctx, st, c.QueryParam("scope_id"))
+	if err != nil {
+		return err
+	}
+	if p, err := s.admin.Store().PolicyForScope(ctx, st, c.QueryParam("scope_id")); err == nil {
+		s.setFlash(c, "info", name+" already has a policy; here it is.")
+		return redirect(c, "/admin/policies/"+p.ID)
+	}
+	in := policyInputOf(pam.NewPolicy(st, c.QueryParam("scope_id")))
+	return s.policyForm(c, http.StatusOK, in, name, "")
+}
+
+func (s *Server) policyForm(c echo.Context, status int, in policyInput, scopeName, errMsg string) error {
+	fields, err := s.policyFields(c.Request().Context(), in, false)
+	if err != nil {
+		return err
+	}
+	st, _ := pam.ParseScopeType(in.ScopeType)
+	return render(c, status, adminview.Form(adminview.FormVM{
+		Meta: s.meta(c, "New policy"), Tab: "policies", Action: "/admin/policies", Submit: "Create policy", Error: errMsg, Fields: fields,
+		Header: components.HeaderVM{Title: "New policy for " + scopeName, Subtitle: st.Label(), BackLabel: "Policies", BackHref: "/admin/policies"},
+	}))
+}
+
+// chooseScope lets the admin find the task, role or role group a new policy is for.
+func (s *Server) chooseScope(c echo.Context) error {
+	ctx := c.Request().Context()
+	q := c.QueryParam("q")
+	t := components.TableVM{TestID: "scopes", Columns: []string{"Name", "Kind", ""}, Empty: "Nothing matches. Search for a task, a role or a role group."}
+	add := func(st pam.ScopeType, id, name, sub string) error {
+		_, err := s.admin.Store().PolicyForScope(ctx, st, id)
+		switch {
+		case err == nil:
+			t.Rows = append(t.Rows, []components.Cell{{Text: name, Sub: sub}, {Text: st.Label()}, {Text: "Has a policy"}})
+		case pam.ErrorCode(err) == pam.ENOTFOUND:
+			t.Rows = append(t.Rows, []components.Cell{{Text: name, Sub: sub}, {Text: st.Label()},
+				{Text: "Create policy", Href: "/admin/policies/new?scope_type=" + string(st) + "&scope_id=" + id}})
+		default:
+			return err
+		}
+		return nil
+	}
+	rgs, err := s.admin.Store().RoleGroups(ctx, store.Page{Query: q, Limit: 10})
+	if err != nil {
+		return err
+	}
+	for _, r := range rgs {
+		if err := add(pam.ScopeRoleGroup, r.ID, r.Name, fmt.Sprintf("%d roles", r.RoleCount)); err != nil {
+			return err
+		}
+	}
+	roles, err := s.admin.Store().Roles(ctx, store.Page{Query: q, Limit: 10})
+	if err != nil {
+		return err
+	}
+	for _, r := range roles {
+		if err := add(pam.ScopeRole, r.ID, r.Name, fmt.Sprintf("%d tasks", r.TaskCount)); err != nil {
+			return err
+		}
+	}
+	tasks, err := s.admin.Store().Tasks(ctx, store.Page{Query: q, Limit: 10})
+	if err != nil {
+		return err
+	}
+	for _, x := range tasks {
+		if err := add(pam.ScopeTask, x.ID, x.Key, x.Name); err != nil {
+			return err
+		}
+	}
+	return render(c, http.StatusOK, adminview.List(adminview.ListVM{
+		Meta: s.meta(c, "New policy"), Tab: "policies",
+		Header:       components.HeaderVM{Title: "New policy", Subtitle: "Choose what the policy covers. Each task, role and role group has at most one policy.", BackLabel: "Policies", BackHref: "/admin/policies"},
+		SearchAction: "/admin/policies/new", Q: q, Placeholder: "Task key, role or role group name", Table: t,
+	}))
+}
+
+func (s *Server) createPolicy(c echo.Context) error {
+	ctx := c.Request().Context()
+	in := policyInputFrom(c)
+	st, err := pam.ParseScopeType(in.ScopeType)
+	if err != nil {
+		return err
+	}
+	name, err := s.admin.Store().ScopeName(ctx, st, in.ScopeID)
+	if err != nil {
+		return err
+	}
+	p, err := in.parse()
+	if err == nil {
+		p, err = s.admin.CreatePolicy(ctx, actor(c), p)
+	}
+	if err != nil {
+		fields, ferr := s.policyFields(ctx, in, false)
+		if ferr != nil {
+			return ferr
+		}
+		msg, ok := formError(err, fields)
+		if !ok {
+			return err
+		}
+		return render(c, http.StatusUnprocessableEntity, adminview.Form(adminview.FormVM{
+			Meta: s.meta(c, "New policy"), Tab: "policies", Action: "/admin/policies", Submit: "Create policy", Error: msg, Fields: fields,
+			Header: components.HeaderVM{Title: "New policy for " + name, Subtitle: st.Label(), BackLabel: "Policies", BackHref: "/admin/policies"},
+		}))
+	}
+	s.setFlash(c, "success", "Policy for "+name+" created.")
+	return redirect(c, "/admin/policies/"+p.ID)
+}
+
+func (s *Server) policyPage(c echo.Context, status int, p pam.Policy, in policyInput, errMsg string, fields []components.FieldVM) error {
+	ctx := c.Request().Context()
+	reach, err := s.admin.PolicyReach(ctx, p)
+	if err != nil {
+		return err
+	}
+	if fields == nil {
+		if fields, err = s.policyFields(ctx, in, true); err != nil {
+			return err
+		}
+	}
+	scopeHref := map[pam.ScopeType]string{pam.ScopeTask: "/admin/tasks/", pam.ScopeRole: "/admin/roles/", pam.ScopeRoleGroup: "/admin/role-groups/"}[p.ScopeType] + p.ScopeID
+	covers := adminview.SetSection{Title: fmt.Sprintf("Covers %d task(s)", len(reach.Tasks)), TestID: "covered-tasks", Empty: "No tasks: a grant under this policy allows nothing."}
+	for _, t := range reach.Tasks {
+		covers.Items = append(covers.Items, adminview.Item{Label: t.Key, Sub: t.Name, Href: "/admin/tasks/" + t.ID})
+	}
+	if reach.MoreTasks {
+		covers.More = "Showing the first 100 tasks."
+	}
+	who := adminview.SetSection{Title: "Who may ask", TestID: "eligible"}
+	if reach.EligibleGroup == nil {
+		who.Items = []adminview.Item{{Label: "Everyone", Sub: "Every enabled user may ask."}}
+	} else {
+		g := reach.EligibleGroup
+		who.Items = []adminview.Item{{Label: g.Name, Sub: fmt.Sprintf("%d enabled member(s)", g.MemberCount), Href: "/admin/groups/" + g.ID}}
+	}
+	approve := adminview.SetSection{Title: "Who can approve", TestID: "approvers", Empty: "Nobody."}
+	switch {
+	case p.ApprovalType == pam.ApprovalAuto:
+		approve.Empty = "Nobody needs to: requests are approved automatically and recorded."
+	case reach.ApproverGroup != nil:
+		src := "this policy's approver group"
+		if reach.ApproverSource == "default" {
+			src = "the organisation's default approver group"
+		}
+		approve.More = fmt.Sprintf("Members of %s, %s. %d of them must approve; nobody approves their own request.", reach.ApproverGroup.Name, src, p.ApprovalsRequired)
+		for _, u := range reach.Approvers {
+			approve.Items = append(approve.Items, adminview.Item{Label: u.Name, Sub: u.Email, Href: "/admin/users/" + string(u.ID)})
+		}
+		approve.Empty = "The approver group has no enabled members."
+	}
+	vm := adminview.DetailVM{Meta: s.meta(c, "Policy for "+p.ScopeName), Tab: "policies",
+		Header: components.HeaderVM{Title: "Policy for " + p.ScopeName, Subtitle: p.ScopeType.Label() + " · " + policyLine(p),
+			BackLabel: "Policies", BackHref: "/admin/policies", ActionLabel: "Open " + strings.ToLower(p.ScopeType.Label()), ActionHref: scopeHref},
+		Warnings: reach.Warnings,
+		Form:     adminview.FormVM{Meta: s.meta(c, ""), Action: "/admin/policies/" + p.ID, Submit: "Save policy", Fields: fields, Error: errMsg},
+		Sections: []adminview.SetSection{covers, who, approve},
+		Actions: []adminview.ActionVM{{Title: "Delete policy", Text: "Nobody can ask for this " + strings.ToLower(p.ScopeType.Label()) + " any more. Past requests and the audit trail stay.",
+			Href: "/admin/policies/" + p.ID + "/delete", Label: "Delete policy", Danger: true, TestID: "delete"}},
+	}
+	return render(c, status, adminview.Detail(vm))
+}
+
+func (s *Server) showPolicy(c echo.Context) error {
+	p, err := s.admin.Store().PolicyByID(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return s.policyPage(c, http.StatusOK, p, policyInputOf(p), "", nil)
+}
+
+func (s *Server) updatePolicy(c echo.Context) error {
+	ctx := c.Request().Context()
+	cur, err := s.admin.Store().PolicyByID(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	in := policyInputFrom(c)
+	in.ScopeType, in.ScopeID = string(cur.ScopeType), cur.ScopeID
+	p, err := in.parse()
+	if err == nil {
+		p.ID = cur.ID
+		err = s.admin.UpdatePolicy(ctx, actor(c), p)
+	}
+	if err != nil {
+		fields, ferr := s.policyFields(ctx, in, true)
+		if ferr != nil {
+			return ferr
+		}
+		msg, ok := formError(err, fields)
+		if !ok {
+			return err
+		}
+		return s.policyPage(c, http.StatusUnprocessableEntity, cur, in, msg, fields)
+	}
+	s.setFlash(c, "success", "Policy saved.")
+	return redirect(c, "/admin/policies/"+cur.ID)
+}
+
+func (s *Server) deletePolicy(c echo.Context) error {
+	if err := s.admin.DeletePolicy(c.Request().Context(), actor(c), c.Param("id")); err != nil {
+		return err
+	}
+	s.setFlash(c, "success", "Policy deleted.")
+	return redirect(c, "/admin/policies")
+}
+
+// ---- settings
+
+func (s *Server) settingsFields(ctx context.Context, in admin.SettingsInput, maxRaw string) ([]components.FieldVM, error) {
+	groups, err := s.groupOptions(ctx, "None")
+	if err != nil {
+		return nil, err
+	}
+	if maxRaw == "" {
+		maxRaw = pam.InputDuration(in.MaxDuration)
+	}
+	return []components.FieldVM{
+		{Name: "enforcement", Label: "Enforce privileged access", Type: "checkbox", Checked: in.Enforcement,
+			Help: "When on, checks allow a task only during an approved grant. When off, every check is allowed (and recorded)."},
+		{Name: "default_approver_group_id", Label: "Default approver group", Type: "select", Value: in.DefaultApproverGroupID, Options: groups,
+			Help: "Decides requests under policies that name no approver group."},
+		{Name: "exempt_group_id", Label: "Exempt group", Type: "select", Value: in.ExemptGroupID, Options: groups,
+			Help: "Service accounts whose checks always pass; each such check is recorded as exempt."},
+		{Name: "max_duration", Label: "Longest grant in the organisation", Type: "text", Value: maxRaw, Required: true,
+			Help: "No policy may allow longer. Like 24h or 2d."},
+		{Name: "confirm", Label: "I understand that turning enforcement off allows every privileged task without approval", Type: "checkbox", Checked: in.Confirmed,
+			Help: "Needed only when turning enforcement off."},
+		{Name: "reason", Label: "Reason for turning enforcement off", Type: "textarea", Value: in.Reason, MaxLength: 1000,
+			Help: "Needed only when turning enforcement off; kept on the audit trail."},
+	}, nil
+}
+
+func (s *Server) showSettings(c echo.Context) error {
+	ctx := c.Request().Context()
+	org, err := s.admin.Store().OrgSettings(ctx)
+	if err != nil {
+		return err
+	}
+	in := admin.SettingsInput{Enforcement: org.Enforcement, DefaultApproverGroupID: org.DefaultApproverGroupID, ExemptGroupID: org.ExemptGroupID, MaxDuration: org.MaxDuration}
+	fields, err := s.settingsFields(ctx, in, "")
+	if err != nil {
+		return err
+	}
+	return s.settingsPage(c, http.StatusOK, org, fields, "")
+}
+
+func (s *Server) settingsPage(c echo.Context, status int, org pam.OrgSettings, fields []components.FieldVM, msg string) error {
+	sub := "Enforcement is on: privileged tasks need an approved grant."
+	if !org.Enforcement {
+		sub = "Enforcement is OFF: every check is allowed."
+	}
+	return render(c, status, adminview.Form(adminview.FormVM{
+		Meta: s.meta(c, "Settings"), Tab: "settings", Action: "/admin/settings", Submit: "Save settings", Error: msg, Fields: fields,
+		Header: components.HeaderVM{Title: "Organisation settings", Subtitle: sub},
+	}))
+}
+
+func (s *Server) saveSettings(c echo.Context) error {
+	ctx := c.Request().Context()
+	org, err := s.admin.Store().OrgSettings(ctx)
+	if err != nil {
+		return err
+	}
+	maxRaw := c.FormValue("max_duration")
+	in := admin.SettingsInput{Enforcement: checked(c.FormValue("enforcement")), DefaultApproverGroupID: c.FormValue("default_approver_group_id"),
+		ExemptGroupID: c.FormValue("exempt_group_id"), Reason: c.FormValue("reason"), Confirmed: checked(c.FormValue("confirm"))}
+	in.MaxDuration, err = pam.ParseDuration("max_duration", maxRaw)
+	if err == nil {
+		err = s.admin.UpdateSettings(ctx, actor(c), in)
+	}
+	if err != nil {
+		fields, ferr := s.settingsFields(ctx, in, maxRaw)
+		if ferr != nil {
+			return ferr
+		}
+		msg, ok := formError(err, fields)
+		if !ok {
+			return err
+		}
+		return s.settingsPage(c, http.StatusUnprocessableEntity, org, fields, msg)
+	}
+	s.setFlash(c, "success", "Settings saved.")
+	return redirect(c, "/admin/settings")
+}
