@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	_ "time/tzdata" // time zones work on machines without a zoneinfo database
 
 	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/auth"

@@ -43,7 +43,15 @@ func (s *Server) handleError(err error, c echo.Context) {
 			"path", c.Request().URL.Path, "status", status, "error", err.Error())
 	}
 	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
-		_ = c.JSON(status, map[string]string{"error": msg, "request_id": RequestID(c)})
+		body := map[string]string{"error": msg, "request_id": RequestID(c)}
+		if pe != nil && pe.Code == pam.EINVALID {
+			// The API answers bad input with 400 and names the field.
+			status = http.StatusBadRequest
+			if pe.Field != "" {
+				body["field"] = pe.Field
+			}
+		}
+		_ = c.JSON(status, body)
 		return
 	}
 	if c.Request().Method == http.MethodHead {

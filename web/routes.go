@@ -1,6 +1,9 @@
 package web
 
-import "github.com/labstack/echo/v4"
+import (
+	"github.com/elevate-pam/elevate/internal/auth"
+	"github.com/labstack/echo/v4"
+)
 
 // routes is the one route table. Every state change is a POST behind the CSRF check.
 func (s *Server) routes() {
@@ -74,6 +77,21 @@ func (s *Server) routes() {
 	e.POST("/admin/policies/:id/delete", s.deletePolicy, adm...)
 	e.GET("/admin/settings", s.showSettings, adm...)
 	e.POST("/admin/settings", s.saveSettings, adm...)
+
+	e.GET("/profile/tokens", s.showTokens, signedIn...)
+	e.POST("/profile/tokens", s.createToken, signedIn...)
+	e.POST("/profile/tokens/:id/revoke", s.revokeToken, signedIn...)
+
+	// JSON API: bearer tokens only. Admin routes are walked by TestAdminRoutesNeedAdmin.
+	api := []echo.MiddlewareFunc{s.apiAuth}
+	apiAll := append(api[:len(api):len(api)], requireScope(auth.ScopeAPI))
+	apiRead := append(apiAll[:len(apiAll):len(apiAll)], requireAdminOrAuditor)
+	apiAdmin := append(apiAll[:len(apiAll):len(apiAll)], s.requireAdmin)
+	e.GET("/api/v1/policies", s.apiListPolicies, apiRead...)
+	e.GET("/api/v1/policies/:id", s.apiGetPolicy, apiRead...)
+	e.POST("/api/v1/policies", s.apiCreatePolicy, apiAdmin...)
+	e.PUT("/api/v1/policies/:id", s.apiUpdatePolicy, apiAdmin...)
+	e.DELETE("/api/v1/policies/:id", s.apiDeletePolicy, apiAdmin...)
 }
 
 // Routes lists every registered route (method and path), for tests that check rules on all.

@@ -48,6 +48,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 	return []*gormigrate.Migration{
 		{ID: "0001_foundation", Migrate: func(tx *gorm.DB) error { return m0001(tx, s.dialect) }},
 		{ID: "0002_catalog", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0002) }},
+		{ID: "0003_api_tokens", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0003) }},
 	}
 }
 
@@ -256,4 +257,18 @@ var m0002 = []string{
 		created_at {ts} NOT NULL)`,
 	`CREATE INDEX password_tokens_user_idx ON password_tokens (user_id)`,
 	`CREATE INDEX users_name_idx ON users (name)`,
+}
+
+// m0003 adds API tokens: named, scoped, stored as hashes, revocable, with their last use.
+var m0003 = []string{
+	`CREATE TABLE api_tokens (
+		id varchar(36) PRIMARY KEY,
+		user_id varchar(36) NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+		name varchar(100) NOT NULL,
+		scope varchar(16) NOT NULL,
+		token_hash varchar(64) NOT NULL UNIQUE,
+		created_at {ts} NOT NULL,
+		last_used_at {ts},
+		revoked_at {ts})`,
+	`CREATE INDEX api_tokens_user_idx ON api_tokens (user_id, created_at)`,
 }

@@ -1,0 +1,88 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/pam"
+)
+
+// APIToken is a bearer token as stored (never the secret itself).
+type APIToken struct {
+	ID         string
+	UserID     pam.UserID
+	Name       string
+	Scope      string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+}
+
+// APITokenRow is a row of api_tokens.
+type APITokenRow struct {
+	ID         string
+	UserID     string
+	Name       string
+	Scope      string
+	TokenHash  string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+}
+
+// TableName fixes the table name.
+func (APITokenRow) TableName() string { return "api_tokens" }
+
+func tokenToDomain(r APITokenRow) APIToken {
+	return APIToken{ID: r.ID, UserID: pam.UserID(r.UserID), Name: r.Name, Scope: r.Scope, CreatedAt: r.CreatedAt,
+		LastUsedAt: r.LastUsedAt, RevokedAt: r.RevokedAt}
+}
+
+// CreateAPIToken stores a token under the hash of its secret.
+func (s *Store) CreateAPIToken(ctx context.Context, t APIToken, hash string) error {
+	return s.conn(ctx).Create(&APITokenRow{ID: t.ID, UserID: string(t.UserID), Name: t.Name, Scope: t.Scope, TokenHash: hash,
+		CreatedAt: t.CreatedAt.UTC()}).Error
+}
+
+// APITokenByHash returns a live (not revoked) token by the hash of its secret.
+func (s *Store) APITokenByHash(ctx context.Context, hash string) (APIToken, error) {
+	var r APITokenRow
+	if err := s.conn(ctx).Where("token_hash = ? AND revoked_at IS NULL", hash).Take(&r).Error; err != nil {
+		return APIToken{}, translate(err, "Token")
+	}
+	return tokenToDomain(r), nil
+}
+
+// APITokens lists a user's tokens, newest first (bounded).
+func (s *Store) APITokens(ctx context.Context, user pam.UserID) ([]APIToken, error) {
+	var rows []APITokenRow
+	err := s.conn(ctx).Where("user_id = ?", string(user)).Order("created_at DESC").Limit(200).Find(&rows).Error
+	out := make([]APIToken, len(rows))
+	for i, r := range rows {
+		out[i] = tokenToDomain(r)
+	}
+	return out, err
+}
+
+// RevokeAPIToken revokes one of a user's live tokens.
+func (s *Store) RevokeAPIToken(ctx context.Context, user pam.UserID, id string, now time.Time) (APIToken, error) {
+	var r APITokenRow
+	if err := s.conn(ctx).Where("id = ? AND user_id = ?", id, string(user)).Take(&r).Error; err != nil {
+		return APIToken{}, translate(err, "Token")
+	}
+	res := s.conn(ctx).Model(&APITokenRow{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", now.UTC())
+	if res.Error != nil {
+		return APIToken{}, res.Error
+	}
+	if res.RowsAffected == 0 {
+		return APIToken{}, pam.Errorf(pam.ECONFLICT, "The token %s is already revoked.", r.Name)
+	}
+	return tokenToDomain(r), nil
+}
+
+// TouchAPIToken records a use, at most once a minute per token to spare writes.
+func (s *Store) TouchAPIToken(ctx context.Context, id string, now time.Time) error {
+	return s.conn(ctx).Model(&APITokenRow{}).
+		Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", id, now.UTC().Add(-time.Minute)).
+		Update("last_used_at", now.UTC()).Error
+}

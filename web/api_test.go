@@ -1,0 +1,149 @@
+package web_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/elevate-pam/elevate/internal/testenv"
+)
+
+// apiCall sends a JSON request with a bearer token and decodes the JSON answer.
+func (a *app) apiCall(method, path, token string, body any) (int, map[string]any) {
+	a.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = strings.NewReader(string(b))
+	}
+	req, _ := http.NewRequest(method, a.srv.URL+path, r)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]any{}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// makeToken creates an API token through the profile page and returns its secret.
+func (c *client) makeToken(name, scope string) string {
+	c.t.Helper()
+	c.get("/profile/tokens")
+	p := c.post("/profile/tokens", url.Values{"name": {name}, "scope": {scope}})
+	secret := strings.TrimSpace(p.find("secret").Text())
+	if p.StatusCode != http.StatusOK || !strings.HasPrefix(secret, "elv_") {
+		c.t.Fatalf("make token: %d %q %s", p.StatusCode, secret, p.find("form-error").Text())
+	}
+	return secret
+}
+
+func TestAPIRoutesNeedTokensAndRoles(t *testing.T) {
+	a := newApp(t, "sqlite")
+	a.mustUser("root@example.com", "Root", goodPassword, true)
+	a.mustUser("ana@example.com", "Ana", goodPassword, false)
+	rc := a.client()
+	rc.signIn("root@example.com", goodPassword)
+	adminAPI := rc.makeToken("admin automation", "api")
+	adminCheck := rc.makeToken("runspace", "check")
+	uc := a.client()
+	uc.signIn("ana@example.com", goodPassword)
+	userAPI := uc.makeToken("ana scripts", "api")
+
+	n := 0
+	for _, r := range a.web.Routes() {
+		if !strings.HasPrefix(r.Path, "/api/v1/policies") {
+			continue
+		}
+		n++
+		path := routeParam.ReplaceAllString(r.Path, "00000000-0000-0000-0000-000000000000")
+		if code, _ := a.apiCall(r.Method, path, "", map[string]any{}); code != http.StatusUnauthorized {
+			t.Errorf("no token %s %s: %d", r.Method, r.Path, code)
+		}
+		if code, _ := a.apiCall(r.Method, path, "elv_forged", map[string]any{}); code != http.StatusUnauthorized {
+			t.Errorf("forged token %s %s: %d", r.Method, r.Path, code)
+		}
+		if code, _ := a.apiCall(r.Method, path, userAPI, map[string]any{}); code != http.StatusForbidden {
+			t.Errorf("non-admin %s %s: %d", r.Method, r.Path, code)
+		}
+		if code, _ := a.apiCall(r.Method, path, adminCheck, map[string]any{}); code != http.StatusForbidden {
+			t.Errorf("check-scoped token %s %s: %d", r.Method, r.Path, code)
+		}
+		if code, _ := a.apiCall(r.Method, path, adminAPI, map[string]any{}); code == http.StatusUnauthorized || code == http.StatusForbidden {
+			t.Errorf("admin %s %s: %d", r.Method, r.Path, code)
+		}
+	}
+	if n != 5 {
+		t.Fatalf("%d policy API routes, want 5", n)
+	}
+}
+
+func TestPolicyAPI(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		a := newApp(t, dialect)
+		a.mustUser("root@example.com", "Root", goodPassword, true)
+		c := a.client()
+		c.signIn("root@example.com", goodPassword)
+		tok := c.makeToken("automation", "api")
+		c.get("/admin/tasks/new")
+		c.post("/admin/tasks", url.Values{"key": {"exchange/Set-Mailbox"}})
+		task, err := a.db.TaskByKey(t.Context(), "exchange/set-mailbox")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := map[string]any{"scope_type": "task", "scope_id": task.ID, "approval_type": "manual", "approvals_required": 9,
+			"default_duration_min": 60, "max_duration_min": 240, "pending_timeout_min": 1440, "enabled": true, "status": "approved"}
+		code, out := a.apiCall("POST", "/api/v1/policies", tok, body)
+		if code != http.StatusBadRequest || out["field"] != "approvals_required" || out["error"] == "" {
+			t.Fatalf("9 approvals: %d %v", code, out)
+		}
+		if code, out := a.apiCall("POST", "/api/v1/policies", tok, "not an object"); code != http.StatusBadRequest || out["error"] == "" {
+			t.Fatalf("bad JSON: %d %v", code, out)
+		}
+		body["approvals_required"] = 1
+		code, out = a.apiCall("POST", "/api/v1/policies", tok, body)
+		if code != http.StatusCreated || out["scope_name"] != "exchange/Set-Mailbox" {
+			t.Fatalf("create: %d %v", code, out)
+		}
+		id := out["id"].(string)
+		if code, _ := a.apiCall("POST", "/api/v1/policies", tok, body); code != http.StatusBadRequest {
+			t.Fatalf("second policy for the scope: %d", code)
+		}
+		body["approvals_required"] = 2
+		code, out = a.apiCall("PUT", "/api/v1/policies/"+id, tok, body)
+		if code != http.StatusOK || out["approvals_required"] != float64(2) || out["version"] != float64(2) {
+			t.Fatalf("update: %d %v", code, out)
+		}
+		body["version"] = 1
+		if code, _ := a.apiCall("PUT", "/api/v1/policies/"+id, tok, body); code != http.StatusConflict {
+			t.Fatalf("stale update: %d", code)
+		}
+		code, out = a.apiCall("GET", "/api/v1/policies", tok, nil)
+		if list, _ := out["policies"].([]any); code != http.StatusOK || len(list) != 1 {
+			t.Fatalf("list: %d %v", code, out)
+		}
+		if code, _ := a.apiCall("DELETE", "/api/v1/policies/"+id, tok, nil); code != http.StatusNoContent {
+			t.Fatalf("delete: %d", code)
+		}
+		if code, _ := a.apiCall("GET", "/api/v1/policies/"+id, tok, nil); code != http.StatusNotFound {
+			t.Fatalf("get deleted: %d", code)
+		}
+		// A revoked token stops working at once.
+		c.get("/profile/tokens")
+		revoke, _ := c.get("/profile/tokens").doc.Find(`[data-testid="token"] form`).Attr("action")
+		if p := c.post(revoke, nil); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("revoke: %d", p.StatusCode)
+		}
+		if code, _ := a.apiCall("GET", "/api/v1/policies", tok, nil); code != http.StatusUnauthorized {
+			t.Fatalf("revoked token: %d", code)
+		}
+	})
+}
