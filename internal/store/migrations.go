@@ -49,6 +49,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		{ID: "0001_foundation", Migrate: func(tx *gorm.DB) error { return m0001(tx, s.dialect) }},
 		{ID: "0002_catalog", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0002) }},
 		{ID: "0003_api_tokens", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0003) }},
+		{ID: "0004_requests", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0004) }},
 	}
 }
 
@@ -271,4 +272,49 @@ var m0003 = []string{
 		last_used_at {ts},
 		revoked_at {ts})`,
 	`CREATE INDEX api_tokens_user_idx ON api_tokens (user_id, created_at)`,
+}
+
+// m0004 adds requests and their reviews. A request keeps a copy of what its policy said when it
+// was made (scope, approver group, approvals needed), so editing or deleting the policy later
+// never changes a decision in flight. One review per reviewer is a primary key.
+var m0004 = []string{
+	`CREATE TABLE requests (
+		id varchar(36) PRIMARY KEY,
+		requester_id varchar(36) NOT NULL REFERENCES users(id),
+		policy_id varchar(36) NOT NULL,
+		scope_type varchar(16) NOT NULL,
+		scope_id varchar(36) NOT NULL,
+		scope_name varchar(200) NOT NULL,
+		approval_type varchar(16) NOT NULL,
+		approver_group_id varchar(36) REFERENCES groups(id) ON DELETE SET NULL,
+		approvals_required integer NOT NULL,
+		duration_min integer NOT NULL,
+		justification text NOT NULL DEFAULT '',
+		ticket varchar(100) NOT NULL DEFAULT '',
+		scheduled_start {ts},
+		status varchar(16) NOT NULL,
+		created_at {ts} NOT NULL,
+		pending_until {ts} NOT NULL,
+		decided_at {ts},
+		starts_at {ts},
+		ends_at {ts},
+		revoked_by varchar(36) NOT NULL DEFAULT '',
+		revoke_reason text NOT NULL DEFAULT '',
+		extends_id varchar(36) NOT NULL DEFAULT '',
+		expiry_notified_at {ts},
+		version integer NOT NULL DEFAULT 1)`,
+	`CREATE INDEX requests_requester_idx ON requests (requester_id, created_at, id)`,
+	`CREATE INDEX requests_requester_status_idx ON requests (requester_id, status, created_at, id)`,
+	`CREATE INDEX requests_grant_idx ON requests (requester_id, status, ends_at)`,
+	`CREATE INDEX requests_inbox_idx ON requests (status, approver_group_id, created_at, id)`,
+	`CREATE INDEX requests_pending_until_idx ON requests (status, pending_until)`,
+	`CREATE INDEX requests_ends_idx ON requests (status, ends_at)`,
+	`CREATE TABLE reviews (
+		request_id varchar(36) NOT NULL REFERENCES requests(id) ON DELETE CASCADE,
+		reviewer_id varchar(36) NOT NULL REFERENCES users(id),
+		decision varchar(16) NOT NULL,
+		comment text NOT NULL DEFAULT '',
+		at {ts} NOT NULL,
+		PRIMARY KEY (request_id, reviewer_id))`,
+	`CREATE INDEX reviews_reviewer_idx ON reviews (reviewer_id, at)`,
 }

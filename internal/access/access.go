@@ -1,0 +1,443 @@
+// Package access holds the just-in-time access use cases: submitting, reviewing, withdrawing,
+// revoking and extending requests, the sweeper, and the check that target systems call. Each
+// change is one transaction: load (locking the request) → domain method → save → audit event.
+package access
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/google/uuid"
+)
+
+// Notifier queues mail inside the transaction of the change that causes it. A nil Notifier
+// sends nothing.
+type Notifier interface {
+	RequestChanged(ctx context.Context, tx *store.Store, r pam.Request, event string, actor audit.Actor) error
+}
+
+// Service is the access use cases.
+type Service struct {
+	db     *store.Store
+	now    func() time.Time
+	notify Notifier
+}
+
+// New returns the access service.
+func New(db *store.Store, now func() time.Time, n Notifier) *Service {
+	return &Service{db: db, now: now, notify: n}
+}
+
+// Store exposes read queries to the web layer's view builders.
+func (s *Service) Store() *store.Store { return s.db }
+
+func (s *Service) notifyTx(ctx context.Context, tx *store.Store, r pam.Request, event string, a audit.Actor) error {
+	if s.notify == nil {
+		return nil
+	}
+	return s.notify.RequestChanged(ctx, tx, r, event, a)
+}
+
+func requestDetails(r pam.Request, extra map[string]any) map[string]any {
+	d := map[string]any{
+		"scope_type": string(r.ScopeType), "scope": r.ScopeName, "status": string(r.Status),
+		"duration_min": int(r.Duration / time.Minute), "justification": r.Justification, "ticket": r.Ticket,
+		"approvals": r.Approvals(), "approvals_required": r.ApprovalsRequired,
+	}
+	if r.StartsAt != nil {
+		d["starts_at"] = r.StartsAt.UTC().Format(time.RFC3339)
+		d["ends_at"] = r.EndsAt.UTC().Format(time.RFC3339)
+	}
+	if r.ExtendsID != "" {
+		d["extends"] = r.ExtendsID
+	}
+	for k, v := range extra {
+		d[k] = v
+	}
+	return d
+}
+
+func record(ctx context.Context, tx *store.Store, a audit.Actor, action string, r pam.Request, extra map[string]any) error {
+	ev := a.Event(action, "request", r.ID, requestDetails(r, extra))
+	ev.RequestID = r.ID
+	return tx.AppendAudit(ctx, ev)
+}
+
+// Eligible lists what a user may ask for, optionally filtered by q (bounded).
+func (s *Service) Eligible(ctx context.Context, u pam.User, q string) ([]pam.Policy, error) {
+	pols, err := s.db.EligiblePolicies(ctx, u.ID, 500)
+	if err != nil {
+		return nil, err
+	}
+	q = strings.ToLower(strings.TrimSpace(q))
+	if q == "" {
+		return pols, nil
+	}
+	var out []pam.Policy
+	for _, p := range pols {
+		if strings.Contains(strings.ToLower(p.ScopeName), q) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// EligiblePolicy returns a policy the user may ask under, or ENOTFOUND (not "forbidden": what
+// a user may not ask for is none of their business).
+func (s *Service) EligiblePolicy(ctx context.Context, u pam.User, policyID string) (pam.Policy, error) {
+	return s.eligiblePolicy(ctx, s.db, u, policyID)
+}
+
+// Every read inside a transaction goes through the transaction's handle: a second connection
+// taken while one is held can exhaust the pool under load and deadlock.
+func (s *Service) eligiblePolicy(ctx context.Context, db *store.Store, u pam.User, policyID string) (pam.Policy, error) {
+	p, err := db.PolicyByID(ctx, policyID)
+	if err != nil {
+		return pam.Policy{}, err
+	}
+	if !p.Enabled || !u.Active() {
+		return pam.Policy{}, pam.Errorf(pam.ENOTFOUND, "You cannot ask for this; its policy is disabled or gone.")
+	}
+	if p.EligibleGroupID != "" {
+		ok, err := db.IsMember(ctx, p.EligibleGroupID, u.ID)
+		if err != nil {
+			return pam.Policy{}, err
+		}
+		if !ok {
+			return pam.Policy{}, pam.Errorf(pam.ENOTFOUND, "You cannot ask for this.")
+		}
+	}
+	return p, nil
+}
+
+// approverGroup resolves who decides under a policy now: its own group or the org default.
+func (s *Service) approverGroup(ctx context.Context, tx *store.Store, p pam.Policy) (string, error) {
+	if p.ApproverGroupID != "" {
+		return p.ApproverGroupID, nil
+	}
+	org, err := tx.OrgSettings(ctx)
+	return org.DefaultApproverGroupID, err
+}
+
+// Submit creates a request under a policy. Automatic policies approve it at once, by "system".
+func (s *Service) Submit(ctx context.Context, a audit.Actor, u pam.User, policyID string, sub pam.Submission) (pam.Request, error) {
+	return s.submit(ctx, a, u, policyID, sub, "")
+}
+
+func (s *Service) submit(ctx context.Context, a audit.Actor, u pam.User, policyID string, sub pam.Submission, extends string) (pam.Request, error) {
+	now := s.now()
+	var r pam.Request
+	err := s.db.Tx(ctx, func(tx *store.Store) error {
+		p, err := s.eligiblePolicy(ctx, tx, u, policyID)
+		if err != nil {
+			return err
+		}
+		org, err := tx.OrgSettings(ctx)
+		if err != nil {
+			return err
+		}
+		if err := sub.Validate(p, org.MaxDuration, now); err != nil {
+			return err
+		}
+		group, err := s.approverGroup(ctx, tx, p)
+		if err != nil {
+			return err
+		}
+		if p.ApprovalType == pam.ApprovalManual {
+			n, err := tx.ActiveMembersExcept(ctx, group, u.ID)
+			if err != nil {
+				return err
+			}
+			if int(n) < p.ApprovalsRequired {
+				return pam.Errorf(pam.EINVALID, "Nobody can approve this request at the moment: its approver group has too few members besides you. Ask an administrator to fix the policy for %s.", p.ScopeName)
+			}
+		}
+		r = pam.Request{
+			ID: uuid.NewString(), RequesterID: u.ID, RequesterName: u.Name, RequesterEmail: u.Email, PolicyID: p.ID,
+			ScopeType: p.ScopeType, ScopeID: p.ScopeID, ScopeName: p.ScopeName, ApprovalType: p.ApprovalType,
+			ApproverGroupID: group, ApprovalsRequired: p.ApprovalsRequired, Duration: sub.Duration,
+			Justification: sub.Justification, Ticket: sub.Ticket, ScheduledStart: sub.ScheduledStart,
+			Status: pam.StatusPending, CreatedAt: now, PendingUntil: now.Add(p.PendingTimeout), ExtendsID: extends, Version: 1,
+		}
+		if err := tx.CreateRequest(ctx, r); err != nil {
+			return err
+		}
+		if err := record(ctx, tx, a, "request.created", r, map[string]any{"policy_id": p.ID}); err != nil {
+			return err
+		}
+		if p.ApprovalType == pam.ApprovalAuto {
+			if err := r.AutoApprove(now); err != nil {
+				return err
+			}
+			if err := s.continueExtension(ctx, tx, &r); err != nil {
+				return err
+			}
+			if err := tx.SaveTransition(ctx, r); err != nil {
+				return err
+			}
+			r.Version++
+			if err := record(ctx, tx, audit.System, "request.approved", r, map[string]any{"auto": true}); err != nil {
+				return err
+			}
+			return s.notifyTx(ctx, tx, r, "approved", audit.System)
+		}
+		return s.notifyTx(ctx, tx, r, "pending", a)
+	})
+	if err != nil {
+		return pam.Request{}, fmt.Errorf("submit request: %w", err)
+	}
+	return r, nil
+}
+
+// continueExtension lines an approved extension up behind the grant it extends.
+func (s *Service) continueExtension(ctx context.Context, tx *store.Store, r *pam.Request) error {
+	if r.ExtendsID == "" || r.Status != pam.StatusApproved {
+		return nil
+	}
+	prev, err := tx.RequestByID(ctx, r.ExtendsID)
+	if err != nil {
+		return err
+	}
+	if prev.Status == pam.StatusRevoked {
+		return pam.Errorf(pam.ECONFLICT, "The grant this extends was revoked; it cannot be extended.")
+	}
+	if prev.Status == pam.StatusApproved && prev.EndsAt != nil {
+		r.ContinueAfter(*prev.EndsAt, s.now())
+	}
+	return nil
+}
+
+// Extend asks for more time on a grant in force: a new request under the same policy that, once
+// approved, starts exactly where the current grant ends.
+func (s *Service) Extend(ctx context.Context, a audit.Actor, u pam.User, requestID string, sub pam.Submission) (pam.Request, error) {
+	prev, err := s.db.RequestByID(ctx, requestID)
+	if err != nil {
+		return pam.Request{}, err
+	}
+	if prev.RequesterID != u.ID {
+		return pam.Request{}, pam.Errorf(pam.ENOTFOUND, "Request not found.")
+	}
+	if !prev.InForce(s.now()) {
+		return pam.Request{}, pam.Errorf(pam.ECONFLICT, "Only a grant in force can be extended; ask for new access instead.")
+	}
+	sub.ScheduledStart = nil
+	return s.submit(ctx, a, u, prev.PolicyID, sub, prev.ID)
+}
+
+// CanReview reports whether u may review r now (enabled member of its approver group, not the
+// requester). Membership is checked at the time of the decision.
+func (s *Service) CanReview(ctx context.Context, u pam.User, r pam.Request) (bool, error) {
+	if !u.Active() || u.ID == r.RequesterID {
+		return false, nil
+	}
+	return s.db.IsActiveMember(ctx, r.ApproverGroupID, u.ID)
+}
+
+func canRevoke(ctx context.Context, db *store.Store, u pam.User, r pam.Request) (bool, error) {
+	if !u.Active() {
+		return false, nil
+	}
+	if u.Admin {
+		return true, nil
+	}
+	return db.IsActiveMember(ctx, r.ApproverGroupID, u.ID)
+}
+
+func canView(ctx context.Context, db *store.Store, u pam.User, r pam.Request) (bool, error) {
+	if u.ID == r.RequesterID || u.Admin || u.Auditor {
+		return true, nil
+	}
+	return db.IsActiveMember(ctx, r.ApproverGroupID, u.ID)
+}
+
+// CanRevoke reports whether u may revoke r: an admin, or an approver of it.
+func (s *Service) CanRevoke(ctx context.Context, u pam.User, r pam.Request) (bool, error) {
+	return canRevoke(ctx, s.db, u, r)
+}
+
+// CanView reports whether u may see r: its requester, an approver, an admin or an auditor.
+// Everyone else gets "not found".
+func (s *Service) CanView(ctx context.Context, u pam.User, r pam.Request) (bool, error) {
+	return canView(ctx, s.db, u, r)
+}
+
+// Request returns a request the user may see, or ENOTFOUND.
+func (s *Service) Request(ctx context.Context, u pam.User, id string) (pam.Request, error) {
+	r, err := s.db.RequestByID(ctx, id)
+	if err != nil {
+		return pam.Request{}, err
+	}
+	ok, err := s.CanView(ctx, u, r)
+	if err != nil {
+		return pam.Request{}, err
+	}
+	if !ok {
+		return pam.Request{}, pam.Errorf(pam.ENOTFOUND, "Request not found.")
+	}
+	return r, nil
+}
+
+// Review approves or denies a request. The request row is locked while the decision is made, so
+// of many simultaneous reviews exactly one decides and the others get ECONFLICT.
+func (s *Service) Review(ctx context.Context, a audit.Actor, u pam.User, requestID, decision, comment string) (pam.Request, error) {
+	var r pam.Request
+	err := s.db.Tx(ctx, func(tx *store.Store) error {
+		var err error
+		if r, err = tx.LockRequest(ctx, requestID); err != nil {
+			return err
+		}
+		if ok, err := canView(ctx, tx, u, r); err != nil {
+			return err
+		} else if !ok {
+			return pam.Errorf(pam.ENOTFOUND, "Request not found.")
+		}
+		now := s.now()
+		can, err := tx.IsActiveMember(ctx, r.ApproverGroupID, u.ID)
+		if err != nil {
+			return err
+		}
+		before := r.Status
+		if err := r.Review(u.ID, can && u.Active(), decision, comment, now); err != nil {
+			return err
+		}
+		review := r.Reviews[len(r.Reviews)-1]
+		review.ReviewerName = u.Name
+		if err := tx.AddReview(ctx, r.ID, review); err != nil {
+			return err
+		}
+		if err := s.continueExtension(ctx, tx, &r); err != nil {
+			return err
+		}
+		if err := tx.SaveTransition(ctx, r); err != nil {
+			return err
+		}
+		r.Version++
+		action := "request.approval_added"
+		if decision == pam.DecisionDeny {
+			action = "request.denied"
+		} else if r.Status == pam.StatusApproved && before == pam.StatusPending {
+			action = "request.approved"
+		}
+		if err := record(ctx, tx, a, action, r, map[string]any{"decision": decision, "comment": review.Comment}); err != nil {
+			return err
+		}
+		switch r.Status {
+		case pam.StatusApproved:
+			return s.notifyTx(ctx, tx, r, "approved", a)
+		case pam.StatusDenied:
+			return s.notifyTx(ctx, tx, r, "denied", a)
+		}
+		return nil
+	})
+	if err != nil {
+		return pam.Request{}, fmt.Errorf("review request %s: %w", requestID, err)
+	}
+	return r, nil
+}
+
+// Withdraw takes back a pending request (its requester only).
+func (s *Service) Withdraw(ctx context.Context, a audit.Actor, u pam.User, requestID string) (pam.Request, error) {
+	var r pam.Request
+	err := s.db.Tx(ctx, func(tx *store.Store) error {
+		var err error
+		if r, err = tx.LockRequest(ctx, requestID); err != nil {
+			return err
+		}
+		if ok, err := canView(ctx, tx, u, r); err != nil {
+			return err
+		} else if !ok {
+			return pam.Errorf(pam.ENOTFOUND, "Request not found.")
+		}
+		if err := r.Withdraw(u.ID, s.now()); err != nil {
+			return err
+		}
+		if err := tx.SaveTransition(ctx, r); err != nil {
+			return err
+		}
+		r.Version++
+		if err := record(ctx, tx, a, "request.withdrawn", r, nil); err != nil {
+			return err
+		}
+		return s.notifyTx(ctx, tx, r, "withdrawn", a)
+	})
+	if err != nil {
+		return pam.Request{}, fmt.Errorf("withdraw request %s: %w", requestID, err)
+	}
+	return r, nil
+}
+
+// Revoke ends an approved grant at once; the very next check is denied.
+func (s *Service) Revoke(ctx context.Context, a audit.Actor, u pam.User, requestID, reason string) (pam.Request, error) {
+	var r pam.Request
+	err := s.db.Tx(ctx, func(tx *store.Store) error {
+		var err error
+		if r, err = tx.LockRequest(ctx, requestID); err != nil {
+			return err
+		}
+		if ok, err := canView(ctx, tx, u, r); err != nil {
+			return err
+		} else if !ok {
+			return pam.Errorf(pam.ENOTFOUND, "Request not found.")
+		}
+		can, err := canRevoke(ctx, tx, u, r)
+		if err != nil {
+			return err
+		}
+		if err := r.Revoke(u.ID, can, reason, s.now()); err != nil {
+			return err
+		}
+		if err := tx.SaveTransition(ctx, r); err != nil {
+			return err
+		}
+		r.Version++
+		if err := record(ctx, tx, a, "request.revoked", r, map[string]any{"reason": r.RevokeReason}); err != nil {
+			return err
+		}
+		return s.notifyTx(ctx, tx, r, "revoked", a)
+	})
+	if err != nil {
+		return pam.Request{}, fmt.Errorf("revoke request %s: %w", requestID, err)
+	}
+	return r, nil
+}
+
+// Sweep writes down timed-out and expired states, one request per transaction. Several
+// processes may sweep at once: the version check lets exactly one of them record each change.
+// Nothing depends on the sweeper for correctness; it only keeps states and mail current.
+func (s *Service) Sweep(ctx context.Context) (int, error) {
+	ids, err := s.db.DueForSweep(ctx, s.now(), 200)
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	for _, id := range ids {
+		err := s.db.Tx(ctx, func(tx *store.Store) error {
+			r, err := tx.LockRequest(ctx, id)
+			if err != nil {
+				return err
+			}
+			if !r.Sweep(s.now()) {
+				return nil
+			}
+			if err := tx.SaveTransition(ctx, r); err != nil {
+				return err
+			}
+			r.Version++
+			done++
+			event := map[pam.Status]string{pam.StatusTimedOut: "timed_out", pam.StatusExpired: "expired"}[r.Status]
+			if err := record(ctx, tx, audit.System, "request."+event, r, nil); err != nil {
+				return err
+			}
+			return s.notifyTx(ctx, tx, r, event, audit.System)
+		})
+		if err != nil && pam.ErrorCode(err) != pam.ECONFLICT {
+			return done, fmt.Errorf("sweep request %s: %w", id, err)
+		}
+	}
+	return done, nil
+}

@@ -1,0 +1,339 @@
+package pam
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Status is where a request stands.
+type Status string
+
+// Request states. A grant is in force exactly while a request is approved and
+// StartsAt <= now < EndsAt.
+const (
+	StatusPending   Status = "pending"
+	StatusApproved  Status = "approved"
+	StatusDenied    Status = "denied"
+	StatusWithdrawn Status = "withdrawn"
+	StatusTimedOut  Status = "timed_out"
+	StatusExpired   Status = "expired"
+	StatusRevoked   Status = "revoked"
+)
+
+// Statuses lists every state in display order.
+var Statuses = []Status{StatusPending, StatusApproved, StatusDenied, StatusWithdrawn, StatusTimedOut, StatusExpired, StatusRevoked}
+
+// ParseStatus parses a state name.
+func ParseStatus(s string) (Status, error) {
+	for _, st := range Statuses {
+		if string(st) == s {
+			return st, nil
+		}
+	}
+	return "", FieldError("status", "Unknown state %q.", s)
+}
+
+// Label is the state in words.
+func (s Status) Label() string {
+	switch s {
+	case StatusTimedOut:
+		return "Timed out"
+	case "":
+		return ""
+	}
+	return strings.ToUpper(string(s[:1])) + string(s[1:])
+}
+
+// Decisions.
+const (
+	DecisionApprove = "approve"
+	DecisionDeny    = "deny"
+)
+
+// Review is one approver's decision on a request.
+type Review struct {
+	ReviewerID   UserID
+	ReviewerName string
+	Decision     string
+	Comment      string
+	At           time.Time
+}
+
+// Request is a user's ask for one policy's scope.
+type Request struct {
+	ID                string
+	RequesterID       UserID
+	RequesterName     string
+	RequesterEmail    string
+	PolicyID          string
+	ScopeType         ScopeType
+	ScopeID           string
+	ScopeName         string
+	ApprovalType      string
+	ApproverGroupID   string // resolved at submission; "" = nobody can approve
+	ApprovalsRequired int
+	Duration          time.Duration
+	Justification     string
+	Ticket            string
+	ScheduledStart    *time.Time
+	Status            Status
+	CreatedAt         time.Time
+	PendingUntil      time.Time
+	DecidedAt         *time.Time
+	StartsAt          *time.Time
+	EndsAt            *time.Time
+	RevokedBy         UserID
+	RevokeReason      string
+	ExtendsID         string
+	Version           int
+	Reviews           []Review
+}
+
+// StatusAt is the request's state at now, computed from its times: a pending request past its
+// deadline has timed out and an approved one past its end has expired, whether or not a
+// sweeper has written that down yet.
+func (r Request) StatusAt(now time.Time) Status {
+	switch {
+	case r.Status == StatusPending && !now.Before(r.PendingUntil):
+		return StatusTimedOut
+	case r.Status == StatusApproved && r.EndsAt != nil && !now.Before(*r.EndsAt):
+		return StatusExpired
+	}
+	return r.Status
+}
+
+// InForce reports whether the grant allows its tasks at now.
+func (r Request) InForce(now time.Time) bool {
+	return r.Status == StatusApproved && r.StartsAt != nil && r.EndsAt != nil &&
+		!now.Before(*r.StartsAt) && now.Before(*r.EndsAt)
+}
+
+// Approvals counts the approving reviews.
+func (r Request) Approvals() int {
+	n := 0
+	for _, v := range r.Reviews {
+		if v.Decision == DecisionApprove {
+			n++
+		}
+	}
+	return n
+}
+
+// ReviewedBy reports whether a user already reviewed the request.
+func (r Request) ReviewedBy(u UserID) bool {
+	for _, v := range r.Reviews {
+		if v.ReviewerID == u {
+			return true
+		}
+	}
+	return false
+}
+
+func (r Request) notPending(now time.Time) error {
+	switch st := r.StatusAt(now); st {
+	case StatusPending:
+		return nil
+	case StatusTimedOut:
+		return Errorf(ECONFLICT, "This request timed out before anyone decided it.")
+	case StatusWithdrawn:
+		return Errorf(ECONFLICT, "This request was withdrawn by its requester.")
+	default:
+		return Errorf(ECONFLICT, "This request was already decided: it is %s.", strings.ToLower(st.Label()))
+	}
+}
+
+// Limits on what people type.
+const (
+	MaxJustification = 2000
+	MaxTicket        = 100
+	MaxComment       = 1000
+	MaxScheduleAhead = 7 * 24 * time.Hour
+)
+
+func checkText(field, s string, max int) (string, error) {
+	s = strings.TrimSpace(s)
+	if utf8.RuneCountInString(s) > max {
+		return "", FieldError(field, "Use at most %d characters.", max)
+	}
+	return s, nil
+}
+
+// Review records an approver's decision. canReview says whether the reviewer is, right now,
+// an enabled member of the request's approver group. The required number of distinct
+// approvals approves the request; any one deny denies it.
+func (r *Request) Review(by UserID, canReview bool, decision, comment string, now time.Time) error {
+	if err := r.notPending(now); err != nil {
+		return err
+	}
+	if by == r.RequesterID {
+		return Errorf(EFORBIDDEN, "You cannot review your own request.")
+	}
+	if !canReview {
+		return Errorf(EFORBIDDEN, "You are not an approver for this request.")
+	}
+	if r.ReviewedBy(by) {
+		return Errorf(ECONFLICT, "You already reviewed this request.")
+	}
+	comment, err := checkText("comment", comment, MaxComment)
+	if err != nil {
+		return err
+	}
+	switch decision {
+	case DecisionApprove:
+	case DecisionDeny:
+		if comment == "" {
+			return FieldError("comment", "Say why you deny it; the requester sees your comment.")
+		}
+	default:
+		return FieldError("decision", "Choose approve or deny.")
+	}
+	r.Reviews = append(r.Reviews, Review{ReviewerID: by, Decision: decision, Comment: comment, At: now})
+	switch {
+	case decision == DecisionDeny:
+		r.Status, r.DecidedAt = StatusDenied, &now
+	case r.Approvals() >= r.ApprovalsRequired:
+		r.approve(now)
+	}
+	return nil
+}
+
+// approve starts the grant's clock at approval, or at the scheduled start if that is later,
+// so a slow approver does not eat the requester's window.
+func (r *Request) approve(now time.Time) {
+	start := now
+	if r.ScheduledStart != nil && r.ScheduledStart.After(now) {
+		start = *r.ScheduledStart
+	}
+	end := start.Add(r.Duration)
+	r.Status, r.DecidedAt, r.StartsAt, r.EndsAt = StatusApproved, &now, &start, &end
+}
+
+// ContinueAfter moves an approved extension to start where the grant it extends ends, so the
+// two neither overlap nor leave a gap. If that grant has already ended, the extension keeps
+// its own start.
+func (r *Request) ContinueAfter(prevEnd time.Time, now time.Time) {
+	if r.Status != StatusApproved || r.StartsAt == nil {
+		return
+	}
+	start := *r.StartsAt
+	if prevEnd.After(start) {
+		start = prevEnd
+	}
+	end := start.Add(r.Duration)
+	r.StartsAt, r.EndsAt = &start, &end
+}
+
+// AutoApprove approves a request under an automatic policy at submission, by the system.
+func (r *Request) AutoApprove(now time.Time) error {
+	if err := r.notPending(now); err != nil {
+		return err
+	}
+	r.approve(now)
+	return nil
+}
+
+// Withdraw lets the requester take back a pending request.
+func (r *Request) Withdraw(by UserID, now time.Time) error {
+	if by != r.RequesterID {
+		return Errorf(EFORBIDDEN, "Only the requester can withdraw a request.")
+	}
+	if err := r.notPending(now); err != nil {
+		return err
+	}
+	r.Status, r.DecidedAt = StatusWithdrawn, &now
+	return nil
+}
+
+// Revoke ends an approved grant (in force or scheduled) at once. canRevoke says whether the
+// actor is an admin or an approver of the request.
+func (r *Request) Revoke(by UserID, canRevoke bool, reason string, now time.Time) error {
+	if !canRevoke {
+		return Errorf(EFORBIDDEN, "Only an administrator or an approver of this request can revoke it.")
+	}
+	switch st := r.StatusAt(now); st {
+	case StatusApproved:
+	case StatusPending:
+		return Errorf(ECONFLICT, "This request is still pending; deny it instead of revoking it.")
+	case StatusRevoked:
+		return Errorf(ECONFLICT, "This grant was already revoked.")
+	case StatusExpired:
+		return Errorf(ECONFLICT, "This grant has already expired.")
+	default:
+		return Errorf(ECONFLICT, "Only approved grants can be revoked; this request is %s.", strings.ToLower(st.Label()))
+	}
+	reason, err := checkText("reason", reason, MaxComment)
+	if err != nil {
+		return err
+	}
+	if reason == "" {
+		return FieldError("reason", "Say why you revoke this grant; the requester sees the reason.")
+	}
+	r.Status, r.RevokedBy, r.RevokeReason = StatusRevoked, by, reason
+	if r.EndsAt != nil && r.EndsAt.After(now) {
+		end := now
+		r.EndsAt = &end
+		if r.StartsAt != nil && r.StartsAt.After(now) {
+			r.StartsAt = &end
+		}
+	}
+	return nil
+}
+
+// Sweep writes down a state the times already imply: timed out or expired. It reports
+// whether anything changed.
+func (r *Request) Sweep(now time.Time) bool {
+	st := r.StatusAt(now)
+	if st == r.Status {
+		return false
+	}
+	r.Status = st
+	if st == StatusTimedOut {
+		r.DecidedAt = &now
+	}
+	return true
+}
+
+// Submission is what a requester typed.
+type Submission struct {
+	Duration       time.Duration
+	Justification  string
+	Ticket         string
+	ScheduledStart *time.Time
+}
+
+// Validate checks a submission against its policy and the org ceiling.
+func (s *Submission) Validate(p Policy, orgMax time.Duration, now time.Time) error {
+	max := p.MaxDuration
+	if orgMax < max {
+		max = orgMax
+	}
+	if s.Duration < MinDuration || s.Duration > max {
+		return FieldError("duration", "Choose a duration between %s and %s.", FormatDuration(MinDuration), FormatDuration(max))
+	}
+	var err error
+	if s.Justification, err = checkText("justification", s.Justification, MaxJustification); err != nil {
+		return err
+	}
+	if p.JustificationRequired && s.Justification == "" {
+		return FieldError("justification", "Say why you need this access; approvers read it.")
+	}
+	if s.Ticket, err = checkText("ticket", s.Ticket, MaxTicket); err != nil {
+		return err
+	}
+	if strings.ContainsAny(s.Ticket, "\r\n") {
+		return FieldError("ticket", "Give the ticket on one line.")
+	}
+	if p.TicketRequired && s.Ticket == "" {
+		return FieldError("ticket", "This policy needs a ticket number, like CHG-1234.")
+	}
+	if s.ScheduledStart != nil {
+		if s.ScheduledStart.Before(now.Add(-time.Minute)) {
+			return FieldError("scheduled_start", "Choose a start in the future, or leave it empty to start on approval.")
+		}
+		if s.ScheduledStart.After(now.Add(MaxScheduleAhead)) {
+			return FieldError("scheduled_start", "Choose a start at most 7 days ahead.")
+		}
+	}
+	return nil
+}

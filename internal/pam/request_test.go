@@ -1,0 +1,262 @@
+package pam
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+const (
+	requester UserID = "requester"
+	approverA UserID = "approver-a"
+	approverB UserID = "approver-b"
+	stranger  UserID = "stranger"
+	adminUser UserID = "admin"
+)
+
+func at(d time.Duration) *time.Time { t := t0.Add(d); return &t }
+
+// requestIn builds a request of 2 required approvals in the named situation, observed at t0+1h.
+func requestIn(state string) Request {
+	r := Request{ID: "r1", RequesterID: requester, ApprovalsRequired: 2, Duration: time.Hour,
+		Status: StatusPending, CreatedAt: t0, PendingUntil: t0.Add(24 * time.Hour)}
+	switch state {
+	case "pending":
+	case "pending, reviewed by A":
+		r.Reviews = []Review{{ReviewerID: approverA, Decision: DecisionApprove, At: t0}}
+	case "pending past its deadline":
+		r.PendingUntil = t0.Add(30 * time.Minute)
+	case "timed_out":
+		r.Status, r.DecidedAt = StatusTimedOut, at(30*time.Minute)
+	case "approved, in force":
+		r.Status, r.DecidedAt, r.StartsAt, r.EndsAt = StatusApproved, at(0), at(30*time.Minute), at(90*time.Minute)
+	case "approved, scheduled":
+		r.Status, r.DecidedAt, r.StartsAt, r.EndsAt = StatusApproved, at(0), at(5*time.Hour), at(6*time.Hour)
+	case "approved past its end":
+		r.Status, r.DecidedAt, r.StartsAt, r.EndsAt = StatusApproved, at(0), at(0), at(30*time.Minute)
+	case "expired":
+		r.Status, r.DecidedAt, r.StartsAt, r.EndsAt = StatusExpired, at(0), at(0), at(30*time.Minute)
+	case "denied":
+		r.Status, r.DecidedAt = StatusDenied, at(0)
+	case "withdrawn":
+		r.Status, r.DecidedAt = StatusWithdrawn, at(0)
+	case "revoked":
+		r.Status, r.DecidedAt, r.StartsAt, r.EndsAt = StatusRevoked, at(0), at(0), at(20*time.Minute)
+	default:
+		panic(state)
+	}
+	return r
+}
+
+// outcome is "ok <new state>" or "<code>: <part of the message>".
+type want map[UserID]string
+
+func TestTransitions(t *testing.T) {
+	now := t0.Add(time.Hour)
+	actors := []UserID{requester, approverA, approverB, stranger, adminUser}
+	// Who may review (approver group members) and who may revoke (approvers and admins).
+	canReview := map[UserID]bool{approverA: true, approverB: true, requester: true}
+	canRevoke := map[UserID]bool{approverA: true, approverB: true, adminUser: true}
+
+	const (
+		notYours   = "forbidden: You cannot review your own request"
+		notApprove = "forbidden: You are not an approver"
+		onlyReq    = "forbidden: Only the requester can withdraw"
+		noRevoke   = "forbidden: Only an administrator or an approver"
+		stillPend  = "conflict: still pending"
+		timedOut   = "conflict: timed out"
+		twice      = "conflict: You already reviewed"
+	)
+	decided := func(word string) string { return "conflict: already decided: it is " + word }
+
+	table := map[string]map[string]want{
+		"pending": {
+			"approve":  {requester: notYours, approverA: "ok pending", approverB: "ok pending", stranger: notApprove, adminUser: notApprove},
+			"deny":     {requester: notYours, approverA: "ok denied", approverB: "ok denied", stranger: notApprove, adminUser: notApprove},
+			"withdraw": {requester: "ok withdrawn", approverA: onlyReq, approverB: onlyReq, stranger: onlyReq, adminUser: onlyReq},
+			"revoke":   {requester: noRevoke, approverA: stillPend, approverB: stillPend, stranger: noRevoke, adminUser: stillPend},
+		},
+		"pending, reviewed by A": {
+			"approve":  {requester: notYours, approverA: twice, approverB: "ok approved", stranger: notApprove, adminUser: notApprove},
+			"deny":     {requester: notYours, approverA: twice, approverB: "ok denied", stranger: notApprove, adminUser: notApprove},
+			"withdraw": {requester: "ok withdrawn", approverA: onlyReq, approverB: onlyReq, stranger: onlyReq, adminUser: onlyReq},
+			"revoke":   {requester: noRevoke, approverA: stillPend, approverB: stillPend, stranger: noRevoke, adminUser: stillPend},
+		},
+		"pending past its deadline": {
+			"approve":  {requester: timedOut, approverA: timedOut, approverB: timedOut, stranger: timedOut, adminUser: timedOut},
+			"deny":     {requester: timedOut, approverA: timedOut, approverB: timedOut, stranger: timedOut, adminUser: timedOut},
+			"withdraw": {requester: timedOut, approverA: onlyReq, approverB: onlyReq, stranger: onlyReq, adminUser: onlyReq},
+			"revoke":   {requester: noRevoke, approverA: "conflict: Only approved grants", approverB: "conflict: Only approved grants", stranger: noRevoke, adminUser: "conflict: Only approved grants"},
+		},
+		"approved, in force": {
+			"approve":  {requester: decided("approved"), approverA: decided("approved"), approverB: decided("approved"), stranger: decided("approved"), adminUser: decided("approved")},
+			"deny":     {requester: decided("approved"), approverA: decided("approved"), approverB: decided("approved"), stranger: decided("approved"), adminUser: decided("approved")},
+			"withdraw": {requester: decided("approved"), approverA: onlyReq, approverB: onlyReq, stranger: onlyReq, adminUser: onlyReq},
+			"revoke":   {requester: noRevoke, approverA: "ok revoked", approverB: "ok revoked", stranger: noRevoke, adminUser: "ok revoked"},
+		},
+		"approved, scheduled": {
+			"approve":  {requester: decided("approved"), approverA: decided("approved"), approverB: decided("approved"), stranger: decided("approved"), adminUser: decided("approved")},
+			"withdraw": {requester: decided("approved"), approverA: onlyReq, approverB: onlyReq, stranger: onlyReq, adminUser: onlyReq},
+			"revoke":   {requester: noRevoke, approverA: "ok revoked", approverB: "ok revoked", stranger: noRevoke, adminUser: "ok revoked"},
+		},
+		"approved past its end": {
+			"approve": {approverB: decided("expired")},
+			"revoke":  {requester: noRevoke, approverA: "conflict: already expired", adminUser: "conflict: already expired", stranger: noRevoke},
+		},
+		"expired": {
+			"approve":  {approverB: decided("expired")},
+			"withdraw": {requester: decided("expired")},
+			"revoke":   {adminUser: "conflict: already expired"},
+		},
+		"timed_out": {
+			"approve":  {approverB: timedOut},
+			"deny":     {approverA: timedOut},
+			"withdraw": {requester: timedOut},
+			"revoke":   {adminUser: "conflict: Only approved grants"},
+		},
+		"denied": {
+			"approve":  {approverB: decided("denied"), requester: decided("denied")},
+			"deny":     {approverA: decided("denied")},
+			"withdraw": {requester: decided("denied")},
+			"revoke":   {adminUser: "conflict: Only approved grants", approverA: "conflict: Only approved grants"},
+		},
+		"withdrawn": {
+			"approve":  {approverA: "conflict: withdrawn by its requester", requester: "conflict: withdrawn by its requester"},
+			"deny":     {approverB: "conflict: withdrawn by its requester"},
+			"withdraw": {requester: "conflict: withdrawn by its requester"},
+			"revoke":   {adminUser: "conflict: Only approved grants"},
+		},
+		"revoked": {
+			"approve":  {approverB: decided("revoked")},
+			"withdraw": {requester: decided("revoked")},
+			"revoke":   {adminUser: "conflict: already revoked", approverA: "conflict: already revoked", stranger: noRevoke},
+		},
+	}
+	for state, actions := range table {
+		for action, byActor := range actions {
+			for _, who := range actors {
+				expect, ok := byActor[who]
+				if !ok {
+					continue
+				}
+				r := requestIn(state)
+				var err error
+				switch action {
+				case "approve":
+					err = r.Review(who, canReview[who], DecisionApprove, "", now)
+				case "deny":
+					err = r.Review(who, canReview[who], DecisionDeny, "not now", now)
+				case "withdraw":
+					err = r.Withdraw(who, now)
+				case "revoke":
+					err = r.Revoke(who, canRevoke[who], "incident closed", now)
+				}
+				got := "ok " + string(r.StatusAt(now))
+				if err != nil {
+					got = ErrorCode(err) + ": " + err.Error()
+				}
+				if strings.HasPrefix(expect, "ok ") && got != expect || !strings.HasPrefix(expect, "ok ") && !strings.HasPrefix(got, expect[:strings.Index(expect, ":")+1]) ||
+					!strings.HasPrefix(expect, "ok ") && !strings.Contains(got, expect[strings.Index(expect, ":")+2:]) {
+					t.Errorf("%s / %s by %s: got %q, want %q", state, action, who, got, expect)
+				}
+			}
+		}
+	}
+}
+
+func TestDenyNeedsACommentAndApprovalNeedsDistinctApprovers(t *testing.T) {
+	r := requestIn("pending")
+	if err := r.Review(approverA, true, DecisionDeny, "  ", t0); ErrorCode(err) != EINVALID {
+		t.Fatalf("deny without comment: %v", err)
+	}
+	if err := r.Review(approverA, true, DecisionApprove, "", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Review(approverA, true, DecisionApprove, "", t0); ErrorCode(err) != ECONFLICT {
+		t.Fatalf("same approver twice: %v", err)
+	}
+	if r.Status != StatusPending || r.Approvals() != 1 {
+		t.Fatalf("one approval of two: %s %d", r.Status, r.Approvals())
+	}
+}
+
+func TestGrantClockStartsAtApprovalOrSchedule(t *testing.T) {
+	r := requestIn("pending")
+	r.ApprovalsRequired = 1
+	slow := t0.Add(3 * time.Hour)
+	if err := r.Review(approverA, true, DecisionApprove, "", slow); err != nil {
+		t.Fatal(err)
+	}
+	if !r.StartsAt.Equal(slow) || !r.EndsAt.Equal(slow.Add(time.Hour)) {
+		t.Fatalf("grant %v–%v, want it to start at approval", r.StartsAt, r.EndsAt)
+	}
+	s := requestIn("pending")
+	s.ApprovalsRequired = 1
+	s.ScheduledStart = at(8 * time.Hour)
+	_ = s.Review(approverA, true, DecisionApprove, "", t0.Add(time.Hour))
+	if !s.StartsAt.Equal(*at(8 * time.Hour)) || s.InForce(t0.Add(2*time.Hour)) || !s.InForce(t0.Add(8*time.Hour)) {
+		t.Fatalf("scheduled grant %v–%v", s.StartsAt, s.EndsAt)
+	}
+	// The end is exclusive: in force a moment before, not at the end.
+	if !s.InForce(s.EndsAt.Add(-time.Nanosecond)) || s.InForce(*s.EndsAt) {
+		t.Fatal("end boundary wrong")
+	}
+}
+
+func TestRevokeEndsTheGrantNow(t *testing.T) {
+	r := requestIn("approved, in force")
+	now := t0.Add(time.Hour)
+	if err := r.Revoke(adminUser, true, "", now); ErrorCode(err) != EINVALID {
+		t.Fatalf("revoke without reason: %v", err)
+	}
+	if err := r.Revoke(adminUser, true, "done", now); err != nil {
+		t.Fatal(err)
+	}
+	if r.InForce(now) || !r.EndsAt.Equal(now) {
+		t.Fatalf("revoked grant still in force until %v", r.EndsAt)
+	}
+}
+
+func TestSubmissionValidation(t *testing.T) {
+	p := NewPolicy(ScopeRole, "r")
+	p.TicketRequired = true
+	cases := []struct {
+		field string
+		s     Submission
+	}{
+		{"duration", Submission{Duration: 0, Justification: "x", Ticket: "T-1"}},
+		{"duration", Submission{Duration: -time.Hour, Justification: "x", Ticket: "T-1"}},
+		{"duration", Submission{Duration: 5 * time.Hour, Justification: "x", Ticket: "T-1"}},
+		{"justification", Submission{Duration: time.Hour, Ticket: "T-1"}},
+		{"justification", Submission{Duration: time.Hour, Justification: strings.Repeat("x", 2001), Ticket: "T-1"}},
+		{"ticket", Submission{Duration: time.Hour, Justification: "x"}},
+		{"ticket", Submission{Duration: time.Hour, Justification: "x", Ticket: "T-1\nT-2"}},
+		{"scheduled_start", Submission{Duration: time.Hour, Justification: "x", Ticket: "T-1", ScheduledStart: at(8 * 24 * time.Hour)}},
+		{"scheduled_start", Submission{Duration: time.Hour, Justification: "x", Ticket: "T-1", ScheduledStart: at(-time.Hour)}},
+	}
+	for _, tc := range cases {
+		err := tc.s.Validate(p, DefaultOrgMax, t0)
+		if e, ok := err.(*Error); !ok || e.Field != tc.field {
+			t.Errorf("%+v: got %v, want an error on %s", tc.s, err, tc.field)
+		}
+	}
+	// The org ceiling caps a policy's maximum.
+	if err := (&Submission{Duration: 3 * time.Hour, Justification: "x", Ticket: "T"}).Validate(p, 2*time.Hour, t0); err == nil {
+		t.Fatal("org ceiling ignored")
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"90": 90 * time.Minute, "45m": 45 * time.Minute, "4h": 4 * time.Hour, "1h30m": 90 * time.Minute, "2d": 48 * time.Hour, "1d2h": 26 * time.Hour} {
+		if got, err := ParseDuration("d", in); err != nil || got != want {
+			t.Errorf("%q: %v %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "0", "-5", "abc", "1.5s", "99999999999999999999", "9223372036854775807h", "366d", "30s"} {
+		if _, err := ParseDuration("d", in); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}

@@ -1,0 +1,370 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/pam"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// RequestRow is a row of requests.
+type RequestRow struct {
+	ID                string
+	RequesterID       string
+	PolicyID          string
+	ScopeType         string
+	ScopeID           string
+	ScopeName         string
+	ApprovalType      string
+	ApproverGroupID   *string
+	ApprovalsRequired int
+	DurationMin       int
+	Justification     string
+	Ticket            string
+	ScheduledStart    *time.Time
+	Status            string
+	CreatedAt         time.Time
+	PendingUntil      time.Time
+	DecidedAt         *time.Time
+	StartsAt          *time.Time
+	EndsAt            *time.Time
+	RevokedBy         string
+	RevokeReason      string
+	ExtendsID         string
+	ExpiryNotifiedAt  *time.Time
+	Version           int
+}
+
+// TableName fixes the table name.
+func (RequestRow) TableName() string { return "requests" }
+
+// ReviewRow is a row of reviews.
+type ReviewRow struct {
+	RequestID  string `gorm:"primaryKey"`
+	ReviewerID string `gorm:"primaryKey"`
+	Decision   string
+	Comment    string
+	At         time.Time
+}
+
+// TableName fixes the table name.
+func (ReviewRow) TableName() string { return "reviews" }
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func requestToRow(r pam.Request) RequestRow {
+	return RequestRow{
+		ID: r.ID, RequesterID: string(r.RequesterID), PolicyID: r.PolicyID, ScopeType: string(r.ScopeType), ScopeID: r.ScopeID,
+		ScopeName: r.ScopeName, ApprovalType: r.ApprovalType, ApproverGroupID: nullable(r.ApproverGroupID),
+		ApprovalsRequired: r.ApprovalsRequired, DurationMin: int(r.Duration / time.Minute), Justification: r.Justification,
+		Ticket: r.Ticket, ScheduledStart: utcPtr(r.ScheduledStart), Status: string(r.Status), CreatedAt: r.CreatedAt.UTC(),
+		PendingUntil: r.PendingUntil.UTC(), DecidedAt: utcPtr(r.DecidedAt), StartsAt: utcPtr(r.StartsAt), EndsAt: utcPtr(r.EndsAt),
+		RevokedBy: string(r.RevokedBy), RevokeReason: r.RevokeReason, ExtendsID: r.ExtendsID, Version: r.Version,
+	}
+}
+
+func requestToDomain(r RequestRow) pam.Request {
+	return pam.Request{
+		ID: r.ID, RequesterID: pam.UserID(r.RequesterID), PolicyID: r.PolicyID, ScopeType: pam.ScopeType(r.ScopeType), ScopeID: r.ScopeID,
+		ScopeName: r.ScopeName, ApprovalType: r.ApprovalType, ApproverGroupID: deref(r.ApproverGroupID),
+		ApprovalsRequired: r.ApprovalsRequired, Duration: time.Duration(r.DurationMin) * time.Minute, Justification: r.Justification,
+		Ticket: r.Ticket, ScheduledStart: utcPtr(r.ScheduledStart), Status: pam.Status(r.Status), CreatedAt: r.CreatedAt.UTC(),
+		PendingUntil: r.PendingUntil.UTC(), DecidedAt: utcPtr(r.DecidedAt), StartsAt: utcPtr(r.StartsAt), EndsAt: utcPtr(r.EndsAt),
+		RevokedBy: pam.UserID(r.RevokedBy), RevokeReason: r.RevokeReason, ExtendsID: r.ExtendsID, Version: r.Version,
+	}
+}
+
+// CreateRequest inserts a new request (and its reviews, if auto-approved there are none).
+func (s *Store) CreateRequest(ctx context.Context, r pam.Request) error {
+	row := requestToRow(r)
+	row.Version = 1
+	return s.conn(ctx).Create(&row).Error
+}
+
+// RequestByID returns a request with its reviews and the names of the people involved.
+func (s *Store) RequestByID(ctx context.Context, id string) (pam.Request, error) {
+	return s.loadRequest(ctx, id, false)
+}
+
+// LockRequest is RequestByID that, on PostgreSQL, also locks the row until the transaction
+// ends, so concurrent reviewers of one request take turns. (SQLite's writers already do.)
+func (s *Store) LockRequest(ctx context.Context, id string) (pam.Request, error) {
+	return s.loadRequest(ctx, id, s.dialect == Postgres && s.inTx)
+}
+
+func (s *Store) loadRequest(ctx context.Context, id string, lock bool) (pam.Request, error) {
+	var row RequestRow
+	q := s.conn(ctx).Where("id = ?", id)
+	if lock {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	if err := q.Take(&row).Error; err != nil {
+		return pam.Request{}, translate(err, "Request")
+	}
+	r := requestToDomain(row)
+	if err := s.fillPeople(ctx, []*pam.Request{&r}); err != nil {
+		return r, err
+	}
+	var reviews []struct {
+		ReviewRow
+		Name string
+	}
+	err := s.conn(ctx).Table("reviews").Select("reviews.*, users.name AS name").
+		Joins("JOIN users ON users.id = reviews.reviewer_id").Where("reviews.request_id = ?", id).Order("reviews.at").Scan(&reviews).Error
+	for _, v := range reviews {
+		r.Reviews = append(r.Reviews, pam.Review{ReviewerID: pam.UserID(v.ReviewerID), ReviewerName: v.Name, Decision: v.Decision,
+			Comment: v.Comment, At: v.At.UTC()})
+	}
+	return r, err
+}
+
+// fillPeople adds requester names and emails to a page of requests in one query.
+func (s *Store) fillPeople(ctx context.Context, rs []*pam.Request) error {
+	idset := map[string]bool{}
+	for _, r := range rs {
+		idset[string(r.RequesterID)] = true
+	}
+	if len(idset) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(idset))
+	for k := range idset {
+		keys = append(keys, k)
+	}
+	var users []UserRow
+	if err := s.conn(ctx).Where("id IN ?", keys).Find(&users).Error; err != nil {
+		return err
+	}
+	by := map[string]UserRow{}
+	for _, u := range users {
+		by[u.ID] = u
+	}
+	for _, r := range rs {
+		u := by[string(r.RequesterID)]
+		r.RequesterName, r.RequesterEmail = u.Name, u.Email
+	}
+	return nil
+}
+
+// SaveTransition writes a request's new state if nobody changed it since it was read at
+// r.Version; otherwise it reports ECONFLICT and writes nothing.
+func (s *Store) SaveTransition(ctx context.Context, r pam.Request) error {
+	row := requestToRow(r)
+	res := s.conn(ctx).Model(&RequestRow{}).Where("id = ? AND version = ?", r.ID, r.Version).Updates(map[string]any{
+		"status": row.Status, "decided_at": row.DecidedAt, "starts_at": row.StartsAt, "ends_at": row.EndsAt,
+		"revoked_by": row.RevokedBy, "revoke_reason": row.RevokeReason, "version": gorm.Expr("version + 1"),
+	})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return pam.Errorf(pam.ECONFLICT, "This request was changed by someone else at the same moment; it has already been decided.")
+	}
+	return nil
+}
+
+// AddReview records one reviewer's decision; a second review by the same person is ECONFLICT.
+func (s *Store) AddReview(ctx context.Context, requestID string, v pam.Review) error {
+	err := s.conn(ctx).Create(&ReviewRow{RequestID: requestID, ReviewerID: string(v.ReviewerID), Decision: v.Decision, Comment: v.Comment, At: v.At.UTC()}).Error
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return pam.Errorf(pam.ECONFLICT, "You already reviewed this request.")
+	}
+	return err
+}
+
+// RequestCursor is a keyset position in a newest-first list.
+type RequestCursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// RequestFilter selects requests for a list.
+type RequestFilter struct {
+	RequesterID pam.UserID
+	Status      pam.Status
+	Before      *RequestCursor // newest first: items older than this
+	Limit       int
+}
+
+// Requests lists requests newest first, one keyset page at a time.
+func (s *Store) Requests(ctx context.Context, f RequestFilter) ([]pam.Request, error) {
+	if f.Limit <= 0 || f.Limit > 200 {
+		f.Limit = 50
+	}
+	q := s.conn(ctx).Model(&RequestRow{}).Order("created_at DESC, id DESC").Limit(f.Limit)
+	if f.RequesterID != "" {
+		q = q.Where("requester_id = ?", string(f.RequesterID))
+	}
+	if f.Status != "" {
+		q = q.Where("status = ?", string(f.Status))
+	}
+	if f.Before != nil {
+		t := f.Before.CreatedAt.UTC()
+		q = q.Where("created_at < ? OR (created_at = ? AND id < ?)", t, t, f.Before.ID)
+	}
+	return s.findRequests(ctx, q)
+}
+
+func (s *Store) findRequests(ctx context.Context, q *gorm.DB) ([]pam.Request, error) {
+	var rows []RequestRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]pam.Request, len(rows))
+	ptrs := make([]*pam.Request, len(rows))
+	for i, r := range rows {
+		out[i] = requestToDomain(r)
+		ptrs[i] = &out[i]
+	}
+	if err := s.fillPeople(ctx, ptrs); err != nil {
+		return nil, err
+	}
+	return out, s.fillApprovalCounts(ctx, ptrs)
+}
+
+// fillApprovalCounts loads the reviews of a page of requests in one query.
+func (s *Store) fillApprovalCounts(ctx context.Context, rs []*pam.Request) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(rs))
+	by := map[string]*pam.Request{}
+	for i, r := range rs {
+		ids[i] = r.ID
+		by[r.ID] = r
+	}
+	var rows []ReviewRow
+	if err := s.conn(ctx).Where("request_id IN ?", ids).Order("at").Find(&rows).Error; err != nil {
+		return err
+	}
+	for _, v := range rows {
+		r := by[v.RequestID]
+		r.Reviews = append(r.Reviews, pam.Review{ReviewerID: pam.UserID(v.ReviewerID), Decision: v.Decision, Comment: v.Comment, At: v.At.UTC()})
+	}
+	return nil
+}
+
+// inboxQuery selects requests waiting for a user: pending, not timed out, not theirs, in an
+// approver group they are an enabled member of, and not yet reviewed by them.
+func (s *Store) inboxQuery(ctx context.Context, user pam.UserID, now time.Time) *gorm.DB {
+	return s.conn(ctx).Model(&RequestRow{}).
+		Where("status = ? AND pending_until > ? AND requester_id <> ?", string(pam.StatusPending), now.UTC(), string(user)).
+		Where("approver_group_id IN (SELECT gm.group_id FROM group_members gm JOIN users u ON u.id = gm.user_id AND u.disabled_at IS NULL WHERE gm.user_id = ?)", string(user)).
+		Where("NOT EXISTS (SELECT 1 FROM reviews v WHERE v.request_id = requests.id AND v.reviewer_id = ?)", string(user))
+}
+
+// Inbox lists the requests waiting for a user, oldest first, one keyset page at a time.
+func (s *Store) Inbox(ctx context.Context, user pam.UserID, now time.Time, after *RequestCursor, limit int) ([]pam.Request, error) {
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	q := s.inboxQuery(ctx, user, now).Order("created_at, id").Limit(limit)
+	if after != nil {
+		t := after.CreatedAt.UTC()
+		q = q.Where("created_at > ? OR (created_at = ? AND id > ?)", t, t, after.ID)
+	}
+	return s.findRequests(ctx, q)
+}
+
+// InboxCount counts the requests waiting for a user (for the navigation badge).
+func (s *Store) InboxCount(ctx context.Context, user pam.UserID, now time.Time) (int64, error) {
+	var n int64
+	err := s.inboxQuery(ctx, user, now).Count(&n).Error
+	return n, err
+}
+
+// ReviewedBy lists requests a user reviewed, most recent review first (bounded).
+func (s *Store) ReviewedBy(ctx context.Context, user pam.UserID, limit int) ([]pam.Request, error) {
+	q := s.conn(ctx).Model(&RequestRow{}).Joins("JOIN reviews rv ON rv.request_id = requests.id AND rv.reviewer_id = ?", string(user)).
+		Order("rv.at DESC").Limit(limit)
+	return s.findRequests(ctx, q)
+}
+
+// IsActiveMember reports whether an enabled user is in a group.
+func (s *Store) IsActiveMember(ctx context.Context, groupID string, user pam.UserID) (bool, error) {
+	if groupID == "" {
+		return false, nil
+	}
+	var n int64
+	err := s.conn(ctx).Table("group_members gm").Joins("JOIN users u ON u.id = gm.user_id AND u.disabled_at IS NULL").
+		Where("gm.group_id = ? AND gm.user_id = ?", groupID, string(user)).Count(&n).Error
+	return n > 0, err
+}
+
+// GrantFor returns the grant in force at now that lets a user run a task: an approved request
+// whose window contains now and whose scope is the task, a role holding it, or a role group
+// holding such a role. The times decide, not the status a sweeper may not have written yet.
+func (s *Store) GrantFor(ctx context.Context, user pam.UserID, taskID string, now time.Time) (pam.Request, bool, error) {
+	var row RequestRow
+	err := s.conn(ctx).Model(&RequestRow{}).
+		Where("requester_id = ? AND status = ? AND starts_at <= ? AND ends_at > ?", string(user), string(pam.StatusApproved), now.UTC(), now.UTC()).
+		Where(`(scope_type = 'task' AND scope_id = ?)
+			OR (scope_type = 'role' AND scope_id IN (SELECT role_id FROM role_tasks WHERE task_id = ?))
+			OR (scope_type = 'role_group' AND scope_id IN (SELECT rgr.role_group_id FROM role_group_roles rgr JOIN role_tasks rt ON rt.role_id = rgr.role_id WHERE rt.task_id = ?))`,
+			taskID, taskID, taskID).
+		Order("ends_at DESC").Limit(1).Find(&row).Error
+	if err != nil || row.ID == "" {
+		return pam.Request{}, false, err
+	}
+	return requestToDomain(row), true, nil
+}
+
+// DueForSweep returns ids of requests whose recorded state lags their times: pending past
+// their deadline or approved past their end (bounded batch).
+func (s *Store) DueForSweep(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	var ids []string
+	err := s.conn(ctx).Model(&RequestRow{}).
+		Where("(status = ? AND pending_until <= ?) OR (status = ? AND ends_at <= ?)",
+			string(pam.StatusPending), now.UTC(), string(pam.StatusApproved), now.UTC()).
+		Order("created_at").Limit(limit).Pluck("id", &ids).Error
+	return ids, err
+}
+
+// ActiveMembersExcept counts enabled members of a group other than one user.
+func (s *Store) ActiveMembersExcept(ctx context.Context, groupID string, user pam.UserID) (int64, error) {
+	if groupID == "" {
+		return 0, nil
+	}
+	var n int64
+	err := s.conn(ctx).Table("group_members gm").Joins("JOIN users u ON u.id = gm.user_id AND u.disabled_at IS NULL").
+		Where("gm.group_id = ? AND gm.user_id <> ?", groupID, string(user)).Count(&n).Error
+	return n, err
+}
+
+// EligiblePolicies lists the enabled policies a user may ask under (bounded), with scope names.
+func (s *Store) EligiblePolicies(ctx context.Context, user pam.UserID, limit int) ([]pam.Policy, error) {
+	var rows []PolicyRow
+	err := s.conn(ctx).Model(&PolicyRow{}).Where("enabled").
+		Where("eligible_group_id IS NULL OR eligible_group_id IN (SELECT group_id FROM group_members WHERE user_id = ?)", string(user)).
+		Order("created_at, id").Limit(limit).Find(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	out := make([]pam.Policy, 0, len(rows))
+	for _, r := range rows {
+		p := policyToDomain(r)
+		if p.ScopeName, err = s.scopeName(ctx, p.ScopeType, p.ScopeID); err != nil {
+			continue // its scope was deleted
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// GroupName returns a group's name, or "" if it does not exist.
+func (s *Store) GroupName(ctx context.Context, id string) string {
+	var r GroupRow
+	if id == "" || s.conn(ctx).Where("id = ?", id).Take(&r).Error != nil {
+		return ""
+	}
+	return r.Name
+}
