@@ -33,7 +33,11 @@ Commands:
                             add a user; the password is read from standard input
   user list                 list users
   user disable --email E    disable a user and end their sessions
-  audit verify              check the audit chain end to end
+  audit verify [--checkpoint SEQ:HASH]
+                            check the audit chain end to end (and that it still
+                            holds a head saved earlier)
+  audit export --format csv|jsonl [--since T] [--until T]
+                            write audit events to standard output, oldest first
 
 Configuration comes from ELEVATE_* environment variables; see README.md.
 `
