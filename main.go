@@ -191,7 +191,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 			"setup_url", e.cfg.BaseURL.String()+"/setup?token="+tok)
 	}
 
-	srv := web.New(web.Deps{Config: e.cfg, Auth: authSvc, Ping: db.Ping, Logger: e.log, Secret: secret})
+	srv := web.New(web.Deps{Config: e.cfg, Auth: authSvc, Ping: db.Ping, Logger: e.log, Secret: secret, Audit: db})
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

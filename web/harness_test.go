@@ -46,13 +46,14 @@ func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 	}
 	db := testenv.Store(t, dialect)
 	clock := testenv.NewClock()
+	db.SetClock(clock.Now)
 	secret := []byte("test-secret-test-secret-test-secret!")
 	sessions := auth.NewSessionStore(db, secret, cfg.SessionIdle, cfg.SessionLifetime, cfg.Secure(), clock.Now)
 	svc := auth.NewService(db, sessions, clock.Now)
 	logs := &lockedWriter{w: &strings.Builder{}}
 	srv := web.New(web.Deps{
 		Config: cfg, Auth: svc, Ping: db.Ping, Now: clock.Now, Secret: secret,
-		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Audit: db,
 	})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)

@@ -38,6 +38,9 @@ func (s *Server) nav(c echo.Context) []layout.NavItem {
 	items := []layout.NavItem{
 		{Label: "Dashboard", Href: "/", TestID: "nav-dashboard"},
 	}
+	if u, _ := CurrentUser(c); u.Admin || u.Auditor {
+		items = append(items, layout.NavItem{Label: "Audit", Href: "/audit", TestID: "nav-audit"})
+	}
 	for i := range items {
 		h := items[i].Href
 		items[i].Active = path == h || (h != "/" && strings.HasPrefix(path, h))

@@ -26,4 +26,9 @@ func (s *Server) routes() {
 	e.POST("/setup", s.setup, pages...)
 
 	e.GET("/", s.showDashboard, signedIn...)
+
+	auditors := append(signedIn[:len(signedIn):len(signedIn)], s.requireAuditor)
+	e.GET("/audit", s.showAudit, auditors...)
+	e.GET("/audit/export", s.exportAudit, auditors...)
+	e.GET("/audit/:seq", s.showAuditEvent, auditors...)
 }

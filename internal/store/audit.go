@@ -6,7 +6,6 @@ import (
 	"iter"
 	"math"
 	"slices"
-	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"gorm.io/gorm"
@@ -31,7 +30,7 @@ func (s *Store) AppendAudit(ctx context.Context, ev *audit.Event) error {
 			return fmt.Errorf("audit: read head: %w", err)
 		}
 		if ev.At.IsZero() {
-			ev.At = time.Now()
+			ev.At = tx.now()
 		}
 		ev.Normalize()
 		if head.At != nil && ev.At.Before(*head.At) {
