@@ -127,10 +127,7 @@ func targetLink(e audit.Event) auditview.Link {
 	if e.TargetID == "" && e.TargetType == "" {
 		return auditview.Link{}
 	}
-	text := e.TargetType
-	if e.TargetID != "" {
-		text = strings.TrimPrefix(e.TargetType+" "+e.TargetID, " ")
-	}
+	text := strings.TrimSpace(e.TargetType + " " + e.TargetID)
 	return auditview.Link{Text: text, URL: auditURL("/audit", "target_type", e.TargetType, "target_id", e.TargetID)}
 }
 
@@ -139,6 +136,14 @@ func requestLink(e audit.Event) auditview.Link {
 		return auditview.Link{}
 	}
 	return auditview.Link{Text: e.RequestID, URL: auditURL("/audit", "request_id", e.RequestID)}
+}
+
+// short keeps a table cell narrow: a long id shows its first characters and, on hover, in full.
+func short(l auditview.Link) auditview.Link {
+	if r := []rune(l.Text); len(r) > 18 {
+		l.Title, l.Text = l.Text, string(r[:15])+"…"
+	}
+	return l
 }
 
 func (s *Server) headVM(ctx context.Context) (auditview.HeadVM, error) {
@@ -186,7 +191,7 @@ func (s *Server) showAudit(c echo.Context) error {
 	for _, e := range page.Events {
 		vm.Rows = append(vm.Rows, auditview.RowVM{
 			Seq: e.Seq, URL: fmt.Sprintf("/audit/%d", e.Seq), Time: timeVM(e.At, now, loc),
-			Actor: actorLink(e), Action: actionLink(e), Target: targetLink(e), Request: requestLink(e),
+			Actor: short(actorLink(e)), Action: actionLink(e), Target: short(targetLink(e)), Request: short(requestLink(e)),
 			Failure: e.Outcome != audit.OutcomeSuccess, Outcome: e.Outcome, Summary: summary(e.Details),
 		})
 	}
@@ -231,7 +236,7 @@ func (s *Server) showAuditEvent(c echo.Context) error {
 	}
 	loc := viewerZone(c)
 	vm := auditview.EventVM{
-		Meta: s.meta(c, fmt.Sprintf("Audit event %d", seq)), Seq: e.Seq, Time: timeVM(e.At, s.now(), loc),
+		Meta: s.meta(c, fmt.Sprintf("Audit event %d", seq)), Seq: e.Seq, Time: timeVM(e.At, s.now(), loc), ShowLocal: loc != time.UTC,
 		UTC: e.At.UTC().Format("2006-01-02 15:04:05.000000 UTC"), ActorType: e.ActorType,
 		Actor: actorLink(e), Action: actionLink(e), Target: targetLink(e), Request: requestLink(e),
 		Failure: e.Outcome != audit.OutcomeSuccess, Outcome: e.Outcome, IP: e.IP, UserAgent: e.UserAgent,
@@ -320,7 +325,8 @@ func (s *Server) abortExport(c echo.Context, err error) error {
 func timeVM(t, now time.Time, loc *time.Location) components.TimeVM {
 	local := t.In(loc).Format("2006-01-02 15:04:05 MST")
 	utc := t.UTC().Format("2006-01-02 15:04:05 UTC")
-	return components.TimeVM{Relative: relative(t, now), Local: local, Title: local + " · " + utc, ISO: t.UTC().Format(time.RFC3339)}
+	return components.TimeVM{Relative: relative(t, now), Local: local, Short: t.In(loc).Format("2006-01-02 15:04"),
+		Title: local + " · " + utc, ISO: t.UTC().Format(time.RFC3339)}
 }
 
 // relative says how long ago (or how far ahead) t is, in words: "just now", "3 min ago",
