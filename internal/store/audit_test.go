@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -249,7 +250,30 @@ func TestAuditEightWritersTwoHundredEach(t *testing.T) {
 			wg.Add(1)
 			go func() { defer wg.Done(); appendEvents(t, db, 200, fmt.Sprint(w)) }()
 		}
+		// Verification while the writers append sees a whole chain every time.
+		done := make(chan struct{})
+		verified := make(chan int)
+		go func() {
+			runs := 0
+			for {
+				select {
+				case <-done:
+					verified <- runs
+					return
+				default:
+				}
+				if _, _, err := db.VerifyAudit(context.Background(), nil); err != nil {
+					t.Errorf("verify during writes: %v", err)
+				}
+				runs++
+				time.Sleep(200 * time.Millisecond)
+			}
+		}()
 		wg.Wait()
+		close(done)
+		if runs := <-verified; runs == 0 {
+			t.Error("no verification ran during the writes")
+		}
 		head, n, err := db.VerifyAudit(context.Background(), nil)
 		if err != nil || n != 1600 || head.Seq != 1600 {
 			t.Fatalf("verify: head %+v, %d events, %v", head, n, err)
@@ -460,6 +484,45 @@ func TestAuditFiltersAndPaging(t *testing.T) {
 		}
 		if ev, err := db.AuditEvent(ctx, 7); err != nil || ev.Hash != all[6].Hash {
 			t.Fatalf("event 7: %+v %v", ev, err)
+		}
+	})
+}
+
+func TestEveryAuditFilterUsesAnIndexInSeqOrder(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		searchFixture(t, db)
+		cases := map[string]struct {
+			f   audit.Filter
+			col string
+		}{
+			"actor id":    {audit.Filter{ActorID: "u-bo"}, "actor_id"},
+			"actor name":  {audit.Filter{ActorName: "ana@example.com"}, "actor_name"},
+			"action":      {audit.Filter{Action: "request.created", Before: 30}, "action"},
+			"target":      {audit.Filter{TargetType: "policy", TargetID: "t3"}, "target_id"},
+			"target id":   {audit.Filter{TargetID: "t3"}, "target_id"},
+			"target type": {audit.Filter{TargetType: "policy"}, "target_type"},
+			"request":     {audit.Filter{RequestID: "r1", Before: 20}, "request_id"},
+			"outcome":     {audit.Filter{Outcome: audit.OutcomeFailure}, "outcome"},
+			"time range":  {audit.Filter{Since: time.Date(2026, 3, 2, 9, 10, 0, 0, time.UTC), Until: time.Date(2026, 3, 2, 9, 20, 0, 0, time.UTC)}, "seq"},
+		}
+		for name, tc := range cases {
+			plan, err := db.AuditPagePlan(ctx, tc.f)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			var ok bool
+			if dialect == store.SQLite {
+				ok = !strings.Contains(plan, "TEMP B-TREE") && (regexp.MustCompile(`USING (COVERING )?INDEX .*\b`+tc.col+`=\?`).MatchString(plan) ||
+					tc.col == "seq" && strings.Contains(plan, "INTEGER PRIMARY KEY (rowid>? AND rowid<?)"))
+			} else {
+				ok = !strings.Contains(plan, "Sort") && !strings.Contains(plan, "Seq Scan") &&
+					regexp.MustCompile(`Index Cond: .*\(?`+tc.col+`\)?(::text)? [=<>]`).MatchString(plan)
+			}
+			if !ok {
+				t.Errorf("%s: the page query is not served by an index on %s in seq order:\n%s", name, tc.col, plan)
+			}
 		}
 	})
 }

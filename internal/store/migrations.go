@@ -166,6 +166,7 @@ func m0006(tx *gorm.DB) error {
 		"CREATE INDEX audit_events_actor_name_seq_idx ON audit_events (actor_name, seq)",
 		"CREATE INDEX audit_events_action_seq_idx ON audit_events (action, seq)",
 		"CREATE INDEX audit_events_target_seq_idx ON audit_events (target_type, target_id, seq)",
+		"CREATE INDEX audit_events_target_type_seq_idx ON audit_events (target_type, seq)",
 		"CREATE INDEX audit_events_target_id_seq_idx ON audit_events (target_id, seq)",
 		"CREATE INDEX audit_events_request_seq_idx ON audit_events (request_id, seq)",
 		"CREATE INDEX audit_events_outcome_seq_idx ON audit_events (outcome, seq)",
