@@ -147,3 +147,39 @@ func TestAuditExportCommand(t *testing.T) {
 		}
 	})
 }
+
+func TestAuditorFlagFromTheShell(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		env := map[string]string{"ELEVATE_DATABASE_URL": testenv.DatabaseURL(t, dialect)}
+		code, out, stderr := runCmd(t, env, "a long enough password\n", "user", "create", "--email", "otto@example.com", "--name", "Otto", "--auditor")
+		if code != 0 || !strings.Contains(out, "otto@example.com is an auditor") {
+			t.Fatalf("create auditor: %d %s %s", code, out, stderr)
+		}
+		if _, out, _ := runCmd(t, env, "", "user", "list"); !strings.Contains(out, "auditor") {
+			t.Fatalf("list: %s", out)
+		}
+		if code, _, stderr := runCmd(t, env, "", "user", "auditor", "--email", "otto@example.com"); code != 1 || !strings.Contains(stderr, "already an auditor") {
+			t.Fatalf("grant twice: %d %s", code, stderr)
+		}
+		if code, out, _ := runCmd(t, env, "", "user", "auditor", "--email", "OTTO@example.com", "--off"); code != 0 || !strings.Contains(out, "no longer") {
+			t.Fatalf("revoke: %d %s", code, out)
+		}
+		if _, out, _ := runCmd(t, env, "", "user", "list"); strings.Contains(out, "auditor") {
+			t.Fatalf("list after revoke: %s", out)
+		}
+		if code, _, stderr := runCmd(t, env, "", "user", "auditor", "--email", "nobody@example.com"); code != 1 || !strings.Contains(stderr, "not found") {
+			t.Fatalf("unknown user: %d %s", code, stderr)
+		}
+		if code, _, _ := runCmd(t, env, "", "user", "auditor"); code != 2 {
+			t.Fatalf("missing --email: %d", code)
+		}
+		// Each change is on the trail: created, granted, revoked.
+		code, out, _ = runCmd(t, env, "", "audit", "export", "--format", "jsonl")
+		if code != 0 || !strings.Contains(out, `"action":"user.auditor_granted"`) || !strings.Contains(out, `"action":"user.auditor_revoked"`) {
+			t.Fatalf("events: %s", out)
+		}
+		if code, out, _ := runCmd(t, env, "", "audit", "verify"); code != 0 || !strings.Contains(out, "3 events") {
+			t.Fatalf("verify: %s", out)
+		}
+	})
+}

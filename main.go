@@ -29,9 +29,11 @@ const usage = `Usage: elevate [command]
 Commands:
   serve                     run the portal (the default)
   migrate                   apply database migrations and exit
-  user create --email E --name N [--admin]
+  user create --email E --name N [--admin] [--auditor]
                             add a user; the password is read from standard input
   user list                 list users
+  user auditor --email E [--off]
+                            give (or take) read-only access to the audit trail
   user disable --email E    disable a user and end their sessions
   audit verify [--checkpoint SEQ:HASH]
                             check the audit chain end to end (and that it still

@@ -19,10 +19,10 @@ import (
 	"github.com/elevate-pam/elevate/internal/testenv"
 )
 
-// mustAuditor makes an existing user an auditor (the admin pages will do this later).
+// mustAuditor makes an existing user an auditor.
 func (a *app) mustAuditor(email string) {
 	a.t.Helper()
-	if err := a.db.ExecRaw(context.Background(), "UPDATE users SET auditor = ? WHERE email = ?", true, email); err != nil {
+	if _, err := a.auth.SetAuditor(context.Background(), email, true, audit.System); err != nil {
 		a.t.Fatal(err)
 	}
 }

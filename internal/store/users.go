@@ -102,3 +102,23 @@ func (s *Store) DisableUser(ctx context.Context, id pam.UserID, now time.Time) e
 	}
 	return s.DeleteUserSessions(ctx, id)
 }
+
+// SetUserAuditor gives or takes the auditor flag (read-only access to the audit trail). It
+// reports ENOTFOUND for an unknown id and ECONFLICT when the flag already has that value.
+func (s *Store) SetUserAuditor(ctx context.Context, id pam.UserID, auditor bool, now time.Time) error {
+	res := s.conn(ctx).Model(&UserRow{}).Where("id = ? AND auditor = ?", string(id), !auditor).
+		Updates(map[string]any{"auditor": auditor, "updated_at": now.UTC()})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		if _, err := s.UserByID(ctx, id); err != nil {
+			return err
+		}
+		if auditor {
+			return pam.Errorf(pam.ECONFLICT, "The user is already an auditor.")
+		}
+		return pam.Errorf(pam.ECONFLICT, "The user is not an auditor.")
+	}
+	return nil
+}
