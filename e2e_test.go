@@ -324,6 +324,14 @@ func TestBrowserMobileLayout(t *testing.T) {
 	}
 	screenshot(t, ctx, "audit-375")
 	do(t, ctx, p,
+		chromedp.Click(chromedp.CSS(`[data-testid="event-link"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="event-details"]`)),
+	)
+	if wide, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); err != nil || wide {
+		t.Fatalf("the audit event page is wider than a 375 px screen (%v)", err)
+	}
+	screenshot(t, ctx, "audit-event-375")
+	do(t, ctx, p,
 		chromedp.Navigate(p.base+"/audit?outcome=success"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="audit-filter-form"]`)),
 	)

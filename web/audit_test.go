@@ -102,10 +102,16 @@ func TestAuditPageIsForAdminsAndAuditors(t *testing.T) {
 
 		c := a.client()
 		c.signIn("otto@example.com", goodPassword)
+		before, _ := a.db.AuditHead(context.Background())
 		for path, want := range map[string]int{"/audit/999": 404, "/audit/abc": 404, "/audit/0": 404, "/audit/export?format=xml": 422} {
 			if p := c.get(path); p.StatusCode != want {
 				t.Errorf("%s: %d, want %d", path, p.StatusCode, want)
 			}
+		}
+		c.get("/audit?action=auth.signed_in")
+		c.get("/audit/export?format=jsonl")
+		if after, _ := a.db.AuditHead(context.Background()); after != before {
+			t.Fatalf("reading the trail wrote to it: head %d, then %d", before.Seq, after.Seq)
 		}
 	})
 }
