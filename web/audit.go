@@ -139,9 +139,9 @@ func requestLink(e audit.Event) auditview.Link {
 }
 
 // short keeps a table cell narrow: a long id shows its first characters and, on hover, in full.
-func short(l auditview.Link) auditview.Link {
-	if r := []rune(l.Text); len(r) > 18 {
-		l.Title, l.Text = l.Text, string(r[:15])+"…"
+func short(l auditview.Link, max int) auditview.Link {
+	if r := []rune(l.Text); len(r) > max {
+		l.Title, l.Text = l.Text, string(r[:max-1])+"…"
 	}
 	return l
 }
@@ -191,7 +191,7 @@ func (s *Server) showAudit(c echo.Context) error {
 	for _, e := range page.Events {
 		vm.Rows = append(vm.Rows, auditview.RowVM{
 			Seq: e.Seq, URL: fmt.Sprintf("/audit/%d", e.Seq), Time: timeVM(e.At, now, loc),
-			Actor: short(actorLink(e)), Action: actionLink(e), Target: short(targetLink(e)), Request: short(requestLink(e)),
+			Actor: short(actorLink(e), 28), Action: actionLink(e), Target: short(targetLink(e), 16), Request: short(requestLink(e), 12),
 			Failure: e.Outcome != audit.OutcomeSuccess, Outcome: e.Outcome, Summary: summary(e.Details),
 		})
 	}
