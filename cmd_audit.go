@@ -1,39 +1,105 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
 )
 
 func (e *env) audit(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "verify" {
-		return usageError{"audit needs a subcommand: verify"}
+	if len(args) == 0 {
+		return usageError{"audit needs a subcommand: verify or export"}
 	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("audit "+sub, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var (
+		checkpoint, format, since, until string
+		cp                               *audit.Head
+		f                                audit.Filter
+	)
+	switch sub {
+	case "verify":
+		fs.StringVar(&checkpoint, "checkpoint", "", "a head saved earlier, SEQ:HASH, that the chain must still contain")
+	case "export":
+		fs.StringVar(&format, "format", "", "csv or jsonl")
+		fs.StringVar(&since, "since", "", "only events at or after this time (RFC 3339 or 2006-01-02[T15:04], UTC)")
+		fs.StringVar(&until, "until", "", "only events before this time")
+	default:
+		return usageError{fmt.Sprintf("unknown audit subcommand %q: use verify or export", sub)}
+	}
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("audit %s takes no arguments, got %q", sub, fs.Arg(0))}
+	}
+	if checkpoint != "" {
+		h, err := audit.ParseCheckpoint(checkpoint)
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		cp = &h
+	}
+	if sub == "export" {
+		if format != audit.FormatCSV && format != audit.FormatJSONL {
+			return usageError{"audit export needs --format csv or --format jsonl"}
+		}
+		var err error
+		if f.Since, err = audit.ParseTime(since, time.UTC); err != nil {
+			return usageError{"--since: " + err.Error()}
+		}
+		if f.Until, err = audit.ParseTime(until, time.UTC); err != nil {
+			return usageError{"--until: " + err.Error()}
+		}
+	}
+
 	db, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	var v audit.Verifier
-	for ev, err := range db.AllAuditEvents(ctx) {
+
+	if sub == "export" {
+		w := bufio.NewWriterSize(e.stdout, 64<<10)
+		x, err := audit.NewExporter(w, format)
 		if err != nil {
 			return err
 		}
-		if err := v.Next(ev); err != nil {
-			fmt.Fprintf(e.stderr, "audit chain broken: %v\n", err)
-			return errFailed
+		for ev, err := range db.ExportAuditEvents(ctx, f) {
+			if err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
+			if err := x.Write(ev); err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
 		}
+		if err := x.Close(); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		return w.Flush()
 	}
-	head, err := db.AuditHead(ctx)
+
+	head, n, err := db.VerifyAudit(ctx, cp)
+	var ce *audit.ChainError
+	if errors.As(err, &ce) {
+		fmt.Fprintf(e.stderr, "audit chain broken at event %d: %s\n", ce.Seq, ce.Reason)
+		return errFailed
+	}
 	if err != nil {
 		return err
 	}
-	if head != v.Head() && !(head.Seq == 0 && v.Count == 0) {
-		fmt.Fprintf(e.stderr, "audit chain broken: the head says event %d but the chain ends at event %d (events were removed from the end)\n", head.Seq, v.Head().Seq)
-		return errFailed
+	fmt.Fprintf(e.stdout, "audit chain ok: %d events, head %d %s\n", n, head.Seq, head.Hash)
+	if cp != nil {
+		fmt.Fprintf(e.stdout, "checkpoint %d found in the chain\n", cp.Seq)
 	}
-	fmt.Fprintf(e.stdout, "audit chain ok: %d events, head %d %s\n", v.Count, v.Head().Seq, v.Head().Hash)
+	if n > 0 {
+		fmt.Fprintf(e.stdout, "checkpoint for a later verify: %s\n", head)
+	}
 	return nil
 }

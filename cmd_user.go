@@ -21,7 +21,7 @@ var cliActor = audit.Actor{Type: audit.ActorSystem, Name: "cli"}
 
 func (e *env) user(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usageError{"user needs a subcommand: create, list or disable"}
+		return usageError{"user needs a subcommand: create, list, disable or auditor"}
 	}
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
@@ -29,6 +29,8 @@ func (e *env) user(ctx context.Context, args []string) error {
 	email := fs.String("email", "", "email address")
 	name := fs.String("name", "", "full name")
 	admin := fs.Bool("admin", false, "make the user an administrator")
+	auditor := fs.Bool("auditor", false, "let the user read the audit trail (create)")
+	off := fs.Bool("off", false, "take the auditor flag away (auditor)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -37,9 +39,9 @@ func (e *env) user(ctx context.Context, args []string) error {
 		if *email == "" || *name == "" {
 			return usageError{"user create needs --email and --name"}
 		}
-	case "disable":
+	case "disable", "auditor":
 		if *email == "" {
-			return usageError{"user disable needs --email"}
+			return usageError{"user " + sub + " needs --email"}
 		}
 	case "list":
 	default:
@@ -66,6 +68,22 @@ func (e *env) user(ctx context.Context, args []string) error {
 			return userFacing(err)
 		}
 		fmt.Fprintf(e.stdout, "created %s (%s)%s\n", u.Email, u.ID, map[bool]string{true: " as administrator"}[u.Admin])
+		if *auditor {
+			if _, err := svc.SetAuditor(ctx, u.Email, true, cliActor); err != nil {
+				return userFacing(err)
+			}
+			fmt.Fprintf(e.stdout, "%s is an auditor\n", u.Email)
+		}
+	case "auditor":
+		u, err := svc.SetAuditor(ctx, *email, !*off, cliActor)
+		if err != nil {
+			return userFacing(err)
+		}
+		if u.Auditor {
+			fmt.Fprintf(e.stdout, "%s is an auditor\n", u.Email)
+		} else {
+			fmt.Fprintf(e.stdout, "%s is no longer an auditor\n", u.Email)
+		}
 	case "disable":
 		u, err := svc.DisableUser(ctx, *email, cliActor)
 		if err != nil {

@@ -269,6 +269,21 @@ func TestBrowserFirstRunSignInAndOut(t *testing.T) {
 		t.Fatalf("greeting %q", g)
 	}
 	screenshot(t, ctx, "dashboard")
+
+	// The admin finds the setup and the sign-in on the audit trail, and opens one event.
+	do(t, ctx, p,
+		chromedp.Click(chromedp.CSS(`[data-testid="nav-audit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="audit-table"]`)),
+	)
+	if rows := text(t, ctx, `[data-testid="audit-table"] tbody`); !strings.Contains(rows, "setup.completed") || !strings.Contains(rows, "auth.signed_in") {
+		t.Fatalf("audit rows: %q", rows)
+	}
+	screenshot(t, ctx, "audit")
+	do(t, ctx, p,
+		chromedp.Click(chromedp.CSS(`[data-testid="event-link"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="event-details"]`)),
+	)
+	screenshot(t, ctx, "audit-event")
 	do(t, ctx, p,
 		chromedp.Click(chromedp.CSS(`[data-testid="user-menu"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="sign-out"]`)),
@@ -318,4 +333,31 @@ func TestBrowserMobileLayout(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`header [data-testid="nav-dashboard"]`)),
 	)
 	screenshot(t, ctx, "menu-375")
+
+	// The audit page fits the phone: the table scrolls inside its card, the page does not.
+	do(t, ctx, p,
+		chromedp.Click(chromedp.CSS(`header [data-testid="nav-audit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="audit-table"]`)),
+	)
+	wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wide {
+		t.Fatal("the audit page is wider than a 375 px screen")
+	}
+	screenshot(t, ctx, "audit-375")
+	do(t, ctx, p,
+		chromedp.Click(chromedp.CSS(`[data-testid="event-link"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="event-details"]`)),
+	)
+	if wide, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); err != nil || wide {
+		t.Fatalf("the audit event page is wider than a 375 px screen (%v)", err)
+	}
+	screenshot(t, ctx, "audit-event-375")
+	do(t, ctx, p,
+		chromedp.Navigate(p.base+"/audit?outcome=success"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="audit-filter-form"]`)),
+	)
+	screenshot(t, ctx, "audit-filtered-375")
 }

@@ -34,11 +34,17 @@ Commands:
                             organisation into an empty database
   demo                      load the demo organisation into an empty database and exit
   migrate                   apply database migrations and exit
-  user create --email E --name N [--admin]
+  user create --email E --name N [--admin] [--auditor]
                             add a user; the password is read from standard input
   user list                 list users
+  user auditor --email E [--off]
+                            give (or take) read-only access to the audit trail
   user disable --email E    disable a user and end their sessions
-  audit verify              check the audit chain end to end
+  audit verify [--checkpoint SEQ:HASH]
+                            check the audit chain end to end (and that it still
+                            holds a head saved earlier)
+  audit export --format csv|jsonl [--since T] [--until T]
+                            write audit events to standard output, oldest first
 
 Configuration comes from ELEVATE_* environment variables; see README.md.
 `
@@ -206,7 +212,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 			"setup_url", e.cfg.BaseURL.String()+"/setup?token="+tok)
 	}
 
-	srv := web.New(web.Deps{Config: e.cfg, Auth: authSvc, Admin: adminSvc, Ping: db.Ping, Logger: e.log, Secret: secret})
+	srv := web.New(web.Deps{Config: e.cfg, Auth: authSvc, Admin: adminSvc, Ping: db.Ping, Logger: e.log, Secret: secret, Audit: db})
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

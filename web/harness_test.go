@@ -49,6 +49,7 @@ func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 	}
 	db := testenv.Store(t, dialect)
 	clock := testenv.NewClock()
+	db.SetClock(clock.Now)
 	secret := []byte("test-secret-test-secret-test-secret!")
 	sessions := auth.NewSessionStore(db, secret, cfg.SessionIdle, cfg.SessionLifetime, cfg.Secure(), clock.Now)
 	svc := auth.NewService(db, sessions, clock.Now)
@@ -56,7 +57,7 @@ func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 	adm := admin.New(db, clock.Now)
 	srv := web.New(web.Deps{
 		Config: cfg, Auth: svc, Admin: adm, Ping: db.Ping, Now: clock.Now, Secret: secret,
-		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Audit: db,
 	})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)

@@ -38,7 +38,11 @@ func (s *Server) nav(c echo.Context) []layout.NavItem {
 	items := []layout.NavItem{
 		{Label: "Dashboard", Href: "/", TestID: "nav-dashboard"},
 	}
-	if u, ok := CurrentUser(c); ok && u.Admin {
+	u, _ := CurrentUser(c)
+	if u.Admin || u.Auditor {
+		items = append(items, layout.NavItem{Label: "Audit", Href: "/audit", TestID: "nav-audit"})
+	}
+	if u.Admin {
 		items = append(items, layout.NavItem{Label: "Admin", Href: "/admin", TestID: "nav-admin"})
 	}
 	for i := range items {

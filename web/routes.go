@@ -92,6 +92,10 @@ func (s *Server) routes() {
 	e.POST("/api/v1/policies", s.apiCreatePolicy, apiAdmin...)
 	e.PUT("/api/v1/policies/:id", s.apiUpdatePolicy, apiAdmin...)
 	e.DELETE("/api/v1/policies/:id", s.apiDeletePolicy, apiAdmin...)
+	auditors := append(signedIn[:len(signedIn):len(signedIn)], s.requireAuditor)
+	e.GET("/audit", s.showAudit, auditors...)
+	e.GET("/audit/export", s.exportAudit, auditors...)
+	e.GET("/audit/:seq", s.showAuditEvent, auditors...)
 }
 
 // Routes lists every registered route (method and path), for tests that check rules on all.

@@ -27,6 +27,8 @@ type Deps struct {
 	Logger *slog.Logger
 	Now    func() time.Time
 	Secret []byte
+	// Audit reads the audit trail for /audit and its export.
+	Audit AuditLog
 }
 
 // Server is the HTTP application.
@@ -37,6 +39,7 @@ type Server struct {
 	ping    func(context.Context) error
 	log     *slog.Logger
 	now     func() time.Time
+	audit   AuditLog
 	flash   *securecookie.SecureCookie
 	metrics *metrics
 	e       *echo.Echo
@@ -54,7 +57,7 @@ func New(d Deps) *Server {
 	fc.MaxAge(300)
 	fc.SetSerializer(securecookie.JSONEncoder{})
 	s := &Server{
-		cfg: d.Config, auth: d.Auth, admin: d.Admin, ping: d.Ping, log: d.Logger, now: d.Now, flash: fc,
+		cfg: d.Config, auth: d.Auth, admin: d.Admin, ping: d.Ping, log: d.Logger, now: d.Now, flash: fc, audit: d.Audit,
 		metrics: newMetrics(prometheus.NewRegistry()),
 	}
 	e := echo.New()

@@ -62,8 +62,9 @@ func requestDetails(r pam.Request, extra map[string]any) map[string]any {
 	return d
 }
 
-func record(ctx context.Context, tx *store.Store, a audit.Actor, action string, r pam.Request, extra map[string]any) error {
+func (s *Service) record(ctx context.Context, tx *store.Store, a audit.Actor, action string, r pam.Request, extra map[string]any) error {
 	ev := a.Event(action, "request", r.ID, requestDetails(r, extra))
+	ev.At = s.now()
 	ev.RequestID = r.ID
 	return tx.AppendAudit(ctx, ev)
 }
@@ -167,7 +168,7 @@ func (s *Service) submit(ctx context.Context, a audit.Actor, u pam.User, policyI
 		if err := tx.CreateRequest(ctx, r); err != nil {
 			return err
 		}
-		if err := record(ctx, tx, a, "request.created", r, map[string]any{"policy_id": p.ID}); err != nil {
+		if err := s.record(ctx, tx, a, "request.created", r, map[string]any{"policy_id": p.ID}); err != nil {
 			return err
 		}
 		if p.ApprovalType == pam.ApprovalAuto {
@@ -181,7 +182,7 @@ func (s *Service) submit(ctx context.Context, a audit.Actor, u pam.User, policyI
 				return err
 			}
 			r.Version++
-			if err := record(ctx, tx, audit.System, "request.approved", r, map[string]any{"auto": true}); err != nil {
+			if err := s.record(ctx, tx, audit.System, "request.approved", r, map[string]any{"auto": true}); err != nil {
 				return err
 			}
 			return s.notifyTx(ctx, tx, r, "approved", audit.System)
@@ -323,7 +324,7 @@ func (s *Service) Review(ctx context.Context, a audit.Actor, u pam.User, request
 		} else if r.Status == pam.StatusApproved && before == pam.StatusPending {
 			action = "request.approved"
 		}
-		if err := record(ctx, tx, a, action, r, map[string]any{"decision": decision, "comment": review.Comment}); err != nil {
+		if err := s.record(ctx, tx, a, action, r, map[string]any{"decision": decision, "comment": review.Comment}); err != nil {
 			return err
 		}
 		switch r.Status {
@@ -360,7 +361,7 @@ func (s *Service) Withdraw(ctx context.Context, a audit.Actor, u pam.User, reque
 			return err
 		}
 		r.Version++
-		if err := record(ctx, tx, a, "request.withdrawn", r, nil); err != nil {
+		if err := s.record(ctx, tx, a, "request.withdrawn", r, nil); err != nil {
 			return err
 		}
 		return s.notifyTx(ctx, tx, r, "withdrawn", a)
@@ -395,7 +396,7 @@ func (s *Service) Revoke(ctx context.Context, a audit.Actor, u pam.User, request
 			return err
 		}
 		r.Version++
-		if err := record(ctx, tx, a, "request.revoked", r, map[string]any{"reason": r.RevokeReason}); err != nil {
+		if err := s.record(ctx, tx, a, "request.revoked", r, map[string]any{"reason": r.RevokeReason}); err != nil {
 			return err
 		}
 		return s.notifyTx(ctx, tx, r, "revoked", a)
@@ -430,7 +431,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 			r.Version++
 			done++
 			event := map[pam.Status]string{pam.StatusTimedOut: "timed_out", pam.StatusExpired: "expired"}[r.Status]
-			if err := record(ctx, tx, audit.System, "request."+event, r, nil); err != nil {
+			if err := s.record(ctx, tx, audit.System, "request."+event, r, nil); err != nil {
 				return err
 			}
 			return s.notifyTx(ctx, tx, r, event, audit.System)

@@ -46,7 +46,7 @@ func (s *Service) Check(ctx context.Context, a audit.Actor, userRef, taskKey str
 		ev := a.Event("access.checked", "task", taskKey, map[string]any{
 			"user": userRef, "task": taskKey, "allowed": d.Allowed, "reason": d.Reason, "token": a.Name,
 		})
-		ev.RequestID = d.RequestID
+		ev.RequestID, ev.At = d.RequestID, now
 		if !d.Allowed {
 			ev.Outcome = "denied"
 		}

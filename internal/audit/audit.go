@@ -77,7 +77,7 @@ func DetailsJSON(m map[string]any) string {
 func (e Event) Canonical() []byte {
 	b, _ := json.Marshal([]any{
 		e.Seq,
-		e.At.UTC().Format("2006-01-02T15:04:05.000000Z"),
+		e.At.UTC().Format(TimeLayout),
 		e.ActorType, e.ActorID, e.ActorName,
 		e.Action, e.TargetType, e.TargetID, e.RequestID, e.Outcome,
 		e.Details, e.IP, e.UserAgent,
@@ -110,26 +110,50 @@ type Head struct {
 
 // Verifier walks a chain in sequence order and reports the first event that breaks it.
 type Verifier struct {
-	prev  Head
-	Count int64
+	// Checkpoint, when set, is a head saved earlier that the chain must still contain.
+	Checkpoint *Head
+	prev       Head
+	Count      int64
 }
 
-// Next checks one event against the chain so far.
+// Next checks one event against the chain so far; a failure is a *ChainError.
 func (v *Verifier) Next(e Event) error {
 	prevHash := v.prev.Hash
 	if prevHash == "" {
 		prevHash = Genesis
 	}
+	want := v.prev.Seq + 1
 	switch {
-	case e.Seq != v.prev.Seq+1:
-		return fmt.Errorf("event %d: expected sequence %d (an event is missing or out of order)", e.Seq, v.prev.Seq+1)
+	case e.Seq > want:
+		return &ChainError{Seq: want, Reason: fmt.Sprintf("missing (the next stored event is %d; removed)", e.Seq)}
+	case e.Seq != want:
+		return &ChainError{Seq: want, Reason: fmt.Sprintf("out of order (found event %d in its place)", e.Seq)}
 	case e.PrevHash != prevHash:
-		return fmt.Errorf("event %d: does not link to event %d", e.Seq, v.prev.Seq)
+		return &ChainError{Seq: e.Seq, Reason: fmt.Sprintf("does not link to event %d (inserted, reordered or edited)", v.prev.Seq)}
 	case e.ComputeHash() != e.Hash:
-		return fmt.Errorf("event %d: content does not match its hash (edited)", e.Seq)
+		return &ChainError{Seq: e.Seq, Reason: "content does not match its hash (edited)"}
+	case v.Checkpoint != nil && e.Seq == v.Checkpoint.Seq && e.Hash != v.Checkpoint.Hash:
+		return &ChainError{Seq: e.Seq, Reason: "differs from the checkpoint (the chain was rewritten)"}
 	}
 	v.prev = Head{Seq: e.Seq, Hash: e.Hash}
 	v.Count++
+	return nil
+}
+
+// End checks that the walk stopped exactly at head and passed the checkpoint, if any.
+func (v *Verifier) End(head Head) error {
+	if head.Seq == 0 {
+		head.Hash = "" // an empty chain's head row holds Genesis; the walk's is empty
+	}
+	if v.prev != head {
+		if v.prev.Seq < head.Seq {
+			return &ChainError{Seq: v.prev.Seq + 1, Reason: fmt.Sprintf("missing (the chain ends at event %d but its head says %d; removed from the end)", v.prev.Seq, head.Seq)}
+		}
+		return &ChainError{Seq: head.Seq, Reason: "does not match the head (edited)"}
+	}
+	if v.Checkpoint != nil && v.Checkpoint.Seq > v.prev.Seq {
+		return &ChainError{Seq: v.prev.Seq + 1, Reason: fmt.Sprintf("missing (the chain ends at event %d, before the checkpoint %d; the chain was cut or rewritten)", v.prev.Seq, v.Checkpoint.Seq)}
+	}
 	return nil
 }
 

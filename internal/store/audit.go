@@ -4,15 +4,21 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"math"
+	"slices"
 
 	"github.com/elevate-pam/elevate/internal/audit"
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
 
 // AppendAudit chains ev after the current head and inserts it inside the caller's transaction,
 // so the event commits with the change it records, or neither does. Writers take the head row's
 // lock (SQLite's immediate transactions already serialise them), which keeps sequence numbers
-// gapless and the chain in commit order.
+// gapless and the chain in commit order across goroutines and processes.
+//
+// An event without a time gets the current time. A time earlier than the head event's is raised
+// to it, so times never decrease along the chain and a time range is a sequence range.
 func (s *Store) AppendAudit(ctx context.Context, ev *audit.Event) error {
 	return s.Tx(ctx, func(tx *Store) error {
 		var head AuditHeadRow
@@ -23,7 +29,13 @@ func (s *Store) AppendAudit(ctx context.Context, ev *audit.Event) error {
 		if err := q.Take(&head).Error; err != nil {
 			return fmt.Errorf("audit: read head: %w", err)
 		}
+		if ev.At.IsZero() {
+			ev.At = tx.now()
+		}
 		ev.Normalize()
+		if head.At != nil && ev.At.Before(*head.At) {
+			ev.At = head.At.UTC()
+		}
 		ev.Chain(head.Seq, head.Hash)
 		row := AuditRow{
 			Seq: ev.Seq, At: ev.At, ActorType: ev.ActorType, ActorID: ev.ActorID, ActorName: ev.ActorName,
@@ -35,7 +47,7 @@ func (s *Store) AppendAudit(ctx context.Context, ev *audit.Event) error {
 			return fmt.Errorf("audit: insert event %d: %w", ev.Seq, err)
 		}
 		res := tx.db.Model(&AuditHeadRow{}).Where("id = 1 AND seq = ?", head.Seq).
-			Updates(map[string]any{"seq": ev.Seq, "hash": ev.Hash})
+			Updates(map[string]any{"seq": ev.Seq, "hash": ev.Hash, "at": ev.At})
 		if res.Error != nil {
 			return fmt.Errorf("audit: move head: %w", res.Error)
 		}
@@ -64,37 +76,50 @@ func (s *Store) AuditHead(ctx context.Context) (audit.Head, error) {
 	return audit.Head{Seq: h.Seq, Hash: h.Hash}, nil
 }
 
-// AuditFilter selects audit events; Before is a keyset cursor (events with a smaller Seq).
-type AuditFilter struct {
-	Action    string
-	ActorID   string
-	TargetID  string
-	RequestID string
-	Before    int64
-	Limit     int
+// AuditFilter selects audit events; see audit.Filter.
+type AuditFilter = audit.Filter
+
+// AuditEvent returns the event with sequence number seq.
+func (s *Store) AuditEvent(ctx context.Context, seq int64) (audit.Event, error) {
+	var r AuditRow
+	if err := s.conn(ctx).Where("seq = ?", seq).Take(&r).Error; err != nil {
+		return audit.Event{}, translate(err, "Audit event")
+	}
+	return auditToDomain(r), nil
 }
 
-// AuditEvents returns events newest first, one keyset page at a time.
-func (s *Store) AuditEvents(ctx context.Context, f AuditFilter) ([]audit.Event, error) {
-	if f.Limit <= 0 || f.Limit > 500 {
-		f.Limit = 50
+// auditQuery applies f's equality filters and its time range, translated into a sequence range
+// (times never decrease along the chain). empty is true when the range holds no event at all.
+func (s *Store) auditQuery(ctx context.Context, f audit.Filter) (q *gorm.DB, empty bool, err error) {
+	q = s.conn(ctx).Model(&AuditRow{})
+	for _, c := range [...]struct{ col, v string }{
+		{"actor_id", f.ActorID}, {"actor_name", f.ActorName}, {"action", f.Action}, {"target_type", f.TargetType},
+		{"target_id", f.TargetID}, {"request_id", f.RequestID}, {"outcome", f.Outcome},
+	} {
+		if c.v != "" {
+			q = q.Where(c.col+" = ?", c.v)
+		}
 	}
-	q := s.conn(ctx).Model(&AuditRow{}).Order("seq DESC").Limit(f.Limit)
-	if f.Action != "" {
-		q = q.Where("action = ?", f.Action)
+	if !f.Since.IsZero() {
+		var seqs []int64
+		err := s.conn(ctx).Model(&AuditRow{}).Where("at >= ?", f.Since.UTC()).Order("at, seq").Limit(1).Pluck("seq", &seqs).Error
+		if err != nil || len(seqs) == 0 {
+			return nil, true, err
+		}
+		q = q.Where("seq >= ?", seqs[0])
 	}
-	if f.ActorID != "" {
-		q = q.Where("actor_id = ?", f.ActorID)
+	if !f.Until.IsZero() {
+		var seqs []int64
+		err := s.conn(ctx).Model(&AuditRow{}).Where("at < ?", f.Until.UTC()).Order("at DESC, seq DESC").Limit(1).Pluck("seq", &seqs).Error
+		if err != nil || len(seqs) == 0 {
+			return nil, true, err
+		}
+		q = q.Where("seq <= ?", seqs[0])
 	}
-	if f.TargetID != "" {
-		q = q.Where("target_id = ?", f.TargetID)
-	}
-	if f.RequestID != "" {
-		q = q.Where("request_id = ?", f.RequestID)
-	}
-	if f.Before > 0 {
-		q = q.Where("seq < ?", f.Before)
-	}
+	return q, false, nil
+}
+
+func findAudit(q *gorm.DB) ([]audit.Event, error) {
 	var rows []AuditRow
 	if err := q.Find(&rows).Error; err != nil {
 		return nil, err
@@ -106,25 +131,128 @@ func (s *Store) AuditEvents(ctx context.Context, f AuditFilter) ([]audit.Event, 
 	return out, nil
 }
 
-// AllAuditEvents streams every event in sequence order, in batches, in constant memory.
-func (s *Store) AllAuditEvents(ctx context.Context) iter.Seq2[audit.Event, error] {
-	return func(yield func(audit.Event, error) bool) {
-		var after int64
-		for {
-			var rows []AuditRow
-			if err := s.conn(ctx).Where("seq > ?", after).Order("seq").Limit(1000).Find(&rows).Error; err != nil {
-				yield(audit.Event{}, err)
-				return
-			}
-			for _, r := range rows {
-				if !yield(auditToDomain(r), nil) {
-					return
-				}
-			}
-			if len(rows) < 1000 {
-				return
-			}
-			after = rows[len(rows)-1].Seq
+// AuditPage returns one keyset page of events matching f, newest first: the page just older
+// than f.Before, the page just newer than f.After, or the newest page.
+func (s *Store) AuditPage(ctx context.Context, f audit.Filter) (audit.Page, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 50
+	}
+	var p audit.Page
+	q, empty, err := s.auditQuery(ctx, f)
+	if err != nil || empty {
+		return p, err
+	}
+	exists := func(cond string, seq int64) (bool, error) {
+		var seqs []int64
+		err := q.Session(&gorm.Session{}).Where(cond, seq).Limit(1).Pluck("seq", &seqs).Error
+		return len(seqs) > 0, err
+	}
+	if f.After > 0 {
+		evs, err := findAudit(q.Session(&gorm.Session{}).Where("seq > ?", f.After).Order("seq").Limit(f.Limit + 1))
+		if err != nil {
+			return p, err
 		}
+		p.HasNewer = len(evs) > f.Limit
+		evs = evs[:min(len(evs), f.Limit)]
+		slices.Reverse(evs)
+		p.Events = evs
+		oldest := f.After + 1
+		if len(evs) > 0 {
+			oldest = evs[len(evs)-1].Seq
+		}
+		p.HasOlder, err = exists("seq < ?", oldest)
+		return p, err
+	}
+	dq := q.Session(&gorm.Session{}).Order("seq DESC").Limit(f.Limit + 1)
+	if f.Before > 0 {
+		dq = dq.Where("seq < ?", f.Before)
+	}
+	evs, err := findAudit(dq)
+	if err != nil {
+		return p, err
+	}
+	p.HasOlder = len(evs) > f.Limit
+	p.Events = evs[:min(len(evs), f.Limit)]
+	if f.Before > 0 {
+		newest := f.Before - 1
+		if len(p.Events) > 0 {
+			newest = p.Events[0].Seq
+		}
+		p.HasNewer, err = exists("seq > ?", newest)
+	}
+	return p, err
+}
+
+// AuditEvents returns the events matching f, newest first, one keyset page at a time.
+func (s *Store) AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, error) {
+	p, err := s.AuditPage(ctx, f)
+	return p.Events, err
+}
+
+const auditBatch = 1000
+
+// ExportAuditEvents streams every event matching f in sequence order (f.After, f.Before and
+// f.Limit are ignored), reading keyset batches so memory stays constant however many match.
+func (s *Store) ExportAuditEvents(ctx context.Context, f audit.Filter) iter.Seq2[audit.Event, error] {
+	return func(yield func(audit.Event, error) bool) {
+		q, empty, err := s.auditQuery(ctx, f)
+		if err != nil {
+			yield(audit.Event{}, err)
+			return
+		}
+		if empty {
+			return
+		}
+		batches(q, 0, math.MaxInt64, yield)
 	}
 }
+
+// batches yields q's events with after < seq <= upTo in sequence order, auditBatch at a time.
+func batches(q *gorm.DB, after, upTo int64, yield func(audit.Event, error) bool) {
+	for {
+		var rows []AuditRow
+		err := q.Session(&gorm.Session{}).Where("seq > ? AND seq <= ?", after, upTo).Order("seq").Limit(auditBatch).Find(&rows).Error
+		if err != nil {
+			yield(audit.Event{}, err)
+			return
+		}
+		for _, r := range rows {
+			if !yield(auditToDomain(r), nil) {
+				return
+			}
+		}
+		if len(rows) < auditBatch {
+			return
+		}
+		after = rows[len(rows)-1].Seq
+	}
+}
+
+// AuditChain streams the stored events with after < seq <= upTo in sequence order, in batches.
+func (s *Store) AuditChain(ctx context.Context, after, upTo int64) iter.Seq2[audit.Event, error] {
+	return func(yield func(audit.Event, error) bool) {
+		batches(s.conn(ctx).Model(&AuditRow{}), after, upTo, yield)
+	}
+}
+
+// AllAuditEvents streams every stored event in sequence order, in constant memory.
+func (s *Store) AllAuditEvents(ctx context.Context) iter.Seq2[audit.Event, error] {
+	return s.AuditChain(ctx, 0, math.MaxInt64)
+}
+
+// FirstAuditSeqAfter returns the smallest stored sequence number above seq, if there is one.
+func (s *Store) FirstAuditSeqAfter(ctx context.Context, seq int64) (int64, bool, error) {
+	var seqs []int64
+	err := s.conn(ctx).Model(&AuditRow{}).Where("seq > ?", seq).Order("seq").Limit(1).Pluck("seq", &seqs).Error
+	if err != nil || len(seqs) == 0 {
+		return 0, false, err
+	}
+	return seqs[0], true, nil
+}
+
+// VerifyAudit walks the chain (see audit.Verify).
+func (s *Store) VerifyAudit(ctx context.Context, checkpoint *audit.Head) (audit.Head, int64, error) {
+	return audit.Verify(ctx, s, checkpoint)
+}
+
+var _ audit.Source = (*Store)(nil)

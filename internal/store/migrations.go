@@ -50,6 +50,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		{ID: "0002_catalog", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0002) }},
 		{ID: "0003_api_tokens", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0003) }},
 		{ID: "0004_requests", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0004) }},
+		{ID: "0006_audit_search", Migrate: m0006},
 	}
 }
 
@@ -317,4 +318,39 @@ var m0004 = []string{
 		at {ts} NOT NULL,
 		PRIMARY KEY (request_id, reviewer_id))`,
 	`CREATE INDEX reviews_reviewer_idx ON reviews (reviewer_id, at)`,
+}
+
+// m0006AuditHead adds the head's time, so writers keep event times in sequence order.
+type m0006AuditHead struct {
+	At *time.Time
+}
+
+// m0006 backs every audit filter with an index that also orders by seq, so a filtered keyset
+// page reads only the rows it shows; the single-column indexes they replace are dropped. It
+// also records the head event's time on the head row.
+func m0006(tx *gorm.DB) error {
+	for _, q := range []string{
+		"DROP INDEX IF EXISTS audit_events_at_idx",
+		"DROP INDEX IF EXISTS audit_events_actor_idx",
+		"DROP INDEX IF EXISTS audit_events_action_idx",
+		"DROP INDEX IF EXISTS audit_events_target_idx",
+		"DROP INDEX IF EXISTS audit_events_request_idx",
+		"CREATE INDEX audit_events_at_seq_idx ON audit_events (at, seq)",
+		"CREATE INDEX audit_events_actor_id_seq_idx ON audit_events (actor_id, seq)",
+		"CREATE INDEX audit_events_actor_name_seq_idx ON audit_events (actor_name, seq)",
+		"CREATE INDEX audit_events_action_seq_idx ON audit_events (action, seq)",
+		"CREATE INDEX audit_events_target_seq_idx ON audit_events (target_type, target_id, seq)",
+		"CREATE INDEX audit_events_target_type_seq_idx ON audit_events (target_type, seq)",
+		"CREATE INDEX audit_events_target_id_seq_idx ON audit_events (target_id, seq)",
+		"CREATE INDEX audit_events_request_seq_idx ON audit_events (request_id, seq)",
+		"CREATE INDEX audit_events_outcome_seq_idx ON audit_events (outcome, seq)",
+	} {
+		if err := tx.Exec(q).Error; err != nil {
+			return fmt.Errorf("audit indexes: %w", err)
+		}
+	}
+	if err := tx.Table("audit_head").Migrator().AddColumn(&m0006AuditHead{}, "At"); err != nil {
+		return fmt.Errorf("audit head time: %w", err)
+	}
+	return tx.Exec("UPDATE audit_head SET at = (SELECT at FROM audit_events WHERE audit_events.seq = audit_head.seq)").Error
 }

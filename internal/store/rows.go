@@ -72,6 +72,8 @@ type AuditHeadRow struct {
 	ID   int    `gorm:"primaryKey;autoIncrement:false"`
 	Seq  int64  `gorm:"not null"`
 	Hash string `gorm:"size:64;not null"`
+	// At is the head event's time; the next event's time is never earlier.
+	At *time.Time
 }
 
 // TableName fixes the table name.

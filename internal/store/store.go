@@ -28,6 +28,8 @@ type Store struct {
 	db      *gorm.DB
 	dialect string
 	inTx    bool
+	// now stamps audit events that carry no time; tests set it with SetClock.
+	now func() time.Time
 }
 
 // Open connects to url ("sqlite:path" or "postgres://…"). It does not migrate.
@@ -68,7 +70,7 @@ func Open(rawURL string) (*Store, error) {
 		sqlDB.SetMaxIdleConns(16)
 	}
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	return &Store{db: db, dialect: dialect}, nil
+	return &Store{db: db, dialect: dialect, now: time.Now}, nil
 }
 
 func sqliteDSN(path string) string {
@@ -86,6 +88,9 @@ func sqliteDSN(path string) string {
 	}
 	return "file:" + path + sep + q.Encode()
 }
+
+// SetClock sets the clock that stamps audit events appended without a time.
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
 // Dialect returns Postgres or SQLite.
 func (s *Store) Dialect() string { return s.dialect }
@@ -115,7 +120,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 		return fn(s)
 	}
 	return s.db.WithContext(ctx).Transaction(func(g *gorm.DB) error {
-		return fn(&Store{db: g, dialect: s.dialect, inTx: true})
+		return fn(&Store{db: g, dialect: s.dialect, inTx: true, now: s.now})
 	})
 }
 

@@ -163,6 +163,26 @@ func (s *Store) UpdateUserFlags(ctx context.Context, u pam.User, now time.Time) 
 	return nil
 }
 
+// SetUserAuditor gives or takes the auditor flag (read-only access to the audit trail). It
+// reports ENOTFOUND for an unknown id and ECONFLICT when the flag already has that value.
+func (s *Store) SetUserAuditor(ctx context.Context, id pam.UserID, auditor bool, now time.Time) error {
+	res := s.conn(ctx).Model(&UserRow{}).Where("id = ? AND auditor = ?", string(id), !auditor).
+		Updates(map[string]any{"auditor": auditor, "updated_at": now.UTC()})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		if _, err := s.UserByID(ctx, id); err != nil {
+			return err
+		}
+		if auditor {
+			return pam.Errorf(pam.ECONFLICT, "The user is already an auditor.")
+		}
+		return pam.Errorf(pam.ECONFLICT, "The user is not an auditor.")
+	}
+	return nil
+}
+
 // SetPassword replaces a user's password hash.
 func (s *Store) SetPassword(ctx context.Context, id pam.UserID, hash string, now time.Time) error {
 	return s.conn(ctx).Model(&UserRow{}).Where("id = ?", string(id)).

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/elevate-pam/elevate/internal/testenv"
+)
+
+var headLine = regexp.MustCompile(`audit chain ok: (\d+) events, head (\d+) ([0-9a-f]{64})`)
+
+func TestAuditVerifyAndCheckpointCommands(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		url := testenv.DatabaseURL(t, dialect)
+		env := map[string]string{"ELEVATE_DATABASE_URL": url}
+		if code, out, stderr := runCmd(t, env, "", "audit", "verify"); code != 0 || !strings.Contains(out, "0 events") {
+			t.Fatalf("empty chain: %d %s %s", code, out, stderr)
+		}
+		for i := range 4 {
+			if code, _, stderr := runCmd(t, env, "a long enough password\n", "user", "create", "--email", fmt.Sprintf("u%d@example.com", i), "--name", "U"); code != 0 {
+				t.Fatal(stderr)
+			}
+		}
+		code, out, stderr := runCmd(t, env, "", "audit", "verify")
+		m := headLine.FindStringSubmatch(out)
+		if code != 0 || m == nil || m[1] != "4" || m[2] != "4" {
+			t.Fatalf("verify: %d %q %s", code, out, stderr)
+		}
+		checkpoint := m[2] + ":" + m[3]
+		if !strings.Contains(out, "checkpoint for a later verify: "+checkpoint) {
+			t.Fatalf("no checkpoint line: %q", out)
+		}
+		runCmd(t, env, "a long enough password\n", "user", "create", "--email", "later@example.com", "--name", "L")
+		if code, out, stderr := runCmd(t, env, "", "audit", "verify", "--checkpoint", checkpoint); code != 0 || !strings.Contains(out, "5 events") || !strings.Contains(out, "checkpoint 4 found") {
+			t.Fatalf("verify with checkpoint: %d %s %s", code, out, stderr)
+		}
+		wrong := "4:" + strings.Repeat("0", 64)
+		if code, _, stderr := runCmd(t, env, "", "audit", "verify", "--checkpoint", wrong); code != 1 || !strings.Contains(stderr, "event 4") {
+			t.Fatalf("wrong checkpoint: %d %s", code, stderr)
+		}
+		if code, _, stderr := runCmd(t, env, "", "audit", "verify", "--checkpoint", "99:"+m[3]); code != 1 || !strings.Contains(stderr, "event 6") {
+			t.Fatalf("checkpoint beyond the chain: %d %s", code, stderr)
+		}
+		for _, bad := range [][]string{{"verify", "--checkpoint", "nonsense"}, {"verify", "extra"}, {"frobnicate"}, {}} {
+			if code, _, _ := runCmd(t, env, "", append([]string{"audit"}, bad...)...); code != 2 {
+				t.Fatalf("audit %v: exit %d, want 2", bad, code)
+			}
+		}
+
+		// Edit event 2 behind the database's back.
+		db, err := store.Open(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		err = db.Tx(ctx, func(tx *store.Store) error {
+			pre := "SET LOCAL session_replication_role = replica"
+			if dialect == store.SQLite {
+				pre = "DROP TRIGGER audit_events_no_update"
+			}
+			if err := tx.ExecRaw(ctx, pre); err != nil {
+				return err
+			}
+			return tx.ExecRaw(ctx, "UPDATE audit_events SET actor_name = 'root' WHERE seq = 2")
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, out, stderr = runCmd(t, env, "", "audit", "verify")
+		if code != 1 || !strings.Contains(stderr, "broken at event 2") || strings.Contains(out, "ok") {
+			t.Fatalf("verify after an edit: %d %q %q", code, out, stderr)
+		}
+	})
+}
+
+func TestAuditExportCommand(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		url := testenv.DatabaseURL(t, dialect)
+		env := map[string]string{"ELEVATE_DATABASE_URL": url}
+		if code, _, stderr := runCmd(t, env, "", "migrate"); code != 0 {
+			t.Fatal(stderr)
+		}
+		db, err := store.Open(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+		tricky := "line one\n{\"outcome\":\"failure\"}\t=cmd|' /C calc'!A0"
+		for i := range 5 {
+			ev := audit.Actor{Type: audit.ActorUser, ID: "u1", Name: "-ana@example.com"}.
+				Event("request.created", "request", fmt.Sprint(i), map[string]any{"justification": tricky})
+			ev.At = t0.Add(time.Duration(i) * time.Hour)
+			if err := db.AppendAudit(ctx, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		code, out, stderr := runCmd(t, env, "", "audit", "export", "--format", "jsonl", "--since", "2026-03-02T10:00:00Z", "--until", "2026-03-02T13:00")
+		if code != 0 {
+			t.Fatalf("export: %d %s", code, stderr)
+		}
+		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+		if len(lines) != 3 {
+			t.Fatalf("want events 2..4, got %d lines:\n%s", len(lines), out)
+		}
+		for i, l := range lines {
+			var rec struct {
+				Seq     int64  `json:"seq"`
+				Details string `json:"details"`
+				Hash    string `json:"hash"`
+			}
+			if err := json.Unmarshal([]byte(l), &rec); err != nil || rec.Seq != int64(i+2) {
+				t.Fatalf("line %d: %q %v", i, l, err)
+			}
+			var d map[string]string
+			if err := json.Unmarshal([]byte(rec.Details), &d); err != nil || d["justification"] != tricky {
+				t.Fatalf("details not literal: %q", rec.Details)
+			}
+		}
+
+		code, out, stderr = runCmd(t, env, "", "audit", "export", "--format", "csv")
+		if code != 0 {
+			t.Fatalf("csv export: %d %s", code, stderr)
+		}
+		rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+		if err != nil || len(rows) != 6 || rows[0][0] != "seq" {
+			t.Fatalf("csv: %v %v", rows, err)
+		}
+		if rows[1][4] != "'-ana@example.com" {
+			t.Fatalf("a cell starting with '-' was not made inert: %q", rows[1][4])
+		}
+		for _, bad := range [][]string{{"export"}, {"export", "--format", "xml"}, {"export", "--format", "csv", "--since", "soon"}} {
+			if code, _, _ := runCmd(t, env, "", append([]string{"audit"}, bad...)...); code != 2 {
+				t.Fatalf("audit %v: exit %d, want 2", bad, code)
+			}
+		}
+	})
+}
+
+func TestAuditorFlagFromTheShell(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		env := map[string]string{"ELEVATE_DATABASE_URL": testenv.DatabaseURL(t, dialect)}
+		code, out, stderr := runCmd(t, env, "a long enough password\n", "user", "create", "--email", "otto@example.com", "--name", "Otto", "--auditor")
+		if code != 0 || !strings.Contains(out, "otto@example.com is an auditor") {
+			t.Fatalf("create auditor: %d %s %s", code, out, stderr)
+		}
+		if _, out, _ := runCmd(t, env, "", "user", "list"); !strings.Contains(out, "auditor") {
+			t.Fatalf("list: %s", out)
+		}
+		if code, _, stderr := runCmd(t, env, "", "user", "auditor", "--email", "otto@example.com"); code != 1 || !strings.Contains(stderr, "already an auditor") {
+			t.Fatalf("grant twice: %d %s", code, stderr)
+		}
+		if code, out, _ := runCmd(t, env, "", "user", "auditor", "--email", "OTTO@example.com", "--off"); code != 0 || !strings.Contains(out, "no longer") {
+			t.Fatalf("revoke: %d %s", code, out)
+		}
+		if _, out, _ := runCmd(t, env, "", "user", "list"); strings.Contains(out, "auditor") {
+			t.Fatalf("list after revoke: %s", out)
+		}
+		if code, _, stderr := runCmd(t, env, "", "user", "auditor", "--email", "nobody@example.com"); code != 1 || !strings.Contains(stderr, "not found") {
+			t.Fatalf("unknown user: %d %s", code, stderr)
+		}
+		if code, _, _ := runCmd(t, env, "", "user", "auditor"); code != 2 {
+			t.Fatalf("missing --email: %d", code)
+		}
+		// Each change is on the trail: created, granted, revoked.
+		code, out, _ = runCmd(t, env, "", "audit", "export", "--format", "jsonl")
+		if code != 0 || !strings.Contains(out, `"action":"user.auditor_granted"`) || !strings.Contains(out, `"action":"user.auditor_revoked"`) {
+			t.Fatalf("events: %s", out)
+		}
+		if code, out, _ := runCmd(t, env, "", "audit", "verify"); code != 0 || !strings.Contains(out, "3 events") {
+			t.Fatalf("verify: %s", out)
+		}
+	})
+}

@@ -1,0 +1,56 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/elevate-pam/elevate/internal/audit"
+	"gorm.io/gorm"
+)
+
+// AuditPagePlan returns the database's plan for the query that reads the first page of f, as
+// text, with sequential scans and sorts made as costly as possible on PostgreSQL so the plan
+// shows whether an index can serve the filter and its order.
+func (s *Store) AuditPagePlan(ctx context.Context, f audit.Filter) (string, error) {
+	q, empty, err := s.auditQuery(ctx, f)
+	if err != nil || empty {
+		return "", fmt.Errorf("plan: %v (empty %v)", err, empty)
+	}
+	q = q.Order("seq DESC").Limit(51)
+	if f.Before > 0 {
+		q = q.Where("seq < ?", f.Before)
+	}
+	stmt := q.Session(&gorm.Session{DryRun: true}).Find(&[]AuditRow{}).Statement
+	var lines []string
+	err = s.Tx(ctx, func(tx *Store) error {
+		prefix := "EXPLAIN QUERY PLAN "
+		if s.dialect == Postgres {
+			prefix = "EXPLAIN "
+			for _, set := range []string{"SET LOCAL enable_seqscan = off", "SET LOCAL enable_sort = off"} {
+				if err := tx.db.Exec(set).Error; err != nil {
+					return err
+				}
+			}
+		}
+		rows, err := tx.db.Raw(prefix+stmt.SQL.String(), stmt.Vars...).Rows()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				return err
+			}
+			lines = append(lines, fmt.Sprint(vals[len(vals)-1]))
+		}
+		return rows.Err()
+	})
+	return strings.Join(lines, "\n"), err
+}

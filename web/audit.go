@@ -1,0 +1,361 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/pam"
+	auditview "github.com/elevate-pam/elevate/views/audit"
+	"github.com/elevate-pam/elevate/views/components"
+	"github.com/labstack/echo/v4"
+)
+
+// AuditLog is the audit trail as the web layer reads it; *store.Store provides it.
+type AuditLog interface {
+	AuditPage(ctx context.Context, f audit.Filter) (audit.Page, error)
+	AuditEvent(ctx context.Context, seq int64) (audit.Event, error)
+	AuditHead(ctx context.Context) (audit.Head, error)
+	ExportAuditEvents(ctx context.Context, f audit.Filter) iter.Seq2[audit.Event, error]
+}
+
+// requireAuditor lets admins and auditors read the audit trail.
+func (s *Server) requireAuditor(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if u, ok := CurrentUser(c); ok && (u.Admin || u.Auditor) {
+			return next(c)
+		}
+		return pam.Errorf(pam.EFORBIDDEN, "The audit trail is for administrators and auditors.")
+	}
+}
+
+// viewerZone is the signed-in user's time zone, UTC when unset or unknown.
+func viewerZone(c echo.Context) *time.Location {
+	if u, ok := CurrentUser(c); ok && u.TimeZone != "" {
+		if loc, err := time.LoadLocation(u.TimeZone); err == nil {
+			return loc
+		}
+	}
+	return time.UTC
+}
+
+// auditParams are the query parameters of the audit search, shared by the page and the export.
+var auditParams = []string{"actor", "actor_id", "action", "target_type", "target_id", "request_id", "outcome", "since", "until"}
+
+// parseAuditFilter reads the search from the query string. Errors are per field, for the form.
+func parseAuditFilter(q url.Values, loc *time.Location) (audit.Filter, auditview.FilterVM, map[string]string) {
+	get := func(k string) string { return strings.TrimSpace(q.Get(k)) }
+	vm := auditview.FilterVM{
+		Actor: get("actor"), ActorID: get("actor_id"), Action: get("action"), TargetType: get("target_type"),
+		TargetID: get("target_id"), RequestID: get("request_id"), Outcome: get("outcome"),
+		Since: get("since"), Until: get("until"),
+	}
+	errs := map[string]string{}
+	f := audit.Filter{ActorID: vm.ActorID, ActorName: vm.Actor, Action: vm.Action, TargetType: vm.TargetType,
+		TargetID: vm.TargetID, RequestID: vm.RequestID, Outcome: vm.Outcome}
+	if strings.Contains(f.ActorName, "@") {
+		f.ActorName = strings.ToLower(f.ActorName)
+	}
+	for name, v := range map[string]string{"actor": vm.Actor, "actor_id": vm.ActorID, "action": vm.Action,
+		"target_type": vm.TargetType, "target_id": vm.TargetID, "request_id": vm.RequestID} {
+		if utf8.RuneCountInString(v) > 254 {
+			errs[name] = "Use at most 254 characters."
+		}
+	}
+	if f.Outcome != "" && f.Outcome != audit.OutcomeSuccess && f.Outcome != audit.OutcomeFailure {
+		errs["outcome"] = "Choose success or failure."
+	}
+	var err error
+	if f.Since, err = audit.ParseTime(vm.Since, loc); err != nil {
+		errs["since"] = "Enter a date and time, like 2026-03-02 14:30."
+	}
+	if f.Until, err = audit.ParseTime(vm.Until, loc); err != nil {
+		errs["until"] = "Enter a date and time, like 2026-03-02 18:00."
+	}
+	if len(errs) == 0 && !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
+		errs["until"] = "Choose a time after the start of the range."
+	}
+	return f, vm, errs
+}
+
+// auditURL is a link to the search (or the export) with the given parameters; empty ones are left out.
+func auditURL(path string, kv ...string) string {
+	q := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			q.Set(kv[i], kv[i+1])
+		}
+	}
+	if len(q) == 0 {
+		return path
+	}
+	return path + "?" + q.Encode()
+}
+
+func filterParams(vm auditview.FilterVM) []string {
+	return []string{"actor", vm.Actor, "actor_id", vm.ActorID, "action", vm.Action, "target_type", vm.TargetType,
+		"target_id", vm.TargetID, "request_id", vm.RequestID, "outcome", vm.Outcome, "since", vm.Since, "until", vm.Until}
+}
+
+// Links from an event to every event sharing one of its values.
+func actorLink(e audit.Event) auditview.Link {
+	name := e.ActorName
+	if name == "" {
+		name = e.ActorType
+	}
+	if e.ActorID != "" {
+		return auditview.Link{Text: name, URL: auditURL("/audit", "actor_id", e.ActorID)}
+	}
+	return auditview.Link{Text: name, URL: auditURL("/audit", "actor", e.ActorName)}
+}
+
+func actionLink(e audit.Event) auditview.Link {
+	return auditview.Link{Text: e.Action, URL: auditURL("/audit", "action", e.Action)}
+}
+
+func targetLink(e audit.Event) auditview.Link {
+	if e.TargetID == "" && e.TargetType == "" {
+		return auditview.Link{}
+	}
+	text := strings.TrimSpace(e.TargetType + " " + e.TargetID)
+	return auditview.Link{Text: text, URL: auditURL("/audit", "target_type", e.TargetType, "target_id", e.TargetID)}
+}
+
+func requestLink(e audit.Event) auditview.Link {
+	if e.RequestID == "" {
+		return auditview.Link{}
+	}
+	return auditview.Link{Text: e.RequestID, URL: auditURL("/audit", "request_id", e.RequestID)}
+}
+
+// short keeps a table cell narrow: a long id shows its first characters and, on hover, in full.
+func short(l auditview.Link, max int) auditview.Link {
+	if r := []rune(l.Text); len(r) > max {
+		l.Title, l.Text = l.Text, string(r[:max-1])+"…"
+	}
+	return l
+}
+
+func (s *Server) headVM(ctx context.Context) (auditview.HeadVM, error) {
+	h, err := s.audit.AuditHead(ctx)
+	if err != nil {
+		return auditview.HeadVM{}, fmt.Errorf("audit head: %w", err)
+	}
+	vm := auditview.HeadVM{Seq: h.Seq, Hash: h.Hash}
+	if h.Seq > 0 {
+		vm.Checkpoint = h.String()
+	}
+	return vm, nil
+}
+
+func (s *Server) showAudit(c echo.Context) error {
+	ctx := c.Request().Context()
+	loc := viewerZone(c)
+	q := c.QueryParams()
+	f, fvm, errs := parseAuditFilter(q, loc)
+	vm := auditview.ListVM{
+		Meta: s.meta(c, "Audit trail"), Filter: fvm, Errors: errs, TimeZone: loc.String(),
+		ExportCSV:   auditURL("/audit/export", append([]string{"format", audit.FormatCSV}, filterParams(fvm)...)...),
+		ExportJSONL: auditURL("/audit/export", append([]string{"format", audit.FormatJSONL}, filterParams(fvm)...)...),
+	}
+	for _, k := range auditParams {
+		if q.Get(k) != "" {
+			vm.Filtered = true
+		}
+	}
+	var err error
+	if vm.Head, err = s.headVM(ctx); err != nil {
+		return err
+	}
+	f.Before, _ = strconv.ParseInt(q.Get("before"), 10, 64)
+	f.After, _ = strconv.ParseInt(q.Get("after"), 10, 64)
+	if len(errs) > 0 {
+		return render(c, http.StatusUnprocessableEntity, auditview.List(vm))
+	}
+	f.Limit = 50
+	page, err := s.audit.AuditPage(ctx, f)
+	if err != nil {
+		return fmt.Errorf("audit search: %w", err)
+	}
+	now := s.now()
+	for _, e := range page.Events {
+		vm.Rows = append(vm.Rows, auditview.RowVM{
+			Seq: e.Seq, URL: fmt.Sprintf("/audit/%d", e.Seq), Time: timeVM(e.At, now, loc),
+			Actor: short(actorLink(e), 28), Action: actionLink(e), Target: short(targetLink(e), 16), Request: short(requestLink(e), 12),
+			Failure: e.Outcome != audit.OutcomeSuccess, Outcome: e.Outcome, Summary: summary(e.Details),
+		})
+	}
+	if len(page.Events) > 0 {
+		if page.HasNewer {
+			vm.NewerURL = auditURL("/audit", append(filterParams(fvm), "after", strconv.FormatInt(page.Events[0].Seq, 10))...)
+		}
+		if page.HasOlder {
+			vm.OlderURL = auditURL("/audit", append(filterParams(fvm), "before", strconv.FormatInt(page.Events[len(page.Events)-1].Seq, 10))...)
+		}
+	}
+	return render(c, http.StatusOK, auditview.List(vm))
+}
+
+// summary is the details shown in one table cell: the stored JSON, shortened, never interpreted.
+func summary(details string) string {
+	if details == "{}" {
+		return ""
+	}
+	if r := []rune(details); len(r) > 120 {
+		return string(r[:119]) + "…"
+	}
+	return details
+}
+
+func (s *Server) showAuditEvent(c echo.Context) error {
+	ctx := c.Request().Context()
+	seq, err := strconv.ParseInt(c.Param("seq"), 10, 64)
+	if err != nil || seq < 1 {
+		return echo.ErrNotFound
+	}
+	e, err := s.audit.AuditEvent(ctx, seq)
+	if pam.ErrorCode(err) == pam.ENOTFOUND {
+		return echo.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("audit event %d: %w", seq, err)
+	}
+	head, err := s.audit.AuditHead(ctx)
+	if err != nil {
+		return fmt.Errorf("audit head: %w", err)
+	}
+	loc := viewerZone(c)
+	vm := auditview.EventVM{
+		Meta: s.meta(c, fmt.Sprintf("Audit event %d", seq)), Seq: e.Seq, Time: timeVM(e.At, s.now(), loc), ShowLocal: loc != time.UTC,
+		UTC: e.At.UTC().Format("2006-01-02 15:04:05.000000 UTC"), ActorType: e.ActorType,
+		Actor: actorLink(e), Action: actionLink(e), Target: targetLink(e), Request: requestLink(e),
+		Failure: e.Outcome != audit.OutcomeSuccess, Outcome: e.Outcome, IP: e.IP, UserAgent: e.UserAgent,
+		Details: indentJSON(e.Details), PrevHash: e.PrevHash, Hash: e.Hash,
+	}
+	if e.ActorID != "" {
+		vm.ActorID = auditview.Link{Text: e.ActorID, URL: auditURL("/audit", "actor_id", e.ActorID)}
+	}
+	if seq > 1 {
+		vm.PrevURL = fmt.Sprintf("/audit/%d", seq-1)
+	}
+	if seq < head.Seq {
+		vm.NextURL = fmt.Sprintf("/audit/%d", seq+1)
+	}
+	return render(c, http.StatusOK, auditview.Event(vm))
+}
+
+// indentJSON lays the stored details out over several lines. Strings keep their JSON escapes,
+// so a newline or quote inside a value shows as \n or \", exactly as recorded.
+func indentJSON(s string) string {
+	var b bytes.Buffer
+	if err := json.Indent(&b, []byte(s), "", "  "); err != nil {
+		return s
+	}
+	return b.String()
+}
+
+// exportAudit streams the search's events, oldest first, as CSV or JSON Lines. Events are read
+// in keyset batches and written as they come, so any number of them fits in constant memory.
+func (s *Server) exportAudit(c echo.Context) error {
+	ctx := c.Request().Context()
+	format := c.QueryParam("format")
+	if format != audit.FormatCSV && format != audit.FormatJSONL {
+		return pam.Errorf(pam.EINVALID, "Choose an export format: csv or jsonl.")
+	}
+	f, _, errs := parseAuditFilter(c.QueryParams(), viewerZone(c))
+	if len(errs) > 0 {
+		return pam.Errorf(pam.EINVALID, "Some filters are not valid. Go back to the audit page, correct them and export again.")
+	}
+	w := c.Response()
+	name := fmt.Sprintf("elevate-audit-%s.%s", s.now().UTC().Format("20060102T150405Z"), format)
+	w.Header().Set(echo.HeaderContentType, audit.ContentType(format))
+	w.Header().Set(echo.HeaderContentDisposition, `attachment; filename="`+name+`"`)
+	rc := http.NewResponseController(w)
+	x, err := audit.NewExporter(w, format)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for e, err := range s.audit.ExportAuditEvents(ctx, f) {
+		if err == nil {
+			err = x.Write(e)
+		}
+		if err != nil {
+			return s.abortExport(c, err)
+		}
+		if n++; n%1000 == 0 {
+			// A long export keeps the connection as long as it makes progress.
+			_ = rc.SetWriteDeadline(time.Now().Add(time.Minute))
+		}
+	}
+	if err := x.Close(); err != nil {
+		return s.abortExport(c, err)
+	}
+	if !w.Committed {
+		w.WriteHeader(http.StatusOK)
+	}
+	return nil
+}
+
+// abortExport ends a failed export. Before anything was sent it is an ordinary error page;
+// afterwards the connection is cut, so the client sees a broken download, never a short file
+// that looks whole.
+func (s *Server) abortExport(c echo.Context, err error) error {
+	if !c.Response().Committed {
+		c.Response().Header().Del(echo.HeaderContentDisposition)
+		return fmt.Errorf("audit export: %w", err)
+	}
+	if !errors.Is(err, context.Canceled) {
+		s.log.Error("audit export failed midway", "request_id", RequestID(c), "error", err.Error())
+	}
+	panic(http.ErrAbortHandler)
+}
+
+// timeVM is an instant in the viewer's zone: relative words, exact local time, and UTC.
+func timeVM(t, now time.Time, loc *time.Location) components.TimeVM {
+	local := t.In(loc).Format("2006-01-02 15:04:05 MST")
+	utc := t.UTC().Format("2006-01-02 15:04:05 UTC")
+	return components.TimeVM{Relative: relative(t, now), Local: local, Short: t.In(loc).Format("2006-01-02 15:04"),
+		Title: local + " · " + utc, ISO: t.UTC().Format(time.RFC3339)}
+}
+
+// relative says how long ago (or how far ahead) t is, in words: "just now", "3 min ago",
+// "2 h 10 min ago", "4 days ago", "in 2 h".
+func relative(t, now time.Time) string {
+	d := now.Sub(t)
+	future := d < 0
+	if future {
+		d = -d
+	}
+	var s string
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		s = fmt.Sprintf("%d min", int(d/time.Minute))
+	case d < 24*time.Hour:
+		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+		s = fmt.Sprintf("%d h", h)
+		if m > 0 {
+			s += fmt.Sprintf(" %d min", m)
+		}
+	case d < 48*time.Hour:
+		s = "1 day"
+	default:
+		s = fmt.Sprintf("%d days", int(d/(24*time.Hour)))
+	}
+	if future {
+		return "in " + s
+	}
+	return s + " ago"
+}
