@@ -17,7 +17,9 @@ func (s *Server) routes() {
 
 	// Groups with middleware would catch every unknown path, so chains are listed per route.
 	pages := []echo.MiddlewareFunc{s.csrf(), s.loadUser}
-	signedIn := append(pages[:len(pages):len(pages)], s.requireUser)
+	signedIn := append(pages[:len(pages):len(pages)], s.requireUser, s.requireEnrolment)
+	// stepUp guards sensitive actions with a recent two-step code (see RequireStepUp).
+	stepUp := append(signedIn[:len(signedIn):len(signedIn)], s.RequireStepUp)
 
 	e.GET("/login", s.showLogin, pages...)
 	e.POST("/login", s.login, pages...)
@@ -26,4 +28,12 @@ func (s *Server) routes() {
 	e.POST("/setup", s.setup, pages...)
 
 	e.GET("/", s.showDashboard, signedIn...)
+
+	e.GET("/profile", s.showProfile, signedIn...)
+	e.POST("/profile/timezone", s.setTimeZone, signedIn...)
+	e.POST("/profile/mfa/start", s.startMFA, signedIn...)
+	e.GET("/profile/mfa", s.showMFASetup, signedIn...)
+	e.POST("/profile/mfa/confirm", s.confirmMFA, signedIn...)
+	e.POST("/profile/mfa/recovery", s.regenerateRecoveryCodes, stepUp...)
+	e.POST("/profile/mfa/disable", s.disableMFA, stepUp...)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/config"
+	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/gorilla/securecookie"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,15 @@ type Deps struct {
 	Logger *slog.Logger
 	Now    func() time.Time
 	Secret []byte
+	// MFA is two-step verification; built from Auth and Secret when nil.
+	MFA *auth.MFA
+	// Limiter counts sign-in and code attempts; built from Auth when nil.
+	Limiter *auth.Limiter
+	// MFARequired reports whether the organisation requires approvers and administrators to
+	// enrol in two-step verification; defaults to the "require_mfa_enrolment" system value.
+	MFARequired func(context.Context) (bool, error)
+	// IsApprover reports whether a user is in any approver group; defaults to "no one".
+	IsApprover func(context.Context, pam.UserID) (bool, error)
 }
 
 // Server is the HTTP application.
@@ -37,6 +47,12 @@ type Server struct {
 	flash   *securecookie.SecureCookie
 	metrics *metrics
 	e       *echo.Echo
+
+	mfa     *auth.MFA
+	limiter *auth.Limiter
+	// mfaRequired and isApprover decide who must enrol in two-step verification.
+	mfaRequired func(context.Context) (bool, error)
+	isApprover  func(context.Context, pam.UserID) (bool, error)
 }
 
 // New builds the server and its route table.
@@ -47,11 +63,24 @@ func New(d Deps) *Server {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
+	if d.MFA == nil {
+		d.MFA = d.Auth.NewMFA(d.Secret, "Elevate")
+	}
+	if d.Limiter == nil {
+		d.Limiter = d.Auth.NewLimiter()
+	}
+	if d.MFARequired == nil {
+		d.MFARequired = d.MFA.EnrolmentRequired
+	}
+	if d.IsApprover == nil {
+		d.IsApprover = func(context.Context, pam.UserID) (bool, error) { return false, nil }
+	}
 	fc := securecookie.New(auth.DeriveKey(d.Secret, "flash-cookie"), nil)
 	fc.MaxAge(300)
 	fc.SetSerializer(securecookie.JSONEncoder{})
 	s := &Server{
 		cfg: d.Config, auth: d.Auth, ping: d.Ping, log: d.Logger, now: d.Now, flash: fc,
+		mfa: d.MFA, limiter: d.Limiter, mfaRequired: d.MFARequired, isApprover: d.IsApprover,
 		metrics: newMetrics(prometheus.NewRegistry()),
 	}
 	e := echo.New()

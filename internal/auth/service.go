@@ -263,3 +263,26 @@ func (s *Service) Authenticate(r *http.Request) (pam.User, bool, error) {
 	}
 	return u, true, nil
 }
+
+// NewMFA returns the two-step verification use cases on the service's database and sessions.
+func (s *Service) NewMFA(secret []byte, issuer string) *MFA {
+	return NewMFA(s.db, s.Sessions, secret, issuer, s.now)
+}
+
+// NewLimiter returns a rate limiter on the service's database and clock.
+func (s *Service) NewLimiter() *Limiter { return NewLimiter(s.db, s.now) }
+
+// SetTimeZone changes the zone a user sees times in; zone must be a valid zone name.
+func (s *Service) SetTimeZone(ctx context.Context, u pam.User, zone string, actor audit.Actor) error {
+	err := s.db.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.SetUserTimeZone(ctx, u.ID, zone, s.now()); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, actor.Event("user.time_zone_changed", "user", string(u.ID),
+			map[string]any{"from": u.TimeZone, "to": zone}))
+	})
+	if err != nil {
+		return fmt.Errorf("set time zone: %w", err)
+	}
+	return nil
+}

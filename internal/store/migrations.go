@@ -46,6 +46,7 @@ func (s *Store) migrate(db *gorm.DB) error {
 func (s *Store) migrations() []*gormigrate.Migration {
 	return []*gormigrate.Migration{
 		{ID: "0001_foundation", Migrate: func(tx *gorm.DB) error { return m0001(tx, s.dialect) }},
+		{ID: "0007_mfa_sso", Migrate: m0007},
 	}
 }
 
