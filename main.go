@@ -236,6 +236,9 @@ func (e *env) sweepSessions(ctx context.Context, db *store.Store) {
 		} else if n > 0 {
 			e.log.Debug("ended sessions removed", "count", n)
 		}
+		if _, err := db.DeleteRateLimitsBefore(ctx, time.Now().Add(-24*time.Hour).Unix()); err != nil && ctx.Err() == nil {
+			e.log.Warn("rate limit sweep failed", "error", err.Error())
+		}
 		select {
 		case <-ctx.Done():
 			return

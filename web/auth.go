@@ -23,7 +23,14 @@ func (s *Server) showLogin(c echo.Context) error {
 func (s *Server) login(c echo.Context) error {
 	email := strings.TrimSpace(c.FormValue("email"))
 	next := safeNext(c.FormValue("next"))
-	_, err := s.auth.SignIn(c.Response(), c.Request(), email, c.FormValue("password"), actor(c))
+	// Both limits count every attempt, so rotating addresses does not reset the account's
+	// limit and rotating accounts does not reset the address's.
+	att, err := s.CheckLimits(c, "sign_in",
+		Limit{auth.SignInPerAccount, strings.ToLower(email)}, Limit{auth.SignInPerIP, c.RealIP()})
+	if err != nil {
+		return err
+	}
+	_, err = s.auth.SignIn(c.Response(), c.Request(), email, c.FormValue("password"), actor(c))
 	if errors.Is(err, auth.ErrBadCredentials) {
 		return render(c, http.StatusUnauthorized, authview.Login(authview.LoginVM{
 			Meta: s.meta(c, "Sign in"), Email: email, Next: next, Error: pam.ErrorMessage(err),
@@ -32,6 +39,7 @@ func (s *Server) login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	att.Forgive(c)
 	return redirect(c, next)
 }
 

@@ -16,18 +16,37 @@ type Limit struct {
 	Key  string
 }
 
+// Attempt is what CheckLimits counted; Forgive gives it back once the attempt succeeded.
+type Attempt struct {
+	limiter   *auth.Limiter
+	decisions []auth.Decision
+}
+
+// Forgive takes back the counted attempt, so only failures use the budget up. Errors are
+// ignored: at worst a success keeps counting.
+func (a *Attempt) Forgive(c echo.Context) {
+	if a == nil {
+		return
+	}
+	for _, d := range a.decisions {
+		_ = a.limiter.Forgive(c.Request().Context(), d)
+	}
+}
+
 // CheckLimits counts one attempt against every limit and, when any is exceeded, sets
 // Retry-After and returns a 429 error (a page, or JSON under /api). The first refusal of a
 // window is audited with scope naming what was attempted. Routes can use it for any action,
-// e.g. the check API per token: s.CheckLimits(c, "check", Limit{rule, tokenID}).
-func (s *Server) CheckLimits(c echo.Context, scope string, limits ...Limit) error {
+// e.g. the check API per token: _, err := s.CheckLimits(c, "check", Limit{rule, tokenID}).
+func (s *Server) CheckLimits(c echo.Context, scope string, limits ...Limit) (*Attempt, error) {
 	var worst time.Duration
 	refused := false
+	att := &Attempt{limiter: s.limiter}
 	for _, l := range limits {
 		d, err := s.limiter.Allow(c.Request().Context(), l.Rule, l.Key)
 		if err != nil {
-			return err
+			return nil, err
 		}
+		att.decisions = append(att.decisions, d)
 		if d.Allowed {
 			continue
 		}
@@ -37,19 +56,19 @@ func (s *Server) CheckLimits(c echo.Context, scope string, limits ...Limit) erro
 		}
 		if d.First {
 			if err := s.limiter.AuditRefusal(c.Request().Context(), actor(c), l.Rule, scope); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 	if !refused {
-		return nil
+		return att, nil
 	}
 	secs := int(worst / time.Second)
 	if secs < 1 {
 		secs = 1
 	}
 	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-	return echo.NewHTTPError(http.StatusTooManyRequests, fmt.Sprintf("Too many attempts. Wait %s and try again.", waitText(secs)))
+	return nil, echo.NewHTTPError(http.StatusTooManyRequests, fmt.Sprintf("Too many attempts. Wait %s and try again.", waitText(secs)))
 }
 
 func waitText(secs int) string {

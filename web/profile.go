@@ -100,7 +100,8 @@ func (s *Server) renderMFASetup(c echo.Context, status int, msg string) error {
 
 func (s *Server) confirmMFA(c echo.Context) error {
 	u, _ := CurrentUser(c)
-	if err := s.CheckLimits(c, "mfa_enrol", s.codeLimits(c, u)...); err != nil {
+	att, err := s.CheckLimits(c, "mfa_enrol", s.codeLimits(c, u)...)
+	if err != nil {
 		return err
 	}
 	codes, err := s.mfa.Confirm(c.Request().Context(), u, c.FormValue("code"), actor(c))
@@ -113,6 +114,7 @@ func (s *Server) confirmMFA(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	att.Forgive(c)
 	return render(c, http.StatusOK, profile.RecoveryCodes(profile.CodesVM{
 		Meta: s.meta(c, "Recovery codes"), Codes: codes,
 		Intro: "Two-step verification is on. If you lose your phone, a recovery code lets you confirm sensitive actions instead.",

@@ -59,7 +59,8 @@ func (s *Server) StepUp(c echo.Context) (bool, error) {
 	if code == "" {
 		return false, s.renderStepUp(c, http.StatusOK, "")
 	}
-	if err := s.CheckLimits(c, "step_up", s.codeLimits(c, u)...); err != nil {
+	att, err := s.CheckLimits(c, "step_up", s.codeLimits(c, u)...)
+	if err != nil {
 		return false, err
 	}
 	err = s.mfa.StepUp(c.Response(), c.Request(), u.ID, code, actor(c))
@@ -69,6 +70,7 @@ func (s *Server) StepUp(c echo.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	att.Forgive(c)
 	return true, nil
 }
 

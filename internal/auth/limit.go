@@ -19,8 +19,9 @@ type Rule struct {
 	Per  time.Duration
 }
 
-// The limits Elevate applies to people proving who they are. Each attempt counts, successful
-// or not, so a guesser gains nothing from interleaving a correct password.
+// The limits Elevate applies to people proving who they are. Each attempt is counted before it
+// is judged, so parallel guessers cannot overshoot; a successful one is then given back
+// (Forgive), so people who sign in correctly from one shared address never use the budget up.
 var (
 	SignInPerAccount = Rule{Name: "sign_in_account", Max: 10, Per: 15 * time.Minute}
 	SignInPerIP      = Rule{Name: "sign_in_ip", Max: 30, Per: 15 * time.Minute}
@@ -38,6 +39,9 @@ type Decision struct {
 	First bool
 	// RetryAfter is how long until the window ends; meaningful when not Allowed.
 	RetryAfter time.Duration
+	// key and window say which counter was incremented, for Forgive.
+	key    string
+	window int64
 }
 
 // Limiter counts attempts in the database, so several processes sharing one database enforce
@@ -62,7 +66,8 @@ func (l *Limiter) Allow(ctx context.Context, rule Rule, key string) (Decision, e
 	now := l.now().Unix()
 	start := now - now%per
 	sum := sha256.Sum256([]byte(key))
-	n, err := l.db.CountAttempt(ctx, rule.Name+":"+hex.EncodeToString(sum[:16]), start)
+	k := rule.Name + ":" + hex.EncodeToString(sum[:16])
+	n, err := l.db.CountAttempt(ctx, k, start)
 	if err != nil {
 		return Decision{}, fmt.Errorf("rate limit %s: %w", rule.Name, err)
 	}
@@ -71,7 +76,17 @@ func (l *Limiter) Allow(ctx context.Context, rule Rule, key string) (Decision, e
 		Count:      n,
 		First:      n == rule.Max+1,
 		RetryAfter: time.Duration(start+per-now) * time.Second,
+		key:        k,
+		window:     start,
 	}, nil
+}
+
+// Forgive takes back the attempt a Decision counted, for attempts that turned out legitimate.
+func (l *Limiter) Forgive(ctx context.Context, d Decision) error {
+	if d.key == "" {
+		return nil
+	}
+	return l.db.UncountAttempt(ctx, d.key, d.window)
 }
 
 // Sweep deletes counters whose windows ended more than a day ago.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/pam"
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
 
@@ -164,6 +165,12 @@ func (s *Store) CountAttempt(ctx context.Context, key string, windowStart int64)
 		ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limits.count + 1
 		RETURNING count`, key, windowStart).Scan(&n).Error
 	return n, err
+}
+
+// UncountAttempt takes one attempt back from a window's count (never below zero).
+func (s *Store) UncountAttempt(ctx context.Context, key string, windowStart int64) error {
+	return s.conn(ctx).Model(&RateLimitRow{}).Where("key = ? AND window_start = ? AND count > 0", key, windowStart).
+		Update("count", gorm.Expr("count - 1")).Error
 }
 
 // DeleteRateLimitsBefore removes counters of windows that started before windowStart.
