@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -41,6 +42,12 @@ func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The listener comes first so that options (single sign-on) know the app's own URL.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.BaseURL = &url.URL{Scheme: "http", Host: ln.Addr().String()}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -54,7 +61,10 @@ func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 		Config: cfg, Auth: svc, Ping: db.Ping, Now: clock.Now, Secret: secret,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 	})
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs.Listener.Close()
+	hs.Listener = ln
+	hs.Start()
 	t.Cleanup(hs.Close)
 	return &app{t: t, db: db, clock: clock, auth: svc, srv: hs, logs: logs}
 }

@@ -24,6 +24,8 @@ func (s *Server) routes() {
 	e.GET("/login", s.showLogin, pages...)
 	e.POST("/login", s.login, pages...)
 	e.POST("/logout", s.logout, pages...)
+	e.GET("/auth/sso", s.startSSO, pages...)
+	e.GET("/auth/sso/callback", s.finishSSO, pages...)
 	e.GET("/setup", s.showSetup, pages...)
 	e.POST("/setup", s.setup, pages...)
 

@@ -30,6 +30,8 @@ type Deps struct {
 	MFA *auth.MFA
 	// Limiter counts sign-in and code attempts; built from Auth when nil.
 	Limiter *auth.Limiter
+	// SSO is OpenID Connect sign-in; built from Config when nil and an issuer is configured.
+	SSO *auth.SSO
 	// MFARequired reports whether the organisation requires approvers and administrators to
 	// enrol in two-step verification; defaults to the "require_mfa_enrolment" system value.
 	MFARequired func(context.Context) (bool, error)
@@ -50,6 +52,7 @@ type Server struct {
 
 	mfa     *auth.MFA
 	limiter *auth.Limiter
+	sso     *auth.SSO
 	// mfaRequired and isApprover decide who must enrol in two-step verification.
 	mfaRequired func(context.Context) (bool, error)
 	isApprover  func(context.Context, pam.UserID) (bool, error)
@@ -69,6 +72,13 @@ func New(d Deps) *Server {
 	if d.Limiter == nil {
 		d.Limiter = d.Auth.NewLimiter()
 	}
+	if d.SSO == nil && d.Config.OIDCIssuer != "" {
+		d.SSO = d.Auth.NewSSO(auth.SSOConfig{
+			Issuer: d.Config.OIDCIssuer, ClientID: d.Config.OIDCClientID, ClientSecret: d.Config.OIDCSecret,
+			RedirectURL: d.Config.BaseURL.String() + "/auth/sso/callback", AutoCreate: d.Config.OIDCAutoCreate,
+			Secure: d.Config.Secure(),
+		}, d.Secret)
+	}
 	if d.MFARequired == nil {
 		d.MFARequired = d.MFA.EnrolmentRequired
 	}
@@ -80,7 +90,7 @@ func New(d Deps) *Server {
 	fc.SetSerializer(securecookie.JSONEncoder{})
 	s := &Server{
 		cfg: d.Config, auth: d.Auth, ping: d.Ping, log: d.Logger, now: d.Now, flash: fc,
-		mfa: d.MFA, limiter: d.Limiter, mfaRequired: d.MFARequired, isApprover: d.IsApprover,
+		mfa: d.MFA, limiter: d.Limiter, sso: d.SSO, mfaRequired: d.MFARequired, isApprover: d.IsApprover,
 		metrics: newMetrics(prometheus.NewRegistry()),
 	}
 	e := echo.New()

@@ -201,10 +201,8 @@ func (s *Service) SignIn(w http.ResponseWriter, r *http.Request, email, password
 		}
 	}
 	if reason != "" {
-		ev := actor.Event("auth.sign_in_failed", "user", string(u.ID), map[string]any{"email": truncateRunes(email, 254), "reason": reason})
-		ev.Outcome = audit.OutcomeFailure
-		if err := s.db.Tx(ctx, func(tx *store.Store) error { return tx.AppendAudit(ctx, ev) }); err != nil {
-			return pam.User{}, fmt.Errorf("sign in: %w", err)
+		if err := s.RecordSignInFailure(ctx, string(u.ID), email, reason, actor); err != nil {
+			return pam.User{}, err
 		}
 		return pam.User{}, ErrBadCredentials
 	}
@@ -283,6 +281,16 @@ func (s *Service) SetTimeZone(ctx context.Context, u pam.User, zone string, acto
 	})
 	if err != nil {
 		return fmt.Errorf("set time zone: %w", err)
+	}
+	return nil
+}
+
+// RecordSignInFailure audits a refused sign-in (userID may be empty when no account matched).
+func (s *Service) RecordSignInFailure(ctx context.Context, userID, email, reason string, actor audit.Actor) error {
+	ev := actor.Event("auth.sign_in_failed", "user", userID, map[string]any{"email": truncateRunes(email, 254), "reason": reason})
+	ev.Outcome = audit.OutcomeFailure
+	if err := s.db.Tx(ctx, func(tx *store.Store) error { return tx.AppendAudit(ctx, ev) }); err != nil {
+		return fmt.Errorf("sign in: %w", err)
 	}
 	return nil
 }
