@@ -189,6 +189,10 @@ func TestStepUpCodesAndWindow(t *testing.T) {
 			}
 		}
 		p = c.post("/profile/mfa/disable", url.Values{"stepup_code": {fresh}})
+		if p.StatusCode != http.StatusUnprocessableEntity || p.find("error-reason").Text() == "" {
+			t.Fatalf("disable without a reason: %d", p.StatusCode)
+		}
+		p = c.post("/profile/mfa/disable", url.Values{"reason": {"new phone"}})
 		if p.StatusCode != http.StatusSeeOther {
 			t.Fatalf("disable with a recovery code: %d", p.StatusCode)
 		}
@@ -205,8 +209,8 @@ func TestStepUpCodesAndWindow(t *testing.T) {
 		if n := len(a.events("mfa.step_up_failed")); n != 5 {
 			t.Fatalf("%d failed step-up events", n)
 		}
-		if n := len(a.events("mfa.disabled")); n != 1 {
-			t.Fatalf("%d disable events", n)
+		if ev := a.events("mfa.disabled"); len(ev) != 1 || !strings.Contains(ev[0].Details, "new phone") {
+			t.Fatalf("disable events: %+v", ev)
 		}
 
 		// A new session starts without a step-up.
@@ -249,7 +253,7 @@ func TestOrganisationRequiresEnrolment(t *testing.T) {
 			t.Fatal("the page offers to turn off required two-step verification")
 		}
 		a.clock.Advance(30 * time.Second)
-		p := admin.post("/profile/mfa/disable", url.Values{"stepup_code": {code(t, secret, a.clock.Now())}})
+		p := admin.post("/profile/mfa/disable", url.Values{"reason": {"tired of it"}, "stepup_code": {code(t, secret, a.clock.Now())}})
 		if p.StatusCode != http.StatusForbidden {
 			t.Fatalf("turning off required two-step verification: %d", p.StatusCode)
 		}

@@ -139,7 +139,18 @@ func (s *Server) disableMFA(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.mfa.Disable(c.Request().Context(), u, must, actor(c)); err != nil {
+	reason := c.FormValue("reason")
+	err = s.mfa.Disable(c.Request().Context(), u, must, reason, actor(c))
+	var pe *pam.Error
+	if errors.As(err, &pe) && pe.Field == "reason" {
+		vm, verr := s.profileVM(c, u)
+		if verr != nil {
+			return verr
+		}
+		vm.DisableReason, vm.DisableError = reason, pe.Message
+		return render(c, http.StatusUnprocessableEntity, profile.Page(vm))
+	}
+	if err != nil {
 		return err
 	}
 	s.setFlash(c, "success", "Two-step verification is off.")

@@ -396,10 +396,14 @@ func (m *MFA) RegenerateRecoveryCodes(ctx context.Context, u pam.User, actor aud
 }
 
 // Disable turns a user's two-step verification off, unless the organisation requires it of them
-// (required is decided by the caller, who knows the user's roles).
-func (m *MFA) Disable(ctx context.Context, u pam.User, required bool, actor audit.Actor) error {
+// (required is decided by the caller, who knows the user's roles). The reason is recorded.
+func (m *MFA) Disable(ctx context.Context, u pam.User, required bool, reason string, actor audit.Actor) error {
 	if required {
 		return pam.Errorf(pam.EFORBIDDEN, "Your organisation requires two-step verification for approvers and administrators, so it cannot be turned off.")
+	}
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return pam.FieldError("reason", "Say why you turn it off, for example \"new phone\".")
 	}
 	err := m.db.Tx(ctx, func(tx *store.Store) error {
 		if _, err := tx.MFAByUser(ctx, u.ID); err != nil {
@@ -408,7 +412,7 @@ func (m *MFA) Disable(ctx context.Context, u pam.User, required bool, actor audi
 		if err := tx.DeleteMFA(ctx, u.ID); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, actor.Event("mfa.disabled", "user", string(u.ID), nil))
+		return tx.AppendAudit(ctx, actor.Event("mfa.disabled", "user", string(u.ID), map[string]any{"reason": truncateRunes(reason, 500)}))
 	})
 	if err != nil {
 		return fmt.Errorf("turn off mfa: %w", err)
