@@ -27,7 +27,15 @@ func TestBrowserStepUpKeepsWhatWasTyped(t *testing.T) {
 	screenshot(t, ctx, "login-sso")
 	do(t, ctx, p, chromedp.EmulateViewport(375, 740))
 	screenshot(t, ctx, "login-sso-375")
-	do(t, ctx, p, chromedp.EmulateViewport(1280, 900))
+	do(t, ctx, p,
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.Click(chromedp.CSS(`[data-testid="sign-in-sso"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="sso-refused"]`)),
+	)
+	if m := text(t, ctx, `[data-testid="sso-refused-message"]`); !strings.Contains(m, "cannot be reached") {
+		t.Fatalf("SSO with the provider down says %q", m)
+	}
+	screenshot(t, ctx, "sso-unavailable")
 	setupAndSignIn(t, ctx, p, "stepup-setup")
 
 	do(t, ctx, p,
