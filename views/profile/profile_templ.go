@@ -132,7 +132,7 @@ func Page(vm PageVM) templ.Component {
 					return templ_7745c5c3_Err
 				}
 				if !vm.MFARequired {
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "<form method=\"post\" action=\"/profile/mfa/disable\" class=\"mt-6 space-y-4 border-t border-slate-200 pt-6 sm:max-w-md\" data-testid=\"disable-form\">")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "<form method=\"post\" action=\"/profile/mfa/disable\" class=\"mt-6 space-y-4 border-t border-slate-200 pt-2 sm:max-w-md\" data-testid=\"disable-form\">")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
