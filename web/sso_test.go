@@ -114,25 +114,37 @@ func TestSSOSignInWithRealProvider(t *testing.T) {
 		a := newApp(t, dialect, withSSO(startExampleOP, t, false))
 		a.mustUser("ana@example.com", "Ana Requester", goodPassword, false)
 		a.mustUser("gone@example.com", "Gone", goodPassword, false)
+
+		// A session id planted before sign-in is worthless after it.
+		a.mustUser("mallory@example.com", "Mallory", goodPassword, false)
+		attacker := a.client()
+		attacker.signIn("mallory@example.com", goodPassword)
+		planted := attacker.sessionCookie().Value
 		if _, err := a.auth.DisableUser(t.Context(), "gone@example.com", actorCLI); err != nil {
 			t.Fatal(err)
 		}
-
-		c := a.client()
-		if l := c.get("/login"); l.find("sign-in-sso").Length() != 1 {
+		if l := a.client().get("/login"); l.find("sign-in-sso").Length() != 1 {
 			t.Fatal("no Sign in with SSO on the sign-in page")
 		}
+		c := a.client()
+		c.setSessionCookie(planted)
 		back := c.providerLogin("ana@example.com")
 		p := c.get(back)
+		if ck := c.sessionCookie(); ck == nil || ck.Value == planted {
+			t.Fatal("the session id was not rotated at SSO sign-in")
+		}
 		if p.StatusCode != http.StatusSeeOther || p.Header.Get("Location") != "/" {
 			t.Fatalf("callback: %d %q %s", p.StatusCode, p.Header.Get("Location"), p.find("sso-refused-message").Text())
 		}
 		if !c.signedIn() || !strings.Contains(c.get("/").find("greeting").Text(), "Ana") {
 			t.Fatal("not signed in after SSO")
 		}
-		ev := a.events("auth.signed_in")
-		if len(ev) != 1 || ev[0].ActorName != "ana@example.com" || !strings.Contains(ev[0].Details, `"method":"sso"`) {
+		ev := a.events("auth.signed_in") // newest first: the SSO one, then the planter's
+		if len(ev) != 2 || ev[0].ActorName != "ana@example.com" || !strings.Contains(ev[0].Details, `"method":"sso"`) {
 			t.Fatalf("sign-in events: %+v", ev)
+		}
+		if attacker.signedIn() {
+			t.Fatal("the planted session still works")
 		}
 		// The callback works once: replaying it is refused.
 		replay := a.client()
@@ -157,7 +169,7 @@ func TestSSOSignInWithRealProvider(t *testing.T) {
 				t.Fatalf("%s: no refusal event with reason %s", tc.user, tc.reason)
 			}
 		}
-		if n, _ := a.db.CountUsers(t.Context()); n != 2 {
+		if n, _ := a.db.CountUsers(t.Context()); n != 3 {
 			t.Fatalf("%d users; an unknown SSO user was created", n)
 		}
 	})
