@@ -212,7 +212,8 @@ func (e *env) serve(ctx context.Context, args []string) error {
 			"setup_url", e.cfg.BaseURL.String()+"/setup?token="+tok)
 	}
 
-	srv := web.New(web.Deps{Config: e.cfg, Auth: authSvc, Admin: adminSvc, Ping: db.Ping, Logger: e.log, Secret: secret, Audit: db})
+	srv := web.New(web.Deps{Config: e.cfg, Auth: authSvc, Admin: adminSvc, Ping: db.Ping, Logger: e.log, Secret: secret, Audit: db,
+		IsApprover: db.IsApprover})
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -260,6 +261,9 @@ func (e *env) sweepSessions(ctx context.Context, db *store.Store) {
 			e.log.Warn("session sweep failed", "error", err.Error())
 		} else if n > 0 {
 			e.log.Debug("ended sessions removed", "count", n)
+		}
+		if _, err := db.DeleteRateLimitsBefore(ctx, time.Now().Add(-24*time.Hour).Unix()); err != nil && ctx.Err() == nil {
+			e.log.Warn("rate limit sweep failed", "error", err.Error())
 		}
 		select {
 		case <-ctx.Done():

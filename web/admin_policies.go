@@ -401,6 +401,8 @@ func (s *Server) settingsFields(ctx context.Context, in admin.SettingsInput, max
 			Help: "Decides requests under policies that name no approver group."},
 		{Name: "exempt_group_id", Label: "Exempt group", Type: "select", Value: in.ExemptGroupID, Options: groups,
 			Help: "Service accounts whose checks always pass; each such check is recorded as exempt."},
+		{Name: "require_mfa", Label: "Require two-step verification for administrators and approvers", Type: "checkbox", Checked: in.RequireMFA,
+			Help: "They are sent to set it up before anything else. Either way, whoever has it set up confirms a code before approving, revoking or changing settings."},
 		{Name: "max_duration", Label: "Longest grant in the organisation", Type: "text", Value: maxRaw, Required: true,
 			Help: "No policy may allow longer. Like 24h or 2d."},
 		{Name: "confirm", Label: "I understand that turning enforcement off allows every privileged task without approval", Type: "checkbox", Checked: in.Confirmed,
@@ -416,7 +418,12 @@ func (s *Server) showSettings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	in := admin.SettingsInput{Enforcement: org.Enforcement, DefaultApproverGroupID: org.DefaultApproverGroupID, ExemptGroupID: org.ExemptGroupID, MaxDuration: org.MaxDuration}
+	mfa, err := s.mfaRequired(ctx)
+	if err != nil {
+		return err
+	}
+	in := admin.SettingsInput{Enforcement: org.Enforcement, DefaultApproverGroupID: org.DefaultApproverGroupID, ExemptGroupID: org.ExemptGroupID,
+		MaxDuration: org.MaxDuration, RequireMFA: mfa}
 	fields, err := s.settingsFields(ctx, in, "")
 	if err != nil {
 		return err
@@ -443,7 +450,8 @@ func (s *Server) saveSettings(c echo.Context) error {
 	}
 	maxRaw := c.FormValue("max_duration")
 	in := admin.SettingsInput{Enforcement: checked(c.FormValue("enforcement")), DefaultApproverGroupID: c.FormValue("default_approver_group_id"),
-		ExemptGroupID: c.FormValue("exempt_group_id"), Reason: c.FormValue("reason"), Confirmed: checked(c.FormValue("confirm"))}
+		ExemptGroupID: c.FormValue("exempt_group_id"), Reason: c.FormValue("reason"), Confirmed: checked(c.FormValue("confirm")),
+		RequireMFA: checked(c.FormValue("require_mfa"))}
 	in.MaxDuration, err = pam.ParseDuration("max_duration", maxRaw)
 	if err == nil {
 		err = s.admin.UpdateSettings(ctx, actor(c), in)

@@ -7,6 +7,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
 
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
@@ -232,5 +235,46 @@ func TestSettingsEnforcementOffNeedsConfirmationAndReason(t *testing.T) {
 	}
 	if p := c.post("/admin/settings", url.Values{"max_duration": {"0"}, "enforcement": {"on"}}); p.StatusCode != http.StatusUnprocessableEntity || p.find("error-max_duration").Text() == "" {
 		t.Fatalf("zero max: %d", p.StatusCode)
+	}
+}
+
+// TestAdminChangesNeedStepUpOnceEnrolled: an admin with two-step verification confirms a code
+// before an admin change, and the change goes ahead with what was typed; without enrolment
+// (and without the organisation requiring it) the change needs no code.
+func TestAdminChangesNeedStepUpOnceEnrolled(t *testing.T) {
+	a := newApp(t, "sqlite")
+	a.mustUser("root@example.com", "Root Admin", goodPassword, true)
+	c := a.client()
+	c.signIn("root@example.com", goodPassword)
+	c.get("/admin/groups/new")
+	if p := c.post("/admin/groups", url.Values{"name": {"Before MFA"}}); p.StatusCode != http.StatusSeeOther {
+		t.Fatalf("unenrolled admin change: %d", p.StatusCode)
+	}
+	secret, _ := c.enrol()
+	// A new session has not stepped up yet.
+	c2 := a.client()
+	c2.signIn("root@example.com", goodPassword)
+	c2.get("/admin/groups/new")
+	p := c2.post("/admin/groups", url.Values{"name": {"Needs a code"}, "description": {"kept as typed"}})
+	if p.StatusCode != http.StatusOK || p.find("step-up-form").Length() != 1 {
+		t.Fatalf("enrolled admin change without a code: %d", p.StatusCode)
+	}
+	if n, _ := a.db.Groups(context.Background(), store.Page{Query: "needs a code"}); len(n) != 0 {
+		t.Fatal("the change happened before the code")
+	}
+	form := url.Values{}
+	p.doc.Find(`[data-testid="step-up-form"] input[type="hidden"]`).Each(func(_ int, sel *goquery.Selection) {
+		n, _ := sel.Attr("name")
+		v, _ := sel.Attr("value")
+		form.Add(n, v)
+	})
+	a.clock.Advance(30 * time.Second) // the enrolment code's step is spent
+	form.Set("stepup_code", code(t, secret, a.clock.Now()))
+	if p := c2.post("/admin/groups", form); p.StatusCode != http.StatusSeeOther {
+		t.Fatalf("with the code: %d %s", p.StatusCode, p.find("error-stepup_code").Text())
+	}
+	gs, _ := a.db.Groups(context.Background(), store.Page{Query: "needs a code"})
+	if len(gs) != 1 || gs[0].Description != "kept as typed" {
+		t.Fatalf("group after step-up: %+v", gs)
 	}
 }

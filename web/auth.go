@@ -11,27 +11,47 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
+func (s *Server) loginVM(c echo.Context, title string) authview.LoginVM {
+	return authview.LoginVM{Meta: s.meta(c, title), SSO: s.sso != nil, PasswordLogin: s.cfg.PasswordLogin}
+}
+
 func (s *Server) showLogin(c echo.Context) error {
 	if _, ok := CurrentUser(c); ok {
 		return redirect(c, safeNext(c.QueryParam("next")))
 	}
-	return render(c, http.StatusOK, authview.Login(authview.LoginVM{
-		Meta: s.meta(c, "Sign in"), Next: safeNext(c.QueryParam("next")),
-	}))
+	vm := s.loginVM(c, "Sign in")
+	vm.Next = safeNext(c.QueryParam("next"))
+	return render(c, http.StatusOK, authview.Login(vm))
 }
 
 func (s *Server) login(c echo.Context) error {
 	email := strings.TrimSpace(c.FormValue("email"))
 	next := safeNext(c.FormValue("next"))
-	_, err := s.auth.SignIn(c.Response(), c.Request(), email, c.FormValue("password"), actor(c))
+	// Both limits count every attempt, so rotating addresses does not reset the account's
+	// limit and rotating accounts does not reset the address's.
+	att, err := s.CheckLimits(c, "sign_in",
+		Limit{auth.SignInPerAccount, strings.ToLower(email)}, Limit{auth.SignInPerIP, c.RealIP()})
+	if err != nil {
+		return err
+	}
+	vm := s.loginVM(c, "Sign in")
+	vm.Email, vm.Next = email, next
+	if !s.cfg.PasswordLogin && (s.cfg.BreakGlassEmail == "" || strings.ToLower(email) != s.cfg.BreakGlassEmail) {
+		if err := s.auth.RecordSignInFailure(c.Request().Context(), "", email, "password_login_off", actor(c)); err != nil {
+			return err
+		}
+		vm.Error = "Sign-in with a password is turned off. Use Sign in with SSO."
+		return render(c, http.StatusForbidden, authview.Login(vm))
+	}
+	_, err = s.auth.SignIn(c.Response(), c.Request(), email, c.FormValue("password"), actor(c))
 	if errors.Is(err, auth.ErrBadCredentials) {
-		return render(c, http.StatusUnauthorized, authview.Login(authview.LoginVM{
-			Meta: s.meta(c, "Sign in"), Email: email, Next: next, Error: pam.ErrorMessage(err),
-		}))
+		vm.Error = pam.ErrorMessage(err)
+		return render(c, http.StatusUnauthorized, authview.Login(vm))
 	}
 	if err != nil {
 		return err
 	}
+	att.Forgive(c)
 	return redirect(c, next)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -44,6 +45,12 @@ func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The listener comes first so that options (single sign-on) know the app's own URL.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.BaseURL = &url.URL{Scheme: "http", Host: ln.Addr().String()}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -57,9 +64,12 @@ func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 	adm := admin.New(db, clock.Now)
 	srv := web.New(web.Deps{
 		Config: cfg, Auth: svc, Admin: adm, Ping: db.Ping, Now: clock.Now, Secret: secret,
-		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Audit: db,
+		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Audit: db, IsApprover: db.IsApprover,
 	})
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs.Listener.Close()
+	hs.Listener = ln
+	hs.Start()
 	t.Cleanup(hs.Close)
 	return &app{t: t, db: db, clock: clock, auth: svc, admin: adm, srv: hs, web: srv, logs: logs}
 }

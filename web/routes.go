@@ -20,11 +20,15 @@ func (s *Server) routes() {
 
 	// Groups with middleware would catch every unknown path, so chains are listed per route.
 	pages := []echo.MiddlewareFunc{s.csrf(), s.loadUser}
-	signedIn := append(pages[:len(pages):len(pages)], s.requireUser)
+	signedIn := append(pages[:len(pages):len(pages)], s.requireUser, s.requireEnrolment)
+	// stepUp guards sensitive actions with a recent two-step code (see RequireStepUp).
+	stepUp := append(signedIn[:len(signedIn):len(signedIn)], s.RequireStepUp)
 
 	e.GET("/login", s.showLogin, pages...)
 	e.POST("/login", s.login, pages...)
 	e.POST("/logout", s.logout, pages...)
+	e.GET("/auth/sso", s.startSSO, pages...)
+	e.GET("/auth/sso/callback", s.finishSSO, pages...)
 	e.GET("/setup", s.showSetup, pages...)
 	e.POST("/setup", s.setup, pages...)
 
@@ -34,7 +38,7 @@ func (s *Server) routes() {
 	e.GET("/", s.showDashboard, signedIn...)
 
 	// Administration: every route here is for admins only (TestAdminRoutesNeedAdmin walks them).
-	adm := append(signedIn[:len(signedIn):len(signedIn)], s.requireAdmin)
+	adm := append(signedIn[:len(signedIn):len(signedIn)], s.requireAdmin, s.RequireStepUpWhenEnrolled)
 	e.GET("/admin", func(c echo.Context) error { return redirect(c, "/admin/policies") }, adm...)
 	e.GET("/admin/users", s.listUsers, adm...)
 	e.GET("/admin/users/new", s.newUser, adm...)
@@ -96,6 +100,13 @@ func (s *Server) routes() {
 	e.GET("/audit", s.showAudit, auditors...)
 	e.GET("/audit/export", s.exportAudit, auditors...)
 	e.GET("/audit/:seq", s.showAuditEvent, auditors...)
+	e.GET("/profile", s.showProfile, signedIn...)
+	e.POST("/profile/timezone", s.setTimeZone, signedIn...)
+	e.POST("/profile/mfa/start", s.startMFA, signedIn...)
+	e.GET("/profile/mfa", s.showMFASetup, signedIn...)
+	e.POST("/profile/mfa/confirm", s.confirmMFA, signedIn...)
+	e.POST("/profile/mfa/recovery", s.regenerateRecoveryCodes, stepUp...)
+	e.POST("/profile/mfa/disable", s.disableMFA, stepUp...)
 }
 
 // Routes lists every registered route (method and path), for tests that check rules on all.

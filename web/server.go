@@ -12,6 +12,7 @@ import (
 	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/config"
+	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/gorilla/securecookie"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,17 @@ type Deps struct {
 	Secret []byte
 	// Audit reads the audit trail for /audit and its export.
 	Audit AuditLog
+	// MFA is two-step verification; built from Auth and Secret when nil.
+	MFA *auth.MFA
+	// Limiter counts sign-in and code attempts; built from Auth when nil.
+	Limiter *auth.Limiter
+	// SSO is OpenID Connect sign-in; built from Config when nil and an issuer is configured.
+	SSO *auth.SSO
+	// MFARequired reports whether the organisation requires approvers and administrators to
+	// enrol in two-step verification; defaults to the "require_mfa_enrolment" system value.
+	MFARequired func(context.Context) (bool, error)
+	// IsApprover reports whether a user is in any approver group; defaults to "no one".
+	IsApprover func(context.Context, pam.UserID) (bool, error)
 }
 
 // Server is the HTTP application.
@@ -43,6 +55,13 @@ type Server struct {
 	flash   *securecookie.SecureCookie
 	metrics *metrics
 	e       *echo.Echo
+
+	mfa     *auth.MFA
+	limiter *auth.Limiter
+	sso     *auth.SSO
+	// mfaRequired and isApprover decide who must enrol in two-step verification.
+	mfaRequired func(context.Context) (bool, error)
+	isApprover  func(context.Context, pam.UserID) (bool, error)
 }
 
 // New builds the server and its route table.
@@ -53,11 +72,31 @@ func New(d Deps) *Server {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
+	if d.MFA == nil {
+		d.MFA = d.Auth.NewMFA(d.Secret, "Elevate")
+	}
+	if d.Limiter == nil {
+		d.Limiter = d.Auth.NewLimiter()
+	}
+	if d.SSO == nil && d.Config.OIDCIssuer != "" {
+		d.SSO = d.Auth.NewSSO(auth.SSOConfig{
+			Issuer: d.Config.OIDCIssuer, ClientID: d.Config.OIDCClientID, ClientSecret: d.Config.OIDCSecret,
+			RedirectURL: d.Config.BaseURL.String() + "/auth/sso/callback", AutoCreate: d.Config.OIDCAutoCreate,
+			Secure: d.Config.Secure(),
+		}, d.Secret)
+	}
+	if d.MFARequired == nil {
+		d.MFARequired = d.MFA.EnrolmentRequired
+	}
+	if d.IsApprover == nil {
+		d.IsApprover = func(context.Context, pam.UserID) (bool, error) { return false, nil }
+	}
 	fc := securecookie.New(auth.DeriveKey(d.Secret, "flash-cookie"), nil)
 	fc.MaxAge(300)
 	fc.SetSerializer(securecookie.JSONEncoder{})
 	s := &Server{
 		cfg: d.Config, auth: d.Auth, admin: d.Admin, ping: d.Ping, log: d.Logger, now: d.Now, flash: fc, audit: d.Audit,
+		mfa: d.MFA, limiter: d.Limiter, sso: d.SSO, mfaRequired: d.MFARequired, isApprover: d.IsApprover,
 		metrics: newMetrics(prometheus.NewRegistry()),
 	}
 	e := echo.New()

@@ -2,10 +2,12 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/google/uuid"
@@ -182,6 +184,7 @@ type SettingsInput struct {
 	DefaultApproverGroupID string
 	ExemptGroupID          string
 	MaxDuration            time.Duration
+	RequireMFA             bool   // administrators and approvers must enrol in two-step verification
 	Reason                 string // required when enforcement is turned off
 	Confirmed              bool   // the admin ticked the confirmation when turning it off
 }
@@ -224,7 +227,16 @@ func (s *Service) UpdateSettings(ctx context.Context, a audit.Actor, in Settings
 		if err := tx.SaveOrgSettings(ctx, after, s.now()); err != nil {
 			return err
 		}
-		details := map[string]any{"before": settingsDetails(before), "after": settingsDetails(after)}
+		mfaBefore, err := tx.Value(ctx, auth.RequireMFAEnrolmentKey)
+		if err != nil {
+			return err
+		}
+		if err := tx.SetValue(ctx, auth.RequireMFAEnrolmentKey, fmt.Sprint(in.RequireMFA), s.now()); err != nil {
+			return err
+		}
+		bd, ad := settingsDetails(before), settingsDetails(after)
+		bd["require_mfa"], ad["require_mfa"] = mfaBefore == "true", in.RequireMFA
+		details := map[string]any{"before": bd, "after": ad}
 		if in.Reason != "" {
 			details["reason"] = in.Reason
 		}

@@ -210,10 +210,8 @@ func (s *Service) SignIn(w http.ResponseWriter, r *http.Request, email, password
 		}
 	}
 	if reason != "" {
-		ev := actor.Event("auth.sign_in_failed", "user", string(u.ID), map[string]any{"email": truncateRunes(email, 254), "reason": reason})
-		ev.Outcome = audit.OutcomeFailure
-		if err := s.db.Tx(ctx, func(tx *store.Store) error { return tx.AppendAudit(ctx, ev) }); err != nil {
-			return pam.User{}, fmt.Errorf("sign in: %w", err)
+		if err := s.RecordSignInFailure(ctx, string(u.ID), email, reason, actor); err != nil {
+			return pam.User{}, err
 		}
 		return pam.User{}, ErrBadCredentials
 	}
@@ -321,4 +319,37 @@ func (s *Service) SetPasswordWithLink(ctx context.Context, token, pw, confirm st
 		return pam.User{}, err
 	}
 	return u, nil
+}
+
+// NewMFA returns the two-step verification use cases on the service's database and sessions.
+func (s *Service) NewMFA(secret []byte, issuer string) *MFA {
+	return NewMFA(s.db, s.Sessions, secret, issuer, s.now)
+}
+
+// NewLimiter returns a rate limiter on the service's database and clock.
+func (s *Service) NewLimiter() *Limiter { return NewLimiter(s.db, s.now) }
+
+// SetTimeZone changes the zone a user sees times in; zone must be a valid zone name.
+func (s *Service) SetTimeZone(ctx context.Context, u pam.User, zone string, actor audit.Actor) error {
+	err := s.db.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.SetUserTimeZone(ctx, u.ID, zone, s.now()); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, actor.Event("user.time_zone_changed", "user", string(u.ID),
+			map[string]any{"from": u.TimeZone, "to": zone}))
+	})
+	if err != nil {
+		return fmt.Errorf("set time zone: %w", err)
+	}
+	return nil
+}
+
+// RecordSignInFailure audits a refused sign-in (userID may be empty when no account matched).
+func (s *Service) RecordSignInFailure(ctx context.Context, userID, email, reason string, actor audit.Actor) error {
+	ev := actor.Event("auth.sign_in_failed", "user", userID, map[string]any{"email": truncateRunes(email, 254), "reason": reason})
+	ev.Outcome = audit.OutcomeFailure
+	if err := s.db.Tx(ctx, func(tx *store.Store) error { return tx.AppendAudit(ctx, ev) }); err != nil {
+		return fmt.Errorf("sign in: %w", err)
+	}
+	return nil
 }

@@ -144,6 +144,39 @@ func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessio
 	return s.db.SaveSessionData(r.Context(), hashID(sess.ID), string(b))
 }
 
+// Value returns one value of the request's session, or nil.
+func (s *SessionStore) Value(r *http.Request, key string) any {
+	sess, err := s.Get(r, SessionCookie)
+	if err != nil || sess.ID == "" {
+		return nil
+	}
+	return sess.Values[key]
+}
+
+// Put sets one value of the request's session and writes it inside tx, so the value commits
+// with the change (and the audit event) it belongs to.
+func (s *SessionStore) Put(ctx context.Context, tx *store.Store, r *http.Request, key string, v any) error {
+	sess, err := s.Get(r, SessionCookie)
+	if err != nil {
+		return err
+	}
+	if sess.ID == "" {
+		return fmt.Errorf("put session value: no session")
+	}
+	sess.Values[key] = v
+	data := map[string]any{}
+	for k, v := range sess.Values {
+		if ks, ok := k.(string); ok && ks != userIDKey {
+			data[ks] = v
+		}
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("encode session: %w", err)
+	}
+	return tx.SaveSessionData(ctx, hashID(sess.ID), string(b))
+}
+
 // Start begins a fresh session for user inside tx, ending any session the request carried,
 // so an id known before sign-in is worthless after it.
 func (s *SessionStore) Start(ctx context.Context, tx *store.Store, w http.ResponseWriter, r *http.Request, user pam.UserID, ip string) error {

@@ -4,6 +4,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -26,6 +27,16 @@ type Config struct {
 	SessionIdle     time.Duration
 	SessionLifetime time.Duration
 	LogLevel        string
+
+	// OIDCAutoCreate creates unknown users at their first SSO sign-in.
+	OIDCAutoCreate bool
+	// PasswordLogin allows sign-in with a password; when false only BreakGlassEmail may.
+	PasswordLogin bool
+	// BreakGlassEmail is the one account that may sign in with a password when PasswordLogin
+	// is false (normalised to lower case).
+	BreakGlassEmail string
+	// StepUpWindow is how long a two-step code entered for a sensitive action stays good.
+	StepUpWindow time.Duration
 }
 
 // Error names the variable whose value is wrong, so start-up can print one clear line.
@@ -99,8 +110,33 @@ func Load(getenv func(string) string) (Config, error) {
 		c.SecretKey = []byte(k)
 	}
 
+	if c.OIDCIssuer != "" {
+		iu, err := url.Parse(c.OIDCIssuer)
+		if err != nil || (iu.Scheme != "https" && iu.Scheme != "http") || iu.Host == "" {
+			return c, &Error{"ELEVATE_OIDC_ISSUER", fmt.Sprintf("%q is not an http(s) URL", c.OIDCIssuer)}
+		}
+	}
 	if (c.OIDCIssuer == "") != (c.OIDCClientID == "") {
 		return c, &Error{"ELEVATE_OIDC_CLIENT_ID", "ELEVATE_OIDC_ISSUER and ELEVATE_OIDC_CLIENT_ID must be set together"}
+	}
+	if c.OIDCAutoCreate, err = boolean(get, "ELEVATE_OIDC_AUTO_CREATE", "false"); err != nil {
+		return c, err
+	}
+	if c.PasswordLogin, err = boolean(get, "ELEVATE_PASSWORD_LOGIN", "true"); err != nil {
+		return c, err
+	}
+	if c.OIDCAutoCreate && c.OIDCIssuer == "" {
+		return c, &Error{"ELEVATE_OIDC_AUTO_CREATE", "needs single sign-on (ELEVATE_OIDC_ISSUER) to be configured"}
+	}
+	if !c.PasswordLogin && c.OIDCIssuer == "" {
+		return c, &Error{"ELEVATE_PASSWORD_LOGIN", "false needs single sign-on (ELEVATE_OIDC_ISSUER), or nobody could sign in"}
+	}
+	if bg := get("ELEVATE_BREAK_GLASS_EMAIL", ""); bg != "" {
+		a, perr := mail.ParseAddress(bg)
+		if perr != nil || a.Address != bg {
+			return c, &Error{"ELEVATE_BREAK_GLASS_EMAIL", fmt.Sprintf("%q is not one email address", bg)}
+		}
+		c.BreakGlassEmail = strings.ToLower(bg)
 	}
 
 	for _, p := range strings.Split(get("ELEVATE_TRUSTED_PROXIES", ""), ",") {
@@ -129,6 +165,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.SessionLifetime, err = duration(get, "ELEVATE_SESSION_LIFETIME", "12h"); err != nil {
 		return c, err
 	}
+	if c.StepUpWindow, err = duration(get, "ELEVATE_STEP_UP_WINDOW", "10m"); err != nil {
+		return c, err
+	}
 	if c.SessionIdle > c.SessionLifetime {
 		return c, &Error{"ELEVATE_SESSION_IDLE_TIMEOUT", "must not be longer than ELEVATE_SESSION_LIFETIME"}
 	}
@@ -138,6 +177,14 @@ func Load(getenv func(string) string) (Config, error) {
 		return c, &Error{"ELEVATE_LOG_LEVEL", "must be debug, info, warn or error"}
 	}
 	return c, nil
+}
+
+func boolean(get func(string, string) string, key, def string) (bool, error) {
+	v, err := strconv.ParseBool(get(key, def))
+	if err != nil {
+		return false, &Error{key, "must be true or false"}
+	}
+	return v, nil
 }
 
 func duration(get func(string, string) string, key, def string) (time.Duration, error) {

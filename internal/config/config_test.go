@@ -31,6 +31,12 @@ func TestBadValuesNameTheirVariable(t *testing.T) {
 		{"ELEVATE_SESSION_IDLE_TIMEOUT", "soon"},
 		{"ELEVATE_SESSION_LIFETIME", "10s"},
 		{"ELEVATE_LOG_LEVEL", "loud"},
+		{"ELEVATE_OIDC_ISSUER", "idp.example.com"},
+		{"ELEVATE_OIDC_AUTO_CREATE", "maybe"},
+		{"ELEVATE_PASSWORD_LOGIN", "false"},
+		{"ELEVATE_PASSWORD_LOGIN", "nope"},
+		{"ELEVATE_BREAK_GLASS_EMAIL", "root"},
+		{"ELEVATE_STEP_UP_WINDOW", "5s"},
 	} {
 		_, err := Load(envOf(map[string]string{tc.key: tc.value}))
 		var ce *Error
@@ -53,5 +59,26 @@ func TestParsedValues(t *testing.T) {
 	if !c.Secure() || c.BaseURL.String() != "https://elevate.example.com" || len(c.TrustedProxies) != 2 ||
 		c.TrustedProxies[0].String() != "10.0.0.1/32" || c.SessionIdle != 15*time.Minute {
 		t.Fatalf("parsed: %+v", c)
+	}
+}
+
+func TestSingleSignOnSettings(t *testing.T) {
+	c, err := Load(envOf(map[string]string{
+		"ELEVATE_OIDC_ISSUER":       "https://idp.example.com",
+		"ELEVATE_OIDC_CLIENT_ID":    "elevate",
+		"ELEVATE_OIDC_AUTO_CREATE":  "true",
+		"ELEVATE_PASSWORD_LOGIN":    "false",
+		"ELEVATE_BREAK_GLASS_EMAIL": "Root@Example.com",
+		"ELEVATE_STEP_UP_WINDOW":    "5m",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.OIDCAutoCreate || c.PasswordLogin || c.BreakGlassEmail != "root@example.com" || c.StepUpWindow != 5*time.Minute {
+		t.Fatalf("parsed: %+v", c)
+	}
+	d, _ := Load(envOf(nil))
+	if !d.PasswordLogin || d.OIDCAutoCreate || d.StepUpWindow != 10*time.Minute {
+		t.Fatalf("defaults: %+v", d)
 	}
 }

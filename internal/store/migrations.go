@@ -51,6 +51,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		{ID: "0003_api_tokens", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0003) }},
 		{ID: "0004_requests", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0004) }},
 		{ID: "0006_audit_search", Migrate: m0006},
+		{ID: "0007_mfa_sso", Migrate: m0007},
 	}
 }
 
