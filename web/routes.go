@@ -37,6 +37,18 @@ func (s *Server) routes() {
 
 	e.GET("/", s.showDashboard, signedIn...)
 
+	// Requests and approvals. Decisions pass through a step-up for users with two-step
+	// verification (see RequireStepUpWhenEnrolled).
+	decide := append(signedIn[:len(signedIn):len(signedIn)], s.RequireStepUpWhenEnrolled)
+	e.GET("/requests", s.listRequests, signedIn...)
+	e.GET("/requests/new", s.showNewRequest, signedIn...)
+	e.POST("/requests", s.submitRequest, signedIn...)
+	e.GET("/requests/:id", s.showRequest, signedIn...)
+	e.POST("/requests/:id/review", s.reviewRequest, decide...)
+	e.POST("/requests/:id/withdraw", s.withdrawRequest, signedIn...)
+	e.POST("/requests/:id/revoke", s.revokeRequest, decide...)
+	e.GET("/approvals", s.showApprovals, signedIn...)
+
 	// Administration: every route here is for admins only (TestAdminRoutesNeedAdmin walks them).
 	adm := append(signedIn[:len(signedIn):len(signedIn)], s.requireAdmin, s.RequireStepUpWhenEnrolled)
 	e.GET("/admin", func(c echo.Context) error { return redirect(c, "/admin/policies") }, adm...)
@@ -91,6 +103,14 @@ func (s *Server) routes() {
 	apiAll := append(api[:len(api):len(api)], requireScope(auth.ScopeAPI))
 	apiRead := append(apiAll[:len(apiAll):len(apiAll)], requireAdminOrAuditor)
 	apiAdmin := append(apiAll[:len(apiAll):len(apiAll)], s.requireAdmin)
+	apiCheck := append(api[:len(api):len(api)], requireScope(auth.ScopeCheck))
+	e.POST("/api/v1/check", s.check, apiCheck...)
+	e.GET("/api/v1/requests", s.apiListRequests, apiAll...)
+	e.POST("/api/v1/requests", s.apiSubmitRequest, apiAll...)
+	e.GET("/api/v1/requests/:id", s.apiGetRequest, apiAll...)
+	for _, act := range []string{"approve", "deny", "withdraw", "revoke"} {
+		e.POST("/api/v1/requests/:id/"+act, s.apiAct(act), apiAll...)
+	}
 	e.GET("/api/v1/policies", s.apiListPolicies, apiRead...)
 	e.GET("/api/v1/policies/:id", s.apiGetPolicy, apiRead...)
 	e.POST("/api/v1/policies", s.apiCreatePolicy, apiAdmin...)

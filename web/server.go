@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/elevate-pam/elevate/internal/access"
 	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/config"
@@ -23,6 +24,7 @@ type Deps struct {
 	Config config.Config
 	Auth   *auth.Service
 	Admin  *admin.Service
+	Access *access.Service
 	// Ping reports whether the database answers; /readyz uses it.
 	Ping   func(context.Context) error
 	Logger *slog.Logger
@@ -48,6 +50,7 @@ type Server struct {
 	cfg     config.Config
 	auth    *auth.Service
 	admin   *admin.Service
+	access  *access.Service
 	ping    func(context.Context) error
 	log     *slog.Logger
 	now     func() time.Time
@@ -95,7 +98,7 @@ func New(d Deps) *Server {
 	fc.MaxAge(300)
 	fc.SetSerializer(securecookie.JSONEncoder{})
 	s := &Server{
-		cfg: d.Config, auth: d.Auth, admin: d.Admin, ping: d.Ping, log: d.Logger, now: d.Now, flash: fc, audit: d.Audit,
+		cfg: d.Config, auth: d.Auth, admin: d.Admin, access: d.Access, ping: d.Ping, log: d.Logger, now: d.Now, flash: fc, audit: d.Audit,
 		mfa: d.MFA, limiter: d.Limiter, sso: d.SSO, mfaRequired: d.MFARequired, isApprover: d.IsApprover,
 		metrics: newMetrics(prometheus.NewRegistry()),
 	}
