@@ -234,7 +234,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
 	go e.sweepSessions(bg, db)
-	go e.sweepRequests(bg, accessSvc)
+	go e.sweepRequests(bg, accessSvc, e.cfg.SweepInterval)
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -305,10 +305,12 @@ func (e *env) loadDemo(ctx context.Context, db *store.Store, authSvc *auth.Servi
 	return nil
 }
 
-// sweepRequests writes down timed-out and expired requests every 30 seconds. Decisions never
-// depend on it (they compute from times); it keeps states, lists and mail current.
-func (e *env) sweepRequests(ctx context.Context, acc *access.Service) {
-	t := time.NewTicker(30 * time.Second)
+// sweepRequests writes down timed-out and expired requests every interval (30 s unless
+// ELEVATE_SWEEP_INTERVAL says otherwise). Decisions never depend on it (they compute from
+// times); it keeps states, lists and mail current. Every replica sweeps: each change is
+// recorded by exactly one of them (see access.Sweep).
+func (e *env) sweepRequests(ctx context.Context, acc *access.Service, every time.Duration) {
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		if n, err := acc.Sweep(ctx); err != nil && ctx.Err() == nil {
