@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/access"
+	"github.com/elevate-pam/elevate/internal/fleet"
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/elevate-pam/elevate/internal/testenv"
+)
+
+// seedOrg loads the demo organisation with API tokens into a fresh database.
+func seedOrg(t *testing.T, url string) *fleet.Org {
+	t.Helper()
+	o, err := fleet.Seed(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o.DB.Close() })
+	return o
+}
+
+// startFleet starts one `elevate serve` on url and stops it (SIGKILL) when the test ends.
+func startFleet(t *testing.T, url string, extra ...string) *fleet.Process {
+	t.Helper()
+	env := map[string]string{"ELEVATE_DATABASE_URL": url, "ELEVATE_SWEEP_INTERVAL": "200ms", "ELEVATE_LOG_LEVEL": "warn"}
+	for i := 0; i+1 < len(extra); i += 2 {
+		env[extra[i]] = extra[i+1]
+	}
+	p, err := fleet.Start(elevateBinary(t), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Kill)
+	return p
+}
+
+// verifyChain runs `elevate audit verify` on url and fails the test unless the chain is whole.
+func verifyChain(t *testing.T, url string) {
+	t.Helper()
+	code, out, stderr := runCmd(t, map[string]string{"ELEVATE_DATABASE_URL": url}, "", "audit", "verify")
+	if code != 0 || !strings.Contains(out, "audit chain ok") {
+		t.Fatalf("audit verify: exit %d\n%s%s", code, out, stderr)
+	}
+}
+
+// pastRequests makes n requests through the use cases with a clock set back: the first half
+// still pending past their timeout, the second half approved grants whose end has passed.
+// Both are due for the sweeper.
+func pastRequests(t *testing.T, o *fleet.Org, n int) []string {
+	t.Helper()
+	ctx := context.Background()
+	back := func() time.Time { return time.Now().UTC().Add(-26 * time.Hour) }
+	acc := access.New(o.DB, back, nil)
+	var ids []string
+	for i := range n {
+		who := fleet.Requesters[i%len(fleet.Requesters)]
+		r, err := acc.Submit(ctx, o.Actor(who), o.Users[who], o.Journaling.ID, pam.Submission{Duration: time.Hour, Justification: "An old ask."})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i >= n/2 {
+			if _, err := acc.Review(ctx, o.Actor(fleet.Approvers[0]), o.Users[fleet.Approvers[0]], r.ID, pam.DecisionApprove, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
+
+// TestTwoReplicasOnOnePostgres runs two processes on one database. Through both at once,
+// requesters ask and withdraw, two approvers race to decide every request (one approves through
+// one process while the other approves or denies through the other), and both processes sweep
+// the same overdue requests. Every request ends in exactly one state with exactly its events,
+// the chain verifies, and a revoke through one process is seen by a check on the other at once.
+// (Mail sent once per change plugs in here when the outbox worker runs in both processes.)
+func TestTwoReplicasOnOnePostgres(t *testing.T) {
+	t.Parallel()
+	url := testenv.DatabaseURL(t, store.Postgres)
+	o := seedOrg(t, url)
+	overdue := pastRequests(t, o, 20)
+	a := startFleet(t, url)
+	b := startFleet(t, url)
+	procs := []*fleet.Process{a, b}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	const n = 45
+	start := time.Now()
+	ids := make([]string, n)
+	wins := make([]int, n) // decisive answers (200) per request
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*n)
+	sem := make(chan struct{}, 16)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			who := fleet.Requesters[i%3] // the fourth asks once, below, for the revoke
+			id, _, err := o.Submit(ctx, procs[i%2].Base, who)
+			if err != nil {
+				errs <- err
+				return
+			}
+			ids[i] = id
+			// Three parties act at once through different processes; exactly one may decide.
+			acts := []struct{ email, action string }{{fleet.Approvers[0], "approve"}, {fleet.Approvers[1], "approve"}}
+			switch i % 3 {
+			case 1:
+				acts[1].action = "deny"
+			case 2:
+				acts = append(acts, struct{ email, action string }{who, "withdraw"})
+			}
+			var inner sync.WaitGroup
+			for j, act := range acts {
+				inner.Add(1)
+				go func() {
+					defer inner.Done()
+					st, out, err := o.Act(ctx, procs[(i+j)%2].Base, act.email, id, act.action)
+					switch {
+					case err != nil:
+						errs <- err
+					case st == http.StatusOK:
+						mu.Lock()
+						wins[i]++
+						mu.Unlock()
+					case st != http.StatusConflict:
+						errs <- fmt.Errorf("%s %s by %s: %d %v", act.action, id, act.email, st, out)
+					}
+				}()
+			}
+			inner.Wait()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	for i, id := range ids {
+		st, err := fleet.Whole(ctx, o.DB, id)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if wins[i] != 1 || st == pam.StatusPending {
+			t.Errorf("request %s: %d decisive answers, ends %s; want exactly one decision", id, wins[i], st)
+		}
+	}
+
+	t.Logf("%d requests decided through two processes in %v", n, time.Since(start))
+	// Both processes sweep every 200 ms; each overdue request is written down exactly once.
+	deadline := time.Now().Add(15 * time.Second)
+	for _, id := range overdue {
+		for {
+			st, err := fleet.Whole(ctx, o.DB, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st == pam.StatusTimedOut || st == pam.StatusExpired {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("request %s still %s after the sweepers ran", id, st)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	// A revoke through one process is seen by a check through the other at once.
+	grantee := fleet.Requesters[3]
+	id, _, err := o.Submit(ctx, a.Base, grantee)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, out, err := o.Act(ctx, a.Base, fleet.Approvers[0], id, "approve"); err != nil || st != http.StatusOK {
+		t.Fatalf("approve: %d %v %v", st, out, err)
+	}
+	if st, out, err := o.CheckAccess(ctx, b.Base, grantee, o.JournalTask); err != nil || st != http.StatusOK || out["allowed"] != true {
+		t.Fatalf("check on the other process after approval: %d %v %v", st, out, err)
+	}
+	if st, out, err := o.Act(ctx, b.Base, fleet.AdminEmail, id, "revoke"); err != nil || st != http.StatusOK {
+		t.Fatalf("revoke: %d %v %v", st, out, err)
+	}
+	if st, out, err := o.CheckAccess(ctx, a.Base, grantee, o.JournalTask); err != nil || st != http.StatusOK || out["allowed"] != false {
+		t.Fatalf("check on the other process right after the revoke: %d %v %v", st, out, err)
+	}
+	if _, err := fleet.Whole(ctx, o.DB, id); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range procs {
+		if err := p.Stop(); err != nil {
+			t.Fatalf("stop: %v\n%s", err, p.Logs())
+		}
+	}
+	verifyChain(t, url)
+}
