@@ -209,3 +209,101 @@ func TestTwoReplicasOnOnePostgres(t *testing.T) {
 	}
 	verifyChain(t, url)
 }
+
+// TestCrashDuringApprovalsIsAllOrNothing kills a process with SIGKILL in the middle of a burst
+// of approvals, on each database, and starts it again: every request is either approved with
+// its review and its event, or still pending with neither; acknowledged approvals survived;
+// the chain verifies and the restarted process decides the rest.
+func TestCrashDuringApprovalsIsAllOrNothing(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		url := testenv.DatabaseURL(t, dialect)
+		o := seedOrg(t, url)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		acc := access.New(o.DB, func() time.Time { return time.Now().UTC() }, nil)
+		const n = 120
+		ids := make([]string, n)
+		for i := range ids {
+			who := fleet.Requesters[i%len(fleet.Requesters)]
+			r, err := acc.Submit(ctx, o.Actor(who), o.Users[who], o.Journaling.ID, pam.Submission{Duration: time.Hour, Justification: "Burst."})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[i] = r.ID
+		}
+		p := startFleet(t, url)
+
+		var acked sync.Map // ids whose approval answered 200
+		var done sync.WaitGroup
+		next := make(chan string)
+		for range 12 {
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				for id := range next {
+					if st, _, err := o.Act(ctx, p.Base, fleet.Approvers[0], id, "approve"); err == nil && st == http.StatusOK {
+						acked.Store(id, true)
+					}
+				}
+			}()
+		}
+		killed := make(chan struct{})
+		go func() {
+			defer close(killed)
+			for {
+				c := 0
+				acked.Range(func(any, any) bool { c++; return true })
+				if c >= n/4 {
+					p.Kill()
+					return
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+		}()
+		for _, id := range ids {
+			select {
+			case next <- id:
+			case <-killed:
+			}
+		}
+		close(next)
+		done.Wait()
+		<-killed
+
+		approved := 0
+		for _, id := range ids {
+			st, err := fleet.Whole(ctx, o.DB, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := acked.Load(id); ok && st != pam.StatusApproved {
+				t.Fatalf("request %s: approval was acknowledged, but after the crash it is %s", id, st)
+			}
+			if st == pam.StatusApproved {
+				approved++
+			} else if st != pam.StatusPending {
+				t.Fatalf("request %s is %s", id, st)
+			}
+		}
+		if approved == 0 || approved == n {
+			t.Fatalf("%d of %d approved: the kill did not land in the middle of the burst", approved, n)
+		}
+		t.Logf("killed after %d of %d approvals", approved, n)
+
+		q := startFleet(t, url)
+		for _, id := range ids {
+			if st, _ := fleet.Whole(ctx, o.DB, id); st == pam.StatusPending {
+				if st, out, err := o.Act(ctx, q.Base, fleet.Approvers[1], id, "approve"); err != nil || st != http.StatusOK {
+					t.Fatalf("approve %s after the restart: %d %v %v", id, st, out, err)
+				}
+			}
+			if st, err := fleet.Whole(ctx, o.DB, id); err != nil || st != pam.StatusApproved {
+				t.Fatalf("after the restart: %s %v", st, err)
+			}
+		}
+		if err := q.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		verifyChain(t, url)
+	})
+}
