@@ -307,3 +307,203 @@ func TestCrashDuringApprovalsIsAllOrNothing(t *testing.T) {
 		verifyChain(t, url)
 	})
 }
+
+// readyz returns the status of /readyz (0 when the process does not answer).
+func readyz(p *fleet.Process) int {
+	resp, err := fleet.Client.Get(p.Base + "/readyz")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// waitFor polls cond every 50 ms until it holds, failing the test after d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestPostgresRestartUnderLoad restarts a private PostgreSQL server while two processes take
+// approvals, new requests and checks. /readyz reports the outage, every check during it fails
+// closed (503, allowed false), both processes recover by themselves, and afterwards every
+// request is whole: its state and its events agree, and what was acknowledged was kept.
+func TestPostgresRestartUnderLoad(t *testing.T) {
+	t.Parallel()
+	pg, err := fleet.NewCluster()
+	if err != nil {
+		t.Fatalf("a private PostgreSQL server is required for this test: %v", err)
+	}
+	t.Cleanup(pg.Remove)
+	o := seedOrg(t, pg.URL)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	acc := access.New(o.DB, func() time.Time { return time.Now().UTC() }, nil)
+	grantee := fleet.Requesters[3]
+	g, err := acc.Submit(ctx, o.Actor(grantee), o.Users[grantee], o.Journaling.ID, pam.Submission{Duration: time.Hour, Justification: "In force."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acc.Review(ctx, o.Actor(fleet.Approvers[0]), o.Users[fleet.Approvers[0]], g.ID, pam.DecisionApprove, ""); err != nil {
+		t.Fatal(err)
+	}
+	var pending []string
+	for i := range 400 {
+		who := fleet.Requesters[i%3]
+		r, err := acc.Submit(ctx, o.Actor(who), o.Users[who], o.Journaling.ID, pam.Submission{Duration: time.Hour, Justification: "Waiting."})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending = append(pending, r.ID)
+	}
+	procs := []*fleet.Process{startFleet(t, pg.URL), startFleet(t, pg.URL)}
+
+	type answer struct {
+		status  int
+		allowed any
+		err     error
+	}
+	var (
+		mu       sync.Mutex
+		checks   []answer
+		approved []string // acknowledged approvals
+		created  []string // acknowledged submissions
+		stop     = make(chan struct{})
+		wg       sync.WaitGroup
+	)
+	work := make(chan string, len(pending))
+	for _, id := range pending {
+		work <- id
+	}
+	close(work)
+	for w := range 4 { // approvers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range work {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if st, _, err := o.Act(ctx, procs[w%2].Base, fleet.Approvers[w%2], id, "approve"); err == nil && st == http.StatusOK {
+					mu.Lock()
+					approved = append(approved, id)
+					mu.Unlock()
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	for w := range 2 { // requesters
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if id, _, err := o.Submit(ctx, procs[(w+i)%2].Base, fleet.Requesters[w]); err == nil {
+					mu.Lock()
+					created = append(created, id)
+					mu.Unlock()
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+	}
+	for w := range 4 { // target systems
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				st, out, err := o.CheckAccess(ctx, procs[(w+i)%2].Base, grantee, o.JournalTask)
+				mu.Lock()
+				checks = append(checks, answer{st, out["allowed"], err})
+				mu.Unlock()
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+
+	time.Sleep(400 * time.Millisecond)
+	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range procs {
+		waitFor(t, 10*time.Second, "/readyz reports the outage", func() bool { return readyz(p) == http.StatusServiceUnavailable })
+		st, out, err := o.CheckAccess(ctx, p.Base, grantee, o.JournalTask)
+		if err != nil || st != http.StatusServiceUnavailable || out["allowed"] != false {
+			t.Fatalf("check during the outage: %d %v %v", st, out, err)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := pg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range procs {
+		waitFor(t, 15*time.Second, "/readyz after PostgreSQL is back", func() bool { return readyz(p) == http.StatusOK })
+		waitFor(t, 15*time.Second, "a check allowed after PostgreSQL is back", func() bool {
+			st, out, err := o.CheckAccess(ctx, p.Base, grantee, o.JournalTask)
+			return err == nil && st == http.StatusOK && out["allowed"] == true
+		})
+	}
+	time.Sleep(300 * time.Millisecond) // load keeps running on the recovered processes
+	close(stop)
+	wg.Wait()
+	for _, p := range procs {
+		for range 5 {
+			st, out, err := o.CheckAccess(ctx, p.Base, grantee, o.JournalTask)
+			if err != nil || st != http.StatusOK || out["allowed"] != true {
+				t.Fatalf("check after recovery: %d %v %v\n%s", st, out, err, p.Logs())
+			}
+		}
+	}
+
+	outage := 0
+	for _, a := range checks {
+		switch {
+		case a.err != nil:
+			t.Fatalf("a check got no answer: %v", a.err)
+		case a.status == http.StatusOK && a.allowed == true:
+		case a.status == http.StatusServiceUnavailable && a.allowed == false:
+			outage++
+		default:
+			t.Fatalf("a check answered %d allowed=%v", a.status, a.allowed)
+		}
+	}
+	if outage == 0 || outage == len(checks) {
+		t.Fatalf("%d of %d checks failed closed; the outage did not land in the run", outage, len(checks))
+	}
+	t.Logf("%d checks, %d failed closed; %d approvals and %d new requests acknowledged", len(checks), outage, len(approved), len(created))
+
+	for _, id := range approved {
+		if st, err := fleet.Whole(ctx, o.DB, id); err != nil || st != pam.StatusApproved {
+			t.Fatalf("acknowledged approval of %s: now %s, %v", id, st, err)
+		}
+	}
+	for _, id := range created {
+		if _, err := fleet.Whole(ctx, o.DB, id); err != nil {
+			t.Fatalf("acknowledged request: %v", err)
+		}
+	}
+	for _, id := range pending {
+		if _, err := fleet.Whole(ctx, o.DB, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	verifyChain(t, pg.URL)
+}
