@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	neturl "net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -506,4 +508,139 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 		}
 	}
 	verifyChain(t, pg.URL)
+}
+
+// TestSQLiteManyParallelSessions drives the real server on SQLite with many people at once:
+// signed-in sessions asking and deciding through the pages, API callers, and target systems
+// checking. Writers queue; nobody ever sees "database is locked" or a server error.
+func TestSQLiteManyParallelSessions(t *testing.T) {
+	t.Parallel()
+	url := testenv.DatabaseURL(t, store.SQLite)
+	o := seedOrg(t, url)
+	p := startFleet(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	var (
+		mu   sync.Mutex
+		ids  []string
+		errs []string
+	)
+	fail := func(format string, args ...any) {
+		mu.Lock()
+		errs = append(errs, fmt.Sprintf(format, args...))
+		mu.Unlock()
+	}
+	look := func(what string, st int, body string, err error) bool {
+		switch {
+		case err != nil:
+			fail("%s: %v", what, err)
+		case st >= 500 || strings.Contains(strings.ToLower(body), "locked"):
+			fail("%s: %d %.300s", what, st, body)
+		default:
+			return true
+		}
+		return false
+	}
+	var wg sync.WaitGroup
+	requestsRE := regexp.MustCompile(`^/requests/([0-9a-f-]{36})$`)
+	for w := range 24 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			switch w % 4 {
+			case 0: // a requester on the pages
+				who := fleet.Requesters[w/4%3]
+				s, err := o.SignIn(ctx, p.Base, who)
+				if err != nil {
+					fail("%v", err)
+					return
+				}
+				for range 6 {
+					if st, body, err := s.Get(ctx, "/requests/new?policy="+o.Journaling.ID); !look("new request page", st, body, err) {
+						return
+					}
+					st, body, err := s.Post(ctx, "/requests", neturl.Values{"policy_id": {o.Journaling.ID}, "duration": {"1h"}, "justification": {"Page ask."}})
+					if !look("submit", st, body, err) {
+						return
+					}
+					m := requestsRE.FindStringSubmatch(s.Location)
+					if st != http.StatusSeeOther || m == nil {
+						fail("submit: %d to %q", st, s.Location)
+						return
+					}
+					mu.Lock()
+					ids = append(ids, m[1])
+					mu.Unlock()
+					if st, body, err := s.Get(ctx, "/requests"); !look("my requests", st, body, err) {
+						return
+					}
+				}
+			case 1: // an approver on the pages, deciding whatever waits
+				who := fleet.Approvers[w/4%2]
+				s, err := o.SignIn(ctx, p.Base, who)
+				if err != nil {
+					fail("%v", err)
+					return
+				}
+				for range 12 {
+					mu.Lock()
+					var id string
+					if len(ids) > 0 {
+						id = ids[len(ids)-1]
+					}
+					mu.Unlock()
+					if st, body, err := s.Get(ctx, "/approvals"); !look("inbox", st, body, err) {
+						return
+					}
+					if id != "" {
+						st, body, err := s.Post(ctx, "/requests/"+id+"/review", neturl.Values{"decision": {"approve"}})
+						if !look("review", st, body, err) {
+							return
+						}
+					}
+				}
+			case 2: // an API caller asking and withdrawing
+				who := fleet.Requesters[3]
+				for range 8 {
+					id, st, err := o.Submit(ctx, p.Base, who)
+					if err != nil {
+						fail("api submit: %d %v", st, err)
+						return
+					}
+					mu.Lock()
+					ids = append(ids, id)
+					mu.Unlock()
+					if st, out, err := o.Act(ctx, p.Base, who, id, "withdraw"); err != nil || (st != http.StatusOK && st != http.StatusConflict) {
+						fail("api withdraw: %d %v %v", st, out, err)
+						return
+					}
+				}
+			case 3: // a target system checking
+				for range 25 {
+					st, out, err := o.CheckAccess(ctx, p.Base, fleet.Requesters[0], o.JournalTask)
+					if err != nil || st != http.StatusOK {
+						fail("check: %d %v %v", st, out, err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, e := range errs {
+		t.Error(e)
+	}
+	if strings.Contains(p.Logs(), "locked") {
+		t.Errorf("the server logged a locked database:\n%s", p.Logs())
+	}
+	if len(ids) < 50 {
+		t.Fatalf("only %d requests made", len(ids))
+	}
+	for _, id := range ids {
+		if _, err := fleet.Whole(ctx, o.DB, id); err != nil {
+			t.Error(err)
+		}
+	}
+	verifyChain(t, url)
 }

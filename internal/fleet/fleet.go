@@ -10,12 +10,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -52,6 +56,8 @@ type Org struct {
 	Journaling pam.Policy
 	// JournalTask is a task the journaling policy covers.
 	JournalTask string
+	// Password is every demo person's password.
+	Password string
 }
 
 // Requesters and Approvers of the journaling policy in the demo organisation.
@@ -74,11 +80,12 @@ func Seed(ctx context.Context, url string) (*Org, error) {
 	}
 	now := func() time.Time { return time.Now().UTC() }
 	accounts := auth.NewService(db, nil, now)
-	if _, err := demo.Load(ctx, db, accounts, admin.New(db, now), now); err != nil {
+	res, err := demo.Load(ctx, db, accounts, admin.New(db, now), now)
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("load demo: %w", err)
 	}
-	o := &Org{DB: db, Users: map[string]pam.User{}, Tokens: map[string]string{}, JournalTask: "exchange/New-JournalRule"}
+	o := &Org{DB: db, Users: map[string]pam.User{}, Tokens: map[string]string{}, JournalTask: "exchange/New-JournalRule", Password: res.Password}
 	for _, email := range append(append([]string{AdminEmail}, Requesters...), Approvers...) {
 		u, _, err := db.UserByEmail(ctx, email)
 		if err != nil {
@@ -311,4 +318,65 @@ func (o *Org) Act(ctx context.Context, base, email, id, action string) (int, map
 // CheckAccess asks the check API whether user may run task now.
 func (o *Org) CheckAccess(ctx context.Context, base, user, task string) (int, map[string]any, error) {
 	return Call(ctx, "POST", base+"/api/v1/check", o.Check, map[string]string{"user": user, "task": task})
+}
+
+// Session is a signed-in browser without JavaScript: a cookie jar and the CSRF token of the
+// last page it loaded.
+type Session struct {
+	Base string
+	// Location is where the last answer redirected to, if it did.
+	Location string
+	http     *http.Client
+	csrf     string
+}
+
+var csrfField = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+// SignIn signs email in with the demo password through the sign-in page.
+func (o *Org) SignIn(ctx context.Context, base, email string) (*Session, error) {
+	jar, _ := cookiejar.New(nil)
+	s := &Session{Base: base, http: &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: Client.Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	if st, body, err := s.Get(ctx, "/login"); err != nil || st != http.StatusOK {
+		return nil, fmt.Errorf("sign-in page: %d %v %.200s", st, err, body)
+	}
+	st, body, err := s.Post(ctx, "/login", url.Values{"email": {email}, "password": {o.Password}})
+	if err != nil || st != http.StatusSeeOther {
+		return nil, fmt.Errorf("sign in %s: %d %v %.300s", email, st, err, body)
+	}
+	return s, nil
+}
+
+// Get loads a page and returns its status and body.
+func (s *Session) Get(ctx context.Context, path string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Base+path, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	return s.do(req)
+}
+
+// Post sends a form with the session's CSRF token.
+func (s *Session) Post(ctx context.Context, path string, form url.Values) (int, string, error) {
+	form.Set("_csrf", s.csrf)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.Base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return s.do(req)
+}
+
+func (s *Session) do(req *http.Request) (int, string, error) {
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	s.Location = resp.Header.Get("Location")
+	b, err := io.ReadAll(resp.Body)
+	if m := csrfField.FindSubmatch(b); m != nil {
+		s.csrf = html.UnescapeString(string(m[1]))
+	}
+	return resp.StatusCode, string(b), err
 }
