@@ -1,5 +1,5 @@
 # Elevate's build and test entry points. `make test` sets up what it needs by itself.
-.PHONY: all build generate test lint deps check-generated
+.PHONY: all build generate test lint deps check-generated bench fuzz
 
 all: build
 
@@ -27,3 +27,19 @@ test: deps
 
 lint:
 	./scripts/lint.sh
+
+# Measures the check API, the inbox, audit search and export, workflows and memory against
+# references measured in the same run, on PostgreSQL; prints one table and writes it to
+# bench/results-<time>.txt. Takes about five minutes. Not part of `make test`.
+bench: deps
+	go run ./bench
+
+# Runs each fuzz target for FUZZTIME (default 20s). Their seed corpora run in `make test`.
+FUZZTIME ?= 20s
+fuzz:
+	go test ./internal/pam -run '^$$' -fuzz '^FuzzParseDuration$$' -fuzztime $(FUZZTIME)
+	go test ./internal/pam -run '^$$' -fuzz '^FuzzParseScopeTypeAndTaskKey$$' -fuzztime $(FUZZTIME)
+	go test ./internal/audit -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME)
+	go test ./internal/audit -run '^$$' -fuzz '^FuzzCSVExport$$' -fuzztime $(FUZZTIME)
+	go test ./web -run '^$$' -fuzz '^FuzzRequestForm$$' -fuzztime $(FUZZTIME)
+	go test ./web -run '^$$' -fuzz '^FuzzPolicyForm$$' -fuzztime $(FUZZTIME)

@@ -380,3 +380,33 @@ func (s *Session) do(req *http.Request) (int, string, error) {
 	}
 	return resp.StatusCode, string(b), err
 }
+
+// Stream loads path and counts the lines of the answer without keeping it.
+func (s *Session) Stream(ctx context.Context, path string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Base+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	c := *s.http
+	c.Timeout = 10 * time.Minute
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET %s: %d", path, resp.StatusCode)
+	}
+	n := 0
+	buf := make([]byte, 64<<10)
+	for {
+		k, err := resp.Body.Read(buf)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
