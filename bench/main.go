@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -250,6 +251,17 @@ func run(ctx context.Context) error {
 	add(row{name: fmt.Sprintf("audit export, all %dk events (jsonl)", n/1000), rate: float64(n) / exp.Seconds(), unit: "lines",
 		ratio: -1, note: fmt.Sprintf("%.1f s; server peak RSS so far %d MB", exp.Seconds(), peak>>20)})
 
+	// The cost audit adds to one approval: the use case with its event, against the same
+	// locked update and review without it, in this process on the same database.
+	say("measuring: the cost of the audit event in an approval (16 at once, %v each)", measureFor)
+	if err := loadSupply(ctx, o, approvalSupply); err != nil {
+		return err
+	}
+	bare := approvals(ctx, o, "bare", false)
+	add(bare.row("approval without its audit event (reference)", "", 0))
+	audited := approvals(ctx, o, "audited", true)
+	add(audited.row("approval with its audit event", "no event", bare.rate()))
+
 	// 4. Submit + approve workflows through the API.
 	flows := closedLoop(ctx, 16, measureFor, func(ctx context.Context) error {
 		id, _, err := o.Submit(ctx, p.Base, fleet.Requesters[0])
@@ -305,7 +317,7 @@ func run(ctx context.Context) error {
 	if steady.errors.Load() > 0 {
 		return fmt.Errorf("the constant-rate run had %d errors; first: %v", steady.errors.Load(), steady.firstErr())
 	}
-	for _, r := range []*result{echoRes, checkRes, trivial, inbox, pk, byActor, byAction, flows} {
+	for _, r := range []*result{echoRes, checkRes, trivial, inbox, pk, byActor, byAction, bare, audited, flows} {
 		if r.errors.Load() > 0 {
 			return fmt.Errorf("a measurement had %d errors; first: %v", r.errors.Load(), r.firstErr())
 		}
@@ -357,6 +369,68 @@ func loadRequests(ctx context.Context, o *fleet.Org) error {
 	}
 	return nil
 }
+
+// approvalSupply is how many pending requests each approval measurement may use up.
+var approvalSupply = envInt("BENCH_APPROVALS", 20_000)
+
+// loadSupply makes two sets of pending requests with known ids (bench-bare-N and
+// bench-audited-N) by copying a real one.
+func loadSupply(ctx context.Context, o *fleet.Org, n int) error {
+	acc := access.New(o.DB, func() time.Time { return time.Now().UTC() }, nil)
+	who := fleet.Requesters[2]
+	tpl, err := acc.Submit(ctx, o.Actor(who), o.Users[who], o.Journaling.ID, pam.Submission{Duration: time.Hour, Justification: "Template."})
+	if err != nil {
+		return err
+	}
+	for _, set := range []string{"bare", "audited"} {
+		err := o.DB.ExecRaw(ctx, `INSERT INTO requests (id, requester_id, policy_id, scope_type, scope_id, scope_name, approval_type,
+				approver_group_id, approvals_required, duration_min, justification, ticket, status, created_at, pending_until, version)
+			SELECT 'bench-`+set+`-' || g, t.requester_id, t.policy_id, t.scope_type, t.scope_id, t.scope_name, t.approval_type,
+				t.approver_group_id, t.approvals_required, t.duration_min, t.justification, t.ticket, 'pending', now(),
+				now() + interval '1 day', 1
+			FROM requests t, generate_series(1, ?) g WHERE t.id = ?`, n, tpl.ID)
+		if err != nil {
+			return fmt.Errorf("load pending requests: %w", err)
+		}
+	}
+	return o.DB.ExecRaw(ctx, "ANALYZE requests")
+}
+
+// approvals approves the requests of one set for measureFor, 16 at once: with the use case
+// (lock, review, state, audit event in one transaction), or with the same statements but no
+// event.
+func approvals(ctx context.Context, o *fleet.Org, set string, audited bool) *result {
+	approver := o.Users[fleet.Approvers[0]]
+	acc := access.New(o.DB, func() time.Time { return time.Now().UTC() }, nil)
+	var next atomic.Int64
+	return closedLoop(ctx, 16, measureFor, func(ctx context.Context) error {
+		k := next.Add(1)
+		if k > int64(approvalSupply) {
+			return errSpent
+		}
+		id := fmt.Sprintf("bench-%s-%d", set, k)
+		if audited {
+			_, err := acc.Review(ctx, o.Actor(fleet.Approvers[0]), approver, id, pam.DecisionApprove, "")
+			return err
+		}
+		return o.DB.Tx(ctx, func(tx *store.Store) error {
+			r, err := tx.LockRequest(ctx, id)
+			if err != nil {
+				return err
+			}
+			if err := r.Review(approver.ID, true, pam.DecisionApprove, "", time.Now().UTC()); err != nil {
+				return err
+			}
+			if err := tx.AddReview(ctx, r.ID, r.Reviews[len(r.Reviews)-1]); err != nil {
+				return err
+			}
+			return tx.SaveTransition(ctx, r)
+		})
+	})
+}
+
+// errSpent ends a closed loop whose supply of work ran out.
+var errSpent = errors.New("supply spent")
 
 // loadAudit appends auditEvents chained events in large batches: 1,000 actors, 20 actions.
 func loadAudit(ctx context.Context, db *store.Store) error {
@@ -509,7 +583,9 @@ func closedLoop(ctx context.Context, workers int, d time.Duration, fn func(conte
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(warmEnd) && ctx.Err() == nil {
-				_ = fn(ctx)
+				if errors.Is(fn(ctx), errSpent) {
+					return
+				}
 			}
 		}()
 	}
@@ -524,6 +600,9 @@ func closedLoop(ctx context.Context, workers int, d time.Duration, fn func(conte
 			for time.Now().Before(end) && ctx.Err() == nil {
 				t0 := time.Now()
 				err := fn(ctx)
+				if errors.Is(err, errSpent) {
+					return
+				}
 				r.record(time.Since(t0), err)
 			}
 		}()
