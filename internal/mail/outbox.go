@@ -383,3 +383,11 @@ func (o *Outbox) QueueExpiryNotices(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// Messages lists outbox messages newest first, one keyset page at a time.
+func (o *Outbox) Messages(ctx context.Context, f store.MailFilter) ([]store.OutboxMessage, error) {
+	return o.db.Mail(ctx, f)
+}
+
+// Counts counts the outbox's messages by state.
+func (o *Outbox) Counts(ctx context.Context) (map[string]int64, error) { return o.db.MailCounts(ctx) }
