@@ -48,7 +48,7 @@ func NewWorker(db *store.Store, outbox *Outbox, sender Sender, now func() time.T
 		BackoffBase: 30 * time.Second, BackoffMax: time.Hour, RetryFor: 24 * time.Hour}
 }
 
-// Run works until ctx ends.
+// Run works until ctx ends; a batch being sent is finished first.
 func (w *Worker) Run(ctx context.Context) {
 	t := time.NewTicker(w.Poll)
 	defer t.Stop()
@@ -86,23 +86,34 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 		if len(msgs) == 0 {
 			return n, nil
 		}
-		sctx, cancel := context.WithTimeout(ctx, w.Lease)
-		results := w.sender.Send(sctx, msgs)
-		cancel()
-		for i, m := range msgs {
-			var err error
-			if i < len(results) {
-				err = results[i]
-			} else {
-				err = &DeliveryError{Text: "sender returned no result"}
-			}
-			if ferr := w.finish(ctx, owner, m, err); ferr != nil {
-				return n, ferr
-			}
-			n++
+		done, err := w.deliverBatch(ctx, owner, msgs)
+		n += done
+		if err != nil {
+			return n, err
 		}
 	}
 	return n, ctx.Err()
+}
+
+// deliverBatch sends a claimed batch and records each outcome. It finishes even when ctx ends
+// meanwhile (shutdown), so no message is left leased with its outcome unknown; the lease
+// bounds how long that may take.
+func (w *Worker) deliverBatch(ctx context.Context, owner string, msgs []store.OutboxMessage) (int, error) {
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.Lease)
+	defer cancel()
+	results := w.sender.Send(bctx, msgs)
+	for i, m := range msgs {
+		var err error
+		if i < len(results) {
+			err = results[i]
+		} else {
+			err = &DeliveryError{Text: "sender returned no result"}
+		}
+		if ferr := w.finish(bctx, owner, m, err); ferr != nil {
+			return i, ferr
+		}
+	}
+	return len(msgs), nil
 }
 
 // backoff is the delay before attempt number attempts+1.
