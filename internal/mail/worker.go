@@ -16,7 +16,7 @@ import (
 // Worker delivers the outbox after commit and queues expiry notices. Several workers, in one
 // process or many on one PostgreSQL, may run at once: each message is leased to one of them.
 // It never sends inside a transaction: a batch is claimed (one short transaction), sent, and
-// each outcome is recorded with its audit event (one transaction per message).
+// the outcomes are recorded with their audit events (one more transaction).
 type Worker struct {
 	db     *store.Store
 	outbox *Outbox
@@ -95,13 +95,16 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 	return n, ctx.Err()
 }
 
-// deliverBatch sends a claimed batch and records each outcome. It finishes even when ctx ends
+// deliverBatch sends a claimed batch and records every outcome, with its audit event, in one
+// transaction (one commit per batch, not per message). It finishes even when ctx ends
 // meanwhile (shutdown), so no message is left leased with its outcome unknown; the lease
 // bounds how long that may take.
 func (w *Worker) deliverBatch(ctx context.Context, owner string, msgs []store.OutboxMessage) (int, error) {
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.Lease)
 	defer cancel()
 	results := w.sender.Send(bctx, msgs)
+	now := w.now()
+	outcomes := make([]outcome, len(msgs))
 	for i, m := range msgs {
 		var err error
 		if i < len(results) {
@@ -109,8 +112,35 @@ func (w *Worker) deliverBatch(ctx context.Context, owner string, msgs []store.Ou
 		} else {
 			err = &DeliveryError{Text: "sender returned no result"}
 		}
-		if ferr := w.finish(bctx, owner, m, err); ferr != nil {
-			return i, ferr
+		outcomes[i] = w.judge(m, err, now)
+	}
+	err := w.db.Tx(bctx, func(tx *store.Store) error {
+		for i, m := range msgs {
+			o := outcomes[i]
+			ok, err := tx.FinishMail(bctx, m.ID, owner, o.MailOutcome)
+			if err != nil {
+				return fmt.Errorf("record delivery of mail %s: %w", m.ID, err)
+			}
+			if !ok {
+				continue // the lease ran out and another worker took the message over
+			}
+			ev := audit.System.Event(o.action, "mail", m.ID, o.details)
+			ev.At, ev.RequestID, ev.Outcome = now, m.RequestID, audit.OutcomeSuccess
+			if o.State == store.MailFailed {
+				ev.Outcome = audit.OutcomeFailure
+			}
+			if err := tx.AppendAudit(bctx, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for i, m := range msgs {
+		if o := outcomes[i]; o.State != store.MailSent {
+			w.log.Warn("mail not delivered", "mail_id", m.ID, "state", o.State, "error", o.Error)
 		}
 	}
 	return len(msgs), nil
@@ -125,57 +155,44 @@ func (w *Worker) backoff(attempts int) time.Duration {
 	return min(d, w.BackoffMax)
 }
 
-// finish records one attempt's outcome and its audit event in one transaction.
-func (w *Worker) finish(ctx context.Context, owner string, m store.OutboxMessage, sendErr error) error {
-	now := w.now()
-	o := store.MailOutcome{State: store.MailSent, At: now}
-	action := "mail.sent"
-	details := map[string]any{"recipient": m.Recipient, "subject": m.Subject, "kind": m.Kind, "attempt": m.Attempts + 1}
-	if sendErr != nil {
-		var de *DeliveryError
-		if !errors.As(sendErr, &de) {
-			de = &DeliveryError{Text: sendErr.Error()}
-		}
-		o.Error = truncate(de.Text, 1000)
-		details["error"] = o.Error
-		giveUp := now.Add(w.RetryFor)
-		if m.GiveUpAt != nil {
-			giveUp = *m.GiveUpAt
-		}
-		next := now.Add(w.backoff(m.Attempts + 1))
-		switch {
-		case de.Permanent:
-			o.State, action = store.MailFailed, "mail.failed"
-			details["permanent"] = true
-		case !next.Before(giveUp):
-			o.State, action = store.MailFailed, "mail.failed"
-			details["gave_up"] = "temporary failures for " + w.RetryFor.String()
-		default:
-			o.State, action = store.MailRetrying, "mail.retry_scheduled"
-			o.NextAttemptAt, o.GiveUpAt = next, giveUp
-			details["next_attempt_at"] = next.UTC().Format(time.RFC3339)
-		}
+// outcome is what one attempt comes to: the row's new state and the audit event to write.
+type outcome struct {
+	store.MailOutcome
+	action  string
+	details map[string]any
+}
+
+// judge decides what an attempt's result means for the message: sent, retry later, or failed.
+func (w *Worker) judge(m store.OutboxMessage, sendErr error, now time.Time) outcome {
+	o := outcome{MailOutcome: store.MailOutcome{State: store.MailSent, At: now}, action: "mail.sent",
+		details: map[string]any{"recipient": m.Recipient, "subject": m.Subject, "kind": m.Kind, "attempt": m.Attempts + 1}}
+	if sendErr == nil {
+		return o
 	}
-	err := w.db.Tx(ctx, func(tx *store.Store) error {
-		ok, err := tx.FinishMail(ctx, m.ID, owner, o)
-		if err != nil || !ok {
-			return err // !ok: the lease ran out and another worker took the message over
-		}
-		ev := audit.System.Event(action, "mail", m.ID, details)
-		ev.At, ev.RequestID = now, m.RequestID
-		ev.Outcome = audit.OutcomeSuccess
-		if o.State == store.MailFailed {
-			ev.Outcome = audit.OutcomeFailure
-		}
-		return tx.AppendAudit(ctx, ev)
-	})
-	if err != nil {
-		return fmt.Errorf("record delivery of mail %s: %w", m.ID, err)
+	var de *DeliveryError
+	if !errors.As(sendErr, &de) {
+		de = &DeliveryError{Text: sendErr.Error()}
 	}
-	if sendErr != nil {
-		w.log.Warn("mail not delivered", "mail_id", m.ID, "state", o.State, "error", o.Error)
+	o.Error = truncate(de.Text, 1000)
+	o.details["error"] = o.Error
+	giveUp := now.Add(w.RetryFor)
+	if m.GiveUpAt != nil {
+		giveUp = *m.GiveUpAt
 	}
-	return nil
+	next := now.Add(w.backoff(m.Attempts + 1))
+	switch {
+	case de.Permanent:
+		o.State, o.action = store.MailFailed, "mail.failed"
+		o.details["permanent"] = true
+	case !next.Before(giveUp):
+		o.State, o.action = store.MailFailed, "mail.failed"
+		o.details["gave_up"] = "temporary failures for " + w.RetryFor.String()
+	default:
+		o.State, o.action = store.MailRetrying, "mail.retry_scheduled"
+		o.NextAttemptAt, o.GiveUpAt = next, giveUp
+		o.details["next_attempt_at"] = next.UTC().Format(time.RFC3339)
+	}
+	return o
 }
 
 // truncate cuts s to at most n bytes without splitting a character.
