@@ -47,17 +47,19 @@ type Deps struct {
 
 // Server is the HTTP application.
 type Server struct {
-	cfg     config.Config
-	auth    *auth.Service
-	admin   *admin.Service
-	access  *access.Service
-	ping    func(context.Context) error
-	log     *slog.Logger
-	now     func() time.Time
-	audit   AuditLog
-	flash   *securecookie.SecureCookie
-	metrics *metrics
-	e       *echo.Echo
+	cfg    config.Config
+	auth   *auth.Service
+	admin  *admin.Service
+	access *access.Service
+	// checkLimiter bounds check API calls per token.
+	checkLimiter *tokenLimiter
+	ping         func(context.Context) error
+	log          *slog.Logger
+	now          func() time.Time
+	audit        AuditLog
+	flash        *securecookie.SecureCookie
+	metrics      *metrics
+	e            *echo.Echo
 
 	mfa     *auth.MFA
 	limiter *auth.Limiter
@@ -107,6 +109,7 @@ func New(d Deps) *Server {
 	e.HidePort = true
 	e.IPExtractor = ipExtractor(d.Config)
 	e.HTTPErrorHandler = s.handleError
+	s.checkLimiter = newTokenLimiter(d.Config.CheckRate, int(d.Config.CheckRate*2)+1)
 	s.e = e
 	s.routes()
 	return s
