@@ -113,6 +113,7 @@ func (s *Server) routes() {
 	for _, act := range []string{"approve", "deny", "withdraw", "revoke"} {
 		e.POST("/api/v1/requests/:id/"+act, s.apiAct(act), apiAll...)
 	}
+	e.GET("/api/v1/audit", s.apiAudit, apiRead...)
 	e.GET("/api/v1/policies", s.apiListPolicies, apiRead...)
 	e.GET("/api/v1/policies/:id", s.apiGetPolicy, apiRead...)
 	e.POST("/api/v1/policies", s.apiCreatePolicy, apiAdmin...)
