@@ -19,6 +19,7 @@ import (
 	"time"
 	_ "time/tzdata" // time zones work on machines without a zoneinfo database
 
+	"github.com/elevate-pam/elevate/internal/access"
 	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/config"
@@ -200,9 +201,9 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	}
 	adminSvc := admin.New(db, func() time.Time { return time.Now().UTC() })
 	// Mail: queued by the services inside their transactions, delivered by the worker below.
-	// The access service takes outbox as its notifier.
 	outbox := mail.NewOutbox(db, e.cfg, func() time.Time { return time.Now().UTC() })
 	adminSvc.SetMailer(outbox)
+	accessSvc := access.New(db, func() time.Time { return time.Now().UTC() }, outbox)
 	if withDemo {
 		if err := e.loadDemo(ctx, db, authSvc, adminSvc); err != nil {
 			return err
@@ -217,7 +218,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 			"setup_url", e.cfg.BaseURL.String()+"/setup?token="+tok)
 	}
 
-	srv := web.New(web.Deps{Config: e.cfg, Auth: authSvc, Admin: adminSvc, Ping: db.Ping, Logger: e.log, Secret: secret, Audit: db,
+	srv := web.New(web.Deps{Config: e.cfg, Auth: authSvc, Admin: adminSvc, Access: accessSvc, Ping: db.Ping, Logger: e.log, Secret: secret, Audit: db,
 		IsApprover: db.IsApprover, Outbox: outbox})
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -237,6 +238,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
 	go e.sweepSessions(bg, db)
+	go e.sweepRequests(bg, accessSvc)
 	mailDone := make(chan struct{})
 	go func() {
 		defer close(mailDone)
@@ -315,7 +317,7 @@ func (e *env) demo(ctx context.Context, args []string) error {
 
 // loadDemo fills an empty database with the demo organisation and prints its sign-ins.
 func (e *env) loadDemo(ctx context.Context, db *store.Store, authSvc *auth.Service, adminSvc *admin.Service) error {
-	res, err := demo.Load(ctx, db, authSvc, adminSvc)
+	res, err := demo.Load(ctx, db, authSvc, adminSvc, func() time.Time { return time.Now().UTC() })
 	if err != nil {
 		return userFacing(err)
 	}
@@ -324,4 +326,23 @@ func (e *env) loadDemo(ctx context.Context, db *store.Store, authSvc *auth.Servi
 		fmt.Fprintf(e.stdout, "  %-22s %-16s %s\n", l.Email, l.Name, l.Role)
 	}
 	return nil
+}
+
+// sweepRequests writes down timed-out and expired requests every 30 seconds. Decisions never
+// depend on it (they compute from times); it keeps states, lists and mail current.
+func (e *env) sweepRequests(ctx context.Context, acc *access.Service) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		if n, err := acc.Sweep(ctx); err != nil && ctx.Err() == nil {
+			e.log.Warn("request sweep failed", "error", err.Error())
+		} else if n > 0 {
+			e.log.Info("requests swept", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -63,10 +63,8 @@ func (s *Server) showOutbox(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	loc := viewerZone(c)
-	when := func(t time.Time) (string, string) {
-		return formatTime(t, loc), t.In(loc).Format("2006-01-02 15:04:05 MST") + " · " + t.UTC().Format("2006-01-02 15:04:05 UTC")
-	}
+	loc, now := viewerZone(c), s.now()
+	when := func(t time.Time) components.TimeVM { return timeVM(t, now, loc) }
 	vm := adminview.OutboxVM{
 		Meta: s.meta(c, "Outbox"),
 		Header: components.HeaderVM{Title: "Outbox",
@@ -91,15 +89,15 @@ func (s *Server) showOutbox(c echo.Context) error {
 	for _, m := range msgs {
 		r := adminview.OutboxRow{ID: m.ID, Recipient: m.Recipient, RecipientName: m.RecipientName, Subject: m.Subject,
 			State: mailBadge(m.State), StateLabel: mailStateLabels[m.State], Attempts: strconv.Itoa(m.Attempts), LastError: m.LastError}
-		r.Queued, r.QueuedTitle = when(m.CreatedAt)
+		r.Queued = when(m.CreatedAt)
 		if m.State == store.MailQueued || m.State == store.MailRetrying {
-			r.NextTry, r.NextTryTitle = when(m.NextAttemptAt)
+			r.NextTry = when(m.NextAttemptAt)
 			if s.cfg.SMTP == nil {
-				r.NextTry = "when SMTP is configured"
+				r.NextTryNote = "when SMTP is configured"
 			}
 		}
 		if m.SentAt != nil {
-			r.Sent, r.SentTitle = when(*m.SentAt)
+			r.Sent = when(*m.SentAt)
 		}
 		if m.State == store.MailFailed {
 			r.RetryAction = "/admin/outbox/" + url.PathEscape(m.ID) + "/retry"

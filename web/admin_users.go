@@ -126,6 +126,10 @@ func (s *Server) showUser(c echo.Context) error {
 		roles = "Auditor (read-only)"
 	}
 	vm.Notes = []string{"Status: " + status + ". Role: " + roles + ". Time zone: " + u.TimeZone + "."}
+	vm.Links = []adminview.Link{
+		{Label: "Audit events by " + u.Name, Href: auditURL("/audit", "actor_id", string(u.ID))},
+		{Label: "Audit events about " + u.Name, Href: auditURL("/audit", "target_type", "user", "target_id", string(u.ID))},
+	}
 	sec := adminview.SetSection{Title: "Groups", TestID: "user-groups", Empty: "Not in any group."}
 	for _, g := range groups {
 		sec.Items = append(sec.Items, adminview.Item{Label: g.Name, Href: "/admin/groups/" + g.ID})

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/elevate-pam/elevate/internal/access"
 	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/auth"
@@ -63,7 +64,7 @@ func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 	logs := &lockedWriter{w: &strings.Builder{}}
 	adm := admin.New(db, clock.Now)
 	srv := web.New(web.Deps{
-		Config: cfg, Auth: svc, Admin: adm, Ping: db.Ping, Now: clock.Now, Secret: secret,
+		Config: cfg, Auth: svc, Admin: adm, Access: access.New(db, clock.Now, nil), Ping: db.Ping, Now: clock.Now, Secret: secret,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Audit: db, IsApprover: db.IsApprover,
 	})
 	hs := httptest.NewUnstartedServer(srv.Handler())

@@ -60,6 +60,16 @@ func (s *Server) setTimeZone(c echo.Context) error {
 		vm.TimeZone, vm.TimeZoneError = zone, "Enter a zone name such as Europe/Paris or UTC."
 		return render(c, http.StatusUnprocessableEntity, profile.Page(vm))
 	}
+	if c.FormValue("auto") == "1" {
+		// Sent by the page's script from the browser's zone: only a zone never chosen is set.
+		if u.TimeZone != "UTC" && u.TimeZone != "" {
+			return c.NoContent(http.StatusNoContent)
+		}
+		if err := s.auth.SetTimeZone(c.Request().Context(), u, loc.String(), actor(c)); err != nil {
+			return err
+		}
+		return c.NoContent(http.StatusNoContent)
+	}
 	if err := s.auth.SetTimeZone(c.Request().Context(), u, loc.String(), actor(c)); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"github.com/elevate-pam/elevate/internal/pam"
 	"net/http"
 	"strings"
 
@@ -26,7 +27,7 @@ func (s *Server) meta(c echo.Context, title string) layout.Meta {
 	m.CSRF, _ = c.Get(middleware.DefaultCSRFConfig.ContextKey).(string)
 	m.Flash = s.takeFlash(c)
 	if u, ok := CurrentUser(c); ok {
-		m.User = &layout.User{Name: u.Name, Email: u.Email}
+		m.User = &layout.User{Name: u.Name, Email: u.Email, TimeZone: u.TimeZone}
 		m.Nav = s.nav(c)
 	}
 	return m
@@ -35,21 +36,42 @@ func (s *Server) meta(c echo.Context, title string) layout.Meta {
 // nav is the sidebar for the viewer: only what they may open, with the current page marked.
 func (s *Server) nav(c echo.Context) []layout.NavItem {
 	path := c.Request().URL.Path
+	u, _ := CurrentUser(c)
 	items := []layout.NavItem{
 		{Label: "Dashboard", Href: "/", TestID: "nav-dashboard"},
+		{Label: "Request access", Href: "/requests/new", TestID: "nav-request"},
+		{Label: "My requests", Href: "/requests", TestID: "nav-requests"},
+		{Label: "Approvals", Href: "/approvals", TestID: "nav-approvals", Badge: s.inboxCount(c, u)},
 	}
-	u, _ := CurrentUser(c)
 	if u.Admin || u.Auditor {
 		items = append(items, layout.NavItem{Label: "Audit", Href: "/audit", TestID: "nav-audit"})
+	}
+	if u.Auditor && !u.Admin {
+		items = append(items, layout.NavItem{Label: "Policies", Href: "/admin/policies", TestID: "nav-policies"})
 	}
 	if u.Admin {
 		items = append(items, layout.NavItem{Label: "Admin", Href: "/admin", TestID: "nav-admin"})
 	}
 	for i := range items {
 		h := items[i].Href
-		items[i].Active = path == h || (h != "/" && strings.HasPrefix(path, h))
+		items[i].Active = path == h || (h != "/" && h != "/requests" && strings.HasPrefix(path, h)) ||
+			(h == "/requests" && strings.HasPrefix(path, "/requests/") && path != "/requests/new")
 	}
 	return items
 }
 
 func redirect(c echo.Context, to string) error { return c.Redirect(http.StatusSeeOther, to) }
+
+// inboxCount is the number of requests waiting for the viewer, for the navigation badge. A
+// failure only hides the badge; the page itself still renders.
+func (s *Server) inboxCount(c echo.Context, u pam.User) int {
+	if s.access == nil {
+		return 0
+	}
+	n, err := s.access.Store().InboxCount(c.Request().Context(), u.ID, s.now())
+	if err != nil {
+		s.log.Warn("inbox count failed", "request_id", RequestID(c), "error", err.Error())
+		return 0
+	}
+	return int(n)
+}

@@ -37,6 +37,18 @@ func (s *Server) routes() {
 
 	e.GET("/", s.showDashboard, signedIn...)
 
+	// Requests and approvals. Decisions pass through a step-up for users with two-step
+	// verification (see RequireStepUpWhenEnrolled).
+	decide := append(signedIn[:len(signedIn):len(signedIn)], s.RequireStepUpWhenEnrolled)
+	e.GET("/requests", s.listRequests, signedIn...)
+	e.GET("/requests/new", s.showNewRequest, signedIn...)
+	e.POST("/requests", s.submitRequest, signedIn...)
+	e.GET("/requests/:id", s.showRequest, signedIn...)
+	e.POST("/requests/:id/review", s.reviewRequest, decide...)
+	e.POST("/requests/:id/withdraw", s.withdrawRequest, signedIn...)
+	e.POST("/requests/:id/revoke", s.revokeRequest, decide...)
+	e.GET("/approvals", s.showApprovals, signedIn...)
+
 	// Administration: every route here is for admins only (TestAdminRoutesNeedAdmin walks them).
 	adm := append(signedIn[:len(signedIn):len(signedIn)], s.requireAdmin, s.RequireStepUpWhenEnrolled)
 	e.GET("/admin", func(c echo.Context) error { return redirect(c, "/admin/policies") }, adm...)
@@ -73,10 +85,12 @@ func (s *Server) routes() {
 	e.POST("/admin/role-groups/:id", s.updateRoleGroup, adm...)
 	e.POST("/admin/role-groups/:id/roles", s.addRoleGroupRole, adm...)
 	e.POST("/admin/role-groups/:id/roles/:rid/remove", s.removeRoleGroupRole, adm...)
-	e.GET("/admin/policies", s.listPolicies, adm...)
+	// Auditors may read policies (and change nothing).
+	readPolicies := append(signedIn[:len(signedIn):len(signedIn)], requireAdminOrAuditor)
+	e.GET("/admin/policies", s.listPolicies, readPolicies...)
 	e.GET("/admin/policies/new", s.newPolicy, adm...)
 	e.POST("/admin/policies", s.createPolicy, adm...)
-	e.GET("/admin/policies/:id", s.showPolicy, adm...)
+	e.GET("/admin/policies/:id", s.showPolicy, readPolicies...)
 	e.POST("/admin/policies/:id", s.updatePolicy, adm...)
 	e.POST("/admin/policies/:id/delete", s.deletePolicy, adm...)
 	e.GET("/admin/settings", s.showSettings, adm...)
@@ -93,6 +107,15 @@ func (s *Server) routes() {
 	apiAll := append(api[:len(api):len(api)], requireScope(auth.ScopeAPI))
 	apiRead := append(apiAll[:len(apiAll):len(apiAll)], requireAdminOrAuditor)
 	apiAdmin := append(apiAll[:len(apiAll):len(apiAll)], s.requireAdmin)
+	apiCheck := append(api[:len(api):len(api)], requireScope(auth.ScopeCheck), s.limitCheckPerToken)
+	e.POST("/api/v1/check", s.check, apiCheck...)
+	e.GET("/api/v1/requests", s.apiListRequests, apiAll...)
+	e.POST("/api/v1/requests", s.apiSubmitRequest, apiAll...)
+	e.GET("/api/v1/requests/:id", s.apiGetRequest, apiAll...)
+	for _, act := range []string{"approve", "deny", "withdraw", "revoke"} {
+		e.POST("/api/v1/requests/:id/"+act, s.apiAct(act), apiAll...)
+	}
+	e.GET("/api/v1/audit", s.apiAudit, apiRead...)
 	e.GET("/api/v1/policies", s.apiListPolicies, apiRead...)
 	e.GET("/api/v1/policies/:id", s.apiGetPolicy, apiRead...)
 	e.POST("/api/v1/policies", s.apiCreatePolicy, apiAdmin...)

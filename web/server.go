@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/elevate-pam/elevate/internal/access"
 	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/config"
@@ -24,6 +25,7 @@ type Deps struct {
 	Config config.Config
 	Auth   *auth.Service
 	Admin  *admin.Service
+	Access *access.Service
 	// Ping reports whether the database answers; /readyz uses it.
 	Ping   func(context.Context) error
 	Logger *slog.Logger
@@ -48,16 +50,19 @@ type Deps struct {
 
 // Server is the HTTP application.
 type Server struct {
-	cfg     config.Config
-	auth    *auth.Service
-	admin   *admin.Service
-	ping    func(context.Context) error
-	log     *slog.Logger
-	now     func() time.Time
-	audit   AuditLog
-	flash   *securecookie.SecureCookie
-	metrics *metrics
-	e       *echo.Echo
+	cfg    config.Config
+	auth   *auth.Service
+	admin  *admin.Service
+	access *access.Service
+	// checkLimiter bounds check API calls per token.
+	checkLimiter *tokenLimiter
+	ping         func(context.Context) error
+	log          *slog.Logger
+	now          func() time.Time
+	audit        AuditLog
+	flash        *securecookie.SecureCookie
+	metrics      *metrics
+	e            *echo.Echo
 
 	mfa     *auth.MFA
 	limiter *auth.Limiter
@@ -102,7 +107,7 @@ func New(d Deps) *Server {
 	fc.MaxAge(300)
 	fc.SetSerializer(securecookie.JSONEncoder{})
 	s := &Server{
-		cfg: d.Config, auth: d.Auth, admin: d.Admin, ping: d.Ping, log: d.Logger, now: d.Now, flash: fc, audit: d.Audit,
+		cfg: d.Config, auth: d.Auth, admin: d.Admin, access: d.Access, ping: d.Ping, log: d.Logger, now: d.Now, flash: fc, audit: d.Audit,
 		mfa: d.MFA, limiter: d.Limiter, sso: d.SSO, mfaRequired: d.MFARequired, isApprover: d.IsApprover,
 		outbox:  d.Outbox,
 		metrics: newMetrics(prometheus.NewRegistry()),
@@ -112,6 +117,7 @@ func New(d Deps) *Server {
 	e.HidePort = true
 	e.IPExtractor = ipExtractor(d.Config)
 	e.HTTPErrorHandler = s.handleError
+	s.checkLimiter = newTokenLimiter(d.Config.CheckRate, int(d.Config.CheckRate*2)+1)
 	s.e = e
 	s.routes()
 	return s

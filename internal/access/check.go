@@ -48,7 +48,7 @@ func (s *Service) Check(ctx context.Context, a audit.Actor, userRef, taskKey str
 		})
 		ev.RequestID, ev.At = d.RequestID, now
 		if !d.Allowed {
-			ev.Outcome = "denied"
+			ev.Outcome = audit.OutcomeFailure
 		}
 		return tx.AppendAudit(ctx, ev)
 	})

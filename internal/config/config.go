@@ -29,6 +29,8 @@ type Config struct {
 	SessionIdle     time.Duration
 	SessionLifetime time.Duration
 	LogLevel        string
+	// CheckRate is how many check API calls per second one token may make (per process).
+	CheckRate float64
 
 	// OIDCAutoCreate creates unknown users at their first SSO sign-in.
 	OIDCAutoCreate bool
@@ -171,6 +173,14 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.SessionIdle > c.SessionLifetime {
 		return c, &Error{"ELEVATE_SESSION_IDLE_TIMEOUT", "must not be longer than ELEVATE_SESSION_LIFETIME"}
+	}
+	c.CheckRate = 200
+	if v := get("ELEVATE_CHECK_RATE", ""); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || r < 1 || r > 1e6 {
+			return c, &Error{"ELEVATE_CHECK_RATE", fmt.Sprintf("%q is not a number of calls per second between 1 and 1000000", v)}
+		}
+		c.CheckRate = r
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

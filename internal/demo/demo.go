@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/elevate-pam/elevate/internal/access"
 	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/auth"
@@ -28,7 +29,7 @@ type Result struct {
 var actor = audit.Actor{Type: audit.ActorSystem, Name: "demo"}
 
 // Load fills an empty database. It refuses a database that already has users.
-func Load(ctx context.Context, db *store.Store, accounts *auth.Service, adm *admin.Service) (Result, error) {
+func Load(ctx context.Context, db *store.Store, accounts *auth.Service, adm *admin.Service, now func() time.Time) (Result, error) {
 	n, err := db.CountUsers(ctx)
 	if err != nil {
 		return Result{}, err
@@ -163,10 +164,107 @@ func Load(ctx context.Context, db *store.Store, accounts *auth.Service, adm *adm
 	export.EligibleGroupID = groups["Compliance"].ID
 	export.TicketRequired = true
 	policies = append(policies, export)
+	created := map[string]pam.Policy{}
 	for _, p := range policies {
-		if _, err := adm.CreatePolicy(ctx, actor, p); err != nil {
+		saved, err := adm.CreatePolicy(ctx, actor, p)
+		if err != nil {
 			return res, fmt.Errorf("demo policy: %w", err)
 		}
+		created[string(p.ScopeType)+":"+p.ScopeID] = saved
+	}
+	if err := demoRequests(ctx, db, users, map[string]pam.Policy{
+		"mailbox":    created["role:"+roles["Mailbox admin"].ID],
+		"journaling": created["role:"+roles["Journaling"].ID],
+		"search":     created["task:"+tasks["exchange/Search-Mailbox"].ID],
+		"org":        created["role_group:"+rg.ID],
+	}, now); err != nil {
+		return res, fmt.Errorf("demo requests: %w", err)
 	}
 	return res, nil
+}
+
+// demoRequests leaves a few requests in each state, so the inbox, the lists and the timelines
+// have something to show on the first run. Past ones are made with a clock set back.
+func demoRequests(ctx context.Context, db *store.Store, users map[string]pam.User, pols map[string]pam.Policy, now func() time.Time) error {
+	at := now()
+	clock := func() time.Time { return at }
+	acc := access.New(db, clock, nil)
+	as := func(email string) (pam.User, audit.Actor) {
+		u := users[email]
+		return u, audit.Actor{Type: audit.ActorUser, ID: string(u.ID), Name: u.Email}
+	}
+	submit := func(email, pol string, d time.Duration, why, ticket string) (pam.Request, error) {
+		u, a := as(email)
+		return acc.Submit(ctx, a, u, pols[pol].ID, pam.Submission{Duration: d, Justification: why, Ticket: ticket})
+	}
+	review := func(email, id, decision, comment string) error {
+		u, a := as(email)
+		_, err := acc.Review(ctx, a, u, id, decision, comment)
+		return err
+	}
+	// Two days ago: one request nobody decided (timed out), one grant that ran its course.
+	at = now().Add(-50 * time.Hour)
+	if _, err := submit("raj@demo.example", "journaling", time.Hour, "Archive rule for the legal hold on the sales team.", ""); err != nil {
+		return err
+	}
+	old, err := submit("rhea@demo.example", "mailbox", 2*time.Hour, "Mailbox over quota for the finance director; raise the limit.", "INC-4102")
+	if err != nil {
+		return err
+	}
+	at = at.Add(20 * time.Minute)
+	if err := review("olivia@demo.example", old.ID, pam.DecisionApprove, "Go ahead."); err != nil {
+		return err
+	}
+	// Yesterday: a denied and a withdrawn request.
+	at = now().Add(-26 * time.Hour)
+	denied, err := submit("ravi@demo.example", "journaling", 4*time.Hour, "Want to look at how journaling works.", "")
+	if err != nil {
+		return err
+	}
+	at = at.Add(time.Hour)
+	if err := review("omar@demo.example", denied.ID, pam.DecisionDeny, "Not without a ticket or a task that needs it."); err != nil {
+		return err
+	}
+	withdrawn, err := submit("raj@demo.example", "mailbox", time.Hour, "Reset delegate access for a shared mailbox.", "INC-4177")
+	if err != nil {
+		return err
+	}
+	if _, err := acc.Withdraw(ctx, audit.Actor{Type: audit.ActorUser, ID: string(users["raj@demo.example"].ID)}, users["raj@demo.example"], withdrawn.ID); err != nil {
+		return err
+	}
+	// Today: a grant in force, one revoked, an automatic one, and two waiting for approvers.
+	at = now().Add(-40 * time.Minute)
+	inForce, err := submit("raj@demo.example", "mailbox", 2*time.Hour, "Grant a manager access to a leaver's mailbox (HR ticket).", "HR-88")
+	if err != nil {
+		return err
+	}
+	at = at.Add(5 * time.Minute)
+	if err := review("omar@demo.example", inForce.ID, pam.DecisionApprove, ""); err != nil {
+		return err
+	}
+	revoked, err := submit("rhea@demo.example", "journaling", time.Hour, "Fix the journal rule that drops mail to the archive.", "")
+	if err != nil {
+		return err
+	}
+	if err := review("olivia@demo.example", revoked.ID, pam.DecisionApprove, ""); err != nil {
+		return err
+	}
+	at = at.Add(15 * time.Minute)
+	if _, err := acc.Revoke(ctx, audit.Actor{Type: audit.ActorUser, ID: string(users["olivia@demo.example"].ID)}, users["olivia@demo.example"], revoked.ID, "Fixed by the vendor; access no longer needed."); err != nil {
+		return err
+	}
+	at = now().Add(-10 * time.Minute)
+	if _, err := submit("rosa@demo.example", "search", 30*time.Minute, "Litigation hold search, case 2026-117.", ""); err != nil {
+		return err
+	}
+	at = now().Add(-5 * time.Minute)
+	if _, err := submit("rhea@demo.example", "mailbox", time.Hour, "Forwarding rule for the CEO's assistant while on leave.", "INC-4230"); err != nil {
+		return err
+	}
+	if _, err := submit("ravi@demo.example", "org", 2*time.Hour, "Quarterly Exchange change window: transport rules and journaling.", "CHG-311"); err != nil {
+		return err
+	}
+	at = now()
+	_, err = acc.Sweep(ctx)
+	return err
 }

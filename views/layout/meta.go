@@ -13,8 +13,9 @@ type Meta struct {
 
 // User is the signed-in viewer as the frame shows them.
 type User struct {
-	Name  string
-	Email string
+	Name     string
+	Email    string
+	TimeZone string
 }
 
 // Flash is a one-time message shown after a redirect. Kind is success, error or info.

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+func signOut(t *testing.T, ctx context.Context, p *process) {
+	t.Helper()
+	do(t, ctx, p,
+		chromedp.Click(chromedp.CSS(`[data-testid="user-menu"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="sign-out"]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="sign-out"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="login-form"]`)),
+	)
+}
+
+func checkCall(t *testing.T, p *process, token, user, task string) map[string]any {
+	t.Helper()
+	b, _ := json.Marshal(map[string]string{"user": user, "task": task})
+	req, _ := http.NewRequest("POST", p.base+"/api/v1/check", bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]any{}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return out
+}
+
+// TestBrowserRequestApproveCheckRevoke: a requester asks for a role, an approver approves in
+// the inbox, the requester sees the grant in force, and a check for a covered task is allowed,
+// then denied after a revoke.
+func TestBrowserRequestApproveCheckRevoke(t *testing.T) {
+	p := startElevate(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "req.db")}, "serve", "--demo")
+	pw := regexp.MustCompile(`password (demo-\S+)\)`).FindStringSubmatch(p.Stdout())
+	if pw == nil {
+		t.Fatalf("demo password not printed:\n%s", p.Stdout())
+	}
+	ctx := browser(t)
+
+	// An admin makes a check token for the target system.
+	signInAs(t, ctx, p, "admin@demo.example", pw[1])
+	do(t, ctx, p,
+		chromedp.Navigate(p.base+"/profile/tokens"),
+		fill(`#f-name`, "exchange-runspace"),
+		chromedp.Click(chromedp.CSS(`[data-testid="create-token"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="secret"]`)),
+	)
+	token := strings.TrimSpace(text(t, ctx, `[data-testid="secret"]`))
+	signOut(t, ctx, p)
+
+	// The requester asks for Mailbox admin for 1 hour.
+	signInAs(t, ctx, p, "rhea@demo.example", pw[1])
+	do(t, ctx, p,
+		chromedp.Navigate(p.base+"/requests/new"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="scopes"]`)),
+		fill(`[data-testid="search"]`, "mailbox admin\n"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="scope"]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="scope"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="request-form"]`)),
+		fill(`#f-justification`, "Shared mailbox permissions for the new support team."),
+		fill(`#f-ticket`, "INC-5001"),
+	)
+	screenshot(t, ctx, "request-new")
+	do(t, ctx, p,
+		chromedp.Click(chromedp.CSS(`[data-testid="submit-request"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="timeline"]`)),
+	)
+	if st := text(t, ctx, `[data-testid="card-status"]`); st != "Pending" {
+		t.Fatalf("after asking: %q", st)
+	}
+	if d := checkCall(t, p, token, "rhea@demo.example", "exchange/Set-Mailbox"); d["allowed"] != false {
+		t.Fatalf("check while pending: %v", d)
+	}
+	reqPath, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname`))
+	signOut(t, ctx, p)
+
+	// The approver approves inline in the inbox (htmx swaps the card).
+	signInAs(t, ctx, p, "olivia@demo.example", pw[1])
+	do(t, ctx, p,
+		chromedp.Navigate(p.base+"/approvals"),
+		chromedp.WaitVisible(chromedp.CSS(`#req-`+strings.TrimPrefix(reqPath, "/requests/")+` [data-testid="approve"]`)),
+	)
+	screenshot(t, ctx, "approvals")
+	do(t, ctx, p,
+		chromedp.Click(chromedp.CSS(`#req-`+strings.TrimPrefix(reqPath, "/requests/")+` [data-testid="approve"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="card-notice"]`)),
+	)
+	if n := text(t, ctx, `[data-testid="card-notice"]`); !strings.Contains(n, "approved") {
+		t.Fatalf("inline approval says %q", n)
+	}
+	signOut(t, ctx, p)
+
+	signInAs(t, ctx, p, "rhea@demo.example", pw[1])
+	do(t, ctx, p, chromedp.Navigate(p.base+reqPath), chromedp.WaitVisible(chromedp.CSS(`[data-testid="card-state"]`)))
+	if st := text(t, ctx, `[data-testid="card-state"]`); !strings.Contains(st, "In force until") {
+		t.Fatalf("requester sees %q", st)
+	}
+	screenshot(t, ctx, "request-in-force")
+	if d := checkCall(t, p, token, "rhea@demo.example", "exchange/Set-Mailbox"); d["allowed"] != true {
+		t.Fatalf("check after approval: %v", d)
+	}
+	signOut(t, ctx, p)
+
+	// The approver revokes; the next check is denied.
+	signInAs(t, ctx, p, "olivia@demo.example", pw[1])
+	do(t, ctx, p,
+		chromedp.Navigate(p.base+reqPath),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="revoke-form"]`)),
+		fill(`#f-reason`, "Team set up; no longer needed."),
+		chromedp.Click(chromedp.CSS(`[data-testid="revoke"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="flash"]`)),
+	)
+	if d := checkCall(t, p, token, "rhea@demo.example", "exchange/Set-Mailbox"); d["allowed"] != false {
+		t.Fatalf("check after revoke: %v", d)
+	}
+	screenshot(t, ctx, "request-revoked")
+	// Phone width: the inbox and a request card stay usable.
+	do(t, ctx, p, chromedp.EmulateViewport(375, 800), chromedp.Navigate(p.base+"/approvals"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="page-title"]`)))
+	screenshot(t, ctx, "approvals-375")
+	do(t, ctx, p, chromedp.Navigate(p.base+reqPath), chromedp.WaitVisible(chromedp.CSS(`[data-testid="timeline"]`)))
+	screenshot(t, ctx, "request-375")
+}

@@ -1,0 +1,23 @@
+// Elevate's own script: small improvements on pages that work without it.
+(function () {
+  "use strict";
+  // Keep the signed-in user's time zone from the browser, once, if they never chose one.
+  var body = document.body;
+  var stored = body.getAttribute("data-tz");
+  var csrf = body.getAttribute("data-csrf");
+  if (!stored || !csrf || stored !== "UTC" || !window.Intl || !window.fetch) return;
+  var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (!zone || zone === "UTC" || zone === "Etc/UTC") return;
+  try {
+    if (sessionStorage.getItem("elevate-tz-sent") === zone) return;
+    sessionStorage.setItem("elevate-tz-sent", zone);
+  } catch (e) { /* private mode: send once per page */ }
+  var form = new URLSearchParams();
+  form.set("time_zone", zone);
+  form.set("auto", "1");
+  fetch("/profile/timezone", {
+    method: "POST", credentials: "same-origin",
+    headers: { "X-CSRF-Token": csrf, "Content-Type": "application/x-www-form-urlencoded" },
+    body: form.toString()
+  });
+})();

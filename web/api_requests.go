@@ -1,0 +1,239 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/labstack/echo/v4"
+)
+
+type checkIn struct {
+	User string `json:"user"`
+	Task string `json:"task"`
+}
+
+type checkOut struct {
+	Allowed   bool   `json:"allowed"`
+	Reason    string `json:"reason"`
+	RequestID string `json:"request_id,omitempty"`
+	ExpiresAt string `json:"expires_at,omitempty"`
+}
+
+// tokenActor is the audit actor of an API call: the token, named, on behalf of its owner.
+func tokenActor(c echo.Context) audit.Actor {
+	a := actor(c)
+	if t, ok := APIToken(c); ok {
+		a.Type, a.ID, a.Name = audit.ActorToken, t.ID, t.Name
+	}
+	return a
+}
+
+// check is the decision point target systems call just before they run a task. It fails
+// closed: bad input is denied with a reason, and a database failure answers 503 with
+// allowed false.
+func (s *Server) check(c echo.Context) error {
+	var in checkIn
+	if err := bindJSON(c, &in); err != nil {
+		return c.JSON(http.StatusBadRequest, map[string]any{"allowed": false, "reason": "bad request", "error": pam.ErrorMessage(err)})
+	}
+	if strings.TrimSpace(in.User) == "" || strings.TrimSpace(in.Task) == "" {
+		return c.JSON(http.StatusBadRequest, map[string]any{"allowed": false, "reason": "bad request", "error": "Send both user and task."})
+	}
+	d, err := s.access.Check(c.Request().Context(), tokenActor(c), in.User, in.Task)
+	if err != nil {
+		s.log.Error("check failed; denied", "request_id", RequestID(c), "error", err.Error())
+		return c.JSON(http.StatusServiceUnavailable, checkOut{Allowed: false, Reason: "unavailable"})
+	}
+	out := checkOut{Allowed: d.Allowed, Reason: d.Reason, RequestID: d.RequestID}
+	if d.ExpiresAt != nil {
+		out.ExpiresAt = d.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+type reviewJSON struct {
+	Reviewer string `json:"reviewer"`
+	Decision string `json:"decision"`
+	Comment  string `json:"comment"`
+	At       string `json:"at"`
+}
+
+type requestJSON struct {
+	ID                string       `json:"id"`
+	Requester         string       `json:"requester"`
+	PolicyID          string       `json:"policy_id"`
+	ScopeType         string       `json:"scope_type"`
+	ScopeID           string       `json:"scope_id"`
+	Scope             string       `json:"scope"`
+	Status            string       `json:"status"`
+	InForce           bool         `json:"in_force"`
+	DurationMin       int          `json:"duration_min"`
+	Justification     string       `json:"justification"`
+	Ticket            string       `json:"ticket"`
+	ApprovalsRequired int          `json:"approvals_required"`
+	Approvals         int          `json:"approvals"`
+	CreatedAt         string       `json:"created_at"`
+	PendingUntil      string       `json:"pending_until"`
+	ScheduledStart    string       `json:"scheduled_start,omitempty"`
+	StartsAt          string       `json:"starts_at,omitempty"`
+	EndsAt            string       `json:"ends_at,omitempty"`
+	RevokeReason      string       `json:"revoke_reason,omitempty"`
+	Extends           string       `json:"extends,omitempty"`
+	Reviews           []reviewJSON `json:"reviews"`
+}
+
+func ts(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func toRequestJSON(r pam.Request, now time.Time) requestJSON {
+	j := requestJSON{ID: r.ID, Requester: r.RequesterEmail, PolicyID: r.PolicyID, ScopeType: string(r.ScopeType), ScopeID: r.ScopeID,
+		Scope: r.ScopeName, Status: string(r.StatusAt(now)), InForce: r.InForce(now), DurationMin: int(r.Duration / time.Minute),
+		Justification: r.Justification, Ticket: r.Ticket, ApprovalsRequired: r.ApprovalsRequired, Approvals: r.Approvals(),
+		CreatedAt: r.CreatedAt.UTC().Format(time.RFC3339), PendingUntil: r.PendingUntil.UTC().Format(time.RFC3339),
+		ScheduledStart: ts(r.ScheduledStart), StartsAt: ts(r.StartsAt), EndsAt: ts(r.EndsAt), RevokeReason: r.RevokeReason,
+		Extends: r.ExtendsID, Reviews: []reviewJSON{}}
+	for _, v := range r.Reviews {
+		j.Reviews = append(j.Reviews, reviewJSON{Reviewer: v.ReviewerName, Decision: v.Decision, Comment: v.Comment, At: v.At.UTC().Format(time.RFC3339)})
+	}
+	return j
+}
+
+func (s *Server) apiListRequests(c echo.Context) error {
+	u, _ := CurrentUser(c)
+	f := store.RequestFilter{RequesterID: u.ID, Limit: 100}
+	if st := c.QueryParam("status"); st != "" {
+		status, err := pam.ParseStatus(st)
+		if err != nil {
+			return err
+		}
+		f.Status = status
+	}
+	if at, id, ok := strings.Cut(c.QueryParam("after"), "|"); ok {
+		t, err := time.Parse(time.RFC3339Nano, at)
+		if err != nil {
+			return pam.FieldError("after", "The after cursor is not one this API gave out.")
+		}
+		f.Before = &store.RequestCursor{CreatedAt: t, ID: id}
+	}
+	rs, err := s.access.Store().Requests(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	out := struct {
+		Requests []requestJSON `json:"requests"`
+		Next     string        `json:"next,omitempty"`
+	}{Requests: []requestJSON{}}
+	for _, r := range rs {
+		out.Requests = append(out.Requests, toRequestJSON(r, now))
+	}
+	if len(rs) == f.Limit {
+		l := rs[len(rs)-1]
+		out.Next = l.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + l.ID
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+type submitJSON struct {
+	PolicyID       string `json:"policy_id"`
+	DurationMin    int    `json:"duration_min"`
+	Justification  string `json:"justification"`
+	Ticket         string `json:"ticket"`
+	ScheduledStart string `json:"scheduled_start"`
+	Extends        string `json:"extends"`
+}
+
+func (s *Server) apiSubmitRequest(c echo.Context) error {
+	u, _ := CurrentUser(c)
+	var in submitJSON
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	if in.DurationMin <= 0 || in.DurationMin > 366*24*60 {
+		return pam.FieldError("duration_min", "Give duration_min as a positive number of minutes.")
+	}
+	sub := pam.Submission{Duration: time.Duration(in.DurationMin) * time.Minute, Justification: in.Justification, Ticket: in.Ticket}
+	if in.ScheduledStart != "" {
+		t, err := time.Parse(time.RFC3339, in.ScheduledStart)
+		if err != nil {
+			return pam.FieldError("scheduled_start", "Give scheduled_start in RFC 3339, like 2026-03-02T14:30:00Z.")
+		}
+		sub.ScheduledStart = &t
+	}
+	ctx := c.Request().Context()
+	p, err := s.access.EligiblePolicy(ctx, u, in.PolicyID)
+	if err != nil {
+		return err
+	}
+	if p.MFARequired {
+		return pam.Errorf(pam.EFORBIDDEN, "This policy needs a two-step code when asking; ask on the web page.")
+	}
+	var r pam.Request
+	if in.Extends != "" {
+		r, err = s.access.Extend(ctx, tokenActor(c), u, in.Extends, sub)
+	} else {
+		r, err = s.access.Submit(ctx, tokenActor(c), u, in.PolicyID, sub)
+	}
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Location", "/api/v1/requests/"+r.ID)
+	return c.JSON(http.StatusCreated, toRequestJSON(r, s.now()))
+}
+
+func (s *Server) apiGetRequest(c echo.Context) error {
+	u, _ := CurrentUser(c)
+	r, err := s.access.Request(c.Request().Context(), u, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toRequestJSON(r, s.now()))
+}
+
+type actionJSON struct {
+	Comment string `json:"comment"`
+	Reason  string `json:"reason"`
+}
+
+// apiAct approves, denies, withdraws or revokes. A request decided by someone else at the same
+// moment answers 409.
+func (s *Server) apiAct(action string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		u, _ := CurrentUser(c)
+		var in actionJSON
+		if c.Request().ContentLength != 0 {
+			if err := bindJSON(c, &in); err != nil {
+				return err
+			}
+		}
+		ctx, id, a := c.Request().Context(), c.Param("id"), tokenActor(c)
+		var r pam.Request
+		var err error
+		switch action {
+		case "approve":
+			r, err = s.access.Review(ctx, a, u, id, pam.DecisionApprove, in.Comment)
+		case "deny":
+			r, err = s.access.Review(ctx, a, u, id, pam.DecisionDeny, in.Comment)
+		case "withdraw":
+			r, err = s.access.Withdraw(ctx, a, u, id)
+		case "revoke":
+			reason := in.Reason
+			if reason == "" {
+				reason = in.Comment
+			}
+			r, err = s.access.Revoke(ctx, a, u, id, reason)
+		}
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, toRequestJSON(r, s.now()))
+	}
+}

@@ -1,0 +1,248 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/elevate-pam/elevate/views/components"
+	reqview "github.com/elevate-pam/elevate/views/requests"
+	"github.com/labstack/echo/v4"
+)
+
+// requestInput is the request form as typed.
+type requestInput struct {
+	PolicyID, Duration, Justification, Ticket, ScheduledStart, Extends string
+}
+
+func requestFields(in requestInput, p pam.Policy, extending bool) []components.FieldVM {
+	justHelp := "Optional. Approvers read it."
+	if p.JustificationRequired {
+		justHelp = "Say what you will do and why; approvers read it."
+	}
+	ticketHelp := "Optional, like CHG-1234."
+	if p.TicketRequired {
+		ticketHelp = "Required by this policy, like CHG-1234."
+	}
+	f := []components.FieldVM{
+		{Name: "duration", Label: "For how long", Type: "text", Value: in.Duration, Required: true, MaxLength: 20,
+			Help: fmt.Sprintf("Like 30m, 2h or 1h30m; at most %s. The time counts from approval.", pam.FormatDuration(p.MaxDuration))},
+		{Name: "justification", Label: "Justification", Type: "textarea", Value: in.Justification, Required: p.JustificationRequired,
+			MaxLength: pam.MaxJustification, Help: justHelp},
+		{Name: "ticket", Label: "Ticket", Type: "text", Value: in.Ticket, Required: p.TicketRequired, MaxLength: pam.MaxTicket, Help: ticketHelp},
+	}
+	if !extending {
+		f = append(f, components.FieldVM{Name: "scheduled_start", Label: "Start later (optional)", Type: "datetime-local", Value: in.ScheduledStart,
+			Help: "In your time zone; at most 7 days ahead. Leave empty to start as soon as it is approved."})
+	}
+	return f
+}
+
+func scopeGroupLabel(p pam.Policy) string {
+	switch p.ScopeType {
+	case pam.ScopeRoleGroup:
+		return "Role groups"
+	case pam.ScopeRole:
+		return "Roles"
+	}
+	sys, _, _ := strings.Cut(p.ScopeName, "/")
+	return "Tasks in " + sys
+}
+
+func approvalLine(p pam.Policy) string {
+	if p.ApprovalType == pam.ApprovalAuto {
+		return "Granted at once, no approval needed"
+	}
+	if p.ApprovalsRequired == 1 {
+		return "1 approval needed"
+	}
+	return fmt.Sprintf("%d approvals needed", p.ApprovalsRequired)
+}
+
+// newRequestVM builds the request page: what the user may ask for and, if chosen, the form.
+func (s *Server) newRequestVM(c echo.Context, u pam.User, in requestInput) (reqview.NewVM, *pam.Policy, error) {
+	ctx := c.Request().Context()
+	q := c.QueryParam("q")
+	vm := reqview.NewVM{Meta: s.meta(c, "Request access"), Q: q}
+	pols, err := s.access.Eligible(ctx, u, q)
+	if err != nil {
+		return vm, nil, err
+	}
+	groups := map[string]*reqview.ScopeGroup{}
+	var order []string
+	for _, p := range pols {
+		label := scopeGroupLabel(p)
+		g, ok := groups[label]
+		if !ok {
+			g = &reqview.ScopeGroup{Label: label}
+			groups[label] = g
+			order = append(order, label)
+		}
+		g.Items = append(g.Items, reqview.ScopeItem{Name: p.ScopeName, Kind: p.ScopeType.Label(), Sub: approvalLine(p) + ", up to " + pam.FormatDuration(p.MaxDuration),
+			Href: "/requests/new?policy=" + p.ID + "&q=" + q, Selected: p.ID == in.PolicyID})
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		return rank(order[i]) < rank(order[j]) || rank(order[i]) == rank(order[j]) && order[i] < order[j]
+	})
+	for _, l := range order {
+		vm.Groups = append(vm.Groups, *groups[l])
+	}
+	if in.PolicyID == "" {
+		return vm, nil, nil
+	}
+	p, err := s.access.EligiblePolicy(ctx, u, in.PolicyID)
+	if err != nil {
+		return vm, nil, err
+	}
+	chosen := &reqview.ChosenVM{PolicyID: p.ID, Scope: p.ScopeName, Kind: p.ScopeType.Label(), Approval: approvalLine(p),
+		DefaultMax:     fmt.Sprintf("%s by default, at most %s", pam.FormatDuration(p.DefaultDuration), pam.FormatDuration(p.MaxDuration)),
+		PendingTimeout: "It times out after " + pam.FormatDuration(p.PendingTimeout), MFARequired: p.MFARequired, Extends: in.Extends}
+	tasks, err := s.access.Store().ScopeTasks(ctx, p.ScopeType, p.ScopeID, 31)
+	if err != nil {
+		return vm, nil, err
+	}
+	for i, t := range tasks {
+		if i == 30 {
+			chosen.MoreTasks = 1
+			break
+		}
+		chosen.Tasks = append(chosen.Tasks, t.Key)
+	}
+	if p.ApprovalType == pam.ApprovalManual {
+		gid := p.ApproverGroupID
+		if gid == "" {
+			org, err := s.access.Store().OrgSettings(ctx)
+			if err != nil {
+				return vm, nil, err
+			}
+			gid = org.DefaultApproverGroupID
+		}
+		if gid != "" {
+			members, err := s.access.Store().GroupMembers(ctx, gid, store.Page{Limit: 11})
+			if err != nil {
+				return vm, nil, err
+			}
+			for i, m := range members {
+				if i == 10 {
+					chosen.MoreApprovers = 1
+					break
+				}
+				if m.Active() && m.ID != u.ID {
+					chosen.Approvers = append(chosen.Approvers, m.Name)
+				}
+			}
+		}
+	}
+	if in.Duration == "" {
+		in.Duration = pam.InputDuration(p.DefaultDuration)
+	}
+	vm.Chosen = chosen
+	vm.Fields = requestFields(in, p, in.Extends != "")
+	d, err := pam.ParseDuration("duration", in.Duration)
+	vm.Submit = "Request access"
+	if err == nil {
+		vm.Submit = "Request " + pam.FormatDuration(d)
+		if in.Extends != "" {
+			vm.Submit = "Ask for " + pam.FormatDuration(d) + " more"
+		}
+	}
+	return vm, &p, nil
+}
+
+func rank(label string) int {
+	switch label {
+	case "Role groups":
+		return 0
+	case "Roles":
+		return 1
+	}
+	return 2
+}
+
+func (s *Server) showNewRequest(c echo.Context) error {
+	u, _ := CurrentUser(c)
+	in := requestInput{PolicyID: c.QueryParam("policy")}
+	if ext := c.QueryParam("extend"); ext != "" {
+		r, err := s.access.Request(c.Request().Context(), u, ext)
+		if err != nil {
+			return err
+		}
+		if r.RequesterID != u.ID || !r.InForce(s.now()) {
+			s.setFlash(c, "info", "Only a grant of yours that is in force can be extended.")
+			return redirect(c, "/requests/"+r.ID)
+		}
+		in.PolicyID, in.Extends = r.PolicyID, r.ID
+	}
+	vm, _, err := s.newRequestVM(c, u, in)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, reqview.New(vm))
+}
+
+// parseLocalTime reads a datetime-local value in the viewer's zone.
+func parseLocalTime(v string, loc *time.Location) (*time.Time, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
+		if t, err := time.ParseInLocation(layout, v, loc); err == nil {
+			return &t, nil
+		}
+	}
+	return nil, pam.FieldError("scheduled_start", "Give a date and time, like 2026-03-02 14:30.")
+}
+
+func (s *Server) submitRequest(c echo.Context) error {
+	ctx := c.Request().Context()
+	u, _ := CurrentUser(c)
+	in := requestInput{PolicyID: c.FormValue("policy_id"), Duration: c.FormValue("duration"), Justification: c.FormValue("justification"),
+		Ticket: c.FormValue("ticket"), ScheduledStart: c.FormValue("scheduled_start"), Extends: c.FormValue("extends")}
+	p, err := s.access.EligiblePolicy(ctx, u, in.PolicyID)
+	if err != nil {
+		return err
+	}
+	if p.MFARequired {
+		// The policy asks for a fresh two-step code; the code page carries the form through.
+		if ok, err := s.StepUp(c); !ok {
+			return err
+		}
+	}
+	sub := pam.Submission{Justification: in.Justification, Ticket: in.Ticket}
+	var r pam.Request
+	sub.Duration, err = pam.ParseDuration("duration", in.Duration)
+	if err == nil {
+		sub.ScheduledStart, err = parseLocalTime(in.ScheduledStart, viewerZone(c))
+	}
+	if err == nil {
+		if in.Extends != "" {
+			r, err = s.access.Extend(ctx, actor(c), u, in.Extends, sub)
+		} else {
+			r, err = s.access.Submit(ctx, actor(c), u, p.ID, sub)
+		}
+	}
+	if err != nil {
+		vm, _, verr := s.newRequestVM(c, u, in)
+		if verr != nil {
+			return verr
+		}
+		msg, ok := formError(err, vm.Fields)
+		if !ok {
+			return err
+		}
+		vm.Error = msg
+		return render(c, http.StatusUnprocessableEntity, reqview.New(vm))
+	}
+	switch r.Status {
+	case pam.StatusApproved:
+		s.setFlash(c, "success", fmt.Sprintf("Approved at once: you have %s of %s.", pam.FormatDuration(r.Duration), r.ScopeName))
+	default:
+		s.setFlash(c, "success", "Request sent. Approvers have been told; you will see their decision here.")
+	}
+	return redirect(c, "/requests/"+r.ID)
+}

@@ -1,0 +1,408 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/elevate-pam/elevate/views/components"
+	reqview "github.com/elevate-pam/elevate/views/requests"
+	"github.com/labstack/echo/v4"
+)
+
+const cardTasks = 12
+
+// zoneLabel names a zone for sentences: "Europe/Paris", or "UTC".
+func zoneLabel(loc *time.Location) string { return loc.String() }
+
+// clock formats a time for a sentence in the viewer's zone: "15:04" today, otherwise with the date.
+func clock(t, now time.Time, loc *time.Location) string {
+	lt, ln := t.In(loc), now.In(loc)
+	if lt.Year() == ln.Year() && lt.YearDay() == ln.YearDay() {
+		return lt.Format("15:04")
+	}
+	return lt.Format("2 Jan 15:04")
+}
+
+// cardVM turns a request into what the viewer sees and may do with it.
+func (s *Server) cardVM(ctx context.Context, viewer pam.User, r pam.Request, now time.Time, loc *time.Location, back string) (reqview.CardVM, error) {
+	tasks, err := s.access.Store().ScopeTasks(ctx, r.ScopeType, r.ScopeID, cardTasks+1)
+	if err != nil {
+		return reqview.CardVM{}, err
+	}
+	vm := reqview.CardVM{
+		ID: r.ID, Href: "/requests/" + r.ID, Requester: r.RequesterName, RequesterEmail: r.RequesterEmail,
+		Scope: r.ScopeName, Kind: r.ScopeType.Label(), Duration: pam.FormatDuration(r.Duration),
+		Justification: r.Justification, Ticket: r.Ticket, Requested: timeVM(r.CreatedAt, now, loc), Back: back,
+	}
+	if viewer.ID == r.RequesterID {
+		vm.Requester = "You"
+	}
+	for i, t := range tasks {
+		if i == cardTasks {
+			vm.MoreTasks = 1
+			break
+		}
+		vm.Tasks = append(vm.Tasks, t.Key)
+	}
+	if r.ExtendsID != "" {
+		vm.Extends = "/requests/" + r.ExtendsID
+	}
+	zone := zoneLabel(loc)
+	st := r.StatusAt(now)
+	vm.StatusKind, vm.StatusText = string(st), st.Label()
+	if r.ApprovalType == pam.ApprovalManual {
+		vm.Approvals = fmt.Sprintf("%d of %d", r.Approvals(), r.ApprovalsRequired)
+	} else {
+		vm.Approvals = "Approved automatically"
+	}
+	switch st {
+	case pam.StatusPending:
+		left := r.ApprovalsRequired - r.Approvals()
+		vm.StateLine = fmt.Sprintf("Waits for %d more approval(s)", left)
+		tv := timeVM(r.PendingUntil, now, loc)
+		vm.TimesOut = &tv
+	case pam.StatusApproved:
+		if r.InForce(now) {
+			vm.StatusKind, vm.StatusText = "in_force", "In force"
+			vm.StateLine = fmt.Sprintf("In force until %s (%s), %s left", clock(*r.EndsAt, now, loc), zone, pam.FormatDuration(r.EndsAt.Sub(now)))
+		} else {
+			vm.StateLine = fmt.Sprintf("Approved; starts %s (%s)", clock(*r.StartsAt, now, loc), zone)
+		}
+	case pam.StatusDenied:
+		vm.StateLine = "Denied"
+		for _, v := range r.Reviews {
+			if v.Decision == pam.DecisionDeny {
+				vm.StateLine = "Denied by " + v.ReviewerName
+			}
+		}
+	case pam.StatusWithdrawn:
+		vm.StateLine = "Withdrawn by the requester"
+	case pam.StatusTimedOut:
+		vm.StateLine = "Timed out: nobody decided in time"
+	case pam.StatusExpired:
+		vm.StateLine = fmt.Sprintf("Ended %s (%s)", clock(*r.EndsAt, now, loc), zone)
+	case pam.StatusRevoked:
+		vm.StateLine = "Revoked: " + r.RevokeReason
+	}
+	if st == pam.StatusPending {
+		if viewer.ID == r.RequesterID {
+			vm.CanWithdraw = true
+		} else if !r.ReviewedBy(viewer.ID) {
+			if vm.CanReview, err = s.access.CanReview(ctx, viewer, r); err != nil {
+				return vm, err
+			}
+		}
+	}
+	if st == pam.StatusApproved {
+		if vm.CanRevoke, err = s.access.CanRevoke(ctx, viewer, r); err != nil {
+			return vm, err
+		}
+		vm.CanExtend = viewer.ID == r.RequesterID && r.InForce(now)
+	}
+	return vm, nil
+}
+
+func (s *Server) timeline(ctx context.Context, r pam.Request, now time.Time, loc *time.Location) []reqview.Entry {
+	tl := []reqview.Entry{{Title: "Requested by " + r.RequesterName, Kind: "requested", At: timeVM(r.CreatedAt, now, loc),
+		Text: "For " + pam.FormatDuration(r.Duration)}}
+	for _, v := range r.Reviews {
+		title := "Approved by " + v.ReviewerName
+		kind := "approved"
+		if v.Decision == pam.DecisionDeny {
+			title, kind = "Denied by "+v.ReviewerName, "denied"
+		}
+		tl = append(tl, reqview.Entry{Title: title, Kind: kind, Text: v.Comment, At: timeVM(v.At, now, loc)})
+	}
+	st := r.StatusAt(now)
+	if r.ApprovalType == pam.ApprovalAuto && r.DecidedAt != nil && r.StartsAt != nil {
+		tl = append(tl, reqview.Entry{Title: "Approved automatically", Kind: "approved", At: timeVM(*r.DecidedAt, now, loc)})
+	}
+	if r.StartsAt != nil && !r.StartsAt.After(now) && (st == pam.StatusApproved || st == pam.StatusExpired || (st == pam.StatusRevoked && r.EndsAt.After(*r.StartsAt))) {
+		tl = append(tl, reqview.Entry{Title: "Grant started", Kind: "started", At: timeVM(*r.StartsAt, now, loc),
+			Text: "Until " + r.EndsAt.In(loc).Format("2 Jan 15:04 MST")})
+	} else if r.StartsAt != nil && r.StartsAt.After(now) && st == pam.StatusApproved {
+		tl = append(tl, reqview.Entry{Title: "Grant scheduled", Kind: "requested", At: timeVM(*r.StartsAt, now, loc)})
+	}
+	switch st {
+	case pam.StatusWithdrawn:
+		tl = append(tl, reqview.Entry{Title: "Withdrawn by " + r.RequesterName, Kind: "withdrawn", At: timeVM(*r.DecidedAt, now, loc)})
+	case pam.StatusTimedOut:
+		tl = append(tl, reqview.Entry{Title: "Timed out", Kind: "timed_out", At: timeVM(r.PendingUntil, now, loc), Text: "Nobody decided in time."})
+	case pam.StatusExpired:
+		tl = append(tl, reqview.Entry{Title: "Grant ended", Kind: "expired", At: timeVM(*r.EndsAt, now, loc)})
+	case pam.StatusRevoked:
+		by := "an administrator"
+		if u, err := s.access.Store().UserByID(ctx, r.RevokedBy); err == nil {
+			by = u.Name
+		}
+		tl = append(tl, reqview.Entry{Title: "Revoked by " + by, Kind: "revoked", At: timeVM(*r.EndsAt, now, loc), Text: r.RevokeReason})
+	}
+	return tl
+}
+
+func (s *Server) showRequest(c echo.Context) error {
+	ctx := c.Request().Context()
+	u, _ := CurrentUser(c)
+	r, err := s.access.Request(ctx, u, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return s.renderRequest(c, http.StatusOK, u, r, nil)
+}
+
+func (s *Server) renderRequest(c echo.Context, status int, u pam.User, r pam.Request, edit func(*reqview.CardVM)) error {
+	ctx := c.Request().Context()
+	now, loc := s.now(), viewerZone(c)
+	card, err := s.cardVM(ctx, u, r, now, loc, "/requests/"+r.ID)
+	if err != nil {
+		return err
+	}
+	if edit != nil {
+		edit(&card)
+	}
+	vm := reqview.DetailVM{Meta: s.meta(c, "Request for "+r.ScopeName), Card: card, Timeline: s.timeline(ctx, r, now, loc),
+		BackLabel: "My requests", BackHref: "/requests"}
+	if u.ID != r.RequesterID {
+		vm.BackLabel, vm.BackHref = "Approvals", "/approvals"
+	}
+	if u.Admin || u.Auditor {
+		vm.AuditHref = auditURL("/audit", "request_id", r.ID)
+	}
+	return render(c, status, reqview.Detail(vm))
+}
+
+var requestTabs = []struct{ status, label string }{
+	{"", "All"}, {"pending", "Pending"}, {"approved", "Approved"}, {"denied", "Denied"}, {"withdrawn", "Withdrawn"},
+	{"timed_out", "Timed out"}, {"expired", "Expired"}, {"revoked", "Revoked"},
+}
+
+func (s *Server) listRequests(c echo.Context) error {
+	ctx := c.Request().Context()
+	u, _ := CurrentUser(c)
+	f := store.RequestFilter{RequesterID: u.ID, Limit: pageSize}
+	status := c.QueryParam("status")
+	if status != "" {
+		st, err := pam.ParseStatus(status)
+		if err != nil {
+			return err
+		}
+		f.Status = st
+	}
+	if at, id, ok := strings.Cut(c.QueryParam("after"), "|"); ok {
+		if t, err := time.Parse(time.RFC3339Nano, at); err == nil {
+			f.Before = &store.RequestCursor{CreatedAt: t, ID: id}
+		}
+	}
+	rs, err := s.access.Store().Requests(ctx, f)
+	if err != nil {
+		return err
+	}
+	now, loc := s.now(), viewerZone(c)
+	vm := reqview.ListVM{Meta: s.meta(c, "My requests")}
+	for _, t := range requestTabs {
+		href := "/requests"
+		if t.status != "" {
+			href += "?status=" + t.status
+		}
+		vm.Tabs = append(vm.Tabs, reqview.Tab{Label: t.label, Href: href, Active: t.status == status})
+	}
+	vm.Table = components.TableVM{TestID: "requests", Columns: []string{"What", "State", "Asked", "Duration"},
+		Empty: "No requests here. Use Request access to ask for a task, role or role group."}
+	for _, r := range rs {
+		st := r.StatusAt(now)
+		badge := components.Cell{Badge: string(st), Text: st.Label()}
+		if r.InForce(now) {
+			badge = components.Cell{Badge: "in_force", Text: "In force", Sub: "until " + clock(*r.EndsAt, now, loc)}
+		}
+		tv := timeVM(r.CreatedAt, now, loc)
+		vm.Table.Rows = append(vm.Table.Rows, []components.Cell{
+			{Text: r.ScopeName, Href: "/requests/" + r.ID, Sub: r.ScopeType.Label()}, badge,
+			{Text: tv.Relative, Title: tv.Title}, {Text: pam.FormatDuration(r.Duration)},
+		})
+	}
+	last := ""
+	if len(rs) > 0 {
+		l := rs[len(rs)-1]
+		last = l.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + l.ID
+	}
+	vm.FirstHref, vm.NextHref = pageLinks("/requests", c.QueryParams(), c.QueryParam("after"), last, len(rs) == pageSize)
+	return render(c, http.StatusOK, reqview.List(vm))
+}
+
+func (s *Server) showApprovals(c echo.Context) error {
+	ctx := c.Request().Context()
+	u, _ := CurrentUser(c)
+	now, loc := s.now(), viewerZone(c)
+	var after *store.RequestCursor
+	if at, id, ok := strings.Cut(c.QueryParam("after"), "|"); ok {
+		if t, err := time.Parse(time.RFC3339Nano, at); err == nil {
+			after = &store.RequestCursor{CreatedAt: t, ID: id}
+		}
+	}
+	waiting, err := s.access.Store().Inbox(ctx, u.ID, now, after, 20)
+	if err != nil {
+		return err
+	}
+	vm := reqview.InboxVM{Meta: s.meta(c, "Approvals")}
+	for _, r := range waiting {
+		card, err := s.cardVM(ctx, u, r, now, loc, "/approvals")
+		if err != nil {
+			return err
+		}
+		vm.Waiting = append(vm.Waiting, card)
+	}
+	if len(waiting) == 20 {
+		l := waiting[len(waiting)-1]
+		vm.NextHref = "/approvals?after=" + url.QueryEscape(l.CreatedAt.UTC().Format(time.RFC3339Nano)+"|"+l.ID)
+	}
+	decided, err := s.access.Store().ReviewedBy(ctx, u.ID, 20)
+	if err != nil {
+		return err
+	}
+	vm.Decided = components.TableVM{TestID: "decided", Columns: []string{"What", "Requester", "Your decision", "State"},
+		Empty: "You have not decided any request yet."}
+	for _, r := range decided {
+		mine := ""
+		for _, v := range r.Reviews {
+			if v.ReviewerID == u.ID {
+				mine = map[string]string{pam.DecisionApprove: "Approved", pam.DecisionDeny: "Denied"}[v.Decision] + " " + relative(v.At, now)
+			}
+		}
+		st := r.StatusAt(now)
+		vm.Decided.Rows = append(vm.Decided.Rows, []components.Cell{
+			{Text: r.ScopeName, Href: "/requests/" + r.ID}, {Text: r.RequesterName}, {Text: mine}, {Badge: string(st), Text: st.Label()},
+		})
+	}
+	return render(c, http.StatusOK, reqview.Inbox(vm))
+}
+
+// afterAction returns a no-JS form to where it came from (only paths on this site).
+func afterAction(c echo.Context, fallback string) string {
+	back := c.FormValue("back")
+	if back == "" || safeNext(back) != back {
+		return fallback
+	}
+	return back
+}
+
+func (s *Server) reviewRequest(c echo.Context) error {
+	ctx := c.Request().Context()
+	u, _ := CurrentUser(c)
+	id := c.Param("id")
+	decision, comment := c.FormValue("decision"), c.FormValue("comment")
+	r, err := s.access.Review(ctx, actor(c), u, id, decision, comment)
+	htmx := c.Request().Header.Get("HX-Request") == "true"
+	if err != nil {
+		var pe *pam.Error
+		if code := pam.ErrorCode(err); code != pam.EINVALID && code != pam.ECONFLICT && code != pam.EFORBIDDEN {
+			return err
+		}
+		pe = asPam(err)
+		cur, lerr := s.access.Request(ctx, u, id)
+		if lerr != nil {
+			return lerr
+		}
+		edit := func(vm *reqview.CardVM) {
+			vm.Comment = comment
+			if pe.Field == "comment" {
+				vm.CommentError = pe.Message
+			} else {
+				vm.Notice = pe.Message
+			}
+		}
+		if htmx {
+			return s.renderCard(c, http.StatusOK, u, cur, afterAction(c, "/approvals"), edit)
+		}
+		return s.renderRequest(c, statusOf(pe.Code), u, cur, edit)
+	}
+	msg := "You approved " + r.RequesterName + "'s request for " + r.ScopeName + "."
+	switch {
+	case r.Status == pam.StatusApproved:
+		msg = fmt.Sprintf("Request approved: %s has %s of %s.", r.RequesterName, pam.FormatDuration(r.Duration), r.ScopeName)
+	case r.Status == pam.StatusDenied:
+		msg = "Request denied; " + r.RequesterName + " sees your comment."
+	case r.Status == pam.StatusPending:
+		msg += fmt.Sprintf(" It needs %d more approval(s).", r.ApprovalsRequired-r.Approvals())
+	}
+	if htmx {
+		return s.renderCard(c, http.StatusOK, u, r, afterAction(c, "/approvals"), func(vm *reqview.CardVM) { vm.Notice = msg })
+	}
+	s.setFlash(c, "success", msg)
+	return redirect(c, afterAction(c, "/requests/"+id))
+}
+
+func asPam(err error) *pam.Error {
+	for e := err; e != nil; {
+		if pe, ok := e.(*pam.Error); ok {
+			return pe
+		}
+		u, ok := e.(interface{ Unwrap() error })
+		if !ok {
+			break
+		}
+		e = u.Unwrap()
+	}
+	return &pam.Error{Code: pam.EINTERNAL, Message: "Something went wrong."}
+}
+
+func (s *Server) renderCard(c echo.Context, status int, u pam.User, r pam.Request, back string, edit func(*reqview.CardVM)) error {
+	card, err := s.cardVM(c.Request().Context(), u, r, s.now(), viewerZone(c), back)
+	if err != nil {
+		return err
+	}
+	if edit != nil {
+		edit(&card)
+	}
+	csrf := s.meta(c, "").CSRF
+	return render(c, status, reqview.Card(csrf, card))
+}
+
+func (s *Server) withdrawRequest(c echo.Context) error {
+	u, _ := CurrentUser(c)
+	id := c.Param("id")
+	_, err := s.access.Withdraw(c.Request().Context(), actor(c), u, id)
+	if code := pam.ErrorCode(err); code == pam.ECONFLICT || code == pam.EFORBIDDEN {
+		s.setFlash(c, "error", pam.ErrorMessage(err))
+		return redirect(c, "/requests/"+id)
+	}
+	if err != nil {
+		return err
+	}
+	s.setFlash(c, "success", "Request withdrawn.")
+	return redirect(c, "/requests/"+id)
+}
+
+func (s *Server) revokeRequest(c echo.Context) error {
+	ctx := c.Request().Context()
+	u, _ := CurrentUser(c)
+	id := c.Param("id")
+	reason := c.FormValue("reason")
+	r, err := s.access.Revoke(ctx, actor(c), u, id, reason)
+	if err != nil {
+		code := pam.ErrorCode(err)
+		if code != pam.EINVALID && code != pam.ECONFLICT && code != pam.EFORBIDDEN {
+			return err
+		}
+		pe := asPam(err)
+		cur, lerr := s.access.Request(ctx, u, id)
+		if lerr != nil {
+			return lerr
+		}
+		return s.renderRequest(c, statusOf(pe.Code), u, cur, func(vm *reqview.CardVM) {
+			vm.Reason = reason
+			if pe.Field == "reason" {
+				vm.ReasonError = pe.Message
+			} else {
+				vm.Notice = pe.Message
+			}
+		})
+	}
+	s.setFlash(c, "success", "Grant revoked: "+r.RequesterName+" no longer has "+r.ScopeName+".")
+	return redirect(c, afterAction(c, "/requests/"+id))
+}
