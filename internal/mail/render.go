@@ -46,6 +46,9 @@ type content struct {
 // render produces the plain-text and HTML parts of a message.
 func render(c content) (text, html string, err error) {
 	c.Subject = cleanHeader(c.Subject)
+	for i := range c.Notes { // text typed in a browser arrives with CRLF line ends
+		c.Notes[i].Value = strings.ReplaceAll(strings.ReplaceAll(c.Notes[i].Value, "\r\n", "\n"), "\r", "\n")
+	}
 	var tb, hb bytes.Buffer
 	if err := textTmpl.Execute(&tb, c); err != nil {
 		return "", "", fmt.Errorf("render text: %w", err)
