@@ -612,3 +612,60 @@ func TestTLSModes(t *testing.T) {
 		t.Fatalf("%d messages accepted", n)
 	}
 }
+
+func TestLeaseHoldsAMessageUntilItRunsOut(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		db := testenv.Store(t, dialect)
+		ctx, clock := context.Background(), testenv.NewClock()
+		must(t, db.EnqueueMail(ctx, store.OutboxMessage{ID: "22222222-2222-2222-2222-222222222222", Kind: "test",
+			Recipient: "a@example.com", Subject: "s", Text: "t", HTML: "h", CreatedAt: clock.Now()}))
+		first, err := db.ClaimMail(ctx, "owner-1", clock.Now(), 15*time.Minute, 10)
+		must(t, err)
+		if len(first) != 1 {
+			t.Fatalf("first claim took %d", len(first))
+		}
+		// While the lease holds, nobody else gets the message.
+		clock.Advance(14 * time.Minute)
+		if again, err := db.ClaimMail(ctx, "owner-2", clock.Now(), 15*time.Minute, 10); err != nil || len(again) != 0 {
+			t.Fatalf("claimed a leased message: %d %v", len(again), err)
+		}
+		// The first worker died; after the lease, another takes it over, and the first can no
+		// longer record an outcome.
+		clock.Advance(2 * time.Minute)
+		taken, err := db.ClaimMail(ctx, "owner-2", clock.Now(), 15*time.Minute, 10)
+		must(t, err)
+		if len(taken) != 1 {
+			t.Fatalf("after the lease ran out: %d", len(taken))
+		}
+		ok, err := db.FinishMail(ctx, first[0].ID, "owner-1", store.MailOutcome{State: store.MailSent, At: clock.Now()})
+		if err != nil || ok {
+			t.Fatalf("stale owner recorded an outcome: %v %v", ok, err)
+		}
+		ok, err = db.FinishMail(ctx, first[0].ID, "owner-2", store.MailOutcome{State: store.MailSent, At: clock.Now()})
+		if err != nil || !ok {
+			t.Fatalf("owner could not record: %v %v", ok, err)
+		}
+		if m, _ := db.MailByID(ctx, first[0].ID); m.State != store.MailSent || m.Attempts != 1 {
+			t.Fatalf("after sending: %+v", m)
+		}
+		if again, err := db.ClaimMail(ctx, "owner-3", clock.Now().Add(time.Hour), 15*time.Minute, 10); err != nil || len(again) != 0 {
+			t.Fatalf("claimed a sent message: %d %v", len(again), err)
+		}
+	})
+}
+
+func TestWorkerRunsUntilItsContextEnds(t *testing.T) {
+	w := newWorld(t, "sqlite")
+	w.worker.Poll = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.worker.Run(ctx); close(done) }()
+	w.submit("x")
+	w.smtp.WaitFor(2, 10*time.Second)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the worker did not stop with its context")
+	}
+}

@@ -76,6 +76,15 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 	if w.sender == nil {
 		return 0, nil
 	}
+	// A read first: most polls find nothing due, and a claim is a write transaction (on SQLite
+	// it takes the database's write lock).
+	next, err := w.db.NextMailDue(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("look for due mail: %w", err)
+	}
+	if next.IsZero() || next.After(w.now()) {
+		return 0, nil
+	}
 	n := 0
 	for ctx.Err() == nil {
 		owner := uuid.NewString()
