@@ -566,6 +566,12 @@ func TestNewUserGetsPasswordLinkByMail(t *testing.T) {
 		contains(t, "welcome", m.Subject, "Welcome to Elevate")
 		contains(t, "welcome text", m.Text, "https://elevate.example.org/set-password?token="+tok, "Nina New")
 		contains(t, "welcome html", m.HTML, "https://elevate.example.org/set-password?token="+tok)
+		// Once delivered, the link no longer sits in the database.
+		for _, q := range w.mail(store.MailFilter{State: store.MailSent}) {
+			if q.Kind == mail.KindPasswordSet && (strings.Contains(q.Text, tok) || strings.Contains(q.HTML, tok)) {
+				t.Fatalf("the delivered link stays in the outbox: %+v", q)
+			}
+		}
 		// A refused creation (duplicate address) queues nothing.
 		before := len(w.mail(store.MailFilter{}))
 		if _, _, err := w.adm.CreateUser(w.ctx, audit.System, "new@example.com", "Nina Again", false, false); err == nil {

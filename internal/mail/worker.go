@@ -176,6 +176,9 @@ func (w *Worker) judge(m store.OutboxMessage, sendErr error, now time.Time) outc
 	o := outcome{MailOutcome: store.MailOutcome{State: store.MailSent, At: now}, action: "mail.sent",
 		details: map[string]any{"recipient": m.Recipient, "subject": m.Subject, "kind": m.Kind, "attempt": m.Attempts + 1}}
 	if sendErr == nil {
+		if m.Kind == KindPasswordSet {
+			o.Redact = "Removed after delivery: this message held a one-time set-password link."
+		}
 		return o
 	}
 	var de *DeliveryError

@@ -64,6 +64,7 @@ type outboxRow struct {
 	UpdatedAt     time.Time
 }
 
+// TableName fixes the table name.
 func (outboxRow) TableName() string { return "mail_outbox" }
 
 func outboxToDomain(r outboxRow) OutboxMessage {
@@ -138,6 +139,9 @@ type MailOutcome struct {
 	At            time.Time
 	NextAttemptAt time.Time
 	GiveUpAt      time.Time
+	// Redact replaces the bodies of a sent message with this note (a one-time link has no
+	// business staying in the database once delivered).
+	Redact string
 }
 
 // FinishMail records the outcome of an attempt made under owner's lease and releases the
@@ -151,6 +155,9 @@ func (s *Store) FinishMail(ctx context.Context, id, owner string, o MailOutcome)
 	switch o.State {
 	case MailSent:
 		set["sent_at"] = at
+		if o.Redact != "" {
+			set["body_text"], set["body_html"] = o.Redact, o.Redact
+		}
 	case MailRetrying:
 		set["next_attempt_at"] = o.NextAttemptAt.UTC()
 		set["give_up_at"] = o.GiveUpAt.UTC()
