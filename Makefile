@@ -1,5 +1,5 @@
 # Elevate's build and test entry points. `make test` sets up what it needs by itself.
-.PHONY: all build generate test lint deps check-generated
+.PHONY: all build generate test lint deps check-generated bench
 
 all: build
 
@@ -27,3 +27,7 @@ test: deps
 
 lint:
 	./scripts/lint.sh
+
+# Benchmarks, run once each: mail delivery through the outbox beside a plain SMTP client.
+bench: deps
+	go test -run '^$$' -bench . -benchtime 1x ./...

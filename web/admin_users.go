@@ -86,12 +86,16 @@ func (s *Server) createUser(c echo.Context) error {
 }
 
 func (s *Server) showPasswordLink(c echo.Context, u pam.User, tok, title string) error {
+	help := "Send this link to " + u.Email + ". It works once and expires in 7 days. It is not shown again; you can make a new one from the user's page."
+	if s.admin.MailsPasswordLinks() && u.Active() {
+		help = "Elevate is mailing this link to " + u.Email + " (see Outbox); you may also hand it over yourself. It works once and expires in 7 days. It is not shown again; you can make a new one from the user's page."
+	}
 	return render(c, http.StatusOK, adminview.Secret(adminview.SecretVM{
 		Meta: s.meta(c, title), Tab: "users",
 		Header: components.HeaderVM{Title: title, BackLabel: "Users", BackHref: "/admin/users"},
 		Label:  "One-time link for " + u.Name + " to choose a password",
 		Value:  s.cfg.BaseURL.String() + "/set-password?token=" + tok,
-		Help:   "Send this link to " + u.Email + ". It works once and expires in 7 days. It is not shown again; you can make a new one from the user's page.",
+		Help:   help,
 		Next:   "/admin/users/" + string(u.ID), NextLb: "Go to " + u.Name,
 	}))
 }

@@ -95,6 +95,8 @@ func (s *Server) routes() {
 	e.POST("/admin/policies/:id/delete", s.deletePolicy, adm...)
 	e.GET("/admin/settings", s.showSettings, adm...)
 	e.POST("/admin/settings", s.saveSettings, adm...)
+	e.GET("/admin/outbox", s.showOutbox, adm...)
+	e.POST("/admin/outbox/:id/retry", s.retryMail, adm...)
 
 	e.GET("/profile/tokens", s.showTokens, signedIn...)
 	e.POST("/profile/tokens", s.createToken, signedIn...)
