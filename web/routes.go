@@ -9,6 +9,7 @@ import (
 func (s *Server) routes() {
 	e := s.e
 	e.Pre(s.securityHeaders)
+	e.Pre(headAsGet)
 	e.Use(s.requestID)
 	e.Use(s.observe)
 	e.Use(s.recoverPanic)
