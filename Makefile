@@ -28,11 +28,13 @@ test: deps
 lint:
 	./scripts/lint.sh
 
-# Measures the check API, the inbox, audit search and export, workflows and memory against
-# references measured in the same run, on PostgreSQL; prints one table and writes it to
-# bench/results-<time>.txt. Takes about five minutes. Not part of `make test`.
+# Measures the check API, the inbox, audit search and export, approvals, workflows and memory
+# against references measured in the same run, on PostgreSQL; prints one table and writes it to
+# bench/results-<time>.txt (about six minutes). Then the Go benchmarks, once each: mail delivery
+# through the outbox beside a plain SMTP client. Not part of `make test`.
 bench: deps
 	go run ./bench
+	go test -run '^$$' -bench . -benchtime 1x ./...
 
 # Runs each fuzz target for FUZZTIME (default 20s). Their seed corpora run in `make test`.
 FUZZTIME ?= 20s

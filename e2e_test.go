@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -319,7 +320,20 @@ func TestBrowserMobileLayout(t *testing.T) {
 	p := startElevate(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "m.db")})
 	ctx := browser(t)
 	do(t, ctx, p, chromedp.EmulateViewport(375, 740))
+	// The browser's time zone is kept on the user the first time they sign in.
+	if _, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Europe/Paris"}); err != nil {
+		t.Fatal(err)
+	}
 	setupAndSignIn(t, ctx, p, "setup-375")
+	zone := ""
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && zone != "Europe/Paris"; time.Sleep(200 * time.Millisecond) {
+		do(t, ctx, p, chromedp.Navigate(p.base+"/profile"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="field-time_zone"]`)))
+		zone, _ = chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`[data-testid="field-time_zone"]`)))
+	}
+	if zone != "Europe/Paris" {
+		t.Fatalf("the browser's zone was not kept: %q", zone)
+	}
+	do(t, ctx, p, chromedp.Navigate(p.base+"/"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="greeting"]`)))
 	sidebar, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`getComputedStyle(document.querySelector('nav[aria-label="Main"]')).display !== 'none'`))
 	if err != nil {
 		t.Fatal(err)

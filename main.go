@@ -25,6 +25,7 @@ import (
 	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/config"
 	"github.com/elevate-pam/elevate/internal/demo"
+	"github.com/elevate-pam/elevate/internal/mail"
 	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/web"
 )
@@ -205,7 +206,10 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	adminSvc := admin.New(db, func() time.Time { return time.Now().UTC() })
-	accessSvc := access.New(db, func() time.Time { return time.Now().UTC() }, nil)
+	// Mail: queued by the services inside their transactions, delivered by the worker below.
+	outbox := mail.NewOutbox(db, e.cfg, func() time.Time { return time.Now().UTC() })
+	adminSvc.SetMailer(outbox)
+	accessSvc := access.New(db, func() time.Time { return time.Now().UTC() }, outbox)
 	if withDemo {
 		if err := e.loadDemo(ctx, db, authSvc, adminSvc); err != nil {
 			return err
@@ -221,7 +225,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	}
 
 	srv := web.New(web.Deps{Config: e.cfg, Auth: authSvc, Admin: adminSvc, Access: accessSvc, Ping: db.Ping, Logger: e.log, Secret: secret, Audit: db,
-		IsApprover: db.IsApprover})
+		IsApprover: db.IsApprover, Outbox: outbox})
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -241,6 +245,11 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	defer stopBG()
 	go e.sweepSessions(bg, db)
 	go e.sweepRequests(bg, accessSvc, e.cfg.SweepInterval)
+	mailDone := make(chan struct{})
+	go func() {
+		defer close(mailDone)
+		mail.NewWorker(db, outbox, e.mailSender(), func() time.Time { return time.Now().UTC() }, e.log).Run(bg)
+	}()
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -256,8 +265,22 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if err := hs.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	select { // let mail being sent finish and be recorded
+	case <-mailDone:
+	case <-sctx.Done():
+	}
 	e.log.Info("stopped")
 	return nil
+}
+
+// mailSender is the SMTP server from ELEVATE_SMTP_URL, or nil (mail then waits in the outbox).
+func (e *env) mailSender() mail.Sender {
+	if e.cfg.SMTP == nil {
+		e.log.Warn("no SMTP server configured (ELEVATE_SMTP_URL): mail waits in the outbox at /admin/outbox")
+		return nil
+	}
+	e.log.Info("mail delivery on", "smtp", e.cfg.SMTP.String(), "from", e.cfg.MailFrom)
+	return mail.NewSMTP(*e.cfg.SMTP, e.cfg.MailFrom)
 }
 
 // sweepSessions deletes ended sessions now and then; sessions are checked on every request

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	neturl "net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/elevate-pam/elevate/internal/access"
 	"github.com/elevate-pam/elevate/internal/fleet"
+	"github.com/elevate-pam/elevate/internal/mail/mailtest"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/internal/testenv"
@@ -32,7 +35,9 @@ func seedOrg(t *testing.T, url string) *fleet.Org {
 // startFleet starts one `elevate serve` on url and stops it (SIGKILL) when the test ends.
 func startFleet(t *testing.T, url string, extra ...string) *fleet.Process {
 	t.Helper()
-	env := map[string]string{"ELEVATE_DATABASE_URL": url, "ELEVATE_SWEEP_INTERVAL": "200ms", "ELEVATE_LOG_LEVEL": "warn"}
+	// The per-token check limit is not what these tests are about; keep it out of their way.
+	env := map[string]string{"ELEVATE_DATABASE_URL": url, "ELEVATE_SWEEP_INTERVAL": "200ms", "ELEVATE_LOG_LEVEL": "warn",
+		"ELEVATE_CHECK_RATE": "100000"}
 	for i := 0; i+1 < len(extra); i += 2 {
 		env[extra[i]] = extra[i+1]
 	}
@@ -82,15 +87,20 @@ func pastRequests(t *testing.T, o *fleet.Org, n int) []string {
 // requesters ask and withdraw, two approvers race to decide every request (one approves through
 // one process while the other approves or denies through the other), and both processes sweep
 // the same overdue requests. Every request ends in exactly one state with exactly its events,
-// the chain verifies, and a revoke through one process is seen by a check on the other at once.
-// (Mail sent once per change plugs in here when the outbox worker runs in both processes.)
+// the chain verifies, a revoke through one process is seen by a check on the other at once, and
+// the mail workers of both processes deliver every queued message exactly once.
 func TestTwoReplicasOnOnePostgres(t *testing.T) {
 	t.Parallel()
 	url := testenv.DatabaseURL(t, store.Postgres)
 	o := seedOrg(t, url)
 	overdue := pastRequests(t, o, 20)
-	a := startFleet(t, url)
-	b := startFleet(t, url)
+	smtp := mailtest.Start(t, mailtest.Options{})
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, smtp.CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := startFleet(t, url, "ELEVATE_SMTP_URL", smtp.URL(), "SSL_CERT_FILE", caFile)
+	b := startFleet(t, url, "ELEVATE_SMTP_URL", smtp.URL(), "SSL_CERT_FILE", caFile)
 	procs := []*fleet.Process{a, b}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -204,6 +214,36 @@ func TestTwoReplicasOnOnePostgres(t *testing.T) {
 	if _, err := fleet.Whole(ctx, o.DB, id); err != nil {
 		t.Fatal(err)
 	}
+
+	// Both mail workers drain one outbox: each message reaches the SMTP server once.
+	var counts map[string]int64
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		counts, err = o.DB.MailCounts(ctx)
+		if err == nil && counts[store.MailQueued] == 0 && counts[store.MailRetrying] == 0 && counts[store.MailSent] > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox not delivered: %v %v; %d arrived\n%s", counts, err, len(smtp.Messages()), a.Logs())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if counts[store.MailFailed] != 0 {
+		t.Fatalf("outbox: %v", counts)
+	}
+	time.Sleep(300 * time.Millisecond) // a second delivery, if any, would arrive now
+	msgs := smtp.Messages()
+	seen := map[string]int{}
+	for _, m := range msgs {
+		seen[m.MessageID]++
+		if seen[m.MessageID] > 1 {
+			t.Errorf("message %s (%s) delivered twice", m.MessageID, m.Subject)
+		}
+	}
+	if int64(len(msgs)) != counts[store.MailSent] {
+		t.Fatalf("%d messages arrived, the outbox sent %d", len(msgs), counts[store.MailSent])
+	}
+	t.Logf("%d messages delivered once each by two workers", len(msgs))
 	for _, p := range procs {
 		if err := p.Stop(); err != nil {
 			t.Fatalf("stop: %v\n%s", err, p.Logs())

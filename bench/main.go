@@ -144,7 +144,8 @@ func run(ctx context.Context) error {
 	}
 
 	say("starting elevate serve")
-	p, err := fleet.Start(bin, map[string]string{"ELEVATE_DATABASE_URL": dbURL, "ELEVATE_LOG_LEVEL": "warn"})
+	// The per-token limit on checks is lifted: the benchmark measures what a process can do.
+	p, err := fleet.Start(bin, map[string]string{"ELEVATE_DATABASE_URL": dbURL, "ELEVATE_LOG_LEVEL": "warn", "ELEVATE_CHECK_RATE": "1000000"})
 	if err != nil {
 		return err
 	}
@@ -278,7 +279,7 @@ func run(ctx context.Context) error {
 	rows[len(rows)-1].unit = "flows"
 
 	// 5. Mail.
-	rows = append(rows, row{name: "mail delivery vs raw SMTP", ratio: -1, note: "needs the mail branch (durable outbox)"})
+	rows = append(rows, row{name: "mail delivery vs raw SMTP", ratio: -1, note: "BenchmarkDeliver1000, which make bench runs after this table"})
 
 	// 6. The check API at half its measured capacity, at a constant rate.
 	rate := checkRes.rate() / 2
@@ -671,7 +672,7 @@ func render(rows []row, started time.Time) string {
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "Elevate benchmark, %s on %s (%d CPUs, %s/%s, %s); client, server and PostgreSQL share the machine.\n",
 		started.UTC().Format(time.RFC3339), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
-	fmt.Fprintf(&b, "Closed loops: %d connections for %v each after a warm-up; server log level warn. Ratios are to the reference named, measured in this run.\n\n",
+	fmt.Fprintf(&b, "Closed loops: %d connections for %v each after a warm-up; server log level warn, per-token check limit lifted. Ratios are to the reference named, measured in this run.\n\n",
 		connections, measureFor)
 	fmt.Fprintf(&b, "%-46s %12s %10s %10s %8s  %-15s %s\n", "measurement", "rate", "p50", "p99", "ratio", "reference", "notes")
 	fmt.Fprintf(&b, "%s\n", strings.Repeat("-", 130))

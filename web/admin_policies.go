@@ -49,12 +49,17 @@ func (s *Server) listPolicies(c echo.Context) error {
 		last = l.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + l.ID
 	}
 	first, next := pageLinks("/admin/policies", c.QueryParams(), afterRaw, last, len(pols) == pageSize)
-	return render(c, http.StatusOK, adminview.List(adminview.ListVM{
-		Meta: s.meta(c, "Policies"), Tab: "policies",
+	u, _ := CurrentUser(c)
+	vm := adminview.ListVM{
+		Meta: s.meta(c, "Policies"), Tab: "policies", ReadOnly: !u.Admin,
 		Header: components.HeaderVM{Title: "Policies", Subtitle: "One policy per task, role or role group: who may ask, who approves, for how long.",
 			ActionLabel: "New policy", ActionHref: "/admin/policies/new"},
 		Table: t, FirstHref: first, NextHref: next,
-	}))
+	}
+	if !u.Admin {
+		vm.Header.ActionLabel, vm.Header.ActionHref = "", ""
+	}
+	return render(c, http.StatusOK, adminview.List(vm))
 }
 
 // groupOptions lists groups for a select (bounded), with a first option for "none".
@@ -337,7 +342,33 @@ func (s *Server) policyPage(c echo.Context, status int, p pam.Policy, in policyI
 		Actions: []adminview.ActionVM{{Title: "Delete policy", Text: "Nobody can ask for this " + strings.ToLower(p.ScopeType.Label()) + " any more. Past requests and the audit trail stay.",
 			Href: "/admin/policies/" + p.ID + "/delete", Label: "Delete policy", Danger: true, TestID: "delete"}},
 	}
+	vm.Links = []adminview.Link{{Label: "Audit events of this policy", Href: auditURL("/audit", "target_type", "policy", "target_id", p.ID)}}
+	if u, _ := CurrentUser(c); !u.Admin {
+		// Auditors read the policy; they change nothing.
+		vm.ReadOnly, vm.Form, vm.Actions = true, adminview.FormVM{}, nil
+		vm.Header.ActionLabel, vm.Header.ActionHref = "", ""
+		vm.Notes = append(vm.Notes, policySummary(p))
+	}
 	return render(c, status, adminview.Detail(vm))
+}
+
+// policySummary lists a policy's settings in one sentence, for readers who cannot edit it.
+func policySummary(p pam.Policy) string {
+	parts := []string{approvalLine(p), "by default " + pam.FormatDuration(p.DefaultDuration) + ", at most " + pam.FormatDuration(p.MaxDuration),
+		"times out after " + pam.FormatDuration(p.PendingTimeout)}
+	if p.JustificationRequired {
+		parts = append(parts, "justification required")
+	}
+	if p.TicketRequired {
+		parts = append(parts, "ticket required")
+	}
+	if p.MFARequired {
+		parts = append(parts, "two-step code required when asking")
+	}
+	if !p.Enabled {
+		parts = append(parts, "disabled")
+	}
+	return "Settings: " + strings.Join(parts, "; ") + "."
 }
 
 func (s *Server) showPolicy(c echo.Context) error {

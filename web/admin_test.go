@@ -11,6 +11,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/internal/testenv"
@@ -276,5 +277,36 @@ func TestAdminChangesNeedStepUpOnceEnrolled(t *testing.T) {
 	gs, _ := a.db.Groups(context.Background(), store.Page{Query: "needs a code"})
 	if len(gs) != 1 || gs[0].Description != "kept as typed" {
 		t.Fatalf("group after step-up: %+v", gs)
+	}
+}
+
+func TestAuditorsReadPoliciesAndChangeNothing(t *testing.T) {
+	a := newApp(t, "sqlite")
+	ctx := context.Background()
+	aud := a.mustUser("aud@example.com", "Audrey Auditor", goodPassword, false)
+	if _, err := a.admin.ChangeUser(ctx, actorCLI, aud.ID, admin.MakeAuditor); err != nil {
+		t.Fatal(err)
+	}
+	approver := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+	es := a.mustEstate(1, approver)
+	c := a.client()
+	c.signIn("aud@example.com", goodPassword)
+	list := c.get("/admin/policies")
+	if list.StatusCode != http.StatusOK || list.find("primary-action").Length() != 0 || list.find("tab-users").Length() != 0 {
+		t.Fatalf("auditor policy list: %d", list.StatusCode)
+	}
+	pol := c.get("/admin/policies/" + es.policy.ID)
+	if pol.StatusCode != http.StatusOK || pol.find("admin-form").Length() != 0 || pol.find("delete").Length() != 0 ||
+		!strings.Contains(pol.find("note").Text(), "1 approval needed") || pol.find("audit-link").Length() != 1 {
+		t.Fatalf("auditor policy page: %d form=%d", pol.StatusCode, pol.find("admin-form").Length())
+	}
+	if p := c.post("/admin/policies/"+es.policy.ID, url.Values{"approvals_required": {"2"}}); p.StatusCode != http.StatusForbidden {
+		t.Fatalf("auditor edits a policy: %d", p.StatusCode)
+	}
+	if p := c.get("/admin/users"); p.StatusCode != http.StatusForbidden {
+		t.Fatalf("auditor on users: %d", p.StatusCode)
+	}
+	if p := c.get("/audit"); p.StatusCode != http.StatusOK {
+		t.Fatalf("auditor on the audit trail: %d", p.StatusCode)
 	}
 }

@@ -86,12 +86,16 @@ func (s *Server) createUser(c echo.Context) error {
 }
 
 func (s *Server) showPasswordLink(c echo.Context, u pam.User, tok, title string) error {
+	help := "Send this link to " + u.Email + ". It works once and expires in 7 days. It is not shown again; you can make a new one from the user's page."
+	if s.admin.MailsPasswordLinks() && u.Active() {
+		help = "Elevate is mailing this link to " + u.Email + " (see Outbox); you may also hand it over yourself. It works once and expires in 7 days. It is not shown again; you can make a new one from the user's page."
+	}
 	return render(c, http.StatusOK, adminview.Secret(adminview.SecretVM{
 		Meta: s.meta(c, title), Tab: "users",
 		Header: components.HeaderVM{Title: title, BackLabel: "Users", BackHref: "/admin/users"},
 		Label:  "One-time link for " + u.Name + " to choose a password",
 		Value:  s.cfg.BaseURL.String() + "/set-password?token=" + tok,
-		Help:   "Send this link to " + u.Email + ". It works once and expires in 7 days. It is not shown again; you can make a new one from the user's page.",
+		Help:   help,
 		Next:   "/admin/users/" + string(u.ID), NextLb: "Go to " + u.Name,
 	}))
 }
@@ -122,6 +126,10 @@ func (s *Server) showUser(c echo.Context) error {
 		roles = "Auditor (read-only)"
 	}
 	vm.Notes = []string{"Status: " + status + ". Role: " + roles + ". Time zone: " + u.TimeZone + "."}
+	vm.Links = []adminview.Link{
+		{Label: "Audit events by " + u.Name, Href: auditURL("/audit", "actor_id", string(u.ID))},
+		{Label: "Audit events about " + u.Name, Href: auditURL("/audit", "target_type", "user", "target_id", string(u.ID))},
+	}
 	sec := adminview.SetSection{Title: "Groups", TestID: "user-groups", Empty: "Not in any group."}
 	for _, g := range groups {
 		sec.Items = append(sec.Items, adminview.Item{Label: g.Name, Href: "/admin/groups/" + g.ID})

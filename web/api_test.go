@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -146,4 +147,36 @@ func TestPolicyAPI(t *testing.T) {
 			t.Fatalf("revoked token: %d", code)
 		}
 	})
+}
+
+func TestAuditAPI(t *testing.T) {
+	a := newApp(t, "sqlite")
+	a.mustUser("root@example.com", "Root", goodPassword, true)
+	a.mustUser("ana@example.com", "Ana", goodPassword, false)
+	c := a.client()
+	c.signIn("root@example.com", goodPassword)
+	tok := c.makeToken("siem", "api")
+	code, out := a.apiCall("GET", "/api/v1/audit?action=auth.signed_in&limit=1", tok, nil)
+	evs, _ := out["events"].([]any)
+	if code != http.StatusOK || len(evs) != 1 || evs[0].(map[string]any)["actor"] != "root@example.com" {
+		t.Fatalf("audit API: %d %v", code, out)
+	}
+	code, out = a.apiCall("GET", "/api/v1/audit?limit=2", tok, nil)
+	evs, _ = out["events"].([]any)
+	next, _ := out["next_before"].(float64)
+	if code != http.StatusOK || len(evs) != 2 || next == 0 {
+		t.Fatalf("first page: %d %v", code, out)
+	}
+	_, older := a.apiCall("GET", "/api/v1/audit?limit=2&before="+strconv.Itoa(int(next)), tok, nil)
+	if oe, _ := older["events"].([]any); len(oe) == 0 || oe[0].(map[string]any)["seq"].(float64) >= next {
+		t.Fatalf("older page: %v", older)
+	}
+	if code, out := a.apiCall("GET", "/api/v1/audit?since=yesterday", tok, nil); code != http.StatusBadRequest || out["field"] != "since" {
+		t.Fatalf("bad since: %d %v", code, out)
+	}
+	uc := a.client()
+	uc.signIn("ana@example.com", goodPassword)
+	if code, _ := a.apiCall("GET", "/api/v1/audit", uc.makeToken("x", "api"), nil); code != http.StatusForbidden {
+		t.Fatalf("non-admin on the audit API: %d", code)
+	}
 }

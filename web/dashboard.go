@@ -1,14 +1,18 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/views/dashboard"
 	"github.com/labstack/echo/v4"
 )
 
 func (s *Server) showDashboard(c echo.Context) error {
+	ctx := c.Request().Context()
 	u, _ := CurrentUser(c)
 	first := u.Name
 	if f := strings.Fields(u.Name); len(f) > 0 {
@@ -21,9 +25,40 @@ func (s *Server) showDashboard(c echo.Context) error {
 	if u.Auditor {
 		roles = append(roles, "an auditor")
 	}
-	line := ""
+	vm := dashboard.VM{Meta: s.meta(c, "Dashboard"), FirstName: first}
 	if len(roles) > 0 {
-		line = "You are " + strings.Join(roles, " and ") + "."
+		vm.RoleLine = "You are " + strings.Join(roles, " and ") + "."
 	}
-	return render(c, http.StatusOK, dashboard.Page(dashboard.VM{Meta: s.meta(c, "Dashboard"), FirstName: first, RoleLine: line}))
+	now, loc := s.now(), viewerZone(c)
+	approved, err := s.access.Store().Requests(ctx, store.RequestFilter{RequesterID: u.ID, Status: pam.StatusApproved, Limit: 20})
+	if err != nil {
+		return err
+	}
+	for _, r := range approved {
+		switch {
+		case r.InForce(now):
+			vm.InForce = append(vm.InForce, dashboard.Item{Scope: r.ScopeName, Href: "/requests/" + r.ID, Kind: "in_force", Badge: "In force",
+				Line: fmt.Sprintf("Until %s (%s), %s left", clock(*r.EndsAt, now, loc), loc, pam.FormatDuration(r.EndsAt.Sub(now)))})
+		case r.StartsAt != nil && r.StartsAt.After(now):
+			vm.InForce = append(vm.InForce, dashboard.Item{Scope: r.ScopeName, Href: "/requests/" + r.ID, Kind: "approved", Badge: "Scheduled",
+				Line: fmt.Sprintf("Starts %s (%s)", clock(*r.StartsAt, now, loc), loc)})
+		}
+	}
+	pending, err := s.access.Store().Requests(ctx, store.RequestFilter{RequesterID: u.ID, Status: pam.StatusPending, Limit: 20})
+	if err != nil {
+		return err
+	}
+	for _, r := range pending {
+		if r.StatusAt(now) != pam.StatusPending {
+			continue
+		}
+		vm.Waiting = append(vm.Waiting, dashboard.Item{Scope: r.ScopeName, Href: "/requests/" + r.ID, Kind: "pending", Badge: "Pending",
+			Line: fmt.Sprintf("%d of %d approvals; times out %s", r.Approvals(), r.ApprovalsRequired, relative(r.PendingUntil, now))})
+	}
+	for _, n := range vm.Meta.Nav {
+		if n.Href == "/approvals" {
+			vm.ToDecide = n.Badge // counted once, for the navigation
+		}
+	}
+	return render(c, http.StatusOK, dashboard.Page(vm))
 }

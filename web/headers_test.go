@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"io"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -79,7 +80,7 @@ func TestSecurityHeadersOnEveryKindOfAnswer(t *testing.T) {
 		}
 		checkSecurityHeaders(t, "500", failed, false)
 		id := failed.find("request-id").Text()
-		if id == "" || strings.Contains(strings.ToLower(failed.body), "sql") || strings.Contains(failed.body, "goroutine") {
+		if id == "" || strings.Contains(failed.body, "sql:") || strings.Contains(failed.body, "database is closed") || strings.Contains(failed.body, "goroutine") {
 			t.Fatalf("500 page leaks internals or lacks a request id: %s", failed.body)
 		}
 		if logs := a.logs.String(); !strings.Contains(logs, `"request_id":"`+id+`"`) {
@@ -133,5 +134,21 @@ func TestHealthAndMetrics(t *testing.T) {
 	if m.StatusCode != 200 || !strings.Contains(m.body, `elevate_http_requests_total{method="GET",route="/login",status="200"}`) ||
 		!strings.Contains(m.body, "elevate_http_request_duration_seconds_bucket") {
 		t.Fatalf("metrics: %d\n%s", m.StatusCode, m.body[:min(len(m.body), 2000)])
+	}
+}
+
+func TestHeadAnswersLikeGetWithoutABody(t *testing.T) {
+	a := newApp(t, "sqlite")
+	for path, want := range map[string]int{"/login": 200, "/requests/abc": 303, "/nope": 404} {
+		req, _ := http.NewRequest(http.MethodHead, a.srv.URL+path, nil)
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || len(b) != 0 {
+			t.Errorf("HEAD %s: %d with %d bytes, want %d and no body", path, resp.StatusCode, len(b), want)
+		}
 	}
 }

@@ -211,3 +211,23 @@ func serveStatic(c echo.Context) error {
 	http.ServeFileFS(c.Response(), c.Request(), static.FS, name)
 	return nil
 }
+
+// headAsGet answers HEAD like the GET it stands for, without the body, so link checkers and mail
+// scanners get the same status and redirects a browser would. GET never changes state, so
+// neither does HEAD.
+func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.Method == http.MethodHead {
+			// Echo routes on the request it was handed, so the method is changed in place.
+			r.Method = http.MethodGet
+			c.Response().Writer = bodyless{c.Response().Writer}
+		}
+		return next(c)
+	}
+}
+
+// bodyless drops what is written, keeping headers and status.
+type bodyless struct{ http.ResponseWriter }
+
+func (b bodyless) Write(p []byte) (int, error) { return len(p), nil }

@@ -46,6 +46,9 @@ func (s *Server) nav(c echo.Context) []layout.NavItem {
 	if u.Admin || u.Auditor {
 		items = append(items, layout.NavItem{Label: "Audit", Href: "/audit", TestID: "nav-audit"})
 	}
+	if u.Auditor && !u.Admin {
+		items = append(items, layout.NavItem{Label: "Policies", Href: "/admin/policies", TestID: "nav-policies"})
+	}
 	if u.Admin {
 		items = append(items, layout.NavItem{Label: "Admin", Href: "/admin", TestID: "nav-admin"})
 	}

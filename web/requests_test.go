@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/config"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/testenv"
 )
@@ -300,5 +301,30 @@ func TestExpiryBoundaryWithoutSweeper(t *testing.T) {
 	rc.signIn("rhea@example.com", goodPassword) // the session idled out meanwhile
 	if pg := rc.get("/requests/" + id); pg.find("card-status").Text() != "Expired" {
 		t.Fatalf("page after the end: %d %q %s", pg.StatusCode, pg.find("card-status").Text(), pg.find("error-page").Text())
+	}
+}
+
+func TestCheckAPILimitedPerToken(t *testing.T) {
+	a := newApp(t, "sqlite", func(c *config.Config) { c.CheckRate = 2 })
+	a.mustUser("root@example.com", "Root Admin", goodPassword, true)
+	root := a.client()
+	root.signIn("root@example.com", goodPassword)
+	busy := root.makeToken("busy", "check")
+	calm := root.makeToken("calm", "check")
+	limited := 0
+	for range 12 {
+		code, out := a.apiCall("POST", "/api/v1/check", busy, map[string]string{"user": "root@example.com", "task": "x/y"})
+		if code == http.StatusTooManyRequests {
+			if out["allowed"] != false {
+				t.Fatalf("a limited check was not denied: %v", out)
+			}
+			limited++
+		}
+	}
+	if limited == 0 {
+		t.Fatal("12 immediate calls at 2 per second were never limited")
+	}
+	if code, _ := a.apiCall("POST", "/api/v1/check", calm, map[string]string{"user": "root@example.com", "task": "x/y"}); code != http.StatusOK {
+		t.Fatalf("another token was limited too: %d", code)
 	}
 }

@@ -9,6 +9,7 @@ import (
 func (s *Server) routes() {
 	e := s.e
 	e.Pre(s.securityHeaders)
+	e.Pre(headAsGet)
 	e.Use(s.requestID)
 	e.Use(s.observe)
 	e.Use(s.recoverPanic)
@@ -85,14 +86,18 @@ func (s *Server) routes() {
 	e.POST("/admin/role-groups/:id", s.updateRoleGroup, adm...)
 	e.POST("/admin/role-groups/:id/roles", s.addRoleGroupRole, adm...)
 	e.POST("/admin/role-groups/:id/roles/:rid/remove", s.removeRoleGroupRole, adm...)
-	e.GET("/admin/policies", s.listPolicies, adm...)
+	// Auditors may read policies (and change nothing).
+	readPolicies := append(signedIn[:len(signedIn):len(signedIn)], requireAdminOrAuditor)
+	e.GET("/admin/policies", s.listPolicies, readPolicies...)
 	e.GET("/admin/policies/new", s.newPolicy, adm...)
 	e.POST("/admin/policies", s.createPolicy, adm...)
-	e.GET("/admin/policies/:id", s.showPolicy, adm...)
+	e.GET("/admin/policies/:id", s.showPolicy, readPolicies...)
 	e.POST("/admin/policies/:id", s.updatePolicy, adm...)
 	e.POST("/admin/policies/:id/delete", s.deletePolicy, adm...)
 	e.GET("/admin/settings", s.showSettings, adm...)
 	e.POST("/admin/settings", s.saveSettings, adm...)
+	e.GET("/admin/outbox", s.showOutbox, adm...)
+	e.POST("/admin/outbox/:id/retry", s.retryMail, adm...)
 
 	e.GET("/profile/tokens", s.showTokens, signedIn...)
 	e.POST("/profile/tokens", s.createToken, signedIn...)
@@ -103,7 +108,7 @@ func (s *Server) routes() {
 	apiAll := append(api[:len(api):len(api)], requireScope(auth.ScopeAPI))
 	apiRead := append(apiAll[:len(apiAll):len(apiAll)], requireAdminOrAuditor)
 	apiAdmin := append(apiAll[:len(apiAll):len(apiAll)], s.requireAdmin)
-	apiCheck := []echo.MiddlewareFunc{s.failClosed, s.apiAuth, requireScope(auth.ScopeCheck)}
+	apiCheck := []echo.MiddlewareFunc{s.failClosed, s.apiAuth, requireScope(auth.ScopeCheck), s.limitCheckPerToken}
 	e.POST("/api/v1/check", s.check, apiCheck...)
 	e.GET("/api/v1/requests", s.apiListRequests, apiAll...)
 	e.POST("/api/v1/requests", s.apiSubmitRequest, apiAll...)
@@ -111,6 +116,7 @@ func (s *Server) routes() {
 	for _, act := range []string{"approve", "deny", "withdraw", "revoke"} {
 		e.POST("/api/v1/requests/:id/"+act, s.apiAct(act), apiAll...)
 	}
+	e.GET("/api/v1/audit", s.apiAudit, apiRead...)
 	e.GET("/api/v1/policies", s.apiListPolicies, apiRead...)
 	e.GET("/api/v1/policies/:id", s.apiGetPolicy, apiRead...)
 	e.POST("/api/v1/policies", s.apiCreatePolicy, apiAdmin...)

@@ -13,6 +13,7 @@ import (
 	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/config"
+	"github.com/elevate-pam/elevate/internal/mail"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/gorilla/securecookie"
 	"github.com/labstack/echo/v4"
@@ -43,21 +44,25 @@ type Deps struct {
 	MFARequired func(context.Context) (bool, error)
 	// IsApprover reports whether a user is in any approver group; defaults to "no one".
 	IsApprover func(context.Context, pam.UserID) (bool, error)
+	// Outbox is the mail queue shown at /admin/outbox; built on Admin's store when nil.
+	Outbox Outbox
 }
 
 // Server is the HTTP application.
 type Server struct {
-	cfg     config.Config
-	auth    *auth.Service
-	admin   *admin.Service
-	access  *access.Service
-	ping    func(context.Context) error
-	log     *slog.Logger
-	now     func() time.Time
-	audit   AuditLog
-	flash   *securecookie.SecureCookie
-	metrics *metrics
-	e       *echo.Echo
+	cfg    config.Config
+	auth   *auth.Service
+	admin  *admin.Service
+	access *access.Service
+	// checkLimiter bounds check API calls per token.
+	checkLimiter *tokenLimiter
+	ping         func(context.Context) error
+	log          *slog.Logger
+	now          func() time.Time
+	audit        AuditLog
+	flash        *securecookie.SecureCookie
+	metrics      *metrics
+	e            *echo.Echo
 
 	mfa     *auth.MFA
 	limiter *auth.Limiter
@@ -65,6 +70,7 @@ type Server struct {
 	// mfaRequired and isApprover decide who must enrol in two-step verification.
 	mfaRequired func(context.Context) (bool, error)
 	isApprover  func(context.Context, pam.UserID) (bool, error)
+	outbox      Outbox
 }
 
 // New builds the server and its route table.
@@ -94,12 +100,16 @@ func New(d Deps) *Server {
 	if d.IsApprover == nil {
 		d.IsApprover = func(context.Context, pam.UserID) (bool, error) { return false, nil }
 	}
+	if d.Outbox == nil {
+		d.Outbox = mail.NewOutbox(d.Admin.Store(), d.Config, d.Now)
+	}
 	fc := securecookie.New(auth.DeriveKey(d.Secret, "flash-cookie"), nil)
 	fc.MaxAge(300)
 	fc.SetSerializer(securecookie.JSONEncoder{})
 	s := &Server{
 		cfg: d.Config, auth: d.Auth, admin: d.Admin, access: d.Access, ping: d.Ping, log: d.Logger, now: d.Now, flash: fc, audit: d.Audit,
 		mfa: d.MFA, limiter: d.Limiter, sso: d.SSO, mfaRequired: d.MFARequired, isApprover: d.IsApprover,
+		outbox:  d.Outbox,
 		metrics: newMetrics(prometheus.NewRegistry()),
 	}
 	e := echo.New()
@@ -107,6 +117,7 @@ func New(d Deps) *Server {
 	e.HidePort = true
 	e.IPExtractor = ipExtractor(d.Config)
 	e.HTTPErrorHandler = s.handleError
+	s.checkLimiter = newTokenLimiter(d.Config.CheckRate, int(d.Config.CheckRate*2)+1)
 	s.e = e
 	s.routes()
 	return s

@@ -31,11 +31,11 @@ func (s *Server) tokensPage(c echo.Context, status int, vm tokenview.VM) error {
 	if err != nil {
 		return err
 	}
-	loc := userLocation(u)
+	loc, now := viewerZone(c), s.now()
 	for _, t := range toks {
-		r := tokenview.Row{ID: t.ID, Name: t.Name, Scope: t.Scope, Created: formatTime(t.CreatedAt, loc), LastUsed: "never", Revoked: t.RevokedAt != nil}
+		r := tokenview.Row{ID: t.ID, Name: t.Name, Scope: t.Scope, Created: timeVM(t.CreatedAt, now, loc).Local, LastUsed: "never", Revoked: t.RevokedAt != nil}
 		if t.LastUsedAt != nil {
-			r.LastUsed = formatTime(*t.LastUsedAt, loc)
+			r.LastUsed = timeVM(*t.LastUsedAt, now, loc).Relative
 		}
 		vm.Rows = append(vm.Rows, r)
 	}

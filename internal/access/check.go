@@ -44,7 +44,7 @@ func (s *Service) Check(ctx context.Context, a audit.Actor, userRef, taskKey str
 		})
 		ev.RequestID, ev.At = d.RequestID, now
 		if !d.Allowed {
-			ev.Outcome = "denied"
+			ev.Outcome = audit.OutcomeFailure
 		}
 		err = s.checks.append(ctx, ev)
 	}

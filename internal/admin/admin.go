@@ -20,9 +20,22 @@ const PasswordLinkTTL = 7 * 24 * time.Hour
 
 // Service is the administrators' use cases.
 type Service struct {
-	db  *store.Store
-	now func() time.Time
+	db     *store.Store
+	now    func() time.Time
+	mailer PasswordMailer
 }
+
+// PasswordMailer queues a set-password link for a user inside the transaction that creates it.
+type PasswordMailer interface {
+	PasswordLink(ctx context.Context, tx *store.Store, u pam.User, token string, expires time.Time, newUser bool) error
+}
+
+// SetMailer makes new users and new password links also go out by mail. Without one, the
+// administrator hands the link over.
+func (s *Service) SetMailer(m PasswordMailer) { s.mailer = m }
+
+// MailsPasswordLinks reports whether set-password links are also mailed to their users.
+func (s *Service) MailsPasswordLinks() bool { return s.mailer != nil }
 
 // New returns the admin service.
 func New(db *store.Store, now func() time.Time) *Service { return &Service{db: db, now: now} }
@@ -59,6 +72,11 @@ func (s *Service) CreateUser(ctx context.Context, a audit.Actor, email, name str
 		if err := tx.CreatePasswordToken(ctx, u.ID, hash, now.Add(PasswordLinkTTL), now); err != nil {
 			return err
 		}
+		if s.mailer != nil {
+			if err := s.mailer.PasswordLink(ctx, tx, u, tok, now.Add(PasswordLinkTTL), true); err != nil {
+				return err
+			}
+		}
 		return record(ctx, tx, a, "user.created", "user", string(u.ID), map[string]any{
 			"after": map[string]any{"email": email, "name": name, "admin": isAdmin, "auditor": auditor}})
 	})
@@ -79,6 +97,11 @@ func (s *Service) NewPasswordLink(ctx context.Context, a audit.Actor, id pam.Use
 		now := s.now()
 		if err := tx.CreatePasswordToken(ctx, u.ID, hash, now.Add(PasswordLinkTTL), now); err != nil {
 			return err
+		}
+		if s.mailer != nil && u.Active() {
+			if err := s.mailer.PasswordLink(ctx, tx, u, tok, now.Add(PasswordLinkTTL), false); err != nil {
+				return err
+			}
 		}
 		return record(ctx, tx, a, "user.password_link_created", "user", string(u.ID), map[string]any{"email": u.Email})
 	})

@@ -215,8 +215,10 @@ func (s *Service) SignIn(w http.ResponseWriter, r *http.Request, email, password
 		}
 		return pam.User{}, ErrBadCredentials
 	}
+	var cookie *http.Cookie
 	err = s.db.Tx(ctx, func(tx *store.Store) error {
-		if err := s.Sessions.Start(ctx, tx, w, r, u.ID, actor.IP); err != nil {
+		var err error
+		if cookie, err = s.Sessions.Start(ctx, tx, r, u.ID, actor.IP); err != nil {
 			return err
 		}
 		actor.Type, actor.ID, actor.Name = audit.ActorUser, string(u.ID), u.Email
@@ -225,6 +227,7 @@ func (s *Service) SignIn(w http.ResponseWriter, r *http.Request, email, password
 	if err != nil {
 		return pam.User{}, fmt.Errorf("sign in: %w", err)
 	}
+	http.SetCookie(w, cookie)
 	return u, nil
 }
 

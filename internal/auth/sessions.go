@@ -178,11 +178,12 @@ func (s *SessionStore) Put(ctx context.Context, tx *store.Store, r *http.Request
 }
 
 // Start begins a fresh session for user inside tx, ending any session the request carried,
-// so an id known before sign-in is worthless after it.
-func (s *SessionStore) Start(ctx context.Context, tx *store.Store, w http.ResponseWriter, r *http.Request, user pam.UserID, ip string) error {
+// so an id known before sign-in is worthless after it. It returns the cookie for the caller to
+// set once tx has committed, so a rolled-back sign-in never hands out a cookie.
+func (s *SessionStore) Start(ctx context.Context, tx *store.Store, r *http.Request, user pam.UserID, ip string) (*http.Cookie, error) {
 	if old, err := s.Get(r, SessionCookie); err == nil && old.ID != "" {
 		if err := tx.DeleteSession(ctx, hashID(old.ID)); err != nil {
-			return fmt.Errorf("end previous session: %w", err)
+			return nil, fmt.Errorf("end previous session: %w", err)
 		}
 	}
 	id := randomToken()
@@ -191,14 +192,13 @@ func (s *SessionStore) Start(ctx context.Context, tx *store.Store, w http.Respon
 		IDHash: hashID(id), UserID: user, Data: "{}", CreatedAt: now, LastSeenAt: now,
 		ExpiresAt: now.Add(s.lifetime), IP: ip, UserAgent: r.UserAgent(),
 	}); err != nil {
-		return fmt.Errorf("start session: %w", err)
+		return nil, fmt.Errorf("start session: %w", err)
 	}
 	enc, err := s.codec.Encode(SessionCookie, id)
 	if err != nil {
-		return fmt.Errorf("sign session cookie: %w", err)
+		return nil, fmt.Errorf("sign session cookie: %w", err)
 	}
-	http.SetCookie(w, sessions.NewCookie(SessionCookie, enc, s.options()))
-	return nil
+	return sessions.NewCookie(SessionCookie, enc, s.options()), nil
 }
 
 // End deletes the request's session (inside tx) and clears the cookie.

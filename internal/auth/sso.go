@@ -230,6 +230,7 @@ func (s *SSO) Finish(w http.ResponseWriter, r *http.Request, actor audit.Actor) 
 
 	var u pam.User
 	var refusal *Refusal
+	var cookie *http.Cookie
 	err = s.svc.db.Tx(ctx, func(tx *store.Store) error {
 		var err error
 		u, _, err = tx.UserByEmail(ctx, email)
@@ -258,7 +259,7 @@ func (s *SSO) Finish(w http.ResponseWriter, r *http.Request, actor audit.Actor) 
 			refusal = &Refusal{Reason: "disabled", Message: "The Elevate account " + email + " is disabled. Ask an administrator if you need it again."}
 			return nil
 		}
-		if err := s.svc.Sessions.Start(ctx, tx, w, r, u.ID, actor.IP); err != nil {
+		if cookie, err = s.svc.Sessions.Start(ctx, tx, r, u.ID, actor.IP); err != nil {
 			return err
 		}
 		a := actor
@@ -271,5 +272,6 @@ func (s *SSO) Finish(w http.ResponseWriter, r *http.Request, actor audit.Actor) 
 	if refusal != nil {
 		return refuse(refusal.Reason, email, refusal.Message)
 	}
+	http.SetCookie(w, cookie) // only after the session and its audit event committed
 	return u, f.Next, nil
 }

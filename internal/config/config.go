@@ -14,10 +14,12 @@ import (
 
 // Config is every setting the process needs. It is built once by Load and passed down.
 type Config struct {
-	DatabaseURL     string
-	Addr            string
-	BaseURL         *url.URL
-	SMTPURL         string
+	DatabaseURL string
+	Addr        string
+	BaseURL     *url.URL
+	SMTPURL     string
+	// SMTP is ELEVATE_SMTP_URL parsed; nil when unset (mail then waits in the outbox).
+	SMTP            *SMTP
 	MailFrom        string
 	SecretKey       []byte // nil means "generate and keep in the database"
 	OIDCIssuer      string
@@ -27,6 +29,8 @@ type Config struct {
 	SessionIdle     time.Duration
 	SessionLifetime time.Duration
 	LogLevel        string
+	// CheckRate is how many check API calls per second one token may make (per process).
+	CheckRate float64
 
 	// OIDCAutoCreate creates unknown users at their first SSO sign-in.
 	OIDCAutoCreate bool
@@ -97,13 +101,12 @@ func Load(getenv func(string) string) (Config, error) {
 	c.BaseURL = u
 
 	if c.SMTPURL != "" {
-		su, err := url.Parse(c.SMTPURL)
-		if err != nil || (su.Scheme != "smtp" && su.Scheme != "smtps") || su.Host == "" {
-			return c, &Error{"ELEVATE_SMTP_URL", "must look like smtp://user:pass@host:port or smtps://…"}
+		if c.SMTP, err = ParseSMTPURL(c.SMTPURL); err != nil {
+			return c, err
 		}
 	}
-	if !strings.Contains(c.MailFrom, "@") {
-		return c, &Error{"ELEVATE_MAIL_FROM", fmt.Sprintf("%q is not an email address", c.MailFrom)}
+	if a, err := mail.ParseAddress(c.MailFrom); err != nil || a.Address != c.MailFrom || strings.ContainsAny(c.MailFrom, "\r\n") {
+		return c, &Error{"ELEVATE_MAIL_FROM", fmt.Sprintf("%q is not one email address", c.MailFrom)}
 	}
 
 	if k := get("ELEVATE_SECRET_KEY", ""); k != "" {
@@ -178,6 +181,14 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.SessionIdle > c.SessionLifetime {
 		return c, &Error{"ELEVATE_SESSION_IDLE_TIMEOUT", "must not be longer than ELEVATE_SESSION_LIFETIME"}
 	}
+	c.CheckRate = 200
+	if v := get("ELEVATE_CHECK_RATE", ""); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || r < 1 || r > 1e6 {
+			return c, &Error{"ELEVATE_CHECK_RATE", fmt.Sprintf("%q is not a number of calls per second between 1 and 1000000", v)}
+		}
+		c.CheckRate = r
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -206,4 +217,86 @@ func duration(get func(string, string) string, key, def string) (time.Duration, 
 		return 0, &Error{key, fmt.Sprintf("%q is not a duration of at least 1m (for example 30m or 12h)", v)}
 	}
 	return d, nil
+}
+
+// StartTLS policies for smtp:// URLs.
+const (
+	StartTLSRequired      = "required"
+	StartTLSOpportunistic = "opportunistic"
+	StartTLSNone          = "none"
+)
+
+// SMTP is where and how mail is sent.
+type SMTP struct {
+	Host     string
+	Port     int
+	Username string
+	Password string
+	// ImplicitTLS is smtps://: TLS from the first byte (port 465 by default).
+	ImplicitTLS bool
+	// StartTLS is the policy for smtp://: required (the default), opportunistic or none.
+	StartTLS string
+}
+
+// String is the server without its password, for logs.
+func (s SMTP) String() string {
+	scheme := "smtp"
+	if s.ImplicitTLS {
+		scheme = "smtps"
+	}
+	u := url.URL{Scheme: scheme, Host: net.JoinHostPort(s.Host, strconv.Itoa(s.Port))}
+	if s.Username != "" {
+		u.User = url.User(s.Username)
+	}
+	if !s.ImplicitTLS {
+		u.RawQuery = "starttls=" + s.StartTLS
+	}
+	return u.String()
+}
+
+// ParseSMTPURL parses smtp://user:pass@host:port?starttls=required|opportunistic|none or
+// smtps://user:pass@host:port. Errors name ELEVATE_SMTP_URL and never echo the password.
+func ParseSMTPURL(raw string) (*SMTP, error) {
+	bad := func(problem string) error { return &Error{"ELEVATE_SMTP_URL", problem} }
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+		return nil, bad("must look like smtp://user:pass@host:port or smtps://…")
+	}
+	s := &SMTP{Host: u.Hostname(), ImplicitTLS: u.Scheme == "smtps", StartTLS: StartTLSRequired}
+	s.Port = 587
+	if s.ImplicitTLS {
+		s.Port = 465
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, bad(fmt.Sprintf("port %q is not a number between 1 and 65535", p))
+		}
+		s.Port = n
+	}
+	if u.User != nil {
+		s.Username = u.User.Username()
+		s.Password, _ = u.User.Password()
+	}
+	if u.Path != "" && u.Path != "/" {
+		return nil, bad("takes no path")
+	}
+	q := u.Query()
+	for k := range q {
+		if k != "starttls" {
+			return nil, bad(fmt.Sprintf("unknown parameter %q (only starttls)", k))
+		}
+	}
+	if v := q.Get("starttls"); v != "" {
+		if s.ImplicitTLS {
+			return nil, bad("smtps:// is TLS from the start; starttls applies to smtp:// only")
+		}
+		switch v {
+		case StartTLSRequired, StartTLSOpportunistic, StartTLSNone:
+			s.StartTLS = v
+		default:
+			return nil, bad(fmt.Sprintf("starttls=%q must be required, opportunistic or none", v))
+		}
+	}
+	return s, nil
 }

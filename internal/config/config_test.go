@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -25,6 +26,12 @@ func TestBadValuesNameTheirVariable(t *testing.T) {
 		{"ELEVATE_ADDR", "8080"},
 		{"ELEVATE_BASE_URL", "ftp://x"},
 		{"ELEVATE_SMTP_URL", "http://mail"},
+		{"ELEVATE_SMTP_URL", "smtp://mail:99999"},
+		{"ELEVATE_SMTP_URL", "smtp://mail?starttls=maybe"},
+		{"ELEVATE_SMTP_URL", "smtps://mail?starttls=none"},
+		{"ELEVATE_SMTP_URL", "smtp://mail?tls=1"},
+		{"ELEVATE_MAIL_FROM", "a@b.example\r\nBcc: x@y.example"},
+		{"ELEVATE_MAIL_FROM", "Elevate <a@b.example>"},
 		{"ELEVATE_MAIL_FROM", "nobody"},
 		{"ELEVATE_SECRET_KEY", "short"},
 		{"ELEVATE_TRUSTED_PROXIES", "10.0.0.0/33"},
@@ -84,5 +91,36 @@ func TestSingleSignOnSettings(t *testing.T) {
 	d, _ := Load(envOf(nil))
 	if !d.PasswordLogin || d.OIDCAutoCreate || d.StepUpWindow != 10*time.Minute {
 		t.Fatalf("defaults: %+v", d)
+	}
+}
+
+func TestSMTPURL(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		want SMTP
+	}{
+		{"smtp://mail.example.com", SMTP{Host: "mail.example.com", Port: 587, StartTLS: StartTLSRequired}},
+		{"smtp://u%40x:p%3Ass@127.0.0.1:2525?starttls=none", SMTP{Host: "127.0.0.1", Port: 2525, Username: "u@x", Password: "p:ss", StartTLS: StartTLSNone}},
+		{"smtp://mail:25?starttls=opportunistic", SMTP{Host: "mail", Port: 25, StartTLS: StartTLSOpportunistic}},
+		{"smtps://u:hunter22@mail", SMTP{Host: "mail", Port: 465, Username: "u", Password: "hunter22", ImplicitTLS: true, StartTLS: StartTLSRequired}},
+	} {
+		c, err := Load(envOf(map[string]string{"ELEVATE_SMTP_URL": tc.raw}))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.raw, err)
+		}
+		if c.SMTP == nil || *c.SMTP != tc.want {
+			t.Errorf("%s: got %+v, want %+v", tc.raw, c.SMTP, tc.want)
+		}
+		if c.SMTP != nil && c.SMTP.Password != "" && strings.Contains(c.SMTP.String(), c.SMTP.Password) {
+			t.Errorf("%s: String() shows the password: %s", tc.raw, c.SMTP)
+		}
+	}
+	c, err := Load(envOf(nil))
+	if err != nil || c.SMTP != nil {
+		t.Fatalf("no SMTP URL: %+v %v", c.SMTP, err)
+	}
+	_, err = Load(envOf(map[string]string{"ELEVATE_SMTP_URL": "smtp://u:secret@mail:0"}))
+	if err == nil || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("bad port: %v", err)
 	}
 }

@@ -50,6 +50,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		{ID: "0002_catalog", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0002) }},
 		{ID: "0003_api_tokens", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0003) }},
 		{ID: "0004_requests", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0004) }},
+		{ID: "0005_outbox", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0005) }},
 		{ID: "0006_audit_search", Migrate: m0006},
 		{ID: "0007_mfa_sso", Migrate: m0007},
 	}
@@ -319,6 +320,37 @@ var m0004 = []string{
 		at {ts} NOT NULL,
 		PRIMARY KEY (request_id, reviewer_id))`,
 	`CREATE INDEX reviews_reviewer_idx ON reviews (reviewer_id, at)`,
+}
+
+// m0005 adds the mail outbox: every message is written in the transaction of the change that
+// causes it and delivered after commit by a worker. A worker claims rows by writing a lease
+// (owner and expiry) with a conditional update, so two workers never hold one message.
+var m0005 = []string{
+	`CREATE TABLE mail_outbox (
+		id varchar(36) PRIMARY KEY,
+		kind varchar(32) NOT NULL,
+		request_id varchar(36) NOT NULL DEFAULT '',
+		recipient_id varchar(36) NOT NULL DEFAULT '',
+		recipient varchar(254) NOT NULL,
+		recipient_name varchar(200) NOT NULL DEFAULT '',
+		subject varchar(300) NOT NULL,
+		body_text text NOT NULL,
+		body_html text NOT NULL,
+		state varchar(16) NOT NULL,
+		attempts integer NOT NULL DEFAULT 0,
+		next_attempt_at {ts} NOT NULL,
+		give_up_at {ts},
+		lease_owner varchar(36) NOT NULL DEFAULT '',
+		lease_until {ts},
+		last_error text NOT NULL DEFAULT '',
+		created_at {ts} NOT NULL,
+		sent_at {ts},
+		updated_at {ts} NOT NULL)`,
+	`CREATE INDEX mail_outbox_due_idx ON mail_outbox (state, next_attempt_at)`,
+	`CREATE INDEX mail_outbox_created_idx ON mail_outbox (created_at, id)`,
+	`CREATE INDEX mail_outbox_state_created_idx ON mail_outbox (state, created_at, id)`,
+	`CREATE INDEX mail_outbox_request_idx ON mail_outbox (request_id)`,
+	`CREATE INDEX requests_expiry_notice_idx ON requests (status, expiry_notified_at, ends_at)`,
 }
 
 // m0006AuditHead adds the head's time, so writers keep event times in sequence order.

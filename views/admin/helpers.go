@@ -21,3 +21,10 @@ func buttonClass(danger bool) string {
 	}
 	return "btn-secondary"
 }
+
+func stateClass(active bool) string {
+	if active {
+		return "inline-flex items-center gap-1 rounded-full bg-indigo-700 px-3 py-1 text-sm font-medium text-white focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500 focus-visible:ring-offset-2"
+	}
+	return "inline-flex items-center gap-1 rounded-full bg-white px-3 py-1 text-sm font-medium text-slate-700 ring-1 ring-inset ring-slate-300 hover:bg-slate-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500"
+}

@@ -1,0 +1,393 @@
+// Package mail writes Elevate's notifications into the outbox, inside the transaction of the
+// change that causes them, and delivers them over SMTP afterwards. A rolled-back change leaves
+// no mail; a committed one is delivered (or shown as failed to administrators), never lost.
+package mail
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/config"
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/google/uuid"
+)
+
+// Message kinds, as stored in the outbox.
+const (
+	KindPending     = "request_pending"
+	KindApproved    = "request_approved"
+	KindDenied      = "request_denied"
+	KindTimedOut    = "request_timed_out"
+	KindRevoked     = "request_revoked"
+	KindExpiring    = "request_expiring"
+	KindDecided     = "request_decided"
+	KindPasswordSet = "password_link"
+)
+
+// ExpiryNotice is how long before a grant ends its requester is warned.
+const ExpiryNotice = 15 * time.Minute
+
+// maxRecipients bounds one group's fan-out; maxTasks bounds the tasks listed in one message.
+const (
+	maxRecipients = 500
+	maxTasks      = 25
+)
+
+// Outbox queues mail. It implements access.Notifier and admin's password-link mailer.
+type Outbox struct {
+	db   *store.Store
+	base string
+	now  func() time.Time
+}
+
+// NewOutbox returns the outbox on db; links point at cfg.BaseURL.
+func NewOutbox(db *store.Store, cfg config.Config, now func() time.Time) *Outbox {
+	base := ""
+	if cfg.BaseURL != nil {
+		base = strings.TrimRight(cfg.BaseURL.String(), "/")
+	}
+	return &Outbox{db: db, base: base, now: now}
+}
+
+// Store exposes the outbox's read queries to the web layer.
+func (o *Outbox) Store() *store.Store { return o.db }
+
+func (o *Outbox) requestLink(id string) string { return o.base + "/requests/" + url.PathEscape(id) }
+
+// RequestChanged queues the mail a request change causes, inside the change's transaction tx.
+// Events: pending, approved, denied, withdrawn, revoked, timed_out, expired.
+func (o *Outbox) RequestChanged(ctx context.Context, tx *store.Store, r pam.Request, event string, actor audit.Actor) error {
+	if err := o.requestChanged(ctx, tx, r, event); err != nil {
+		return fmt.Errorf("queue mail for request %s (%s): %w", r.ID, event, err)
+	}
+	return nil
+}
+
+func (o *Outbox) requestChanged(ctx context.Context, tx *store.Store, r pam.Request, event string) error {
+	switch event {
+	case "pending":
+		approvers, err := o.approvers(ctx, tx, r)
+		if err != nil {
+			return err
+		}
+		return o.each(ctx, tx, r, approvers, KindPending)
+	case "approved", "denied", "timed_out", "revoked":
+		kind := map[string]string{"approved": KindApproved, "denied": KindDenied, "timed_out": KindTimedOut, "revoked": KindRevoked}[event]
+		if err := o.toRequester(ctx, tx, r, kind); err != nil {
+			return err
+		}
+		if event == "revoked" {
+			return nil
+		}
+		return o.decided(ctx, tx, r)
+	case "withdrawn":
+		return o.decided(ctx, tx, r)
+	}
+	return nil // expired: the expiring-soon notice already told the requester
+}
+
+// approvers are the enabled members of the request's approver group, except the requester.
+func (o *Outbox) approvers(ctx context.Context, tx *store.Store, r pam.Request) ([]pam.User, error) {
+	members, err := tx.ActiveGroupMembers(ctx, r.ApproverGroupID, maxRecipients)
+	if err != nil {
+		return nil, err
+	}
+	out := members[:0]
+	for _, u := range members {
+		if u.ID != r.RequesterID {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+// decided tells the approvers who were asked, and have not reviewed it themselves, that a
+// request no longer needs them. Automatic approvals asked nobody.
+func (o *Outbox) decided(ctx context.Context, tx *store.Store, r pam.Request) error {
+	if r.ApprovalType == pam.ApprovalAuto {
+		return nil
+	}
+	approvers, err := o.approvers(ctx, tx, r)
+	if err != nil {
+		return err
+	}
+	var rest []pam.User
+	for _, u := range approvers {
+		if !r.ReviewedBy(u.ID) && u.ID != r.RevokedBy {
+			rest = append(rest, u)
+		}
+	}
+	return o.each(ctx, tx, r, rest, KindDecided)
+}
+
+func (o *Outbox) toRequester(ctx context.Context, tx *store.Store, r pam.Request, kind string) error {
+	u, err := tx.UserByID(ctx, r.RequesterID)
+	if err != nil {
+		return err
+	}
+	if !u.Active() {
+		return nil // disabled people drop out of everything, mail included
+	}
+	return o.each(ctx, tx, r, []pam.User{u}, kind)
+}
+
+func (o *Outbox) each(ctx context.Context, tx *store.Store, r pam.Request, to []pam.User, kind string) error {
+	if len(to) == 0 {
+		return nil
+	}
+	tasks, err := tx.ScopeTasks(ctx, r.ScopeType, r.ScopeID, maxTasks+1)
+	if err != nil && pam.ErrorCode(err) != pam.EINVALID {
+		return err
+	}
+	for i, v := range r.Reviews {
+		if v.ReviewerName == "" { // the review just made carries no name yet
+			if u, err := tx.UserByID(ctx, v.ReviewerID); err == nil {
+				r.Reviews[i].ReviewerName = u.Name
+			}
+		}
+	}
+	revoker := ""
+	if r.RevokedBy != "" {
+		if u, err := tx.UserByID(ctx, r.RevokedBy); err == nil {
+			revoker = u.Name
+		}
+	}
+	for _, u := range to {
+		c := o.requestContent(r, tasks, revoker, u, kind)
+		if err := o.enqueue(ctx, tx, kind, r.ID, u, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *Outbox) enqueue(ctx context.Context, tx *store.Store, kind, requestID string, to pam.User, c content) error {
+	text, html, err := render(c)
+	if err != nil {
+		return err
+	}
+	return tx.EnqueueMail(ctx, store.OutboxMessage{
+		ID: uuid.NewString(), Kind: kind, RequestID: requestID, RecipientID: to.ID, Recipient: to.Email,
+		RecipientName: cleanHeader(to.Name), Subject: cleanHeader(c.Subject), Text: text, HTML: html, CreatedAt: o.now(),
+	})
+}
+
+// requestContent says what one recipient needs to know about a request.
+func (o *Outbox) requestContent(r pam.Request, tasks []pam.Task, revoker string, to pam.User, kind string) content {
+	loc := zone(to.TimeZone)
+	at := func(t time.Time) string { return formatTime(t, loc) }
+	scope := scopeLabel(r)
+	dur := pam.FormatDuration(r.Duration)
+	who := r.RequesterName
+	if who == "" {
+		who = r.RequesterEmail
+	}
+	c := content{Greeting: "Hello " + to.Name + ",", Link: o.requestLink(r.ID), LinkLabel: "Open the request",
+		Footer: "You get this mail because of your part in this request in Elevate. Links only open the request; nothing is decided until you confirm on the page."}
+
+	switch kind {
+	case KindPending:
+		c.Subject = fmt.Sprintf("Approval needed: %s asks for %s for %s", who, scope, dur)
+		c.Headline = "A request waits for your decision"
+		c.Intro = []string{fmt.Sprintf("%s asks for %s for %s. Please approve or deny it before %s; after that it times out.", who, scope, dur, at(r.PendingUntil))}
+		if r.ApprovalsRequired > 1 {
+			c.Intro = append(c.Intro, fmt.Sprintf("It needs %d approvals.", r.ApprovalsRequired))
+		}
+		c.LinkLabel = "Review the request"
+	case KindApproved:
+		c.Subject = fmt.Sprintf("Approved: %s for %s", scope, dur)
+		c.Headline = "Your request was approved"
+		c.Intro = []string{fmt.Sprintf("You have %s for %s.", scope, dur)}
+	case KindDenied:
+		c.Subject = fmt.Sprintf("Denied: your request for %s", scope)
+		c.Headline = "Your request was denied"
+		c.Intro = []string{fmt.Sprintf("Your request for %s was denied.", scope)}
+	case KindTimedOut:
+		c.Subject = fmt.Sprintf("Timed out: your request for %s", scope)
+		c.Headline = "Your request timed out"
+		c.Intro = []string{fmt.Sprintf("Nobody decided your request for %s before %s, so it timed out. Ask again if you still need it.", scope, at(r.PendingUntil))}
+	case KindRevoked:
+		c.Subject = fmt.Sprintf("Revoked: your access to %s", scope)
+		c.Headline = "Your access was revoked"
+		by := revoker
+		if by == "" {
+			by = "an administrator"
+		}
+		c.Intro = []string{fmt.Sprintf("%s revoked your access to %s. It no longer works.", by, scope)}
+		c.Notes = append(c.Notes, Field{"Reason", r.RevokeReason})
+	case KindExpiring:
+		end := ""
+		if r.EndsAt != nil {
+			end = at(*r.EndsAt)
+		}
+		c.Subject = fmt.Sprintf("Ending soon: your access to %s", scope)
+		c.Headline = "Your access ends soon"
+		c.Intro = []string{fmt.Sprintf("Your access to %s ends at %s. If you need more time, ask for an extension on the request page.", scope, end)}
+	case KindDecided:
+		state := strings.ToLower(r.Status.Label())
+		c.Subject = fmt.Sprintf("No action needed: %s's request for %s was %s", who, scope, state)
+		c.Headline = "This request no longer needs you"
+		switch r.Status {
+		case pam.StatusApproved, pam.StatusDenied:
+			names := []string{}
+			for _, v := range r.Reviews {
+				if v.Decision == pam.DecisionDeny || (r.Status == pam.StatusApproved && v.Decision == pam.DecisionApprove) {
+					names = append(names, v.ReviewerName)
+				}
+			}
+			by := strings.Join(names, ", ")
+			if by == "" {
+				by = "the system"
+			}
+			c.Intro = []string{fmt.Sprintf("%s's request for %s was %s by %s.", who, scope, state, by)}
+		case pam.StatusWithdrawn:
+			c.Intro = []string{fmt.Sprintf("%s withdrew their request for %s.", who, scope)}
+		case pam.StatusTimedOut:
+			c.Intro = []string{fmt.Sprintf("%s's request for %s timed out before anyone decided it.", who, scope)}
+		default:
+			c.Intro = []string{fmt.Sprintf("%s's request for %s is %s.", who, scope, state)}
+		}
+	}
+	if kind == KindDenied || kind == KindApproved || kind == KindDecided {
+		for _, v := range r.Reviews {
+			if v.Comment == "" {
+				continue
+			}
+			verb := "approved"
+			if v.Decision == pam.DecisionDeny {
+				verb = "denied"
+			}
+			c.Notes = append(c.Notes, Field{fmt.Sprintf("%s %s at %s", v.ReviewerName, verb, at(v.At)), v.Comment})
+		}
+	}
+	if r.Justification != "" {
+		c.Notes = append([]Field{{"Justification", r.Justification}}, c.Notes...)
+	}
+
+	c.Fields = []Field{
+		{"Request", r.ID},
+		{"Requester", strings.TrimSpace(r.RequesterName + " <" + r.RequesterEmail + ">")},
+		{"Scope", scope},
+		{"Covers", taskList(r, tasks)},
+		{"Duration", dur},
+	}
+	if r.Ticket != "" {
+		c.Fields = append(c.Fields, Field{"Ticket", r.Ticket})
+	}
+	c.Fields = append(c.Fields, Field{"Status", r.Status.Label()}, Field{"Asked", at(r.CreatedAt)})
+	if r.Status == pam.StatusPending {
+		c.Fields = append(c.Fields, Field{"Decide by", at(r.PendingUntil)})
+		if r.ScheduledStart != nil {
+			c.Fields = append(c.Fields, Field{"Wants to start", at(*r.ScheduledStart)})
+		}
+	}
+	if r.DecidedAt != nil {
+		c.Fields = append(c.Fields, Field{"Decided", at(*r.DecidedAt)})
+	}
+	if r.StartsAt != nil && r.EndsAt != nil && (r.Status == pam.StatusApproved || r.Status == pam.StatusRevoked) {
+		c.Fields = append(c.Fields, Field{"Starts", at(*r.StartsAt)}, Field{"Ends", at(*r.EndsAt)})
+	}
+	return c
+}
+
+func taskList(r pam.Request, tasks []pam.Task) string {
+	if len(tasks) == 0 {
+		return "no tasks at the moment"
+	}
+	keys := make([]string, 0, len(tasks))
+	for i, t := range tasks {
+		if i == maxTasks {
+			keys = append(keys, "and more (see the request)")
+			break
+		}
+		keys = append(keys, t.Key)
+	}
+	return strings.Join(keys, ", ")
+}
+
+// PasswordLink queues the one-time set-password link for a user, inside the transaction tx that
+// creates the link. The link itself lives only in this message: the database keeps its hash.
+func (o *Outbox) PasswordLink(ctx context.Context, tx *store.Store, u pam.User, token string, expires time.Time, newUser bool) error {
+	loc := zone(u.TimeZone)
+	link := o.base + "/set-password?token=" + url.QueryEscape(token)
+	c := content{
+		Subject: "Choose your Elevate password", Headline: "Choose your password",
+		Greeting: "Hello " + u.Name + ",", Link: link, LinkLabel: "Choose a password",
+		Intro: []string{
+			"An administrator made you a one-time link to choose your Elevate password. It works once and expires at " + formatTime(expires, loc) + ".",
+			"Opening the link only shows a form; nothing changes until you submit it.",
+		},
+		Fields: []Field{{"Account", u.Email}},
+		Footer: "If you did not expect this mail, ignore it; the link expires by itself.",
+	}
+	if newUser {
+		c.Subject, c.Headline = "Welcome to Elevate: choose your password", "Welcome to Elevate"
+		c.Intro[0] = "An administrator created an Elevate account for you. Choose your password with this one-time link; it works once and expires at " + formatTime(expires, loc) + "."
+	}
+	if err := o.enqueue(ctx, tx, KindPasswordSet, "", u, c); err != nil {
+		return fmt.Errorf("queue password link for %s: %w", u.Email, err)
+	}
+	return nil
+}
+
+// Retry puts a failed message back in the queue (an administrator's decision, audited).
+func (o *Outbox) Retry(ctx context.Context, a audit.Actor, id string) (store.OutboxMessage, error) {
+	var m store.OutboxMessage
+	err := o.db.Tx(ctx, func(tx *store.Store) error {
+		var err error
+		if m, err = tx.RequeueMail(ctx, id, o.now()); err != nil {
+			return err
+		}
+		ev := a.Event("mail.retry_requested", "mail", m.ID, map[string]any{
+			"recipient": m.Recipient, "subject": m.Subject, "kind": m.Kind, "attempts": m.Attempts, "last_error": m.LastError})
+		ev.At, ev.RequestID = o.now(), m.RequestID
+		return tx.AppendAudit(ctx, ev)
+	})
+	if err != nil {
+		return m, fmt.Errorf("retry mail %s: %w", id, err)
+	}
+	return m, nil
+}
+
+// QueueExpiryNotices queues the "ends soon" mail for grants ending within ExpiryNotice. Each
+// grant is claimed with a conditional update in the same transaction as its mail, so it is
+// told once even when several processes run this at the same time.
+func (o *Outbox) QueueExpiryNotices(ctx context.Context) (int, error) {
+	now := o.now()
+	ids, err := o.db.DueForExpiryNotice(ctx, now, ExpiryNotice, 200)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		err := o.db.Tx(ctx, func(tx *store.Store) error {
+			ok, err := tx.ClaimExpiryNotice(ctx, id, now)
+			if err != nil || !ok {
+				return err
+			}
+			r, err := tx.RequestByID(ctx, id)
+			if err != nil {
+				return err
+			}
+			n++
+			return o.toRequester(ctx, tx, r, KindExpiring)
+		})
+		if err != nil {
+			return n, fmt.Errorf("expiry notice for request %s: %w", id, err)
+		}
+	}
+	return n, nil
+}
+
+// Messages lists outbox messages newest first, one keyset page at a time.
+func (o *Outbox) Messages(ctx context.Context, f store.MailFilter) ([]store.OutboxMessage, error) {
+	return o.db.Mail(ctx, f)
+}
+
+// Counts counts the outbox's messages by state.
+func (o *Outbox) Counts(ctx context.Context) (map[string]int64, error) { return o.db.MailCounts(ctx) }

@@ -1,0 +1,297 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/pam"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Mail states in the outbox.
+const (
+	MailQueued   = "queued"
+	MailRetrying = "retrying"
+	MailSent     = "sent"
+	MailFailed   = "failed"
+)
+
+// MailStates lists the outbox states in display order.
+var MailStates = []string{MailQueued, MailRetrying, MailSent, MailFailed}
+
+// OutboxMessage is one mail in the outbox: rendered when queued, delivered after commit.
+type OutboxMessage struct {
+	ID            string
+	Kind          string
+	RequestID     string
+	RecipientID   pam.UserID
+	Recipient     string // email address
+	RecipientName string
+	Subject       string
+	Text          string
+	HTML          string
+	State         string
+	Attempts      int
+	NextAttemptAt time.Time
+	// GiveUpAt is when temporary failures stop being retried; set at the first failure.
+	GiveUpAt  *time.Time
+	LastError string
+	CreatedAt time.Time
+	SentAt    *time.Time
+}
+
+// outboxRow is a row of mail_outbox.
+type outboxRow struct {
+	ID            string
+	Kind          string
+	RequestID     string
+	RecipientID   string
+	Recipient     string
+	RecipientName string
+	Subject       string
+	BodyText      string
+	BodyHTML      string `gorm:"column:body_html"`
+	State         string
+	Attempts      int
+	NextAttemptAt time.Time
+	GiveUpAt      *time.Time
+	LeaseOwner    string
+	LeaseUntil    *time.Time
+	LastError     string
+	CreatedAt     time.Time
+	SentAt        *time.Time
+	UpdatedAt     time.Time
+}
+
+// TableName fixes the table name.
+func (outboxRow) TableName() string { return "mail_outbox" }
+
+func outboxToDomain(r outboxRow) OutboxMessage {
+	return OutboxMessage{
+		ID: r.ID, Kind: r.Kind, RequestID: r.RequestID, RecipientID: pam.UserID(r.RecipientID), Recipient: r.Recipient,
+		RecipientName: r.RecipientName, Subject: r.Subject, Text: r.BodyText, HTML: r.BodyHTML, State: r.State,
+		Attempts: r.Attempts, NextAttemptAt: r.NextAttemptAt.UTC(), GiveUpAt: utcPtr(r.GiveUpAt), LastError: r.LastError,
+		CreatedAt: r.CreatedAt.UTC(), SentAt: utcPtr(r.SentAt),
+	}
+}
+
+// EnqueueMail writes a message to the outbox, due at once. Call it inside the transaction of
+// the change that causes the mail, so both commit or neither does.
+func (s *Store) EnqueueMail(ctx context.Context, m OutboxMessage) error {
+	now := m.CreatedAt.UTC()
+	row := outboxRow{
+		ID: m.ID, Kind: m.Kind, RequestID: m.RequestID, RecipientID: string(m.RecipientID), Recipient: m.Recipient,
+		RecipientName: m.RecipientName, Subject: m.Subject, BodyText: m.Text, BodyHTML: m.HTML, State: MailQueued,
+		NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
+	}
+	return s.conn(ctx).Create(&row).Error
+}
+
+// dueMail selects messages a worker may take at now: waiting, due, and not leased by anyone.
+func dueMail(q *gorm.DB, now time.Time) *gorm.DB {
+	return q.Where("state IN ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)",
+		[]string{MailQueued, MailRetrying}, now, now)
+}
+
+// ClaimMail leases up to limit due messages to owner until now+lease and returns them. A
+// message is held by one claim at a time: on PostgreSQL rows being claimed by another worker
+// are skipped (FOR UPDATE SKIP LOCKED), and the lease is written with a conditional update
+// that rechecks that nobody holds it (SQLite serialises writers). A lease that runs out (a
+// worker died mid-send) makes the message due again.
+func (s *Store) ClaimMail(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error) {
+	now = now.UTC()
+	var out []OutboxMessage
+	err := s.Tx(ctx, func(tx *Store) error {
+		q := dueMail(tx.db.Model(&outboxRow{}), now).Order("next_attempt_at, created_at, id").Limit(limit)
+		if tx.dialect == Postgres {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+		}
+		var ids []string
+		if err := q.Pluck("id", &ids).Error; err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		until := now.Add(lease)
+		if err := dueMail(tx.db.Model(&outboxRow{}).Where("id IN ?", ids), now).
+			Updates(map[string]any{"lease_owner": owner, "lease_until": until}).Error; err != nil {
+			return err
+		}
+		var rows []outboxRow
+		if err := tx.db.Where("id IN ? AND lease_owner = ?", ids, owner).Order("next_attempt_at, created_at, id").Find(&rows).Error; err != nil {
+			return err
+		}
+		for _, r := range rows {
+			out = append(out, outboxToDomain(r))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// MailOutcome is what happened to one delivery attempt.
+type MailOutcome struct {
+	State string // MailSent, MailRetrying or MailFailed
+	Error string
+	// At is when the attempt ended; NextAttemptAt and GiveUpAt matter for MailRetrying.
+	At            time.Time
+	NextAttemptAt time.Time
+	GiveUpAt      time.Time
+	// Redact replaces the bodies of a sent message with this note (a one-time link has no
+	// business staying in the database once delivered).
+	Redact string
+}
+
+// FinishMail records the outcome of an attempt made under owner's lease and releases the
+// lease. It reports false, writing nothing, when owner no longer holds the message.
+func (s *Store) FinishMail(ctx context.Context, id, owner string, o MailOutcome) (bool, error) {
+	at := o.At.UTC()
+	set := map[string]any{
+		"state": o.State, "attempts": gorm.Expr("attempts + 1"), "last_error": o.Error,
+		"lease_owner": "", "lease_until": nil, "updated_at": at,
+	}
+	switch o.State {
+	case MailSent:
+		set["sent_at"] = at
+		if o.Redact != "" {
+			set["body_text"], set["body_html"] = o.Redact, o.Redact
+		}
+	case MailRetrying:
+		set["next_attempt_at"] = o.NextAttemptAt.UTC()
+		set["give_up_at"] = o.GiveUpAt.UTC()
+	}
+	res := s.conn(ctx).Model(&outboxRow{}).Where("id = ? AND lease_owner = ? AND state IN ?", id, owner, []string{MailQueued, MailRetrying}).Updates(set)
+	return res.RowsAffected == 1, res.Error
+}
+
+// RequeueMail puts a failed message back in the queue, due at once, with a fresh retry window.
+// A message that is not failed is ECONFLICT.
+func (s *Store) RequeueMail(ctx context.Context, id string, now time.Time) (OutboxMessage, error) {
+	now = now.UTC()
+	res := s.conn(ctx).Model(&outboxRow{}).Where("id = ? AND state = ?", id, MailFailed).Updates(map[string]any{
+		"state": MailQueued, "next_attempt_at": now, "give_up_at": nil, "lease_owner": "", "lease_until": nil, "updated_at": now,
+	})
+	if res.Error != nil {
+		return OutboxMessage{}, res.Error
+	}
+	m, err := s.MailByID(ctx, id)
+	if err != nil {
+		return m, err
+	}
+	if res.RowsAffected == 0 {
+		return m, pam.Errorf(pam.ECONFLICT, "Only a failed message can be retried; this one is %s.", m.State)
+	}
+	return m, nil
+}
+
+// MailByID returns one message, or ENOTFOUND.
+func (s *Store) MailByID(ctx context.Context, id string) (OutboxMessage, error) {
+	var r outboxRow
+	if err := s.conn(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+		return OutboxMessage{}, translate(err, "Message")
+	}
+	return outboxToDomain(r), nil
+}
+
+// MailCursor is a keyset position in the newest-first outbox list.
+type MailCursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// MailFilter selects outbox messages for a page.
+type MailFilter struct {
+	State     string
+	RequestID string
+	Before    *MailCursor
+	Limit     int
+}
+
+// Mail lists outbox messages newest first, one keyset page at a time.
+func (s *Store) Mail(ctx context.Context, f MailFilter) ([]OutboxMessage, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 50
+	}
+	q := s.conn(ctx).Model(&outboxRow{}).Order("created_at DESC, id DESC").Limit(f.Limit)
+	if f.State != "" {
+		q = q.Where("state = ?", f.State)
+	}
+	if f.RequestID != "" {
+		q = q.Where("request_id = ?", f.RequestID)
+	}
+	if f.Before != nil {
+		t := f.Before.CreatedAt.UTC()
+		q = q.Where("created_at < ? OR (created_at = ? AND id < ?)", t, t, f.Before.ID)
+	}
+	var rows []outboxRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]OutboxMessage, len(rows))
+	for i, r := range rows {
+		out[i] = outboxToDomain(r)
+	}
+	return out, nil
+}
+
+// MailCounts counts the outbox's messages by state.
+func (s *Store) MailCounts(ctx context.Context) (map[string]int64, error) {
+	var rows []struct {
+		State string
+		N     int64
+	}
+	err := s.conn(ctx).Model(&outboxRow{}).Select("state, COUNT(*) AS n").Group("state").Scan(&rows).Error
+	out := map[string]int64{}
+	for _, r := range rows {
+		out[r.State] = r.N
+	}
+	return out, err
+}
+
+// NextMailDue returns when the earliest waiting message is due (zero when none waits).
+func (s *Store) NextMailDue(ctx context.Context) (time.Time, error) {
+	var row outboxRow
+	err := s.conn(ctx).Model(&outboxRow{}).Where("state IN ?", []string{MailQueued, MailRetrying}).
+		Order("next_attempt_at").Limit(1).Find(&row).Error
+	return row.NextAttemptAt, err
+}
+
+// ActiveGroupMembers lists a group's enabled members (bounded), by email.
+func (s *Store) ActiveGroupMembers(ctx context.Context, groupID string, limit int) ([]pam.User, error) {
+	if groupID == "" {
+		return nil, nil
+	}
+	var rows []UserRow
+	err := s.conn(ctx).Model(&UserRow{}).
+		Where("disabled_at IS NULL AND id IN (SELECT user_id FROM group_members WHERE group_id = ?)", groupID).
+		Order("email").Limit(limit).Find(&rows).Error
+	out := make([]pam.User, len(rows))
+	for i, r := range rows {
+		out[i] = userToDomain(r)
+	}
+	return out, err
+}
+
+// DueForExpiryNotice returns ids of grants in force at now that end within `within` and whose
+// requester has not been told yet (bounded). Grants no longer than `within` are left out:
+// their approval mail already said when they end.
+func (s *Store) DueForExpiryNotice(ctx context.Context, now time.Time, within time.Duration, limit int) ([]string, error) {
+	var ids []string
+	now = now.UTC()
+	err := s.conn(ctx).Model(&RequestRow{}).
+		Where("status = ? AND expiry_notified_at IS NULL AND starts_at <= ? AND ends_at > ? AND ends_at <= ? AND duration_min > ?",
+			string(pam.StatusApproved), now, now, now.Add(within), int(within/time.Minute)).
+		Order("ends_at").Limit(limit).Pluck("id", &ids).Error
+	return ids, err
+}
+
+// ClaimExpiryNotice marks a grant's expiry notice as sent and reports whether this call did
+// it: of several processes claiming one grant, exactly one gets true.
+func (s *Store) ClaimExpiryNotice(ctx context.Context, requestID string, now time.Time) (bool, error) {
+	res := s.conn(ctx).Model(&RequestRow{}).
+		Where("id = ? AND status = ? AND expiry_notified_at IS NULL", requestID, string(pam.StatusApproved)).
+		Update("expiry_notified_at", now.UTC())
+	return res.RowsAffected == 1, res.Error
+}

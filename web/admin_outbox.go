@@ -1,0 +1,130 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+	adminview "github.com/elevate-pam/elevate/views/admin"
+	"github.com/elevate-pam/elevate/views/components"
+	"github.com/labstack/echo/v4"
+)
+
+// Outbox is the mail queue as the admin pages see it; *mail.Outbox provides it.
+type Outbox interface {
+	Messages(ctx context.Context, f store.MailFilter) ([]store.OutboxMessage, error)
+	Counts(ctx context.Context) (map[string]int64, error)
+	Retry(ctx context.Context, a audit.Actor, id string) (store.OutboxMessage, error)
+}
+
+var mailStateLabels = map[string]string{
+	store.MailQueued: "Queued", store.MailRetrying: "Retrying", store.MailSent: "Sent", store.MailFailed: "Failed",
+}
+
+// mailBadge picks the badge colour of a mail state.
+func mailBadge(state string) string {
+	return map[string]string{store.MailQueued: "info", store.MailRetrying: "timed_out", store.MailSent: "ok", store.MailFailed: "danger"}[state]
+}
+
+// mailCursor encodes a keyset position as "unix-nanos.id".
+func mailCursor(m store.OutboxMessage) string {
+	return strconv.FormatInt(m.CreatedAt.UnixNano(), 10) + "." + m.ID
+}
+
+func parseMailCursor(s string) *store.MailCursor {
+	ns, id, ok := strings.Cut(s, ".")
+	if !ok || id == "" || len(id) > 36 {
+		return nil
+	}
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if err != nil {
+		return nil
+	}
+	return &store.MailCursor{CreatedAt: time.Unix(0, n).UTC(), ID: id}
+}
+
+func (s *Server) showOutbox(c echo.Context) error {
+	ctx := c.Request().Context()
+	state, after := c.QueryParam("state"), c.QueryParam("after")
+	if _, ok := mailStateLabels[state]; !ok {
+		state = ""
+	}
+	msgs, err := s.outbox.Messages(ctx, store.MailFilter{State: state, Before: parseMailCursor(after), Limit: pageSize})
+	if err != nil {
+		return err
+	}
+	counts, err := s.outbox.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	loc, now := viewerZone(c), s.now()
+	when := func(t time.Time) components.TimeVM { return timeVM(t, now, loc) }
+	vm := adminview.OutboxVM{
+		Meta: s.meta(c, "Outbox"),
+		Header: components.HeaderVM{Title: "Outbox",
+			Subtitle: "Every mail Elevate queued, newest first: who it is for, where it stands, and why it failed. Failed mail can be sent again."},
+		Empty: "No mail here yet. Mail is queued when requests change and when administrators add users.",
+	}
+	if s.cfg.SMTP == nil {
+		vm.Notice = "No SMTP server is configured (ELEVATE_SMTP_URL), so mail waits here. Once one is configured, everything waiting is delivered; nothing is dropped."
+	}
+	var total int64
+	for _, n := range counts {
+		total += n
+	}
+	vm.States = append(vm.States, adminview.StateLink{Label: "All", Href: "/admin/outbox", Count: strconv.FormatInt(total, 10), Active: state == "", Key: "all"})
+	for _, st := range store.MailStates {
+		vm.States = append(vm.States, adminview.StateLink{Label: mailStateLabels[st], Href: "/admin/outbox?state=" + st,
+			Count: strconv.FormatInt(counts[st], 10), Active: state == st, Key: st})
+	}
+	if state != "" {
+		vm.Empty = "No " + strings.ToLower(mailStateLabels[state]) + " mail. Choose All to see every message."
+	}
+	for _, m := range msgs {
+		r := adminview.OutboxRow{ID: m.ID, Recipient: m.Recipient, RecipientName: m.RecipientName, Subject: m.Subject,
+			State: mailBadge(m.State), StateLabel: mailStateLabels[m.State], Attempts: strconv.Itoa(m.Attempts), LastError: m.LastError}
+		r.Queued = when(m.CreatedAt)
+		if m.State == store.MailQueued || m.State == store.MailRetrying {
+			r.NextTry = when(m.NextAttemptAt)
+			if s.cfg.SMTP == nil {
+				r.NextTryNote = "when SMTP is configured"
+			}
+		}
+		if m.SentAt != nil {
+			r.Sent = when(*m.SentAt)
+		}
+		if m.State == store.MailFailed {
+			r.RetryAction = "/admin/outbox/" + url.PathEscape(m.ID) + "/retry"
+		}
+		if m.RequestID != "" {
+			r.RequestHref = "/requests/" + url.PathEscape(m.RequestID)
+		}
+		vm.Rows = append(vm.Rows, r)
+	}
+	last := ""
+	if len(msgs) > 0 {
+		last = mailCursor(msgs[len(msgs)-1])
+	}
+	vm.FirstHref, vm.NextHref = pageLinks("/admin/outbox", c.QueryParams(), after, last, len(msgs) == pageSize)
+	return render(c, http.StatusOK, adminview.Outbox(vm))
+}
+
+func (s *Server) retryMail(c echo.Context) error {
+	m, err := s.outbox.Retry(c.Request().Context(), actor(c), c.Param("id"))
+	back := "/admin/outbox?state=" + store.MailFailed
+	if err != nil {
+		if pam.ErrorCode(err) == pam.ECONFLICT {
+			s.setFlash(c, "error", pam.ErrorMessage(err))
+			return redirect(c, back)
+		}
+		return err
+	}
+	s.setFlash(c, "success", "The message to "+m.Recipient+" is queued again.")
+	return redirect(c, back)
+}

@@ -1,0 +1,60 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
+)
+
+// tokenLimiter holds one token bucket per API token for the check API. It lives in the
+// process: the check is the hot path and a database write per call would halve its capacity,
+// and a runaway caller is stopped well enough per replica.
+type tokenLimiter struct {
+	mu      sync.Mutex
+	perSec  rate.Limit
+	burst   int
+	buckets map[string]*rate.Limiter
+}
+
+func newTokenLimiter(perSec float64, burst int) *tokenLimiter {
+	return &tokenLimiter{perSec: rate.Limit(perSec), burst: burst, buckets: map[string]*rate.Limiter{}}
+}
+
+func (l *tokenLimiter) allow(token string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	b, ok := l.buckets[token]
+	if !ok {
+		if len(l.buckets) > 10000 {
+			l.buckets = map[string]*rate.Limiter{} // bounded memory; buckets refill anyway
+		}
+		b = rate.NewLimiter(l.perSec, l.burst)
+		l.buckets[token] = b
+	}
+	l.mu.Unlock()
+	r := b.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// limitCheckPerToken answers 429 with Retry-After (and allowed false) when one token calls the
+// check API faster than ELEVATE_CHECK_RATE per second.
+func (s *Server) limitCheckPerToken(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		t, _ := APIToken(c)
+		ok, wait := s.checkLimiter.allow(t.ID, time.Now())
+		if !ok {
+			secs := int(wait/time.Second) + 1
+			c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+			return c.JSON(http.StatusTooManyRequests, map[string]any{"allowed": false, "reason": "rate limited",
+				"error": "This token calls the check API too often; slow down."})
+		}
+		return next(c)
+	}
+}
