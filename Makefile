@@ -1,5 +1,5 @@
 # Elevate's build and test entry points. `make test` sets up what it needs by itself.
-.PHONY: all build generate test lint deps check-generated bench
+.PHONY: all build generate test lint deps check-generated bench fuzz
 
 all: build
 
@@ -28,6 +28,20 @@ test: deps
 lint:
 	./scripts/lint.sh
 
-# Benchmarks, run once each: mail delivery through the outbox beside a plain SMTP client.
+# Measures the check API, the inbox, audit search and export, approvals, workflows and memory
+# against references measured in the same run, on PostgreSQL; prints one table and writes it to
+# bench/results-<time>.txt (about six minutes). Then the Go benchmarks, once each: mail delivery
+# through the outbox beside a plain SMTP client. Not part of `make test`.
 bench: deps
+	go run ./bench
 	go test -run '^$$' -bench . -benchtime 1x ./...
+
+# Runs each fuzz target for FUZZTIME (default 20s). Their seed corpora run in `make test`.
+FUZZTIME ?= 20s
+fuzz:
+	go test ./internal/pam -run '^$$' -fuzz '^FuzzParseDuration$$' -fuzztime $(FUZZTIME)
+	go test ./internal/pam -run '^$$' -fuzz '^FuzzParseScopeTypeAndTaskKey$$' -fuzztime $(FUZZTIME)
+	go test ./internal/audit -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME)
+	go test ./internal/audit -run '^$$' -fuzz '^FuzzCSVExport$$' -fuzztime $(FUZZTIME)
+	go test ./web -run '^$$' -fuzz '^FuzzRequestForm$$' -fuzztime $(FUZZTIME)
+	go test ./web -run '^$$' -fuzz '^FuzzPolicyForm$$' -fuzztime $(FUZZTIME)

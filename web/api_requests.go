@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -53,6 +54,27 @@ func (s *Server) check(c echo.Context) error {
 		out.ExpiresAt = d.ExpiresAt.UTC().Format(time.RFC3339)
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// failClosed wraps the check route: a failure that is not the caller's fault (the database
+// gone while the token is looked up, say) answers 503 with allowed false like a failed
+// decision, so a target system reads nothing but a denial from any error.
+func (s *Server) failClosed(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		err := next(c)
+		if err == nil || c.Response().Committed {
+			return err
+		}
+		var he *echo.HTTPError
+		if errors.As(err, &he) && he.Code < http.StatusInternalServerError {
+			return err
+		}
+		if code := pam.ErrorCode(err); code != pam.EINTERNAL {
+			return err
+		}
+		s.log.Error("check failed before a decision; denied", "request_id", RequestID(c), "error", err.Error())
+		return c.JSON(http.StatusServiceUnavailable, checkOut{Allowed: false, Reason: "unavailable"})
+	}
 }
 
 type reviewJSON struct {

@@ -194,6 +194,16 @@ func TestCheckAPIFailsClosedAndNeedsCheckScope(t *testing.T) {
 	if code != http.StatusServiceUnavailable || out["allowed"] != false {
 		t.Fatalf("broken database: %d %v", code, out)
 	}
+	// And before it: the token cannot be looked up. Still 503, allowed false, never a 500.
+	a.db.ExecRaw(context.Background(), "DROP TABLE api_tokens")
+	code, out = a.apiCall("POST", "/api/v1/check", tok, map[string]string{"user": "root@example.com", "task": "exchange/Set-Mailbox"})
+	if code != http.StatusServiceUnavailable || out["allowed"] != false || out["reason"] != "unavailable" {
+		t.Fatalf("token store gone: %d %v", code, out)
+	}
+	// A bad token is still the caller's fault.
+	if code, _ := a.apiCall("POST", "/api/v1/check", "", map[string]string{"user": "x", "task": "y"}); code != http.StatusUnauthorized {
+		t.Fatalf("no token with the database broken: %d", code)
+	}
 }
 
 func TestRequestsAPIRaceAnswers409(t *testing.T) {

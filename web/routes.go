@@ -108,7 +108,7 @@ func (s *Server) routes() {
 	apiAll := append(api[:len(api):len(api)], requireScope(auth.ScopeAPI))
 	apiRead := append(apiAll[:len(apiAll):len(apiAll)], requireAdminOrAuditor)
 	apiAdmin := append(apiAll[:len(apiAll):len(apiAll)], s.requireAdmin)
-	apiCheck := append(api[:len(api):len(api)], requireScope(auth.ScopeCheck), s.limitCheckPerToken)
+	apiCheck := []echo.MiddlewareFunc{s.failClosed, s.apiAuth, requireScope(auth.ScopeCheck), s.limitCheckPerToken}
 	e.POST("/api/v1/check", s.check, apiCheck...)
 	e.GET("/api/v1/requests", s.apiListRequests, apiAll...)
 	e.POST("/api/v1/requests", s.apiSubmitRequest, apiAll...)

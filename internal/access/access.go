@@ -26,11 +26,12 @@ type Service struct {
 	db     *store.Store
 	now    func() time.Time
 	notify Notifier
+	checks *batchWriter
 }
 
 // New returns the access service.
 func New(db *store.Store, now func() time.Time, n Notifier) *Service {
-	return &Service{db: db, now: now, notify: n}
+	return &Service{db: db, now: now, notify: n, checks: &batchWriter{db: db}}
 }
 
 // Store exposes read queries to the web layer's view builders.

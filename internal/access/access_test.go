@@ -328,3 +328,97 @@ func TestNobodyCanApproveIsRefusedAtSubmit(t *testing.T) {
 		t.Fatalf("submit with no possible approver: %v", err)
 	}
 }
+
+// TestChecksShareCommitsAndEachIsRecorded: 200 checks at once are all answered and all
+// recorded once each, in a whole chain.
+func TestChecksShareCommitsAndEachIsRecorded(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect, 1, 1)
+		before, err := w.db.AuditHead(w.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 200
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				task := w.task.Key
+				if i%2 == 1 {
+					task = "no/such-task"
+				}
+				d, err := w.acc.Check(w.ctx, audit.Actor{Type: audit.ActorToken, Name: fmt.Sprint("t", i)}, w.requester.Email, task)
+				if err != nil || d.Allowed {
+					errs <- fmt.Errorf("check %d: %+v %v", i, d, err)
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		head, count, err := w.db.VerifyAudit(w.ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if head.Seq != before.Seq+n || count != head.Seq {
+			t.Fatalf("head %d after %d checks from %d", head.Seq, n, before.Seq)
+		}
+		seen := map[string]bool{}
+		for ev, err := range w.db.AuditChain(w.ctx, before.Seq, head.Seq) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Action != "access.checked" || seen[ev.ActorName] {
+				t.Fatalf("event %d: %s by %s (twice: %v)", ev.Seq, ev.Action, ev.ActorName, seen[ev.ActorName])
+			}
+			seen[ev.ActorName] = true
+		}
+	})
+}
+
+// TestChecksInAFailedBatchAreAllDenied: when the batch's commit fails, every check waiting on
+// it answers with an error and allowed false, and nothing of the batch is recorded.
+func TestChecksInAFailedBatchAreAllDenied(t *testing.T) {
+	w := newWorld(t, "postgres", 1, 1)
+	r := w.submit()
+	if _, err := w.acc.Review(w.ctx, as(w.approvers[0]), w.approvers[0], r.ID, pam.DecisionApprove, ""); err != nil {
+		t.Fatal(err)
+	}
+	if d := w.check(w.task.Key); !d.Allowed {
+		t.Fatalf("before the failure: %+v", d)
+	}
+	before, _ := w.db.AuditHead(w.ctx)
+	// Every insert into the events now fails: the decision reads work, the commit does not.
+	if err := w.db.ExecRaw(w.ctx, `CREATE FUNCTION refuse_events() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'refused for the test'; END $$`); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.db.ExecRaw(w.ctx, `CREATE TRIGGER refuse_events BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION refuse_events()`); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var denied sync.Map
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := w.acc.Check(w.ctx, audit.System, w.requester.Email, w.task.Key)
+			if err != nil && !d.Allowed {
+				denied.Store(i, true)
+			}
+		}()
+	}
+	wg.Wait()
+	n := 0
+	denied.Range(func(any, any) bool { n++; return true })
+	if n != 50 {
+		t.Fatalf("%d of 50 checks failed closed; the grant is in force, so the others were allowed without a record", n)
+	}
+	if after, _ := w.db.AuditHead(w.ctx); after != before {
+		t.Fatalf("head moved from %v to %v", before, after)
+	}
+}

@@ -31,18 +31,14 @@ const (
 
 // Check decides whether a user may run a task right now and records the answer. It is computed
 // from the grant's times in the query, so a revoke or an expiry is seen by the very next check.
-// Any error means the caller must deny: the decision and its audit event commit together or the
-// check fails.
+// The answer is given only once its audit event is committed; checks arriving together share
+// one commit (see batchWriter). Any error means the caller must deny: a decision whose event
+// could not be written is never returned.
 func (s *Service) Check(ctx context.Context, a audit.Actor, userRef, taskKey string) (Decision, error) {
 	userRef, taskKey = strings.TrimSpace(userRef), strings.TrimSpace(taskKey)
-	var d Decision
-	err := s.db.Tx(ctx, func(tx *store.Store) error {
-		now := s.now()
-		var err error
-		d, err = s.decide(ctx, tx, userRef, taskKey, now)
-		if err != nil {
-			return err
-		}
+	now := s.now()
+	d, err := s.decide(ctx, s.db, userRef, taskKey, now)
+	if err == nil {
 		ev := a.Event("access.checked", "task", taskKey, map[string]any{
 			"user": userRef, "task": taskKey, "allowed": d.Allowed, "reason": d.Reason, "token": a.Name,
 		})
@@ -50,8 +46,8 @@ func (s *Service) Check(ctx context.Context, a audit.Actor, userRef, taskKey str
 		if !d.Allowed {
 			ev.Outcome = audit.OutcomeFailure
 		}
-		return tx.AppendAudit(ctx, ev)
-	})
+		err = s.checks.append(ctx, ev)
+	}
 	if err != nil {
 		return Decision{Allowed: false, Reason: "unavailable"}, err
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -47,8 +48,14 @@ type Event struct {
 }
 
 // Normalize fills defaults and rounds the time to what every database stores (microseconds, UTC),
-// so the hash computed before the insert matches the row read back later.
+// so the hash computed before the insert matches the row read back later. Bytes that are not
+// UTF-8 (in a client's user agent, say) become U+FFFD, which the canonical encoding could not
+// tell apart anyway: what is stored is then exactly what is hashed, and PostgreSQL accepts it.
 func (e *Event) Normalize() {
+	for _, f := range []*string{&e.ActorType, &e.ActorID, &e.ActorName, &e.Action, &e.TargetType, &e.TargetID,
+		&e.RequestID, &e.Outcome, &e.Details, &e.IP, &e.UserAgent} {
+		*f = strings.ToValidUTF8(*f, "\uFFFD")
+	}
 	e.At = e.At.UTC().Truncate(time.Microsecond)
 	if e.Details == "" {
 		e.Details = "{}"

@@ -41,6 +41,9 @@ type Config struct {
 	BreakGlassEmail string
 	// StepUpWindow is how long a two-step code entered for a sensitive action stays good.
 	StepUpWindow time.Duration
+	// SweepInterval is how often the request sweeper writes down timed-out and expired
+	// requests. Decisions never wait for it; it keeps states, lists and mail current.
+	SweepInterval time.Duration
 }
 
 // Error names the variable whose value is wrong, so start-up can print one clear line.
@@ -170,6 +173,10 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.StepUpWindow, err = duration(get, "ELEVATE_STEP_UP_WINDOW", "10m"); err != nil {
 		return c, err
+	}
+	sweep := get("ELEVATE_SWEEP_INTERVAL", "30s")
+	if c.SweepInterval, err = time.ParseDuration(sweep); err != nil || c.SweepInterval < 100*time.Millisecond || c.SweepInterval > time.Hour {
+		return c, &Error{"ELEVATE_SWEEP_INTERVAL", fmt.Sprintf("%q is not a duration between 100ms and 1h (for example 30s)", sweep)}
 	}
 	if c.SessionIdle > c.SessionLifetime {
 		return c, &Error{"ELEVATE_SESSION_IDLE_TIMEOUT", "must not be longer than ELEVATE_SESSION_LIFETIME"}

@@ -15,7 +15,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.DatabaseURL != "sqlite:elevate.db" || c.Addr != "127.0.0.1:8080" || c.BaseURL.String() != "http://127.0.0.1:8080" ||
-		c.SessionIdle != 30*time.Minute || c.SessionLifetime != 12*time.Hour || c.Secure() {
+		c.SessionIdle != 30*time.Minute || c.SessionLifetime != 12*time.Hour || c.SweepInterval != 30*time.Second || c.Secure() {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -44,6 +44,8 @@ func TestBadValuesNameTheirVariable(t *testing.T) {
 		{"ELEVATE_PASSWORD_LOGIN", "nope"},
 		{"ELEVATE_BREAK_GLASS_EMAIL", "root"},
 		{"ELEVATE_STEP_UP_WINDOW", "5s"},
+		{"ELEVATE_SWEEP_INTERVAL", "10ms"},
+		{"ELEVATE_SWEEP_INTERVAL", "often"},
 	} {
 		_, err := Load(envOf(map[string]string{tc.key: tc.value}))
 		var ce *Error
@@ -59,12 +61,14 @@ func TestParsedValues(t *testing.T) {
 		"ELEVATE_TRUSTED_PROXIES":      "10.0.0.1, 192.168.0.0/16",
 		"ELEVATE_SESSION_IDLE_TIMEOUT": "15",
 		"ELEVATE_DATABASE_URL":         "postgres://u@h/db",
+		"ELEVATE_SWEEP_INTERVAL":       "250ms",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !c.Secure() || c.BaseURL.String() != "https://elevate.example.com" || len(c.TrustedProxies) != 2 ||
-		c.TrustedProxies[0].String() != "10.0.0.1/32" || c.SessionIdle != 15*time.Minute {
+		c.TrustedProxies[0].String() != "10.0.0.1/32" || c.SessionIdle != 15*time.Minute ||
+		c.SweepInterval != 250*time.Millisecond {
 		t.Fatalf("parsed: %+v", c)
 	}
 }

@@ -232,6 +232,10 @@ func ParseDuration(field, s string) (time.Duration, error) {
 	if total <= 0 {
 		return 0, FieldError(field, "Enter a duration longer than zero.")
 	}
+	if total > 365*24*time.Hour {
+		// Each part is bounded alone, so "365d8760h" would otherwise pass as two years.
+		return 0, FieldError(field, "Enter at most a year (365d).")
+	}
 	if total%time.Minute != 0 {
 		return 0, FieldError(field, "Use whole minutes.")
 	}

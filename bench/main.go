@@ -1,0 +1,694 @@
+// Command bench is `make bench`: it measures Elevate on this machine against references
+// measured in the same run, prints one table of ratios with p50/p99, and writes it to
+// bench/results-<time>.txt so runs can be compared. It only targets loopback, and every
+// load is bounded in time and in concurrency.
+//
+// It needs PostgreSQL (ELEVATE_BENCH_POSTGRES_URL, else ELEVATE_TEST_POSTGRES_URL, else
+// postgres://postgres@127.0.0.1:5432/test) and works in a schema of its own, dropped at the end.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/access"
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/fleet"
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/elevate-pam/elevate/web"
+)
+
+// settings, from the environment so a quick run is possible; the defaults are the report's.
+var (
+	measureFor  = envDuration("BENCH_DURATION", 10*time.Second) // each closed-loop measurement
+	steadyFor   = envDuration("BENCH_STEADY", 60*time.Second)   // the constant-rate run
+	connections = envInt("BENCH_CONNECTIONS", 64)
+	auditEvents = envInt("BENCH_AUDIT_EVENTS", 1_000_000)
+	requestRows = envInt("BENCH_REQUESTS", 100_000)
+	waiting     = envInt("BENCH_WAITING", 1_000)
+)
+
+const memoryLimit = 150 << 20
+
+func envDuration(k string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(k)); err == nil && d > 0 {
+		return d
+	}
+	return def
+}
+
+func envInt(k string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(k)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func postgresURL() string {
+	for _, k := range []string{"ELEVATE_BENCH_POSTGRES_URL", "ELEVATE_TEST_POSTGRES_URL"} {
+		if u := os.Getenv(k); u != "" {
+			return u
+		}
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+func say(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+func run(ctx context.Context) error {
+	started := time.Now()
+	tmp, err := os.MkdirTemp("", "elevate-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	say("building elevate")
+	bin, err := fleet.Build(".", tmp)
+	if err != nil {
+		return err
+	}
+
+	// A schema of our own on the PostgreSQL server.
+	adminDB, err := store.Open(postgresURL())
+	if err != nil {
+		return err
+	}
+	defer adminDB.Close()
+	if err := adminDB.Ping(ctx); err != nil {
+		return fmt.Errorf("PostgreSQL at %s: %w", postgresURL(), err)
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	schema := "bench_" + hex.EncodeToString(b)
+	if err := adminDB.ExecRaw(ctx, "CREATE SCHEMA "+schema); err != nil {
+		return err
+	}
+	defer adminDB.ExecRaw(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+	u, _ := url.Parse(postgresURL())
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	dbURL := u.String()
+
+	say("loading the demo organisation")
+	o, err := fleet.Seed(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer o.DB.Close()
+	grantee, err := grant(ctx, o)
+	if err != nil {
+		return err
+	}
+	say("loading %d requests (%d waiting for the approver)", requestRows, waiting)
+	if err := loadRequests(ctx, o); err != nil {
+		return err
+	}
+	say("loading %d audit events", auditEvents)
+	if err := loadAudit(ctx, o.DB); err != nil {
+		return err
+	}
+	if err := o.DB.ExecRaw(ctx, "ANALYZE"); err != nil {
+		return err
+	}
+
+	say("starting elevate serve")
+	// The per-token limit on checks is lifted: the benchmark measures what a process can do.
+	p, err := fleet.Start(bin, map[string]string{"ELEVATE_DATABASE_URL": dbURL, "ELEVATE_LOG_LEVEL": "warn", "ELEVATE_CHECK_RATE": "1000000"})
+	if err != nil {
+		return err
+	}
+	defer p.Stop()
+	defer func() {
+		// Calls cut off at the end of a warm-up are cancelled on purpose; show the rest.
+		var bad []string
+		for _, l := range strings.Split(p.Logs(), "\n") {
+			if strings.Contains(l, `"level":"ERROR"`) && !strings.Contains(l, "context canceled") {
+				bad = append(bad, l)
+			}
+		}
+		if len(bad) > 0 {
+			say("the server logged %d errors; the first ones:", len(bad))
+			for _, l := range bad[:min(len(bad), 5)] {
+				fmt.Fprintln(os.Stderr, l)
+			}
+		}
+	}()
+	mem := watchMemory(p)
+	defer mem.stop()
+
+	ref := httptestServer(web.Reference())
+	defer ref.Close()
+
+	rows := []row{}
+	add := func(r row) {
+		rows = append(rows, r)
+		say("%-44s %10.0f/s  p50 %-9s p99 %-9s %s", r.name, r.rate, ms(r.p50), ms(r.p99), r.note)
+	}
+
+	// 1. The check API against a bare Echo handler.
+	say("measuring: bare Echo, then the check API (%d connections, %v each)", connections, measureFor)
+	echoRes := closedLoop(ctx, connections, measureFor, func(ctx context.Context) error {
+		return get(ctx, nil, ref.URL+"/ping")
+	})
+	add(echoRes.row("bare Echo GET /ping (reference)", "", 0))
+	checkRes := closedLoop(ctx, connections, measureFor, func(ctx context.Context) error {
+		st, out, err := o.CheckAccess(ctx, p.Base, grantee, o.JournalTask)
+		if err != nil {
+			return err
+		}
+		if st != http.StatusOK || out["allowed"] != true {
+			return fmt.Errorf("check answered %d %v", st, out)
+		}
+		return nil
+	})
+	add(checkRes.row("check API POST /api/v1/check", "bare Echo", echoRes.rate()))
+
+	// 2. The inbox with 100k requests, 1,000 of them waiting for the viewer, against a trivial page.
+	approver, err := o.SignIn(ctx, p.Base, fleet.Approvers[0])
+	if err != nil {
+		return err
+	}
+	st, body, err := approver.Get(ctx, "/approvals")
+	if err != nil || st != http.StatusOK || !strings.Contains(body, "data-testid") {
+		return fmt.Errorf("inbox: %d %v", st, err)
+	}
+	trivial := closedLoop(ctx, connections, measureFor, func(ctx context.Context) error {
+		return get(ctx, nil, p.Base+"/login")
+	})
+	add(trivial.row("trivial page GET /login (reference)", "", 0))
+	inbox := closedLoop(ctx, connections, measureFor, func(ctx context.Context) error {
+		st, _, err := approver.Get(ctx, "/approvals")
+		if err == nil && st != http.StatusOK {
+			err = fmt.Errorf("inbox answered %d", st)
+		}
+		return err
+	})
+	add(inbox.row(fmt.Sprintf("inbox /approvals (%dk requests, %d waiting)", requestRows/1000, waiting), "trivial page", trivial.rate()))
+
+	// 3. Audit search over 1M events against a primary-key lookup.
+	auditor, err := o.SignIn(ctx, p.Base, fleet.AdminEmail)
+	if err != nil {
+		return err
+	}
+	page := func(path string) func(context.Context) error {
+		return func(ctx context.Context) error {
+			st, _, err := auditor.Get(ctx, path)
+			if err == nil && st != http.StatusOK {
+				err = fmt.Errorf("%s answered %d", path, st)
+			}
+			return err
+		}
+	}
+	pk := closedLoop(ctx, connections, measureFor, page(fmt.Sprintf("/audit/%d", auditEvents/2)))
+	add(pk.row("audit event by key /audit/{seq} (reference)", "", 0))
+	byActor := closedLoop(ctx, connections, measureFor, page("/audit?actor=person0042@bench.example"))
+	add(byActor.row(fmt.Sprintf("audit search by actor (%dk events)", auditEvents/1000), "key lookup", pk.rate()))
+	byAction := closedLoop(ctx, connections, measureFor, page("/audit?action=bench.action07"))
+	add(byAction.row(fmt.Sprintf("audit search by action (%dk events)", auditEvents/1000), "key lookup", pk.rate()))
+
+	// Export everything, streamed; the server's memory is watched throughout.
+	t0 := time.Now()
+	n, err := auditor.Stream(ctx, "/audit/export?format=jsonl")
+	if err != nil {
+		return err
+	}
+	exp := time.Since(t0)
+	_, peak, _ := p.RSS()
+	if n < auditEvents {
+		return fmt.Errorf("the export had %d lines, fewer than the %d events loaded", n, auditEvents)
+	}
+	add(row{name: fmt.Sprintf("audit export, all %dk events (jsonl)", n/1000), rate: float64(n) / exp.Seconds(), unit: "lines",
+		ratio: -1, note: fmt.Sprintf("%.1f s; server peak RSS so far %d MB", exp.Seconds(), peak>>20)})
+
+	// The cost audit adds to one approval: the use case with its event, against the same
+	// locked update and review without it, in this process on the same database.
+	say("measuring: the cost of the audit event in an approval (16 at once, %v each)", measureFor)
+	if err := loadSupply(ctx, o, approvalSupply); err != nil {
+		return err
+	}
+	bare := approvals(ctx, o, "bare", false)
+	add(bare.row("approval without its audit event (reference)", "", 0))
+	audited := approvals(ctx, o, "audited", true)
+	add(audited.row("approval with its audit event", "no event", bare.rate()))
+
+	// 4. Submit + approve workflows through the API.
+	flows := closedLoop(ctx, 16, measureFor, func(ctx context.Context) error {
+		id, _, err := o.Submit(ctx, p.Base, fleet.Requesters[0])
+		if err != nil {
+			return err
+		}
+		st, out, err := o.Act(ctx, p.Base, fleet.Approvers[0], id, "approve")
+		if err == nil && st != http.StatusOK {
+			err = fmt.Errorf("approve answered %d %v", st, out)
+		}
+		return err
+	})
+	add(flows.row("submit + approve workflows (16 at once)", "check API", checkRes.rate()))
+	rows[len(rows)-1].unit = "flows"
+
+	// 5. Mail.
+	rows = append(rows, row{name: "mail delivery vs raw SMTP", ratio: -1, note: "BenchmarkDeliver1000, which make bench runs after this table"})
+
+	// 6. The check API at half its measured capacity, at a constant rate.
+	rate := checkRes.rate() / 2
+	say("measuring: check API at a constant %.0f/s for %v", rate, steadyFor)
+	steady := constantRate(ctx, rate, steadyFor, func(ctx context.Context) error {
+		st, out, err := o.CheckAccess(ctx, p.Base, grantee, o.JournalTask)
+		if err == nil && (st != http.StatusOK || out["allowed"] != true) {
+			err = fmt.Errorf("check answered %d %v", st, out)
+		}
+		return err
+	})
+	r := steady.row(fmt.Sprintf("check API, constant %.0f/s for %v", rate, steadyFor), "check capacity", checkRes.rate())
+	r.note = fmt.Sprintf("%d calls, %d errors, max %s", steady.count(), steady.errors.Load(), ms(steady.max()))
+	add(r)
+
+	mem.stop()
+	_, hwm, _ := p.RSS()
+	peakRSS := max(mem.peak.Load(), hwm)
+	verdict := "under the 150 MB limit"
+	if peakRSS >= memoryLimit {
+		verdict = "OVER the 150 MB limit"
+	}
+	rows = append(rows, row{name: "server resident memory, peak of the run", ratio: -1,
+		note: fmt.Sprintf("%d MB (%s)", peakRSS>>20, verdict)})
+
+	report := render(rows, started)
+	fmt.Print(report)
+	if err := os.MkdirAll("bench", 0o755); err != nil {
+		return err
+	}
+	file := filepath.Join("bench", "results-"+started.UTC().Format("20060102-150405")+".txt")
+	if err := os.WriteFile(file, []byte(report), 0o644); err != nil {
+		return err
+	}
+	fmt.Println("written to", file)
+	if steady.errors.Load() > 0 {
+		return fmt.Errorf("the constant-rate run had %d errors; first: %v", steady.errors.Load(), steady.firstErr())
+	}
+	for _, r := range []*result{echoRes, checkRes, trivial, inbox, pk, byActor, byAction, bare, audited, flows} {
+		if r.errors.Load() > 0 {
+			return fmt.Errorf("a measurement had %d errors; first: %v", r.errors.Load(), r.firstErr())
+		}
+	}
+	if peakRSS >= memoryLimit {
+		return fmt.Errorf("server resident memory peaked at %d MB", peakRSS>>20)
+	}
+	return nil
+}
+
+// grant gives one person a grant in force, so checks for them are allowed.
+func grant(ctx context.Context, o *fleet.Org) (string, error) {
+	acc := access.New(o.DB, func() time.Time { return time.Now().UTC() }, nil)
+	who := fleet.Requesters[3]
+	r, err := acc.Submit(ctx, o.Actor(who), o.Users[who], o.Journaling.ID, pam.Submission{Duration: 4 * time.Hour, Justification: "Benchmark."})
+	if err != nil {
+		return "", err
+	}
+	_, err = acc.Review(ctx, o.Actor(fleet.Approvers[1]), o.Users[fleet.Approvers[1]], r.ID, pam.DecisionApprove, "")
+	return who, err
+}
+
+// loadRequests copies one real request into many in single statements: most of them
+// decided long ago, some waiting for the approvers.
+func loadRequests(ctx context.Context, o *fleet.Org) error {
+	acc := access.New(o.DB, func() time.Time { return time.Now().UTC() }, nil)
+	who := fleet.Requesters[0]
+	tpl, err := acc.Submit(ctx, o.Actor(who), o.Users[who], o.Journaling.ID, pam.Submission{Duration: time.Hour, Justification: "Template."})
+	if err != nil {
+		return err
+	}
+	other := string(o.Users[fleet.Requesters[1]].ID)
+	const cols = `id, requester_id, policy_id, scope_type, scope_id, scope_name, approval_type, approver_group_id,
+		approvals_required, duration_min, justification, ticket, status, created_at, pending_until, decided_at, starts_at, ends_at, version`
+	insert := func(n int, status, created, pendingUntil, decided string) error {
+		return o.DB.ExecRaw(ctx, `INSERT INTO requests (`+cols+`)
+			SELECT gen_random_uuid()::text, CASE WHEN g % 2 = 0 THEN t.requester_id ELSE ? END, t.policy_id, t.scope_type,
+				t.scope_id, t.scope_name, t.approval_type, t.approver_group_id, t.approvals_required, t.duration_min,
+				'Loaded for the benchmark, number ' || g, t.ticket, ?, `+created+`, `+pendingUntil+`, `+decided+`, `+decided+`,
+				`+decided+` + interval '1 hour', 2
+			FROM requests t, generate_series(1, ?) g WHERE t.id = ?`, other, status, n, tpl.ID)
+	}
+	if err := insert(requestRows-waiting-1, "expired", "now() - g * interval '1 minute' - interval '1 day'",
+		"now() - g * interval '1 minute'", "now() - g * interval '1 minute' - interval '23 hours'"); err != nil {
+		return fmt.Errorf("load decided requests: %w", err)
+	}
+	if err := insert(waiting-1, "pending", "now() - g * interval '1 second'", "now() + interval '1 day'", "NULL::timestamptz"); err != nil {
+		return fmt.Errorf("load waiting requests: %w", err)
+	}
+	return nil
+}
+
+// approvalSupply is how many pending requests each approval measurement may use up.
+var approvalSupply = envInt("BENCH_APPROVALS", 20_000)
+
+// loadSupply makes two sets of pending requests with known ids (bench-bare-N and
+// bench-audited-N) by copying a real one.
+func loadSupply(ctx context.Context, o *fleet.Org, n int) error {
+	acc := access.New(o.DB, func() time.Time { return time.Now().UTC() }, nil)
+	who := fleet.Requesters[2]
+	tpl, err := acc.Submit(ctx, o.Actor(who), o.Users[who], o.Journaling.ID, pam.Submission{Duration: time.Hour, Justification: "Template."})
+	if err != nil {
+		return err
+	}
+	for _, set := range []string{"bare", "audited"} {
+		err := o.DB.ExecRaw(ctx, `INSERT INTO requests (id, requester_id, policy_id, scope_type, scope_id, scope_name, approval_type,
+				approver_group_id, approvals_required, duration_min, justification, ticket, status, created_at, pending_until, version)
+			SELECT 'bench-`+set+`-' || g, t.requester_id, t.policy_id, t.scope_type, t.scope_id, t.scope_name, t.approval_type,
+				t.approver_group_id, t.approvals_required, t.duration_min, t.justification, t.ticket, 'pending', now(),
+				now() + interval '1 day', 1
+			FROM requests t, generate_series(1, ?) g WHERE t.id = ?`, n, tpl.ID)
+		if err != nil {
+			return fmt.Errorf("load pending requests: %w", err)
+		}
+	}
+	return o.DB.ExecRaw(ctx, "ANALYZE requests")
+}
+
+// approvals approves the requests of one set for measureFor, 16 at once: with the use case
+// (lock, review, state, audit event in one transaction), or with the same statements but no
+// event.
+func approvals(ctx context.Context, o *fleet.Org, set string, audited bool) *result {
+	approver := o.Users[fleet.Approvers[0]]
+	acc := access.New(o.DB, func() time.Time { return time.Now().UTC() }, nil)
+	var next atomic.Int64
+	return closedLoop(ctx, 16, measureFor, func(ctx context.Context) error {
+		k := next.Add(1)
+		if k > int64(approvalSupply) {
+			return errSpent
+		}
+		id := fmt.Sprintf("bench-%s-%d", set, k)
+		if audited {
+			_, err := acc.Review(ctx, o.Actor(fleet.Approvers[0]), approver, id, pam.DecisionApprove, "")
+			return err
+		}
+		return o.DB.Tx(ctx, func(tx *store.Store) error {
+			r, err := tx.LockRequest(ctx, id)
+			if err != nil {
+				return err
+			}
+			if err := r.Review(approver.ID, true, pam.DecisionApprove, "", time.Now().UTC()); err != nil {
+				return err
+			}
+			if err := tx.AddReview(ctx, r.ID, r.Reviews[len(r.Reviews)-1]); err != nil {
+				return err
+			}
+			return tx.SaveTransition(ctx, r)
+		})
+	})
+}
+
+// errSpent ends a closed loop whose supply of work ran out.
+var errSpent = errors.New("supply spent")
+
+// loadAudit appends auditEvents chained events in large batches: 1,000 actors, 20 actions.
+func loadAudit(ctx context.Context, db *store.Store) error {
+	const batch = 10_000
+	at := time.Now().UTC().Add(-time.Duration(auditEvents) * time.Second)
+	for done := 0; done < auditEvents; done += batch {
+		n := min(batch, auditEvents-done)
+		evs := make([]*audit.Event, n)
+		for i := range evs {
+			k := done + i
+			a := audit.Actor{Type: audit.ActorUser, ID: fmt.Sprintf("00000000-0000-0000-0000-%012d", k%1000), Name: fmt.Sprintf("person%04d@bench.example", k%1000)}
+			evs[i] = a.Event(fmt.Sprintf("bench.action%02d", k%20), "request", fmt.Sprintf("r-%d", k/7), map[string]any{"n": k, "note": "loaded for the benchmark"})
+			evs[i].At = at.Add(time.Duration(k) * time.Second)
+			evs[i].IP = "127.0.0.1"
+		}
+		if err := db.AppendAuditBatch(ctx, evs); err != nil {
+			return err
+		}
+		if done%200_000 == 0 && done > 0 {
+			say("  %d events", done)
+		}
+	}
+	return nil
+}
+
+// memory samples the server's resident memory every 100 ms.
+type memory struct {
+	peak atomic.Int64
+	done chan struct{}
+	once sync.Once
+}
+
+func watchMemory(p *fleet.Process) *memory {
+	m := &memory{done: make(chan struct{})}
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if now, _, err := p.RSS(); err == nil && now > m.peak.Load() {
+				m.peak.Store(now)
+			}
+			select {
+			case <-m.done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return m
+}
+
+func (m *memory) stop() { m.once.Do(func() { close(m.done) }) }
+
+type refServer struct {
+	URL string
+	srv *http.Server
+}
+
+func httptestServer(h http.Handler) *refServer {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	s := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go s.Serve(l)
+	return &refServer{URL: "http://" + l.Addr().String(), srv: s}
+}
+
+func (r *refServer) Close() { r.srv.Close() }
+
+// get fetches url and drains the answer; anything but 200 is an error.
+func get(ctx context.Context, c *http.Client, url string) error {
+	if c == nil {
+		c = fleet.Client
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %d", url, resp.StatusCode)
+	}
+	return nil
+}
+
+// result collects the latencies and errors of one measurement.
+type result struct {
+	mu      sync.Mutex
+	lat     []time.Duration
+	errors  atomic.Int64
+	first   error
+	elapsed time.Duration
+}
+
+func (r *result) record(d time.Duration, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.errors.Add(1)
+		if r.first == nil {
+			r.first = err
+		}
+		return
+	}
+	r.lat = append(r.lat, d)
+}
+
+func (r *result) firstErr() error { r.mu.Lock(); defer r.mu.Unlock(); return r.first }
+func (r *result) count() int      { r.mu.Lock(); defer r.mu.Unlock(); return len(r.lat) }
+func (r *result) rate() float64   { return float64(r.count()) / r.elapsed.Seconds() }
+
+func (r *result) quantile(q float64) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.lat) == 0 {
+		return 0
+	}
+	slices.Sort(r.lat)
+	return r.lat[min(len(r.lat)-1, int(q*float64(len(r.lat))))]
+}
+
+func (r *result) max() time.Duration { return r.quantile(1) }
+
+func (r *result) row(name, refName string, ref float64) row {
+	out := row{name: name, rate: r.rate(), p50: r.quantile(0.50), p99: r.quantile(0.99), ratio: -1, ref: refName}
+	if ref > 0 {
+		out.ratio = out.rate / ref
+	}
+	if e := r.errors.Load(); e > 0 {
+		out.note = fmt.Sprintf("%d errors", e)
+	}
+	return out
+}
+
+// closedLoop runs fn from workers goroutines, each starting a call when its last one ended,
+// for d (after a short warm-up that is not counted).
+func closedLoop(ctx context.Context, workers int, d time.Duration, fn func(context.Context) error) *result {
+	// The warm-up lets its last calls finish rather than cancel them: a call cut off mid-way
+	// would be counted against the next measurement.
+	warmEnd := time.Now().Add(min(d/5, 2*time.Second))
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(warmEnd) && ctx.Err() == nil {
+				if errors.Is(fn(ctx), errSpent) {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	r := &result{}
+	end := time.Now().Add(d)
+	start := time.Now()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(end) && ctx.Err() == nil {
+				t0 := time.Now()
+				err := fn(ctx)
+				if errors.Is(err, errSpent) {
+					return
+				}
+				r.record(time.Since(t0), err)
+			}
+		}()
+	}
+	wg.Wait()
+	r.elapsed = time.Since(start)
+	return r
+}
+
+// constantRate starts calls at a fixed rate for d, whether earlier ones have ended or not (at
+// most 1,000 in flight; a call that cannot start counts as an error), so a slow server shows
+// up as latency rather than as a lower rate.
+func constantRate(ctx context.Context, perSecond float64, d time.Duration, fn func(context.Context) error) *result {
+	r := &result{}
+	interval := time.Duration(float64(time.Second) / perSecond)
+	slots := make(chan struct{}, 1000)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := 0; ; i++ {
+		at := start.Add(time.Duration(i) * interval)
+		if at.Sub(start) >= d || ctx.Err() != nil {
+			break
+		}
+		if w := time.Until(at); w > 0 {
+			time.Sleep(w)
+		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			r.record(0, fmt.Errorf("more than 1,000 calls in flight"))
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			t0 := time.Now()
+			err := fn(ctx)
+			r.record(time.Since(t0), err)
+		}()
+	}
+	wg.Wait()
+	r.elapsed = time.Since(start)
+	return r
+}
+
+// row is one line of the report. ratio < 0 means "no ratio".
+type row struct {
+	name     string
+	rate     float64
+	unit     string
+	p50, p99 time.Duration
+	ratio    float64
+	ref      string
+	note     string
+}
+
+func ms(d time.Duration) string {
+	if d == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000)
+}
+
+func render(rows []row, started time.Time) string {
+	var b strings.Builder
+	host, _ := os.Hostname()
+	fmt.Fprintf(&b, "Elevate benchmark, %s on %s (%d CPUs, %s/%s, %s); client, server and PostgreSQL share the machine.\n",
+		started.UTC().Format(time.RFC3339), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
+	fmt.Fprintf(&b, "Closed loops: %d connections for %v each after a warm-up; server log level warn, per-token check limit lifted. Ratios are to the reference named, measured in this run.\n\n",
+		connections, measureFor)
+	fmt.Fprintf(&b, "%-46s %12s %10s %10s %8s  %-15s %s\n", "measurement", "rate", "p50", "p99", "ratio", "reference", "notes")
+	fmt.Fprintf(&b, "%s\n", strings.Repeat("-", 130))
+	for _, r := range rows {
+		rate, ratio := "-", "-"
+		if r.rate > 0 {
+			unit := r.unit
+			if unit == "" {
+				unit = "req"
+			}
+			rate = fmt.Sprintf("%.0f %s/s", r.rate, unit)
+		}
+		if r.ratio >= 0 {
+			ratio = fmt.Sprintf("%.3f", r.ratio)
+		}
+		fmt.Fprintf(&b, "%-46s %12s %10s %10s %8s  %-15s %s\n", r.name, rate, ms(r.p50), ms(r.p99), ratio, r.ref, r.note)
+	}
+	return b.String()
+}

@@ -1,0 +1,75 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/elevate-pam/elevate/internal/testenv"
+)
+
+// Batches and single appends interleave from many goroutines; the chain stays whole and
+// gapless, and a batch that cannot commit leaves no event behind.
+func TestAuditBatchesInterleaveWithSingleAppends(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		db := testenv.Store(t, dialect)
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for w := range 4 {
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				for i := range 5 {
+					evs := make([]*audit.Event, 30)
+					for j := range evs {
+						evs[j] = audit.System.Event("test.batch", "w", fmt.Sprintf("%d-%d-%d", w, i, j), nil)
+					}
+					if err := db.AppendAuditBatch(ctx, evs); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				for i := range 20 {
+					if err := db.AppendAudit(ctx, audit.System.Event("test.single", "w", fmt.Sprint(w, i), nil)); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		head, n, err := db.VerifyAudit(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := int64(4*5*30 + 4*20); n != want || head.Seq != want {
+			t.Fatalf("verified %d events, head %d; want %d", n, head.Seq, want)
+		}
+
+		// A batch inside a transaction that fails is rolled back with it.
+		boom := fmt.Errorf("boom")
+		err = db.Tx(ctx, func(tx *store.Store) error {
+			if err := tx.AppendAuditBatch(ctx, []*audit.Event{audit.System.Event("test.lost", "w", "x", nil)}); err != nil {
+				return err
+			}
+			return boom
+		})
+		if err != boom {
+			t.Fatalf("tx: %v", err)
+		}
+		if h, _ := db.AuditHead(ctx); h.Seq != head.Seq {
+			t.Fatalf("head moved to %d after a rolled-back batch", h.Seq)
+		}
+	})
+}

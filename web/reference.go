@@ -1,0 +1,17 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Reference returns a bare Echo router that answers GET /ping with a constant and has none of
+// Elevate's middleware: what Echo alone costs on a machine, the yardstick `make bench`
+// measures the check API against. The portal never serves it.
+func Reference() http.Handler {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.GET("/ping", func(c echo.Context) error { return c.String(http.StatusOK, "pong") })
+	return e
+}
