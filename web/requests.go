@@ -29,12 +29,32 @@ func clock(t, now time.Time, loc *time.Location) string {
 	return lt.Format("2 Jan 15:04")
 }
 
+// cardOpts carries what a list already knows, so a page of cards does not ask again per card.
+type cardOpts struct {
+	// reviewer: the inbox query already established that the viewer may review.
+	reviewer bool
+	// tasks caches covered tasks by scope across the cards of one page.
+	tasks map[string][]pam.Task
+}
+
 // cardVM turns a request into what the viewer sees and may do with it.
 func (s *Server) cardVM(ctx context.Context, viewer pam.User, r pam.Request, now time.Time, loc *time.Location, back string) (reqview.CardVM, error) {
-	tasks, err := s.access.Store().ScopeTasks(ctx, r.ScopeType, r.ScopeID, cardTasks+1)
-	if err != nil {
-		return reqview.CardVM{}, err
+	return s.cardWith(ctx, viewer, r, now, loc, back, cardOpts{})
+}
+
+func (s *Server) cardWith(ctx context.Context, viewer pam.User, r pam.Request, now time.Time, loc *time.Location, back string, o cardOpts) (reqview.CardVM, error) {
+	key := string(r.ScopeType) + ":" + r.ScopeID
+	tasks, cached := o.tasks[key]
+	if !cached {
+		var err error
+		if tasks, err = s.access.Store().ScopeTasks(ctx, r.ScopeType, r.ScopeID, cardTasks+1); err != nil {
+			return reqview.CardVM{}, err
+		}
+		if o.tasks != nil {
+			o.tasks[key] = tasks
+		}
 	}
+	var err error
 	vm := reqview.CardVM{
 		ID: r.ID, Href: "/requests/" + r.ID, Requester: r.RequesterName, RequesterEmail: r.RequesterEmail,
 		Scope: r.ScopeName, Kind: r.ScopeType.Label(), Duration: pam.FormatDuration(r.Duration),
@@ -93,6 +113,8 @@ func (s *Server) cardVM(ctx context.Context, viewer pam.User, r pam.Request, now
 	if st == pam.StatusPending {
 		if viewer.ID == r.RequesterID {
 			vm.CanWithdraw = true
+		} else if o.reviewer {
+			vm.CanReview = true
 		} else if !r.ReviewedBy(viewer.ID) {
 			if vm.CanReview, err = s.access.CanReview(ctx, viewer, r); err != nil {
 				return vm, err
@@ -250,8 +272,9 @@ func (s *Server) showApprovals(c echo.Context) error {
 		return err
 	}
 	vm := reqview.InboxVM{Meta: s.meta(c, "Approvals")}
+	opts := cardOpts{reviewer: true, tasks: map[string][]pam.Task{}}
 	for _, r := range waiting {
-		card, err := s.cardVM(ctx, u, r, now, loc, "/approvals")
+		card, err := s.cardWith(ctx, u, r, now, loc, "/approvals", opts)
 		if err != nil {
 			return err
 		}

@@ -61,6 +61,11 @@ func CheckPassword(encoded, pw string) (bool, error) {
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || t == 0 || p == 0 {
 		return false, errBadHash
 	}
+	// A stored hash decides its own cost; bound it so a corrupt or planted one cannot make a
+	// single sign-in allocate gigabytes or spin for minutes.
+	if m > 256*1024 || t > 16 || p > 16 {
+		return false, errBadHash
+	}
 	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
 	if err != nil {
 		return false, errBadHash

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/pam"
@@ -78,8 +79,11 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret string) (pam.Use
 	if !u.Active() {
 		return pam.User{}, store.APIToken{}, deny
 	}
-	if err := s.db.TouchAPIToken(ctx, t.ID, s.now()); err != nil {
-		return pam.User{}, store.APIToken{}, err
+	// Record the use at most once a minute: a write on every call would cost the hot path.
+	if now := s.now(); t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= time.Minute {
+		if err := s.db.TouchAPIToken(ctx, t.ID, now); err != nil {
+			return pam.User{}, store.APIToken{}, err
+		}
 	}
 	return u, t, nil
 }
