@@ -112,6 +112,25 @@ func likePattern(q string) string {
 	return "%" + r.Replace(q) + "%"
 }
 
+// createNamed inserts a row of a named table (groups, roles, role groups), whose names are
+// unique ignoring case.
+func (s *Store) createNamed(ctx context.Context, row any, what, name string) error {
+	return nameConflict(s.conn(ctx).Create(row).Error, "name", what, name)
+}
+
+// updateNamed renames or re-describes a row of a named table.
+func (s *Store) updateNamed(ctx context.Context, model any, id, name, desc string, now time.Time, what string) error {
+	res := s.conn(ctx).Model(model).Where("id = ?", id).Updates(map[string]any{
+		"name": name, "name_key": strings.ToLower(name), "description": desc, "updated_at": now.UTC()})
+	if res.Error != nil {
+		return nameConflict(res.Error, "name", what, name)
+	}
+	if res.RowsAffected == 0 {
+		return pam.Errorf(pam.ENOTFOUND, "%s not found.", strings.ToUpper(what[:1])+what[1:])
+	}
+	return nil
+}
+
 // nameConflict turns a unique violation into a field error naming the clash.
 func nameConflict(err error, field, what, value string) error {
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
@@ -128,22 +147,13 @@ func groupToDomain(r GroupRow, members int) pam.Group {
 
 // CreateGroup inserts a group; a name clash (ignoring case) is a field error.
 func (s *Store) CreateGroup(ctx context.Context, g pam.Group, now time.Time) error {
-	err := s.conn(ctx).Create(&GroupRow{ID: g.ID, Name: g.Name, NameKey: strings.ToLower(g.Name), Description: g.Description,
-		CreatedAt: now.UTC(), UpdatedAt: now.UTC()}).Error
-	return nameConflict(err, "name", "group", g.Name)
+	return s.createNamed(ctx, &GroupRow{ID: g.ID, Name: g.Name, NameKey: strings.ToLower(g.Name), Description: g.Description,
+		CreatedAt: now.UTC(), UpdatedAt: now.UTC()}, "group", g.Name)
 }
 
 // UpdateGroup renames or re-describes a group.
 func (s *Store) UpdateGroup(ctx context.Context, g pam.Group, now time.Time) error {
-	res := s.conn(ctx).Model(&GroupRow{}).Where("id = ?", g.ID).Updates(map[string]any{
-		"name": g.Name, "name_key": strings.ToLower(g.Name), "description": g.Description, "updated_at": now.UTC()})
-	if res.Error != nil {
-		return nameConflict(res.Error, "name", "group", g.Name)
-	}
-	if res.RowsAffected == 0 {
-		return pam.Errorf(pam.ENOTFOUND, "Group not found.")
-	}
-	return nil
+	return s.updateNamed(ctx, &GroupRow{}, g.ID, g.Name, g.Description, now, "group")
 }
 
 // GroupByID returns a group with its member count (active members only).
@@ -398,22 +408,13 @@ func (s *Store) Tasks(ctx context.Context, p Page) ([]pam.Task, error) {
 
 // CreateRole inserts a role.
 func (s *Store) CreateRole(ctx context.Context, r pam.Role, now time.Time) error {
-	err := s.conn(ctx).Create(&RoleRow{ID: r.ID, Name: r.Name, NameKey: strings.ToLower(r.Name), Description: r.Description,
-		CreatedAt: now.UTC(), UpdatedAt: now.UTC()}).Error
-	return nameConflict(err, "name", "role", r.Name)
+	return s.createNamed(ctx, &RoleRow{ID: r.ID, Name: r.Name, NameKey: strings.ToLower(r.Name), Description: r.Description,
+		CreatedAt: now.UTC(), UpdatedAt: now.UTC()}, "role", r.Name)
 }
 
 // UpdateRole renames or re-describes a role.
 func (s *Store) UpdateRole(ctx context.Context, r pam.Role, now time.Time) error {
-	res := s.conn(ctx).Model(&RoleRow{}).Where("id = ?", r.ID).Updates(map[string]any{
-		"name": r.Name, "name_key": strings.ToLower(r.Name), "description": r.Description, "updated_at": now.UTC()})
-	if res.Error != nil {
-		return nameConflict(res.Error, "name", "role", r.Name)
-	}
-	if res.RowsAffected == 0 {
-		return pam.Errorf(pam.ENOTFOUND, "Role not found.")
-	}
-	return nil
+	return s.updateNamed(ctx, &RoleRow{}, r.ID, r.Name, r.Description, now, "role")
 }
 
 // RoleByID returns one role with its task count.
@@ -549,22 +550,13 @@ func (s *Store) TaskRoleGroups(ctx context.Context, taskID string) ([]pam.RoleGr
 
 // CreateRoleGroup inserts a role group.
 func (s *Store) CreateRoleGroup(ctx context.Context, r pam.RoleGroup, now time.Time) error {
-	err := s.conn(ctx).Create(&RoleGroupRow{ID: r.ID, Name: r.Name, NameKey: strings.ToLower(r.Name), Description: r.Description,
-		CreatedAt: now.UTC(), UpdatedAt: now.UTC()}).Error
-	return nameConflict(err, "name", "role group", r.Name)
+	return s.createNamed(ctx, &RoleGroupRow{ID: r.ID, Name: r.Name, NameKey: strings.ToLower(r.Name), Description: r.Description,
+		CreatedAt: now.UTC(), UpdatedAt: now.UTC()}, "role group", r.Name)
 }
 
 // UpdateRoleGroup renames or re-describes a role group.
 func (s *Store) UpdateRoleGroup(ctx context.Context, r pam.RoleGroup, now time.Time) error {
-	res := s.conn(ctx).Model(&RoleGroupRow{}).Where("id = ?", r.ID).Updates(map[string]any{
-		"name": r.Name, "name_key": strings.ToLower(r.Name), "description": r.Description, "updated_at": now.UTC()})
-	if res.Error != nil {
-		return nameConflict(res.Error, "name", "role group", r.Name)
-	}
-	if res.RowsAffected == 0 {
-		return pam.Errorf(pam.ENOTFOUND, "Role group not found.")
-	}
-	return nil
+	return s.updateNamed(ctx, &RoleGroupRow{}, r.ID, r.Name, r.Description, now, "role group")
 }
 
 // RoleGroupByID returns one role group with its role count.
