@@ -182,31 +182,6 @@ func (s *Server) listRoles(c echo.Context) error {
 	}))
 }
 
-func (s *Server) newRole(c echo.Context) error {
-	return render(c, http.StatusOK, adminview.Form(adminview.FormVM{
-		Meta: s.meta(c, "New role"), Tab: "roles", Action: "/admin/roles", Submit: "Create role",
-		Header: components.HeaderVM{Title: "New role", BackLabel: "Roles", BackHref: "/admin/roles"}, Fields: titleFields("", "", "the role"),
-	}))
-}
-
-func (s *Server) createRole(c echo.Context) error {
-	name, desc := c.FormValue("name"), c.FormValue("description")
-	r, err := s.admin.CreateRole(c.Request().Context(), actor(c), name, desc)
-	if err != nil {
-		fields := titleFields(name, desc, "the role")
-		msg, ok := formError(err, fields)
-		if !ok {
-			return err
-		}
-		return render(c, http.StatusUnprocessableEntity, adminview.Form(adminview.FormVM{
-			Meta: s.meta(c, "New role"), Tab: "roles", Action: "/admin/roles", Submit: "Create role", Error: msg,
-			Header: components.HeaderVM{Title: "New role", BackLabel: "Roles", BackHref: "/admin/roles"}, Fields: fields,
-		}))
-	}
-	s.setFlash(c, "success", "Role "+r.Name+" created. Add its tasks below.")
-	return redirect(c, "/admin/roles/"+r.ID)
-}
-
 func (s *Server) rolePage(c echo.Context, status int, r pam.Role, form adminview.FormVM) error {
 	ctx := c.Request().Context()
 	tasks, err := s.admin.Store().RoleTasks(ctx, r.ID, store.Page{Limit: 200})
@@ -317,31 +292,6 @@ func (s *Server) listRoleGroups(c echo.Context) error {
 		Header:       components.HeaderVM{Title: "Role groups", Subtitle: "Named sets of roles.", ActionLabel: "New role group", ActionHref: "/admin/role-groups/new"},
 		SearchAction: "/admin/role-groups", Q: q, Placeholder: "Role group name", Table: t, FirstHref: first, NextHref: next,
 	}))
-}
-
-func (s *Server) newRoleGroup(c echo.Context) error {
-	return render(c, http.StatusOK, adminview.Form(adminview.FormVM{
-		Meta: s.meta(c, "New role group"), Tab: "role-groups", Action: "/admin/role-groups", Submit: "Create role group",
-		Header: components.HeaderVM{Title: "New role group", BackLabel: "Role groups", BackHref: "/admin/role-groups"}, Fields: titleFields("", "", "the role group"),
-	}))
-}
-
-func (s *Server) createRoleGroup(c echo.Context) error {
-	name, desc := c.FormValue("name"), c.FormValue("description")
-	r, err := s.admin.CreateRoleGroup(c.Request().Context(), actor(c), name, desc)
-	if err != nil {
-		fields := titleFields(name, desc, "the role group")
-		msg, ok := formError(err, fields)
-		if !ok {
-			return err
-		}
-		return render(c, http.StatusUnprocessableEntity, adminview.Form(adminview.FormVM{
-			Meta: s.meta(c, "New role group"), Tab: "role-groups", Action: "/admin/role-groups", Submit: "Create role group", Error: msg,
-			Header: components.HeaderVM{Title: "New role group", BackLabel: "Role groups", BackHref: "/admin/role-groups"}, Fields: fields,
-		}))
-	}
-	s.setFlash(c, "success", "Role group "+r.Name+" created. Add its roles below.")
-	return redirect(c, "/admin/role-groups/"+r.ID)
 }
 
 func (s *Server) roleGroupPage(c echo.Context, status int, r pam.RoleGroup, form adminview.FormVM) error {

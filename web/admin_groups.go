@@ -42,30 +42,62 @@ func (s *Server) listGroups(c echo.Context) error {
 	}))
 }
 
-func (s *Server) newGroup(c echo.Context) error {
-	return render(c, http.StatusOK, adminview.Form(adminview.FormVM{
-		Meta: s.meta(c, "New group"), Tab: "groups", Action: "/admin/groups", Submit: "Create group",
-		Header: components.HeaderVM{Title: "New group", BackLabel: "Groups", BackHref: "/admin/groups"},
-		Fields: titleFields("", "", "the group"),
+// namedSet describes the "new" page of a named set (group, role, role group).
+type namedSet struct {
+	tab, what, list, listLabel, submit, next string
+	create                                   func(s *Server, c echo.Context, name, desc string) (id string, err error)
+}
+
+var (
+	groupSet = namedSet{tab: "groups", what: "group", list: "/admin/groups", listLabel: "Groups", submit: "Create group",
+		next: "Add its members below.", create: func(s *Server, c echo.Context, name, desc string) (string, error) {
+			g, err := s.admin.CreateGroup(c.Request().Context(), actor(c), name, desc)
+			return g.ID, err
+		}}
+	roleSet = namedSet{tab: "roles", what: "role", list: "/admin/roles", listLabel: "Roles", submit: "Create role",
+		next: "Add its tasks below.", create: func(s *Server, c echo.Context, name, desc string) (string, error) {
+			r, err := s.admin.CreateRole(c.Request().Context(), actor(c), name, desc)
+			return r.ID, err
+		}}
+	roleGroupSet = namedSet{tab: "role-groups", what: "role group", list: "/admin/role-groups", listLabel: "Role groups", submit: "Create role group",
+		next: "Add its roles below.", create: func(s *Server, c echo.Context, name, desc string) (string, error) {
+			r, err := s.admin.CreateRoleGroup(c.Request().Context(), actor(c), name, desc)
+			return r.ID, err
+		}}
+)
+
+func (s *Server) namedForm(c echo.Context, set namedSet, status int, name, desc, msg string, fields []components.FieldVM) error {
+	if fields == nil {
+		fields = titleFields(name, desc, "the "+set.what)
+	}
+	title := "New " + set.what
+	return render(c, status, adminview.Form(adminview.FormVM{
+		Meta: s.meta(c, title), Tab: set.tab, Action: set.list, Submit: set.submit, Error: msg, Fields: fields,
+		Header: components.HeaderVM{Title: title, BackLabel: set.listLabel, BackHref: set.list},
 	}))
 }
 
-func (s *Server) createGroup(c echo.Context) error {
-	name, desc := c.FormValue("name"), c.FormValue("description")
-	g, err := s.admin.CreateGroup(c.Request().Context(), actor(c), name, desc)
-	if err != nil {
-		fields := titleFields(name, desc, "the group")
-		msg, ok := formError(err, fields)
-		if !ok {
-			return err
+// newNamed shows the form for a new group, role or role group.
+func (s *Server) newNamed(set namedSet) echo.HandlerFunc {
+	return func(c echo.Context) error { return s.namedForm(c, set, http.StatusOK, "", "", "", nil) }
+}
+
+// createNamed creates a group, role or role group, or shows the form again with the input kept.
+func (s *Server) createNamed(set namedSet) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		name, desc := c.FormValue("name"), c.FormValue("description")
+		id, err := set.create(s, c, name, desc)
+		if err != nil {
+			fields := titleFields(name, desc, "the "+set.what)
+			msg, ok := formError(err, fields)
+			if !ok {
+				return err
+			}
+			return s.namedForm(c, set, http.StatusUnprocessableEntity, name, desc, msg, fields)
 		}
-		return render(c, http.StatusUnprocessableEntity, adminview.Form(adminview.FormVM{
-			Meta: s.meta(c, "New group"), Tab: "groups", Action: "/admin/groups", Submit: "Create group", Error: msg,
-			Header: components.HeaderVM{Title: "New group", BackLabel: "Groups", BackHref: "/admin/groups"}, Fields: fields,
-		}))
+		s.setFlash(c, "success", strings.ToUpper(set.what[:1])+set.what[1:]+" "+strings.TrimSpace(name)+" created. "+set.next)
+		return redirect(c, set.list+"/"+id)
 	}
-	s.setFlash(c, "success", "Group "+g.Name+" created. Add its members below.")
-	return redirect(c, "/admin/groups/"+g.ID)
 }
 
 // groupPage draws a group with its edit form, members and the member search.
