@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
-	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
 )
 
@@ -54,51 +53,31 @@ func (s *Service) Check(ctx context.Context, a audit.Actor, userRef, taskKey str
 	return d, nil
 }
 
+// decide answers a check from the facts one store query returns, applying the rules in order:
+// enforcement off, unknown user, disabled user, exempt, unknown task, then the grant in force.
+// Any error is returned for the caller to deny.
 func (s *Service) decide(ctx context.Context, tx *store.Store, userRef, taskKey string, now time.Time) (Decision, error) {
-	org, err := tx.OrgSettings(ctx)
+	f, err := tx.CheckFacts(ctx, userRef, taskKey, now)
 	if err != nil {
 		return Decision{}, err
 	}
-	if !org.Enforcement {
+	if !f.Enforcement {
 		return Decision{Allowed: true, Reason: ReasonNotEnforced}, nil
 	}
-	var u pam.User
-	if strings.Contains(userRef, "@") {
-		u, _, err = tx.UserByEmail(ctx, strings.ToLower(userRef))
-	} else {
-		u, err = tx.UserByID(ctx, pam.UserID(userRef))
-	}
-	if pam.ErrorCode(err) == pam.ENOTFOUND || userRef == "" {
+	if f.UserID == "" || userRef == "" {
 		return Decision{Reason: ReasonUnknownUser}, nil
 	}
-	if err != nil {
-		return Decision{}, err
-	}
-	if !u.Active() {
+	if f.UserDisabled {
 		return Decision{Reason: ReasonDisabled}, nil
 	}
-	if org.ExemptGroupID != "" {
-		exempt, err := tx.IsActiveMember(ctx, org.ExemptGroupID, u.ID)
-		if err != nil {
-			return Decision{}, err
-		}
-		if exempt {
-			return Decision{Allowed: true, Reason: ReasonExempt}, nil
-		}
+	if f.ExemptGroupID != "" && f.Exempt {
+		return Decision{Allowed: true, Reason: ReasonExempt}, nil
 	}
-	task, err := tx.TaskByKey(ctx, taskKey)
-	if pam.ErrorCode(err) == pam.ENOTFOUND || taskKey == "" {
+	if f.TaskID == "" || taskKey == "" {
 		return Decision{Reason: ReasonUnknownTask}, nil
 	}
-	if err != nil {
-		return Decision{}, err
-	}
-	g, ok, err := tx.GrantFor(ctx, u.ID, task.ID, now)
-	if err != nil {
-		return Decision{}, err
-	}
-	if !ok {
+	if f.GrantID == "" {
 		return Decision{Reason: ReasonNoGrant}, nil
 	}
-	return Decision{Allowed: true, Reason: ReasonGrant, RequestID: g.ID, ExpiresAt: g.EndsAt}, nil
+	return Decision{Allowed: true, Reason: ReasonGrant, RequestID: f.GrantID, ExpiresAt: f.GrantEndsAt}, nil
 }
