@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
 )
 
@@ -53,31 +54,51 @@ func (s *Service) Check(ctx context.Context, a audit.Actor, userRef, taskKey str
 	return d, nil
 }
 
-// decide answers a check from the facts one store query returns, applying the rules in order:
-// enforcement off, unknown user, disabled user, exempt, unknown task, then the grant in force.
-// Any error is returned for the caller to deny.
 func (s *Service) decide(ctx context.Context, tx *store.Store, userRef, taskKey string, now time.Time) (Decision, error) {
-	f, err := tx.CheckFacts(ctx, userRef, taskKey, now)
+	org, err := tx.OrgSettings(ctx)
 	if err != nil {
 		return Decision{}, err
 	}
-	if !f.Enforcement {
+	if !org.Enforcement {
 		return Decision{Allowed: true, Reason: ReasonNotEnforced}, nil
 	}
-	if f.UserID == "" || userRef == "" {
+	var u pam.User
+	if strings.Contains(userRef, "@") {
+		u, _, err = tx.UserByEmail(ctx, strings.ToLower(userRef))
+	} else {
+		u, err = tx.UserByID(ctx, pam.UserID(userRef))
+	}
+	if pam.ErrorCode(err) == pam.ENOTFOUND || userRef == "" {
 		return Decision{Reason: ReasonUnknownUser}, nil
 	}
-	if f.UserDisabled {
+	if err != nil {
+		return Decision{}, err
+	}
+	if !u.Active() {
 		return Decision{Reason: ReasonDisabled}, nil
 	}
-	if f.ExemptGroupID != "" && f.Exempt {
-		return Decision{Allowed: true, Reason: ReasonExempt}, nil
+	if org.ExemptGroupID != "" {
+		exempt, err := tx.IsActiveMember(ctx, org.ExemptGroupID, u.ID)
+		if err != nil {
+			return Decision{}, err
+		}
+		if exempt {
+			return Decision{Allowed: true, Reason: ReasonExempt}, nil
+		}
 	}
-	if f.TaskID == "" || taskKey == "" {
+	task, err := tx.TaskByKey(ctx, taskKey)
+	if pam.ErrorCode(err) == pam.ENOTFOUND || taskKey == "" {
 		return Decision{Reason: ReasonUnknownTask}, nil
 	}
-	if f.GrantID == "" {
+	if err != nil {
+		return Decision{}, err
+	}
+	g, ok, err := tx.GrantFor(ctx, u.ID, task.ID, now)
+	if err != nil {
+		return Decision{}, err
+	}
+	if !ok {
 		return Decision{Reason: ReasonNoGrant}, nil
 	}
-	return Decision{Allowed: true, Reason: ReasonGrant, RequestID: f.GrantID, ExpiresAt: f.GrantEndsAt}, nil
+	return Decision{Allowed: true, Reason: ReasonGrant, RequestID: g.ID, ExpiresAt: g.EndsAt}, nil
 }

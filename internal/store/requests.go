@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/pam"
@@ -379,81 +378,4 @@ func (s *Store) IsApprover(ctx context.Context, user pam.UserID) (bool, error) {
 		Where("(gm.group_id IN (SELECT approver_group_id FROM policies WHERE approver_group_id IS NOT NULL) OR gm.group_id IN (SELECT default_approver_group_id FROM org_settings WHERE default_approver_group_id IS NOT NULL))").
 		Limit(1).Count(&n).Error
 	return n > 0, err
-}
-
-// CheckFacts is everything a check decides from, read in one statement by Store.CheckFacts.
-type CheckFacts struct {
-	// Enforcement and ExemptGroupID are the organisation settings.
-	Enforcement   bool
-	ExemptGroupID string
-	// UserID is empty when no user matches; UserDisabled says the user is disabled.
-	UserID       pam.UserID
-	UserDisabled bool
-	// Exempt says the user is an enabled member of the exempt group.
-	Exempt bool
-	// TaskID is empty when no task has the key.
-	TaskID string
-	// GrantID is empty when no grant is in force; otherwise GrantEndsAt is its end.
-	GrantID     string
-	GrantEndsAt *time.Time
-}
-
-// checkFactsRow is the single row the CheckFacts statement returns.
-type checkFactsRow struct {
-	Enforcement    bool
-	ExemptGroupID  *string
-	UserID         *string
-	UserDisabledAt *time.Time
-	Exempt         int
-	TaskID         *string
-	GrantID        *string
-	GrantEndsAt    *time.Time
-}
-
-// CheckFacts reads, in one round trip, the organisation settings, the user (by email, compared
-// lower-cased, when userRef holds an @, else by id), whether that user is an enabled member of the
-// exempt group, the task with taskKey (ignoring case) and the grant in force at now that lets the
-// user run it, chosen as GrantFor chooses. Each part is looked up as OrgSettings, UserByEmail or
-// UserByID, IsActiveMember, TaskByKey and GrantFor look it up, on the same indexes; the grant is
-// decided by its times, so a revoke or an expiry is seen by the next call. The settings row,
-// the user and the task are unique, so the left joins yield one row per matching grant.
-func (s *Store) CheckFacts(ctx context.Context, userRef, taskKey string, now time.Time) (CheckFacts, error) {
-	userCol, userArg := "u.id", userRef
-	if strings.Contains(userRef, "@") {
-		userCol, userArg = "u.email", strings.ToLower(userRef)
-	}
-	at := now.UTC()
-	var rows []checkFactsRow
-	err := s.conn(ctx).Raw(`SELECT o.enforcement AS enforcement, o.exempt_group_id AS exempt_group_id,
-			u.id AS user_id, u.disabled_at AS user_disabled_at,
-			CASE WHEN EXISTS (SELECT 1 FROM group_members gm JOIN users mu ON mu.id = gm.user_id AND mu.disabled_at IS NULL
-				WHERE gm.group_id = o.exempt_group_id AND gm.user_id = u.id) THEN 1 ELSE 0 END AS exempt,
-			t.id AS task_id, g.id AS grant_id, g.ends_at AS grant_ends_at
-		FROM org_settings o
-		LEFT JOIN users u ON `+userCol+` = ?
-		LEFT JOIN tasks t ON t.key_lower = ?
-		LEFT JOIN requests g ON g.requester_id = u.id AND g.status = ? AND g.starts_at <= ? AND g.ends_at > ?
-			AND ((g.scope_type = 'task' AND g.scope_id = t.id)
-				OR (g.scope_type = 'role' AND g.scope_id IN (SELECT role_id FROM role_tasks WHERE task_id = t.id))
-				OR (g.scope_type = 'role_group' AND g.scope_id IN (SELECT rgr.role_group_id FROM role_group_roles rgr
-					JOIN role_tasks rt ON rt.role_id = rgr.role_id WHERE rt.task_id = t.id)))
-		WHERE o.id = 1
-		ORDER BY g.ends_at DESC
-		LIMIT 1`,
-		userArg, strings.ToLower(taskKey), string(pam.StatusApproved), at, at).Scan(&rows).Error
-	if err != nil {
-		return CheckFacts{}, err
-	}
-	if len(rows) == 0 {
-		return CheckFacts{}, gorm.ErrRecordNotFound // no settings row: the caller must deny
-	}
-	r := rows[0]
-	f := CheckFacts{
-		Enforcement: r.Enforcement, ExemptGroupID: deref(r.ExemptGroupID), UserID: pam.UserID(deref(r.UserID)),
-		UserDisabled: r.UserDisabledAt != nil, Exempt: r.Exempt != 0, TaskID: deref(r.TaskID), GrantID: deref(r.GrantID),
-	}
-	if f.GrantID != "" {
-		f.GrantEndsAt = utcPtr(r.GrantEndsAt)
-	}
-	return f, nil
 }
