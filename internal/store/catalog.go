@@ -112,6 +112,18 @@ func likePattern(q string) string {
 	return "%" + r.Replace(q) + "%"
 }
 
+// namedPage selects one keyset page of a named table by name, optionally searching the name.
+func (s *Store) namedPage(ctx context.Context, model any, p Page) *gorm.DB {
+	q := s.conn(ctx).Model(model).Order("name_key").Limit(p.limit())
+	if p.After != "" {
+		q = q.Where("name_key > ?", p.After)
+	}
+	if p.Query != "" {
+		q = q.Where("name_key LIKE ? ESCAPE '\\'", likePattern(p.Query))
+	}
+	return q
+}
+
 // createNamed inserts a row of a named table (groups, roles, role groups), whose names are
 // unique ignoring case.
 func (s *Store) createNamed(ctx context.Context, row any, what, name string) error {
@@ -168,13 +180,7 @@ func (s *Store) GroupByID(ctx context.Context, id string) (pam.Group, error) {
 
 // Groups lists groups by name, one keyset page at a time, with active member counts.
 func (s *Store) Groups(ctx context.Context, p Page) ([]pam.Group, error) {
-	q := s.conn(ctx).Model(&GroupRow{}).Order("name_key").Limit(p.limit())
-	if p.After != "" {
-		q = q.Where("name_key > ?", p.After)
-	}
-	if p.Query != "" {
-		q = q.Where("name_key LIKE ? ESCAPE '\\'", likePattern(p.Query))
-	}
+	q := s.namedPage(ctx, &GroupRow{}, p)
 	var rows []GroupRow
 	if err := q.Find(&rows).Error; err != nil {
 		return nil, err
@@ -430,13 +436,7 @@ func (s *Store) RoleByID(ctx context.Context, id string) (pam.Role, error) {
 
 // Roles lists roles by name, keyset-paginated, with task counts.
 func (s *Store) Roles(ctx context.Context, p Page) ([]pam.Role, error) {
-	q := s.conn(ctx).Model(&RoleRow{}).Order("name_key").Limit(p.limit())
-	if p.After != "" {
-		q = q.Where("name_key > ?", p.After)
-	}
-	if p.Query != "" {
-		q = q.Where("name_key LIKE ? ESCAPE '\\'", likePattern(p.Query))
-	}
+	q := s.namedPage(ctx, &RoleRow{}, p)
 	var rows []RoleRow
 	if err := q.Find(&rows).Error; err != nil {
 		return nil, err
@@ -572,13 +572,7 @@ func (s *Store) RoleGroupByID(ctx context.Context, id string) (pam.RoleGroup, er
 
 // RoleGroups lists role groups by name, keyset-paginated, with role counts.
 func (s *Store) RoleGroups(ctx context.Context, p Page) ([]pam.RoleGroup, error) {
-	q := s.conn(ctx).Model(&RoleGroupRow{}).Order("name_key").Limit(p.limit())
-	if p.After != "" {
-		q = q.Where("name_key > ?", p.After)
-	}
-	if p.Query != "" {
-		q = q.Where("name_key LIKE ? ESCAPE '\\'", likePattern(p.Query))
-	}
+	q := s.namedPage(ctx, &RoleGroupRow{}, p)
 	var rows []RoleGroupRow
 	if err := q.Find(&rows).Error; err != nil {
 		return nil, err
