@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/elevate-pam/elevate/internal/access"
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
@@ -37,14 +38,19 @@ func tokenActor(c echo.Context) audit.Actor {
 // closed: bad input is denied with a reason, and a database failure answers 503 with
 // allowed false.
 func (s *Server) check(c echo.Context) error {
+	ctx := c.Request().Context()
 	var in checkIn
 	if err := bindJSON(c, &in); err != nil {
-		return c.JSON(http.StatusBadRequest, map[string]any{"allowed": false, "reason": "bad request", "error": pam.ErrorMessage(err)})
+		if rerr := s.access.RecordBadCheck(ctx, tokenActor(c), pam.ErrorMessage(err)); rerr != nil {
+			s.log.Error("check event not recorded; denied", "request_id", RequestID(c), "error", rerr.Error())
+			return c.JSON(http.StatusServiceUnavailable, checkOut{Allowed: false, Reason: "unavailable"})
+		}
+		return c.JSON(http.StatusBadRequest, checkRefusal(err))
 	}
-	if strings.TrimSpace(in.User) == "" || strings.TrimSpace(in.Task) == "" {
-		return c.JSON(http.StatusBadRequest, map[string]any{"allowed": false, "reason": "bad request", "error": "Send both user and task."})
+	d, err := s.access.Check(ctx, tokenActor(c), in.User, in.Task)
+	if pam.ErrorCode(err) == pam.EINVALID {
+		return c.JSON(http.StatusBadRequest, checkRefusal(err))
 	}
-	d, err := s.access.Check(c.Request().Context(), tokenActor(c), in.User, in.Task)
 	if err != nil {
 		s.log.Error("check failed; denied", "request_id", RequestID(c), "error", err.Error())
 		return c.JSON(http.StatusServiceUnavailable, checkOut{Allowed: false, Reason: "unavailable"})
@@ -54,6 +60,17 @@ func (s *Server) check(c echo.Context) error {
 		out.ExpiresAt = d.ExpiresAt.UTC().Format(time.RFC3339)
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// checkRefusal is the body of a check refused for bad input: still a denial a target system
+// can read, with what was wrong.
+func checkRefusal(err error) map[string]any {
+	body := map[string]any{"allowed": false, "reason": access.ReasonBadRequest, "error": pam.ErrorMessage(err), "code": "invalid"}
+	var pe *pam.Error
+	if errors.As(err, &pe) && pe.Field != "" {
+		body["field"] = pe.Field
+	}
+	return body
 }
 
 // failClosed wraps the check route: a failure that is not the caller's fault (the database

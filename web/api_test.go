@@ -180,3 +180,9 @@ func TestAuditAPI(t *testing.T) {
 		t.Fatalf("non-admin on the audit API: %d", code)
 	}
 }
+
+// checkToken creates a check token for a target system as the signed-in admin c.
+func (a *app) checkToken(c *client, system string) string {
+	a.t.Helper()
+	return c.makeToken(system, "check")
+}

@@ -422,3 +422,58 @@ func TestChecksInAFailedBatchAreAllDenied(t *testing.T) {
 		t.Fatalf("head moved from %v to %v", before, after)
 	}
 }
+
+// TestOnePoisonedCheckFailsAlone: the database refuses one caller's event (a trigger stands in
+// for any value it cannot store); that caller is denied, and every other check that shared its
+// batch is still answered and recorded, because a failed batch is retried event by event.
+func TestOnePoisonedCheckFailsAlone(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect, 1, 1)
+		r := w.submit()
+		if _, err := w.acc.Review(w.ctx, as(w.approvers[0]), w.approvers[0], r.ID, pam.DecisionApprove, ""); err != nil {
+			t.Fatal(err)
+		}
+		trigger := []string{`CREATE TRIGGER refuse_poison BEFORE INSERT ON audit_events WHEN NEW.actor_name = 'poison'
+			BEGIN SELECT RAISE(ABORT, 'refused for the test'); END`}
+		if dialect == store.Postgres {
+			trigger = []string{`CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+				BEGIN IF NEW.actor_name = 'poison' THEN RAISE EXCEPTION 'refused for the test'; END IF; RETURN NEW; END $$`,
+				`CREATE TRIGGER refuse_poison BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION refuse_poison()`}
+		}
+		for _, q := range trigger {
+			if err := w.db.ExecRaw(w.ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before, _ := w.db.AuditHead(w.ctx)
+		const n = 60
+		var wg sync.WaitGroup
+		results := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				name := fmt.Sprint("t", i)
+				if i%10 == 0 {
+					name = "poison"
+				}
+				d, err := w.acc.Check(w.ctx, audit.Actor{Type: audit.ActorToken, Name: name}, w.requester.Email, w.task.Key)
+				if err == nil && !d.Allowed {
+					err = fmt.Errorf("denied: %+v", d)
+				}
+				results[i] = err
+			})
+		}
+		wg.Wait()
+		for i, err := range results {
+			if poisoned := i%10 == 0; poisoned != (err != nil) {
+				t.Errorf("check %d (poisoned %v): %v", i, poisoned, err)
+			}
+		}
+		head, _, err := w.db.VerifyAudit(w.ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if head.Seq != before.Seq+n-n/10 {
+			t.Fatalf("%d events recorded; want %d", head.Seq-before.Seq, n-n/10)
+		}
+	})
+}

@@ -16,7 +16,7 @@ const maxBatch = 500
 // one flusher at a time chains everything queued so far and commits it in one transaction,
 // while the next callers queue behind it. Under load a single lock of the chain's head and a
 // single disk flush serve hundreds of checks; alone, a check waits for nobody. Each caller
-// learns its own batch's fate: committed, or failed as a whole.
+// learns its own event's fate: a batch that fails is retried event by event.
 type batchWriter struct {
 	db      *store.Store
 	mu      sync.Mutex
@@ -70,9 +70,17 @@ func (b *batchWriter) flush() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := b.db.AppendAuditBatch(ctx, evs)
-		cancel()
-		for _, q := range batch {
-			q.done <- err
+		if err != nil && len(batch) > 1 {
+			// One event the database refuses must not fail its neighbours' checks: retry one
+			// by one, so each caller learns the fate of its own event only.
+			for _, q := range batch {
+				q.done <- b.db.AppendAuditBatch(ctx, []*audit.Event{q.ev})
+			}
+		} else {
+			for _, q := range batch {
+				q.done <- err
+			}
 		}
+		cancel()
 	}
 }

@@ -27,6 +27,13 @@ const (
 	ReasonUnknownUser = "unknown user"
 	ReasonDisabled    = "user disabled"
 	ReasonUnknownTask = "unknown task"
+	ReasonBadRequest  = "bad request"
+)
+
+// Longest user reference and task key a check accepts: an email address and a task key.
+const (
+	maxCheckUser = 254
+	maxCheckTask = pam.MaxTaskKey
 )
 
 // Check decides whether a user may run a task right now and records the answer. It is computed
@@ -34,24 +41,66 @@ const (
 // The answer is given only once its audit event is committed; checks arriving together share
 // one commit (see batchWriter). Any error means the caller must deny: a decision whose event
 // could not be written is never returned.
+//
+// Input no user or task could match (empty, too long, a NUL byte or another control character,
+// invalid UTF-8) is refused with EINVALID after its event is recorded; the event stores the
+// values fitted (see audit.Fit), so one caller's bad input never fails another's check.
 func (s *Service) Check(ctx context.Context, a audit.Actor, userRef, taskKey string) (Decision, error) {
 	userRef, taskKey = strings.TrimSpace(userRef), strings.TrimSpace(taskKey)
 	now := s.now()
+	if bad := checkInput(userRef, taskKey); bad != nil {
+		ev := s.checkEvent(a, userRef, taskKey, Decision{Reason: ReasonBadRequest}, now)
+		if err := s.checks.append(ctx, ev); err != nil {
+			return Decision{Allowed: false, Reason: "unavailable"}, err
+		}
+		return Decision{Reason: ReasonBadRequest}, bad
+	}
 	d, err := s.decide(ctx, s.db, userRef, taskKey, now)
 	if err == nil {
-		ev := a.Event("access.checked", "task", taskKey, map[string]any{
-			"user": userRef, "task": taskKey, "allowed": d.Allowed, "reason": d.Reason, "token": a.Name,
-		})
-		ev.RequestID, ev.At = d.RequestID, now
-		if !d.Allowed {
-			ev.Outcome = audit.OutcomeFailure
-		}
-		err = s.checks.append(ctx, ev)
+		err = s.checks.append(ctx, s.checkEvent(a, userRef, taskKey, d, now))
 	}
 	if err != nil {
 		return Decision{Allowed: false, Reason: "unavailable"}, err
 	}
 	return d, nil
+}
+
+// RecordBadCheck records a check call whose body could not be read at all (not JSON, say), so
+// every call with a valid check token is on the trail.
+func (s *Service) RecordBadCheck(ctx context.Context, a audit.Actor, problem string) error {
+	ev := s.checkEvent(a, "", "", Decision{Reason: ReasonBadRequest}, s.now())
+	ev.Details = audit.DetailsJSON(map[string]any{"allowed": false, "reason": ReasonBadRequest, "problem": problem, "token": a.Name})
+	return s.checks.append(ctx, ev)
+}
+
+func (s *Service) checkEvent(a audit.Actor, userRef, taskKey string, d Decision, now time.Time) *audit.Event {
+	ev := a.Event("access.checked", "task", taskKey, map[string]any{
+		"user": userRef, "task": taskKey, "allowed": d.Allowed, "reason": d.Reason, "token": a.Name,
+	})
+	ev.RequestID, ev.At = d.RequestID, now
+	if !d.Allowed {
+		ev.Outcome = audit.OutcomeFailure
+	}
+	return ev
+}
+
+// checkInput refuses a user or task that nothing stored could match.
+func checkInput(userRef, taskKey string) error {
+	for _, f := range []struct {
+		name, v, what string
+		max           int
+	}{{"user", userRef, "an email address or user id", maxCheckUser}, {"task", taskKey, "a task key like exchange/New-JournalRule", maxCheckTask}} {
+		switch {
+		case f.v == "":
+			return pam.FieldError(f.name, "Send both user and task.")
+		case len(f.v) > f.max:
+			return pam.FieldError(f.name, "The %s is longer than any %s can be (%d bytes at most).", f.name, f.what, f.max)
+		}
+		if _, changed := audit.Fit(f.v, len(f.v)); changed {
+			return pam.FieldError(f.name, "The %s holds a control character or bytes that are not UTF-8; send %s.", f.name, f.what)
+		}
+	}
+	return nil
 }
 
 func (s *Service) decide(ctx context.Context, tx *store.Store, userRef, taskKey string, now time.Time) (Decision, error) {

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -47,15 +46,12 @@ type Event struct {
 	Hash       string
 }
 
-// Normalize fills defaults and rounds the time to what every database stores (microseconds, UTC),
-// so the hash computed before the insert matches the row read back later. Bytes that are not
-// UTF-8 (in a client's user agent, say) become U+FFFD, which the canonical encoding could not
-// tell apart anyway: what is stored is then exactly what is hashed, and PostgreSQL accepts it.
+// Normalize fills defaults, fits every field to its column (see Fit) and rounds the time to
+// what every database stores (microseconds, UTC), so the hash computed before the insert
+// matches the row read back later. What is stored is then exactly what is hashed, and no
+// client's input (a NUL byte, invalid UTF-8, a 10 KB user agent) can make the insert fail.
 func (e *Event) Normalize() {
-	for _, f := range []*string{&e.ActorType, &e.ActorID, &e.ActorName, &e.Action, &e.TargetType, &e.TargetID,
-		&e.RequestID, &e.Outcome, &e.Details, &e.IP, &e.UserAgent} {
-		*f = strings.ToValidUTF8(*f, "\uFFFD")
-	}
+	e.fitFields()
 	e.At = e.At.UTC().Truncate(time.Microsecond)
 	if e.Details == "" {
 		e.Details = "{}"

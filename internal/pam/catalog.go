@@ -24,6 +24,10 @@ func (t Task) System() string {
 	return s
 }
 
+// MaxTaskKey is the longest task key in bytes: a system of up to 63 characters, a slash and an
+// operation name of up to 127 (see taskKeyRE).
+const MaxTaskKey = 191
+
 var taskKeyRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}/[A-Za-z0-9][A-Za-z0-9_.:-]{0,126}$`)
 
 // ParseTaskKey checks a task key: a system, a slash and an operation name, without spaces.

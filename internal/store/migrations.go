@@ -53,6 +53,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		{ID: "0005_outbox", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0005) }},
 		{ID: "0006_audit_search", Migrate: m0006},
 		{ID: "0007_mfa_sso", Migrate: m0007},
+		{ID: "0009_audit_text", Migrate: func(tx *gorm.DB) error { return m0009(tx, s.dialect) }},
 	}
 }
 
@@ -386,4 +387,26 @@ func m0006(tx *gorm.DB) error {
 		return fmt.Errorf("audit head time: %w", err)
 	}
 	return tx.Exec("UPDATE audit_head SET at = (SELECT at FROM audit_events WHERE audit_events.seq = audit_head.seq)").Error
+}
+
+// m0009 widens the audit trail's and sessions' client-facing columns to text on PostgreSQL:
+// a task key (up to 191 bytes) did not fit target_id's 64, so such a task could never be
+// checked. Lengths are enforced where values enter (audit.Fit), not by the column. Changing
+// varchar to text rewrites nothing on PostgreSQL; SQLite never enforced the lengths.
+func m0009(tx *gorm.DB, dialect string) error {
+	if dialect != Postgres {
+		return nil
+	}
+	for _, q := range []string{
+		`ALTER TABLE audit_events ALTER COLUMN actor_type TYPE text, ALTER COLUMN actor_id TYPE text,
+			ALTER COLUMN actor_name TYPE text, ALTER COLUMN action TYPE text, ALTER COLUMN target_type TYPE text,
+			ALTER COLUMN target_id TYPE text, ALTER COLUMN request_id TYPE text, ALTER COLUMN outcome TYPE text,
+			ALTER COLUMN ip TYPE text, ALTER COLUMN user_agent TYPE text`,
+		`ALTER TABLE sessions ALTER COLUMN ip TYPE text, ALTER COLUMN user_agent TYPE text`,
+	} {
+		if err := tx.Exec(q).Error; err != nil {
+			return fmt.Errorf("%s: %w", firstLine(q), err)
+		}
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/pam"
 )
 
@@ -23,7 +24,7 @@ type Session struct {
 func (s *Store) CreateSession(ctx context.Context, x Session) error {
 	return s.conn(ctx).Create(&SessionRow{
 		IDHash: x.IDHash, UserID: string(x.UserID), Data: x.Data, CreatedAt: x.CreatedAt.UTC(),
-		LastSeenAt: x.LastSeenAt.UTC(), ExpiresAt: x.ExpiresAt.UTC(), IP: x.IP, UserAgent: truncate(x.UserAgent, 300),
+		LastSeenAt: x.LastSeenAt.UTC(), ExpiresAt: x.ExpiresAt.UTC(), IP: fit(x.IP, audit.MaxIP), UserAgent: fit(x.UserAgent, audit.MaxUserAgent),
 	}).Error
 }
 
@@ -67,9 +68,8 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time, idle t
 	return res.RowsAffected, res.Error
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
+// fit makes a client-supplied value storable in its column (see audit.Fit).
+func fit(s string, n int) string {
+	v, _ := audit.Fit(s, n)
+	return v
 }
