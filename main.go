@@ -215,7 +215,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	tok, err := authSvc.IssueSetupToken(ctx)
+	tok, _, err := authSvc.IssueSetupToken(ctx)
 	if err != nil {
 		return err
 	}
