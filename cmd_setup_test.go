@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/internal/testenv"
@@ -160,4 +161,86 @@ func TestServeTogetherPrintsOneWorkingSetupLink(t *testing.T) {
 			t.Fatal("a restart ended the printed link")
 		}
 	})
+}
+
+func TestSetupLinkCommand(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		dbURL := testenv.DatabaseURL(t, dialect)
+		env := map[string]string{"ELEVATE_DATABASE_URL": dbURL, "ELEVATE_BASE_URL": "https://elevate.example.com/"}
+		if code, _, stderr := runCmd(t, env, "", "setup-link", "extra"); code != 2 || !strings.Contains(stderr, "no arguments") {
+			t.Fatalf("setup-link extra: %d %s", code, stderr)
+		}
+
+		// On an empty database (migrated by the command itself) it prints a working link.
+		code, stdout, stderr := runCmd(t, env, "", "setup-link")
+		links := setupLinks(t, stderr)
+		if code != 0 || len(links) != 1 || stdout != "" {
+			t.Fatalf("setup-link: %d %q %s", code, stdout, stderr)
+		}
+		first := links[0]
+		if !strings.HasPrefix(first, "https://elevate.example.com/setup?token=") {
+			t.Fatalf("link %q", first)
+		}
+		svc, db := setupService(t, dbURL)
+		if !linkWorks(t, svc, first) {
+			t.Fatal("the printed link does not work")
+		}
+
+		// Again: a fresh link, and the earlier one stops working.
+		code, _, stderr = runCmd(t, env, "", "setup-link")
+		links = setupLinks(t, stderr)
+		if code != 0 || len(links) != 1 || links[0] == first {
+			t.Fatalf("second setup-link: %d %s", code, stderr)
+		}
+		fresh := links[0]
+		if linkWorks(t, svc, first) || !linkWorks(t, svc, fresh) {
+			t.Fatal("the earlier link still works, or the fresh one does not")
+		}
+		evs, err := db.AuditEvents(ctx, store.AuditFilter{Action: "setup.link_issued", Limit: 10})
+		if err != nil || len(evs) != 2 {
+			t.Fatalf("setup.link_issued events: %d %v", len(evs), err)
+		}
+		for _, ev := range evs {
+			if ev.ActorType != audit.ActorSystem || ev.ActorName != "cli" ||
+				strings.Contains(ev.Details, tokenOf(t, first)) || strings.Contains(ev.Details, tokenOf(t, fresh)) {
+				t.Fatalf("event %+v", ev)
+			}
+		}
+		if !strings.Contains(evs[0].Details, `"replaced_earlier_link":true`) || !strings.Contains(evs[1].Details, `"replaced_earlier_link":false`) {
+			t.Fatalf("details: %s, %s", evs[0].Details, evs[1].Details)
+		}
+
+		// The fresh link creates the first admin; from then on the command refuses and changes nothing.
+		if _, err := svc.Setup(ctx, auth.SetupInput{Token: tokenOf(t, fresh), Email: "ada@example.com", Name: "Ada",
+			Password: "a long enough password", PasswordConfirm: "a long enough password"}, audit.Actor{}); err != nil {
+			t.Fatalf("setup with the fresh link: %v", err)
+		}
+		head, err := db.AuditHead(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr = runCmd(t, env, "", "setup-link")
+		if code != 1 || !strings.Contains(stderr, "already set up") || len(setupLinks(t, stderr)) != 0 {
+			t.Fatalf("setup-link after setup: %d %s", code, stderr)
+		}
+		if v, _ := db.Value(ctx, "setup_token_sha256"); v != "" {
+			t.Fatal("a refused setup-link stored a token")
+		}
+		if h, _ := db.AuditHead(ctx); h != head {
+			t.Fatalf("a refused setup-link wrote to the audit trail: head %v, was %v", h, head)
+		}
+		if code, out, stderr := runCmd(t, env, "", "audit", "verify"); code != 0 {
+			t.Fatalf("audit verify: %d %s %s", code, out, stderr)
+		}
+	})
+}
+
+func tokenOf(t *testing.T, link string) string {
+	t.Helper()
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query().Get("token")
 }

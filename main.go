@@ -37,6 +37,9 @@ Commands:
                             organisation into an empty database
   demo                      load the demo organisation into an empty database and exit
   migrate                   apply database migrations and exit
+  setup-link                print a fresh one-time link for creating the first
+                            administrator (the earlier link stops working); refused
+                            once Elevate is set up
   user create --email E --name N [--admin] [--auditor]
                             add a user; the password is read from standard input
   user list                 list users
@@ -95,6 +98,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = e.user(ctx, args)
 	case "audit":
 		err = e.audit(ctx, args)
+	case "setup-link":
+		err = e.setupLink(ctx, args)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
