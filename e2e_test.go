@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -94,11 +93,8 @@ func startElevate(t *testing.T, env map[string]string, args ...string) *process 
 			p.mu.Lock()
 			p.logs.WriteString(line + "\n")
 			p.mu.Unlock()
-			var rec map[string]any
-			if json.Unmarshal([]byte(line), &rec) == nil {
-				if u, ok := rec["setup_url"].(string); ok {
-					setup <- u
-				}
+			if u, ok := strings.CutPrefix(line, setupLinkLine); ok {
+				setup <- u
 			}
 		}
 		_, _ = io.Copy(io.Discard, stderr)

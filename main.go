@@ -37,6 +37,9 @@ Commands:
                             organisation into an empty database
   demo                      load the demo organisation into an empty database and exit
   migrate                   apply database migrations and exit
+  setup-link                print a fresh one-time link for creating the first
+                            administrator (the earlier link stops working); refused
+                            once Elevate is set up
   user create --email E --name N [--admin] [--auditor]
                             add a user; the password is read from standard input
   user list                 list users
@@ -95,6 +98,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = e.user(ctx, args)
 	case "audit":
 		err = e.audit(ctx, args)
+	case "setup-link":
+		err = e.setupLink(ctx, args)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -215,13 +220,8 @@ func (e *env) serve(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	tok, err := authSvc.IssueSetupToken(ctx)
-	if err != nil {
+	if err := e.announceSetup(ctx, authSvc); err != nil {
 		return err
-	}
-	if tok != "" {
-		e.log.Warn("first run: open this link once to create the first administrator",
-			"setup_url", e.cfg.BaseURL.String()+"/setup?token="+tok)
 	}
 
 	srv := web.New(web.Deps{Config: e.cfg, Auth: authSvc, Admin: adminSvc, Access: accessSvc, Ping: db.Ping, Logger: e.log, Secret: secret, Audit: db,
@@ -271,6 +271,33 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	}
 	e.log.Info("stopped")
 	return nil
+}
+
+// setupLinkLine starts the line that carries the setup URL on a first run.
+const setupLinkLine = "First run: open this link once to create the first administrator: "
+
+// announceSetup issues the one-time setup token on an empty database. Only the process that
+// created it prints the URL: once, on stderr, outside the logger, so no log store keeps the
+// secret. Any other process (starting at the same moment, or on a later start) only logs that a
+// link exists and how to get a fresh one, so it never prints a link that does not work.
+func (e *env) announceSetup(ctx context.Context, authSvc *auth.Service) error {
+	tok, state, err := authSvc.IssueSetupToken(ctx)
+	if err != nil {
+		return err
+	}
+	switch state {
+	case auth.SetupIssued:
+		fmt.Fprintln(e.stderr, setupLinkLine+e.setupURL(tok))
+	case auth.SetupPending:
+		e.log.Warn("first run: no administrator yet; the setup link was printed by another elevate process, " +
+			"now or on an earlier start. Use that link, or run `elevate setup-link` for a fresh one (the earlier link then stops working)")
+	}
+	return nil
+}
+
+// setupURL is the page where the first administrator is created with tok.
+func (e *env) setupURL(tok string) string {
+	return e.cfg.BaseURL.String() + "/setup?token=" + tok
 }
 
 // mailSender is the SMTP server from ELEVATE_SMTP_URL, or nil (mail then waits in the outbox).

@@ -17,7 +17,7 @@ const goodPassword = "correct horse battery"
 func TestSetupTokenWorksOnce(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		a := newApp(t, dialect)
-		tok, err := a.auth.IssueSetupToken(context.Background())
+		tok, _, err := a.auth.IssueSetupToken(context.Background())
 		if err != nil || tok == "" {
 			t.Fatalf("issue token: %q %v", tok, err)
 		}
@@ -65,7 +65,7 @@ func TestSetupTokenWorksOnce(t *testing.T) {
 		if n, _ := a.db.CountUsers(context.Background()); n != 1 {
 			t.Fatalf("%d users after setup, want 1", n)
 		}
-		if tok2, _ := a.auth.IssueSetupToken(context.Background()); tok2 != "" {
+		if tok2, _, _ := a.auth.IssueSetupToken(context.Background()); tok2 != "" {
 			t.Fatal("a setup token was issued although a user exists")
 		}
 		evs := a.events("setup.completed")

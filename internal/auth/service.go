@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -48,19 +49,93 @@ func NewToken() (token, hash string) {
 	return token, HashToken(token)
 }
 
-// IssueSetupToken returns a fresh one-time setup token when no user exists yet ("" otherwise).
-// Only its hash is stored; a newer token replaces an older one.
-func (s *Service) IssueSetupToken(ctx context.Context) (string, error) {
+// SetupState says what IssueSetupToken found.
+type SetupState int
+
+const (
+	// SetupDone means a user exists: Elevate is set up and no link is needed.
+	SetupDone SetupState = iota
+	// SetupIssued means this call created the one live setup token.
+	SetupIssued
+	// SetupPending means a live setup token already existed, made by another process now or in
+	// an earlier run; only ReissueSetupToken (`elevate setup-link`) replaces it.
+	SetupPending
+)
+
+// errSetupDone rolls back a token inserted just as a setup elsewhere committed.
+var errSetupDone = errors.New("setup already done")
+
+// IssueSetupToken creates the one-time setup token when no user and no token exist yet. Of
+// processes that start together on an empty database exactly one gets the token (SetupIssued);
+// the others get "" and SetupPending. A stored token is never replaced here, so a link printed
+// earlier keeps working. Only its hash is stored.
+func (s *Service) IssueSetupToken(ctx context.Context) (string, SetupState, error) {
 	n, err := s.db.CountUsers(ctx)
 	if err != nil {
-		return "", fmt.Errorf("issue setup token: %w", err)
+		return "", 0, fmt.Errorf("issue setup token: %w", err)
 	}
 	if n > 0 {
-		return "", nil
+		return "", SetupDone, nil
 	}
 	tok := randomToken()
-	if err := s.db.SetValue(ctx, setupTokenKey, sha256Hex(tok), s.now()); err != nil {
-		return "", fmt.Errorf("issue setup token: %w", err)
+	state := SetupPending
+	err = s.db.Tx(ctx, func(tx *store.Store) error {
+		created, err := tx.InsertValue(ctx, setupTokenKey, sha256Hex(tok), s.now())
+		if err != nil {
+			return err
+		}
+		// Counted after the insert: a setup that committed while the insert waited for its row
+		// is seen here, so no token outlives the setup it was meant for.
+		n, err := tx.CountUsers(ctx)
+		switch {
+		case err != nil:
+			return err
+		case n > 0 && created:
+			return errSetupDone
+		case n > 0:
+			state = SetupDone
+		case created:
+			state = SetupIssued
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errSetupDone):
+		return "", SetupDone, nil
+	case err != nil:
+		return "", 0, fmt.Errorf("issue setup token: %w", err)
+	case state != SetupIssued:
+		return "", state, nil
+	}
+	return tok, SetupIssued, nil
+}
+
+// ReissueSetupToken replaces any earlier setup token with a fresh one, which ends the earlier
+// link, and records who asked in the same transaction. Once a user exists it changes nothing
+// and returns ECONFLICT.
+func (s *Service) ReissueSetupToken(ctx context.Context, actor audit.Actor) (string, error) {
+	tok := randomToken()
+	err := s.db.Tx(ctx, func(tx *store.Store) error {
+		earlier, err := tx.Value(ctx, setupTokenKey)
+		if err != nil {
+			return err
+		}
+		if err := tx.SetValue(ctx, setupTokenKey, sha256Hex(tok), s.now()); err != nil {
+			return err
+		}
+		// Counted after the write, for the same reason as in IssueSetupToken.
+		if n, err := tx.CountUsers(ctx); err != nil || n > 0 {
+			if err == nil {
+				err = pam.Errorf(pam.ECONFLICT, "Elevate is already set up: an account exists, so no setup link is needed. "+
+					"An administrator adds people at /admin/users, or from the shell with `elevate user create --admin`.")
+			}
+			return err
+		}
+		return tx.AppendAudit(ctx, actor.Event("setup.link_issued", "setup", "link",
+			map[string]any{"replaced_earlier_link": earlier != ""}))
+	})
+	if err != nil {
+		return "", fmt.Errorf("issue setup link: %w", err)
 	}
 	return tok, nil
 }

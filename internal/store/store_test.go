@@ -98,6 +98,45 @@ func TestTakeValueIsSingleUse(t *testing.T) {
 	})
 }
 
+func TestInsertValueHasOneWinner(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		var (
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			winners []string
+		)
+		for i := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				v := fmt.Sprintf("v%d", i)
+				ok, err := db.InsertValue(ctx, "k", v, time.Now())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if ok {
+					mu.Lock()
+					winners = append(winners, v)
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if len(winners) != 1 {
+			t.Fatalf("%d callers inserted the value, want 1", len(winners))
+		}
+		if got, err := db.Value(ctx, "k"); err != nil || got != winners[0] {
+			t.Fatalf("stored %q (%v), want the winner's %q", got, err, winners[0])
+		}
+		if ok, err := db.InsertValue(ctx, "k", "later", time.Now()); err != nil || ok {
+			t.Fatalf("insert over a stored value: %v %v", ok, err)
+		}
+	})
+}
+
 func appendEvents(t *testing.T, db *store.Store, n int, label string) {
 	t.Helper()
 	ctx := context.Background()

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"gorm.io/gorm/clause"
@@ -25,12 +26,22 @@ func (s *Store) SetValue(ctx context.Context, key, value string, now time.Time) 
 // SetValueIfAbsent writes a value unless one exists, and returns the value that is stored
 // afterwards; concurrent callers all get the same winner.
 func (s *Store) SetValueIfAbsent(ctx context.Context, key, value string, now time.Time) (string, error) {
-	err := s.conn(ctx).Clauses(clause.OnConflict{DoNothing: true}).
-		Create(&ValueRow{Key: key, Value: value, UpdatedAt: now.UTC()}).Error
-	if err != nil {
+	if _, err := s.InsertValue(ctx, key, value, now); err != nil {
 		return "", err
 	}
 	return s.Value(ctx, key)
+}
+
+// InsertValue writes a value only when none is stored under key, and reports whether this
+// call wrote it. The database settles a race (INSERT … ON CONFLICT DO NOTHING): of callers
+// that start together, exactly one gets true.
+func (s *Store) InsertValue(ctx context.Context, key, value string, now time.Time) (bool, error) {
+	res := s.conn(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "key"}}, DoNothing: true}).
+		Create(&ValueRow{Key: key, Value: value, UpdatedAt: now.UTC()})
+	if res.Error != nil {
+		return false, fmt.Errorf("insert value %s: %w", key, res.Error)
+	}
+	return res.RowsAffected == 1, nil
 }
 
 // TakeValue deletes a value only if it still equals value, reporting whether this caller took it.
