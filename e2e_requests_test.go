@@ -53,7 +53,7 @@ func TestBrowserRequestApproveCheckRevoke(t *testing.T) {
 	// An admin makes a check token for the target system.
 	signInAs(t, ctx, p, "admin@demo.example", pw[1])
 	do(t, ctx, p,
-		chromedp.Navigate(p.base+"/profile/tokens"),
+		chromedp.Navigate(p.base+"/admin/check-tokens"),
 		fill(`#f-name`, "exchange-runspace"),
 		chromedp.Click(chromedp.CSS(`[data-testid="create-token"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="secret"]`)),

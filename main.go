@@ -46,6 +46,10 @@ Commands:
   user auditor --email E [--off]
                             give (or take) read-only access to the audit trail
   user disable --email E    disable a user and end their sessions
+  token create-check --name SYSTEM
+                            make a check token for a target system and print it
+                            once on standard output (audited; shown on
+                            /admin/check-tokens, revocable there)
   audit verify [--checkpoint SEQ:HASH]
                             check the audit chain end to end (and that it still
                             holds a head saved earlier)
@@ -100,6 +104,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = e.audit(ctx, args)
 	case "setup-link":
 		err = e.setupLink(ctx, args)
+	case "token":
+		err = e.token(ctx, args)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -25,10 +25,13 @@ type checkOut struct {
 	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
-// tokenActor is the audit actor of an API call: the token, named, on behalf of its owner.
+// tokenActor is the audit actor of an API call: the token, named (a person's API token acts on
+// behalf of its owner; a check token for its system).
 func tokenActor(c echo.Context) audit.Actor {
 	a := actor(c)
 	if t, ok := APIToken(c); ok {
+		a.Type, a.ID, a.Name = audit.ActorToken, t.ID, t.Name
+	} else if t, ok := CheckTokenOf(c); ok {
 		a.Type, a.ID, a.Name = audit.ActorToken, t.ID, t.Name
 	}
 	return a
@@ -213,7 +216,10 @@ func (s *Server) apiSubmitRequest(c echo.Context) error {
 		return err
 	}
 	if p.MFARequired {
-		return pam.Errorf(pam.EFORBIDDEN, "This policy needs a two-step code when asking; ask on the web page.")
+		// As on the request page: this policy wants a fresh code from everyone who asks.
+		if err := s.apiStepUpFor(c, true); err != nil {
+			return err
+		}
 	}
 	var r pam.Request
 	if in.Extends != "" {

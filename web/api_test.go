@@ -15,6 +15,12 @@ import (
 // apiCall sends a JSON request with a bearer token and decodes the JSON answer.
 func (a *app) apiCall(method, path, token string, body any) (int, map[string]any) {
 	a.t.Helper()
+	return a.apiCallHeaders(method, path, token, body)
+}
+
+// apiCallHeaders is apiCall with extra headers, given as name, value pairs.
+func (a *app) apiCallHeaders(method, path, token string, body any, headers ...string) (int, map[string]any) {
+	a.t.Helper()
 	var r io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -24,6 +30,9 @@ func (a *app) apiCall(method, path, token string, body any) (int, map[string]any
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -35,14 +44,19 @@ func (a *app) apiCall(method, path, token string, body any) (int, map[string]any
 	return resp.StatusCode, out
 }
 
-// makeToken creates an API token through the profile page and returns its secret.
+// makeToken creates a token and returns its secret: an API token through the profile page, or
+// (scope "check", the client being an admin) a check token through /admin/check-tokens.
 func (c *client) makeToken(name, scope string) string {
 	c.t.Helper()
-	c.get("/profile/tokens")
-	p := c.post("/profile/tokens", url.Values{"name": {name}, "scope": {scope}})
+	path, prefix := "/profile/tokens", "elv_"
+	if scope == "check" {
+		path, prefix = "/admin/check-tokens", "elvc_"
+	}
+	c.get(path)
+	p := c.post(path, url.Values{"name": {name}})
 	secret := strings.TrimSpace(p.find("secret").Text())
-	if p.StatusCode != http.StatusOK || !strings.HasPrefix(secret, "elv_") {
-		c.t.Fatalf("make token: %d %q %s", p.StatusCode, secret, p.find("form-error").Text())
+	if p.StatusCode != http.StatusOK || !strings.HasPrefix(secret, prefix) {
+		c.t.Fatalf("make %s token: %d %q %s", scope, p.StatusCode, secret, p.find("form-error").Text())
 	}
 	return secret
 }

@@ -47,7 +47,7 @@ func (l *tokenLimiter) allow(token string, now time.Time) (bool, time.Duration) 
 // check API faster than ELEVATE_CHECK_RATE per second.
 func (s *Server) limitCheckPerToken(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		t, _ := APIToken(c)
+		t, _ := CheckTokenOf(c)
 		ok, wait := s.checkLimiter.allow(t.ID, time.Now())
 		if !ok {
 			secs := int(wait/time.Second) + 1

@@ -20,7 +20,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 	status, msg := http.StatusInternalServerError, "Something went wrong on our side. Try again in a moment; if it keeps happening, give an administrator the request id below."
 	var he *echo.HTTPError
 	var pe *pam.Error
+	var ar *apiRefusal
 	switch {
+	case errors.As(err, &ar):
+		status, msg = ar.status, ar.msg
 	case errors.As(err, &pe):
 		status, msg = statusOf(pe.Code), pe.Message
 		if status == http.StatusInternalServerError {
@@ -51,6 +54,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 				body["field"] = pe.Field
 			}
 		}
+		body["code"] = apiCode(status)
+		if ar != nil {
+			body["code"] = ar.code
+		}
 		_ = c.JSON(status, body)
 		return
 	}
@@ -69,6 +76,25 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.log.Error("render error page", "request_id", RequestID(c), "error", rerr.Error())
 		_ = c.String(status, http.StatusText(status))
 	}
+}
+
+// apiCode is the machine-readable code of an API error with this status.
+func apiCode(status int) string {
+	switch {
+	case status == http.StatusUnauthorized:
+		return "unauthenticated"
+	case status == http.StatusForbidden:
+		return "forbidden"
+	case status == http.StatusNotFound:
+		return "not_found"
+	case status == http.StatusConflict:
+		return "conflict"
+	case status == http.StatusTooManyRequests:
+		return "rate_limited"
+	case status >= 500:
+		return "unavailable"
+	}
+	return "invalid"
 }
 
 func statusOf(code string) int {

@@ -96,25 +96,32 @@ func (s *Server) routes() {
 	e.POST("/admin/policies/:id/delete", s.deletePolicy, adm...)
 	e.GET("/admin/settings", s.showSettings, adm...)
 	e.POST("/admin/settings", s.saveSettings, adm...)
+	e.GET("/admin/check-tokens", s.showCheckTokens, adm...)
+	e.POST("/admin/check-tokens", s.createCheckToken, adm...)
+	e.POST("/admin/check-tokens/:id/revoke", s.revokeCheckToken, adm...)
 	e.GET("/admin/outbox", s.showOutbox, adm...)
 	e.POST("/admin/outbox/:id/retry", s.retryMail, adm...)
 
 	e.GET("/profile/tokens", s.showTokens, signedIn...)
-	e.POST("/profile/tokens", s.createToken, signedIn...)
+	// A token outlives its session: minting one needs what the riskiest call it can make needs.
+	e.POST("/profile/tokens", s.createToken, decide...)
 	e.POST("/profile/tokens/:id/revoke", s.revokeToken, signedIn...)
 
 	// JSON API: bearer tokens only. Admin routes are walked by TestAdminRoutesNeedAdmin.
 	api := []echo.MiddlewareFunc{s.apiAuth}
-	apiAll := append(api[:len(api):len(api)], requireScope(auth.ScopeAPI))
+	apiAll := append(api[:len(api):len(api)], requireScope(auth.ScopeAPI), s.apiEnrolment)
 	apiRead := append(apiAll[:len(apiAll):len(apiAll)], requireAdminOrAuditor)
-	apiAdmin := append(apiAll[:len(apiAll):len(apiAll)], s.requireAdmin)
-	apiCheck := []echo.MiddlewareFunc{s.failClosed, s.apiAuth, requireScope(auth.ScopeCheck), s.limitCheckPerToken}
+	// What needs a step-up on the pages needs a current code in X-Elevate-OTP here.
+	apiDecide := append(apiAll[:len(apiAll):len(apiAll)], s.apiStepUp)
+	apiAdmin := append(apiAll[:len(apiAll):len(apiAll)], s.requireAdmin, s.apiStepUp)
+	apiCheck := []echo.MiddlewareFunc{s.failClosed, s.checkAuth, s.limitCheckPerToken}
 	e.POST("/api/v1/check", s.check, apiCheck...)
 	e.GET("/api/v1/requests", s.apiListRequests, apiAll...)
 	e.POST("/api/v1/requests", s.apiSubmitRequest, apiAll...)
 	e.GET("/api/v1/requests/:id", s.apiGetRequest, apiAll...)
-	for _, act := range []string{"approve", "deny", "withdraw", "revoke"} {
-		e.POST("/api/v1/requests/:id/"+act, s.apiAct(act), apiAll...)
+	e.POST("/api/v1/requests/:id/withdraw", s.apiAct("withdraw"), apiAll...)
+	for _, act := range []string{"approve", "deny", "revoke"} {
+		e.POST("/api/v1/requests/:id/"+act, s.apiAct(act), apiDecide...)
 	}
 	e.GET("/api/v1/audit", s.apiAudit, apiRead...)
 	e.GET("/api/v1/policies", s.apiListPolicies, apiRead...)

@@ -12,16 +12,10 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-func tokenFields(name, scope string) []components.FieldVM {
-	if scope == "" {
-		scope = auth.ScopeCheck
-	}
+func tokenFields(name string) []components.FieldVM {
 	return []components.FieldVM{
-		{Name: "name", Label: "Name", Type: "text", Value: name, Required: true, MaxLength: 100, Placeholder: "exchange-runspace-prod",
-			Help: "Which system uses it; shown in the audit trail of every check."},
-		{Name: "scope", Label: "Scope", Type: "select", Value: scope, Options: []components.Option{
-			{Value: auth.ScopeCheck, Label: "check: may only ask whether a task is allowed"},
-			{Value: auth.ScopeAPI, Label: "api: acts as you on the whole JSON API"}}},
+		{Name: "name", Label: "Name", Type: "text", Value: name, Required: true, MaxLength: 100, Placeholder: "release pipeline",
+			Help: "What uses it; shown in the audit trail of everything it does. It acts as you, with your rights."},
 	}
 }
 
@@ -39,20 +33,26 @@ func (s *Server) tokensPage(c echo.Context, status int, vm tokenview.VM) error {
 		}
 		vm.Rows = append(vm.Rows, r)
 	}
+	if u.Admin {
+		vm.CheckTokensHref = "/admin/check-tokens"
+	}
 	vm.Meta = s.meta(c, "API tokens")
 	return render(c, status, tokenview.Page(vm))
 }
 
 func (s *Server) showTokens(c echo.Context) error {
-	return s.tokensPage(c, http.StatusOK, tokenview.VM{Fields: tokenFields("", "")})
+	return s.tokensPage(c, http.StatusOK, tokenview.VM{Fields: tokenFields("")})
 }
 
+// createToken mints an API token. Its route passes a step-up for people enrolled in two-step
+// verification (and refuses people who must enrol and have not): a token outlives the session,
+// so minting one must be as hard as what it can do.
 func (s *Server) createToken(c echo.Context) error {
 	u, _ := CurrentUser(c)
-	name, scope := c.FormValue("name"), c.FormValue("scope")
-	t, secret, err := s.auth.CreateAPIToken(c.Request().Context(), u, name, scope, actor(c))
+	name := c.FormValue("name")
+	t, secret, err := s.auth.CreateAPIToken(c.Request().Context(), u, name, auth.ScopeAPI, actor(c))
 	if err != nil {
-		fields := tokenFields(name, scope)
+		fields := tokenFields(name)
 		msg, ok := formError(err, fields)
 		if !ok {
 			return err
@@ -60,7 +60,7 @@ func (s *Server) createToken(c echo.Context) error {
 		return s.tokensPage(c, http.StatusUnprocessableEntity, tokenview.VM{Fields: fields, Error: msg})
 	}
 	// The secret is shown in this response only; a reload shows the list without it.
-	return s.tokensPage(c, http.StatusOK, tokenview.VM{Fields: tokenFields("", ""), Secret: secret, NewName: t.Name})
+	return s.tokensPage(c, http.StatusOK, tokenview.VM{Fields: tokenFields(""), Secret: secret, NewName: t.Name})
 }
 
 func (s *Server) revokeToken(c echo.Context) error {
@@ -77,25 +77,42 @@ func (s *Server) revokeToken(c echo.Context) error {
 	return redirect(c, "/profile/tokens")
 }
 
-const tokenKey = "api_token"
+const (
+	tokenKey      = "api_token"
+	checkTokenKey = "check_token"
+)
 
-// apiAuth authenticates /api/v1 calls by bearer token. Cookies are not accepted here, so the
-// API needs no CSRF token and a browser session can never be ridden into it.
+// bearer reads the token of an Authorization: Bearer header, or answers 401.
+func bearer(c echo.Context) (string, error) {
+	secret, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="elevate"`)
+		return "", echo.NewHTTPError(http.StatusUnauthorized, "Send a token as Authorization: Bearer <token>.")
+	}
+	return strings.TrimSpace(secret), nil
+}
+
+// tokenRefused turns an authentication failure into 401 (unknown token) or 403 (a token of the
+// other kind).
+func tokenRefused(c echo.Context, err error) error {
+	if pam.ErrorCode(err) == pam.ENOTFOUND {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="elevate", error="invalid_token"`)
+		return echo.NewHTTPError(http.StatusUnauthorized, pam.ErrorMessage(err))
+	}
+	return err
+}
+
+// apiAuth authenticates /api/v1 calls by a person's API token. Cookies are not accepted here, so
+// the API needs no CSRF token and a browser session can never be ridden into it.
 func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		h := c.Request().Header.Get("Authorization")
-		secret, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok {
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="elevate"`)
-			return echo.NewHTTPError(http.StatusUnauthorized, "Send an API token as Authorization: Bearer <token>.")
-		}
-		u, t, err := s.auth.AuthenticateToken(c.Request().Context(), strings.TrimSpace(secret))
-		if pam.ErrorCode(err) == pam.ENOTFOUND {
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="elevate", error="invalid_token"`)
-			return echo.NewHTTPError(http.StatusUnauthorized, pam.ErrorMessage(err))
-		}
+		secret, err := bearer(c)
 		if err != nil {
 			return err
+		}
+		u, t, err := s.auth.AuthenticateToken(c.Request().Context(), secret)
+		if err != nil {
+			return tokenRefused(c, err)
 		}
 		c.Set(userKey, u)
 		c.Set(tokenKey, t)
@@ -103,9 +120,31 @@ func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// APIToken returns the token that authenticated the request.
+// checkAuth authenticates the check API by a target system's check token; nothing else opens it.
+func (s *Server) checkAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		secret, err := bearer(c)
+		if err != nil {
+			return err
+		}
+		t, err := s.auth.AuthenticateCheckToken(c.Request().Context(), secret)
+		if err != nil {
+			return tokenRefused(c, err)
+		}
+		c.Set(checkTokenKey, t)
+		return next(c)
+	}
+}
+
+// APIToken returns the person's API token that authenticated the request.
 func APIToken(c echo.Context) (store.APIToken, bool) {
 	t, ok := c.Get(tokenKey).(store.APIToken)
+	return t, ok
+}
+
+// CheckTokenOf returns the check token that authenticated a check.
+func CheckTokenOf(c echo.Context) (store.CheckToken, bool) {
+	t, ok := c.Get(checkTokenKey).(store.CheckToken)
 	return t, ok
 }
 
@@ -114,7 +153,7 @@ func requireScope(scope string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			t, ok := APIToken(c)
-			if !ok || (t.Scope != scope && t.Scope != auth.ScopeAPI) {
+			if !ok || t.Scope != scope {
 				return pam.Errorf(pam.EFORBIDDEN, "This token's scope does not allow this call.")
 			}
 			return next(c)

@@ -419,3 +419,34 @@ func (m *MFA) Disable(ctx context.Context, u pam.User, required bool, reason str
 	}
 	return nil
 }
+
+// StepUpCode checks a current TOTP code sent with an API call that needs a step-up, and spends
+// it (a code works once), in the same transaction as its audit event. Recovery codes are not
+// accepted here: they are for getting back into the pages, not for automation. It reports
+// ErrNotEnrolled or ErrBadCode; failures are audited too.
+func (m *MFA) StepUpCode(ctx context.Context, user pam.UserID, code string, actor audit.Actor) error {
+	err := m.db.Tx(ctx, func(tx *store.Store) error {
+		rec, err := tx.MFAByUser(ctx, user)
+		if pam.ErrorCode(err) == pam.ENOTFOUND || (err == nil && !rec.Confirmed()) {
+			return ErrNotEnrolled
+		}
+		if err != nil {
+			return err
+		}
+		if looksLikeRecoveryCode(code) {
+			return ErrBadCode
+		}
+		ok, err := m.checkTOTP(ctx, tx, user, rec, code)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return ErrBadCode
+		}
+		return tx.AppendAudit(ctx, actor.Event("mfa.step_up", "user", string(user), map[string]any{"method": "totp", "via": "api"}))
+	})
+	if errors.Is(err, ErrBadCode) {
+		m.auditFailure(ctx, actor, "mfa.step_up_failed", user, "wrong_code")
+	}
+	return err
+}

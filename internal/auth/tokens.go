@@ -11,8 +11,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// Token scopes: a check token may only ask the check API; an api token acts as its owner on
-// the whole JSON API.
+// Token scopes. People mint only api tokens, which act as their owner on the JSON API. Check
+// tokens (ScopeCheck) belong to target systems and live apart (see CreateCheckToken); the
+// scope name remains for the rows made before they did.
 const (
 	ScopeCheck = "check"
 	ScopeAPI   = "api"
@@ -27,8 +28,11 @@ func (s *Service) CreateAPIToken(ctx context.Context, u pam.User, name, scope st
 	if err != nil {
 		return store.APIToken{}, "", err
 	}
-	if scope != ScopeCheck && scope != ScopeAPI {
-		return store.APIToken{}, "", pam.FieldError("scope", "Choose check or api.")
+	if scope == ScopeCheck {
+		return store.APIToken{}, "", pam.FieldError("scope", "Check tokens belong to target systems; an administrator makes them at /admin/check-tokens.")
+	}
+	if scope != ScopeAPI {
+		return store.APIToken{}, "", pam.FieldError("scope", "Choose api.")
 	}
 	secret, _ := NewToken()
 	secret = tokenPrefix + secret
@@ -62,12 +66,16 @@ func (s *Service) APITokens(ctx context.Context, u pam.User) ([]store.APIToken, 
 // else is ENOTFOUND (the API answers 401).
 func (s *Service) AuthenticateToken(ctx context.Context, secret string) (pam.User, store.APIToken, error) {
 	deny := pam.Errorf(pam.ENOTFOUND, "The API token is missing, unknown or revoked.")
-	if !strings.HasPrefix(secret, tokenPrefix) {
+	if !strings.HasPrefix(secret, tokenPrefix) && !strings.HasPrefix(secret, checkTokenPrefix) {
 		return pam.User{}, store.APIToken{}, deny
 	}
 	t, err := s.db.APITokenByHash(ctx, HashToken(secret))
 	if err != nil {
 		if pam.ErrorCode(err) == pam.ENOTFOUND {
+			// Only on a refusal: say so when it is a check token used in the wrong place.
+			if _, cerr := s.db.CheckTokenByHash(ctx, HashToken(secret)); cerr == nil {
+				return pam.User{}, store.APIToken{}, ErrCheckTokenOnAPI
+			}
 			return pam.User{}, store.APIToken{}, deny
 		}
 		return pam.User{}, store.APIToken{}, err

@@ -54,3 +54,14 @@ func (s *Store) AuditPagePlan(ctx context.Context, f audit.Filter) (string, erro
 	})
 	return strings.Join(lines, "\n"), err
 }
+
+// MigrateUpTo applies the migrations up to and including id, as an older version would have.
+func (s *Store) MigrateUpTo(ctx context.Context, id string) error {
+	all := s.migrations()
+	for i, m := range all {
+		if m.ID == id {
+			return s.migrateList(s.db.WithContext(ctx), all[:i+1])
+		}
+	}
+	return fmt.Errorf("no migration %s", id)
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/go-gormigrate/gormigrate/v2"
 	"gorm.io/gorm"
 )
@@ -28,13 +29,17 @@ func (s *Store) Migrate(ctx context.Context) error {
 }
 
 func (s *Store) migrate(db *gorm.DB) error {
+	return s.migrateList(db, s.migrations())
+}
+
+func (s *Store) migrateList(db *gorm.DB, list []*gormigrate.Migration) error {
 	opts := &gormigrate.Options{
 		TableName:      "schema_migrations",
 		IDColumnName:   "id",
 		IDColumnSize:   64,
 		UseTransaction: true,
 	}
-	m := gormigrate.New(db, opts, s.migrations())
+	m := gormigrate.New(db, opts, list)
 	if err := m.Migrate(); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -54,6 +59,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		{ID: "0006_audit_search", Migrate: m0006},
 		{ID: "0007_mfa_sso", Migrate: m0007},
 		{ID: "0009_audit_text", Migrate: func(tx *gorm.DB) error { return m0009(tx, s.dialect) }},
+		{ID: "0010_check_tokens", Migrate: func(tx *gorm.DB) error { return s.m0010(tx) }},
 	}
 }
 
@@ -406,6 +412,64 @@ func m0009(tx *gorm.DB, dialect string) error {
 	} {
 		if err := tx.Exec(q).Error; err != nil {
 			return fmt.Errorf("%s: %w", firstLine(q), err)
+		}
+	}
+	return nil
+}
+
+// m0010 gives target systems their own tokens. Check tokens used to be minted by any signed-in
+// person on the profile page, which let anyone learn which accounts exist and who holds which
+// grant. Now they live in check_tokens and only administrators make them. Live check tokens of
+// administrators move there unchanged (same secret, same id, so their history stays theirs);
+// those of everyone else are revoked. Each move and each revocation is an audit event.
+func (s *Store) m0010(tx *gorm.DB) error {
+	if err := execAll(tx, s.dialect, []string{
+		`CREATE TABLE check_tokens (
+			id varchar(36) PRIMARY KEY,
+			name varchar(100) NOT NULL,
+			token_hash varchar(64) NOT NULL UNIQUE,
+			created_by varchar(254) NOT NULL DEFAULT '',
+			created_at {ts} NOT NULL,
+			revoked_at {ts},
+			revoked_by varchar(254) NOT NULL DEFAULT '')`,
+		`CREATE INDEX check_tokens_created_idx ON check_tokens (created_at, id)`,
+	}); err != nil {
+		return err
+	}
+	var old []struct {
+		ID, Name, TokenHash, Email string
+		Admin                      bool
+		Disabled                   bool
+		CreatedAt                  time.Time
+	}
+	err := tx.Raw(`SELECT t.id, t.name, t.token_hash, u.email, u.admin, u.disabled_at IS NOT NULL AS disabled, t.created_at
+		FROM api_tokens t JOIN users u ON u.id = t.user_id
+		WHERE t.scope = 'check' AND t.revoked_at IS NULL ORDER BY t.created_at, t.id`).Scan(&old).Error
+	if err != nil {
+		return fmt.Errorf("read check tokens: %w", err)
+	}
+	now := time.Now().UTC()
+	st := &Store{db: tx, dialect: s.dialect, inTx: true, now: s.now}
+	ctx := tx.Statement.Context
+	for _, t := range old {
+		if err := tx.Exec("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", now, t.ID).Error; err != nil {
+			return fmt.Errorf("retire check token %s: %w", t.ID, err)
+		}
+		var ev *audit.Event
+		if t.Admin && !t.Disabled {
+			if err := tx.Exec("INSERT INTO check_tokens (id, name, token_hash, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
+				t.ID, t.Name, t.TokenHash, t.Email, t.CreatedAt).Error; err != nil {
+				return fmt.Errorf("move check token %s: %w", t.ID, err)
+			}
+			ev = audit.System.Event("token.moved", "token", t.ID, map[string]any{"name": t.Name, "owner": t.Email,
+				"to": "check tokens", "reason": "upgrade: check tokens belong to target systems and are managed by administrators"})
+		} else {
+			ev = audit.System.Event("token.revoked", "token", t.ID, map[string]any{"name": t.Name, "owner": t.Email, "scope": "check",
+				"reason": "upgrade: only administrators may hold check tokens"})
+		}
+		ev.At = now
+		if err := st.AppendAudit(ctx, ev); err != nil {
+			return err
 		}
 	}
 	return nil

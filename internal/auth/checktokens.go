@@ -1,0 +1,75 @@
+package auth
+
+import (
+	"context"
+	"strings"
+
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/google/uuid"
+)
+
+// checkTokenPrefix tells a target system's token from a person's API token at a glance.
+const checkTokenPrefix = "elvc_"
+
+// CreateCheckToken makes a token for one target system and returns its secret, shown only
+// once. Callers are administrators (the admin pages) or the operator's shell (actor "cli").
+func (s *Service) CreateCheckToken(ctx context.Context, name string, actor audit.Actor) (store.CheckToken, string, error) {
+	name, err := pam.ValidateTitle("name", name)
+	if err != nil {
+		return store.CheckToken{}, "", err
+	}
+	secret, _ := NewToken()
+	secret = checkTokenPrefix + secret
+	t := store.CheckToken{ID: uuid.NewString(), Name: name, CreatedBy: actor.Name, CreatedAt: s.now()}
+	err = s.db.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.CreateCheckToken(ctx, t, HashToken(secret)); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, actor.Event("check_token.created", "token", t.ID, map[string]any{"name": name}))
+	})
+	return t, secret, err
+}
+
+// RevokeCheckToken ends a check token; the system's next check with it is refused.
+func (s *Service) RevokeCheckToken(ctx context.Context, id string, actor audit.Actor) (store.CheckToken, error) {
+	var t store.CheckToken
+	err := s.db.Tx(ctx, func(tx *store.Store) error {
+		var err error
+		if t, err = tx.RevokeCheckToken(ctx, id, actor.Name, s.now()); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, actor.Event("check_token.revoked", "token", t.ID, map[string]any{"name": t.Name}))
+	})
+	return t, err
+}
+
+// CheckTokens lists the check tokens with their last use (bounded).
+func (s *Service) CheckTokens(ctx context.Context) ([]store.CheckToken, error) {
+	return s.db.CheckTokens(ctx, 200)
+}
+
+// ErrAPITokenOnCheck refuses a person's API token on the check API.
+var ErrAPITokenOnCheck = pam.Errorf(pam.EFORBIDDEN, "This is an API token; the check API takes only check tokens, which administrators make for target systems at /admin/check-tokens.")
+
+// ErrCheckTokenOnAPI refuses a check token anywhere but the check API.
+var ErrCheckTokenOnAPI = pam.Errorf(pam.EFORBIDDEN, "This is a check token; it may only call POST /api/v1/check.")
+
+// AuthenticateCheckToken resolves a bearer secret to a live check token. An unknown secret is
+// ENOTFOUND (401); a live API token is ErrAPITokenOnCheck (403). It writes nothing: a token's
+// last use is read from its newest check event.
+func (s *Service) AuthenticateCheckToken(ctx context.Context, secret string) (store.CheckToken, error) {
+	deny := pam.Errorf(pam.ENOTFOUND, "The check token is missing, unknown or revoked.")
+	if !strings.HasPrefix(secret, tokenPrefix) && !strings.HasPrefix(secret, checkTokenPrefix) {
+		return store.CheckToken{}, deny
+	}
+	t, err := s.db.CheckTokenByHash(ctx, HashToken(secret))
+	if pam.ErrorCode(err) == pam.ENOTFOUND {
+		if _, aerr := s.db.APITokenByHash(ctx, HashToken(secret)); aerr == nil {
+			return store.CheckToken{}, ErrAPITokenOnCheck
+		}
+		return store.CheckToken{}, deny
+	}
+	return t, err
+}
