@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/go-gormigrate/gormigrate/v2"
 	"gorm.io/gorm"
 )
 
@@ -21,9 +22,20 @@ func (s *Store) AuditPagePlan(ctx context.Context, f audit.Filter) (string, erro
 	if f.Before > 0 {
 		q = q.Where("seq < ?", f.Before)
 	}
-	stmt := q.Session(&gorm.Session{DryRun: true}).Find(&[]AuditRow{}).Statement
+	return s.plan(ctx, q, &[]AuditRow{})
+}
+
+// MigrateTo applies the migrations up to and including id, so a test can write rows the way an
+// earlier version did before the later migrations run.
+func (s *Store) MigrateTo(ctx context.Context, id string) error {
+	opts := &gormigrate.Options{TableName: "schema_migrations", IDColumnName: "id", IDColumnSize: 64, UseTransaction: true}
+	return gormigrate.New(s.db.WithContext(ctx), opts, s.migrations()).MigrateTo(id)
+}
+
+func (s *Store) plan(ctx context.Context, q *gorm.DB, dest any) (string, error) {
+	stmt := q.Session(&gorm.Session{DryRun: true}).Find(dest).Statement
 	var lines []string
-	err = s.Tx(ctx, func(tx *Store) error {
+	err := s.Tx(ctx, func(tx *Store) error {
 		prefix := "EXPLAIN QUERY PLAN "
 		if s.dialect == Postgres {
 			prefix = "EXPLAIN "

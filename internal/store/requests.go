@@ -33,6 +33,7 @@ type RequestRow struct {
 	EndsAt            *time.Time
 	RevokedBy         string
 	RevokeReason      string
+	CancelReason      string
 	ExtendsID         string
 	ExpiryNotifiedAt  *time.Time
 	Version           int
@@ -68,7 +69,8 @@ func requestToRow(r pam.Request) RequestRow {
 		ApprovalsRequired: r.ApprovalsRequired, DurationMin: int(r.Duration / time.Minute), Justification: r.Justification,
 		Ticket: r.Ticket, ScheduledStart: utcPtr(r.ScheduledStart), Status: string(r.Status), CreatedAt: r.CreatedAt.UTC(),
 		PendingUntil: r.PendingUntil.UTC(), DecidedAt: utcPtr(r.DecidedAt), StartsAt: utcPtr(r.StartsAt), EndsAt: utcPtr(r.EndsAt),
-		RevokedBy: string(r.RevokedBy), RevokeReason: r.RevokeReason, ExtendsID: r.ExtendsID, Version: r.Version,
+		RevokedBy: string(r.RevokedBy), RevokeReason: r.RevokeReason, CancelReason: string(r.CancelReason), ExtendsID: r.ExtendsID,
+		Version: r.Version,
 	}
 }
 
@@ -79,7 +81,8 @@ func requestToDomain(r RequestRow) pam.Request {
 		ApprovalsRequired: r.ApprovalsRequired, Duration: time.Duration(r.DurationMin) * time.Minute, Justification: r.Justification,
 		Ticket: r.Ticket, ScheduledStart: utcPtr(r.ScheduledStart), Status: pam.Status(r.Status), CreatedAt: r.CreatedAt.UTC(),
 		PendingUntil: r.PendingUntil.UTC(), DecidedAt: utcPtr(r.DecidedAt), StartsAt: utcPtr(r.StartsAt), EndsAt: utcPtr(r.EndsAt),
-		RevokedBy: pam.UserID(r.RevokedBy), RevokeReason: r.RevokeReason, ExtendsID: r.ExtendsID, Version: r.Version,
+		RevokedBy: pam.UserID(r.RevokedBy), RevokeReason: r.RevokeReason, CancelReason: pam.CancelReason(r.CancelReason),
+		ExtendsID: r.ExtendsID, Version: r.Version,
 	}
 }
 
@@ -161,7 +164,8 @@ func (s *Store) SaveTransition(ctx context.Context, r pam.Request) error {
 	row := requestToRow(r)
 	res := s.conn(ctx).Model(&RequestRow{}).Where("id = ? AND version = ?", r.ID, r.Version).Updates(map[string]any{
 		"status": row.Status, "decided_at": row.DecidedAt, "starts_at": row.StartsAt, "ends_at": row.EndsAt,
-		"revoked_by": row.RevokedBy, "revoke_reason": row.RevokeReason, "version": gorm.Expr("version + 1"),
+		"revoked_by": row.RevokedBy, "revoke_reason": row.RevokeReason, "cancel_reason": row.CancelReason,
+		"version": gorm.Expr("version + 1"),
 	})
 	if res.Error != nil {
 		return res.Error
@@ -170,6 +174,16 @@ func (s *Store) SaveTransition(ctx context.Context, r pam.Request) error {
 		return pam.Errorf(pam.ECONFLICT, "This request was changed by someone else at the same moment; it has already been decided.")
 	}
 	return nil
+}
+
+// ExtensionIDs lists the requests that extend a grant, oldest first, whatever their state. An
+// extension is always asked by its base's requester (Extend refuses anyone else), so the lookup
+// reads the requester's index rather than needing an index of its own.
+func (s *Store) ExtensionIDs(ctx context.Context, base pam.Request) ([]string, error) {
+	var ids []string
+	err := s.conn(ctx).Model(&RequestRow{}).Where("requester_id = ? AND extends_id = ?", string(base.RequesterID), base.ID).
+		Order("created_at, id").Pluck("id", &ids).Error
+	return ids, err
 }
 
 // AddReview records one reviewer's decision; a second review by the same person is ECONFLICT.
