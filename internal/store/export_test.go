@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/go-gormigrate/gormigrate/v2"
 	"gorm.io/gorm"
 )
@@ -23,6 +25,11 @@ func (s *Store) AuditPagePlan(ctx context.Context, f audit.Filter) (string, erro
 		q = q.Where("seq < ?", f.Before)
 	}
 	return s.plan(ctx, q, &[]AuditRow{})
+}
+
+// GrantForPlan returns the database's plan for GrantFor's query, made like AuditPagePlan's.
+func (s *Store) GrantForPlan(ctx context.Context, user pam.UserID, taskID string, now time.Time) (string, error) {
+	return s.plan(ctx, s.grantQuery(ctx, user, taskID, now).Order("ends_at DESC").Limit(1), &[]RequestRow{})
 }
 
 // MigrateTo applies the migrations up to and including id, so a test can write rows the way an

@@ -317,19 +317,31 @@ func (s *Store) IsActiveMember(ctx context.Context, groupID string, user pam.Use
 // GrantFor returns the grant in force at now that lets a user run a task: an approved request
 // whose window contains now and whose scope is the task, a role holding it, or a role group
 // holding such a role. The times decide, not the status a sweeper may not have written yet.
+//
+// An extension counts only while its chain holds: its base exists, was not revoked or ended
+// early (it is approved or expired), and ran up to the extension's start — or had already run
+// out by itself when the extension was approved, which then started on its own approval.
+// A revoke takes the chain down in its own transaction; this keeps a check from answering from
+// a half-ended chain whatever wrote the rows. The base is read by its primary key.
 func (s *Store) GrantFor(ctx context.Context, user pam.UserID, taskID string, now time.Time) (pam.Request, bool, error) {
 	var row RequestRow
-	err := s.conn(ctx).Model(&RequestRow{}).
+	err := s.grantQuery(ctx, user, taskID, now).Order("ends_at DESC").Limit(1).Find(&row).Error
+	if err != nil || row.ID == "" {
+		return pam.Request{}, false, err
+	}
+	return requestToDomain(row), true, nil
+}
+
+func (s *Store) grantQuery(ctx context.Context, user pam.UserID, taskID string, now time.Time) *gorm.DB {
+	return s.conn(ctx).Model(&RequestRow{}).
 		Where("requester_id = ? AND status = ? AND starts_at <= ? AND ends_at > ?", string(user), string(pam.StatusApproved), now.UTC(), now.UTC()).
 		Where(`(scope_type = 'task' AND scope_id = ?)
 			OR (scope_type = 'role' AND scope_id IN (SELECT role_id FROM role_tasks WHERE task_id = ?))
 			OR (scope_type = 'role_group' AND scope_id IN (SELECT rgr.role_group_id FROM role_group_roles rgr JOIN role_tasks rt ON rt.role_id = rgr.role_id WHERE rt.task_id = ?))`,
 			taskID, taskID, taskID).
-		Order("ends_at DESC").Limit(1).Find(&row).Error
-	if err != nil || row.ID == "" {
-		return pam.Request{}, false, err
-	}
-	return requestToDomain(row), true, nil
+		Where(`requests.extends_id = '' OR EXISTS (SELECT 1 FROM requests b WHERE b.id = requests.extends_id
+			AND b.status IN (?, ?) AND (b.ends_at >= requests.starts_at OR b.ends_at < requests.decided_at))`,
+			string(pam.StatusApproved), string(pam.StatusExpired))
 }
 
 // DueForSweep returns ids of requests whose recorded state lags their times: pending past
