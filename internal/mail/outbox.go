@@ -229,7 +229,7 @@ func (o *Outbox) requestContent(r pam.Request, tasks []pam.Task, revoker string,
 	case KindCancelled:
 		c.Subject = fmt.Sprintf("Cancelled: your request for %s", scope)
 		c.Headline = "Your request was cancelled"
-		c.Intro = []string{fmt.Sprintf("Your request for %s was cancelled before anyone decided it: %s. It grants nothing.", scope, cancelCause(r.CancelReason))}
+		c.Intro = []string{fmt.Sprintf("Your request for %s was cancelled before anyone decided it: %s. It grants nothing.", scope, r.CancelReason.Explain())}
 	case KindExpiring:
 		end := ""
 		if r.EndsAt != nil {
@@ -260,7 +260,7 @@ func (o *Outbox) requestContent(r pam.Request, tasks []pam.Task, revoker string,
 		case pam.StatusTimedOut:
 			c.Intro = []string{fmt.Sprintf("%s's request for %s timed out before anyone decided it.", who, scope)}
 		case pam.StatusCancelled:
-			c.Intro = []string{fmt.Sprintf("%s's request for %s was cancelled before anyone decided it: %s.", who, scope, cancelCause(r.CancelReason))}
+			c.Intro = []string{fmt.Sprintf("%s's request for %s was cancelled before anyone decided it: %s.", who, scope, r.CancelReason.Explain())}
 		default:
 			c.Intro = []string{fmt.Sprintf("%s's request for %s is %s.", who, scope, state)}
 		}
@@ -309,21 +309,6 @@ func (o *Outbox) requestContent(r pam.Request, tasks []pam.Task, revoker string,
 		c.Fields = append(c.Fields, Field{"Starts", at(*r.StartsAt)}, Field{"Ends", at(*r.EndsAt)})
 	}
 	return c
-}
-
-// cancelCause says in words why a request was cancelled.
-func cancelCause(reason pam.CancelReason) string {
-	switch reason {
-	case pam.CancelGrantRevoked:
-		return "the grant it extends was revoked"
-	case pam.CancelGrantEnded:
-		return "the grant it extends was ended early"
-	case pam.CancelPolicyDisabled:
-		return "its policy was disabled or deleted"
-	case pam.CancelNoLongerEligible:
-		return "its requester is no longer eligible for it"
-	}
-	return string(reason)
 }
 
 func taskList(r pam.Request, tasks []pam.Task) string {

@@ -61,6 +61,22 @@ const (
 // CancelReasons lists every cancel reason.
 var CancelReasons = []CancelReason{CancelGrantRevoked, CancelGrantEnded, CancelPolicyDisabled, CancelNoLongerEligible}
 
+// Explain says in words what the reason means, to follow "cancelled because": "the grant it
+// extends was revoked".
+func (c CancelReason) Explain() string {
+	switch c {
+	case CancelGrantRevoked:
+		return "the grant it extends was revoked"
+	case CancelGrantEnded:
+		return "the grant it extends was ended early"
+	case CancelPolicyDisabled:
+		return "its policy was disabled or deleted"
+	case CancelNoLongerEligible:
+		return "its requester is no longer eligible for it"
+	}
+	return string(c)
+}
+
 func (c CancelReason) known() bool {
 	for _, k := range CancelReasons {
 		if c == k {

@@ -223,6 +223,11 @@ func TestCancel(t *testing.T) {
 			t.Errorf("%s / cancel: a cancelled request holds a grant", tc.state)
 		}
 	}
+	for _, c := range CancelReasons {
+		if c.Explain() == string(c) || c.Explain() == "" {
+			t.Errorf("reason %q is not explained", c)
+		}
+	}
 	if got := StatusCancelled.Label(); got != "Cancelled" {
 		t.Errorf("label %q", got)
 	}
