@@ -124,6 +124,7 @@ type requestJSON struct {
 	StartsAt          string       `json:"starts_at,omitempty"`
 	EndsAt            string       `json:"ends_at,omitempty"`
 	RevokeReason      string       `json:"revoke_reason,omitempty"`
+	CancelReason      string       `json:"cancel_reason,omitempty"`
 	Extends           string       `json:"extends,omitempty"`
 	Reviews           []reviewJSON `json:"reviews"`
 }
@@ -141,7 +142,7 @@ func toRequestJSON(r pam.Request, now time.Time) requestJSON {
 		Justification: r.Justification, Ticket: r.Ticket, ApprovalsRequired: r.ApprovalsRequired, Approvals: r.Approvals(),
 		CreatedAt: r.CreatedAt.UTC().Format(time.RFC3339), PendingUntil: r.PendingUntil.UTC().Format(time.RFC3339),
 		ScheduledStart: ts(r.ScheduledStart), StartsAt: ts(r.StartsAt), EndsAt: ts(r.EndsAt), RevokeReason: r.RevokeReason,
-		Extends: r.ExtendsID, Reviews: []reviewJSON{}}
+		CancelReason: string(r.CancelReason), Extends: r.ExtendsID, Reviews: []reviewJSON{}}
 	for _, v := range r.Reviews {
 		j.Reviews = append(j.Reviews, reviewJSON{Reviewer: v.ReviewerName, Decision: v.Decision, Comment: v.Comment, At: v.At.UTC().Format(time.RFC3339)})
 	}

@@ -109,6 +109,8 @@ func (s *Server) cardWith(ctx context.Context, viewer pam.User, r pam.Request, n
 		vm.StateLine = fmt.Sprintf("Ended %s (%s)", clock(*r.EndsAt, now, loc), zone)
 	case pam.StatusRevoked:
 		vm.StateLine = "Revoked: " + r.RevokeReason
+	case pam.StatusCancelled:
+		vm.StateLine = "Cancelled: " + string(r.CancelReason)
 	}
 	if st == pam.StatusPending {
 		if viewer.ID == r.RequesterID {
@@ -164,6 +166,9 @@ func (s *Server) timeline(ctx context.Context, r pam.Request, now time.Time, loc
 			by = u.Name
 		}
 		tl = append(tl, reqview.Entry{Title: "Revoked by " + by, Kind: "revoked", At: timeVM(*r.EndsAt, now, loc), Text: r.RevokeReason})
+	case pam.StatusCancelled:
+		tl = append(tl, reqview.Entry{Title: "Cancelled: " + string(r.CancelReason), Kind: "cancelled", At: timeVM(*r.DecidedAt, now, loc),
+			Text: "Nobody can decide it any more: " + r.CancelReason.Explain() + "."})
 	}
 	return tl
 }
@@ -201,7 +206,7 @@ func (s *Server) renderRequest(c echo.Context, status int, u pam.User, r pam.Req
 
 var requestTabs = []struct{ status, label string }{
 	{"", "All"}, {"pending", "Pending"}, {"approved", "Approved"}, {"denied", "Denied"}, {"withdrawn", "Withdrawn"},
-	{"timed_out", "Timed out"}, {"expired", "Expired"}, {"revoked", "Revoked"},
+	{"timed_out", "Timed out"}, {"expired", "Expired"}, {"revoked", "Revoked"}, {"cancelled", "Cancelled"},
 }
 
 func (s *Server) listRequests(c echo.Context) error {
@@ -237,8 +242,7 @@ func (s *Server) listRequests(c echo.Context) error {
 	vm.Table = components.TableVM{TestID: "requests", Columns: []string{"What", "State", "Asked", "Duration"},
 		Empty: "No requests here. Use Request access to ask for a task, role or role group."}
 	for _, r := range rs {
-		st := r.StatusAt(now)
-		badge := components.Cell{Badge: string(st), Text: st.Label()}
+		badge := statusCell(r, now)
 		if r.InForce(now) {
 			badge = components.Cell{Badge: "in_force", Text: "In force", Sub: "until " + clock(*r.EndsAt, now, loc)}
 		}
@@ -255,6 +259,16 @@ func (s *Server) listRequests(c echo.Context) error {
 	}
 	vm.FirstHref, vm.NextHref = pageLinks("/requests", c.QueryParams(), c.QueryParam("after"), last, len(rs) == pageSize)
 	return render(c, http.StatusOK, reqview.List(vm))
+}
+
+// statusCell is a request's state badge for a table; a cancelled request carries its reason.
+func statusCell(r pam.Request, now time.Time) components.Cell {
+	st := r.StatusAt(now)
+	c := components.Cell{Badge: string(st), Text: st.Label()}
+	if st == pam.StatusCancelled {
+		c.Sub = string(r.CancelReason)
+	}
+	return c
 }
 
 func (s *Server) showApprovals(c echo.Context) error {
@@ -297,9 +311,8 @@ func (s *Server) showApprovals(c echo.Context) error {
 				mine = map[string]string{pam.DecisionApprove: "Approved", pam.DecisionDeny: "Denied"}[v.Decision] + " " + relative(v.At, now)
 			}
 		}
-		st := r.StatusAt(now)
 		vm.Decided.Rows = append(vm.Decided.Rows, []components.Cell{
-			{Text: r.ScopeName, Href: "/requests/" + r.ID}, {Text: r.RequesterName}, {Text: mine}, {Badge: string(st), Text: st.Label()},
+			{Text: r.ScopeName, Href: "/requests/" + r.ID}, {Text: r.RequesterName}, {Text: mine}, statusCell(r, now),
 		})
 	}
 	return render(c, http.StatusOK, reqview.Inbox(vm))

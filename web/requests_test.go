@@ -328,3 +328,108 @@ func TestCheckAPILimitedPerToken(t *testing.T) {
 		t.Fatalf("another token was limited too: %d", code)
 	}
 }
+
+// TestRevokedGrantShowsItsChainEnded: revoking a grant on the page ends its extensions; the
+// approved one shows "Revoked" with the revoke's reason, the pending one "Cancelled" with its
+// reason on its page, in the list and on the API, and checks stay denied.
+func TestRevokedGrantShowsItsChainEnded(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		a := newApp(t, dialect)
+		a.mustUser("root@example.com", "Root Admin", goodPassword, true)
+		a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
+		olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+		es := a.mustEstate(1, olivia)
+		root := a.client()
+		root.signIn("root@example.com", goodPassword)
+		checkToken := root.makeToken("runspace", "check")
+
+		rc := a.client()
+		rc.signIn("rhea@example.com", goodPassword)
+		apiToken := rc.makeToken("cli", "api")
+		oc := a.client()
+		oc.signIn("olivia@example.com", goodPassword)
+		ask := func(form url.Values) string {
+			t.Helper()
+			p := rc.post("/requests", form)
+			if p.StatusCode != http.StatusSeeOther {
+				t.Fatalf("submit %v: %d %s", form, p.StatusCode, p.find("form-error").Text())
+			}
+			return strings.TrimPrefix(p.Header.Get("Location"), "/requests/")
+		}
+		approve := func(id string) {
+			t.Helper()
+			oc.get("/requests/" + id)
+			if p := oc.post("/requests/"+id+"/review", url.Values{"decision": {"approve"}}); p.StatusCode != http.StatusSeeOther {
+				t.Fatalf("approve %s: %d", id, p.StatusCode)
+			}
+		}
+
+		rc.get("/requests/new?policy=" + es.policy.ID)
+		grant := ask(url.Values{"policy_id": {es.policy.ID}, "duration": {"1h"}, "justification": {"INC-7"}})
+		approve(grant)
+		for range 2 { // 40 minutes on, with both sessions kept alive
+			a.clock.Advance(20 * time.Minute)
+			rc.get("/")
+			oc.get("/")
+		}
+		rc.get("/requests/new?extend=" + grant)
+		ext := ask(url.Values{"policy_id": {es.policy.ID}, "duration": {"2h"}, "justification": {"still fixing"}, "extends": {grant}})
+		approve(ext)
+		rc.get("/requests/new?extend=" + grant)
+		pending := ask(url.Values{"policy_id": {es.policy.ID}, "duration": {"30m"}, "justification": {"and a bit more"}, "extends": {grant}})
+
+		oc.get("/requests/" + grant)
+		if p := oc.post("/requests/"+grant+"/revoke", url.Values{"reason": {"Work done"}}); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("revoke: %d", p.StatusCode)
+		}
+		for _, step := range []time.Duration{0, 20 * time.Minute, 30 * time.Minute} { // now, the old end, inside the extension
+			a.clock.Advance(step)
+			if d := a.checkAPI(checkToken, "rhea@example.com", es.task.Key); d["allowed"] != false {
+				t.Fatalf("check %s after the revoke: %v", step, d)
+			}
+		}
+		rc.signIn("rhea@example.com", goodPassword) // the session idled out meanwhile
+
+		p := rc.get("/requests/" + pending)
+		if got := p.find("card-status").Text(); got != "Cancelled" {
+			t.Fatalf("pending extension's status %q", got)
+		}
+		if got := p.find("card-status").Find(`[data-testid="badge"]`); !strings.Contains(got.AttrOr("class", ""), "slate") {
+			t.Errorf("cancelled badge colours %q", got.AttrOr("class", ""))
+		}
+		if got := p.find("card-state").Text(); got != "Cancelled: grant revoked" {
+			t.Fatalf("pending extension's state %q", got)
+		}
+		if tl := p.find("timeline").Text(); !strings.Contains(tl, "Cancelled: grant revoked") || !strings.Contains(tl, "the grant it extends was revoked") {
+			t.Fatalf("timeline: %s", tl)
+		}
+		if p.find("review-form").Length() != 0 || p.find("withdraw").Length() != 0 {
+			t.Fatal("a cancelled request still offers actions")
+		}
+		p = rc.get("/requests/" + ext)
+		if p.find("card-status").Text() != "Revoked" || p.find("card-state").Text() != "Revoked: Work done" {
+			t.Fatalf("approved extension: %q %q", p.find("card-status").Text(), p.find("card-state").Text())
+		}
+		if tl := p.find("timeline").Text(); !strings.Contains(tl, "Revoked by Olivia Approver") || !strings.Contains(tl, "Work done") {
+			t.Fatalf("extension's timeline: %s", tl)
+		}
+
+		list := rc.get("/requests?status=cancelled")
+		rows := list.find("requests").Find("tbody tr")
+		if rows.Length() != 1 || rows.Find(`[data-testid="badge"]`).Text() != "Cancelled" || !strings.Contains(rows.Text(), "grant revoked") {
+			t.Fatalf("cancelled list: %q", list.find("requests").Text())
+		}
+		if tab := list.doc.Find(`nav[aria-label="Filter by state"] a[aria-current="page"]`).Text(); tab != "Cancelled" {
+			t.Fatalf("active tab %q", tab)
+		}
+
+		code, out := a.apiCall("GET", "/api/v1/requests/"+pending, apiToken, nil)
+		if code != http.StatusOK || out["status"] != "cancelled" || out["cancel_reason"] != "grant revoked" {
+			t.Fatalf("API, pending extension: %d %v", code, out)
+		}
+		code, out = a.apiCall("GET", "/api/v1/requests/"+ext, apiToken, nil)
+		if _, ok := out["cancel_reason"]; code != http.StatusOK || out["status"] != "revoked" || out["revoke_reason"] != "Work done" || ok {
+			t.Fatalf("API, approved extension: %d %v", code, out)
+		}
+	})
+}

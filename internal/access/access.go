@@ -135,6 +135,22 @@ func (s *Service) submit(ctx context.Context, a audit.Actor, u pam.User, policyI
 	now := s.now()
 	var r pam.Request
 	err := s.db.Tx(ctx, func(tx *store.Store) error {
+		if extends != "" {
+			// The grant stays locked until the extension is saved, so a revoke of it either
+			// comes first (and the extension is refused here) or sees the extension and takes
+			// it down with the grant.
+			prev, err := tx.LockRequest(ctx, extends)
+			if err != nil {
+				return err
+			}
+			if prev.RequesterID != u.ID {
+				return pam.Errorf(pam.ENOTFOUND, "Request not found.")
+			}
+			if !prev.InForce(now) {
+				return pam.Errorf(pam.ECONFLICT, "Only a grant in force can be extended; ask for new access instead.")
+			}
+			policyID = prev.PolicyID
+		}
 		p, err := s.eligiblePolicy(ctx, tx, u, policyID)
 		if err != nil {
 			return err
@@ -217,18 +233,8 @@ func (s *Service) continueExtension(ctx context.Context, tx *store.Store, r *pam
 // Extend asks for more time on a grant in force: a new request under the same policy that, once
 // approved, starts exactly where the current grant ends.
 func (s *Service) Extend(ctx context.Context, a audit.Actor, u pam.User, requestID string, sub pam.Submission) (pam.Request, error) {
-	prev, err := s.db.RequestByID(ctx, requestID)
-	if err != nil {
-		return pam.Request{}, err
-	}
-	if prev.RequesterID != u.ID {
-		return pam.Request{}, pam.Errorf(pam.ENOTFOUND, "Request not found.")
-	}
-	if !prev.InForce(s.now()) {
-		return pam.Request{}, pam.Errorf(pam.ECONFLICT, "Only a grant in force can be extended; ask for new access instead.")
-	}
 	sub.ScheduledStart = nil
-	return s.submit(ctx, a, u, prev.PolicyID, sub, prev.ID)
+	return s.submit(ctx, a, u, "", sub, requestID)
 }
 
 // CanReview reports whether u may review r now (enabled member of its approver group, not the
@@ -288,6 +294,7 @@ func (s *Service) Request(ctx context.Context, u pam.User, id string) (pam.Reque
 // of many simultaneous reviews exactly one decides and the others get ECONFLICT.
 func (s *Service) Review(ctx context.Context, a audit.Actor, u pam.User, requestID, decision, comment string) (pam.Request, error) {
 	var r pam.Request
+	cancelled := false
 	err := s.db.Tx(ctx, func(tx *store.Store) error {
 		var err error
 		if r, err = tx.LockRequest(ctx, requestID); err != nil {
@@ -299,6 +306,9 @@ func (s *Service) Review(ctx context.Context, a audit.Actor, u pam.User, request
 			return pam.Errorf(pam.ENOTFOUND, "Request not found.")
 		}
 		now := s.now()
+		if cancelled, err = s.cancelOrphan(ctx, tx, &r, now); err != nil || cancelled {
+			return err
+		}
 		can, err := tx.IsActiveMember(ctx, r.ApproverGroupID, u.ID)
 		if err != nil {
 			return err
@@ -336,10 +346,33 @@ func (s *Service) Review(ctx context.Context, a audit.Actor, u pam.User, request
 		}
 		return nil
 	})
+	if err == nil && cancelled {
+		err = pam.Errorf(pam.ECONFLICT, "The grant this request extends was revoked, so the request was cancelled; nobody can decide it any more.")
+	}
 	if err != nil {
 		return pam.Request{}, fmt.Errorf("review request %s: %w", requestID, err)
 	}
 	return r, nil
+}
+
+// cancelOrphan cancels a pending extension whose base was revoked, in case the revoke did not
+// reach it (it was written by an older version, say): such a request is never decided. It
+// reports whether it cancelled r.
+func (s *Service) cancelOrphan(ctx context.Context, tx *store.Store, r *pam.Request, now time.Time) (bool, error) {
+	if r.ExtendsID == "" || r.StatusAt(now) != pam.StatusPending {
+		return false, nil
+	}
+	base, err := tx.RequestByID(ctx, r.ExtendsID)
+	if err != nil {
+		return false, err
+	}
+	if base.Status != pam.StatusRevoked {
+		return false, nil
+	}
+	if _, err := r.EndWithBase(base, now); err != nil {
+		return false, err
+	}
+	return true, s.saveChainLink(ctx, tx, audit.System, r, base.ID)
 }
 
 // Withdraw takes back a pending request (its requester only).
@@ -373,7 +406,8 @@ func (s *Service) Withdraw(ctx context.Context, a audit.Actor, u pam.User, reque
 	return r, nil
 }
 
-// Revoke ends an approved grant at once; the very next check is denied.
+// Revoke ends an approved grant at once, with its extensions (see endChain); the very next
+// check is denied, and so is every later one the chain would have allowed.
 func (s *Service) Revoke(ctx context.Context, a audit.Actor, u pam.User, requestID, reason string) (pam.Request, error) {
 	var r pam.Request
 	err := s.db.Tx(ctx, func(tx *store.Store) error {
@@ -390,7 +424,15 @@ func (s *Service) Revoke(ctx context.Context, a audit.Actor, u pam.User, request
 		if err != nil {
 			return err
 		}
-		if err := r.Revoke(u.ID, can, reason, s.now()); err != nil {
+		now := s.now()
+		if err := r.Revoke(u.ID, can, reason, now); err != nil {
+			return err
+		}
+		// Every request the revoke changes is locked before its first audit event takes the
+		// chain's head: a review holding an extension's lock waits for that head, so taking the
+		// head first and an extension after could deadlock.
+		chain, err := s.endChain(ctx, tx, r, now)
+		if err != nil {
 			return err
 		}
 		if err := tx.SaveTransition(ctx, r); err != nil {
@@ -400,12 +442,75 @@ func (s *Service) Revoke(ctx context.Context, a audit.Actor, u pam.User, request
 		if err := s.record(ctx, tx, a, "request.revoked", r, map[string]any{"reason": r.RevokeReason}); err != nil {
 			return err
 		}
-		return s.notifyTx(ctx, tx, r, "revoked", a)
+		if err := s.notifyTx(ctx, tx, r, "revoked", a); err != nil {
+			return err
+		}
+		for i := range chain {
+			if err := s.saveChainLink(ctx, tx, a, &chain[i], r.ID); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return pam.Request{}, fmt.Errorf("revoke request %s: %w", requestID, err)
 	}
 	return r, nil
+}
+
+// endChain locks the extensions of a grant being revoked, and theirs down the chain, and ends
+// them with it in memory: approved ones are revoked by the same person for the same reason,
+// pending ones cancelled ("grant revoked"). It returns those it changed, for the revoke to save
+// in its own transaction, so access cannot come back when the grant's old end arrives.
+func (s *Service) endChain(ctx context.Context, tx *store.Store, root pam.Request, now time.Time) ([]pam.Request, error) {
+	var changed []pam.Request
+	seen := map[string]bool{root.ID: true}
+	bases := []pam.Request{root}
+	for len(bases) > 0 {
+		base := bases[0]
+		bases = bases[1:]
+		ids, err := tx.ExtensionIDs(ctx, base)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			ext, err := tx.LockRequest(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			ok, err := ext.EndWithBase(base, now)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				changed = append(changed, ext)
+			}
+			if ext.Status == pam.StatusRevoked {
+				bases = append(bases, ext)
+			}
+		}
+	}
+	return changed, nil
+}
+
+// saveChainLink saves, records and mails one extension ended with its chain (see endChain).
+func (s *Service) saveChainLink(ctx context.Context, tx *store.Store, a audit.Actor, r *pam.Request, chainOf string) error {
+	if err := tx.SaveTransition(ctx, *r); err != nil {
+		return err
+	}
+	r.Version++
+	action, event, details := "request.revoked", "revoked", map[string]any{"reason": r.RevokeReason, "chain_of": chainOf}
+	if r.Status == pam.StatusCancelled {
+		action, event, details = "request.cancelled", "cancelled", map[string]any{"reason": string(r.CancelReason), "chain_of": chainOf}
+	}
+	if err := s.record(ctx, tx, a, action, *r, details); err != nil {
+		return err
+	}
+	return s.notifyTx(ctx, tx, *r, event, a)
 }
 
 // Sweep writes down timed-out and expired states, one request per transaction. Several

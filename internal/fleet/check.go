@@ -18,6 +18,7 @@ var outcome = map[pam.Status][]string{
 	pam.StatusTimedOut:  {"request.timed_out"},
 	pam.StatusExpired:   {"request.approved", "request.expired"},
 	pam.StatusRevoked:   {"request.approved", "request.revoked"},
+	pam.StatusCancelled: {"request.cancelled"},
 }
 
 // Whole checks that a request was changed all or nothing: it was created with exactly one
@@ -43,7 +44,7 @@ func Whole(ctx context.Context, db *store.Store, id string) (pam.Status, error) 
 	for _, a := range outcome[r.Status] {
 		want[a] = 1
 	}
-	for _, a := range []string{"request.approved", "request.denied", "request.withdrawn", "request.timed_out", "request.expired", "request.revoked"} {
+	for _, a := range []string{"request.approved", "request.denied", "request.withdrawn", "request.timed_out", "request.expired", "request.revoked", "request.cancelled"} {
 		if count[a] != want[a] {
 			return r.Status, fmt.Errorf("request %s is %s with %d %s events (want %d); events %v", id, r.Status, count[a], a, want[a], count)
 		}

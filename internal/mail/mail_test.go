@@ -296,6 +296,52 @@ func TestEveryMessageReachesItsPeople(t *testing.T) {
 	})
 }
 
+// TestCancelledRequestTellsItsPeople: a cancel reaches the requester with the reason, in both
+// parts and with the link, and tells the approvers who were asked that they need not act.
+func TestCancelledRequestTellsItsPeople(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect)
+		alice, bob := w.approvers[0], w.approvers[1]
+		r := w.submit("one more hour")
+		w.deliver()
+		w.clock.Advance(5 * time.Minute)
+		must(t, w.db.Tx(w.ctx, func(tx *store.Store) error {
+			cur, err := tx.LockRequest(w.ctx, r.ID)
+			if err != nil {
+				return err
+			}
+			if err := cur.Cancel(pam.CancelGrantRevoked, w.clock.Now()); err != nil {
+				return err
+			}
+			if err := tx.SaveTransition(w.ctx, cur); err != nil {
+				return err
+			}
+			return w.outbox.RequestChanged(w.ctx, tx, cur, "cancelled", audit.System)
+		}))
+		got := w.deliver()
+		if rc := recipients(got); !slices.Equal(rc, []string{alice.Email, bob.Email, w.requester.Email}) {
+			t.Fatalf("cancel went to %v", rc)
+		}
+		m := byRecipient(t, got, w.requester.Email)
+		if m.Subject != "Cancelled: your request for role Mailbox admin" {
+			t.Errorf("subject %q", m.Subject)
+		}
+		link := "https://elevate.example.org/requests/" + r.ID
+		for part, body := range map[string]string{"text": m.Text, "html": m.HTML} {
+			contains(t, "cancelled "+part, body, "was cancelled before anyone decided it", "the grant it extends was revoked", "Cancelled",
+				"grant revoked", r.ID, "role Mailbox admin", "one more hour", link)
+		}
+		contains(t, "cancelled text", m.Text, "Status:        Cancelled", "Reason:        grant revoked", "Open the request:")
+		contains(t, "cancelled html", m.HTML, "Your request was cancelled", `href="`+link+`"`)
+		m = byRecipient(t, got, alice.Email)
+		contains(t, "decided after cancel", m.Subject, "No action needed", "was cancelled")
+		contains(t, "decided after cancel text", m.Text, "Rita Requester's request for role Mailbox admin was cancelled before anyone decided it: the grant it extends was revoked.")
+		if n := len(w.mail(store.MailFilter{RequestID: r.ID})); n != 5 {
+			t.Fatalf("%d messages for the request, want 2 pending and 3 for the cancel", n)
+		}
+	})
+}
+
 func TestTypedTextCannotAddRecipientsOrMarkup(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		w := newWorld(t, dialect)

@@ -24,6 +24,7 @@ const (
 	KindDenied      = "request_denied"
 	KindTimedOut    = "request_timed_out"
 	KindRevoked     = "request_revoked"
+	KindCancelled   = "request_cancelled"
 	KindExpiring    = "request_expiring"
 	KindDecided     = "request_decided"
 	KindPasswordSet = "password_link"
@@ -60,7 +61,7 @@ func (o *Outbox) Store() *store.Store { return o.db }
 func (o *Outbox) requestLink(id string) string { return o.base + "/requests/" + url.PathEscape(id) }
 
 // RequestChanged queues the mail a request change causes, inside the change's transaction tx.
-// Events: pending, approved, denied, withdrawn, revoked, timed_out, expired.
+// Events: pending, approved, denied, withdrawn, revoked, cancelled, timed_out, expired.
 func (o *Outbox) RequestChanged(ctx context.Context, tx *store.Store, r pam.Request, event string, actor audit.Actor) error {
 	if err := o.requestChanged(ctx, tx, r, event); err != nil {
 		return fmt.Errorf("queue mail for request %s (%s): %w", r.ID, event, err)
@@ -83,6 +84,11 @@ func (o *Outbox) requestChanged(ctx context.Context, tx *store.Store, r pam.Requ
 		}
 		if event == "revoked" {
 			return nil
+		}
+		return o.decided(ctx, tx, r)
+	case "cancelled":
+		if err := o.toRequester(ctx, tx, r, KindCancelled); err != nil {
+			return err
 		}
 		return o.decided(ctx, tx, r)
 	case "withdrawn":
@@ -220,6 +226,10 @@ func (o *Outbox) requestContent(r pam.Request, tasks []pam.Task, revoker string,
 		}
 		c.Intro = []string{fmt.Sprintf("%s revoked your access to %s. It no longer works.", by, scope)}
 		c.Notes = append(c.Notes, Field{"Reason", r.RevokeReason})
+	case KindCancelled:
+		c.Subject = fmt.Sprintf("Cancelled: your request for %s", scope)
+		c.Headline = "Your request was cancelled"
+		c.Intro = []string{fmt.Sprintf("Your request for %s was cancelled before anyone decided it: %s. It grants nothing.", scope, r.CancelReason.Explain())}
 	case KindExpiring:
 		end := ""
 		if r.EndsAt != nil {
@@ -249,6 +259,8 @@ func (o *Outbox) requestContent(r pam.Request, tasks []pam.Task, revoker string,
 			c.Intro = []string{fmt.Sprintf("%s withdrew their request for %s.", who, scope)}
 		case pam.StatusTimedOut:
 			c.Intro = []string{fmt.Sprintf("%s's request for %s timed out before anyone decided it.", who, scope)}
+		case pam.StatusCancelled:
+			c.Intro = []string{fmt.Sprintf("%s's request for %s was cancelled before anyone decided it: %s.", who, scope, r.CancelReason.Explain())}
 		default:
 			c.Intro = []string{fmt.Sprintf("%s's request for %s is %s.", who, scope, state)}
 		}
@@ -279,7 +291,11 @@ func (o *Outbox) requestContent(r pam.Request, tasks []pam.Task, revoker string,
 	if r.Ticket != "" {
 		c.Fields = append(c.Fields, Field{"Ticket", r.Ticket})
 	}
-	c.Fields = append(c.Fields, Field{"Status", r.Status.Label()}, Field{"Asked", at(r.CreatedAt)})
+	c.Fields = append(c.Fields, Field{"Status", r.Status.Label()})
+	if r.Status == pam.StatusCancelled {
+		c.Fields = append(c.Fields, Field{"Reason", string(r.CancelReason)})
+	}
+	c.Fields = append(c.Fields, Field{"Asked", at(r.CreatedAt)})
 	if r.Status == pam.StatusPending {
 		c.Fields = append(c.Fields, Field{"Decide by", at(r.PendingUntil)})
 		if r.ScheduledStart != nil {

@@ -19,10 +19,11 @@ const (
 	StatusTimedOut  Status = "timed_out"
 	StatusExpired   Status = "expired"
 	StatusRevoked   Status = "revoked"
+	StatusCancelled Status = "cancelled"
 )
 
 // Statuses lists every state in display order.
-var Statuses = []Status{StatusPending, StatusApproved, StatusDenied, StatusWithdrawn, StatusTimedOut, StatusExpired, StatusRevoked}
+var Statuses = []Status{StatusPending, StatusApproved, StatusDenied, StatusWithdrawn, StatusTimedOut, StatusExpired, StatusRevoked, StatusCancelled}
 
 // ParseStatus parses a state name.
 func ParseStatus(s string) (Status, error) {
@@ -43,6 +44,46 @@ func (s Status) Label() string {
 		return ""
 	}
 	return strings.ToUpper(string(s[:1])) + string(s[1:])
+}
+
+// CancelReason says why a pending request was cancelled: nobody decided it, and what it
+// depended on went away.
+type CancelReason string
+
+// Cancel reasons.
+const (
+	CancelGrantRevoked     CancelReason = "grant revoked"      // the grant it extends was revoked
+	CancelGrantEnded       CancelReason = "grant ended"        // the grant it extends was ended early
+	CancelPolicyDisabled   CancelReason = "policy disabled"    // its policy was disabled or deleted
+	CancelNoLongerEligible CancelReason = "no longer eligible" // its requester left the eligible group
+)
+
+// CancelReasons lists every cancel reason.
+var CancelReasons = []CancelReason{CancelGrantRevoked, CancelGrantEnded, CancelPolicyDisabled, CancelNoLongerEligible}
+
+// Explain says in words what the reason means, to follow "cancelled because": "the grant it
+// extends was revoked".
+func (c CancelReason) Explain() string {
+	switch c {
+	case CancelGrantRevoked:
+		return "the grant it extends was revoked"
+	case CancelGrantEnded:
+		return "the grant it extends was ended early"
+	case CancelPolicyDisabled:
+		return "its policy was disabled or deleted"
+	case CancelNoLongerEligible:
+		return "its requester is no longer eligible for it"
+	}
+	return string(c)
+}
+
+func (c CancelReason) known() bool {
+	for _, k := range CancelReasons {
+		if c == k {
+			return true
+		}
+	}
+	return false
 }
 
 // Decisions.
@@ -85,6 +126,7 @@ type Request struct {
 	EndsAt            *time.Time
 	RevokedBy         UserID
 	RevokeReason      string
+	CancelReason      CancelReason
 	ExtendsID         string
 	Version           int
 	Reviews           []Review
@@ -138,6 +180,8 @@ func (r Request) notPending(now time.Time) error {
 		return Errorf(ECONFLICT, "This request timed out before anyone decided it.")
 	case StatusWithdrawn:
 		return Errorf(ECONFLICT, "This request was withdrawn by its requester.")
+	case StatusCancelled:
+		return Errorf(ECONFLICT, "This request was cancelled (%s); nobody can decide it any more.", r.CancelReason)
 	default:
 		return Errorf(ECONFLICT, "This request was already decided: it is %s.", strings.ToLower(st.Label()))
 	}
@@ -278,6 +322,40 @@ func (r *Request) Revoke(by UserID, canRevoke bool, reason string, now time.Time
 		}
 	}
 	return nil
+}
+
+// Cancel ends a pending request that nobody decided, because what it depended on went away
+// (see CancelReason). It is the system's doing, not a person's decision, so it asks for no actor.
+func (r *Request) Cancel(reason CancelReason, now time.Time) error {
+	if !reason.known() {
+		return Errorf(EINVALID, "Unknown cancel reason %q.", string(reason))
+	}
+	if err := r.notPending(now); err != nil {
+		return err
+	}
+	r.Status, r.CancelReason, r.DecidedAt = StatusCancelled, reason, &now
+	return nil
+}
+
+// EndWithBase applies to an extension what was done to the grant it extends, so the chain
+// never outlives its base: when the base was revoked, an approved extension is revoked too,
+// by the same person for the same reason and at once, and a pending one is cancelled ("grant
+// revoked"). It reports whether r changed; an extension that was decided otherwise, timed out
+// or has already run out is left as it is.
+func (r *Request) EndWithBase(base Request, now time.Time) (bool, error) {
+	if r.ExtendsID == "" || r.ExtendsID != base.ID {
+		return false, Errorf(EINVALID, "This request does not extend that grant.")
+	}
+	if base.Status != StatusRevoked {
+		return false, Errorf(ECONFLICT, "The grant this extends is %s, not revoked; its extensions stay as they are.", strings.ToLower(base.Status.Label()))
+	}
+	switch r.StatusAt(now) {
+	case StatusApproved:
+		return true, r.Revoke(base.RevokedBy, true, base.RevokeReason, now)
+	case StatusPending:
+		return true, r.Cancel(CancelGrantRevoked, now)
+	}
+	return false, nil
 }
 
 // Sweep writes down a state the times already imply: timed out or expired. It reports

@@ -44,6 +44,8 @@ func requestIn(state string) Request {
 		r.Status, r.DecidedAt = StatusWithdrawn, at(0)
 	case "revoked":
 		r.Status, r.DecidedAt, r.StartsAt, r.EndsAt = StatusRevoked, at(0), at(0), at(20*time.Minute)
+	case "cancelled":
+		r.Status, r.DecidedAt, r.CancelReason = StatusCancelled, at(0), CancelGrantRevoked
 	default:
 		panic(state)
 	}
@@ -133,6 +135,12 @@ func TestTransitions(t *testing.T) {
 			"withdraw": {requester: decided("revoked")},
 			"revoke":   {adminUser: "conflict: already revoked", approverA: "conflict: already revoked", stranger: noRevoke},
 		},
+		"cancelled": {
+			"approve":  {approverA: "conflict: cancelled (grant revoked)", requester: "conflict: cancelled (grant revoked)"},
+			"deny":     {approverB: "conflict: cancelled (grant revoked)"},
+			"withdraw": {requester: "conflict: cancelled (grant revoked)", approverA: onlyReq},
+			"revoke":   {adminUser: "conflict: Only approved grants", approverA: "conflict: Only approved grants", stranger: noRevoke},
+		},
 	}
 	for state, actions := range table {
 		for action, byActor := range actions {
@@ -161,6 +169,143 @@ func TestTransitions(t *testing.T) {
 					!strings.HasPrefix(expect, "ok ") && !strings.Contains(got, expect[strings.Index(expect, ":")+2:]) {
 					t.Errorf("%s / %s by %s: got %q, want %q", state, action, who, got, expect)
 				}
+			}
+		}
+	}
+}
+
+// TestCancel: only a pending request is cancelled, for a known reason, and the reason stays.
+func TestCancel(t *testing.T) {
+	now := t0.Add(time.Hour)
+	cases := []struct {
+		state  string
+		reason CancelReason
+		want   string // "ok cancelled" or "<code>: <part of the message>"
+	}{
+		{"pending", CancelGrantRevoked, "ok cancelled"},
+		{"pending, reviewed by A", CancelGrantEnded, "ok cancelled"},
+		{"pending", CancelPolicyDisabled, "ok cancelled"},
+		{"pending", CancelNoLongerEligible, "ok cancelled"},
+		{"pending", "", "invalid: Unknown cancel reason"},
+		{"pending", "because", "invalid: Unknown cancel reason"},
+		{"pending past its deadline", CancelGrantRevoked, "conflict: timed out"},
+		{"timed_out", CancelGrantRevoked, "conflict: timed out"},
+		{"approved, in force", CancelGrantRevoked, "conflict: already decided: it is approved"},
+		{"approved, scheduled", CancelGrantRevoked, "conflict: already decided: it is approved"},
+		{"expired", CancelGrantRevoked, "conflict: already decided: it is expired"},
+		{"denied", CancelGrantRevoked, "conflict: already decided: it is denied"},
+		{"withdrawn", CancelGrantRevoked, "conflict: withdrawn by its requester"},
+		{"revoked", CancelGrantRevoked, "conflict: already decided: it is revoked"},
+		{"cancelled", CancelPolicyDisabled, "conflict: cancelled (grant revoked)"},
+	}
+	for _, tc := range cases {
+		r := requestIn(tc.state)
+		before := r
+		err := r.Cancel(tc.reason, now)
+		got := "ok " + string(r.StatusAt(now))
+		if err != nil {
+			got = ErrorCode(err) + ": " + err.Error()
+		}
+		if !strings.HasPrefix(tc.want, "ok ") {
+			code, msg, _ := strings.Cut(tc.want, ": ")
+			if !strings.HasPrefix(got, code+":") || !strings.Contains(got, msg) {
+				t.Errorf("%s / cancel %q: got %q, want %q", tc.state, tc.reason, got, tc.want)
+			}
+			if r.Status != before.Status || r.CancelReason != before.CancelReason {
+				t.Errorf("%s / cancel %q: a refused cancel changed the request to %s (%s)", tc.state, tc.reason, r.Status, r.CancelReason)
+			}
+			continue
+		}
+		if got != tc.want || r.CancelReason != tc.reason || r.DecidedAt == nil || !r.DecidedAt.Equal(now) {
+			t.Errorf("%s / cancel %q: got %q, reason %q, decided %v", tc.state, tc.reason, got, r.CancelReason, r.DecidedAt)
+		}
+		if r.InForce(now) || r.StartsAt != nil {
+			t.Errorf("%s / cancel: a cancelled request holds a grant", tc.state)
+		}
+	}
+	for _, c := range CancelReasons {
+		if c.Explain() == string(c) || c.Explain() == "" {
+			t.Errorf("reason %q is not explained", c)
+		}
+	}
+	if got := StatusCancelled.Label(); got != "Cancelled" {
+		t.Errorf("label %q", got)
+	}
+	if st, err := ParseStatus("cancelled"); err != nil || st != StatusCancelled {
+		t.Errorf("parse cancelled: %v %v", st, err)
+	}
+}
+
+// TestEndWithBase: what happens to an extension when the grant it extends is revoked.
+func TestEndWithBase(t *testing.T) {
+	now := t0.Add(time.Hour)
+	base := requestIn("approved, in force")
+	base.ID = "base"
+	if err := base.Revoke(approverA, true, "incident closed", now); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		state   string
+		base    func() Request
+		want    string // "ok <state>", "unchanged <state>" or "<code>: <part of the message>"
+		extends string
+	}{
+		// An approved extension lined up behind the grant, not started yet: revoked with it.
+		{"approved, scheduled", func() Request { return base }, "ok revoked", "base"},
+		// An extension already in force (the base ran out before the revoke of a later link).
+		{"approved, in force", func() Request { return base }, "ok revoked", "base"},
+		{"pending", func() Request { return base }, "ok cancelled", "base"},
+		{"pending, reviewed by A", func() Request { return base }, "ok cancelled", "base"},
+		// Already over in one way or another: left as it is.
+		{"pending past its deadline", func() Request { return base }, "unchanged timed_out", "base"},
+		{"approved past its end", func() Request { return base }, "unchanged expired", "base"},
+		{"expired", func() Request { return base }, "unchanged expired", "base"},
+		{"denied", func() Request { return base }, "unchanged denied", "base"},
+		{"withdrawn", func() Request { return base }, "unchanged withdrawn", "base"},
+		{"revoked", func() Request { return base }, "unchanged revoked", "base"},
+		{"cancelled", func() Request { return base }, "unchanged cancelled", "base"},
+		// Only a revoked base takes its extensions down, and only its own.
+		{"approved, scheduled", func() Request { b := requestIn("approved, in force"); b.ID = "base"; return b }, "conflict: not revoked", "base"},
+		{"pending", func() Request { b := requestIn("expired"); b.ID = "base"; return b }, "conflict: not revoked", "base"},
+		{"approved, scheduled", func() Request { return base }, "invalid: does not extend", "other"},
+		{"pending", func() Request { return base }, "invalid: does not extend", ""},
+	}
+	for _, tc := range cases {
+		r := requestIn(tc.state)
+		r.ExtendsID = tc.extends
+		before := r
+		changed, err := r.EndWithBase(tc.base(), now)
+		var got string
+		switch {
+		case err != nil:
+			got = ErrorCode(err) + ": " + err.Error()
+		case changed:
+			got = "ok " + string(r.StatusAt(now))
+		default:
+			got = "unchanged " + string(r.StatusAt(now))
+		}
+		name := tc.state + " extending " + tc.extends
+		if strings.HasPrefix(tc.want, "ok ") || strings.HasPrefix(tc.want, "unchanged ") {
+			if got != tc.want {
+				t.Errorf("%s: got %q, want %q", name, got, tc.want)
+			}
+		} else if code, msg, _ := strings.Cut(tc.want, ": "); !strings.HasPrefix(got, code+":") || !strings.Contains(got, msg) {
+			t.Errorf("%s: got %q, want %q", name, got, tc.want)
+		}
+		if !changed && (r.Status != before.Status || r.EndsAt != before.EndsAt) {
+			t.Errorf("%s: unchanged, yet it is now %s until %v", name, r.Status, r.EndsAt)
+		}
+		if !changed {
+			continue
+		}
+		switch r.Status {
+		case StatusRevoked:
+			if r.RevokedBy != approverA || r.RevokeReason != "incident closed" || !r.EndsAt.Equal(now) || r.StartsAt.After(now) || r.InForce(now) {
+				t.Errorf("%s: revoked by %q for %q, %v–%v", name, r.RevokedBy, r.RevokeReason, r.StartsAt, r.EndsAt)
+			}
+		case StatusCancelled:
+			if r.CancelReason != CancelGrantRevoked || r.DecidedAt == nil || !r.DecidedAt.Equal(now) {
+				t.Errorf("%s: cancelled for %q at %v", name, r.CancelReason, r.DecidedAt)
 			}
 		}
 	}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/go-gormigrate/gormigrate/v2"
 	"gorm.io/gorm"
 )
 
@@ -21,9 +24,25 @@ func (s *Store) AuditPagePlan(ctx context.Context, f audit.Filter) (string, erro
 	if f.Before > 0 {
 		q = q.Where("seq < ?", f.Before)
 	}
-	stmt := q.Session(&gorm.Session{DryRun: true}).Find(&[]AuditRow{}).Statement
+	return s.plan(ctx, q, &[]AuditRow{})
+}
+
+// GrantForPlan returns the database's plan for GrantFor's query, made like AuditPagePlan's.
+func (s *Store) GrantForPlan(ctx context.Context, user pam.UserID, taskID string, now time.Time) (string, error) {
+	return s.plan(ctx, s.grantQuery(ctx, user, taskID, now).Order("ends_at DESC").Limit(1), &[]RequestRow{})
+}
+
+// MigrateTo applies the migrations up to and including id, so a test can write rows the way an
+// earlier version did before the later migrations run.
+func (s *Store) MigrateTo(ctx context.Context, id string) error {
+	opts := &gormigrate.Options{TableName: "schema_migrations", IDColumnName: "id", IDColumnSize: 64, UseTransaction: true}
+	return gormigrate.New(s.db.WithContext(ctx), opts, s.migrations()).MigrateTo(id)
+}
+
+func (s *Store) plan(ctx context.Context, q *gorm.DB, dest any) (string, error) {
+	stmt := q.Session(&gorm.Session{DryRun: true}).Find(dest).Statement
 	var lines []string
-	err = s.Tx(ctx, func(tx *Store) error {
+	err := s.Tx(ctx, func(tx *Store) error {
 		prefix := "EXPLAIN QUERY PLAN "
 		if s.dialect == Postgres {
 			prefix = "EXPLAIN "

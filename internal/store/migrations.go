@@ -58,6 +58,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		{ID: "0005_outbox", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0005) }},
 		{ID: "0006_audit_search", Migrate: m0006},
 		{ID: "0007_mfa_sso", Migrate: m0007},
+		{ID: "0008_request_cancel", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0008) }},
 		{ID: "0009_audit_text", Migrate: func(tx *gorm.DB) error { return m0009(tx, s.dialect) }},
 		{ID: "0010_check_tokens", Migrate: func(tx *gorm.DB) error { return s.m0010(tx) }},
 	}

@@ -33,6 +33,7 @@ type RequestRow struct {
 	EndsAt            *time.Time
 	RevokedBy         string
 	RevokeReason      string
+	CancelReason      string
 	ExtendsID         string
 	ExpiryNotifiedAt  *time.Time
 	Version           int
@@ -68,7 +69,8 @@ func requestToRow(r pam.Request) RequestRow {
 		ApprovalsRequired: r.ApprovalsRequired, DurationMin: int(r.Duration / time.Minute), Justification: r.Justification,
 		Ticket: r.Ticket, ScheduledStart: utcPtr(r.ScheduledStart), Status: string(r.Status), CreatedAt: r.CreatedAt.UTC(),
 		PendingUntil: r.PendingUntil.UTC(), DecidedAt: utcPtr(r.DecidedAt), StartsAt: utcPtr(r.StartsAt), EndsAt: utcPtr(r.EndsAt),
-		RevokedBy: string(r.RevokedBy), RevokeReason: r.RevokeReason, ExtendsID: r.ExtendsID, Version: r.Version,
+		RevokedBy: string(r.RevokedBy), RevokeReason: r.RevokeReason, CancelReason: string(r.CancelReason), ExtendsID: r.ExtendsID,
+		Version: r.Version,
 	}
 }
 
@@ -79,7 +81,8 @@ func requestToDomain(r RequestRow) pam.Request {
 		ApprovalsRequired: r.ApprovalsRequired, Duration: time.Duration(r.DurationMin) * time.Minute, Justification: r.Justification,
 		Ticket: r.Ticket, ScheduledStart: utcPtr(r.ScheduledStart), Status: pam.Status(r.Status), CreatedAt: r.CreatedAt.UTC(),
 		PendingUntil: r.PendingUntil.UTC(), DecidedAt: utcPtr(r.DecidedAt), StartsAt: utcPtr(r.StartsAt), EndsAt: utcPtr(r.EndsAt),
-		RevokedBy: pam.UserID(r.RevokedBy), RevokeReason: r.RevokeReason, ExtendsID: r.ExtendsID, Version: r.Version,
+		RevokedBy: pam.UserID(r.RevokedBy), RevokeReason: r.RevokeReason, CancelReason: pam.CancelReason(r.CancelReason),
+		ExtendsID: r.ExtendsID, Version: r.Version,
 	}
 }
 
@@ -161,7 +164,8 @@ func (s *Store) SaveTransition(ctx context.Context, r pam.Request) error {
 	row := requestToRow(r)
 	res := s.conn(ctx).Model(&RequestRow{}).Where("id = ? AND version = ?", r.ID, r.Version).Updates(map[string]any{
 		"status": row.Status, "decided_at": row.DecidedAt, "starts_at": row.StartsAt, "ends_at": row.EndsAt,
-		"revoked_by": row.RevokedBy, "revoke_reason": row.RevokeReason, "version": gorm.Expr("version + 1"),
+		"revoked_by": row.RevokedBy, "revoke_reason": row.RevokeReason, "cancel_reason": row.CancelReason,
+		"version": gorm.Expr("version + 1"),
 	})
 	if res.Error != nil {
 		return res.Error
@@ -170,6 +174,16 @@ func (s *Store) SaveTransition(ctx context.Context, r pam.Request) error {
 		return pam.Errorf(pam.ECONFLICT, "This request was changed by someone else at the same moment; it has already been decided.")
 	}
 	return nil
+}
+
+// ExtensionIDs lists the requests that extend a grant, oldest first, whatever their state. An
+// extension is always asked by its base's requester (Extend refuses anyone else), so the lookup
+// reads the requester's index rather than needing an index of its own.
+func (s *Store) ExtensionIDs(ctx context.Context, base pam.Request) ([]string, error) {
+	var ids []string
+	err := s.conn(ctx).Model(&RequestRow{}).Where("requester_id = ? AND extends_id = ?", string(base.RequesterID), base.ID).
+		Order("created_at, id").Pluck("id", &ids).Error
+	return ids, err
 }
 
 // AddReview records one reviewer's decision; a second review by the same person is ECONFLICT.
@@ -303,19 +317,31 @@ func (s *Store) IsActiveMember(ctx context.Context, groupID string, user pam.Use
 // GrantFor returns the grant in force at now that lets a user run a task: an approved request
 // whose window contains now and whose scope is the task, a role holding it, or a role group
 // holding such a role. The times decide, not the status a sweeper may not have written yet.
+//
+// An extension counts only while its chain holds: its base exists, was not revoked or ended
+// early (it is approved or expired), and ran up to the extension's start — or had already run
+// out by itself when the extension was approved, which then started on its own approval.
+// A revoke takes the chain down in its own transaction; this keeps a check from answering from
+// a half-ended chain whatever wrote the rows. The base is read by its primary key.
 func (s *Store) GrantFor(ctx context.Context, user pam.UserID, taskID string, now time.Time) (pam.Request, bool, error) {
 	var row RequestRow
-	err := s.conn(ctx).Model(&RequestRow{}).
+	err := s.grantQuery(ctx, user, taskID, now).Order("ends_at DESC").Limit(1).Find(&row).Error
+	if err != nil || row.ID == "" {
+		return pam.Request{}, false, err
+	}
+	return requestToDomain(row), true, nil
+}
+
+func (s *Store) grantQuery(ctx context.Context, user pam.UserID, taskID string, now time.Time) *gorm.DB {
+	return s.conn(ctx).Model(&RequestRow{}).
 		Where("requester_id = ? AND status = ? AND starts_at <= ? AND ends_at > ?", string(user), string(pam.StatusApproved), now.UTC(), now.UTC()).
 		Where(`(scope_type = 'task' AND scope_id = ?)
 			OR (scope_type = 'role' AND scope_id IN (SELECT role_id FROM role_tasks WHERE task_id = ?))
 			OR (scope_type = 'role_group' AND scope_id IN (SELECT rgr.role_group_id FROM role_group_roles rgr JOIN role_tasks rt ON rt.role_id = rgr.role_id WHERE rt.task_id = ?))`,
 			taskID, taskID, taskID).
-		Order("ends_at DESC").Limit(1).Find(&row).Error
-	if err != nil || row.ID == "" {
-		return pam.Request{}, false, err
-	}
-	return requestToDomain(row), true, nil
+		Where(`requests.extends_id = '' OR EXISTS (SELECT 1 FROM requests b WHERE b.id = requests.extends_id
+			AND b.status IN (?, ?) AND (b.ends_at >= requests.starts_at OR b.ends_at < requests.decided_at))`,
+			string(pam.StatusApproved), string(pam.StatusExpired))
 }
 
 // DueForSweep returns ids of requests whose recorded state lags their times: pending past

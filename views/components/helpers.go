@@ -36,7 +36,7 @@ func badgeClass(kind string) string {
 		return "bg-emerald-50 text-emerald-800 ring-emerald-600/30"
 	case "denied", "failure", "danger":
 		return "bg-red-50 text-red-800 ring-red-600/30"
-	case "withdrawn", "disabled":
+	case "withdrawn", "cancelled", "disabled":
 		return "bg-slate-100 text-slate-700 ring-slate-500/30"
 	case "timed_out":
 		return "bg-orange-50 text-orange-800 ring-orange-600/30"

@@ -9,7 +9,7 @@ func dotClass(kind string) string {
 		return "bg-rose-500"
 	case "timed_out":
 		return "bg-orange-500"
-	case "withdrawn", "expired":
+	case "withdrawn", "expired", "cancelled":
 		return "bg-slate-400"
 	}
 	return "bg-indigo-500"
