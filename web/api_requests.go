@@ -39,6 +39,9 @@ func tokenActor(c echo.Context) audit.Actor {
 func (s *Server) check(c echo.Context) error {
 	var in checkIn
 	if err := bindJSON(c, &in); err != nil {
+		if pam.ErrorCode(err) != pam.EINVALID {
+			return err // too large: 413
+		}
 		return c.JSON(http.StatusBadRequest, map[string]any{"allowed": false, "reason": "bad request", "error": pam.ErrorMessage(err)})
 	}
 	if strings.TrimSpace(in.User) == "" || strings.TrimSpace(in.Task) == "" {

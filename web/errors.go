@@ -20,7 +20,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 	status, msg := http.StatusInternalServerError, "Something went wrong on our side. Try again in a moment; if it keeps happening, give an administrator the request id below."
 	var he *echo.HTTPError
 	var pe *pam.Error
+	var tooLarge *http.MaxBytesError
 	switch {
+	case errors.As(err, &tooLarge):
+		// A body cut at maxBody (see limitBody) while a handler read it.
+		status, msg = http.StatusRequestEntityTooLarge, tooLargeMessage
 	case errors.As(err, &pe):
 		status, msg = statusOf(pe.Code), pe.Message
 		if status == http.StatusInternalServerError {
@@ -93,6 +97,10 @@ func heading(status int) string {
 		return "Page not found"
 	case http.StatusConflict:
 		return "Already changed"
+	case http.StatusRequestEntityTooLarge:
+		return "Too large"
+	case http.StatusUnsupportedMediaType:
+		return "Not accepted"
 	case http.StatusTooManyRequests:
 		return "Too many attempts"
 	case http.StatusServiceUnavailable:

@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -123,6 +124,51 @@ func (s *Server) csrf() echo.MiddlewareFunc {
 			return echo.NewHTTPError(http.StatusForbidden, "This form has expired or came from another site. Go back, reload the page and try again.")
 		},
 	})
+}
+
+// maxBody is the most a request body may hold. No route takes uploads, and the largest form
+// (a request with a 2,000-character justification) stays far below it.
+const maxBody = 64 << 10
+
+const tooLargeMessage = "This request is larger than the 64 KiB Elevate accepts. Shorten what you sent and try again."
+
+func bodyTooLarge() error {
+	return echo.NewHTTPError(http.StatusRequestEntityTooLarge, tooLargeMessage)
+}
+
+func multipartRefused() error {
+	return echo.NewHTTPError(http.StatusUnsupportedMediaType,
+		"Elevate takes no file uploads or multipart forms. Send the form URL-encoded, or JSON to the API.")
+}
+
+// limitBody bounds every request body before anything reads it (the CSRF check parses the form,
+// and Go would buffer a whole multipart body to do so): multipart is refused with 415, a declared
+// length over maxBody with 413, and a body without a length is cut at maxBody. A URL-encoded form
+// is parsed here so that one cut short answers 413 instead of reading as an empty form.
+func limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		ct, _, _ := strings.Cut(r.Header.Get(echo.HeaderContentType), ";")
+		ct = strings.ToLower(strings.TrimSpace(ct))
+		if strings.HasPrefix(ct, "multipart/") {
+			return multipartRefused()
+		}
+		if r.ContentLength > maxBody {
+			return bodyTooLarge()
+		}
+		if r.Body == nil {
+			return next(c)
+		}
+		// The bare writer lets the server close the connection instead of draining the rest.
+		r.Body = http.MaxBytesReader(c.Response().Writer, r.Body, maxBody)
+		if ct == echo.MIMEApplicationForm {
+			var tooLarge *http.MaxBytesError
+			if err := r.ParseForm(); errors.As(err, &tooLarge) {
+				return bodyTooLarge()
+			}
+		}
+		return next(c)
+	}
 }
 
 const userKey = "user"
