@@ -11,6 +11,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/pam"
@@ -222,13 +224,38 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// safeNext keeps a post-sign-in redirect on this site.
+// safeNext returns a next or back target when it is a path on this site (see localTarget),
+// and "/" for anything else.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") {
+	if !localTarget(next) {
 		return "/"
 	}
 	return next
+}
+
+// localTarget reports whether a redirect target stays on this site. Browsers drop tabs and
+// newlines from a URL, trim spaces and controls from its ends and read a backslash as "/", so
+// "/<tab>/evil.example" is followed as "//evil.example", another host. A target passes only when
+// both its raw and its percent-decoded form start with exactly one "/", parse with no scheme,
+// host or user info, are valid UTF-8 and hold no control, space, format character or backslash;
+// so "/%2F/evil.example" and "/%5Cevil.example" are refused too. The check is strict on purpose:
+// a target that fails only means landing on the dashboard.
+func localTarget(target string) bool {
+	decoded, err := url.PathUnescape(target)
+	return err == nil && localForm(target) && localForm(decoded)
+}
+
+func localForm(s string) bool {
+	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r == '\\' || unicode.IsControl(r) || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) {
+			return false
+		}
+	}
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil && u.Opaque == ""
 }
 
 // actor describes the request's user and client for the audit trail.
