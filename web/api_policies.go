@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -70,10 +71,14 @@ func (j policyJSON) toPolicy() (pam.Policy, error) {
 	return p, nil
 }
 
-// bindJSON decodes a JSON body; fields the API does not know are ignored.
+// bindJSON decodes a JSON body; fields the API does not know are ignored. A body cut at maxBody
+// (see limitBody) is a 413, anything else unreadable an EINVALID.
 func bindJSON(c echo.Context, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, 64<<10))
-	if err := dec.Decode(v); err != nil {
+	if err := json.NewDecoder(c.Request().Body).Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return bodyTooLarge()
+		}
 		return pam.Errorf(pam.EINVALID, "The body is not valid JSON for this call: %s", strings.TrimPrefix(err.Error(), "json: "))
 	}
 	return nil

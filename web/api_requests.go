@@ -44,6 +44,9 @@ func (s *Server) check(c echo.Context) error {
 	ctx := c.Request().Context()
 	var in checkIn
 	if err := bindJSON(c, &in); err != nil {
+		if pam.ErrorCode(err) != pam.EINVALID {
+			return err // too large: 413
+		}
 		if rerr := s.access.RecordBadCheck(ctx, tokenActor(c), pam.ErrorMessage(err)); rerr != nil {
 			s.log.Error("check event not recorded; denied", "request_id", RequestID(c), "error", rerr.Error())
 			return c.JSON(http.StatusServiceUnavailable, checkOut{Allowed: false, Reason: "unavailable"})

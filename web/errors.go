@@ -21,9 +21,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 	var he *echo.HTTPError
 	var pe *pam.Error
 	var ar *apiRefusal
+	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &ar):
 		status, msg = ar.status, ar.msg
+	case errors.As(err, &tooLarge):
+		// A body cut at maxBody (see limitBody) while a handler read it.
+		status, msg = http.StatusRequestEntityTooLarge, tooLargeMessage
 	case errors.As(err, &pe):
 		status, msg = statusOf(pe.Code), pe.Message
 		if status == http.StatusInternalServerError {
@@ -119,6 +123,10 @@ func heading(status int) string {
 		return "Page not found"
 	case http.StatusConflict:
 		return "Already changed"
+	case http.StatusRequestEntityTooLarge:
+		return "Too large"
+	case http.StatusUnsupportedMediaType:
+		return "Not accepted"
 	case http.StatusTooManyRequests:
 		return "Too many attempts"
 	case http.StatusServiceUnavailable:

@@ -40,6 +40,9 @@ type app struct {
 
 type appOption func(*config.Config)
 
+// testSecret is every test app's secret key.
+const testSecret = "test-secret-test-secret-test-secret!"
+
 func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 	t.Helper()
 	cfg, err := config.Load(func(string) string { return "" })
@@ -58,7 +61,7 @@ func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 	db := testenv.Store(t, dialect)
 	clock := testenv.NewClock()
 	db.SetClock(clock.Now)
-	secret := []byte("test-secret-test-secret-test-secret!")
+	secret := []byte(testSecret)
 	sessions := auth.NewSessionStore(db, secret, cfg.SessionIdle, cfg.SessionLifetime, cfg.Secure(), clock.Now)
 	svc := auth.NewService(db, sessions, clock.Now)
 	logs := &lockedWriter{w: &strings.Builder{}}

@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/pam"
@@ -125,6 +128,51 @@ func (s *Server) csrf() echo.MiddlewareFunc {
 	})
 }
 
+// maxBody is the most a request body may hold. No route takes uploads, and the largest form
+// (a request with a 2,000-character justification) stays far below it.
+const maxBody = 64 << 10
+
+const tooLargeMessage = "This request is larger than the 64 KiB Elevate accepts. Shorten what you sent and try again."
+
+func bodyTooLarge() error {
+	return echo.NewHTTPError(http.StatusRequestEntityTooLarge, tooLargeMessage)
+}
+
+func multipartRefused() error {
+	return echo.NewHTTPError(http.StatusUnsupportedMediaType,
+		"Elevate takes no file uploads or multipart forms. Send the form URL-encoded, or JSON to the API.")
+}
+
+// limitBody bounds every request body before anything reads it (the CSRF check parses the form,
+// and Go would buffer a whole multipart body to do so): multipart is refused with 415, a declared
+// length over maxBody with 413, and a body without a length is cut at maxBody. A URL-encoded form
+// is parsed here so that one cut short answers 413 instead of reading as an empty form.
+func limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		ct, _, _ := strings.Cut(r.Header.Get(echo.HeaderContentType), ";")
+		ct = strings.ToLower(strings.TrimSpace(ct))
+		if strings.HasPrefix(ct, "multipart/") {
+			return multipartRefused()
+		}
+		if r.ContentLength > maxBody {
+			return bodyTooLarge()
+		}
+		if r.Body == nil {
+			return next(c)
+		}
+		// The bare writer lets the server close the connection instead of draining the rest.
+		r.Body = http.MaxBytesReader(c.Response().Writer, r.Body, maxBody)
+		if ct == echo.MIMEApplicationForm {
+			var tooLarge *http.MaxBytesError
+			if err := r.ParseForm(); errors.As(err, &tooLarge) {
+				return bodyTooLarge()
+			}
+		}
+		return next(c)
+	}
+}
+
 const userKey = "user"
 
 // loadUser puts the signed-in user (if any) on the context. A disabled user's sessions end here.
@@ -176,13 +224,38 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// safeNext keeps a post-sign-in redirect on this site.
+// safeNext returns a next or back target when it is a path on this site (see localTarget),
+// and "/" for anything else.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") {
+	if !localTarget(next) {
 		return "/"
 	}
 	return next
+}
+
+// localTarget reports whether a redirect target stays on this site. Browsers drop tabs and
+// newlines from a URL, trim spaces and controls from its ends and read a backslash as "/", so
+// "/<tab>/evil.example" is followed as "//evil.example", another host. A target passes only when
+// both its raw and its percent-decoded form start with exactly one "/", parse with no scheme,
+// host or user info, are valid UTF-8 and hold no control, space, format character or backslash;
+// so "/%2F/evil.example" and "/%5Cevil.example" are refused too. The check is strict on purpose:
+// a target that fails only means landing on the dashboard.
+func localTarget(target string) bool {
+	decoded, err := url.PathUnescape(target)
+	return err == nil && localForm(target) && localForm(decoded)
+}
+
+func localForm(s string) bool {
+	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r == '\\' || unicode.IsControl(r) || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) {
+			return false
+		}
+	}
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil && u.Opaque == ""
 }
 
 // actor describes the request's user and client for the audit trail.

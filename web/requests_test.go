@@ -433,3 +433,37 @@ func TestRevokedGrantShowsItsChainEnded(t *testing.T) {
 		}
 	})
 }
+
+// TestBackTargetStaysOnSite: a no-JS review returns to its back target only when that is a
+// path on this site; anything else falls back to the request's page.
+func TestBackTargetStaysOnSite(t *testing.T) {
+	a := newApp(t, "sqlite")
+	a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
+	olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+	es := a.mustEstate(1, olivia)
+	req := a.client()
+	req.signIn("rhea@example.com", goodPassword)
+	ap := a.client()
+	ap.signIn("olivia@example.com", goodPassword)
+	for _, tc := range []struct{ back, want string }{
+		{"/%2F/evil.example", ""},
+		{"/\t/evil.example", ""},
+		{"/approvals?state=pending", "/approvals?state=pending"},
+	} {
+		req.get("/requests/new")
+		p := req.post("/requests", url.Values{"policy_id": {es.policy.ID}, "duration": {"1h"}, "justification": {"INC-8"}})
+		if p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("submit: %d %s", p.StatusCode, p.find("form-error").Text())
+		}
+		reqURL := p.Header.Get("Location")
+		want := tc.want
+		if want == "" {
+			want = reqURL
+		}
+		ap.get(reqURL)
+		p = ap.post(reqURL+"/review", url.Values{"decision": {"deny"}, "comment": {"not now"}, "back": {tc.back}})
+		if p.StatusCode != http.StatusSeeOther || p.Header.Get("Location") != want {
+			t.Errorf("back=%q: review answered %d to %q, want %q", tc.back, p.StatusCode, p.Header.Get("Location"), want)
+		}
+	}
+}

@@ -13,6 +13,8 @@ func (s *Server) routes() {
 	e.Use(s.requestID)
 	e.Use(s.observe)
 	e.Use(s.recoverPanic)
+	// Before any route middleware: the CSRF check reads the form.
+	e.Use(limitBody)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)

@@ -48,7 +48,9 @@ func (s *Server) finishSSO(c echo.Context) error {
 		return err
 	}
 	att.Forgive(c)
-	return redirect(c, next)
+	// The target was checked when the flow began; it is checked again as it is used, so the
+	// rule holds even for a flow begun before the rule tightened.
+	return redirect(c, safeNext(next))
 }
 
 func (s *Server) renderSSORefused(c echo.Context, status int, msg string) error {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/config"
 	"github.com/elevate-pam/elevate/internal/testenv"
 	"github.com/go-jose/go-jose/v4"
@@ -304,12 +306,25 @@ func (f *fakeOP) setShape(fn func(map[string]any) *rsa.PrivateKey) {
 // fakeLogin runs the flow against the fake provider and returns the app's answer to the callback.
 func (c *client) fakeLogin() page {
 	c.t.Helper()
-	start := c.get("/auth/sso")
+	return c.fakeLoginFrom("/auth/sso")
+}
+
+// fakeLoginFrom starts the flow at path (which may carry a next target).
+func (c *client) fakeLoginFrom(path string) page {
+	c.t.Helper()
+	start := c.get(path)
 	if start.StatusCode != http.StatusFound {
 		c.t.Fatalf("start SSO: %d", start.StatusCode)
 	}
+	return c.followProvider(start.Header.Get("Location"))
+}
+
+// followProvider visits the fake provider's authorization URL and returns the app's answer to
+// the callback it sends back to.
+func (c *client) followProvider(authURL string) page {
+	c.t.Helper()
 	noFollow := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := noFollow.Get(start.Header.Get("Location"))
+	resp, err := noFollow.Get(authURL)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -383,6 +398,46 @@ func TestSSORefusesBadTokens(t *testing.T) {
 			t.Fatal("an authorization code reached the log")
 		}
 	})
+}
+
+// TestSSONextStaysOnSite: the next target survives single sign-on when it is a path on this
+// site, is dropped at the start when it is not, and is checked again at the callback, so even
+// a flow that stored a bad one lands on "/".
+func TestSSONextStaysOnSite(t *testing.T) {
+	var op *fakeOP
+	a := newApp(t, "sqlite", func(c *config.Config) {
+		op = startFakeOP(t, time.Now) // replaced by the app's clock below
+		c.OIDCIssuer, c.OIDCClientID, c.OIDCSecret = op.issuer, "elevate", "client secret"
+	})
+	op.now = a.clock.Now
+	a.mustUser("ana@example.com", "Ana", goodPassword, false)
+	for _, tc := range []struct{ next, want string }{
+		{"/requests?state=pending", "/requests?state=pending"},
+		{"/%09/evil.example", "/"},
+		{"/%2F/evil.example", "/"},
+	} {
+		c := a.client()
+		if p := c.fakeLoginFrom("/auth/sso?next=" + url.QueryEscape(tc.next)); p.StatusCode != http.StatusSeeOther || p.Header.Get("Location") != tc.want {
+			t.Errorf("next=%q: callback answered %d to %q, want %q", tc.next, p.StatusCode, p.Header.Get("Location"), tc.want)
+		}
+	}
+
+	// A flow cookie that holds a target off the site, as one begun before the rule tightened would.
+	sso := a.auth.NewSSO(auth.SSOConfig{Issuer: op.issuer, ClientID: "elevate", ClientSecret: "client secret",
+		RedirectURL: a.srv.URL + "/auth/sso/callback"}, []byte(testSecret))
+	for _, next := range []string{"//evil.example", "/\t/evil.example", "/%5Cevil.example"} {
+		rec := httptest.NewRecorder()
+		to, err := sso.Begin(rec, httptest.NewRequest(http.MethodGet, "/auth/sso", nil), next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := a.client()
+		app, _ := url.Parse(a.srv.URL + "/auth/sso")
+		c.http.Jar.SetCookies(app, rec.Result().Cookies())
+		if p := c.followProvider(to); p.StatusCode != http.StatusSeeOther || p.Header.Get("Location") != "/" {
+			t.Errorf("stored next=%q: callback answered %d to %q, want /", next, p.StatusCode, p.Header.Get("Location"))
+		}
+	}
 }
 
 func TestPasswordSignInOffExceptBreakGlass(t *testing.T) {
