@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -80,6 +81,48 @@ func bindJSON(c echo.Context, v any) error {
 			return bodyTooLarge()
 		}
 		return pam.Errorf(pam.EINVALID, "The body is not valid JSON for this call: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	return checkJSONStrings(reflect.ValueOf(v), "")
+}
+
+// checkJSONStrings refuses a decoded body whose strings hold a NUL byte or another control
+// character other than line breaks and tabs (JSON can carry them escaped; nothing can store
+// them), naming the field by its JSON name.
+func checkJSONStrings(v reflect.Value, field string) error {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			return checkJSONStrings(v.Elem(), field)
+		}
+	case reflect.String:
+		if _, bad := pam.BadChar(v.String(), true); bad {
+			return pam.FieldError(field, "The value of %q holds a control character; remove it and send again.", field)
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+			if name == "" {
+				name = t.Field(i).Name
+			}
+			if t.Field(i).IsExported() {
+				if err := checkJSONStrings(v.Field(i), name); err != nil {
+					return err
+				}
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			if err := checkJSONStrings(v.Index(i), field); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		for _, k := range v.MapKeys() {
+			if err := checkJSONStrings(v.MapIndex(k), field); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -22,19 +22,20 @@ type apiRefusal struct {
 	status int
 	code   string
 	msg    string
+	field  string // the input at fault, if one is
 }
 
 func (e *apiRefusal) Error() string { return e.msg }
 
 var (
-	errEnrolmentRequired = &apiRefusal{http.StatusForbidden, codeEnrolmentRequired,
-		"Your organisation requires two-step verification for your account. Set it up on your profile page; until then API tokens cannot act for you."}
-	errEnrolFirst = &apiRefusal{http.StatusForbidden, codeEnrolmentRequired,
-		"This call needs a two-step code, and your account has no two-step verification. Set it up on your profile page first."}
-	errOTPMissing = &apiRefusal{http.StatusUnauthorized, codeStepUpRequired,
-		"This call needs a step-up: send a current code from your authenticator app in the X-Elevate-OTP header."}
-	errOTPWrong = &apiRefusal{http.StatusUnauthorized, codeStepUpRequired,
-		"The code in X-Elevate-OTP is wrong or was already used; each code works once. Send the next code from your authenticator app. Recovery codes are not accepted here."}
+	errEnrolmentRequired = &apiRefusal{status: http.StatusForbidden, code: codeEnrolmentRequired,
+		msg: "Your organisation requires two-step verification for your account. Set it up on your profile page; until then API tokens cannot act for you."}
+	errEnrolFirst = &apiRefusal{status: http.StatusForbidden, code: codeEnrolmentRequired,
+		msg: "This call needs a two-step code, and your account has no two-step verification. Set it up on your profile page first."}
+	errOTPMissing = &apiRefusal{status: http.StatusUnauthorized, code: codeStepUpRequired,
+		msg: "This call needs a step-up: send a current code from your authenticator app in the X-Elevate-OTP header."}
+	errOTPWrong = &apiRefusal{status: http.StatusUnauthorized, code: codeStepUpRequired,
+		msg: "The code in X-Elevate-OTP is wrong or was already used; each code works once. Send the next code from your authenticator app. Recovery codes are not accepted here."}
 )
 
 // apiEnrolment refuses every API call of a token whose owner the organisation requires to use

@@ -61,6 +61,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		body["code"] = apiCode(status)
 		if ar != nil {
 			body["code"] = ar.code
+			if ar.field != "" {
+				body["field"] = ar.field
+			}
 		}
 		_ = c.JSON(status, body)
 		return
@@ -117,6 +120,8 @@ func statusOf(code string) int {
 
 func heading(status int) string {
 	switch status {
+	case http.StatusBadRequest:
+		return "Cannot use what was sent"
 	case http.StatusForbidden:
 		return "Not allowed"
 	case http.StatusNotFound:

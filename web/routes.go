@@ -15,6 +15,7 @@ func (s *Server) routes() {
 	e.Use(s.recoverPanic)
 	// Before any route middleware: the CSRF check reads the form.
 	e.Use(limitBody)
+	e.Use(refuseUnstorable)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)

@@ -98,7 +98,7 @@ func Seed(ctx context.Context, url string) (*Org, error) {
 			return nil, err
 		}
 	}
-	if _, o.Check, err = accounts.CreateAPIToken(ctx, o.Users[AdminEmail], "fleet-check", auth.ScopeCheck, audit.System); err != nil {
+	if _, o.Check, err = accounts.CreateCheckToken(ctx, "fleet-check", audit.System); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -75,6 +75,9 @@ func ValidateTitle(field, s string) (string, error) {
 	if utf8.RuneCountInString(s) > 100 || strings.ContainsAny(s, "\r\n\t") {
 		return "", FieldError(field, "Use at most 100 characters on one line.")
 	}
+	if err := CheckChars(field, s, false); err != nil {
+		return "", err
+	}
 	return s, nil
 }
 
@@ -83,6 +86,9 @@ func ValidateDescription(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if utf8.RuneCountInString(s) > 2000 {
 		return "", FieldError("description", "Use at most 2000 characters.")
+	}
+	if err := CheckChars("description", s, true); err != nil {
+		return "", err
 	}
 	return s, nil
 }

@@ -76,3 +76,32 @@ func FuzzParseScopeTypeAndTaskKey(f *testing.F) {
 		}
 	})
 }
+
+func TestBadChar(t *testing.T) {
+	for _, tc := range []struct {
+		in        string
+		multiline bool
+		bad       bool
+	}{
+		{"plain text, ünïcode and emoji 🎉", false, false},
+		{"two\nlines\twith a tab", true, false},
+		{"two\nlines", false, true},
+		{"nul\x00", true, true},
+		{"escape \x1b[31m", true, true},
+		{"del \x7f", true, true},
+		{"c1 \u0085", true, true},
+		{"invalid \xff", true, true},
+		{"cut \xe2\x82", true, true},
+	} {
+		if _, bad := BadChar(tc.in, tc.multiline); bad != tc.bad {
+			t.Errorf("BadChar(%q, %v) = %v", tc.in, tc.multiline, bad)
+		}
+	}
+	if _, err := ValidateTitle("name", "Ops\x00"); ErrorCode(err) != EINVALID {
+		t.Errorf("a NUL in a name: %v", err)
+	}
+	sub := Submission{Duration: MinDuration, Justification: "pasted \x1b[0m"}
+	if err := sub.Validate(NewPolicy(ScopeTask, "t"), 24*time.Hour, time.Now()); ErrorCode(err) != EINVALID {
+		t.Errorf("a control character in a justification: %v", err)
+	}
+}

@@ -200,6 +200,9 @@ func checkText(field, s string, max int) (string, error) {
 	if utf8.RuneCountInString(s) > max {
 		return "", FieldError(field, "Use at most %d characters.", max)
 	}
+	if err := CheckChars(field, s, true); err != nil {
+		return "", err
+	}
 	return s, nil
 }
 

@@ -38,7 +38,7 @@ func NormalizeEmail(s string) (string, error) {
 		return "", FieldError("email", "Enter an email address.")
 	}
 	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || len(s) > 254 {
+	if _, bad := BadChar(s, false); bad || err != nil || a.Address != s || len(s) > 254 {
 		return "", FieldError("email", "Enter a valid email address, like name@example.com.")
 	}
 	return s, nil
@@ -52,6 +52,9 @@ func ValidateName(s string) (string, error) {
 	}
 	if utf8.RuneCountInString(s) > 100 || strings.ContainsAny(s, "\r\n\t") {
 		return "", FieldError("name", "Use at most 100 characters on one line.")
+	}
+	if err := CheckChars("name", s, false); err != nil {
+		return "", err
 	}
 	return s, nil
 }
