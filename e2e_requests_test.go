@@ -59,6 +59,7 @@ func TestBrowserRequestApproveCheckRevoke(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="secret"]`)),
 	)
 	token := strings.TrimSpace(text(t, ctx, `[data-testid="secret"]`))
+	screenshot(t, ctx, "admin-check-tokens")
 	signOut(t, ctx, p)
 
 	// The requester asks for Mailbox admin for 1 hour.

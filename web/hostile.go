@@ -23,8 +23,12 @@ const (
 // Passwords and codes are never stored as typed.
 var freeText = map[string]bool{
 	"justification": true, "comment": true, "reason": true, "description": true, "name": true, "ticket": true,
-	"password": true, "password_confirm": true,
+	"password": true, "password_confirm": true, "next": true, "back": true,
 }
+
+// ownParser are fields whose parser takes any bytes and falls back safely: a redirect target
+// that is not a plain path on this site goes to the dashboard (see safeNext), never a 400.
+var ownParser = map[string]bool{"next": true, "back": true}
 
 // refuseUnstorable answers 400 when a path parameter, a query value or a form field holds what
 // no handler could use and PostgreSQL could not store: a NUL byte or another control character,
@@ -40,7 +44,7 @@ func refuseUnstorable(next echo.HandlerFunc) echo.HandlerFunc {
 				}
 			}
 		}
-		if err := checkValues("address", c.QueryParams(), maxQuery, nil); err != nil {
+		if err := checkValues("address", c.QueryParams(), maxQuery, ownParser); err != nil {
 			return err
 		}
 		r := c.Request()
