@@ -85,6 +85,14 @@ func TestBrowserRequestApproveCheckRevoke(t *testing.T) {
 	if d := checkCall(t, p, token, "rhea@demo.example", "exchange/Set-Mailbox"); d["allowed"] != false {
 		t.Fatalf("check while pending: %v", d)
 	}
+	// The target host's side: `elevate check` and `elevate run` with the same token.
+	host := map[string]string{"ELEVATE_URL": p.base, "ELEVATE_CHECK_TOKEN": token, "USER": "rhea", "ELEVATE_USER_DOMAIN": "demo.example"}
+	if code, _, errOut := runBinary(t, host, "check", "--user", "rhea@demo.example", "--task", "exchange/Set-Mailbox"); code != 1 || !strings.Contains(errOut, "no grant in force") {
+		t.Fatalf("elevate check while pending: exit %d, %q", code, errOut)
+	}
+	if code, out, _ := runBinary(t, host, "run", "--task", "exchange/Set-Mailbox", "--", "sh", "-c", "echo ran; exit 7"); code != 1 || strings.Contains(out, "ran") {
+		t.Fatalf("elevate run while pending: exit %d, %q", code, out)
+	}
 	reqPath, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname`))
 	signOut(t, ctx, p)
 
@@ -112,6 +120,9 @@ func TestBrowserRequestApproveCheckRevoke(t *testing.T) {
 	screenshot(t, ctx, "request-in-force")
 	if d := checkCall(t, p, token, "rhea@demo.example", "exchange/Set-Mailbox"); d["allowed"] != true {
 		t.Fatalf("check after approval: %v", d)
+	}
+	if code, out, _ := runBinary(t, host, "run", "--task", "exchange/Set-Mailbox", "--", "sh", "-c", "echo ran; exit 7"); code != 7 || !strings.Contains(out, "ran") {
+		t.Fatalf("elevate run with a grant in force: exit %d, %q", code, out)
 	}
 	signOut(t, ctx, p)
 

@@ -50,6 +50,13 @@ Commands:
                             make a check token for a target system and print it
                             once on standard output (audited; shown on
                             /admin/check-tokens, revocable there)
+  check --user U --task T [--url URL] [--token TOKEN] [--timeout 5s]
+                            ask Elevate whether U may run T now (ELEVATE_URL,
+                            ELEVATE_CHECK_TOKEN): exit 0 allowed, 1 denied, 2 error
+  run --task T [--user U] -- COMMAND ARGS...
+                            run COMMAND only when Elevate allows the invoking user
+                            (SUDO_USER, else --user, else USER; a name without @ gets
+                            @ELEVATE_USER_DOMAIN); its exit status is passed through
   audit verify [--checkpoint SEQ:HASH]
                             check the audit chain end to end (and that it still
                             holds a head saved earlier)
@@ -69,6 +76,7 @@ func main() {
 // env is the process's outside world, passed in so commands can be tested.
 type env struct {
 	cfg    config.Config
+	getenv func(string) string
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
@@ -84,7 +92,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return 2
 	}
 	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[cfg.LogLevel]
-	e := &env{cfg: cfg, stdin: stdin, stdout: stdout, stderr: stderr,
+	e := &env{cfg: cfg, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr,
 		log: slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))}
 
 	cmd := "serve"
@@ -106,6 +114,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = e.setupLink(ctx, args)
 	case "token":
 		err = e.token(ctx, args)
+	case "check":
+		err = e.checkCmd(ctx, args)
+	case "run":
+		err = e.runCmd(ctx, args)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -114,9 +126,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return 2
 	}
 	var ue usageError
+	var es exitStatus
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &es):
+		if es.msg != "" {
+			fmt.Fprintf(stderr, "elevate: %s\n", es.msg)
+		}
+		return es.code
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "elevate: %v\n", err)
 		return 2
