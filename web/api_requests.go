@@ -13,6 +13,9 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
+// checkPath is the decision point's route.
+const checkPath = "/api/v1/check"
+
 type checkIn struct {
 	User string `json:"user"`
 	Task string `json:"task"`
@@ -44,18 +47,18 @@ func (s *Server) check(c echo.Context) error {
 	ctx := c.Request().Context()
 	var in checkIn
 	if err := bindJSON(c, &in); err != nil {
-		if pam.ErrorCode(err) != pam.EINVALID {
-			return err // too large: 413
-		}
 		if rerr := s.access.RecordBadCheck(ctx, tokenActor(c), pam.ErrorMessage(err)); rerr != nil {
 			s.log.Error("check event not recorded; denied", "request_id", RequestID(c), "error", rerr.Error())
 			return c.JSON(http.StatusServiceUnavailable, checkOut{Allowed: false, Reason: "unavailable"})
 		}
-		return c.JSON(http.StatusBadRequest, checkRefusal(err))
+		if pam.ErrorCode(err) != pam.EINVALID {
+			return err // too large: 413
+		}
+		return c.JSON(http.StatusBadRequest, checkRefusal(c, err))
 	}
 	d, err := s.access.Check(ctx, tokenActor(c), in.User, in.Task)
 	if pam.ErrorCode(err) == pam.EINVALID {
-		return c.JSON(http.StatusBadRequest, checkRefusal(err))
+		return c.JSON(http.StatusBadRequest, checkRefusal(c, err))
 	}
 	if err != nil {
 		s.log.Error("check failed; denied", "request_id", RequestID(c), "error", err.Error())
@@ -70,8 +73,8 @@ func (s *Server) check(c echo.Context) error {
 
 // checkRefusal is the body of a check refused for bad input: still a denial a target system
 // can read, with what was wrong.
-func checkRefusal(err error) map[string]any {
-	body := map[string]any{"allowed": false, "reason": access.ReasonBadRequest, "error": pam.ErrorMessage(err), "code": "invalid"}
+func checkRefusal(c echo.Context, err error) map[string]any {
+	body := map[string]any{"allowed": false, "reason": access.ReasonBadRequest, "error": pam.ErrorMessage(err), "code": "invalid", "request_id": RequestID(c)}
 	var pe *pam.Error
 	if errors.As(err, &pe) && pe.Field != "" {
 		body["field"] = pe.Field
@@ -215,7 +218,8 @@ func (s *Server) apiSubmitRequest(c echo.Context) error {
 		sub.ScheduledStart = &t
 	}
 	ctx := c.Request().Context()
-	p, err := s.access.EligiblePolicy(ctx, u, in.PolicyID)
+	// An extension is made under its grant's policy, whatever policy_id says.
+	p, err := s.access.SubmissionPolicy(ctx, u, in.PolicyID, in.Extends)
 	if err != nil {
 		return err
 	}

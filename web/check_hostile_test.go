@@ -65,6 +65,7 @@ func TestHostileChecksDoNotFailOthers(t *testing.T) {
 			{[]byte(`{"user":"` + strings.Repeat("u", 10_000) + `","task":"exchange/Set-Mailbox"}`), "", http.StatusBadRequest},
 			{[]byte(`{"user":"root@example.com","task":"exchange/Set-Mailbox"}`), strings.Repeat("agent\xff\t", 1_500), http.StatusOK},
 			{[]byte(`not json at all`), "", http.StatusBadRequest},
+			{[]byte(`{"user":"` + strings.Repeat("u", 100<<10) + `","task":"exchange/Set-Mailbox"}`), "", http.StatusRequestEntityTooLarge},
 		}
 		const rounds = 4
 		var wg sync.WaitGroup
@@ -112,6 +113,10 @@ func TestHostileChecksDoNotFailOthers(t *testing.T) {
 				}
 				if len(ev.TargetID) > audit.MaxTargetID || strings.ContainsRune(ev.TargetID, 0) || len(ev.UserAgent) > audit.MaxUserAgent {
 					t.Errorf("event %d stored unfitted values: %q", ev.Seq, ev.TargetID)
+				}
+				// A 10 KB user grows the trail by its fitted form and a hash, not by 10 KB.
+				if len(ev.Details) > 1500 {
+					t.Errorf("event %d keeps %d bytes of details", ev.Seq, len(ev.Details))
 				}
 			}
 		}

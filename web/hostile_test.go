@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/elevate-pam/elevate/web"
 )
 
 // inputNames reads, from the web package's own source, every query and form field a handler
@@ -80,6 +82,9 @@ func TestHostileInputNeverFails(t *testing.T) {
 	anon.get("/login")
 	query, form, jsonNames := inputNames(t)
 
+	// typedOnly sends the hostile value only in the fields people type, which the edge leaves
+	// to their parsers; otherwise one refused id would hide what the handlers do with them.
+	typedOnly := false
 	send := func(c *client, method, path string, h string) (int, string) {
 		var body *bytes.Reader
 		ct := ""
@@ -102,7 +107,9 @@ func TestHostileInputNeverFails(t *testing.T) {
 		default:
 			f := url.Values{}
 			for _, n := range form {
-				f.Set(n, h)
+				if !typedOnly || web.FreeTextFields[n] {
+					f.Set(n, h)
+				}
 			}
 			f.Set("_csrf", c.csrf)
 			body, ct = bytes.NewReader([]byte(f.Encode())), "application/x-www-form-urlencoded"
@@ -131,8 +138,15 @@ func TestHostileInputNeverFails(t *testing.T) {
 			continue
 		}
 		for i, h := range hostileValues {
+			typedOnly = false
 			path := routeParam.ReplaceAllStringFunc(r.Path, func(string) string { return url.PathEscape(h) })
 			path = strings.Replace(path, "*", url.PathEscape(h), 1)
+			if r.Method == http.MethodPost && !strings.HasPrefix(r.Path, "/api/") {
+				typedOnly = i%2 == 1 // half the walk: hostile typed fields behind plain ids
+				if typedOnly {
+					path = routeParam.ReplaceAllString(r.Path, "00000000-0000-0000-0000-000000000000")
+				}
+			}
 			for who, c := range map[string]*client{"anonymous": anon, "admin": admin} {
 				if strings.HasPrefix(r.Path, "/api/") && who == "anonymous" {
 					continue

@@ -86,7 +86,11 @@ func TestAPIBodyLimits(t *testing.T) {
 		{"chunked check", "/api/v1/check", check, "application/json", unsized(bigJSON), http.StatusRequestEntityTooLarge},
 		{"chunked form", "/api/v1/requests", api, "application/x-www-form-urlencoded", unsized("a=" + strings.Repeat("a", overLimit)), http.StatusRequestEntityTooLarge},
 		{"multipart", "/api/v1/requests", api, "multipart/form-data; boundary=b", strings.NewReader(multipartBody), http.StatusUnsupportedMediaType},
-		{"multipart, no token", "/api/v1/check", "", "multipart/form-data; boundary=b", unsized(multipartBody), http.StatusUnsupportedMediaType},
+		{"multipart, no token", "/api/v1/requests", "", "multipart/form-data; boundary=b", unsized(multipartBody), http.StatusUnsupportedMediaType},
+		// The check API authenticates first and then reads at most the limit itself, so that
+		// every call with a valid check token is refused on the audit trail.
+		{"multipart check", "/api/v1/check", check, "multipart/form-data; boundary=b", unsized(multipartBody), http.StatusBadRequest},
+		{"multipart check, no token", "/api/v1/check", "", "multipart/form-data; boundary=b", unsized(multipartBody), http.StatusUnauthorized},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodPost, a.srv.URL+tc.path, tc.body)

@@ -203,7 +203,8 @@ func (s *Server) submitRequest(c echo.Context) error {
 	u, _ := CurrentUser(c)
 	in := requestInput{PolicyID: c.FormValue("policy_id"), Duration: c.FormValue("duration"), Justification: c.FormValue("justification"),
 		Ticket: c.FormValue("ticket"), ScheduledStart: c.FormValue("scheduled_start"), Extends: c.FormValue("extends")}
-	p, err := s.access.EligiblePolicy(ctx, u, in.PolicyID)
+	// An extension is made under its grant's policy, whatever policy_id says.
+	p, err := s.access.SubmissionPolicy(ctx, u, in.PolicyID, in.Extends)
 	if err != nil {
 		return err
 	}

@@ -118,7 +118,7 @@ func (s *Server) routes() {
 	apiDecide := append(apiAll[:len(apiAll):len(apiAll)], s.apiStepUp)
 	apiAdmin := append(apiAll[:len(apiAll):len(apiAll)], s.requireAdmin, s.apiStepUp)
 	apiCheck := []echo.MiddlewareFunc{s.failClosed, s.checkAuth, s.limitCheckPerToken}
-	e.POST("/api/v1/check", s.check, apiCheck...)
+	e.POST(checkPath, s.check, apiCheck...)
 	e.GET("/api/v1/requests", s.apiListRequests, apiAll...)
 	e.POST("/api/v1/requests", s.apiSubmitRequest, apiAll...)
 	e.GET("/api/v1/requests/:id", s.apiGetRequest, apiAll...)

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/auth"
+	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/testenv"
 )
 
@@ -201,4 +203,39 @@ func (a *app) apiTokenWithCode(c *client, secret string) string {
 		a.t.Fatalf("mint with a code: %d", p.StatusCode)
 	}
 	return tok
+}
+
+// An extension is made under its grant's policy, so it needs that policy's step-up whatever
+// policy_id the caller names (on the API as on the pages).
+func TestExtensionNeedsItsGrantsStepUp(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		a := newApp(t, dialect)
+		olivia := a.mustUser("olivia@example.com", "Olivia", goodPassword, false)
+		a.mustUser("eve@example.com", "Eve", goodPassword, false)
+		es := a.mustEstate(1, olivia)
+		strict := pam.NewPolicy(pam.ScopeTask, es.other.ID)
+		strict.ApprovalType, strict.MFARequired = pam.ApprovalAuto, true
+		strict, err := a.admin.CreatePolicy(context.Background(), audit.System, strict)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ec := a.client()
+		ec.signIn("eve@example.com", goodPassword)
+		secret, _ := ec.enrol()
+		tok := a.apiTokenWithCode(ec, secret)
+		a.clock.Advance(30 * time.Second)
+		status, out := a.apiCallOTP("POST", "/api/v1/requests", tok, code(t, secret, a.clock.Now()), map[string]any{"policy_id": strict.ID, "duration_min": 60, "justification": "x"})
+		if status != http.StatusCreated || out["status"] != "approved" {
+			t.Fatalf("ask under the strict policy: %d %v", status, out)
+		}
+		grant := out["id"].(string)
+		body := map[string]any{"policy_id": es.policy.ID, "duration_min": 60, "justification": "more", "extends": grant}
+		if status, out := a.apiCall("POST", "/api/v1/requests", tok, body); status != http.StatusUnauthorized || out["code"] != "step_up_required" {
+			t.Fatalf("extension naming a lenient policy, without a code: %d %v", status, out)
+		}
+		a.clock.Advance(30 * time.Second)
+		if status, out := a.apiCallOTP("POST", "/api/v1/requests", tok, code(t, secret, a.clock.Now()), body); status != http.StatusCreated || out["extends"] != grant {
+			t.Fatalf("extension with a code: %d %v", status, out)
+		}
+	})
 }

@@ -95,6 +95,23 @@ func (s *Service) EligiblePolicy(ctx context.Context, u pam.User, policyID strin
 	return s.eligiblePolicy(ctx, s.db, u, policyID)
 }
 
+// SubmissionPolicy returns the policy a submission will be made under: the policy of the grant
+// it extends when extendsID is set (whatever policy the caller named), else policyID's. Callers
+// decide from it what the submission needs, such as a step-up for "MFA required".
+func (s *Service) SubmissionPolicy(ctx context.Context, u pam.User, policyID, extendsID string) (pam.Policy, error) {
+	if extendsID != "" {
+		prev, err := s.db.RequestByID(ctx, extendsID)
+		if err != nil {
+			return pam.Policy{}, err
+		}
+		if prev.RequesterID != u.ID {
+			return pam.Policy{}, pam.Errorf(pam.ENOTFOUND, "Request not found.")
+		}
+		policyID = prev.PolicyID
+	}
+	return s.eligiblePolicy(ctx, s.db, u, policyID)
+}
+
 // Every read inside a transaction goes through the transaction's handle: a second connection
 // taken while one is held can exhaust the pool under load and deadlock.
 func (s *Service) eligiblePolicy(ctx context.Context, db *store.Store, u pam.User, policyID string) (pam.Policy, error) {
@@ -148,6 +165,15 @@ func (s *Service) submit(ctx context.Context, a audit.Actor, u pam.User, policyI
 			}
 			if !prev.InForce(now) {
 				return pam.Errorf(pam.ECONFLICT, "Only a grant in force can be extended; ask for new access instead.")
+			}
+			if prev.ExtendsID != "" {
+				// An extension stands only while the grant it extends does.
+				if base, err := tx.RequestByID(ctx, prev.ExtendsID); err != nil || base.Status == pam.StatusRevoked || base.Status == pam.StatusCancelled {
+					if err != nil && pam.ErrorCode(err) != pam.ENOTFOUND {
+						return err
+					}
+					return pam.Errorf(pam.ECONFLICT, "The grant this extends was revoked; it cannot be extended.")
+				}
 			}
 			policyID = prev.PolicyID
 		}
@@ -513,10 +539,60 @@ func (s *Service) saveChainLink(ctx context.Context, tx *store.Store, a audit.Ac
 	return s.notifyTx(ctx, tx, *r, event, a)
 }
 
-// Sweep writes down timed-out and expired states, one request per transaction. Several
-// processes may sweep at once: the version check lets exactly one of them record each change.
-// Nothing depends on the sweeper for correctness; it only keeps states and mail current.
+// repairChains ends extensions whose grant was revoked while they stayed approved or pending,
+// as a revoke does today: the same person and reason, or cancelled ("grant revoked"), each
+// audited and mailed. Only data from before revokes ended whole chains has them; a chain of
+// several is ended one link per round.
+func (s *Service) repairChains(ctx context.Context) (int, error) {
+	done := 0
+	for range 10 {
+		ids, err := s.db.BrokenChainLinks(ctx, 200)
+		if err != nil || len(ids) == 0 {
+			return done, err
+		}
+		for _, id := range ids {
+			err := s.db.Tx(ctx, func(tx *store.Store) error {
+				r, err := tx.RequestByID(ctx, id)
+				if err != nil {
+					return err
+				}
+				// The base first, then the extension: the order a revoke takes them in.
+				base, err := tx.LockRequest(ctx, r.ExtendsID)
+				if err != nil {
+					return err
+				}
+				if r, err = tx.LockRequest(ctx, id); err != nil {
+					return err
+				}
+				ok, err := r.EndWithBase(base, s.now())
+				if err != nil || !ok {
+					return err
+				}
+				done++
+				return s.saveChainLink(ctx, tx, audit.System, &r, base.ID)
+			})
+			if err != nil && pam.ErrorCode(err) != pam.ECONFLICT {
+				return done, fmt.Errorf("end chain link %s: %w", id, err)
+			}
+		}
+	}
+	return done, nil
+}
+
+// Sweep writes down timed-out and expired states, one request per transaction, and ends chain
+// links an older version left open (see repairChains). Several processes may sweep at once:
+// the version check lets exactly one of them record each change. Nothing depends on the
+// sweeper for correctness; it only keeps states and mail current.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
+	repaired, err := s.repairChains(ctx)
+	if err != nil {
+		return repaired, err
+	}
+	n, err := s.sweep(ctx)
+	return repaired + n, err
+}
+
+func (s *Service) sweep(ctx context.Context) (int, error) {
 	ids, err := s.db.DueForSweep(ctx, s.now(), 200)
 	if err != nil {
 		return 0, err

@@ -70,17 +70,20 @@ func (b *batchWriter) flush() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := b.db.AppendAuditBatch(ctx, evs)
+		cancel()
 		if err != nil && len(batch) > 1 {
 			// One event the database refuses must not fail its neighbours' checks: retry one
-			// by one, so each caller learns the fate of its own event only.
+			// by one, so each caller learns the fate of its own event only. The retries share
+			// one more bounded wait: a database that is down fails them all quickly.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			for _, q := range batch {
 				q.done <- b.db.AppendAuditBatch(ctx, []*audit.Event{q.ev})
 			}
+			cancel()
 		} else {
 			for _, q := range batch {
 				q.done <- err
 			}
 		}
-		cancel()
 	}
 }

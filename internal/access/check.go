@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/pam"
@@ -74,9 +75,21 @@ func (s *Service) RecordBadCheck(ctx context.Context, a audit.Actor, problem str
 }
 
 func (s *Service) checkEvent(a audit.Actor, userRef, taskKey string, d Decision, now time.Time) *audit.Event {
-	ev := a.Event("access.checked", "task", taskKey, map[string]any{
-		"user": userRef, "task": taskKey, "allowed": d.Allowed, "reason": d.Reason, "token": a.Name,
-	})
+	details := map[string]any{"allowed": d.Allowed, "reason": d.Reason, "token": a.Name}
+	// What a caller sent is kept as sent only while it could be real; beyond that the trail
+	// keeps a fitted value and the original's length and SHA-256, so no caller can grow it
+	// by more than a few hundred bytes a call.
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"user", userRef, maxCheckUser}, {"task", taskKey, maxCheckTask}} {
+		v, orig := audit.FitDetail(f.v, f.max)
+		details[f.name] = v
+		if orig != nil {
+			details[f.name+"_original"] = orig
+		}
+	}
+	ev := a.Event("access.checked", "task", taskKey, details)
 	ev.RequestID, ev.At = d.RequestID, now
 	if !d.Allowed {
 		ev.Outcome = audit.OutcomeFailure
@@ -96,7 +109,9 @@ func checkInput(userRef, taskKey string) error {
 		case len(f.v) > f.max:
 			return pam.FieldError(f.name, "The %s is longer than any %s can be (%d bytes at most).", f.name, f.what, f.max)
 		}
-		if _, changed := audit.Fit(f.v, len(f.v)); changed {
+		// U+FFFD stands in for bytes that were not UTF-8 (JSON decoding puts it there); no
+		// email address or task key holds one.
+		if _, changed := audit.Fit(f.v, len(f.v)); changed || strings.ContainsRune(f.v, utf8.RuneError) {
 			return pam.FieldError(f.name, "The %s holds a control character or bytes that are not UTF-8; send %s.", f.name, f.what)
 		}
 	}

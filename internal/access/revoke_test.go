@@ -294,3 +294,52 @@ func TestExtensionApprovedAfterItsGrantRanOutStands(t *testing.T) {
 		}
 	})
 }
+
+// TestSweepEndsChainsAnOlderVersionLeftOpen: before revokes ended whole chains, a revoked grant
+// could leave its extensions approved or pending. The check refuses them at once; the sweep ends
+// them as a revoke does now (same person and reason, or cancelled), audited and mailed; and they
+// cannot be extended meanwhile.
+func TestSweepEndsChainsAnOlderVersionLeftOpen(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect, 1, 1)
+		w.withOutbox()
+		base := w.approve(w.submit(), w.approvers[0])
+		w.clock.Advance(30 * time.Minute)
+		ext := w.approve(w.extend(base, time.Hour), w.approvers[0])
+		pending := w.extend(base, 30*time.Minute)
+		// What an older version wrote on revoke: the base alone.
+		if err := w.db.ExecRaw(w.ctx, "UPDATE requests SET status = 'revoked', revoked_by = ?, revoke_reason = 'old revoke', ends_at = ?, version = version + 1 WHERE id = ?",
+			string(w.approvers[0].ID), w.clock.Now().UTC(), base.ID); err != nil {
+			t.Fatal(err)
+		}
+		w.clock.Advance(45 * time.Minute) // inside the extension's window
+		if d := w.check(w.task.Key); d.Allowed {
+			t.Fatalf("the extension of a revoked grant was allowed: %+v", d)
+		}
+		if _, err := w.acc.Extend(w.ctx, as(w.requester), w.requester, ext.ID, pam.Submission{Duration: time.Hour, Justification: "more"}); pam.ErrorCode(err) != pam.ECONFLICT {
+			t.Fatalf("extending the extension of a revoked grant: %v", err)
+		}
+		n, err := w.acc.Sweep(w.ctx)
+		if err != nil || n < 2 {
+			t.Fatalf("sweep: %d %v", n, err)
+		}
+		if r := w.load(ext.ID); r.Status != pam.StatusRevoked || r.RevokeReason != "old revoke" || r.RevokedBy != w.approvers[0].ID {
+			t.Fatalf("approved extension after the sweep: %s %q by %s", r.Status, r.RevokeReason, r.RevokedBy)
+		}
+		if r := w.load(pending.ID); r.Status != pam.StatusCancelled || r.CancelReason != pam.CancelGrantRevoked {
+			t.Fatalf("pending extension after the sweep: %s %q", r.Status, r.CancelReason)
+		}
+		if evs := w.events(ext.ID, "request.revoked"); len(evs) != 1 || evs[0]["chain_of"] != base.ID || evs[0]["_actor_type"] != audit.ActorSystem {
+			t.Fatalf("revoke events: %v", evs)
+		}
+		if len(w.events(pending.ID, "request.cancelled")) != 1 || len(w.mailKinds(ext.ID, w.requester)) == 0 {
+			t.Fatal("the cancel was not audited, or the requester not told")
+		}
+		if n, err := w.acc.Sweep(w.ctx); err != nil || n != 0 {
+			t.Fatalf("a second sweep changed %d (%v)", n, err)
+		}
+		if _, _, err := w.db.VerifyAudit(w.ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

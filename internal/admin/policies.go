@@ -199,6 +199,9 @@ func (s *Service) UpdateSettings(ctx context.Context, a audit.Actor, in Settings
 	if len(in.Reason) > 1000 {
 		return pam.FieldError("reason", "Use at most 1000 characters.")
 	}
+	if err := pam.CheckChars("reason", in.Reason, true); err != nil {
+		return err
+	}
 	return s.tx(ctx, func(tx *store.Store) error {
 		before, err := tx.LockOrgSettings(ctx)
 		if err != nil {

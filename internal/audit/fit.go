@@ -29,14 +29,17 @@ const ellipsis = "…"
 
 // Fit returns s as it may be stored: NUL, other control characters and invalid UTF-8 become
 // U+FFFD, and a value longer than max bytes is cut at a character boundary and ends with "…".
-// changed reports whether anything was replaced or cut.
+// changed reports whether anything was replaced or cut. Fitting a fitted value changes nothing,
+// so an event normalised twice (a retried batch) keeps what it says about the original.
 func Fit(s string, max int) (fitted string, changed bool) {
 	clean := true
-	for _, r := range s {
-		if r == utf8.RuneError || unicode.IsControl(r) {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && size == 1) || unicode.IsControl(r) {
 			clean = false
 			break
 		}
+		i += size
 	}
 	if clean && len(s) <= max {
 		return s, false
@@ -57,6 +60,22 @@ func Fit(s string, max int) (fitted string, changed bool) {
 		cut--
 	}
 	return out[:cut] + ellipsis, true
+}
+
+// FitDetail is Fit for a value that goes into an event's details: the fitted value, and, when
+// it changed, the original's length and SHA-256 to record beside it.
+func FitDetail(s string, max int) (string, map[string]any) {
+	v, changed := Fit(s, max)
+	if !changed {
+		return v, nil
+	}
+	return v, Original(s)
+}
+
+// Original describes a value that was fitted: its length in bytes and its SHA-256.
+func Original(s string) map[string]any {
+	sum := sha256.Sum256([]byte(s))
+	return map[string]any{"length": len(s), "sha256": hex.EncodeToString(sum[:])}
 }
 
 // fitFields fits every short field to its column. For each field it changed, the original's
@@ -81,8 +100,7 @@ func (e *Event) fitFields() {
 		if fitted == nil {
 			fitted = map[string]any{}
 		}
-		sum := sha256.Sum256([]byte(*f.v))
-		fitted[f.name] = map[string]any{"length": len(*f.v), "sha256": hex.EncodeToString(sum[:])}
+		fitted[f.name] = Original(*f.v)
 		*f.v = v
 	}
 	e.Details = strings.ToValidUTF8(e.Details, "\uFFFD")

@@ -21,11 +21,15 @@ func TestFit(t *testing.T) {
 		{"exactly max", strings.Repeat("x", 10), 10, strings.Repeat("x", 10), false},
 		{"long", strings.Repeat("x", 11), 10, "xxxxxxx…", true},
 		{"long multibyte cut at a boundary", strings.Repeat("é", 10), 10, "ééé…", true},
+		{"a real U+FFFD is text", "caf\uFFFD", 64, "caf\uFFFD", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, changed := Fit(tc.in, tc.max)
 			if got != tc.want || changed != tc.changed {
 				t.Fatalf("Fit(%q, %d) = %q, %v; want %q, %v", tc.in, tc.max, got, changed, tc.want, tc.changed)
+			}
+			if again, changed := Fit(got, tc.max); again != got || changed {
+				t.Fatalf("Fit is not idempotent: %q → %q", got, again)
 			}
 			if len(got) > tc.max || !utf8.ValidString(got) {
 				t.Fatalf("Fit(%q) = %q: %d bytes (max %d), valid UTF-8 %v", tc.in, got, len(got), tc.max, utf8.ValidString(got))
@@ -59,6 +63,11 @@ func TestNormalizeFitsAndRecordsOriginals(t *testing.T) {
 	}
 	if d.Fitted["user_agent"]["length"] != json.Number("10000") || d.Fitted["target_id"]["sha256"] == nil || len(d.Fitted) != 2 {
 		t.Fatalf("fitted = %v", d.Fitted)
+	}
+	before := ev.Details
+	ev.Normalize() // a retried batch normalises again: nothing may change
+	if ev.Details != before {
+		t.Fatalf("normalising twice changed the details:\n%s\n%s", before, ev.Details)
 	}
 	ev.Chain(0, Genesis)
 	if ev.ComputeHash() != ev.Hash {

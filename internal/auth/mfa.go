@@ -405,6 +405,9 @@ func (m *MFA) Disable(ctx context.Context, u pam.User, required bool, reason str
 	if reason == "" {
 		return pam.FieldError("reason", "Say why you turn it off, for example \"new phone\".")
 	}
+	if err := pam.CheckChars("reason", reason, true); err != nil {
+		return err
+	}
 	err := m.db.Tx(ctx, func(tx *store.Store) error {
 		if _, err := tx.MFAByUser(ctx, u.ID); err != nil {
 			return ErrNotEnrolled

@@ -59,8 +59,8 @@ func TestCheckTokenMigrationOnOldData(t *testing.T) {
 		if tok, err := db.APITokenByHash(ctx, "hash-api"); err != nil || tok.Scope != "api" {
 			t.Fatalf("API token: %+v %v", tok, err)
 		}
-		revoked, _ := db.AuditEvents(ctx, store.AuditFilter{Action: "token.revoked", Limit: 10})
-		movedEv, _ := db.AuditEvents(ctx, store.AuditFilter{Action: "token.moved", Limit: 10})
+		revoked, _ := db.AuditEvents(ctx, store.AuditFilter{Action: "check_token.revoked", Limit: 10})
+		movedEv, _ := db.AuditEvents(ctx, store.AuditFilter{Action: "check_token.moved", Limit: 10})
 		if len(revoked) != 2 || len(movedEv) != 1 || movedEv[0].TargetID != "t-admin" {
 			t.Fatalf("events: %d revoked, %d moved", len(revoked), len(movedEv))
 		}

@@ -186,6 +186,18 @@ func (s *Store) ExtensionIDs(ctx context.Context, base pam.Request) ([]string, e
 	return ids, err
 }
 
+// BrokenChainLinks returns ids of extensions still approved or pending although the grant they
+// extend was revoked: rows an older version left behind, before a revoke ended its whole chain
+// (bounded batch). The check never allows them; the sweeper ends them properly.
+func (s *Store) BrokenChainLinks(ctx context.Context, limit int) ([]string, error) {
+	var ids []string
+	err := s.conn(ctx).Table("requests e").Joins("JOIN requests b ON b.id = e.extends_id").
+		Where("e.extends_id <> '' AND b.status = ? AND e.status IN ?", string(pam.StatusRevoked),
+			[]string{string(pam.StatusApproved), string(pam.StatusPending)}).
+		Order("e.created_at, e.id").Limit(limit).Pluck("e.id", &ids).Error
+	return ids, err
+}
+
 // AddReview records one reviewer's decision; a second review by the same person is ECONFLICT.
 func (s *Store) AddReview(ctx context.Context, requestID string, v pam.Review) error {
 	err := s.conn(ctx).Create(&ReviewRow{RequestID: requestID, ReviewerID: string(v.ReviewerID), Decision: v.Decision, Comment: v.Comment, At: v.At.UTC()}).Error
