@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/elevate-pam/elevate/internal/pam"
-	"github.com/elevate-pam/elevate/internal/store"
 	adminview "github.com/elevate-pam/elevate/views/admin"
 	"github.com/elevate-pam/elevate/views/components"
 	"github.com/labstack/echo/v4"
@@ -25,7 +24,7 @@ func taskFields(key, name, desc string) []components.FieldVM {
 
 func (s *Server) listTasks(c echo.Context) error {
 	q, after := c.QueryParam("q"), c.QueryParam("after")
-	tasks, err := s.admin.Store().Tasks(c.Request().Context(), store.Page{After: after, Query: q, Limit: pageSize})
+	tasks, err := s.admin.Store().Tasks(c.Request().Context(), pam.Page{After: after, Query: q, Limit: pageSize})
 	if err != nil {
 		return err
 	}
@@ -161,7 +160,7 @@ func (s *Server) updateTask(c echo.Context) error {
 
 func (s *Server) listRoles(c echo.Context) error {
 	q, after := c.QueryParam("q"), c.QueryParam("after")
-	roles, err := s.admin.Store().Roles(c.Request().Context(), store.Page{After: after, Query: q, Limit: pageSize})
+	roles, err := s.admin.Store().Roles(c.Request().Context(), pam.Page{After: after, Query: q, Limit: pageSize})
 	if err != nil {
 		return err
 	}
@@ -184,7 +183,7 @@ func (s *Server) listRoles(c echo.Context) error {
 
 func (s *Server) rolePage(c echo.Context, status int, r pam.Role, form adminview.FormVM) error {
 	ctx := c.Request().Context()
-	tasks, err := s.admin.Store().RoleTasks(ctx, r.ID, store.Page{Limit: 200})
+	tasks, err := s.admin.Store().RoleTasks(ctx, r.ID, pam.Page{Limit: 200})
 	if err != nil {
 		return err
 	}
@@ -201,7 +200,7 @@ func (s *Server) rolePage(c echo.Context, status int, r pam.Role, form adminview
 	}
 	if q := c.QueryParam("q"); q != "" {
 		sec.Searched = true
-		found, err := s.admin.Store().Tasks(ctx, store.Page{Query: q, Limit: 20})
+		found, err := s.admin.Store().Tasks(ctx, pam.Page{Query: q, Limit: 20})
 		if err != nil {
 			return err
 		}
@@ -273,7 +272,7 @@ func (s *Server) removeRoleTask(c echo.Context) error {
 
 func (s *Server) listRoleGroups(c echo.Context) error {
 	q, after := c.QueryParam("q"), c.QueryParam("after")
-	rgs, err := s.admin.Store().RoleGroups(c.Request().Context(), store.Page{After: after, Query: q, Limit: pageSize})
+	rgs, err := s.admin.Store().RoleGroups(c.Request().Context(), pam.Page{After: after, Query: q, Limit: pageSize})
 	if err != nil {
 		return err
 	}
@@ -296,7 +295,7 @@ func (s *Server) listRoleGroups(c echo.Context) error {
 
 func (s *Server) roleGroupPage(c echo.Context, status int, r pam.RoleGroup, form adminview.FormVM) error {
 	ctx := c.Request().Context()
-	roles, err := s.admin.Store().RoleGroupRoles(ctx, r.ID, store.Page{Limit: 200})
+	roles, err := s.admin.Store().RoleGroupRoles(ctx, r.ID, pam.Page{Limit: 200})
 	if err != nil {
 		return err
 	}
@@ -310,7 +309,7 @@ func (s *Server) roleGroupPage(c echo.Context, status int, r pam.RoleGroup, form
 	}
 	if q := c.QueryParam("q"); q != "" {
 		sec.Searched = true
-		found, err := s.admin.Store().Roles(ctx, store.Page{Query: q, Limit: 20})
+		found, err := s.admin.Store().Roles(ctx, pam.Page{Query: q, Limit: 20})
 		if err != nil {
 			return err
 		}

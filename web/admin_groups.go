@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/elevate-pam/elevate/internal/pam"
-	"github.com/elevate-pam/elevate/internal/store"
 	adminview "github.com/elevate-pam/elevate/views/admin"
 	"github.com/elevate-pam/elevate/views/components"
 	"github.com/labstack/echo/v4"
@@ -21,7 +20,7 @@ func titleFields(name, desc, what string) []components.FieldVM {
 
 func (s *Server) listGroups(c echo.Context) error {
 	q, after := c.QueryParam("q"), c.QueryParam("after")
-	groups, err := s.admin.Store().Groups(c.Request().Context(), store.Page{After: after, Query: q, Limit: pageSize})
+	groups, err := s.admin.Store().Groups(c.Request().Context(), pam.Page{After: after, Query: q, Limit: pageSize})
 	if err != nil {
 		return err
 	}
@@ -103,7 +102,7 @@ func (s *Server) createNamed(set namedSet) echo.HandlerFunc {
 // groupPage draws a group with its edit form, members and the member search.
 func (s *Server) groupPage(c echo.Context, status int, g pam.Group, form adminview.FormVM) error {
 	ctx := c.Request().Context()
-	members, err := s.admin.Store().GroupMembers(ctx, g.ID, store.Page{Limit: 200})
+	members, err := s.admin.Store().GroupMembers(ctx, g.ID, pam.Page{Limit: 200})
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/pam"
-	"github.com/elevate-pam/elevate/internal/store"
 	adminview "github.com/elevate-pam/elevate/views/admin"
 	"github.com/elevate-pam/elevate/views/components"
 	"github.com/labstack/echo/v4"
@@ -18,35 +17,18 @@ import (
 
 // Outbox is the mail queue as the admin pages see it; *mail.Outbox provides it.
 type Outbox interface {
-	Messages(ctx context.Context, f store.MailFilter) ([]store.OutboxMessage, error)
+	Messages(ctx context.Context, f pam.MailFilter) ([]pam.OutboxMessage, error)
 	Counts(ctx context.Context) (map[string]int64, error)
-	Retry(ctx context.Context, a audit.Actor, id string) (store.OutboxMessage, error)
+	Retry(ctx context.Context, a audit.Actor, id string) (pam.OutboxMessage, error)
 }
 
 var mailStateLabels = map[string]string{
-	store.MailQueued: "Queued", store.MailRetrying: "Retrying", store.MailSent: "Sent", store.MailFailed: "Failed",
+	pam.MailQueued: "Queued", pam.MailRetrying: "Retrying", pam.MailSent: "Sent", pam.MailFailed: "Failed",
 }
 
 // mailBadge picks the badge colour of a mail state.
 func mailBadge(state string) string {
-	return map[string]string{store.MailQueued: "info", store.MailRetrying: "timed_out", store.MailSent: "ok", store.MailFailed: "danger"}[state]
-}
-
-// mailCursor encodes a keyset position as "unix-nanos.id".
-func mailCursor(m store.OutboxMessage) string {
-	return strconv.FormatInt(m.CreatedAt.UnixNano(), 10) + "." + m.ID
-}
-
-func parseMailCursor(s string) *store.MailCursor {
-	ns, id, ok := strings.Cut(s, ".")
-	if !ok || id == "" || len(id) > 36 {
-		return nil
-	}
-	n, err := strconv.ParseInt(ns, 10, 64)
-	if err != nil {
-		return nil
-	}
-	return &store.MailCursor{CreatedAt: time.Unix(0, n).UTC(), ID: id}
+	return map[string]string{pam.MailQueued: "info", pam.MailRetrying: "timed_out", pam.MailSent: "ok", pam.MailFailed: "danger"}[state]
 }
 
 func (s *Server) showOutbox(c echo.Context) error {
@@ -55,7 +37,11 @@ func (s *Server) showOutbox(c echo.Context) error {
 	if _, ok := mailStateLabels[state]; !ok {
 		state = ""
 	}
-	msgs, err := s.outbox.Messages(ctx, store.MailFilter{State: state, Before: parseMailCursor(after), Limit: pageSize})
+	before, err := listCursor(c)
+	if err != nil {
+		return s.restartList(c, err)
+	}
+	msgs, err := s.outbox.Messages(ctx, pam.MailFilter{State: state, Before: before, Limit: pageSize})
 	if err != nil {
 		return err
 	}
@@ -79,7 +65,7 @@ func (s *Server) showOutbox(c echo.Context) error {
 		total += n
 	}
 	vm.States = append(vm.States, adminview.StateLink{Label: "All", Href: "/admin/outbox", Count: strconv.FormatInt(total, 10), Active: state == "", Key: "all"})
-	for _, st := range store.MailStates {
+	for _, st := range pam.MailStates {
 		vm.States = append(vm.States, adminview.StateLink{Label: mailStateLabels[st], Href: "/admin/outbox?state=" + st,
 			Count: strconv.FormatInt(counts[st], 10), Active: state == st, Key: st})
 	}
@@ -90,7 +76,7 @@ func (s *Server) showOutbox(c echo.Context) error {
 		r := adminview.OutboxRow{ID: m.ID, Recipient: m.Recipient, RecipientName: m.RecipientName, Subject: m.Subject,
 			State: mailBadge(m.State), StateLabel: mailStateLabels[m.State], Attempts: strconv.Itoa(m.Attempts), LastError: m.LastError}
 		r.Queued = when(m.CreatedAt)
-		if m.State == store.MailQueued || m.State == store.MailRetrying {
+		if m.State == pam.MailQueued || m.State == pam.MailRetrying {
 			r.NextTry = when(m.NextAttemptAt)
 			if s.cfg.SMTP == nil {
 				r.NextTryNote = "when SMTP is configured"
@@ -99,7 +85,7 @@ func (s *Server) showOutbox(c echo.Context) error {
 		if m.SentAt != nil {
 			r.Sent = when(*m.SentAt)
 		}
-		if m.State == store.MailFailed {
+		if m.State == pam.MailFailed {
 			r.RetryAction = "/admin/outbox/" + url.PathEscape(m.ID) + "/retry"
 		}
 		if m.RequestID != "" {
@@ -109,7 +95,8 @@ func (s *Server) showOutbox(c echo.Context) error {
 	}
 	last := ""
 	if len(msgs) > 0 {
-		last = mailCursor(msgs[len(msgs)-1])
+		l := msgs[len(msgs)-1]
+		last = pam.CursorAt(l.CreatedAt, l.ID).String()
 	}
 	vm.FirstHref, vm.NextHref = pageLinks("/admin/outbox", c.QueryParams(), after, last, len(msgs) == pageSize)
 	return render(c, http.StatusOK, adminview.Outbox(vm))
@@ -117,7 +104,7 @@ func (s *Server) showOutbox(c echo.Context) error {
 
 func (s *Server) retryMail(c echo.Context) error {
 	m, err := s.outbox.Retry(c.Request().Context(), actor(c), c.Param("id"))
-	back := "/admin/outbox?state=" + store.MailFailed
+	back := "/admin/outbox?state=" + pam.MailFailed
 	if err != nil {
 		if pam.ErrorCode(err) == pam.ECONFLICT {
 			s.setFlash(c, "error", pam.ErrorMessage(err))

@@ -6,11 +6,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/pam"
-	"github.com/elevate-pam/elevate/internal/store"
 	adminview "github.com/elevate-pam/elevate/views/admin"
 	"github.com/elevate-pam/elevate/views/components"
 	"github.com/labstack/echo/v4"
@@ -18,12 +16,10 @@ import (
 
 func (s *Server) listPolicies(c echo.Context) error {
 	ctx := c.Request().Context()
-	var after *store.PolicyCursor
 	afterRaw := c.QueryParam("after")
-	if at, id, ok := strings.Cut(afterRaw, "|"); ok {
-		if t, err := time.Parse(time.RFC3339Nano, at); err == nil {
-			after = &store.PolicyCursor{CreatedAt: t, ID: id}
-		}
+	after, err := listCursor(c)
+	if err != nil {
+		return s.restartList(c, err)
 	}
 	pols, err := s.admin.Store().Policies(ctx, after, pageSize)
 	if err != nil {
@@ -46,7 +42,7 @@ func (s *Server) listPolicies(c echo.Context) error {
 	last := ""
 	if len(pols) > 0 {
 		l := pols[len(pols)-1]
-		last = l.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + l.ID
+		last = pam.CursorAt(l.CreatedAt, l.ID).String()
 	}
 	first, next := pageLinks("/admin/policies", c.QueryParams(), afterRaw, last, len(pols) == pageSize)
 	u, _ := CurrentUser(c)
@@ -64,7 +60,7 @@ func (s *Server) listPolicies(c echo.Context) error {
 
 // groupOptions lists groups for a select (bounded), with a first option for "none".
 func (s *Server) groupOptions(ctx context.Context, none string) ([]components.Option, error) {
-	groups, err := s.admin.Store().Groups(ctx, store.Page{Limit: 200})
+	groups, err := s.admin.Store().Groups(ctx, pam.Page{Limit: 200})
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +221,7 @@ func (s *Server) chooseScope(c echo.Context) error {
 		}
 		return nil
 	}
-	rgs, err := s.admin.Store().RoleGroups(ctx, store.Page{Query: q, Limit: 10})
+	rgs, err := s.admin.Store().RoleGroups(ctx, pam.Page{Query: q, Limit: 10})
 	if err != nil {
 		return err
 	}
@@ -234,7 +230,7 @@ func (s *Server) chooseScope(c echo.Context) error {
 			return err
 		}
 	}
-	roles, err := s.admin.Store().Roles(ctx, store.Page{Query: q, Limit: 10})
+	roles, err := s.admin.Store().Roles(ctx, pam.Page{Query: q, Limit: 10})
 	if err != nil {
 		return err
 	}
@@ -243,7 +239,7 @@ func (s *Server) chooseScope(c echo.Context) error {
 			return err
 		}
 	}
-	tasks, err := s.admin.Store().Tasks(ctx, store.Page{Query: q, Limit: 10})
+	tasks, err := s.admin.Store().Tasks(ctx, pam.Page{Query: q, Limit: 10})
 	if err != nil {
 		return err
 	}

@@ -260,7 +260,7 @@ func TestAdminChangesNeedStepUpOnceEnrolled(t *testing.T) {
 	if p.StatusCode != http.StatusOK || p.find("step-up-form").Length() != 1 {
 		t.Fatalf("enrolled admin change without a code: %d", p.StatusCode)
 	}
-	if n, _ := a.db.Groups(context.Background(), store.Page{Query: "needs a code"}); len(n) != 0 {
+	if n, _ := a.db.Groups(context.Background(), pam.Page{Query: "needs a code"}); len(n) != 0 {
 		t.Fatal("the change happened before the code")
 	}
 	form := url.Values{}
@@ -274,7 +274,7 @@ func TestAdminChangesNeedStepUpOnceEnrolled(t *testing.T) {
 	if p := c2.post("/admin/groups", form); p.StatusCode != http.StatusSeeOther {
 		t.Fatalf("with the code: %d %s", p.StatusCode, p.find("error-stepup_code").Text())
 	}
-	gs, _ := a.db.Groups(context.Background(), store.Page{Query: "needs a code"})
+	gs, _ := a.db.Groups(context.Background(), pam.Page{Query: "needs a code"})
 	if len(gs) != 1 || gs[0].Description != "kept as typed" {
 		t.Fatalf("group after step-up: %+v", gs)
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/pam"
-	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/labstack/echo/v4"
 )
 
@@ -138,13 +137,9 @@ func requireAdminOrAuditor(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 func (s *Server) apiListPolicies(c echo.Context) error {
-	var after *store.PolicyCursor
-	if at, id, ok := strings.Cut(c.QueryParam("after"), "|"); ok {
-		t, err := time.Parse(time.RFC3339Nano, at)
-		if err != nil {
-			return pam.FieldError("after", "The after cursor is not one this API gave out.")
-		}
-		after = &store.PolicyCursor{CreatedAt: t, ID: id}
+	after, err := listCursor(c)
+	if err != nil {
+		return err
 	}
 	limit := 100
 	pols, err := s.admin.Store().Policies(c.Request().Context(), after, limit)
@@ -160,7 +155,7 @@ func (s *Server) apiListPolicies(c echo.Context) error {
 	}
 	if len(pols) == limit {
 		l := pols[len(pols)-1]
-		out.Next = l.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + l.ID
+		out.Next = pam.CursorAt(l.CreatedAt, l.ID).String()
 	}
 	return c.JSON(http.StatusOK, out)
 }

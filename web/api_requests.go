@@ -3,13 +3,11 @@ package web
 import (
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/access"
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/pam"
-	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/labstack/echo/v4"
 )
 
@@ -157,7 +155,11 @@ func toRequestJSON(r pam.Request, now time.Time) requestJSON {
 
 func (s *Server) apiListRequests(c echo.Context) error {
 	u, _ := CurrentUser(c)
-	f := store.RequestFilter{RequesterID: u.ID, Limit: 100}
+	f := pam.RequestFilter{Limit: 100}
+	var err error
+	if f.Before, err = listCursor(c); err != nil {
+		return err
+	}
 	if st := c.QueryParam("status"); st != "" {
 		status, err := pam.ParseStatus(st)
 		if err != nil {
@@ -165,14 +167,7 @@ func (s *Server) apiListRequests(c echo.Context) error {
 		}
 		f.Status = status
 	}
-	if at, id, ok := strings.Cut(c.QueryParam("after"), "|"); ok {
-		t, err := time.Parse(time.RFC3339Nano, at)
-		if err != nil {
-			return pam.FieldError("after", "The after cursor is not one this API gave out.")
-		}
-		f.Before = &store.RequestCursor{CreatedAt: t, ID: id}
-	}
-	rs, err := s.access.Store().Requests(c.Request().Context(), f)
+	rs, err := s.access.MyRequests(c.Request().Context(), u, f)
 	if err != nil {
 		return err
 	}
@@ -186,7 +181,7 @@ func (s *Server) apiListRequests(c echo.Context) error {
 	}
 	if len(rs) == f.Limit {
 		l := rs[len(rs)-1]
-		out.Next = l.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + l.ID
+		out.Next = pam.CursorAt(l.CreatedAt, l.ID).String()
 	}
 	return c.JSON(http.StatusOK, out)
 }

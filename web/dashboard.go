@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/elevate-pam/elevate/internal/pam"
-	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/views/dashboard"
 	"github.com/labstack/echo/v4"
 )
@@ -30,28 +29,20 @@ func (s *Server) showDashboard(c echo.Context) error {
 		vm.RoleLine = "You are " + strings.Join(roles, " and ") + "."
 	}
 	now, loc := s.now(), viewerZone(c)
-	approved, err := s.access.Store().Requests(ctx, store.RequestFilter{RequesterID: u.ID, Status: pam.StatusApproved, Limit: 20})
+	d, err := s.access.Dashboard(ctx, u)
 	if err != nil {
 		return err
 	}
-	for _, r := range approved {
-		switch {
-		case r.InForce(now):
+	for _, r := range d.Grants {
+		if r.InForce(now) {
 			vm.InForce = append(vm.InForce, dashboard.Item{Scope: r.ScopeName, Href: "/requests/" + r.ID, Kind: "in_force", Badge: "In force",
 				Line: fmt.Sprintf("Until %s (%s), %s left", clock(*r.EndsAt, now, loc), loc, pam.FormatDuration(r.EndsAt.Sub(now)))})
-		case r.StartsAt != nil && r.StartsAt.After(now):
+		} else {
 			vm.InForce = append(vm.InForce, dashboard.Item{Scope: r.ScopeName, Href: "/requests/" + r.ID, Kind: "approved", Badge: "Scheduled",
 				Line: fmt.Sprintf("Starts %s (%s)", clock(*r.StartsAt, now, loc), loc)})
 		}
 	}
-	pending, err := s.access.Store().Requests(ctx, store.RequestFilter{RequesterID: u.ID, Status: pam.StatusPending, Limit: 20})
-	if err != nil {
-		return err
-	}
-	for _, r := range pending {
-		if r.StatusAt(now) != pam.StatusPending {
-			continue
-		}
+	for _, r := range d.Pending {
 		vm.Waiting = append(vm.Waiting, dashboard.Item{Scope: r.ScopeName, Href: "/requests/" + r.ID, Kind: "pending", Badge: "Pending",
 			Line: fmt.Sprintf("%d of %d approvals; times out %s", r.Approvals(), r.ApprovalsRequired, relative(r.PendingUntil, now))})
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/pam"
-	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/views/components"
 	reqview "github.com/elevate-pam/elevate/views/requests"
 	"github.com/labstack/echo/v4"
@@ -94,48 +93,23 @@ func (s *Server) newRequestVM(c echo.Context, u pam.User, in requestInput) (reqv
 	if in.PolicyID == "" {
 		return vm, nil, nil
 	}
-	p, err := s.access.EligiblePolicy(ctx, u, in.PolicyID)
+	offer, err := s.access.Offer(ctx, u, in.PolicyID)
 	if err != nil {
 		return vm, nil, err
 	}
+	p := offer.Policy
 	chosen := &reqview.ChosenVM{PolicyID: p.ID, Scope: p.ScopeName, Kind: p.ScopeType.Label(), Approval: approvalLine(p),
 		DefaultMax:     fmt.Sprintf("%s by default, at most %s", pam.FormatDuration(p.DefaultDuration), pam.FormatDuration(p.MaxDuration)),
-		PendingTimeout: "It times out after " + pam.FormatDuration(p.PendingTimeout), MFARequired: p.MFARequired, Extends: in.Extends}
-	tasks, err := s.access.Store().ScopeTasks(ctx, p.ScopeType, p.ScopeID, 31)
-	if err != nil {
-		return vm, nil, err
-	}
-	for i, t := range tasks {
-		if i == 30 {
-			chosen.MoreTasks = 1
-			break
-		}
+		PendingTimeout: "It times out after " + pam.FormatDuration(p.PendingTimeout), MFARequired: p.MFARequired, Extends: in.Extends,
+		Approvers: offer.Approvers}
+	for _, t := range offer.Tasks {
 		chosen.Tasks = append(chosen.Tasks, t.Key)
 	}
-	if p.ApprovalType == pam.ApprovalManual {
-		gid := p.ApproverGroupID
-		if gid == "" {
-			org, err := s.access.Store().OrgSettings(ctx)
-			if err != nil {
-				return vm, nil, err
-			}
-			gid = org.DefaultApproverGroupID
-		}
-		if gid != "" {
-			members, err := s.access.Store().GroupMembers(ctx, gid, store.Page{Limit: 11})
-			if err != nil {
-				return vm, nil, err
-			}
-			for i, m := range members {
-				if i == 10 {
-					chosen.MoreApprovers = 1
-					break
-				}
-				if m.Active() && m.ID != u.ID {
-					chosen.Approvers = append(chosen.Approvers, m.Name)
-				}
-			}
-		}
+	if offer.MoreTasks {
+		chosen.MoreTasks = 1
+	}
+	if offer.MoreApprovers {
+		chosen.MoreApprovers = 1
 	}
 	if in.Duration == "" {
 		in.Duration = pam.InputDuration(p.DefaultDuration)

@@ -68,10 +68,10 @@ func (s *Server) inboxCount(c echo.Context, u pam.User) int {
 	if s.access == nil {
 		return 0
 	}
-	n, err := s.access.Store().InboxCount(c.Request().Context(), u.ID, s.now())
+	n, err := s.access.InboxCount(c.Request().Context(), u)
 	if err != nil {
 		s.log.Warn("inbox count failed", "request_id", RequestID(c), "error", err.Error())
 		return 0
 	}
-	return int(n)
+	return n
 }

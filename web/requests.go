@@ -1,21 +1,17 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
+	"github.com/elevate-pam/elevate/internal/access"
 	"github.com/elevate-pam/elevate/internal/pam"
-	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/views/components"
 	reqview "github.com/elevate-pam/elevate/views/requests"
 	"github.com/labstack/echo/v4"
 )
-
-const cardTasks = 12
 
 // zoneLabel names a zone for sentences: "Europe/Paris", or "UTC".
 func zoneLabel(loc *time.Location) string { return loc.String() }
@@ -29,46 +25,23 @@ func clock(t, now time.Time, loc *time.Location) string {
 	return lt.Format("2 Jan 15:04")
 }
 
-// cardOpts carries what a list already knows, so a page of cards does not ask again per card.
-type cardOpts struct {
-	// reviewer: the inbox query already established that the viewer may review.
-	reviewer bool
-	// tasks caches covered tasks by scope across the cards of one page.
-	tasks map[string][]pam.Task
-}
-
-// cardVM turns a request into what the viewer sees and may do with it.
-func (s *Server) cardVM(ctx context.Context, viewer pam.User, r pam.Request, now time.Time, loc *time.Location, back string) (reqview.CardVM, error) {
-	return s.cardWith(ctx, viewer, r, now, loc, back, cardOpts{})
-}
-
-func (s *Server) cardWith(ctx context.Context, viewer pam.User, r pam.Request, now time.Time, loc *time.Location, back string, o cardOpts) (reqview.CardVM, error) {
-	key := string(r.ScopeType) + ":" + r.ScopeID
-	tasks, cached := o.tasks[key]
-	if !cached {
-		var err error
-		if tasks, err = s.access.Store().ScopeTasks(ctx, r.ScopeType, r.ScopeID, cardTasks+1); err != nil {
-			return reqview.CardVM{}, err
-		}
-		if o.tasks != nil {
-			o.tasks[key] = tasks
-		}
-	}
-	var err error
+// cardVM formats a request for the viewer: what it is, where it stands and what they may do.
+func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, back string) reqview.CardVM {
+	r := v.Request
 	vm := reqview.CardVM{
 		ID: r.ID, Href: "/requests/" + r.ID, Requester: r.RequesterName, RequesterEmail: r.RequesterEmail,
 		Scope: r.ScopeName, Kind: r.ScopeType.Label(), Duration: pam.FormatDuration(r.Duration),
 		Justification: r.Justification, Ticket: r.Ticket, Requested: timeVM(r.CreatedAt, now, loc), Back: back,
+		CanReview: v.CanReview, CanWithdraw: v.CanWithdraw, CanRevoke: v.CanRevoke, CanExtend: v.CanExtend,
 	}
 	if viewer.ID == r.RequesterID {
 		vm.Requester = "You"
 	}
-	for i, t := range tasks {
-		if i == cardTasks {
-			vm.MoreTasks = 1
-			break
-		}
+	for _, t := range v.Tasks {
 		vm.Tasks = append(vm.Tasks, t.Key)
+	}
+	if v.MoreTasks {
+		vm.MoreTasks = 1
 	}
 	if r.ExtendsID != "" {
 		vm.Extends = "/requests/" + r.ExtendsID
@@ -112,27 +85,11 @@ func (s *Server) cardWith(ctx context.Context, viewer pam.User, r pam.Request, n
 	case pam.StatusCancelled:
 		vm.StateLine = "Cancelled: " + string(r.CancelReason)
 	}
-	if st == pam.StatusPending {
-		if viewer.ID == r.RequesterID {
-			vm.CanWithdraw = true
-		} else if o.reviewer {
-			vm.CanReview = true
-		} else if !r.ReviewedBy(viewer.ID) {
-			if vm.CanReview, err = s.access.CanReview(ctx, viewer, r); err != nil {
-				return vm, err
-			}
-		}
-	}
-	if st == pam.StatusApproved {
-		if vm.CanRevoke, err = s.access.CanRevoke(ctx, viewer, r); err != nil {
-			return vm, err
-		}
-		vm.CanExtend = viewer.ID == r.RequesterID && r.InForce(now)
-	}
-	return vm, nil
+	return vm
 }
 
-func (s *Server) timeline(ctx context.Context, r pam.Request, now time.Time, loc *time.Location) []reqview.Entry {
+func timeline(v access.View, now time.Time, loc *time.Location) []reqview.Entry {
+	r := v.Request
 	tl := []reqview.Entry{{Title: "Requested by " + r.RequesterName, Kind: "requested", At: timeVM(r.CreatedAt, now, loc),
 		Text: "For " + pam.FormatDuration(r.Duration)}}
 	for _, v := range r.Reviews {
@@ -162,8 +119,8 @@ func (s *Server) timeline(ctx context.Context, r pam.Request, now time.Time, loc
 		tl = append(tl, reqview.Entry{Title: "Grant ended", Kind: "expired", At: timeVM(*r.EndsAt, now, loc)})
 	case pam.StatusRevoked:
 		by := "an administrator"
-		if u, err := s.access.Store().UserByID(ctx, r.RevokedBy); err == nil {
-			by = u.Name
+		if v.RevokedByName != "" {
+			by = v.RevokedByName
 		}
 		tl = append(tl, reqview.Entry{Title: "Revoked by " + by, Kind: "revoked", At: timeVM(*r.EndsAt, now, loc), Text: r.RevokeReason})
 	case pam.StatusCancelled:
@@ -174,26 +131,22 @@ func (s *Server) timeline(ctx context.Context, r pam.Request, now time.Time, loc
 }
 
 func (s *Server) showRequest(c echo.Context) error {
-	ctx := c.Request().Context()
 	u, _ := CurrentUser(c)
-	r, err := s.access.Request(ctx, u, c.Param("id"))
+	v, err := s.access.RequestView(c.Request().Context(), u, c.Param("id"))
 	if err != nil {
 		return err
 	}
-	return s.renderRequest(c, http.StatusOK, u, r, nil)
+	return s.renderRequest(c, http.StatusOK, u, v, nil)
 }
 
-func (s *Server) renderRequest(c echo.Context, status int, u pam.User, r pam.Request, edit func(*reqview.CardVM)) error {
-	ctx := c.Request().Context()
+func (s *Server) renderRequest(c echo.Context, status int, u pam.User, v access.View, edit func(*reqview.CardVM)) error {
+	r := v.Request
 	now, loc := s.now(), viewerZone(c)
-	card, err := s.cardVM(ctx, u, r, now, loc, "/requests/"+r.ID)
-	if err != nil {
-		return err
-	}
+	card := cardVM(u, v, now, loc, "/requests/"+r.ID)
 	if edit != nil {
 		edit(&card)
 	}
-	vm := reqview.DetailVM{Meta: s.meta(c, "Request for "+r.ScopeName), Card: card, Timeline: s.timeline(ctx, r, now, loc),
+	vm := reqview.DetailVM{Meta: s.meta(c, "Request for "+r.ScopeName), Card: card, Timeline: timeline(v, now, loc),
 		BackLabel: "My requests", BackHref: "/requests"}
 	if u.ID != r.RequesterID {
 		vm.BackLabel, vm.BackHref = "Approvals", "/approvals"
@@ -212,7 +165,11 @@ var requestTabs = []struct{ status, label string }{
 func (s *Server) listRequests(c echo.Context) error {
 	ctx := c.Request().Context()
 	u, _ := CurrentUser(c)
-	f := store.RequestFilter{RequesterID: u.ID, Limit: pageSize}
+	f := pam.RequestFilter{Limit: pageSize}
+	var err error
+	if f.Before, err = listCursor(c); err != nil {
+		return s.restartList(c, err)
+	}
 	status := c.QueryParam("status")
 	if status != "" {
 		st, err := pam.ParseStatus(status)
@@ -221,12 +178,7 @@ func (s *Server) listRequests(c echo.Context) error {
 		}
 		f.Status = st
 	}
-	if at, id, ok := strings.Cut(c.QueryParam("after"), "|"); ok {
-		if t, err := time.Parse(time.RFC3339Nano, at); err == nil {
-			f.Before = &store.RequestCursor{CreatedAt: t, ID: id}
-		}
-	}
-	rs, err := s.access.Store().Requests(ctx, f)
+	rs, err := s.access.MyRequests(ctx, u, f)
 	if err != nil {
 		return err
 	}
@@ -255,7 +207,7 @@ func (s *Server) listRequests(c echo.Context) error {
 	last := ""
 	if len(rs) > 0 {
 		l := rs[len(rs)-1]
-		last = l.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + l.ID
+		last = pam.CursorAt(l.CreatedAt, l.ID).String()
 	}
 	vm.FirstHref, vm.NextHref = pageLinks("/requests", c.QueryParams(), c.QueryParam("after"), last, len(rs) == pageSize)
 	return render(c, http.StatusOK, reqview.List(vm))
@@ -275,36 +227,24 @@ func (s *Server) showApprovals(c echo.Context) error {
 	ctx := c.Request().Context()
 	u, _ := CurrentUser(c)
 	now, loc := s.now(), viewerZone(c)
-	var after *store.RequestCursor
-	if at, id, ok := strings.Cut(c.QueryParam("after"), "|"); ok {
-		if t, err := time.Parse(time.RFC3339Nano, at); err == nil {
-			after = &store.RequestCursor{CreatedAt: t, ID: id}
-		}
+	after, err := listCursor(c)
+	if err != nil {
+		return s.restartList(c, err)
 	}
-	waiting, err := s.access.Store().Inbox(ctx, u.ID, now, after, 20)
+	inbox, err := s.access.Approvals(ctx, u, after, 20)
 	if err != nil {
 		return err
 	}
 	vm := reqview.InboxVM{Meta: s.meta(c, "Approvals")}
-	opts := cardOpts{reviewer: true, tasks: map[string][]pam.Task{}}
-	for _, r := range waiting {
-		card, err := s.cardWith(ctx, u, r, now, loc, "/approvals", opts)
-		if err != nil {
-			return err
-		}
-		vm.Waiting = append(vm.Waiting, card)
+	for _, v := range inbox.Waiting {
+		vm.Waiting = append(vm.Waiting, cardVM(u, v, now, loc, "/approvals"))
 	}
-	if len(waiting) == 20 {
-		l := waiting[len(waiting)-1]
-		vm.NextHref = "/approvals?after=" + url.QueryEscape(l.CreatedAt.UTC().Format(time.RFC3339Nano)+"|"+l.ID)
-	}
-	decided, err := s.access.Store().ReviewedBy(ctx, u.ID, 20)
-	if err != nil {
-		return err
+	if inbox.Next != nil {
+		vm.NextHref = "/approvals?after=" + url.QueryEscape(inbox.Next.String())
 	}
 	vm.Decided = components.TableVM{TestID: "decided", Columns: []string{"What", "Requester", "Your decision", "State"},
 		Empty: "You have not decided any request yet."}
-	for _, r := range decided {
+	for _, r := range inbox.Decided {
 		mine := ""
 		for _, v := range r.Reviews {
 			if v.ReviewerID == u.ID {
@@ -340,7 +280,7 @@ func (s *Server) reviewRequest(c echo.Context) error {
 			return err
 		}
 		pe = asPam(err)
-		cur, lerr := s.access.Request(ctx, u, id)
+		cur, lerr := s.access.RequestView(ctx, u, id)
 		if lerr != nil {
 			return lerr
 		}
@@ -367,7 +307,11 @@ func (s *Server) reviewRequest(c echo.Context) error {
 		msg += fmt.Sprintf(" It needs %d more approval(s).", r.ApprovalsRequired-r.Approvals())
 	}
 	if htmx {
-		return s.renderCard(c, http.StatusOK, u, r, afterAction(c, "/approvals"), func(vm *reqview.CardVM) { vm.Notice = msg })
+		v, err := s.access.RequestView(ctx, u, id)
+		if err != nil {
+			return err
+		}
+		return s.renderCard(c, http.StatusOK, u, v, afterAction(c, "/approvals"), func(vm *reqview.CardVM) { vm.Notice = msg })
 	}
 	s.setFlash(c, "success", msg)
 	return redirect(c, afterAction(c, "/requests/"+id))
@@ -387,11 +331,8 @@ func asPam(err error) *pam.Error {
 	return &pam.Error{Code: pam.EINTERNAL, Message: "Something went wrong."}
 }
 
-func (s *Server) renderCard(c echo.Context, status int, u pam.User, r pam.Request, back string, edit func(*reqview.CardVM)) error {
-	card, err := s.cardVM(c.Request().Context(), u, r, s.now(), viewerZone(c), back)
-	if err != nil {
-		return err
-	}
+func (s *Server) renderCard(c echo.Context, status int, u pam.User, v access.View, back string, edit func(*reqview.CardVM)) error {
+	card := cardVM(u, v, s.now(), viewerZone(c), back)
 	if edit != nil {
 		edit(&card)
 	}
@@ -426,7 +367,7 @@ func (s *Server) revokeRequest(c echo.Context) error {
 			return err
 		}
 		pe := asPam(err)
-		cur, lerr := s.access.Request(ctx, u, id)
+		cur, lerr := s.access.RequestView(ctx, u, id)
 		if lerr != nil {
 			return lerr
 		}

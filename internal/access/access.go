@@ -34,9 +34,6 @@ func New(db *store.Store, now func() time.Time, n Notifier) *Service {
 	return &Service{db: db, now: now, notify: n, checks: &batchWriter{db: db}}
 }
 
-// Store exposes read queries to the web layer's view builders.
-func (s *Service) Store() *store.Store { return s.db }
-
 func (s *Service) notifyTx(ctx context.Context, tx *store.Store, r pam.Request, event string, a audit.Actor) error {
 	if s.notify == nil {
 		return nil
@@ -263,15 +260,6 @@ func (s *Service) Extend(ctx context.Context, a audit.Actor, u pam.User, request
 	return s.submit(ctx, a, u, "", sub, requestID)
 }
 
-// CanReview reports whether u may review r now (enabled member of its approver group, not the
-// requester). Membership is checked at the time of the decision.
-func (s *Service) CanReview(ctx context.Context, u pam.User, r pam.Request) (bool, error) {
-	if !u.Active() || u.ID == r.RequesterID {
-		return false, nil
-	}
-	return s.db.IsActiveMember(ctx, r.ApproverGroupID, u.ID)
-}
-
 func canRevoke(ctx context.Context, db *store.Store, u pam.User, r pam.Request) (bool, error) {
 	if !u.Active() {
 		return false, nil
@@ -287,11 +275,6 @@ func canView(ctx context.Context, db *store.Store, u pam.User, r pam.Request) (b
 		return true, nil
 	}
 	return db.IsActiveMember(ctx, r.ApproverGroupID, u.ID)
-}
-
-// CanRevoke reports whether u may revoke r: an admin, or an approver of it.
-func (s *Service) CanRevoke(ctx context.Context, u pam.User, r pam.Request) (bool, error) {
-	return canRevoke(ctx, s.db, u, r)
 }
 
 // CanView reports whether u may see r: its requester, an approver, an admin or an auditor.

@@ -72,7 +72,7 @@ func (w *world) events(requestID, action string) []map[string]any {
 // mailKinds returns the kinds of the messages queued about a request for one recipient.
 func (w *world) mailKinds(requestID string, to pam.User) []string {
 	w.t.Helper()
-	ms, err := w.db.Mail(w.ctx, store.MailFilter{RequestID: requestID, Limit: 100})
+	ms, err := w.db.Mail(w.ctx, pam.MailFilter{RequestID: requestID, Limit: 100})
 	if err != nil {
 		w.t.Fatal(err)
 	}

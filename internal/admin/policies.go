@@ -151,7 +151,7 @@ func (s *Service) PolicyReach(ctx context.Context, p pam.Policy) (Reach, error) 
 		r.ApproverGroup = &g
 		facts.ApproverGroupSet = true
 		facts.Approvers = g.MemberCount
-		members, err := s.db.GroupMembers(ctx, g.ID, store.Page{Limit: 50})
+		members, err := s.db.GroupMembers(ctx, g.ID, pam.Page{Limit: 50})
 		if err != nil {
 			return r, err
 		}

@@ -130,7 +130,7 @@ func (w *world) deliver() []mailtest.Message {
 	return w.smtp.Messages()[before:]
 }
 
-func (w *world) mail(f store.MailFilter) []store.OutboxMessage {
+func (w *world) mail(f pam.MailFilter) []store.OutboxMessage {
 	w.t.Helper()
 	f.Limit = 500
 	ms, err := w.db.Mail(w.ctx, f)
@@ -336,7 +336,7 @@ func TestCancelledRequestTellsItsPeople(t *testing.T) {
 		m = byRecipient(t, got, alice.Email)
 		contains(t, "decided after cancel", m.Subject, "No action needed", "was cancelled")
 		contains(t, "decided after cancel text", m.Text, "Rita Requester's request for role Mailbox admin was cancelled before anyone decided it: the grant it extends was revoked.")
-		if n := len(w.mail(store.MailFilter{RequestID: r.ID})); n != 5 {
+		if n := len(w.mail(pam.MailFilter{RequestID: r.ID})); n != 5 {
 			t.Fatalf("%d messages for the request, want 2 pending and 3 for the cancel", n)
 		}
 	})
@@ -361,7 +361,7 @@ func TestTypedTextCannotAddRecipientsOrMarkup(t *testing.T) {
 			contains(t, "text", m.Text, "<script>alert(1)</script><b>now</b>")
 		}
 		// A subject never carries a line break, whatever a name or scope holds.
-		ms := w.mail(store.MailFilter{RequestID: r.ID})
+		ms := w.mail(pam.MailFilter{RequestID: r.ID})
 		for _, m := range ms {
 			if strings.ContainsAny(m.Subject, "\r\n") {
 				t.Fatalf("subject %q", m.Subject)
@@ -383,7 +383,7 @@ func TestServerDownThenUpDeliversEachOnce(t *testing.T) {
 		if got := w.deliver(); len(got) != 0 {
 			t.Fatalf("delivered %d while down", len(got))
 		}
-		for _, m := range w.mail(store.MailFilter{}) {
+		for _, m := range w.mail(pam.MailFilter{}) {
 			if m.State != store.MailRetrying || m.Attempts != 1 || !strings.Contains(m.LastError, "connect") ||
 				!m.NextAttemptAt.Equal(w.clock.Now().Add(time.Minute)) {
 				t.Fatalf("after refused connection: %+v", m)
@@ -412,7 +412,7 @@ func TestServerDownThenUpDeliversEachOnce(t *testing.T) {
 		if len(ids) != 4 || len(srv.Messages()) != 4 {
 			t.Fatalf("messages %d, distinct ids %d", len(srv.Messages()), len(ids))
 		}
-		for _, m := range w.mail(store.MailFilter{}) {
+		for _, m := range w.mail(pam.MailFilter{}) {
 			if m.State != store.MailSent || m.Attempts != 2 || m.SentAt == nil {
 				t.Fatalf("after delivery: %+v", m)
 			}
@@ -435,7 +435,7 @@ func TestTemporaryFailuresRetryPermanentOnesFail(t *testing.T) {
 		w.submit("x")
 		w.deliver()
 		state := map[string]store.OutboxMessage{}
-		for _, m := range w.mail(store.MailFilter{}) {
+		for _, m := range w.mail(pam.MailFilter{}) {
 			state[m.Recipient] = m
 		}
 		a, b := state["alice@example.com"], state["bob@example.com"]
@@ -448,7 +448,7 @@ func TestTemporaryFailuresRetryPermanentOnesFail(t *testing.T) {
 		if evs := w.events("mail.failed"); len(evs) != 1 || evs[0].TargetID != b.ID || evs[0].Outcome != audit.OutcomeFailure {
 			t.Fatalf("failure events %+v", evs)
 		}
-		if f := w.mail(store.MailFilter{State: store.MailFailed}); len(f) != 1 {
+		if f := w.mail(pam.MailFilter{State: store.MailFailed}); len(f) != 1 {
 			t.Fatalf("failed filter: %d", len(f))
 		}
 
@@ -535,7 +535,7 @@ func TestTwoWorkersNeverSendOneMessageTwice(t *testing.T) {
 		if len(srv.Messages()) != n || len(seen) != n {
 			t.Fatalf("%d messages sent, %d distinct", len(srv.Messages()), len(seen))
 		}
-		ms, err := db.Mail(context.Background(), store.MailFilter{State: store.MailSent, Limit: 500})
+		ms, err := db.Mail(context.Background(), pam.MailFilter{State: store.MailSent, Limit: 500})
 		must(t, err)
 		if len(ms) != n {
 			t.Fatalf("%d marked sent", len(ms))
@@ -552,14 +552,14 @@ func TestRolledBackChangeQueuesNothing(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		w := newWorld(t, dialect)
 		r := w.submit("x")
-		queued := len(w.mail(store.MailFilter{}))
+		queued := len(w.mail(pam.MailFilter{}))
 		boom := errors.New("boom")
 		err := w.db.Tx(w.ctx, func(tx *store.Store) error {
 			r.Status = pam.StatusWithdrawn
 			if err := w.outbox.RequestChanged(w.ctx, tx, r, "withdrawn", as(w.requester)); err != nil {
 				return err
 			}
-			if n, _ := tx.Mail(w.ctx, store.MailFilter{}); len(n) != queued+2 {
+			if n, _ := tx.Mail(w.ctx, pam.MailFilter{}); len(n) != queued+2 {
 				t.Errorf("inside the transaction: %d queued", len(n))
 			}
 			return boom
@@ -567,7 +567,7 @@ func TestRolledBackChangeQueuesNothing(t *testing.T) {
 		if !errors.Is(err, boom) {
 			t.Fatal(err)
 		}
-		if n := len(w.mail(store.MailFilter{})); n != queued {
+		if n := len(w.mail(pam.MailFilter{})); n != queued {
 			t.Fatalf("after rollback %d queued, want %d", n, queued)
 		}
 		// A refused change (the requester cannot approve) queues nothing either.
@@ -575,7 +575,7 @@ func TestRolledBackChangeQueuesNothing(t *testing.T) {
 		if err == nil {
 			t.Fatal("self-approval went through")
 		}
-		if n := len(w.mail(store.MailFilter{})); n != queued {
+		if n := len(w.mail(pam.MailFilter{})); n != queued {
 			t.Fatalf("after a refused review %d queued", n)
 		}
 	})
@@ -590,7 +590,7 @@ func TestWithoutSMTPMailWaitsThenGoesOut(t *testing.T) {
 		if n, err := idle.DeliverDue(w.ctx); n != 0 || err != nil {
 			t.Fatalf("no SMTP delivered %d: %v", n, err)
 		}
-		q := w.mail(store.MailFilter{State: store.MailQueued})
+		q := w.mail(pam.MailFilter{State: store.MailQueued})
 		if len(q) != 2 || len(w.smtp.Messages()) != 0 {
 			t.Fatalf("queued %d, sent %d", len(q), len(w.smtp.Messages()))
 		}
@@ -613,17 +613,17 @@ func TestNewUserGetsPasswordLinkByMail(t *testing.T) {
 		contains(t, "welcome text", m.Text, "https://elevate.example.org/set-password?token="+tok, "Nina New")
 		contains(t, "welcome html", m.HTML, "https://elevate.example.org/set-password?token="+tok)
 		// Once delivered, the link no longer sits in the database.
-		for _, q := range w.mail(store.MailFilter{State: store.MailSent}) {
+		for _, q := range w.mail(pam.MailFilter{State: store.MailSent}) {
 			if q.Kind == mail.KindPasswordSet && (strings.Contains(q.Text, tok) || strings.Contains(q.HTML, tok)) {
 				t.Fatalf("the delivered link stays in the outbox: %+v", q)
 			}
 		}
 		// A refused creation (duplicate address) queues nothing.
-		before := len(w.mail(store.MailFilter{}))
+		before := len(w.mail(pam.MailFilter{}))
 		if _, _, err := w.adm.CreateUser(w.ctx, audit.System, "new@example.com", "Nina Again", false, false); err == nil {
 			t.Fatal("duplicate user created")
 		}
-		if after := len(w.mail(store.MailFilter{})); after != before {
+		if after := len(w.mail(pam.MailFilter{})); after != before {
 			t.Fatalf("refused creation queued %d", after-before)
 		}
 	})

@@ -401,7 +401,7 @@ func (o *Outbox) QueueExpiryNotices(ctx context.Context) (int, error) {
 }
 
 // Messages lists outbox messages newest first, one keyset page at a time.
-func (o *Outbox) Messages(ctx context.Context, f store.MailFilter) ([]store.OutboxMessage, error) {
+func (o *Outbox) Messages(ctx context.Context, f pam.MailFilter) ([]pam.OutboxMessage, error) {
 	return o.db.Mail(ctx, f)
 }
 

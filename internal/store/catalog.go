@@ -92,14 +92,7 @@ type RoleGroupRoleRow struct {
 // TableName fixes the table name.
 func (RoleGroupRoleRow) TableName() string { return "role_group_roles" }
 
-// Page bounds a keyset list: After is the sort key of the last item already shown.
-type Page struct {
-	After string
-	Limit int
-	Query string // optional case-insensitive search
-}
-
-func (p Page) limit() int {
+func pageLimit(p pam.Page) int {
 	if p.Limit <= 0 || p.Limit > 200 {
 		return 50
 	}
@@ -113,8 +106,8 @@ func likePattern(q string) string {
 }
 
 // namedPage selects one keyset page of a named table by name, optionally searching the name.
-func (s *Store) namedPage(ctx context.Context, model any, p Page) *gorm.DB {
-	q := s.conn(ctx).Model(model).Order("name_key").Limit(p.limit())
+func (s *Store) namedPage(ctx context.Context, model any, p pam.Page) *gorm.DB {
+	q := s.conn(ctx).Model(model).Order("name_key").Limit(pageLimit(p))
 	if p.After != "" {
 		q = q.Where("name_key > ?", p.After)
 	}
@@ -179,7 +172,7 @@ func (s *Store) GroupByID(ctx context.Context, id string) (pam.Group, error) {
 }
 
 // Groups lists groups by name, one keyset page at a time, with active member counts.
-func (s *Store) Groups(ctx context.Context, p Page) ([]pam.Group, error) {
+func (s *Store) Groups(ctx context.Context, p pam.Page) ([]pam.Group, error) {
 	q := s.namedPage(ctx, &GroupRow{}, p)
 	var rows []GroupRow
 	if err := q.Find(&rows).Error; err != nil {
@@ -231,9 +224,9 @@ func (s *Store) ActiveMemberCount(ctx context.Context, groupID string) (int64, e
 }
 
 // GroupMembers lists a group's members (disabled ones too, marked) by email, keyset by email.
-func (s *Store) GroupMembers(ctx context.Context, groupID string, p Page) ([]pam.User, error) {
+func (s *Store) GroupMembers(ctx context.Context, groupID string, p pam.Page) ([]pam.User, error) {
 	q := s.conn(ctx).Model(&UserRow{}).Joins("JOIN group_members gm ON gm.user_id = users.id AND gm.group_id = ?", groupID).
-		Order("users.email").Limit(p.limit())
+		Order("users.email").Limit(pageLimit(p))
 	if p.After != "" {
 		q = q.Where("users.email > ?", p.After)
 	}
@@ -390,8 +383,8 @@ func (s *Store) TaskByKey(ctx context.Context, key string) (pam.Task, error) {
 }
 
 // Tasks lists tasks by key, one keyset page at a time; Query matches key or name.
-func (s *Store) Tasks(ctx context.Context, p Page) ([]pam.Task, error) {
-	q := s.conn(ctx).Model(&TaskRow{}).Order("key_lower").Limit(p.limit())
+func (s *Store) Tasks(ctx context.Context, p pam.Page) ([]pam.Task, error) {
+	q := s.conn(ctx).Model(&TaskRow{}).Order("key_lower").Limit(pageLimit(p))
 	if p.After != "" {
 		q = q.Where("key_lower > ?", p.After)
 	}
@@ -435,7 +428,7 @@ func (s *Store) RoleByID(ctx context.Context, id string) (pam.Role, error) {
 }
 
 // Roles lists roles by name, keyset-paginated, with task counts.
-func (s *Store) Roles(ctx context.Context, p Page) ([]pam.Role, error) {
+func (s *Store) Roles(ctx context.Context, p pam.Page) ([]pam.Role, error) {
 	q := s.namedPage(ctx, &RoleRow{}, p)
 	var rows []RoleRow
 	if err := q.Find(&rows).Error; err != nil {
@@ -469,9 +462,9 @@ func (s *Store) countBy(ctx context.Context, table, col string, keys []string) (
 }
 
 // RoleTasks lists the tasks of a role by key (bounded page).
-func (s *Store) RoleTasks(ctx context.Context, roleID string, p Page) ([]pam.Task, error) {
+func (s *Store) RoleTasks(ctx context.Context, roleID string, p pam.Page) ([]pam.Task, error) {
 	q := s.conn(ctx).Model(&TaskRow{}).Joins("JOIN role_tasks rt ON rt.task_id = tasks.id AND rt.role_id = ?", roleID).
-		Order("tasks.key_lower").Limit(p.limit())
+		Order("tasks.key_lower").Limit(pageLimit(p))
 	if p.After != "" {
 		q = q.Where("tasks.key_lower > ?", p.After)
 	}
@@ -571,7 +564,7 @@ func (s *Store) RoleGroupByID(ctx context.Context, id string) (pam.RoleGroup, er
 }
 
 // RoleGroups lists role groups by name, keyset-paginated, with role counts.
-func (s *Store) RoleGroups(ctx context.Context, p Page) ([]pam.RoleGroup, error) {
+func (s *Store) RoleGroups(ctx context.Context, p pam.Page) ([]pam.RoleGroup, error) {
 	q := s.namedPage(ctx, &RoleGroupRow{}, p)
 	var rows []RoleGroupRow
 	if err := q.Find(&rows).Error; err != nil {
@@ -589,9 +582,9 @@ func (s *Store) RoleGroups(ctx context.Context, p Page) ([]pam.RoleGroup, error)
 }
 
 // RoleGroupRoles lists the roles of a role group by name (bounded page).
-func (s *Store) RoleGroupRoles(ctx context.Context, rgID string, p Page) ([]pam.Role, error) {
+func (s *Store) RoleGroupRoles(ctx context.Context, rgID string, p pam.Page) ([]pam.Role, error) {
 	q := s.conn(ctx).Model(&RoleRow{}).Joins("JOIN role_group_roles rgr ON rgr.role_id = roles.id AND rgr.role_group_id = ?", rgID).
-		Order("roles.name_key").Limit(p.limit())
+		Order("roles.name_key").Limit(pageLimit(p))
 	if p.After != "" {
 		q = q.Where("roles.name_key > ?", p.After)
 	}

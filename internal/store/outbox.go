@@ -9,37 +9,19 @@ import (
 	"gorm.io/gorm/clause"
 )
 
-// Mail states in the outbox.
+// Mail states in the outbox; pam owns them.
 const (
-	MailQueued   = "queued"
-	MailRetrying = "retrying"
-	MailSent     = "sent"
-	MailFailed   = "failed"
+	MailQueued   = pam.MailQueued
+	MailRetrying = pam.MailRetrying
+	MailSent     = pam.MailSent
+	MailFailed   = pam.MailFailed
 )
 
 // MailStates lists the outbox states in display order.
-var MailStates = []string{MailQueued, MailRetrying, MailSent, MailFailed}
+var MailStates = pam.MailStates
 
-// OutboxMessage is one mail in the outbox: rendered when queued, delivered after commit.
-type OutboxMessage struct {
-	ID            string
-	Kind          string
-	RequestID     string
-	RecipientID   pam.UserID
-	Recipient     string // email address
-	RecipientName string
-	Subject       string
-	Text          string
-	HTML          string
-	State         string
-	Attempts      int
-	NextAttemptAt time.Time
-	// GiveUpAt is when temporary failures stop being retried; set at the first failure.
-	GiveUpAt  *time.Time
-	LastError string
-	CreatedAt time.Time
-	SentAt    *time.Time
-}
+// OutboxMessage is one mail in the outbox; pam owns the type.
+type OutboxMessage = pam.OutboxMessage
 
 // outboxRow is a row of mail_outbox.
 type outboxRow struct {
@@ -195,22 +177,8 @@ func (s *Store) MailByID(ctx context.Context, id string) (OutboxMessage, error) 
 	return outboxToDomain(r), nil
 }
 
-// MailCursor is a keyset position in the newest-first outbox list.
-type MailCursor struct {
-	CreatedAt time.Time
-	ID        string
-}
-
-// MailFilter selects outbox messages for a page.
-type MailFilter struct {
-	State     string
-	RequestID string
-	Before    *MailCursor
-	Limit     int
-}
-
 // Mail lists outbox messages newest first, one keyset page at a time.
-func (s *Store) Mail(ctx context.Context, f MailFilter) ([]OutboxMessage, error) {
+func (s *Store) Mail(ctx context.Context, f pam.MailFilter) ([]OutboxMessage, error) {
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 50
 	}
@@ -222,7 +190,7 @@ func (s *Store) Mail(ctx context.Context, f MailFilter) ([]OutboxMessage, error)
 		q = q.Where("request_id = ?", f.RequestID)
 	}
 	if f.Before != nil {
-		t := f.Before.CreatedAt.UTC()
+		t := f.Before.At.UTC()
 		q = q.Where("created_at < ? OR (created_at = ? AND id < ?)", t, t, f.Before.ID)
 	}
 	var rows []outboxRow

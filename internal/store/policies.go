@@ -153,20 +153,14 @@ func (s *Store) PolicyForScope(ctx context.Context, scope pam.ScopeType, id stri
 	return policyToDomain(r), nil
 }
 
-// PolicyCursor is the keyset position in the policy list (creation order).
-type PolicyCursor struct {
-	CreatedAt time.Time
-	ID        string
-}
-
 // Policies lists policies in creation order, one keyset page at a time, with scope names.
-func (s *Store) Policies(ctx context.Context, after *PolicyCursor, limit int) ([]pam.Policy, error) {
+func (s *Store) Policies(ctx context.Context, after *pam.Cursor, limit int) ([]pam.Policy, error) {
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
 	q := s.conn(ctx).Model(&PolicyRow{}).Order("created_at, id").Limit(limit)
 	if after != nil {
-		q = q.Where("created_at > ? OR (created_at = ? AND id > ?)", after.CreatedAt.UTC(), after.CreatedAt.UTC(), after.ID)
+		q = q.Where("created_at > ? OR (created_at = ? AND id > ?)", after.At.UTC(), after.At.UTC(), after.ID)
 	}
 	var rows []PolicyRow
 	if err := q.Find(&rows).Error; err != nil {

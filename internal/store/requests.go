@@ -207,22 +207,8 @@ func (s *Store) AddReview(ctx context.Context, requestID string, v pam.Review) e
 	return err
 }
 
-// RequestCursor is a keyset position in a newest-first list.
-type RequestCursor struct {
-	CreatedAt time.Time
-	ID        string
-}
-
-// RequestFilter selects requests for a list.
-type RequestFilter struct {
-	RequesterID pam.UserID
-	Status      pam.Status
-	Before      *RequestCursor // newest first: items older than this
-	Limit       int
-}
-
 // Requests lists requests newest first, one keyset page at a time.
-func (s *Store) Requests(ctx context.Context, f RequestFilter) ([]pam.Request, error) {
+func (s *Store) Requests(ctx context.Context, f pam.RequestFilter) ([]pam.Request, error) {
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 50
 	}
@@ -234,7 +220,7 @@ func (s *Store) Requests(ctx context.Context, f RequestFilter) ([]pam.Request, e
 		q = q.Where("status = ?", string(f.Status))
 	}
 	if f.Before != nil {
-		t := f.Before.CreatedAt.UTC()
+		t := f.Before.At.UTC()
 		q = q.Where("created_at < ? OR (created_at = ? AND id < ?)", t, t, f.Before.ID)
 	}
 	return s.findRequests(ctx, q)
@@ -289,13 +275,13 @@ func (s *Store) inboxQuery(ctx context.Context, user pam.UserID, now time.Time) 
 }
 
 // Inbox lists the requests waiting for a user, oldest first, one keyset page at a time.
-func (s *Store) Inbox(ctx context.Context, user pam.UserID, now time.Time, after *RequestCursor, limit int) ([]pam.Request, error) {
+func (s *Store) Inbox(ctx context.Context, user pam.UserID, now time.Time, after *pam.Cursor, limit int) ([]pam.Request, error) {
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
 	q := s.inboxQuery(ctx, user, now).Order("created_at, id").Limit(limit)
 	if after != nil {
-		t := after.CreatedAt.UTC()
+		t := after.At.UTC()
 		q = q.Where("created_at > ? OR (created_at = ? AND id > ?)", t, t, after.ID)
 	}
 	return s.findRequests(ctx, q)
@@ -324,6 +310,15 @@ func (s *Store) IsActiveMember(ctx context.Context, groupID string, user pam.Use
 	err := s.conn(ctx).Table("group_members gm").Joins("JOIN users u ON u.id = gm.user_id AND u.disabled_at IS NULL").
 		Where("gm.group_id = ? AND gm.user_id = ?", groupID, string(user)).Count(&n).Error
 	return n > 0, err
+}
+
+// ActiveGroupIDs lists the groups an enabled user is in (none for a disabled one): the
+// approver groups whose requests they may review, read once for a whole page.
+func (s *Store) ActiveGroupIDs(ctx context.Context, user pam.UserID) ([]string, error) {
+	var ids []string
+	err := s.conn(ctx).Table("group_members gm").Joins("JOIN users u ON u.id = gm.user_id AND u.disabled_at IS NULL").
+		Where("gm.user_id = ?", string(user)).Order("gm.group_id").Pluck("gm.group_id", &ids).Error
+	return ids, err
 }
 
 // GrantFor returns the grant in force at now that lets a user run a task: an approved request

@@ -193,7 +193,7 @@ func TestCancelReasonMigratesOverOldRows(t *testing.T) {
 		if err := db.SaveTransition(ctx, r); pam.ErrorCode(err) != pam.ECONFLICT {
 			t.Fatalf("stale save: %v", err)
 		}
-		list, err := db.Requests(ctx, store.RequestFilter{Status: pam.StatusCancelled})
+		list, err := db.Requests(ctx, pam.RequestFilter{Status: pam.StatusCancelled})
 		if err != nil || len(list) != 1 || list[0].CancelReason != pam.CancelGrantRevoked {
 			t.Fatalf("cancelled list: %+v %v", list, err)
 		}

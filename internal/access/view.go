@@ -1,0 +1,264 @@
+package access
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+)
+
+// ViewTasks is how many covered tasks a View lists; MoreTasks says when there are more.
+const ViewTasks = 12
+
+// View is a request as one viewer sees it: the request with its people's names, the tasks its
+// grant covers and what the viewer may do with it now. Pages only format it.
+type View struct {
+	pam.Request
+	// Tasks are the first ViewTasks tasks the scope covers, by key.
+	Tasks     []pam.Task
+	MoreTasks bool
+	// RevokedByName names who revoked the grant ("" when nobody did, or they are gone).
+	RevokedByName string
+	// What the viewer may do now. Each use case checks again when it is asked.
+	CanReview, CanRevoke, CanWithdraw, CanExtend bool
+}
+
+// Approvals is the approver's inbox: one page of requests waiting for the viewer, oldest
+// first, and the requests the viewer decided last.
+type Approvals struct {
+	Waiting []View
+	// Next is the cursor of the following page of waiting requests; nil on the last page.
+	Next    *pam.Cursor
+	Decided []pam.Request
+}
+
+// Dashboard is what a requester sees first: grants in force or scheduled, and requests still
+// waiting for a decision.
+type Dashboard struct {
+	Grants  []pam.Request
+	Pending []pam.Request
+}
+
+// Offer is a policy as the request form shows it: what a grant covers and who would decide.
+type Offer struct {
+	Policy    pam.Policy
+	Tasks     []pam.Task
+	MoreTasks bool
+	// Approvers names the first enabled approvers other than the viewer; MoreApprovers says
+	// there are more. Both are empty for automatic policies.
+	Approvers     []string
+	MoreApprovers bool
+}
+
+// offerTasks and offerApprovers bound what the request form lists.
+const (
+	offerTasks     = 30
+	offerApprovers = 10
+)
+
+// viewer is the signed-in person with the approver groups they are an enabled member of,
+// read once per page so that deciding what they may do costs no query per request.
+type viewer struct {
+	u      pam.User
+	groups map[string]bool
+}
+
+func (s *Service) viewerOf(ctx context.Context, db *store.Store, u pam.User) (viewer, error) {
+	v := viewer{u: u, groups: map[string]bool{}}
+	if !u.Active() {
+		return v, nil
+	}
+	ids, err := db.ActiveGroupIDs(ctx, u.ID)
+	if err != nil {
+		return v, err
+	}
+	for _, id := range ids {
+		v.groups[id] = true
+	}
+	return v, nil
+}
+
+// approves reports whether the viewer is an enabled member of r's approver group.
+func (v viewer) approves(r pam.Request) bool {
+	return v.u.Active() && r.ApproverGroupID != "" && v.groups[r.ApproverGroupID]
+}
+
+// canView is canView without a query: requester, admin, auditor or approver.
+func (v viewer) canView(r pam.Request) bool {
+	return v.u.ID == r.RequesterID || v.u.Admin || v.u.Auditor || v.approves(r)
+}
+
+// view fills in what the viewer may do; tasks and names are the caller's.
+func (s *Service) view(v viewer, r pam.Request) View {
+	now := s.now()
+	out := View{Request: r}
+	switch r.StatusAt(now) {
+	case pam.StatusPending:
+		if v.u.ID == r.RequesterID {
+			out.CanWithdraw = true
+		} else {
+			out.CanReview = !r.ReviewedBy(v.u.ID) && v.approves(r)
+		}
+	case pam.StatusApproved:
+		out.CanRevoke = v.u.Active() && (v.u.Admin || v.approves(r))
+		out.CanExtend = v.u.ID == r.RequesterID && r.InForce(now)
+	}
+	return out
+}
+
+// scopeTasks reads the covered tasks of each distinct scope once.
+type scopeTasks map[string][]pam.Task
+
+func (c scopeTasks) fill(ctx context.Context, db *store.Store, v *View) error {
+	key := string(v.ScopeType) + ":" + v.ScopeID
+	tasks, ok := c[key]
+	if !ok {
+		var err error
+		if tasks, err = db.ScopeTasks(ctx, v.ScopeType, v.ScopeID, ViewTasks+1); err != nil {
+			return err
+		}
+		c[key] = tasks
+	}
+	v.Tasks, v.MoreTasks = tasks, len(tasks) > ViewTasks
+	if v.MoreTasks {
+		v.Tasks = tasks[:ViewTasks]
+	}
+	return nil
+}
+
+// RequestView returns a request the viewer may see, with what they may do with it, or
+// ENOTFOUND.
+func (s *Service) RequestView(ctx context.Context, u pam.User, id string) (View, error) {
+	r, err := s.db.RequestByID(ctx, id)
+	if err != nil {
+		return View{}, err
+	}
+	v, err := s.viewerOf(ctx, s.db, u)
+	if err != nil {
+		return View{}, err
+	}
+	if !v.canView(r) {
+		return View{}, pam.Errorf(pam.ENOTFOUND, "Request not found.")
+	}
+	out := s.view(v, r)
+	if err := (scopeTasks{}).fill(ctx, s.db, &out); err != nil {
+		return View{}, fmt.Errorf("request %s: %w", id, err)
+	}
+	if r.RevokedBy != "" {
+		if by, err := s.db.UserByID(ctx, r.RevokedBy); err == nil {
+			out.RevokedByName = by.Name
+		} else if pam.ErrorCode(err) != pam.ENOTFOUND {
+			return View{}, err
+		}
+	}
+	return out, nil
+}
+
+// Approvals returns one page of the viewer's inbox (after the cursor, at most limit requests)
+// and the last requests they decided.
+func (s *Service) Approvals(ctx context.Context, u pam.User, after *pam.Cursor, limit int) (Approvals, error) {
+	var out Approvals
+	waiting, err := s.db.Inbox(ctx, u.ID, s.now(), after, limit)
+	if err != nil {
+		return out, fmt.Errorf("inbox: %w", err)
+	}
+	v, err := s.viewerOf(ctx, s.db, u)
+	if err != nil {
+		return out, err
+	}
+	tasks := scopeTasks{}
+	for _, r := range waiting {
+		rv := s.view(v, r)
+		if err := tasks.fill(ctx, s.db, &rv); err != nil {
+			return out, err
+		}
+		out.Waiting = append(out.Waiting, rv)
+	}
+	if len(waiting) == limit {
+		l := waiting[len(waiting)-1]
+		out.Next = pam.CursorAt(l.CreatedAt, l.ID)
+	}
+	if out.Decided, err = s.db.ReviewedBy(ctx, u.ID, 20); err != nil {
+		return out, fmt.Errorf("decided requests: %w", err)
+	}
+	return out, nil
+}
+
+// InboxCount counts the requests waiting for the viewer's decision.
+func (s *Service) InboxCount(ctx context.Context, u pam.User) (int, error) {
+	n, err := s.db.InboxCount(ctx, u.ID, s.now())
+	return int(n), err
+}
+
+// MyRequests lists the viewer's own requests, newest first, one keyset page at a time.
+func (s *Service) MyRequests(ctx context.Context, u pam.User, f pam.RequestFilter) ([]pam.Request, error) {
+	f.RequesterID = u.ID
+	return s.db.Requests(ctx, f)
+}
+
+// Dashboard returns the viewer's grants in force or scheduled and their requests still
+// pending (each list bounded).
+func (s *Service) Dashboard(ctx context.Context, u pam.User) (Dashboard, error) {
+	var out Dashboard
+	now := s.now()
+	approved, err := s.db.Requests(ctx, pam.RequestFilter{RequesterID: u.ID, Status: pam.StatusApproved, Limit: 20})
+	if err != nil {
+		return out, err
+	}
+	for _, r := range approved {
+		if r.InForce(now) || (r.StartsAt != nil && r.StartsAt.After(now)) {
+			out.Grants = append(out.Grants, r)
+		}
+	}
+	pending, err := s.db.Requests(ctx, pam.RequestFilter{RequesterID: u.ID, Status: pam.StatusPending, Limit: 20})
+	if err != nil {
+		return out, err
+	}
+	for _, r := range pending {
+		if r.StatusAt(now) == pam.StatusPending {
+			out.Pending = append(out.Pending, r)
+		}
+	}
+	return out, nil
+}
+
+// Offer returns a policy the viewer may ask under, with what it covers and who would decide:
+// its approver group or, when it names none, the organisation's default. ENOTFOUND when the
+// viewer may not ask under it.
+func (s *Service) Offer(ctx context.Context, u pam.User, policyID string) (Offer, error) {
+	p, err := s.EligiblePolicy(ctx, u, policyID)
+	if err != nil {
+		return Offer{}, err
+	}
+	out := Offer{Policy: p}
+	tasks, err := s.db.ScopeTasks(ctx, p.ScopeType, p.ScopeID, offerTasks+1)
+	if err != nil {
+		return Offer{}, err
+	}
+	out.Tasks, out.MoreTasks = tasks, len(tasks) > offerTasks
+	if out.MoreTasks {
+		out.Tasks = tasks[:offerTasks]
+	}
+	if p.ApprovalType != pam.ApprovalManual {
+		return out, nil
+	}
+	group, err := s.approverGroup(ctx, s.db, p)
+	if err != nil || group == "" {
+		return out, err
+	}
+	members, err := s.db.GroupMembers(ctx, group, pam.Page{Limit: offerApprovers + 1})
+	if err != nil {
+		return Offer{}, err
+	}
+	for i, m := range members {
+		if i == offerApprovers {
+			out.MoreApprovers = true
+			break
+		}
+		if m.Active() && m.ID != u.ID {
+			out.Approvers = append(out.Approvers, m.Name)
+		}
+	}
+	return out, nil
+}

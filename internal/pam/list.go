@@ -1,0 +1,68 @@
+package pam
+
+import (
+	"strings"
+	"time"
+)
+
+// Cursor is a keyset position in a list ordered by time, then id: the last item a page showed.
+// Its text form, "RFC3339Nano|id", is what list pages and the API hand out as "after".
+type Cursor struct {
+	At time.Time
+	ID string
+}
+
+// CursorAt is the cursor just past an item with this time and id.
+func CursorAt(at time.Time, id string) *Cursor { return &Cursor{At: at.UTC(), ID: id} }
+
+// String is the cursor's text form, the one ParseCursor reads.
+func (c Cursor) String() string { return c.At.UTC().Format(time.RFC3339Nano) + "|" + c.ID }
+
+// ErrBadCursor is the one answer to a cursor no list gave out: EINVALID on the "after" field.
+var ErrBadCursor = &Error{Code: EINVALID, Field: "after", Message: "That page link is out of date or was changed; start again from the first page."}
+
+// maxCursorID bounds the id part; every id Elevate hands out is a UUID.
+const maxCursorID = 64
+
+// ParseCursor reads a cursor's text form. An empty string is no cursor (nil, nil); anything
+// else that is not a cursor is ErrBadCursor.
+func ParseCursor(s string) (*Cursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	at, id, ok := strings.Cut(s, "|")
+	if !ok || id == "" || len(id) > maxCursorID {
+		return nil, ErrBadCursor
+	}
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
+		return nil, ErrBadCursor
+	}
+	return &Cursor{At: t.UTC(), ID: id}, nil
+}
+
+// Page bounds a list keyed by a name (tasks, roles, groups, users): After is the sort key of the
+// last item already shown, Query an optional case-insensitive search.
+type Page struct {
+	After string
+	Limit int
+	Query string
+}
+
+// RequestFilter selects requests for a newest-first list.
+type RequestFilter struct {
+	RequesterID UserID
+	Status      Status
+	// Before is the last request already shown: the list continues with older ones.
+	Before *Cursor
+	Limit  int
+}
+
+// MailFilter selects outbox messages for a newest-first list.
+type MailFilter struct {
+	State     string
+	RequestID string
+	// Before is the last message already shown: the list continues with older ones.
+	Before *Cursor
+	Limit  int
+}
