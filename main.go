@@ -249,7 +249,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	}
 
 	srv := web.New(web.Deps{Config: e.cfg, Auth: authSvc, Admin: adminSvc, Access: accessSvc, Ping: db.Ping, Logger: e.log, Secret: secret, Audit: db,
-		IsApprover: db.IsApprover, Outbox: outbox})
+		IsApprover: db.IsApprover, Outbox: outbox, Catalog: db, Directory: db, Policies: db})
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -24,7 +24,7 @@ func taskFields(key, name, desc string) []components.FieldVM {
 
 func (s *Server) listTasks(c echo.Context) error {
 	q, after := c.QueryParam("q"), c.QueryParam("after")
-	tasks, err := s.admin.Store().Tasks(c.Request().Context(), pam.Page{After: after, Query: q, Limit: pageSize})
+	tasks, err := s.catalog.Tasks(c.Request().Context(), pam.Page{After: after, Query: q, Limit: pageSize})
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func (s *Server) createTask(c echo.Context) error {
 // policySummary says in a few words how a scope can be reached, and links to its policy.
 func (s *Server) policyHeader(c echo.Context, h *components.HeaderVM, scope pam.ScopeType, id string) (adminview.SetSection, error) {
 	sec := adminview.SetSection{Title: "Policy", TestID: "policy", Empty: "No policy yet: nobody can ask for this " + strings.ToLower(scope.Label()) + " on its own."}
-	p, err := s.admin.Store().PolicyForScope(c.Request().Context(), scope, id)
+	p, err := s.policies.PolicyForScope(c.Request().Context(), scope, id)
 	switch pam.ErrorCode(err) {
 	case pam.ENOTFOUND:
 		h.ActionLabel, h.ActionHref = "Create policy", "/admin/policies/new?scope_type="+string(scope)+"&scope_id="+id
@@ -102,11 +102,11 @@ func policyLine(p pam.Policy) string {
 
 func (s *Server) taskPage(c echo.Context, status int, t pam.Task, form adminview.FormVM) error {
 	ctx := c.Request().Context()
-	roles, err := s.admin.Store().TaskRoles(ctx, t.ID)
+	roles, err := s.catalog.TaskRoles(ctx, t.ID)
 	if err != nil {
 		return err
 	}
-	rgs, err := s.admin.Store().TaskRoleGroups(ctx, t.ID)
+	rgs, err := s.catalog.TaskRoleGroups(ctx, t.ID)
 	if err != nil {
 		return err
 	}
@@ -128,7 +128,7 @@ func (s *Server) taskPage(c echo.Context, status int, t pam.Task, form adminview
 }
 
 func (s *Server) showTask(c echo.Context) error {
-	t, err := s.admin.Store().TaskByID(c.Request().Context(), c.Param("id"))
+	t, err := s.catalog.TaskByID(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func (s *Server) showTask(c echo.Context) error {
 
 func (s *Server) updateTask(c echo.Context) error {
 	ctx := c.Request().Context()
-	t, err := s.admin.Store().TaskByID(ctx, c.Param("id"))
+	t, err := s.catalog.TaskByID(ctx, c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -160,7 +160,7 @@ func (s *Server) updateTask(c echo.Context) error {
 
 func (s *Server) listRoles(c echo.Context) error {
 	q, after := c.QueryParam("q"), c.QueryParam("after")
-	roles, err := s.admin.Store().Roles(c.Request().Context(), pam.Page{After: after, Query: q, Limit: pageSize})
+	roles, err := s.catalog.Roles(c.Request().Context(), pam.Page{After: after, Query: q, Limit: pageSize})
 	if err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func (s *Server) listRoles(c echo.Context) error {
 
 func (s *Server) rolePage(c echo.Context, status int, r pam.Role, form adminview.FormVM) error {
 	ctx := c.Request().Context()
-	tasks, err := s.admin.Store().RoleTasks(ctx, r.ID, pam.Page{Limit: 200})
+	tasks, err := s.catalog.RoleTasks(ctx, r.ID, pam.Page{Limit: 200})
 	if err != nil {
 		return err
 	}
@@ -200,7 +200,7 @@ func (s *Server) rolePage(c echo.Context, status int, r pam.Role, form adminview
 	}
 	if q := c.QueryParam("q"); q != "" {
 		sec.Searched = true
-		found, err := s.admin.Store().Tasks(ctx, pam.Page{Query: q, Limit: 20})
+		found, err := s.catalog.Tasks(ctx, pam.Page{Query: q, Limit: 20})
 		if err != nil {
 			return err
 		}
@@ -210,7 +210,7 @@ func (s *Server) rolePage(c echo.Context, status int, r pam.Role, form adminview
 			}
 		}
 	}
-	rgs, err := s.admin.Store().RoleRoleGroups(ctx, r.ID)
+	rgs, err := s.catalog.RoleRoleGroups(ctx, r.ID)
 	if err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func (s *Server) rolePage(c echo.Context, status int, r pam.Role, form adminview
 }
 
 func (s *Server) showRole(c echo.Context) error {
-	r, err := s.admin.Store().RoleByID(c.Request().Context(), c.Param("id"))
+	r, err := s.catalog.RoleByID(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -238,7 +238,7 @@ func (s *Server) showRole(c echo.Context) error {
 
 func (s *Server) updateRole(c echo.Context) error {
 	ctx := c.Request().Context()
-	r, err := s.admin.Store().RoleByID(ctx, c.Param("id"))
+	r, err := s.catalog.RoleByID(ctx, c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -272,7 +272,7 @@ func (s *Server) removeRoleTask(c echo.Context) error {
 
 func (s *Server) listRoleGroups(c echo.Context) error {
 	q, after := c.QueryParam("q"), c.QueryParam("after")
-	rgs, err := s.admin.Store().RoleGroups(c.Request().Context(), pam.Page{After: after, Query: q, Limit: pageSize})
+	rgs, err := s.catalog.RoleGroups(c.Request().Context(), pam.Page{After: after, Query: q, Limit: pageSize})
 	if err != nil {
 		return err
 	}
@@ -295,7 +295,7 @@ func (s *Server) listRoleGroups(c echo.Context) error {
 
 func (s *Server) roleGroupPage(c echo.Context, status int, r pam.RoleGroup, form adminview.FormVM) error {
 	ctx := c.Request().Context()
-	roles, err := s.admin.Store().RoleGroupRoles(ctx, r.ID, pam.Page{Limit: 200})
+	roles, err := s.catalog.RoleGroupRoles(ctx, r.ID, pam.Page{Limit: 200})
 	if err != nil {
 		return err
 	}
@@ -309,7 +309,7 @@ func (s *Server) roleGroupPage(c echo.Context, status int, r pam.RoleGroup, form
 	}
 	if q := c.QueryParam("q"); q != "" {
 		sec.Searched = true
-		found, err := s.admin.Store().Roles(ctx, pam.Page{Query: q, Limit: 20})
+		found, err := s.catalog.Roles(ctx, pam.Page{Query: q, Limit: 20})
 		if err != nil {
 			return err
 		}
@@ -319,7 +319,7 @@ func (s *Server) roleGroupPage(c echo.Context, status int, r pam.RoleGroup, form
 			}
 		}
 	}
-	tasks, err := s.admin.Store().ScopeTasks(ctx, pam.ScopeRoleGroup, r.ID, 101)
+	tasks, err := s.catalog.ScopeTasks(ctx, pam.ScopeRoleGroup, r.ID, 101)
 	if err != nil {
 		return err
 	}
@@ -341,7 +341,7 @@ func (s *Server) roleGroupPage(c echo.Context, status int, r pam.RoleGroup, form
 }
 
 func (s *Server) showRoleGroup(c echo.Context) error {
-	r, err := s.admin.Store().RoleGroupByID(c.Request().Context(), c.Param("id"))
+	r, err := s.catalog.RoleGroupByID(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -351,7 +351,7 @@ func (s *Server) showRoleGroup(c echo.Context) error {
 
 func (s *Server) updateRoleGroup(c echo.Context) error {
 	ctx := c.Request().Context()
-	r, err := s.admin.Store().RoleGroupByID(ctx, c.Param("id"))
+	r, err := s.catalog.RoleGroupByID(ctx, c.Param("id"))
 	if err != nil {
 		return err
 	}

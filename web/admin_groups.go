@@ -20,7 +20,7 @@ func titleFields(name, desc, what string) []components.FieldVM {
 
 func (s *Server) listGroups(c echo.Context) error {
 	q, after := c.QueryParam("q"), c.QueryParam("after")
-	groups, err := s.admin.Store().Groups(c.Request().Context(), pam.Page{After: after, Query: q, Limit: pageSize})
+	groups, err := s.directory.Groups(c.Request().Context(), pam.Page{After: after, Query: q, Limit: pageSize})
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func (s *Server) createNamed(set namedSet) echo.HandlerFunc {
 // groupPage draws a group with its edit form, members and the member search.
 func (s *Server) groupPage(c echo.Context, status int, g pam.Group, form adminview.FormVM) error {
 	ctx := c.Request().Context()
-	members, err := s.admin.Store().GroupMembers(ctx, g.ID, pam.Page{Limit: 200})
+	members, err := s.directory.GroupMembers(ctx, g.ID, pam.Page{Limit: 200})
 	if err != nil {
 		return err
 	}
@@ -124,7 +124,7 @@ func (s *Server) groupPage(c echo.Context, status int, g pam.Group, form adminvi
 	}
 	if q := c.QueryParam("q"); q != "" {
 		sec.Searched = true
-		found, err := s.admin.Store().SearchUsers(ctx, q, "", 20)
+		found, err := s.directory.SearchUsers(ctx, q, "", 20)
 		if err != nil {
 			return err
 		}
@@ -134,7 +134,7 @@ func (s *Server) groupPage(c echo.Context, status int, g pam.Group, form adminvi
 			}
 		}
 	}
-	uses, err := s.admin.Store().GroupUsage(ctx, g.ID)
+	uses, err := s.directory.GroupUsage(ctx, g.ID)
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func (s *Server) groupForm(c echo.Context, g pam.Group, name, desc string) admin
 }
 
 func (s *Server) showGroup(c echo.Context) error {
-	g, err := s.admin.Store().GroupByID(c.Request().Context(), c.Param("id"))
+	g, err := s.directory.GroupByID(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func (s *Server) showGroup(c echo.Context) error {
 
 func (s *Server) updateGroup(c echo.Context) error {
 	ctx := c.Request().Context()
-	g, err := s.admin.Store().GroupByID(ctx, c.Param("id"))
+	g, err := s.directory.GroupByID(ctx, c.Param("id"))
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ func (s *Server) listPolicies(c echo.Context) error {
 	if err != nil {
 		return s.restartList(c, err)
 	}
-	pols, err := s.admin.Store().Policies(ctx, after, pageSize)
+	pols, err := s.policies.Policies(ctx, after, pageSize)
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (s *Server) listPolicies(c echo.Context) error {
 
 // groupOptions lists groups for a select (bounded), with a first option for "none".
 func (s *Server) groupOptions(ctx context.Context, none string) ([]components.Option, error) {
-	groups, err := s.admin.Store().Groups(ctx, pam.Page{Limit: 200})
+	groups, err := s.directory.Groups(ctx, pam.Page{Limit: 200})
 	if err != nil {
 		return nil, err
 	}
@@ -125,13 +125,13 @@ func (in policyInput) parse() (pam.Policy, error) {
 }
 
 func (s *Server) policyFields(ctx context.Context, in policyInput, editing bool) ([]components.FieldVM, error) {
-	org, err := s.admin.Store().OrgSettings(ctx)
+	org, err := s.policies.OrgSettings(ctx)
 	if err != nil {
 		return nil, err
 	}
 	def := "Organisation default approver group"
 	if org.DefaultApproverGroupID != "" {
-		if g, err := s.admin.Store().GroupByID(ctx, org.DefaultApproverGroupID); err == nil {
+		if g, err := s.directory.GroupByID(ctx, org.DefaultApproverGroupID); err == nil {
 			def += " (" + g.Name + ")"
 		}
 	} else {
@@ -179,11 +179,11 @@ func (s *Server) newPolicy(c echo.Context) error {
 	if err != nil || c.QueryParam("scope_id") == "" {
 		return s.chooseScope(c)
 	}
-	name, err := s.admin.Store().ScopeName(ctx, st, c.QueryParam("scope_id"))
+	name, err := s.catalog.ScopeName(ctx, st, c.QueryParam("scope_id"))
 	if err != nil {
 		return err
 	}
-	if p, err := s.admin.Store().PolicyForScope(ctx, st, c.QueryParam("scope_id")); err == nil {
+	if p, err := s.policies.PolicyForScope(ctx, st, c.QueryParam("scope_id")); err == nil {
 		s.setFlash(c, "info", name+" already has a policy; here it is.")
 		return redirect(c, "/admin/policies/"+p.ID)
 	}
@@ -209,7 +209,7 @@ func (s *Server) chooseScope(c echo.Context) error {
 	q := c.QueryParam("q")
 	t := components.TableVM{TestID: "scopes", Columns: []string{"Name", "Kind", ""}, Empty: "Nothing matches. Search for a task, a role or a role group."}
 	add := func(st pam.ScopeType, id, name, sub string) error {
-		_, err := s.admin.Store().PolicyForScope(ctx, st, id)
+		_, err := s.policies.PolicyForScope(ctx, st, id)
 		switch {
 		case err == nil:
 			t.Rows = append(t.Rows, []components.Cell{{Text: name, Sub: sub}, {Text: st.Label()}, {Text: "Has a policy"}})
@@ -221,7 +221,7 @@ func (s *Server) chooseScope(c echo.Context) error {
 		}
 		return nil
 	}
-	rgs, err := s.admin.Store().RoleGroups(ctx, pam.Page{Query: q, Limit: 10})
+	rgs, err := s.catalog.RoleGroups(ctx, pam.Page{Query: q, Limit: 10})
 	if err != nil {
 		return err
 	}
@@ -230,7 +230,7 @@ func (s *Server) chooseScope(c echo.Context) error {
 			return err
 		}
 	}
-	roles, err := s.admin.Store().Roles(ctx, pam.Page{Query: q, Limit: 10})
+	roles, err := s.catalog.Roles(ctx, pam.Page{Query: q, Limit: 10})
 	if err != nil {
 		return err
 	}
@@ -239,7 +239,7 @@ func (s *Server) chooseScope(c echo.Context) error {
 			return err
 		}
 	}
-	tasks, err := s.admin.Store().Tasks(ctx, pam.Page{Query: q, Limit: 10})
+	tasks, err := s.catalog.Tasks(ctx, pam.Page{Query: q, Limit: 10})
 	if err != nil {
 		return err
 	}
@@ -262,7 +262,7 @@ func (s *Server) createPolicy(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	name, err := s.admin.Store().ScopeName(ctx, st, in.ScopeID)
+	name, err := s.catalog.ScopeName(ctx, st, in.ScopeID)
 	if err != nil {
 		return err
 	}
@@ -368,7 +368,7 @@ func policySummary(p pam.Policy) string {
 }
 
 func (s *Server) showPolicy(c echo.Context) error {
-	p, err := s.admin.Store().PolicyByID(c.Request().Context(), c.Param("id"))
+	p, err := s.policies.PolicyByID(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -377,7 +377,7 @@ func (s *Server) showPolicy(c echo.Context) error {
 
 func (s *Server) updatePolicy(c echo.Context) error {
 	ctx := c.Request().Context()
-	cur, err := s.admin.Store().PolicyByID(ctx, c.Param("id"))
+	cur, err := s.policies.PolicyByID(ctx, c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -441,7 +441,7 @@ func (s *Server) settingsFields(ctx context.Context, in admin.SettingsInput, max
 
 func (s *Server) showSettings(c echo.Context) error {
 	ctx := c.Request().Context()
-	org, err := s.admin.Store().OrgSettings(ctx)
+	org, err := s.policies.OrgSettings(ctx)
 	if err != nil {
 		return err
 	}
@@ -471,7 +471,7 @@ func (s *Server) settingsPage(c echo.Context, status int, org pam.OrgSettings, f
 
 func (s *Server) saveSettings(c echo.Context) error {
 	ctx := c.Request().Context()
-	org, err := s.admin.Store().OrgSettings(ctx)
+	org, err := s.policies.OrgSettings(ctx)
 	if err != nil {
 		return err
 	}

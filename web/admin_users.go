@@ -15,7 +15,7 @@ const pageSize = 50
 
 func (s *Server) listUsers(c echo.Context) error {
 	q, after := c.QueryParam("q"), c.QueryParam("after")
-	users, err := s.admin.Store().SearchUsers(c.Request().Context(), q, after, pageSize)
+	users, err := s.directory.SearchUsers(c.Request().Context(), q, after, pageSize)
 	if err != nil {
 		return err
 	}
@@ -102,11 +102,11 @@ func (s *Server) showPasswordLink(c echo.Context, u pam.User, tok, title string)
 
 func (s *Server) showUser(c echo.Context) error {
 	ctx := c.Request().Context()
-	u, err := s.admin.Store().UserByID(ctx, pam.UserID(c.Param("id")))
+	u, err := s.directory.UserByID(ctx, pam.UserID(c.Param("id")))
 	if err != nil {
 		return err
 	}
-	groups, err := s.admin.Store().UserGroups(ctx, u.ID)
+	groups, err := s.directory.UserGroups(ctx, u.ID)
 	if err != nil {
 		return err
 	}
@@ -188,7 +188,7 @@ func (s *Server) newPasswordLink(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u, err := s.admin.Store().UserByID(ctx, id)
+	u, err := s.directory.UserByID(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -142,7 +142,7 @@ func (s *Server) apiListPolicies(c echo.Context) error {
 		return err
 	}
 	limit := 100
-	pols, err := s.admin.Store().Policies(c.Request().Context(), after, limit)
+	pols, err := s.policies.Policies(c.Request().Context(), after, limit)
 	if err != nil {
 		return err
 	}
@@ -161,7 +161,7 @@ func (s *Server) apiListPolicies(c echo.Context) error {
 }
 
 func (s *Server) apiGetPolicy(c echo.Context) error {
-	p, err := s.admin.Store().PolicyByID(c.Request().Context(), c.Param("id"))
+	p, err := s.policies.PolicyByID(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -181,7 +181,7 @@ func (s *Server) apiCreatePolicy(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	saved, err := s.admin.Store().PolicyByID(c.Request().Context(), p.ID)
+	saved, err := s.policies.PolicyByID(c.Request().Context(), p.ID)
 	if err != nil {
 		return err
 	}
@@ -191,7 +191,7 @@ func (s *Server) apiCreatePolicy(c echo.Context) error {
 
 func (s *Server) apiUpdatePolicy(c echo.Context) error {
 	ctx := c.Request().Context()
-	cur, err := s.admin.Store().PolicyByID(ctx, c.Param("id"))
+	cur, err := s.policies.PolicyByID(ctx, c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -211,7 +211,7 @@ func (s *Server) apiUpdatePolicy(c echo.Context) error {
 	if err := s.admin.UpdatePolicy(ctx, actor(c), p); err != nil {
 		return err
 	}
-	saved, err := s.admin.Store().PolicyByID(ctx, p.ID)
+	saved, err := s.policies.PolicyByID(ctx, p.ID)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/config"
+	"github.com/elevate-pam/elevate/internal/mail"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/internal/testenv"
@@ -69,6 +70,7 @@ func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 	srv := web.New(web.Deps{
 		Config: cfg, Auth: svc, Admin: adm, Access: access.New(db, clock.Now, nil), Ping: db.Ping, Now: clock.Now, Secret: secret,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Audit: db, IsApprover: db.IsApprover,
+		Outbox: mail.NewOutbox(db, cfg, clock.Now), Catalog: db, Directory: db, Policies: db,
 	})
 	hs := httptest.NewUnstartedServer(srv.Handler())
 	hs.Listener.Close()

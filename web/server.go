@@ -13,7 +13,6 @@ import (
 	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/config"
-	"github.com/elevate-pam/elevate/internal/mail"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/gorilla/securecookie"
 	"github.com/labstack/echo/v4"
@@ -44,8 +43,12 @@ type Deps struct {
 	MFARequired func(context.Context) (bool, error)
 	// IsApprover reports whether a user is in any approver group; defaults to "no one".
 	IsApprover func(context.Context, pam.UserID) (bool, error)
-	// Outbox is the mail queue shown at /admin/outbox; built on Admin's store when nil.
+	// Outbox is the mail queue shown at /admin/outbox.
 	Outbox Outbox
+	// Catalog, Directory and Policies are the read-only admin pages' data.
+	Catalog   Catalog
+	Directory Directory
+	Policies  PolicyBook
 }
 
 // Server is the HTTP application.
@@ -71,6 +74,9 @@ type Server struct {
 	mfaRequired func(context.Context) (bool, error)
 	isApprover  func(context.Context, pam.UserID) (bool, error)
 	outbox      Outbox
+	catalog     Catalog
+	directory   Directory
+	policies    PolicyBook
 }
 
 // New builds the server and its route table.
@@ -100,16 +106,13 @@ func New(d Deps) *Server {
 	if d.IsApprover == nil {
 		d.IsApprover = func(context.Context, pam.UserID) (bool, error) { return false, nil }
 	}
-	if d.Outbox == nil {
-		d.Outbox = mail.NewOutbox(d.Admin.Store(), d.Config, d.Now)
-	}
 	fc := securecookie.New(auth.DeriveKey(d.Secret, "flash-cookie"), nil)
 	fc.MaxAge(300)
 	fc.SetSerializer(securecookie.JSONEncoder{})
 	s := &Server{
 		cfg: d.Config, auth: d.Auth, admin: d.Admin, access: d.Access, ping: d.Ping, log: d.Logger, now: d.Now, flash: fc, audit: d.Audit,
 		mfa: d.MFA, limiter: d.Limiter, sso: d.SSO, mfaRequired: d.MFARequired, isApprover: d.IsApprover,
-		outbox:  d.Outbox,
+		outbox: d.Outbox, catalog: d.Catalog, directory: d.Directory, policies: d.Policies,
 		metrics: newMetrics(prometheus.NewRegistry()),
 	}
 	e := echo.New()

@@ -6,7 +6,6 @@ import (
 
 	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/pam"
-	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/views/components"
 	tokenview "github.com/elevate-pam/elevate/views/tokens"
 	"github.com/labstack/echo/v4"
@@ -137,14 +136,14 @@ func (s *Server) checkAuth(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // APIToken returns the person's API token that authenticated the request.
-func APIToken(c echo.Context) (store.APIToken, bool) {
-	t, ok := c.Get(tokenKey).(store.APIToken)
+func APIToken(c echo.Context) (auth.APIToken, bool) {
+	t, ok := c.Get(tokenKey).(auth.APIToken)
 	return t, ok
 }
 
 // CheckTokenOf returns the check token that authenticated a check.
-func CheckTokenOf(c echo.Context) (store.CheckToken, bool) {
-	t, ok := c.Get(checkTokenKey).(store.CheckToken)
+func CheckTokenOf(c echo.Context) (auth.CheckToken, bool) {
+	t, ok := c.Get(checkTokenKey).(auth.CheckToken)
 	return t, ok
 }
 

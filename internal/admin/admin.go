@@ -40,9 +40,6 @@ func (s *Service) MailsPasswordLinks() bool { return s.mailer != nil }
 // New returns the admin service.
 func New(db *store.Store, now func() time.Time) *Service { return &Service{db: db, now: now} }
 
-// Store exposes read queries to the web layer's view builders.
-func (s *Service) Store() *store.Store { return s.db }
-
 func (s *Service) tx(ctx context.Context, fn func(tx *store.Store) error) error {
 	return s.db.Tx(ctx, fn)
 }

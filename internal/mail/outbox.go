@@ -55,9 +55,6 @@ func NewOutbox(db *store.Store, cfg config.Config, now func() time.Time) *Outbox
 	return &Outbox{db: db, base: base, now: now}
 }
 
-// Store exposes the outbox's read queries to the web layer.
-func (o *Outbox) Store() *store.Store { return o.db }
-
 func (o *Outbox) requestLink(id string) string { return o.base + "/requests/" + url.PathEscape(id) }
 
 // RequestChanged queues the mail a request change causes, inside the change's transaction tx.
