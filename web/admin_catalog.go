@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/a-h/templ"
 	"github.com/elevate-pam/elevate/internal/pam"
 	adminview "github.com/elevate-pam/elevate/views/admin"
 	"github.com/elevate-pam/elevate/views/components"
@@ -55,19 +56,14 @@ func (s *Server) newTask(c echo.Context) error {
 func (s *Server) createTask(c echo.Context) error {
 	key, name, desc := c.FormValue("key"), c.FormValue("name"), c.FormValue("description")
 	t, err := s.admin.CreateTask(c.Request().Context(), actor(c), key, name, desc)
-	if err != nil {
-		fields := taskFields(key, name, desc)
-		msg, ok := formError(err, fields)
-		if !ok {
-			return err
-		}
-		return render(c, http.StatusUnprocessableEntity, adminview.Form(adminview.FormVM{
-			Meta: s.meta(c, "New task"), Tab: "tasks", Action: "/admin/tasks", Submit: "Create task", Error: msg,
-			Header: components.HeaderVM{Title: "New task", BackLabel: "Tasks", BackHref: "/admin/tasks"}, Fields: fields,
-		}))
-	}
-	s.setFlash(c, "success", "Task "+t.Key+" created.")
-	return redirect(c, "/admin/tasks/"+t.ID)
+	return s.posted(c, err, outcome{Next: "/admin/tasks/" + t.ID, Done: "Task " + t.Key + " created.",
+		Again: func(pe *pam.Error) (templ.Component, error) {
+			fields := taskFields(key, name, desc)
+			return adminview.Form(adminview.FormVM{
+				Meta: s.meta(c, "New task"), Tab: "tasks", Action: "/admin/tasks", Submit: "Create task", Error: besideField(pe, fields),
+				Header: components.HeaderVM{Title: "New task", BackLabel: "Tasks", BackHref: "/admin/tasks"}, Fields: fields,
+			}), nil
+		}})
 }
 
 // policySummary says in a few words how a scope can be reached, and links to its policy.
@@ -100,20 +96,20 @@ func policyLine(p pam.Policy) string {
 	return line
 }
 
-func (s *Server) taskPage(c echo.Context, status int, t pam.Task, form adminview.FormVM) error {
+func (s *Server) taskPage(c echo.Context, t pam.Task, form adminview.FormVM) (templ.Component, error) {
 	ctx := c.Request().Context()
 	roles, err := s.catalog.TaskRoles(ctx, t.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rgs, err := s.catalog.TaskRoleGroups(ctx, t.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	h := components.HeaderVM{Title: t.Key, Subtitle: t.Description, BackLabel: "Tasks", BackHref: "/admin/tasks"}
 	pol, err := s.policyHeader(c, &h, pam.ScopeTask, t.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	inRoles := adminview.SetSection{Title: "Reachable through roles", TestID: "task-roles", Empty: "No role contains this task."}
 	for _, r := range roles {
@@ -123,8 +119,8 @@ func (s *Server) taskPage(c echo.Context, status int, t pam.Task, form adminview
 	for _, r := range rgs {
 		inRGs.Items = append(inRGs.Items, adminview.Item{Label: r.Name, Href: "/admin/role-groups/" + r.ID})
 	}
-	return render(c, status, adminview.Detail(adminview.DetailVM{Meta: s.meta(c, t.Key), Tab: "tasks", Header: h, Form: form,
-		Sections: []adminview.SetSection{pol, inRoles, inRGs}}))
+	return adminview.Detail(adminview.DetailVM{Meta: s.meta(c, t.Key), Tab: "tasks", Header: h, Form: form,
+		Sections: []adminview.SetSection{pol, inRoles, inRGs}}), nil
 }
 
 func (s *Server) showTask(c echo.Context) error {
@@ -132,8 +128,12 @@ func (s *Server) showTask(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.taskPage(c, http.StatusOK, t, adminview.FormVM{Meta: s.meta(c, t.Key), Action: "/admin/tasks/" + t.ID, Submit: "Save task",
+	page, err := s.taskPage(c, t, adminview.FormVM{Meta: s.meta(c, t.Key), Action: "/admin/tasks/" + t.ID, Submit: "Save task",
 		Fields: taskFields(t.Key, t.Name, t.Description)})
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, page)
 }
 
 func (s *Server) updateTask(c echo.Context) error {
@@ -143,17 +143,13 @@ func (s *Server) updateTask(c echo.Context) error {
 		return err
 	}
 	key, name, desc := c.FormValue("key"), c.FormValue("name"), c.FormValue("description")
-	if err := s.admin.UpdateTask(ctx, actor(c), t.ID, key, name, desc); err != nil {
-		form := adminview.FormVM{Meta: s.meta(c, t.Key), Action: "/admin/tasks/" + t.ID, Submit: "Save task", Fields: taskFields(key, name, desc)}
-		msg, ok := formError(err, form.Fields)
-		if !ok {
-			return err
-		}
-		form.Error = msg
-		return s.taskPage(c, http.StatusUnprocessableEntity, t, form)
-	}
-	s.setFlash(c, "success", "Task saved.")
-	return redirect(c, "/admin/tasks/"+t.ID)
+	err = s.admin.UpdateTask(ctx, actor(c), t.ID, key, name, desc)
+	return s.posted(c, err, outcome{Next: "/admin/tasks/" + t.ID, Done: "Task saved.",
+		Again: func(pe *pam.Error) (templ.Component, error) {
+			form := adminview.FormVM{Meta: s.meta(c, t.Key), Action: "/admin/tasks/" + t.ID, Submit: "Save task", Fields: taskFields(key, name, desc)}
+			form.Error = besideField(pe, form.Fields)
+			return s.taskPage(c, t, form)
+		}})
 }
 
 // ---- roles
@@ -181,11 +177,11 @@ func (s *Server) listRoles(c echo.Context) error {
 	}))
 }
 
-func (s *Server) rolePage(c echo.Context, status int, r pam.Role, form adminview.FormVM) error {
+func (s *Server) rolePage(c echo.Context, r pam.Role, form adminview.FormVM) (templ.Component, error) {
 	ctx := c.Request().Context()
 	tasks, err := s.catalog.RoleTasks(ctx, r.ID, pam.Page{Limit: 200})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	base := "/admin/roles/" + r.ID
 	sec := adminview.SetSection{Title: fmt.Sprintf("Tasks (%d)", r.TaskCount), TestID: "role-tasks", Empty: "No tasks yet. Find tasks below to add them.",
@@ -202,7 +198,7 @@ func (s *Server) rolePage(c echo.Context, status int, r pam.Role, form adminview
 		sec.Searched = true
 		found, err := s.catalog.Tasks(ctx, pam.Page{Query: q, Limit: 20})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, t := range found {
 			if !in[t.ID] {
@@ -212,7 +208,7 @@ func (s *Server) rolePage(c echo.Context, status int, r pam.Role, form adminview
 	}
 	rgs, err := s.catalog.RoleRoleGroups(ctx, r.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	inRGs := adminview.SetSection{Title: "In role groups", TestID: "role-role-groups", Empty: "No role group contains this role."}
 	for _, g := range rgs {
@@ -221,10 +217,10 @@ func (s *Server) rolePage(c echo.Context, status int, r pam.Role, form adminview
 	h := components.HeaderVM{Title: r.Name, Subtitle: r.Description, BackLabel: "Roles", BackHref: "/admin/roles"}
 	pol, err := s.policyHeader(c, &h, pam.ScopeRole, r.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return render(c, status, adminview.Detail(adminview.DetailVM{Meta: s.meta(c, r.Name), Tab: "roles", Header: h, Form: form,
-		Sections: []adminview.SetSection{sec, pol, inRGs}}))
+	return adminview.Detail(adminview.DetailVM{Meta: s.meta(c, r.Name), Tab: "roles", Header: h, Form: form,
+		Sections: []adminview.SetSection{sec, pol, inRGs}}), nil
 }
 
 func (s *Server) showRole(c echo.Context) error {
@@ -232,8 +228,12 @@ func (s *Server) showRole(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.rolePage(c, http.StatusOK, r, adminview.FormVM{Meta: s.meta(c, r.Name), Action: "/admin/roles/" + r.ID, Submit: "Save role",
+	page, err := s.rolePage(c, r, adminview.FormVM{Meta: s.meta(c, r.Name), Action: "/admin/roles/" + r.ID, Submit: "Save role",
 		Fields: titleFields(r.Name, r.Description, "the role")})
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, page)
 }
 
 func (s *Server) updateRole(c echo.Context) error {
@@ -243,29 +243,25 @@ func (s *Server) updateRole(c echo.Context) error {
 		return err
 	}
 	name, desc := c.FormValue("name"), c.FormValue("description")
-	if err := s.admin.UpdateRole(ctx, actor(c), r.ID, name, desc); err != nil {
-		form := adminview.FormVM{Meta: s.meta(c, r.Name), Action: "/admin/roles/" + r.ID, Submit: "Save role", Fields: titleFields(name, desc, "the role")}
-		msg, ok := formError(err, form.Fields)
-		if !ok {
-			return err
-		}
-		form.Error = msg
-		return s.rolePage(c, http.StatusUnprocessableEntity, r, form)
-	}
-	s.setFlash(c, "success", "Role saved.")
-	return redirect(c, "/admin/roles/"+r.ID)
+	err = s.admin.UpdateRole(ctx, actor(c), r.ID, name, desc)
+	return s.posted(c, err, outcome{Next: "/admin/roles/" + r.ID, Done: "Role saved.",
+		Again: func(pe *pam.Error) (templ.Component, error) {
+			form := adminview.FormVM{Meta: s.meta(c, r.Name), Action: "/admin/roles/" + r.ID, Submit: "Save role", Fields: titleFields(name, desc, "the role")}
+			form.Error = besideField(pe, form.Fields)
+			return s.rolePage(c, r, form)
+		}})
 }
 
 func (s *Server) addRoleTask(c echo.Context) error {
 	id := c.Param("id")
 	err := s.admin.AddRoleTask(c.Request().Context(), actor(c), id, c.FormValue("task"))
-	return s.afterSetChange(c, err, "/admin/roles/"+id, "Task added.")
+	return s.posted(c, err, outcome{Next: "/admin/roles/" + id, Done: "Task added."})
 }
 
 func (s *Server) removeRoleTask(c echo.Context) error {
 	id := c.Param("id")
 	err := s.admin.RemoveRoleTask(c.Request().Context(), actor(c), id, c.Param("tid"))
-	return s.afterSetChange(c, err, "/admin/roles/"+id, "Task removed.")
+	return s.posted(c, err, outcome{Next: "/admin/roles/" + id, Done: "Task removed."})
 }
 
 // ---- role groups
@@ -293,11 +289,11 @@ func (s *Server) listRoleGroups(c echo.Context) error {
 	}))
 }
 
-func (s *Server) roleGroupPage(c echo.Context, status int, r pam.RoleGroup, form adminview.FormVM) error {
+func (s *Server) roleGroupPage(c echo.Context, r pam.RoleGroup, form adminview.FormVM) (templ.Component, error) {
 	ctx := c.Request().Context()
 	roles, err := s.catalog.RoleGroupRoles(ctx, r.ID, pam.Page{Limit: 200})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	base := "/admin/role-groups/" + r.ID
 	sec := adminview.SetSection{Title: fmt.Sprintf("Roles (%d)", r.RoleCount), TestID: "rg-roles", Empty: "No roles yet. Find roles below to add them.",
@@ -311,7 +307,7 @@ func (s *Server) roleGroupPage(c echo.Context, status int, r pam.RoleGroup, form
 		sec.Searched = true
 		found, err := s.catalog.Roles(ctx, pam.Page{Query: q, Limit: 20})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, x := range found {
 			if !in[x.ID] {
@@ -321,7 +317,7 @@ func (s *Server) roleGroupPage(c echo.Context, status int, r pam.RoleGroup, form
 	}
 	tasks, err := s.catalog.ScopeTasks(ctx, pam.ScopeRoleGroup, r.ID, 101)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	covered := adminview.SetSection{Title: "Tasks covered", TestID: "rg-tasks", Empty: "Its roles cover no tasks yet."}
 	for i, t := range tasks {
@@ -334,10 +330,10 @@ func (s *Server) roleGroupPage(c echo.Context, status int, r pam.RoleGroup, form
 	h := components.HeaderVM{Title: r.Name, Subtitle: r.Description, BackLabel: "Role groups", BackHref: "/admin/role-groups"}
 	pol, err := s.policyHeader(c, &h, pam.ScopeRoleGroup, r.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return render(c, status, adminview.Detail(adminview.DetailVM{Meta: s.meta(c, r.Name), Tab: "role-groups", Header: h, Form: form,
-		Sections: []adminview.SetSection{sec, pol, covered}}))
+	return adminview.Detail(adminview.DetailVM{Meta: s.meta(c, r.Name), Tab: "role-groups", Header: h, Form: form,
+		Sections: []adminview.SetSection{sec, pol, covered}}), nil
 }
 
 func (s *Server) showRoleGroup(c echo.Context) error {
@@ -345,8 +341,12 @@ func (s *Server) showRoleGroup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.roleGroupPage(c, http.StatusOK, r, adminview.FormVM{Meta: s.meta(c, r.Name), Action: "/admin/role-groups/" + r.ID, Submit: "Save role group",
+	page, err := s.roleGroupPage(c, r, adminview.FormVM{Meta: s.meta(c, r.Name), Action: "/admin/role-groups/" + r.ID, Submit: "Save role group",
 		Fields: titleFields(r.Name, r.Description, "the role group")})
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, page)
 }
 
 func (s *Server) updateRoleGroup(c echo.Context) error {
@@ -356,27 +356,23 @@ func (s *Server) updateRoleGroup(c echo.Context) error {
 		return err
 	}
 	name, desc := c.FormValue("name"), c.FormValue("description")
-	if err := s.admin.UpdateRoleGroup(ctx, actor(c), r.ID, name, desc); err != nil {
-		form := adminview.FormVM{Meta: s.meta(c, r.Name), Action: "/admin/role-groups/" + r.ID, Submit: "Save role group", Fields: titleFields(name, desc, "the role group")}
-		msg, ok := formError(err, form.Fields)
-		if !ok {
-			return err
-		}
-		form.Error = msg
-		return s.roleGroupPage(c, http.StatusUnprocessableEntity, r, form)
-	}
-	s.setFlash(c, "success", "Role group saved.")
-	return redirect(c, "/admin/role-groups/"+r.ID)
+	err = s.admin.UpdateRoleGroup(ctx, actor(c), r.ID, name, desc)
+	return s.posted(c, err, outcome{Next: "/admin/role-groups/" + r.ID, Done: "Role group saved.",
+		Again: func(pe *pam.Error) (templ.Component, error) {
+			form := adminview.FormVM{Meta: s.meta(c, r.Name), Action: "/admin/role-groups/" + r.ID, Submit: "Save role group", Fields: titleFields(name, desc, "the role group")}
+			form.Error = besideField(pe, form.Fields)
+			return s.roleGroupPage(c, r, form)
+		}})
 }
 
 func (s *Server) addRoleGroupRole(c echo.Context) error {
 	id := c.Param("id")
 	err := s.admin.AddRoleGroupRole(c.Request().Context(), actor(c), id, c.FormValue("role_id"))
-	return s.afterSetChange(c, err, "/admin/role-groups/"+id, "Role added.")
+	return s.posted(c, err, outcome{Next: "/admin/role-groups/" + id, Done: "Role added."})
 }
 
 func (s *Server) removeRoleGroupRole(c echo.Context) error {
 	id := c.Param("id")
 	err := s.admin.RemoveRoleGroupRole(c.Request().Context(), actor(c), id, c.Param("rid"))
-	return s.afterSetChange(c, err, "/admin/role-groups/"+id, "Role removed.")
+	return s.posted(c, err, outcome{Next: "/admin/role-groups/" + id, Done: "Role removed."})
 }

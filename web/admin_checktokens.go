@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"github.com/a-h/templ"
 	"net/http"
 
 	"github.com/elevate-pam/elevate/internal/pam"
@@ -17,10 +18,10 @@ func checkTokenFields(name string) []components.FieldVM {
 	}
 }
 
-func (s *Server) checkTokensPage(c echo.Context, status int, vm adminview.CheckTokensVM) error {
+func (s *Server) checkTokensPage(c echo.Context, vm adminview.CheckTokensVM) (templ.Component, error) {
 	toks, err := s.auth.CheckTokens(c.Request().Context())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	loc, now := viewerZone(c), s.now()
 	for _, t := range toks {
@@ -35,42 +36,34 @@ func (s *Server) checkTokensPage(c echo.Context, status int, vm adminview.CheckT
 		vm.Rows = append(vm.Rows, r)
 	}
 	vm.Meta = s.meta(c, "Check tokens")
-	return render(c, status, adminview.CheckTokens(vm))
+	return adminview.CheckTokens(vm), nil
 }
 
 func (s *Server) showCheckTokens(c echo.Context) error {
-	return s.checkTokensPage(c, http.StatusOK, adminview.CheckTokensVM{Fields: checkTokenFields("")})
+	return s.page(c, http.StatusOK)(s.checkTokensPage(c, adminview.CheckTokensVM{Fields: checkTokenFields("")}))
 }
 
 func (s *Server) createCheckToken(c echo.Context) error {
 	name := c.FormValue("name")
 	t, secret, err := s.auth.CreateCheckToken(c.Request().Context(), name, actor(c))
 	if err != nil {
-		fields := checkTokenFields(name)
-		msg, ok := formError(err, fields)
-		if !ok {
-			return err
-		}
-		return s.checkTokensPage(c, http.StatusUnprocessableEntity, adminview.CheckTokensVM{Fields: fields, Error: msg})
+		// Success shows the secret instead of redirecting: it is never shown again.
+		return s.posted(c, err, outcome{Again: func(pe *pam.Error) (templ.Component, error) {
+			fields := checkTokenFields(name)
+			msg := besideField(pe, fields)
+			return s.checkTokensPage(c, adminview.CheckTokensVM{Fields: fields, Error: msg})
+		}})
 	}
 	base := s.cfg.BaseURL.String()
 	// The secret and its example lines are in this response only; a reload shows the list.
-	return s.checkTokensPage(c, http.StatusOK, adminview.CheckTokensVM{
+	return s.page(c, http.StatusOK)(s.checkTokensPage(c, adminview.CheckTokensVM{
 		Fields: checkTokenFields(""), Secret: secret, NewName: t.Name,
 		CurlLine:    fmt.Sprintf("curl -sS -X POST %s/api/v1/check \\\n  -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n  -d '{\"user\":\"ana@example.com\",\"task\":\"exchange/Set-Mailbox\"}'", base, secret),
 		CommandLine: fmt.Sprintf("ELEVATE_URL=%s ELEVATE_CHECK_TOKEN=%s \\\n  elevate check --user ana@example.com --task exchange/Set-Mailbox", base, secret),
-	})
+	}))
 }
 
 func (s *Server) revokeCheckToken(c echo.Context) error {
 	t, err := s.auth.RevokeCheckToken(c.Request().Context(), c.Param("id"), actor(c))
-	if pam.ErrorCode(err) == pam.ECONFLICT {
-		s.setFlash(c, "info", pam.ErrorMessage(err))
-		return redirect(c, "/admin/check-tokens")
-	}
-	if err != nil {
-		return err
-	}
-	s.setFlash(c, "success", fmt.Sprintf("Check token %s revoked. Its system's next check is refused.", t.Name))
-	return redirect(c, "/admin/check-tokens")
+	return s.posted(c, err, outcome{Next: "/admin/check-tokens", Done: fmt.Sprintf("Check token %s revoked. Its system's next check is refused.", t.Name)})
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/a-h/templ"
 	"github.com/elevate-pam/elevate/internal/pam"
 	adminview "github.com/elevate-pam/elevate/views/admin"
 	"github.com/elevate-pam/elevate/views/components"
@@ -65,20 +66,19 @@ var (
 		}}
 )
 
-func (s *Server) namedForm(c echo.Context, set namedSet, status int, name, desc, msg string, fields []components.FieldVM) error {
-	if fields == nil {
-		fields = titleFields(name, desc, "the "+set.what)
-	}
+func (s *Server) namedForm(c echo.Context, set namedSet, msg string, fields []components.FieldVM) templ.Component {
 	title := "New " + set.what
-	return render(c, status, adminview.Form(adminview.FormVM{
+	return adminview.Form(adminview.FormVM{
 		Meta: s.meta(c, title), Tab: set.tab, Action: set.list, Submit: set.submit, Error: msg, Fields: fields,
 		Header: components.HeaderVM{Title: title, BackLabel: set.listLabel, BackHref: set.list},
-	}))
+	})
 }
 
 // newNamed shows the form for a new group, role or role group.
 func (s *Server) newNamed(set namedSet) echo.HandlerFunc {
-	return func(c echo.Context) error { return s.namedForm(c, set, http.StatusOK, "", "", "", nil) }
+	return func(c echo.Context) error {
+		return render(c, http.StatusOK, s.namedForm(c, set, "", titleFields("", "", "the "+set.what)))
+	}
 }
 
 // createNamed creates a group, role or role group, or shows the form again with the input kept.
@@ -86,25 +86,21 @@ func (s *Server) createNamed(set namedSet) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		name, desc := c.FormValue("name"), c.FormValue("description")
 		id, err := set.create(s, c, name, desc)
-		if err != nil {
-			fields := titleFields(name, desc, "the "+set.what)
-			msg, ok := formError(err, fields)
-			if !ok {
-				return err
-			}
-			return s.namedForm(c, set, http.StatusUnprocessableEntity, name, desc, msg, fields)
-		}
-		s.setFlash(c, "success", strings.ToUpper(set.what[:1])+set.what[1:]+" "+strings.TrimSpace(name)+" created. "+set.next)
-		return redirect(c, set.list+"/"+id)
+		return s.posted(c, err, outcome{Next: set.list + "/" + id,
+			Done: strings.ToUpper(set.what[:1]) + set.what[1:] + " " + strings.TrimSpace(name) + " created. " + set.next,
+			Again: func(pe *pam.Error) (templ.Component, error) {
+				fields := titleFields(name, desc, "the "+set.what)
+				return s.namedForm(c, set, besideField(pe, fields), fields), nil
+			}})
 	}
 }
 
 // groupPage draws a group with its edit form, members and the member search.
-func (s *Server) groupPage(c echo.Context, status int, g pam.Group, form adminview.FormVM) error {
+func (s *Server) groupPage(c echo.Context, g pam.Group, form adminview.FormVM) (templ.Component, error) {
 	ctx := c.Request().Context()
 	members, err := s.directory.GroupMembers(ctx, g.ID, pam.Page{Limit: 200})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	base := "/admin/groups/" + g.ID
 	sec := adminview.SetSection{Title: fmt.Sprintf("Members (%d enabled)", g.MemberCount), TestID: "members",
@@ -126,7 +122,7 @@ func (s *Server) groupPage(c echo.Context, status int, g pam.Group, form adminvi
 		sec.Searched = true
 		found, err := s.directory.SearchUsers(ctx, q, "", 20)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, u := range found {
 			if !in[u.ID] && u.Active() {
@@ -136,7 +132,7 @@ func (s *Server) groupPage(c echo.Context, status int, g pam.Group, form adminvi
 	}
 	uses, err := s.directory.GroupUsage(ctx, g.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	vm := adminview.DetailVM{Meta: s.meta(c, g.Name), Tab: "groups",
 		Header: components.HeaderVM{Title: g.Name, Subtitle: g.Description, BackLabel: "Groups", BackHref: "/admin/groups"},
@@ -150,7 +146,7 @@ func (s *Server) groupPage(c echo.Context, status int, g pam.Group, form adminvi
 		vm.Actions = append(vm.Actions, adminview.ActionVM{Title: "Delete group", Text: "The group and its member list are removed. Its users stay.",
 			Href: base + "/delete", Label: "Delete group", Danger: true, TestID: "delete"})
 	}
-	return render(c, status, adminview.Detail(vm))
+	return adminview.Detail(vm), nil
 }
 
 func (s *Server) groupForm(c echo.Context, g pam.Group, name, desc string) adminview.FormVM {
@@ -162,7 +158,11 @@ func (s *Server) showGroup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.groupPage(c, http.StatusOK, g, s.groupForm(c, g, g.Name, g.Description))
+	page, err := s.groupPage(c, g, s.groupForm(c, g, g.Name, g.Description))
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, page)
 }
 
 func (s *Server) updateGroup(c echo.Context) error {
@@ -172,57 +172,31 @@ func (s *Server) updateGroup(c echo.Context) error {
 		return err
 	}
 	name, desc := c.FormValue("name"), c.FormValue("description")
-	if err := s.admin.UpdateGroup(ctx, actor(c), g.ID, name, desc); err != nil {
-		form := s.groupForm(c, g, name, desc)
-		msg, ok := formError(err, form.Fields)
-		if !ok {
-			return err
-		}
-		form.Error = msg
-		return s.groupPage(c, http.StatusUnprocessableEntity, g, form)
-	}
-	s.setFlash(c, "success", "Group saved.")
-	return redirect(c, "/admin/groups/"+g.ID)
+	err = s.admin.UpdateGroup(ctx, actor(c), g.ID, name, desc)
+	return s.posted(c, err, outcome{Next: "/admin/groups/" + g.ID, Done: "Group saved.",
+		Again: func(pe *pam.Error) (templ.Component, error) {
+			form := s.groupForm(c, g, name, desc)
+			form.Error = besideField(pe, form.Fields)
+			return s.groupPage(c, g, form)
+		}})
 }
 
 func (s *Server) deleteGroup(c echo.Context) error {
 	id := c.Param("id")
 	err := s.admin.DeleteGroup(c.Request().Context(), actor(c), id)
-	if pam.ErrorCode(err) == pam.ECONFLICT {
-		s.setFlash(c, "error", pam.ErrorMessage(err))
-		return redirect(c, "/admin/groups/"+id)
-	}
-	if err != nil {
-		return err
-	}
-	s.setFlash(c, "success", "Group deleted.")
-	return redirect(c, "/admin/groups")
+	return s.posted(c, err, outcome{Next: "/admin/groups", Done: "Group deleted.", Back: "/admin/groups/" + id})
 }
 
 func (s *Server) addMember(c echo.Context) error {
 	id := c.Param("id")
 	err := s.admin.AddMember(c.Request().Context(), actor(c), id, pam.UserID(c.FormValue("user_id")))
-	return s.afterSetChange(c, err, "/admin/groups/"+id, "Member added.")
+	return s.posted(c, err, outcome{Next: "/admin/groups/" + id, Done: "Member added."})
 }
 
 func (s *Server) removeMember(c echo.Context) error {
 	id := c.Param("id")
 	err := s.admin.RemoveMember(c.Request().Context(), actor(c), id, pam.UserID(c.Param("uid")))
-	return s.afterSetChange(c, err, "/admin/groups/"+id, "Member removed.")
-}
-
-// afterSetChange flashes the outcome of adding to or removing from a set and goes back.
-func (s *Server) afterSetChange(c echo.Context, err error, back, done string) error {
-	if err == nil {
-		s.setFlash(c, "success", done)
-		return redirect(c, back)
-	}
-	switch pam.ErrorCode(err) {
-	case pam.ECONFLICT, pam.EINVALID:
-		s.setFlash(c, "error", pam.ErrorMessage(err))
-		return redirect(c, back)
-	}
-	return err
+	return s.posted(c, err, outcome{Next: "/admin/groups/" + id, Done: "Member removed."})
 }
 
 func lowerName(s string) string { return strings.ToLower(s) }

@@ -104,14 +104,5 @@ func (s *Server) showOutbox(c echo.Context) error {
 
 func (s *Server) retryMail(c echo.Context) error {
 	m, err := s.outbox.Retry(c.Request().Context(), actor(c), c.Param("id"))
-	back := "/admin/outbox?state=" + pam.MailFailed
-	if err != nil {
-		if pam.ErrorCode(err) == pam.ECONFLICT {
-			s.setFlash(c, "error", pam.ErrorMessage(err))
-			return redirect(c, back)
-		}
-		return err
-	}
-	s.setFlash(c, "success", "The message to "+m.Recipient+" is queued again.")
-	return redirect(c, back)
+	return s.posted(c, err, outcome{Next: "/admin/outbox?state=" + pam.MailFailed, Done: "The message to " + m.Recipient + " is queued again."})
 }

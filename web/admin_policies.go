@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/a-h/templ"
 	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/pam"
 	adminview "github.com/elevate-pam/elevate/views/admin"
@@ -270,33 +271,28 @@ func (s *Server) createPolicy(c echo.Context) error {
 	if err == nil {
 		p, err = s.admin.CreatePolicy(ctx, actor(c), p)
 	}
-	if err != nil {
-		fields, ferr := s.policyFields(ctx, in, false)
-		if ferr != nil {
-			return ferr
-		}
-		msg, ok := formError(err, fields)
-		if !ok {
-			return err
-		}
-		return render(c, http.StatusUnprocessableEntity, adminview.Form(adminview.FormVM{
-			Meta: s.meta(c, "New policy"), Tab: "policies", Action: "/admin/policies", Submit: "Create policy", Error: msg, Fields: fields,
-			Header: components.HeaderVM{Title: "New policy for " + name, Subtitle: st.Label(), BackLabel: "Policies", BackHref: "/admin/policies"},
-		}))
-	}
-	s.setFlash(c, "success", "Policy for "+name+" created.")
-	return redirect(c, "/admin/policies/"+p.ID)
+	return s.posted(c, err, outcome{Next: "/admin/policies/" + p.ID, Done: "Policy for " + name + " created.",
+		Again: func(pe *pam.Error) (templ.Component, error) {
+			fields, err := s.policyFields(ctx, in, false)
+			if err != nil {
+				return nil, err
+			}
+			return adminview.Form(adminview.FormVM{
+				Meta: s.meta(c, "New policy"), Tab: "policies", Action: "/admin/policies", Submit: "Create policy", Error: besideField(pe, fields), Fields: fields,
+				Header: components.HeaderVM{Title: "New policy for " + name, Subtitle: st.Label(), BackLabel: "Policies", BackHref: "/admin/policies"},
+			}), nil
+		}})
 }
 
-func (s *Server) policyPage(c echo.Context, status int, p pam.Policy, in policyInput, errMsg string, fields []components.FieldVM) error {
+func (s *Server) policyPage(c echo.Context, p pam.Policy, in policyInput, errMsg string, fields []components.FieldVM) (templ.Component, error) {
 	ctx := c.Request().Context()
 	reach, err := s.admin.PolicyReach(ctx, p)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if fields == nil {
 		if fields, err = s.policyFields(ctx, in, true); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	scopeHref := map[pam.ScopeType]string{pam.ScopeTask: "/admin/tasks/", pam.ScopeRole: "/admin/roles/", pam.ScopeRoleGroup: "/admin/role-groups/"}[p.ScopeType] + p.ScopeID
@@ -345,7 +341,7 @@ func (s *Server) policyPage(c echo.Context, status int, p pam.Policy, in policyI
 		vm.Header.ActionLabel, vm.Header.ActionHref = "", ""
 		vm.Notes = append(vm.Notes, policySummary(p))
 	}
-	return render(c, status, adminview.Detail(vm))
+	return adminview.Detail(vm), nil
 }
 
 // policySummary lists a policy's settings in one sentence, for readers who cannot edit it.
@@ -372,7 +368,11 @@ func (s *Server) showPolicy(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.policyPage(c, http.StatusOK, p, policyInputOf(p), "", nil)
+	page, err := s.policyPage(c, p, policyInputOf(p), "", nil)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, page)
 }
 
 func (s *Server) updatePolicy(c echo.Context) error {
@@ -388,27 +388,19 @@ func (s *Server) updatePolicy(c echo.Context) error {
 		p.ID = cur.ID
 		err = s.admin.UpdatePolicy(ctx, actor(c), p)
 	}
-	if err != nil {
-		fields, ferr := s.policyFields(ctx, in, true)
-		if ferr != nil {
-			return ferr
-		}
-		msg, ok := formError(err, fields)
-		if !ok {
-			return err
-		}
-		return s.policyPage(c, http.StatusUnprocessableEntity, cur, in, msg, fields)
-	}
-	s.setFlash(c, "success", "Policy saved.")
-	return redirect(c, "/admin/policies/"+cur.ID)
+	return s.posted(c, err, outcome{Next: "/admin/policies/" + cur.ID, Done: "Policy saved.",
+		Again: func(pe *pam.Error) (templ.Component, error) {
+			fields, err := s.policyFields(ctx, in, true)
+			if err != nil {
+				return nil, err
+			}
+			return s.policyPage(c, cur, in, besideField(pe, fields), fields)
+		}})
 }
 
 func (s *Server) deletePolicy(c echo.Context) error {
-	if err := s.admin.DeletePolicy(c.Request().Context(), actor(c), c.Param("id")); err != nil {
-		return err
-	}
-	s.setFlash(c, "success", "Policy deleted.")
-	return redirect(c, "/admin/policies")
+	err := s.admin.DeletePolicy(c.Request().Context(), actor(c), c.Param("id"))
+	return s.posted(c, err, outcome{Next: "/admin/policies", Done: "Policy deleted.", Back: "/admin/policies/" + c.Param("id")})
 }
 
 // ---- settings
@@ -455,18 +447,18 @@ func (s *Server) showSettings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.settingsPage(c, http.StatusOK, org, fields, "")
+	return render(c, http.StatusOK, s.settingsPage(c, org, fields, ""))
 }
 
-func (s *Server) settingsPage(c echo.Context, status int, org pam.OrgSettings, fields []components.FieldVM, msg string) error {
+func (s *Server) settingsPage(c echo.Context, org pam.OrgSettings, fields []components.FieldVM, msg string) templ.Component {
 	sub := "Enforcement is on: privileged tasks need an approved grant."
 	if !org.Enforcement {
 		sub = "Enforcement is OFF: every check is allowed."
 	}
-	return render(c, status, adminview.Form(adminview.FormVM{
+	return adminview.Form(adminview.FormVM{
 		Meta: s.meta(c, "Settings"), Tab: "settings", Action: "/admin/settings", Submit: "Save settings", Error: msg, Fields: fields,
 		Header: components.HeaderVM{Title: "Organisation settings", Subtitle: sub},
-	}))
+	})
 }
 
 func (s *Server) saveSettings(c echo.Context) error {
@@ -483,17 +475,13 @@ func (s *Server) saveSettings(c echo.Context) error {
 	if err == nil {
 		err = s.admin.UpdateSettings(ctx, actor(c), in)
 	}
-	if err != nil {
-		fields, ferr := s.settingsFields(ctx, in, maxRaw)
-		if ferr != nil {
-			return ferr
-		}
-		msg, ok := formError(err, fields)
-		if !ok {
-			return err
-		}
-		return s.settingsPage(c, http.StatusUnprocessableEntity, org, fields, msg)
-	}
-	s.setFlash(c, "success", "Settings saved.")
-	return redirect(c, "/admin/settings")
+	return s.posted(c, err, outcome{Next: "/admin/settings", Done: "Settings saved.",
+		Again: func(pe *pam.Error) (templ.Component, error) {
+			fields, err := s.settingsFields(ctx, in, maxRaw)
+			if err != nil {
+				return nil, err
+			}
+			msg := besideField(pe, fields)
+			return s.settingsPage(c, org, fields, msg), nil
+		}})
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/a-h/templ"
 	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/pam"
 	adminview "github.com/elevate-pam/elevate/views/admin"
@@ -72,15 +73,14 @@ func (s *Server) createUser(c echo.Context) error {
 	isAdmin, auditor := checked(c.FormValue("admin")), checked(c.FormValue("auditor"))
 	u, tok, err := s.admin.CreateUser(c.Request().Context(), actor(c), email, name, isAdmin, auditor)
 	if err != nil {
-		fields := userFields(email, name, isAdmin, auditor)
-		msg, ok := formError(err, fields)
-		if !ok {
-			return err
-		}
-		return render(c, http.StatusUnprocessableEntity, adminview.Form(adminview.FormVM{
-			Meta: s.meta(c, "Add user"), Tab: "users", Action: "/admin/users", Submit: "Add user", Error: msg,
-			Header: components.HeaderVM{Title: "Add user", BackLabel: "Users", BackHref: "/admin/users"}, Fields: fields,
-		}))
+		// Success shows the one-time link instead of redirecting: it is never shown again.
+		return s.posted(c, err, outcome{Again: func(pe *pam.Error) (templ.Component, error) {
+			fields := userFields(email, name, isAdmin, auditor)
+			return adminview.Form(adminview.FormVM{
+				Meta: s.meta(c, "Add user"), Tab: "users", Action: "/admin/users", Submit: "Add user", Error: besideField(pe, fields),
+				Header: components.HeaderVM{Title: "Add user", BackLabel: "Users", BackHref: "/admin/users"}, Fields: fields,
+			}), nil
+		}})
 	}
 	return s.showPasswordLink(c, u, tok, "User "+u.Email+" added")
 }
@@ -170,15 +170,7 @@ func (s *Server) changeUser(c echo.Context) error {
 	}
 	id := pam.UserID(c.Param("id"))
 	u, err := s.admin.ChangeUser(c.Request().Context(), actor(c), id, change)
-	if code := pam.ErrorCode(err); code == pam.ECONFLICT || code == pam.EFORBIDDEN {
-		s.setFlash(c, "error", pam.ErrorMessage(err))
-		return redirect(c, "/admin/users/"+string(id))
-	}
-	if err != nil {
-		return err
-	}
-	s.setFlash(c, "success", u.Email+" "+changeWords[change]+".")
-	return redirect(c, "/admin/users/"+string(id))
+	return s.posted(c, err, outcome{Next: "/admin/users/" + string(id), Done: u.Email + " " + changeWords[change] + "."})
 }
 
 func (s *Server) newPasswordLink(c echo.Context) error {

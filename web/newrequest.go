@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/views/components"
 	reqview "github.com/elevate-pam/elevate/views/requests"
@@ -201,23 +202,17 @@ func (s *Server) submitRequest(c echo.Context) error {
 			r, err = s.access.Submit(ctx, actor(c), u, p.ID, sub)
 		}
 	}
-	if err != nil {
-		vm, _, verr := s.newRequestVM(c, u, in)
-		if verr != nil {
-			return verr
-		}
-		msg, ok := formError(err, vm.Fields)
-		if !ok {
-			return err
-		}
-		vm.Error = msg
-		return render(c, http.StatusUnprocessableEntity, reqview.New(vm))
+	done := "Request sent. Approvers have been told; you will see their decision here."
+	if r.Status == pam.StatusApproved {
+		done = fmt.Sprintf("Approved at once: you have %s of %s.", pam.FormatDuration(r.Duration), r.ScopeName)
 	}
-	switch r.Status {
-	case pam.StatusApproved:
-		s.setFlash(c, "success", fmt.Sprintf("Approved at once: you have %s of %s.", pam.FormatDuration(r.Duration), r.ScopeName))
-	default:
-		s.setFlash(c, "success", "Request sent. Approvers have been told; you will see their decision here.")
-	}
-	return redirect(c, "/requests/"+r.ID)
+	return s.posted(c, err, outcome{Next: "/requests/" + r.ID, Done: done,
+		Again: func(pe *pam.Error) (templ.Component, error) {
+			vm, _, err := s.newRequestVM(c, u, in)
+			if err != nil {
+				return nil, err
+			}
+			vm.Error = besideField(pe, vm.Fields)
+			return reqview.New(vm), nil
+		}})
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/elevate-pam/elevate/internal/access"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/views/components"
@@ -136,10 +137,11 @@ func (s *Server) showRequest(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.renderRequest(c, http.StatusOK, u, v, nil)
+	return render(c, http.StatusOK, s.requestPage(c, u, v, nil))
 }
 
-func (s *Server) renderRequest(c echo.Context, status int, u pam.User, v access.View, edit func(*reqview.CardVM)) error {
+// requestPage draws a request's page; edit adjusts its card (a message, the input kept).
+func (s *Server) requestPage(c echo.Context, u pam.User, v access.View, edit func(*reqview.CardVM)) templ.Component {
 	r := v.Request
 	now, loc := s.now(), viewerZone(c)
 	card := cardVM(u, v, now, loc, "/requests/"+r.ID)
@@ -154,7 +156,7 @@ func (s *Server) renderRequest(c echo.Context, status int, u pam.User, v access.
 	if u.Admin || u.Auditor {
 		vm.AuditHref = auditURL("/audit", "request_id", r.ID)
 	}
-	return render(c, status, reqview.Detail(vm))
+	return reqview.Detail(vm)
 }
 
 var requestTabs = []struct{ status, label string }{
@@ -273,18 +275,8 @@ func (s *Server) reviewRequest(c echo.Context) error {
 	id := c.Param("id")
 	decision, comment := c.FormValue("decision"), c.FormValue("comment")
 	r, err := s.access.Review(ctx, actor(c), u, id, decision, comment)
-	htmx := c.Request().Header.Get("HX-Request") == "true"
-	if err != nil {
-		var pe *pam.Error
-		if code := pam.ErrorCode(err); code != pam.EINVALID && code != pam.ECONFLICT && code != pam.EFORBIDDEN {
-			return err
-		}
-		pe = asPam(err)
-		cur, lerr := s.access.RequestView(ctx, u, id)
-		if lerr != nil {
-			return lerr
-		}
-		edit := func(vm *reqview.CardVM) {
+	problem := func(pe *pam.Error) func(*reqview.CardVM) {
+		return func(vm *reqview.CardVM) {
 			vm.Comment = comment
 			if pe.Field == "comment" {
 				vm.CommentError = pe.Message
@@ -292,43 +284,44 @@ func (s *Server) reviewRequest(c echo.Context) error {
 				vm.Notice = pe.Message
 			}
 		}
-		if htmx {
-			return s.renderCard(c, http.StatusOK, u, cur, afterAction(c, "/approvals"), edit)
+	}
+	msg := reviewedMessage(r)
+	if c.Request().Header.Get("HX-Request") == "true" {
+		// htmx swaps the card in place, so every answer it can show is the card itself.
+		edit := func(vm *reqview.CardVM) { vm.Notice = msg }
+		if err != nil {
+			pe, ok := fixable(err)
+			if !ok {
+				return err
+			}
+			edit = problem(pe)
 		}
-		return s.renderRequest(c, statusOf(pe.Code), u, cur, edit)
-	}
-	msg := "You approved " + r.RequesterName + "'s request for " + r.ScopeName + "."
-	switch {
-	case r.Status == pam.StatusApproved:
-		msg = fmt.Sprintf("Request approved: %s has %s of %s.", r.RequesterName, pam.FormatDuration(r.Duration), r.ScopeName)
-	case r.Status == pam.StatusDenied:
-		msg = "Request denied; " + r.RequesterName + " sees your comment."
-	case r.Status == pam.StatusPending:
-		msg += fmt.Sprintf(" It needs %d more approval(s).", r.ApprovalsRequired-r.Approvals())
-	}
-	if htmx {
 		v, err := s.access.RequestView(ctx, u, id)
 		if err != nil {
 			return err
 		}
-		return s.renderCard(c, http.StatusOK, u, v, afterAction(c, "/approvals"), func(vm *reqview.CardVM) { vm.Notice = msg })
+		return s.renderCard(c, http.StatusOK, u, v, afterAction(c, "/approvals"), edit)
 	}
-	s.setFlash(c, "success", msg)
-	return redirect(c, afterAction(c, "/requests/"+id))
+	return s.posted(c, err, outcome{Next: afterAction(c, "/requests/"+id), Done: msg,
+		Again: func(pe *pam.Error) (templ.Component, error) {
+			v, err := s.access.RequestView(ctx, u, id)
+			if err != nil {
+				return nil, err
+			}
+			return s.requestPage(c, u, v, problem(pe)), nil
+		}})
 }
 
-func asPam(err error) *pam.Error {
-	for e := err; e != nil; {
-		if pe, ok := e.(*pam.Error); ok {
-			return pe
-		}
-		u, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			break
-		}
-		e = u.Unwrap()
+// reviewedMessage says what a review did.
+func reviewedMessage(r pam.Request) string {
+	switch r.Status {
+	case pam.StatusApproved:
+		return fmt.Sprintf("Request approved: %s has %s of %s.", r.RequesterName, pam.FormatDuration(r.Duration), r.ScopeName)
+	case pam.StatusDenied:
+		return "Request denied; " + r.RequesterName + " sees your comment."
 	}
-	return &pam.Error{Code: pam.EINTERNAL, Message: "Something went wrong."}
+	return "You approved " + r.RequesterName + "'s request for " + r.ScopeName + "." +
+		fmt.Sprintf(" It needs %d more approval(s).", r.ApprovalsRequired-r.Approvals())
 }
 
 func (s *Server) renderCard(c echo.Context, status int, u pam.User, v access.View, back string, edit func(*reqview.CardVM)) error {
@@ -344,15 +337,7 @@ func (s *Server) withdrawRequest(c echo.Context) error {
 	u, _ := CurrentUser(c)
 	id := c.Param("id")
 	_, err := s.access.Withdraw(c.Request().Context(), actor(c), u, id)
-	if code := pam.ErrorCode(err); code == pam.ECONFLICT || code == pam.EFORBIDDEN {
-		s.setFlash(c, "error", pam.ErrorMessage(err))
-		return redirect(c, "/requests/"+id)
-	}
-	if err != nil {
-		return err
-	}
-	s.setFlash(c, "success", "Request withdrawn.")
-	return redirect(c, "/requests/"+id)
+	return s.posted(c, err, outcome{Next: "/requests/" + id, Done: "Request withdrawn."})
 }
 
 func (s *Server) revokeRequest(c echo.Context) error {
@@ -361,25 +346,19 @@ func (s *Server) revokeRequest(c echo.Context) error {
 	id := c.Param("id")
 	reason := c.FormValue("reason")
 	r, err := s.access.Revoke(ctx, actor(c), u, id, reason)
-	if err != nil {
-		code := pam.ErrorCode(err)
-		if code != pam.EINVALID && code != pam.ECONFLICT && code != pam.EFORBIDDEN {
-			return err
-		}
-		pe := asPam(err)
-		cur, lerr := s.access.RequestView(ctx, u, id)
-		if lerr != nil {
-			return lerr
-		}
-		return s.renderRequest(c, statusOf(pe.Code), u, cur, func(vm *reqview.CardVM) {
-			vm.Reason = reason
-			if pe.Field == "reason" {
-				vm.ReasonError = pe.Message
-			} else {
-				vm.Notice = pe.Message
+	return s.posted(c, err, outcome{Next: afterAction(c, "/requests/"+id), Done: "Grant revoked: " + r.RequesterName + " no longer has " + r.ScopeName + ".",
+		Again: func(pe *pam.Error) (templ.Component, error) {
+			v, err := s.access.RequestView(ctx, u, id)
+			if err != nil {
+				return nil, err
 			}
-		})
-	}
-	s.setFlash(c, "success", "Grant revoked: "+r.RequesterName+" no longer has "+r.ScopeName+".")
-	return redirect(c, afterAction(c, "/requests/"+id))
+			return s.requestPage(c, u, v, func(vm *reqview.CardVM) {
+				vm.Reason = reason
+				if pe.Field == "reason" {
+					vm.ReasonError = pe.Message
+				} else {
+					vm.Notice = pe.Message
+				}
+			}), nil
+		}})
 }

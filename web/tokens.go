@@ -1,6 +1,7 @@
 package web
 
 import (
+	"github.com/a-h/templ"
 	"net/http"
 	"strings"
 
@@ -18,11 +19,11 @@ func tokenFields(name string) []components.FieldVM {
 	}
 }
 
-func (s *Server) tokensPage(c echo.Context, status int, vm tokenview.VM) error {
+func (s *Server) tokensPage(c echo.Context, vm tokenview.VM) (templ.Component, error) {
 	u, _ := CurrentUser(c)
 	toks, err := s.auth.APITokens(c.Request().Context(), u)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	loc, now := viewerZone(c), s.now()
 	for _, t := range toks {
@@ -36,11 +37,11 @@ func (s *Server) tokensPage(c echo.Context, status int, vm tokenview.VM) error {
 		vm.CheckTokensHref = "/admin/check-tokens"
 	}
 	vm.Meta = s.meta(c, "API tokens")
-	return render(c, status, tokenview.Page(vm))
+	return tokenview.Page(vm), nil
 }
 
 func (s *Server) showTokens(c echo.Context) error {
-	return s.tokensPage(c, http.StatusOK, tokenview.VM{Fields: tokenFields("")})
+	return s.page(c, http.StatusOK)(s.tokensPage(c, tokenview.VM{Fields: tokenFields("")}))
 }
 
 // createToken mints an API token. Its route passes a step-up for people enrolled in two-step
@@ -51,29 +52,20 @@ func (s *Server) createToken(c echo.Context) error {
 	name := c.FormValue("name")
 	t, secret, err := s.auth.CreateAPIToken(c.Request().Context(), u, name, auth.ScopeAPI, actor(c))
 	if err != nil {
-		fields := tokenFields(name)
-		msg, ok := formError(err, fields)
-		if !ok {
-			return err
-		}
-		return s.tokensPage(c, http.StatusUnprocessableEntity, tokenview.VM{Fields: fields, Error: msg})
+		return s.posted(c, err, outcome{Again: func(pe *pam.Error) (templ.Component, error) {
+			fields := tokenFields(name)
+			msg := besideField(pe, fields)
+			return s.tokensPage(c, tokenview.VM{Fields: fields, Error: msg})
+		}})
 	}
 	// The secret is shown in this response only; a reload shows the list without it.
-	return s.tokensPage(c, http.StatusOK, tokenview.VM{Fields: tokenFields(""), Secret: secret, NewName: t.Name})
+	return s.page(c, http.StatusOK)(s.tokensPage(c, tokenview.VM{Fields: tokenFields(""), Secret: secret, NewName: t.Name}))
 }
 
 func (s *Server) revokeToken(c echo.Context) error {
 	u, _ := CurrentUser(c)
 	err := s.auth.RevokeAPIToken(c.Request().Context(), u, c.Param("id"), actor(c))
-	if pam.ErrorCode(err) == pam.ECONFLICT {
-		s.setFlash(c, "info", pam.ErrorMessage(err))
-		return redirect(c, "/profile/tokens")
-	}
-	if err != nil {
-		return err
-	}
-	s.setFlash(c, "success", "Token revoked. Calls with it are refused from now on.")
-	return redirect(c, "/profile/tokens")
+	return s.posted(c, err, outcome{Next: "/profile/tokens", Done: "Token revoked. Calls with it are refused from now on."})
 }
 
 const (

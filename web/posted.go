@@ -1,0 +1,84 @@
+package web
+
+import (
+	"errors"
+
+	"github.com/a-h/templ"
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/views/components"
+	"github.com/labstack/echo/v4"
+)
+
+// outcome says how a page's POST ends; see posted.
+type outcome struct {
+	// Next is where success goes, with Done as its flash (none when empty).
+	Next, Done string
+	// Again draws the same page again with the user's input kept and the problem shown beside
+	// its field. Without it (a button rather than a form) the problem is flashed and the
+	// answer goes to Back, or to Next when Back is empty.
+	Again func(pe *pam.Error) (templ.Component, error)
+	Back  string
+}
+
+// posted ends every page's POST the same way, after the handler has bound the form and called
+// the service with it:
+//   - no error: flash and 303;
+//   - EINVALID or ECONFLICT, the user's to fix: the same page again (422 or 409) with the
+//     message beside its field, or a flash and 303 when there is no form to show again;
+//   - anything else: the error handler (a status page, or "Something went wrong").
+func (s *Server) posted(c echo.Context, err error, o outcome) error {
+	if err == nil {
+		if o.Done != "" {
+			s.setFlash(c, "success", o.Done)
+		}
+		return redirect(c, o.Next)
+	}
+	pe, ok := fixable(err)
+	if !ok {
+		return err
+	}
+	if o.Again == nil {
+		s.setFlash(c, "error", pe.Message)
+		if o.Back != "" {
+			return redirect(c, o.Back)
+		}
+		return redirect(c, o.Next)
+	}
+	page, aerr := o.Again(pe)
+	if aerr != nil {
+		return aerr
+	}
+	return render(c, statusOf(pe.Code), page)
+}
+
+// page renders a page built by a function that may fail: s.page(c, status)(build(…)).
+func (s *Server) page(c echo.Context, status int) func(templ.Component, error) error {
+	return func(comp templ.Component, err error) error {
+		if err != nil {
+			return err
+		}
+		return render(c, status, comp)
+	}
+}
+
+// fixable returns the problem in err when it is the user's to fix: invalid input, or a conflict
+// with a change made meanwhile.
+func fixable(err error) (*pam.Error, bool) {
+	var pe *pam.Error
+	if errors.As(err, &pe) && (pe.Code == pam.EINVALID || pe.Code == pam.ECONFLICT) {
+		return pe, true
+	}
+	return nil, false
+}
+
+// besideField puts a problem beside the form field it names and returns "", or returns its
+// message for above the form when no field of the form matches.
+func besideField(pe *pam.Error, fields []components.FieldVM) string {
+	for i := range fields {
+		if pe.Field != "" && fields[i].Name == pe.Field {
+			fields[i].Error = pe.Message
+			return ""
+		}
+	}
+	return pe.Message
+}
