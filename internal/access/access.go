@@ -67,6 +67,38 @@ func (s *Service) record(ctx context.Context, tx *store.Store, a audit.Actor, ac
 	return tx.AppendAudit(ctx, ev)
 }
 
+// saveStep is the end every transition of a request shares, inside its transaction: save the
+// new state at the version it was read at (ECONFLICT when someone else changed it meanwhile),
+// record the audit event, and queue the mail of event ("" for none).
+func (s *Service) saveStep(ctx context.Context, tx *store.Store, a audit.Actor, r *pam.Request, action string, details map[string]any, event string) error {
+	if err := tx.SaveTransition(ctx, *r); err != nil {
+		return err
+	}
+	r.Version++
+	if err := s.record(ctx, tx, a, action, *r, details); err != nil {
+		return err
+	}
+	if event == "" {
+		return nil
+	}
+	return s.notifyTx(ctx, tx, *r, event, a)
+}
+
+// lockVisible locks a request for a change u asks for; ENOTFOUND when u may not see it, so a
+// stranger learns nothing about it.
+func lockVisible(ctx context.Context, tx *store.Store, u pam.User, id string) (pam.Request, error) {
+	r, err := tx.LockRequest(ctx, id)
+	if err != nil {
+		return r, err
+	}
+	if ok, err := canView(ctx, tx, u, r); err != nil {
+		return r, err
+	} else if !ok {
+		return r, pam.Errorf(pam.ENOTFOUND, "Request not found.")
+	}
+	return r, nil
+}
+
 // Eligible lists what a user may ask for, optionally filtered by q (bounded).
 func (s *Service) Eligible(ctx context.Context, u pam.User, q string) ([]pam.Policy, error) {
 	pols, err := s.db.EligiblePolicies(ctx, u.ID, 500)
@@ -218,14 +250,7 @@ func (s *Service) submit(ctx context.Context, a audit.Actor, u pam.User, policyI
 			if err := s.continueExtension(ctx, tx, &r); err != nil {
 				return err
 			}
-			if err := tx.SaveTransition(ctx, r); err != nil {
-				return err
-			}
-			r.Version++
-			if err := s.record(ctx, tx, audit.System, "request.approved", r, map[string]any{"auto": true}); err != nil {
-				return err
-			}
-			return s.notifyTx(ctx, tx, r, "approved", audit.System)
+			return s.saveStep(ctx, tx, audit.System, &r, "request.approved", map[string]any{"auto": true}, "approved")
 		}
 		return s.notifyTx(ctx, tx, r, "pending", a)
 	})
@@ -306,13 +331,8 @@ func (s *Service) Review(ctx context.Context, a audit.Actor, u pam.User, request
 	cancelled := false
 	err := s.db.Tx(ctx, func(tx *store.Store) error {
 		var err error
-		if r, err = tx.LockRequest(ctx, requestID); err != nil {
+		if r, err = lockVisible(ctx, tx, u, requestID); err != nil {
 			return err
-		}
-		if ok, err := canView(ctx, tx, u, r); err != nil {
-			return err
-		} else if !ok {
-			return pam.Errorf(pam.ENOTFOUND, "Request not found.")
 		}
 		now := s.now()
 		if cancelled, err = s.cancelOrphan(ctx, tx, &r, now); err != nil || cancelled {
@@ -334,26 +354,19 @@ func (s *Service) Review(ctx context.Context, a audit.Actor, u pam.User, request
 		if err := s.continueExtension(ctx, tx, &r); err != nil {
 			return err
 		}
-		if err := tx.SaveTransition(ctx, r); err != nil {
-			return err
-		}
-		r.Version++
-		action := "request.approval_added"
+		action, event := "request.approval_added", ""
 		if decision == pam.DecisionDeny {
 			action = "request.denied"
 		} else if r.Status == pam.StatusApproved && before == pam.StatusPending {
 			action = "request.approved"
 		}
-		if err := s.record(ctx, tx, a, action, r, map[string]any{"decision": decision, "comment": review.Comment}); err != nil {
-			return err
-		}
 		switch r.Status {
 		case pam.StatusApproved:
-			return s.notifyTx(ctx, tx, r, "approved", a)
+			event = "approved"
 		case pam.StatusDenied:
-			return s.notifyTx(ctx, tx, r, "denied", a)
+			event = "denied"
 		}
-		return nil
+		return s.saveStep(ctx, tx, a, &r, action, map[string]any{"decision": decision, "comment": review.Comment}, event)
 	})
 	if err == nil && cancelled {
 		err = pam.Errorf(pam.ECONFLICT, "The grant this request extends was revoked, so the request was cancelled; nobody can decide it any more.")
@@ -389,25 +402,13 @@ func (s *Service) Withdraw(ctx context.Context, a audit.Actor, u pam.User, reque
 	var r pam.Request
 	err := s.db.Tx(ctx, func(tx *store.Store) error {
 		var err error
-		if r, err = tx.LockRequest(ctx, requestID); err != nil {
+		if r, err = lockVisible(ctx, tx, u, requestID); err != nil {
 			return err
-		}
-		if ok, err := canView(ctx, tx, u, r); err != nil {
-			return err
-		} else if !ok {
-			return pam.Errorf(pam.ENOTFOUND, "Request not found.")
 		}
 		if err := r.Withdraw(u.ID, s.now()); err != nil {
 			return err
 		}
-		if err := tx.SaveTransition(ctx, r); err != nil {
-			return err
-		}
-		r.Version++
-		if err := s.record(ctx, tx, a, "request.withdrawn", r, nil); err != nil {
-			return err
-		}
-		return s.notifyTx(ctx, tx, r, "withdrawn", a)
+		return s.saveStep(ctx, tx, a, &r, "request.withdrawn", nil, "withdrawn")
 	})
 	if err != nil {
 		return pam.Request{}, fmt.Errorf("withdraw request %s: %w", requestID, err)
@@ -421,13 +422,8 @@ func (s *Service) Revoke(ctx context.Context, a audit.Actor, u pam.User, request
 	var r pam.Request
 	err := s.db.Tx(ctx, func(tx *store.Store) error {
 		var err error
-		if r, err = tx.LockRequest(ctx, requestID); err != nil {
+		if r, err = lockVisible(ctx, tx, u, requestID); err != nil {
 			return err
-		}
-		if ok, err := canView(ctx, tx, u, r); err != nil {
-			return err
-		} else if !ok {
-			return pam.Errorf(pam.ENOTFOUND, "Request not found.")
 		}
 		can, err := canRevoke(ctx, tx, u, r)
 		if err != nil {
@@ -444,14 +440,7 @@ func (s *Service) Revoke(ctx context.Context, a audit.Actor, u pam.User, request
 		if err != nil {
 			return err
 		}
-		if err := tx.SaveTransition(ctx, r); err != nil {
-			return err
-		}
-		r.Version++
-		if err := s.record(ctx, tx, a, "request.revoked", r, map[string]any{"reason": r.RevokeReason}); err != nil {
-			return err
-		}
-		if err := s.notifyTx(ctx, tx, r, "revoked", a); err != nil {
+		if err := s.saveStep(ctx, tx, a, &r, "request.revoked", map[string]any{"reason": r.RevokeReason}, "revoked"); err != nil {
 			return err
 		}
 		for i := range chain {
@@ -508,18 +497,11 @@ func (s *Service) endChain(ctx context.Context, tx *store.Store, root pam.Reques
 
 // saveChainLink saves, records and mails one extension ended with its chain (see endChain).
 func (s *Service) saveChainLink(ctx context.Context, tx *store.Store, a audit.Actor, r *pam.Request, chainOf string) error {
-	if err := tx.SaveTransition(ctx, *r); err != nil {
-		return err
-	}
-	r.Version++
 	action, event, details := "request.revoked", "revoked", map[string]any{"reason": r.RevokeReason, "chain_of": chainOf}
 	if r.Status == pam.StatusCancelled {
 		action, event, details = "request.cancelled", "cancelled", map[string]any{"reason": string(r.CancelReason), "chain_of": chainOf}
 	}
-	if err := s.record(ctx, tx, a, action, *r, details); err != nil {
-		return err
-	}
-	return s.notifyTx(ctx, tx, *r, event, a)
+	return s.saveStep(ctx, tx, a, r, action, details, event)
 }
 
 // repairChains ends extensions whose grant was revoked while they stayed approved or pending,
@@ -590,16 +572,12 @@ func (s *Service) sweep(ctx context.Context) (int, error) {
 			if !r.Sweep(s.now()) {
 				return nil
 			}
-			if err := tx.SaveTransition(ctx, r); err != nil {
-				return err
-			}
-			r.Version++
-			done++
 			event := map[pam.Status]string{pam.StatusTimedOut: "timed_out", pam.StatusExpired: "expired"}[r.Status]
-			if err := s.record(ctx, tx, audit.System, "request."+event, r, nil); err != nil {
+			if err := s.saveStep(ctx, tx, audit.System, &r, "request."+event, nil, event); err != nil {
 				return err
 			}
-			return s.notifyTx(ctx, tx, r, event, audit.System)
+			done++
+			return nil
 		})
 		if err != nil && pam.ErrorCode(err) != pam.ECONFLICT {
 			return done, fmt.Errorf("sweep request %s: %w", id, err)
