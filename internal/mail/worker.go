@@ -13,19 +13,16 @@ import (
 	"github.com/google/uuid"
 )
 
-// Worker delivers the outbox after commit and queues expiry notices. Several workers, in one
-// process or many on one PostgreSQL, may run at once: each message is leased to one of them.
-// It never sends inside a transaction: a batch is claimed (one short transaction), sent, and
+// Worker delivers the outbox after commit. Several workers, in one process or many on one
+// PostgreSQL, may run at once: each message is leased to one of them. When it runs is up to its
+// caller (internal/jobs polls it). It never sends inside a transaction: a batch is claimed (one short transaction), sent, and
 // the outcomes are recorded with their audit events (one more transaction).
 type Worker struct {
 	db     *store.Store
-	outbox *Outbox
 	sender Sender
 	now    func() time.Time
 	log    *slog.Logger
 
-	// Poll is how often Run looks for due mail and expiring grants.
-	Poll time.Duration
 	// Batch is how many messages one claim takes (sent over one connection).
 	Batch int
 	// Lease is how long a claim holds its messages; longer than a batch can take to send.
@@ -38,37 +35,14 @@ type Worker struct {
 }
 
 // NewWorker returns a worker. A nil sender (no SMTP configured) delivers nothing: mail waits in
-// the outbox, and expiry notices are still queued. A nil outbox queues no expiry notices.
-func NewWorker(db *store.Store, outbox *Outbox, sender Sender, now func() time.Time, log *slog.Logger) *Worker {
+// the outbox.
+func NewWorker(db *store.Store, sender Sender, now func() time.Time, log *slog.Logger) *Worker {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Worker{db: db, outbox: outbox, sender: sender, now: now, log: log,
-		Poll: 2 * time.Second, Batch: 20, Lease: 15 * time.Minute,
+	return &Worker{db: db, sender: sender, now: now, log: log,
+		Batch: 20, Lease: 15 * time.Minute,
 		BackoffBase: 30 * time.Second, BackoffMax: time.Hour, RetryFor: 24 * time.Hour}
-}
-
-// Run works until ctx ends; a batch being sent is finished first.
-func (w *Worker) Run(ctx context.Context) {
-	t := time.NewTicker(w.Poll)
-	defer t.Stop()
-	for {
-		if w.outbox != nil {
-			if _, err := w.outbox.QueueExpiryNotices(ctx); err != nil && ctx.Err() == nil {
-				w.log.Warn("queue expiry notices", "error", err.Error())
-			}
-		}
-		if w.sender != nil {
-			if _, err := w.DeliverDue(ctx); err != nil && ctx.Err() == nil {
-				w.log.Warn("deliver mail", "error", err.Error())
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // DeliverDue sends every message due now, batch by batch, and returns how many it attempted.
