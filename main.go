@@ -250,8 +250,10 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	}
 
 	now := func() time.Time { return time.Now().UTC() }
+	mfa := authSvc.NewMFA(secret, "Elevate")
 	srv := web.New(web.Deps{Config: e.cfg, Auth: authSvc, Admin: adminSvc, Access: accessSvc, Ping: db.Ping, Logger: e.log, Secret: secret, Audit: db,
-		IsApprover: db.IsApprover, Outbox: outbox})
+		IsApprover: db.IsApprover, Outbox: outbox,
+		Now: now, MFA: mfa, MFARequired: mfa.EnrolmentRequired, Limiter: authSvc.NewLimiter(), SSO: e.sso(authSvc, secret)})
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -318,6 +320,18 @@ func (e *env) announceSetup(ctx context.Context, authSvc *auth.Service) error {
 // setupURL is the page where the first administrator is created with tok.
 func (e *env) setupURL(tok string) string {
 	return e.cfg.BaseURL.String() + "/setup?token=" + tok
+}
+
+// sso is OpenID Connect sign-in when an issuer is configured (ELEVATE_OIDC_ISSUER), else nil.
+func (e *env) sso(authSvc *auth.Service, secret []byte) *auth.SSO {
+	if e.cfg.OIDCIssuer == "" {
+		return nil
+	}
+	return authSvc.NewSSO(auth.SSOConfig{
+		Issuer: e.cfg.OIDCIssuer, ClientID: e.cfg.OIDCClientID, ClientSecret: e.cfg.OIDCSecret,
+		RedirectURL: e.cfg.BaseURL.String() + "/auth/sso/callback", AutoCreate: e.cfg.OIDCAutoCreate,
+		Secure: e.cfg.Secure(),
+	}, secret)
 }
 
 // startJobs runs the periodic work until ctx ends: the request sweep (every

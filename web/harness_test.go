@@ -20,6 +20,7 @@ import (
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/config"
+	"github.com/elevate-pam/elevate/internal/mail"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/internal/testenv"
@@ -66,9 +67,11 @@ func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 	svc := auth.NewService(db, sessions, clock.Now)
 	logs := &lockedWriter{w: &strings.Builder{}}
 	adm := admin.New(db, clock.Now)
+	mfa, limiter, sso := authDeps(svc, cfg, secret)
 	srv := web.New(web.Deps{
 		Config: cfg, Auth: svc, Admin: adm, Access: access.New(db, clock.Now, nil), Ping: db.Ping, Now: clock.Now, Secret: secret,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Audit: db, IsApprover: db.IsApprover,
+		MFA: mfa, MFARequired: mfa.EnrolmentRequired, Limiter: limiter, SSO: sso, Outbox: mail.NewOutbox(db, cfg, clock.Now),
 	})
 	hs := httptest.NewUnstartedServer(srv.Handler())
 	hs.Listener.Close()
@@ -76,6 +79,20 @@ func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 	hs.Start()
 	t.Cleanup(hs.Close)
 	return &app{t: t, db: db, clock: clock, auth: svc, admin: adm, srv: hs, web: srv, logs: logs}
+}
+
+// authDeps builds two-step verification, the attempt limiter and (when cfg names an issuer)
+// single sign-on the way main.go does, so tests run the server as it is wired in production.
+func authDeps(svc *auth.Service, cfg config.Config, secret []byte) (*auth.MFA, *auth.Limiter, *auth.SSO) {
+	var sso *auth.SSO
+	if cfg.OIDCIssuer != "" {
+		sso = svc.NewSSO(auth.SSOConfig{
+			Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCSecret,
+			RedirectURL: cfg.BaseURL.String() + "/auth/sso/callback", AutoCreate: cfg.OIDCAutoCreate,
+			Secure: cfg.Secure(),
+		}, secret)
+	}
+	return svc.NewMFA(secret, "Elevate"), svc.NewLimiter(), sso
 }
 
 // lockedWriter lets the server's goroutines log into one buffer safely.
