@@ -34,7 +34,6 @@ import (
 	"github.com/elevate-pam/elevate/internal/fleet"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
-	"github.com/elevate-pam/elevate/web"
 )
 
 // settings, from the environment so a quick run is possible; the defaults are the report's.
@@ -168,7 +167,7 @@ func run(ctx context.Context) error {
 	mem := watchMemory(p)
 	defer mem.stop()
 
-	ref := httptestServer(web.Reference())
+	ref := httptestServer(reference())
 	defer ref.Close()
 
 	rows := []row{}
