@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"net/url"
-	"strings"
 
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/views/components"
@@ -51,5 +50,3 @@ func pageLinks(path string, q url.Values, after string, nextKey string, full boo
 }
 
 func checked(v string) bool { return v == "on" || v == "true" || v == "1" }
-
-func trimmed(s string) string { return strings.TrimSpace(s) }
