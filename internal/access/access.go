@@ -63,7 +63,7 @@ func requestDetails(r pam.Request, extra map[string]any) map[string]any {
 	return d
 }
 
-func (s *Service) record(ctx context.Context, tx *store.Store, a audit.Actor, action string, r pam.Request, extra map[string]any) error {
+func (s *Service) record(ctx context.Context, tx *store.Store, a audit.Actor, action audit.Action, r pam.Request, extra map[string]any) error {
 	ev := a.Event(action, "request", r.ID, requestDetails(r, extra))
 	ev.At = s.now()
 	ev.RequestID = r.ID
@@ -211,7 +211,7 @@ func (s *Service) submit(ctx context.Context, a audit.Actor, u pam.User, policyI
 		if err := tx.CreateRequest(ctx, r); err != nil {
 			return err
 		}
-		if err := s.record(ctx, tx, a, "request.created", r, map[string]any{"policy_id": p.ID}); err != nil {
+		if err := s.record(ctx, tx, a, audit.RequestCreated, r, map[string]any{"policy_id": p.ID}); err != nil {
 			return err
 		}
 		if p.ApprovalType == pam.ApprovalAuto {
@@ -225,7 +225,7 @@ func (s *Service) submit(ctx context.Context, a audit.Actor, u pam.User, policyI
 				return err
 			}
 			r.Version++
-			if err := s.record(ctx, tx, audit.System, "request.approved", r, map[string]any{"auto": true}); err != nil {
+			if err := s.record(ctx, tx, audit.System, audit.RequestApproved, r, map[string]any{"auto": true}); err != nil {
 				return err
 			}
 			return s.notifyTx(ctx, tx, r, "approved", audit.System)
@@ -355,11 +355,11 @@ func (s *Service) Review(ctx context.Context, a audit.Actor, u pam.User, request
 			return err
 		}
 		r.Version++
-		action := "request.approval_added"
+		action := audit.RequestReviewed
 		if decision == pam.DecisionDeny {
-			action = "request.denied"
+			action = audit.RequestDenied
 		} else if r.Status == pam.StatusApproved && before == pam.StatusPending {
-			action = "request.approved"
+			action = audit.RequestApproved
 		}
 		if err := s.record(ctx, tx, a, action, r, map[string]any{"decision": decision, "comment": review.Comment}); err != nil {
 			return err
@@ -421,7 +421,7 @@ func (s *Service) Withdraw(ctx context.Context, a audit.Actor, u pam.User, reque
 			return err
 		}
 		r.Version++
-		if err := s.record(ctx, tx, a, "request.withdrawn", r, nil); err != nil {
+		if err := s.record(ctx, tx, a, audit.RequestWithdrawn, r, nil); err != nil {
 			return err
 		}
 		return s.notifyTx(ctx, tx, r, "withdrawn", a)
@@ -465,7 +465,7 @@ func (s *Service) Revoke(ctx context.Context, a audit.Actor, u pam.User, request
 			return err
 		}
 		r.Version++
-		if err := s.record(ctx, tx, a, "request.revoked", r, map[string]any{"reason": r.RevokeReason}); err != nil {
+		if err := s.record(ctx, tx, a, audit.RequestRevoked, r, map[string]any{"reason": r.RevokeReason}); err != nil {
 			return err
 		}
 		if err := s.notifyTx(ctx, tx, r, "revoked", a); err != nil {
@@ -529,9 +529,9 @@ func (s *Service) saveChainLink(ctx context.Context, tx *store.Store, a audit.Ac
 		return err
 	}
 	r.Version++
-	action, event, details := "request.revoked", "revoked", map[string]any{"reason": r.RevokeReason, "chain_of": chainOf}
+	action, event, details := audit.RequestRevoked, "revoked", map[string]any{"reason": r.RevokeReason, "chain_of": chainOf}
 	if r.Status == pam.StatusCancelled {
-		action, event, details = "request.cancelled", "cancelled", map[string]any{"reason": string(r.CancelReason), "chain_of": chainOf}
+		action, event, details = audit.RequestCancelled, "cancelled", map[string]any{"reason": string(r.CancelReason), "chain_of": chainOf}
 	}
 	if err := s.record(ctx, tx, a, action, *r, details); err != nil {
 		return err
@@ -613,7 +613,8 @@ func (s *Service) sweep(ctx context.Context) (int, error) {
 			r.Version++
 			done++
 			event := map[pam.Status]string{pam.StatusTimedOut: "timed_out", pam.StatusExpired: "expired"}[r.Status]
-			if err := s.record(ctx, tx, audit.System, "request."+event, r, nil); err != nil {
+			action := map[pam.Status]audit.Action{pam.StatusTimedOut: audit.RequestTimedOut, pam.StatusExpired: audit.RequestExpired}[r.Status]
+			if err := s.record(ctx, tx, audit.System, action, r, nil); err != nil {
 				return err
 			}
 			return s.notifyTx(ctx, tx, r, event, audit.System)

@@ -47,7 +47,7 @@ func (s *Service) tx(ctx context.Context, fn func(tx *store.Store) error) error 
 	return s.db.Tx(ctx, fn)
 }
 
-func record(ctx context.Context, tx *store.Store, a audit.Actor, action, ttype, tid string, details map[string]any) error {
+func record(ctx context.Context, tx *store.Store, a audit.Actor, action audit.Action, ttype, tid string, details map[string]any) error {
 	return tx.AppendAudit(ctx, a.Event(action, ttype, tid, details))
 }
 
@@ -77,7 +77,7 @@ func (s *Service) CreateUser(ctx context.Context, a audit.Actor, email, name str
 				return err
 			}
 		}
-		return record(ctx, tx, a, "user.created", "user", string(u.ID), map[string]any{
+		return record(ctx, tx, a, audit.UserCreated, "user", string(u.ID), map[string]any{
 			"after": map[string]any{"email": email, "name": name, "admin": isAdmin, "auditor": auditor}})
 	})
 	if err != nil {
@@ -103,7 +103,7 @@ func (s *Service) NewPasswordLink(ctx context.Context, a audit.Actor, id pam.Use
 				return err
 			}
 		}
-		return record(ctx, tx, a, "user.password_link_created", "user", string(u.ID), map[string]any{"email": u.Email})
+		return record(ctx, tx, a, audit.UserPasswordLinkCreated, "user", string(u.ID), map[string]any{"email": u.Email})
 	})
 	return tok, err
 }
@@ -120,6 +120,12 @@ const (
 	MakeAuditor   UserChange = "make_auditor"
 	RemoveAuditor UserChange = "remove_auditor"
 )
+
+// changeActions records each change on the audit trail.
+var changeActions = map[UserChange]audit.Action{
+	Disable: audit.UserDisabled, Enable: audit.UserEnabled, MakeAdmin: audit.UserAdminGranted,
+	RemoveAdmin: audit.UserAdminRevoked, MakeAuditor: audit.UserAuditorGranted, RemoveAuditor: audit.UserAuditorRevoked,
+}
 
 // ChangeUser applies one change. Admins cannot disable or demote themselves, and the last
 // enabled admin cannot be disabled or demoted; the admin rows are locked while this is decided.
@@ -176,7 +182,7 @@ func (s *Service) ChangeUser(ctx context.Context, a audit.Actor, id pam.UserID, 
 			}
 		}
 		after = u
-		return record(ctx, tx, a, "user."+string(change), "user", string(u.ID), map[string]any{
+		return record(ctx, tx, a, changeActions[change], "user", string(u.ID), map[string]any{
 			"email":  u.Email,
 			"before": map[string]any{"admin": before.Admin, "auditor": before.Auditor, "disabled": !before.Active()},
 			"after":  map[string]any{"admin": u.Admin, "auditor": u.Auditor, "disabled": !u.Active()},
@@ -198,7 +204,7 @@ func (s *Service) CreateGroup(ctx context.Context, a audit.Actor, name, desc str
 		if err := tx.CreateGroup(ctx, grp, s.now()); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, "group.created", "group", grp.ID, map[string]any{"after": map[string]any{"name": grp.Name, "description": grp.Description}})
+		return record(ctx, tx, a, audit.GroupCreated, "group", grp.ID, map[string]any{"after": map[string]any{"name": grp.Name, "description": grp.Description}})
 	})
 	return grp, err
 }
@@ -217,7 +223,7 @@ func (s *Service) UpdateGroup(ctx context.Context, a audit.Actor, id, name, desc
 		if err := tx.UpdateGroup(ctx, pam.Group{ID: id, Name: g.name, Description: g.desc}, s.now()); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, "group.updated", "group", id, map[string]any{
+		return record(ctx, tx, a, audit.GroupUpdated, "group", id, map[string]any{
 			"before": map[string]any{"name": before.Name, "description": before.Description},
 			"after":  map[string]any{"name": g.name, "description": g.desc}})
 	})
@@ -240,7 +246,7 @@ func (s *Service) DeleteGroup(ctx context.Context, a audit.Actor, id string) err
 		if err := tx.DeleteGroup(ctx, id); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, "group.deleted", "group", id, map[string]any{"before": map[string]any{"name": g.Name}})
+		return record(ctx, tx, a, audit.GroupDeleted, "group", id, map[string]any{"before": map[string]any{"name": g.Name}})
 	})
 }
 
@@ -258,7 +264,7 @@ func (s *Service) AddMember(ctx context.Context, a audit.Actor, groupID string, 
 		if err := tx.AddMember(ctx, groupID, u.ID, s.now()); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, "group.member_added", "group", groupID, map[string]any{"group": g.Name, "user": u.Email, "user_id": string(u.ID)})
+		return record(ctx, tx, a, audit.GroupMemberAdded, "group", groupID, map[string]any{"group": g.Name, "user": u.Email, "user_id": string(u.ID)})
 	})
 }
 
@@ -276,7 +282,7 @@ func (s *Service) RemoveMember(ctx context.Context, a audit.Actor, groupID strin
 		if err := tx.RemoveMember(ctx, groupID, u.ID); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, "group.member_removed", "group", groupID, map[string]any{"group": g.Name, "user": u.Email, "user_id": string(u.ID)})
+		return record(ctx, tx, a, audit.GroupMemberRemoved, "group", groupID, map[string]any{"group": g.Name, "user": u.Email, "user_id": string(u.ID)})
 	})
 }
 

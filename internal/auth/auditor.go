@@ -25,9 +25,9 @@ func (s *Service) SetAuditor(ctx context.Context, email string, on bool, actor a
 			return err
 		}
 		u.Auditor = on
-		action := "user.auditor_granted"
+		action := audit.UserAuditorGranted
 		if !on {
-			action = "user.auditor_revoked"
+			action = audit.UserAuditorRevoked
 		}
 		return tx.AppendAudit(ctx, actor.Event(action, "user", string(u.ID), map[string]any{"email": u.Email}))
 	})

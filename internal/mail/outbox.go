@@ -359,7 +359,7 @@ func (o *Outbox) Retry(ctx context.Context, a audit.Actor, id string) (store.Out
 		if m, err = tx.RequeueMail(ctx, id, o.now()); err != nil {
 			return err
 		}
-		ev := a.Event("mail.retry_requested", "mail", m.ID, map[string]any{
+		ev := a.Event(audit.MailRetryRequested, "mail", m.ID, map[string]any{
 			"recipient": m.Recipient, "subject": m.Subject, "kind": m.Kind, "attempts": m.Attempts, "last_error": m.LastError})
 		ev.At, ev.RequestID = o.now(), m.RequestID
 		return tx.AppendAudit(ctx, ev)
