@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/internal/testenv"
@@ -22,7 +23,7 @@ import (
 // mustAuditor makes an existing user an auditor.
 func (a *app) mustAuditor(email string) {
 	a.t.Helper()
-	if _, err := a.auth.SetAuditor(context.Background(), email, true, audit.System); err != nil {
+	if _, err := a.admin.ChangeUserByEmail(context.Background(), audit.System, email, admin.MakeAuditor); err != nil {
 		a.t.Fatal(err)
 	}
 }

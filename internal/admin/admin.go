@@ -5,6 +5,7 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -55,6 +56,18 @@ func record(ctx context.Context, tx *store.Store, a audit.Actor, action audit.Ac
 
 // CreateUser adds a user without a password and returns a one-time set-password token.
 func (s *Service) CreateUser(ctx context.Context, a audit.Actor, email, name string, isAdmin, auditor bool) (pam.User, string, error) {
+	return s.createUser(ctx, a, email, name, "", isAdmin, auditor)
+}
+
+// CreateUserWithPassword adds a user who can sign in with password at once (the shell's
+// "user create"); no set-password link is made.
+func (s *Service) CreateUserWithPassword(ctx context.Context, a audit.Actor, email, name, password string, isAdmin bool) (pam.User, error) {
+	u, _, err := s.createUser(ctx, a, email, name, password, isAdmin, false)
+	return u, err
+}
+
+// createUser adds a user with password, or, when it is empty, with a set-password link.
+func (s *Service) createUser(ctx context.Context, a audit.Actor, email, name, password string, isAdmin, auditor bool) (pam.User, string, error) {
 	email, err := pam.NormalizeEmail(email)
 	if err != nil {
 		return pam.User{}, "", err
@@ -62,26 +75,39 @@ func (s *Service) CreateUser(ctx context.Context, a audit.Actor, email, name str
 	if name, err = pam.ValidateName(name); err != nil {
 		return pam.User{}, "", err
 	}
+	hash := ""
+	if password != "" {
+		if err := pam.ValidatePassword(password, password); err != nil {
+			return pam.User{}, "", err
+		}
+		if hash, err = auth.HashPassword(password); err != nil {
+			return pam.User{}, "", err
+		}
+	}
 	now := s.now()
 	u := pam.User{ID: pam.UserID(uuid.NewString()), Email: email, Name: name, Admin: isAdmin, Auditor: auditor, TimeZone: "UTC", CreatedAt: now}
-	tok, hash := auth.NewToken()
+	tok := ""
 	err = s.tx(ctx, func(tx *store.Store) error {
-		if err := tx.CreateUser(ctx, u, ""); err != nil {
+		if err := tx.CreateUser(ctx, u, hash); err != nil {
 			return err
 		}
-		if err := tx.CreatePasswordToken(ctx, u.ID, hash, now.Add(PasswordLinkTTL), now); err != nil {
-			return err
-		}
-		if s.mailer != nil {
-			if err := s.mailer.PasswordLink(ctx, tx, u, tok, now.Add(PasswordLinkTTL), true); err != nil {
+		if password == "" {
+			var tokHash string
+			tok, tokHash = auth.NewToken()
+			if err := tx.CreatePasswordToken(ctx, u.ID, tokHash, now.Add(PasswordLinkTTL), now); err != nil {
 				return err
+			}
+			if s.mailer != nil {
+				if err := s.mailer.PasswordLink(ctx, tx, u, tok, now.Add(PasswordLinkTTL), true); err != nil {
+					return err
+				}
 			}
 		}
 		return record(ctx, tx, a, audit.UserCreated, "user", string(u.ID), map[string]any{
 			"after": map[string]any{"email": email, "name": name, "admin": isAdmin, "auditor": auditor}})
 	})
 	if err != nil {
-		return pam.User{}, "", err
+		return pam.User{}, "", fmt.Errorf("create user %s: %w", email, err)
 	}
 	return u, tok, nil
 }
@@ -130,13 +156,31 @@ var changeActions = map[UserChange]audit.Action{
 // ChangeUser applies one change. Admins cannot disable or demote themselves, and the last
 // enabled admin cannot be disabled or demoted; the admin rows are locked while this is decided.
 func (s *Service) ChangeUser(ctx context.Context, a audit.Actor, id pam.UserID, change UserChange) (pam.User, error) {
+	return s.changeUser(ctx, a, change, func(tx *store.Store) (pam.User, error) { return tx.UserByID(ctx, id) })
+}
+
+// ChangeUserByEmail is ChangeUser for a user named by email address (the shell's "user
+// disable" and "user auditor"), with the same guards and the same audit actions.
+func (s *Service) ChangeUserByEmail(ctx context.Context, a audit.Actor, email string, change UserChange) (pam.User, error) {
+	email, err := pam.NormalizeEmail(email)
+	if err != nil {
+		return pam.User{}, err
+	}
+	return s.changeUser(ctx, a, change, func(tx *store.Store) (pam.User, error) {
+		u, _, err := tx.UserByEmail(ctx, email)
+		return u, err
+	})
+}
+
+// changeUser applies change to the user find returns, read after the admin rows are locked.
+func (s *Service) changeUser(ctx context.Context, a audit.Actor, change UserChange, find func(tx *store.Store) (pam.User, error)) (pam.User, error) {
 	var after pam.User
 	err := s.tx(ctx, func(tx *store.Store) error {
 		admins, err := tx.LockActiveAdmins(ctx)
 		if err != nil {
 			return err
 		}
-		u, err := tx.UserByID(ctx, id)
+		u, err := find(tx)
 		if err != nil {
 			return err
 		}
@@ -156,13 +200,25 @@ func (s *Service) ChangeUser(ctx context.Context, a audit.Actor, id pam.UserID, 
 			}
 			u.DisabledAt = nil
 		case MakeAdmin:
+			if u.Admin {
+				return pam.Errorf(pam.ECONFLICT, "%s is already an administrator.", u.Email)
+			}
 			u.Admin = true
 		case RemoveAdmin:
+			if !u.Admin {
+				return pam.Errorf(pam.ECONFLICT, "%s is not an administrator.", u.Email)
+			}
 			u.Admin = false
-			losesAdmin = before.Admin && before.Active()
+			losesAdmin = before.Active()
 		case MakeAuditor:
+			if u.Auditor {
+				return pam.Errorf(pam.ECONFLICT, "%s is already an auditor.", u.Email)
+			}
 			u.Auditor = true
 		case RemoveAuditor:
+			if !u.Auditor {
+				return pam.Errorf(pam.ECONFLICT, "%s is not an auditor.", u.Email)
+			}
 			u.Auditor = false
 		default:
 			return pam.Errorf(pam.EINVALID, "Unknown change.")

@@ -219,47 +219,6 @@ func (s *Service) newUser(email, name, pw, confirm string, admin bool) (pam.User
 	}, hash, nil
 }
 
-// CreateUser adds a user with a password (from the shell, or later from the admin pages).
-func (s *Service) CreateUser(ctx context.Context, email, name, pw string, admin bool, actor audit.Actor) (pam.User, error) {
-	u, hash, err := s.newUser(email, name, pw, pw, admin)
-	if err != nil {
-		return pam.User{}, err
-	}
-	err = s.db.Tx(ctx, func(tx *store.Store) error {
-		if err := tx.CreateUser(ctx, u, hash); err != nil {
-			return err
-		}
-		return tx.AppendAudit(ctx, actor.Event(audit.UserCreated, "user", string(u.ID),
-			map[string]any{"email": u.Email, "name": u.Name, "admin": admin}))
-	})
-	if err != nil {
-		return pam.User{}, fmt.Errorf("create user %s: %w", u.Email, err)
-	}
-	return u, nil
-}
-
-// DisableUser disables a user by email and ends all of their sessions.
-func (s *Service) DisableUser(ctx context.Context, email string, actor audit.Actor) (pam.User, error) {
-	email, err := pam.NormalizeEmail(email)
-	if err != nil {
-		return pam.User{}, err
-	}
-	var u pam.User
-	err = s.db.Tx(ctx, func(tx *store.Store) error {
-		if u, _, err = tx.UserByEmail(ctx, email); err != nil {
-			return err
-		}
-		if err := tx.DisableUser(ctx, u.ID, s.now()); err != nil {
-			return err
-		}
-		return tx.AppendAudit(ctx, actor.Event(audit.UserDisabled, "user", string(u.ID), map[string]any{"email": u.Email}))
-	})
-	if err != nil {
-		return pam.User{}, fmt.Errorf("disable user %s: %w", email, err)
-	}
-	return u, nil
-}
-
 // SignIn checks an email and password and starts a new session. Every outcome is audited;
 // all failures give ErrBadCredentials.
 func (s *Service) SignIn(w http.ResponseWriter, r *http.Request, email, password string, actor audit.Actor) (pam.User, error) {
