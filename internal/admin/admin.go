@@ -28,7 +28,15 @@ type Service struct {
 
 // PasswordMailer queues a set-password link for a user inside the transaction that creates it.
 type PasswordMailer interface {
-	PasswordLink(ctx context.Context, tx *store.Store, u pam.User, token string, expires time.Time, newUser bool) error
+	PasswordLink(ctx context.Context, tx *store.Store, l PasswordLink) error
+}
+
+// PasswordLink is a new set-password link as its user hears of it.
+type PasswordLink struct {
+	Action  audit.Action // audit.UserCreated for a new user, else audit.UserPasswordLinkCreated
+	User    pam.User
+	Token   string // the link's secret: only the message holds it, the database its hash
+	Expires time.Time
 }
 
 // SetMailer makes new users and new password links also go out by mail. Without one, the
@@ -98,7 +106,7 @@ func (s *Service) createUser(ctx context.Context, a audit.Actor, email, name, pa
 				return err
 			}
 			if s.mailer != nil {
-				if err := s.mailer.PasswordLink(ctx, tx, u, tok, now.Add(PasswordLinkTTL), true); err != nil {
+				if err := s.mailer.PasswordLink(ctx, tx, PasswordLink{Action: audit.UserCreated, User: u, Token: tok, Expires: now.Add(PasswordLinkTTL)}); err != nil {
 					return err
 				}
 			}
@@ -125,7 +133,7 @@ func (s *Service) NewPasswordLink(ctx context.Context, a audit.Actor, id pam.Use
 			return err
 		}
 		if s.mailer != nil && u.Active() {
-			if err := s.mailer.PasswordLink(ctx, tx, u, tok, now.Add(PasswordLinkTTL), false); err != nil {
+			if err := s.mailer.PasswordLink(ctx, tx, PasswordLink{Action: audit.UserPasswordLinkCreated, User: u, Token: tok, Expires: now.Add(PasswordLinkTTL)}); err != nil {
 				return err
 			}
 		}
