@@ -241,7 +241,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	adminSvc.SetMailer(outbox)
 	accessSvc := access.New(db, func() time.Time { return time.Now().UTC() }, outbox)
 	if withDemo {
-		if err := e.loadDemo(ctx, db, authSvc, adminSvc); err != nil {
+		if err := e.loadDemo(ctx, db, adminSvc); err != nil {
 			return err
 		}
 	}
@@ -369,16 +369,12 @@ func (e *env) demo(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	authSvc, _, err := e.services(ctx, db)
-	if err != nil {
-		return err
-	}
-	return e.loadDemo(ctx, db, authSvc, admin.New(db, func() time.Time { return time.Now().UTC() }))
+	return e.loadDemo(ctx, db, admin.New(db, func() time.Time { return time.Now().UTC() }))
 }
 
 // loadDemo fills an empty database with the demo organisation and prints its sign-ins.
-func (e *env) loadDemo(ctx context.Context, db *store.Store, authSvc *auth.Service, adminSvc *admin.Service) error {
-	res, err := demo.Load(ctx, db, authSvc, adminSvc, func() time.Time { return time.Now().UTC() })
+func (e *env) loadDemo(ctx context.Context, db *store.Store, adminSvc *admin.Service) error {
+	res, err := demo.Load(ctx, db, adminSvc, func() time.Time { return time.Now().UTC() })
 	if err != nil {
 		return userFacing(err)
 	}

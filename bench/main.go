@@ -234,7 +234,7 @@ func run(ctx context.Context) error {
 	add(pk.row("audit event by key /audit/{seq} (reference)", "", 0))
 	byActor := closedLoop(ctx, connections, measureFor, page("/audit?actor=person0042@bench.example"))
 	add(byActor.row(fmt.Sprintf("audit search by actor (%dk events)", auditEvents/1000), "key lookup", pk.rate()))
-	byAction := closedLoop(ctx, connections, measureFor, page("/audit?action=bench.action07"))
+	byAction := closedLoop(ctx, connections, measureFor, page("/audit?action="+benchActions()[7].String()))
 	add(byAction.row(fmt.Sprintf("audit search by action (%dk events)", auditEvents/1000), "key lookup", pk.rate()))
 
 	// Export everything, streamed; the server's memory is watched throughout.
@@ -432,8 +432,21 @@ func approvals(ctx context.Context, o *testkit.Org, set string, audited bool) *r
 // errSpent ends a closed loop whose supply of work ran out.
 var errSpent = errors.New("supply spent")
 
+// benchActions are the 20 actions the loaded events spread over: ones never renamed, so a
+// search for one of them is a search for one stored name.
+func benchActions() []audit.Action {
+	var out []audit.Action
+	for _, a := range audit.Actions() {
+		if len(a.Aliases()) == 0 && len(out) < 20 {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // loadAudit appends auditEvents chained events in large batches: 1,000 actors, 20 actions.
 func loadAudit(ctx context.Context, db *store.Store) error {
+	actions := benchActions()
 	const batch = 10_000
 	at := time.Now().UTC().Add(-time.Duration(auditEvents) * time.Second)
 	for done := 0; done < auditEvents; done += batch {
@@ -442,7 +455,7 @@ func loadAudit(ctx context.Context, db *store.Store) error {
 		for i := range evs {
 			k := done + i
 			a := audit.Actor{Type: audit.ActorUser, ID: fmt.Sprintf("00000000-0000-0000-0000-%012d", k%1000), Name: fmt.Sprintf("person%04d@bench.example", k%1000)}
-			evs[i] = a.Event(fmt.Sprintf("bench.action%02d", k%20), "request", fmt.Sprintf("r-%d", k/7), map[string]any{"n": k, "note": "loaded for the benchmark"})
+			evs[i] = a.Event(actions[k%20], "request", fmt.Sprintf("r-%d", k/7), map[string]any{"n": k, "note": "loaded for the benchmark"})
 			evs[i].At = at.Add(time.Duration(k) * time.Second)
 			evs[i].IP = "127.0.0.1"
 		}

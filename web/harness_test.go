@@ -110,7 +110,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // mustUser creates an active user with a password.
 func (a *app) mustUser(email, name, password string, admin bool) pam.User {
 	a.t.Helper()
-	u, err := a.auth.CreateUser(context.Background(), email, name, password, admin, audit.System)
+	u, err := a.admin.CreateUserWithPassword(context.Background(), audit.System, email, name, password, admin)
 	if err != nil {
 		a.t.Fatalf("create user %s: %v", email, err)
 	}

@@ -15,12 +15,6 @@ import (
 	"github.com/google/uuid"
 )
 
-// Notifier queues mail inside the transaction of the change that causes it. A nil Notifier
-// sends nothing.
-type Notifier interface {
-	RequestChanged(ctx context.Context, tx *store.Store, r pam.Request, event string, actor audit.Actor) error
-}
-
 // Service is the access use cases.
 type Service struct {
 	db     *store.Store
@@ -36,13 +30,6 @@ func New(db *store.Store, now func() time.Time, n Notifier) *Service {
 
 // Store exposes read queries to the web layer's view builders.
 func (s *Service) Store() *store.Store { return s.db }
-
-func (s *Service) notifyTx(ctx context.Context, tx *store.Store, r pam.Request, event string, a audit.Actor) error {
-	if s.notify == nil {
-		return nil
-	}
-	return s.notify.RequestChanged(ctx, tx, r, event, a)
-}
 
 func requestDetails(r pam.Request, extra map[string]any) map[string]any {
 	d := map[string]any{
@@ -63,7 +50,7 @@ func requestDetails(r pam.Request, extra map[string]any) map[string]any {
 	return d
 }
 
-func (s *Service) record(ctx context.Context, tx *store.Store, a audit.Actor, action string, r pam.Request, extra map[string]any) error {
+func (s *Service) record(ctx context.Context, tx *store.Store, a audit.Actor, action audit.Action, r pam.Request, extra map[string]any) error {
 	ev := a.Event(action, "request", r.ID, requestDetails(r, extra))
 	ev.At = s.now()
 	ev.RequestID = r.ID
@@ -211,7 +198,7 @@ func (s *Service) submit(ctx context.Context, a audit.Actor, u pam.User, policyI
 		if err := tx.CreateRequest(ctx, r); err != nil {
 			return err
 		}
-		if err := s.record(ctx, tx, a, "request.created", r, map[string]any{"policy_id": p.ID}); err != nil {
+		if err := s.record(ctx, tx, a, audit.RequestCreated, r, map[string]any{"policy_id": p.ID}); err != nil {
 			return err
 		}
 		if p.ApprovalType == pam.ApprovalAuto {
@@ -225,12 +212,12 @@ func (s *Service) submit(ctx context.Context, a audit.Actor, u pam.User, policyI
 				return err
 			}
 			r.Version++
-			if err := s.record(ctx, tx, audit.System, "request.approved", r, map[string]any{"auto": true}); err != nil {
+			if err := s.record(ctx, tx, audit.System, audit.RequestApproved, r, map[string]any{"auto": true}); err != nil {
 				return err
 			}
-			return s.notifyTx(ctx, tx, r, "approved", audit.System)
+			return s.notifyTx(ctx, tx, r, audit.RequestApproved, audit.System)
 		}
-		return s.notifyTx(ctx, tx, r, "pending", a)
+		return s.notifyTx(ctx, tx, r, audit.RequestCreated, a)
 	})
 	if err != nil {
 		return pam.Request{}, fmt.Errorf("submit request: %w", err)
@@ -343,8 +330,8 @@ func (s *Service) Review(ctx context.Context, a audit.Actor, u pam.User, request
 		if err := r.Review(u.ID, can && u.Active(), decision, comment, now); err != nil {
 			return err
 		}
+		r.Reviews[len(r.Reviews)-1].ReviewerName = u.Name
 		review := r.Reviews[len(r.Reviews)-1]
-		review.ReviewerName = u.Name
 		if err := tx.AddReview(ctx, r.ID, review); err != nil {
 			return err
 		}
@@ -355,20 +342,20 @@ func (s *Service) Review(ctx context.Context, a audit.Actor, u pam.User, request
 			return err
 		}
 		r.Version++
-		action := "request.approval_added"
+		action := audit.RequestReviewed
 		if decision == pam.DecisionDeny {
-			action = "request.denied"
+			action = audit.RequestDenied
 		} else if r.Status == pam.StatusApproved && before == pam.StatusPending {
-			action = "request.approved"
+			action = audit.RequestApproved
 		}
 		if err := s.record(ctx, tx, a, action, r, map[string]any{"decision": decision, "comment": review.Comment}); err != nil {
 			return err
 		}
 		switch r.Status {
 		case pam.StatusApproved:
-			return s.notifyTx(ctx, tx, r, "approved", a)
+			return s.notifyTx(ctx, tx, r, audit.RequestApproved, a)
 		case pam.StatusDenied:
-			return s.notifyTx(ctx, tx, r, "denied", a)
+			return s.notifyTx(ctx, tx, r, audit.RequestDenied, a)
 		}
 		return nil
 	})
@@ -421,10 +408,10 @@ func (s *Service) Withdraw(ctx context.Context, a audit.Actor, u pam.User, reque
 			return err
 		}
 		r.Version++
-		if err := s.record(ctx, tx, a, "request.withdrawn", r, nil); err != nil {
+		if err := s.record(ctx, tx, a, audit.RequestWithdrawn, r, nil); err != nil {
 			return err
 		}
-		return s.notifyTx(ctx, tx, r, "withdrawn", a)
+		return s.notifyTx(ctx, tx, r, audit.RequestWithdrawn, a)
 	})
 	if err != nil {
 		return pam.Request{}, fmt.Errorf("withdraw request %s: %w", requestID, err)
@@ -465,10 +452,10 @@ func (s *Service) Revoke(ctx context.Context, a audit.Actor, u pam.User, request
 			return err
 		}
 		r.Version++
-		if err := s.record(ctx, tx, a, "request.revoked", r, map[string]any{"reason": r.RevokeReason}); err != nil {
+		if err := s.record(ctx, tx, a, audit.RequestRevoked, r, map[string]any{"reason": r.RevokeReason}); err != nil {
 			return err
 		}
-		if err := s.notifyTx(ctx, tx, r, "revoked", a); err != nil {
+		if err := s.notifyTx(ctx, tx, r, audit.RequestRevoked, a); err != nil {
 			return err
 		}
 		for i := range chain {
@@ -529,14 +516,14 @@ func (s *Service) saveChainLink(ctx context.Context, tx *store.Store, a audit.Ac
 		return err
 	}
 	r.Version++
-	action, event, details := "request.revoked", "revoked", map[string]any{"reason": r.RevokeReason, "chain_of": chainOf}
+	action, details := audit.RequestRevoked, map[string]any{"reason": r.RevokeReason, "chain_of": chainOf}
 	if r.Status == pam.StatusCancelled {
-		action, event, details = "request.cancelled", "cancelled", map[string]any{"reason": string(r.CancelReason), "chain_of": chainOf}
+		action, details = audit.RequestCancelled, map[string]any{"reason": string(r.CancelReason), "chain_of": chainOf}
 	}
 	if err := s.record(ctx, tx, a, action, *r, details); err != nil {
 		return err
 	}
-	return s.notifyTx(ctx, tx, *r, event, a)
+	return s.notifyTx(ctx, tx, *r, action, a)
 }
 
 // repairChains ends extensions whose grant was revoked while they stayed approved or pending,
@@ -612,11 +599,11 @@ func (s *Service) sweep(ctx context.Context) (int, error) {
 			}
 			r.Version++
 			done++
-			event := map[pam.Status]string{pam.StatusTimedOut: "timed_out", pam.StatusExpired: "expired"}[r.Status]
-			if err := s.record(ctx, tx, audit.System, "request."+event, r, nil); err != nil {
+			action := map[pam.Status]audit.Action{pam.StatusTimedOut: audit.RequestTimedOut, pam.StatusExpired: audit.RequestExpired}[r.Status]
+			if err := s.record(ctx, tx, audit.System, action, r, nil); err != nil {
 				return err
 			}
-			return s.notifyTx(ctx, tx, r, event, audit.System)
+			return s.notifyTx(ctx, tx, r, action, audit.System)
 		})
 		if err != nil && pam.ErrorCode(err) != pam.ECONFLICT {
 			return done, fmt.Errorf("sweep request %s: %w", id, err)

@@ -316,7 +316,11 @@ func TestCancelledRequestTellsItsPeople(t *testing.T) {
 			if err := tx.SaveTransition(w.ctx, cur); err != nil {
 				return err
 			}
-			return w.outbox.RequestChanged(w.ctx, tx, cur, "cancelled", audit.System)
+			c, err := access.NewChange(w.ctx, tx, cur, audit.RequestCancelled, audit.System)
+			if err != nil {
+				return err
+			}
+			return w.outbox.RequestChanged(w.ctx, tx, c)
 		}))
 		got := w.deliver()
 		if rc := recipients(got); !slices.Equal(rc, []string{alice.Email, bob.Email, w.requester.Email}) {
@@ -556,7 +560,11 @@ func TestRolledBackChangeQueuesNothing(t *testing.T) {
 		boom := errors.New("boom")
 		err := w.db.Tx(w.ctx, func(tx *store.Store) error {
 			r.Status = pam.StatusWithdrawn
-			if err := w.outbox.RequestChanged(w.ctx, tx, r, "withdrawn", as(w.requester)); err != nil {
+			c, err := access.NewChange(w.ctx, tx, r, audit.RequestWithdrawn, as(w.requester))
+			if err != nil {
+				return err
+			}
+			if err := w.outbox.RequestChanged(w.ctx, tx, c); err != nil {
 				return err
 			}
 			if n, _ := tx.Mail(w.ctx, store.MailFilter{}); len(n) != queued+2 {

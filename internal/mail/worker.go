@@ -141,13 +141,13 @@ func (w *Worker) backoff(attempts int) time.Duration {
 // outcome is what one attempt comes to: the row's new state and the audit event to write.
 type outcome struct {
 	store.MailOutcome
-	action  string
+	action  audit.Action
 	details map[string]any
 }
 
 // judge decides what an attempt's result means for the message: sent, retry later, or failed.
 func (w *Worker) judge(m store.OutboxMessage, sendErr error, now time.Time) outcome {
-	o := outcome{MailOutcome: store.MailOutcome{State: store.MailSent, At: now}, action: "mail.sent",
+	o := outcome{MailOutcome: store.MailOutcome{State: store.MailSent, At: now}, action: audit.MailSent,
 		details: map[string]any{"recipient": m.Recipient, "subject": m.Subject, "kind": m.Kind, "attempt": m.Attempts + 1}}
 	if sendErr == nil {
 		if m.Kind == KindPasswordSet {
@@ -168,13 +168,13 @@ func (w *Worker) judge(m store.OutboxMessage, sendErr error, now time.Time) outc
 	next := now.Add(w.backoff(m.Attempts + 1))
 	switch {
 	case de.Permanent:
-		o.State, o.action = store.MailFailed, "mail.failed"
+		o.State, o.action = store.MailFailed, audit.MailFailed
 		o.details["permanent"] = true
 	case !next.Before(giveUp):
-		o.State, o.action = store.MailFailed, "mail.failed"
+		o.State, o.action = store.MailFailed, audit.MailFailed
 		o.details["gave_up"] = "temporary failures for " + w.RetryFor.String()
 	default:
-		o.State, o.action = store.MailRetrying, "mail.retry_scheduled"
+		o.State, o.action = store.MailRetrying, audit.MailRetryScheduled
 		o.NextAttemptAt, o.GiveUpAt = next, giveUp
 		o.details["next_attempt_at"] = next.UTC().Format(time.RFC3339)
 	}

@@ -64,7 +64,7 @@ func Seed(ctx context.Context, url string) (*Org, error) {
 	}
 	now := func() time.Time { return time.Now().UTC() }
 	accounts := auth.NewService(db, nil, now)
-	res, err := demo.Load(ctx, db, accounts, admin.New(db, now), now)
+	res, err := demo.Load(ctx, db, admin.New(db, now), now)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("load demo: %w", err)
