@@ -19,7 +19,7 @@ node_modules/.installed: package.json package-lock.json
 deps:
 	./scripts/ensure-services.sh
 
-# Fails when generated files are stale, then runs gofmt, go vet and every test with -race.
+# Fails when generated files are stale, then runs gofmt, go vet, staticcheck and every test with -race.
 test: deps
 	./scripts/check-generated.sh
 	./scripts/lint.sh

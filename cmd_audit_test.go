@@ -99,7 +99,7 @@ func TestAuditExportCommand(t *testing.T) {
 		tricky := "line one\n{\"outcome\":\"failure\"}\t=cmd|' /C calc'!A0"
 		for i := range 5 {
 			ev := audit.Actor{Type: audit.ActorUser, ID: "u1", Name: "-ana@example.com"}.
-				Event("request.created", "request", fmt.Sprint(i), map[string]any{"justification": tricky})
+				Event(audit.RequestCreated, "request", fmt.Sprint(i), map[string]any{"justification": tricky})
 			ev.At = t0.Add(time.Duration(i) * time.Hour)
 			if err := db.AppendAudit(ctx, ev); err != nil {
 				t.Fatal(err)

@@ -152,6 +152,7 @@ func askElevate(ctx context.Context, f checkFlags) (string, error) {
 		if msg == "" {
 			msg = out.Reason
 		}
+		//lint:ignore ST1005 the message is shown to the person as is and starts with the product's name
 		return "", fmt.Errorf("Elevate answered %s: %s", resp.Status, msg)
 	}
 	if !*out.Allowed {

@@ -5,32 +5,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
-
-// runBinary runs the built elevate binary with args and env, returning its exit status and output.
-func runBinary(t *testing.T, env map[string]string, args ...string) (int, string, string) {
-	t.Helper()
-	cmd := exec.Command(elevateBinary(t), args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return code, out.String(), errOut.String()
-}
 
 // check and run fail closed: every answer but an explicit allow is exit 1 (denied) or 2 (error),
 // and run never starts the command then.

@@ -9,7 +9,9 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
+	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
@@ -28,7 +30,7 @@ func (e *env) user(ctx context.Context, args []string) error {
 	fs.SetOutput(e.stderr)
 	email := fs.String("email", "", "email address")
 	name := fs.String("name", "", "full name")
-	admin := fs.Bool("admin", false, "make the user an administrator")
+	isAdmin := fs.Bool("admin", false, "make the user an administrator")
 	auditor := fs.Bool("auditor", false, "let the user read the audit trail (create)")
 	off := fs.Bool("off", false, "take the auditor flag away (auditor)")
 	if err := fs.Parse(args); err != nil {
@@ -53,29 +55,32 @@ func (e *env) user(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	svc, _, err := e.services(ctx, db)
-	if err != nil {
-		return err
-	}
+	// The shell changes users through the same use cases as /admin/users: the same guards
+	// (the last enabled administrator stays) and the same audit actions.
+	svc := admin.New(db, func() time.Time { return time.Now().UTC() })
 	switch sub {
 	case "create":
 		pw, err := e.readPassword()
 		if err != nil {
 			return err
 		}
-		u, err := svc.CreateUser(ctx, *email, *name, pw, *admin, cliActor)
+		u, err := svc.CreateUserWithPassword(ctx, cliActor, *email, *name, pw, *isAdmin)
 		if err != nil {
 			return userFacing(err)
 		}
 		fmt.Fprintf(e.stdout, "created %s (%s)%s\n", u.Email, u.ID, map[bool]string{true: " as administrator"}[u.Admin])
 		if *auditor {
-			if _, err := svc.SetAuditor(ctx, u.Email, true, cliActor); err != nil {
+			if _, err := svc.ChangeUser(ctx, cliActor, u.ID, admin.MakeAuditor); err != nil {
 				return userFacing(err)
 			}
 			fmt.Fprintf(e.stdout, "%s is an auditor\n", u.Email)
 		}
 	case "auditor":
-		u, err := svc.SetAuditor(ctx, *email, !*off, cliActor)
+		change := admin.MakeAuditor
+		if *off {
+			change = admin.RemoveAuditor
+		}
+		u, err := svc.ChangeUserByEmail(ctx, cliActor, *email, change)
 		if err != nil {
 			return userFacing(err)
 		}
@@ -85,7 +90,7 @@ func (e *env) user(ctx context.Context, args []string) error {
 			fmt.Fprintf(e.stdout, "%s is no longer an auditor\n", u.Email)
 		}
 	case "disable":
-		u, err := svc.DisableUser(ctx, *email, cliActor)
+		u, err := svc.ChangeUserByEmail(ctx, cliActor, *email, admin.Disable)
 		if err != nil {
 			return userFacing(err)
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/config"
 	"github.com/elevate-pam/elevate/internal/demo"
+	"github.com/elevate-pam/elevate/internal/jobs"
 	"github.com/elevate-pam/elevate/internal/mail"
 	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/web"
@@ -240,7 +241,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	adminSvc.SetMailer(outbox)
 	accessSvc := access.New(db, func() time.Time { return time.Now().UTC() }, outbox)
 	if withDemo {
-		if err := e.loadDemo(ctx, db, authSvc, adminSvc); err != nil {
+		if err := e.loadDemo(ctx, db, adminSvc); err != nil {
 			return err
 		}
 	}
@@ -248,8 +249,11 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		return err
 	}
 
+	now := func() time.Time { return time.Now().UTC() }
+	mfa := authSvc.NewMFA(secret, "Elevate")
 	srv := web.New(web.Deps{Config: e.cfg, Auth: authSvc, Admin: adminSvc, Access: accessSvc, Ping: db.Ping, Logger: e.log, Secret: secret, Audit: db,
-		IsApprover: db.IsApprover, Outbox: outbox, Catalog: db, Directory: db, Policies: db})
+		IsApprover: db.IsApprover, Outbox: outbox, Catalog: db, Directory: db, Policies: db,
+		Now: now, MFA: mfa, MFARequired: mfa.EnrolmentRequired, Limiter: authSvc.NewLimiter(), SSO: e.sso(authSvc, secret)})
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -267,13 +271,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
-	go e.sweepSessions(bg, db)
-	go e.sweepRequests(bg, accessSvc, e.cfg.SweepInterval)
-	mailDone := make(chan struct{})
-	go func() {
-		defer close(mailDone)
-		mail.NewWorker(db, outbox, e.mailSender(), func() time.Time { return time.Now().UTC() }, e.log).Run(bg)
-	}()
+	jobsDone := e.startJobs(bg, db, accessSvc, outbox, now)
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -289,8 +287,8 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if err := hs.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	select { // let mail being sent finish and be recorded
-	case <-mailDone:
+	select { // let work in progress (mail being sent) finish and be recorded
+	case <-jobsDone:
 	case <-sctx.Done():
 	}
 	e.log.Info("stopped")
@@ -324,6 +322,34 @@ func (e *env) setupURL(tok string) string {
 	return e.cfg.BaseURL.String() + "/setup?token=" + tok
 }
 
+// sso is OpenID Connect sign-in when an issuer is configured (ELEVATE_OIDC_ISSUER), else nil.
+func (e *env) sso(authSvc *auth.Service, secret []byte) *auth.SSO {
+	if e.cfg.OIDCIssuer == "" {
+		return nil
+	}
+	return authSvc.NewSSO(auth.SSOConfig{
+		Issuer: e.cfg.OIDCIssuer, ClientID: e.cfg.OIDCClientID, ClientSecret: e.cfg.OIDCSecret,
+		RedirectURL: e.cfg.BaseURL.String() + "/auth/sso/callback", AutoCreate: e.cfg.OIDCAutoCreate,
+		Secure: e.cfg.Secure(),
+	}, secret)
+}
+
+// startJobs runs the periodic work until ctx ends: the request sweep (every
+// ELEVATE_SWEEP_INTERVAL), the session and rate-limit sweeps, and mail (expiry notices and
+// delivery). The returned channel closes once every job has stopped.
+func (e *env) startJobs(ctx context.Context, db *store.Store, acc *access.Service, outbox *mail.Outbox, now func() time.Time) <-chan struct{} {
+	worker := mail.NewWorker(db, e.mailSender(), now, e.log)
+	wait := jobs.Start(ctx, e.log, jobs.RealTicker,
+		jobs.SweepRequests(acc, e.cfg.SweepInterval, e.log),
+		jobs.SweepSessions(db, e.cfg.SessionIdle, jobs.SessionSweepEvery, now, e.log),
+		jobs.SweepRateLimits(db, jobs.SessionSweepEvery, now),
+		jobs.Mail(outbox, worker, jobs.MailEvery),
+	)
+	done := make(chan struct{})
+	go func() { wait(); close(done) }()
+	return done
+}
+
 // mailSender is the SMTP server from ELEVATE_SMTP_URL, or nil (mail then waits in the outbox).
 func (e *env) mailSender() mail.Sender {
 	if e.cfg.SMTP == nil {
@@ -332,28 +358,6 @@ func (e *env) mailSender() mail.Sender {
 	}
 	e.log.Info("mail delivery on", "smtp", e.cfg.SMTP.String(), "from", e.cfg.MailFrom)
 	return mail.NewSMTP(*e.cfg.SMTP, e.cfg.MailFrom)
-}
-
-// sweepSessions deletes ended sessions now and then; sessions are checked on every request
-// anyway, so this only keeps the table small.
-func (e *env) sweepSessions(ctx context.Context, db *store.Store) {
-	t := time.NewTicker(10 * time.Minute)
-	defer t.Stop()
-	for {
-		if n, err := db.DeleteExpiredSessions(ctx, time.Now(), e.cfg.SessionIdle); err != nil && ctx.Err() == nil {
-			e.log.Warn("session sweep failed", "error", err.Error())
-		} else if n > 0 {
-			e.log.Debug("ended sessions removed", "count", n)
-		}
-		if _, err := db.DeleteRateLimitsBefore(ctx, time.Now().Add(-24*time.Hour).Unix()); err != nil && ctx.Err() == nil {
-			e.log.Warn("rate limit sweep failed", "error", err.Error())
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 func (e *env) demo(ctx context.Context, args []string) error {
@@ -365,16 +369,12 @@ func (e *env) demo(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	authSvc, _, err := e.services(ctx, db)
-	if err != nil {
-		return err
-	}
-	return e.loadDemo(ctx, db, authSvc, admin.New(db, func() time.Time { return time.Now().UTC() }))
+	return e.loadDemo(ctx, db, admin.New(db, func() time.Time { return time.Now().UTC() }))
 }
 
 // loadDemo fills an empty database with the demo organisation and prints its sign-ins.
-func (e *env) loadDemo(ctx context.Context, db *store.Store, authSvc *auth.Service, adminSvc *admin.Service) error {
-	res, err := demo.Load(ctx, db, authSvc, adminSvc, func() time.Time { return time.Now().UTC() })
+func (e *env) loadDemo(ctx context.Context, db *store.Store, adminSvc *admin.Service) error {
+	res, err := demo.Load(ctx, db, adminSvc, func() time.Time { return time.Now().UTC() })
 	if err != nil {
 		return userFacing(err)
 	}
@@ -383,25 +383,4 @@ func (e *env) loadDemo(ctx context.Context, db *store.Store, authSvc *auth.Servi
 		fmt.Fprintf(e.stdout, "  %-22s %-16s %s\n", l.Email, l.Name, l.Role)
 	}
 	return nil
-}
-
-// sweepRequests writes down timed-out and expired requests every interval (30 s unless
-// ELEVATE_SWEEP_INTERVAL says otherwise). Decisions never depend on it (they compute from
-// times); it keeps states, lists and mail current. Every replica sweeps: each change is
-// recorded by exactly one of them (see access.Sweep).
-func (e *env) sweepRequests(ctx context.Context, acc *access.Service, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if n, err := acc.Sweep(ctx); err != nil && ctx.Err() == nil {
-			e.log.Warn("request sweep failed", "error", err.Error())
-		} else if n > 0 {
-			e.log.Info("requests swept", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }

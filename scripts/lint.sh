@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# gofmt and go vet over the whole module.
+# gofmt, go vet and staticcheck over the whole module; any finding fails the run.
+# staticcheck is a Go tool dependency pinned in go.mod, so a fresh clone needs nothing else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*'))
@@ -7,3 +8,4 @@ if [ -n "$unformatted" ]; then
   echo "gofmt would change:" >&2; echo "$unformatted" >&2; exit 1
 fi
 go vet ./...
+go tool staticcheck ./...

@@ -230,7 +230,7 @@ func TestSettingsEnforcementOffNeedsConfirmationAndReason(t *testing.T) {
 	if org.Enforcement {
 		t.Fatal("enforcement still on")
 	}
-	evs, _ := a.db.AuditEvents(context.Background(), store.AuditFilter{Action: "settings.enforcement_off"})
+	evs, _ := a.db.AuditEvents(context.Background(), store.AuditFilter{Action: "settings.enforcement_disabled"})
 	if len(evs) != 1 || !strings.Contains(evs[0].Details, "CHG-1") {
 		t.Fatalf("enforcement_off events: %+v", evs)
 	}

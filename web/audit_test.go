@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/internal/testenv"
@@ -22,7 +23,7 @@ import (
 // mustAuditor makes an existing user an auditor.
 func (a *app) mustAuditor(email string) {
 	a.t.Helper()
-	if _, err := a.auth.SetAuditor(context.Background(), email, true, audit.System); err != nil {
+	if _, err := a.admin.ChangeUserByEmail(context.Background(), audit.System, email, admin.MakeAuditor); err != nil {
 		a.t.Fatal(err)
 	}
 }
@@ -129,7 +130,7 @@ func TestAuditPageFiltersPagesAndLinks(t *testing.T) {
 			if i%4 == 0 {
 				actor = bo
 			}
-			ev := actor.Event([]string{"request.created", "request.approved", "access.checked"}[i%3], "request", fmt.Sprintf("req-%d", i%10), map[string]any{"i": i})
+			ev := actor.Event([]audit.Action{audit.RequestCreated, audit.RequestApproved, audit.AccessChecked}[i%3], "request", fmt.Sprintf("req-%d", i%10), map[string]any{"i": i})
 			ev.RequestID = fmt.Sprintf("req-%d", i%10)
 			if i%9 == 0 {
 				ev.Outcome = audit.OutcomeFailure
@@ -265,7 +266,7 @@ func TestAuditDetailsShownAndExportedLiterally(t *testing.T) {
 		c.signIn("ada@example.com", goodPassword)
 		justification := "Incident 42\n{\"approved\":true,\"outcome\":\"success\"}</pre><script>alert(1)</script>"
 		ev := audit.Actor{Type: audit.ActorUser, ID: "u-eve", Name: "=cmd|' /C calc'!A0"}.
-			Event("request.created", "request", "r-1", map[string]any{"justification": justification})
+			Event(audit.RequestCreated, "request", "r-1", map[string]any{"justification": justification})
 		ev.RequestID = "r-1"
 		a.mustEvent(ev, a.clock.Now())
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/config"
 	"github.com/elevate-pam/elevate/internal/testenv"
 )
@@ -246,7 +247,7 @@ func TestDisabledUserSessionRejected(t *testing.T) {
 		// Through the service: sessions end at once.
 		c := a.client()
 		c.signIn("ana@example.com", goodPassword)
-		if _, err := a.auth.DisableUser(ctx, "ana@example.com", actorCLI); err != nil {
+		if _, err := a.admin.ChangeUserByEmail(ctx, actorCLI, "ana@example.com", admin.Disable); err != nil {
 			t.Fatal(err)
 		}
 		if c.signedIn() {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/url"
-	"strings"
 
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/labstack/echo/v4"
@@ -52,5 +51,3 @@ func (s *Server) restartList(c echo.Context, err error) error {
 }
 
 func checked(v string) bool { return v == "on" || v == "true" || v == "1" }
-
-func trimmed(s string) string { return strings.TrimSpace(s) }

@@ -67,10 +67,12 @@ func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 	svc := auth.NewService(db, sessions, clock.Now)
 	logs := &lockedWriter{w: &strings.Builder{}}
 	adm := admin.New(db, clock.Now)
+	mfa, limiter, sso := authDeps(svc, cfg, secret)
 	srv := web.New(web.Deps{
 		Config: cfg, Auth: svc, Admin: adm, Access: access.New(db, clock.Now, nil), Ping: db.Ping, Now: clock.Now, Secret: secret,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Audit: db, IsApprover: db.IsApprover,
-		Outbox: mail.NewOutbox(db, cfg, clock.Now), Catalog: db, Directory: db, Policies: db,
+		MFA: mfa, MFARequired: mfa.EnrolmentRequired, Limiter: limiter, SSO: sso, Outbox: mail.NewOutbox(db, cfg, clock.Now),
+		Catalog: db, Directory: db, Policies: db,
 	})
 	hs := httptest.NewUnstartedServer(srv.Handler())
 	hs.Listener.Close()
@@ -78,6 +80,20 @@ func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 	hs.Start()
 	t.Cleanup(hs.Close)
 	return &app{t: t, db: db, clock: clock, auth: svc, admin: adm, srv: hs, web: srv, logs: logs}
+}
+
+// authDeps builds two-step verification, the attempt limiter and (when cfg names an issuer)
+// single sign-on the way main.go does, so tests run the server as it is wired in production.
+func authDeps(svc *auth.Service, cfg config.Config, secret []byte) (*auth.MFA, *auth.Limiter, *auth.SSO) {
+	var sso *auth.SSO
+	if cfg.OIDCIssuer != "" {
+		sso = svc.NewSSO(auth.SSOConfig{
+			Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCSecret,
+			RedirectURL: cfg.BaseURL.String() + "/auth/sso/callback", AutoCreate: cfg.OIDCAutoCreate,
+			Secure: cfg.Secure(),
+		}, secret)
+	}
+	return svc.NewMFA(secret, "Elevate"), svc.NewLimiter(), sso
 }
 
 // lockedWriter lets the server's goroutines log into one buffer safely.
@@ -95,7 +111,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // mustUser creates an active user with a password.
 func (a *app) mustUser(email, name, password string, admin bool) pam.User {
 	a.t.Helper()
-	u, err := a.auth.CreateUser(context.Background(), email, name, password, admin, audit.System)
+	u, err := a.admin.CreateUserWithPassword(context.Background(), audit.System, email, name, password, admin)
 	if err != nil {
 		a.t.Fatalf("create user %s: %v", email, err)
 	}

@@ -200,7 +200,7 @@ func TestStepUpCodesAndWindow(t *testing.T) {
 			t.Fatalf("status after disable: %q", s)
 		}
 
-		if n := len(a.events("mfa.step_up")); n != 2 {
+		if n := len(a.events("mfa.step_up_passed")); n != 2 {
 			t.Fatalf("%d step-up events", n)
 		}
 		if p := c.post("/profile/mfa/recovery", url.Values{"stepup_code": {fresh}}); p.StatusCode != http.StatusForbidden {

@@ -60,7 +60,7 @@ func TestOutboxShowsFiltersAndRetriesMail(t *testing.T) {
 			}
 			return nil
 		})
-		w := mail.NewWorker(a.db, outbox, mail.NewSMTP(srv.SMTP(), "elevate@example.org", mail.WithRootCAs(srv.Roots)), a.clock.Now,
+		w := mail.NewWorker(a.db, mail.NewSMTP(srv.SMTP(), "elevate@example.org", mail.WithRootCAs(srv.Roots)), a.clock.Now,
 			slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if _, err := w.DeliverDue(ctx); err != nil {
 			t.Fatal(err)

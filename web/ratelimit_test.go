@@ -134,7 +134,7 @@ func TestCodeAttemptsLimited(t *testing.T) {
 			t.Fatalf("code over the limit: status %d", p.StatusCode)
 		}
 		retryAfter(t, p)
-		if n := len(a.events("mfa.step_up")); n != 0 {
+		if n := len(a.events("mfa.step_up_passed")); n != 0 {
 			t.Fatal("a step-up passed over the limit")
 		}
 		if n := len(a.events("auth.rate_limited")); n != 1 {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/access"
@@ -32,16 +33,16 @@ type Deps struct {
 	Secret []byte
 	// Audit reads the audit trail for /audit and its export.
 	Audit AuditLog
-	// MFA is two-step verification; built from Auth and Secret when nil.
+	// MFA is two-step verification.
 	MFA *auth.MFA
-	// Limiter counts sign-in and code attempts; built from Auth when nil.
+	// Limiter counts sign-in and code attempts.
 	Limiter *auth.Limiter
-	// SSO is OpenID Connect sign-in; built from Config when nil and an issuer is configured.
+	// SSO is OpenID Connect sign-in; required when Config names an issuer, nil otherwise.
 	SSO *auth.SSO
 	// MFARequired reports whether the organisation requires approvers and administrators to
-	// enrol in two-step verification; defaults to the "require_mfa_enrolment" system value.
+	// enrol in two-step verification (main passes MFA.EnrolmentRequired).
 	MFARequired func(context.Context) (bool, error)
-	// IsApprover reports whether a user is in any approver group; defaults to "no one".
+	// IsApprover reports whether a user is in any approver group.
 	IsApprover func(context.Context, pam.UserID) (bool, error)
 	// Outbox is the mail queue shown at /admin/outbox.
 	Outbox Outbox
@@ -49,6 +50,27 @@ type Deps struct {
 	Catalog   Catalog
 	Directory Directory
 	Policies  PolicyBook
+}
+
+// missing names the dependencies New needs and d lacks. Now and Logger are optional (the
+// wall clock in UTC and slog's default).
+func (d Deps) missing() []string {
+	var m []string
+	for _, c := range []struct {
+		name   string
+		absent bool
+	}{
+		{"Auth", d.Auth == nil}, {"Admin", d.Admin == nil}, {"Access", d.Access == nil}, {"Ping", d.Ping == nil},
+		{"Secret", len(d.Secret) == 0}, {"Audit", d.Audit == nil}, {"MFA", d.MFA == nil}, {"Limiter", d.Limiter == nil},
+		{"SSO (ELEVATE_OIDC_ISSUER is set)", d.SSO == nil && d.Config.OIDCIssuer != ""},
+		{"MFARequired", d.MFARequired == nil}, {"IsApprover", d.IsApprover == nil}, {"Outbox", d.Outbox == nil},
+		{"Catalog", d.Catalog == nil}, {"Directory", d.Directory == nil}, {"Policies", d.Policies == nil},
+	} {
+		if c.absent {
+			m = append(m, c.name)
+		}
+	}
+	return m
 }
 
 // Server is the HTTP application.
@@ -79,7 +101,8 @@ type Server struct {
 	policies    PolicyBook
 }
 
-// New builds the server and its route table.
+// New builds the server and its route table from dependencies built by its caller; it builds
+// none itself and panics when a required one is missing.
 func New(d Deps) *Server {
 	if d.Now == nil {
 		d.Now = func() time.Time { return time.Now().UTC() }
@@ -87,24 +110,9 @@ func New(d Deps) *Server {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	if d.MFA == nil {
-		d.MFA = d.Auth.NewMFA(d.Secret, "Elevate")
-	}
-	if d.Limiter == nil {
-		d.Limiter = d.Auth.NewLimiter()
-	}
-	if d.SSO == nil && d.Config.OIDCIssuer != "" {
-		d.SSO = d.Auth.NewSSO(auth.SSOConfig{
-			Issuer: d.Config.OIDCIssuer, ClientID: d.Config.OIDCClientID, ClientSecret: d.Config.OIDCSecret,
-			RedirectURL: d.Config.BaseURL.String() + "/auth/sso/callback", AutoCreate: d.Config.OIDCAutoCreate,
-			Secure: d.Config.Secure(),
-		}, d.Secret)
-	}
-	if d.MFARequired == nil {
-		d.MFARequired = d.MFA.EnrolmentRequired
-	}
-	if d.IsApprover == nil {
-		d.IsApprover = func(context.Context, pam.UserID) (bool, error) { return false, nil }
+	if m := d.missing(); len(m) > 0 {
+		// A wiring mistake in main or a test harness, not a condition to run with.
+		panic("web.New: missing dependencies: " + strings.Join(m, ", "))
 	}
 	fc := securecookie.New(auth.DeriveKey(d.Secret, "flash-cookie"), nil)
 	fc.MaxAge(300)

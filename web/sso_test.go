@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/config"
 	"github.com/elevate-pam/elevate/internal/testenv"
@@ -122,7 +123,7 @@ func TestSSOSignInWithRealProvider(t *testing.T) {
 		attacker := a.client()
 		attacker.signIn("mallory@example.com", goodPassword)
 		planted := attacker.sessionCookie().Value
-		if _, err := a.auth.DisableUser(t.Context(), "gone@example.com", actorCLI); err != nil {
+		if _, err := a.admin.ChangeUserByEmail(t.Context(), actorCLI, "gone@example.com", admin.Disable); err != nil {
 			t.Fatal(err)
 		}
 		if l := a.client().get("/login"); l.find("sign-in-sso").Length() != 1 {

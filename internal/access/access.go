@@ -15,12 +15,6 @@ import (
 	"github.com/google/uuid"
 )
 
-// Notifier queues mail inside the transaction of the change that causes it. A nil Notifier
-// sends nothing.
-type Notifier interface {
-	RequestChanged(ctx context.Context, tx *store.Store, r pam.Request, event string, actor audit.Actor) error
-}
-
 // Service is the access use cases.
 type Service struct {
 	db     *store.Store
@@ -32,13 +26,6 @@ type Service struct {
 // New returns the access service.
 func New(db *store.Store, now func() time.Time, n Notifier) *Service {
 	return &Service{db: db, now: now, notify: n, checks: &batchWriter{db: db}}
-}
-
-func (s *Service) notifyTx(ctx context.Context, tx *store.Store, r pam.Request, event string, a audit.Actor) error {
-	if s.notify == nil {
-		return nil
-	}
-	return s.notify.RequestChanged(ctx, tx, r, event, a)
 }
 
 func requestDetails(r pam.Request, extra map[string]any) map[string]any {
@@ -60,7 +47,7 @@ func requestDetails(r pam.Request, extra map[string]any) map[string]any {
 	return d
 }
 
-func (s *Service) record(ctx context.Context, tx *store.Store, a audit.Actor, action string, r pam.Request, extra map[string]any) error {
+func (s *Service) record(ctx context.Context, tx *store.Store, a audit.Actor, action audit.Action, r pam.Request, extra map[string]any) error {
 	ev := a.Event(action, "request", r.ID, requestDetails(r, extra))
 	ev.At = s.now()
 	ev.RequestID = r.ID
@@ -69,8 +56,8 @@ func (s *Service) record(ctx context.Context, tx *store.Store, a audit.Actor, ac
 
 // saveStep is the end every transition of a request shares, inside its transaction: save the
 // new state at the version it was read at (ECONFLICT when someone else changed it meanwhile),
-// record the audit event, and queue the mail of event ("" for none).
-func (s *Service) saveStep(ctx context.Context, tx *store.Store, a audit.Actor, r *pam.Request, action string, details map[string]any, event string) error {
+// record the audit event, and, when mail is set, queue the mail of the same action.
+func (s *Service) saveStep(ctx context.Context, tx *store.Store, a audit.Actor, r *pam.Request, action audit.Action, details map[string]any, mail bool) error {
 	if err := tx.SaveTransition(ctx, *r); err != nil {
 		return err
 	}
@@ -78,10 +65,10 @@ func (s *Service) saveStep(ctx context.Context, tx *store.Store, a audit.Actor, 
 	if err := s.record(ctx, tx, a, action, *r, details); err != nil {
 		return err
 	}
-	if event == "" {
+	if !mail {
 		return nil
 	}
-	return s.notifyTx(ctx, tx, *r, event, a)
+	return s.notifyTx(ctx, tx, *r, action, a)
 }
 
 // lockVisible locks a request for a change u asks for; ENOTFOUND when u may not see it, so a
@@ -240,7 +227,7 @@ func (s *Service) submit(ctx context.Context, a audit.Actor, u pam.User, policyI
 		if err := tx.CreateRequest(ctx, r); err != nil {
 			return err
 		}
-		if err := s.record(ctx, tx, a, "request.created", r, map[string]any{"policy_id": p.ID}); err != nil {
+		if err := s.record(ctx, tx, a, audit.RequestCreated, r, map[string]any{"policy_id": p.ID}); err != nil {
 			return err
 		}
 		if p.ApprovalType == pam.ApprovalAuto {
@@ -250,9 +237,9 @@ func (s *Service) submit(ctx context.Context, a audit.Actor, u pam.User, policyI
 			if err := s.continueExtension(ctx, tx, &r); err != nil {
 				return err
 			}
-			return s.saveStep(ctx, tx, audit.System, &r, "request.approved", map[string]any{"auto": true}, "approved")
+			return s.saveStep(ctx, tx, audit.System, &r, audit.RequestApproved, map[string]any{"auto": true}, true)
 		}
-		return s.notifyTx(ctx, tx, r, "pending", a)
+		return s.notifyTx(ctx, tx, r, audit.RequestCreated, a)
 	})
 	if err != nil {
 		return pam.Request{}, fmt.Errorf("submit request: %w", err)
@@ -346,27 +333,27 @@ func (s *Service) Review(ctx context.Context, a audit.Actor, u pam.User, request
 		if err := r.Review(u.ID, can && u.Active(), decision, comment, now); err != nil {
 			return err
 		}
+		r.Reviews[len(r.Reviews)-1].ReviewerName = u.Name
 		review := r.Reviews[len(r.Reviews)-1]
-		review.ReviewerName = u.Name
 		if err := tx.AddReview(ctx, r.ID, review); err != nil {
 			return err
 		}
 		if err := s.continueExtension(ctx, tx, &r); err != nil {
 			return err
 		}
-		action, event := "request.approval_added", ""
+		action, mail := audit.RequestReviewed, false
 		if decision == pam.DecisionDeny {
-			action = "request.denied"
+			action = audit.RequestDenied
 		} else if r.Status == pam.StatusApproved && before == pam.StatusPending {
-			action = "request.approved"
+			action = audit.RequestApproved
 		}
 		switch r.Status {
 		case pam.StatusApproved:
-			event = "approved"
+			mail = true
 		case pam.StatusDenied:
-			event = "denied"
+			mail = true
 		}
-		return s.saveStep(ctx, tx, a, &r, action, map[string]any{"decision": decision, "comment": review.Comment}, event)
+		return s.saveStep(ctx, tx, a, &r, action, map[string]any{"decision": decision, "comment": review.Comment}, mail)
 	})
 	if err == nil && cancelled {
 		err = pam.Errorf(pam.ECONFLICT, "The grant this request extends was revoked, so the request was cancelled; nobody can decide it any more.")
@@ -408,7 +395,7 @@ func (s *Service) Withdraw(ctx context.Context, a audit.Actor, u pam.User, reque
 		if err := r.Withdraw(u.ID, s.now()); err != nil {
 			return err
 		}
-		return s.saveStep(ctx, tx, a, &r, "request.withdrawn", nil, "withdrawn")
+		return s.saveStep(ctx, tx, a, &r, audit.RequestWithdrawn, nil, true)
 	})
 	if err != nil {
 		return pam.Request{}, fmt.Errorf("withdraw request %s: %w", requestID, err)
@@ -440,7 +427,7 @@ func (s *Service) Revoke(ctx context.Context, a audit.Actor, u pam.User, request
 		if err != nil {
 			return err
 		}
-		if err := s.saveStep(ctx, tx, a, &r, "request.revoked", map[string]any{"reason": r.RevokeReason}, "revoked"); err != nil {
+		if err := s.saveStep(ctx, tx, a, &r, audit.RequestRevoked, map[string]any{"reason": r.RevokeReason}, true); err != nil {
 			return err
 		}
 		for i := range chain {
@@ -497,11 +484,11 @@ func (s *Service) endChain(ctx context.Context, tx *store.Store, root pam.Reques
 
 // saveChainLink saves, records and mails one extension ended with its chain (see endChain).
 func (s *Service) saveChainLink(ctx context.Context, tx *store.Store, a audit.Actor, r *pam.Request, chainOf string) error {
-	action, event, details := "request.revoked", "revoked", map[string]any{"reason": r.RevokeReason, "chain_of": chainOf}
+	action, details := audit.RequestRevoked, map[string]any{"reason": r.RevokeReason, "chain_of": chainOf}
 	if r.Status == pam.StatusCancelled {
-		action, event, details = "request.cancelled", "cancelled", map[string]any{"reason": string(r.CancelReason), "chain_of": chainOf}
+		action, details = audit.RequestCancelled, map[string]any{"reason": string(r.CancelReason), "chain_of": chainOf}
 	}
-	return s.saveStep(ctx, tx, a, r, action, details, event)
+	return s.saveStep(ctx, tx, a, r, action, details, true)
 }
 
 // repairChains ends extensions whose grant was revoked while they stayed approved or pending,
@@ -572,8 +559,8 @@ func (s *Service) sweep(ctx context.Context) (int, error) {
 			if !r.Sweep(s.now()) {
 				return nil
 			}
-			event := map[pam.Status]string{pam.StatusTimedOut: "timed_out", pam.StatusExpired: "expired"}[r.Status]
-			if err := s.saveStep(ctx, tx, audit.System, &r, "request."+event, nil, event); err != nil {
+			action := map[pam.Status]audit.Action{pam.StatusTimedOut: audit.RequestTimedOut, pam.StatusExpired: audit.RequestExpired}[r.Status]
+			if err := s.saveStep(ctx, tx, audit.System, &r, action, nil, true); err != nil {
 				return err
 			}
 			done++

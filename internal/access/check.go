@@ -89,7 +89,7 @@ func (s *Service) checkEvent(a audit.Actor, userRef, taskKey string, d Decision,
 			details[f.name+"_original"] = orig
 		}
 	}
-	ev := a.Event("access.checked", "task", taskKey, details)
+	ev := a.Event(audit.AccessChecked, "task", taskKey, details)
 	ev.RequestID, ev.At = d.RequestID, now
 	if !d.Allowed {
 		ev.Outcome = audit.OutcomeFailure

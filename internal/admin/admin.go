@@ -5,6 +5,7 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -27,7 +28,15 @@ type Service struct {
 
 // PasswordMailer queues a set-password link for a user inside the transaction that creates it.
 type PasswordMailer interface {
-	PasswordLink(ctx context.Context, tx *store.Store, u pam.User, token string, expires time.Time, newUser bool) error
+	PasswordLink(ctx context.Context, tx *store.Store, l PasswordLink) error
+}
+
+// PasswordLink is a new set-password link as its user hears of it.
+type PasswordLink struct {
+	Action  audit.Action // audit.UserCreated for a new user, else audit.UserPasswordLinkCreated
+	User    pam.User
+	Token   string // the link's secret: only the message holds it, the database its hash
+	Expires time.Time
 }
 
 // SetMailer makes new users and new password links also go out by mail. Without one, the
@@ -44,7 +53,7 @@ func (s *Service) tx(ctx context.Context, fn func(tx *store.Store) error) error 
 	return s.db.Tx(ctx, fn)
 }
 
-func record(ctx context.Context, tx *store.Store, a audit.Actor, action, ttype, tid string, details map[string]any) error {
+func record(ctx context.Context, tx *store.Store, a audit.Actor, action audit.Action, ttype, tid string, details map[string]any) error {
 	return tx.AppendAudit(ctx, a.Event(action, ttype, tid, details))
 }
 
@@ -52,6 +61,18 @@ func record(ctx context.Context, tx *store.Store, a audit.Actor, action, ttype, 
 
 // CreateUser adds a user without a password and returns a one-time set-password token.
 func (s *Service) CreateUser(ctx context.Context, a audit.Actor, email, name string, isAdmin, auditor bool) (pam.User, string, error) {
+	return s.createUser(ctx, a, email, name, "", isAdmin, auditor)
+}
+
+// CreateUserWithPassword adds a user who can sign in with password at once (the shell's
+// "user create"); no set-password link is made.
+func (s *Service) CreateUserWithPassword(ctx context.Context, a audit.Actor, email, name, password string, isAdmin bool) (pam.User, error) {
+	u, _, err := s.createUser(ctx, a, email, name, password, isAdmin, false)
+	return u, err
+}
+
+// createUser adds a user with password, or, when it is empty, with a set-password link.
+func (s *Service) createUser(ctx context.Context, a audit.Actor, email, name, password string, isAdmin, auditor bool) (pam.User, string, error) {
 	email, err := pam.NormalizeEmail(email)
 	if err != nil {
 		return pam.User{}, "", err
@@ -59,26 +80,39 @@ func (s *Service) CreateUser(ctx context.Context, a audit.Actor, email, name str
 	if name, err = pam.ValidateName(name); err != nil {
 		return pam.User{}, "", err
 	}
+	hash := ""
+	if password != "" {
+		if err := pam.ValidatePassword(password, password); err != nil {
+			return pam.User{}, "", err
+		}
+		if hash, err = auth.HashPassword(password); err != nil {
+			return pam.User{}, "", err
+		}
+	}
 	now := s.now()
 	u := pam.User{ID: pam.UserID(uuid.NewString()), Email: email, Name: name, Admin: isAdmin, Auditor: auditor, TimeZone: "UTC", CreatedAt: now}
-	tok, hash := auth.NewToken()
+	tok := ""
 	err = s.tx(ctx, func(tx *store.Store) error {
-		if err := tx.CreateUser(ctx, u, ""); err != nil {
+		if err := tx.CreateUser(ctx, u, hash); err != nil {
 			return err
 		}
-		if err := tx.CreatePasswordToken(ctx, u.ID, hash, now.Add(PasswordLinkTTL), now); err != nil {
-			return err
-		}
-		if s.mailer != nil {
-			if err := s.mailer.PasswordLink(ctx, tx, u, tok, now.Add(PasswordLinkTTL), true); err != nil {
+		if password == "" {
+			var tokHash string
+			tok, tokHash = auth.NewToken()
+			if err := tx.CreatePasswordToken(ctx, u.ID, tokHash, now.Add(PasswordLinkTTL), now); err != nil {
 				return err
 			}
+			if s.mailer != nil {
+				if err := s.mailer.PasswordLink(ctx, tx, PasswordLink{Action: audit.UserCreated, User: u, Token: tok, Expires: now.Add(PasswordLinkTTL)}); err != nil {
+					return err
+				}
+			}
 		}
-		return record(ctx, tx, a, "user.created", "user", string(u.ID), map[string]any{
+		return record(ctx, tx, a, audit.UserCreated, "user", string(u.ID), map[string]any{
 			"after": map[string]any{"email": email, "name": name, "admin": isAdmin, "auditor": auditor}})
 	})
 	if err != nil {
-		return pam.User{}, "", err
+		return pam.User{}, "", fmt.Errorf("create user %s: %w", email, err)
 	}
 	return u, tok, nil
 }
@@ -96,11 +130,11 @@ func (s *Service) NewPasswordLink(ctx context.Context, a audit.Actor, id pam.Use
 			return err
 		}
 		if s.mailer != nil && u.Active() {
-			if err := s.mailer.PasswordLink(ctx, tx, u, tok, now.Add(PasswordLinkTTL), false); err != nil {
+			if err := s.mailer.PasswordLink(ctx, tx, PasswordLink{Action: audit.UserPasswordLinkCreated, User: u, Token: tok, Expires: now.Add(PasswordLinkTTL)}); err != nil {
 				return err
 			}
 		}
-		return record(ctx, tx, a, "user.password_link_created", "user", string(u.ID), map[string]any{"email": u.Email})
+		return record(ctx, tx, a, audit.UserPasswordLinkCreated, "user", string(u.ID), map[string]any{"email": u.Email})
 	})
 	return tok, err
 }
@@ -118,16 +152,40 @@ const (
 	RemoveAuditor UserChange = "remove_auditor"
 )
 
+// changeActions records each change on the audit trail.
+var changeActions = map[UserChange]audit.Action{
+	Disable: audit.UserDisabled, Enable: audit.UserEnabled, MakeAdmin: audit.UserAdminGranted,
+	RemoveAdmin: audit.UserAdminRevoked, MakeAuditor: audit.UserAuditorGranted, RemoveAuditor: audit.UserAuditorRevoked,
+}
+
 // ChangeUser applies one change. Admins cannot disable or demote themselves, and the last
 // enabled admin cannot be disabled or demoted; the admin rows are locked while this is decided.
 func (s *Service) ChangeUser(ctx context.Context, a audit.Actor, id pam.UserID, change UserChange) (pam.User, error) {
+	return s.changeUser(ctx, a, change, func(tx *store.Store) (pam.User, error) { return tx.UserByID(ctx, id) })
+}
+
+// ChangeUserByEmail is ChangeUser for a user named by email address (the shell's "user
+// disable" and "user auditor"), with the same guards and the same audit actions.
+func (s *Service) ChangeUserByEmail(ctx context.Context, a audit.Actor, email string, change UserChange) (pam.User, error) {
+	email, err := pam.NormalizeEmail(email)
+	if err != nil {
+		return pam.User{}, err
+	}
+	return s.changeUser(ctx, a, change, func(tx *store.Store) (pam.User, error) {
+		u, _, err := tx.UserByEmail(ctx, email)
+		return u, err
+	})
+}
+
+// changeUser applies change to the user find returns, read after the admin rows are locked.
+func (s *Service) changeUser(ctx context.Context, a audit.Actor, change UserChange, find func(tx *store.Store) (pam.User, error)) (pam.User, error) {
 	var after pam.User
 	err := s.tx(ctx, func(tx *store.Store) error {
 		admins, err := tx.LockActiveAdmins(ctx)
 		if err != nil {
 			return err
 		}
-		u, err := tx.UserByID(ctx, id)
+		u, err := find(tx)
 		if err != nil {
 			return err
 		}
@@ -147,13 +205,25 @@ func (s *Service) ChangeUser(ctx context.Context, a audit.Actor, id pam.UserID, 
 			}
 			u.DisabledAt = nil
 		case MakeAdmin:
+			if u.Admin {
+				return pam.Errorf(pam.ECONFLICT, "%s is already an administrator.", u.Email)
+			}
 			u.Admin = true
 		case RemoveAdmin:
+			if !u.Admin {
+				return pam.Errorf(pam.ECONFLICT, "%s is not an administrator.", u.Email)
+			}
 			u.Admin = false
-			losesAdmin = before.Admin && before.Active()
+			losesAdmin = before.Active()
 		case MakeAuditor:
+			if u.Auditor {
+				return pam.Errorf(pam.ECONFLICT, "%s is already an auditor.", u.Email)
+			}
 			u.Auditor = true
 		case RemoveAuditor:
+			if !u.Auditor {
+				return pam.Errorf(pam.ECONFLICT, "%s is not an auditor.", u.Email)
+			}
 			u.Auditor = false
 		default:
 			return pam.Errorf(pam.EINVALID, "Unknown change.")
@@ -173,7 +243,7 @@ func (s *Service) ChangeUser(ctx context.Context, a audit.Actor, id pam.UserID, 
 			}
 		}
 		after = u
-		return record(ctx, tx, a, "user."+string(change), "user", string(u.ID), map[string]any{
+		return record(ctx, tx, a, changeActions[change], "user", string(u.ID), map[string]any{
 			"email":  u.Email,
 			"before": map[string]any{"admin": before.Admin, "auditor": before.Auditor, "disabled": !before.Active()},
 			"after":  map[string]any{"admin": u.Admin, "auditor": u.Auditor, "disabled": !u.Active()},
@@ -195,7 +265,7 @@ func (s *Service) CreateGroup(ctx context.Context, a audit.Actor, name, desc str
 		if err := tx.CreateGroup(ctx, grp, s.now()); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, "group.created", "group", grp.ID, map[string]any{"after": map[string]any{"name": grp.Name, "description": grp.Description}})
+		return record(ctx, tx, a, audit.GroupCreated, "group", grp.ID, map[string]any{"after": map[string]any{"name": grp.Name, "description": grp.Description}})
 	})
 	return grp, err
 }
@@ -214,7 +284,7 @@ func (s *Service) UpdateGroup(ctx context.Context, a audit.Actor, id, name, desc
 		if err := tx.UpdateGroup(ctx, pam.Group{ID: id, Name: g.name, Description: g.desc}, s.now()); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, "group.updated", "group", id, map[string]any{
+		return record(ctx, tx, a, audit.GroupUpdated, "group", id, map[string]any{
 			"before": map[string]any{"name": before.Name, "description": before.Description},
 			"after":  map[string]any{"name": g.name, "description": g.desc}})
 	})
@@ -237,7 +307,7 @@ func (s *Service) DeleteGroup(ctx context.Context, a audit.Actor, id string) err
 		if err := tx.DeleteGroup(ctx, id); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, "group.deleted", "group", id, map[string]any{"before": map[string]any{"name": g.Name}})
+		return record(ctx, tx, a, audit.GroupDeleted, "group", id, map[string]any{"before": map[string]any{"name": g.Name}})
 	})
 }
 
@@ -255,7 +325,7 @@ func (s *Service) AddMember(ctx context.Context, a audit.Actor, groupID string, 
 		if err := tx.AddMember(ctx, groupID, u.ID, s.now()); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, "group.member_added", "group", groupID, map[string]any{"group": g.Name, "user": u.Email, "user_id": string(u.ID)})
+		return record(ctx, tx, a, audit.GroupMemberAdded, "group", groupID, map[string]any{"group": g.Name, "user": u.Email, "user_id": string(u.ID)})
 	})
 }
 
@@ -273,7 +343,7 @@ func (s *Service) RemoveMember(ctx context.Context, a audit.Actor, groupID strin
 		if err := tx.RemoveMember(ctx, groupID, u.ID); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, "group.member_removed", "group", groupID, map[string]any{"group": g.Name, "user": u.Email, "user_id": string(u.ID)})
+		return record(ctx, tx, a, audit.GroupMemberRemoved, "group", groupID, map[string]any{"group": g.Name, "user": u.Email, "user_id": string(u.ID)})
 	})
 }
 

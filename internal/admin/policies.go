@@ -58,7 +58,7 @@ func (s *Service) CreatePolicy(ctx context.Context, a audit.Actor, p pam.Policy)
 			return err
 		}
 		name, _ := tx.ScopeName(ctx, p.ScopeType, p.ScopeID)
-		return record(ctx, tx, a, "policy.created", "policy", p.ID, map[string]any{"scope": name, "after": policyDetails(p)})
+		return record(ctx, tx, a, audit.PolicyCreated, "policy", p.ID, map[string]any{"scope": name, "after": policyDetails(p)})
 	})
 	return p, err
 }
@@ -85,7 +85,7 @@ func (s *Service) UpdatePolicy(ctx context.Context, a audit.Actor, p pam.Policy)
 		if err := tx.UpdatePolicy(ctx, p); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, "policy.updated", "policy", p.ID, map[string]any{
+		return record(ctx, tx, a, audit.PolicyUpdated, "policy", p.ID, map[string]any{
 			"scope": before.ScopeName, "before": policyDetails(before), "after": policyDetails(p)})
 	})
 }
@@ -100,7 +100,7 @@ func (s *Service) DeletePolicy(ctx context.Context, a audit.Actor, id string) er
 		if err := tx.DeletePolicy(ctx, id); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, "policy.deleted", "policy", id, map[string]any{"scope": before.ScopeName, "before": policyDetails(before)})
+		return record(ctx, tx, a, audit.PolicyDeleted, "policy", id, map[string]any{"scope": before.ScopeName, "before": policyDetails(before)})
 	})
 }
 
@@ -243,9 +243,9 @@ func (s *Service) UpdateSettings(ctx context.Context, a audit.Actor, in Settings
 		if in.Reason != "" {
 			details["reason"] = in.Reason
 		}
-		action := "settings.updated"
+		action := audit.SettingsUpdated
 		if before.Enforcement != after.Enforcement {
-			action = map[bool]string{true: "settings.enforcement_on", false: "settings.enforcement_off"}[after.Enforcement]
+			action = map[bool]audit.Action{true: audit.SettingsEnforcementEnabled, false: audit.SettingsEnforcementDisabled}[after.Enforcement]
 		}
 		return record(ctx, tx, a, action, "settings", "org", details)
 	})

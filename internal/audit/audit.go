@@ -34,7 +34,7 @@ type Event struct {
 	ActorType  string
 	ActorID    string
 	ActorName  string
-	Action     string
+	Action     string // an Action's name, or the older name of one (see Action.Aliases)
 	TargetType string
 	TargetID   string
 	RequestID  string
@@ -175,11 +175,11 @@ type Actor struct {
 // System is the actor for work Elevate does by itself (sweepers, auto-approval).
 var System = Actor{Type: ActorSystem, Name: "system"}
 
-// Event starts an event caused by this actor.
-func (a Actor) Event(action, targetType, targetID string, details map[string]any) *Event {
+// Event starts an event caused by this actor. The action is one of the declared Actions.
+func (a Actor) Event(action Action, targetType, targetID string, details map[string]any) *Event {
 	return &Event{
 		ActorType: a.Type, ActorID: a.ID, ActorName: a.Name, IP: a.IP, UserAgent: a.UserAgent,
-		Action: action, TargetType: targetType, TargetID: targetID, Outcome: OutcomeSuccess,
+		Action: action.name, TargetType: targetType, TargetID: targetID, Outcome: OutcomeSuccess,
 		Details: DetailsJSON(details),
 	}
 }

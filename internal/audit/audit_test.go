@@ -25,7 +25,7 @@ func newChain(n int) *memChain {
 	c := &memChain{head: audit.Head{Hash: audit.Genesis}}
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	for i := range n {
-		ev := audit.System.Event("test.event", "thing", fmt.Sprint(i), map[string]any{"i": i})
+		ev := audit.System.Event(audit.SettingsUpdated, "thing", fmt.Sprint(i), map[string]any{"i": i})
 		ev.At = t0.Add(time.Duration(i) * time.Second)
 		ev.Normalize()
 		ev.Chain(c.head.Seq, c.head.Hash)
@@ -187,7 +187,7 @@ func TestInertCell(t *testing.T) {
 
 func TestExportKeepsValuesLiteral(t *testing.T) {
 	tricky := "line one\nline two {\"outcome\":\"forged\"}, \"quoted\""
-	ev := audit.System.Event("request.created", "request", "r1", map[string]any{"justification": tricky})
+	ev := audit.System.Event(audit.RequestCreated, "request", "r1", map[string]any{"justification": tricky})
 	ev.ActorName = "=HYPERLINK(\"http://evil.example\")"
 	ev.At = time.Date(2026, 3, 2, 9, 0, 0, 123456000, time.UTC)
 	ev.Normalize()

@@ -7,6 +7,7 @@ import (
 )
 
 // Filter selects events. Empty fields match everything; every field is backed by an index.
+// Action matches every name ExpandAction gives for it: an action's old names too.
 // Since and Until bound the time (Since inclusive, Until exclusive); because event times never
 // decrease along the chain, a time range is a sequence range.
 type Filter struct {

@@ -43,7 +43,7 @@ func TestFit(t *testing.T) {
 func TestNormalizeFitsAndRecordsOriginals(t *testing.T) {
 	long := strings.Repeat("a", 10_000)
 	ev := Actor{Type: ActorToken, ID: "t1", Name: "ci", IP: "127.0.0.1", UserAgent: long}.
-		Event("access.checked", "task", "bad\x00task", map[string]any{"user": "x\x00y", "n": 12345678901234567})
+		Event(AccessChecked, "task", "bad\x00task", map[string]any{"user": "x\x00y", "n": 12345678901234567})
 	ev.Normalize()
 	if ev.TargetID != "bad\uFFFDtask" || len(ev.UserAgent) > MaxUserAgent || !strings.HasSuffix(ev.UserAgent, "…") {
 		t.Fatalf("not fitted: target %q, user agent %d bytes", ev.TargetID, len(ev.UserAgent))

@@ -12,8 +12,8 @@ import (
 )
 
 func fuzzEvent(actorName, action, details, ua string, nanos int64) *audit.Event {
-	ev := audit.Actor{Type: audit.ActorUser, ID: "u-1", Name: actorName, IP: "192.0.2.1"}.Event(action, "request", "r-1", nil)
-	ev.Details, ev.UserAgent = details, ua
+	ev := audit.Actor{Type: audit.ActorUser, ID: "u-1", Name: actorName, IP: "192.0.2.1"}.Event(audit.RequestApproved, "request", "r-1", nil)
+	ev.Action, ev.Details, ev.UserAgent = action, details, ua
 	ev.At = time.Unix(0, nanos).UTC()
 	ev.Normalize()
 	return ev

@@ -27,7 +27,7 @@ func (s *Service) CreateCheckToken(ctx context.Context, name string, actor audit
 		if err := tx.CreateCheckToken(ctx, t, HashToken(secret)); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, actor.Event("check_token.created", "token", t.ID, map[string]any{"name": name}))
+		return tx.AppendAudit(ctx, actor.Event(audit.CheckTokenCreated, "token", t.ID, map[string]any{"name": name}))
 	})
 	return t, secret, err
 }
@@ -40,7 +40,7 @@ func (s *Service) RevokeCheckToken(ctx context.Context, id string, actor audit.A
 		if t, err = tx.RevokeCheckToken(ctx, id, actor.Name, s.now()); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, actor.Event("check_token.revoked", "token", t.ID, map[string]any{"name": t.Name}))
+		return tx.AppendAudit(ctx, actor.Event(audit.CheckTokenRevoked, "token", t.ID, map[string]any{"name": t.Name}))
 	})
 	return t, err
 }

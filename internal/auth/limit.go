@@ -96,7 +96,7 @@ func (l *Limiter) Sweep(ctx context.Context) (int64, error) {
 
 // AuditRefusal records that an attempt was refused by a rate limit.
 func (l *Limiter) AuditRefusal(ctx context.Context, actor audit.Actor, rule Rule, scope string) error {
-	ev := actor.Event("auth.rate_limited", "", "", map[string]any{"rule": rule.Name, "scope": scope})
+	ev := actor.Event(audit.AuthRateLimited, "", "", map[string]any{"rule": rule.Name, "scope": scope})
 	ev.Outcome = audit.OutcomeFailure
 	return l.db.Tx(ctx, func(tx *store.Store) error { return tx.AppendAudit(ctx, ev) })
 }

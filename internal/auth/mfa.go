@@ -234,18 +234,18 @@ func (m *MFA) Confirm(ctx context.Context, u pam.User, code string, actor audit.
 		if codes, err = m.newRecoveryCodes(ctx, tx, u.ID); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, actor.Event("mfa.enrolled", "user", string(u.ID), map[string]any{"method": "totp"}))
+		return tx.AppendAudit(ctx, actor.Event(audit.MFAEnrolled, "user", string(u.ID), map[string]any{"method": "totp"}))
 	})
 	if err != nil {
 		if errors.Is(err, ErrBadCode) {
-			m.auditFailure(ctx, actor, "mfa.enrol_failed", u.ID, "wrong_code")
+			m.auditFailure(ctx, actor, audit.MFAEnrolFailed, u.ID, "wrong_code")
 		}
 		return nil, err
 	}
 	return codes, nil
 }
 
-func (m *MFA) auditFailure(ctx context.Context, actor audit.Actor, action string, user pam.UserID, reason string) {
+func (m *MFA) auditFailure(ctx context.Context, actor audit.Actor, action audit.Action, user pam.UserID, reason string) {
 	ev := actor.Event(action, "user", string(user), map[string]any{"reason": reason})
 	ev.Outcome = audit.OutcomeFailure
 	_ = m.db.Tx(ctx, func(tx *store.Store) error { return tx.AppendAudit(ctx, ev) })
@@ -353,10 +353,10 @@ func (m *MFA) StepUp(w http.ResponseWriter, r *http.Request, user pam.UserID, co
 		if err := m.sessions.Put(ctx, tx, r, stepUpKey, m.now().Unix()); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, actor.Event("mfa.step_up", "user", string(user), map[string]any{"method": kind}))
+		return tx.AppendAudit(ctx, actor.Event(audit.MFAStepUpPassed, "user", string(user), map[string]any{"method": kind}))
 	})
 	if errors.Is(err, ErrBadCode) {
-		m.auditFailure(ctx, actor, "mfa.step_up_failed", user, "wrong_code")
+		m.auditFailure(ctx, actor, audit.MFAStepUpFailed, user, "wrong_code")
 	}
 	return err
 }
@@ -387,7 +387,7 @@ func (m *MFA) RegenerateRecoveryCodes(ctx context.Context, u pam.User, actor aud
 		if codes, err = m.newRecoveryCodes(ctx, tx, u.ID); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, actor.Event("mfa.recovery_codes_regenerated", "user", string(u.ID), nil))
+		return tx.AppendAudit(ctx, actor.Event(audit.MFARecoveryCodesRegenerated, "user", string(u.ID), nil))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("regenerate recovery codes: %w", err)
@@ -415,7 +415,7 @@ func (m *MFA) Disable(ctx context.Context, u pam.User, required bool, reason str
 		if err := tx.DeleteMFA(ctx, u.ID); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, actor.Event("mfa.disabled", "user", string(u.ID), map[string]any{"reason": truncateRunes(reason, 500)}))
+		return tx.AppendAudit(ctx, actor.Event(audit.MFADisabled, "user", string(u.ID), map[string]any{"reason": truncateRunes(reason, 500)}))
 	})
 	if err != nil {
 		return fmt.Errorf("turn off mfa: %w", err)
@@ -446,10 +446,10 @@ func (m *MFA) StepUpCode(ctx context.Context, user pam.UserID, code string, acto
 		if !ok {
 			return ErrBadCode
 		}
-		return tx.AppendAudit(ctx, actor.Event("mfa.step_up", "user", string(user), map[string]any{"method": "totp", "via": "api"}))
+		return tx.AppendAudit(ctx, actor.Event(audit.MFAStepUpPassed, "user", string(user), map[string]any{"method": "totp", "via": "api"}))
 	})
 	if errors.Is(err, ErrBadCode) {
-		m.auditFailure(ctx, actor, "mfa.step_up_failed", user, "wrong_code")
+		m.auditFailure(ctx, actor, audit.MFAStepUpFailed, user, "wrong_code")
 	}
 	return err
 }

@@ -131,7 +131,7 @@ func (s *Service) ReissueSetupToken(ctx context.Context, actor audit.Actor) (str
 			}
 			return err
 		}
-		return tx.AppendAudit(ctx, actor.Event("setup.link_issued", "setup", "link",
+		return tx.AppendAudit(ctx, actor.Event(audit.SetupLinkIssued, "setup", "link",
 			map[string]any{"replaced_earlier_link": earlier != ""}))
 	})
 	if err != nil {
@@ -189,7 +189,7 @@ func (s *Service) Setup(ctx context.Context, in SetupInput, actor audit.Actor) (
 			return err
 		}
 		actor.Type, actor.ID, actor.Name = audit.ActorUser, string(u.ID), u.Email
-		return tx.AppendAudit(ctx, actor.Event("setup.completed", "user", string(u.ID),
+		return tx.AppendAudit(ctx, actor.Event(audit.SetupCompleted, "user", string(u.ID),
 			map[string]any{"email": u.Email, "name": u.Name, "admin": true}))
 	})
 	if err != nil {
@@ -217,47 +217,6 @@ func (s *Service) newUser(email, name, pw, confirm string, admin bool) (pam.User
 		ID: pam.UserID(uuid.NewString()), Email: email, Name: name, Admin: admin,
 		TimeZone: "UTC", CreatedAt: s.now(),
 	}, hash, nil
-}
-
-// CreateUser adds a user with a password (from the shell, or later from the admin pages).
-func (s *Service) CreateUser(ctx context.Context, email, name, pw string, admin bool, actor audit.Actor) (pam.User, error) {
-	u, hash, err := s.newUser(email, name, pw, pw, admin)
-	if err != nil {
-		return pam.User{}, err
-	}
-	err = s.db.Tx(ctx, func(tx *store.Store) error {
-		if err := tx.CreateUser(ctx, u, hash); err != nil {
-			return err
-		}
-		return tx.AppendAudit(ctx, actor.Event("user.created", "user", string(u.ID),
-			map[string]any{"email": u.Email, "name": u.Name, "admin": admin}))
-	})
-	if err != nil {
-		return pam.User{}, fmt.Errorf("create user %s: %w", u.Email, err)
-	}
-	return u, nil
-}
-
-// DisableUser disables a user by email and ends all of their sessions.
-func (s *Service) DisableUser(ctx context.Context, email string, actor audit.Actor) (pam.User, error) {
-	email, err := pam.NormalizeEmail(email)
-	if err != nil {
-		return pam.User{}, err
-	}
-	var u pam.User
-	err = s.db.Tx(ctx, func(tx *store.Store) error {
-		if u, _, err = tx.UserByEmail(ctx, email); err != nil {
-			return err
-		}
-		if err := tx.DisableUser(ctx, u.ID, s.now()); err != nil {
-			return err
-		}
-		return tx.AppendAudit(ctx, actor.Event("user.disabled", "user", string(u.ID), map[string]any{"email": u.Email}))
-	})
-	if err != nil {
-		return pam.User{}, fmt.Errorf("disable user %s: %w", email, err)
-	}
-	return u, nil
 }
 
 // SignIn checks an email and password and starts a new session. Every outcome is audited;
@@ -297,7 +256,7 @@ func (s *Service) SignIn(w http.ResponseWriter, r *http.Request, email, password
 			return err
 		}
 		actor.Type, actor.ID, actor.Name = audit.ActorUser, string(u.ID), u.Email
-		return tx.AppendAudit(ctx, actor.Event("auth.signed_in", "user", string(u.ID), map[string]any{"method": "password"}))
+		return tx.AppendAudit(ctx, actor.Event(audit.AuthSignedIn, "user", string(u.ID), map[string]any{"method": "password"}))
 	})
 	if err != nil {
 		return pam.User{}, fmt.Errorf("sign in: %w", err)
@@ -313,7 +272,7 @@ func (s *Service) SignOut(w http.ResponseWriter, r *http.Request, actor audit.Ac
 		if err := s.Sessions.End(ctx, tx, w, r); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, actor.Event("auth.signed_out", "user", actor.ID, nil))
+		return tx.AppendAudit(ctx, actor.Event(audit.AuthSignedOut, "user", actor.ID, nil))
 	})
 }
 
@@ -391,7 +350,7 @@ func (s *Service) SetPasswordWithLink(ctx context.Context, token, pw, confirm st
 			return err
 		}
 		actor.Type, actor.ID, actor.Name = audit.ActorUser, string(u.ID), u.Email
-		return tx.AppendAudit(ctx, actor.Event("user.password_set", "user", string(u.ID), map[string]any{"via": "link"}))
+		return tx.AppendAudit(ctx, actor.Event(audit.UserPasswordSet, "user", string(u.ID), map[string]any{"via": "link"}))
 	})
 	if err != nil {
 		return pam.User{}, err
@@ -413,7 +372,7 @@ func (s *Service) SetTimeZone(ctx context.Context, u pam.User, zone string, acto
 		if err := tx.SetUserTimeZone(ctx, u.ID, zone, s.now()); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, actor.Event("user.time_zone_changed", "user", string(u.ID),
+		return tx.AppendAudit(ctx, actor.Event(audit.UserTimeZoneChanged, "user", string(u.ID),
 			map[string]any{"from": u.TimeZone, "to": zone}))
 	})
 	if err != nil {
@@ -424,7 +383,7 @@ func (s *Service) SetTimeZone(ctx context.Context, u pam.User, zone string, acto
 
 // RecordSignInFailure audits a refused sign-in (userID may be empty when no account matched).
 func (s *Service) RecordSignInFailure(ctx context.Context, userID, email, reason string, actor audit.Actor) error {
-	ev := actor.Event("auth.sign_in_failed", "user", userID, map[string]any{"email": truncateRunes(email, 254), "reason": reason})
+	ev := actor.Event(audit.AuthSignInFailed, "user", userID, map[string]any{"email": truncateRunes(email, 254), "reason": reason})
 	ev.Outcome = audit.OutcomeFailure
 	if err := s.db.Tx(ctx, func(tx *store.Store) error { return tx.AppendAudit(ctx, ev) }); err != nil {
 		return fmt.Errorf("sign in: %w", err)

@@ -149,7 +149,7 @@ func verified(v any) bool {
 func (s *SSO) Finish(w http.ResponseWriter, r *http.Request, actor audit.Actor) (pam.User, string, error) {
 	ctx := r.Context()
 	refuse := func(reason, email, msg string) (pam.User, string, error) {
-		ev := actor.Event("auth.sso_refused", "", "", map[string]any{"reason": reason, "email": truncateRunes(email, 254)})
+		ev := actor.Event(audit.AuthSSORefused, "", "", map[string]any{"reason": reason, "email": truncateRunes(email, 254)})
 		ev.Outcome = audit.OutcomeFailure
 		if err := s.svc.db.Tx(ctx, func(tx *store.Store) error { return tx.AppendAudit(ctx, ev) }); err != nil {
 			return pam.User{}, "", fmt.Errorf("sso: %w", err)
@@ -246,7 +246,7 @@ func (s *SSO) Finish(w http.ResponseWriter, r *http.Request, actor audit.Actor) 
 			}
 			sys := actor
 			sys.Type, sys.ID, sys.Name = audit.ActorSystem, "", "sso"
-			if err := tx.AppendAudit(ctx, sys.Event("user.created", "user", string(u.ID),
+			if err := tx.AppendAudit(ctx, sys.Event(audit.UserCreated, "user", string(u.ID),
 				map[string]any{"email": u.Email, "name": u.Name, "admin": false, "source": "sso"})); err != nil {
 				return err
 			}
@@ -264,7 +264,7 @@ func (s *SSO) Finish(w http.ResponseWriter, r *http.Request, actor audit.Actor) 
 		}
 		a := actor
 		a.Type, a.ID, a.Name = audit.ActorUser, string(u.ID), u.Email
-		return tx.AppendAudit(ctx, a.Event("auth.signed_in", "user", string(u.ID), map[string]any{"method": "sso", "issuer": s.cfg.Issuer}))
+		return tx.AppendAudit(ctx, a.Event(audit.AuthSignedIn, "user", string(u.ID), map[string]any{"method": "sso", "issuer": s.cfg.Issuer}))
 	})
 	if err != nil {
 		return pam.User{}, "", fmt.Errorf("sso sign in: %w", err)

@@ -41,7 +41,7 @@ func (s *Service) CreateAPIToken(ctx context.Context, u pam.User, name, scope st
 		if err := tx.CreateAPIToken(ctx, t, HashToken(secret)); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, actor.Event("token.created", "token", t.ID, map[string]any{"name": name, "scope": scope, "owner": u.Email}))
+		return tx.AppendAudit(ctx, actor.Event(audit.TokenCreated, "token", t.ID, map[string]any{"name": name, "scope": scope, "owner": u.Email}))
 	})
 	return t, secret, err
 }
@@ -53,7 +53,7 @@ func (s *Service) RevokeAPIToken(ctx context.Context, u pam.User, id string, act
 		if err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, actor.Event("token.revoked", "token", t.ID, map[string]any{"name": t.Name, "owner": u.Email}))
+		return tx.AppendAudit(ctx, actor.Event(audit.TokenRevoked, "token", t.ID, map[string]any{"name": t.Name, "owner": u.Email}))
 	})
 }
 

@@ -29,7 +29,7 @@ type Result struct {
 var actor = audit.Actor{Type: audit.ActorSystem, Name: "demo"}
 
 // Load fills an empty database. It refuses a database that already has users.
-func Load(ctx context.Context, db *store.Store, accounts *auth.Service, adm *admin.Service, now func() time.Time) (Result, error) {
+func Load(ctx context.Context, db *store.Store, adm *admin.Service, now func() time.Time) (Result, error) {
 	n, err := db.CountUsers(ctx)
 	if err != nil {
 		return Result{}, err
@@ -54,7 +54,7 @@ func Load(ctx context.Context, db *store.Store, accounts *auth.Service, adm *adm
 	}
 	users := map[string]pam.User{}
 	for _, p := range people {
-		u, err := accounts.CreateUser(ctx, p.email, p.name, res.Password, p.admin, actor)
+		u, err := adm.CreateUserWithPassword(ctx, actor, p.email, p.name, res.Password, p.admin)
 		if err != nil {
 			return res, fmt.Errorf("demo user %s: %w", p.email, err)
 		}

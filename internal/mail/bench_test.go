@@ -44,7 +44,7 @@ func BenchmarkDeliver1000(b *testing.B) {
 				}); err != nil {
 					b.Fatal(err)
 				}
-				w := mail.NewWorker(db, nil, sender, func() time.Time { return time.Now().UTC() }, quiet)
+				w := mail.NewWorker(db, sender, func() time.Time { return time.Now().UTC() }, quiet)
 				b.StartTimer()
 
 				start := time.Now()

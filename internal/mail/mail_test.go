@@ -90,7 +90,7 @@ func newWorld(t *testing.T, dialect string) *world {
 }
 
 func (w *world) newWorker(db *store.Store) *mail.Worker {
-	wk := mail.NewWorker(db, w.outbox, mail.NewSMTP(w.smtp.SMTP(), from, mail.WithRootCAs(w.smtp.Roots), mail.WithSMTPTimeout(5*time.Second)), w.clock.Now, quiet)
+	wk := mail.NewWorker(db, mail.NewSMTP(w.smtp.SMTP(), from, mail.WithRootCAs(w.smtp.Roots), mail.WithSMTPTimeout(5*time.Second)), w.clock.Now, quiet)
 	wk.BackoffBase, wk.BackoffMax = time.Minute, time.Hour
 	return wk
 }
@@ -316,7 +316,11 @@ func TestCancelledRequestTellsItsPeople(t *testing.T) {
 			if err := tx.SaveTransition(w.ctx, cur); err != nil {
 				return err
 			}
-			return w.outbox.RequestChanged(w.ctx, tx, cur, "cancelled", audit.System)
+			c, err := access.NewChange(w.ctx, tx, cur, audit.RequestCancelled, audit.System)
+			if err != nil {
+				return err
+			}
+			return w.outbox.RequestChanged(w.ctx, tx, c)
 		}))
 		got := w.deliver()
 		if rc := recipients(got); !slices.Equal(rc, []string{alice.Email, bob.Email, w.requester.Email}) {
@@ -517,7 +521,7 @@ func TestTwoWorkersNeverSendOneMessageTwice(t *testing.T) {
 		// Two "processes": separate connection pools on one database.
 		var wg sync.WaitGroup
 		for range 2 {
-			wk := mail.NewWorker(open(), nil, mail.NewSMTP(srv.SMTP(), from, mail.WithRootCAs(srv.Roots)), clock.Now, quiet)
+			wk := mail.NewWorker(open(), mail.NewSMTP(srv.SMTP(), from, mail.WithRootCAs(srv.Roots)), clock.Now, quiet)
 			wk.Batch = 4
 			wg.Add(1)
 			go func() {
@@ -556,7 +560,11 @@ func TestRolledBackChangeQueuesNothing(t *testing.T) {
 		boom := errors.New("boom")
 		err := w.db.Tx(w.ctx, func(tx *store.Store) error {
 			r.Status = pam.StatusWithdrawn
-			if err := w.outbox.RequestChanged(w.ctx, tx, r, "withdrawn", as(w.requester)); err != nil {
+			c, err := access.NewChange(w.ctx, tx, r, audit.RequestWithdrawn, as(w.requester))
+			if err != nil {
+				return err
+			}
+			if err := w.outbox.RequestChanged(w.ctx, tx, c); err != nil {
 				return err
 			}
 			if n, _ := tx.Mail(w.ctx, pam.MailFilter{}); len(n) != queued+2 {
@@ -584,7 +592,7 @@ func TestRolledBackChangeQueuesNothing(t *testing.T) {
 func TestWithoutSMTPMailWaitsThenGoesOut(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		w := newWorld(t, dialect)
-		idle := mail.NewWorker(w.db, w.outbox, nil, w.clock.Now, quiet)
+		idle := mail.NewWorker(w.db, nil, w.clock.Now, quiet)
 		w.submit("x")
 		w.clock.Advance(72 * time.Hour)
 		if n, err := idle.DeliverDue(w.ctx); n != 0 || err != nil {
@@ -704,20 +712,4 @@ func TestLeaseHoldsAMessageUntilItRunsOut(t *testing.T) {
 			t.Fatalf("claimed a sent message: %d %v", len(again), err)
 		}
 	})
-}
-
-func TestWorkerRunsUntilItsContextEnds(t *testing.T) {
-	w := newWorld(t, "sqlite")
-	w.worker.Poll = 10 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { w.worker.Run(ctx); close(done) }()
-	w.submit("x")
-	w.smtp.WaitFor(2, 10*time.Second)
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the worker did not stop with its context")
-	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/elevate-pam/elevate/internal/access"
+	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/config"
 	"github.com/elevate-pam/elevate/internal/pam"
@@ -17,29 +19,31 @@ import (
 	"github.com/google/uuid"
 )
 
-// Message kinds, as stored in the outbox.
+// Message kinds, as stored in the outbox. A message a request change causes is of the kind of
+// the change's audit action, so the outbox and the audit trail name it alike.
+var (
+	KindPending   = audit.RequestCreated.String() // to each approver: a request waits for them
+	KindApproved  = audit.RequestApproved.String()
+	KindDenied    = audit.RequestDenied.String()
+	KindTimedOut  = audit.RequestTimedOut.String()
+	KindRevoked   = audit.RequestRevoked.String()
+	KindCancelled = audit.RequestCancelled.String()
+)
+
+// Kinds of messages no single action causes.
 const (
-	KindPending     = "request_pending"
-	KindApproved    = "request_approved"
-	KindDenied      = "request_denied"
-	KindTimedOut    = "request_timed_out"
-	KindRevoked     = "request_revoked"
-	KindCancelled   = "request_cancelled"
-	KindExpiring    = "request_expiring"
-	KindDecided     = "request_decided"
+	KindExpiring    = "request_expiring" // to the requester, ExpiryNotice before the end
+	KindDecided     = "request_decided"  // to the approvers asked: the request no longer needs them
 	KindPasswordSet = "password_link"
 )
 
 // ExpiryNotice is how long before a grant ends its requester is warned.
 const ExpiryNotice = 15 * time.Minute
 
-// maxRecipients bounds one group's fan-out; maxTasks bounds the tasks listed in one message.
-const (
-	maxRecipients = 500
-	maxTasks      = 25
-)
+// maxTasks bounds the tasks listed in one message (a Change holds at most one more).
+const maxTasks = access.ChangeTasks
 
-// Outbox queues mail. It implements access.Notifier and admin's password-link mailer.
+// Outbox queues mail. It is access's Notifier and admin's password-link mailer.
 type Outbox struct {
 	db   *store.Store
 	base string
@@ -57,67 +61,50 @@ func NewOutbox(db *store.Store, cfg config.Config, now func() time.Time) *Outbox
 
 func (o *Outbox) requestLink(id string) string { return o.base + "/requests/" + url.PathEscape(id) }
 
-// RequestChanged queues the mail a request change causes, inside the change's transaction tx.
-// Events: pending, approved, denied, withdrawn, revoked, cancelled, timed_out, expired.
-func (o *Outbox) RequestChanged(ctx context.Context, tx *store.Store, r pam.Request, event string, actor audit.Actor) error {
-	if err := o.requestChanged(ctx, tx, r, event); err != nil {
-		return fmt.Errorf("queue mail for request %s (%s): %w", r.ID, event, err)
+// RequestChanged queues the mail a request change causes, inside the change's transaction tx,
+// from c alone. The kind of each message derives from c.Action: a new request asks its
+// approvers; a decision, a timeout, a revoke or a cancel tells its requester; and the approvers
+// who were asked hear when it no longer needs them.
+func (o *Outbox) RequestChanged(ctx context.Context, tx *store.Store, c access.Change) error {
+	if err := o.requestChanged(ctx, tx, c); err != nil {
+		return fmt.Errorf("queue mail for request %s (%s): %w", c.Request.ID, c.Action, err)
 	}
 	return nil
 }
 
-func (o *Outbox) requestChanged(ctx context.Context, tx *store.Store, r pam.Request, event string) error {
-	switch event {
-	case "pending":
-		approvers, err := o.approvers(ctx, tx, r)
-		if err != nil {
+func (o *Outbox) requestChanged(ctx context.Context, tx *store.Store, c access.Change) error {
+	v := view{Request: c.Request, Tasks: c.Tasks, Revoker: c.RevokerName}
+	switch c.Action {
+	case audit.RequestCreated:
+		return o.each(ctx, tx, v, c.Approvers, KindPending)
+	case audit.RequestApproved, audit.RequestDenied, audit.RequestTimedOut, audit.RequestCancelled, audit.RequestRevoked:
+		if err := o.toRequester(ctx, tx, v, c.Requester, c.Action.String()); err != nil {
 			return err
 		}
-		return o.each(ctx, tx, r, approvers, KindPending)
-	case "approved", "denied", "timed_out", "revoked":
-		kind := map[string]string{"approved": KindApproved, "denied": KindDenied, "timed_out": KindTimedOut, "revoked": KindRevoked}[event]
-		if err := o.toRequester(ctx, tx, r, kind); err != nil {
-			return err
-		}
-		if event == "revoked" {
+		if c.Action == audit.RequestRevoked {
 			return nil
 		}
-		return o.decided(ctx, tx, r)
-	case "cancelled":
-		if err := o.toRequester(ctx, tx, r, KindCancelled); err != nil {
-			return err
-		}
-		return o.decided(ctx, tx, r)
-	case "withdrawn":
-		return o.decided(ctx, tx, r)
+		return o.decided(ctx, tx, v, c.Approvers)
+	case audit.RequestWithdrawn:
+		return o.decided(ctx, tx, v, c.Approvers)
 	}
 	return nil // expired: the expiring-soon notice already told the requester
 }
 
-// approvers are the enabled members of the request's approver group, except the requester.
-func (o *Outbox) approvers(ctx context.Context, tx *store.Store, r pam.Request) ([]pam.User, error) {
-	members, err := tx.ActiveGroupMembers(ctx, r.ApproverGroupID, maxRecipients)
-	if err != nil {
-		return nil, err
-	}
-	out := members[:0]
-	for _, u := range members {
-		if u.ID != r.RequesterID {
-			out = append(out, u)
-		}
-	}
-	return out, nil
+// view is what a message about a request shows: the request, the tasks it covers and who
+// revoked it.
+type view struct {
+	Request pam.Request
+	Tasks   []pam.Task
+	Revoker string
 }
 
 // decided tells the approvers who were asked, and have not reviewed it themselves, that a
 // request no longer needs them. Automatic approvals asked nobody.
-func (o *Outbox) decided(ctx context.Context, tx *store.Store, r pam.Request) error {
+func (o *Outbox) decided(ctx context.Context, tx *store.Store, v view, approvers []pam.User) error {
+	r := v.Request
 	if r.ApprovalType == pam.ApprovalAuto {
 		return nil
-	}
-	approvers, err := o.approvers(ctx, tx, r)
-	if err != nil {
-		return err
 	}
 	var rest []pam.User
 	for _, u := range approvers {
@@ -125,44 +112,20 @@ func (o *Outbox) decided(ctx context.Context, tx *store.Store, r pam.Request) er
 			rest = append(rest, u)
 		}
 	}
-	return o.each(ctx, tx, r, rest, KindDecided)
+	return o.each(ctx, tx, v, rest, KindDecided)
 }
 
-func (o *Outbox) toRequester(ctx context.Context, tx *store.Store, r pam.Request, kind string) error {
-	u, err := tx.UserByID(ctx, r.RequesterID)
-	if err != nil {
-		return err
-	}
-	if !u.Active() {
+func (o *Outbox) toRequester(ctx context.Context, tx *store.Store, v view, requester pam.User, kind string) error {
+	if !requester.Active() {
 		return nil // disabled people drop out of everything, mail included
 	}
-	return o.each(ctx, tx, r, []pam.User{u}, kind)
+	return o.each(ctx, tx, v, []pam.User{requester}, kind)
 }
 
-func (o *Outbox) each(ctx context.Context, tx *store.Store, r pam.Request, to []pam.User, kind string) error {
-	if len(to) == 0 {
-		return nil
-	}
-	tasks, err := tx.ScopeTasks(ctx, r.ScopeType, r.ScopeID, maxTasks+1)
-	if err != nil && pam.ErrorCode(err) != pam.EINVALID {
-		return err
-	}
-	for i, v := range r.Reviews {
-		if v.ReviewerName == "" { // the review just made carries no name yet
-			if u, err := tx.UserByID(ctx, v.ReviewerID); err == nil {
-				r.Reviews[i].ReviewerName = u.Name
-			}
-		}
-	}
-	revoker := ""
-	if r.RevokedBy != "" {
-		if u, err := tx.UserByID(ctx, r.RevokedBy); err == nil {
-			revoker = u.Name
-		}
-	}
+func (o *Outbox) each(ctx context.Context, tx *store.Store, v view, to []pam.User, kind string) error {
 	for _, u := range to {
-		c := o.requestContent(r, tasks, revoker, u, kind)
-		if err := o.enqueue(ctx, tx, kind, r.ID, u, c); err != nil {
+		c := o.requestContent(v.Request, v.Tasks, v.Revoker, u, kind)
+		if err := o.enqueue(ctx, tx, kind, v.Request.ID, u, c); err != nil {
 			return err
 		}
 	}
@@ -325,7 +288,8 @@ func taskList(r pam.Request, tasks []pam.Task) string {
 
 // PasswordLink queues the one-time set-password link for a user, inside the transaction tx that
 // creates the link. The link itself lives only in this message: the database keeps its hash.
-func (o *Outbox) PasswordLink(ctx context.Context, tx *store.Store, u pam.User, token string, expires time.Time, newUser bool) error {
+func (o *Outbox) PasswordLink(ctx context.Context, tx *store.Store, l admin.PasswordLink) error {
+	u, token, expires := l.User, l.Token, l.Expires
 	loc := zone(u.TimeZone)
 	link := o.base + "/set-password?token=" + url.QueryEscape(token)
 	c := content{
@@ -338,7 +302,7 @@ func (o *Outbox) PasswordLink(ctx context.Context, tx *store.Store, u pam.User, 
 		Fields: []Field{{"Account", u.Email}},
 		Footer: "If you did not expect this mail, ignore it; the link expires by itself.",
 	}
-	if newUser {
+	if l.Action == audit.UserCreated {
 		c.Subject, c.Headline = "Welcome to Elevate: choose your password", "Welcome to Elevate"
 		c.Intro[0] = "An administrator created an Elevate account for you. Choose your password with this one-time link; it works once and expires at " + formatTime(expires, loc) + "."
 	}
@@ -356,7 +320,7 @@ func (o *Outbox) Retry(ctx context.Context, a audit.Actor, id string) (store.Out
 		if m, err = tx.RequeueMail(ctx, id, o.now()); err != nil {
 			return err
 		}
-		ev := a.Event("mail.retry_requested", "mail", m.ID, map[string]any{
+		ev := a.Event(audit.MailRetryRequested, "mail", m.ID, map[string]any{
 			"recipient": m.Recipient, "subject": m.Subject, "kind": m.Kind, "attempts": m.Attempts, "last_error": m.LastError})
 		ev.At, ev.RequestID = o.now(), m.RequestID
 		return tx.AppendAudit(ctx, ev)
@@ -387,8 +351,16 @@ func (o *Outbox) QueueExpiryNotices(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
+			requester, err := tx.UserByID(ctx, r.RequesterID)
+			if err != nil {
+				return err
+			}
+			tasks, err := tx.ScopeTasks(ctx, r.ScopeType, r.ScopeID, maxTasks+1)
+			if err != nil && pam.ErrorCode(err) != pam.EINVALID {
+				return err
+			}
 			n++
-			return o.toRequester(ctx, tx, r, KindExpiring)
+			return o.toRequester(ctx, tx, view{Request: r, Tasks: tasks}, requester, KindExpiring)
 		})
 		if err != nil {
 			return n, fmt.Errorf("expiry notice for request %s: %w", id, err)

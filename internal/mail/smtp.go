@@ -36,7 +36,6 @@ type SMTP struct {
 	from    string
 	timeout time.Duration
 	roots   *x509.CertPool
-	helo    string
 }
 
 // SMTPOption adjusts an SMTP sender.

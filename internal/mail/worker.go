@@ -13,19 +13,16 @@ import (
 	"github.com/google/uuid"
 )
 
-// Worker delivers the outbox after commit and queues expiry notices. Several workers, in one
-// process or many on one PostgreSQL, may run at once: each message is leased to one of them.
-// It never sends inside a transaction: a batch is claimed (one short transaction), sent, and
+// Worker delivers the outbox after commit. Several workers, in one process or many on one
+// PostgreSQL, may run at once: each message is leased to one of them. When it runs is up to its
+// caller (internal/jobs polls it). It never sends inside a transaction: a batch is claimed (one short transaction), sent, and
 // the outcomes are recorded with their audit events (one more transaction).
 type Worker struct {
 	db     *store.Store
-	outbox *Outbox
 	sender Sender
 	now    func() time.Time
 	log    *slog.Logger
 
-	// Poll is how often Run looks for due mail and expiring grants.
-	Poll time.Duration
 	// Batch is how many messages one claim takes (sent over one connection).
 	Batch int
 	// Lease is how long a claim holds its messages; longer than a batch can take to send.
@@ -38,37 +35,14 @@ type Worker struct {
 }
 
 // NewWorker returns a worker. A nil sender (no SMTP configured) delivers nothing: mail waits in
-// the outbox, and expiry notices are still queued. A nil outbox queues no expiry notices.
-func NewWorker(db *store.Store, outbox *Outbox, sender Sender, now func() time.Time, log *slog.Logger) *Worker {
+// the outbox.
+func NewWorker(db *store.Store, sender Sender, now func() time.Time, log *slog.Logger) *Worker {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Worker{db: db, outbox: outbox, sender: sender, now: now, log: log,
-		Poll: 2 * time.Second, Batch: 20, Lease: 15 * time.Minute,
+	return &Worker{db: db, sender: sender, now: now, log: log,
+		Batch: 20, Lease: 15 * time.Minute,
 		BackoffBase: 30 * time.Second, BackoffMax: time.Hour, RetryFor: 24 * time.Hour}
-}
-
-// Run works until ctx ends; a batch being sent is finished first.
-func (w *Worker) Run(ctx context.Context) {
-	t := time.NewTicker(w.Poll)
-	defer t.Stop()
-	for {
-		if w.outbox != nil {
-			if _, err := w.outbox.QueueExpiryNotices(ctx); err != nil && ctx.Err() == nil {
-				w.log.Warn("queue expiry notices", "error", err.Error())
-			}
-		}
-		if w.sender != nil {
-			if _, err := w.DeliverDue(ctx); err != nil && ctx.Err() == nil {
-				w.log.Warn("deliver mail", "error", err.Error())
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // DeliverDue sends every message due now, batch by batch, and returns how many it attempted.
@@ -167,13 +141,13 @@ func (w *Worker) backoff(attempts int) time.Duration {
 // outcome is what one attempt comes to: the row's new state and the audit event to write.
 type outcome struct {
 	store.MailOutcome
-	action  string
+	action  audit.Action
 	details map[string]any
 }
 
 // judge decides what an attempt's result means for the message: sent, retry later, or failed.
 func (w *Worker) judge(m store.OutboxMessage, sendErr error, now time.Time) outcome {
-	o := outcome{MailOutcome: store.MailOutcome{State: store.MailSent, At: now}, action: "mail.sent",
+	o := outcome{MailOutcome: store.MailOutcome{State: store.MailSent, At: now}, action: audit.MailSent,
 		details: map[string]any{"recipient": m.Recipient, "subject": m.Subject, "kind": m.Kind, "attempt": m.Attempts + 1}}
 	if sendErr == nil {
 		if m.Kind == KindPasswordSet {
@@ -194,13 +168,13 @@ func (w *Worker) judge(m store.OutboxMessage, sendErr error, now time.Time) outc
 	next := now.Add(w.backoff(m.Attempts + 1))
 	switch {
 	case de.Permanent:
-		o.State, o.action = store.MailFailed, "mail.failed"
+		o.State, o.action = store.MailFailed, audit.MailFailed
 		o.details["permanent"] = true
 	case !next.Before(giveUp):
-		o.State, o.action = store.MailFailed, "mail.failed"
+		o.State, o.action = store.MailFailed, audit.MailFailed
 		o.details["gave_up"] = "temporary failures for " + w.RetryFor.String()
 	default:
-		o.State, o.action = store.MailRetrying, "mail.retry_scheduled"
+		o.State, o.action = store.MailRetrying, audit.MailRetryScheduled
 		o.NextAttemptAt, o.GiveUpAt = next, giveUp
 		o.details["next_attempt_at"] = next.UTC().Format(time.RFC3339)
 	}

@@ -88,17 +88,24 @@ func (s *Store) AuditEvent(ctx context.Context, seq int64) (audit.Event, error) 
 	return auditToDomain(r), nil
 }
 
-// auditQuery applies f's equality filters and its time range, translated into a sequence range
-// (times never decrease along the chain). empty is true when the range holds no event at all.
+// auditQuery applies f's equality filters (an action expanded to its old names too) and its time
+// range, translated into a sequence range (times never decrease along the chain). empty is true
+// when the range holds no event at all.
 func (s *Store) auditQuery(ctx context.Context, f audit.Filter) (q *gorm.DB, empty bool, err error) {
 	q = s.conn(ctx).Model(&AuditRow{})
 	for _, c := range [...]struct{ col, v string }{
-		{"actor_id", f.ActorID}, {"actor_name", f.ActorName}, {"action", f.Action}, {"target_type", f.TargetType},
+		{"actor_id", f.ActorID}, {"actor_name", f.ActorName}, {"target_type", f.TargetType},
 		{"target_id", f.TargetID}, {"request_id", f.RequestID}, {"outcome", f.Outcome},
 	} {
 		if c.v != "" {
 			q = q.Where(c.col+" = ?", c.v)
 		}
+	}
+	// A renamed action's events stay under their old name (the chain forbids rewriting them).
+	if names := audit.ExpandAction(f.Action); len(names) == 1 {
+		q = q.Where("action = ?", names[0])
+	} else if len(names) > 1 {
+		q = q.Where("action IN ?", names)
 	}
 	if !f.Since.IsZero() {
 		var seqs []int64

@@ -26,7 +26,7 @@ func TestAuditBatchesInterleaveWithSingleAppends(t *testing.T) {
 				for i := range 5 {
 					evs := make([]*audit.Event, 30)
 					for j := range evs {
-						evs[j] = audit.System.Event("test.batch", "w", fmt.Sprintf("%d-%d-%d", w, i, j), nil)
+						evs[j] = audit.System.Event(audit.AccessChecked, "w", fmt.Sprintf("%d-%d-%d", w, i, j), nil)
 					}
 					if err := db.AppendAuditBatch(ctx, evs); err != nil {
 						errs <- err
@@ -37,7 +37,7 @@ func TestAuditBatchesInterleaveWithSingleAppends(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := range 20 {
-					if err := db.AppendAudit(ctx, audit.System.Event("test.single", "w", fmt.Sprint(w, i), nil)); err != nil {
+					if err := db.AppendAudit(ctx, audit.System.Event(audit.SettingsUpdated, "w", fmt.Sprint(w, i), nil)); err != nil {
 						errs <- err
 						return
 					}
@@ -60,7 +60,7 @@ func TestAuditBatchesInterleaveWithSingleAppends(t *testing.T) {
 		// A batch inside a transaction that fails is rolled back with it.
 		boom := fmt.Errorf("boom")
 		err = db.Tx(ctx, func(tx *store.Store) error {
-			if err := tx.AppendAuditBatch(ctx, []*audit.Event{audit.System.Event("test.lost", "w", "x", nil)}); err != nil {
+			if err := tx.AppendAuditBatch(ctx, []*audit.Event{audit.System.Event(audit.MailSent, "w", "x", nil)}); err != nil {
 				return err
 			}
 			return boom

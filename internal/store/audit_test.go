@@ -46,7 +46,7 @@ func writerProcess(url string) int {
 		go func() {
 			defer wg.Done()
 			for i := range 50 {
-				ev := audit.System.Event("test.process", "process", fmt.Sprintf("%d-%d-%d", os.Getpid(), w, i), nil)
+				ev := audit.System.Event(audit.SettingsUpdated, "process", fmt.Sprintf("%d-%d-%d", os.Getpid(), w, i), nil)
 				if err := db.Tx(ctx, func(tx *store.Store) error { return tx.AppendAudit(ctx, ev) }); err != nil {
 					errs <- err
 					return
@@ -116,7 +116,7 @@ func seedChain(t *testing.T, db *store.Store, n int) []audit.Event {
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	var out []audit.Event
 	for i := range n {
-		ev := audit.System.Event("test.event", "thing", fmt.Sprint(i), map[string]any{"i": i})
+		ev := audit.System.Event(audit.SettingsUpdated, "thing", fmt.Sprint(i), map[string]any{"i": i})
 		ev.At = t0.Add(time.Duration(i) * time.Second)
 		if err := db.AppendAudit(ctx, ev); err != nil {
 			t.Fatal(err)
@@ -187,7 +187,7 @@ func TestAuditTamperingIsDetected(t *testing.T) {
 			}, 3},
 			{"insert a forged row", func(t *testing.T, db *store.Store, evs []audit.Event) {
 				// Hashed and linked correctly, but the head was not moved.
-				f := audit.System.Event("user.created", "user", "ghost", nil)
+				f := audit.System.Event(audit.UserCreated, "user", "ghost", nil)
 				f.At = evs[9].At
 				f.Normalize()
 				f.Chain(10, evs[9].Hash)
@@ -297,11 +297,11 @@ func TestAuditTimeNeverDecreases(t *testing.T) {
 		ctx := context.Background()
 		db := testenv.Store(t, dialect)
 		t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-		late := audit.System.Event("a", "", "", nil)
+		late := audit.System.Event(audit.MailSent, "", "", nil)
 		late.At = t0
-		early := audit.System.Event("b", "", "", nil)
+		early := audit.System.Event(audit.MailFailed, "", "", nil)
 		early.At = t0.Add(-time.Hour)
-		unset := audit.System.Event("c", "", "", nil)
+		unset := audit.System.Event(audit.MailRetryScheduled, "", "", nil)
 		for _, ev := range []*audit.Event{late, early, unset} {
 			if err := db.AppendAudit(ctx, ev); err != nil {
 				t.Fatal(err)
@@ -341,7 +341,7 @@ func TestAuditWriteFailureRollsBackTheChange(t *testing.T) {
 			if err := tx.CreateUser(ctx, pam.User{ID: "u1", Email: "a@example.com", Name: "A", CreatedAt: time.Now()}, ""); err != nil {
 				return err
 			}
-			return tx.AppendAudit(ctx, audit.System.Event("user.created", "user", "u1", nil))
+			return tx.AppendAudit(ctx, audit.System.Event(audit.UserCreated, "user", "u1", nil))
 		})
 		if err == nil || !strings.Contains(err.Error(), "injected") {
 			t.Fatalf("the failing audit write did not fail the transaction: %v", err)
@@ -365,7 +365,7 @@ func searchFixture(t *testing.T, db *store.Store) []audit.Event {
 		{Type: audit.ActorUser, ID: "u-bo", Name: "bo@example.com"},
 		audit.System,
 	}
-	actions := []string{"request.created", "request.approved", "access.checked"}
+	actions := []audit.Action{audit.RequestCreated, audit.RequestApproved, audit.AccessChecked}
 	var out []audit.Event
 	for i := range 40 {
 		ev := actors[i%3].Event(actions[(i/2)%3], []string{"request", "policy"}[i%2], fmt.Sprintf("t%d", i%5), nil)

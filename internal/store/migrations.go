@@ -462,10 +462,10 @@ func (s *Store) m0010(tx *gorm.DB) error {
 				t.ID, t.Name, t.TokenHash, t.Email, t.CreatedAt).Error; err != nil {
 				return fmt.Errorf("move check token %s: %w", t.ID, err)
 			}
-			ev = audit.System.Event("check_token.moved", "token", t.ID, map[string]any{"name": t.Name, "owner": t.Email,
+			ev = audit.System.Event(audit.CheckTokenMoved, "token", t.ID, map[string]any{"name": t.Name, "owner": t.Email,
 				"to": "check tokens", "reason": "upgrade: check tokens belong to target systems and are managed by administrators"})
 		} else {
-			ev = audit.System.Event("check_token.revoked", "token", t.ID, map[string]any{"name": t.Name, "owner": t.Email,
+			ev = audit.System.Event(audit.CheckTokenRevoked, "token", t.ID, map[string]any{"name": t.Name, "owner": t.Email,
 				"reason": "upgrade: only administrators may hold check tokens"})
 		}
 		ev.At = now

@@ -141,7 +141,7 @@ func appendEvents(t *testing.T, db *store.Store, n int, label string) {
 	t.Helper()
 	ctx := context.Background()
 	for i := range n {
-		ev := audit.System.Event("test.event", "thing", fmt.Sprintf("%s-%d", label, i), map[string]any{"i": i})
+		ev := audit.System.Event(audit.SettingsUpdated, "thing", fmt.Sprintf("%s-%d", label, i), map[string]any{"i": i})
 		ev.At = time.Now()
 		if err := db.Tx(ctx, func(tx *store.Store) error { return tx.AppendAudit(ctx, ev) }); err != nil {
 			t.Errorf("append: %v", err)
@@ -210,7 +210,7 @@ func TestAuditRollsBackWithItsChange(t *testing.T) {
 			if err := tx.CreateUser(ctx, pam.User{ID: "u1", Email: "a@example.com", Name: "A", CreatedAt: time.Now()}, ""); err != nil {
 				return err
 			}
-			if err := tx.AppendAudit(ctx, audit.System.Event("user.created", "user", "u1", nil)); err != nil {
+			if err := tx.AppendAudit(ctx, audit.System.Event(audit.UserCreated, "user", "u1", nil)); err != nil {
 				return err
 			}
 			return boom

@@ -73,11 +73,10 @@ type Server struct {
 	// Roots trusts the server's certificate.
 	Roots *x509.CertPool
 
-	mu       sync.Mutex
-	msgs     []Message
-	reject   func(rcpt string) error
-	arrived  chan struct{}
-	accepted int
+	mu      sync.Mutex
+	msgs    []Message
+	reject  func(rcpt string) error
+	arrived chan struct{}
 }
 
 // Start starts a server and stops it when the test ends.

@@ -1,4 +1,4 @@
-package fleet
+package testkit
 
 import (
 	"context"
@@ -10,15 +10,15 @@ import (
 )
 
 // outcome is the event that records each state a request can end in, beside request.created.
-var outcome = map[pam.Status][]string{
+var outcome = map[pam.Status][]audit.Action{
 	pam.StatusPending:   nil,
-	pam.StatusApproved:  {"request.approved"},
-	pam.StatusDenied:    {"request.denied"},
-	pam.StatusWithdrawn: {"request.withdrawn"},
-	pam.StatusTimedOut:  {"request.timed_out"},
-	pam.StatusExpired:   {"request.approved", "request.expired"},
-	pam.StatusRevoked:   {"request.approved", "request.revoked"},
-	pam.StatusCancelled: {"request.cancelled"},
+	pam.StatusApproved:  {audit.RequestApproved},
+	pam.StatusDenied:    {audit.RequestDenied},
+	pam.StatusWithdrawn: {audit.RequestWithdrawn},
+	pam.StatusTimedOut:  {audit.RequestTimedOut},
+	pam.StatusExpired:   {audit.RequestApproved, audit.RequestExpired},
+	pam.StatusRevoked:   {audit.RequestApproved, audit.RequestRevoked},
+	pam.StatusCancelled: {audit.RequestCancelled},
 }
 
 // Whole checks that a request was changed all or nothing: it was created with exactly one
@@ -33,24 +33,28 @@ func Whole(ctx context.Context, db *store.Store, id string) (pam.Status, error) 
 	if err != nil {
 		return "", err
 	}
-	count := map[string]int{}
+	count := map[audit.Action]int{}
 	for _, e := range evs {
-		count[e.Action]++
+		a, ok := audit.ParseAction(e.Action) // old names count as their action
+		if !ok {
+			return r.Status, fmt.Errorf("request %s has an event of unknown action %q", id, e.Action)
+		}
+		count[a]++
 	}
-	if count["request.created"] != 1 {
-		return r.Status, fmt.Errorf("request %s (%s): %d request.created events", id, r.Status, count["request.created"])
+	if count[audit.RequestCreated] != 1 {
+		return r.Status, fmt.Errorf("request %s (%s): %d request.created events", id, r.Status, count[audit.RequestCreated])
 	}
-	want := map[string]int{"request.created": 1}
+	want := map[audit.Action]int{audit.RequestCreated: 1}
 	for _, a := range outcome[r.Status] {
 		want[a] = 1
 	}
-	for _, a := range []string{"request.approved", "request.denied", "request.withdrawn", "request.timed_out", "request.expired", "request.revoked", "request.cancelled"} {
+	for _, a := range []audit.Action{audit.RequestApproved, audit.RequestDenied, audit.RequestWithdrawn, audit.RequestTimedOut, audit.RequestExpired, audit.RequestRevoked, audit.RequestCancelled} {
 		if count[a] != want[a] {
 			return r.Status, fmt.Errorf("request %s is %s with %d %s events (want %d); events %v", id, r.Status, count[a], a, want[a], count)
 		}
 	}
-	reviewEvents := count["request.approved"] + count["request.denied"] + count["request.approval_added"]
-	if count["request.approved"] == 1 && r.ApprovalType == pam.ApprovalAuto {
+	reviewEvents := count[audit.RequestApproved] + count[audit.RequestDenied] + count[audit.RequestReviewed]
+	if count[audit.RequestApproved] == 1 && r.ApprovalType == pam.ApprovalAuto {
 		reviewEvents--
 	}
 	if len(r.Reviews) != reviewEvents {

@@ -1,4 +1,4 @@
-package main
+package scale
 
 import (
 	"context"
@@ -14,17 +14,17 @@ import (
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/access"
-	"github.com/elevate-pam/elevate/internal/fleet"
 	"github.com/elevate-pam/elevate/internal/mail/mailtest"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/internal/testenv"
+	"github.com/elevate-pam/elevate/internal/testkit"
 )
 
 // seedOrg loads the demo organisation with API tokens into a fresh database.
-func seedOrg(t *testing.T, url string) *fleet.Org {
+func seedOrg(t *testing.T, url string) *testkit.Org {
 	t.Helper()
-	o, err := fleet.Seed(context.Background(), url)
+	o, err := testkit.Seed(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func seedOrg(t *testing.T, url string) *fleet.Org {
 }
 
 // startFleet starts one `elevate serve` on url and stops it (SIGKILL) when the test ends.
-func startFleet(t *testing.T, url string, extra ...string) *fleet.Process {
+func startFleet(t *testing.T, url string, extra ...string) *testkit.Process {
 	t.Helper()
 	// The per-token check limit is not what these tests are about; keep it out of their way.
 	env := map[string]string{"ELEVATE_DATABASE_URL": url, "ELEVATE_SWEEP_INTERVAL": "200ms", "ELEVATE_LOG_LEVEL": "warn",
@@ -41,18 +41,13 @@ func startFleet(t *testing.T, url string, extra ...string) *fleet.Process {
 	for i := 0; i+1 < len(extra); i += 2 {
 		env[extra[i]] = extra[i+1]
 	}
-	p, err := fleet.Start(elevateBinary(t), env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Kill)
-	return p
+	return testkit.Serve(t, env)
 }
 
 // verifyChain runs `elevate audit verify` on url and fails the test unless the chain is whole.
 func verifyChain(t *testing.T, url string) {
 	t.Helper()
-	code, out, stderr := runCmd(t, map[string]string{"ELEVATE_DATABASE_URL": url}, "", "audit", "verify")
+	code, out, stderr := testkit.Run(t, map[string]string{"ELEVATE_DATABASE_URL": url}, "audit", "verify")
 	if code != 0 || !strings.Contains(out, "audit chain ok") {
 		t.Fatalf("audit verify: exit %d\n%s%s", code, out, stderr)
 	}
@@ -61,20 +56,20 @@ func verifyChain(t *testing.T, url string) {
 // pastRequests makes n requests through the use cases with a clock set back: the first half
 // still pending past their timeout, the second half approved grants whose end has passed.
 // Both are due for the sweeper.
-func pastRequests(t *testing.T, o *fleet.Org, n int) []string {
+func pastRequests(t *testing.T, o *testkit.Org, n int) []string {
 	t.Helper()
 	ctx := context.Background()
 	back := func() time.Time { return time.Now().UTC().Add(-26 * time.Hour) }
 	acc := access.New(o.DB, back, nil)
 	var ids []string
 	for i := range n {
-		who := fleet.Requesters[i%len(fleet.Requesters)]
+		who := testkit.Requesters[i%len(testkit.Requesters)]
 		r, err := acc.Submit(ctx, o.Actor(who), o.Users[who], o.Journaling.ID, pam.Submission{Duration: time.Hour, Justification: "An old ask."})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if i >= n/2 {
-			if _, err := acc.Review(ctx, o.Actor(fleet.Approvers[0]), o.Users[fleet.Approvers[0]], r.ID, pam.DecisionApprove, ""); err != nil {
+			if _, err := acc.Review(ctx, o.Actor(testkit.Approvers[0]), o.Users[testkit.Approvers[0]], r.ID, pam.DecisionApprove, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -101,7 +96,7 @@ func TestTwoReplicasOnOnePostgres(t *testing.T) {
 	}
 	a := startFleet(t, url, "ELEVATE_SMTP_URL", smtp.URL(), "SSL_CERT_FILE", caFile)
 	b := startFleet(t, url, "ELEVATE_SMTP_URL", smtp.URL(), "SSL_CERT_FILE", caFile)
-	procs := []*fleet.Process{a, b}
+	procs := []*testkit.Process{a, b}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
@@ -118,7 +113,7 @@ func TestTwoReplicasOnOnePostgres(t *testing.T) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			who := fleet.Requesters[i%3] // the fourth asks once, below, for the revoke
+			who := testkit.Requesters[i%3] // the fourth asks once, below, for the revoke
 			id, _, err := o.Submit(ctx, procs[i%2].Base, who)
 			if err != nil {
 				errs <- err
@@ -126,7 +121,7 @@ func TestTwoReplicasOnOnePostgres(t *testing.T) {
 			}
 			ids[i] = id
 			// Three parties act at once through different processes; exactly one may decide.
-			acts := []struct{ email, action string }{{fleet.Approvers[0], "approve"}, {fleet.Approvers[1], "approve"}}
+			acts := []struct{ email, action string }{{testkit.Approvers[0], "approve"}, {testkit.Approvers[1], "approve"}}
 			switch i % 3 {
 			case 1:
 				acts[1].action = "deny"
@@ -164,7 +159,7 @@ func TestTwoReplicasOnOnePostgres(t *testing.T) {
 	}
 
 	for i, id := range ids {
-		st, err := fleet.Whole(ctx, o.DB, id)
+		st, err := testkit.Whole(ctx, o.DB, id)
 		if err != nil {
 			t.Error(err)
 			continue
@@ -179,7 +174,7 @@ func TestTwoReplicasOnOnePostgres(t *testing.T) {
 	deadline := time.Now().Add(15 * time.Second)
 	for _, id := range overdue {
 		for {
-			st, err := fleet.Whole(ctx, o.DB, id)
+			st, err := testkit.Whole(ctx, o.DB, id)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -194,24 +189,24 @@ func TestTwoReplicasOnOnePostgres(t *testing.T) {
 	}
 
 	// A revoke through one process is seen by a check through the other at once.
-	grantee := fleet.Requesters[3]
+	grantee := testkit.Requesters[3]
 	id, _, err := o.Submit(ctx, a.Base, grantee)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, out, err := o.Act(ctx, a.Base, fleet.Approvers[0], id, "approve"); err != nil || st != http.StatusOK {
+	if st, out, err := o.Act(ctx, a.Base, testkit.Approvers[0], id, "approve"); err != nil || st != http.StatusOK {
 		t.Fatalf("approve: %d %v %v", st, out, err)
 	}
 	if st, out, err := o.CheckAccess(ctx, b.Base, grantee, o.JournalTask); err != nil || st != http.StatusOK || out["allowed"] != true {
 		t.Fatalf("check on the other process after approval: %d %v %v", st, out, err)
 	}
-	if st, out, err := o.Act(ctx, b.Base, fleet.AdminEmail, id, "revoke"); err != nil || st != http.StatusOK {
+	if st, out, err := o.Act(ctx, b.Base, testkit.AdminEmail, id, "revoke"); err != nil || st != http.StatusOK {
 		t.Fatalf("revoke: %d %v %v", st, out, err)
 	}
 	if st, out, err := o.CheckAccess(ctx, a.Base, grantee, o.JournalTask); err != nil || st != http.StatusOK || out["allowed"] != false {
 		t.Fatalf("check on the other process right after the revoke: %d %v %v", st, out, err)
 	}
-	if _, err := fleet.Whole(ctx, o.DB, id); err != nil {
+	if _, err := testkit.Whole(ctx, o.DB, id); err != nil {
 		t.Fatal(err)
 	}
 
@@ -266,7 +261,7 @@ func TestCrashDuringApprovalsIsAllOrNothing(t *testing.T) {
 		const n = 120
 		ids := make([]string, n)
 		for i := range ids {
-			who := fleet.Requesters[i%len(fleet.Requesters)]
+			who := testkit.Requesters[i%len(testkit.Requesters)]
 			r, err := acc.Submit(ctx, o.Actor(who), o.Users[who], o.Journaling.ID, pam.Submission{Duration: time.Hour, Justification: "Burst."})
 			if err != nil {
 				t.Fatal(err)
@@ -283,7 +278,7 @@ func TestCrashDuringApprovalsIsAllOrNothing(t *testing.T) {
 			go func() {
 				defer done.Done()
 				for id := range next {
-					if st, _, err := o.Act(ctx, p.Base, fleet.Approvers[0], id, "approve"); err == nil && st == http.StatusOK {
+					if st, _, err := o.Act(ctx, p.Base, testkit.Approvers[0], id, "approve"); err == nil && st == http.StatusOK {
 						acked.Store(id, true)
 					}
 				}
@@ -314,7 +309,7 @@ func TestCrashDuringApprovalsIsAllOrNothing(t *testing.T) {
 
 		approved := 0
 		for _, id := range ids {
-			st, err := fleet.Whole(ctx, o.DB, id)
+			st, err := testkit.Whole(ctx, o.DB, id)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -334,12 +329,12 @@ func TestCrashDuringApprovalsIsAllOrNothing(t *testing.T) {
 
 		q := startFleet(t, url)
 		for _, id := range ids {
-			if st, _ := fleet.Whole(ctx, o.DB, id); st == pam.StatusPending {
-				if st, out, err := o.Act(ctx, q.Base, fleet.Approvers[1], id, "approve"); err != nil || st != http.StatusOK {
+			if st, _ := testkit.Whole(ctx, o.DB, id); st == pam.StatusPending {
+				if st, out, err := o.Act(ctx, q.Base, testkit.Approvers[1], id, "approve"); err != nil || st != http.StatusOK {
 					t.Fatalf("approve %s after the restart: %d %v %v", id, st, out, err)
 				}
 			}
-			if st, err := fleet.Whole(ctx, o.DB, id); err != nil || st != pam.StatusApproved {
+			if st, err := testkit.Whole(ctx, o.DB, id); err != nil || st != pam.StatusApproved {
 				t.Fatalf("after the restart: %s %v", st, err)
 			}
 		}
@@ -351,8 +346,8 @@ func TestCrashDuringApprovalsIsAllOrNothing(t *testing.T) {
 }
 
 // readyz returns the status of /readyz (0 when the process does not answer).
-func readyz(p *fleet.Process) int {
-	resp, err := fleet.Client.Get(p.Base + "/readyz")
+func readyz(p *testkit.Process) int {
+	resp, err := testkit.Client.Get(p.Base + "/readyz")
 	if err != nil {
 		return 0
 	}
@@ -378,7 +373,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 // request is whole: its state and its events agree, and what was acknowledged was kept.
 func TestPostgresRestartUnderLoad(t *testing.T) {
 	t.Parallel()
-	pg, err := fleet.NewCluster()
+	pg, err := testkit.NewCluster()
 	if err != nil {
 		t.Fatalf("a private PostgreSQL server is required for this test: %v", err)
 	}
@@ -387,24 +382,24 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	acc := access.New(o.DB, func() time.Time { return time.Now().UTC() }, nil)
-	grantee := fleet.Requesters[3]
+	grantee := testkit.Requesters[3]
 	g, err := acc.Submit(ctx, o.Actor(grantee), o.Users[grantee], o.Journaling.ID, pam.Submission{Duration: time.Hour, Justification: "In force."})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := acc.Review(ctx, o.Actor(fleet.Approvers[0]), o.Users[fleet.Approvers[0]], g.ID, pam.DecisionApprove, ""); err != nil {
+	if _, err := acc.Review(ctx, o.Actor(testkit.Approvers[0]), o.Users[testkit.Approvers[0]], g.ID, pam.DecisionApprove, ""); err != nil {
 		t.Fatal(err)
 	}
 	var pending []string
 	for i := range 400 {
-		who := fleet.Requesters[i%3]
+		who := testkit.Requesters[i%3]
 		r, err := acc.Submit(ctx, o.Actor(who), o.Users[who], o.Journaling.ID, pam.Submission{Duration: time.Hour, Justification: "Waiting."})
 		if err != nil {
 			t.Fatal(err)
 		}
 		pending = append(pending, r.ID)
 	}
-	procs := []*fleet.Process{startFleet(t, pg.URL), startFleet(t, pg.URL)}
+	procs := []*testkit.Process{startFleet(t, pg.URL), startFleet(t, pg.URL)}
 
 	type answer struct {
 		status  int
@@ -434,7 +429,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 					return
 				default:
 				}
-				if st, _, err := o.Act(ctx, procs[w%2].Base, fleet.Approvers[w%2], id, "approve"); err == nil && st == http.StatusOK {
+				if st, _, err := o.Act(ctx, procs[w%2].Base, testkit.Approvers[w%2], id, "approve"); err == nil && st == http.StatusOK {
 					mu.Lock()
 					approved = append(approved, id)
 					mu.Unlock()
@@ -453,7 +448,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 					return
 				default:
 				}
-				if id, _, err := o.Submit(ctx, procs[(w+i)%2].Base, fleet.Requesters[w]); err == nil {
+				if id, _, err := o.Submit(ctx, procs[(w+i)%2].Base, testkit.Requesters[w]); err == nil {
 					mu.Lock()
 					created = append(created, id)
 					mu.Unlock()
@@ -533,17 +528,17 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	t.Logf("%d checks, %d failed closed; %d approvals and %d new requests acknowledged", len(checks), outage, len(approved), len(created))
 
 	for _, id := range approved {
-		if st, err := fleet.Whole(ctx, o.DB, id); err != nil || st != pam.StatusApproved {
+		if st, err := testkit.Whole(ctx, o.DB, id); err != nil || st != pam.StatusApproved {
 			t.Fatalf("acknowledged approval of %s: now %s, %v", id, st, err)
 		}
 	}
 	for _, id := range created {
-		if _, err := fleet.Whole(ctx, o.DB, id); err != nil {
+		if _, err := testkit.Whole(ctx, o.DB, id); err != nil {
 			t.Fatalf("acknowledged request: %v", err)
 		}
 	}
 	for _, id := range pending {
-		if _, err := fleet.Whole(ctx, o.DB, id); err != nil {
+		if _, err := testkit.Whole(ctx, o.DB, id); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -590,7 +585,7 @@ func TestSQLiteManyParallelSessions(t *testing.T) {
 			defer wg.Done()
 			switch w % 4 {
 			case 0: // a requester on the pages
-				who := fleet.Requesters[w/4%3]
+				who := testkit.Requesters[w/4%3]
 				s, err := o.SignIn(ctx, p.Base, who)
 				if err != nil {
 					fail("%v", err)
@@ -617,7 +612,7 @@ func TestSQLiteManyParallelSessions(t *testing.T) {
 					}
 				}
 			case 1: // an approver on the pages, deciding whatever waits
-				who := fleet.Approvers[w/4%2]
+				who := testkit.Approvers[w/4%2]
 				s, err := o.SignIn(ctx, p.Base, who)
 				if err != nil {
 					fail("%v", err)
@@ -641,7 +636,7 @@ func TestSQLiteManyParallelSessions(t *testing.T) {
 					}
 				}
 			case 2: // an API caller asking and withdrawing
-				who := fleet.Requesters[3]
+				who := testkit.Requesters[3]
 				for range 8 {
 					id, st, err := o.Submit(ctx, p.Base, who)
 					if err != nil {
@@ -658,7 +653,7 @@ func TestSQLiteManyParallelSessions(t *testing.T) {
 				}
 			case 3: // a target system checking
 				for range 25 {
-					st, out, err := o.CheckAccess(ctx, p.Base, fleet.Requesters[0], o.JournalTask)
+					st, out, err := o.CheckAccess(ctx, p.Base, testkit.Requesters[0], o.JournalTask)
 					if err != nil || st != http.StatusOK {
 						fail("check: %d %v %v", st, out, err)
 						return
@@ -678,7 +673,7 @@ func TestSQLiteManyParallelSessions(t *testing.T) {
 		t.Fatalf("only %d requests made", len(ids))
 	}
 	for _, id := range ids {
-		if _, err := fleet.Whole(ctx, o.DB, id); err != nil {
+		if _, err := testkit.Whole(ctx, o.DB, id); err != nil {
 			t.Error(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/elevate-pam/elevate/internal/testkit"
 	"github.com/pquerna/otp/totp"
 )
 
@@ -17,16 +18,16 @@ import (
 // also after a wrong code.
 func TestBrowserStepUpKeepsWhatWasTyped(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "stepup.db")
-	p := startElevate(t, map[string]string{
+	p := testkit.Serve(t, map[string]string{
 		"ELEVATE_DATABASE_URL": "sqlite:" + dbPath,
 		// Discovery is lazy, so an unreachable issuer still shows the SSO button.
 		"ELEVATE_OIDC_ISSUER": "http://127.0.0.1:9", "ELEVATE_OIDC_CLIENT_ID": "elevate",
 	})
-	ctx := browser(t)
-	do(t, ctx, p, chromedp.Navigate(p.base+"/login"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="sign-in-sso"]`)))
-	screenshot(t, ctx, "login-sso")
+	ctx := testkit.Browser(t)
+	do(t, ctx, p, chromedp.Navigate(p.Base+"/login"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="sign-in-sso"]`)))
+	testkit.Screenshot(t, ctx, "login-sso")
 	do(t, ctx, p, chromedp.EmulateViewport(375, 740))
-	screenshot(t, ctx, "login-sso-375")
+	testkit.Screenshot(t, ctx, "login-sso-375")
 	do(t, ctx, p,
 		chromedp.EmulateViewport(1280, 900),
 		chromedp.Click(chromedp.CSS(`[data-testid="sign-in-sso"]`)),
@@ -35,21 +36,21 @@ func TestBrowserStepUpKeepsWhatWasTyped(t *testing.T) {
 	if m := text(t, ctx, `[data-testid="sso-refused-message"]`); !strings.Contains(m, "cannot be reached") {
 		t.Fatalf("SSO with the provider down says %q", m)
 	}
-	screenshot(t, ctx, "sso-unavailable")
+	testkit.Screenshot(t, ctx, "sso-unavailable")
 	setupAndSignIn(t, ctx, p, "stepup-setup")
 
 	do(t, ctx, p,
-		chromedp.Navigate(p.base+"/profile"),
+		chromedp.Navigate(p.Base+"/profile"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="start-mfa"]`)),
 	)
-	screenshot(t, ctx, "profile-mfa-off")
+	testkit.Screenshot(t, ctx, "profile-mfa-off")
 	do(t, ctx, p,
 		chromedp.Click(chromedp.CSS(`[data-testid="start-mfa"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="mfa-qr"]`)),
 	)
-	screenshot(t, ctx, "mfa-setup")
+	testkit.Screenshot(t, ctx, "mfa-setup")
 	do(t, ctx, p, chromedp.EmulateViewport(375, 740))
-	screenshot(t, ctx, "mfa-setup-375")
+	testkit.Screenshot(t, ctx, "mfa-setup-375")
 	do(t, ctx, p, chromedp.EmulateViewport(1280, 900))
 	secret := strings.ReplaceAll(text(t, ctx, `[data-testid="mfa-secret"]`), " ", "")
 	first, err := totp.GenerateCode(secret, time.Now())
@@ -61,7 +62,7 @@ func TestBrowserStepUpKeepsWhatWasTyped(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid="confirm-mfa"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="recovery-codes"]`)),
 	)
-	screenshot(t, ctx, "recovery-codes")
+	testkit.Screenshot(t, ctx, "recovery-codes")
 	recovery := text(t, ctx, `[data-testid="recovery-codes"] li`)
 
 	const reason = "Lost my phone on the train"
@@ -69,9 +70,9 @@ func TestBrowserStepUpKeepsWhatWasTyped(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid="codes-done"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="disable-form"]`)),
 	)
-	screenshot(t, ctx, "profile-mfa-on")
+	testkit.Screenshot(t, ctx, "profile-mfa-on")
 	do(t, ctx, p, chromedp.EmulateViewport(375, 740))
-	screenshot(t, ctx, "profile-mfa-on-375")
+	testkit.Screenshot(t, ctx, "profile-mfa-on-375")
 	do(t, ctx, p,
 		chromedp.EmulateViewport(1280, 900),
 		chromedp.SendKeys(chromedp.CSS(`#f-reason`), reason),
@@ -85,9 +86,9 @@ func TestBrowserStepUpKeepsWhatWasTyped(t *testing.T) {
 	if err != nil || kept != reason {
 		t.Fatalf("after a wrong code the form carries reason %q (%v)", kept, err)
 	}
-	screenshot(t, ctx, "step-up-wrong-code")
+	testkit.Screenshot(t, ctx, "step-up-wrong-code")
 	do(t, ctx, p, chromedp.EmulateViewport(375, 740))
-	screenshot(t, ctx, "step-up-375")
+	testkit.Screenshot(t, ctx, "step-up-375")
 	do(t, ctx, p,
 		chromedp.SendKeys(chromedp.CSS(`#f-stepup_code`), recovery),
 		chromedp.Click(chromedp.CSS(`[data-testid="step-up-submit"]`)),

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -8,13 +8,14 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/elevate-pam/elevate/internal/testkit"
 )
 
 // signInAs signs in through the page.
-func signInAs(t *testing.T, ctx context.Context, p *process, email, password string) {
+func signInAs(t *testing.T, ctx context.Context, p *testkit.Process, email, password string) {
 	t.Helper()
 	do(t, ctx, p,
-		chromedp.Navigate(p.base+"/login"),
+		chromedp.Navigate(p.Base+"/login"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="login-form"]`)),
 		chromedp.SendKeys(chromedp.CSS(`#f-email`), email),
 		chromedp.SendKeys(chromedp.CSS(`#f-password`), password),
@@ -29,25 +30,25 @@ func fill(sel, value string) chromedp.Action[chromedp.Void] {
 }
 
 func TestBrowserAdminBuildsAPolicy(t *testing.T) {
-	p := startElevate(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "admin.db")})
-	ctx := browser(t)
+	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "admin.db")})
+	ctx := testkit.Browser(t)
 	setupAndSignIn(t, ctx, p, "admin-setup")
 	// Two future approvers.
 	for _, u := range [][2]string{{"alma@example.com", "Alma Approver"}, {"bert@example.com", "Bert Approver"}} {
 		do(t, ctx, p,
-			chromedp.Navigate(p.base+"/admin/users/new"),
+			chromedp.Navigate(p.Base+"/admin/users/new"),
 			fill(`#f-email`, u[0]), fill(`#f-name`, u[1]),
 			chromedp.Click(chromedp.CSS(`[data-testid="submit"]`)),
 			chromedp.WaitVisible(chromedp.CSS(`[data-testid="secret"]`)),
 		)
 	}
 	do(t, ctx, p,
-		chromedp.Navigate(p.base+"/admin/tasks/new"),
+		chromedp.Navigate(p.Base+"/admin/tasks/new"),
 		fill(`#f-key`, "exchange/New-JournalRule"),
 		fill(`#f-description`, "Copy mail to an archive."),
 		chromedp.Click(chromedp.CSS(`[data-testid="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="task-roles"]`)),
-		chromedp.Navigate(p.base+"/admin/roles/new"),
+		chromedp.Navigate(p.Base+"/admin/roles/new"),
 		fill(`#f-name`, "Journaling"),
 		chromedp.Click(chromedp.CSS(`[data-testid="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="role-tasks-search"]`)),
@@ -56,9 +57,9 @@ func TestBrowserAdminBuildsAPolicy(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid="role-tasks-candidate"] [data-testid="add"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="role-tasks-item"]`)),
 	)
-	screenshot(t, ctx, "admin-role")
+	testkit.Screenshot(t, ctx, "admin-role")
 	do(t, ctx, p,
-		chromedp.Navigate(p.base+"/admin/groups/new"),
+		chromedp.Navigate(p.Base+"/admin/groups/new"),
 		fill(`#f-name`, "Journal approvers"),
 		chromedp.Click(chromedp.CSS(`[data-testid="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="members-search"]`)),
@@ -71,7 +72,7 @@ func TestBrowserAdminBuildsAPolicy(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS(`[data-testid="flash"]`)),
 		)
 	}
-	screenshot(t, ctx, "admin-group")
+	testkit.Screenshot(t, ctx, "admin-group")
 	groupURL, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname`))
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +80,7 @@ func TestBrowserAdminBuildsAPolicy(t *testing.T) {
 	groupID := strings.TrimPrefix(groupURL, "/admin/groups/")
 	// From the role's page: Create policy.
 	do(t, ctx, p,
-		chromedp.Navigate(p.base+"/admin/roles"),
+		chromedp.Navigate(p.Base+"/admin/roles"),
 		chromedp.Click(chromedp.CSS(`[data-testid="roles"] a`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="primary-action"]`)),
 		chromedp.Click(chromedp.CSS(`[data-testid="primary-action"]`)),
@@ -88,7 +89,7 @@ func TestBrowserAdminBuildsAPolicy(t *testing.T) {
 		chromedp.Clear(chromedp.CSS(`#f-approvals_required`)),
 		fill(`#f-approvals_required`, "1"),
 	)
-	screenshot(t, ctx, "admin-policy-new")
+	testkit.Screenshot(t, ctx, "admin-policy-new")
 	do(t, ctx, p,
 		chromedp.Click(chromedp.CSS(`[data-testid="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="covered-tasks"]`)),
@@ -101,36 +102,36 @@ func TestBrowserAdminBuildsAPolicy(t *testing.T) {
 	if !strings.Contains(approvers, "Alma Approver") || !strings.Contains(approvers, "Bert Approver") {
 		t.Fatalf("approvers: %q", approvers)
 	}
-	screenshot(t, ctx, "admin-policy")
+	testkit.Screenshot(t, ctx, "admin-policy")
 }
 
 // TestBrowserDemoTour opens every admin page of the demo organisation at desktop and phone
 // width, checks none fails, and saves screenshots for people to look at.
 func TestBrowserDemoTour(t *testing.T) {
-	p := startElevate(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "demo.db")}, "serve", "--demo")
+	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "demo.db")}, "--demo")
 	pw := regexp.MustCompile(`password (demo-\S+)\)`).FindStringSubmatch(p.Stdout())
 	if pw == nil {
 		t.Fatalf("demo password not printed:\n%s", p.Stdout())
 	}
-	ctx := browser(t)
+	ctx := testkit.Browser(t)
 	signInAs(t, ctx, p, "admin@demo.example", pw[1])
 	pages := []string{"/admin/policies", "/admin/tasks", "/admin/roles", "/admin/role-groups", "/admin/groups", "/admin/users", "/admin/settings"}
 	for _, width := range []int64{1280, 375} {
 		do(t, ctx, p, chromedp.EmulateViewport(width, 900))
 		for _, path := range pages {
-			do(t, ctx, p, chromedp.Navigate(p.base+path), chromedp.WaitVisible(chromedp.CSS(`[data-testid="page-title"]`)))
+			do(t, ctx, p, chromedp.Navigate(p.Base+path), chromedp.WaitVisible(chromedp.CSS(`[data-testid="page-title"]`)))
 			name := strings.ReplaceAll(strings.TrimPrefix(path, "/"), "/", "-")
 			if width == 375 {
 				name += "-375"
 			}
-			screenshot(t, ctx, "demo-"+name)
+			testkit.Screenshot(t, ctx, "demo-"+name)
 		}
 		// The first policy's page, with its reach.
 		do(t, ctx, p,
-			chromedp.Navigate(p.base+"/admin/policies"),
+			chromedp.Navigate(p.Base+"/admin/policies"),
 			chromedp.Click(chromedp.CSS(`[data-testid="policies"] a`)),
 			chromedp.WaitVisible(chromedp.CSS(`[data-testid="approvers"]`)),
 		)
-		screenshot(t, ctx, map[int64]string{1280: "demo-policy", 375: "demo-policy-375"}[width])
+		testkit.Screenshot(t, ctx, map[int64]string{1280: "demo-policy", 375: "demo-policy-375"}[width])
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"net/http"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/elevate-pam/elevate/internal/mail/mailtest"
+	"github.com/elevate-pam/elevate/internal/testkit"
 )
 
 // TestBrowserMailedPasswordLink: an administrator adds a user, the binary delivers the welcome
@@ -23,17 +24,17 @@ func TestBrowserMailedPasswordLink(t *testing.T) {
 	if err := os.WriteFile(caFile, srv.CertPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := startElevate(t, map[string]string{
+	p := testkit.Serve(t, map[string]string{
 		"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "mail.db"),
 		"ELEVATE_SMTP_URL":     srv.URL(),
 		"ELEVATE_MAIL_FROM":    "elevate@example.org",
 		// The process trusts the test server's certificate the standard way.
 		"SSL_CERT_FILE": caFile,
 	})
-	ctx := browser(t)
+	ctx := testkit.Browser(t)
 	setupAndSignIn(t, ctx, p, "mail-setup")
 	do(t, ctx, p,
-		chromedp.Navigate(p.base+"/admin/users/new"),
+		chromedp.Navigate(p.Base+"/admin/users/new"),
 		fill(`#f-email`, "nina@example.com"), fill(`#f-name`, "Nina <Newcomer>"),
 		chromedp.Click(chromedp.CSS(`[data-testid="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="secret"]`)),
@@ -48,11 +49,11 @@ func TestBrowserMailedPasswordLink(t *testing.T) {
 		t.Fatalf("name not escaped in HTML:\n%s", m.HTML)
 	}
 	link := regexp.MustCompile(`https?://\S+/set-password\?token=\S+`).FindString(m.Text)
-	if !strings.HasPrefix(link, p.base+"/set-password?token=") {
+	if !strings.HasPrefix(link, p.Base+"/set-password?token=") {
 		t.Fatalf("no set-password link in:\n%s", m.Text)
 	}
 
-	nina := browser(t)
+	nina := testkit.Browser(t)
 	do(t, nina, p,
 		chromedp.Navigate(link),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="set-password-form"]`)),
@@ -63,15 +64,15 @@ func TestBrowserMailedPasswordLink(t *testing.T) {
 	signInAs(t, nina, p, "nina@example.com", e2ePassword)
 
 	do(t, ctx, p,
-		chromedp.Navigate(p.base+"/admin/outbox?state=sent"),
+		chromedp.Navigate(p.Base+"/admin/outbox?state=sent"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="outbox-row"]`)),
 	)
 	if r := text(t, ctx, `[data-testid="outbox-row"]`); !strings.Contains(r, "nina@example.com") || !strings.Contains(r, "Sent") {
 		t.Fatalf("outbox row: %q", r)
 	}
-	screenshot(t, ctx, "admin-outbox")
+	testkit.Screenshot(t, ctx, "admin-outbox")
 	do(t, ctx, p, chromedp.EmulateViewport(375, 800))
-	screenshot(t, ctx, "admin-outbox-375")
+	testkit.Screenshot(t, ctx, "admin-outbox-375")
 	if n := len(srv.To("nina@example.com")); n != 1 {
 		t.Fatalf("nina got %d messages", n)
 	}
@@ -79,13 +80,13 @@ func TestBrowserMailedPasswordLink(t *testing.T) {
 
 // startWithMail runs the binary with the demo organisation and SMTP pointed at a loopback server
 // (STARTTLS and AUTH), trusting its certificate through SSL_CERT_FILE.
-func startWithMail(t *testing.T, srv *mailtest.Server, args ...string) *process {
+func startWithMail(t *testing.T, srv *mailtest.Server, args ...string) *testkit.Process {
 	t.Helper()
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(caFile, srv.CertPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return startElevate(t, map[string]string{
+	return testkit.Serve(t, map[string]string{
 		"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "mail.db"),
 		"ELEVATE_SMTP_URL":     srv.URL(),
 		"ELEVATE_MAIL_FROM":    "elevate@example.org",
@@ -119,15 +120,15 @@ func waitMail(t *testing.T, srv *mailtest.Server, rcpt, subject string) []mailte
 // signs in, lands on the request and approves; the requester's "approved" mail arrives, once.
 func TestBrowserApproveFromTheMail(t *testing.T) {
 	srv := mailtest.Start(t, mailtest.Options{})
-	p := startWithMail(t, srv, "serve", "--demo")
+	p := startWithMail(t, srv, "--demo")
 	pw := regexp.MustCompile(`password (demo-\S+)\)`).FindStringSubmatch(p.Stdout())
 	if pw == nil {
 		t.Fatalf("demo password not printed:\n%s", p.Stdout())
 	}
-	ctx := browser(t)
+	ctx := testkit.Browser(t)
 	signInAs(t, ctx, p, "rhea@demo.example", pw[1])
 	do(t, ctx, p,
-		chromedp.Navigate(p.base+"/requests/new"),
+		chromedp.Navigate(p.Base+"/requests/new"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="scopes"]`)),
 		fill(`[data-testid="search"]`, "mailbox admin\n"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="scope"]`)),
@@ -145,7 +146,7 @@ func TestBrowserApproveFromTheMail(t *testing.T) {
 
 	// The approvers' mail, with a link to the request and what was typed escaped.
 	m := waitMail(t, srv, "olivia@demo.example", "Approval needed")[0]
-	link := p.base + reqPath
+	link := p.Base + reqPath
 	if !strings.Contains(m.Text, link) || !strings.Contains(m.HTML, `href="`+link+`"`) {
 		t.Fatalf("no link to %s in the mail:\n%s", link, m.Text)
 	}
@@ -158,7 +159,7 @@ func TestBrowserApproveFromTheMail(t *testing.T) {
 		t.Fatal(err)
 	}
 	do(t, ctx, p, chromedp.EmulateViewport(375, 800), chromedp.Navigate("file://"+mailPage), chromedp.WaitVisible(chromedp.CSS("h1")))
-	screenshot(t, ctx, "mail-pending-375")
+	testkit.Screenshot(t, ctx, "mail-pending-375")
 
 	// A mail scanner fetches the link: it is sent to sign in, and nothing changes (the approver
 	// finds the request still pending below).
@@ -179,7 +180,7 @@ func TestBrowserApproveFromTheMail(t *testing.T) {
 	}
 
 	// The approver opens the link from the mail in a fresh browser, signs in and lands on it.
-	olivia := browser(t)
+	olivia := testkit.Browser(t)
 	do(t, olivia, p,
 		chromedp.Navigate(link),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="login-form"]`)),
@@ -190,7 +191,7 @@ func TestBrowserApproveFromTheMail(t *testing.T) {
 	if st := text(t, olivia, `[data-testid="card-status"]`); !strings.Contains(st, "Pending") {
 		t.Fatalf("the request was decided before the approver acted: %q", st)
 	}
-	screenshot(t, olivia, "mail-link-request")
+	testkit.Screenshot(t, olivia, "mail-link-request")
 	do(t, olivia, p,
 		chromedp.Click(chromedp.CSS(`[data-testid="approve"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="card-notice"]`)),

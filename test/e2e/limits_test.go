@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/elevate-pam/elevate/internal/testkit"
 )
 
 // peakRSS reads a process's peak resident set size (VmHWM) in bytes from /proc.
@@ -57,10 +59,10 @@ func (f *filler) Read(p []byte) (int, error) {
 // multipart and as urlencoded forms, half of them without a Content-Length, are refused with
 // 415 or 413 before they are read, and the server's peak resident memory stays under 150 MB.
 func TestLargeAnonymousBodiesKeepServerMemoryLow(t *testing.T) {
-	p := startElevate(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "big.db")})
+	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "big.db")})
 	const size = 40 << 20
 	const boundary = "elevate-test-boundary"
-	before := peakRSS(t, p.cmd.Process.Pid)
+	before := peakRSS(t, p.Pid())
 
 	type post struct {
 		multipart, chunked bool
@@ -86,7 +88,7 @@ func TestLargeAnonymousBodiesKeepServerMemoryLow(t *testing.T) {
 				head, ctype = "_csrf=x&email=", "application/x-www-form-urlencoded"
 			}
 			body := io.MultiReader(strings.NewReader(head), &filler{n: size}, strings.NewReader(tail))
-			req, err := http.NewRequest(http.MethodPost, p.base+"/login", body)
+			req, err := http.NewRequest(http.MethodPost, p.Base+"/login", body)
 			if err != nil {
 				results[i] = err.Error()
 				return
@@ -107,7 +109,7 @@ func TestLargeAnonymousBodiesKeepServerMemoryLow(t *testing.T) {
 	}
 	wg.Wait()
 
-	peak := peakRSS(t, p.cmd.Process.Pid)
+	peak := peakRSS(t, p.Pid())
 	t.Logf("server peak resident memory: %d MB before the posts, %d MB after", before>>20, peak>>20)
 	for i, ps := range posts {
 		want := "413"
@@ -122,7 +124,7 @@ func TestLargeAnonymousBodiesKeepServerMemoryLow(t *testing.T) {
 		t.Errorf("server peak resident memory %d MB, want under 150 MB\n%s", peak>>20, p.Logs())
 	}
 	// The server still answers.
-	resp, err := http.Get(p.base + "/login")
+	resp, err := http.Get(p.Base + "/login")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -11,9 +11,10 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/elevate-pam/elevate/internal/testkit"
 )
 
-func signOut(t *testing.T, ctx context.Context, p *process) {
+func signOut(t *testing.T, ctx context.Context, p *testkit.Process) {
 	t.Helper()
 	do(t, ctx, p,
 		chromedp.Click(chromedp.CSS(`[data-testid="user-menu"]`)),
@@ -23,10 +24,10 @@ func signOut(t *testing.T, ctx context.Context, p *process) {
 	)
 }
 
-func checkCall(t *testing.T, p *process, token, user, task string) map[string]any {
+func checkCall(t *testing.T, p *testkit.Process, token, user, task string) map[string]any {
 	t.Helper()
 	b, _ := json.Marshal(map[string]string{"user": user, "task": task})
-	req, _ := http.NewRequest("POST", p.base+"/api/v1/check", bytes.NewReader(b))
+	req, _ := http.NewRequest("POST", p.Base+"/api/v1/check", bytes.NewReader(b))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -43,29 +44,29 @@ func checkCall(t *testing.T, p *process, token, user, task string) map[string]an
 // the inbox, the requester sees the grant in force, and a check for a covered task is allowed,
 // then denied after a revoke.
 func TestBrowserRequestApproveCheckRevoke(t *testing.T) {
-	p := startElevate(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "req.db")}, "serve", "--demo")
+	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "req.db")}, "--demo")
 	pw := regexp.MustCompile(`password (demo-\S+)\)`).FindStringSubmatch(p.Stdout())
 	if pw == nil {
 		t.Fatalf("demo password not printed:\n%s", p.Stdout())
 	}
-	ctx := browser(t)
+	ctx := testkit.Browser(t)
 
 	// An admin makes a check token for the target system.
 	signInAs(t, ctx, p, "admin@demo.example", pw[1])
 	do(t, ctx, p,
-		chromedp.Navigate(p.base+"/admin/check-tokens"),
+		chromedp.Navigate(p.Base+"/admin/check-tokens"),
 		fill(`#f-name`, "exchange-runspace"),
 		chromedp.Click(chromedp.CSS(`[data-testid="create-token"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="secret"]`)),
 	)
 	token := strings.TrimSpace(text(t, ctx, `[data-testid="secret"]`))
-	screenshot(t, ctx, "admin-check-tokens")
+	testkit.Screenshot(t, ctx, "admin-check-tokens")
 	signOut(t, ctx, p)
 
 	// The requester asks for Mailbox admin for 1 hour.
 	signInAs(t, ctx, p, "rhea@demo.example", pw[1])
 	do(t, ctx, p,
-		chromedp.Navigate(p.base+"/requests/new"),
+		chromedp.Navigate(p.Base+"/requests/new"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="scopes"]`)),
 		fill(`[data-testid="search"]`, "mailbox admin\n"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="scope"]`)),
@@ -74,7 +75,7 @@ func TestBrowserRequestApproveCheckRevoke(t *testing.T) {
 		fill(`#f-justification`, "Shared mailbox permissions for the new support team."),
 		fill(`#f-ticket`, "INC-5001"),
 	)
-	screenshot(t, ctx, "request-new")
+	testkit.Screenshot(t, ctx, "request-new")
 	do(t, ctx, p,
 		chromedp.Click(chromedp.CSS(`[data-testid="submit-request"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="timeline"]`)),
@@ -86,11 +87,11 @@ func TestBrowserRequestApproveCheckRevoke(t *testing.T) {
 		t.Fatalf("check while pending: %v", d)
 	}
 	// The target host's side: `elevate check` and `elevate run` with the same token.
-	host := map[string]string{"ELEVATE_URL": p.base, "ELEVATE_CHECK_TOKEN": token, "USER": "rhea", "ELEVATE_USER_DOMAIN": "demo.example"}
-	if code, _, errOut := runBinary(t, host, "check", "--user", "rhea@demo.example", "--task", "exchange/Set-Mailbox"); code != 1 || !strings.Contains(errOut, "no grant in force") {
+	host := map[string]string{"ELEVATE_URL": p.Base, "ELEVATE_CHECK_TOKEN": token, "USER": "rhea", "ELEVATE_USER_DOMAIN": "demo.example"}
+	if code, _, errOut := testkit.Run(t, host, "check", "--user", "rhea@demo.example", "--task", "exchange/Set-Mailbox"); code != 1 || !strings.Contains(errOut, "no grant in force") {
 		t.Fatalf("elevate check while pending: exit %d, %q", code, errOut)
 	}
-	if code, out, _ := runBinary(t, host, "run", "--task", "exchange/Set-Mailbox", "--", "sh", "-c", "echo ran; exit 7"); code != 1 || strings.Contains(out, "ran") {
+	if code, out, _ := testkit.Run(t, host, "run", "--task", "exchange/Set-Mailbox", "--", "sh", "-c", "echo ran; exit 7"); code != 1 || strings.Contains(out, "ran") {
 		t.Fatalf("elevate run while pending: exit %d, %q", code, out)
 	}
 	reqPath, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname`))
@@ -99,10 +100,10 @@ func TestBrowserRequestApproveCheckRevoke(t *testing.T) {
 	// The approver approves inline in the inbox (htmx swaps the card).
 	signInAs(t, ctx, p, "olivia@demo.example", pw[1])
 	do(t, ctx, p,
-		chromedp.Navigate(p.base+"/approvals"),
+		chromedp.Navigate(p.Base+"/approvals"),
 		chromedp.WaitVisible(chromedp.CSS(`#req-`+strings.TrimPrefix(reqPath, "/requests/")+` [data-testid="approve"]`)),
 	)
-	screenshot(t, ctx, "approvals")
+	testkit.Screenshot(t, ctx, "approvals")
 	do(t, ctx, p,
 		chromedp.Click(chromedp.CSS(`#req-`+strings.TrimPrefix(reqPath, "/requests/")+` [data-testid="approve"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="card-notice"]`)),
@@ -113,15 +114,15 @@ func TestBrowserRequestApproveCheckRevoke(t *testing.T) {
 	signOut(t, ctx, p)
 
 	signInAs(t, ctx, p, "rhea@demo.example", pw[1])
-	do(t, ctx, p, chromedp.Navigate(p.base+reqPath), chromedp.WaitVisible(chromedp.CSS(`[data-testid="card-state"]`)))
+	do(t, ctx, p, chromedp.Navigate(p.Base+reqPath), chromedp.WaitVisible(chromedp.CSS(`[data-testid="card-state"]`)))
 	if st := text(t, ctx, `[data-testid="card-state"]`); !strings.Contains(st, "In force until") {
 		t.Fatalf("requester sees %q", st)
 	}
-	screenshot(t, ctx, "request-in-force")
+	testkit.Screenshot(t, ctx, "request-in-force")
 	if d := checkCall(t, p, token, "rhea@demo.example", "exchange/Set-Mailbox"); d["allowed"] != true {
 		t.Fatalf("check after approval: %v", d)
 	}
-	if code, out, _ := runBinary(t, host, "run", "--task", "exchange/Set-Mailbox", "--", "sh", "-c", "echo ran; exit 7"); code != 7 || !strings.Contains(out, "ran") {
+	if code, out, _ := testkit.Run(t, host, "run", "--task", "exchange/Set-Mailbox", "--", "sh", "-c", "echo ran; exit 7"); code != 7 || !strings.Contains(out, "ran") {
 		t.Fatalf("elevate run with a grant in force: exit %d, %q", code, out)
 	}
 	signOut(t, ctx, p)
@@ -129,7 +130,7 @@ func TestBrowserRequestApproveCheckRevoke(t *testing.T) {
 	// The approver revokes; the next check is denied.
 	signInAs(t, ctx, p, "olivia@demo.example", pw[1])
 	do(t, ctx, p,
-		chromedp.Navigate(p.base+reqPath),
+		chromedp.Navigate(p.Base+reqPath),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="revoke-form"]`)),
 		fill(`#f-reason`, "Team set up; no longer needed."),
 		chromedp.Click(chromedp.CSS(`[data-testid="revoke"]`)),
@@ -138,10 +139,10 @@ func TestBrowserRequestApproveCheckRevoke(t *testing.T) {
 	if d := checkCall(t, p, token, "rhea@demo.example", "exchange/Set-Mailbox"); d["allowed"] != false {
 		t.Fatalf("check after revoke: %v", d)
 	}
-	screenshot(t, ctx, "request-revoked")
+	testkit.Screenshot(t, ctx, "request-revoked")
 	// Phone width: the inbox and a request card stay usable.
-	do(t, ctx, p, chromedp.EmulateViewport(375, 800), chromedp.Navigate(p.base+"/approvals"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="page-title"]`)))
-	screenshot(t, ctx, "approvals-375")
-	do(t, ctx, p, chromedp.Navigate(p.base+reqPath), chromedp.WaitVisible(chromedp.CSS(`[data-testid="timeline"]`)))
-	screenshot(t, ctx, "request-375")
+	do(t, ctx, p, chromedp.EmulateViewport(375, 800), chromedp.Navigate(p.Base+"/approvals"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="page-title"]`)))
+	testkit.Screenshot(t, ctx, "approvals-375")
+	do(t, ctx, p, chromedp.Navigate(p.Base+reqPath), chromedp.WaitVisible(chromedp.CSS(`[data-testid="timeline"]`)))
+	testkit.Screenshot(t, ctx, "request-375")
 }

@@ -1,8 +1,4 @@
-// Package fleet runs real `elevate serve` processes for the tests and the benchmark that need
-// more than one process, a crash or a database outage: it builds the binary, loads an
-// organisation with API tokens into a database, starts, stops and kills processes, and talks
-// to them over the JSON API. Nothing in the product imports it.
-package fleet
+package testkit
 
 import (
 	"bufio"
@@ -18,11 +14,11 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/admin"
@@ -32,18 +28,6 @@ import (
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
 )
-
-// Build compiles the elevate binary from the module at root into dir, as shipped (no cgo).
-func Build(root, dir string) (string, error) {
-	bin := filepath.Join(dir, "elevate")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-}
 
 // Org is the demo organisation loaded into one database, with an API token for each person
 // and a check token.
@@ -80,7 +64,7 @@ func Seed(ctx context.Context, url string) (*Org, error) {
 	}
 	now := func() time.Time { return time.Now().UTC() }
 	accounts := auth.NewService(db, nil, now)
-	res, err := demo.Load(ctx, db, accounts, admin.New(db, now), now)
+	res, err := demo.Load(ctx, db, admin.New(db, now), now)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("load demo: %w", err)
@@ -93,12 +77,12 @@ func Seed(ctx context.Context, url string) (*Org, error) {
 			return nil, err
 		}
 		o.Users[email] = u
-		if _, o.Tokens[email], err = accounts.CreateAPIToken(ctx, u, "fleet", auth.ScopeAPI, audit.System); err != nil {
+		if _, o.Tokens[email], err = accounts.CreateAPIToken(ctx, u, "testkit", auth.ScopeAPI, audit.System); err != nil {
 			db.Close()
 			return nil, err
 		}
 	}
-	if _, o.Check, err = accounts.CreateCheckToken(ctx, "fleet-check", audit.System); err != nil {
+	if _, o.Check, err = accounts.CreateCheckToken(ctx, "testkit-check", audit.System); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -129,12 +113,21 @@ func (o *Org) Actor(email string) audit.Actor {
 type Process struct {
 	Base string // http://127.0.0.1:port
 
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	logs strings.Builder
-	done chan struct{}
-	err  error
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	logs   strings.Builder
+	stdout capped
+	setup  string
+	seen   chan struct{} // closed when the setup link was printed
+	done   chan struct{}
+	err    error
 }
+
+// logCap bounds what a process's logs and output keep, so a long run cannot fill the memory.
+const logCap = 4 << 20
+
+// setupLink finds the one-time setup link a first run prints on stderr, outside the logger.
+var setupLink = regexp.MustCompile(`https?://\S+/setup\?token=[^\s"]+`)
 
 // FreeAddr returns a loopback address with a port nobody listens on at the moment.
 func FreeAddr() (string, error) {
@@ -146,8 +139,9 @@ func FreeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// Start runs bin serve with env (ELEVATE_ADDR is chosen here) and waits until it answers
-// /healthz, at most 20 seconds.
+// Start runs `bin serve args...` with only PATH, HOME, ELEVATE_ADDR (chosen here) and env in
+// its environment (env may override HOME), and waits until it answers /healthz, at most 20
+// seconds.
 func Start(bin string, env map[string]string, args ...string) (*Process, error) {
 	addr, err := FreeAddr()
 	if err != nil {
@@ -158,12 +152,12 @@ func Start(bin string, env map[string]string, args ...string) (*Process, error) 
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &Process{Base: "http://" + addr, cmd: cmd, done: make(chan struct{})}
+	p := &Process{Base: "http://" + addr, cmd: cmd, seen: make(chan struct{}), done: make(chan struct{})}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stdout = io.Discard
+	cmd.Stdout = &p.stdout
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -173,9 +167,14 @@ func Start(bin string, env map[string]string, args ...string) (*Process, error) 
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
+			line := sc.Text()
 			p.mu.Lock()
-			if p.logs.Len() < 4<<20 {
-				p.logs.WriteString(sc.Text() + "\n")
+			if p.logs.Len() < logCap {
+				p.logs.WriteString(line + "\n")
+			}
+			if u := setupLink.FindString(line); u != "" && p.setup == "" {
+				p.setup = u
+				close(p.seen)
 			}
 			p.mu.Unlock()
 		}
@@ -206,6 +205,23 @@ func Start(bin string, env map[string]string, args ...string) (*Process, error) 
 	}
 }
 
+// Serve builds the binary (once per test process), starts `elevate serve args...` with env
+// and a HOME of the test's own, and kills it when the test ends. A process that does not
+// start fails the test.
+func Serve(t testing.TB, env map[string]string, args ...string) *Process {
+	t.Helper()
+	all := map[string]string{"HOME": t.TempDir()}
+	for k, v := range env {
+		all[k] = v
+	}
+	p, err := Start(Binary(t), all, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Kill)
+	return p
+}
+
 // Pid is the process id.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
@@ -216,13 +232,30 @@ func (p *Process) Logs() string {
 	return p.logs.String()
 }
 
+// Stdout returns what the process printed on standard output so far.
+func (p *Process) Stdout() string { return p.stdout.String() }
+
+// SetupURL returns the one-time setup link the process printed on a first run, or "" when
+// it printed none (the database had an administrator, or another process printed it).
+func (p *Process) SetupURL() string {
+	select {
+	case <-p.seen:
+	case <-p.done:
+	case <-time.After(2 * time.Second): // the link is printed before the process listens
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.setup
+}
+
 // Kill sends SIGKILL and waits until the process is gone.
 func (p *Process) Kill() {
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
 }
 
-// Stop sends SIGTERM and waits for the graceful shutdown (SIGKILL after 15 seconds).
+// Stop sends SIGTERM and waits for the graceful shutdown (SIGKILL after 15 seconds); it
+// returns the exit error, nil after a clean stop.
 func (p *Process) Stop() error {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -312,7 +345,7 @@ func (o *Org) Submit(ctx context.Context, base, email string) (string, int, erro
 // Act approves, denies, withdraws or revokes a request through the API as email, and returns
 // the status code.
 func (o *Org) Act(ctx context.Context, base, email, id, action string) (int, map[string]any, error) {
-	return Call(ctx, "POST", base+"/api/v1/requests/"+id+"/"+action, o.Tokens[email], map[string]string{"comment": "fleet", "reason": "fleet"})
+	return Call(ctx, "POST", base+"/api/v1/requests/"+id+"/"+action, o.Tokens[email], map[string]string{"comment": "testkit", "reason": "testkit"})
 }
 
 // CheckAccess asks the check API whether user may run task now.
@@ -409,4 +442,25 @@ func (s *Session) Stream(ctx context.Context, path string) (int, error) {
 			return n, err
 		}
 	}
+}
+
+// capped collects a child's output safely while tests read it, up to logCap bytes.
+type capped struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.b.Len() < logCap {
+		c.b.Write(p)
+	}
+	return len(p), nil
+}
+
+func (c *capped) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.b.String()
 }

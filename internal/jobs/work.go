@@ -1,0 +1,98 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// How often the fixed-period jobs run.
+const (
+	// MailEvery is how often mail looks for due messages and expiring grants.
+	MailEvery = 2 * time.Second
+	// SessionSweepEvery is how often ended sessions and old rate-limit windows are removed.
+	SessionSweepEvery = 10 * time.Minute
+)
+
+// RequestSweeper writes down timed-out and expired requests; access.Service is one.
+type RequestSweeper interface {
+	Sweep(ctx context.Context) (int, error)
+}
+
+// SweepRequests is the request sweep. Decisions never depend on it (they compute from times);
+// it keeps states, lists and mail current. Every replica sweeps: each change is recorded by
+// exactly one of them.
+func SweepRequests(s RequestSweeper, every time.Duration, log *slog.Logger) Job {
+	return Job{Name: "request sweep", Every: every, Work: func(ctx context.Context) error {
+		n, err := s.Sweep(ctx)
+		if n > 0 {
+			log.Info("requests swept", "count", n)
+		}
+		return err
+	}}
+}
+
+// SessionStore forgets ended sessions; store.Store is one.
+type SessionStore interface {
+	DeleteExpiredSessions(ctx context.Context, now time.Time, idle time.Duration) (int64, error)
+}
+
+// SweepSessions deletes sessions that ended (past their lifetime, or idle longer than idle).
+// Sessions are checked on every request anyway, so this only keeps the table small.
+func SweepSessions(s SessionStore, idle, every time.Duration, now func() time.Time, log *slog.Logger) Job {
+	return Job{Name: "session sweep", Every: every, Work: func(ctx context.Context) error {
+		n, err := s.DeleteExpiredSessions(ctx, now(), idle)
+		if n > 0 {
+			log.Debug("ended sessions removed", "count", n)
+		}
+		return err
+	}}
+}
+
+// RateLimitStore forgets old rate-limit windows; store.Store is one.
+type RateLimitStore interface {
+	DeleteRateLimitsBefore(ctx context.Context, windowStart int64) (int64, error)
+}
+
+// RateLimitKeep is how long a rate-limit window is kept: longer than any limit's window.
+const RateLimitKeep = 24 * time.Hour
+
+// SweepRateLimits deletes rate-limit windows that started more than RateLimitKeep ago.
+func SweepRateLimits(s RateLimitStore, every time.Duration, now func() time.Time) Job {
+	return Job{Name: "rate limit sweep", Every: every, Work: func(ctx context.Context) error {
+		_, err := s.DeleteRateLimitsBefore(ctx, now().Add(-RateLimitKeep).Unix())
+		return err
+	}}
+}
+
+// ExpiryNotices queues the "ends soon" mail; mail.Outbox is one.
+type ExpiryNotices interface {
+	QueueExpiryNotices(ctx context.Context) (int, error)
+}
+
+// MailDelivery sends the mail that is due; mail.Worker is one.
+type MailDelivery interface {
+	DeliverDue(ctx context.Context) (int, error)
+}
+
+// Mail queues expiry notices and then delivers what is due, so a notice queued on a tick goes
+// out on the same tick. Either may be nil (no notices, or no delivery); a failure of the first
+// does not keep the second from running.
+func Mail(notices ExpiryNotices, delivery MailDelivery, every time.Duration) Job {
+	return Job{Name: "mail", Every: every, Work: func(ctx context.Context) error {
+		var errs []error
+		if notices != nil {
+			if _, err := notices.QueueExpiryNotices(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("queue expiry notices: %w", err))
+			}
+		}
+		if delivery != nil {
+			if _, err := delivery.DeliverDue(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("deliver mail: %w", err))
+			}
+		}
+		return errors.Join(errs...)
+	}}
+}

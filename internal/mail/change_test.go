@@ -1,0 +1,69 @@
+package mail_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/elevate-pam/elevate/internal/access"
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/mail"
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/elevate-pam/elevate/internal/testenv"
+)
+
+// The outbox renders a change from the Change it is handed and looks nothing up again: what
+// the use case gathered is what the message says, and the kind is the action's.
+func TestMailRendersTheChangeItIsGiven(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect)
+		r := w.submit("for the audit")
+		seen := map[string]bool{}
+		for _, m := range w.mail(pam.MailFilter{}) {
+			seen[m.ID] = true
+		}
+		r.Status = pam.StatusDenied
+		r.Reviews = []pam.Review{{ReviewerID: w.approvers[0].ID, ReviewerName: "Named In The Change", Decision: pam.DecisionDeny,
+			Comment: "not today", At: w.clock.Now()}}
+		requester := w.requester
+		requester.Name = "Rita From The Change"
+		c := access.Change{
+			Action: audit.RequestDenied, Actor: as(w.approvers[0]), Request: r, Requester: requester,
+			Tasks:     []pam.Task{{Key: "given/Only-In-The-Change"}},
+			Approvers: []pam.User{w.approvers[1]},
+		}
+		must(t, w.db.Tx(w.ctx, func(tx *store.Store) error { return w.outbox.RequestChanged(w.ctx, tx, c) }))
+
+		var queued []store.OutboxMessage
+		for _, m := range w.mail(pam.MailFilter{}) {
+			if !seen[m.ID] {
+				queued = append(queued, m)
+			}
+		}
+		var kinds, to []string
+		for _, m := range queued {
+			kinds, to = append(kinds, m.Kind), append(to, m.Recipient)
+			for _, want := range []string{"given/Only-In-The-Change", "Named In The Change"} {
+				if !strings.Contains(m.Text, want) {
+					t.Errorf("%s mail to %s lacks %q:\n%s", m.Kind, m.Recipient, want, m.Text)
+				}
+			}
+			if strings.Contains(m.Text, "exchange/Set-Mailbox") {
+				t.Errorf("%s mail to %s lists the stored tasks, not the change's", m.Kind, m.Recipient)
+			}
+		}
+		slices.Sort(kinds)
+		if want := []string{audit.RequestDenied.String(), mail.KindDecided}; !slices.Equal(kinds, want) {
+			t.Fatalf("kinds %v, want %v", kinds, want)
+		}
+		if !slices.Contains(to, w.approvers[1].Email) || !slices.Contains(to, w.requester.Email) || slices.Contains(to, w.approvers[0].Email) {
+			t.Fatalf("went to %v", to)
+		}
+		for _, m := range queued {
+			if m.Recipient == w.requester.Email && !strings.Contains(m.Text, "Rita From The Change") {
+				t.Errorf("requester mail does not greet the change's requester:\n%s", m.Text)
+			}
+		}
+	})
+}
