@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -152,227 +153,289 @@ func (s *Server) updateTask(c echo.Context) error {
 		}})
 }
 
-// ---- roles
+// ---- roles and role groups
 
-func (s *Server) listRoles(c echo.Context) error {
-	q, after := c.QueryParam("q"), c.QueryParam("after")
-	roles, err := s.catalog.Roles(c.Request().Context(), pam.Page{After: after, Query: q, Limit: pageSize})
-	if err != nil {
-		return err
-	}
-	t := components.TableVM{TestID: "roles", Columns: []string{"Role", "Tasks"}, Numeric: []bool{false, true},
-		Empty: "No roles yet. A role bundles tasks that are usually needed together."}
-	for _, r := range roles {
-		t.Rows = append(t.Rows, []components.Cell{{Text: r.Name, Href: "/admin/roles/" + r.ID, Sub: r.Description}, {Text: fmt.Sprint(r.TaskCount), Numeric: true}})
-	}
-	last := ""
-	if len(roles) > 0 {
-		last = strings.ToLower(roles[len(roles)-1].Name)
-	}
-	first, next := pageLinks("/admin/roles", c.QueryParams(), after, last, len(roles) == pageSize)
-	return render(c, http.StatusOK, adminview.List(adminview.ListVM{
-		Meta: s.meta(c, "Roles"), Tab: "roles",
-		Header:       components.HeaderVM{Title: "Roles", Subtitle: "Named sets of tasks.", ActionLabel: "New role", ActionHref: "/admin/roles/new"},
-		SearchAction: "/admin/roles", Q: q, Placeholder: "Role name", Table: t, FirstHref: first, NextHref: next,
-	}))
+// memberSet describes the pages of a named set with members, a role (a set of tasks) or a role
+// group (a set of roles), so that one set of handlers lists, shows and saves both and changes
+// their members.
+type memberSet struct {
+	namedSet
+	scope      pam.ScopeType
+	items      string // the members, plural, in words and in paths: "tasks"
+	addName    string // the form field that names a member to add
+	testID     string // the members section
+	searchHint string
+	emptyList  string
+	byID       func(ctx context.Context, s *Server, id string) (setVM, error)
+	page       func(ctx context.Context, s *Server, p pam.Page) ([]setVM, error)
+	members    func(ctx context.Context, s *Server, id string, limit int) ([]member, error)
+	find       func(ctx context.Context, s *Server, q string) ([]member, error)
+	update     func(s *Server, c echo.Context, id, name, desc string) error
+	add        func(s *Server, c echo.Context, id, value string) error
+	remove     func(s *Server, c echo.Context, id, item string) error
+	// related is the page's last section: what holds a role, what a role group covers.
+	related func(ctx context.Context, s *Server, id string) (adminview.SetSection, error)
 }
 
-func (s *Server) rolePage(c echo.Context, r pam.Role, form adminview.FormVM) (templ.Component, error) {
+// setVM is a role or a role group as its pages show it.
+type setVM struct {
+	ID, Name, Description string
+	Count                 int // its members
+}
+
+// member is a member of a set (item) or a candidate for one (cand), with its id.
+type member struct {
+	id   string
+	item adminview.Item
+	cand adminview.Candidate
+}
+
+var (
+	roleSet = memberSet{
+		namedSet: namedSet{tab: "roles", what: "role", list: "/admin/roles", listLabel: "Roles", submit: "Create role",
+			next: "Add its tasks below.", create: func(s *Server, c echo.Context, name, desc string) (string, error) {
+				r, err := s.admin.CreateRole(c.Request().Context(), actor(c), name, desc)
+				return r.ID, err
+			}},
+		scope: pam.ScopeRole, items: "tasks", addName: "task", testID: "role-tasks", searchHint: "Find a task by key or name",
+		emptyList: "No roles yet. A role bundles tasks that are usually needed together.",
+		byID: func(ctx context.Context, s *Server, id string) (setVM, error) {
+			r, err := s.catalog.RoleByID(ctx, id)
+			return roleVM(r), err
+		},
+		page: func(ctx context.Context, s *Server, p pam.Page) ([]setVM, error) {
+			rs, err := s.catalog.Roles(ctx, p)
+			return mapVMs(rs, roleVM), err
+		},
+		members: func(ctx context.Context, s *Server, id string, limit int) ([]member, error) {
+			ts, err := s.catalog.RoleTasks(ctx, id, pam.Page{Limit: limit})
+			return mapVMs(ts, func(t pam.Task) member {
+				return member{id: t.ID, item: adminview.Item{Label: t.Key, Sub: t.Name, Href: "/admin/tasks/" + t.ID}}
+			}), err
+		},
+		find: func(ctx context.Context, s *Server, q string) ([]member, error) {
+			ts, err := s.catalog.Tasks(ctx, pam.Page{Query: q, Limit: 20})
+			return mapVMs(ts, func(t pam.Task) member {
+				return member{id: t.ID, cand: adminview.Candidate{Label: t.Key, Sub: t.Name, Value: t.Key}}
+			}), err
+		},
+		update: func(s *Server, c echo.Context, id, name, desc string) error {
+			return s.admin.UpdateRole(c.Request().Context(), actor(c), id, name, desc)
+		},
+		add: func(s *Server, c echo.Context, id, key string) error {
+			return s.admin.AddRoleTask(c.Request().Context(), actor(c), id, key)
+		},
+		remove: func(s *Server, c echo.Context, id, taskID string) error {
+			return s.admin.RemoveRoleTask(c.Request().Context(), actor(c), id, taskID)
+		},
+		related: func(ctx context.Context, s *Server, id string) (adminview.SetSection, error) {
+			sec := adminview.SetSection{Title: "In role groups", TestID: "role-role-groups", Empty: "No role group contains this role."}
+			rgs, err := s.catalog.RoleRoleGroups(ctx, id)
+			for _, g := range rgs {
+				sec.Items = append(sec.Items, adminview.Item{Label: g.Name, Href: "/admin/role-groups/" + g.ID})
+			}
+			return sec, err
+		},
+	}
+	roleGroupSet = memberSet{
+		namedSet: namedSet{tab: "role-groups", what: "role group", list: "/admin/role-groups", listLabel: "Role groups", submit: "Create role group",
+			next: "Add its roles below.", create: func(s *Server, c echo.Context, name, desc string) (string, error) {
+				r, err := s.admin.CreateRoleGroup(c.Request().Context(), actor(c), name, desc)
+				return r.ID, err
+			}},
+		scope: pam.ScopeRoleGroup, items: "roles", addName: "role_id", testID: "rg-roles", searchHint: "Find a role by name",
+		emptyList: "No role groups yet. A role group bundles roles, for example everything an on-call engineer may need.",
+		byID: func(ctx context.Context, s *Server, id string) (setVM, error) {
+			r, err := s.catalog.RoleGroupByID(ctx, id)
+			return roleGroupVM(r), err
+		},
+		page: func(ctx context.Context, s *Server, p pam.Page) ([]setVM, error) {
+			rs, err := s.catalog.RoleGroups(ctx, p)
+			return mapVMs(rs, roleGroupVM), err
+		},
+		members: func(ctx context.Context, s *Server, id string, limit int) ([]member, error) {
+			rs, err := s.catalog.RoleGroupRoles(ctx, id, pam.Page{Limit: limit})
+			return mapVMs(rs, func(r pam.Role) member {
+				return member{id: r.ID, item: adminview.Item{Label: r.Name, Href: "/admin/roles/" + r.ID}}
+			}), err
+		},
+		find: func(ctx context.Context, s *Server, q string) ([]member, error) {
+			rs, err := s.catalog.Roles(ctx, pam.Page{Query: q, Limit: 20})
+			return mapVMs(rs, func(r pam.Role) member {
+				return member{id: r.ID, cand: adminview.Candidate{Label: r.Name, Sub: fmt.Sprintf("%d tasks", r.TaskCount), Value: r.ID}}
+			}), err
+		},
+		update: func(s *Server, c echo.Context, id, name, desc string) error {
+			return s.admin.UpdateRoleGroup(c.Request().Context(), actor(c), id, name, desc)
+		},
+		add: func(s *Server, c echo.Context, id, roleID string) error {
+			return s.admin.AddRoleGroupRole(c.Request().Context(), actor(c), id, roleID)
+		},
+		remove: func(s *Server, c echo.Context, id, roleID string) error {
+			return s.admin.RemoveRoleGroupRole(c.Request().Context(), actor(c), id, roleID)
+		},
+		related: func(ctx context.Context, s *Server, id string) (adminview.SetSection, error) {
+			sec := adminview.SetSection{Title: "Tasks covered", TestID: "rg-tasks", Empty: "Its roles cover no tasks yet."}
+			tasks, err := s.catalog.ScopeTasks(ctx, pam.ScopeRoleGroup, id, 101)
+			for i, t := range tasks {
+				if i == 100 {
+					sec.More = "Showing the first 100 tasks."
+					break
+				}
+				sec.Items = append(sec.Items, adminview.Item{Label: t.Key, Href: "/admin/tasks/" + t.ID})
+			}
+			return sec, err
+		},
+	}
+)
+
+func roleVM(r pam.Role) setVM {
+	return setVM{ID: r.ID, Name: r.Name, Description: r.Description, Count: r.TaskCount}
+}
+
+func roleGroupVM(r pam.RoleGroup) setVM {
+	return setVM{ID: r.ID, Name: r.Name, Description: r.Description, Count: r.RoleCount}
+}
+
+func mapVMs[T, V any](xs []T, f func(T) V) []V {
+	out := make([]V, len(xs))
+	for i, x := range xs {
+		out[i] = f(x)
+	}
+	return out
+}
+
+// capital returns s with its first letter in upper case.
+func capital(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// listSets lists roles or role groups by name, with their member counts.
+func (s *Server) listSets(set memberSet) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		q, after := c.QueryParam("q"), c.QueryParam("after")
+		sets, err := set.page(c.Request().Context(), s, pam.Page{After: after, Query: q, Limit: pageSize})
+		if err != nil {
+			return err
+		}
+		t := components.TableVM{TestID: set.tab, Columns: []string{capital(set.what), capital(set.items)}, Numeric: []bool{false, true},
+			Empty: set.emptyList}
+		for _, r := range sets {
+			t.Rows = append(t.Rows, []components.Cell{{Text: r.Name, Href: set.list + "/" + r.ID, Sub: r.Description}, {Text: fmt.Sprint(r.Count), Numeric: true}})
+		}
+		last := ""
+		if len(sets) > 0 {
+			last = strings.ToLower(sets[len(sets)-1].Name)
+		}
+		first, next := pageLinks(set.list, c.QueryParams(), after, last, len(sets) == pageSize)
+		return render(c, http.StatusOK, adminview.List(adminview.ListVM{
+			Meta: s.meta(c, set.listLabel), Tab: set.tab,
+			Header: components.HeaderVM{Title: set.listLabel, Subtitle: "Named sets of " + set.items + ".",
+				ActionLabel: "New " + set.what, ActionHref: set.list + "/new"},
+			SearchAction: set.list, Q: q, Placeholder: capital(set.what) + " name", Table: t, FirstHref: first, NextHref: next,
+		}))
+	}
+}
+
+// setForm is the edit form of a role or role group holding the given input.
+func (s *Server) setForm(c echo.Context, set memberSet, r setVM, name, desc string) adminview.FormVM {
+	return adminview.FormVM{Meta: s.meta(c, r.Name), Action: set.list + "/" + r.ID, Submit: "Save " + set.what,
+		Fields: titleFields(name, desc, "the "+set.what)}
+}
+
+// setPage draws a role or role group with its edit form, its members, the search for more, its
+// policy and what is related to it.
+func (s *Server) setPage(c echo.Context, set memberSet, r setVM, form adminview.FormVM) (templ.Component, error) {
 	ctx := c.Request().Context()
-	tasks, err := s.catalog.RoleTasks(ctx, r.ID, pam.Page{Limit: 200})
+	members, err := set.members(ctx, s, r.ID, 200)
 	if err != nil {
 		return nil, err
 	}
-	base := "/admin/roles/" + r.ID
-	sec := adminview.SetSection{Title: fmt.Sprintf("Tasks (%d)", r.TaskCount), TestID: "role-tasks", Empty: "No tasks yet. Find tasks below to add them.",
-		AddAction: base + "/tasks", AddName: "task", SearchHref: base, SearchQ: c.QueryParam("q"), SearchHint: "Find a task by key or name"}
+	base := set.list + "/" + r.ID
+	sec := adminview.SetSection{Title: fmt.Sprintf("%s (%d)", capital(set.items), r.Count), TestID: set.testID,
+		Empty:     "No " + set.items + " yet. Find " + set.items + " below to add them.",
+		AddAction: base + "/" + set.items, AddName: set.addName, SearchHref: base, SearchQ: c.QueryParam("q"), SearchHint: set.searchHint}
 	in := map[string]bool{}
-	for _, t := range tasks {
-		in[t.ID] = true
-		sec.Items = append(sec.Items, adminview.Item{Label: t.Key, Sub: t.Name, Href: "/admin/tasks/" + t.ID, RemoveAction: base + "/tasks/" + t.ID + "/remove"})
+	for _, m := range members {
+		in[m.id] = true
+		m.item.RemoveAction = base + "/" + set.items + "/" + m.id + "/remove"
+		sec.Items = append(sec.Items, m.item)
 	}
-	if len(tasks) == 200 {
-		sec.More = "Showing the first 200 tasks."
+	if len(members) == 200 {
+		sec.More = "Showing the first 200 " + set.items + "."
 	}
 	if q := c.QueryParam("q"); q != "" {
 		sec.Searched = true
-		found, err := s.catalog.Tasks(ctx, pam.Page{Query: q, Limit: 20})
+		found, err := set.find(ctx, s, q)
 		if err != nil {
 			return nil, err
 		}
-		for _, t := range found {
-			if !in[t.ID] {
-				sec.Candidates = append(sec.Candidates, adminview.Candidate{Label: t.Key, Sub: t.Name, Value: t.Key})
+		for _, m := range found {
+			if !in[m.id] {
+				sec.Candidates = append(sec.Candidates, m.cand)
 			}
 		}
 	}
-	rgs, err := s.catalog.RoleRoleGroups(ctx, r.ID)
+	related, err := set.related(ctx, s, r.ID)
 	if err != nil {
 		return nil, err
 	}
-	inRGs := adminview.SetSection{Title: "In role groups", TestID: "role-role-groups", Empty: "No role group contains this role."}
-	for _, g := range rgs {
-		inRGs.Items = append(inRGs.Items, adminview.Item{Label: g.Name, Href: "/admin/role-groups/" + g.ID})
-	}
-	h := components.HeaderVM{Title: r.Name, Subtitle: r.Description, BackLabel: "Roles", BackHref: "/admin/roles"}
-	pol, err := s.policyHeader(c, &h, pam.ScopeRole, r.ID)
+	h := components.HeaderVM{Title: r.Name, Subtitle: r.Description, BackLabel: set.listLabel, BackHref: set.list}
+	pol, err := s.policyHeader(c, &h, set.scope, r.ID)
 	if err != nil {
 		return nil, err
 	}
-	return adminview.Detail(adminview.DetailVM{Meta: s.meta(c, r.Name), Tab: "roles", Header: h, Form: form,
-		Sections: []adminview.SetSection{sec, pol, inRGs}}), nil
+	return adminview.Detail(adminview.DetailVM{Meta: s.meta(c, r.Name), Tab: set.tab, Header: h, Form: form,
+		Sections: []adminview.SetSection{sec, pol, related}}), nil
 }
 
-func (s *Server) showRole(c echo.Context) error {
-	r, err := s.catalog.RoleByID(c.Request().Context(), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	page, err := s.rolePage(c, r, adminview.FormVM{Meta: s.meta(c, r.Name), Action: "/admin/roles/" + r.ID, Submit: "Save role",
-		Fields: titleFields(r.Name, r.Description, "the role")})
-	if err != nil {
-		return err
-	}
-	return render(c, http.StatusOK, page)
-}
-
-func (s *Server) updateRole(c echo.Context) error {
-	ctx := c.Request().Context()
-	r, err := s.catalog.RoleByID(ctx, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	name, desc := c.FormValue("name"), c.FormValue("description")
-	err = s.admin.UpdateRole(ctx, actor(c), r.ID, name, desc)
-	return s.posted(c, err, outcome{Next: "/admin/roles/" + r.ID, Done: "Role saved.",
-		Again: func(pe *pam.Error) (templ.Component, error) {
-			form := adminview.FormVM{Meta: s.meta(c, r.Name), Action: "/admin/roles/" + r.ID, Submit: "Save role", Fields: titleFields(name, desc, "the role")}
-			form.Error = besideField(pe, form.Fields)
-			return s.rolePage(c, r, form)
-		}})
-}
-
-func (s *Server) addRoleTask(c echo.Context) error {
-	id := c.Param("id")
-	err := s.admin.AddRoleTask(c.Request().Context(), actor(c), id, c.FormValue("task"))
-	return s.posted(c, err, outcome{Next: "/admin/roles/" + id, Done: "Task added."})
-}
-
-func (s *Server) removeRoleTask(c echo.Context) error {
-	id := c.Param("id")
-	err := s.admin.RemoveRoleTask(c.Request().Context(), actor(c), id, c.Param("tid"))
-	return s.posted(c, err, outcome{Next: "/admin/roles/" + id, Done: "Task removed."})
-}
-
-// ---- role groups
-
-func (s *Server) listRoleGroups(c echo.Context) error {
-	q, after := c.QueryParam("q"), c.QueryParam("after")
-	rgs, err := s.catalog.RoleGroups(c.Request().Context(), pam.Page{After: after, Query: q, Limit: pageSize})
-	if err != nil {
-		return err
-	}
-	t := components.TableVM{TestID: "role-groups", Columns: []string{"Role group", "Roles"}, Numeric: []bool{false, true},
-		Empty: "No role groups yet. A role group bundles roles, for example everything an on-call engineer may need."}
-	for _, r := range rgs {
-		t.Rows = append(t.Rows, []components.Cell{{Text: r.Name, Href: "/admin/role-groups/" + r.ID, Sub: r.Description}, {Text: fmt.Sprint(r.RoleCount), Numeric: true}})
-	}
-	last := ""
-	if len(rgs) > 0 {
-		last = strings.ToLower(rgs[len(rgs)-1].Name)
-	}
-	first, next := pageLinks("/admin/role-groups", c.QueryParams(), after, last, len(rgs) == pageSize)
-	return render(c, http.StatusOK, adminview.List(adminview.ListVM{
-		Meta: s.meta(c, "Role groups"), Tab: "role-groups",
-		Header:       components.HeaderVM{Title: "Role groups", Subtitle: "Named sets of roles.", ActionLabel: "New role group", ActionHref: "/admin/role-groups/new"},
-		SearchAction: "/admin/role-groups", Q: q, Placeholder: "Role group name", Table: t, FirstHref: first, NextHref: next,
-	}))
-}
-
-func (s *Server) roleGroupPage(c echo.Context, r pam.RoleGroup, form adminview.FormVM) (templ.Component, error) {
-	ctx := c.Request().Context()
-	roles, err := s.catalog.RoleGroupRoles(ctx, r.ID, pam.Page{Limit: 200})
-	if err != nil {
-		return nil, err
-	}
-	base := "/admin/role-groups/" + r.ID
-	sec := adminview.SetSection{Title: fmt.Sprintf("Roles (%d)", r.RoleCount), TestID: "rg-roles", Empty: "No roles yet. Find roles below to add them.",
-		AddAction: base + "/roles", AddName: "role_id", SearchHref: base, SearchQ: c.QueryParam("q"), SearchHint: "Find a role by name"}
-	in := map[string]bool{}
-	for _, x := range roles {
-		in[x.ID] = true
-		sec.Items = append(sec.Items, adminview.Item{Label: x.Name, Href: "/admin/roles/" + x.ID, RemoveAction: base + "/roles/" + x.ID + "/remove"})
-	}
-	if q := c.QueryParam("q"); q != "" {
-		sec.Searched = true
-		found, err := s.catalog.Roles(ctx, pam.Page{Query: q, Limit: 20})
+// showSet shows a role or role group.
+func (s *Server) showSet(set memberSet) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r, err := set.byID(c.Request().Context(), s, c.Param("id"))
 		if err != nil {
-			return nil, err
+			return err
 		}
-		for _, x := range found {
-			if !in[x.ID] {
-				sec.Candidates = append(sec.Candidates, adminview.Candidate{Label: x.Name, Sub: fmt.Sprintf("%d tasks", x.TaskCount), Value: x.ID})
-			}
+		return s.page(c, http.StatusOK)(s.setPage(c, set, r, s.setForm(c, set, r, r.Name, r.Description)))
+	}
+}
+
+// updateSet renames or re-describes a role or role group, or shows its page again with the
+// input kept.
+func (s *Server) updateSet(set memberSet) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r, err := set.byID(c.Request().Context(), s, c.Param("id"))
+		if err != nil {
+			return err
 		}
+		name, desc := c.FormValue("name"), c.FormValue("description")
+		err = set.update(s, c, r.ID, name, desc)
+		return s.posted(c, err, outcome{Next: set.list + "/" + r.ID, Done: capital(set.what) + " saved.",
+			Again: func(pe *pam.Error) (templ.Component, error) {
+				form := s.setForm(c, set, r, name, desc)
+				form.Error = besideField(pe, form.Fields)
+				return s.setPage(c, set, r, form)
+			}})
 	}
-	tasks, err := s.catalog.ScopeTasks(ctx, pam.ScopeRoleGroup, r.ID, 101)
-	if err != nil {
-		return nil, err
-	}
-	covered := adminview.SetSection{Title: "Tasks covered", TestID: "rg-tasks", Empty: "Its roles cover no tasks yet."}
-	for i, t := range tasks {
-		if i == 100 {
-			covered.More = "Showing the first 100 tasks."
-			break
-		}
-		covered.Items = append(covered.Items, adminview.Item{Label: t.Key, Href: "/admin/tasks/" + t.ID})
-	}
-	h := components.HeaderVM{Title: r.Name, Subtitle: r.Description, BackLabel: "Role groups", BackHref: "/admin/role-groups"}
-	pol, err := s.policyHeader(c, &h, pam.ScopeRoleGroup, r.ID)
-	if err != nil {
-		return nil, err
-	}
-	return adminview.Detail(adminview.DetailVM{Meta: s.meta(c, r.Name), Tab: "role-groups", Header: h, Form: form,
-		Sections: []adminview.SetSection{sec, pol, covered}}), nil
 }
 
-func (s *Server) showRoleGroup(c echo.Context) error {
-	r, err := s.catalog.RoleGroupByID(c.Request().Context(), c.Param("id"))
-	if err != nil {
-		return err
+// addToSet puts a member into a role or role group.
+func (s *Server) addToSet(set memberSet) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Param("id")
+		err := set.add(s, c, id, c.FormValue(set.addName))
+		return s.posted(c, err, outcome{Next: set.list + "/" + id, Done: capital(strings.TrimSuffix(set.items, "s")) + " added."})
 	}
-	page, err := s.roleGroupPage(c, r, adminview.FormVM{Meta: s.meta(c, r.Name), Action: "/admin/role-groups/" + r.ID, Submit: "Save role group",
-		Fields: titleFields(r.Name, r.Description, "the role group")})
-	if err != nil {
-		return err
-	}
-	return render(c, http.StatusOK, page)
 }
 
-func (s *Server) updateRoleGroup(c echo.Context) error {
-	ctx := c.Request().Context()
-	r, err := s.catalog.RoleGroupByID(ctx, c.Param("id"))
-	if err != nil {
-		return err
+// removeFromSet takes a member out of a role or role group.
+func (s *Server) removeFromSet(set memberSet) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Param("id")
+		err := set.remove(s, c, id, c.Param("item"))
+		return s.posted(c, err, outcome{Next: set.list + "/" + id, Done: capital(strings.TrimSuffix(set.items, "s")) + " removed."})
 	}
-	name, desc := c.FormValue("name"), c.FormValue("description")
-	err = s.admin.UpdateRoleGroup(ctx, actor(c), r.ID, name, desc)
-	return s.posted(c, err, outcome{Next: "/admin/role-groups/" + r.ID, Done: "Role group saved.",
-		Again: func(pe *pam.Error) (templ.Component, error) {
-			form := adminview.FormVM{Meta: s.meta(c, r.Name), Action: "/admin/role-groups/" + r.ID, Submit: "Save role group", Fields: titleFields(name, desc, "the role group")}
-			form.Error = besideField(pe, form.Fields)
-			return s.roleGroupPage(c, r, form)
-		}})
-}
-
-func (s *Server) addRoleGroupRole(c echo.Context) error {
-	id := c.Param("id")
-	err := s.admin.AddRoleGroupRole(c.Request().Context(), actor(c), id, c.FormValue("role_id"))
-	return s.posted(c, err, outcome{Next: "/admin/role-groups/" + id, Done: "Role added."})
-}
-
-func (s *Server) removeRoleGroupRole(c echo.Context) error {
-	id := c.Param("id")
-	err := s.admin.RemoveRoleGroupRole(c.Request().Context(), actor(c), id, c.Param("rid"))
-	return s.posted(c, err, outcome{Next: "/admin/role-groups/" + id, Done: "Role removed."})
 }

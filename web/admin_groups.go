@@ -54,16 +54,6 @@ var (
 			g, err := s.admin.CreateGroup(c.Request().Context(), actor(c), name, desc)
 			return g.ID, err
 		}}
-	roleSet = namedSet{tab: "roles", what: "role", list: "/admin/roles", listLabel: "Roles", submit: "Create role",
-		next: "Add its tasks below.", create: func(s *Server, c echo.Context, name, desc string) (string, error) {
-			r, err := s.admin.CreateRole(c.Request().Context(), actor(c), name, desc)
-			return r.ID, err
-		}}
-	roleGroupSet = namedSet{tab: "role-groups", what: "role group", list: "/admin/role-groups", listLabel: "Role groups", submit: "Create role group",
-		next: "Add its roles below.", create: func(s *Server, c echo.Context, name, desc string) (string, error) {
-			r, err := s.admin.CreateRoleGroup(c.Request().Context(), actor(c), name, desc)
-			return r.ID, err
-		}}
 )
 
 func (s *Server) namedForm(c echo.Context, set namedSet, msg string, fields []components.FieldVM) templ.Component {

@@ -1,10 +1,10 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
+	"github.com/a-h/templ"
 	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/pam"
 	authview "github.com/elevate-pam/elevate/views/auth"
@@ -24,6 +24,9 @@ func (s *Server) showLogin(c echo.Context) error {
 	return render(c, http.StatusOK, authview.Login(vm))
 }
 
+// errPasswordLoginOff answers a password sign-in while only SSO is allowed.
+var errPasswordLoginOff = pam.Errorf(pam.EINVALID, "Sign-in with a password is turned off. Use Sign in with SSO.")
+
 func (s *Server) login(c echo.Context) error {
 	email := strings.TrimSpace(c.FormValue("email"))
 	next := safeNext(c.FormValue("next"))
@@ -34,25 +37,26 @@ func (s *Server) login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	vm := s.loginVM(c, "Sign in")
-	vm.Email, vm.Next = email, next
+	// A refused sign-in shows the form again: 401 for wrong credentials (auth.ErrBadCredentials),
+	// 403 when passwords are turned off for this account.
+	status := http.StatusUnauthorized
 	if !s.cfg.PasswordLogin && (s.cfg.BreakGlassEmail == "" || strings.ToLower(email) != s.cfg.BreakGlassEmail) {
 		if err := s.auth.RecordSignInFailure(c.Request().Context(), "", email, "password_login_off", actor(c)); err != nil {
 			return err
 		}
-		vm.Error = "Sign-in with a password is turned off. Use Sign in with SSO."
-		return render(c, http.StatusForbidden, authview.Login(vm))
+		err, status = errPasswordLoginOff, http.StatusForbidden
+	} else {
+		_, err = s.auth.SignIn(c.Response(), c.Request(), email, c.FormValue("password"), actor(c))
 	}
-	_, err = s.auth.SignIn(c.Response(), c.Request(), email, c.FormValue("password"), actor(c))
-	if errors.Is(err, auth.ErrBadCredentials) {
-		vm.Error = pam.ErrorMessage(err)
-		return render(c, http.StatusUnauthorized, authview.Login(vm))
+	if err == nil {
+		att.Forgive(c)
 	}
-	if err != nil {
-		return err
-	}
-	att.Forgive(c)
-	return redirect(c, next)
+	return s.posted(c, err, outcome{Next: next, Status: status,
+		Again: func(pe *pam.Error) (templ.Component, error) {
+			vm := s.loginVM(c, "Sign in")
+			vm.Email, vm.Next, vm.Error = email, next, pe.Message
+			return authview.Login(vm), nil
+		}})
 }
 
 func (s *Server) logout(c echo.Context) error {
@@ -84,23 +88,15 @@ func (s *Server) setup(c echo.Context) error {
 		Password: c.FormValue("password"), PasswordConfirm: c.FormValue("password_confirm"),
 	}
 	u, err := s.auth.Setup(c.Request().Context(), in, actor(c))
-	var pe *pam.Error
-	if errors.As(err, &pe) && pe.Code == pam.EINVALID {
-		vm := authview.SetupVM{Meta: s.meta(c, "Set up Elevate"), Token: in.Token, Email: in.Email, Name: in.Name,
-			Errors: map[string]string{pe.Field: pe.Message}}
-		if pe.Field == "" {
-			vm.Error = pe.Message
-		}
-		return render(c, http.StatusUnprocessableEntity, authview.Setup(vm))
-	}
-	if pam.ErrorCode(err) == pam.ENOTFOUND {
-		return echo.ErrNotFound
-	}
-	if err != nil {
-		return err
-	}
-	s.setFlash(c, "success", "Administrator "+u.Email+" created. Sign in to continue.")
-	return redirect(c, "/login")
+	return s.posted(c, err, outcome{Next: "/login", Done: "Administrator " + u.Email + " created. Sign in to continue.",
+		Again: func(pe *pam.Error) (templ.Component, error) {
+			vm := authview.SetupVM{Meta: s.meta(c, "Set up Elevate"), Token: in.Token, Email: in.Email, Name: in.Name,
+				Errors: map[string]string{pe.Field: pe.Message}}
+			if pe.Field == "" {
+				vm.Error = pe.Message
+			}
+			return authview.Setup(vm), nil
+		}})
 }
 
 func (s *Server) showSetPassword(c echo.Context) error {
@@ -113,20 +109,20 @@ func (s *Server) showSetPassword(c echo.Context) error {
 }
 
 func (s *Server) setPassword(c echo.Context) error {
+	ctx := c.Request().Context()
 	tok := c.FormValue("token")
-	u, err := s.auth.SetPasswordWithLink(c.Request().Context(), tok, c.FormValue("password"), c.FormValue("password_confirm"), actor(c))
-	var pe *pam.Error
-	if errors.As(err, &pe) && pe.Code == pam.EINVALID {
-		lu, lerr := s.auth.PasswordLinkUser(c.Request().Context(), tok)
-		if lerr != nil {
-			return lerr
-		}
-		return render(c, http.StatusUnprocessableEntity, authview.SetPassword(authview.SetPasswordVM{Meta: s.meta(c, "Choose your password"),
-			Token: tok, Email: lu.Email, Name: lu.Name, Errors: map[string]string{pe.Field: pe.Message}}))
-	}
-	if err != nil {
-		return err
-	}
-	s.setFlash(c, "success", "Password set for "+u.Email+". Sign in with it now.")
-	return redirect(c, "/login")
+	u, err := s.auth.SetPasswordWithLink(ctx, tok, c.FormValue("password"), c.FormValue("password_confirm"), actor(c))
+	return s.posted(c, err, outcome{Next: "/login", Done: "Password set for " + u.Email + ". Sign in with it now.",
+		Again: func(pe *pam.Error) (templ.Component, error) {
+			lu, err := s.auth.PasswordLinkUser(ctx, tok)
+			if err != nil {
+				return nil, err
+			}
+			field := pe.Field
+			if field == "" {
+				field = "password"
+			}
+			return authview.SetPassword(authview.SetPasswordVM{Meta: s.meta(c, "Choose your password"),
+				Token: tok, Email: lu.Email, Name: lu.Name, Errors: map[string]string{field: pe.Message}}), nil
+		}})
 }

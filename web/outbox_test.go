@@ -14,7 +14,7 @@ import (
 	"github.com/elevate-pam/elevate/internal/config"
 	"github.com/elevate-pam/elevate/internal/mail"
 	"github.com/elevate-pam/elevate/internal/mail/mailtest"
-	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/testenv"
 	gosmtp "github.com/emersion/go-smtp"
 )
@@ -117,7 +117,7 @@ func TestOutboxShowsFiltersAndRetriesMail(t *testing.T) {
 
 		// Keyset pages of 50.
 		for i := range 55 {
-			if err := a.db.EnqueueMail(ctx, store.OutboxMessage{ID: fmt.Sprintf("00000000-0000-0000-0000-%012d", i), Kind: "test",
+			if err := a.db.EnqueueMail(ctx, pam.OutboxMessage{ID: fmt.Sprintf("00000000-0000-0000-0000-%012d", i), Kind: "test",
 				Recipient: fmt.Sprintf("u%02d@example.com", i), Subject: "s", Text: "t", HTML: "h", CreatedAt: a.clock.Now()}); err != nil {
 				t.Fatal(err)
 			}

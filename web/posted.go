@@ -18,6 +18,9 @@ type outcome struct {
 	// answer goes to Back, or to Next when Back is empty.
 	Again func(pe *pam.Error) (templ.Component, error)
 	Back  string
+	// Status, when set, answers the page drawn again with this status instead of the one the
+	// problem's code gives (a failed sign-in is 401).
+	Status int
 }
 
 // posted ends every page's POST the same way, after the handler has bound the form and called
@@ -48,7 +51,11 @@ func (s *Server) posted(c echo.Context, err error, o outcome) error {
 	if aerr != nil {
 		return aerr
 	}
-	return render(c, statusOf(pe.Code), page)
+	status := o.Status
+	if status == 0 {
+		status = statusOf(pe.Code)
+	}
+	return render(c, status, page)
 }
 
 // page renders a page built by a function that may fail: s.page(c, status)(build(…)).

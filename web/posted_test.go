@@ -50,3 +50,46 @@ func TestFormPostsShareOneShape(t *testing.T) {
 		t.Fatalf("flash after creating: %q", flash)
 	}
 }
+
+// The sign-in, profile and two-step forms end the same way: a problem shows the same page with
+// the input and the message (sign-in keeps its 401), success flashes and answers 303.
+func TestAccountFormsShareOneShape(t *testing.T) {
+	a := newApp(t, "sqlite")
+	a.mustUser("ana@example.com", "Ana", goodPassword, false)
+	c := a.client()
+	c.get("/login")
+	p := c.post("/login", url.Values{"email": {"ana@example.com"}, "password": {"not the password"}, "next": {"/requests"}})
+	if p.StatusCode != http.StatusUnauthorized || !strings.Contains(p.find("form-error").Text(), "not right") ||
+		p.find("field-email").AttrOr("value", "") != "ana@example.com" {
+		t.Fatalf("wrong password: %d %q", p.StatusCode, p.find("form-error").Text())
+	}
+	if p := c.post("/login", url.Values{"email": {"ana@example.com"}, "password": {goodPassword}, "next": {"/requests"}}); p.StatusCode != http.StatusSeeOther ||
+		p.Header.Get("Location") != "/requests" {
+		t.Fatalf("sign in: %d %q", p.StatusCode, p.Header.Get("Location"))
+	}
+
+	c.get("/profile")
+	p = c.post("/profile/timezone", url.Values{"time_zone": {"Mars/Olympus"}})
+	if p.StatusCode != http.StatusUnprocessableEntity || p.find("error-time_zone").Text() == "" ||
+		p.find("field-time_zone").AttrOr("value", "") != "Mars/Olympus" {
+		t.Fatalf("bad zone: %d %q", p.StatusCode, p.find("error-time_zone").Text())
+	}
+	if p := c.post("/profile/timezone", url.Values{"time_zone": {"Europe/Paris"}}); p.StatusCode != http.StatusSeeOther {
+		t.Fatalf("good zone: %d", p.StatusCode)
+	}
+	if f := c.get("/profile").find("flash").Text(); !strings.Contains(f, "Europe/Paris") {
+		t.Fatalf("flash after saving the zone: %q", f)
+	}
+
+	c.enrol()
+	// Starting again or confirming again once it is on goes back to the profile and says why.
+	for _, path := range []string{"/profile/mfa/start", "/profile/mfa/confirm"} {
+		p := c.post(path, url.Values{"code": {"000000"}})
+		if p.StatusCode != http.StatusSeeOther || !strings.HasPrefix(p.Header.Get("Location"), "/profile") {
+			t.Fatalf("%s when on: %d %q", path, p.StatusCode, p.Header.Get("Location"))
+		}
+		if f := c.get("/profile").find("flash").Text(); !strings.Contains(f, "already on") {
+			t.Fatalf("%s when on: flash %q", path, f)
+		}
+	}
+}

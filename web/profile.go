@@ -7,6 +7,7 @@ import (
 	"time"
 	_ "time/tzdata" // zone names work on hosts without a zone database
 
+	"github.com/a-h/templ"
 	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/views/profile"
@@ -39,28 +40,38 @@ func userZone(u pam.User) *time.Location {
 	return time.UTC
 }
 
-func (s *Server) showProfile(c echo.Context) error {
-	u, _ := CurrentUser(c)
+// profilePage draws the profile, with changes (the input and errors of a form) applied.
+func (s *Server) profilePage(c echo.Context, u pam.User, change func(*profile.PageVM)) (templ.Component, error) {
 	vm, err := s.profileVM(c, u)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return render(c, http.StatusOK, profile.Page(vm))
+	if change != nil {
+		change(&vm)
+	}
+	return profile.Page(vm), nil
+}
+
+func (s *Server) showProfile(c echo.Context) error {
+	u, _ := CurrentUser(c)
+	return s.page(c, http.StatusOK)(s.profilePage(c, u, nil))
+}
+
+// parseZone reads a time zone name such as Europe/Paris or UTC. "Local" is refused: it would
+// mean the server's zone, not the user's.
+func parseZone(name string) (*time.Location, error) {
+	loc, err := time.LoadLocation(name)
+	if name == "" || err != nil || name == "Local" {
+		return nil, pam.FieldError("time_zone", "Enter a zone name such as Europe/Paris or UTC.")
+	}
+	return loc, nil
 }
 
 func (s *Server) setTimeZone(c echo.Context) error {
 	u, _ := CurrentUser(c)
 	zone := strings.TrimSpace(c.FormValue("time_zone"))
-	loc, err := time.LoadLocation(zone)
-	if zone == "" || err != nil || zone == "Local" {
-		vm, verr := s.profileVM(c, u)
-		if verr != nil {
-			return verr
-		}
-		vm.TimeZone, vm.TimeZoneError = zone, "Enter a zone name such as Europe/Paris or UTC."
-		return render(c, http.StatusUnprocessableEntity, profile.Page(vm))
-	}
-	if c.FormValue("auto") == "1" {
+	loc, err := parseZone(zone)
+	if err == nil && c.FormValue("auto") == "1" {
 		// Sent by the page's script from the browser's zone: only a zone never chosen is set.
 		if u.TimeZone != "UTC" && u.TimeZone != "" {
 			return c.NoContent(http.StatusNoContent)
@@ -70,42 +81,45 @@ func (s *Server) setTimeZone(c echo.Context) error {
 		}
 		return c.NoContent(http.StatusNoContent)
 	}
-	if err := s.auth.SetTimeZone(c.Request().Context(), u, loc.String(), actor(c)); err != nil {
-		return err
+	if err == nil {
+		err = s.auth.SetTimeZone(c.Request().Context(), u, loc.String(), actor(c))
 	}
-	s.setFlash(c, "success", "Time zone saved: "+loc.String()+".")
-	return redirect(c, "/profile")
+	done := ""
+	if loc != nil {
+		done = "Time zone saved: " + loc.String() + "."
+	}
+	return s.posted(c, err, outcome{Next: "/profile", Done: done,
+		Again: func(pe *pam.Error) (templ.Component, error) {
+			return s.profilePage(c, u, func(vm *profile.PageVM) { vm.TimeZone, vm.TimeZoneError = zone, pe.Message })
+		}})
 }
 
 func (s *Server) startMFA(c echo.Context) error {
 	u, _ := CurrentUser(c)
-	if err := s.mfa.Begin(c.Request().Context(), u); err != nil {
-		if pam.ErrorCode(err) == pam.ECONFLICT {
-			s.setFlash(c, "info", pam.ErrorMessage(err))
-			return redirect(c, "/profile")
-		}
-		return err
-	}
-	return redirect(c, "/profile/mfa")
+	err := s.mfa.Begin(c.Request().Context(), u)
+	return s.posted(c, err, outcome{Next: "/profile/mfa", Back: "/profile"})
 }
 
 func (s *Server) showMFASetup(c echo.Context) error {
-	return s.renderMFASetup(c, http.StatusOK, "")
-}
-
-func (s *Server) renderMFASetup(c echo.Context, status int, msg string) error {
 	u, _ := CurrentUser(c)
-	st, err := s.mfa.PendingSetup(c.Request().Context(), u)
+	page, err := s.mfaSetupPage(c, u, "")
 	switch pam.ErrorCode(err) {
 	case pam.ENOTFOUND, pam.ECONFLICT:
+		// Nothing to set up: never started, or already on.
 		return redirect(c, "/profile#mfa")
 	}
+	return s.page(c, http.StatusOK)(page, err)
+}
+
+// mfaSetupPage draws the pending enrolment's secret and QR code, with a problem beside the code.
+func (s *Server) mfaSetupPage(c echo.Context, u pam.User, msg string) (templ.Component, error) {
+	st, err := s.mfa.PendingSetup(c.Request().Context(), u)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return render(c, status, profile.Setup(profile.SetupVM{
+	return profile.Setup(profile.SetupVM{
 		Meta: s.meta(c, "Set up two-step verification"), QRCode: st.QRCode, Secret: st.Secret, Error: msg,
-	}))
+	}), nil
 }
 
 func (s *Server) confirmMFA(c echo.Context) error {
@@ -115,16 +129,18 @@ func (s *Server) confirmMFA(c echo.Context) error {
 		return err
 	}
 	codes, err := s.mfa.Confirm(c.Request().Context(), u, c.FormValue("code"), actor(c))
-	if errors.Is(err, auth.ErrBadCode) {
-		return s.renderMFASetup(c, http.StatusUnprocessableEntity, "That code is not right. Check the time on your phone and enter the code the app shows now.")
-	}
-	if pam.ErrorCode(err) == pam.ENOTFOUND || pam.ErrorCode(err) == pam.ECONFLICT {
-		return redirect(c, "/profile#mfa")
-	}
 	if err != nil {
-		return err
+		// A wrong code shows the set-up page again; "already on" goes back to the profile.
+		o := outcome{Back: "/profile#mfa"}
+		if errors.Is(err, auth.ErrBadCode) {
+			o.Again = func(*pam.Error) (templ.Component, error) {
+				return s.mfaSetupPage(c, u, "That code is not right. Check the time on your phone and enter the code the app shows now.")
+			}
+		}
+		return s.posted(c, err, o)
 	}
 	att.Forgive(c)
+	// The codes are shown in this response only.
 	return render(c, http.StatusOK, profile.RecoveryCodes(profile.CodesVM{
 		Meta: s.meta(c, "Recovery codes"), Codes: codes,
 		Intro: "Two-step verification is on. If you lose your phone, a recovery code lets you confirm sensitive actions instead.",
@@ -135,8 +151,9 @@ func (s *Server) regenerateRecoveryCodes(c echo.Context) error {
 	u, _ := CurrentUser(c)
 	codes, err := s.mfa.RegenerateRecoveryCodes(c.Request().Context(), u, actor(c))
 	if err != nil {
-		return err
+		return s.posted(c, err, outcome{Back: "/profile#mfa"})
 	}
+	// The codes are shown in this response only.
 	return render(c, http.StatusOK, profile.RecoveryCodes(profile.CodesVM{
 		Meta: s.meta(c, "Recovery codes"), Codes: codes,
 		Intro: "These new codes replace all of your earlier recovery codes, which no longer work.",
@@ -151,18 +168,8 @@ func (s *Server) disableMFA(c echo.Context) error {
 	}
 	reason := c.FormValue("reason")
 	err = s.mfa.Disable(c.Request().Context(), u, must, reason, actor(c))
-	var pe *pam.Error
-	if errors.As(err, &pe) && pe.Field == "reason" {
-		vm, verr := s.profileVM(c, u)
-		if verr != nil {
-			return verr
-		}
-		vm.DisableReason, vm.DisableError = reason, pe.Message
-		return render(c, http.StatusUnprocessableEntity, profile.Page(vm))
-	}
-	if err != nil {
-		return err
-	}
-	s.setFlash(c, "success", "Two-step verification is off.")
-	return redirect(c, "/profile")
+	return s.posted(c, err, outcome{Next: "/profile", Done: "Two-step verification is off.",
+		Again: func(pe *pam.Error) (templ.Component, error) {
+			return s.profilePage(c, u, func(vm *profile.PageVM) { vm.DisableReason, vm.DisableError = reason, pe.Message })
+		}})
 }

@@ -128,14 +128,14 @@ func (s *Server) checkAuth(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // APIToken returns the person's API token that authenticated the request.
-func APIToken(c echo.Context) (auth.APIToken, bool) {
-	t, ok := c.Get(tokenKey).(auth.APIToken)
+func APIToken(c echo.Context) (pam.APIToken, bool) {
+	t, ok := c.Get(tokenKey).(pam.APIToken)
 	return t, ok
 }
 
 // CheckTokenOf returns the check token that authenticated a check.
-func CheckTokenOf(c echo.Context) (auth.CheckToken, bool) {
-	t, ok := c.Get(checkTokenKey).(auth.CheckToken)
+func CheckTokenOf(c echo.Context) (pam.CheckToken, bool) {
+	t, ok := c.Get(checkTokenKey).(pam.CheckToken)
 	return t, ok
 }
 

@@ -15,14 +15,14 @@ const checkTokenPrefix = "elvc_"
 
 // CreateCheckToken makes a token for one target system and returns its secret, shown only
 // once. Callers are administrators (the admin pages) or the operator's shell (actor "cli").
-func (s *Service) CreateCheckToken(ctx context.Context, name string, actor audit.Actor) (store.CheckToken, string, error) {
+func (s *Service) CreateCheckToken(ctx context.Context, name string, actor audit.Actor) (pam.CheckToken, string, error) {
 	name, err := pam.ValidateTitle("name", name)
 	if err != nil {
-		return store.CheckToken{}, "", err
+		return pam.CheckToken{}, "", err
 	}
 	secret, _ := NewToken()
 	secret = checkTokenPrefix + secret
-	t := store.CheckToken{ID: uuid.NewString(), Name: name, CreatedBy: actor.Name, CreatedAt: s.now()}
+	t := pam.CheckToken{ID: uuid.NewString(), Name: name, CreatedBy: actor.Name, CreatedAt: s.now()}
 	err = s.db.Tx(ctx, func(tx *store.Store) error {
 		if err := tx.CreateCheckToken(ctx, t, HashToken(secret)); err != nil {
 			return err
@@ -33,8 +33,8 @@ func (s *Service) CreateCheckToken(ctx context.Context, name string, actor audit
 }
 
 // RevokeCheckToken ends a check token; the system's next check with it is refused.
-func (s *Service) RevokeCheckToken(ctx context.Context, id string, actor audit.Actor) (store.CheckToken, error) {
-	var t store.CheckToken
+func (s *Service) RevokeCheckToken(ctx context.Context, id string, actor audit.Actor) (pam.CheckToken, error) {
+	var t pam.CheckToken
 	err := s.db.Tx(ctx, func(tx *store.Store) error {
 		var err error
 		if t, err = tx.RevokeCheckToken(ctx, id, actor.Name, s.now()); err != nil {
@@ -46,7 +46,7 @@ func (s *Service) RevokeCheckToken(ctx context.Context, id string, actor audit.A
 }
 
 // CheckTokens lists the check tokens with their last use (bounded).
-func (s *Service) CheckTokens(ctx context.Context) ([]store.CheckToken, error) {
+func (s *Service) CheckTokens(ctx context.Context) ([]pam.CheckToken, error) {
 	return s.db.CheckTokens(ctx, 200)
 }
 
@@ -59,17 +59,17 @@ var ErrCheckTokenOnAPI = pam.Errorf(pam.EFORBIDDEN, "This is a check token; it m
 // AuthenticateCheckToken resolves a bearer secret to a live check token. An unknown secret is
 // ENOTFOUND (401); a live API token is ErrAPITokenOnCheck (403). It writes nothing: a token's
 // last use is read from its newest check event.
-func (s *Service) AuthenticateCheckToken(ctx context.Context, secret string) (store.CheckToken, error) {
+func (s *Service) AuthenticateCheckToken(ctx context.Context, secret string) (pam.CheckToken, error) {
 	deny := pam.Errorf(pam.ENOTFOUND, "The check token is missing, unknown or revoked.")
 	if !strings.HasPrefix(secret, tokenPrefix) && !strings.HasPrefix(secret, checkTokenPrefix) {
-		return store.CheckToken{}, deny
+		return pam.CheckToken{}, deny
 	}
 	t, err := s.db.CheckTokenByHash(ctx, HashToken(secret))
 	if pam.ErrorCode(err) == pam.ENOTFOUND {
 		if _, aerr := s.db.APITokenByHash(ctx, HashToken(secret)); aerr == nil {
-			return store.CheckToken{}, ErrAPITokenOnCheck
+			return pam.CheckToken{}, ErrAPITokenOnCheck
 		}
-		return store.CheckToken{}, deny
+		return pam.CheckToken{}, deny
 	}
 	return t, err
 }

@@ -23,20 +23,20 @@ const (
 const tokenPrefix = "elv_"
 
 // CreateAPIToken makes a named token for a user and returns its secret, shown only once.
-func (s *Service) CreateAPIToken(ctx context.Context, u pam.User, name, scope string, actor audit.Actor) (store.APIToken, string, error) {
+func (s *Service) CreateAPIToken(ctx context.Context, u pam.User, name, scope string, actor audit.Actor) (pam.APIToken, string, error) {
 	name, err := pam.ValidateTitle("name", name)
 	if err != nil {
-		return store.APIToken{}, "", err
+		return pam.APIToken{}, "", err
 	}
 	if scope == ScopeCheck {
-		return store.APIToken{}, "", pam.FieldError("scope", "Check tokens belong to target systems; an administrator makes them at /admin/check-tokens.")
+		return pam.APIToken{}, "", pam.FieldError("scope", "Check tokens belong to target systems; an administrator makes them at /admin/check-tokens.")
 	}
 	if scope != ScopeAPI {
-		return store.APIToken{}, "", pam.FieldError("scope", "Choose api.")
+		return pam.APIToken{}, "", pam.FieldError("scope", "Choose api.")
 	}
 	secret, _ := NewToken()
 	secret = tokenPrefix + secret
-	t := store.APIToken{ID: uuid.NewString(), UserID: u.ID, Name: name, Scope: scope, CreatedAt: s.now()}
+	t := pam.APIToken{ID: uuid.NewString(), UserID: u.ID, Name: name, Scope: scope, CreatedAt: s.now()}
 	err = s.db.Tx(ctx, func(tx *store.Store) error {
 		if err := tx.CreateAPIToken(ctx, t, HashToken(secret)); err != nil {
 			return err
@@ -58,39 +58,39 @@ func (s *Service) RevokeAPIToken(ctx context.Context, u pam.User, id string, act
 }
 
 // APITokens lists the user's tokens.
-func (s *Service) APITokens(ctx context.Context, u pam.User) ([]store.APIToken, error) {
+func (s *Service) APITokens(ctx context.Context, u pam.User) ([]pam.APIToken, error) {
 	return s.db.APITokens(ctx, u.ID)
 }
 
 // AuthenticateToken resolves a bearer secret to its live token and enabled owner; anything
 // else is ENOTFOUND (the API answers 401).
-func (s *Service) AuthenticateToken(ctx context.Context, secret string) (pam.User, store.APIToken, error) {
+func (s *Service) AuthenticateToken(ctx context.Context, secret string) (pam.User, pam.APIToken, error) {
 	deny := pam.Errorf(pam.ENOTFOUND, "The API token is missing, unknown or revoked.")
 	if !strings.HasPrefix(secret, tokenPrefix) && !strings.HasPrefix(secret, checkTokenPrefix) {
-		return pam.User{}, store.APIToken{}, deny
+		return pam.User{}, pam.APIToken{}, deny
 	}
 	t, err := s.db.APITokenByHash(ctx, HashToken(secret))
 	if err != nil {
 		if pam.ErrorCode(err) == pam.ENOTFOUND {
 			// Only on a refusal: say so when it is a check token used in the wrong place.
 			if _, cerr := s.db.CheckTokenByHash(ctx, HashToken(secret)); cerr == nil {
-				return pam.User{}, store.APIToken{}, ErrCheckTokenOnAPI
+				return pam.User{}, pam.APIToken{}, ErrCheckTokenOnAPI
 			}
-			return pam.User{}, store.APIToken{}, deny
+			return pam.User{}, pam.APIToken{}, deny
 		}
-		return pam.User{}, store.APIToken{}, err
+		return pam.User{}, pam.APIToken{}, err
 	}
 	u, err := s.db.UserByID(ctx, t.UserID)
 	if err != nil {
-		return pam.User{}, store.APIToken{}, err
+		return pam.User{}, pam.APIToken{}, err
 	}
 	if !u.Active() {
-		return pam.User{}, store.APIToken{}, deny
+		return pam.User{}, pam.APIToken{}, deny
 	}
 	// Record the use at most once a minute: a write on every call would cost the hot path.
 	if now := s.now(); t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= time.Minute {
 		if err := s.db.TouchAPIToken(ctx, t.ID, now); err != nil {
-			return pam.User{}, store.APIToken{}, err
+			return pam.User{}, pam.APIToken{}, err
 		}
 	}
 	return u, t, nil

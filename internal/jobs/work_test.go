@@ -12,7 +12,7 @@ import (
 	"github.com/elevate-pam/elevate/internal/jobs"
 	"github.com/elevate-pam/elevate/internal/mail"
 	"github.com/elevate-pam/elevate/internal/mail/mailtest"
-	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/testenv"
 	"github.com/google/uuid"
 )
@@ -141,7 +141,7 @@ func TestMailJobDeliversOnTheNextTick(t *testing.T) {
 		cancel, done := start(log, tk.Ticker, jobs.Mail(outbox, worker, 2*time.Second))
 		defer cancel()
 
-		err := db.EnqueueMail(context.Background(), store.OutboxMessage{ID: uuid.NewString(), Kind: "test",
+		err := db.EnqueueMail(context.Background(), pam.OutboxMessage{ID: uuid.NewString(), Kind: "test",
 			Recipient: "rita@example.com", RecipientName: "Rita", Subject: "Hello", Text: "Hello", HTML: "<p>Hello</p>", CreatedAt: clock.Now()})
 		if err != nil {
 			t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/elevate-pam/elevate/internal/mail"
 	"github.com/elevate-pam/elevate/internal/mail/mailtest"
+	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/internal/testenv"
 )
@@ -28,9 +29,9 @@ func BenchmarkDeliver1000(b *testing.B) {
 				srv := mailtest.Start(b, mailtest.Options{})
 				sender := mail.NewSMTP(srv.SMTP(), from, mail.WithRootCAs(srv.Roots))
 				now := time.Now().UTC()
-				msgs := make([]store.OutboxMessage, n)
+				msgs := make([]pam.OutboxMessage, n)
 				for i := range msgs {
-					msgs[i] = store.OutboxMessage{ID: fmt.Sprintf("00000000-0000-0000-0000-%012d", i), Kind: "bench",
+					msgs[i] = pam.OutboxMessage{ID: fmt.Sprintf("00000000-0000-0000-0000-%012d", i), Kind: "bench",
 						Recipient: fmt.Sprintf("u%04d@example.com", i), Subject: "Approval needed", Text: "text part",
 						HTML: "<p>html part</p>", CreatedAt: now}
 				}

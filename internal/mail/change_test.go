@@ -35,7 +35,7 @@ func TestMailRendersTheChangeItIsGiven(t *testing.T) {
 		}
 		must(t, w.db.Tx(w.ctx, func(tx *store.Store) error { return w.outbox.RequestChanged(w.ctx, tx, c) }))
 
-		var queued []store.OutboxMessage
+		var queued []pam.OutboxMessage
 		for _, m := range w.mail(pam.MailFilter{}) {
 			if !seen[m.ID] {
 				queued = append(queued, m)

@@ -130,7 +130,7 @@ func (w *world) deliver() []mailtest.Message {
 	return w.smtp.Messages()[before:]
 }
 
-func (w *world) mail(f pam.MailFilter) []store.OutboxMessage {
+func (w *world) mail(f pam.MailFilter) []pam.OutboxMessage {
 	w.t.Helper()
 	f.Limit = 500
 	ms, err := w.db.Mail(w.ctx, f)
@@ -388,7 +388,7 @@ func TestServerDownThenUpDeliversEachOnce(t *testing.T) {
 			t.Fatalf("delivered %d while down", len(got))
 		}
 		for _, m := range w.mail(pam.MailFilter{}) {
-			if m.State != store.MailRetrying || m.Attempts != 1 || !strings.Contains(m.LastError, "connect") ||
+			if m.State != pam.MailRetrying || m.Attempts != 1 || !strings.Contains(m.LastError, "connect") ||
 				!m.NextAttemptAt.Equal(w.clock.Now().Add(time.Minute)) {
 				t.Fatalf("after refused connection: %+v", m)
 			}
@@ -417,7 +417,7 @@ func TestServerDownThenUpDeliversEachOnce(t *testing.T) {
 			t.Fatalf("messages %d, distinct ids %d", len(srv.Messages()), len(ids))
 		}
 		for _, m := range w.mail(pam.MailFilter{}) {
-			if m.State != store.MailSent || m.Attempts != 2 || m.SentAt == nil {
+			if m.State != pam.MailSent || m.Attempts != 2 || m.SentAt == nil {
 				t.Fatalf("after delivery: %+v", m)
 			}
 		}
@@ -438,21 +438,21 @@ func TestTemporaryFailuresRetryPermanentOnesFail(t *testing.T) {
 		})
 		w.submit("x")
 		w.deliver()
-		state := map[string]store.OutboxMessage{}
+		state := map[string]pam.OutboxMessage{}
 		for _, m := range w.mail(pam.MailFilter{}) {
 			state[m.Recipient] = m
 		}
 		a, b := state["alice@example.com"], state["bob@example.com"]
-		if a.State != store.MailRetrying || !strings.Contains(a.LastError, "451") {
+		if a.State != pam.MailRetrying || !strings.Contains(a.LastError, "451") {
 			t.Fatalf("4xx: %+v", a)
 		}
-		if b.State != store.MailFailed || !strings.Contains(b.LastError, "550") || !strings.Contains(b.LastError, "no such mailbox") {
+		if b.State != pam.MailFailed || !strings.Contains(b.LastError, "550") || !strings.Contains(b.LastError, "no such mailbox") {
 			t.Fatalf("5xx: %+v", b)
 		}
 		if evs := w.events("mail.failed"); len(evs) != 1 || evs[0].TargetID != b.ID || evs[0].Outcome != audit.OutcomeFailure {
 			t.Fatalf("failure events %+v", evs)
 		}
-		if f := w.mail(pam.MailFilter{State: store.MailFailed}); len(f) != 1 {
+		if f := w.mail(pam.MailFilter{State: pam.MailFailed}); len(f) != 1 {
 			t.Fatalf("failed filter: %d", len(f))
 		}
 
@@ -461,7 +461,7 @@ func TestTemporaryFailuresRetryPermanentOnesFail(t *testing.T) {
 		for i := 0; i < 60; i++ {
 			m, err := w.db.MailByID(w.ctx, a.ID)
 			must(t, err)
-			if m.State != store.MailRetrying {
+			if m.State != pam.MailRetrying {
 				break
 			}
 			d := m.NextAttemptAt.Sub(w.clock.Now())
@@ -474,7 +474,7 @@ func TestTemporaryFailuresRetryPermanentOnesFail(t *testing.T) {
 		}
 		a, err := w.db.MailByID(w.ctx, a.ID)
 		must(t, err)
-		if a.State != store.MailFailed || a.GiveUpAt == nil || a.Attempts < 20 || a.Attempts > 40 {
+		if a.State != pam.MailFailed || a.GiveUpAt == nil || a.Attempts < 20 || a.Attempts > 40 {
 			t.Fatalf("after a day of 4xx: %+v", a)
 		}
 
@@ -513,7 +513,7 @@ func TestTwoWorkersNeverSendOneMessageTwice(t *testing.T) {
 		const n = 60
 		for i := range n {
 			must(t, db.Tx(context.Background(), func(tx *store.Store) error {
-				return tx.EnqueueMail(context.Background(), store.OutboxMessage{
+				return tx.EnqueueMail(context.Background(), pam.OutboxMessage{
 					ID: fmt.Sprintf("00000000-0000-0000-0000-%012d", i), Kind: "test", Recipient: fmt.Sprintf("u%02d@example.com", i),
 					Subject: "hello", Text: "hi", HTML: "<p>hi</p>", CreatedAt: clock.Now()})
 			}))
@@ -539,7 +539,7 @@ func TestTwoWorkersNeverSendOneMessageTwice(t *testing.T) {
 		if len(srv.Messages()) != n || len(seen) != n {
 			t.Fatalf("%d messages sent, %d distinct", len(srv.Messages()), len(seen))
 		}
-		ms, err := db.Mail(context.Background(), pam.MailFilter{State: store.MailSent, Limit: 500})
+		ms, err := db.Mail(context.Background(), pam.MailFilter{State: pam.MailSent, Limit: 500})
 		must(t, err)
 		if len(ms) != n {
 			t.Fatalf("%d marked sent", len(ms))
@@ -598,7 +598,7 @@ func TestWithoutSMTPMailWaitsThenGoesOut(t *testing.T) {
 		if n, err := idle.DeliverDue(w.ctx); n != 0 || err != nil {
 			t.Fatalf("no SMTP delivered %d: %v", n, err)
 		}
-		q := w.mail(pam.MailFilter{State: store.MailQueued})
+		q := w.mail(pam.MailFilter{State: pam.MailQueued})
 		if len(q) != 2 || len(w.smtp.Messages()) != 0 {
 			t.Fatalf("queued %d, sent %d", len(q), len(w.smtp.Messages()))
 		}
@@ -621,7 +621,7 @@ func TestNewUserGetsPasswordLinkByMail(t *testing.T) {
 		contains(t, "welcome text", m.Text, "https://elevate.example.org/set-password?token="+tok, "Nina New")
 		contains(t, "welcome html", m.HTML, "https://elevate.example.org/set-password?token="+tok)
 		// Once delivered, the link no longer sits in the database.
-		for _, q := range w.mail(pam.MailFilter{State: store.MailSent}) {
+		for _, q := range w.mail(pam.MailFilter{State: pam.MailSent}) {
 			if q.Kind == mail.KindPasswordSet && (strings.Contains(q.Text, tok) || strings.Contains(q.HTML, tok)) {
 				t.Fatalf("the delivered link stays in the outbox: %+v", q)
 			}
@@ -638,7 +638,7 @@ func TestNewUserGetsPasswordLinkByMail(t *testing.T) {
 }
 
 func TestTLSModes(t *testing.T) {
-	msg := []store.OutboxMessage{{ID: "11111111-1111-1111-1111-111111111111", Recipient: "a@example.com", Subject: "s", Text: "t", HTML: "h", CreatedAt: time.Now()}}
+	msg := []pam.OutboxMessage{{ID: "11111111-1111-1111-1111-111111111111", Recipient: "a@example.com", Subject: "s", Text: "t", HTML: "h", CreatedAt: time.Now()}}
 	ctx := context.Background()
 	send := func(s *mail.SMTP) error { return s.Send(ctx, msg)[0] }
 
@@ -677,7 +677,7 @@ func TestLeaseHoldsAMessageUntilItRunsOut(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		db := testenv.Store(t, dialect)
 		ctx, clock := context.Background(), testenv.NewClock()
-		must(t, db.EnqueueMail(ctx, store.OutboxMessage{ID: "22222222-2222-2222-2222-222222222222", Kind: "test",
+		must(t, db.EnqueueMail(ctx, pam.OutboxMessage{ID: "22222222-2222-2222-2222-222222222222", Kind: "test",
 			Recipient: "a@example.com", Subject: "s", Text: "t", HTML: "h", CreatedAt: clock.Now()}))
 		first, err := db.ClaimMail(ctx, "owner-1", clock.Now(), 15*time.Minute, 10)
 		must(t, err)
@@ -697,15 +697,15 @@ func TestLeaseHoldsAMessageUntilItRunsOut(t *testing.T) {
 		if len(taken) != 1 {
 			t.Fatalf("after the lease ran out: %d", len(taken))
 		}
-		ok, err := db.FinishMail(ctx, first[0].ID, "owner-1", store.MailOutcome{State: store.MailSent, At: clock.Now()})
+		ok, err := db.FinishMail(ctx, first[0].ID, "owner-1", store.MailOutcome{State: pam.MailSent, At: clock.Now()})
 		if err != nil || ok {
 			t.Fatalf("stale owner recorded an outcome: %v %v", ok, err)
 		}
-		ok, err = db.FinishMail(ctx, first[0].ID, "owner-2", store.MailOutcome{State: store.MailSent, At: clock.Now()})
+		ok, err = db.FinishMail(ctx, first[0].ID, "owner-2", store.MailOutcome{State: pam.MailSent, At: clock.Now()})
 		if err != nil || !ok {
 			t.Fatalf("owner could not record: %v %v", ok, err)
 		}
-		if m, _ := db.MailByID(ctx, first[0].ID); m.State != store.MailSent || m.Attempts != 1 {
+		if m, _ := db.MailByID(ctx, first[0].ID); m.State != pam.MailSent || m.Attempts != 1 {
 			t.Fatalf("after sending: %+v", m)
 		}
 		if again, err := db.ClaimMail(ctx, "owner-3", clock.Now().Add(time.Hour), 15*time.Minute, 10); err != nil || len(again) != 0 {

@@ -137,7 +137,7 @@ func (o *Outbox) enqueue(ctx context.Context, tx *store.Store, kind, requestID s
 	if err != nil {
 		return err
 	}
-	return tx.EnqueueMail(ctx, store.OutboxMessage{
+	return tx.EnqueueMail(ctx, pam.OutboxMessage{
 		ID: uuid.NewString(), Kind: kind, RequestID: requestID, RecipientID: to.ID, Recipient: to.Email,
 		RecipientName: cleanHeader(to.Name), Subject: cleanHeader(c.Subject), Text: text, HTML: html, CreatedAt: o.now(),
 	})
@@ -313,8 +313,8 @@ func (o *Outbox) PasswordLink(ctx context.Context, tx *store.Store, l admin.Pass
 }
 
 // Retry puts a failed message back in the queue (an administrator's decision, audited).
-func (o *Outbox) Retry(ctx context.Context, a audit.Actor, id string) (store.OutboxMessage, error) {
-	var m store.OutboxMessage
+func (o *Outbox) Retry(ctx context.Context, a audit.Actor, id string) (pam.OutboxMessage, error) {
+	var m pam.OutboxMessage
 	err := o.db.Tx(ctx, func(tx *store.Store) error {
 		var err error
 		if m, err = tx.RequeueMail(ctx, id, o.now()); err != nil {

@@ -11,14 +11,14 @@ import (
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/config"
-	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/elevate-pam/elevate/internal/pam"
 	gomail "github.com/wneessen/go-mail"
 )
 
 // Sender delivers a batch of messages and returns one result per message, in order: nil for
 // delivered, a *DeliveryError otherwise.
 type Sender interface {
-	Send(ctx context.Context, msgs []store.OutboxMessage) []error
+	Send(ctx context.Context, msgs []pam.OutboxMessage) []error
 }
 
 // DeliveryError is why a message was not delivered. Permanent errors (an SMTP 5xx answer) are
@@ -81,7 +81,7 @@ func (s *SMTP) client() (*gomail.Client, error) {
 }
 
 // Send delivers msgs over one connection.
-func (s *SMTP) Send(ctx context.Context, msgs []store.OutboxMessage) []error {
+func (s *SMTP) Send(ctx context.Context, msgs []pam.OutboxMessage) []error {
 	errs := make([]error, len(msgs))
 	fail := func(err error) []error {
 		for i := range errs {
@@ -152,7 +152,7 @@ func messageID(id, from string) string {
 
 // build turns an outbox message into a MIME message. Every header is set through the library
 // from validated values; nothing a user typed is ever concatenated into a header.
-func (s *SMTP) build(m store.OutboxMessage) (*gomail.Msg, error) {
+func (s *SMTP) build(m pam.OutboxMessage) (*gomail.Msg, error) {
 	to, err := mail.ParseAddress(m.Recipient)
 	if err != nil || to.Address != m.Recipient {
 		return nil, fmt.Errorf("recipient %q is not one address", m.Recipient)

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/google/uuid"
 )
@@ -82,7 +83,7 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 // transaction (one commit per batch, not per message). It finishes even when ctx ends
 // meanwhile (shutdown), so no message is left leased with its outcome unknown; the lease
 // bounds how long that may take.
-func (w *Worker) deliverBatch(ctx context.Context, owner string, msgs []store.OutboxMessage) (int, error) {
+func (w *Worker) deliverBatch(ctx context.Context, owner string, msgs []pam.OutboxMessage) (int, error) {
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.Lease)
 	defer cancel()
 	results := w.sender.Send(bctx, msgs)
@@ -109,7 +110,7 @@ func (w *Worker) deliverBatch(ctx context.Context, owner string, msgs []store.Ou
 			}
 			ev := audit.System.Event(o.action, "mail", m.ID, o.details)
 			ev.At, ev.RequestID, ev.Outcome = now, m.RequestID, audit.OutcomeSuccess
-			if o.State == store.MailFailed {
+			if o.State == pam.MailFailed {
 				ev.Outcome = audit.OutcomeFailure
 			}
 			if err := tx.AppendAudit(bctx, ev); err != nil {
@@ -122,7 +123,7 @@ func (w *Worker) deliverBatch(ctx context.Context, owner string, msgs []store.Ou
 		return 0, err
 	}
 	for i, m := range msgs {
-		if o := outcomes[i]; o.State != store.MailSent {
+		if o := outcomes[i]; o.State != pam.MailSent {
 			w.log.Warn("mail not delivered", "mail_id", m.ID, "state", o.State, "error", o.Error)
 		}
 	}
@@ -146,8 +147,8 @@ type outcome struct {
 }
 
 // judge decides what an attempt's result means for the message: sent, retry later, or failed.
-func (w *Worker) judge(m store.OutboxMessage, sendErr error, now time.Time) outcome {
-	o := outcome{MailOutcome: store.MailOutcome{State: store.MailSent, At: now}, action: audit.MailSent,
+func (w *Worker) judge(m pam.OutboxMessage, sendErr error, now time.Time) outcome {
+	o := outcome{MailOutcome: store.MailOutcome{State: pam.MailSent, At: now}, action: audit.MailSent,
 		details: map[string]any{"recipient": m.Recipient, "subject": m.Subject, "kind": m.Kind, "attempt": m.Attempts + 1}}
 	if sendErr == nil {
 		if m.Kind == KindPasswordSet {
@@ -168,13 +169,13 @@ func (w *Worker) judge(m store.OutboxMessage, sendErr error, now time.Time) outc
 	next := now.Add(w.backoff(m.Attempts + 1))
 	switch {
 	case de.Permanent:
-		o.State, o.action = store.MailFailed, audit.MailFailed
+		o.State, o.action = pam.MailFailed, audit.MailFailed
 		o.details["permanent"] = true
 	case !next.Before(giveUp):
-		o.State, o.action = store.MailFailed, audit.MailFailed
+		o.State, o.action = pam.MailFailed, audit.MailFailed
 		o.details["gave_up"] = "temporary failures for " + w.RetryFor.String()
 	default:
-		o.State, o.action = store.MailRetrying, audit.MailRetryScheduled
+		o.State, o.action = pam.MailRetrying, audit.MailRetryScheduled
 		o.NextAttemptAt, o.GiveUpAt = next, giveUp
 		o.details["next_attempt_at"] = next.UTC().Format(time.RFC3339)
 	}

@@ -48,8 +48,9 @@ type TaskRow struct {
 // TableName fixes the table name.
 func (TaskRow) TableName() string { return "tasks" }
 
-// RoleRow is a row of roles.
-type RoleRow struct {
+// SetRow is a row of roles or role_groups: a named set whose members are held in a link table
+// (see setKind).
+type SetRow struct {
 	ID          string
 	Name        string
 	NameKey     string
@@ -57,9 +58,6 @@ type RoleRow struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }
-
-// TableName fixes the table name.
-func (RoleRow) TableName() string { return "roles" }
 
 // RoleTaskRow links a role to a task.
 type RoleTaskRow struct {
@@ -69,19 +67,6 @@ type RoleTaskRow struct {
 
 // TableName fixes the table name.
 func (RoleTaskRow) TableName() string { return "role_tasks" }
-
-// RoleGroupRow is a row of role_groups.
-type RoleGroupRow struct {
-	ID          string
-	Name        string
-	NameKey     string
-	Description string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-}
-
-// TableName fixes the table name.
-func (RoleGroupRow) TableName() string { return "role_groups" }
 
 // RoleGroupRoleRow links a role group to a role.
 type RoleGroupRoleRow struct {
@@ -106,8 +91,8 @@ func likePattern(q string) string {
 }
 
 // namedPage selects one keyset page of a named table by name, optionally searching the name.
-func (s *Store) namedPage(ctx context.Context, model any, p pam.Page) *gorm.DB {
-	q := s.conn(ctx).Model(model).Order("name_key").Limit(pageLimit(p))
+func (s *Store) namedPage(ctx context.Context, table string, p pam.Page) *gorm.DB {
+	q := s.conn(ctx).Table(table).Order("name_key").Limit(pageLimit(p))
 	if p.After != "" {
 		q = q.Where("name_key > ?", p.After)
 	}
@@ -119,13 +104,13 @@ func (s *Store) namedPage(ctx context.Context, model any, p pam.Page) *gorm.DB {
 
 // createNamed inserts a row of a named table (groups, roles, role groups), whose names are
 // unique ignoring case.
-func (s *Store) createNamed(ctx context.Context, row any, what, name string) error {
-	return nameConflict(s.conn(ctx).Create(row).Error, "name", what, name)
+func (s *Store) createNamed(ctx context.Context, table string, row any, what, name string) error {
+	return nameConflict(s.conn(ctx).Table(table).Create(row).Error, "name", what, name)
 }
 
 // updateNamed renames or re-describes a row of a named table.
-func (s *Store) updateNamed(ctx context.Context, model any, id, name, desc string, now time.Time, what string) error {
-	res := s.conn(ctx).Model(model).Where("id = ?", id).Updates(map[string]any{
+func (s *Store) updateNamed(ctx context.Context, table, id, name, desc string, now time.Time, what string) error {
+	res := s.conn(ctx).Table(table).Where("id = ?", id).Updates(map[string]any{
 		"name": name, "name_key": strings.ToLower(name), "description": desc, "updated_at": now.UTC()})
 	if res.Error != nil {
 		return nameConflict(res.Error, "name", what, name)
@@ -152,13 +137,13 @@ func groupToDomain(r GroupRow, members int) pam.Group {
 
 // CreateGroup inserts a group; a name clash (ignoring case) is a field error.
 func (s *Store) CreateGroup(ctx context.Context, g pam.Group, now time.Time) error {
-	return s.createNamed(ctx, &GroupRow{ID: g.ID, Name: g.Name, NameKey: strings.ToLower(g.Name), Description: g.Description,
+	return s.createNamed(ctx, "groups", &GroupRow{ID: g.ID, Name: g.Name, NameKey: strings.ToLower(g.Name), Description: g.Description,
 		CreatedAt: now.UTC(), UpdatedAt: now.UTC()}, "group", g.Name)
 }
 
 // UpdateGroup renames or re-describes a group.
 func (s *Store) UpdateGroup(ctx context.Context, g pam.Group, now time.Time) error {
-	return s.updateNamed(ctx, &GroupRow{}, g.ID, g.Name, g.Description, now, "group")
+	return s.updateNamed(ctx, "groups", g.ID, g.Name, g.Description, now, "group")
 }
 
 // GroupByID returns a group with its member count (active members only).
@@ -173,7 +158,7 @@ func (s *Store) GroupByID(ctx context.Context, id string) (pam.Group, error) {
 
 // Groups lists groups by name, one keyset page at a time, with active member counts.
 func (s *Store) Groups(ctx context.Context, p pam.Page) ([]pam.Group, error) {
-	q := s.namedPage(ctx, &GroupRow{}, p)
+	q := s.namedPage(ctx, "groups", p)
 	var rows []GroupRow
 	if err := q.Find(&rows).Error; err != nil {
 		return nil, err
@@ -403,90 +388,106 @@ func (s *Store) Tasks(ctx context.Context, p pam.Page) ([]pam.Task, error) {
 	return out, nil
 }
 
-// ---- roles
+// ---- roles and role groups
 
-// CreateRole inserts a role.
-func (s *Store) CreateRole(ctx context.Context, r pam.Role, now time.Time) error {
-	return s.createNamed(ctx, &RoleRow{ID: r.ID, Name: r.Name, NameKey: strings.ToLower(r.Name), Description: r.Description,
-		CreatedAt: now.UTC(), UpdatedAt: now.UTC()}, "role", r.Name)
+// setKind describes a kind of named set, roles (sets of tasks) or role groups (sets of roles),
+// so that one implementation reads and changes both: the sets' table, the link table holding
+// their members, and the members' own table.
+type setKind struct {
+	what, noun      string // "role" in messages, "Role" in not-found messages
+	table           string // the sets: "roles"
+	links           string // the link table: "role_tasks"
+	setCol, itemCol string // the link table's columns: "role_id", "task_id"
+	items, itemKey  string // the members' table and the column they are listed by
+	dup             string // the message for a member added twice
+	// link returns a link row; with empty ids it is the model that deletes go through.
+	link func(setID, itemID string) any
 }
 
-// UpdateRole renames or re-describes a role.
-func (s *Store) UpdateRole(ctx context.Context, r pam.Role, now time.Time) error {
-	return s.updateNamed(ctx, &RoleRow{}, r.ID, r.Name, r.Description, now, "role")
+var (
+	roleKind = setKind{what: "role", noun: "Role", table: "roles", links: "role_tasks", setCol: "role_id", itemCol: "task_id",
+		items: "tasks", itemKey: "key_lower", dup: "That task is already in the role.",
+		link: func(set, item string) any { return &RoleTaskRow{RoleID: set, TaskID: item} }}
+	roleGroupKind = setKind{what: "role group", noun: "Role group", table: "role_groups", links: "role_group_roles", setCol: "role_group_id", itemCol: "role_id",
+		items: "roles", itemKey: "name_key", dup: "That role is already in the role group.",
+		link: func(set, item string) any { return &RoleGroupRoleRow{RoleGroupID: set, RoleID: item} }}
+)
+
+// counted is a set with the number of its members.
+type counted struct {
+	SetRow
+	n int
 }
 
-// RoleByID returns one role with its task count.
-func (s *Store) RoleByID(ctx context.Context, id string) (pam.Role, error) {
-	var r RoleRow
-	if err := s.conn(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
-		return pam.Role{}, translate(err, "Role")
+func (s *Store) createSet(ctx context.Context, k setKind, id, name, desc string, now time.Time) error {
+	return s.createNamed(ctx, k.table, &SetRow{ID: id, Name: name, NameKey: strings.ToLower(name), Description: desc,
+		CreatedAt: now.UTC(), UpdatedAt: now.UTC()}, k.what, name)
+}
+
+func (s *Store) setRow(ctx context.Context, k setKind, id string) (SetRow, error) {
+	var r SetRow
+	err := s.conn(ctx).Table(k.table).Where("id = ?", id).Take(&r).Error
+	return r, translate(err, k.noun)
+}
+
+// setByID returns one set with its member count.
+func (s *Store) setByID(ctx context.Context, k setKind, id string) (counted, error) {
+	r, err := s.setRow(ctx, k, id)
+	if err != nil {
+		return counted{}, err
 	}
 	var n int64
-	err := s.conn(ctx).Model(&RoleTaskRow{}).Where("role_id = ?", id).Count(&n).Error
-	return pam.Role{ID: r.ID, Name: r.Name, Description: r.Description, TaskCount: int(n)}, err
+	err = s.conn(ctx).Table(k.links).Where(k.setCol+" = ?", id).Count(&n).Error
+	return counted{r, int(n)}, err
 }
 
-// Roles lists roles by name, keyset-paginated, with task counts.
-func (s *Store) Roles(ctx context.Context, p pam.Page) ([]pam.Role, error) {
-	q := s.namedPage(ctx, &RoleRow{}, p)
-	var rows []RoleRow
-	if err := q.Find(&rows).Error; err != nil {
+// sets lists sets by name, one keyset page at a time, with their member counts.
+func (s *Store) sets(ctx context.Context, k setKind, p pam.Page) ([]counted, error) {
+	var rows []SetRow
+	if err := s.namedPage(ctx, k.table, p).Find(&rows).Error; err != nil {
 		return nil, err
 	}
-	counts, err := s.countBy(ctx, "role_tasks", "role_id", ids(rows, func(r RoleRow) string { return r.ID }))
+	counts, err := s.countBy(ctx, k.links, k.setCol, ids(rows, func(r SetRow) string { return r.ID }))
 	if err != nil {
 		return nil, err
 	}
-	out := make([]pam.Role, len(rows))
+	out := make([]counted, len(rows))
 	for i, r := range rows {
-		out[i] = pam.Role{ID: r.ID, Name: r.Name, Description: r.Description, TaskCount: counts[r.ID]}
+		out[i] = counted{r, counts[r.ID]}
 	}
 	return out, nil
 }
 
-func (s *Store) countBy(ctx context.Context, table, col string, keys []string) (map[string]int, error) {
-	out := map[string]int{}
-	if len(keys) == 0 {
-		return out, nil
-	}
-	var rows []struct {
-		K string
-		N int
-	}
-	err := s.conn(ctx).Table(table).Select(col+" AS k, COUNT(*) AS n").Where(col+" IN ?", keys).Group(col).Scan(&rows).Error
-	for _, r := range rows {
-		out[r.K] = r.N
-	}
-	return out, err
-}
-
-// RoleTasks lists the tasks of a role by key (bounded page).
-func (s *Store) RoleTasks(ctx context.Context, roleID string, p pam.Page) ([]pam.Task, error) {
-	q := s.conn(ctx).Model(&TaskRow{}).Joins("JOIN role_tasks rt ON rt.task_id = tasks.id AND rt.role_id = ?", roleID).
-		Order("tasks.key_lower").Limit(pageLimit(p))
+// setItems lists one page of a set's members, read from their own table as rows R.
+func setItems[R any](ctx context.Context, s *Store, k setKind, setID string, p pam.Page) ([]R, error) {
+	q := s.conn(ctx).Table(k.items).Select(k.items+".*").
+		Joins("JOIN "+k.links+" l ON l."+k.itemCol+" = "+k.items+".id AND l."+k.setCol+" = ?", setID).
+		Order(k.items + "." + k.itemKey).Limit(pageLimit(p))
 	if p.After != "" {
-		q = q.Where("tasks.key_lower > ?", p.After)
+		q = q.Where(k.items+"."+k.itemKey+" > ?", p.After)
 	}
-	var rows []TaskRow
+	var rows []R
 	if err := q.Find(&rows).Error; err != nil {
 		return nil, err
 	}
-	out := make([]pam.Task, len(rows))
-	for i, r := range rows {
-		out[i] = taskToDomain(r)
-	}
-	return out, nil
+	return rows, nil
 }
 
-// AddRoleTask puts a task into a role.
-func (s *Store) AddRoleTask(ctx context.Context, roleID, taskID string) error {
-	return s.link(ctx, &RoleTaskRow{RoleID: roleID, TaskID: taskID}, "That task is already in the role.")
+// setsHolding lists the sets that hold an item directly, by name (bounded).
+func (s *Store) setsHolding(ctx context.Context, k setKind, itemID string) ([]SetRow, error) {
+	var rows []SetRow
+	err := s.conn(ctx).Table(k.table).Select(k.table+".*").
+		Joins("JOIN "+k.links+" l ON l."+k.setCol+" = "+k.table+".id AND l."+k.itemCol+" = ?", itemID).
+		Order(k.table + ".name_key").Limit(200).Find(&rows).Error
+	return rows, err
 }
 
-// RemoveRoleTask takes a task out of a role.
-func (s *Store) RemoveRoleTask(ctx context.Context, roleID, taskID string) error {
-	return s.unlink(ctx, &RoleTaskRow{}, "role_id = ? AND task_id = ?", roleID, taskID)
+func (s *Store) addItem(ctx context.Context, k setKind, setID, itemID string) error {
+	return s.link(ctx, k.link(setID, itemID), k.dup)
+}
+
+func (s *Store) removeItem(ctx context.Context, k setKind, setID, itemID string) error {
+	return s.unlink(ctx, k.link("", ""), k.setCol+" = ? AND "+k.itemCol+" = ?", setID, itemID)
 }
 
 func (s *Store) link(ctx context.Context, row any, dup string) error {
@@ -514,111 +515,141 @@ func (s *Store) unlink(ctx context.Context, model any, where string, args ...any
 	return nil
 }
 
-// TaskRoles lists the roles containing a task (bounded).
-func (s *Store) TaskRoles(ctx context.Context, taskID string) ([]pam.Role, error) {
-	var rows []RoleRow
-	err := s.conn(ctx).Model(&RoleRow{}).Joins("JOIN role_tasks rt ON rt.role_id = roles.id AND rt.task_id = ?", taskID).
-		Order("roles.name_key").Limit(200).Find(&rows).Error
-	out := make([]pam.Role, len(rows))
-	for i, r := range rows {
-		out[i] = pam.Role{ID: r.ID, Name: r.Name, Description: r.Description}
+func (s *Store) countBy(ctx context.Context, table, col string, keys []string) (map[string]int, error) {
+	out := map[string]int{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		K string
+		N int
+	}
+	err := s.conn(ctx).Table(table).Select(col+" AS k, COUNT(*) AS n").Where(col+" IN ?", keys).Group(col).Scan(&rows).Error
+	for _, r := range rows {
+		out[r.K] = r.N
 	}
 	return out, err
 }
 
+func roleToDomain(r SetRow, tasks int) pam.Role {
+	return pam.Role{ID: r.ID, Name: r.Name, Description: r.Description, TaskCount: tasks}
+}
+
+func roleGroupToDomain(r SetRow, roles int) pam.RoleGroup {
+	return pam.RoleGroup{ID: r.ID, Name: r.Name, Description: r.Description, RoleCount: roles}
+}
+
+func mapRows[R, D any](rows []R, f func(R) D) []D {
+	out := make([]D, len(rows))
+	for i, r := range rows {
+		out[i] = f(r)
+	}
+	return out
+}
+
+func withoutCount[D any](f func(SetRow, int) D) func(SetRow) D {
+	return func(r SetRow) D { return f(r, 0) }
+}
+
+// ---- roles
+
+// CreateRole inserts a role.
+func (s *Store) CreateRole(ctx context.Context, r pam.Role, now time.Time) error {
+	return s.createSet(ctx, roleKind, r.ID, r.Name, r.Description, now)
+}
+
+// UpdateRole renames or re-describes a role.
+func (s *Store) UpdateRole(ctx context.Context, r pam.Role, now time.Time) error {
+	return s.updateNamed(ctx, roleKind.table, r.ID, r.Name, r.Description, now, roleKind.what)
+}
+
+// RoleByID returns one role with its task count.
+func (s *Store) RoleByID(ctx context.Context, id string) (pam.Role, error) {
+	c, err := s.setByID(ctx, roleKind, id)
+	return roleToDomain(c.SetRow, c.n), err
+}
+
+// Roles lists roles by name, keyset-paginated, with task counts.
+func (s *Store) Roles(ctx context.Context, p pam.Page) ([]pam.Role, error) {
+	cs, err := s.sets(ctx, roleKind, p)
+	return mapRows(cs, func(c counted) pam.Role { return roleToDomain(c.SetRow, c.n) }), err
+}
+
+// RoleTasks lists the tasks of a role by key (bounded page).
+func (s *Store) RoleTasks(ctx context.Context, roleID string, p pam.Page) ([]pam.Task, error) {
+	rows, err := setItems[TaskRow](ctx, s, roleKind, roleID, p)
+	return mapRows(rows, taskToDomain), err
+}
+
+// AddRoleTask puts a task into a role.
+func (s *Store) AddRoleTask(ctx context.Context, roleID, taskID string) error {
+	return s.addItem(ctx, roleKind, roleID, taskID)
+}
+
+// RemoveRoleTask takes a task out of a role.
+func (s *Store) RemoveRoleTask(ctx context.Context, roleID, taskID string) error {
+	return s.removeItem(ctx, roleKind, roleID, taskID)
+}
+
+// TaskRoles lists the roles containing a task (bounded).
+func (s *Store) TaskRoles(ctx context.Context, taskID string) ([]pam.Role, error) {
+	rows, err := s.setsHolding(ctx, roleKind, taskID)
+	return mapRows(rows, withoutCount(roleToDomain)), err
+}
+
 // TaskRoleGroups lists the role groups that reach a task through one of their roles (bounded).
 func (s *Store) TaskRoleGroups(ctx context.Context, taskID string) ([]pam.RoleGroup, error) {
-	var rows []RoleGroupRow
-	err := s.conn(ctx).Model(&RoleGroupRow{}).
+	var rows []SetRow
+	err := s.conn(ctx).Table(roleGroupKind.table).
 		Where("id IN (SELECT rgr.role_group_id FROM role_group_roles rgr JOIN role_tasks rt ON rt.role_id = rgr.role_id WHERE rt.task_id = ?)", taskID).
 		Order("name_key").Limit(200).Find(&rows).Error
-	out := make([]pam.RoleGroup, len(rows))
-	for i, r := range rows {
-		out[i] = pam.RoleGroup{ID: r.ID, Name: r.Name, Description: r.Description}
-	}
-	return out, err
+	return mapRows(rows, withoutCount(roleGroupToDomain)), err
 }
 
 // ---- role groups
 
 // CreateRoleGroup inserts a role group.
 func (s *Store) CreateRoleGroup(ctx context.Context, r pam.RoleGroup, now time.Time) error {
-	return s.createNamed(ctx, &RoleGroupRow{ID: r.ID, Name: r.Name, NameKey: strings.ToLower(r.Name), Description: r.Description,
-		CreatedAt: now.UTC(), UpdatedAt: now.UTC()}, "role group", r.Name)
+	return s.createSet(ctx, roleGroupKind, r.ID, r.Name, r.Description, now)
 }
 
 // UpdateRoleGroup renames or re-describes a role group.
 func (s *Store) UpdateRoleGroup(ctx context.Context, r pam.RoleGroup, now time.Time) error {
-	return s.updateNamed(ctx, &RoleGroupRow{}, r.ID, r.Name, r.Description, now, "role group")
+	return s.updateNamed(ctx, roleGroupKind.table, r.ID, r.Name, r.Description, now, roleGroupKind.what)
 }
 
 // RoleGroupByID returns one role group with its role count.
 func (s *Store) RoleGroupByID(ctx context.Context, id string) (pam.RoleGroup, error) {
-	var r RoleGroupRow
-	if err := s.conn(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
-		return pam.RoleGroup{}, translate(err, "Role group")
-	}
-	var n int64
-	err := s.conn(ctx).Model(&RoleGroupRoleRow{}).Where("role_group_id = ?", id).Count(&n).Error
-	return pam.RoleGroup{ID: r.ID, Name: r.Name, Description: r.Description, RoleCount: int(n)}, err
+	c, err := s.setByID(ctx, roleGroupKind, id)
+	return roleGroupToDomain(c.SetRow, c.n), err
 }
 
 // RoleGroups lists role groups by name, keyset-paginated, with role counts.
 func (s *Store) RoleGroups(ctx context.Context, p pam.Page) ([]pam.RoleGroup, error) {
-	q := s.namedPage(ctx, &RoleGroupRow{}, p)
-	var rows []RoleGroupRow
-	if err := q.Find(&rows).Error; err != nil {
-		return nil, err
-	}
-	counts, err := s.countBy(ctx, "role_group_roles", "role_group_id", ids(rows, func(r RoleGroupRow) string { return r.ID }))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]pam.RoleGroup, len(rows))
-	for i, r := range rows {
-		out[i] = pam.RoleGroup{ID: r.ID, Name: r.Name, Description: r.Description, RoleCount: counts[r.ID]}
-	}
-	return out, nil
+	cs, err := s.sets(ctx, roleGroupKind, p)
+	return mapRows(cs, func(c counted) pam.RoleGroup { return roleGroupToDomain(c.SetRow, c.n) }), err
 }
 
 // RoleGroupRoles lists the roles of a role group by name (bounded page).
 func (s *Store) RoleGroupRoles(ctx context.Context, rgID string, p pam.Page) ([]pam.Role, error) {
-	q := s.conn(ctx).Model(&RoleRow{}).Joins("JOIN role_group_roles rgr ON rgr.role_id = roles.id AND rgr.role_group_id = ?", rgID).
-		Order("roles.name_key").Limit(pageLimit(p))
-	if p.After != "" {
-		q = q.Where("roles.name_key > ?", p.After)
-	}
-	var rows []RoleRow
-	if err := q.Find(&rows).Error; err != nil {
-		return nil, err
-	}
-	out := make([]pam.Role, len(rows))
-	for i, r := range rows {
-		out[i] = pam.Role{ID: r.ID, Name: r.Name, Description: r.Description}
-	}
-	return out, nil
+	rows, err := setItems[SetRow](ctx, s, roleGroupKind, rgID, p)
+	return mapRows(rows, withoutCount(roleToDomain)), err
 }
 
 // AddRoleGroupRole puts a role into a role group.
 func (s *Store) AddRoleGroupRole(ctx context.Context, rgID, roleID string) error {
-	return s.link(ctx, &RoleGroupRoleRow{RoleGroupID: rgID, RoleID: roleID}, "That role is already in the role group.")
+	return s.addItem(ctx, roleGroupKind, rgID, roleID)
 }
 
 // RemoveRoleGroupRole takes a role out of a role group.
 func (s *Store) RemoveRoleGroupRole(ctx context.Context, rgID, roleID string) error {
-	return s.unlink(ctx, &RoleGroupRoleRow{}, "role_group_id = ? AND role_id = ?", rgID, roleID)
+	return s.removeItem(ctx, roleGroupKind, rgID, roleID)
 }
 
 // RoleRoleGroups lists the role groups containing a role (bounded).
 func (s *Store) RoleRoleGroups(ctx context.Context, roleID string) ([]pam.RoleGroup, error) {
-	var rows []RoleGroupRow
-	err := s.conn(ctx).Model(&RoleGroupRow{}).Joins("JOIN role_group_roles rgr ON rgr.role_group_id = role_groups.id AND rgr.role_id = ?", roleID).
-		Order("role_groups.name_key").Limit(200).Find(&rows).Error
-	out := make([]pam.RoleGroup, len(rows))
-	for i, r := range rows {
-		out[i] = pam.RoleGroup{ID: r.ID, Name: r.Name, Description: r.Description}
-	}
-	return out, err
+	rows, err := s.setsHolding(ctx, roleGroupKind, roleID)
+	return mapRows(rows, withoutCount(roleGroupToDomain)), err
 }
 
 // ScopeTasks lists the tasks a scope covers: the task itself, a role's tasks, or the tasks of
@@ -656,13 +687,11 @@ func (s *Store) scopeName(ctx context.Context, scope pam.ScopeType, id string) (
 		t, err := s.TaskByID(ctx, id)
 		return t.Key, err
 	case pam.ScopeRole:
-		var r RoleRow
-		err := s.conn(ctx).Where("id = ?", id).Take(&r).Error
-		return r.Name, translate(err, "Role")
+		r, err := s.setRow(ctx, roleKind, id)
+		return r.Name, err
 	case pam.ScopeRoleGroup:
-		var r RoleGroupRow
-		err := s.conn(ctx).Where("id = ?", id).Take(&r).Error
-		return r.Name, translate(err, "Role group")
+		r, err := s.setRow(ctx, roleGroupKind, id)
+		return r.Name, err
 	}
 	return "", pam.Errorf(pam.EINVALID, "Unknown scope.")
 }

@@ -8,20 +8,6 @@ import (
 	"github.com/elevate-pam/elevate/internal/pam"
 )
 
-// CheckToken is a target system's token for the check API, as stored (never the secret).
-// It belongs to its system, not to a person: the administrator who made it is recorded, and
-// changes to that person's account do not end it.
-type CheckToken struct {
-	ID        string
-	Name      string
-	CreatedBy string // the creating administrator's email, or "cli"
-	CreatedAt time.Time
-	RevokedAt *time.Time
-	RevokedBy string
-	// LastUsedAt is the time of the token's newest check event (nil if it never checked).
-	LastUsedAt *time.Time
-}
-
 // CheckTokenRow is a row of check_tokens.
 type CheckTokenRow struct {
 	ID        string
@@ -36,20 +22,20 @@ type CheckTokenRow struct {
 // TableName fixes the table name.
 func (CheckTokenRow) TableName() string { return "check_tokens" }
 
-func checkTokenToDomain(r CheckTokenRow) CheckToken {
-	return CheckToken{ID: r.ID, Name: r.Name, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), RevokedAt: utcPtr(r.RevokedAt), RevokedBy: r.RevokedBy}
+func checkTokenToDomain(r CheckTokenRow) pam.CheckToken {
+	return pam.CheckToken{ID: r.ID, Name: r.Name, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), RevokedAt: utcPtr(r.RevokedAt), RevokedBy: r.RevokedBy}
 }
 
 // CreateCheckToken stores a check token under the hash of its secret.
-func (s *Store) CreateCheckToken(ctx context.Context, t CheckToken, hash string) error {
+func (s *Store) CreateCheckToken(ctx context.Context, t pam.CheckToken, hash string) error {
 	return s.conn(ctx).Create(&CheckTokenRow{ID: t.ID, Name: t.Name, TokenHash: hash, CreatedBy: t.CreatedBy, CreatedAt: t.CreatedAt.UTC()}).Error
 }
 
 // CheckTokenByHash returns a live check token by the hash of its secret.
-func (s *Store) CheckTokenByHash(ctx context.Context, hash string) (CheckToken, error) {
+func (s *Store) CheckTokenByHash(ctx context.Context, hash string) (pam.CheckToken, error) {
 	var r CheckTokenRow
 	if err := s.conn(ctx).Where("token_hash = ? AND revoked_at IS NULL", hash).Take(&r).Error; err != nil {
-		return CheckToken{}, translate(err, "Check token")
+		return pam.CheckToken{}, translate(err, "Check token")
 	}
 	return checkTokenToDomain(r), nil
 }
@@ -57,7 +43,7 @@ func (s *Store) CheckTokenByHash(ctx context.Context, hash string) (CheckToken, 
 // CheckTokens lists check tokens, live ones first and newest first within each (bounded), each
 // with its last use read from its newest check event: two statements for the page, whatever
 // its size, and no write per check.
-func (s *Store) CheckTokens(ctx context.Context, limit int) ([]CheckToken, error) {
+func (s *Store) CheckTokens(ctx context.Context, limit int) ([]pam.CheckToken, error) {
 	var rows []struct {
 		CheckTokenRow
 		LastSeq *int64
@@ -68,7 +54,7 @@ func (s *Store) CheckTokens(ctx context.Context, limit int) ([]CheckToken, error
 	if err != nil {
 		return nil, err
 	}
-	out := make([]CheckToken, len(rows))
+	out := make([]pam.CheckToken, len(rows))
 	var seqs []int64
 	for i, r := range rows {
 		out[i] = checkTokenToDomain(r.CheckTokenRow)
@@ -99,18 +85,18 @@ func (s *Store) CheckTokens(ctx context.Context, limit int) ([]CheckToken, error
 
 // RevokeCheckToken revokes a live check token; a revoked or unknown one is ECONFLICT or
 // ENOTFOUND.
-func (s *Store) RevokeCheckToken(ctx context.Context, id, by string, now time.Time) (CheckToken, error) {
+func (s *Store) RevokeCheckToken(ctx context.Context, id, by string, now time.Time) (pam.CheckToken, error) {
 	var r CheckTokenRow
 	if err := s.conn(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
-		return CheckToken{}, translate(err, "Check token")
+		return pam.CheckToken{}, translate(err, "Check token")
 	}
 	res := s.conn(ctx).Model(&CheckTokenRow{}).Where("id = ? AND revoked_at IS NULL", id).
 		Updates(map[string]any{"revoked_at": now.UTC(), "revoked_by": by})
 	if res.Error != nil {
-		return CheckToken{}, res.Error
+		return pam.CheckToken{}, res.Error
 	}
 	if res.RowsAffected == 0 {
-		return CheckToken{}, pam.Errorf(pam.ECONFLICT, "The check token %s is already revoked.", r.Name)
+		return pam.CheckToken{}, pam.Errorf(pam.ECONFLICT, "The check token %s is already revoked.", r.Name)
 	}
 	return checkTokenToDomain(r), nil
 }

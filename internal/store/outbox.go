@@ -9,20 +9,6 @@ import (
 	"gorm.io/gorm/clause"
 )
 
-// Mail states in the outbox; pam owns them.
-const (
-	MailQueued   = pam.MailQueued
-	MailRetrying = pam.MailRetrying
-	MailSent     = pam.MailSent
-	MailFailed   = pam.MailFailed
-)
-
-// MailStates lists the outbox states in display order.
-var MailStates = pam.MailStates
-
-// OutboxMessage is one mail in the outbox; pam owns the type.
-type OutboxMessage = pam.OutboxMessage
-
 // outboxRow is a row of mail_outbox.
 type outboxRow struct {
 	ID            string
@@ -49,8 +35,8 @@ type outboxRow struct {
 // TableName fixes the table name.
 func (outboxRow) TableName() string { return "mail_outbox" }
 
-func outboxToDomain(r outboxRow) OutboxMessage {
-	return OutboxMessage{
+func outboxToDomain(r outboxRow) pam.OutboxMessage {
+	return pam.OutboxMessage{
 		ID: r.ID, Kind: r.Kind, RequestID: r.RequestID, RecipientID: pam.UserID(r.RecipientID), Recipient: r.Recipient,
 		RecipientName: r.RecipientName, Subject: r.Subject, Text: r.BodyText, HTML: r.BodyHTML, State: r.State,
 		Attempts: r.Attempts, NextAttemptAt: r.NextAttemptAt.UTC(), GiveUpAt: utcPtr(r.GiveUpAt), LastError: r.LastError,
@@ -60,11 +46,11 @@ func outboxToDomain(r outboxRow) OutboxMessage {
 
 // EnqueueMail writes a message to the outbox, due at once. Call it inside the transaction of
 // the change that causes the mail, so both commit or neither does.
-func (s *Store) EnqueueMail(ctx context.Context, m OutboxMessage) error {
+func (s *Store) EnqueueMail(ctx context.Context, m pam.OutboxMessage) error {
 	now := m.CreatedAt.UTC()
 	row := outboxRow{
 		ID: m.ID, Kind: m.Kind, RequestID: m.RequestID, RecipientID: string(m.RecipientID), Recipient: m.Recipient,
-		RecipientName: m.RecipientName, Subject: m.Subject, BodyText: m.Text, BodyHTML: m.HTML, State: MailQueued,
+		RecipientName: m.RecipientName, Subject: m.Subject, BodyText: m.Text, BodyHTML: m.HTML, State: pam.MailQueued,
 		NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
 	}
 	return s.conn(ctx).Create(&row).Error
@@ -73,7 +59,7 @@ func (s *Store) EnqueueMail(ctx context.Context, m OutboxMessage) error {
 // dueMail selects messages a worker may take at now: waiting, due, and not leased by anyone.
 func dueMail(q *gorm.DB, now time.Time) *gorm.DB {
 	return q.Where("state IN ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)",
-		[]string{MailQueued, MailRetrying}, now, now)
+		[]string{pam.MailQueued, pam.MailRetrying}, now, now)
 }
 
 // ClaimMail leases up to limit due messages to owner until now+lease and returns them. A
@@ -81,9 +67,9 @@ func dueMail(q *gorm.DB, now time.Time) *gorm.DB {
 // are skipped (FOR UPDATE SKIP LOCKED), and the lease is written with a conditional update
 // that rechecks that nobody holds it (SQLite serialises writers). A lease that runs out (a
 // worker died mid-send) makes the message due again.
-func (s *Store) ClaimMail(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error) {
+func (s *Store) ClaimMail(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]pam.OutboxMessage, error) {
 	now = now.UTC()
-	var out []OutboxMessage
+	var out []pam.OutboxMessage
 	err := s.Tx(ctx, func(tx *Store) error {
 		q := dueMail(tx.db.Model(&outboxRow{}), now).Order("next_attempt_at, created_at, id").Limit(limit)
 		if tx.dialect == Postgres {
@@ -115,9 +101,9 @@ func (s *Store) ClaimMail(ctx context.Context, owner string, now time.Time, leas
 
 // MailOutcome is what happened to one delivery attempt.
 type MailOutcome struct {
-	State string // MailSent, MailRetrying or MailFailed
+	State string // pam.MailSent, pam.MailRetrying or pam.MailFailed
 	Error string
-	// At is when the attempt ended; NextAttemptAt and GiveUpAt matter for MailRetrying.
+	// At is when the attempt ended; NextAttemptAt and GiveUpAt matter for pam.MailRetrying.
 	At            time.Time
 	NextAttemptAt time.Time
 	GiveUpAt      time.Time
@@ -135,28 +121,28 @@ func (s *Store) FinishMail(ctx context.Context, id, owner string, o MailOutcome)
 		"lease_owner": "", "lease_until": nil, "updated_at": at,
 	}
 	switch o.State {
-	case MailSent:
+	case pam.MailSent:
 		set["sent_at"] = at
 		if o.Redact != "" {
 			set["body_text"], set["body_html"] = o.Redact, o.Redact
 		}
-	case MailRetrying:
+	case pam.MailRetrying:
 		set["next_attempt_at"] = o.NextAttemptAt.UTC()
 		set["give_up_at"] = o.GiveUpAt.UTC()
 	}
-	res := s.conn(ctx).Model(&outboxRow{}).Where("id = ? AND lease_owner = ? AND state IN ?", id, owner, []string{MailQueued, MailRetrying}).Updates(set)
+	res := s.conn(ctx).Model(&outboxRow{}).Where("id = ? AND lease_owner = ? AND state IN ?", id, owner, []string{pam.MailQueued, pam.MailRetrying}).Updates(set)
 	return res.RowsAffected == 1, res.Error
 }
 
 // RequeueMail puts a failed message back in the queue, due at once, with a fresh retry window.
 // A message that is not failed is ECONFLICT.
-func (s *Store) RequeueMail(ctx context.Context, id string, now time.Time) (OutboxMessage, error) {
+func (s *Store) RequeueMail(ctx context.Context, id string, now time.Time) (pam.OutboxMessage, error) {
 	now = now.UTC()
-	res := s.conn(ctx).Model(&outboxRow{}).Where("id = ? AND state = ?", id, MailFailed).Updates(map[string]any{
-		"state": MailQueued, "next_attempt_at": now, "give_up_at": nil, "lease_owner": "", "lease_until": nil, "updated_at": now,
+	res := s.conn(ctx).Model(&outboxRow{}).Where("id = ? AND state = ?", id, pam.MailFailed).Updates(map[string]any{
+		"state": pam.MailQueued, "next_attempt_at": now, "give_up_at": nil, "lease_owner": "", "lease_until": nil, "updated_at": now,
 	})
 	if res.Error != nil {
-		return OutboxMessage{}, res.Error
+		return pam.OutboxMessage{}, res.Error
 	}
 	m, err := s.MailByID(ctx, id)
 	if err != nil {
@@ -169,16 +155,16 @@ func (s *Store) RequeueMail(ctx context.Context, id string, now time.Time) (Outb
 }
 
 // MailByID returns one message, or ENOTFOUND.
-func (s *Store) MailByID(ctx context.Context, id string) (OutboxMessage, error) {
+func (s *Store) MailByID(ctx context.Context, id string) (pam.OutboxMessage, error) {
 	var r outboxRow
 	if err := s.conn(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
-		return OutboxMessage{}, translate(err, "Message")
+		return pam.OutboxMessage{}, translate(err, "Message")
 	}
 	return outboxToDomain(r), nil
 }
 
 // Mail lists outbox messages newest first, one keyset page at a time.
-func (s *Store) Mail(ctx context.Context, f pam.MailFilter) ([]OutboxMessage, error) {
+func (s *Store) Mail(ctx context.Context, f pam.MailFilter) ([]pam.OutboxMessage, error) {
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 50
 	}
@@ -197,7 +183,7 @@ func (s *Store) Mail(ctx context.Context, f pam.MailFilter) ([]OutboxMessage, er
 	if err := q.Find(&rows).Error; err != nil {
 		return nil, err
 	}
-	out := make([]OutboxMessage, len(rows))
+	out := make([]pam.OutboxMessage, len(rows))
 	for i, r := range rows {
 		out[i] = outboxToDomain(r)
 	}
@@ -221,7 +207,7 @@ func (s *Store) MailCounts(ctx context.Context) (map[string]int64, error) {
 // NextMailDue returns when the earliest waiting message is due (zero when none waits).
 func (s *Store) NextMailDue(ctx context.Context) (time.Time, error) {
 	var row outboxRow
-	err := s.conn(ctx).Model(&outboxRow{}).Where("state IN ?", []string{MailQueued, MailRetrying}).
+	err := s.conn(ctx).Model(&outboxRow{}).Where("state IN ?", []string{pam.MailQueued, pam.MailRetrying}).
 		Order("next_attempt_at").Limit(1).Find(&row).Error
 	return row.NextAttemptAt, err
 }

@@ -7,17 +7,6 @@ import (
 	"github.com/elevate-pam/elevate/internal/pam"
 )
 
-// APIToken is a bearer token as stored (never the secret itself).
-type APIToken struct {
-	ID         string
-	UserID     pam.UserID
-	Name       string
-	Scope      string
-	CreatedAt  time.Time
-	LastUsedAt *time.Time
-	RevokedAt  *time.Time
-}
-
 // APITokenRow is a row of api_tokens.
 type APITokenRow struct {
 	ID         string
@@ -33,31 +22,31 @@ type APITokenRow struct {
 // TableName fixes the table name.
 func (APITokenRow) TableName() string { return "api_tokens" }
 
-func tokenToDomain(r APITokenRow) APIToken {
-	return APIToken{ID: r.ID, UserID: pam.UserID(r.UserID), Name: r.Name, Scope: r.Scope, CreatedAt: r.CreatedAt,
+func tokenToDomain(r APITokenRow) pam.APIToken {
+	return pam.APIToken{ID: r.ID, UserID: pam.UserID(r.UserID), Name: r.Name, Scope: r.Scope, CreatedAt: r.CreatedAt,
 		LastUsedAt: r.LastUsedAt, RevokedAt: r.RevokedAt}
 }
 
 // CreateAPIToken stores a token under the hash of its secret.
-func (s *Store) CreateAPIToken(ctx context.Context, t APIToken, hash string) error {
+func (s *Store) CreateAPIToken(ctx context.Context, t pam.APIToken, hash string) error {
 	return s.conn(ctx).Create(&APITokenRow{ID: t.ID, UserID: string(t.UserID), Name: t.Name, Scope: t.Scope, TokenHash: hash,
 		CreatedAt: t.CreatedAt.UTC()}).Error
 }
 
 // APITokenByHash returns a live (not revoked) token by the hash of its secret.
-func (s *Store) APITokenByHash(ctx context.Context, hash string) (APIToken, error) {
+func (s *Store) APITokenByHash(ctx context.Context, hash string) (pam.APIToken, error) {
 	var r APITokenRow
 	if err := s.conn(ctx).Where("token_hash = ? AND revoked_at IS NULL", hash).Take(&r).Error; err != nil {
-		return APIToken{}, translate(err, "Token")
+		return pam.APIToken{}, translate(err, "Token")
 	}
 	return tokenToDomain(r), nil
 }
 
 // APITokens lists a user's tokens, newest first (bounded).
-func (s *Store) APITokens(ctx context.Context, user pam.UserID) ([]APIToken, error) {
+func (s *Store) APITokens(ctx context.Context, user pam.UserID) ([]pam.APIToken, error) {
 	var rows []APITokenRow
 	err := s.conn(ctx).Where("user_id = ?", string(user)).Order("created_at DESC").Limit(200).Find(&rows).Error
-	out := make([]APIToken, len(rows))
+	out := make([]pam.APIToken, len(rows))
 	for i, r := range rows {
 		out[i] = tokenToDomain(r)
 	}
@@ -65,17 +54,17 @@ func (s *Store) APITokens(ctx context.Context, user pam.UserID) ([]APIToken, err
 }
 
 // RevokeAPIToken revokes one of a user's live tokens.
-func (s *Store) RevokeAPIToken(ctx context.Context, user pam.UserID, id string, now time.Time) (APIToken, error) {
+func (s *Store) RevokeAPIToken(ctx context.Context, user pam.UserID, id string, now time.Time) (pam.APIToken, error) {
 	var r APITokenRow
 	if err := s.conn(ctx).Where("id = ? AND user_id = ?", id, string(user)).Take(&r).Error; err != nil {
-		return APIToken{}, translate(err, "Token")
+		return pam.APIToken{}, translate(err, "Token")
 	}
 	res := s.conn(ctx).Model(&APITokenRow{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", now.UTC())
 	if res.Error != nil {
-		return APIToken{}, res.Error
+		return pam.APIToken{}, res.Error
 	}
 	if res.RowsAffected == 0 {
-		return APIToken{}, pam.Errorf(pam.ECONFLICT, "The token %s is already revoked.", r.Name)
+		return pam.APIToken{}, pam.Errorf(pam.ECONFLICT, "The token %s is already revoked.", r.Name)
 	}
 	return tokenToDomain(r), nil
 }

@@ -215,7 +215,7 @@ func TestTwoReplicasOnOnePostgres(t *testing.T) {
 	deadline = time.Now().Add(20 * time.Second)
 	for {
 		counts, err = o.DB.MailCounts(ctx)
-		if err == nil && counts[store.MailQueued] == 0 && counts[store.MailRetrying] == 0 && counts[store.MailSent] > 0 {
+		if err == nil && counts[pam.MailQueued] == 0 && counts[pam.MailRetrying] == 0 && counts[pam.MailSent] > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -223,7 +223,7 @@ func TestTwoReplicasOnOnePostgres(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if counts[store.MailFailed] != 0 {
+	if counts[pam.MailFailed] != 0 {
 		t.Fatalf("outbox: %v", counts)
 	}
 	time.Sleep(300 * time.Millisecond) // a second delivery, if any, would arrive now
@@ -235,8 +235,8 @@ func TestTwoReplicasOnOnePostgres(t *testing.T) {
 			t.Errorf("message %s (%s) delivered twice", m.MessageID, m.Subject)
 		}
 	}
-	if int64(len(msgs)) != counts[store.MailSent] {
-		t.Fatalf("%d messages arrived, the outbox sent %d", len(msgs), counts[store.MailSent])
+	if int64(len(msgs)) != counts[pam.MailSent] {
+		t.Fatalf("%d messages arrived, the outbox sent %d", len(msgs), counts[pam.MailSent])
 	}
 	t.Logf("%d messages delivered once each by two workers", len(msgs))
 	for _, p := range procs {
