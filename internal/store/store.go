@@ -30,6 +30,8 @@ type Store struct {
 	inTx    bool
 	// now stamps audit events that carry no time; tests set it with SetClock.
 	now func() time.Time
+	// counts is shared with every transaction handle made from this Store.
+	counts *counter
 }
 
 // Open connects to url ("sqlite:path" or "postgres://…"). It does not migrate.
@@ -70,7 +72,11 @@ func Open(rawURL string) (*Store, error) {
 		sqlDB.SetMaxIdleConns(16)
 	}
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	return &Store{db: db, dialect: dialect, now: time.Now}, nil
+	c := &counter{}
+	if err := c.register(db); err != nil {
+		return nil, fmt.Errorf("open %s database: count statements: %w", dialect, err)
+	}
+	return &Store{db: db, dialect: dialect, now: time.Now, counts: c}, nil
 }
 
 func sqliteDSN(path string) string {
@@ -119,8 +125,9 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 	if s.inTx {
 		return fn(s)
 	}
+	s.counts.transaction()
 	return s.db.WithContext(ctx).Transaction(func(g *gorm.DB) error {
-		return fn(&Store{db: g, dialect: s.dialect, inTx: true, now: s.now})
+		return fn(&Store{db: g, dialect: s.dialect, inTx: true, now: s.now, counts: s.counts})
 	})
 }
 
