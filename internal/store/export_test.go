@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -83,4 +84,39 @@ func (s *Store) MigrateUpTo(ctx context.Context, id string) error {
 		}
 	}
 	return fmt.Errorf("no migration %s", id)
+}
+
+// HoldConnections takes n connections from the pool at once, then gives them all back, and
+// returns the pool's statistics after that.
+func (s *Store) HoldConnections(ctx context.Context, n int) (sql.DBStats, error) {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return sql.DBStats{}, err
+	}
+	var conns []*sql.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range n {
+		c, err := sqlDB.Conn(ctx)
+		if err != nil {
+			return sql.DBStats{}, err
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	conns = nil
+	return sqlDB.Stats(), nil
+}
+
+// MaxOpenConnections is the pool's size for the dialect.
+func MaxOpenConnections(dialect string) int {
+	if dialect == SQLite {
+		return maxOpenSQLite
+	}
+	return maxOpenPostgres
 }

@@ -23,6 +23,12 @@ const (
 	SQLite   = "sqlite"
 )
 
+// Pool sizes: how many connections a process opens at most, and keeps open when idle.
+const (
+	maxOpenPostgres = 32
+	maxOpenSQLite   = 8
+)
+
 // Store is a handle on the database, or on one open transaction when obtained inside Tx.
 type Store struct {
 	db      *gorm.DB
@@ -63,14 +69,18 @@ func Open(rawURL string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
+	// The pool keeps every connection it opens: with fewer idle than open, a burst (such as
+	// the checks a group commit releases at once) closes the extra connections on release and
+	// opens new ones for the next, and each new PostgreSQL backend starts cold and prepares its
+	// statements again.
+	open := maxOpenPostgres
 	if dialect == SQLite {
 		// One writer at a time is SQLite's rule; immediate transactions and a generous busy
 		// timeout make writers queue instead of failing with "database is locked".
-		sqlDB.SetMaxOpenConns(8)
-	} else {
-		sqlDB.SetMaxOpenConns(32)
-		sqlDB.SetMaxIdleConns(16)
+		open = maxOpenSQLite
 	}
+	sqlDB.SetMaxOpenConns(open)
+	sqlDB.SetMaxIdleConns(open)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	c := &counter{}
 	if err := c.register(db); err != nil {
