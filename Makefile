@@ -32,9 +32,12 @@ lint:
 # against references measured in the same run, on PostgreSQL; prints one table and writes it to
 # bench/results-<time>.txt (about six minutes). Then the Go benchmarks, once each: mail delivery
 # through the outbox beside a plain SMTP client. Not part of `make test`.
+# ELEVATE_BENCH_ROWS=check,audit-search (groups: check, inbox, page, audit-search, export,
+# approval, flows, steady) runs only those rows, loads only what they read, skips the Go
+# benchmarks and writes its table to the temporary directory.
 bench: deps
 	go run ./bench
-	go test -run '^$$' -bench . -benchtime 1x ./...
+	if [ -z "$$ELEVATE_BENCH_ROWS" ] || [ "$$ELEVATE_BENCH_ROWS" = all ]; then go test -run '^$$' -bench . -benchtime 1x ./...; fi
 
 # Runs each fuzz target for FUZZTIME (default 20s). Their seed corpora run in `make test`.
 FUZZTIME ?= 20s

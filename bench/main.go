@@ -48,6 +48,43 @@ var (
 
 const memoryLimit = 150 << 20
 
+// groups are the measurements ELEVATE_BENCH_ROWS may name (comma-separated; unset or "all"
+// runs every one). A group brings its reference along; steady brings the check API it runs at
+// half of.
+var groups = []string{"check", "inbox", "page", "audit-search", "export", "approval", "flows", "steady"}
+
+// everyRow reports whether ELEVATE_BENCH_ROWS leaves the whole bench to run.
+func everyRow() bool {
+	v := strings.TrimSpace(os.Getenv("ELEVATE_BENCH_ROWS"))
+	return v == "" || v == "all"
+}
+
+// selected reports whether ELEVATE_BENCH_ROWS asks for group g.
+func selected(g string) bool {
+	if everyRow() {
+		return true
+	}
+	for _, w := range strings.Split(os.Getenv("ELEVATE_BENCH_ROWS"), ",") {
+		if strings.TrimSpace(w) == g {
+			return true
+		}
+	}
+	return false
+}
+
+// checkRows refuses a group name that is not in groups.
+func checkRows() error {
+	if everyRow() {
+		return nil
+	}
+	for _, w := range strings.Split(os.Getenv("ELEVATE_BENCH_ROWS"), ",") {
+		if !slices.Contains(groups, strings.TrimSpace(w)) {
+			return fmt.Errorf("ELEVATE_BENCH_ROWS: unknown group %q (known: %s)", w, strings.Join(groups, ", "))
+		}
+	}
+	return nil
+}
+
 func envDuration(k string, def time.Duration) time.Duration {
 	if d, err := time.ParseDuration(os.Getenv(k)); err == nil && d > 0 {
 		return d
@@ -86,6 +123,9 @@ func say(format string, args ...any) {
 }
 
 func run(ctx context.Context) error {
+	if err := checkRows(); err != nil {
+		return err
+	}
 	started := time.Now()
 	tmp, err := os.MkdirTemp("", "elevate-bench-")
 	if err != nil {
@@ -130,13 +170,18 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	say("loading %d requests (%d waiting for the approver)", requestRows, waiting)
-	if err := loadRequests(ctx, o); err != nil {
-		return err
+	// Only what the chosen rows read is loaded: the audit events take most of the set-up.
+	if selected("inbox") {
+		say("loading %d requests (%d waiting for the approver)", requestRows, waiting)
+		if err := loadRequests(ctx, o); err != nil {
+			return err
+		}
 	}
-	say("loading %d audit events", auditEvents)
-	if err := loadAudit(ctx, o.DB); err != nil {
-		return err
+	if selected("audit-search") || selected("export") {
+		say("loading %d audit events (the newest %d of them checks)", auditEvents, auditEvents/5)
+		if err := loadAudit(ctx, o.DB); err != nil {
+			return err
+		}
 	}
 	if err := o.DB.ExecRaw(ctx, "ANALYZE"); err != nil {
 		return err
@@ -166,133 +211,179 @@ func run(ctx context.Context) error {
 	}()
 	mem := watchMemory(p)
 	defer mem.stop()
+	// The server's own statement and round-trip counters, read around each measurement.
+	server := func() (uint64, uint64) { return scrapeCounts(ctx, p.Base) }
 
 	ref := httptestServer(reference())
 	defer ref.Close()
 
 	rows := []row{}
+	var measured []*result
 	add := func(r row) {
 		rows = append(rows, r)
-		say("%-44s %10.0f/s  p50 %-9s p99 %-9s %s", r.name, r.rate, ms(r.p50), ms(r.p99), r.note)
+		say("%-44s %10.0f/s  p50 %-9s p95 %-9s p99 %-9s %s", r.name, r.rate, ms(r.p50), ms(r.p95), ms(r.p99), r.note)
 	}
 
 	// 1. The check API against a bare Echo handler.
-	say("measuring: bare Echo, then the check API (%d connections, %v each)", connections, measureFor)
-	echoRes := closedLoop(ctx, connections, measureFor, func(ctx context.Context) error {
-		return get(ctx, nil, ref.URL+"/ping")
-	})
-	add(echoRes.row("bare Echo GET /ping (reference)", "", 0))
-	checkRes := closedLoop(ctx, connections, measureFor, func(ctx context.Context) error {
-		st, out, err := o.CheckAccess(ctx, p.Base, grantee, o.JournalTask)
+	var checkRes *result
+	if selected("check") || selected("steady") || selected("flows") {
+		say("measuring: bare Echo, then the check API (%d connections, %v each)", connections, measureFor)
+		echoRes := closedLoop(ctx, connections, measureFor, nil, func(ctx context.Context) error {
+			return get(ctx, nil, ref.URL+"/ping")
+		})
+		add(echoRes.row("bare Echo GET /ping (reference)", "", 0))
+		checkRes = closedLoop(ctx, connections, measureFor, server, func(ctx context.Context) error {
+			st, out, err := o.CheckAccess(ctx, p.Base, grantee, o.JournalTask)
+			if err != nil {
+				return err
+			}
+			if st != http.StatusOK || out["allowed"] != true {
+				return fmt.Errorf("check answered %d %v", st, out)
+			}
+			return nil
+		})
+		add(checkRes.row("check API POST /api/v1/check", "bare Echo", echoRes.rate()))
+		measured = append(measured, echoRes, checkRes)
+	}
+
+	// 2. Signed-in pages: a light one and the inbox with 100k requests, 1,000 of them waiting
+	// for the viewer, against a trivial page.
+	if selected("inbox") || selected("page") {
+		approver, err := o.SignIn(ctx, p.Base, testkit.Approvers[0])
 		if err != nil {
 			return err
 		}
-		if st != http.StatusOK || out["allowed"] != true {
-			return fmt.Errorf("check answered %d %v", st, out)
+		signedIn := func(path string) func(context.Context) error {
+			return func(ctx context.Context) error {
+				st, _, err := approver.Get(ctx, path)
+				if err == nil && st != http.StatusOK {
+					err = fmt.Errorf("%s answered %d", path, st)
+				}
+				return err
+			}
 		}
-		return nil
-	})
-	add(checkRes.row("check API POST /api/v1/check", "bare Echo", echoRes.rate()))
-
-	// 2. The inbox with 100k requests, 1,000 of them waiting for the viewer, against a trivial page.
-	approver, err := o.SignIn(ctx, p.Base, testkit.Approvers[0])
-	if err != nil {
-		return err
-	}
-	st, body, err := approver.Get(ctx, "/approvals")
-	if err != nil || st != http.StatusOK || !strings.Contains(body, "data-testid") {
-		return fmt.Errorf("inbox: %d %v", st, err)
-	}
-	trivial := closedLoop(ctx, connections, measureFor, func(ctx context.Context) error {
-		return get(ctx, nil, p.Base+"/login")
-	})
-	add(trivial.row("trivial page GET /login (reference)", "", 0))
-	inbox := closedLoop(ctx, connections, measureFor, func(ctx context.Context) error {
-		st, _, err := approver.Get(ctx, "/approvals")
-		if err == nil && st != http.StatusOK {
-			err = fmt.Errorf("inbox answered %d", st)
+		if err := signedIn("/approvals")(ctx); err != nil {
+			return fmt.Errorf("inbox: %w", err)
 		}
-		return err
-	})
-	add(inbox.row(fmt.Sprintf("inbox /approvals (%dk requests, %d waiting)", requestRows/1000, waiting), "trivial page", trivial.rate()))
+		trivial := closedLoop(ctx, connections, measureFor, server, func(ctx context.Context) error {
+			return get(ctx, nil, p.Base+"/login")
+		})
+		add(trivial.row("trivial page GET /login (reference)", "", 0))
+		measured = append(measured, trivial)
+		if selected("page") {
+			pg := closedLoop(ctx, connections, measureFor, server, signedIn("/profile"))
+			add(pg.row("signed-in page GET /profile", "trivial page", trivial.rate()))
+			measured = append(measured, pg)
+		}
+		if selected("inbox") {
+			inbox := closedLoop(ctx, connections, measureFor, server, signedIn("/approvals"))
+			add(inbox.row(fmt.Sprintf("inbox /approvals (%dk requests, %d waiting)", requestRows/1000, waiting), "trivial page", trivial.rate()))
+			measured = append(measured, inbox)
+		}
+	}
 
-	// 3. Audit search over 1M events against a primary-key lookup.
+	// 3. Audit search over 1M events, the newest fifth of them checks, against a key lookup.
 	auditor, err := o.SignIn(ctx, p.Base, testkit.AdminEmail)
 	if err != nil {
 		return err
 	}
-	page := func(path string) func(context.Context) error {
-		return func(ctx context.Context) error {
-			st, _, err := auditor.Get(ctx, path)
-			if err == nil && st != http.StatusOK {
-				err = fmt.Errorf("%s answered %d", path, st)
+	if selected("audit-search") {
+		page := func(path string) func(context.Context) error {
+			return func(ctx context.Context) error {
+				st, _, err := auditor.Get(ctx, path)
+				if err == nil && st != http.StatusOK {
+					err = fmt.Errorf("%s answered %d", path, st)
+				}
+				return err
 			}
-			return err
+		}
+		pk := closedLoop(ctx, connections, measureFor, server, page(fmt.Sprintf("/audit/%d", auditEvents/2)))
+		add(pk.row("audit event by key /audit/{seq} (reference)", "", 0))
+		measured = append(measured, pk)
+		// Each filter matches events that are all older than the checks.
+		k := auditEvents / 2
+		for _, s := range []struct{ name, query string }{
+			{"actor", "actor=person0042@bench.example"},
+			{"action", "action=" + benchActions()[7].String()},
+			{"target", fmt.Sprintf("target_type=request&target_id=r-%d", k/7)},
+			{"request id", fmt.Sprintf("request_id=req-%d", k/7)},
+		} {
+			r := closedLoop(ctx, connections, measureFor, server, page("/audit?"+s.query))
+			add(r.row(fmt.Sprintf("audit search by %s (%dk events)", s.name, auditEvents/1000), "key lookup", pk.rate()))
+			measured = append(measured, r)
 		}
 	}
-	pk := closedLoop(ctx, connections, measureFor, page(fmt.Sprintf("/audit/%d", auditEvents/2)))
-	add(pk.row("audit event by key /audit/{seq} (reference)", "", 0))
-	byActor := closedLoop(ctx, connections, measureFor, page("/audit?actor=person0042@bench.example"))
-	add(byActor.row(fmt.Sprintf("audit search by actor (%dk events)", auditEvents/1000), "key lookup", pk.rate()))
-	byAction := closedLoop(ctx, connections, measureFor, page("/audit?action="+benchActions()[7].String()))
-	add(byAction.row(fmt.Sprintf("audit search by action (%dk events)", auditEvents/1000), "key lookup", pk.rate()))
 
 	// Export everything, streamed; the server's memory is watched throughout.
-	t0 := time.Now()
-	n, err := auditor.Stream(ctx, "/audit/export?format=jsonl")
-	if err != nil {
-		return err
-	}
-	exp := time.Since(t0)
-	_, peak, _ := p.RSS()
-	if n < auditEvents {
-		return fmt.Errorf("the export had %d lines, fewer than the %d events loaded", n, auditEvents)
-	}
-	add(row{name: fmt.Sprintf("audit export, all %dk events (jsonl)", n/1000), rate: float64(n) / exp.Seconds(), unit: "lines",
-		ratio: -1, note: fmt.Sprintf("%.1f s; server peak RSS so far %d MB", exp.Seconds(), peak>>20)})
-
-	// The cost audit adds to one approval: the use case with its event, against the same
-	// locked update and review without it, in this process on the same database.
-	say("measuring: the cost of the audit event in an approval (16 at once, %v each)", measureFor)
-	if err := loadSupply(ctx, o, approvalSupply); err != nil {
-		return err
-	}
-	bare := approvals(ctx, o, "bare", false)
-	add(bare.row("approval without its audit event (reference)", "", 0))
-	audited := approvals(ctx, o, "audited", true)
-	add(audited.row("approval with its audit event", "no event", bare.rate()))
-
-	// 4. Submit + approve workflows through the API.
-	flows := closedLoop(ctx, 16, measureFor, func(ctx context.Context) error {
-		id, _, err := o.Submit(ctx, p.Base, testkit.Requesters[0])
+	if selected("export") {
+		t0 := time.Now()
+		n, err := auditor.Stream(ctx, "/audit/export?format=jsonl")
 		if err != nil {
 			return err
 		}
-		st, out, err := o.Act(ctx, p.Base, testkit.Approvers[0], id, "approve")
-		if err == nil && st != http.StatusOK {
-			err = fmt.Errorf("approve answered %d %v", st, out)
+		exp := time.Since(t0)
+		_, peak, _ := p.RSS()
+		if n < auditEvents {
+			return fmt.Errorf("the export had %d lines, fewer than the %d events loaded", n, auditEvents)
 		}
-		return err
-	})
-	add(flows.row("submit + approve workflows (16 at once)", "check API", checkRes.rate()))
-	rows[len(rows)-1].unit = "flows"
+		add(row{name: fmt.Sprintf("audit export, all %dk events (jsonl)", n/1000), rate: float64(n) / exp.Seconds(), unit: "lines",
+			ratio: -1, statements: -1, roundTrips: -1, note: fmt.Sprintf("%.1f s; server peak RSS so far %d MB", exp.Seconds(), peak>>20)})
+	}
+
+	// The cost audit adds to one approval: the use case with its event, against the same
+	// locked update and review without it, in this process on the same database (so its
+	// statements are this process's store's).
+	if selected("approval") {
+		say("measuring: the cost of the audit event in an approval (16 at once, %v each)", measureFor)
+		if err := loadSupply(ctx, o, approvalSupply); err != nil {
+			return err
+		}
+		bare := approvals(ctx, o, "bare", false)
+		add(bare.row("approval without its audit event (reference)", "", 0))
+		audited := approvals(ctx, o, "audited", true)
+		add(audited.row("approval with its audit event", "no event", bare.rate()))
+		measured = append(measured, bare, audited)
+	}
+
+	// 4. Submit + approve workflows through the API.
+	if selected("flows") {
+		flows := closedLoop(ctx, 16, measureFor, server, func(ctx context.Context) error {
+			id, _, err := o.Submit(ctx, p.Base, testkit.Requesters[0])
+			if err != nil {
+				return err
+			}
+			st, out, err := o.Act(ctx, p.Base, testkit.Approvers[0], id, "approve")
+			if err == nil && st != http.StatusOK {
+				err = fmt.Errorf("approve answered %d %v", st, out)
+			}
+			return err
+		})
+		add(flows.row("submit + approve workflows (16 at once)", "check API", checkRes.rate()))
+		rows[len(rows)-1].unit = "flows"
+		measured = append(measured, flows)
+	}
 
 	// 5. Mail.
-	rows = append(rows, row{name: "mail delivery vs raw SMTP", ratio: -1, note: "BenchmarkDeliver1000, which make bench runs after this table"})
+	if everyRow() {
+		rows = append(rows, row{name: "mail delivery vs raw SMTP", ratio: -1, note: "BenchmarkDeliver1000, which make bench runs after this table"})
+	}
 
 	// 6. The check API at half its measured capacity, at a constant rate.
-	rate := checkRes.rate() / 2
-	say("measuring: check API at a constant %.0f/s for %v", rate, steadyFor)
-	steady := constantRate(ctx, rate, steadyFor, func(ctx context.Context) error {
-		st, out, err := o.CheckAccess(ctx, p.Base, grantee, o.JournalTask)
-		if err == nil && (st != http.StatusOK || out["allowed"] != true) {
-			err = fmt.Errorf("check answered %d %v", st, out)
-		}
-		return err
-	})
-	r := steady.row(fmt.Sprintf("check API, constant %.0f/s for %v", rate, steadyFor), "check capacity", checkRes.rate())
-	r.note = fmt.Sprintf("%d calls, %d errors, max %s", steady.count(), steady.errors.Load(), ms(steady.max()))
-	add(r)
+	var steady *result
+	if selected("steady") {
+		rate := checkRes.rate() / 2
+		say("measuring: check API at a constant %.0f/s for %v", rate, steadyFor)
+		steady = constantRate(ctx, rate, steadyFor, server, func(ctx context.Context) error {
+			st, out, err := o.CheckAccess(ctx, p.Base, grantee, o.JournalTask)
+			if err == nil && (st != http.StatusOK || out["allowed"] != true) {
+				err = fmt.Errorf("check answered %d %v", st, out)
+			}
+			return err
+		})
+		r := steady.row(fmt.Sprintf("check API, constant %.0f/s for %v", rate, steadyFor), "check capacity", checkRes.rate())
+		r.note = fmt.Sprintf("%d calls, %d errors, max %s", steady.count(), steady.errors.Load(), ms(steady.max()))
+		add(r)
+	}
 
 	mem.stop()
 	_, hwm, _ := p.RSS()
@@ -306,18 +397,23 @@ func run(ctx context.Context) error {
 
 	report := render(rows, started)
 	fmt.Print(report)
-	if err := os.MkdirAll("bench", 0o755); err != nil {
+	// A run of some rows only is for a quick look: its table goes to the temporary directory.
+	dir := "bench"
+	if !everyRow() {
+		dir = os.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	file := filepath.Join("bench", "results-"+started.UTC().Format("20060102-150405")+".txt")
+	file := filepath.Join(dir, "results-"+started.UTC().Format("20060102-150405")+".txt")
 	if err := os.WriteFile(file, []byte(report), 0o644); err != nil {
 		return err
 	}
 	fmt.Println("written to", file)
-	if steady.errors.Load() > 0 {
+	if steady != nil && steady.errors.Load() > 0 {
 		return fmt.Errorf("the constant-rate run had %d errors; first: %v", steady.errors.Load(), steady.firstErr())
 	}
-	for _, r := range []*result{echoRes, checkRes, trivial, inbox, pk, byActor, byAction, bare, audited, flows} {
+	for _, r := range measured {
 		if r.errors.Load() > 0 {
 			return fmt.Errorf("a measurement had %d errors; first: %v", r.errors.Load(), r.firstErr())
 		}
@@ -326,6 +422,38 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("server resident memory peaked at %d MB", peakRSS>>20)
 	}
 	return nil
+}
+
+// scrapeCounts reads the server's elevate_db_statements_total and elevate_db_round_trips_total
+// from /metrics; 0, 0 when it cannot.
+func scrapeCounts(ctx context.Context, base string) (statements, roundTrips uint64) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return 0, 0
+	}
+	resp, err := testkit.Client.Do(req)
+	if err != nil {
+		return 0, 0
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, l := range strings.Split(string(body), "\n") {
+		name, v, ok := strings.Cut(l, " ")
+		if !ok {
+			continue
+		}
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "elevate_db_statements_total":
+			statements = uint64(f)
+		case "elevate_db_round_trips_total":
+			roundTrips = uint64(f)
+		}
+	}
+	return statements, roundTrips
 }
 
 // grant gives one person a grant in force, so checks for them are allowed.
@@ -403,7 +531,8 @@ func approvals(ctx context.Context, o *testkit.Org, set string, audited bool) *r
 	approver := o.Users[testkit.Approvers[0]]
 	acc := access.New(o.DB, func() time.Time { return time.Now().UTC() }, nil)
 	var next atomic.Int64
-	return closedLoop(ctx, 16, measureFor, func(ctx context.Context) error {
+	counts := func() (uint64, uint64) { c := o.DB.Counts(); return c.Statements, c.RoundTrips }
+	return closedLoop(ctx, 16, measureFor, counts, func(ctx context.Context) error {
 		k := next.Add(1)
 		if k > int64(approvalSupply) {
 			return errSpent
@@ -432,21 +561,25 @@ func approvals(ctx context.Context, o *testkit.Org, set string, audited bool) *r
 // errSpent ends a closed loop whose supply of work ran out.
 var errSpent = errors.New("supply spent")
 
-// benchActions are the 20 actions the loaded events spread over: ones never renamed, so a
-// search for one of them is a search for one stored name.
+// benchActions are the 20 actions the older loaded events spread over: ones never renamed, so
+// a search for one of them is a search for one stored name. Checks come apart, newest.
 func benchActions() []audit.Action {
 	var out []audit.Action
 	for _, a := range audit.Actions() {
-		if len(a.Aliases()) == 0 && len(out) < 20 {
+		if len(a.Aliases()) == 0 && a != audit.AccessChecked && len(out) < 20 {
 			out = append(out, a)
 		}
 	}
 	return out
 }
 
-// loadAudit appends auditEvents chained events in large batches: 1,000 actors, 20 actions.
+// loadAudit appends auditEvents chained events in large batches: four fifths from 1,000
+// actors over 20 actions about requests (7 events each), then a fifth of checks by one token,
+// so every search for the older events has to find them past every newer check.
 func loadAudit(ctx context.Context, db *store.Store) error {
 	actions := benchActions()
+	checks := auditEvents - auditEvents/5
+	checker := audit.Actor{Type: audit.ActorToken, ID: "bench-check-token", Name: "bench-ci"}
 	const batch = 10_000
 	at := time.Now().UTC().Add(-time.Duration(auditEvents) * time.Second)
 	for done := 0; done < auditEvents; done += batch {
@@ -454,8 +587,15 @@ func loadAudit(ctx context.Context, db *store.Store) error {
 		evs := make([]*audit.Event, n)
 		for i := range evs {
 			k := done + i
-			a := audit.Actor{Type: audit.ActorUser, ID: fmt.Sprintf("00000000-0000-0000-0000-%012d", k%1000), Name: fmt.Sprintf("person%04d@bench.example", k%1000)}
-			evs[i] = a.Event(actions[k%20], "request", fmt.Sprintf("r-%d", k/7), map[string]any{"n": k, "note": "loaded for the benchmark"})
+			if k >= checks {
+				evs[i] = checker.Event(audit.AccessChecked, "task", "exchange/New-JournalRule",
+					map[string]any{"allowed": true, "reason": "grant", "token": "bench-ci", "user": "person0042@bench.example", "task": "exchange/New-JournalRule"})
+				evs[i].RequestID = "bench-grant"
+			} else {
+				a := audit.Actor{Type: audit.ActorUser, ID: fmt.Sprintf("00000000-0000-0000-0000-%012d", k%1000), Name: fmt.Sprintf("person%04d@bench.example", k%1000)}
+				evs[i] = a.Event(actions[k%20], "request", fmt.Sprintf("r-%d", k/7), map[string]any{"n": k, "note": "loaded for the benchmark"})
+				evs[i].RequestID = fmt.Sprintf("req-%d", k/7)
+			}
 			evs[i].At = at.Add(time.Duration(k) * time.Second)
 			evs[i].IP = "127.0.0.1"
 		}
@@ -542,6 +682,23 @@ type result struct {
 	errors  atomic.Int64
 	first   error
 	elapsed time.Duration
+	// statements and roundTrips the database served during the measurement (-1: not read).
+	statements, roundTrips int64
+}
+
+// counted reads counts (when there is a reader) around measure and keeps the differences.
+func (r *result) counted(counts func() (uint64, uint64), measure func()) {
+	r.statements, r.roundTrips = -1, -1
+	if counts == nil {
+		measure()
+		return
+	}
+	s0, t0 := counts()
+	measure()
+	s1, t1 := counts()
+	if s0 > 0 || s1 > 0 {
+		r.statements, r.roundTrips = int64(s1-s0), int64(t1-t0)
+	}
 }
 
 func (r *result) record(d time.Duration, err error) {
@@ -574,7 +731,12 @@ func (r *result) quantile(q float64) time.Duration {
 func (r *result) max() time.Duration { return r.quantile(1) }
 
 func (r *result) row(name, refName string, ref float64) row {
-	out := row{name: name, rate: r.rate(), p50: r.quantile(0.50), p99: r.quantile(0.99), ratio: -1, ref: refName}
+	out := row{name: name, rate: r.rate(), p50: r.quantile(0.50), p95: r.quantile(0.95), p99: r.quantile(0.99), ratio: -1, ref: refName,
+		statements: -1, roundTrips: -1}
+	// Per call, failed calls included: they were sent too.
+	if calls := float64(r.count()) + float64(r.errors.Load()); calls > 0 && r.statements >= 0 {
+		out.statements, out.roundTrips = float64(r.statements)/calls, float64(r.roundTrips)/calls
+	}
 	if ref > 0 {
 		out.ratio = out.rate / ref
 	}
@@ -585,8 +747,9 @@ func (r *result) row(name, refName string, ref float64) row {
 }
 
 // closedLoop runs fn from workers goroutines, each starting a call when its last one ended,
-// for d (after a short warm-up that is not counted).
-func closedLoop(ctx context.Context, workers int, d time.Duration, fn func(context.Context) error) *result {
+// for d (after a short warm-up that is not counted). counts, when set, reads the database's
+// statement and round-trip counters before and after.
+func closedLoop(ctx context.Context, workers int, d time.Duration, counts func() (uint64, uint64), fn func(context.Context) error) *result {
 	// The warm-up lets its last calls finish rather than cancel them: a call cut off mid-way
 	// would be counted against the next measurement.
 	warmEnd := time.Now().Add(min(d/5, 2*time.Second))
@@ -604,32 +767,39 @@ func closedLoop(ctx context.Context, workers int, d time.Duration, fn func(conte
 	}
 	wg.Wait()
 	r := &result{}
-	end := time.Now().Add(d)
-	start := time.Now()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(end) && ctx.Err() == nil {
-				t0 := time.Now()
-				err := fn(ctx)
-				if errors.Is(err, errSpent) {
-					return
+	r.counted(counts, func() {
+		end := time.Now().Add(d)
+		start := time.Now()
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for time.Now().Before(end) && ctx.Err() == nil {
+					t0 := time.Now()
+					err := fn(ctx)
+					if errors.Is(err, errSpent) {
+						return
+					}
+					r.record(time.Since(t0), err)
 				}
-				r.record(time.Since(t0), err)
-			}
-		}()
-	}
-	wg.Wait()
-	r.elapsed = time.Since(start)
+			}()
+		}
+		wg.Wait()
+		r.elapsed = time.Since(start)
+	})
 	return r
 }
 
 // constantRate starts calls at a fixed rate for d, whether earlier ones have ended or not (at
 // most 1,000 in flight; a call that cannot start counts as an error), so a slow server shows
 // up as latency rather than as a lower rate.
-func constantRate(ctx context.Context, perSecond float64, d time.Duration, fn func(context.Context) error) *result {
+func constantRate(ctx context.Context, perSecond float64, d time.Duration, counts func() (uint64, uint64), fn func(context.Context) error) *result {
 	r := &result{}
+	r.counted(counts, func() { r.constantRate(ctx, perSecond, d, fn) })
+	return r
+}
+
+func (r *result) constantRate(ctx context.Context, perSecond float64, d time.Duration, fn func(context.Context) error) {
 	interval := time.Duration(float64(time.Second) / perSecond)
 	slots := make(chan struct{}, 1000)
 	var wg sync.WaitGroup
@@ -658,18 +828,19 @@ func constantRate(ctx context.Context, perSecond float64, d time.Duration, fn fu
 	}
 	wg.Wait()
 	r.elapsed = time.Since(start)
-	return r
 }
 
 // row is one line of the report. ratio < 0 means "no ratio".
 type row struct {
-	name     string
-	rate     float64
-	unit     string
-	p50, p99 time.Duration
-	ratio    float64
-	ref      string
-	note     string
+	name          string
+	rate          float64
+	unit          string
+	p50, p95, p99 time.Duration
+	ratio         float64
+	ref           string
+	note          string
+	// statements and roundTrips per call, as the database's counters saw them (< 0: not read).
+	statements, roundTrips float64
 }
 
 func ms(d time.Duration) string {
@@ -686,10 +857,15 @@ func render(rows []row, started time.Time) string {
 		started.UTC().Format(time.RFC3339), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 	fmt.Fprintf(&b, "Closed loops: %d connections for %v each after a warm-up; server log level warn, per-token check limit lifted. Ratios are to the reference named, measured in this run.\n\n",
 		connections, measureFor)
-	fmt.Fprintf(&b, "%-46s %12s %10s %10s %8s  %-15s %s\n", "measurement", "rate", "p50", "p99", "ratio", "reference", "notes")
-	fmt.Fprintf(&b, "%s\n", strings.Repeat("-", 130))
+	fmt.Fprintf(&b, "Statements and round trips (a transaction's BEGIN and COMMIT included) are per call, from the server's own counters on /metrics\n")
+	fmt.Fprintf(&b, "(this process's for the approval rows), background jobs included.\n\n")
+	fmt.Fprintf(&b, "%-46s %12s %10s %10s %10s %8s  %-15s %6s %6s  %s\n", "measurement", "rate", "p50", "p95", "p99", "ratio", "reference", "stmts", "trips", "notes")
+	fmt.Fprintf(&b, "%s\n", strings.Repeat("-", 150))
 	for _, r := range rows {
-		rate, ratio := "-", "-"
+		rate, ratio, stmts, trips := "-", "-", "-", "-"
+		if r.statements >= 0 && r.rate > 0 {
+			stmts, trips = fmt.Sprintf("%.1f", r.statements), fmt.Sprintf("%.1f", r.roundTrips)
+		}
 		if r.rate > 0 {
 			unit := r.unit
 			if unit == "" {
@@ -700,7 +876,7 @@ func render(rows []row, started time.Time) string {
 		if r.ratio >= 0 {
 			ratio = fmt.Sprintf("%.3f", r.ratio)
 		}
-		fmt.Fprintf(&b, "%-46s %12s %10s %10s %8s  %-15s %s\n", r.name, rate, ms(r.p50), ms(r.p99), ratio, r.ref, r.note)
+		fmt.Fprintf(&b, "%-46s %12s %10s %10s %10s %8s  %-15s %6s %6s  %s\n", r.name, rate, ms(r.p50), ms(r.p95), ms(r.p99), ratio, r.ref, stmts, trips, r.note)
 	}
 	return b.String()
 }

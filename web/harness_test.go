@@ -73,6 +73,7 @@ func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Audit: db, IsApprover: db.IsApprover,
 		MFA: mfa, MFARequired: mfa.EnrolmentRequired, Limiter: limiter, SSO: sso, Outbox: mail.NewOutbox(db, cfg, clock.Now),
 		Catalog: db, Directory: db, Policies: db,
+		DBCounts: func() (uint64, uint64) { c := db.Counts(); return c.Statements, c.RoundTrips },
 	})
 	hs := httptest.NewUnstartedServer(srv.Handler())
 	hs.Listener.Close()

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -132,7 +133,9 @@ func TestHealthAndMetrics(t *testing.T) {
 	c.get("/login")
 	m := c.get("/metrics")
 	if m.StatusCode != 200 || !strings.Contains(m.body, `elevate_http_requests_total{method="GET",route="/login",status="200"}`) ||
-		!strings.Contains(m.body, "elevate_http_request_duration_seconds_bucket") {
+		!strings.Contains(m.body, "elevate_http_request_duration_seconds_bucket") ||
+		!regexp.MustCompile(`(?m)^elevate_db_statements_total [1-9]`).MatchString(m.body) ||
+		!regexp.MustCompile(`(?m)^elevate_db_round_trips_total [1-9]`).MatchString(m.body) {
 		t.Fatalf("metrics: %d\n%s", m.StatusCode, m.body[:min(len(m.body), 2000)])
 	}
 }

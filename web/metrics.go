@@ -16,7 +16,9 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 }
 
-func newMetrics(reg *prometheus.Registry) *metrics {
+// newMetrics registers the HTTP, Go and process metrics on reg, and the database's statement
+// and round-trip counters when dbCounts is set.
+func newMetrics(reg *prometheus.Registry, dbCounts func() (statements, roundTrips uint64)) *metrics {
 	m := &metrics{
 		reg: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -28,6 +30,16 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		}, []string{"route", "method"}),
 	}
 	reg.MustRegister(m.requests, m.duration, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if dbCounts != nil {
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "elevate_db_statements_total", Help: "SQL statements sent to the database by this process.",
+			}, func() float64 { n, _ := dbCounts(); return float64(n) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "elevate_db_round_trips_total", Help: "Database round trips: statements plus each transaction's BEGIN and COMMIT or ROLLBACK.",
+			}, func() float64 { _, n := dbCounts(); return float64(n) }),
+		)
+	}
 	return m
 }
 

@@ -50,6 +50,9 @@ type Deps struct {
 	Catalog   Catalog
 	Directory Directory
 	Policies  PolicyBook
+	// DBCounts, when set, reports the statements and round trips the database has served since
+	// start; /metrics exports them as counters (main passes the store's).
+	DBCounts func() (statements, roundTrips uint64)
 }
 
 // missing names the dependencies New needs and d lacks. Now and Logger are optional (the
@@ -121,7 +124,7 @@ func New(d Deps) *Server {
 		cfg: d.Config, auth: d.Auth, admin: d.Admin, access: d.Access, ping: d.Ping, log: d.Logger, now: d.Now, flash: fc, audit: d.Audit,
 		mfa: d.MFA, limiter: d.Limiter, sso: d.SSO, mfaRequired: d.MFARequired, isApprover: d.IsApprover,
 		outbox: d.Outbox, catalog: d.Catalog, directory: d.Directory, policies: d.Policies,
-		metrics: newMetrics(prometheus.NewRegistry()),
+		metrics: newMetrics(prometheus.NewRegistry(), d.DBCounts),
 	}
 	e := echo.New()
 	e.HideBanner = true

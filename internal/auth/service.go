@@ -295,12 +295,17 @@ func (s *Service) Authenticate(r *http.Request) (pam.User, bool, error) {
 	if id == "" {
 		return pam.User{}, false, nil
 	}
-	u, err := s.db.UserByID(r.Context(), id)
-	if pam.ErrorCode(err) == pam.ENOTFOUND {
-		return pam.User{}, false, s.db.DeleteUserSessions(r.Context(), id)
-	}
-	if err != nil {
-		return pam.User{}, false, err
+	// The session was read together with its user; only a session without one (none today)
+	// costs a second read.
+	u, loaded := sessionUserOf(sess)
+	if !loaded {
+		u, err = s.db.UserByID(r.Context(), id)
+		if pam.ErrorCode(err) == pam.ENOTFOUND {
+			return pam.User{}, false, s.db.DeleteUserSessions(r.Context(), id)
+		}
+		if err != nil {
+			return pam.User{}, false, err
+		}
 	}
 	if !u.Active() {
 		return pam.User{}, false, s.db.DeleteUserSessions(r.Context(), id)

@@ -23,6 +23,10 @@ const SessionCookie = "elevate_session"
 
 const userIDKey = "user_id"
 
+// sessionUser is the key under which a loaded session carries its user for the rest of the
+// request.
+type sessionUser struct{}
+
 // SessionStore is a gorilla/sessions Store that keeps sessions in Elevate's database. The cookie
 // carries only a signed random id; the database holds the hash of that id, the user, and the
 // times that bound the session. Deleting the row ends the session everywhere at once.
@@ -88,7 +92,7 @@ func (s *SessionStore) New(r *http.Request, name string) (*sessions.Session, err
 	if err := s.codec.Decode(name, c.Value, &id); err != nil {
 		return sess, nil
 	}
-	row, err := s.db.SessionByHash(r.Context(), hashID(id))
+	row, user, err := s.db.SessionWithUser(r.Context(), hashID(id))
 	if err != nil {
 		if pam.ErrorCode(err) == pam.ENOTFOUND {
 			return sess, nil
@@ -108,10 +112,16 @@ func (s *SessionStore) New(r *http.Request, name string) (*sessions.Session, err
 		sess.Values[k] = v
 	}
 	sess.Values[userIDKey] = string(row.UserID)
+	// Read with the session in the same statement; never stored back (Save and Put keep
+	// string keys only).
+	sess.Values[sessionUser{}] = user
 	sess.ID = id
 	sess.IsNew = false
-	if err := s.db.TouchSession(r.Context(), row.IDHash, now); err != nil {
-		return sess, fmt.Errorf("touch session: %w", err)
+	// The idle clock moves at most once a minute, so most requests write nothing.
+	if now.Sub(row.LastSeenAt) >= store.SessionTouchEvery {
+		if err := s.db.TouchSession(r.Context(), row.IDHash, now); err != nil {
+			return sess, fmt.Errorf("touch session: %w", err)
+		}
 	}
 	return sess, nil
 }
@@ -216,6 +226,12 @@ func (s *SessionStore) clearCookie(w http.ResponseWriter, name string) {
 	o := s.options()
 	o.MaxAge = -1
 	http.SetCookie(w, sessions.NewCookie(name, "", o))
+}
+
+// sessionUserOf returns the user loaded with the session, when it was.
+func sessionUserOf(sess *sessions.Session) (pam.User, bool) {
+	u, ok := sess.Values[sessionUser{}].(pam.User)
+	return u, ok
 }
 
 // UserID returns the signed-in user of a loaded session, or "".

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"iter"
 	"math"
-	"slices"
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"gorm.io/gorm"
@@ -124,70 +123,6 @@ func (s *Store) auditQuery(ctx context.Context, f audit.Filter) (q *gorm.DB, emp
 		q = q.Where("seq <= ?", seqs[0])
 	}
 	return q, false, nil
-}
-
-func findAudit(q *gorm.DB) ([]audit.Event, error) {
-	var rows []AuditRow
-	if err := q.Find(&rows).Error; err != nil {
-		return nil, err
-	}
-	out := make([]audit.Event, len(rows))
-	for i, r := range rows {
-		out[i] = auditToDomain(r)
-	}
-	return out, nil
-}
-
-// AuditPage returns one keyset page of events matching f, newest first: the page just older
-// than f.Before, the page just newer than f.After, or the newest page.
-func (s *Store) AuditPage(ctx context.Context, f audit.Filter) (audit.Page, error) {
-	if f.Limit <= 0 || f.Limit > 500 {
-		f.Limit = 50
-	}
-	var p audit.Page
-	q, empty, err := s.auditQuery(ctx, f)
-	if err != nil || empty {
-		return p, err
-	}
-	exists := func(cond string, seq int64) (bool, error) {
-		var seqs []int64
-		err := q.Session(&gorm.Session{}).Where(cond, seq).Limit(1).Pluck("seq", &seqs).Error
-		return len(seqs) > 0, err
-	}
-	if f.After > 0 {
-		evs, err := findAudit(q.Session(&gorm.Session{}).Where("seq > ?", f.After).Order("seq").Limit(f.Limit + 1))
-		if err != nil {
-			return p, err
-		}
-		p.HasNewer = len(evs) > f.Limit
-		evs = evs[:min(len(evs), f.Limit)]
-		slices.Reverse(evs)
-		p.Events = evs
-		oldest := f.After + 1
-		if len(evs) > 0 {
-			oldest = evs[len(evs)-1].Seq
-		}
-		p.HasOlder, err = exists("seq < ?", oldest)
-		return p, err
-	}
-	dq := q.Session(&gorm.Session{}).Order("seq DESC").Limit(f.Limit + 1)
-	if f.Before > 0 {
-		dq = dq.Where("seq < ?", f.Before)
-	}
-	evs, err := findAudit(dq)
-	if err != nil {
-		return p, err
-	}
-	p.HasOlder = len(evs) > f.Limit
-	p.Events = evs[:min(len(evs), f.Limit)]
-	if f.Before > 0 {
-		newest := f.Before - 1
-		if len(p.Events) > 0 {
-			newest = p.Events[0].Seq
-		}
-		p.HasNewer, err = exists("seq > ?", newest)
-	}
-	return p, err
 }
 
 // AuditEvents returns the events matching f, newest first, one keyset page at a time.

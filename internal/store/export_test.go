@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -12,19 +13,90 @@ import (
 	"gorm.io/gorm"
 )
 
-// AuditPagePlan returns the database's plan for the query that reads the first page of f, as
+// AuditPagePlan returns the database's plan for the query that finds the first page of f, as
 // text, with sequential scans and sorts made as costly as possible on PostgreSQL so the plan
 // shows whether an index can serve the filter and its order.
 func (s *Store) AuditPagePlan(ctx context.Context, f audit.Filter) (string, error) {
-	q, empty, err := s.auditQuery(ctx, f)
+	plan, _, err := s.auditPagePlan(ctx, f, true)
+	return plan, err
+}
+
+// AuditPageCost explains (with ANALYZE, on PostgreSQL) the query that reads the first page of f
+// with the planner's own settings, and returns the plan and how many rows of audit_events it
+// read.
+func (s *Store) AuditPageCost(ctx context.Context, f audit.Filter) (string, int64, error) {
+	return s.auditPagePlan(ctx, f, false)
+}
+
+func (s *Store) auditPagePlan(ctx context.Context, f audit.Filter, forced bool) (string, int64, error) {
+	k, empty, err := s.newAuditKeyset(ctx, f)
 	if err != nil || empty {
-		return "", fmt.Errorf("plan: %v (empty %v)", err, empty)
+		return "", 0, fmt.Errorf("plan: %v (empty %v)", err, empty)
 	}
-	q = q.Order("seq DESC").Limit(51)
+	hi := k.hi
 	if f.Before > 0 {
-		q = q.Where("seq < ?", f.Before)
+		hi = min(hi, f.Before)
 	}
-	return s.plan(ctx, q, &[]AuditRow{})
+	q, args := k.seqsSQL(k.lo, hi, false, 51)
+	sql := "SELECT * FROM audit_events WHERE seq IN (" + q + ") ORDER BY seq DESC"
+	if forced {
+		// The sequence numbers' walk decides what the page costs; the rows are then read by key.
+		sql = q
+	}
+	var lines []string
+	err = s.Tx(ctx, func(tx *Store) error {
+		prefix := "EXPLAIN QUERY PLAN "
+		if s.dialect == Postgres {
+			prefix = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
+			if forced {
+				prefix = "EXPLAIN "
+				for _, set := range []string{"SET LOCAL enable_seqscan = off", "SET LOCAL enable_sort = off"} {
+					if err := tx.db.Exec(set).Error; err != nil {
+						return err
+					}
+				}
+			}
+		}
+		rows, err := tx.db.Raw(prefix+sql, args...).Rows()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				return err
+			}
+			lines = append(lines, fmt.Sprint(vals[len(vals)-1]))
+		}
+		return rows.Err()
+	})
+	plan := strings.Join(lines, "\n")
+	// Rows read: every "rows=N loops=M" of a scan on audit_events, and what its filter removed.
+	var read int64
+	for _, l := range lines {
+		if !strings.Contains(l, "Scan") {
+			continue
+		}
+		var n, loops int64
+		if i := strings.Index(l, "(actual rows="); i >= 0 {
+			fmt.Sscanf(l[i:], "(actual rows=%d loops=%d)", &n, &loops)
+			read += n * loops
+		}
+	}
+	for _, l := range lines {
+		var n int64
+		if i := strings.Index(l, "Rows Removed by Filter: "); i >= 0 {
+			fmt.Sscanf(l[i:], "Rows Removed by Filter: %d", &n)
+			read += n
+		}
+	}
+	return plan, read, err
 }
 
 // GrantForPlan returns the database's plan for GrantFor's query, made like AuditPagePlan's.
@@ -83,4 +155,39 @@ func (s *Store) MigrateUpTo(ctx context.Context, id string) error {
 		}
 	}
 	return fmt.Errorf("no migration %s", id)
+}
+
+// HoldConnections takes n connections from the pool at once, then gives them all back, and
+// returns the pool's statistics after that.
+func (s *Store) HoldConnections(ctx context.Context, n int) (sql.DBStats, error) {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return sql.DBStats{}, err
+	}
+	var conns []*sql.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range n {
+		c, err := sqlDB.Conn(ctx)
+		if err != nil {
+			return sql.DBStats{}, err
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	conns = nil
+	return sqlDB.Stats(), nil
+}
+
+// MaxOpenConnections is the pool's size for the dialect.
+func MaxOpenConnections(dialect string) int {
+	if dialect == SQLite {
+		return maxOpenSQLite
+	}
+	return maxOpenPostgres
 }

@@ -450,7 +450,7 @@ func (s *Store) m0010(tx *gorm.DB) error {
 		return fmt.Errorf("read check tokens: %w", err)
 	}
 	now := time.Now().UTC()
-	st := &Store{db: tx, dialect: s.dialect, inTx: true, now: s.now}
+	st := &Store{db: tx, dialect: s.dialect, inTx: true, now: s.now, counts: s.counts}
 	ctx := tx.Statement.Context
 	for _, t := range old {
 		if err := tx.Exec("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", now, t.ID).Error; err != nil {

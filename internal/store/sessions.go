@@ -28,22 +28,51 @@ func (s *Store) CreateSession(ctx context.Context, x Session) error {
 	}).Error
 }
 
-// SessionByHash returns a session by the hash of its id.
-func (s *Store) SessionByHash(ctx context.Context, idHash string) (Session, error) {
-	var r SessionRow
-	if err := s.conn(ctx).Where("id_hash = ?", idHash).Take(&r).Error; err != nil {
-		return Session{}, translate(err, "Session")
-	}
-	return Session{
-		IDHash: r.IDHash, UserID: pam.UserID(r.UserID), Data: r.Data, CreatedAt: r.CreatedAt,
-		LastSeenAt: r.LastSeenAt, ExpiresAt: r.ExpiresAt, IP: r.IP, UserAgent: r.UserAgent,
-	}, nil
+// sessionUserRow is one session joined with its user.
+type sessionUserRow struct {
+	IDHash, UserID, Data, IP, UserAgent string
+	CreatedAt, LastSeenAt, ExpiresAt    time.Time
+	UEmail, UName, UTimeZone            string
+	UAdmin, UAuditor                    bool
+	UDisabledAt                         *time.Time
+	UCreatedAt                          time.Time
 }
 
-// TouchSession records activity, at most once per 30 seconds per session to spare writes.
+// SessionWithUser returns a session by the hash of its id together with its user, in one
+// statement: every signed-in request asks this first. ENOTFOUND when either is missing.
+func (s *Store) SessionWithUser(ctx context.Context, idHash string) (Session, pam.User, error) {
+	var r sessionUserRow
+	res := s.conn(ctx).Raw(`SELECT s.id_hash, s.user_id, s.data, s.ip, s.user_agent, s.created_at, s.last_seen_at, s.expires_at,
+			u.email AS u_email, u.name AS u_name, u.time_zone AS u_time_zone, u.admin AS u_admin, u.auditor AS u_auditor,
+			u.disabled_at AS u_disabled_at, u.created_at AS u_created_at
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.id_hash = ?`, idHash).Scan(&r)
+	if res.Error != nil {
+		return Session{}, pam.User{}, res.Error
+	}
+	if res.RowsAffected == 0 {
+		return Session{}, pam.User{}, pam.Errorf(pam.ENOTFOUND, "Session not found.")
+	}
+	sess := Session{
+		IDHash: r.IDHash, UserID: pam.UserID(r.UserID), Data: r.Data, CreatedAt: r.CreatedAt.UTC(),
+		LastSeenAt: r.LastSeenAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), IP: r.IP, UserAgent: r.UserAgent,
+	}
+	u := userToDomain(UserRow{
+		ID: r.UserID, Email: r.UEmail, Name: r.UName, Admin: r.UAdmin, Auditor: r.UAuditor,
+		TimeZone: r.UTimeZone, DisabledAt: r.UDisabledAt, CreatedAt: r.UCreatedAt,
+	})
+	return sess, u, nil
+}
+
+// SessionTouchEvery is how often a session's last-seen time is written at most: reading it
+// costs nothing extra (SessionWithUser), writing it on every request would.
+const SessionTouchEvery = time.Minute
+
+// TouchSession records activity when the stored last-seen time is SessionTouchEvery or more
+// before now; callers skip it when the time they read is newer than that.
 func (s *Store) TouchSession(ctx context.Context, idHash string, now time.Time) error {
 	return s.conn(ctx).Model(&SessionRow{}).
-		Where("id_hash = ? AND last_seen_at < ?", idHash, now.UTC().Add(-30*time.Second)).
+		Where("id_hash = ? AND last_seen_at <= ?", idHash, now.UTC().Add(-SessionTouchEvery)).
 		Update("last_seen_at", now.UTC()).Error
 }
 

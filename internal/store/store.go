@@ -23,6 +23,12 @@ const (
 	SQLite   = "sqlite"
 )
 
+// Pool sizes: how many connections a process opens at most, and keeps open when idle.
+const (
+	maxOpenPostgres = 32
+	maxOpenSQLite   = 8
+)
+
 // Store is a handle on the database, or on one open transaction when obtained inside Tx.
 type Store struct {
 	db      *gorm.DB
@@ -30,6 +36,8 @@ type Store struct {
 	inTx    bool
 	// now stamps audit events that carry no time; tests set it with SetClock.
 	now func() time.Time
+	// counts is shared with every transaction handle made from this Store.
+	counts *counter
 }
 
 // Open connects to url ("sqlite:path" or "postgres://…"). It does not migrate.
@@ -61,16 +69,24 @@ func Open(rawURL string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
+	// The pool keeps every connection it opens: with fewer idle than open, a burst (such as
+	// the checks a group commit releases at once) closes the extra connections on release and
+	// opens new ones for the next, and each new PostgreSQL backend starts cold and prepares its
+	// statements again.
+	open := maxOpenPostgres
 	if dialect == SQLite {
 		// One writer at a time is SQLite's rule; immediate transactions and a generous busy
 		// timeout make writers queue instead of failing with "database is locked".
-		sqlDB.SetMaxOpenConns(8)
-	} else {
-		sqlDB.SetMaxOpenConns(32)
-		sqlDB.SetMaxIdleConns(16)
+		open = maxOpenSQLite
 	}
+	sqlDB.SetMaxOpenConns(open)
+	sqlDB.SetMaxIdleConns(open)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	return &Store{db: db, dialect: dialect, now: time.Now}, nil
+	c := &counter{}
+	if err := c.register(db); err != nil {
+		return nil, fmt.Errorf("open %s database: count statements: %w", dialect, err)
+	}
+	return &Store{db: db, dialect: dialect, now: time.Now, counts: c}, nil
 }
 
 func sqliteDSN(path string) string {
@@ -119,8 +135,9 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 	if s.inTx {
 		return fn(s)
 	}
+	s.counts.transaction()
 	return s.db.WithContext(ctx).Transaction(func(g *gorm.DB) error {
-		return fn(&Store{db: g, dialect: s.dialect, inTx: true, now: s.now})
+		return fn(&Store{db: g, dialect: s.dialect, inTx: true, now: s.now, counts: s.counts})
 	})
 }
 

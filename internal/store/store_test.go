@@ -231,3 +231,19 @@ func TestAuditRollsBackWithItsChange(t *testing.T) {
 		}
 	})
 }
+
+func TestPoolKeepsEveryConnectionItOpens(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		db := testenv.Store(t, dialect)
+		n := store.MaxOpenConnections(dialect)
+		st, err := db.HoldConnections(context.Background(), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A burst as large as the pool leaves every connection idle for the next one; none was
+		// closed for lack of idle room.
+		if st.Idle != n || st.MaxIdleClosed != 0 {
+			t.Fatalf("after a burst of %d: %d idle, %d closed for lack of idle room", n, st.Idle, st.MaxIdleClosed)
+		}
+	})
+}

@@ -1,0 +1,228 @@
+package store
+
+import (
+	"context"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/elevate-pam/elevate/internal/audit"
+	"gorm.io/gorm"
+)
+
+// auditKeyset is a page query over audit_events: f's equality filters, its action expanded to
+// the action's old names, and an open sequence range lo < seq < hi.
+type auditKeyset struct {
+	eq     []auditCol // equality filters, the leading index's columns first
+	lead   int        // how many of eq lead an index (col…, seq); 0: the primary key serves
+	names  []string   // the action's stored names when there are several (action IN …)
+	lo, hi int64
+	// ranged writes the last leading column as a range, for PostgreSQL (see seqsSQL).
+	ranged bool
+}
+
+type auditCol struct{ col, v string }
+
+// auditLeads are the (columns…, seq) indexes of migration 0006 a filter can walk, the most
+// selective first: the first whose columns the filter names all leads the page's query.
+var auditLeads = [][]string{
+	{"request_id"}, {"target_type", "target_id"}, {"target_id"}, {"actor_id"}, {"actor_name"},
+	{"action"}, {"target_type"}, {"outcome"},
+}
+
+// newAuditKeyset plans f's pages. empty is true when its time range holds no event at all.
+func (s *Store) newAuditKeyset(ctx context.Context, f audit.Filter) (k auditKeyset, empty bool, err error) {
+	k.lo, k.hi, k.ranged = 0, math.MaxInt64, s.dialect == Postgres
+	have := map[string]string{}
+	for _, c := range [...]auditCol{
+		{"request_id", f.RequestID}, {"target_type", f.TargetType}, {"target_id", f.TargetID},
+		{"actor_id", f.ActorID}, {"actor_name", f.ActorName}, {"outcome", f.Outcome},
+	} {
+		if c.v != "" {
+			have[c.col] = c.v
+		}
+	}
+	// A renamed action's events stay under their old name (the chain forbids rewriting them).
+	if names := audit.ExpandAction(f.Action); len(names) == 1 {
+		have["action"] = names[0]
+	} else if len(names) > 1 {
+		k.names = names
+	}
+	for _, cols := range auditLeads {
+		if !all(cols, have) {
+			continue
+		}
+		for _, c := range cols {
+			k.eq = append(k.eq, auditCol{c, have[c]})
+			delete(have, c)
+		}
+		k.lead = len(cols)
+		break
+	}
+	for _, c := range [...]string{"request_id", "target_type", "target_id", "actor_id", "actor_name", "action", "outcome"} {
+		if v, ok := have[c]; ok {
+			k.eq = append(k.eq, auditCol{c, v})
+		}
+	}
+	if !f.Since.IsZero() {
+		var seqs []int64
+		err := s.conn(ctx).Model(&AuditRow{}).Where("at >= ?", f.Since.UTC()).Order("at, seq").Limit(1).Pluck("seq", &seqs).Error
+		if err != nil || len(seqs) == 0 {
+			return k, true, err
+		}
+		k.lo = seqs[0] - 1
+	}
+	if !f.Until.IsZero() {
+		var seqs []int64
+		err := s.conn(ctx).Model(&AuditRow{}).Where("at < ?", f.Until.UTC()).Order("at DESC, seq DESC").Limit(1).Pluck("seq", &seqs).Error
+		if err != nil || len(seqs) == 0 {
+			return k, true, err
+		}
+		k.hi = seqs[0] + 1
+	}
+	return k, k.lo >= k.hi-1, nil
+}
+
+func all(cols []string, have map[string]string) bool {
+	for _, c := range cols {
+		if _, ok := have[c]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// seqsSQL returns a statement selecting the sequence numbers of at most limit matching events
+// with lo < seq < hi, the newest first (or the oldest, when asc), and its arguments.
+//
+// It walks one (columns…, seq) index in order and reads no other row. The leading columns are
+// named in ORDER BY and, on PostgreSQL, the last of them is written as a range
+// (col >= v AND col <= v): with col = v, PostgreSQL drops the constant column from the order,
+// finds the primary key in seq order as good, and for a common action walks it back past
+// every newer event (every check since). SQLite walks the index for col = v, and would not
+// search a second column after a range. An action with several stored names is one such walk
+// per name, merged.
+func (k auditKeyset) seqsSQL(lo, hi int64, asc bool, limit int) (string, []any) {
+	dir := " DESC"
+	if asc {
+		dir = ""
+	}
+	leg := func(eq []auditCol, lead int) (string, []any) {
+		var where, order []string
+		var args []any
+		for i, c := range eq {
+			if i == lead-1 && k.ranged {
+				where = append(where, c.col+" >= ? AND "+c.col+" <= ?")
+				args = append(args, c.v, c.v)
+				order = append(order, c.col+dir)
+			} else if i < lead {
+				where = append(where, c.col+" = ?")
+				args = append(args, c.v)
+				order = append(order, c.col+dir)
+			} else {
+				where = append(where, c.col+" = ?")
+				args = append(args, c.v)
+			}
+		}
+		if len(k.names) > 0 && (lead == 0 || eq[0].col != "action") {
+			// Several names with another lead: a filter on the rows that lead finds.
+			where = append(where, "action IN ?")
+			args = append(args, k.names)
+		}
+		where = append(where, "seq > ? AND seq < ?")
+		args = append(args, lo, hi)
+		order = append(order, "seq"+dir)
+		return "SELECT seq FROM audit_events WHERE " + strings.Join(where, " AND ") +
+			" ORDER BY " + strings.Join(order, ", ") + " LIMIT " + itoa(limit), args
+	}
+	if len(k.names) == 0 || k.lead > 0 {
+		return leg(k.eq, k.lead)
+	}
+	var legs []string
+	var args []any
+	for i, name := range k.names {
+		q, a := leg(append([]auditCol{{"action", name}}, k.eq...), 1)
+		legs = append(legs, "SELECT seq FROM ("+q+") k"+itoa(i))
+		args = append(args, a...)
+	}
+	return "SELECT seq FROM (" + strings.Join(legs, " UNION ALL ") + ") k ORDER BY seq" + dir + " LIMIT " + itoa(limit), args
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// events returns the matching events with lo < seq < hi, at most limit, newest first (or
+// oldest first, when asc): the sequence numbers from their index, then those rows by key.
+func (k auditKeyset) events(db *gorm.DB, lo, hi int64, asc bool, limit int) ([]audit.Event, error) {
+	q, args := k.seqsSQL(lo, hi, asc, limit)
+	order := "seq DESC"
+	if asc {
+		order = "seq"
+	}
+	var rows []AuditRow
+	if err := db.Raw("SELECT * FROM audit_events WHERE seq IN ("+q+") ORDER BY "+order, args...).Scan(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]audit.Event, len(rows))
+	for i, r := range rows {
+		out[i] = auditToDomain(r)
+	}
+	return out, nil
+}
+
+// exists reports whether any matching event has lo < seq < hi.
+func (k auditKeyset) exists(db *gorm.DB, lo, hi int64) (bool, error) {
+	q, args := k.seqsSQL(lo, hi, false, 1)
+	var seqs []int64
+	err := db.Raw(q, args...).Scan(&seqs).Error
+	return len(seqs) > 0, err
+}
+
+// AuditPage returns one keyset page of events matching f, newest first: the page just older
+// than f.Before, the page just newer than f.After, or the newest page. Each query walks the
+// filter's (column, seq) index from the page's edge and reads only the rows it shows.
+func (s *Store) AuditPage(ctx context.Context, f audit.Filter) (audit.Page, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 50
+	}
+	var p audit.Page
+	k, empty, err := s.newAuditKeyset(ctx, f)
+	if err != nil || empty {
+		return p, err
+	}
+	db := s.conn(ctx)
+	if f.After > 0 {
+		evs, err := k.events(db, max(k.lo, f.After), k.hi, true, f.Limit+1)
+		if err != nil {
+			return p, err
+		}
+		p.HasNewer = len(evs) > f.Limit
+		evs = evs[:min(len(evs), f.Limit)]
+		slices.Reverse(evs)
+		p.Events = evs
+		oldest := f.After + 1
+		if len(evs) > 0 {
+			oldest = evs[len(evs)-1].Seq
+		}
+		p.HasOlder, err = k.exists(db, k.lo, min(k.hi, oldest))
+		return p, err
+	}
+	hi := k.hi
+	if f.Before > 0 {
+		hi = min(hi, f.Before)
+	}
+	evs, err := k.events(db, k.lo, hi, false, f.Limit+1)
+	if err != nil {
+		return p, err
+	}
+	p.HasOlder = len(evs) > f.Limit
+	p.Events = evs[:min(len(evs), f.Limit)]
+	if f.Before > 0 {
+		newest := f.Before - 1
+		if len(p.Events) > 0 {
+			newest = p.Events[0].Seq
+		}
+		p.HasNewer, err = k.exists(db, max(k.lo, newest), k.hi)
+	}
+	return p, err
+}

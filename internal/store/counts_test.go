@@ -1,0 +1,51 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/elevate-pam/elevate/internal/testenv"
+)
+
+func TestCountsStatementsAndRoundTrips(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		diff := func(before store.Counts) store.Counts {
+			now := db.Counts()
+			return store.Counts{Statements: now.Statements - before.Statements, RoundTrips: now.RoundTrips - before.RoundTrips}
+		}
+
+		before := db.Counts()
+		if _, err := db.UserByID(ctx, "missing"); err == nil {
+			t.Fatal("found a missing user")
+		}
+		if d := diff(before); d != (store.Counts{Statements: 1, RoundTrips: 1}) {
+			t.Fatalf("one read counted as %+v", d)
+		}
+
+		// A transaction adds its BEGIN and COMMIT; the batch insert of three events is one
+		// statement (head read, insert, head update).
+		before = db.Counts()
+		evs := []*audit.Event{
+			audit.System.Event(audit.SettingsUpdated, "x", "1", nil),
+			audit.System.Event(audit.SettingsUpdated, "x", "2", nil),
+			audit.System.Event(audit.SettingsUpdated, "x", "3", nil),
+		}
+		if err := db.AppendAuditBatch(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		if d := diff(before); d != (store.Counts{Statements: 3, RoundTrips: 5}) {
+			t.Fatalf("a batch of three events counted as %+v, want 3 statements in 5 round trips", d)
+		}
+
+		// A dry run sends nothing; a failed statement was still sent.
+		before = db.Counts()
+		_ = db.ExecRaw(ctx, "SELECT no_such_column FROM users")
+		if d := diff(before); d != (store.Counts{Statements: 1, RoundTrips: 1}) {
+			t.Fatalf("a failed statement counted as %+v", d)
+		}
+	})
+}
