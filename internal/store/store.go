@@ -55,7 +55,7 @@ func Open(rawURL string) (*Store, error) {
 	switch {
 	case strings.HasPrefix(rawURL, "sqlite:"):
 		dialect = SQLite
-		db, err = gorm.Open(sqlite.Open(sqliteDSN(strings.TrimPrefix(rawURL, "sqlite:"))), cfg)
+		db, err = openSQLite(sqliteDSN(strings.TrimPrefix(rawURL, "sqlite:")), cfg)
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
 		dialect = Postgres
 		db, err = gorm.Open(postgres.Open(rawURL), cfg)
@@ -165,3 +165,22 @@ func translate(err error, what string) error {
 func (s *Store) ExecRaw(ctx context.Context, sql string, args ...any) error {
 	return s.conn(ctx).Exec(sql, args...).Error
 }
+
+// openSQLite opens a SQLite database, waiting while another process holds the file's lock at
+// the same moment: switching a new file to WAL takes an exclusive lock that SQLite does not wait
+// for with its busy timeout, so two processes starting together on one new file would otherwise
+// see "database is locked". It gives up after about 15 seconds, like the busy timeout.
+func openSQLite(dsn string, cfg *gorm.Config) (*gorm.DB, error) {
+	deadline := time.Now().Add(15 * time.Second)
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		db, err := gorm.Open(sqlite.Open(dsn), cfg)
+		var coded interface{ Code() int }
+		if err == nil || !errors.As(err, &coded) || coded.Code()&0xff != sqliteBusy || time.Now().After(deadline) {
+			return db, err
+		}
+		time.Sleep(wait)
+	}
+}
+
+// sqliteBusy is SQLite's primary result code for a lock held by another connection.
+const sqliteBusy = 5
