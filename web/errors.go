@@ -74,8 +74,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if _, ok := CurrentUser(c); !ok {
 		// Unknown paths skip the route middleware; show signed-in users their usual frame.
-		if u, ok, err := s.auth.Authenticate(c.Request()); err == nil && ok {
-			c.Set(userKey, u)
+		if v, ok, err := s.auth.Authenticate(c.Request()); err == nil && ok {
+			setViewer(c, v)
 		}
 	}
 	vm := errview.VM{Meta: s.meta(c, http.StatusText(status)), Status: status, Heading: heading(status), Message: msg}

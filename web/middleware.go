@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/static"
 	"github.com/labstack/echo/v4"
@@ -182,19 +183,30 @@ func limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-const userKey = "user"
+const (
+	userKey  = "user"
+	frameKey = "frame"
+)
 
-// loadUser puts the signed-in user (if any) on the context. A disabled user's sessions end here.
+// loadUser puts the signed-in user (if any) on the context, with the frame of their pages when
+// it was read with the session. A disabled user's sessions end here.
 func (s *Server) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		u, ok, err := s.auth.Authenticate(c.Request())
+		v, ok, err := s.auth.Authenticate(c.Request())
 		if err != nil {
 			return fmt.Errorf("authenticate: %w", err)
 		}
 		if ok {
-			c.Set(userKey, u)
+			setViewer(c, v)
 		}
 		return next(c)
+	}
+}
+
+func setViewer(c echo.Context, v auth.Viewer) {
+	c.Set(userKey, v.User)
+	if v.Frame.Read {
+		c.Set(frameKey, v.Frame)
 	}
 }
 
@@ -202,6 +214,13 @@ func (s *Server) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
 func CurrentUser(c echo.Context) (pam.User, bool) {
 	u, ok := c.Get(userKey).(pam.User)
 	return u, ok
+}
+
+// currentFrame returns what was read with the request's session for its frame; false for API
+// calls and pages without a session, which ask the services instead (see mustEnrol).
+func currentFrame(c echo.Context) (auth.Frame, bool) {
+	f, ok := c.Get(frameKey).(auth.Frame)
+	return f, ok
 }
 
 // requireUser sends anonymous visitors to sign in and then back where they were going.

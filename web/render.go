@@ -62,8 +62,9 @@ func (s *Server) nav(c echo.Context) []layout.NavItem {
 
 func redirect(c echo.Context, to string) error { return c.Redirect(http.StatusSeeOther, to) }
 
-// inboxCount is the number of requests waiting for the viewer, for the navigation badge. A
-// failure only hides the badge; the page itself still renders.
+// inboxCount is the number of requests waiting for the viewer, for the navigation badge: one
+// indexed statement, once per page (the inbox and the dashboard read it from the navigation).
+// A failure only hides the badge; the page itself still renders.
 func (s *Server) inboxCount(c echo.Context, u pam.User) int {
 	if s.access == nil {
 		return 0

@@ -40,9 +40,11 @@ type Deps struct {
 	// SSO is OpenID Connect sign-in; required when Config names an issuer, nil otherwise.
 	SSO *auth.SSO
 	// MFARequired reports whether the organisation requires approvers and administrators to
-	// enrol in two-step verification (main passes MFA.EnrolmentRequired).
+	// enrol in two-step verification (main passes MFA.EnrolmentRequired). Pages read it with
+	// the session (auth.Frame); API calls and the settings page ask here.
 	MFARequired func(context.Context) (bool, error)
-	// IsApprover reports whether a user is in any approver group.
+	// IsApprover reports whether a user is in any approver group; as MFARequired, for calls
+	// without a session.
 	IsApprover func(context.Context, pam.UserID) (bool, error)
 	// Outbox is the mail queue shown at /admin/outbox.
 	Outbox Outbox
@@ -95,7 +97,8 @@ type Server struct {
 	mfa     *auth.MFA
 	limiter *auth.Limiter
 	sso     *auth.SSO
-	// mfaRequired and isApprover decide who must enrol in two-step verification.
+	// mfaRequired and isApprover decide who must enrol in two-step verification when the
+	// request has no frame (see mustEnrol).
 	mfaRequired func(context.Context) (bool, error)
 	isApprover  func(context.Context, pam.UserID) (bool, error)
 	outbox      Outbox

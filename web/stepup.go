@@ -42,7 +42,7 @@ func (s *Server) RequireStepUpWhenEnrolled(next echo.HandlerFunc) echo.HandlerFu
 	return func(c echo.Context) error {
 		if c.Request().Method == http.MethodPost {
 			if u, ok := CurrentUser(c); ok {
-				enrolled, err := s.mfa.Enrolled(c.Request().Context(), u.ID)
+				enrolled, err := s.enrolled(c, u)
 				if err != nil {
 					return err
 				}
@@ -75,8 +75,7 @@ func (s *Server) StepUp(c echo.Context) (bool, error) {
 	if s.steppedUp(c) {
 		return true, nil
 	}
-	ctx := c.Request().Context()
-	enrolled, err := s.mfa.Enrolled(ctx, u.ID)
+	enrolled, err := s.enrolled(c, u)
 	if err != nil {
 		return false, err
 	}
@@ -146,8 +145,12 @@ func (s *Server) renderStepUp(c echo.Context, status int, msg string) error {
 }
 
 // mustEnrol reports whether the organisation requires this user to have two-step verification:
-// the setting is on and the user is an administrator or an approver.
+// the setting is on and the user is an administrator or an approver. A page has both facts in
+// its frame; an API call asks for them.
 func (s *Server) mustEnrol(c echo.Context, u pam.User) (bool, error) {
+	if f, ok := currentFrame(c); ok {
+		return f.EnrolmentRequired && (u.Admin || f.Approver), nil
+	}
 	ctx := c.Request().Context()
 	on, err := s.mfaRequired(ctx)
 	if err != nil || !on {
@@ -174,7 +177,7 @@ func (s *Server) requireEnrolment(next echo.HandlerFunc) echo.HandlerFunc {
 		if !must {
 			return next(c)
 		}
-		enrolled, err := s.mfa.Enrolled(c.Request().Context(), u.ID)
+		enrolled, err := s.enrolled(c, u)
 		if err != nil {
 			return err
 		}
@@ -184,6 +187,16 @@ func (s *Server) requireEnrolment(next echo.HandlerFunc) echo.HandlerFunc {
 		s.setFlash(c, "info", "Your organisation requires two-step verification for approvers and administrators. Set it up to continue.")
 		return redirect(c, "/profile#mfa")
 	}
+}
+
+// enrolled reports whether the user has confirmed two-step verification, from the frame when
+// the request has one. A page that changes the enrolment redirects, so the next request reads
+// the new state.
+func (s *Server) enrolled(c echo.Context, u pam.User) (bool, error) {
+	if f, ok := currentFrame(c); ok {
+		return f.MFAEnrolled, nil
+	}
+	return s.mfa.Enrolled(c.Request().Context(), u.ID)
 }
 
 func isProfilePath(route string) bool {

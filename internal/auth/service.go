@@ -284,33 +284,34 @@ func truncateRunes(s string, n int) string {
 	return s
 }
 
-// Authenticate returns the signed-in user of a request. ok is false for anonymous visitors,
-// for sessions that ended, and for disabled users, whose sessions are all deleted here.
-func (s *Service) Authenticate(r *http.Request) (pam.User, bool, error) {
+// Authenticate returns the signed-in user of a request with the frame of their pages. ok is
+// false for anonymous visitors, for sessions that ended, and for disabled users, whose sessions
+// are all deleted here.
+func (s *Service) Authenticate(r *http.Request) (Viewer, bool, error) {
 	sess, err := s.Sessions.Get(r, SessionCookie)
 	if err != nil {
-		return pam.User{}, false, err
+		return Viewer{}, false, err
 	}
 	id := UserID(sess)
 	if id == "" {
-		return pam.User{}, false, nil
+		return Viewer{}, false, nil
 	}
-	// The session was read together with its user; only a session without one (none today)
-	// costs a second read.
-	u, loaded := sessionUserOf(sess)
+	// The session was read together with its user and frame; only a session without them (none
+	// today) costs a second read, and its frame is left for the caller to ask for.
+	v, loaded := sessionViewerOf(sess)
 	if !loaded {
-		u, err = s.db.UserByID(r.Context(), id)
+		v.User, err = s.db.UserByID(r.Context(), id)
 		if pam.ErrorCode(err) == pam.ENOTFOUND {
-			return pam.User{}, false, s.db.DeleteUserSessions(r.Context(), id)
+			return Viewer{}, false, s.db.DeleteUserSessions(r.Context(), id)
 		}
 		if err != nil {
-			return pam.User{}, false, err
+			return Viewer{}, false, err
 		}
 	}
-	if !u.Active() {
-		return pam.User{}, false, s.db.DeleteUserSessions(r.Context(), id)
+	if !v.User.Active() {
+		return Viewer{}, false, s.db.DeleteUserSessions(r.Context(), id)
 	}
-	return u, true, nil
+	return v, true, nil
 }
 
 // PasswordLinkUser returns the user a live set-password link belongs to.

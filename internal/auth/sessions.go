@@ -23,9 +23,9 @@ const SessionCookie = "elevate_session"
 
 const userIDKey = "user_id"
 
-// sessionUser is the key under which a loaded session carries its user for the rest of the
-// request.
-type sessionUser struct{}
+// sessionViewer is the key under which a loaded session carries its user and frame for the
+// rest of the request.
+type sessionViewer struct{}
 
 // SessionStore is a gorilla/sessions Store that keeps sessions in Elevate's database. The cookie
 // carries only a signed random id; the database holds the hash of that id, the user, and the
@@ -92,7 +92,7 @@ func (s *SessionStore) New(r *http.Request, name string) (*sessions.Session, err
 	if err := s.codec.Decode(name, c.Value, &id); err != nil {
 		return sess, nil
 	}
-	row, user, err := s.db.SessionWithUser(r.Context(), hashID(id))
+	row, user, frame, err := s.db.SessionWithUser(r.Context(), hashID(id), RequireMFAEnrolmentKey)
 	if err != nil {
 		if pam.ErrorCode(err) == pam.ENOTFOUND {
 			return sess, nil
@@ -114,7 +114,9 @@ func (s *SessionStore) New(r *http.Request, name string) (*sessions.Session, err
 	sess.Values[userIDKey] = string(row.UserID)
 	// Read with the session in the same statement; never stored back (Save and Put keep
 	// string keys only).
-	sess.Values[sessionUser{}] = user
+	sess.Values[sessionViewer{}] = Viewer{User: user, Frame: Frame{
+		Read: true, EnrolmentRequired: frame.Enrolment == "true", Approver: frame.Approver, MFAEnrolled: frame.MFAEnrolled,
+	}}
 	sess.ID = id
 	sess.IsNew = false
 	// The idle clock moves at most once a minute, so most requests write nothing.
@@ -228,10 +230,31 @@ func (s *SessionStore) clearCookie(w http.ResponseWriter, name string) {
 	http.SetCookie(w, sessions.NewCookie(name, "", o))
 }
 
-// sessionUserOf returns the user loaded with the session, when it was.
-func sessionUserOf(sess *sessions.Session) (pam.User, bool) {
-	u, ok := sess.Values[sessionUser{}].(pam.User)
-	return u, ok
+// Viewer is the user of a signed-in request with the frame their pages are drawn in.
+type Viewer struct {
+	User  pam.User
+	Frame Frame
+}
+
+// Frame is what the rules every signed-in page passes through need besides the user: whether
+// the user must enrol in two-step verification, and whether they have. It is read with the
+// session in one statement and lives for one request only, so nothing needs telling when a
+// setting, a membership or an enrolment changes.
+type Frame struct {
+	// Read is false when nothing was read (the caller asks the services instead).
+	Read bool
+	// EnrolmentRequired is the organisation's RequireMFAEnrolmentKey, as MFA.EnrolmentRequired.
+	EnrolmentRequired bool
+	// Approver is store.IsApprover for the user.
+	Approver bool
+	// MFAEnrolled is MFA.Enrolled for the user.
+	MFAEnrolled bool
+}
+
+// sessionViewerOf returns the user and frame loaded with the session, when they were.
+func sessionViewerOf(sess *sessions.Session) (Viewer, bool) {
+	v, ok := sess.Values[sessionViewer{}].(Viewer)
+	return v, ok
 }
 
 // UserID returns the signed-in user of a loaded session, or "".

@@ -30,25 +30,43 @@ func TestAuthenticateReadsSessionAndUserInOneStatement(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		authenticate := func() (pam.User, bool, store.Counts) {
+		authenticateAs := func(method string) (auth.Viewer, bool, store.Counts) {
 			t.Helper()
-			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r := httptest.NewRequest(method, "/", nil)
 			r.AddCookie(cookie)
 			before := db.Counts()
-			u, ok, err := svc.Authenticate(r)
+			v, ok, err := svc.Authenticate(r)
 			if err != nil {
 				t.Fatal(err)
 			}
 			after := db.Counts()
-			return u, ok, store.Counts{Statements: after.Statements - before.Statements, RoundTrips: after.RoundTrips - before.RoundTrips}
+			return v, ok, store.Counts{Statements: after.Statements - before.Statements, RoundTrips: after.RoundTrips - before.RoundTrips}
+		}
+		authenticate := func() (pam.User, bool, store.Counts) {
+			t.Helper()
+			v, ok, n := authenticateAs(http.MethodGet)
+			return v.User, ok, n
 		}
 
-		u, ok, n := authenticate()
+		v, ok, n := authenticateAs(http.MethodGet)
+		u := v.User
 		if !ok || u.ID != ana.ID || u.Email != ana.Email || u.Name != ana.Name || u.TimeZone != "Europe/Paris" || !u.Admin || !u.Active() {
 			t.Fatalf("signed in as %+v (%v)", u, ok)
 		}
 		if n.Statements != 1 || n.RoundTrips != 1 {
 			t.Fatalf("a request right after sign-in cost %+v, want one statement", n)
+		}
+		// The frame came with it: the enrolment setting and the approver and MFA flags, read
+		// afresh by every request.
+		if want := (auth.Frame{Read: true}); v.Frame != want {
+			t.Fatalf("frame %+v, want %+v", v.Frame, want)
+		}
+		if err := db.SetValue(ctx, auth.RequireMFAEnrolmentKey, "true", clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		v, ok, n = authenticateAs(http.MethodPost)
+		if want := (auth.Frame{Read: true, EnrolmentRequired: true}); !ok || v.Frame != want || n.Statements != 1 {
+			t.Fatalf("after the setting: frame %+v (%v) in %+v, want %+v in one statement", v.Frame, ok, n, want)
 		}
 		clock.Advance(59 * time.Second)
 		if _, ok, n = authenticate(); !ok || n.Statements != 1 {

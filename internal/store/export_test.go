@@ -104,6 +104,12 @@ func (s *Store) GrantForPlan(ctx context.Context, user pam.UserID, taskID string
 	return s.plan(ctx, s.grantQuery(ctx, user, taskID, now).Order("ends_at DESC").Limit(1), &[]RequestRow{})
 }
 
+// InboxCountPlan returns the database's plan for InboxCount's statement, made like
+// AuditPagePlan's.
+func (s *Store) InboxCountPlan(ctx context.Context, user pam.UserID, now time.Time) (string, error) {
+	return s.plan(ctx, s.inboxQuery(ctx, user, now).Select("COUNT(*)"), &[]struct{ N int64 }{})
+}
+
 // MigrateTo applies the migrations up to and including id, so a test can write rows the way an
 // earlier version did before the later migrations run.
 func (s *Store) MigrateTo(ctx context.Context, id string) error {

@@ -402,13 +402,20 @@ func (s *Store) GroupName(ctx context.Context, id string) string {
 	return r.Name
 }
 
+// approverExists is an SQL condition true when the enabled user whose id is the SQL expression
+// user is in any approver group: one a policy names, or the organisation's default approver
+// group. IsApprover and SessionWithUser share it.
+func approverExists(user string) string {
+	return `EXISTS (SELECT 1 FROM group_members gm JOIN users gu ON gu.id = gm.user_id AND gu.disabled_at IS NULL
+		WHERE gm.user_id = ` + user + `
+		AND (gm.group_id IN (SELECT approver_group_id FROM policies WHERE approver_group_id IS NOT NULL)
+			OR gm.group_id IN (SELECT default_approver_group_id FROM org_settings WHERE default_approver_group_id IS NOT NULL)))`
+}
+
 // IsApprover reports whether an enabled user is in any approver group: one a policy names, or
 // the organisation's default approver group.
 func (s *Store) IsApprover(ctx context.Context, user pam.UserID) (bool, error) {
-	var n int64
-	err := s.conn(ctx).Table("group_members gm").Joins("JOIN users u ON u.id = gm.user_id AND u.disabled_at IS NULL").
-		Where("gm.user_id = ?", string(user)).
-		Where("(gm.group_id IN (SELECT approver_group_id FROM policies WHERE approver_group_id IS NOT NULL) OR gm.group_id IN (SELECT default_approver_group_id FROM org_settings WHERE default_approver_group_id IS NOT NULL))").
-		Limit(1).Count(&n).Error
-	return n > 0, err
+	var r struct{ Approver bool }
+	err := s.conn(ctx).Raw(`SELECT `+approverExists("@user")+` AS approver`, map[string]any{"user": string(user)}).Scan(&r).Error
+	return r.Approver, err
 }

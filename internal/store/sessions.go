@@ -6,6 +6,7 @@ import (
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/pam"
+	"gorm.io/gorm"
 )
 
 // Session is a signed-in session as the auth layer sees it.
@@ -28,7 +29,7 @@ func (s *Store) CreateSession(ctx context.Context, x Session) error {
 	}).Error
 }
 
-// sessionUserRow is one session joined with its user.
+// sessionUserRow is one session joined with its user and its frame.
 type sessionUserRow struct {
 	IDHash, UserID, Data, IP, UserAgent string
 	CreatedAt, LastSeenAt, ExpiresAt    time.Time
@@ -36,22 +37,36 @@ type sessionUserRow struct {
 	UAdmin, UAuditor                    bool
 	UDisabledAt                         *time.Time
 	UCreatedAt                          time.Time
+	FEnrolment                          string
+	FApprover, FEnrolled                bool
 }
 
-// SessionWithUser returns a session by the hash of its id together with its user, in one
-// statement: every signed-in request asks this first. ENOTFOUND when either is missing.
-func (s *Store) SessionWithUser(ctx context.Context, idHash string) (Session, pam.User, error) {
+// Frame is what the rules every signed-in page passes through need besides the user, read in
+// the statement that reads the session, so a page pays one statement for all of it.
+type Frame struct {
+	// Enrolment is the text of the system value SessionWithUser was asked for ("" when unset).
+	Enrolment string
+	// Approver reports whether the user is an approver (see IsApprover).
+	Approver bool
+	// MFAEnrolled reports whether the user has confirmed two-step verification.
+	MFAEnrolled bool
+}
+
+// SessionWithUser returns a session by the hash of its id together with its user and its
+// frame, whose Enrolment is the system value enrolmentKey, in one statement: every signed-in
+// request asks this first. ENOTFOUND when the session or its user is missing.
+//
+// The navigation's inbox count stays a statement of its own (InboxCount): its time parameter
+// keeps PostgreSQL planning it afresh on every call, and inside this statement it would have
+// the whole statement planned afresh with it, which measured slower than the two apart.
+func (s *Store) SessionWithUser(ctx context.Context, idHash, enrolmentKey string) (Session, pam.User, Frame, error) {
 	var r sessionUserRow
-	res := s.conn(ctx).Raw(`SELECT s.id_hash, s.user_id, s.data, s.ip, s.user_agent, s.created_at, s.last_seen_at, s.expires_at,
-			u.email AS u_email, u.name AS u_name, u.time_zone AS u_time_zone, u.admin AS u_admin, u.auditor AS u_auditor,
-			u.disabled_at AS u_disabled_at, u.created_at AS u_created_at
-		FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.id_hash = ?`, idHash).Scan(&r)
+	res := s.sessionQuery(ctx, idHash, enrolmentKey).Scan(&r)
 	if res.Error != nil {
-		return Session{}, pam.User{}, res.Error
+		return Session{}, pam.User{}, Frame{}, res.Error
 	}
 	if res.RowsAffected == 0 {
-		return Session{}, pam.User{}, pam.Errorf(pam.ENOTFOUND, "Session not found.")
+		return Session{}, pam.User{}, Frame{}, pam.Errorf(pam.ENOTFOUND, "Session not found.")
 	}
 	sess := Session{
 		IDHash: r.IDHash, UserID: pam.UserID(r.UserID), Data: r.Data, CreatedAt: r.CreatedAt.UTC(),
@@ -61,7 +76,18 @@ func (s *Store) SessionWithUser(ctx context.Context, idHash string) (Session, pa
 		ID: r.UserID, Email: r.UEmail, Name: r.UName, Admin: r.UAdmin, Auditor: r.UAuditor,
 		TimeZone: r.UTimeZone, DisabledAt: r.UDisabledAt, CreatedAt: r.UCreatedAt,
 	})
-	return sess, u, nil
+	return sess, u, Frame{Enrolment: r.FEnrolment, Approver: r.FApprover, MFAEnrolled: r.FEnrolled}, nil
+}
+
+func (s *Store) sessionQuery(ctx context.Context, idHash, enrolmentKey string) *gorm.DB {
+	return s.conn(ctx).Raw(`SELECT s.id_hash, s.user_id, s.data, s.ip, s.user_agent, s.created_at, s.last_seen_at, s.expires_at,
+			u.email AS u_email, u.name AS u_name, u.time_zone AS u_time_zone, u.admin AS u_admin, u.auditor AS u_auditor,
+			u.disabled_at AS u_disabled_at, u.created_at AS u_created_at,
+			COALESCE((SELECT sv.value FROM system_values sv WHERE sv.key = @key), '') AS f_enrolment,
+			`+approverExists("s.user_id")+` AS f_approver,
+			EXISTS (SELECT 1 FROM user_mfa m WHERE m.user_id = s.user_id AND m.confirmed_at IS NOT NULL) AS f_enrolled
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.id_hash = @id`, map[string]any{"id": idHash, "key": enrolmentKey})
 }
 
 // SessionTouchEvery is how often a session's last-seen time is written at most: reading it

@@ -1,0 +1,190 @@
+package store_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/elevate-pam/elevate/internal/testenv"
+)
+
+const enrolmentKey = "require_mfa_enrolment"
+
+// frameWorld is an approver with requests of every kind around their inbox, a member of a group
+// that approves nothing, and a session for each.
+type frameWorld struct {
+	db              *store.Store
+	olivia, sam     pam.User
+	oliviaS, samS   string
+	approvers, misc pam.Group
+}
+
+func newFrameWorld(t *testing.T, dialect string) frameWorld {
+	t.Helper()
+	ctx := context.Background()
+	db := testenv.Store(t, dialect)
+	w := frameWorld{db: db, olivia: mustCreateUser(t, db, "olivia@example.com"), sam: mustCreateUser(t, db, "sam@example.com"),
+		approvers: pam.Group{ID: "g-approvers", Name: "Approvers"}, misc: pam.Group{ID: "g-misc", Name: "Misc"}}
+	rhea := mustCreateUser(t, db, "rhea@example.com")
+	for _, g := range []pam.Group{w.approvers, w.misc} {
+		if err := db.CreateGroup(ctx, g, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.AddMember(ctx, w.approvers.ID, w.olivia.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddMember(ctx, w.misc.ID, w.sam.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateTask(ctx, pam.Task{ID: "t1", Key: "exchange/Set-Mailbox", Name: "Set-Mailbox"}, t0); err != nil {
+		t.Fatal(err)
+	}
+	p := pam.NewPolicy(pam.ScopeTask, "t1")
+	p.ID, p.ApproverGroupID = "p1", w.approvers.ID
+	p.CreatedAt, p.UpdatedAt = t0, t0
+	if err := db.CreatePolicy(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	request := func(id string, by pam.UserID, group string, status pam.Status, pendingUntil time.Duration) {
+		t.Helper()
+		r := pam.Request{ID: id, RequesterID: by, PolicyID: "p1", ScopeType: pam.ScopeTask, ScopeID: "t1", ScopeName: "task",
+			ApprovalType: pam.ApprovalManual, ApproverGroupID: group, ApprovalsRequired: 2, Duration: time.Hour, Status: status,
+			CreatedAt: t0, PendingUntil: t0.Add(pendingUntil), Version: 1}
+		if err := db.CreateRequest(ctx, r); err != nil {
+			t.Fatalf("create %s: %v", id, err)
+		}
+	}
+	request("waiting-1", rhea.ID, w.approvers.ID, pam.StatusPending, time.Hour)
+	request("waiting-2", rhea.ID, w.approvers.ID, pam.StatusPending, time.Hour)
+	request("reviewed", rhea.ID, w.approvers.ID, pam.StatusPending, time.Hour)
+	request("own", w.olivia.ID, w.approvers.ID, pam.StatusPending, time.Hour)
+	request("timed-out", rhea.ID, w.approvers.ID, pam.StatusPending, -time.Minute)
+	request("other-group", rhea.ID, w.misc.ID, pam.StatusPending, time.Hour)
+	request("decided", rhea.ID, w.approvers.ID, pam.StatusDenied, time.Hour)
+	if err := db.AddReview(ctx, "reviewed", pam.Review{ReviewerID: w.olivia.ID, Decision: pam.DecisionApprove, At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	session := func(u pam.User) string {
+		id := "hash-" + string(u.ID)
+		if err := db.CreateSession(ctx, store.Session{IDHash: id, UserID: u.ID, Data: "{}", CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	w.oliviaS, w.samS = session(w.olivia), session(w.sam)
+	return w
+}
+
+// The session statement brings the frame every page's rules need: the enrolment setting as
+// stored, and the approver and enrolment flags as IsApprover and MFA read them; and it stays one
+// statement.
+func TestSessionWithUserReadsTheFrameInOneStatement(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		w := newFrameWorld(t, dialect)
+		db := w.db
+		frame := func(idHash string) (pam.User, store.Frame) {
+			t.Helper()
+			before := db.Counts()
+			_, u, f, err := db.SessionWithUser(ctx, idHash, enrolmentKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := db.Counts().Statements - before.Statements; n != 1 {
+				t.Fatalf("the session with its frame took %d statements", n)
+			}
+			return u, f
+		}
+
+		if u, f := frame(w.oliviaS); u.ID != w.olivia.ID || f != (store.Frame{Approver: true}) {
+			t.Fatalf("olivia: %+v %+v", u, f)
+		}
+		// Sam's group approves nothing until it is the organisation's default approver group.
+		if _, f := frame(w.samS); f != (store.Frame{}) {
+			t.Fatalf("sam: %+v", f)
+		}
+		if err := db.ExecRaw(ctx, "UPDATE org_settings SET default_approver_group_id = ?", w.misc.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, f := frame(w.samS); !f.Approver {
+			t.Fatalf("sam in the default approver group: %+v", f)
+		}
+		for _, u := range []pam.User{w.olivia, w.sam} {
+			if ok, err := db.IsApprover(ctx, u.ID); err != nil || !ok {
+				t.Fatalf("IsApprover(%s) = %v, %v", u.Email, ok, err)
+			}
+		}
+
+		// An enrolment counts once confirmed; the setting is read as stored.
+		if err := db.BeginMFA(ctx, w.olivia.ID, "sealed", t0); err != nil {
+			t.Fatal(err)
+		}
+		if _, f := frame(w.oliviaS); f.MFAEnrolled {
+			t.Fatal("an unconfirmed enrolment counts as enrolled")
+		}
+		if err := db.ConfirmMFA(ctx, w.olivia.ID, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.SetValue(ctx, enrolmentKey, "true", t0); err != nil {
+			t.Fatal(err)
+		}
+		if _, f := frame(w.oliviaS); !f.MFAEnrolled || f.Enrolment != "true" {
+			t.Fatalf("after enrolment and the setting: %+v", f)
+		}
+
+		// A disabled approver's sessions end with the account.
+		if err := db.DisableUser(ctx, w.olivia.ID, t0); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, _, err := db.SessionWithUser(ctx, w.oliviaS, enrolmentKey); pam.ErrorCode(err) != pam.ENOTFOUND {
+			t.Fatalf("a disabled user's session: %v", err)
+		}
+	})
+}
+
+// The navigation's count is one statement served by an index on requests, never a scan of the
+// table, and counts what the inbox lists.
+func TestInboxCountIsOneIndexedStatement(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		w := newFrameWorld(t, dialect)
+		now := t0.Add(time.Minute)
+		before := w.db.Counts().Statements
+		n, err := w.db.InboxCount(ctx, w.olivia.ID, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := w.db.Counts().Statements - before; s != 1 {
+			t.Fatalf("the count took %d statements", s)
+		}
+		list, err := w.db.Inbox(ctx, w.olivia.ID, now, nil, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 2 || len(list) != 2 {
+			t.Fatalf("InboxCount %d, the inbox lists %+v", n, list)
+		}
+
+		plan, err := w.db.InboxCountPlan(ctx, w.olivia.ID, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var indexed, scans bool
+		switch dialect {
+		case store.Postgres:
+			indexed = strings.Contains(plan, " on requests") && (strings.Contains(plan, "Index Scan using requests_") ||
+				strings.Contains(plan, "Index Only Scan using requests_") || strings.Contains(plan, "Bitmap Index Scan on requests_"))
+			scans = strings.Contains(plan, "Seq Scan on requests")
+		case store.SQLite:
+			indexed = strings.Contains(plan, "SEARCH requests USING INDEX requests_")
+			scans = strings.Contains(plan, "SCAN requests")
+		}
+		if !indexed || scans {
+			t.Errorf("the count is not served by an index on requests:\n%s", plan)
+		}
+	})
+}
