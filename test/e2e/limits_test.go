@@ -21,7 +21,7 @@ func peakRSS(t *testing.T, pid int) int64 {
 	t.Helper()
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		t.Skipf("no /proc on this system: %v", err)
+		t.Fatalf("this test reads the server's peak memory from /proc, which this system lacks: %v", err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
