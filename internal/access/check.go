@@ -111,7 +111,7 @@ func checkInput(userRef, taskKey string) error {
 		}
 		// U+FFFD stands in for bytes that were not UTF-8 (JSON decoding puts it there); no
 		// email address or task key holds one.
-		if _, changed := audit.Fit(f.v, len(f.v)); changed || strings.ContainsRune(f.v, utf8.RuneError) {
+		if _, bad := pam.BadChar(f.v, false); bad || strings.ContainsRune(f.v, utf8.RuneError) {
 			return pam.FieldError(f.name, "The %s holds a control character or bytes that are not UTF-8; send %s.", f.name, f.what)
 		}
 	}
