@@ -95,6 +95,11 @@ func (e *env) audit(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "audit chain ok: %d events, head %d %s\n", n, head.Seq, head.Hash)
+	if waiting, oldest, err := db.AuditWaiting(ctx); err != nil {
+		return err
+	} else if waiting > 0 {
+		fmt.Fprintf(e.stdout, "%d stored events wait to be sealed (the oldest since %s)\n", waiting, oldest.Format(time.RFC3339))
+	}
 	if cp != nil {
 		fmt.Fprintf(e.stdout, "checkpoint %d found in the chain\n", cp.Seq)
 	}

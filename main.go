@@ -344,6 +344,7 @@ func (e *env) startJobs(ctx context.Context, db *store.Store, acc *access.Servic
 		jobs.SweepRequests(acc, e.cfg.SweepInterval, e.log),
 		jobs.SweepSessions(db, e.cfg.SessionIdle, jobs.SessionSweepEvery, now, e.log),
 		jobs.SweepRateLimits(db, jobs.SessionSweepEvery, now),
+		jobs.SealAudit(db, jobs.SealEvery, e.log),
 		jobs.Mail(outbox, worker, jobs.MailEvery),
 	)
 	done := make(chan struct{})

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,6 +27,10 @@ type AuditLog interface {
 	AuditPage(ctx context.Context, f audit.Filter) (audit.Page, error)
 	AuditEvent(ctx context.Context, seq int64) (audit.Event, error)
 	AuditHead(ctx context.Context) (audit.Head, error)
+	// UnsealedAudit returns up to limit stored events waiting to be sealed, the oldest first;
+	// AuditWaiting counts them.
+	UnsealedAudit(ctx context.Context, limit int) ([]audit.Event, error)
+	AuditWaiting(ctx context.Context) (int64, time.Time, error)
 	ExportAuditEvents(ctx context.Context, f audit.Filter) iter.Seq2[audit.Event, error]
 }
 
@@ -146,7 +151,10 @@ func short(l auditview.Link, max int) auditview.Link {
 	return l
 }
 
-func (s *Server) headVM(ctx context.Context) (auditview.HeadVM, error) {
+// waitingShown is how many unsealed events the audit page lists.
+const waitingShown = 10
+
+func (s *Server) headVM(ctx context.Context, loc *time.Location) (auditview.HeadVM, error) {
 	h, err := s.audit.AuditHead(ctx)
 	if err != nil {
 		return auditview.HeadVM{}, fmt.Errorf("audit head: %w", err)
@@ -154,6 +162,20 @@ func (s *Server) headVM(ctx context.Context) (auditview.HeadVM, error) {
 	vm := auditview.HeadVM{Seq: h.Seq, Hash: h.Hash}
 	if h.Seq > 0 {
 		vm.Checkpoint = h.String()
+	}
+	waiting, err := s.audit.UnsealedAudit(ctx, waitingShown)
+	if err != nil {
+		return vm, fmt.Errorf("unsealed audit events: %w", err)
+	}
+	vm.WaitingCount = int64(len(waiting))
+	if len(waiting) == waitingShown {
+		if vm.WaitingCount, _, err = s.audit.AuditWaiting(ctx); err != nil {
+			return vm, fmt.Errorf("unsealed audit events: %w", err)
+		}
+	}
+	now := s.now()
+	for _, e := range waiting {
+		vm.Waiting = append(vm.Waiting, auditview.WaitingVM{ID: e.ID, Time: timeVM(e.At, now, loc), Actor: cmp.Or(e.ActorName, e.ActorType), Action: e.Action})
 	}
 	return vm, nil
 }
@@ -174,7 +196,7 @@ func (s *Server) showAudit(c echo.Context) error {
 		}
 	}
 	var err error
-	if vm.Head, err = s.headVM(ctx); err != nil {
+	if vm.Head, err = s.headVM(ctx, loc); err != nil {
 		return err
 	}
 	f.Before, _ = strconv.ParseInt(q.Get("before"), 10, 64)

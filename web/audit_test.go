@@ -32,7 +32,7 @@ func (a *app) mustAuditor(email string) {
 func (a *app) mustEvent(ev *audit.Event, at time.Time) *audit.Event {
 	a.t.Helper()
 	ev.At = at
-	if err := a.db.AppendAudit(context.Background(), ev); err != nil {
+	if err := a.db.SealAudit(context.Background(), ev); err != nil {
 		a.t.Fatal(err)
 	}
 	return ev
@@ -342,6 +342,44 @@ func TestSignInRolledBackWhenItsAuditWriteFails(t *testing.T) {
 		}
 		if head, _ := a.db.AuditHead(ctx); head.Seq != 1 {
 			t.Fatalf("head moved to %d", head.Seq)
+		}
+	})
+}
+
+// An event stored but not yet sealed (its writer's transaction committed, the sealer has not
+// run) is shown in the waiting band by its id, is not on the chain's pages, and is not exported.
+func TestAuditPageShowsEventsWaitingToBeSealed(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		a := newApp(t, dialect)
+		a.mustUser("ada@example.com", "Ada Admin", goodPassword, true)
+		c := a.client()
+		c.signIn("ada@example.com", goodPassword)
+		if c.get("/audit").doc.Find(`[data-testid="audit-waiting"]`).Length() != 0 {
+			t.Fatal("a waiting band with nothing waiting")
+		}
+		// Stored as a business transaction stores it, and left for the sweep.
+		if err := a.db.ExecRaw(context.Background(), `INSERT INTO audit_events (at, actor_type, actor_name, action, target_type, target_id, outcome, details)
+			VALUES (?, 'user', 'ada@example.com', 'policy.updated', 'policy', 'p-waiting', 'success', '{}')`, a.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		p := c.get("/audit")
+		band := p.find("audit-waiting")
+		if !strings.Contains(band.Text(), "1 event waits to be sealed") || !strings.Contains(p.find("waiting-row").Text(), "policy.updated by ada@example.com") {
+			t.Fatalf("waiting band: %q", band.Text())
+		}
+		for _, r := range rowSeqs(p) {
+			if ev, _ := a.db.AuditEvent(context.Background(), r); ev.TargetID == "p-waiting" {
+				t.Fatal("an unsealed event is listed on the chain's page")
+			}
+		}
+		if body := c.get("/audit/export?format=jsonl").body; strings.Contains(body, "p-waiting") {
+			t.Fatal("an unsealed event was exported")
+		}
+		if n, err := a.db.SealWaiting(context.Background()); err != nil || n != 1 {
+			t.Fatalf("sealed %d, %v", n, err)
+		}
+		if c.get("/audit").doc.Find(`[data-testid="audit-waiting"]`).Length() != 0 {
+			t.Fatal("the band stayed after the event was sealed")
 		}
 	})
 }

@@ -20,12 +20,11 @@ type Service struct {
 	db     *store.Store
 	now    func() time.Time
 	notify Notifier
-	checks *batchWriter
 }
 
 // New returns the access service.
 func New(db *store.Store, now func() time.Time, n Notifier) *Service {
-	return &Service{db: db, now: now, notify: n, checks: &batchWriter{db: db}}
+	return &Service{db: db, now: now, notify: n}
 }
 
 func requestDetails(r pam.Request, extra map[string]any) map[string]any {

@@ -17,6 +17,8 @@ type Decision struct {
 	Reason    string
 	RequestID string
 	ExpiresAt *time.Time
+	// Subject is the checked person, when the reference named one.
+	Subject pam.UserID
 }
 
 // Check reasons.
@@ -39,8 +41,8 @@ const (
 
 // Check decides whether a user may run a task right now and records the answer. It is computed
 // from the grant's times in the query, so a revoke or an expiry is seen by the very next check.
-// The answer is given only once its audit event is committed; checks arriving together share
-// one commit (see batchWriter). Any error means the caller must deny: a decision whose event
+// The answer is given only once its audit event is sealed into the chain; checks arriving
+// together share one sealer pass (store.SealAudit). Any error means the caller must deny: a decision whose event
 // could not be written is never returned.
 //
 // Input no user or task could match (empty, too long, a NUL byte or another control character,
@@ -51,14 +53,14 @@ func (s *Service) Check(ctx context.Context, a audit.Actor, userRef, taskKey str
 	now := s.now()
 	if bad := checkInput(userRef, taskKey); bad != nil {
 		ev := s.checkEvent(a, userRef, taskKey, Decision{Reason: ReasonBadRequest}, now)
-		if err := s.checks.append(ctx, ev); err != nil {
+		if err := s.db.SealAudit(ctx, ev); err != nil {
 			return Decision{Allowed: false, Reason: "unavailable"}, err
 		}
 		return Decision{Reason: ReasonBadRequest}, bad
 	}
 	d, err := s.decide(ctx, s.db, userRef, taskKey, now)
 	if err == nil {
-		err = s.checks.append(ctx, s.checkEvent(a, userRef, taskKey, d, now))
+		err = s.db.SealAudit(ctx, s.checkEvent(a, userRef, taskKey, d, now))
 	}
 	if err != nil {
 		return Decision{Allowed: false, Reason: "unavailable"}, err
@@ -71,7 +73,7 @@ func (s *Service) Check(ctx context.Context, a audit.Actor, userRef, taskKey str
 func (s *Service) RecordBadCheck(ctx context.Context, a audit.Actor, problem string) error {
 	ev := s.checkEvent(a, "", "", Decision{Reason: ReasonBadRequest}, s.now())
 	ev.Details = audit.DetailsJSON(map[string]any{"allowed": false, "reason": ReasonBadRequest, "problem": problem, "token": a.Name})
-	return s.checks.append(ctx, ev)
+	return s.db.SealAudit(ctx, ev)
 }
 
 func (s *Service) checkEvent(a audit.Actor, userRef, taskKey string, d Decision, now time.Time) *audit.Event {
@@ -90,7 +92,7 @@ func (s *Service) checkEvent(a audit.Actor, userRef, taskKey string, d Decision,
 		}
 	}
 	ev := a.Event(audit.AccessChecked, "task", taskKey, details)
-	ev.RequestID, ev.At = d.RequestID, now
+	ev.RequestID, ev.SubjectID, ev.At = d.RequestID, string(d.Subject), now
 	if !d.Allowed {
 		ev.Outcome = audit.OutcomeFailure
 	}
@@ -139,7 +141,7 @@ func (s *Service) decide(ctx context.Context, tx *store.Store, userRef, taskKey 
 		return Decision{}, err
 	}
 	if !u.Active() {
-		return Decision{Reason: ReasonDisabled}, nil
+		return Decision{Reason: ReasonDisabled, Subject: u.ID}, nil
 	}
 	if org.ExemptGroupID != "" {
 		exempt, err := tx.IsActiveMember(ctx, org.ExemptGroupID, u.ID)
@@ -147,12 +149,12 @@ func (s *Service) decide(ctx context.Context, tx *store.Store, userRef, taskKey 
 			return Decision{}, err
 		}
 		if exempt {
-			return Decision{Allowed: true, Reason: ReasonExempt}, nil
+			return Decision{Allowed: true, Reason: ReasonExempt, Subject: u.ID}, nil
 		}
 	}
 	task, err := tx.TaskByKey(ctx, taskKey)
 	if pam.ErrorCode(err) == pam.ENOTFOUND || taskKey == "" {
-		return Decision{Reason: ReasonUnknownTask}, nil
+		return Decision{Reason: ReasonUnknownTask, Subject: u.ID}, nil
 	}
 	if err != nil {
 		return Decision{}, err
@@ -162,7 +164,7 @@ func (s *Service) decide(ctx context.Context, tx *store.Store, userRef, taskKey 
 		return Decision{}, err
 	}
 	if !ok {
-		return Decision{Reason: ReasonNoGrant}, nil
+		return Decision{Reason: ReasonNoGrant, Subject: u.ID}, nil
 	}
-	return Decision{Allowed: true, Reason: ReasonGrant, RequestID: g.ID, ExpiresAt: g.EndsAt}, nil
+	return Decision{Allowed: true, Reason: ReasonGrant, RequestID: g.ID, ExpiresAt: g.EndsAt, Subject: u.ID}, nil
 }

@@ -27,8 +27,11 @@ const (
 // Genesis is the previous hash of the first event.
 const Genesis = "0000000000000000000000000000000000000000000000000000000000000000"
 
-// Event is one audit record. Seq, PrevHash and Hash are assigned when it is appended.
+// Event is one audit record. It is stored first (ID) and sealed later: the sealer gives it Seq,
+// PrevHash, Hash and SealedAt, once (see ../../README.md, Audit trail).
 type Event struct {
+	// ID addresses a stored event before it is sealed; it is not part of the hash.
+	ID         int64
 	Seq        int64
 	At         time.Time
 	ActorType  string
@@ -42,9 +45,16 @@ type Event struct {
 	Details    string // a JSON object, stored and hashed exactly as written
 	IP         string
 	UserAgent  string
-	PrevHash   string
-	Hash       string
+	// SubjectID names the person a check was about (the checked user's id), when known.
+	SubjectID string
+	PrevHash  string
+	Hash      string
+	// SealedAt is when the sealer chained the event; zero while it waits. Not hashed.
+	SealedAt time.Time
 }
+
+// Sealed reports whether the event has its place in the chain.
+func (e Event) Sealed() bool { return e.Seq > 0 }
 
 // Normalize fills defaults, fits every field to its column (see Fit) and rounds the time to
 // what every database stores (microseconds, UTC), so the hash computed before the insert
@@ -76,16 +86,22 @@ func DetailsJSON(m map[string]any) string {
 	return string(b)
 }
 
-// Canonical is the byte string an event's hash covers: every field but Hash, in fixed order.
+// Canonical is the byte string an event's hash covers: every field but ID, Hash and SealedAt, in
+// fixed order. SubjectID comes last and only when set, so events stored before it existed keep
+// their hashes.
 func (e Event) Canonical() []byte {
-	b, _ := json.Marshal([]any{
+	fields := []any{
 		e.Seq,
 		e.At.UTC().Format(TimeLayout),
 		e.ActorType, e.ActorID, e.ActorName,
 		e.Action, e.TargetType, e.TargetID, e.RequestID, e.Outcome,
 		e.Details, e.IP, e.UserAgent,
 		e.PrevHash,
-	})
+	}
+	if e.SubjectID != "" {
+		fields = append(fields, e.SubjectID)
+	}
+	b, _ := json.Marshal(fields)
 	return b
 }
 

@@ -90,7 +90,7 @@ func (e *Event) fitFields() {
 	}{
 		{"actor_type", &e.ActorType, MaxTargetType}, {"actor_id", &e.ActorID, MaxActorID}, {"actor_name", &e.ActorName, MaxActorName},
 		{"action", &e.Action, MaxAction}, {"target_type", &e.TargetType, MaxTargetType}, {"target_id", &e.TargetID, MaxTargetID},
-		{"request_id", &e.RequestID, MaxRequestID}, {"outcome", &e.Outcome, MaxTargetType}, {"ip", &e.IP, MaxIP},
+		{"request_id", &e.RequestID, MaxRequestID}, {"subject_id", &e.SubjectID, MaxActorID}, {"outcome", &e.Outcome, MaxTargetType}, {"ip", &e.IP, MaxIP},
 		{"user_agent", &e.UserAgent, MaxUserAgent},
 	} {
 		v, changed := Fit(*f.v, f.max)

@@ -14,7 +14,27 @@ const (
 	MailEvery = 2 * time.Second
 	// SessionSweepEvery is how often ended sessions and old rate-limit windows are removed.
 	SessionSweepEvery = 10 * time.Minute
+	// SealEvery is how often stored audit events nobody waits for are sealed.
+	SealEvery = time.Second
 )
+
+// AuditSealer seals stored audit events that are due; store.Store is one.
+type AuditSealer interface {
+	SealWaiting(ctx context.Context) (int, error)
+}
+
+// SealAudit seals the audit events that waited past their writer's own wait: those of a
+// process that stopped right after its commit, or of a writer whose seal an older transaction
+// held back. Each process runs it; sealers take turns on the chain.
+func SealAudit(s AuditSealer, every time.Duration, log *slog.Logger) Job {
+	return Job{Name: "audit seal", Every: every, Work: func(ctx context.Context) error {
+		n, err := s.SealWaiting(ctx)
+		if n > 0 {
+			log.Debug("audit events sealed by the sweep", "count", n)
+		}
+		return err
+	}}
+}
 
 // RequestSweeper writes down timed-out and expired requests; access.Service is one.
 type RequestSweeper interface {

@@ -8,61 +8,63 @@ import (
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
-// AppendAudit chains ev after the current head and inserts it inside the caller's transaction,
-// so the event commits with the change it records, or neither does. Writers take the head row's
-// lock (SQLite's immediate transactions already serialise them), which keeps sequence numbers
-// gapless and the chain in commit order across goroutines and processes.
+// AppendAudit stores ev inside the caller's transaction, so the event commits with the change
+// it records, or neither does. It takes no lock: the sealer gives the event its place in the
+// chain moments after the commit (see sealer). When the outermost transaction has committed,
+// Tx waits briefly for its events to be sealed, so whoever made a change finds it on the trail.
 //
-// An event without a time gets the current time. A time earlier than the head event's is raised
-// to it, so times never decrease along the chain and a time range is a sequence range.
+// An event without a time gets the current time.
 func (s *Store) AppendAudit(ctx context.Context, ev *audit.Event) error {
 	return s.Tx(ctx, func(tx *Store) error {
-		var head AuditHeadRow
-		q := tx.db.Where("id = 1")
-		if tx.dialect == Postgres {
-			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-		}
-		if err := q.Take(&head).Error; err != nil {
-			return fmt.Errorf("audit: read head: %w", err)
-		}
 		if ev.At.IsZero() {
 			ev.At = tx.now()
 		}
 		ev.Normalize()
-		if head.At != nil && ev.At.Before(*head.At) {
-			ev.At = head.At.UTC()
+		var out struct{ ID, Txid int64 }
+		err := tx.db.Raw(`INSERT INTO audit_events (at, actor_type, actor_id, actor_name, action, target_type, target_id,
+			request_id, subject_id, outcome, details, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			RETURNING id, txid`,
+			ev.At, ev.ActorType, ev.ActorID, ev.ActorName, ev.Action, ev.TargetType, ev.TargetID,
+			ev.RequestID, ev.SubjectID, ev.Outcome, ev.Details, ev.IP, ev.UserAgent).Scan(&out).Error
+		if err != nil {
+			return fmt.Errorf("audit: store event %s: %w", ev.Action, err)
 		}
-		ev.Chain(head.Seq, head.Hash)
-		row := AuditRow{
-			Seq: ev.Seq, At: ev.At, ActorType: ev.ActorType, ActorID: ev.ActorID, ActorName: ev.ActorName,
-			Action: ev.Action, TargetType: ev.TargetType, TargetID: ev.TargetID, RequestID: ev.RequestID,
-			Outcome: ev.Outcome, Details: ev.Details, IP: ev.IP, UserAgent: ev.UserAgent,
-			PrevHash: ev.PrevHash, Hash: ev.Hash,
-		}
-		if err := tx.db.Create(&row).Error; err != nil {
-			return fmt.Errorf("audit: insert event %d: %w", ev.Seq, err)
-		}
-		res := tx.db.Model(&AuditHeadRow{}).Where("id = 1 AND seq = ?", head.Seq).
-			Updates(map[string]any{"seq": ev.Seq, "hash": ev.Hash, "at": ev.At})
-		if res.Error != nil {
-			return fmt.Errorf("audit: move head: %w", res.Error)
-		}
-		if res.RowsAffected != 1 {
-			return fmt.Errorf("audit: head moved concurrently at %d", head.Seq)
-		}
+		ev.ID = out.ID
+		tx.events.add(out.ID, out.Txid)
 		return nil
 	})
 }
 
 func auditToDomain(r AuditRow) audit.Event {
-	return audit.Event{
-		Seq: r.Seq, At: r.At.UTC(), ActorType: r.ActorType, ActorID: r.ActorID, ActorName: r.ActorName,
+	ev := audit.Event{
+		ID: r.ID, At: r.At.UTC(), ActorType: r.ActorType, ActorID: r.ActorID, ActorName: r.ActorName,
 		Action: r.Action, TargetType: r.TargetType, TargetID: r.TargetID, RequestID: r.RequestID,
-		Outcome: r.Outcome, Details: r.Details, IP: r.IP, UserAgent: r.UserAgent,
-		PrevHash: r.PrevHash, Hash: r.Hash,
+		SubjectID: r.SubjectID, Outcome: r.Outcome, Details: r.Details, IP: r.IP, UserAgent: r.UserAgent,
+	}
+	if r.Seq != nil {
+		ev.Seq = *r.Seq
+	}
+	if r.PrevHash != nil {
+		ev.PrevHash = *r.PrevHash
+	}
+	if r.Hash != nil {
+		ev.Hash = *r.Hash
+	}
+	if r.SealedAt != nil {
+		ev.SealedAt = r.SealedAt.UTC()
+	}
+	return ev
+}
+
+func auditFromDomain(ev *audit.Event) AuditRow {
+	seq, prev, hash, sealed := ev.Seq, ev.PrevHash, ev.Hash, ev.SealedAt
+	return AuditRow{
+		ID: ev.ID, Seq: &seq, At: ev.At, ActorType: ev.ActorType, ActorID: ev.ActorID, ActorName: ev.ActorName,
+		Action: ev.Action, TargetType: ev.TargetType, TargetID: ev.TargetID, RequestID: ev.RequestID,
+		SubjectID: ev.SubjectID, Outcome: ev.Outcome, Details: ev.Details, IP: ev.IP, UserAgent: ev.UserAgent,
+		PrevHash: &prev, Hash: &hash, SealedAt: &sealed,
 	}
 }
 
@@ -88,10 +90,10 @@ func (s *Store) AuditEvent(ctx context.Context, seq int64) (audit.Event, error) 
 }
 
 // auditQuery applies f's equality filters (an action expanded to its old names too) and its time
-// range, translated into a sequence range (times never decrease along the chain). empty is true
-// when the range holds no event at all.
-func (s *Store) auditQuery(ctx context.Context, f audit.Filter) (q *gorm.DB, empty bool, err error) {
-	q = s.conn(ctx).Model(&AuditRow{})
+// range to sealed events.
+func (s *Store) auditQuery(ctx context.Context, f audit.Filter) *gorm.DB {
+	var q *gorm.DB
+	q = s.conn(ctx).Model(&AuditRow{}).Where("seq IS NOT NULL")
 	for _, c := range [...]struct{ col, v string }{
 		{"actor_id", f.ActorID}, {"actor_name", f.ActorName}, {"target_type", f.TargetType},
 		{"target_id", f.TargetID}, {"request_id", f.RequestID}, {"outcome", f.Outcome},
@@ -106,23 +108,15 @@ func (s *Store) auditQuery(ctx context.Context, f audit.Filter) (q *gorm.DB, emp
 	} else if len(names) > 1 {
 		q = q.Where("action IN ?", names)
 	}
+	// Times are conditions on at itself: an event sealed late has a later seq than events
+	// stored after it, so a time range is not a sequence range.
 	if !f.Since.IsZero() {
-		var seqs []int64
-		err := s.conn(ctx).Model(&AuditRow{}).Where("at >= ?", f.Since.UTC()).Order("at, seq").Limit(1).Pluck("seq", &seqs).Error
-		if err != nil || len(seqs) == 0 {
-			return nil, true, err
-		}
-		q = q.Where("seq >= ?", seqs[0])
+		q = q.Where("at >= ?", f.Since.UTC())
 	}
 	if !f.Until.IsZero() {
-		var seqs []int64
-		err := s.conn(ctx).Model(&AuditRow{}).Where("at < ?", f.Until.UTC()).Order("at DESC, seq DESC").Limit(1).Pluck("seq", &seqs).Error
-		if err != nil || len(seqs) == 0 {
-			return nil, true, err
-		}
-		q = q.Where("seq <= ?", seqs[0])
+		q = q.Where("at < ?", f.Until.UTC())
 	}
-	return q, false, nil
+	return q
 }
 
 // AuditEvents returns the events matching f, newest first, one keyset page at a time.
@@ -137,15 +131,7 @@ const auditBatch = 1000
 // f.Limit are ignored), reading keyset batches so memory stays constant however many match.
 func (s *Store) ExportAuditEvents(ctx context.Context, f audit.Filter) iter.Seq2[audit.Event, error] {
 	return func(yield func(audit.Event, error) bool) {
-		q, empty, err := s.auditQuery(ctx, f)
-		if err != nil {
-			yield(audit.Event{}, err)
-			return
-		}
-		if empty {
-			return
-		}
-		batches(q, 0, math.MaxInt64, yield)
+		batches(s.auditQuery(ctx, f), 0, math.MaxInt64, yield)
 	}
 }
 
@@ -166,7 +152,7 @@ func batches(q *gorm.DB, after, upTo int64, yield func(audit.Event, error) bool)
 		if len(rows) < auditBatch {
 			return
 		}
-		after = rows[len(rows)-1].Seq
+		after = *rows[len(rows)-1].Seq
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"gorm.io/gorm"
@@ -18,6 +19,9 @@ type auditKeyset struct {
 	lead   int        // how many of eq lead an index (col…, seq); 0: the primary key serves
 	names  []string   // the action's stored names when there are several (action IN …)
 	lo, hi int64
+	// since and until bound at itself (zero: unbounded). An event sealed late has a later seq
+	// than events stored after it, so a time range is no sequence range.
+	since, until time.Time
 	// ranged writes the last leading column as a range, for PostgreSQL (see seqsSQL).
 	ranged bool
 }
@@ -31,8 +35,8 @@ var auditLeads = [][]string{
 	{"action"}, {"target_type"}, {"outcome"},
 }
 
-// newAuditKeyset plans f's pages. empty is true when its time range holds no event at all.
-func (s *Store) newAuditKeyset(ctx context.Context, f audit.Filter) (k auditKeyset, empty bool, err error) {
+// newAuditKeyset plans f's pages. empty is true when its time range is empty.
+func (s *Store) newAuditKeyset(f audit.Filter) (k auditKeyset, empty bool) {
 	k.lo, k.hi, k.ranged = 0, math.MaxInt64, s.dialect == Postgres
 	have := map[string]string{}
 	for _, c := range [...]auditCol{
@@ -65,23 +69,11 @@ func (s *Store) newAuditKeyset(ctx context.Context, f audit.Filter) (k auditKeys
 			k.eq = append(k.eq, auditCol{c, v})
 		}
 	}
-	if !f.Since.IsZero() {
-		var seqs []int64
-		err := s.conn(ctx).Model(&AuditRow{}).Where("at >= ?", f.Since.UTC()).Order("at, seq").Limit(1).Pluck("seq", &seqs).Error
-		if err != nil || len(seqs) == 0 {
-			return k, true, err
-		}
-		k.lo = seqs[0] - 1
+	k.since, k.until = f.Since.UTC(), f.Until.UTC()
+	if !f.Since.IsZero() && !f.Until.IsZero() && !k.since.Before(k.until) {
+		return k, true
 	}
-	if !f.Until.IsZero() {
-		var seqs []int64
-		err := s.conn(ctx).Model(&AuditRow{}).Where("at < ?", f.Until.UTC()).Order("at DESC, seq DESC").Limit(1).Pluck("seq", &seqs).Error
-		if err != nil || len(seqs) == 0 {
-			return k, true, err
-		}
-		k.hi = seqs[0] + 1
-	}
-	return k, k.lo >= k.hi-1, nil
+	return k, false
 }
 
 func all(cols []string, have map[string]string) bool {
@@ -96,10 +88,11 @@ func all(cols []string, have map[string]string) bool {
 // seqsSQL returns a statement selecting the sequence numbers of at most limit matching events
 // with lo < seq < hi, the newest first (or the oldest, when asc), and its arguments.
 //
-// It walks one (columns…, seq) index in order and reads no other row. The leading columns are
+// It walks one (columns…, seq) index in order and, without a time range, reads no other row
+// (a time range is checked on each row the walk meets). The leading columns are
 // named in ORDER BY and, on PostgreSQL, the last of them is written as a range
 // (col >= v AND col <= v): with col = v, PostgreSQL drops the constant column from the order,
-// finds the primary key in seq order as good, and for a common action walks it back past
+// finds the seq index as good, and for a common action walks it back past
 // every newer event (every check since). SQLite walks the index for col = v, and would not
 // search a second column after a range. An action with several stored names is one such walk
 // per name, merged.
@@ -129,6 +122,14 @@ func (k auditKeyset) seqsSQL(lo, hi int64, asc bool, limit int) (string, []any) 
 			// Several names with another lead: a filter on the rows that lead finds.
 			where = append(where, "action IN ?")
 			args = append(args, k.names)
+		}
+		if !k.since.IsZero() {
+			where = append(where, "at >= ?")
+			args = append(args, k.since)
+		}
+		if !k.until.IsZero() {
+			where = append(where, "at < ?")
+			args = append(args, k.until)
 		}
 		where = append(where, "seq > ? AND seq < ?")
 		args = append(args, lo, hi)
@@ -186,9 +187,9 @@ func (s *Store) AuditPage(ctx context.Context, f audit.Filter) (audit.Page, erro
 		f.Limit = 50
 	}
 	var p audit.Page
-	k, empty, err := s.newAuditKeyset(ctx, f)
-	if err != nil || empty {
-		return p, err
+	k, empty := s.newAuditKeyset(f)
+	if empty {
+		return p, nil
 	}
 	db := s.conn(ctx)
 	if f.After > 0 {

@@ -27,6 +27,9 @@ func TestMain(m *testing.M) {
 	if url := os.Getenv(writerEnv); url != "" {
 		os.Exit(writerProcess(url))
 	}
+	if url := os.Getenv(killedSealerEnv); url != "" {
+		os.Exit(sealUntilKilled(url))
+	}
 	os.Exit(m.Run())
 }
 
@@ -114,14 +117,26 @@ func seedChain(t *testing.T, db *store.Store, n int) []audit.Event {
 	t.Helper()
 	ctx := context.Background()
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	var out []audit.Event
 	for i := range n {
 		ev := audit.System.Event(audit.SettingsUpdated, "thing", fmt.Sprint(i), map[string]any{"i": i})
 		ev.At = t0.Add(time.Duration(i) * time.Second)
 		if err := db.AppendAudit(ctx, ev); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, *ev)
+	}
+	return stored(t, db)
+}
+
+// stored returns every sealed event in sequence order; appends wait for their seal, so a test's
+// own events are all there.
+func stored(t *testing.T, db *store.Store) []audit.Event {
+	t.Helper()
+	var out []audit.Event
+	for ev, err := range db.AllAuditEvents(context.Background()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ev)
 	}
 	return out
 }
@@ -278,21 +293,22 @@ func TestAuditEightWritersTwoHundredEach(t *testing.T) {
 		if err != nil || n != 1600 || head.Seq != 1600 {
 			t.Fatalf("verify: head %+v, %d events, %v", head, n, err)
 		}
-		// Times never go backwards along the chain, whatever order the writers committed in.
+		// Sealing times never go backwards along the chain, whatever order the writers
+		// committed in, and every event was stored before it was sealed.
 		var prev time.Time
 		for ev, err := range db.AllAuditEvents(context.Background()) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ev.At.Before(prev) {
-				t.Fatalf("event %d is older than the one before it", ev.Seq)
+			if ev.SealedAt.Before(prev) || ev.SealedAt.Before(ev.At.Add(-time.Second)) {
+				t.Fatalf("event %d sealed at %v, after %v, stored at %v", ev.Seq, ev.SealedAt, prev, ev.At)
 			}
-			prev = ev.At
+			prev = ev.SealedAt
 		}
 	})
 }
 
-func TestAuditTimeNeverDecreases(t *testing.T) {
+func TestAuditKeepsEachEventsTime(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
 		db := testenv.Store(t, dialect)
@@ -307,9 +323,14 @@ func TestAuditTimeNeverDecreases(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		// An event keeps the time of its change, even when sealed after a later one: sealing
+		// sets only seq, the hashes and sealed_at.
 		got, _ := db.AuditEvent(ctx, 2)
-		if !got.At.Equal(t0) {
-			t.Fatalf("an earlier time was stored as %v, want it raised to %v", got.At, t0)
+		if !got.At.Equal(early.At) || got.Action != audit.MailFailed.String() {
+			t.Fatalf("event 2 is %s at %v, want %s at %v", got.Action, got.At, audit.MailFailed, early.At)
+		}
+		if got.SealedAt.IsZero() || got.SealedAt.Before(got.At) {
+			t.Fatalf("event 2 sealed at %v", got.SealedAt)
 		}
 		got, _ = db.AuditEvent(ctx, 3)
 		if time.Since(got.At) > time.Minute {
@@ -317,6 +338,11 @@ func TestAuditTimeNeverDecreases(t *testing.T) {
 		}
 		if _, n, err := db.VerifyAudit(ctx, nil); err != nil || n != 3 {
 			t.Fatalf("verify: %d %v", n, err)
+		}
+		// A time range finds events by their own time, not by their place in the chain.
+		page, err := db.AuditPage(ctx, audit.Filter{Since: t0.Add(-2 * time.Hour), Until: t0.Add(-time.Minute)})
+		if err != nil || len(page.Events) != 1 || page.Events[0].Seq != 2 {
+			t.Fatalf("the hour before t0 holds %+v, %v; want event 2 only", page.Events, err)
 		}
 	})
 }
@@ -366,7 +392,6 @@ func searchFixture(t *testing.T, db *store.Store) []audit.Event {
 		audit.System,
 	}
 	actions := []audit.Action{audit.RequestCreated, audit.RequestApproved, audit.AccessChecked}
-	var out []audit.Event
 	for i := range 40 {
 		ev := actors[i%3].Event(actions[(i/2)%3], []string{"request", "policy"}[i%2], fmt.Sprintf("t%d", i%5), nil)
 		ev.RequestID = fmt.Sprintf("r%d", i%4)
@@ -377,9 +402,8 @@ func searchFixture(t *testing.T, db *store.Store) []audit.Event {
 		if err := db.AppendAudit(ctx, ev); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, *ev)
 	}
-	return out
+	return stored(t, db)
 }
 
 func matches(e audit.Event, f audit.Filter) bool {
@@ -515,7 +539,7 @@ func TestEveryAuditFilterUsesAnIndexInSeqOrder(t *testing.T) {
 			var ok bool
 			if dialect == store.SQLite {
 				ok = !strings.Contains(plan, "TEMP B-TREE") && (regexp.MustCompile(`USING (COVERING )?INDEX .*\b`+tc.col+`=\?`).MatchString(plan) ||
-					tc.col == "seq" && strings.Contains(plan, "INTEGER PRIMARY KEY (rowid>? AND rowid<?)"))
+					tc.col == "seq" && strings.Contains(plan, "USING INDEX audit_events_seq_idx (seq>? AND seq<?)"))
 			} else {
 				ok = !strings.Contains(plan, "Sort") && !strings.Contains(plan, "Seq Scan") &&
 					regexp.MustCompile(`Index Cond: .*\(?`+tc.col+`\)?(::text)? [=<>]`).MatchString(plan)

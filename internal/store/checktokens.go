@@ -71,7 +71,9 @@ func (s *Store) CheckTokens(ctx context.Context, limit int) ([]pam.CheckToken, e
 	}
 	at := make(map[int64]time.Time, len(events))
 	for _, e := range events {
-		at[e.Seq] = e.At.UTC()
+		if e.Seq != nil {
+			at[*e.Seq] = e.At.UTC()
+		}
 	}
 	for i, r := range rows {
 		if r.LastSeq != nil {

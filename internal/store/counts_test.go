@@ -26,8 +26,9 @@ func TestCountsStatementsAndRoundTrips(t *testing.T) {
 			t.Fatalf("one read counted as %+v", d)
 		}
 
-		// A transaction adds its BEGIN and COMMIT; the batch insert of three events is one
-		// statement (head read, insert, head update).
+		// A transaction adds its BEGIN and COMMIT; a sealer pass appending three events reads
+		// the head and the unsealed events in one statement, inserts the three in one and moves
+		// the head in one; on PostgreSQL it first takes the chain's advisory lock.
 		before = db.Counts()
 		evs := []*audit.Event{
 			audit.System.Event(audit.SettingsUpdated, "x", "1", nil),
@@ -37,8 +38,12 @@ func TestCountsStatementsAndRoundTrips(t *testing.T) {
 		if err := db.AppendAuditBatch(ctx, evs); err != nil {
 			t.Fatal(err)
 		}
-		if d := diff(before); d != (store.Counts{Statements: 3, RoundTrips: 5}) {
-			t.Fatalf("a batch of three events counted as %+v, want 3 statements in 5 round trips", d)
+		want := store.Counts{Statements: 3, RoundTrips: 5}
+		if dialect == store.Postgres {
+			want = store.Counts{Statements: 4, RoundTrips: 6}
+		}
+		if d := diff(before); d != want {
+			t.Fatalf("a batch of three events counted as %+v, want %+v", d, want)
 		}
 
 		// A dry run sends nothing; a failed statement was still sent.

@@ -29,9 +29,9 @@ func (s *Store) AuditPageCost(ctx context.Context, f audit.Filter) (string, int6
 }
 
 func (s *Store) auditPagePlan(ctx context.Context, f audit.Filter, forced bool) (string, int64, error) {
-	k, empty, err := s.newAuditKeyset(ctx, f)
-	if err != nil || empty {
-		return "", 0, fmt.Errorf("plan: %v (empty %v)", err, empty)
+	k, empty := s.newAuditKeyset(f)
+	if empty {
+		return "", 0, fmt.Errorf("plan: empty time range")
 	}
 	hi := k.hi
 	if f.Before > 0 {
@@ -44,7 +44,7 @@ func (s *Store) auditPagePlan(ctx context.Context, f audit.Filter, forced bool) 
 		sql = q
 	}
 	var lines []string
-	err = s.Tx(ctx, func(tx *Store) error {
+	err := s.Tx(ctx, func(tx *Store) error {
 		prefix := "EXPLAIN QUERY PLAN "
 		if s.dialect == Postgres {
 			prefix = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "

@@ -61,6 +61,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		{ID: "0008_request_cancel", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0008) }},
 		{ID: "0009_audit_text", Migrate: func(tx *gorm.DB) error { return m0009(tx, s.dialect) }},
 		{ID: "0010_check_tokens", Migrate: func(tx *gorm.DB) error { return s.m0010(tx) }},
+		{ID: "0011_audit_sealer", Migrate: func(tx *gorm.DB) error { return m0011(tx, s.dialect) }},
 	}
 }
 
@@ -450,8 +451,6 @@ func (s *Store) m0010(tx *gorm.DB) error {
 		return fmt.Errorf("read check tokens: %w", err)
 	}
 	now := time.Now().UTC()
-	st := &Store{db: tx, dialect: s.dialect, inTx: true, now: s.now, counts: s.counts}
-	ctx := tx.Statement.Context
 	for _, t := range old {
 		if err := tx.Exec("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", now, t.ID).Error; err != nil {
 			return fmt.Errorf("retire check token %s: %w", t.ID, err)
@@ -469,9 +468,38 @@ func (s *Store) m0010(tx *gorm.DB) error {
 				"reason": "upgrade: only administrators may hold check tokens"})
 		}
 		ev.At = now
-		if err := st.AppendAudit(ctx, ev); err != nil {
+		if err := m0010AppendAudit(tx, s.dialect, ev); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// m0010AppendAudit chains ev after the head the way events were written when migration 0010
+// shipped (the table had no id and no sealer yet).
+func m0010AppendAudit(tx *gorm.DB, dialect string, ev *audit.Event) error {
+	lock := ""
+	if dialect == Postgres {
+		lock = " FOR UPDATE"
+	}
+	var head struct {
+		Seq  int64
+		Hash string
+		At   *time.Time
+	}
+	if err := tx.Raw("SELECT seq, hash, at FROM audit_head WHERE id = 1" + lock).Scan(&head).Error; err != nil {
+		return fmt.Errorf("audit: read head: %w", err)
+	}
+	ev.Normalize()
+	if head.At != nil && ev.At.Before(*head.At) {
+		ev.At = head.At.UTC()
+	}
+	ev.Chain(head.Seq, head.Hash)
+	if err := tx.Exec(`INSERT INTO audit_events (seq, at, actor_type, actor_id, actor_name, action, target_type, target_id,
+		request_id, outcome, details, ip, user_agent, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ev.Seq, ev.At, ev.ActorType, ev.ActorID, ev.ActorName, ev.Action, ev.TargetType, ev.TargetID,
+		ev.RequestID, ev.Outcome, ev.Details, ev.IP, ev.UserAgent, ev.PrevHash, ev.Hash).Error; err != nil {
+		return fmt.Errorf("audit: insert event %d: %w", ev.Seq, err)
+	}
+	return tx.Exec("UPDATE audit_head SET seq = ?, hash = ?, at = ? WHERE id = 1", ev.Seq, ev.Hash, ev.At).Error
 }

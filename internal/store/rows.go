@@ -45,34 +45,39 @@ type ValueRow struct {
 // TableName fixes the table name.
 func (ValueRow) TableName() string { return "system_values" }
 
-// AuditRow is a row of audit_events. Rows are never updated or deleted (triggers refuse it).
+// AuditRow is a row of audit_events. A row is inserted unsealed (Seq, PrevHash, Hash and
+// SealedAt empty) or, for a check, sealed; the triggers allow one UPDATE, the sealing of an
+// unsealed row, and no DELETE (see migration 0011).
 type AuditRow struct {
-	Seq        int64     `gorm:"primaryKey;autoIncrement:false"`
-	At         time.Time `gorm:"not null;index"`
-	ActorType  string    `gorm:"size:16;not null"`
-	ActorID    string    `gorm:"size:64;not null;default:'';index"`
-	ActorName  string    `gorm:"size:254;not null;default:''"`
-	Action     string    `gorm:"size:64;not null;index"`
-	TargetType string    `gorm:"size:32;not null;default:''"`
-	TargetID   string    `gorm:"size:64;not null;default:'';index"`
-	RequestID  string    `gorm:"size:36;not null;default:'';index"`
-	Outcome    string    `gorm:"size:16;not null"`
-	Details    string    `gorm:"not null"`
-	IP         string    `gorm:"size:64;not null;default:''"`
-	UserAgent  string    `gorm:"size:300;not null;default:''"`
-	PrevHash   string    `gorm:"size:64;not null"`
-	Hash       string    `gorm:"size:64;not null"`
+	ID         int64 `gorm:"primaryKey"`
+	Seq        *int64
+	At         time.Time
+	ActorType  string
+	ActorID    string
+	ActorName  string
+	Action     string
+	TargetType string
+	TargetID   string
+	RequestID  string
+	SubjectID  string
+	Outcome    string
+	Details    string
+	IP         string
+	UserAgent  string
+	PrevHash   *string
+	Hash       *string
+	SealedAt   *time.Time
 }
 
 // TableName fixes the table name.
 func (AuditRow) TableName() string { return "audit_events" }
 
-// AuditHeadRow is the single row holding the chain's head; writers lock it to append in order.
+// AuditHeadRow is the single row holding the chain's head; only the sealer moves it.
 type AuditHeadRow struct {
 	ID   int    `gorm:"primaryKey;autoIncrement:false"`
 	Seq  int64  `gorm:"not null"`
 	Hash string `gorm:"size:64;not null"`
-	// At is the head event's time; the next event's time is never earlier.
+	// At is when the head event was sealed; sealing times never decrease along the chain.
 	At *time.Time
 }
 

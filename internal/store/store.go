@@ -38,6 +38,10 @@ type Store struct {
 	now func() time.Time
 	// counts is shared with every transaction handle made from this Store.
 	counts *counter
+	// seal is the process's sealer, shared with every transaction handle.
+	seal *sealer
+	// events are the audit events this transaction stored (nil outside a transaction).
+	events *txEvents
 }
 
 // Open connects to url ("sqlite:path" or "postgres://…"). It does not migrate.
@@ -86,7 +90,9 @@ func Open(rawURL string) (*Store, error) {
 	if err := c.register(db); err != nil {
 		return nil, fmt.Errorf("open %s database: count statements: %w", dialect, err)
 	}
-	return &Store{db: db, dialect: dialect, now: time.Now, counts: c}, nil
+	s := &Store{db: db, dialect: dialect, now: time.Now, counts: c, seal: &sealer{}}
+	s.seal.db = s
+	return s, nil
 }
 
 func sqliteDSN(path string) string {
@@ -130,15 +136,21 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Tx runs fn in one transaction: everything fn writes commits together or not at all.
-// Inside a transaction, Tx simply calls fn with the same handle.
+// Inside a transaction, Tx simply calls fn with the same handle. Once a transaction that stored
+// audit events has committed, Tx waits briefly for them to be sealed (see sealer.await).
 func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 	if s.inTx {
 		return fn(s)
 	}
 	s.counts.transaction()
-	return s.db.WithContext(ctx).Transaction(func(g *gorm.DB) error {
-		return fn(&Store{db: g, dialect: s.dialect, inTx: true, now: s.now, counts: s.counts})
+	events := &txEvents{}
+	err := s.db.WithContext(ctx).Transaction(func(g *gorm.DB) error {
+		return fn(&Store{db: g, dialect: s.dialect, inTx: true, now: s.now, counts: s.counts, seal: s.seal, events: events})
 	})
+	if err == nil && len(events.ids) > 0 {
+		s.seal.await(ctx, events)
+	}
+	return err
 }
 
 func (s *Store) conn(ctx context.Context) *gorm.DB {

@@ -1,0 +1,270 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/elevate-pam/elevate/internal/testenv"
+)
+
+// A writer whose transaction started first is sealed first, however late it commits: on
+// PostgreSQL, events committed after it wait unsealed until it ends; on SQLite it holds the
+// database, so later writers wait to write.
+func TestSealerWaitsForAWriterThatCommitsLate(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		if err := db.AppendAudit(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "before", nil)); err != nil {
+			t.Fatal(err)
+		}
+		stored, release, committed := make(chan struct{}), make(chan struct{}), make(chan error, 2)
+		go func() {
+			committed <- db.Tx(ctx, func(tx *store.Store) error {
+				if err := tx.AppendAudit(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "slow", nil)); err != nil {
+					return err
+				}
+				close(stored)
+				<-release
+				return nil
+			})
+		}()
+		<-stored
+		go func() {
+			committed <- db.AppendAudit(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "quick", nil))
+		}()
+		if dialect == store.Postgres {
+			// The quick writer commits; its event stays unsealed while the slow one is open.
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				n, _, err := db.AuditWaiting(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n == 1 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d events wait, want the quick writer's", n)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(200 * time.Millisecond)
+			if head, _ := db.AuditHead(ctx); head.Seq != 1 {
+				t.Fatalf("the head moved to %d while an earlier writer was still open", head.Seq)
+			}
+		}
+		close(release)
+		for range 2 {
+			if err := <-committed; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := db.SealWaiting(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var order []string
+		for ev, err := range db.AllAuditEvents(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			order = append(order, ev.TargetID)
+		}
+		if got := strings.Join(order, ","); got != "before,slow,quick" {
+			t.Fatalf("chain order %s, want before,slow,quick", got)
+		}
+		if _, n, err := db.VerifyAudit(ctx, nil); err != nil || n != 3 {
+			t.Fatalf("verify: %d %v", n, err)
+		}
+	})
+}
+
+// Stored and direct events from many goroutines are each sealed exactly once, in one chain,
+// and a direct event comes back with its place.
+func TestSealerMixesStoredAndDirectEvents(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		var wg sync.WaitGroup
+		for w := range 6 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 40 {
+					ev := audit.System.Event(audit.AccessChecked, "task", fmt.Sprintf("%d-%d", w, i), nil)
+					var err error
+					if w%2 == 0 {
+						err = db.SealAudit(ctx, ev)
+						if err == nil && (ev.Seq == 0 || ev.Hash == "" || ev.SealedAt.IsZero()) {
+							err = fmt.Errorf("a sealed check event came back without its place: %+v", ev)
+						}
+					} else {
+						err = db.AppendAudit(ctx, ev)
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if _, err := db.SealWaiting(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n, _, err := db.AuditWaiting(ctx); err != nil || n != 0 {
+			t.Fatalf("%d events still wait (%v)", n, err)
+		}
+		head, n, err := db.VerifyAudit(ctx, nil)
+		if err != nil || n != 240 || head.Seq != 240 {
+			t.Fatalf("verify: head %+v, %d events, %v", head, n, err)
+		}
+		seen := map[string]bool{}
+		for ev, err := range db.AllAuditEvents(ctx) {
+			if err != nil || seen[ev.TargetID] {
+				t.Fatalf("event %s twice (%v)", ev.TargetID, err)
+			}
+			seen[ev.TargetID] = true
+		}
+	})
+}
+
+// The database itself allows sealing an unsealed event once and nothing else: no second seal,
+// no change to what the event says, no deletion.
+func TestSealingIsTheOnlyUpdate(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		if err := db.AppendAudit(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "sealed", nil)); err != nil {
+			t.Fatal(err)
+		}
+		// An unsealed row, written as a business transaction does, with nobody sealing it.
+		if err := db.ExecRaw(ctx, `INSERT INTO audit_events (at, actor_type, action, outcome, details)
+			VALUES (?, 'system', 'settings.updated', 'success', '{}')`, time.Now().UTC()); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().UTC()
+		refused := []string{
+			`UPDATE audit_events SET details = '{"x":1}' WHERE seq = 1`,
+			`UPDATE audit_events SET seq = 5, prev_hash = 'p', hash = 'h', sealed_at = ? WHERE seq = 1`,
+			`UPDATE audit_events SET seq = 2, prev_hash = 'p', hash = 'h', sealed_at = ?, actor_name = 'x' WHERE seq IS NULL`,
+			`UPDATE audit_events SET seq = 2, prev_hash = 'p', hash = 'h' WHERE seq IS NULL`,
+			`DELETE FROM audit_events WHERE seq = 1`,
+			`DELETE FROM audit_events WHERE seq IS NULL`,
+		}
+		for _, q := range refused {
+			var args []any
+			if strings.Contains(q, "?") {
+				args = append(args, now)
+			}
+			if err := db.ExecRaw(ctx, q, args...); err == nil || !strings.Contains(err.Error(), "append-only") {
+				t.Errorf("%s: %v, want it refused as append-only", q, err)
+			}
+		}
+		if err := db.ExecRaw(ctx, `UPDATE audit_events SET seq = 2, prev_hash = 'p', hash = 'h', sealed_at = ? WHERE seq IS NULL`, now); err != nil {
+			t.Fatalf("the one allowed update, a seal: %v", err)
+		}
+		if err := db.ExecRaw(ctx, `UPDATE audit_events SET seq = 3, prev_hash = 'p', hash = 'h', sealed_at = ? WHERE seq = 2`, now); err == nil {
+			t.Fatal("an event was sealed twice")
+		}
+	})
+}
+
+// killedSealerEnv makes the test binary write and seal events until it is killed.
+const killedSealerEnv = "ELEVATE_TEST_SEAL_UNTIL_KILLED_DB"
+
+func sealUntilKilled(url string) int {
+	db, err := store.Open(url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				ev := audit.System.Event(audit.AccessChecked, "task", fmt.Sprintf("%d-%d", w, i), nil)
+				var err error
+				if w%2 == 0 {
+					err = db.SealAudit(ctx, ev)
+				} else {
+					err = db.AppendAudit(ctx, ev)
+				}
+				if err != nil {
+					fmt.Fprintln(os.Stderr, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return 0
+}
+
+// A process killed while it seals leaves a chain that verifies; what it stored but did not
+// seal is sealed by the next sealer, and nothing is sealed twice.
+func TestSealerKilledMidPass(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		url := testenv.DatabaseURL(t, dialect)
+		db, err := store.Open(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for round := range 3 {
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), killedSealerEnv+"="+url)
+			out := &strings.Builder{}
+			cmd.Stdout, cmd.Stderr = out, out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			start, _ := db.AuditHead(ctx)
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				head, err := db.AuditHead(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if head.Seq >= start.Seq+150+int64(round)*37 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("round %d: the writer sealed nothing in 30s:\n%s", round, out)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			_ = cmd.Wait()
+			if _, _, err := db.VerifyAudit(ctx, nil); err != nil {
+				t.Fatalf("round %d: verify right after the kill: %v", round, err)
+			}
+		}
+		if _, err := db.SealWaiting(ctx); err != nil {
+			t.Fatal(err)
+		}
+		n, _, err := db.AuditWaiting(ctx)
+		if err != nil || n != 0 {
+			t.Fatalf("%d events still wait after the sweep (%v)", n, err)
+		}
+		head, count, err := db.VerifyAudit(ctx, nil)
+		if err != nil || count != head.Seq {
+			t.Fatalf("verify after the sweep: head %+v, %d events, %v", head, count, err)
+		}
+	})
+}
