@@ -3,6 +3,7 @@ package access_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,6 +139,51 @@ func TestSubmitUnderAStepUpPolicyNeedsTheCode(t *testing.T) {
 		sub.SteppedUp = true
 		if r, err := w.acc.Submit(w.ctx, as(w.requester), w.requester, p.ID, sub); err != nil || r.Status != pam.StatusPending {
 			t.Fatalf("with the code: %+v %v", r, err)
+		}
+	})
+}
+
+// With two approvals needed, 32 approvers at once make exactly two reviews and one approval: each
+// reviewer sees the reviews committed while it waited for the request's lock (the reviews are
+// read after the lock; read with it, PostgreSQL would show a waiter the reviews as they were
+// when it started waiting, and a third approval would be counted as the second).
+func TestConcurrentApprovalsCountTheReviewsCommittedMeanwhile(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect, 32, 2)
+		r := w.submit()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wins, conflicts := 0, 0
+		start := make(chan struct{})
+		for _, a := range w.approvers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, err := w.acc.Review(w.ctx, as(a), a, r.ID, pam.DecisionApprove, "")
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					wins++
+				case pam.ErrorCode(err) == pam.ECONFLICT:
+					conflicts++
+				default:
+					t.Errorf("review: %v", err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if wins != 2 || conflicts != 30 {
+			t.Fatalf("%d reviews went through and %d were refused; want 2 and 30", wins, conflicts)
+		}
+		got, err := w.db.RequestByID(w.ctx, r.ID)
+		if err != nil || got.Status != pam.StatusApproved || len(got.Reviews) != 2 {
+			t.Fatalf("request after the race: %s with %d reviews (%v)", got.Status, len(got.Reviews), err)
+		}
+		if n := w.count("request.approved"); n != 1 {
+			t.Fatalf("%d approval events", n)
 		}
 	})
 }
