@@ -213,22 +213,21 @@ func (s *Server) apiSubmitRequest(c echo.Context) error {
 		sub.ScheduledStart = &t
 	}
 	ctx := c.Request().Context()
-	// An extension is made under its grant's policy, whatever policy_id says.
-	p, err := s.access.SubmissionPolicy(ctx, u, in.PolicyID, in.Extends)
-	if err != nil {
-		return err
+	submit := func() (pam.Request, error) {
+		if in.Extends != "" {
+			// An extension is made under its grant's policy, whatever policy_id says.
+			return s.access.Extend(ctx, tokenActor(c), u, in.Extends, sub)
+		}
+		return s.access.Submit(ctx, tokenActor(c), u, in.PolicyID, sub)
 	}
-	if p.MFARequired {
+	r, err := submit()
+	if errors.Is(err, access.ErrStepUp) {
 		// As on the request page: this policy wants a fresh code from everyone who asks.
 		if err := s.apiStepUpFor(c, true); err != nil {
 			return err
 		}
-	}
-	var r pam.Request
-	if in.Extends != "" {
-		r, err = s.access.Extend(ctx, tokenActor(c), u, in.Extends, sub)
-	} else {
-		r, err = s.access.Submit(ctx, tokenActor(c), u, in.PolicyID, sub)
+		sub.SteppedUp = true
+		r, err = submit()
 	}
 	if err != nil {
 		return err

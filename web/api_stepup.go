@@ -49,7 +49,7 @@ func (s *Server) apiEnrolment(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		if must {
-			enrolled, err := s.mfa.Enrolled(c.Request().Context(), u.ID)
+			enrolled, err := s.enrolled(c, u)
 			if err != nil {
 				return err
 			}
@@ -78,7 +78,7 @@ func (s *Server) apiStepUp(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) apiStepUpFor(c echo.Context, always bool) error {
 	u, _ := CurrentUser(c)
 	ctx := c.Request().Context()
-	enrolled, err := s.mfa.Enrolled(ctx, u.ID)
+	enrolled, err := s.enrolled(c, u)
 	if err != nil {
 		return err
 	}

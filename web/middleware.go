@@ -216,8 +216,8 @@ func CurrentUser(c echo.Context) (pam.User, bool) {
 	return u, ok
 }
 
-// currentFrame returns what was read with the request's session for its frame; false for API
-// calls and pages without a session, which ask the services instead (see mustEnrol).
+// currentFrame returns what was read with the request's session or API token for its frame;
+// false for pages without a session, which ask the services instead (see mustEnrol).
 func currentFrame(c echo.Context) (auth.Frame, bool) {
 	f, ok := c.Get(frameKey).(auth.Frame)
 	return f, ok

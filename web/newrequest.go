@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/a-h/templ"
+	"github.com/elevate-pam/elevate/internal/access"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/views/components"
 	reqview "github.com/elevate-pam/elevate/views/requests"
@@ -178,29 +180,30 @@ func (s *Server) submitRequest(c echo.Context) error {
 	u, _ := CurrentUser(c)
 	in := requestInput{PolicyID: c.FormValue("policy_id"), Duration: c.FormValue("duration"), Justification: c.FormValue("justification"),
 		Ticket: c.FormValue("ticket"), ScheduledStart: c.FormValue("scheduled_start"), Extends: c.FormValue("extends")}
-	// An extension is made under its grant's policy, whatever policy_id says.
-	p, err := s.access.SubmissionPolicy(ctx, u, in.PolicyID, in.Extends)
-	if err != nil {
-		return err
-	}
-	if p.MFARequired {
-		// The policy asks for a fresh two-step code; the code page carries the form through.
-		if ok, err := s.StepUp(c); !ok {
-			return err
-		}
-	}
 	sub := pam.Submission{Justification: in.Justification, Ticket: in.Ticket}
 	var r pam.Request
+	var err error
 	sub.Duration, err = pam.ParseDuration("duration", in.Duration)
 	if err == nil {
 		sub.ScheduledStart, err = parseLocalTime(in.ScheduledStart, viewerZone(c))
 	}
-	if err == nil {
+	submit := func() (pam.Request, error) {
 		if in.Extends != "" {
-			r, err = s.access.Extend(ctx, actor(c), u, in.Extends, sub)
-		} else {
-			r, err = s.access.Submit(ctx, actor(c), u, p.ID, sub)
+			// An extension is made under its grant's policy, whatever policy_id says.
+			return s.access.Extend(ctx, actor(c), u, in.Extends, sub)
 		}
+		return s.access.Submit(ctx, actor(c), u, in.PolicyID, sub)
+	}
+	if err == nil {
+		r, err = submit()
+	}
+	if errors.Is(err, access.ErrStepUp) {
+		// The policy asks for a fresh two-step code; the code page carries the form through.
+		if ok, err := s.StepUp(c); !ok {
+			return err
+		}
+		sub.SteppedUp = true
+		r, err = submit()
 	}
 	done := "Request sent. Approvers have been told; you will see their decision here."
 	if r.Status == pam.StatusApproved {

@@ -71,18 +71,17 @@ func (s *Service) saveStep(ctx context.Context, tx *store.Store, a audit.Actor, 
 }
 
 // lockVisible locks a request for a change u asks for; ENOTFOUND when u may not see it, so a
-// stranger learns nothing about it.
-func lockVisible(ctx context.Context, tx *store.Store, u pam.User, id string) (pam.Request, error) {
-	r, err := tx.LockRequest(ctx, id)
+// stranger learns nothing about it. It also reports whether u is an enabled member of the
+// request's approver group, read after the lock.
+func lockVisible(ctx context.Context, tx *store.Store, u pam.User, id string) (pam.Request, bool, error) {
+	r, member, err := tx.LockRequestFor(ctx, id, u.ID)
 	if err != nil {
-		return r, err
+		return r, false, err
 	}
-	if ok, err := canView(ctx, tx, u, r); err != nil {
-		return r, err
-	} else if !ok {
-		return r, pam.Errorf(pam.ENOTFOUND, "Request not found.")
+	if !mayView(u, r, member) {
+		return r, false, pam.Errorf(pam.ENOTFOUND, "Request not found.")
 	}
-	return r, nil
+	return r, member, nil
 }
 
 // Eligible lists what a user may ask for, optionally filtered by q (bounded).
@@ -107,55 +106,37 @@ func (s *Service) Eligible(ctx context.Context, u pam.User, q string) ([]pam.Pol
 // EligiblePolicy returns a policy the user may ask under, or ENOTFOUND (not "forbidden": what
 // a user may not ask for is none of their business).
 func (s *Service) EligiblePolicy(ctx context.Context, u pam.User, policyID string) (pam.Policy, error) {
-	return s.eligiblePolicy(ctx, s.db, u, policyID)
+	ask, err := s.eligiblePolicy(ctx, s.db, u, policyID)
+	return ask.Policy, err
 }
 
-// SubmissionPolicy returns the policy a submission will be made under: the policy of the grant
-// it extends when extendsID is set (whatever policy the caller named), else policyID's. Callers
-// decide from it what the submission needs, such as a step-up for "MFA required".
-func (s *Service) SubmissionPolicy(ctx context.Context, u pam.User, policyID, extendsID string) (pam.Policy, error) {
-	if extendsID != "" {
-		prev, err := s.db.RequestByID(ctx, extendsID)
-		if err != nil {
-			return pam.Policy{}, err
-		}
-		if prev.RequesterID != u.ID {
-			return pam.Policy{}, pam.Errorf(pam.ENOTFOUND, "Request not found.")
-		}
-		policyID = prev.PolicyID
-	}
-	return s.eligiblePolicy(ctx, s.db, u, policyID)
-}
+// ErrStepUp refuses a submission under a policy that requires two-step verification at request
+// time when the caller did not confirm a fresh code (Submission.SteppedUp). Nothing was
+// written; the caller asks for a code and submits again. Unhandled, it answers 403.
+var ErrStepUp = pam.Errorf(pam.EFORBIDDEN, "This policy asks for a fresh two-step verification code.")
 
 // Every read inside a transaction goes through the transaction's handle: a second connection
 // taken while one is held can exhaust the pool under load and deadlock.
-func (s *Service) eligiblePolicy(ctx context.Context, db *store.Store, u pam.User, policyID string) (pam.Policy, error) {
-	p, err := db.PolicyByID(ctx, policyID)
+func (s *Service) eligiblePolicy(ctx context.Context, db *store.Store, u pam.User, policyID string) (store.PolicyToAsk, error) {
+	ask, err := db.PolicyToAskFor(ctx, policyID, u.ID)
 	if err != nil {
-		return pam.Policy{}, err
+		return ask, err
 	}
-	if !p.Enabled || !u.Active() {
-		return pam.Policy{}, pam.Errorf(pam.ENOTFOUND, "You cannot ask for this; its policy is disabled or gone.")
+	if !ask.Policy.Enabled || !u.Active() {
+		return ask, pam.Errorf(pam.ENOTFOUND, "You cannot ask for this; its policy is disabled or gone.")
 	}
-	if p.EligibleGroupID != "" {
-		ok, err := db.IsMember(ctx, p.EligibleGroupID, u.ID)
-		if err != nil {
-			return pam.Policy{}, err
-		}
-		if !ok {
-			return pam.Policy{}, pam.Errorf(pam.ENOTFOUND, "You cannot ask for this.")
-		}
+	if !ask.Eligible {
+		return ask, pam.Errorf(pam.ENOTFOUND, "You cannot ask for this.")
 	}
-	return p, nil
+	return ask, nil
 }
 
-// approverGroup resolves who decides under a policy now: its own group or the org default.
-func (s *Service) approverGroup(ctx context.Context, tx *store.Store, p pam.Policy) (string, error) {
-	if p.ApproverGroupID != "" {
-		return p.ApproverGroupID, nil
+// approverGroup is who decides under a policy now: its own group or the org default.
+func approverGroup(ask store.PolicyToAsk) string {
+	if ask.Policy.ApproverGroupID != "" {
+		return ask.Policy.ApproverGroupID
 	}
-	org, err := tx.OrgSettings(ctx)
-	return org.DefaultApproverGroupID, err
+	return ask.DefaultApproverGroupID
 }
 
 // Submit creates a request under a policy. Automatic policies approve it at once, by "system".
@@ -192,36 +173,36 @@ func (s *Service) submit(ctx context.Context, a audit.Actor, u pam.User, policyI
 			}
 			policyID = prev.PolicyID
 		}
-		p, err := s.eligiblePolicy(ctx, tx, u, policyID)
+		ask, err := s.eligiblePolicy(ctx, tx, u, policyID)
 		if err != nil {
 			return err
 		}
-		org, err := tx.OrgSettings(ctx)
-		if err != nil {
-			return err
+		p := ask.Policy
+		if p.MFARequired && !sub.SteppedUp {
+			return ErrStepUp
 		}
-		if err := sub.Validate(p, org.MaxDuration, now); err != nil {
+		if err := sub.Validate(p, ask.MaxDuration, now); err != nil {
 			return err
-		}
-		group, err := s.approverGroup(ctx, tx, p)
-		if err != nil {
-			return err
-		}
-		if p.ApprovalType == pam.ApprovalManual {
-			n, err := tx.ActiveMembersExcept(ctx, group, u.ID)
-			if err != nil {
-				return err
-			}
-			if int(n) < p.ApprovalsRequired {
-				return pam.Errorf(pam.EINVALID, "Nobody can approve this request at the moment: its approver group has too few members besides you. Ask an administrator to fix the policy for %s.", p.ScopeName)
-			}
 		}
 		r = pam.Request{
 			ID: uuid.NewString(), RequesterID: u.ID, RequesterName: u.Name, RequesterEmail: u.Email, PolicyID: p.ID,
 			ScopeType: p.ScopeType, ScopeID: p.ScopeID, ScopeName: p.ScopeName, ApprovalType: p.ApprovalType,
-			ApproverGroupID: group, ApprovalsRequired: p.ApprovalsRequired, Duration: sub.Duration,
+			ApproverGroupID: approverGroup(ask), ApprovalsRequired: p.ApprovalsRequired, Duration: sub.Duration,
 			Justification: sub.Justification, Ticket: sub.Ticket, ScheduledStart: sub.ScheduledStart,
 			Status: pam.StatusPending, CreatedAt: now, PendingUntil: now.Add(p.PendingTimeout), ExtendsID: extends, Version: 1,
+		}
+		// One read serves the approver count below and the mail after the change.
+		var aud store.Audience
+		if p.ApprovalType == pam.ApprovalManual || s.notify != nil {
+			if aud, err = tx.Audience(ctx, audienceOf(r)); err != nil {
+				return err
+			}
+		}
+		if p.ApprovalType == pam.ApprovalManual {
+			// The list is bounded (ChangeApprovers), far above the most approvals a policy needs.
+			if n := len(approversBut(aud.Approvers, u.ID)); n < p.ApprovalsRequired {
+				return pam.Errorf(pam.EINVALID, "Nobody can approve this request at the moment: its approver group has too few members besides you. Ask an administrator to fix the policy for %s.", p.ScopeName)
+			}
 		}
 		if err := tx.CreateRequest(ctx, r); err != nil {
 			return err
@@ -236,9 +217,12 @@ func (s *Service) submit(ctx context.Context, a audit.Actor, u pam.User, policyI
 			if err := s.continueExtension(ctx, tx, &r); err != nil {
 				return err
 			}
-			return s.saveStep(ctx, tx, audit.System, &r, audit.RequestApproved, map[string]any{"auto": true}, true)
+			if err := s.saveStep(ctx, tx, audit.System, &r, audit.RequestApproved, map[string]any{"auto": true}, false); err != nil {
+				return err
+			}
+			return s.notifyWith(ctx, tx, aud, r, audit.RequestApproved, audit.System)
 		}
-		return s.notifyTx(ctx, tx, r, audit.RequestCreated, a)
+		return s.notifyWith(ctx, tx, aud, r, audit.RequestCreated, a)
 	})
 	if err != nil {
 		return pam.Request{}, fmt.Errorf("submit request: %w", err)
@@ -271,18 +255,14 @@ func (s *Service) Extend(ctx context.Context, a audit.Actor, u pam.User, request
 	return s.submit(ctx, a, u, "", sub, requestID)
 }
 
-func canRevoke(ctx context.Context, db *store.Store, u pam.User, r pam.Request) (bool, error) {
-	if !u.Active() {
-		return false, nil
-	}
-	if u.Admin {
-		return true, nil
-	}
-	return db.IsActiveMember(ctx, r.ApproverGroupID, u.ID)
+// mayView reports whether u may see r, member being whether u is an enabled member of its
+// approver group.
+func mayView(u pam.User, r pam.Request, member bool) bool {
+	return u.ID == r.RequesterID || u.Admin || u.Auditor || member
 }
 
 func canView(ctx context.Context, db *store.Store, u pam.User, r pam.Request) (bool, error) {
-	if u.ID == r.RequesterID || u.Admin || u.Auditor {
+	if mayView(u, r, false) {
 		return true, nil
 	}
 	return db.IsActiveMember(ctx, r.ApproverGroupID, u.ID)
@@ -317,19 +297,16 @@ func (s *Service) Review(ctx context.Context, a audit.Actor, u pam.User, request
 	cancelled := false
 	err := s.db.Tx(ctx, func(tx *store.Store) error {
 		var err error
-		if r, err = lockVisible(ctx, tx, u, requestID); err != nil {
+		var member bool
+		if r, member, err = lockVisible(ctx, tx, u, requestID); err != nil {
 			return err
 		}
 		now := s.now()
 		if cancelled, err = s.cancelOrphan(ctx, tx, &r, now); err != nil || cancelled {
 			return err
 		}
-		can, err := tx.IsActiveMember(ctx, r.ApproverGroupID, u.ID)
-		if err != nil {
-			return err
-		}
 		before := r.Status
-		if err := r.Review(u.ID, can && u.Active(), decision, comment, now); err != nil {
+		if err := r.Review(u.ID, member && u.Active(), decision, comment, now); err != nil {
 			return err
 		}
 		r.Reviews[len(r.Reviews)-1].ReviewerName = u.Name
@@ -388,7 +365,7 @@ func (s *Service) Withdraw(ctx context.Context, a audit.Actor, u pam.User, reque
 	var r pam.Request
 	err := s.db.Tx(ctx, func(tx *store.Store) error {
 		var err error
-		if r, err = lockVisible(ctx, tx, u, requestID); err != nil {
+		if r, _, err = lockVisible(ctx, tx, u, requestID); err != nil {
 			return err
 		}
 		if err := r.Withdraw(u.ID, s.now()); err != nil {
@@ -408,14 +385,13 @@ func (s *Service) Revoke(ctx context.Context, a audit.Actor, u pam.User, request
 	var r pam.Request
 	err := s.db.Tx(ctx, func(tx *store.Store) error {
 		var err error
-		if r, err = lockVisible(ctx, tx, u, requestID); err != nil {
-			return err
-		}
-		can, err := canRevoke(ctx, tx, u, r)
-		if err != nil {
+		var member bool
+		if r, member, err = lockVisible(ctx, tx, u, requestID); err != nil {
 			return err
 		}
 		now := s.now()
+		// Admins and the approvers of its policy, while enabled.
+		can := u.Active() && (u.Admin || member)
 		if err := r.Revoke(u.ID, can, reason, now); err != nil {
 			return err
 		}

@@ -40,44 +40,55 @@ type Change struct {
 }
 
 // NewChange gathers, through tx, what the people of request r need to hear of action: its
-// covered tasks, its requester, its approvers and the names of those who acted on it.
+// covered tasks, its requester, its approvers and the names of those who acted on it. One
+// statement reads them all (store.Audience).
 func NewChange(ctx context.Context, tx *store.Store, r pam.Request, action audit.Action, actor audit.Actor) (Change, error) {
-	c := Change{Action: action, Actor: actor, Request: r}
-	var err error
-	if c.Requester, err = tx.UserByID(ctx, r.RequesterID); err != nil {
-		return c, err
+	aud, err := tx.Audience(ctx, audienceOf(r))
+	if err != nil {
+		return Change{Action: action, Actor: actor, Request: r}, err
 	}
-	c.Tasks, err = tx.ScopeTasks(ctx, r.ScopeType, r.ScopeID, ChangeTasks+1)
-	if err != nil && pam.ErrorCode(err) != pam.EINVALID { // a scope of an unknown type covers nothing
-		return c, err
+	return changeOf(ctx, tx, aud, r, action, actor)
+}
+
+// audienceOf is what a Change of r reads: an automatic policy asks no approvers.
+func audienceOf(r pam.Request) store.AudienceOf {
+	of := store.AudienceOf{Requester: r.RequesterID, Revoker: r.RevokedBy, Scope: r.ScopeType, ScopeID: r.ScopeID, Tasks: ChangeTasks + 1}
+	if r.ApprovalType != pam.ApprovalAuto {
+		of.ApproverGroup, of.Approvers = r.ApproverGroupID, ChangeApprovers
+	}
+	return of
+}
+
+// approversBut is the approvers the requester is not one of.
+func approversBut(members []pam.User, requester pam.UserID) []pam.User {
+	var out []pam.User
+	for _, u := range members {
+		if u.ID != requester {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// changeOf builds the Change of r from its audience, read through tx for audienceOf(r).
+func changeOf(ctx context.Context, tx *store.Store, aud store.Audience, r pam.Request, action audit.Action, actor audit.Actor) (Change, error) {
+	c := Change{Action: action, Actor: actor, Request: r, Requester: aud.Requester, Tasks: aud.Tasks, RevokerName: aud.Revoker.Name}
+	if c.Requester.ID == "" {
+		return c, pam.Errorf(pam.ENOTFOUND, "User not found.")
 	}
 	if r.ApprovalType != pam.ApprovalAuto {
-		members, err := tx.ActiveGroupMembers(ctx, r.ApproverGroupID, ChangeApprovers)
-		if err != nil {
-			return c, err
-		}
-		for _, u := range members {
-			if u.ID != r.RequesterID {
-				c.Approvers = append(c.Approvers, u)
-			}
-		}
+		c.Approvers = approversBut(aud.Approvers, r.RequesterID)
 	}
 	c.Request.Reviews = append([]pam.Review(nil), r.Reviews...)
 	for i, v := range c.Request.Reviews {
 		if v.ReviewerName == "" {
+			// Loaded reviews carry their names, and a new one its reviewer's: this is a fallback.
 			u, err := tx.UserByID(ctx, v.ReviewerID)
 			if err != nil {
 				return c, err
 			}
 			c.Request.Reviews[i].ReviewerName = u.Name
 		}
-	}
-	if r.RevokedBy != "" {
-		u, err := tx.UserByID(ctx, r.RevokedBy)
-		if err != nil && pam.ErrorCode(err) != pam.ENOTFOUND {
-			return c, err
-		}
-		c.RevokerName = u.Name
 	}
 	return c, nil
 }
@@ -89,6 +100,19 @@ func (s *Service) notifyTx(ctx context.Context, tx *store.Store, r pam.Request, 
 		return nil
 	}
 	c, err := NewChange(ctx, tx, r, action, a)
+	if err != nil {
+		return err
+	}
+	return s.notify.RequestChanged(ctx, tx, c)
+}
+
+// notifyWith is notifyTx for a change whose audience (audienceOf(r)) was already read in its
+// transaction.
+func (s *Service) notifyWith(ctx context.Context, tx *store.Store, aud store.Audience, r pam.Request, action audit.Action, a audit.Actor) error {
+	if s.notify == nil || action == audit.RequestExpired {
+		return nil
+	}
+	c, err := changeOf(ctx, tx, aud, r, action, a)
 	if err != nil {
 		return err
 	}

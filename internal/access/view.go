@@ -227,10 +227,11 @@ func (s *Service) Dashboard(ctx context.Context, u pam.User) (Dashboard, error) 
 // its approver group or, when it names none, the organisation's default. ENOTFOUND when the
 // viewer may not ask under it.
 func (s *Service) Offer(ctx context.Context, u pam.User, policyID string) (Offer, error) {
-	p, err := s.EligiblePolicy(ctx, u, policyID)
+	ask, err := s.eligiblePolicy(ctx, s.db, u, policyID)
 	if err != nil {
 		return Offer{}, err
 	}
+	p := ask.Policy
 	out := Offer{Policy: p}
 	tasks, err := s.db.ScopeTasks(ctx, p.ScopeType, p.ScopeID, offerTasks+1)
 	if err != nil {
@@ -243,9 +244,9 @@ func (s *Service) Offer(ctx context.Context, u pam.User, policyID string) (Offer
 	if p.ApprovalType != pam.ApprovalManual {
 		return out, nil
 	}
-	group, err := s.approverGroup(ctx, s.db, p)
-	if err != nil || group == "" {
-		return out, err
+	group := approverGroup(ask)
+	if group == "" {
+		return out, nil
 	}
 	members, err := s.db.GroupMembers(ctx, group, pam.Page{Limit: offerApprovers + 1})
 	if err != nil {

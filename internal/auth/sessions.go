@@ -238,8 +238,8 @@ type Viewer struct {
 
 // Frame is what the rules every signed-in page passes through need besides the user: whether
 // the user must enrol in two-step verification, and whether they have. It is read with the
-// session in one statement and lives for one request only, so nothing needs telling when a
-// setting, a membership or an enrolment changes.
+// session (or the API token) in one statement and lives for one request only, so nothing
+// needs telling when a setting, a membership or an enrolment changes.
 type Frame struct {
 	// Read is false when nothing was read (the caller asks the services instead).
 	Read bool

@@ -62,36 +62,34 @@ func (s *Service) APITokens(ctx context.Context, u pam.User) ([]pam.APIToken, er
 	return s.db.APITokens(ctx, u.ID)
 }
 
-// AuthenticateToken resolves a bearer secret to its live token and enabled owner; anything
-// else is ENOTFOUND (the API answers 401).
-func (s *Service) AuthenticateToken(ctx context.Context, secret string) (pam.User, pam.APIToken, error) {
+// AuthenticateToken resolves a bearer secret to its live token and enabled owner, with the
+// frame the owner's calls pass through (read with the token in one statement, for this call
+// only); anything else is ENOTFOUND (the API answers 401).
+func (s *Service) AuthenticateToken(ctx context.Context, secret string) (Viewer, pam.APIToken, error) {
 	deny := pam.Errorf(pam.ENOTFOUND, "The API token is missing, unknown or revoked.")
 	if !strings.HasPrefix(secret, tokenPrefix) && !strings.HasPrefix(secret, checkTokenPrefix) {
-		return pam.User{}, pam.APIToken{}, deny
+		return Viewer{}, pam.APIToken{}, deny
 	}
-	t, err := s.db.APITokenByHash(ctx, HashToken(secret))
+	t, u, f, err := s.db.APITokenWithUser(ctx, HashToken(secret), RequireMFAEnrolmentKey)
 	if err != nil {
 		if pam.ErrorCode(err) == pam.ENOTFOUND {
 			// Only on a refusal: say so when it is a check token used in the wrong place.
 			if _, cerr := s.db.CheckTokenByHash(ctx, HashToken(secret)); cerr == nil {
-				return pam.User{}, pam.APIToken{}, ErrCheckTokenOnAPI
+				return Viewer{}, pam.APIToken{}, ErrCheckTokenOnAPI
 			}
-			return pam.User{}, pam.APIToken{}, deny
+			return Viewer{}, pam.APIToken{}, deny
 		}
-		return pam.User{}, pam.APIToken{}, err
-	}
-	u, err := s.db.UserByID(ctx, t.UserID)
-	if err != nil {
-		return pam.User{}, pam.APIToken{}, err
+		return Viewer{}, pam.APIToken{}, err
 	}
 	if !u.Active() {
-		return pam.User{}, pam.APIToken{}, deny
+		return Viewer{}, pam.APIToken{}, deny
 	}
 	// Record the use at most once a minute: a write on every call would cost the hot path.
 	if now := s.now(); t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= time.Minute {
 		if err := s.db.TouchAPIToken(ctx, t.ID, now); err != nil {
-			return pam.User{}, pam.APIToken{}, err
+			return Viewer{}, pam.APIToken{}, err
 		}
 	}
-	return u, t, nil
+	v := Viewer{User: u, Frame: Frame{Read: true, EnrolmentRequired: f.Enrolment == "true", Approver: f.Approver, MFAEnrolled: f.MFAEnrolled}}
+	return v, t, nil
 }

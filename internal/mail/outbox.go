@@ -73,22 +73,30 @@ func (o *Outbox) RequestChanged(ctx context.Context, tx *store.Store, c access.C
 }
 
 func (o *Outbox) requestChanged(ctx context.Context, tx *store.Store, c access.Change) error {
+	ms, err := o.requestMail(c)
+	if err != nil {
+		return err
+	}
+	return tx.EnqueueMails(ctx, ms) // one statement for all of them
+}
+
+// requestMail renders the messages a request change causes.
+func (o *Outbox) requestMail(c access.Change) ([]pam.OutboxMessage, error) {
 	v := view{Request: c.Request, Tasks: c.Tasks, Revoker: c.RevokerName}
+	var ms []pam.OutboxMessage
+	var err error
 	switch c.Action {
 	case audit.RequestCreated:
-		return o.each(ctx, tx, v, c.Approvers, KindPending)
+		return o.each(ms, v, c.Approvers, KindPending)
 	case audit.RequestApproved, audit.RequestDenied, audit.RequestTimedOut, audit.RequestCancelled, audit.RequestRevoked:
-		if err := o.toRequester(ctx, tx, v, c.Requester, c.Action.String()); err != nil {
-			return err
+		if ms, err = o.toRequester(ms, v, c.Requester, c.Action.String()); err != nil || c.Action == audit.RequestRevoked {
+			return ms, err
 		}
-		if c.Action == audit.RequestRevoked {
-			return nil
-		}
-		return o.decided(ctx, tx, v, c.Approvers)
+		return o.decided(ms, v, c.Approvers)
 	case audit.RequestWithdrawn:
-		return o.decided(ctx, tx, v, c.Approvers)
+		return o.decided(ms, v, c.Approvers)
 	}
-	return nil // expired: the expiring-soon notice already told the requester
+	return nil, nil // expired: the expiring-soon notice already told the requester
 }
 
 // view is what a message about a request shows: the request, the tasks it covers and who
@@ -99,12 +107,12 @@ type view struct {
 	Revoker string
 }
 
-// decided tells the approvers who were asked, and have not reviewed it themselves, that a
-// request no longer needs them. Automatic approvals asked nobody.
-func (o *Outbox) decided(ctx context.Context, tx *store.Store, v view, approvers []pam.User) error {
+// decided adds, to ms, the message telling the approvers who were asked, and have not reviewed
+// it themselves, that a request no longer needs them. Automatic approvals asked nobody.
+func (o *Outbox) decided(ms []pam.OutboxMessage, v view, approvers []pam.User) ([]pam.OutboxMessage, error) {
 	r := v.Request
 	if r.ApprovalType == pam.ApprovalAuto {
-		return nil
+		return ms, nil
 	}
 	var rest []pam.User
 	for _, u := range approvers {
@@ -112,35 +120,46 @@ func (o *Outbox) decided(ctx context.Context, tx *store.Store, v view, approvers
 			rest = append(rest, u)
 		}
 	}
-	return o.each(ctx, tx, v, rest, KindDecided)
+	return o.each(ms, v, rest, KindDecided)
 }
 
-func (o *Outbox) toRequester(ctx context.Context, tx *store.Store, v view, requester pam.User, kind string) error {
+func (o *Outbox) toRequester(ms []pam.OutboxMessage, v view, requester pam.User, kind string) ([]pam.OutboxMessage, error) {
 	if !requester.Active() {
-		return nil // disabled people drop out of everything, mail included
+		return ms, nil // disabled people drop out of everything, mail included
 	}
-	return o.each(ctx, tx, v, []pam.User{requester}, kind)
+	return o.each(ms, v, []pam.User{requester}, kind)
 }
 
-func (o *Outbox) each(ctx context.Context, tx *store.Store, v view, to []pam.User, kind string) error {
+// each adds, to ms, the message of kind about v to each of to.
+func (o *Outbox) each(ms []pam.OutboxMessage, v view, to []pam.User, kind string) ([]pam.OutboxMessage, error) {
 	for _, u := range to {
-		c := o.requestContent(v.Request, v.Tasks, v.Revoker, u, kind)
-		if err := o.enqueue(ctx, tx, kind, v.Request.ID, u, c); err != nil {
-			return err
+		m, err := o.message(kind, v.Request.ID, u, o.requestContent(v.Request, v.Tasks, v.Revoker, u, kind))
+		if err != nil {
+			return ms, err
 		}
+		ms = append(ms, m)
 	}
-	return nil
+	return ms, nil
+}
+
+// message renders one message to the outbox.
+func (o *Outbox) message(kind, requestID string, to pam.User, c content) (pam.OutboxMessage, error) {
+	text, html, err := render(c)
+	if err != nil {
+		return pam.OutboxMessage{}, err
+	}
+	return pam.OutboxMessage{
+		ID: uuid.NewString(), Kind: kind, RequestID: requestID, RecipientID: to.ID, Recipient: to.Email,
+		RecipientName: cleanHeader(to.Name), Subject: cleanHeader(c.Subject), Text: text, HTML: html, CreatedAt: o.now(),
+	}, nil
 }
 
 func (o *Outbox) enqueue(ctx context.Context, tx *store.Store, kind, requestID string, to pam.User, c content) error {
-	text, html, err := render(c)
+	m, err := o.message(kind, requestID, to, c)
 	if err != nil {
 		return err
 	}
-	return tx.EnqueueMail(ctx, pam.OutboxMessage{
-		ID: uuid.NewString(), Kind: kind, RequestID: requestID, RecipientID: to.ID, Recipient: to.Email,
-		RecipientName: cleanHeader(to.Name), Subject: cleanHeader(c.Subject), Text: text, HTML: html, CreatedAt: o.now(),
-	})
+	return tx.EnqueueMail(ctx, m)
 }
 
 // requestContent says what one recipient needs to know about a request.
@@ -360,7 +379,11 @@ func (o *Outbox) QueueExpiryNotices(ctx context.Context) (int, error) {
 				return err
 			}
 			n++
-			return o.toRequester(ctx, tx, view{Request: r, Tasks: tasks}, requester, KindExpiring)
+			ms, err := o.toRequester(nil, view{Request: r, Tasks: tasks}, requester, KindExpiring)
+			if err != nil {
+				return err
+			}
+			return tx.EnqueueMails(ctx, ms)
 		})
 		if err != nil {
 			return n, fmt.Errorf("expiry notice for request %s: %w", id, err)

@@ -381,6 +381,9 @@ type Submission struct {
 	Justification  string
 	Ticket         string
 	ScheduledStart *time.Time
+	// SteppedUp is set by a caller that checked a fresh two-step verification code for this
+	// submission; a policy with MFARequired refuses a submission without it.
+	SteppedUp bool
 }
 
 // Validate checks a submission against its policy and the org ceiling.

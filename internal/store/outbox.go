@@ -47,13 +47,7 @@ func outboxToDomain(r outboxRow) pam.OutboxMessage {
 // EnqueueMail writes a message to the outbox, due at once. Call it inside the transaction of
 // the change that causes the mail, so both commit or neither does.
 func (s *Store) EnqueueMail(ctx context.Context, m pam.OutboxMessage) error {
-	now := m.CreatedAt.UTC()
-	row := outboxRow{
-		ID: m.ID, Kind: m.Kind, RequestID: m.RequestID, RecipientID: string(m.RecipientID), Recipient: m.Recipient,
-		RecipientName: m.RecipientName, Subject: m.Subject, BodyText: m.Text, BodyHTML: m.HTML, State: pam.MailQueued,
-		NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
-	}
-	return s.conn(ctx).Create(&row).Error
+	return s.EnqueueMails(ctx, []pam.OutboxMessage{m})
 }
 
 // dueMail selects messages a worker may take at now: waiting, due, and not leased by anyone.

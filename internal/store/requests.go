@@ -95,39 +95,90 @@ func (s *Store) CreateRequest(ctx context.Context, r pam.Request) error {
 
 // RequestByID returns a request with its reviews and the names of the people involved.
 func (s *Store) RequestByID(ctx context.Context, id string) (pam.Request, error) {
-	return s.loadRequest(ctx, id, false)
+	r, _, err := s.loadRequest(ctx, id, false, "")
+	return r, err
 }
 
 // LockRequest is RequestByID that, on PostgreSQL, also locks the row until the transaction
 // ends, so concurrent reviewers of one request take turns. (SQLite's writers already do.)
 func (s *Store) LockRequest(ctx context.Context, id string) (pam.Request, error) {
-	return s.loadRequest(ctx, id, s.dialect == Postgres && s.inTx)
+	r, _, err := s.loadRequest(ctx, id, s.dialect == Postgres && s.inTx, "")
+	return r, err
 }
 
-func (s *Store) loadRequest(ctx context.Context, id string, lock bool) (pam.Request, error) {
-	var row RequestRow
-	q := s.conn(ctx).Where("id = ?", id)
+// LockRequestFor is LockRequest that also reports whether viewer is an enabled member of the
+// request's approver group (IsActiveMember), read after the lock was taken. Two statements:
+// the locked row with its requester, then its reviews with the membership.
+func (s *Store) LockRequestFor(ctx context.Context, id string, viewer pam.UserID) (pam.Request, bool, error) {
+	return s.loadRequest(ctx, id, s.dialect == Postgres && s.inTx, viewer)
+}
+
+// requestPeopleRow is a request with its requester's name and email.
+type requestPeopleRow struct {
+	RequestRow
+	RequesterName  string
+	RequesterEmail string
+}
+
+// reviewsRow is one row of loadRequest's second statement: the viewer's membership, and a
+// review with its reviewer's name when the request has any (else the review columns are NULL).
+type reviewsRow struct {
+	Member     bool
+	ReviewerID *string
+	Decision   *string
+	Comment    *string
+	At         *time.Time
+	Name       *string
+}
+
+// loadRequest reads a request with its requester, then its reviews (and, for a viewer, whether
+// they are an enabled member of its approver group). The reviews are read in a statement of
+// their own, after the lock was taken: in PostgreSQL a statement that waited for a row lock
+// sees the locked row as its holder committed it, but the rows it joins only as they were
+// when it started, so reviews read together with the lock could miss the one just committed.
+func (s *Store) loadRequest(ctx context.Context, id string, lock bool, viewer pam.UserID) (pam.Request, bool, error) {
+	var row requestPeopleRow
+	q := s.conn(ctx).Table("requests").
+		Select("requests.*, COALESCE(u.name, '') AS requester_name, COALESCE(u.email, '') AS requester_email").
+		Joins("LEFT JOIN users u ON u.id = requests.requester_id").Where("requests.id = ?", id)
 	if lock {
-		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		q = q.Clauses(clause.Locking{Strength: "UPDATE", Table: clause.Table{Name: "requests"}})
 	}
-	if err := q.Take(&row).Error; err != nil {
-		return pam.Request{}, translate(err, "Request")
+	res := q.Limit(1).Scan(&row)
+	if res.Error != nil {
+		return pam.Request{}, false, res.Error
 	}
-	r := requestToDomain(row)
-	if err := s.fillPeople(ctx, []*pam.Request{&r}); err != nil {
-		return r, err
+	if res.RowsAffected == 0 {
+		return pam.Request{}, false, pam.Errorf(pam.ENOTFOUND, "Request not found.")
 	}
-	var reviews []struct {
-		ReviewRow
-		Name string
-	}
-	err := s.conn(ctx).Table("reviews").Select("reviews.*, users.name AS name").
-		Joins("JOIN users ON users.id = reviews.reviewer_id").Where("reviews.request_id = ?", id).Order("reviews.at").Scan(&reviews).Error
+	r := requestToDomain(row.RequestRow)
+	r.RequesterName, r.RequesterEmail = row.RequesterName, row.RequesterEmail
+	var reviews []reviewsRow
+	err := s.conn(ctx).Raw(`SELECT m.member, v.reviewer_id, v.decision, v.comment, v.at, vu.name
+		FROM (SELECT `+activeMember("@group", "@viewer")+` AS member) m
+		LEFT JOIN reviews v ON v.request_id = @id
+		LEFT JOIN users vu ON vu.id = v.reviewer_id
+		ORDER BY v.at`, map[string]any{"id": id, "group": deref(row.ApproverGroupID), "viewer": string(viewer)}).Scan(&reviews).Error
+	member := false
 	for _, v := range reviews {
-		r.Reviews = append(r.Reviews, pam.Review{ReviewerID: pam.UserID(v.ReviewerID), ReviewerName: v.Name, Decision: v.Decision,
-			Comment: v.Comment, At: v.At.UTC()})
+		member = member || v.Member
+		if v.ReviewerID == nil {
+			continue
+		}
+		rv := pam.Review{ReviewerID: pam.UserID(*v.ReviewerID), Decision: deref(v.Decision), Comment: deref(v.Comment), At: v.At.UTC()}
+		if v.Name != nil {
+			rv.ReviewerName = *v.Name
+		}
+		r.Reviews = append(r.Reviews, rv)
 	}
-	return r, err
+	return r, member && viewer != "", err
+}
+
+// activeMember is an SQL condition true when the enabled user whose id is the SQL expression
+// user is in the group whose id is the SQL expression group (IsActiveMember).
+func activeMember(group, user string) string {
+	return `EXISTS (SELECT 1 FROM group_members gm JOIN users mu ON mu.id = gm.user_id AND mu.disabled_at IS NULL
+		WHERE gm.group_id = ` + group + ` AND gm.user_id = ` + user + `)`
 }
 
 // fillPeople adds requester names and emails to a page of requests in one query.

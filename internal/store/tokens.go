@@ -42,6 +42,43 @@ func (s *Store) APITokenByHash(ctx context.Context, hash string) (pam.APIToken, 
 	return tokenToDomain(r), nil
 }
 
+// tokenUserRow is a live API token with its owner and the owner's frame.
+type tokenUserRow struct {
+	APITokenRow
+	UEmail, UName, UTimeZone string
+	UAdmin, UAuditor         bool
+	UDisabledAt              *time.Time
+	UCreatedAt               time.Time
+	FEnrolment               string
+	FApprover, FEnrolled     bool
+}
+
+// APITokenWithUser returns a live token by the hash of its secret together with its owner and
+// the owner's frame (as SessionWithUser reads it for a session), in one statement: every API
+// call asks this first. ENOTFOUND when no live token has that hash.
+func (s *Store) APITokenWithUser(ctx context.Context, hash, enrolmentKey string) (pam.APIToken, pam.User, Frame, error) {
+	var r tokenUserRow
+	res := s.conn(ctx).Raw(`SELECT t.*,
+			u.email AS u_email, u.name AS u_name, u.time_zone AS u_time_zone, u.admin AS u_admin, u.auditor AS u_auditor,
+			u.disabled_at AS u_disabled_at, u.created_at AS u_created_at,
+			COALESCE((SELECT sv.value FROM system_values sv WHERE sv.key = @key), '') AS f_enrolment,
+			`+approverExists("t.user_id")+` AS f_approver,
+			EXISTS (SELECT 1 FROM user_mfa m WHERE m.user_id = t.user_id AND m.confirmed_at IS NOT NULL) AS f_enrolled
+		FROM api_tokens t JOIN users u ON u.id = t.user_id
+		WHERE t.token_hash = @hash AND t.revoked_at IS NULL`, map[string]any{"hash": hash, "key": enrolmentKey}).Scan(&r)
+	if res.Error != nil {
+		return pam.APIToken{}, pam.User{}, Frame{}, res.Error
+	}
+	if res.RowsAffected == 0 {
+		return pam.APIToken{}, pam.User{}, Frame{}, pam.Errorf(pam.ENOTFOUND, "Token not found.")
+	}
+	u := userToDomain(UserRow{
+		ID: r.UserID, Email: r.UEmail, Name: r.UName, Admin: r.UAdmin, Auditor: r.UAuditor,
+		TimeZone: r.UTimeZone, DisabledAt: r.UDisabledAt, CreatedAt: r.UCreatedAt,
+	})
+	return tokenToDomain(r.APITokenRow), u, Frame{Enrolment: r.FEnrolment, Approver: r.FApprover, MFAEnrolled: r.FEnrolled}, nil
+}
+
 // APITokens lists a user's tokens, newest first (bounded).
 func (s *Store) APITokens(ctx context.Context, user pam.UserID) ([]pam.APIToken, error) {
 	var rows []APITokenRow

@@ -1,0 +1,192 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/pam"
+)
+
+// PolicyToAsk is what a submission under a policy needs to know, read in one statement: the
+// policy with its scope's name, the organisation's ceiling and default approver group, and
+// whether the user asking is in the policy's eligible group (always, when it has none).
+type PolicyToAsk struct {
+	Policy pam.Policy
+	// MaxDuration and DefaultApproverGroupID are the organisation's settings.
+	MaxDuration            time.Duration
+	DefaultApproverGroupID string
+	// Eligible reports whether the user is a member of the eligible group, or there is none.
+	Eligible bool
+}
+
+type policyToAskRow struct {
+	PolicyRow
+	ScopeName                 *string
+	OrgMaxDurationMin         *int
+	OrgDefaultApproverGroupID *string
+	Eligible                  bool
+}
+
+// PolicyToAskFor returns policy id as user would ask under it (see PolicyToAsk). ENOTFOUND when
+// the policy, or the task, role or role group it is for, does not exist.
+func (s *Store) PolicyToAskFor(ctx context.Context, id string, user pam.UserID) (PolicyToAsk, error) {
+	var r policyToAskRow
+	res := s.conn(ctx).Raw(`SELECT p.*,
+			CASE p.scope_type
+				WHEN 'task' THEN (SELECT t.key FROM tasks t WHERE t.id = p.scope_id)
+				WHEN 'role' THEN (SELECT ro.name FROM roles ro WHERE ro.id = p.scope_id)
+				WHEN 'role_group' THEN (SELECT rg.name FROM role_groups rg WHERE rg.id = p.scope_id)
+			END AS scope_name,
+			o.max_duration_min AS org_max_duration_min, o.default_approver_group_id AS org_default_approver_group_id,
+			(p.eligible_group_id IS NULL OR EXISTS (SELECT 1 FROM group_members e
+				WHERE e.group_id = p.eligible_group_id AND e.user_id = @user)) AS eligible
+		FROM policies p LEFT JOIN org_settings o ON o.id = 1
+		WHERE p.id = @id`, map[string]any{"id": id, "user": string(user)}).Scan(&r)
+	if res.Error != nil {
+		return PolicyToAsk{}, res.Error
+	}
+	if res.RowsAffected == 0 {
+		return PolicyToAsk{}, pam.Errorf(pam.ENOTFOUND, "Policy not found.")
+	}
+	p := policyToDomain(r.PolicyRow)
+	if r.ScopeName == nil {
+		// The same answer PolicyByID gives for a policy whose scope was deleted.
+		noun := map[pam.ScopeType]string{pam.ScopeTask: "Task", pam.ScopeRole: "Role", pam.ScopeRoleGroup: "Role group"}[p.ScopeType]
+		if noun == "" {
+			return PolicyToAsk{}, pam.Errorf(pam.EINVALID, "Unknown scope.")
+		}
+		return PolicyToAsk{}, pam.Errorf(pam.ENOTFOUND, "%s not found.", noun)
+	}
+	if r.OrgMaxDurationMin == nil {
+		return PolicyToAsk{}, fmt.Errorf("policy to ask %s: the organisation settings are missing", id)
+	}
+	p.ScopeName = *r.ScopeName
+	return PolicyToAsk{Policy: p, MaxDuration: time.Duration(*r.OrgMaxDurationMin) * time.Minute,
+		DefaultApproverGroupID: deref(r.OrgDefaultApproverGroupID), Eligible: r.Eligible}, nil
+}
+
+// AudienceOf names what Audience reads: the people of one request and the scope its mail lists.
+type AudienceOf struct {
+	Requester pam.UserID
+	// Revoker is read when set.
+	Revoker pam.UserID
+	// ApproverGroup's enabled members are read, at most Approvers of them (by email), when
+	// both are set.
+	ApproverGroup string
+	Approvers     int
+	// Scope's tasks are read, at most Tasks of them (by key), when Tasks is set.
+	Scope   pam.ScopeType
+	ScopeID string
+	Tasks   int
+}
+
+// Audience is who hears of a change of a request, as they are now, and the tasks it covers.
+type Audience struct {
+	Requester pam.User // zero when missing
+	Revoker   pam.User // zero when not asked for or missing
+	Approvers []pam.User
+	Tasks     []pam.Task
+}
+
+// audienceRow is one row of Audience's statement: a user (part r, v or a) or a task (part t,
+// whose key, name, description and creation time come in the user's columns).
+type audienceRow struct {
+	Part       string
+	ID         string
+	Email      string
+	Name       string
+	TimeZone   string
+	Admin      bool
+	Auditor    bool
+	DisabledAt *time.Time
+	CreatedAt  time.Time
+}
+
+// Audience reads the requester, the revoker, the enabled members of the approver group and the
+// scope's tasks in one statement (a UNION ALL of bounded parts), for the mail of one change.
+func (s *Store) Audience(ctx context.Context, of AudienceOf) (Audience, error) {
+	const cols = `id, email, name, time_zone, admin, auditor, disabled_at, created_at`
+	parts := []string{`SELECT 'r' AS part, ` + cols + ` FROM users WHERE id = @requester`}
+	args := map[string]any{"requester": string(of.Requester)}
+	if of.Revoker != "" {
+		parts = append(parts, `SELECT 'v' AS part, `+cols+` FROM users WHERE id = @revoker`)
+		args["revoker"] = string(of.Revoker)
+	}
+	if of.ApproverGroup != "" && of.Approvers > 0 {
+		parts = append(parts, `SELECT * FROM (SELECT 'a' AS part, `+cols+` FROM users
+			WHERE disabled_at IS NULL AND id IN (SELECT user_id FROM group_members WHERE group_id = @group)
+			ORDER BY email LIMIT @approvers) a`)
+		args["group"], args["approvers"] = of.ApproverGroup, of.Approvers
+	}
+	if of.Tasks > 0 {
+		var in string
+		switch of.Scope {
+		case pam.ScopeTask:
+			in = `@scope`
+		case pam.ScopeRole:
+			in = `SELECT task_id FROM role_tasks WHERE role_id = @scope`
+		case pam.ScopeRoleGroup:
+			in = `SELECT rt.task_id FROM role_tasks rt JOIN role_group_roles rgr ON rgr.role_id = rt.role_id WHERE rgr.role_group_id = @scope`
+		}
+		if in != "" {
+			// A task has no time zone, flags or disabled time; the cast gives its NULL the type
+			// of users.disabled_at, which PostgreSQL needs to unite the parts.
+			parts = append(parts, `SELECT * FROM (SELECT 't' AS part, id, key AS email, name, description AS time_zone,
+				false AS admin, false AS auditor, `+s.nullTime()+` AS disabled_at, created_at FROM tasks
+				WHERE id IN (`+in+`) ORDER BY key_lower LIMIT @tasks) t`)
+			args["scope"], args["tasks"] = of.ScopeID, of.Tasks
+		}
+	}
+	var rows []audienceRow
+	if err := s.conn(ctx).Raw(strings.Join(parts, "\nUNION ALL\n"), args).Scan(&rows).Error; err != nil {
+		return Audience{}, err
+	}
+	var a Audience
+	for _, r := range rows {
+		u := userToDomain(UserRow{ID: r.ID, Email: r.Email, Name: r.Name, TimeZone: r.TimeZone, Admin: r.Admin,
+			Auditor: r.Auditor, DisabledAt: utcPtr(r.DisabledAt), CreatedAt: r.CreatedAt})
+		switch r.Part {
+		case "r":
+			a.Requester = u
+		case "v":
+			a.Revoker = u
+		case "a":
+			a.Approvers = append(a.Approvers, u)
+		case "t":
+			a.Tasks = append(a.Tasks, pam.Task{ID: r.ID, Key: r.Email, Name: r.Name, Description: r.TimeZone, CreatedAt: r.CreatedAt})
+		}
+	}
+	// A union keeps no order of its own: each part's comes back here.
+	slices.SortStableFunc(a.Approvers, func(x, y pam.User) int { return strings.Compare(x.Email, y.Email) })
+	slices.SortStableFunc(a.Tasks, func(x, y pam.Task) int { return strings.Compare(strings.ToLower(x.Key), strings.ToLower(y.Key)) })
+	return a, nil
+}
+
+// nullTime is a NULL of the timestamp type of the dialect.
+func (s *Store) nullTime() string {
+	if s.dialect == Postgres {
+		return `CAST(NULL AS timestamptz)`
+	}
+	return `NULL`
+}
+
+// EnqueueMails writes messages to the outbox, due at once, in one statement (see EnqueueMail).
+func (s *Store) EnqueueMails(ctx context.Context, ms []pam.OutboxMessage) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	rows := make([]outboxRow, len(ms))
+	for i, m := range ms {
+		now := m.CreatedAt.UTC()
+		rows[i] = outboxRow{
+			ID: m.ID, Kind: m.Kind, RequestID: m.RequestID, RecipientID: string(m.RecipientID), Recipient: m.Recipient,
+			RecipientName: m.RecipientName, Subject: m.Subject, BodyText: m.Text, BodyHTML: m.HTML, State: pam.MailQueued,
+			NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
+		}
+	}
+	// 19 columns: 1,000 rows stay well under either database's limit on bound parameters.
+	return s.conn(ctx).CreateInBatches(rows, 1000).Error
+}
