@@ -17,10 +17,14 @@ import (
 // PostgreSQL, the write lock on SQLite), seals the stored events no earlier-started writer can
 // still precede, in id order, then appends the checks' events, and moves the head.
 //
-// On PostgreSQL a stored event is sealable once its writer's transaction id is below the xmin
-// of the pass's snapshot: every transaction that started writing before it has then ended, so
-// none can still commit an event that would belong before it. On SQLite writers take turns on
+// On PostgreSQL a stored event is sealable once its writer's transaction id is below the
+// horizon: every writer of events that started before it has then ended, so none can still
+// commit an event that would belong before it. On SQLite writers take turns on
 // the whole database, so every committed event is sealable.
+//
+// The horizon is the transaction id of the oldest writer of this audit_events table still open
+// (one holding its row-exclusive lock), read from pg_locks: transactions elsewhere on the server,
+// in other databases or schemas, never hold sealing back.
 //
 // How long an event waits: normally until the next pass, a few milliseconds after its commit; at
 // most as long as the longest write transaction that started before it on the database server.
@@ -61,6 +65,21 @@ func (t *txEvents) add(id, txid int64) {
 	t.ids = append(t.ids, id)
 	t.maxTxid = max(t.maxTxid, txid)
 }
+
+// pgHorizon is the id of the oldest transaction that still holds a row-exclusive lock on
+// audit_events (it has stored an event and not ended), as a 64-bit transaction id, or the
+// largest bigint when there is none. pg_locks shows 32-bit ids; each is widened with the epoch
+// of the snapshot's xmax, and transactions that started after the snapshot (whose events it
+// cannot see) are left out. A pass reads it only when some event waits.
+const pgHorizon = `COALESCE((
+	WITH l AS MATERIALIZED (SELECT locktype, relation, transactionid, virtualtransaction, mode, granted, pid FROM pg_locks),
+	     s AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax),
+	     w AS (SELECT s.xmax, ((s.xmax % 4294967296) - x.transactionid::text::bigint + 4294967296) % 4294967296 AS back
+	           FROM l r JOIN l x ON x.virtualtransaction = r.virtualtransaction CROSS JOIN s
+	           WHERE r.locktype = 'relation' AND r.relation = 'audit_events'::regclass AND r.mode = 'RowExclusiveLock'
+	             AND r.granted AND r.pid <> pg_backend_pid()
+	             AND x.locktype = 'transactionid' AND x.mode = 'ExclusiveLock' AND x.granted)
+	SELECT min(xmax - back) FROM w WHERE back BETWEEN 1 AND 2147483648), 9223372036854775807)`
 
 // Seal limits: events a pass takes, and how long a committed change waits for its events.
 const (
@@ -203,7 +222,7 @@ func contains(ws []*awaiting, w *awaiting) bool {
 type sealResult struct {
 	sealed   map[int64]bool
 	complete bool
-	xmin     int64
+	horizon  int64
 }
 
 func (r *sealResult) merge(o sealResult) {
@@ -214,7 +233,7 @@ func (r *sealResult) merge(o sealResult) {
 		r.sealed[id] = true
 	}
 	r.complete = r.complete || o.complete
-	r.xmin = max(r.xmin, o.xmin)
+	r.horizon = max(r.horizon, o.horizon)
 }
 
 // settles reports whether w's events are sealed after this pass: this pass sealed the rest,
@@ -226,7 +245,7 @@ func (r sealResult) settles(w *awaiting) bool {
 			delete(w.left, id)
 		}
 	}
-	return len(w.left) == 0 || (r.complete && w.maxTxid < r.xmin)
+	return len(w.left) == 0 || (r.complete && w.maxTxid < r.horizon)
 }
 
 // unsealedRow is a stored event waiting for its seal, with the head and the pass's horizon.
@@ -235,7 +254,7 @@ type unsealedRow struct {
 	HeadSeq  int64
 	HeadHash string
 	HeadAt   *time.Time
-	Xmin     int64
+	Horizon  int64
 }
 
 // sealPass is one sealer transaction: it seals the sealable stored events (at most
@@ -251,15 +270,19 @@ func (s *Store) sealPass(ctx context.Context, direct []*audit.Event) (sealResult
 		}
 		// The head, the horizon and the unsealed rows come from one statement and snapshot; the
 		// left join gives one row with an empty event when none waits.
-		horizon := "9223372036854775807"
+		read := `SELECT e.*, h.seq AS head_seq, h.hash AS head_hash, h.at AS head_at, 9223372036854775807 AS horizon
+			FROM audit_head h LEFT JOIN (SELECT * FROM audit_events WHERE seq IS NULL ORDER BY id LIMIT ?) e ON true
+			WHERE h.id = 1 ORDER BY e.id`
 		if tx.dialect == Postgres {
-			horizon = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+			read = `SELECT e.*, h.seq AS head_seq, h.hash AS head_hash, h.at AS head_at, x.horizon
+				FROM audit_head h
+				CROSS JOIN (SELECT CASE WHEN EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL)
+					THEN ` + pgHorizon + ` ELSE 9223372036854775807 END AS horizon) x
+				LEFT JOIN LATERAL (SELECT * FROM audit_events WHERE seq IS NULL AND txid < x.horizon ORDER BY id LIMIT ?) e ON true
+				WHERE h.id = 1 ORDER BY e.id`
 		}
 		var rows []unsealedRow
-		err := tx.db.Raw(`SELECT e.*, h.seq AS head_seq, h.hash AS head_hash, h.at AS head_at, x.xmin
-			FROM audit_head h CROSS JOIN (SELECT `+horizon+` AS xmin) x
-			LEFT JOIN (SELECT * FROM audit_events WHERE seq IS NULL AND txid < `+horizon+` ORDER BY id LIMIT ?) e ON true
-			WHERE h.id = 1 ORDER BY e.id`, maxSealBatch).Scan(&rows).Error
+		err := tx.db.Raw(read, maxSealBatch).Scan(&rows).Error
 		if err != nil {
 			return fmt.Errorf("audit: read head and unsealed events: %w", err)
 		}
@@ -267,7 +290,7 @@ func (s *Store) sealPass(ctx context.Context, direct []*audit.Event) (sealResult
 			return fmt.Errorf("audit: the chain's head row is missing")
 		}
 		head := AuditHeadRow{ID: 1, Seq: rows[0].HeadSeq, Hash: rows[0].HeadHash, At: rows[0].HeadAt}
-		res.xmin = rows[0].Xmin
+		res.horizon = rows[0].Horizon
 		if rows[0].ID == 0 {
 			rows = rows[:0] // the left join's empty side
 		}

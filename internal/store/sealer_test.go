@@ -268,3 +268,38 @@ func TestSealerKilledMidPass(t *testing.T) {
 		}
 	})
 }
+
+// On PostgreSQL the horizon counts only writers of this trail: a transaction left open on
+// another schema's audit trail (another Elevate, or another test) holds nothing back here.
+func TestSealerIgnoresWritersOfOtherTrails(t *testing.T) {
+	ctx := context.Background()
+	other, here := testenv.Store(t, store.Postgres), testenv.Store(t, store.Postgres)
+	stored, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- other.Tx(ctx, func(tx *store.Store) error {
+			if err := tx.AppendAudit(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "elsewhere", nil)); err != nil {
+				return err
+			}
+			close(stored)
+			<-release
+			return nil
+		})
+	}()
+	<-stored
+	start := time.Now()
+	if err := here.AppendAudit(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "here", nil)); err != nil {
+		t.Fatal(err)
+	}
+	waited := time.Since(start)
+	n, _, err := here.AuditWaiting(ctx)
+	close(release)
+	if err != nil || n != 0 {
+		t.Fatalf("%d events wait here while another trail's writer is open (%v)", n, err)
+	}
+	if waited > time.Second {
+		t.Fatalf("the append waited %v for its seal", waited)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -410,7 +410,7 @@ func headBox(h HeadVM) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "</p><p class=\"mt-1 text-amber-900\">A change's event is stored with the change and sealed into the chain moments later, normally within a second; it waits longer only while a write transaction that started before it is still open on the database. Until then it is listed here by its id, and exports leave it out.</p><ul class=\"mt-2 space-y-1\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "</p><p class=\"mt-1 text-amber-900\">A change's event is stored with the change and sealed into the chain moments later, normally within a second; it waits longer only while an earlier change that also stored an event is still open. Until then it is listed here by its id, and exports leave it out.</p><ul class=\"mt-2 space-y-1\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
