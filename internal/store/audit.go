@@ -58,16 +58,6 @@ func auditToDomain(r AuditRow) audit.Event {
 	return ev
 }
 
-func auditFromDomain(ev *audit.Event) AuditRow {
-	seq, prev, hash, sealed := ev.Seq, ev.PrevHash, ev.Hash, ev.SealedAt
-	return AuditRow{
-		ID: ev.ID, Seq: &seq, At: ev.At, ActorType: ev.ActorType, ActorID: ev.ActorID, ActorName: ev.ActorName,
-		Action: ev.Action, TargetType: ev.TargetType, TargetID: ev.TargetID, RequestID: ev.RequestID,
-		SubjectID: ev.SubjectID, Outcome: ev.Outcome, Details: ev.Details, IP: ev.IP, UserAgent: ev.UserAgent,
-		PrevHash: &prev, Hash: &hash, SealedAt: &sealed,
-	}
-}
-
 // AuditHead returns the chain's current head.
 func (s *Store) AuditHead(ctx context.Context) (audit.Head, error) {
 	var h AuditHeadRow

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -13,7 +15,7 @@ import (
 // The sealer extends the audit chain. A business change stores its event unsealed in its own
 // transaction and holds no chain lock (AppendAudit); a check hands its event to the sealer and
 // waits (SealAudit). One sealer runs per process, only while there is work: each pass is one
-// transaction that takes the chain in turn with other processes' sealers (an advisory lock on
+// transaction that takes the chain in turn with other processes' sealers (the head row's lock on
 // PostgreSQL, the write lock on SQLite), seals the stored events no earlier-started writer can
 // still precede, in id order, then appends the checks' events, and moves the head.
 //
@@ -85,8 +87,6 @@ const pgHorizon = `COALESCE((
 const (
 	maxSealBatch = 1000
 	sealWait     = 2 * time.Second
-	// sealLock is the PostgreSQL advisory lock sealers of all processes take turns on.
-	sealLock = 72210102
 )
 
 // SealAudit appends ev to the chain and returns once it is sealed and committed (ev then has
@@ -258,16 +258,21 @@ type unsealedRow struct {
 }
 
 // sealPass is one sealer transaction: it seals the sealable stored events (at most
-// maxSealBatch) in id order, then appends direct, and moves the head.
+// maxSealBatch) in id order, then appends direct, and moves the head. A pass that raced another
+// process's is made again.
 func (s *Store) sealPass(ctx context.Context, direct []*audit.Event) (sealResult, error) {
+	for try := 1; ; try++ {
+		res, err := s.sealOnce(ctx, direct)
+		if !errors.Is(err, errSealRace) || try == 5 {
+			return res, err
+		}
+	}
+}
+
+func (s *Store) sealOnce(ctx context.Context, direct []*audit.Event) (sealResult, error) {
 	res := sealResult{sealed: map[int64]bool{}}
 	err := s.Tx(ctx, func(tx *Store) error {
 		res = sealResult{sealed: map[int64]bool{}}
-		if tx.dialect == Postgres {
-			if err := tx.db.Exec("SELECT pg_advisory_xact_lock(?)", sealLock).Error; err != nil {
-				return fmt.Errorf("audit: take the chain: %w", err)
-			}
-		}
 		// The head, the horizon and the unsealed rows come from one statement and snapshot; the
 		// left join gives one row with an empty event when none waits.
 		read := `SELECT e.*, h.seq AS head_seq, h.hash AS head_hash, h.at AS head_at, 9223372036854775807 AS horizon
@@ -279,7 +284,7 @@ func (s *Store) sealPass(ctx context.Context, direct []*audit.Event) (sealResult
 				CROSS JOIN (SELECT CASE WHEN EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL)
 					THEN ` + pgHorizon + ` ELSE 9223372036854775807 END AS horizon) x
 				LEFT JOIN LATERAL (SELECT * FROM audit_events WHERE seq IS NULL AND txid < x.horizon ORDER BY id LIMIT ?) e ON true
-				WHERE h.id = 1 ORDER BY e.id`
+				WHERE h.id = 1 ORDER BY e.id FOR UPDATE OF h`
 		}
 		var rows []unsealedRow
 		err := tx.db.Raw(read, maxSealBatch).Scan(&rows).Error
@@ -312,11 +317,7 @@ func (s *Store) sealPass(ctx context.Context, direct []*audit.Event) (sealResult
 			stored[i] = ev
 			res.sealed[ev.ID] = true
 		}
-		if err := tx.sealStored(stored, sealedAt); err != nil {
-			return err
-		}
-		inserts := make([]AuditRow, len(direct))
-		for i, ev := range direct {
+		for _, ev := range direct {
 			if ev.At.IsZero() {
 				ev.At = tx.now()
 			}
@@ -324,26 +325,8 @@ func (s *Store) sealPass(ctx context.Context, direct []*audit.Event) (sealResult
 			ev.Chain(seq, hash)
 			ev.SealedAt = sealedAt
 			seq, hash = ev.Seq, ev.Hash
-			inserts[i] = auditFromDomain(ev)
 		}
-		if len(inserts) > 0 {
-			// 17 columns a row: 2,000 rows stay under PostgreSQL's 65,535 parameters.
-			if err := tx.db.CreateInBatches(inserts, 2000).Error; err != nil {
-				return fmt.Errorf("audit: insert events %d..%d: %w", direct[0].Seq, seq, err)
-			}
-			for i, ev := range direct {
-				ev.ID = inserts[i].ID
-			}
-		}
-		moved := tx.db.Model(&AuditHeadRow{}).Where("id = 1 AND seq = ?", head.Seq).
-			Updates(map[string]any{"seq": seq, "hash": hash, "at": sealedAt})
-		if moved.Error != nil {
-			return fmt.Errorf("audit: move head: %w", moved.Error)
-		}
-		if moved.RowsAffected != 1 {
-			return fmt.Errorf("audit: head moved concurrently at %d", head.Seq)
-		}
-		return nil
+		return tx.sealWrite(head.Seq, stored, direct, audit.Head{Seq: seq, Hash: hash}, sealedAt)
 	})
 	if err != nil {
 		for _, ev := range direct {
@@ -354,37 +337,112 @@ func (s *Store) sealPass(ctx context.Context, direct []*audit.Event) (sealResult
 	return res, nil
 }
 
-// sealStored sets seq, prev_hash, hash and sealed_at of stored events in one statement; the
-// triggers allow exactly this on an unsealed row.
-func (s *Store) sealStored(evs []audit.Event, sealedAt time.Time) error {
-	if len(evs) == 0 {
+// errSealRace is a pass that found some of its events sealed by another process's pass, which
+// took the head while this one waited for it; the pass is made again.
+var errSealRace = errors.New("audit: another sealer sealed some of these events first")
+
+// sealWrite writes one pass: it seals the stored events (seq, prev_hash, hash and sealed_at, the
+// one update the triggers allow on an unsealed row), appends the direct events, and moves the
+// head from prevSeq to head. On PostgreSQL that is one statement; on SQLite, and for bulk
+// loads too large for one statement's parameters, three.
+func (s *Store) sealWrite(prevSeq int64, stored []audit.Event, direct []*audit.Event, head audit.Head, sealedAt time.Time) error {
+	var seal, insert string
+	var sealArgs, insertArgs []any
+	if len(stored) > 0 {
+		var b strings.Builder
+		sealArgs = append(make([]any, 0, 1+4*len(stored)), sealedAt)
+		b.WriteString(`UPDATE audit_events AS a SET seq = v.column2, prev_hash = v.column3, hash = v.column4, sealed_at = ? FROM (VALUES `)
+		for i, ev := range stored {
+			switch {
+			case i > 0:
+				b.WriteString(", (?, ?, ?, ?)")
+			case s.dialect == Postgres:
+				b.WriteString("(CAST(? AS bigint), CAST(? AS bigint), CAST(? AS text), CAST(? AS text))")
+			default:
+				b.WriteString("(?, ?, ?, ?)")
+			}
+			sealArgs = append(sealArgs, ev.ID, ev.Seq, ev.PrevHash, ev.Hash)
+		}
+		b.WriteString(") AS v WHERE a.id = v.column1 AND a.seq IS NULL")
+		seal = b.String()
+	}
+	moveArgs := []any{head.Seq, head.Hash, sealedAt, prevSeq}
+	const move = `UPDATE audit_head SET seq = ?, hash = ?, at = ? WHERE id = 1 AND seq = ?`
+
+	if s.dialect == Postgres && len(direct) <= maxSealBatch {
+		var b strings.Builder
+		var args []any
+		b.WriteString("WITH ")
+		if seal != "" {
+			b.WriteString("sealed AS (" + seal + " RETURNING 1), ")
+			args = append(args, sealArgs...)
+		} else {
+			b.WriteString("sealed AS (SELECT 1 WHERE false), ")
+		}
+		if len(direct) > 0 {
+			insert, insertArgs = auditInsert(direct)
+			b.WriteString("inserted AS (" + insert + " RETURNING 1) ")
+			args = append(args, insertArgs...)
+		} else {
+			b.WriteString("inserted AS (SELECT 1 WHERE false) ")
+		}
+		b.WriteString(move + " RETURNING (SELECT count(*) FROM sealed) AS sealed, (SELECT count(*) FROM inserted) AS inserted")
+		var out []struct{ Sealed, Inserted int }
+		if err := s.db.Raw(b.String(), append(args, moveArgs...)...).Scan(&out).Error; err != nil {
+			return fmt.Errorf("audit: seal events up to %d: %w", head.Seq, err)
+		}
+		switch {
+		case len(out) != 1:
+			return fmt.Errorf("audit: head moved concurrently at %d", prevSeq)
+		case out[0].Sealed != len(stored):
+			return errSealRace
+		case out[0].Inserted != len(direct):
+			return fmt.Errorf("audit: appended %d of %d events", out[0].Inserted, len(direct))
+		}
 		return nil
 	}
-	var b strings.Builder
-	args := make([]any, 0, 1+4*len(evs))
-	args = append(args, sealedAt)
-	b.WriteString(`UPDATE audit_events AS a SET seq = v.column2, prev_hash = v.column3, hash = v.column4, sealed_at = ?
-		FROM (VALUES `)
-	for i, ev := range evs {
-		switch {
-		case i > 0:
-			b.WriteString(", (?, ?, ?, ?)")
-		case s.dialect == Postgres:
-			b.WriteString("(CAST(? AS bigint), CAST(? AS bigint), CAST(? AS text), CAST(? AS text))")
-		default:
-			b.WriteString("(?, ?, ?, ?)")
+
+	if seal != "" {
+		res := s.db.Exec(seal, sealArgs...)
+		if res.Error != nil {
+			return fmt.Errorf("audit: seal events %d..%d: %w", stored[0].Seq, stored[len(stored)-1].Seq, res.Error)
 		}
-		args = append(args, ev.ID, ev.Seq, ev.PrevHash, ev.Hash)
+		if res.RowsAffected != int64(len(stored)) {
+			return errSealRace
+		}
 	}
-	b.WriteString(") AS v WHERE a.id = v.column1 AND a.seq IS NULL")
-	res := s.db.Exec(b.String(), args...)
-	if res.Error != nil {
-		return fmt.Errorf("audit: seal events %d..%d: %w", evs[0].Seq, evs[len(evs)-1].Seq, res.Error)
+	// 17 columns a row: 2,000 rows stay under PostgreSQL's 65,535 parameters.
+	for chunk := range slices.Chunk(direct, 2000) {
+		insert, insertArgs = auditInsert(chunk)
+		if err := s.db.Exec(insert, insertArgs...).Error; err != nil {
+			return fmt.Errorf("audit: insert events %d..%d: %w", chunk[0].Seq, chunk[len(chunk)-1].Seq, err)
+		}
 	}
-	if res.RowsAffected != int64(len(evs)) {
-		return fmt.Errorf("audit: sealed %d of events %d..%d; another sealer took some", res.RowsAffected, evs[0].Seq, evs[len(evs)-1].Seq)
+	moved := s.db.Exec(move, moveArgs...)
+	if moved.Error != nil {
+		return fmt.Errorf("audit: move head: %w", moved.Error)
+	}
+	if moved.RowsAffected != 1 {
+		return fmt.Errorf("audit: head moved concurrently at %d", prevSeq)
 	}
 	return nil
+}
+
+// auditInsert is one INSERT of sealed events.
+func auditInsert(evs []*audit.Event) (string, []any) {
+	var b strings.Builder
+	args := make([]any, 0, 17*len(evs))
+	b.WriteString(`INSERT INTO audit_events (seq, at, actor_type, actor_id, actor_name, action, target_type, target_id,
+		request_id, subject_id, outcome, details, ip, user_agent, prev_hash, hash, sealed_at) VALUES `)
+	for i, ev := range evs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, ev.Seq, ev.At, ev.ActorType, ev.ActorID, ev.ActorName, ev.Action, ev.TargetType, ev.TargetID,
+			ev.RequestID, ev.SubjectID, ev.Outcome, ev.Details, ev.IP, ev.UserAgent, ev.PrevHash, ev.Hash, ev.SealedAt)
+	}
+	return b.String(), args
 }
 
 // SealWaiting seals every stored event that is sealable now and reports how many it sealed.
