@@ -25,6 +25,11 @@ var outcome = map[pam.Status][]audit.Action{
 // event, its state has exactly the events that lead to it and no other decision event, and
 // each stored review has its event. It returns the request's state.
 func Whole(ctx context.Context, db *store.Store, id string) (pam.Status, error) {
+	// A process killed between its commit and the sealer's pass leaves its events stored but
+	// unsealed; the next sweep seals them, as this does.
+	if _, err := db.SealWaiting(ctx); err != nil {
+		return "", fmt.Errorf("seal waiting events: %w", err)
+	}
 	r, err := db.RequestByID(ctx, id)
 	if err != nil {
 		return "", fmt.Errorf("request %s: %w", id, err)
