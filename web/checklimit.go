@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/labstack/echo/v4"
 	"golang.org/x/time/rate"
 )
@@ -43,18 +44,25 @@ func (l *tokenLimiter) allow(token string, now time.Time) (bool, time.Duration) 
 	return true, 0
 }
 
-// limitCheckPerToken answers 429 with Retry-After (and allowed false) when one token calls the
-// check API faster than ELEVATE_CHECK_RATE per second.
-func (s *Server) limitCheckPerToken(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		t, _ := CheckTokenOf(c)
-		ok, wait := s.checkLimiter.allow(t.ID, time.Now())
-		if !ok {
-			secs := int(wait/time.Second) + 1
-			c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-			return c.JSON(http.StatusTooManyRequests, map[string]any{"allowed": false, "reason": "rate limited",
-				"error": "This token calls the check API too often; slow down."})
-		}
-		return next(c)
+// checkLimited is a check refused because its token calls faster than ELEVATE_CHECK_RATE per
+// second; wait is how long until the next call would pass.
+type checkLimited struct{ wait time.Duration }
+
+func (e *checkLimited) Error() string { return "check rate limit reached" }
+
+// admitCheck refuses a check whose token is over its rate. It runs once the token is known
+// and before the check is recorded.
+func (s *Server) admitCheck(t pam.CheckToken) error {
+	if ok, wait := s.checkLimiter.allow(t.ID, time.Now()); !ok {
+		return &checkLimited{wait: wait}
 	}
+	return nil
+}
+
+// answer is 429 with Retry-After, and allowed false.
+func (e *checkLimited) answer(c echo.Context) error {
+	secs := int(e.wait/time.Second) + 1
+	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+	return c.JSON(http.StatusTooManyRequests, map[string]any{"allowed": false, "reason": "rate limited",
+		"error": "This token calls the check API too often; slow down."})
 }
