@@ -47,11 +47,11 @@ func (s *Server) check(c echo.Context) error {
 	ctx := c.Request().Context()
 	secret, err := bearer(c)
 	if err != nil {
-		return err
+		return s.checkRefused(c, err, "no bearer token")
 	}
 	hash, ok := auth.CheckTokenHash(secret)
 	if !ok {
-		return tokenRefused(c, access.ErrUnknownCheckToken)
+		return s.checkRefused(c, tokenRefused(c, access.ErrUnknownCheckToken), "not a check token")
 	}
 	var in checkIn
 	bad := bindJSON(c, &in)
@@ -64,9 +64,9 @@ func (s *Server) check(c echo.Context) error {
 	var limited *checkLimited
 	switch {
 	case errors.Is(err, access.ErrUnknownCheckToken):
-		return tokenRefused(c, s.auth.RefuseCheckToken(ctx, secret))
+		return s.checkRefused(c, tokenRefused(c, s.auth.RefuseCheckToken(ctx, secret)), "unknown or revoked")
 	case errors.As(err, &limited):
-		return limited.answer(c)
+		return limited.answer(c, s)
 	case bad != nil && err == bad && pam.ErrorCode(err) != pam.EINVALID:
 		return err // too large: 413, on the trail
 	case pam.ErrorCode(err) == pam.EINVALID:
@@ -80,6 +80,23 @@ func (s *Server) check(c echo.Context) error {
 		out.ExpiresAt = d.ExpiresAt.UTC().Format(time.RFC3339)
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// checkRefused records a call of the check API refused with 401 (no live check token) on the
+// audit trail, once per client address in each window of auth.CheckRefusedPerIP, and returns
+// the refusal. Other refusals (403 for a person's API token) are returned unrecorded. A failure
+// to record is logged; the answer stays the refusal.
+func (s *Server) checkRefused(c echo.Context, refusal error, reason string) error {
+	var he *echo.HTTPError
+	if !errors.As(refusal, &he) || he.Code != http.StatusUnauthorized {
+		return refusal
+	}
+	ev := actor(c).Event(audit.CheckTokenRefused, "", "", map[string]any{"reason": reason, "path": checkPath})
+	ev.Outcome = audit.OutcomeFailure
+	if _, err := s.limiter.AuditOnce(c.Request().Context(), auth.CheckRefusedPerIP, c.RealIP(), ev); err != nil {
+		s.log.Error("refused check not recorded", "request_id", RequestID(c), "error", err.Error())
+	}
+	return refusal
 }
 
 // checkRefusal is the body of a check refused for bad input: still a denial a target system

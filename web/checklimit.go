@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/labstack/echo/v4"
 	"golang.org/x/time/rate"
@@ -59,8 +61,16 @@ func (s *Server) admitCheck(t pam.CheckToken) error {
 	return nil
 }
 
-// answer is 429 with Retry-After, and allowed false.
-func (e *checkLimited) answer(c echo.Context) error {
+// answer is 429 with Retry-After, and allowed false. The first 429 of a token in each window
+// of auth.CheckLimitedPerToken is recorded on the audit trail (a failure to record is logged).
+func (e *checkLimited) answer(c echo.Context, s *Server) error {
+	if t, ok := CheckTokenOf(c); ok {
+		ev := tokenActor(c).Event(audit.AuthRateLimited, "token", t.ID, map[string]any{"rule": "check_rate", "scope": "check"})
+		ev.Outcome = audit.OutcomeFailure
+		if _, err := s.limiter.AuditOnce(c.Request().Context(), auth.CheckLimitedPerToken, t.ID, ev); err != nil {
+			s.log.Error("rate-limited check not recorded", "request_id", RequestID(c), "error", err.Error())
+		}
+	}
 	secs := int(e.wait/time.Second) + 1
 	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
 	return c.JSON(http.StatusTooManyRequests, map[string]any{"allowed": false, "reason": "rate limited",
