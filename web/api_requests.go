@@ -7,6 +7,7 @@ import (
 
 	"github.com/elevate-pam/elevate/internal/access"
 	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/labstack/echo/v4"
 )
@@ -40,25 +41,37 @@ func tokenActor(c echo.Context) audit.Actor {
 
 // check is the decision point target systems call just before they run a task. It fails
 // closed: bad input is denied with a reason, and a database failure answers 503 with
-// allowed false.
+// allowed false. The token is read with the decision, in one statement; a call without a
+// live check token answers 401 (403 for a person's API token) and decides nothing.
 func (s *Server) check(c echo.Context) error {
 	ctx := c.Request().Context()
-	var in checkIn
-	if err := bindJSON(c, &in); err != nil {
-		if rerr := s.access.RecordBadCheck(ctx, tokenActor(c), pam.ErrorMessage(err)); rerr != nil {
-			s.log.Error("check event not recorded; denied", "request_id", RequestID(c), "error", rerr.Error())
-			return c.JSON(http.StatusServiceUnavailable, checkOut{Allowed: false, Reason: "unavailable"})
-		}
-		if pam.ErrorCode(err) != pam.EINVALID {
-			return err // too large: 413
-		}
-		return c.JSON(http.StatusBadRequest, checkRefusal(c, err))
-	}
-	d, err := s.access.Check(ctx, tokenActor(c), in.User, in.Task)
-	if pam.ErrorCode(err) == pam.EINVALID {
-		return c.JSON(http.StatusBadRequest, checkRefusal(c, err))
-	}
+	secret, err := bearer(c)
 	if err != nil {
+		return s.checkRefused(c, err, "no bearer token")
+	}
+	hash, ok := auth.CheckTokenHash(secret)
+	if !ok {
+		return s.checkRefused(c, tokenRefused(c, access.ErrUnknownCheckToken), "not a check token")
+	}
+	var in checkIn
+	bad := bindJSON(c, &in)
+	call := access.CheckCall{TokenHash: hash, Actor: actor(c), Bad: bad, User: in.User, Task: in.Task,
+		Admit: func(t pam.CheckToken) error {
+			c.Set(checkTokenKey, t)
+			return s.admitCheck(t)
+		}}
+	_, d, err := s.access.CheckByToken(ctx, call)
+	var limited *checkLimited
+	switch {
+	case errors.Is(err, access.ErrUnknownCheckToken):
+		return s.checkRefused(c, tokenRefused(c, s.auth.RefuseCheckToken(ctx, secret)), "unknown or revoked")
+	case errors.As(err, &limited):
+		return limited.answer(c, s)
+	case bad != nil && err == bad && pam.ErrorCode(err) != pam.EINVALID:
+		return err // too large: 413, on the trail
+	case pam.ErrorCode(err) == pam.EINVALID:
+		return c.JSON(http.StatusBadRequest, checkRefusal(c, err))
+	case err != nil:
 		s.log.Error("check failed; denied", "request_id", RequestID(c), "error", err.Error())
 		return c.JSON(http.StatusServiceUnavailable, checkOut{Allowed: false, Reason: "unavailable"})
 	}
@@ -67,6 +80,23 @@ func (s *Server) check(c echo.Context) error {
 		out.ExpiresAt = d.ExpiresAt.UTC().Format(time.RFC3339)
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// checkRefused records a call of the check API refused with 401 (no live check token) on the
+// audit trail, once per client address in each window of auth.CheckRefusedPerIP, and returns
+// the refusal. Other refusals (403 for a person's API token) are returned unrecorded. A failure
+// to record is logged; the answer stays the refusal.
+func (s *Server) checkRefused(c echo.Context, refusal error, reason string) error {
+	var he *echo.HTTPError
+	if !errors.As(refusal, &he) || he.Code != http.StatusUnauthorized {
+		return refusal
+	}
+	ev := actor(c).Event(audit.CheckTokenRefused, "", "", map[string]any{"reason": reason, "path": checkPath})
+	ev.Outcome = audit.OutcomeFailure
+	if _, err := s.limiter.AuditOnce(c.Request().Context(), auth.CheckRefusedPerIP, c.RealIP(), ev); err != nil {
+		s.log.Error("refused check not recorded", "request_id", RequestID(c), "error", err.Error())
+	}
+	return refusal
 }
 
 // checkRefusal is the body of a check refused for bad input: still a denial a target system

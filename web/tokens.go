@@ -111,22 +111,6 @@ func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// checkAuth authenticates the check API by a target system's check token; nothing else opens it.
-func (s *Server) checkAuth(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		secret, err := bearer(c)
-		if err != nil {
-			return err
-		}
-		t, err := s.auth.AuthenticateCheckToken(c.Request().Context(), secret)
-		if err != nil {
-			return tokenRefused(c, err)
-		}
-		c.Set(checkTokenKey, t)
-		return next(c)
-	}
-}
-
 // APIToken returns the person's API token that authenticated the request.
 func APIToken(c echo.Context) (pam.APIToken, bool) {
 	t, ok := c.Get(tokenKey).(pam.APIToken)

@@ -39,8 +39,47 @@ const (
 	maxCheckTask = pam.MaxTaskKey
 )
 
-// Check decides whether a user may run a task right now and records the answer. It is computed
-// from the grant's times in the query, so a revoke or an expiry is seen by the very next check.
+// ErrUnknownCheckToken is CheckByToken's answer to a token hash that names no live check token:
+// nothing was decided or recorded, and the caller refuses the call as unauthenticated.
+var ErrUnknownCheckToken = pam.Errorf(pam.ENOTFOUND, "The check token is missing, unknown or revoked.")
+
+// CheckCall is one call of the check API as the edge read it.
+type CheckCall struct {
+	// TokenHash is the stored hash of the bearer secret; it must name a live check token.
+	TokenHash string
+	// Actor carries the caller's address; its type, id and name become the token's.
+	Actor audit.Actor
+	// User and Task are what the caller asked about.
+	User, Task string
+	// Bad, when set, is why the body could not be read at all (not JSON, say); the call is
+	// then recorded as a bad request with Bad's message, and Bad is returned.
+	Bad error
+	// Admit, when set, is asked once the token is known and before anything is recorded; an
+	// error from it (a rate limit, say) is returned as is and the call is not recorded.
+	Admit func(pam.CheckToken) error
+}
+
+// CheckByToken authenticates a call of the check API, decides whether the user may run the
+// task right now and records the answer, reading the token and every fact of the decision in
+// one statement (see store.CheckFacts). It returns the token, the decision and, as Check does,
+// an error the caller must deny on: ErrUnknownCheckToken for a token that is not live, Admit's
+// error, EINVALID (after recording) for unusable input, anything else for a failure.
+func (s *Service) CheckByToken(ctx context.Context, c CheckCall) (pam.CheckToken, Decision, error) {
+	if c.TokenHash == "" {
+		return pam.CheckToken{}, Decision{}, ErrUnknownCheckToken
+	}
+	return s.check(ctx, c)
+}
+
+// Check decides whether a user may run a task right now and records the answer, for a caller
+// already known (a is its audit actor). See CheckByToken.
+func (s *Service) Check(ctx context.Context, a audit.Actor, userRef, taskKey string) (Decision, error) {
+	_, d, err := s.check(ctx, CheckCall{Actor: a, User: userRef, Task: taskKey})
+	return d, err
+}
+
+// check is computed from the grant's times in the query, so a revoke or an expiry is seen by
+// the very next check; nothing it reads is cached, so a change through any process is too.
 // The answer is given only once its audit event is sealed into the chain; checks arriving
 // together share one sealer pass (store.SealAudit). Any error means the caller must deny: a decision whose event
 // could not be written is never returned.
@@ -48,32 +87,61 @@ const (
 // Input no user or task could match (empty, too long, a NUL byte or another control character,
 // invalid UTF-8) is refused with EINVALID after its event is recorded; the event stores the
 // values fitted (see audit.Fit), so one caller's bad input never fails another's check.
-func (s *Service) Check(ctx context.Context, a audit.Actor, userRef, taskKey string) (Decision, error) {
-	userRef, taskKey = strings.TrimSpace(userRef), strings.TrimSpace(taskKey)
+func (s *Service) check(ctx context.Context, c CheckCall) (pam.CheckToken, Decision, error) {
+	userRef, taskKey := strings.TrimSpace(c.User), strings.TrimSpace(c.Task)
+	if c.Bad != nil {
+		userRef, taskKey = "", ""
+	}
 	now := s.now()
-	if bad := checkInput(userRef, taskKey); bad != nil {
-		ev := s.checkEvent(a, userRef, taskKey, Decision{Reason: ReasonBadRequest}, now)
-		if err := s.db.SealAudit(ctx, ev); err != nil {
-			return Decision{Allowed: false, Reason: "unavailable"}, err
+	unavailable := Decision{Allowed: false, Reason: "unavailable"}
+	bad := c.Bad
+	if bad == nil {
+		bad = checkInput(userRef, taskKey)
+	}
+	var (
+		tok pam.CheckToken
+		d   Decision
+	)
+	if bad != nil {
+		// Nothing to decide; only the token is read, so the refusal is recorded as its call.
+		if c.TokenHash != "" {
+			t, err := s.db.CheckTokenByHash(ctx, c.TokenHash)
+			if pam.ErrorCode(err) == pam.ENOTFOUND {
+				return tok, Decision{}, ErrUnknownCheckToken
+			}
+			if err != nil {
+				return tok, unavailable, err
+			}
+			tok = t
 		}
-		return Decision{Reason: ReasonBadRequest}, bad
+		d = Decision{Reason: ReasonBadRequest}
+	} else {
+		f, err := s.db.CheckFacts(ctx, c.TokenHash, userRef, taskKey, now)
+		if err != nil {
+			return tok, unavailable, err
+		}
+		if c.TokenHash != "" && f.Token.ID == "" {
+			return tok, Decision{}, ErrUnknownCheckToken
+		}
+		tok, d = f.Token, decide(f)
 	}
-	d, err := s.decide(ctx, s.db, userRef, taskKey, now)
-	if err == nil {
-		err = s.db.SealAudit(ctx, s.checkEvent(a, userRef, taskKey, d, now))
+	if c.Admit != nil {
+		if err := c.Admit(tok); err != nil {
+			return tok, Decision{}, err
+		}
 	}
-	if err != nil {
-		return Decision{Allowed: false, Reason: "unavailable"}, err
+	a := c.Actor
+	if tok.ID != "" {
+		a.Type, a.ID, a.Name = audit.ActorToken, tok.ID, tok.Name
 	}
-	return d, nil
-}
-
-// RecordBadCheck records a check call whose body could not be read at all (not JSON, say), so
-// every call with a valid check token is on the trail.
-func (s *Service) RecordBadCheck(ctx context.Context, a audit.Actor, problem string) error {
-	ev := s.checkEvent(a, "", "", Decision{Reason: ReasonBadRequest}, s.now())
-	ev.Details = audit.DetailsJSON(map[string]any{"allowed": false, "reason": ReasonBadRequest, "problem": problem, "token": a.Name})
-	return s.db.SealAudit(ctx, ev)
+	ev := s.checkEvent(a, userRef, taskKey, d, now)
+	if c.Bad != nil {
+		ev.Details = audit.DetailsJSON(map[string]any{"allowed": false, "reason": ReasonBadRequest, "problem": pam.ErrorMessage(c.Bad), "token": a.Name})
+	}
+	if err := s.db.SealAudit(ctx, ev); err != nil {
+		return tok, unavailable, err
+	}
+	return tok, d, bad
 }
 
 func (s *Service) checkEvent(a audit.Actor, userRef, taskKey string, d Decision, now time.Time) *audit.Event {
@@ -120,51 +188,30 @@ func checkInput(userRef, taskKey string) error {
 	return nil
 }
 
-func (s *Service) decide(ctx context.Context, tx *store.Store, userRef, taskKey string, now time.Time) (Decision, error) {
-	org, err := tx.OrgSettings(ctx)
-	if err != nil {
-		return Decision{}, err
+// decide applies the rules of a check, in order, to the facts read for it: enforcement off,
+// unknown user, disabled user, exempt, unknown task, then the grant in force.
+func decide(f store.CheckFacts) Decision {
+	d := decideRules(f)
+	if f.Enforcement {
+		d.Subject = f.UserID
 	}
-	if !org.Enforcement {
-		return Decision{Allowed: true, Reason: ReasonNotEnforced}, nil
+	return d
+}
+
+func decideRules(f store.CheckFacts) Decision {
+	switch {
+	case !f.Enforcement:
+		return Decision{Allowed: true, Reason: ReasonNotEnforced}
+	case f.UserID == "":
+		return Decision{Reason: ReasonUnknownUser}
+	case f.UserDisabled:
+		return Decision{Reason: ReasonDisabled}
+	case f.ExemptGroupID != "" && f.Exempt:
+		return Decision{Allowed: true, Reason: ReasonExempt}
+	case f.TaskID == "":
+		return Decision{Reason: ReasonUnknownTask}
+	case f.GrantID == "":
+		return Decision{Reason: ReasonNoGrant}
 	}
-	var u pam.User
-	if strings.Contains(userRef, "@") {
-		u, _, err = tx.UserByEmail(ctx, strings.ToLower(userRef))
-	} else {
-		u, err = tx.UserByID(ctx, pam.UserID(userRef))
-	}
-	if pam.ErrorCode(err) == pam.ENOTFOUND || userRef == "" {
-		return Decision{Reason: ReasonUnknownUser}, nil
-	}
-	if err != nil {
-		return Decision{}, err
-	}
-	if !u.Active() {
-		return Decision{Reason: ReasonDisabled, Subject: u.ID}, nil
-	}
-	if org.ExemptGroupID != "" {
-		exempt, err := tx.IsActiveMember(ctx, org.ExemptGroupID, u.ID)
-		if err != nil {
-			return Decision{}, err
-		}
-		if exempt {
-			return Decision{Allowed: true, Reason: ReasonExempt, Subject: u.ID}, nil
-		}
-	}
-	task, err := tx.TaskByKey(ctx, taskKey)
-	if pam.ErrorCode(err) == pam.ENOTFOUND || taskKey == "" {
-		return Decision{Reason: ReasonUnknownTask, Subject: u.ID}, nil
-	}
-	if err != nil {
-		return Decision{}, err
-	}
-	g, ok, err := tx.GrantFor(ctx, u.ID, task.ID, now)
-	if err != nil {
-		return Decision{}, err
-	}
-	if !ok {
-		return Decision{Reason: ReasonNoGrant, Subject: u.ID}, nil
-	}
-	return Decision{Allowed: true, Reason: ReasonGrant, RequestID: g.ID, ExpiresAt: g.EndsAt, Subject: u.ID}, nil
+	return Decision{Allowed: true, Reason: ReasonGrant, RequestID: f.GrantID, ExpiresAt: f.GrantEndsAt}
 }

@@ -53,6 +53,7 @@ var (
 	CheckTokenCreated           = newAction("check_token.created")
 	CheckTokenRevoked           = newAction("check_token.revoked")
 	CheckTokenMoved             = newAction("check_token.moved")
+	CheckTokenRefused           = newAction("check_token.refused") // a check without a live check token (401)
 )
 
 // Users.

@@ -56,20 +56,43 @@ var ErrAPITokenOnCheck = pam.Errorf(pam.EFORBIDDEN, "This is an API token; the c
 // ErrCheckTokenOnAPI refuses a check token anywhere but the check API.
 var ErrCheckTokenOnAPI = pam.Errorf(pam.EFORBIDDEN, "This is a check token; it may only call POST /api/v1/check.")
 
+// errCheckTokenUnknown is the refusal of a secret that opens no check.
+var errCheckTokenUnknown = pam.Errorf(pam.ENOTFOUND, "The check token is missing, unknown or revoked.")
+
+// CheckTokenHash returns the hash under which a check token with this secret is stored, or
+// false when no check token can have it. Check tokens made before they had their own prefix
+// kept their secrets, so both prefixes pass.
+func CheckTokenHash(secret string) (string, bool) {
+	if !strings.HasPrefix(secret, tokenPrefix) && !strings.HasPrefix(secret, checkTokenPrefix) {
+		return "", false
+	}
+	return HashToken(secret), true
+}
+
+// RefuseCheckToken says why a secret that names no live check token is refused: a live API
+// token is ErrAPITokenOnCheck (403), anything else ENOTFOUND (401). It reads only the API
+// tokens, and only for a secret with their prefix: the check itself looked for a check token.
+func (s *Service) RefuseCheckToken(ctx context.Context, secret string) error {
+	if strings.HasPrefix(secret, tokenPrefix) {
+		if _, err := s.db.APITokenByHash(ctx, HashToken(secret)); err == nil {
+			return ErrAPITokenOnCheck
+		}
+	}
+	return errCheckTokenUnknown
+}
+
 // AuthenticateCheckToken resolves a bearer secret to a live check token. An unknown secret is
 // ENOTFOUND (401); a live API token is ErrAPITokenOnCheck (403). It writes nothing: a token's
-// last use is read from its newest check event.
+// last use is read from its newest check event. The check API reads the token with its
+// decision instead (access.CheckByToken).
 func (s *Service) AuthenticateCheckToken(ctx context.Context, secret string) (pam.CheckToken, error) {
-	deny := pam.Errorf(pam.ENOTFOUND, "The check token is missing, unknown or revoked.")
-	if !strings.HasPrefix(secret, tokenPrefix) && !strings.HasPrefix(secret, checkTokenPrefix) {
-		return pam.CheckToken{}, deny
+	hash, ok := CheckTokenHash(secret)
+	if !ok {
+		return pam.CheckToken{}, errCheckTokenUnknown
 	}
-	t, err := s.db.CheckTokenByHash(ctx, HashToken(secret))
+	t, err := s.db.CheckTokenByHash(ctx, hash)
 	if pam.ErrorCode(err) == pam.ENOTFOUND {
-		if _, aerr := s.db.APITokenByHash(ctx, HashToken(secret)); aerr == nil {
-			return pam.CheckToken{}, ErrAPITokenOnCheck
-		}
-		return pam.CheckToken{}, deny
+		return pam.CheckToken{}, s.RefuseCheckToken(ctx, secret)
 	}
 	return t, err
 }

@@ -49,11 +49,14 @@ type Decision struct {
 type Limiter struct {
 	db  *store.Store
 	now func() time.Time
+	// recorded remembers the windows in which this process saw a refusal already recorded
+	// (see AuditOnce).
+	recorded *recordedWindows
 }
 
 // NewLimiter returns a limiter backed by the rate_limits table.
 func NewLimiter(db *store.Store, now func() time.Time) *Limiter {
-	return &Limiter{db: db, now: now}
+	return &Limiter{db: db, now: now, recorded: &recordedWindows{seen: map[string]int64{}}}
 }
 
 // Allow counts one attempt of key under rule and says whether it is within the limit. Keys are
