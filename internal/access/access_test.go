@@ -376,6 +376,21 @@ func TestChecksShareCommitsAndEachIsRecorded(t *testing.T) {
 				t.Fatalf("event %d: %s by %s (twice: %v)", ev.Seq, ev.Action, ev.ActorName, seen[ev.ActorName])
 			}
 			seen[ev.ActorName] = true
+			// Each names the checked person, so "last check seen" is one index read.
+			if ev.SubjectID != string(w.requester.ID) {
+				t.Fatalf("event %d names subject %q, want %q", ev.Seq, ev.SubjectID, w.requester.ID)
+			}
+		}
+		// A check about nobody names nobody.
+		if _, err := w.acc.Check(w.ctx, audit.Actor{Type: audit.ActorToken, Name: "t-unknown"}, "nobody@example.com", w.task.Key); err != nil {
+			t.Fatal(err)
+		}
+		last, err := w.db.AuditHead(w.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev, err := w.db.AuditEvent(w.ctx, last.Seq); err != nil || ev.SubjectID != "" {
+			t.Fatalf("a check of an unknown user names %q (%v)", ev.SubjectID, err)
 		}
 	})
 }
