@@ -42,6 +42,7 @@ func setupService(t *testing.T, dbURL string) (*auth.Service, *store.Store) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	db.SetSealWait(10 * time.Second) // the test reads the trail right after each change
 	return auth.NewService(db, nil, time.Now), db
 }
 

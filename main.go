@@ -171,8 +171,14 @@ func (e *env) open(ctx context.Context) (*store.Store, error) {
 		db.Close()
 		return nil, err
 	}
+	// A command ends right after its change: it waits for its events' seal, so nothing it did
+	// waits for a server's sweep. serve turns this off.
+	db.SetSealWait(commandSealWait)
 	return db, nil
 }
+
+// commandSealWait is how long a shell command waits for its audit events to be sealed.
+const commandSealWait = 5 * time.Second
 
 func (e *env) migrate(ctx context.Context) error {
 	db, err := e.open(ctx)
@@ -231,6 +237,9 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
+	// A request never waits for its change's audit event to be sealed: the event is committed
+	// with the change, and the sealer seals it moments later.
+	db.SetSealWait(0)
 	authSvc, secret, err := e.services(ctx, db)
 	if err != nil {
 		return err
@@ -291,6 +300,10 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	select { // let work in progress (mail being sent) finish and be recorded
 	case <-jobsDone:
 	case <-sctx.Done():
+	}
+	// Seal what the last requests stored, so a stopped server leaves no event waiting.
+	if _, err := db.SealWaiting(sctx); err != nil {
+		e.log.Warn("sealing the last audit events at shutdown", "error", err.Error())
 	}
 	e.log.Info("stopped")
 	return nil

@@ -94,6 +94,10 @@ func TestAuditChainAcrossProcesses(t *testing.T) {
 				t.Fatalf("writer process %d: %v\n%s", i, err, outs[i])
 			}
 		}
+		// The writers ended right after their last commits; the sweep seals what they left.
+		if _, err := db.SealWaiting(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 		head, n, err := db.VerifyAudit(context.Background(), nil)
 		if err != nil || n != 400 || head.Seq != 400 {
 			t.Fatalf("after two processes: head %+v, %d events, %v", head, n, err)

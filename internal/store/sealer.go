@@ -34,11 +34,17 @@ import (
 // stopped between its commit and the pass.
 type sealer struct {
 	db *Store // the pool, not a transaction
+	// pass lets one pass of this process run at a time (bulk appends run beside the loop), so
+	// passes of one process never race each other for the same events.
+	pass sync.Mutex
 
 	mu      sync.Mutex
-	direct  []*sealing  // events to append sealed (checks), in arrival order
-	waiting []*awaiting // committed transactions waiting to see their events sealed
+	direct  []*sealing    // events to append sealed (checks), in arrival order
+	waiting []*awaiting   // committed transactions waiting to see their events sealed
+	kicked  bool          // a transaction committed events since the last pass began
+	wait    time.Duration // how long a committed transaction waits for its seal (SetSealWait)
 	running bool
+	last    time.Time // when the last pass began
 }
 
 // A sealing is an event a caller waits on until it is in the chain.
@@ -83,11 +89,25 @@ const pgHorizon = `COALESCE((
 	             AND x.locktype = 'transactionid' AND x.mode = 'ExclusiveLock' AND x.granted)
 	SELECT min(xmax - back) FROM w WHERE back BETWEEN 1 AND 2147483648), 9223372036854775807)`
 
-// Seal limits: events a pass takes, and how long a committed change waits for its events.
+// Seal limits: events a pass takes, and the shortest gap between passes nobody waits for.
 const (
 	maxSealBatch = 1000
-	sealWait     = 2 * time.Second
+	kickedGap    = 10 * time.Millisecond
 )
+
+// SetSealWait makes every transaction that stored audit events wait, at most d, until they are
+// sealed, so a reader right after it finds them on the chain. The default, 0, waits for nothing:
+// the change is committed with its event, and the sealer seals it moments later. Tests that
+// read the trail right after a change set it.
+func (s *Store) SetSealWait(d time.Duration) { s.seal.wait = d }
+
+// kick starts a pass soon for events a transaction just committed, without waiting for it.
+func (z *sealer) kick() {
+	z.mu.Lock()
+	z.kicked = true
+	z.startLocked()
+	z.mu.Unlock()
+}
 
 // SealAudit appends ev to the chain and returns once it is sealed and committed (ev then has
 // its Seq and Hash), or with the error that kept it out. Callers arriving together share one
@@ -108,7 +128,7 @@ func (s *Store) SealAudit(ctx context.Context, ev *audit.Event) error {
 	}
 }
 
-// await waits, at most sealWait, until the events of a committed transaction are sealed, by
+// await waits, at most z.wait, until the events of a committed transaction are sealed, by
 // this process's sealer or by another's. A change is committed either way; the wait only lets
 // whoever made it find its event on the trail at once.
 func (z *sealer) await(ctx context.Context, t *txEvents) {
@@ -120,7 +140,7 @@ func (z *sealer) await(ctx context.Context, t *txEvents) {
 	z.waiting = append(z.waiting, w)
 	z.startLocked()
 	z.mu.Unlock()
-	timer := time.NewTimer(sealWait)
+	timer := time.NewTimer(z.wait)
 	defer timer.Stop()
 	select {
 	case <-w.done:
@@ -152,10 +172,20 @@ func (z *sealer) run() {
 		z.mu.Lock()
 		n := min(len(z.direct), maxSealBatch)
 		if n == 0 && len(z.waiting) == 0 {
-			z.running = false
-			z.mu.Unlock()
-			return
+			if !z.kicked {
+				z.running = false
+				z.mu.Unlock()
+				return
+			}
+			// Nobody waits for these: gather what commits meanwhile into fewer passes.
+			if wait := kickedGap - time.Since(z.last); wait > 0 {
+				z.mu.Unlock()
+				time.Sleep(wait)
+				continue
+			}
 		}
+		z.kicked = false
+		z.last = time.Now()
 		batch := make([]*sealing, n)
 		copy(batch, z.direct)
 		z.direct = append(z.direct[:0], z.direct[n:]...)
@@ -198,7 +228,12 @@ func (z *sealer) run() {
 		z.waiting = kept
 		z.mu.Unlock()
 
-		if n == 0 && len(res.sealed) == 0 {
+		if err == nil && !res.complete {
+			z.mu.Lock()
+			z.kicked = true // more was sealable than one pass takes
+			z.mu.Unlock()
+		}
+		if n == 0 && len(res.sealed) == 0 && len(waiters) > 0 {
 			// Waiting on a writer still in flight, or on another process's sealer.
 			time.Sleep(idle)
 			idle = min(2*idle, 50*time.Millisecond)
@@ -261,9 +296,11 @@ type unsealedRow struct {
 // maxSealBatch) in id order, then appends direct, and moves the head. A pass that raced another
 // process's is made again.
 func (s *Store) sealPass(ctx context.Context, direct []*audit.Event) (sealResult, error) {
+	s.seal.pass.Lock()
+	defer s.seal.pass.Unlock()
 	for try := 1; ; try++ {
 		res, err := s.sealOnce(ctx, direct)
-		if !errors.Is(err, errSealRace) || try == 5 {
+		if !errors.Is(err, errSealRace) || try == 20 {
 			return res, err
 		}
 	}

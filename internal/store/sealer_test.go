@@ -303,3 +303,35 @@ func TestSealerIgnoresWritersOfOtherTrails(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A server's requests do not wait for the seal: the change returns once committed, and the
+// sealer, started by the commit, seals its event moments later.
+func TestSealerSealsSoonAfterACommitNobodyWaitsFor(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		db.SetSealWait(0)
+		for i := range 20 {
+			if err := db.AppendAudit(ctx, audit.System.Event(audit.SettingsUpdated, "thing", fmt.Sprint(i), nil)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			head, err := db.AuditHead(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if head.Seq == 20 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("head at %d five seconds after 20 commits", head.Seq)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if _, n, err := db.VerifyAudit(ctx, nil); err != nil || n != 20 {
+			t.Fatalf("verify: %d %v", n, err)
+		}
+	})
+}

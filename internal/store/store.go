@@ -137,7 +137,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Tx runs fn in one transaction: everything fn writes commits together or not at all.
 // Inside a transaction, Tx simply calls fn with the same handle. Once a transaction that stored
-// audit events has committed, Tx waits briefly for them to be sealed (see sealer.await).
+// audit events has committed, Tx starts the sealer (or, with SetSealWait, waits for the seal).
 func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 	if s.inTx {
 		return fn(s)
@@ -148,7 +148,11 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 		return fn(&Store{db: g, dialect: s.dialect, inTx: true, now: s.now, counts: s.counts, seal: s.seal, events: events})
 	})
 	if err == nil && len(events.ids) > 0 {
-		s.seal.await(ctx, events)
+		if s.seal.wait > 0 {
+			s.seal.await(ctx, events)
+		} else {
+			s.seal.kick()
+		}
 	}
 	return err
 }

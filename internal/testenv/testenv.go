@@ -65,6 +65,8 @@ func Store(t testing.TB, dialect string) *store.Store {
 	if err := db.Migrate(context.Background()); err != nil {
 		t.Fatalf("migrate %s: %v", dialect, err)
 	}
+	// A test reads the trail right after its change: each change waits for its seal.
+	db.SetSealWait(10 * time.Second)
 	return db
 }
 
