@@ -98,14 +98,19 @@ func (w *Worker) deliverBatch(ctx context.Context, owner string, msgs []pam.Outb
 		}
 		outcomes[i] = w.judge(m, err, now)
 	}
+	ids := make([]string, len(msgs))
+	recorded := make([]store.MailOutcome, len(msgs))
+	for i, m := range msgs {
+		ids[i], recorded[i] = m.ID, outcomes[i].MailOutcome
+	}
 	err := w.db.Tx(bctx, func(tx *store.Store) error {
+		held, err := tx.FinishMails(bctx, owner, ids, recorded)
+		if err != nil {
+			return fmt.Errorf("record delivery of %d messages: %w", len(msgs), err)
+		}
 		for i, m := range msgs {
 			o := outcomes[i]
-			ok, err := tx.FinishMail(bctx, m.ID, owner, o.MailOutcome)
-			if err != nil {
-				return fmt.Errorf("record delivery of mail %s: %w", m.ID, err)
-			}
-			if !ok {
+			if !held[i] {
 				continue // the lease ran out and another worker took the message over
 			}
 			ev := audit.System.Event(o.action, "mail", m.ID, o.details)
