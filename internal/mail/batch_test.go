@@ -348,3 +348,24 @@ func TestSessionKeepsItsConnection(t *testing.T) {
 		t.Fatalf("server accepted %d, want 5", got)
 	}
 }
+
+func TestNoMessageStartsAfterItsLeaseRanOut(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		q := newQueue(t, dialect, 5)
+		// A lease over before sending begins (as if the batch had waited that long): nothing
+		// is sent, since another worker may hold the messages by now, and the attempt is still
+		// recorded where the claim holds (here it does: the test clock stands still).
+		q.worker.Lease = time.Microsecond // shorter than any claim takes; PostgreSQL keeps microseconds
+		if n, err := q.worker.DeliverDue(q.ctx); err != nil || n != 5 {
+			t.Fatalf("attempted %d: %v", n, err)
+		}
+		if got := len(q.srv.Messages()); got != 0 {
+			t.Fatalf("server accepted %d after the lease ran out", got)
+		}
+		for rc, m := range q.states(t) {
+			if m.State != pam.MailRetrying || m.Attempts != 1 {
+				t.Fatalf("%s: %+v", rc, m)
+			}
+		}
+	})
+}

@@ -48,10 +48,11 @@ func NewWorker(db *store.Store, sender Sender, now func() time.Time, log *slog.L
 		BackoffBase: 30 * time.Second, BackoffMax: time.Hour, RetryFor: 24 * time.Hour}
 }
 
+// recordFor bounds the transaction recording a batch, which runs on after a stop.
+const recordFor = time.Minute
+
 // attempt is a batch that was sent and waits to be recorded.
 type attempt struct {
-	ctx      context.Context // ends with the batch's lease
-	cancel   context.CancelFunc
 	owner    string
 	msgs     []pam.OutboxMessage
 	outcomes []outcome
@@ -85,14 +86,14 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 	go func() {
 		var err error
 		for a := range sent {
-			if err == nil {
-				if err = w.record(a); err != nil {
-					close(failed)
-				} else {
-					n += len(a.msgs)
-				}
+			if err != nil {
+				continue
 			}
-			a.cancel()
+			if err = w.record(ctx, a); err != nil {
+				close(failed)
+			} else {
+				n += len(a.msgs)
+			}
 		}
 		recorded <- err
 	}()
@@ -116,22 +117,21 @@ func (w *Worker) claimAndSend(ctx context.Context, session Session, sent chan<- 
 		default:
 		}
 		owner := uuid.NewString()
-		// The batch's own context ends with its lease (measured from before the claim), and not
-		// with ctx: a shutdown finishes the batch being sent.
-		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.Lease)
+		leased := time.Now() // the lease is at least this long from here
 		msgs, err := w.db.ClaimMail(ctx, owner, w.now(), w.Lease, w.Batch)
-		if err != nil || len(msgs) == 0 {
-			cancel()
-			if err != nil {
-				return fmt.Errorf("claim mail: %w", err)
-			}
+		if err != nil {
+			return fmt.Errorf("claim mail: %w", err)
+		}
+		if len(msgs) == 0 {
 			return nil
 		}
-		a := attempt{ctx: bctx, cancel: cancel, owner: owner, msgs: msgs, outcomes: w.send(bctx, session, msgs)}
+		// Sending ends with the lease, not with ctx: a shutdown finishes the batch being sent.
+		bctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), leased.Add(w.Lease))
+		a := attempt{owner: owner, msgs: msgs, outcomes: w.send(bctx, session, msgs)}
+		cancel()
 		select {
 		case sent <- a:
 		case <-failed:
-			cancel()
 			return nil
 		}
 	}
@@ -156,16 +156,19 @@ func (w *Worker) send(ctx context.Context, session Session, msgs []pam.OutboxMes
 }
 
 // record writes a sent batch's outcomes, each with its audit event, in one transaction (one
-// commit per batch, not per message). An outcome is recorded only while its claim still holds
-// the message: after the lease ran out another worker may have taken it over.
-func (w *Worker) record(a attempt) error {
+// commit per batch, not per message), also after ctx ended (shutdown) and after the lease ran
+// out: an outcome is recorded only where its claim still holds the message, since another
+// worker may have taken it over.
+func (w *Worker) record(ctx context.Context, a attempt) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordFor)
+	defer cancel()
 	ids := make([]string, len(a.msgs))
 	recorded := make([]store.MailOutcome, len(a.msgs))
 	for i, m := range a.msgs {
 		ids[i], recorded[i] = m.ID, a.outcomes[i].MailOutcome
 	}
-	err := w.db.Tx(a.ctx, func(tx *store.Store) error {
-		held, err := tx.FinishMails(a.ctx, a.owner, ids, recorded)
+	err := w.db.Tx(ctx, func(tx *store.Store) error {
+		held, err := tx.FinishMails(ctx, a.owner, ids, recorded)
 		if err != nil {
 			return fmt.Errorf("record delivery of %d messages: %w", len(a.msgs), err)
 		}
@@ -179,7 +182,7 @@ func (w *Worker) record(a attempt) error {
 			if o.State == pam.MailFailed {
 				ev.Outcome = audit.OutcomeFailure
 			}
-			if err := tx.AppendAudit(a.ctx, ev); err != nil {
+			if err := tx.AppendAudit(ctx, ev); err != nil {
 				return err
 			}
 		}
