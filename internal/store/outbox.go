@@ -58,12 +58,6 @@ func (s *Store) EnqueueMail(ctx context.Context, m pam.OutboxMessage) error {
 	return s.conn(ctx).Create(&row).Error
 }
 
-// dueMail selects messages a worker may take at now: waiting, due, and not leased by anyone.
-func dueMail(q *gorm.DB, now time.Time) *gorm.DB {
-	return q.Where("state IN ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)",
-		[]string{pam.MailQueued, pam.MailRetrying}, now, now)
-}
-
 // claimPostgres takes due rows and writes the lease in one statement: rows another worker is
 // claiming at this moment are skipped (SKIP LOCKED), and a row changed since the statement
 // began is checked against the condition again once locked.
@@ -81,7 +75,7 @@ const claimSQLite = `UPDATE mail_outbox SET lease_owner = ?, lease_until = ? WHE
 
 // ClaimMail leases up to limit due messages to owner until now+lease and returns them, oldest
 // due first. A message is held by one claim at a time: on PostgreSQL one statement locks the
-// due rows, skipping rows another worker is claiming (FOR UPDATE), and writes the
+// due rows, skipping rows another worker is claiming (FOR UPDATE SKIP LOCKED), and writes the
 // lease; on SQLite the claim is an immediate transaction, and SQLite serialises writers. Either
 // way the lease is written only where nobody holds one. A lease that runs out (a worker died
 // mid-send) makes the message due again.
