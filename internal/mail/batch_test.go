@@ -200,7 +200,7 @@ func TestLostConnectionCostsOnlyTheMessageInFlight(t *testing.T) {
 			defer mu.Unlock()
 			if to == rcpt(2) && !hungUp {
 				hungUp = true
-				return mailtest.Hangup
+				return mailtest.ErrHangup
 			}
 			return nil
 		})
@@ -227,7 +227,7 @@ func TestLostConnectionCostsOnlyTheMessageInFlight(t *testing.T) {
 		// A server that drops every connection: a batch reconnects once, then gives up on the
 		// rest, and every message waits for its retry.
 		q2 := newQueue(t, dialect, 5)
-		q2.srv.Reject(func(string) error { return mailtest.Hangup })
+		q2.srv.Reject(func(string) error { return mailtest.ErrHangup })
 		if n, err := q2.worker.DeliverDue(q2.ctx); err != nil || n != 5 {
 			t.Fatalf("attempted %d: %v", n, err)
 		}

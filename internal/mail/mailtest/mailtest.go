@@ -80,9 +80,9 @@ type Server struct {
 	arrived chan struct{}
 }
 
-// Hangup, returned by a Reject function, makes the server close the connection instead of
+// ErrHangup, returned by a Reject function, makes the server close the connection instead of
 // answering, as a server that crashes or a network that fails would.
-var Hangup = errors.New("mailtest: hang up")
+var ErrHangup = errors.New("mailtest: hang up")
 
 // Start starts a server and stops it when the test ends.
 func Start(t testing.TB, opts Options) *Server {
@@ -179,7 +179,7 @@ func (s *Server) URL() string {
 
 // Reject makes the server answer RCPT TO with fn's error for each recipient (nil accepts). Use
 // &smtp.SMTPError{Code: 451, …} for a temporary failure, Code 550 for a permanent one, and
-// Hangup to drop the connection.
+// ErrHangup to drop the connection.
 func (s *Server) Reject(fn func(rcpt string) error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -263,7 +263,7 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	x.s.mu.Unlock()
 	if reject != nil {
 		if err := reject(to); err != nil {
-			if errors.Is(err, Hangup) {
+			if errors.Is(err, ErrHangup) {
 				x.conn.Close()
 			}
 			return err
