@@ -369,3 +369,68 @@ func TestNoMessageStartsAfterItsLeaseRanOut(t *testing.T) {
 		}
 	})
 }
+
+// countingSender wraps a sender and reports the start of each batch it is asked to send.
+type countingSender struct {
+	mail.Sender
+	started chan int
+}
+
+func (s countingSender) Session() mail.Session {
+	return &countingSession{Session: s.Sender.Session(), started: s.started}
+}
+
+type countingSession struct {
+	mail.Session
+	started chan int
+	n       int
+}
+
+func (s *countingSession) Send(ctx context.Context, msgs []pam.OutboxMessage) []error {
+	s.n++
+	select {
+	case s.started <- s.n:
+	default:
+	}
+	return s.Session.Send(ctx, msgs)
+}
+
+func TestNextBatchIsSentWhileTheLastIsRecorded(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		q := newQueue(t, dialect, 6)
+		started := make(chan int, 8)
+		q.worker = mail.NewWorker(q.db, countingSender{
+			Sender:  mail.NewSMTP(q.srv.SMTP(), from, mail.WithRootCAs(q.srv.Roots), mail.WithSMTPTimeout(5*time.Second)),
+			started: started,
+		}, q.clock.Now, quiet)
+		q.worker.Batch = 3
+		// The first batch's recording stays open until the second batch is being sent. On
+		// SQLite that needs the second claim made before the first recording began (a claim
+		// waits for every open write).
+		first := true
+		mail.SetBeforeCommit(q.worker, func() {
+			if !first {
+				return
+			}
+			first = false
+			deadline := time.After(10 * time.Second)
+			for {
+				select {
+				case n := <-started:
+					if n == 2 {
+						return
+					}
+				case <-deadline:
+					t.Error("the second batch was not sent while the first was being recorded")
+					return
+				}
+			}
+		})
+		if n, err := q.worker.DeliverDue(q.ctx); err != nil || n != 6 {
+			t.Fatalf("attempted %d: %v", n, err)
+		}
+		if got := len(q.srv.Messages()); got != 6 {
+			t.Fatalf("server accepted %d", got)
+		}
+	})
+}

@@ -35,6 +35,10 @@ type Worker struct {
 	BackoffMax  time.Duration
 	// RetryFor is how long after the first failure temporary failures are still retried.
 	RetryFor time.Duration
+
+	// beforeCommit, when set, runs inside the transaction recording a batch, last (tests
+	// hold a recording open with it).
+	beforeCommit func()
 }
 
 // NewWorker returns a worker. A nil sender (no SMTP configured) delivers nothing: mail waits in
@@ -108,34 +112,54 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 }
 
 // claimAndSend claims batches and sends them until none is due, ctx ends or recording failed,
-// handing each sent batch to the recorder.
+// handing each sent batch to the recorder. It claims the next batch before it hands over the
+// one it sent: on SQLite a claim waits for every other write, so claiming after the handover
+// would wait for the very recording it should overlap.
 func (w *Worker) claimAndSend(ctx context.Context, session Session, sent chan<- attempt, failed <-chan struct{}) error {
-	for ctx.Err() == nil {
+	next, err := w.claim(ctx)
+	for err == nil && len(next.msgs) > 0 {
+		b := next
+		// Sending ends with the lease, not with ctx: a shutdown finishes the batch it holds.
+		bctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), b.until)
+		a := attempt{owner: b.owner, msgs: b.msgs, outcomes: w.send(bctx, session, b.msgs)}
+		cancel()
+		next = batch{}
 		select {
 		case <-failed:
 			return nil
 		default:
+			if ctx.Err() == nil {
+				next, err = w.claim(ctx)
+			}
 		}
-		owner := uuid.NewString()
-		leased := time.Now() // the lease is at least this long from here
-		msgs, err := w.db.ClaimMail(ctx, owner, w.now(), w.Lease, w.Batch)
-		if err != nil {
-			return fmt.Errorf("claim mail: %w", err)
-		}
-		if len(msgs) == 0 {
-			return nil
-		}
-		// Sending ends with the lease, not with ctx: a shutdown finishes the batch being sent.
-		bctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), leased.Add(w.Lease))
-		a := attempt{owner: owner, msgs: msgs, outcomes: w.send(bctx, session, msgs)}
-		cancel()
 		select {
 		case sent <- a:
 		case <-failed:
-			return nil
+			return nil // a batch claimed meanwhile is due again when its lease runs out
 		}
 	}
+	if err != nil {
+		return err
+	}
 	return ctx.Err()
+}
+
+// batch is a claim: its owner, its messages, and when its lease ends at the earliest.
+type batch struct {
+	owner string
+	until time.Time
+	msgs  []pam.OutboxMessage
+}
+
+// claim leases the next batch of due messages (none when nothing is due).
+func (w *Worker) claim(ctx context.Context) (batch, error) {
+	b := batch{owner: uuid.NewString(), until: time.Now().Add(w.Lease)}
+	msgs, err := w.db.ClaimMail(ctx, b.owner, w.now(), w.Lease, w.Batch)
+	if err != nil {
+		return batch{}, fmt.Errorf("claim mail: %w", err)
+	}
+	b.msgs = msgs
+	return b, nil
 }
 
 // send sends a claimed batch and judges each result.
@@ -185,6 +209,9 @@ func (w *Worker) record(ctx context.Context, a attempt) error {
 			if err := tx.AppendAudit(ctx, ev); err != nil {
 				return err
 			}
+		}
+		if w.beforeCommit != nil {
+			w.beforeCommit()
 		}
 		return nil
 	})
