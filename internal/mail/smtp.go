@@ -13,12 +13,23 @@ import (
 	"github.com/elevate-pam/elevate/internal/config"
 	"github.com/elevate-pam/elevate/internal/pam"
 	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 )
 
-// Sender delivers a batch of messages and returns one result per message, in order: nil for
-// delivered, a *DeliveryError otherwise.
+// Sender opens sessions with a mail server.
 type Sender interface {
+	// Session returns a session that connects on its first Send.
+	Session() Session
+}
+
+// Session delivers batches of messages over one connection, which it keeps from batch to batch
+// (and replaces when it was lost) until Close.
+type Session interface {
+	// Send delivers msgs in order and returns one result per message, in order: nil for
+	// delivered, a *DeliveryError otherwise. It starts no message once ctx is done.
 	Send(ctx context.Context, msgs []pam.OutboxMessage) []error
+	// Close ends the connection.
+	Close()
 }
 
 // DeliveryError is why a message was not delivered. Permanent errors (an SMTP 5xx answer) are
@@ -45,7 +56,8 @@ type SMTPOption func(*SMTP)
 // (tests trust their own CA this way; nothing global changes).
 func WithRootCAs(pool *x509.CertPool) SMTPOption { return func(s *SMTP) { s.roots = pool } }
 
-// WithSMTPTimeout bounds each network step (connect, each command); the default is 30 s.
+// WithSMTPTimeout bounds each network step: connecting, the check of a kept connection, and
+// the commands of each message; the default is 30 s.
 func WithSMTPTimeout(d time.Duration) SMTPOption { return func(s *SMTP) { s.timeout = d } }
 
 // NewSMTP returns a sender for the server cfg describes, sending from the address from.
@@ -63,6 +75,9 @@ func (s *SMTP) client() (*gomail.Client, error) {
 		gomail.WithPort(s.cfg.Port),
 		gomail.WithTimeout(s.timeout),
 		gomail.WithTLSConfig(tlsCfg),
+		// Every batch on a kept connection starts with a NOOP of the session's own; one per
+		// message would be a round trip each.
+		gomail.WithoutNoop(),
 	}
 	if s.cfg.ImplicitTLS {
 		opts = append(opts, gomail.WithSSL())
@@ -80,52 +95,124 @@ func (s *SMTP) client() (*gomail.Client, error) {
 	return gomail.NewClient(s.cfg.Host, opts...)
 }
 
-// Send delivers msgs over one connection.
+// Send delivers msgs over one connection of its own: a session for one batch.
 func (s *SMTP) Send(ctx context.Context, msgs []pam.OutboxMessage) []error {
+	ss := s.Session()
+	defer ss.Close()
+	return ss.Send(ctx, msgs)
+}
+
+// Session returns a session with the server; it connects on its first Send.
+func (s *SMTP) Session() Session { return &smtpSession{s: s} }
+
+// smtpSession is one connection to the server, opened when first needed and kept between
+// batches.
+type smtpSession struct {
+	s    *SMTP
+	c    *gomail.Client
+	conn *smtp.Client
+}
+
+// connect makes sure the session has a connection that answers: a kept one is asked for a NOOP
+// first, and replaced when it does not answer (the server may have closed it meanwhile).
+func (ss *smtpSession) connect(ctx context.Context) error {
+	if ss.conn != nil {
+		if ss.conn.UpdateDeadline(ss.s.timeout) == nil && ss.conn.Noop() == nil {
+			return nil
+		}
+		ss.Close()
+	}
+	c, err := ss.s.client()
+	if err != nil {
+		return &DeliveryError{Text: "SMTP client: " + err.Error()}
+	}
+	conn, err := c.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return &DeliveryError{Text: "connect to " + ss.s.cfg.String() + ": " + err.Error()}
+	}
+	ss.c, ss.conn = c, conn
+	return nil
+}
+
+// Close ends the connection, if there is one.
+func (ss *smtpSession) Close() {
+	if ss.conn != nil {
+		_ = ss.c.CloseWithSMTPClient(ss.conn)
+		ss.c, ss.conn = nil, nil
+	}
+}
+
+// Send delivers msgs over the session's connection, one after the other; each message has the
+// sender's timeout for its commands. A refusal of one message (an SMTP 4xx or 5xx answer) does
+// not stop the next. When the connection is lost, the message being sent is reported
+// undelivered (it may be retried; it keeps its Message-ID) and the rest go over a new
+// connection; a batch reconnects once, and a second loss reports the rest undelivered.
+func (ss *smtpSession) Send(ctx context.Context, msgs []pam.OutboxMessage) []error {
 	errs := make([]error, len(msgs))
-	fail := func(err error) []error {
-		for i := range errs {
+	fail := func(from int, err error) []error {
+		for i := from; i < len(errs); i++ {
 			if errs[i] == nil {
 				errs[i] = err
 			}
 		}
 		return errs
 	}
-	built := make([]*gomail.Msg, 0, len(msgs))
-	index := make([]int, 0, len(msgs))
+	built := make([]*gomail.Msg, len(msgs))
+	some := false
 	for i, m := range msgs {
-		gm, err := s.build(m)
+		gm, err := ss.s.build(m)
 		if err != nil {
 			errs[i] = &DeliveryError{Permanent: true, Text: "cannot build the message: " + err.Error()}
 			continue
 		}
-		built = append(built, gm)
-		index = append(index, i)
+		built[i], some = gm, true
 	}
-	if len(built) == 0 {
+	if !some {
 		return errs
 	}
-	c, err := s.client()
-	if err != nil {
-		return fail(&DeliveryError{Text: "SMTP client: " + err.Error()})
+	if err := ss.connect(ctx); err != nil {
+		return fail(0, err)
 	}
-	conn, err := c.DialToSMTPClientWithContext(ctx)
-	if err != nil {
-		return fail(&DeliveryError{Text: "connect to " + s.cfg.String() + ": " + err.Error()})
-	}
-	defer c.CloseWithSMTPClient(conn)
-	_ = c.SendWithSMTPClient(conn, built...)
-	for j, gm := range built {
-		i := index[j]
+	lost := &DeliveryError{Text: "not delivered (connection lost)"}
+	reconnected := false
+	for i, gm := range built {
+		if gm == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			return fail(i, &DeliveryError{Text: "not sent: " + ctx.Err().Error()})
+		}
+		if ss.conn == nil { // lost while sending the message before
+			if reconnected {
+				return fail(i, lost)
+			}
+			reconnected = true
+			if err := ss.connect(ctx); err != nil {
+				return fail(i, err)
+			}
+		}
+		_ = ss.c.SendWithSMTPClient(ss.conn, gm)
 		switch {
 		case gm.IsDelivered():
+			continue
 		case gm.HasSendError():
 			errs[i] = classify(gm.SendError())
+			if answered(gm.SendError()) {
+				continue
+			}
 		default:
-			errs[i] = &DeliveryError{Text: "not delivered (connection lost)"}
+			errs[i] = lost
 		}
+		ss.Close()
 	}
 	return errs
+}
+
+// answered reports whether err is the server's answer to a command (so the connection still
+// serves the next message), not a failure of the connection itself.
+func answered(err error) bool {
+	var se *gomail.SendError
+	return errors.As(err, &se) && se.ErrorCode() >= 400 && se.ErrorCode() < 600
 }
 
 // classify keeps the server's answer and decides whether to try again: only a 5xx answer is

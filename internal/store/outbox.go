@@ -1,12 +1,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/pam"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // outboxRow is a row of mail_outbox.
@@ -50,47 +52,52 @@ func (s *Store) EnqueueMail(ctx context.Context, m pam.OutboxMessage) error {
 	return s.EnqueueMails(ctx, []pam.OutboxMessage{m})
 }
 
-// dueMail selects messages a worker may take at now: waiting, due, and not leased by anyone.
-func dueMail(q *gorm.DB, now time.Time) *gorm.DB {
-	return q.Where("state IN ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)",
-		[]string{pam.MailQueued, pam.MailRetrying}, now, now)
-}
+// claimPostgres takes due rows and writes the lease in one statement: rows another worker is
+// claiming at this moment are skipped (SKIP LOCKED), and a row changed since the statement
+// began is checked against the condition again once locked.
+const claimPostgres = `WITH due AS (
+	SELECT id FROM mail_outbox
+	WHERE state IN (?, ?) AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+	ORDER BY next_attempt_at, created_at, id LIMIT ? FOR UPDATE SKIP LOCKED)
+UPDATE mail_outbox m SET lease_owner = ?, lease_until = ? FROM due WHERE m.id = due.id RETURNING m.*`
 
-// ClaimMail leases up to limit due messages to owner until now+lease and returns them. A
-// message is held by one claim at a time: on PostgreSQL rows being claimed by another worker
-// are skipped (FOR UPDATE SKIP LOCKED), and the lease is written with a conditional update
-// that rechecks that nobody holds it (SQLite serialises writers). A lease that runs out (a
-// worker died mid-send) makes the message due again.
+// claimSQLite is the same claim for SQLite, run in an immediate transaction.
+const claimSQLite = `UPDATE mail_outbox SET lease_owner = ?, lease_until = ? WHERE id IN (
+	SELECT id FROM mail_outbox
+	WHERE state IN (?, ?) AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+	ORDER BY next_attempt_at, created_at, id LIMIT ?) RETURNING *`
+
+// ClaimMail leases up to limit due messages to owner until now+lease and returns them, oldest
+// due first. A message is held by one claim at a time: on PostgreSQL one statement locks the
+// due rows, skipping rows another worker is claiming (FOR UPDATE SKIP LOCKED), and writes the
+// lease; on SQLite the claim is an immediate transaction, and SQLite serialises writers. Either
+// way the lease is written only where nobody holds one. A lease that runs out (a worker died
+// mid-send) makes the message due again.
 func (s *Store) ClaimMail(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]pam.OutboxMessage, error) {
 	now = now.UTC()
-	var out []pam.OutboxMessage
-	err := s.Tx(ctx, func(tx *Store) error {
-		q := dueMail(tx.db.Model(&outboxRow{}), now).Order("next_attempt_at, created_at, id").Limit(limit)
-		if tx.dialect == Postgres {
-			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+	until := now.Add(lease)
+	var rows []outboxRow
+	if s.dialect == Postgres {
+		err := s.conn(ctx).Raw(claimPostgres, pam.MailQueued, pam.MailRetrying, now, now, limit, owner, until).Scan(&rows).Error
+		if err != nil {
+			return nil, err
 		}
-		var ids []string
-		if err := q.Pluck("id", &ids).Error; err != nil {
-			return err
+	} else {
+		err := s.Tx(ctx, func(tx *Store) error {
+			return tx.db.Raw(claimSQLite, owner, until, pam.MailQueued, pam.MailRetrying, now, now, limit).Scan(&rows).Error
+		})
+		if err != nil {
+			return nil, err
 		}
-		if len(ids) == 0 {
-			return nil
-		}
-		until := now.Add(lease)
-		if err := dueMail(tx.db.Model(&outboxRow{}).Where("id IN ?", ids), now).
-			Updates(map[string]any{"lease_owner": owner, "lease_until": until}).Error; err != nil {
-			return err
-		}
-		var rows []outboxRow
-		if err := tx.db.Where("id IN ? AND lease_owner = ?", ids, owner).Order("next_attempt_at, created_at, id").Find(&rows).Error; err != nil {
-			return err
-		}
-		for _, r := range rows {
-			out = append(out, outboxToDomain(r))
-		}
-		return nil
+	}
+	slices.SortFunc(rows, func(a, b outboxRow) int {
+		return cmp.Or(a.NextAttemptAt.Compare(b.NextAttemptAt), a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
 	})
-	return out, err
+	out := make([]pam.OutboxMessage, len(rows))
+	for i, r := range rows {
+		out[i] = outboxToDomain(r)
+	}
+	return out, nil
 }
 
 // MailOutcome is what happened to one delivery attempt.
@@ -126,6 +133,67 @@ func (s *Store) FinishMail(ctx context.Context, id, owner string, o MailOutcome)
 	}
 	res := s.conn(ctx).Model(&outboxRow{}).Where("id = ? AND lease_owner = ? AND state IN ?", id, owner, []string{pam.MailQueued, pam.MailRetrying}).Updates(set)
 	return res.RowsAffected == 1, res.Error
+}
+
+// finishSent records delivered messages still leased to owner and returns the ids it recorded.
+const finishSent = `UPDATE mail_outbox SET state = ?, attempts = attempts + 1, last_error = '', lease_owner = '',
+	lease_until = NULL, updated_at = ?, sent_at = ? WHERE id IN ? AND lease_owner = ? AND state IN (?, ?) RETURNING id`
+
+// finishSentRedacted does the same and replaces the bodies with a note.
+const finishSentRedacted = `UPDATE mail_outbox SET state = ?, attempts = attempts + 1, last_error = '', lease_owner = '',
+	lease_until = NULL, updated_at = ?, sent_at = ?, body_text = ?, body_html = ? WHERE id IN ? AND lease_owner = ?
+	AND state IN (?, ?) RETURNING id`
+
+// FinishMails records the outcomes of a batch of attempts made under owner's lease
+// (outcomes[i] is the outcome for ids[i]) and releases their leases, like FinishMail for each,
+// and reports for each message whether it was recorded: false, writing nothing, where owner no
+// longer holds it. Delivered messages that share a time and a redaction note are recorded by
+// one statement; any other outcome (a retry, a failure) takes a statement of its own.
+func (s *Store) FinishMails(ctx context.Context, owner string, ids []string, outcomes []MailOutcome) ([]bool, error) {
+	if len(ids) != len(outcomes) {
+		return nil, fmt.Errorf("finish mail: %d ids, %d outcomes", len(ids), len(outcomes))
+	}
+	type sentKey struct {
+		at     time.Time
+		redact string
+	}
+	sent := map[sentKey][]string{}
+	var keys []sentKey // in first-seen order, so the statements are the same on every run
+	done := make([]bool, len(ids))
+	index := make(map[string]int, len(ids))
+	for i, o := range outcomes {
+		index[ids[i]] = i
+		if o.State != pam.MailSent {
+			ok, err := s.FinishMail(ctx, ids[i], owner, o)
+			if err != nil {
+				return nil, err
+			}
+			done[i] = ok
+			continue
+		}
+		k := sentKey{o.At.UTC(), o.Redact}
+		if _, seen := sent[k]; !seen {
+			keys = append(keys, k)
+		}
+		sent[k] = append(sent[k], ids[i])
+	}
+	for _, k := range keys {
+		var recorded []string
+		var q *gorm.DB
+		if k.redact == "" {
+			q = s.conn(ctx).Raw(finishSent, pam.MailSent, k.at, k.at, sent[k], owner, pam.MailQueued, pam.MailRetrying)
+		} else {
+			q = s.conn(ctx).Raw(finishSentRedacted, pam.MailSent, k.at, k.at, k.redact, k.redact, sent[k], owner,
+				pam.MailQueued, pam.MailRetrying)
+		}
+		if err := q.Scan(&recorded).Error; err != nil {
+			return nil, err
+		}
+		for _, id := range recorded {
+			done[index[id]] = true
+		}
+	}
+	return done, nil
 }
 
 // RequeueMail puts a failed message back in the queue, due at once, with a fresh retry window.

@@ -75,9 +75,14 @@ type Server struct {
 
 	mu      sync.Mutex
 	msgs    []Message
+	conns   int
 	reject  func(rcpt string) error
 	arrived chan struct{}
 }
+
+// ErrHangup, returned by a Reject function, makes the server close the connection instead of
+// answering, as a server that crashes or a network that fails would.
+var ErrHangup = errors.New("mailtest: hang up")
 
 // Start starts a server and stops it when the test ends.
 func Start(t testing.TB, opts Options) *Server {
@@ -93,7 +98,7 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	cert, roots := testCert(t)
 	s := &Server{t: t, opts: opts, Roots: roots, arrived: make(chan struct{}, 1)}
-	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &session{s: s}, nil }))
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &session{s: s, conn: c}, nil }))
 	srv.Domain = "localhost"
 	srv.ErrorLog = log.New(io.Discard, "", 0)
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
@@ -119,10 +124,27 @@ func Start(t testing.TB, opts Options) *Server {
 	case NoTLS:
 		srv.AllowInsecureAuth = true
 	}
+	ln = countingListener{Listener: ln, s: s}
 	s.srv, s.ln, s.Addr = srv, ln, ln.Addr().String()
 	go srv.Serve(ln)
 	t.Cleanup(s.Close)
 	return s
+}
+
+// countingListener counts the connections it accepts.
+type countingListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.s.mu.Lock()
+		l.s.conns++
+		l.s.mu.Unlock()
+	}
+	return c, err
 }
 
 // Close stops the server; connections are then refused.
@@ -156,11 +178,19 @@ func (s *Server) URL() string {
 }
 
 // Reject makes the server answer RCPT TO with fn's error for each recipient (nil accepts). Use
-// &smtp.SMTPError{Code: 451, …} for a temporary failure, Code 550 for a permanent one.
+// &smtp.SMTPError{Code: 451, …} for a temporary failure, Code 550 for a permanent one, and
+// ErrHangup to drop the connection.
 func (s *Server) Reject(fn func(rcpt string) error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reject = fn
+}
+
+// Connections returns how many connections the server has accepted so far.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
 }
 
 // Messages returns every accepted message so far.
@@ -201,6 +231,7 @@ func (s *Server) WaitFor(n int, timeout time.Duration) []Message {
 
 type session struct {
 	s      *Server
+	conn   *smtp.Conn
 	authed bool
 	from   string
 	to     []string
@@ -232,6 +263,9 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	x.s.mu.Unlock()
 	if reject != nil {
 		if err := reject(to); err != nil {
+			if errors.Is(err, ErrHangup) {
+				x.conn.Close()
+			}
 			return err
 		}
 	}
