@@ -196,6 +196,7 @@ func (w *Worker) record(ctx context.Context, a attempt) error {
 		if err != nil {
 			return fmt.Errorf("record delivery of %d messages: %w", len(a.msgs), err)
 		}
+		evs := make([]*audit.Event, 0, len(a.msgs))
 		for i, m := range a.msgs {
 			o := a.outcomes[i]
 			if !held[i] {
@@ -206,9 +207,11 @@ func (w *Worker) record(ctx context.Context, a attempt) error {
 			if o.State == pam.MailFailed {
 				ev.Outcome = audit.OutcomeFailure
 			}
-			if err := tx.AppendAudit(ctx, ev); err != nil {
-				return err
-			}
+			evs = append(evs, ev)
+		}
+		// Each message keeps its own event; the batch's events are stored in one statement.
+		if err := tx.AppendAudits(ctx, evs); err != nil {
+			return err
 		}
 		if w.beforeCommit != nil {
 			w.beforeCommit()

@@ -1,10 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"iter"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"gorm.io/gorm"
@@ -12,27 +15,50 @@ import (
 
 // AppendAudit stores ev inside the caller's transaction, so the event commits with the change
 // it records, or neither does. It takes no lock: the sealer gives the event its place in the
-// chain moments after the commit (see sealer). When the outermost transaction has committed,
-// Tx waits briefly for its events to be sealed, so whoever made a change finds it on the trail.
+// chain moments after the commit (see sealer).
 //
 // An event without a time gets the current time.
 func (s *Store) AppendAudit(ctx context.Context, ev *audit.Event) error {
+	return s.AppendAudits(ctx, []*audit.Event{ev})
+}
+
+// AppendAudits stores evs, in order, with one INSERT inside the caller's transaction, as
+// AppendAudit does for one.
+func (s *Store) AppendAudits(ctx context.Context, evs []*audit.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
 	return s.Tx(ctx, func(tx *Store) error {
-		if ev.At.IsZero() {
-			ev.At = tx.now()
+		var b strings.Builder
+		args := make([]any, 0, 13*len(evs))
+		b.WriteString(`INSERT INTO audit_events (at, actor_type, actor_id, actor_name, action, target_type, target_id,
+			request_id, subject_id, outcome, details, ip, user_agent) VALUES `)
+		for i, ev := range evs {
+			if ev.At.IsZero() {
+				ev.At = tx.now()
+			}
+			ev.Normalize()
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, ev.At, ev.ActorType, ev.ActorID, ev.ActorName, ev.Action, ev.TargetType, ev.TargetID,
+				ev.RequestID, ev.SubjectID, ev.Outcome, ev.Details, ev.IP, ev.UserAgent)
 		}
-		ev.Normalize()
-		var out struct{ ID, Txid int64 }
-		err := tx.db.Raw(`INSERT INTO audit_events (at, actor_type, actor_id, actor_name, action, target_type, target_id,
-			request_id, subject_id, outcome, details, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			RETURNING id, txid`,
-			ev.At, ev.ActorType, ev.ActorID, ev.ActorName, ev.Action, ev.TargetType, ev.TargetID,
-			ev.RequestID, ev.SubjectID, ev.Outcome, ev.Details, ev.IP, ev.UserAgent).Scan(&out).Error
-		if err != nil {
-			return fmt.Errorf("audit: store event %s: %w", ev.Action, err)
+		b.WriteString(" RETURNING id, txid")
+		var out []struct{ ID, Txid int64 }
+		if err := tx.db.Raw(b.String(), args...).Scan(&out).Error; err != nil {
+			return fmt.Errorf("audit: store %d events from %s: %w", len(evs), evs[0].Action, err)
 		}
-		ev.ID = out.ID
-		tx.events.add(out.ID, out.Txid)
+		if len(out) != len(evs) {
+			return fmt.Errorf("audit: stored %d of %d events", len(out), len(evs))
+		}
+		// Ids are assigned in the order of VALUES; RETURNING promises no order, so sort by id.
+		slices.SortFunc(out, func(a, b struct{ ID, Txid int64 }) int { return cmp.Compare(a.ID, b.ID) })
+		for i, ev := range evs {
+			ev.ID = out[i].ID
+			tx.events.add(out[i].ID, out[i].Txid)
+		}
 		return nil
 	})
 }
