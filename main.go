@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -278,6 +279,13 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("listen on %s (ELEVATE_ADDR): %w", e.cfg.Addr, err)
 	}
 	e.log.Info("elevate listening", "addr", ln.Addr().String(), "base_url", e.cfg.BaseURL.String(), "database", db.Dialect())
+	if e.cfg.DebugAddr != "" {
+		stop, err := serveDebug(e.cfg.DebugAddr, e.log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
@@ -398,4 +406,23 @@ func (e *env) loadDemo(ctx context.Context, db *store.Store, adminSvc *admin.Ser
 		fmt.Fprintf(e.stdout, "  %-22s %-16s %s\n", l.Email, l.Name, l.Role)
 	}
 	return nil
+}
+
+// serveDebug serves Go's profiler on addr (a loopback address, checked by config) for whoever
+// measures a running server, and returns a function that stops it.
+func serveDebug(addr string, log *slog.Logger) (func(), error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (ELEVATE_DEBUG_ADDR): %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("profiler listening", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }

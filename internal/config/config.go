@@ -44,6 +44,8 @@ type Config struct {
 	// SweepInterval is how often the request sweeper writes down timed-out and expired
 	// requests. Decisions never wait for it; it keeps states, lists and mail current.
 	SweepInterval time.Duration
+	// DebugAddr, when set, is a loopback host:port that serves Go's profiler (net/http/pprof).
+	DebugAddr string
 }
 
 // Error names the variable whose value is wrong, so start-up can print one clear line.
@@ -84,6 +86,13 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
 		return c, &Error{"ELEVATE_ADDR", fmt.Sprintf("%q is not host:port", c.Addr)}
+	}
+	if c.DebugAddr = get("ELEVATE_DEBUG_ADDR", ""); c.DebugAddr != "" {
+		host, port, err := net.SplitHostPort(c.DebugAddr)
+		ip, perr := netip.ParseAddr(host)
+		if err != nil || port == "" || perr != nil || !ip.IsLoopback() {
+			return c, &Error{"ELEVATE_DEBUG_ADDR", fmt.Sprintf("%q is not a loopback host:port such as 127.0.0.1:6060 (the profiler must not be reachable from the network)", c.DebugAddr)}
+		}
 	}
 
 	base := get("ELEVATE_BASE_URL", "")

@@ -46,6 +46,10 @@ func TestBadValuesNameTheirVariable(t *testing.T) {
 		{"ELEVATE_STEP_UP_WINDOW", "5s"},
 		{"ELEVATE_SWEEP_INTERVAL", "10ms"},
 		{"ELEVATE_SWEEP_INTERVAL", "often"},
+		{"ELEVATE_DEBUG_ADDR", "0.0.0.0:6060"},
+		{"ELEVATE_DEBUG_ADDR", "192.168.1.5:6060"},
+		{"ELEVATE_DEBUG_ADDR", "localhost:6060"},
+		{"ELEVATE_DEBUG_ADDR", "127.0.0.1"},
 	} {
 		_, err := Load(envOf(map[string]string{tc.key: tc.value}))
 		var ce *Error
@@ -122,5 +126,17 @@ func TestSMTPURL(t *testing.T) {
 	_, err = Load(envOf(map[string]string{"ELEVATE_SMTP_URL": "smtp://u:secret@mail:0"}))
 	if err == nil || strings.Contains(err.Error(), "secret") {
 		t.Fatalf("bad port: %v", err)
+	}
+}
+
+func TestDebugAddrIsLoopbackOnly(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:6060", "[::1]:6060", "127.0.0.1:0"} {
+		c, err := Load(envOf(map[string]string{"ELEVATE_DEBUG_ADDR": addr}))
+		if err != nil || c.DebugAddr != addr {
+			t.Errorf("%s: %q %v", addr, c.DebugAddr, err)
+		}
+	}
+	if c, err := Load(envOf(nil)); err != nil || c.DebugAddr != "" {
+		t.Fatalf("the profiler is on by default: %q %v", c.DebugAddr, err)
 	}
 }
