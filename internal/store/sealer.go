@@ -503,17 +503,18 @@ func (s *Store) SealWaiting(ctx context.Context) (int, error) {
 	}
 }
 
-// AuditWaiting returns how many stored events wait to be sealed and the oldest one's time.
+// AuditWaiting returns how many stored events wait to be sealed and the first one's time.
 func (s *Store) AuditWaiting(ctx context.Context) (int64, time.Time, error) {
-	var out struct {
-		N      int64
-		Oldest *time.Time
+	var n int64
+	if err := s.conn(ctx).Model(&AuditRow{}).Where("seq IS NULL").Count(&n).Error; err != nil || n == 0 {
+		return n, time.Time{}, err
 	}
-	err := s.conn(ctx).Raw("SELECT count(*) AS n, min(at) AS oldest FROM audit_events WHERE seq IS NULL").Scan(&out).Error
-	if err != nil || out.Oldest == nil {
-		return out.N, time.Time{}, err
+	// The column read as itself: an aggregate such as min(at) comes back from SQLite as text.
+	var first []AuditRow
+	if err := s.conn(ctx).Select("at").Where("seq IS NULL").Order("id").Limit(1).Find(&first).Error; err != nil || len(first) == 0 {
+		return n, time.Time{}, err
 	}
-	return out.N, out.Oldest.UTC(), nil
+	return n, first[0].At.UTC(), nil
 }
 
 // UnsealedAudit returns up to limit events waiting to be sealed, oldest first, addressed by id.
