@@ -44,7 +44,8 @@ type sealer struct {
 	kicked  bool          // a transaction committed events since the last pass began
 	wait    time.Duration // how long a committed transaction waits for its seal (SetSealWait)
 	running bool
-	last    time.Time // when the last pass began
+	last    time.Time     // when the last pass began
+	wake    chan struct{} // ends a pause between passes (buffered, one)
 }
 
 // A sealing is an event a caller waits on until it is in the chain.
@@ -105,7 +106,10 @@ func (s *Store) SetSealWait(d time.Duration) { s.seal.wait = d }
 func (z *sealer) kick() {
 	z.mu.Lock()
 	z.kicked = true
-	z.startLocked()
+	if !z.running {
+		z.running = true
+		go z.run()
+	}
 	z.mu.Unlock()
 }
 
@@ -158,7 +162,12 @@ func (z *sealer) await(ctx context.Context, t *txEvents) {
 	z.mu.Unlock()
 }
 
+// startLocked starts the loop, or wakes it from a pause between passes nobody waits for.
 func (z *sealer) startLocked() {
+	select {
+	case z.wake <- struct{}{}:
+	default:
+	}
 	if !z.running {
 		z.running = true
 		go z.run()
@@ -180,7 +189,11 @@ func (z *sealer) run() {
 			// Nobody waits for these: gather what commits meanwhile into fewer passes.
 			if wait := kickedGap - time.Since(z.last); wait > 0 {
 				z.mu.Unlock()
-				time.Sleep(wait)
+				// A check or a waiting change arriving meanwhile ends the pause.
+				select {
+				case <-time.After(wait):
+				case <-z.wake:
+				}
 				continue
 			}
 		}

@@ -90,7 +90,7 @@ func Open(rawURL string) (*Store, error) {
 	if err := c.register(db); err != nil {
 		return nil, fmt.Errorf("open %s database: count statements: %w", dialect, err)
 	}
-	s := &Store{db: db, dialect: dialect, now: time.Now, counts: c, seal: &sealer{}}
+	s := &Store{db: db, dialect: dialect, now: time.Now, counts: c, seal: &sealer{wake: make(chan struct{}, 1)}}
 	s.seal.db = s
 	return s, nil
 }
