@@ -170,7 +170,7 @@ func (s *Server) listRequests(c echo.Context) error {
 	f := pam.RequestFilter{Limit: pageSize}
 	var err error
 	if f.Before, err = listCursor(c); err != nil {
-		return s.restartList(c, err)
+		return s.badCursor(c, err)
 	}
 	status := c.QueryParam("status")
 	if status != "" {
@@ -231,7 +231,7 @@ func (s *Server) showApprovals(c echo.Context) error {
 	now, loc := s.now(), viewerZone(c)
 	after, err := listCursor(c)
 	if err != nil {
-		return s.restartList(c, err)
+		return s.badCursor(c, err)
 	}
 	inbox, err := s.access.Approvals(ctx, u, after, 20)
 	if err != nil {
