@@ -329,8 +329,7 @@ func (s *Server) renderCard(c echo.Context, status int, u pam.User, v access.Vie
 	if edit != nil {
 		edit(&card)
 	}
-	csrf := s.meta(c, "").CSRF
-	return render(c, status, reqview.Card(csrf, card))
+	return render(c, status, reqview.Card(csrfToken(c), card))
 }
 
 func (s *Server) withdrawRequest(c echo.Context) error {

@@ -110,6 +110,12 @@ func (s *Store) InboxCountPlan(ctx context.Context, user pam.UserID, now time.Ti
 	return s.plan(ctx, s.inboxQuery(ctx, user, now).Select("COUNT(*)"), &[]struct{ N int64 }{})
 }
 
+// SessionPlan returns the database's plan for SessionWithUser's statement with the inbox
+// counted at inboxAt, made like AuditPagePlan's.
+func (s *Store) SessionPlan(ctx context.Context, idHash, enrolmentKey string, inboxAt time.Time) (string, error) {
+	return s.plan(ctx, s.sessionQuery(ctx, idHash, enrolmentKey, inboxAt), &[]sessionUserRow{})
+}
+
 // MigrateTo applies the migrations up to and including id, so a test can write rows the way an
 // earlier version did before the later migrations run.
 func (s *Store) MigrateTo(ctx context.Context, id string) error {

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -90,7 +91,7 @@ func TestSessionWithUserReadsTheFrameInOneStatement(t *testing.T) {
 		frame := func(idHash string) (pam.User, store.Frame) {
 			t.Helper()
 			before := db.Counts()
-			_, u, f, err := db.SessionWithUser(ctx, idHash, enrolmentKey)
+			_, u, f, err := db.SessionWithUser(ctx, idHash, enrolmentKey, time.Time{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,8 +141,47 @@ func TestSessionWithUserReadsTheFrameInOneStatement(t *testing.T) {
 		if err := db.DisableUser(ctx, w.olivia.ID, t0); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, _, err := db.SessionWithUser(ctx, w.oliviaS, enrolmentKey); pam.ErrorCode(err) != pam.ENOTFOUND {
+		if _, _, _, err := db.SessionWithUser(ctx, w.oliviaS, enrolmentKey, t0); pam.ErrorCode(err) != pam.ENOTFOUND {
 			t.Fatalf("a disabled user's session: %v", err)
+		}
+	})
+}
+
+// Given a time, the session statement also counts the user's inbox, as InboxCount and the
+// inbox's pages count it, and is still one statement; without one it counts nothing.
+func TestSessionWithUserCountsTheInboxInTheSameStatement(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		w := newFrameWorld(t, dialect)
+		now := t0.Add(time.Minute)
+		for _, c := range []struct {
+			who    string
+			idHash string
+			user   pam.UserID
+			want   int64
+		}{{"olivia", w.oliviaS, w.olivia.ID, 2}, {"sam", w.samS, w.sam.ID, 1}} {
+			before := w.db.Counts().Statements
+			_, _, f, err := w.db.SessionWithUser(ctx, c.idHash, enrolmentKey, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := w.db.Counts().Statements - before; n != 1 {
+				t.Fatalf("%s: the session with its frame and count took %d statements", c.who, n)
+			}
+			alone, err := w.db.InboxCount(ctx, c.user, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !f.InboxRead || f.Inbox != c.want || alone != c.want {
+				t.Fatalf("%s: frame count %d (read %v), InboxCount %d, want %d", c.who, f.Inbox, f.InboxRead, alone, c.want)
+			}
+		}
+		// Once their time is up, waiting requests leave the count.
+		if _, _, f, err := w.db.SessionWithUser(ctx, w.oliviaS, enrolmentKey, t0.Add(2*time.Hour)); err != nil || f.Inbox != 0 || !f.InboxRead {
+			t.Fatalf("after the requests timed out: %+v %v", f, err)
+		}
+		if _, _, f, err := w.db.SessionWithUser(ctx, w.oliviaS, enrolmentKey, time.Time{}); err != nil || f.InboxRead || f.Inbox != 0 {
+			t.Fatalf("without a time: %+v %v", f, err)
 		}
 	})
 }
@@ -169,22 +209,30 @@ func TestInboxCountIsOneIndexedStatement(t *testing.T) {
 			t.Fatalf("InboxCount %d, the inbox lists %+v", n, list)
 		}
 
-		plan, err := w.db.InboxCountPlan(ctx, w.olivia.ID, now)
-		if err != nil {
-			t.Fatal(err)
+		// The count alone and with the session: each reads requests through an index.
+		plans := map[string]func() (string, error){
+			"count":   func() (string, error) { return w.db.InboxCountPlan(ctx, w.olivia.ID, now) },
+			"session": func() (string, error) { return w.db.SessionPlan(ctx, w.oliviaS, enrolmentKey, now) },
 		}
-		var indexed, scans bool
-		switch dialect {
-		case store.Postgres:
-			indexed = strings.Contains(plan, " on requests") && (strings.Contains(plan, "Index Scan using requests_") ||
-				strings.Contains(plan, "Index Only Scan using requests_") || strings.Contains(plan, "Bitmap Index Scan on requests_"))
-			scans = strings.Contains(plan, "Seq Scan on requests")
-		case store.SQLite:
-			indexed = strings.Contains(plan, "SEARCH requests USING INDEX requests_")
-			scans = strings.Contains(plan, "SCAN requests")
-		}
-		if !indexed || scans {
-			t.Errorf("the count is not served by an index on requests:\n%s", plan)
+		for name, explain := range plans {
+			plan, err := explain()
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			var indexed, scans bool
+			switch dialect {
+			case store.Postgres:
+				indexed = strings.Contains(plan, " on requests") && (strings.Contains(plan, "Index Scan using requests_") ||
+					strings.Contains(plan, "Index Only Scan using requests_") || strings.Contains(plan, "Bitmap Index Scan on requests_"))
+				scans = strings.Contains(plan, "Seq Scan on requests")
+			case store.SQLite:
+				// The inbox's statements name requests r.
+				indexed = regexp.MustCompile(`SEARCH r USING (COVERING )?INDEX requests_`).MatchString(plan)
+				scans = regexp.MustCompile(`SCAN (r|requests)\b`).MatchString(plan)
+			}
+			if !indexed || scans {
+				t.Errorf("%s: the inbox is not read through an index on requests:\n%s", name, plan)
+			}
 		}
 	})
 }

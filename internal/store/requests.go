@@ -265,13 +265,23 @@ func (s *Store) fillApprovalCounts(ctx context.Context, rs []*pam.Request) error
 	return nil
 }
 
-// inboxQuery selects requests waiting for a user: pending, not timed out, not theirs, in an
-// approver group they are an enabled member of, and not yet reviewed by them.
+// waitingFor is the SQL condition true for a request r waiting for the decision of the user
+// whose id is the SQL expression user, at the time @now: pending and not timed out, not theirs,
+// in an approver group they are an enabled member of, and not yet reviewed by them. The inbox,
+// its count and the navigation's count (SessionWithUser) share it, so they always agree; the
+// ways a request reaches someone's inbox are all here. Its leading terms are
+// requests_inbox_idx's (status, approver_group_id), so it reads the waiting requests of the
+// user's groups and nothing else.
+func waitingFor(user string) string {
+	return `r.status = 'pending' AND r.pending_until > @now AND r.requester_id <> ` + user + `
+		AND r.approver_group_id IN (SELECT gm.group_id FROM group_members gm
+			JOIN users gu ON gu.id = gm.user_id AND gu.disabled_at IS NULL WHERE gm.user_id = ` + user + `)
+		AND NOT EXISTS (SELECT 1 FROM reviews v WHERE v.request_id = r.id AND v.reviewer_id = ` + user + `)`
+}
+
+// inboxQuery selects the requests waiting for a user (see waitingFor).
 func (s *Store) inboxQuery(ctx context.Context, user pam.UserID, now time.Time) *gorm.DB {
-	return s.conn(ctx).Model(&RequestRow{}).
-		Where("status = ? AND pending_until > ? AND requester_id <> ?", string(pam.StatusPending), now.UTC(), string(user)).
-		Where("approver_group_id IN (SELECT gm.group_id FROM group_members gm JOIN users u ON u.id = gm.user_id AND u.disabled_at IS NULL WHERE gm.user_id = ?)", string(user)).
-		Where("NOT EXISTS (SELECT 1 FROM reviews v WHERE v.request_id = requests.id AND v.reviewer_id = ?)", string(user))
+	return s.conn(ctx).Table("requests r").Where(waitingFor("@user"), map[string]any{"user": string(user), "now": now.UTC()})
 }
 
 // Inbox lists the requests waiting for a user, oldest first, one keyset page at a time.
@@ -287,7 +297,8 @@ func (s *Store) Inbox(ctx context.Context, user pam.UserID, now time.Time, after
 	return s.findRequests(ctx, q)
 }
 
-// InboxCount counts the requests waiting for a user (for the navigation badge).
+// InboxCount counts the requests waiting for a user (for the navigation badge of a page whose
+// session was read without it).
 func (s *Store) InboxCount(ctx context.Context, user pam.UserID, now time.Time) (int64, error) {
 	var n int64
 	err := s.inboxQuery(ctx, user, now).Count(&n).Error
