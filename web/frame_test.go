@@ -52,9 +52,11 @@ func TestSignedInPagesSpendOneStatementOnTheirFrame(t *testing.T) {
 		// Beyond its frame (session, user, enrolment facts and the navigation's count: one
 		// statement), the profile reads the viewer's own two-step status (the enrolment, and its
 		// unused recovery codes when there is one); the dashboard the viewer's grants and pending
-		// requests (and, for a pending one, its people and reviews); an audit event page the event
-		// and whether a later one exists. Before the frame these were 6, 8, 5 and 8; before the
-		// count joined it, 4, 4, 3 and 6; before the event's one read, 4 for the event.
+		// requests (and, for a pending one, its people and reviews); the inbox its page with the
+		// count of all of it (which the navigation shows, so the frame skips it) and what the
+		// viewer decided; an audit event page the event and whether a later one exists. Before
+		// the frame these were 6, 8, 5 and 8; before the count joined it, 4, 4, 3 and 6; before the
+		// inbox's table, 8 for the inbox; before the event's one read, 4 for the event.
 		const frame = 1
 		for _, want := range []struct {
 			who  string
@@ -64,7 +66,7 @@ func TestSignedInPagesSpendOneStatementOnTheirFrame(t *testing.T) {
 		}{
 			{"enrolled approver", ap, "/profile", 2}, {"enrolled approver", ap, "/", 2},
 			{"requester", rhea, "/profile", 1}, {"requester", rhea, "/", 4},
-			{"admin", root, "/audit/1", 1},
+			{"enrolled approver", ap, "/approvals", 2}, {"admin", root, "/audit/1", 1},
 		} {
 			want.c.get(want.path) // the idle clock stays put from here on
 			n, p := want.c.statements(want.path)
@@ -78,7 +80,7 @@ func TestSignedInPagesSpendOneStatementOnTheirFrame(t *testing.T) {
 
 		// The badge counts what the inbox lists.
 		inbox := ap.get("/approvals")
-		if cards := inbox.find("request-card").Length(); cards != 1 || strings.TrimSpace(strings.TrimPrefix(inbox.find("nav-approvals").First().Text(), "Approvals")) != "1" {
+		if cards := inbox.find("inbox-row").Length(); cards != 1 || strings.TrimSpace(strings.TrimPrefix(inbox.find("nav-approvals").First().Text(), "Approvals")) != "1" {
 			t.Fatalf("inbox: %d cards, badge %q", cards, inbox.find("nav-approvals").Text())
 		}
 		if n, err := access.New(a.db, a.clock.Now, nil).InboxCount(ctx, olivia); err != nil || n != 1 {

@@ -188,9 +188,9 @@ const (
 	frameKey = "frame"
 )
 
-// ownNavCount are the GET routes that draw no navigation count from the session read: an export
-// draws no navigation.
-var ownNavCount = map[string]bool{"/audit/export": true}
+// ownNavCount are the GET routes that draw no navigation count from the session read: the inbox
+// counts what waits with its own page, a card fragment and an export draw no navigation.
+var ownNavCount = map[string]bool{"/approvals": true, "/approvals/:id/card": true, "/audit/export": true}
 
 // loadUser puts the signed-in user (if any) on the context, with the frame of their pages when
 // it was read with the session. A disabled user's sessions end here. A GET page's session is

@@ -67,11 +67,19 @@ func csrfToken(c echo.Context) string {
 
 func redirect(c echo.Context, to string) error { return c.Redirect(http.StatusSeeOther, to) }
 
+const inboxCountKey = "inbox_count"
+
+// setInboxCount gives the navigation the count a handler read with its own page (the inbox).
+func setInboxCount(c echo.Context, n int) { c.Set(inboxCountKey, n) }
+
 // inboxCount is the number of requests waiting for the viewer, for the navigation badge: read
-// with the session in the same statement (the frame of a GET page, see loadUser), else, for a
-// page drawn after a POST, one indexed statement of its own. A failure only hides the badge;
-// the page itself still renders.
+// by the page itself (setInboxCount), else with the session in the same statement (the frame of
+// a GET page, see loadUser), else, for a page drawn after a POST, one indexed statement of its
+// own. A failure only hides the badge; the page itself still renders.
 func (s *Server) inboxCount(c echo.Context, u pam.User) int {
+	if n, ok := c.Get(inboxCountKey).(int); ok {
+		return n
+	}
 	if f, ok := currentFrame(c); ok && f.InboxRead {
 		return f.Inbox
 	}

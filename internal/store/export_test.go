@@ -116,6 +116,12 @@ func (s *Store) SessionPlan(ctx context.Context, idHash, enrolmentKey string, in
 	return s.plan(ctx, s.sessionQuery(ctx, idHash, enrolmentKey, inboxAt), &[]sessionUserRow{})
 }
 
+// InboxPagePlan returns the database's plan for InboxPage's statement, made like
+// AuditPagePlan's.
+func (s *Store) InboxPagePlan(ctx context.Context, user pam.UserID, now time.Time, after *pam.Cursor, limit int) (string, error) {
+	return s.plan(ctx, s.inboxPageQuery(ctx, user, now, after, limit), &[]inboxPageRow{})
+}
+
 // MigrateTo applies the migrations up to and including id, so a test can write rows the way an
 // earlier version did before the later migrations run.
 func (s *Store) MigrateTo(ctx context.Context, id string) error {

@@ -201,18 +201,22 @@ func TestInboxCountIsOneIndexedStatement(t *testing.T) {
 		if s := w.db.Counts().Statements - before; s != 1 {
 			t.Fatalf("the count took %d statements", s)
 		}
-		list, err := w.db.Inbox(ctx, w.olivia.ID, now, nil, 50)
+		list, err := w.db.InboxPage(ctx, w.olivia.ID, now, nil, 50)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n != 2 || len(list) != 2 {
+		if n != 2 || len(list.Waiting) != 2 || list.Total != 2 {
 			t.Fatalf("InboxCount %d, the inbox lists %+v", n, list)
 		}
 
-		// The count alone and with the session: each reads requests through an index.
+		// The count alone, with the session, and with the inbox's page: each reads requests
+		// through an index.
 		plans := map[string]func() (string, error){
 			"count":   func() (string, error) { return w.db.InboxCountPlan(ctx, w.olivia.ID, now) },
 			"session": func() (string, error) { return w.db.SessionPlan(ctx, w.oliviaS, enrolmentKey, now) },
+			"page": func() (string, error) {
+				return w.db.InboxPagePlan(ctx, w.olivia.ID, now, pam.CursorAt(t0, "waiting-1"), 26)
+			},
 		}
 		for name, explain := range plans {
 			plan, err := explain()

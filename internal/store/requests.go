@@ -284,17 +284,75 @@ func (s *Store) inboxQuery(ctx context.Context, user pam.UserID, now time.Time) 
 	return s.conn(ctx).Table("requests r").Where(waitingFor("@user"), map[string]any{"user": string(user), "now": now.UTC()})
 }
 
-// Inbox lists the requests waiting for a user, oldest first, one keyset page at a time.
-func (s *Store) Inbox(ctx context.Context, user pam.UserID, now time.Time, after *pam.Cursor, limit int) ([]pam.Request, error) {
+// Waiting is a request in someone's inbox as its table shows it: the request with its
+// requester's name and email (no reviews) and how many approvals it has so far.
+type Waiting struct {
+	pam.Request
+	Approvals int
+}
+
+// InboxPage is one keyset page of a user's inbox.
+type InboxPage struct {
+	Waiting []Waiting
+	// More is true when requests follow the page.
+	More bool
+	// Total counts every request waiting for the user, on this page or not (InboxCount).
+	Total int64
+}
+
+// inboxPageRow is one row of InboxPage's statement: the page's request (all NULL on a page with
+// none) and the count of the whole inbox.
+type inboxPageRow struct {
+	RequestRow     `gorm:"embedded"`
+	RequesterName  string
+	RequesterEmail string
+	Approvals      int
+	Total          int64
+}
+
+// InboxPage returns the requests waiting for a user, oldest first, after the cursor (at most
+// limit), and how many wait in all, reading the waiting requests once in one statement.
+func (s *Store) InboxPage(ctx context.Context, user pam.UserID, now time.Time, after *pam.Cursor, limit int) (InboxPage, error) {
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	q := s.inboxQuery(ctx, user, now).Order("created_at, id").Limit(limit)
-	if after != nil {
-		t := after.At.UTC()
-		q = q.Where("created_at > ? OR (created_at = ? AND id > ?)", t, t, after.ID)
+	var rows []inboxPageRow
+	if err := s.inboxPageQuery(ctx, user, now, after, limit+1).Scan(&rows).Error; err != nil {
+		return InboxPage{}, err
 	}
-	return s.findRequests(ctx, q)
+	var out InboxPage
+	for _, r := range rows {
+		out.Total = r.Total
+		if r.ID == "" {
+			continue
+		}
+		req := requestToDomain(r.RequestRow)
+		req.RequesterName, req.RequesterEmail = r.RequesterName, r.RequesterEmail
+		out.Waiting = append(out.Waiting, Waiting{Request: req, Approvals: r.Approvals})
+	}
+	if len(out.Waiting) > limit {
+		out.Waiting, out.More = out.Waiting[:limit], true
+	}
+	return out, nil
+}
+
+// inboxPageQuery is InboxPage's statement. The keys of the waiting requests are read once into
+// w; the count and the page both come from it (only the page's requests are read whole), and the
+// one-row count keeps a page past the end answering with the total.
+func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Time, after *pam.Cursor, limit int) *gorm.DB {
+	args := map[string]any{"user": string(user), "now": now.UTC(), "limit": limit}
+	keyset := ""
+	if after != nil {
+		keyset = "WHERE w.created_at > @at OR (w.created_at = @at AND w.id > @id)"
+		args["at"], args["id"] = after.At.UTC(), after.ID
+	}
+	return s.conn(ctx).Raw(`WITH w AS MATERIALIZED (SELECT r.id, r.created_at FROM requests r WHERE `+waitingFor("@user")+`)
+		SELECT p.*, t.total FROM (SELECT COUNT(*) AS total FROM w) t
+		LEFT JOIN (SELECT r.*, u.name AS requester_name, u.email AS requester_email,
+				(SELECT COUNT(*) FROM reviews v WHERE v.request_id = r.id AND v.decision = 'approve') AS approvals
+			FROM (SELECT w.id FROM w `+keyset+` ORDER BY w.created_at, w.id LIMIT @limit) k
+			JOIN requests r ON r.id = k.id LEFT JOIN users u ON u.id = r.requester_id) p ON 1 = 1
+		ORDER BY p.created_at, p.id`, args)
 }
 
 // InboxCount counts the requests waiting for a user (for the navigation badge of a page whose
@@ -305,11 +363,33 @@ func (s *Store) InboxCount(ctx context.Context, user pam.UserID, now time.Time) 
 	return n, err
 }
 
-// ReviewedBy lists requests a user reviewed, most recent review first (bounded).
-func (s *Store) ReviewedBy(ctx context.Context, user pam.UserID, limit int) ([]pam.Request, error) {
-	q := s.conn(ctx).Model(&RequestRow{}).Joins("JOIN reviews rv ON rv.request_id = requests.id AND rv.reviewer_id = ?", string(user)).
-		Order("rv.at DESC").Limit(limit)
-	return s.findRequests(ctx, q)
+// Decided is a request someone reviewed, with their own decision on it.
+type Decided struct {
+	// Request carries its requester's name; Reviews is empty.
+	pam.Request
+	Decision string
+	At       time.Time
+}
+
+// DecidedBy lists the requests a user reviewed, their most recent review first (at most limit),
+// in one statement.
+func (s *Store) DecidedBy(ctx context.Context, user pam.UserID, limit int) ([]Decided, error) {
+	var rows []struct {
+		RequestRow    `gorm:"embedded"`
+		RequesterName string
+		MyDecision    string
+		MyAt          time.Time
+	}
+	err := s.conn(ctx).Raw(`SELECT r.*, u.name AS requester_name, rv.decision AS my_decision, rv.at AS my_at
+		FROM reviews rv JOIN requests r ON r.id = rv.request_id LEFT JOIN users u ON u.id = r.requester_id
+		WHERE rv.reviewer_id = ? ORDER BY rv.at DESC, rv.request_id LIMIT ?`, string(user), limit).Scan(&rows).Error
+	out := make([]Decided, len(rows))
+	for i, r := range rows {
+		req := requestToDomain(r.RequestRow)
+		req.RequesterName = r.RequesterName
+		out[i] = Decided{Request: req, Decision: r.MyDecision, At: r.MyAt.UTC()}
+	}
+	return out, err
 }
 
 // IsActiveMember reports whether an enabled user is in a group.

@@ -97,13 +97,22 @@ func TestBrowserRequestApproveCheckRevoke(t *testing.T) {
 	reqPath, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname`))
 	signOut(t, ctx, p)
 
-	// The approver approves inline in the inbox (htmx swaps the card).
+	// The approver opens the request's card from its line in the inbox (htmx loads it under the
+	// line) and approves inline (htmx swaps the card).
 	signInAs(t, ctx, p, "olivia@demo.example", pw[1])
 	do(t, ctx, p,
 		chromedp.Navigate(p.Base+"/approvals"),
-		chromedp.WaitVisible(chromedp.CSS(`#req-`+strings.TrimPrefix(reqPath, "/requests/")+` [data-testid="approve"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="inbox-row"]`)),
 	)
 	testkit.Screenshot(t, ctx, "approvals")
+	do(t, ctx, p,
+		chromedp.Click(chromedp.CSS(`[data-testid="review"][href="`+reqPath+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#req-`+strings.TrimPrefix(reqPath, "/requests/")+` [data-testid="approve"]`)),
+	)
+	if u := text(t, ctx, `[data-testid="page-title"]`); u != "Approvals" {
+		t.Fatalf("the card opened another page: %q", u)
+	}
+	testkit.Screenshot(t, ctx, "approvals-card")
 	do(t, ctx, p,
 		chromedp.Click(chromedp.CSS(`#req-`+strings.TrimPrefix(reqPath, "/requests/")+` [data-testid="approve"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="card-notice"]`)),
