@@ -122,6 +122,23 @@ func (s *Store) InboxPagePlan(ctx context.Context, user pam.UserID, now time.Tim
 	return s.plan(ctx, s.inboxPageQuery(ctx, user, now, after, limit), &[]inboxPageRow{})
 }
 
+// PreparedPlans runs fn inside one transaction, so on one connection, and returns how many
+// generic and custom plans PostgreSQL made there for the prepared statements whose text holds
+// like (pgx prepares and caches every statement on its connection).
+func (s *Store) PreparedPlans(ctx context.Context, like string, fn func(tx *Store) error) (generic, custom int64, err error) {
+	err = s.Tx(ctx, func(tx *Store) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		var r struct{ Generic, Custom int64 }
+		err := tx.db.Raw(`SELECT COALESCE(SUM(generic_plans), 0) AS generic, COALESCE(SUM(custom_plans), 0) AS custom
+			FROM pg_prepared_statements WHERE strpos(statement, ?) > 0`, like).Scan(&r).Error
+		generic, custom = r.Generic, r.Custom
+		return err
+	})
+	return generic, custom, err
+}
+
 // MigrateTo applies the migrations up to and including id, so a test can write rows the way an
 // earlier version did before the later migrations run.
 func (s *Store) MigrateTo(ctx context.Context, id string) error {

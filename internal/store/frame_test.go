@@ -240,3 +240,63 @@ func TestInboxCountIsOneIndexedStatement(t *testing.T) {
 		}
 	})
 }
+
+// PostgreSQL keeps one generic plan for the statements that count the inbox, whatever time they
+// are asked at: planning them afresh on every call (as a time compared with the statistics of
+// pending_until made it do) cost more than running them.
+func TestInboxStatementsKeepOneGenericPlan(t *testing.T) {
+	ctx := context.Background()
+	w := newFrameWorld(t, store.Postgres)
+	// Like the benchmark's database: a thousand requests waiting among many decided long ago,
+	// whose deadlines the statistics place well before any time the inbox is asked at.
+	for _, set := range []struct {
+		n                     int
+		prefix, status, shift string
+	}{{20000, "old-", "expired", "- g * interval '1 hour'"}, {1000, "more-", "pending", "+ g * interval '1 second'"}} {
+		if err := w.db.ExecRaw(ctx, `INSERT INTO requests (id, requester_id, policy_id, scope_type, scope_id, scope_name,
+				approval_type, approver_group_id, approvals_required, duration_min, justification, ticket, status, created_at,
+				pending_until, version)
+			SELECT ? || g, requester_id, policy_id, scope_type, scope_id, scope_name, approval_type, approver_group_id,
+				approvals_required, duration_min, justification, ticket, ?, created_at `+set.shift+`,
+				pending_until `+set.shift+`, 2
+			FROM requests, generate_series(1, ?) g WHERE id = 'waiting-1'`, set.prefix, set.status, set.n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.db.ExecRaw(ctx, "ANALYZE requests"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, like string
+		call       func(tx *store.Store, now time.Time) error
+	}{
+		{"session with its count", "AS f_inbox", func(tx *store.Store, now time.Time) error {
+			_, _, _, err := tx.SessionWithUser(ctx, w.oliviaS, enrolmentKey, now)
+			return err
+		}},
+		{"inbox page", "WITH w AS MATERIALIZED", func(tx *store.Store, now time.Time) error {
+			_, err := tx.InboxPage(ctx, w.olivia.ID, now, nil, 25)
+			return err
+		}},
+		{"count", "SELECT count(*) FROM requests r", func(tx *store.Store, now time.Time) error {
+			_, err := tx.InboxCount(ctx, w.olivia.ID, now)
+			return err
+		}},
+	} {
+		generic, custom, err := w.db.PreparedPlans(ctx, c.like, func(tx *store.Store) error {
+			for i := range 12 {
+				if err := c.call(tx, t0.Add(time.Duration(i)*time.Second)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		// PostgreSQL plans the first five calls for their values, then compares.
+		if generic+custom == 0 || custom > 5 {
+			t.Errorf("%s: %d generic and %d custom plans in 12 calls, want a generic plan from the sixth", c.name, generic, custom)
+		}
+	}
+}
