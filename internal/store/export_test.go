@@ -139,6 +139,63 @@ func (s *Store) PreparedPlans(ctx context.Context, like string, fn func(tx *Stor
 	return generic, custom, err
 }
 
+// GenericPlans returns PostgreSQL's generic plans (the ones a prepared statement is run with
+// from its sixth call on) for InboxCount's, SessionWithUser's and InboxPage's statements.
+func (s *Store) GenericPlans(ctx context.Context, user pam.UserID, idHash, enrolmentKey string, now time.Time) (map[string]string, error) {
+	out := map[string]string{}
+	for name, q := range map[string]struct {
+		q    *gorm.DB
+		dest any
+	}{
+		"count":   {s.inboxQuery(ctx, user, now).Select("COUNT(*)"), &[]struct{ N int64 }{}},
+		"session": {s.sessionQuery(ctx, idHash, enrolmentKey, now), &[]sessionUserRow{}},
+		"page":    {s.inboxPageQuery(ctx, user, now, nil, 26), &[]inboxPageRow{}},
+	} {
+		stmt := q.q.Session(&gorm.Session{DryRun: true}).Find(q.dest).Statement
+		err := s.Tx(ctx, func(tx *Store) error {
+			if err := tx.db.Exec("SET LOCAL plan_cache_mode = force_generic_plan").Error; err != nil {
+				return err
+			}
+			if err := tx.db.Exec("PREPARE elevate_generic AS " + stmt.SQL.String()).Error; err != nil {
+				return err
+			}
+			// EXECUTE takes no bound parameters: the values are written out (test values only).
+			args := make([]string, len(stmt.Vars))
+			for i, v := range stmt.Vars {
+				switch v := v.(type) {
+				case string:
+					args[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+				case time.Time:
+					args[i] = "'" + v.UTC().Format(time.RFC3339Nano) + "'"
+				default:
+					args[i] = fmt.Sprint(v)
+				}
+			}
+			var lines []string
+			if err := tx.db.Raw("EXPLAIN EXECUTE elevate_generic(" + strings.Join(args, ", ") + ")").Scan(&lines).Error; err != nil {
+				return err
+			}
+			out[name] = strings.Join(lines, "\n")
+			return tx.db.Exec("DEALLOCATE elevate_generic").Error
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return out, nil
+}
+
+// IndexExists reports whether the database has an index of that name.
+func (s *Store) IndexExists(ctx context.Context, name string) (bool, error) {
+	q := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = ?"
+	if s.dialect == Postgres {
+		q = "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ?"
+	}
+	var n int64
+	err := s.db.WithContext(ctx).Raw(q, name).Scan(&n).Error
+	return n == 1, err
+}
+
 // MigrateTo applies the migrations up to and including id, so a test can write rows the way an
 // earlier version did before the later migrations run.
 func (s *Store) MigrateTo(ctx context.Context, id string) error {

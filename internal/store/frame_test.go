@@ -299,4 +299,19 @@ func TestInboxStatementsKeepOneGenericPlan(t *testing.T) {
 			t.Errorf("%s: %d generic and %d custom plans in 12 calls, want a generic plan from the sixth", c.name, generic, custom)
 		}
 	}
+
+	// On such data the plans the statements run with read only the pending requests through an
+	// index (with the visibility map set by vacuuming, the count reads requests_waiting_idx
+	// alone), and the page reads whole only the requests it shows, by key.
+	plans, err := w.db.GenericPlans(ctx, w.olivia.ID, w.oliviaS, enrolmentKey, t0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, plan := range plans {
+		if !strings.Contains(plan, "Index Cond: ((status)::text = 'pending'::text)") && !strings.Contains(plan, "using requests_waiting_idx") ||
+			strings.Contains(plan, "Seq Scan on requests") ||
+			(name == "page" && !strings.Contains(plan, "Index Scan using requests_pkey on requests")) {
+			t.Errorf("%s on benchmark-shaped data:\n%s", name, plan)
+		}
+	}
 }
