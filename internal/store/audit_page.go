@@ -236,7 +236,7 @@ func (s *Store) AuditEventAt(ctx context.Context, seq int64) (audit.Event, bool,
 		HasNext  bool
 	}
 	res := s.conn(ctx).Raw(`SELECT e.*, EXISTS (SELECT 1 FROM audit_events n WHERE n.seq > e.seq) AS has_next
-		FROM audit_events e WHERE e.seq = ?`, seq).Scan(&r)
+		FROM audit_events e WHERE e.seq = ?`, seq).Find(&r)
 	if res.Error != nil {
 		return audit.Event{}, false, res.Error
 	}

@@ -65,7 +65,7 @@ func (s *Store) MFAStatus(ctx context.Context, id pam.UserID) (MFA, int64, error
 		Unused int64
 	}
 	res := s.conn(ctx).Raw(`SELECT m.*, (SELECT COUNT(*) FROM mfa_recovery_codes c WHERE c.user_id = m.user_id AND c.used_at IS NULL) AS unused
-		FROM user_mfa m WHERE m.user_id = ?`, string(id)).Scan(&r)
+		FROM user_mfa m WHERE m.user_id = ?`, string(id)).Find(&r)
 	if res.Error != nil {
 		return MFA{}, 0, res.Error
 	}

@@ -292,8 +292,14 @@ func (s *Store) inboxQuery(ctx context.Context, user pam.UserID, now time.Time) 
 	return s.conn(ctx).Table("requests r").Where(waitingFor("@user"), map[string]any{"user": string(user), "now": now.UTC()})
 }
 
-// Waiting is a request in someone's inbox as its table shows it: the request with its
-// requester's name and email (no reviews) and how many approvals it has so far.
+// listColumns are the columns of requests r a list reads: all but the free texts (justification,
+// ticket, revoke reason), which only a request's own card shows.
+const listColumns = `r.id, r.requester_id, r.policy_id, r.scope_type, r.scope_id, r.scope_name, r.approval_type,
+	r.approver_group_id, r.approvals_required, r.duration_min, r.scheduled_start, r.status, r.created_at, r.pending_until,
+	r.decided_at, r.starts_at, r.ends_at, r.revoked_by, r.cancel_reason, r.extends_id, r.version`
+
+// Waiting is a request in someone's inbox as its table shows it: the request's listColumns with
+// its requester's name and email (no reviews) and how many approvals it has so far.
 type Waiting struct {
 	pam.Request
 	Approvals int
@@ -325,7 +331,7 @@ func (s *Store) InboxPage(ctx context.Context, user pam.UserID, now time.Time, a
 		limit = 50
 	}
 	var rows []inboxPageRow
-	if err := s.inboxPageQuery(ctx, user, now, after, limit+1).Scan(&rows).Error; err != nil {
+	if err := s.inboxPageQuery(ctx, user, now, after, limit+1).Find(&rows).Error; err != nil {
 		return InboxPage{}, err
 	}
 	var out InboxPage
@@ -356,7 +362,7 @@ func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Ti
 	}
 	return s.conn(ctx).Raw(`WITH w AS MATERIALIZED (SELECT r.id, r.created_at FROM requests r WHERE `+waitingFor("@user")+`)
 		SELECT p.*, t.total FROM (SELECT COUNT(*) AS total FROM w) t
-		LEFT JOIN (SELECT r.*, u.name AS requester_name, u.email AS requester_email,
+		LEFT JOIN (SELECT `+listColumns+`, u.name AS requester_name, u.email AS requester_email,
 				(SELECT COUNT(*) FROM reviews v WHERE v.request_id = r.id AND v.decision = 'approve') AS approvals
 			FROM (SELECT w.id FROM w `+keyset+` ORDER BY w.created_at, w.id LIMIT @limit) k
 			JOIN requests r ON r.id = k.id LEFT JOIN users u ON u.id = r.requester_id) p ON 1 = 1
@@ -373,7 +379,7 @@ func (s *Store) InboxCount(ctx context.Context, user pam.UserID, now time.Time) 
 
 // Decided is a request someone reviewed, with their own decision on it.
 type Decided struct {
-	// Request carries its requester's name; Reviews is empty.
+	// Request carries its listColumns and its requester's name; Reviews is empty.
 	pam.Request
 	Decision string
 	At       time.Time
@@ -388,9 +394,9 @@ func (s *Store) DecidedBy(ctx context.Context, user pam.UserID, limit int) ([]De
 		MyDecision    string
 		MyAt          time.Time
 	}
-	err := s.conn(ctx).Raw(`SELECT r.*, u.name AS requester_name, rv.decision AS my_decision, rv.at AS my_at
+	err := s.conn(ctx).Raw(`SELECT `+listColumns+`, u.name AS requester_name, rv.decision AS my_decision, rv.at AS my_at
 		FROM reviews rv JOIN requests r ON r.id = rv.request_id LEFT JOIN users u ON u.id = r.requester_id
-		WHERE rv.reviewer_id = ? ORDER BY rv.at DESC, rv.request_id LIMIT ?`, string(user), limit).Scan(&rows).Error
+		WHERE rv.reviewer_id = ? ORDER BY rv.at DESC, rv.request_id LIMIT ?`, string(user), limit).Find(&rows).Error
 	out := make([]Decided, len(rows))
 	for i, r := range rows {
 		req := requestToDomain(r.RequestRow)

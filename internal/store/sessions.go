@@ -65,7 +65,7 @@ type Frame struct {
 // ENOTFOUND when the session or its user is missing.
 func (s *Store) SessionWithUser(ctx context.Context, idHash, enrolmentKey string, inboxAt time.Time) (Session, pam.User, Frame, error) {
 	var r sessionUserRow
-	res := s.sessionQuery(ctx, idHash, enrolmentKey, inboxAt).Scan(&r)
+	res := s.sessionQuery(ctx, idHash, enrolmentKey, inboxAt).Find(&r)
 	if res.Error != nil {
 		return Session{}, pam.User{}, Frame{}, res.Error
 	}
