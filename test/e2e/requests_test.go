@@ -108,6 +108,9 @@ func TestBrowserRequestApproveCheckRevoke(t *testing.T) {
 	do(t, ctx, p,
 		chromedp.Click(chromedp.CSS(`[data-testid="review"][href="`+reqPath+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#req-`+strings.TrimPrefix(reqPath, "/requests/")+` [data-testid="approve"]`)),
+		// htmx binds the card's form once the swap has settled; a click before that would
+		// submit it as a plain form.
+		chromedp.WaitNotPresent(chromedp.CSS(`.htmx-added, .htmx-settling, .htmx-request`)),
 	)
 	if u := text(t, ctx, `[data-testid="page-title"]`); u != "Approvals" {
 		t.Fatalf("the card opened another page: %q", u)
@@ -117,7 +120,7 @@ func TestBrowserRequestApproveCheckRevoke(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#req-`+strings.TrimPrefix(reqPath, "/requests/")+` [data-testid="approve"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="card-notice"]`)),
 	)
-	if n := text(t, ctx, `[data-testid="card-notice"]`); !strings.Contains(n, "approved") {
+	if n := text(t, ctx, `[data-testid="card-notice"]`); !strings.Contains(n, "Request approved") {
 		t.Fatalf("inline approval says %q", n)
 	}
 	signOut(t, ctx, p)
