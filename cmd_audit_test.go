@@ -95,6 +95,7 @@ func TestAuditExportCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
+		db.SetSealWait(10 * time.Second) // the export below reads right after the appends
 		t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 		tricky := "line one\n{\"outcome\":\"failure\"}\t=cmd|' /C calc'!A0"
 		for i := range 5 {

@@ -31,6 +31,7 @@ func shellAdmins(t *testing.T, dialect string, emails ...string) (map[string]str
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	db.SetSealWait(10 * time.Second) // tests read the trail right after their changes
 	return env, db
 }
 

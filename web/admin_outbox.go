@@ -39,7 +39,7 @@ func (s *Server) showOutbox(c echo.Context) error {
 	}
 	before, err := listCursor(c)
 	if err != nil {
-		return s.restartList(c, err)
+		return s.badCursor(c, err)
 	}
 	msgs, err := s.outbox.Messages(ctx, pam.MailFilter{State: state, Before: before, Limit: pageSize})
 	if err != nil {

@@ -20,7 +20,7 @@ func (s *Server) listPolicies(c echo.Context) error {
 	afterRaw := c.QueryParam("after")
 	after, err := listCursor(c)
 	if err != nil {
-		return s.restartList(c, err)
+		return s.badCursor(c, err)
 	}
 	pols, err := s.policies.Policies(ctx, after, pageSize)
 	if err != nil {

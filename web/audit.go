@@ -25,7 +25,8 @@ import (
 // AuditLog is the audit trail as the web layer reads it; *store.Store provides it.
 type AuditLog interface {
 	AuditPage(ctx context.Context, f audit.Filter) (audit.Page, error)
-	AuditEvent(ctx context.Context, seq int64) (audit.Event, error)
+	// AuditEventAt returns the event numbered seq and whether a later event exists, in one read.
+	AuditEventAt(ctx context.Context, seq int64) (audit.Event, bool, error)
 	AuditHead(ctx context.Context) (audit.Head, error)
 	// UnsealedAudit returns up to limit stored events waiting to be sealed, the oldest first;
 	// AuditWaiting counts them.
@@ -245,16 +246,12 @@ func (s *Server) showAuditEvent(c echo.Context) error {
 	if err != nil || seq < 1 {
 		return echo.ErrNotFound
 	}
-	e, err := s.audit.AuditEvent(ctx, seq)
+	e, hasNext, err := s.audit.AuditEventAt(ctx, seq)
 	if pam.ErrorCode(err) == pam.ENOTFOUND {
 		return echo.ErrNotFound
 	}
 	if err != nil {
 		return fmt.Errorf("audit event %d: %w", seq, err)
-	}
-	head, err := s.audit.AuditHead(ctx)
-	if err != nil {
-		return fmt.Errorf("audit head: %w", err)
 	}
 	loc := viewerZone(c)
 	vm := auditview.EventVM{
@@ -270,7 +267,7 @@ func (s *Server) showAuditEvent(c echo.Context) error {
 	if seq > 1 {
 		vm.PrevURL = fmt.Sprintf("/audit/%d", seq-1)
 	}
-	if seq < head.Seq {
+	if hasNext {
 		vm.NextURL = fmt.Sprintf("/audit/%d", seq+1)
 	}
 	return render(c, http.StatusOK, auditview.Event(vm))

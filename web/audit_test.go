@@ -250,6 +250,17 @@ func TestAuditPageFiltersPagesAndLinks(t *testing.T) {
 		if href(ev, "event-prev") != "/audit/2" || href(ev, "event-next") != "/audit/4" {
 			t.Fatalf("neighbours: %q %q", href(ev, "event-prev"), href(ev, "event-next"))
 		}
+		// The newest event has no next one; it is read with the event, not from the chain's head.
+		if head, err = a.db.AuditHead(ctx); err != nil {
+			t.Fatal(err)
+		}
+		newest := c.get(fmt.Sprintf("/audit/%d", head.Seq))
+		if newest.StatusCode != http.StatusOK || newest.find("event-next").Length() != 0 || href(newest, "event-prev") != fmt.Sprintf("/audit/%d", head.Seq-1) {
+			t.Fatalf("newest event %d: %d, next %q", head.Seq, newest.StatusCode, href(newest, "event-next"))
+		}
+		if p := c.get(fmt.Sprintf("/audit/%d", head.Seq+1)); p.StatusCode != http.StatusNotFound {
+			t.Fatalf("an event past the head: %d", p.StatusCode)
+		}
 		// Times show relative words with the exact local time and UTC on hover.
 		tm := ev.find("audit-event").Find("time")
 		if title, _ := tm.Attr("title"); !strings.Contains(title, "UTC") || !strings.Contains(tm.Text(), "ago") {

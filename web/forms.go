@@ -1,9 +1,11 @@
 package web
 
 import (
+	"net/http"
 	"net/url"
 
 	"github.com/elevate-pam/elevate/internal/pam"
+	errview "github.com/elevate-pam/elevate/views/errors"
 	"github.com/labstack/echo/v4"
 )
 
@@ -34,20 +36,21 @@ func pageLinks(path string, q url.Values, after string, nextKey string, full boo
 
 // listCursor reads the "after" cursor of a time-ordered keyset list. A cursor no list gave out
 // is pam.ErrBadCursor, whichever list it was sent to: the API answers it with 400, pages with
-// restartList.
+// badCursor.
 func listCursor(c echo.Context) (*pam.Cursor, error) { return pam.ParseCursor(c.QueryParam("after")) }
 
-// restartList answers a list page asked with a bad cursor: the message as a flash, and the
-// list's first page with the other query values kept.
-func (s *Server) restartList(c echo.Context, err error) error {
-	s.setFlash(c, "error", pam.ErrorMessage(err))
+// badCursor answers a list page asked with a bad cursor (bad input, so 400, as on the API): the
+// message, and a link to the list's first page with the other query values kept.
+func (s *Server) badCursor(c echo.Context, err error) error {
 	q := c.QueryParams()
 	q.Del("after")
 	to := c.Request().URL.Path
 	if len(q) > 0 {
 		to += "?" + q.Encode()
 	}
-	return redirect(c, to)
+	vm := errview.VM{Meta: s.meta(c, http.StatusText(http.StatusBadRequest)), Status: http.StatusBadRequest,
+		Heading: heading(http.StatusBadRequest), Message: pam.ErrorMessage(err), Href: to, HrefLabel: "Start again from the first page"}
+	return render(c, http.StatusBadRequest, errview.Page(vm))
 }
 
 func checked(v string) bool { return v == "on" || v == "true" || v == "1" }

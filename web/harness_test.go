@@ -178,6 +178,14 @@ func (c *client) get(path string) page {
 	return c.do(req)
 }
 
+// getHX loads path as htmx does (HX-Request: true).
+func (c *client) getHX(path string) page {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, c.app.srv.URL+path, nil)
+	req.Header.Set("HX-Request", "true")
+	return c.do(req)
+}
+
 // post sends a form with the client's CSRF token (unless the form sets _csrf itself).
 func (c *client) post(path string, form url.Values, headers ...string) page {
 	c.t.Helper()

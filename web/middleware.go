@@ -188,10 +188,19 @@ const (
 	frameKey = "frame"
 )
 
+// ownNavCount are the GET routes that draw no navigation count from the session read: the inbox
+// counts what waits with its own page, a card fragment and an export draw no navigation.
+var ownNavCount = map[string]bool{"/approvals": true, "/approvals/:id/card": true, "/audit/export": true}
+
 // loadUser puts the signed-in user (if any) on the context, with the frame of their pages when
-// it was read with the session. A disabled user's sessions end here.
+// it was read with the session. A disabled user's sessions end here. A GET page's session is
+// read with the navigation's inbox count in the same statement; other requests (a POST mostly
+// redirects) skip it.
 func (s *Server) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if c.Request().Method == http.MethodGet && !ownNavCount[c.Path()] {
+			c.SetRequest(auth.CountInbox(c.Request()))
+		}
 		v, ok, err := s.auth.Authenticate(c.Request())
 		if err != nil {
 			return fmt.Errorf("authenticate: %w", err)

@@ -23,8 +23,7 @@ func render(c echo.Context, status int, comp templ.Component) error {
 
 // meta builds the frame's view model for the current request: viewer, token, flash, navigation.
 func (s *Server) meta(c echo.Context, title string) layout.Meta {
-	m := layout.Meta{Title: title, RequestID: RequestID(c)}
-	m.CSRF, _ = c.Get(middleware.DefaultCSRFConfig.ContextKey).(string)
+	m := layout.Meta{Title: title, RequestID: RequestID(c), CSRF: csrfToken(c)}
 	m.Flash = s.takeFlash(c)
 	if u, ok := CurrentUser(c); ok {
 		m.User = &layout.User{Name: u.Name, Email: u.Email, TimeZone: u.TimeZone}
@@ -60,12 +59,30 @@ func (s *Server) nav(c echo.Context) []layout.NavItem {
 	return items
 }
 
+// csrfToken is the request's CSRF token, for forms drawn outside a page's frame (an htmx card).
+func csrfToken(c echo.Context) string {
+	t, _ := c.Get(middleware.DefaultCSRFConfig.ContextKey).(string)
+	return t
+}
+
 func redirect(c echo.Context, to string) error { return c.Redirect(http.StatusSeeOther, to) }
 
-// inboxCount is the number of requests waiting for the viewer, for the navigation badge: one
-// indexed statement, once per page (the inbox and the dashboard read it from the navigation).
-// A failure only hides the badge; the page itself still renders.
+const inboxCountKey = "inbox_count"
+
+// setInboxCount gives the navigation the count a handler read with its own page (the inbox).
+func setInboxCount(c echo.Context, n int) { c.Set(inboxCountKey, n) }
+
+// inboxCount is the number of requests waiting for the viewer, for the navigation badge: read
+// by the page itself (setInboxCount), else with the session in the same statement (the frame of
+// a GET page, see loadUser), else, for a page drawn after a POST, one indexed statement of its
+// own. A failure only hides the badge; the page itself still renders.
 func (s *Server) inboxCount(c echo.Context, u pam.User) int {
+	if n, ok := c.Get(inboxCountKey).(int); ok {
+		return n
+	}
+	if f, ok := currentFrame(c); ok && f.InboxRead {
+		return f.Inbox
+	}
 	if s.access == nil {
 		return 0
 	}

@@ -170,7 +170,7 @@ func (s *Server) listRequests(c echo.Context) error {
 	f := pam.RequestFilter{Limit: pageSize}
 	var err error
 	if f.Before, err = listCursor(c); err != nil {
-		return s.restartList(c, err)
+		return s.badCursor(c, err)
 	}
 	status := c.QueryParam("status")
 	if status != "" {
@@ -225,39 +225,66 @@ func statusCell(r pam.Request, now time.Time) components.Cell {
 	return c
 }
 
+// inboxPageSize is how many waiting requests one page of the inbox lists.
+const inboxPageSize = 25
+
+// showApprovals draws the inbox: one keyset page of what waits for the viewer as a compact
+// table, and what they decided recently. The page's one read of the waiting requests also gives
+// the navigation its count.
 func (s *Server) showApprovals(c echo.Context) error {
 	ctx := c.Request().Context()
 	u, _ := CurrentUser(c)
 	now, loc := s.now(), viewerZone(c)
 	after, err := listCursor(c)
 	if err != nil {
-		return s.restartList(c, err)
+		return s.badCursor(c, err)
 	}
-	inbox, err := s.access.Approvals(ctx, u, after, 20)
+	inbox, err := s.access.Approvals(ctx, u, after, inboxPageSize)
 	if err != nil {
 		return err
 	}
-	vm := reqview.InboxVM{Meta: s.meta(c, "Approvals")}
-	for _, v := range inbox.Waiting {
-		vm.Waiting = append(vm.Waiting, cardVM(u, v, now, loc, "/approvals"))
+	setInboxCount(c, inbox.Total)
+	vm := reqview.InboxVM{Meta: s.meta(c, "Approvals"), Total: inbox.Total}
+	for _, w := range inbox.Waiting {
+		r := w.Request
+		vm.Waiting = append(vm.Waiting, reqview.InboxRow{
+			Href: "/requests/" + r.ID, CardHref: "/approvals/" + r.ID + "/card", Requester: r.RequesterName,
+			Scope: r.ScopeName, Kind: r.ScopeType.Label(), Duration: pam.FormatDuration(r.Duration),
+			Asked: timeVM(r.CreatedAt, now, loc), TimesOut: timeVM(r.PendingUntil, now, loc),
+			Approvals: fmt.Sprintf("%d of %d", w.Approvals, r.ApprovalsRequired),
+		})
 	}
+	next := ""
 	if inbox.Next != nil {
-		vm.NextHref = "/approvals?after=" + url.QueryEscape(inbox.Next.String())
+		next = inbox.Next.String()
 	}
-	vm.Decided = components.TableVM{TestID: "decided", Columns: []string{"What", "Requester", "Your decision", "State"},
-		Empty: "You have not decided any request yet."}
-	for _, r := range inbox.Decided {
-		mine := ""
-		for _, v := range r.Reviews {
-			if v.ReviewerID == u.ID {
-				mine = map[string]string{pam.DecisionApprove: "Approved", pam.DecisionDeny: "Denied"}[v.Decision] + " " + relative(v.At, now)
-			}
-		}
-		vm.Decided.Rows = append(vm.Decided.Rows, []components.Cell{
-			{Text: r.ScopeName, Href: "/requests/" + r.ID}, {Text: r.RequesterName}, {Text: mine}, statusCell(r, now),
+	vm.FirstHref, vm.NextHref = pageLinks("/approvals", c.QueryParams(), c.QueryParam("after"), next, inbox.Next != nil)
+	for _, d := range inbox.Decided {
+		st := statusCell(d.Request, now)
+		word := map[string]string{pam.DecisionApprove: "Approved", pam.DecisionDeny: "Denied"}[d.Decision]
+		vm.Decided = append(vm.Decided, reqview.DecidedRow{
+			Href: "/requests/" + d.ID, Scope: d.ScopeName, Requester: d.RequesterName, Decision: word + " " + relative(d.At, now),
+			StatusKind: st.Badge, StatusText: st.Text, StatusSub: st.Sub,
 		})
 	}
 	return render(c, http.StatusOK, reqview.Inbox(vm))
+}
+
+// showApprovalCard answers the inbox's expand of a row with the request's card as a table row:
+// the same card, and the same rule of who may see it, as the request page. A browser that
+// opens the address itself is sent to the request page.
+func (s *Server) showApprovalCard(c echo.Context) error {
+	u, _ := CurrentUser(c)
+	id := c.Param("id")
+	v, err := s.access.RequestView(c.Request().Context(), u, id)
+	if err != nil {
+		return err
+	}
+	if c.Request().Header.Get("HX-Request") != "true" {
+		return redirect(c, "/requests/"+url.PathEscape(id))
+	}
+	card := cardVM(u, v, s.now(), viewerZone(c), "/approvals")
+	return render(c, http.StatusOK, reqview.InboxCard(csrfToken(c), card))
 }
 
 // afterAction returns a no-JS form to where it came from (only paths on this site).
@@ -329,8 +356,7 @@ func (s *Server) renderCard(c echo.Context, status int, u pam.User, v access.Vie
 	if edit != nil {
 		edit(&card)
 	}
-	csrf := s.meta(c, "").CSRF
-	return render(c, status, reqview.Card(csrf, card))
+	return render(c, status, reqview.Card(csrfToken(c), card))
 }
 
 func (s *Server) withdrawRequest(c echo.Context) error {

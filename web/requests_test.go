@@ -108,8 +108,25 @@ func TestRequestLifecycleThroughPagesAndCheck(t *testing.T) {
 		if badge := inbox.find("nav-approvals").Text(); !strings.Contains(badge, "1") {
 			t.Fatalf("approvals badge: %q", badge)
 		}
-		if inbox.find("request-card").Length() != 1 {
-			t.Fatalf("inbox cards: %d", inbox.find("request-card").Length())
+		// The inbox is a table of one line per request; a row's review link opens the request
+		// page without JavaScript, and with htmx loads its card into the next row.
+		review := inbox.find("review")
+		href, _ := review.Attr("href")
+		card, _ := review.Attr("hx-get")
+		if inbox.find("inbox-row").Length() != 1 || href != reqURL || card != "/approvals/"+id+"/card" {
+			t.Fatalf("inbox rows: %d, review %q / %q", inbox.find("inbox-row").Length(), href, card)
+		}
+		if p := ap.get(card); p.StatusCode != http.StatusSeeOther || p.Header.Get("Location") != reqURL {
+			t.Fatalf("the card opened as a page: %d %q", p.StatusCode, p.Header.Get("Location"))
+		}
+		got := ap.getHX(card)
+		if got.StatusCode != http.StatusOK || !strings.HasPrefix(got.body, `<tr class="tbl-card" data-testid="inbox-card">`) ||
+			got.find("review-form").Length() != 1 || got.find("card-justification").Text() == "" || strings.Contains(got.body, "<html") {
+			t.Fatalf("the card: %d %q", got.StatusCode, got.body)
+		}
+		// The card is for those who may see the request, like its page.
+		if p := sam.getHX(card); p.StatusCode != http.StatusNotFound {
+			t.Fatalf("a stranger's card: %d", p.StatusCode)
 		}
 		// Deny needs a comment; the inline (htmx) answer is the card with the message.
 		p = ap.post(reqURL+"/review", url.Values{"decision": {"deny"}, "back": {"/approvals"}}, "HX-Request", "true")
@@ -123,8 +140,8 @@ func TestRequestLifecycleThroughPagesAndCheck(t *testing.T) {
 		if p.doc.Find("html").Length() != 0 && strings.Contains(p.body, "<html") {
 			t.Fatal("htmx answer is a whole page")
 		}
-		if ap.get("/approvals").find("request-card").Length() != 0 {
-			t.Fatal("decided request still in the inbox")
+		if after := ap.get("/approvals"); after.find("inbox-row").Length() != 0 || after.find("decided").Find("tbody tr").Length() != 1 {
+			t.Fatal("decided request still in the inbox, or not among the decided")
 		}
 
 		d := a.checkAPI(checkToken, "rhea@example.com", es.task.Key)

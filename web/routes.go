@@ -52,6 +52,7 @@ func (s *Server) routes() {
 	e.POST("/requests/:id/withdraw", s.withdrawRequest, signedIn...)
 	e.POST("/requests/:id/revoke", s.revokeRequest, decide...)
 	e.GET("/approvals", s.showApprovals, signedIn...)
+	e.GET("/approvals/:id/card", s.showApprovalCard, signedIn...)
 
 	// Administration: every route here is for admins only (TestAdminRoutesNeedAdmin walks them).
 	adm := append(signedIn[:len(signedIn):len(signedIn)], s.requireAdmin, s.RequireStepUpWhenEnrolled)

@@ -25,12 +25,17 @@ type View struct {
 }
 
 // Approvals is the approver's inbox: one page of requests waiting for the viewer, oldest
-// first, and the requests the viewer decided last.
+// first, how many wait in all, and the requests the viewer decided last. A request's card (its
+// tasks and actions) is RequestView's.
 type Approvals struct {
-	Waiting []View
+	// Waiting carry their requester's name and their approvals so far; the viewer may review
+	// each of them (that is what waiting for them means).
+	Waiting []store.Waiting
+	// Total counts every request waiting for the viewer, this page's included.
+	Total int
 	// Next is the cursor of the following page of waiting requests; nil on the last page.
 	Next    *pam.Cursor
-	Decided []pam.Request
+	Decided []store.Decided
 }
 
 // Dashboard is what a requester sees first: grants in force or scheduled, and requests still
@@ -156,34 +161,27 @@ func (s *Service) RequestView(ctx context.Context, u pam.User, id string) (View,
 }
 
 // Approvals returns one page of the viewer's inbox (after the cursor, at most limit requests)
-// and the last requests they decided.
+// with the count of all of it, and the last requests they decided: two statements whatever the
+// size of the inbox.
 func (s *Service) Approvals(ctx context.Context, u pam.User, after *pam.Cursor, limit int) (Approvals, error) {
 	var out Approvals
-	waiting, err := s.db.Inbox(ctx, u.ID, s.now(), after, limit)
+	page, err := s.db.InboxPage(ctx, u.ID, s.now(), after, limit)
 	if err != nil {
 		return out, fmt.Errorf("inbox: %w", err)
 	}
-	v, err := s.viewerOf(ctx, s.db, u)
-	if err != nil {
-		return out, err
-	}
-	tasks := scopeTasks{}
-	for _, r := range waiting {
-		rv := s.view(v, r)
-		if err := tasks.fill(ctx, s.db, &rv); err != nil {
-			return out, err
-		}
-		out.Waiting = append(out.Waiting, rv)
-	}
-	if len(waiting) == limit {
-		l := waiting[len(waiting)-1]
+	out.Waiting, out.Total = page.Waiting, int(page.Total)
+	if page.More {
+		l := page.Waiting[len(page.Waiting)-1]
 		out.Next = pam.CursorAt(l.CreatedAt, l.ID)
 	}
-	if out.Decided, err = s.db.ReviewedBy(ctx, u.ID, 20); err != nil {
+	if out.Decided, err = s.db.DecidedBy(ctx, u.ID, decidedShown); err != nil {
 		return out, fmt.Errorf("decided requests: %w", err)
 	}
 	return out, nil
 }
+
+// decidedShown is how many of the requests they decided the inbox shows a viewer.
+const decidedShown = 20
 
 // InboxCount counts the requests waiting for the viewer's decision.
 func (s *Service) InboxCount(ctx context.Context, u pam.User) (int, error) {

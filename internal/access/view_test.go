@@ -66,7 +66,8 @@ func TestRequestViewSaysWhatTheViewerMayDo(t *testing.T) {
 	})
 }
 
-// The inbox page is one call: cards that may be reviewed, a cursor for the next page, and
+// The inbox page is one call of two statements: the waiting requests after the cursor with
+// their requesters and approvals so far, how many wait in all, a cursor for the next page, and
 // what the approver decided.
 func TestApprovalsPagesTheInbox(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
@@ -76,20 +77,40 @@ func TestApprovalsPagesTheInbox(t *testing.T) {
 			ids = append(ids, w.submit().ID)
 			w.clock.Advance(time.Second)
 		}
+		// The second approver's approval shows on the first approver's line.
+		if _, err := w.acc.Review(w.ctx, as(w.approvers[1]), w.approvers[1], ids[0], pam.DecisionApprove, ""); err != nil {
+			t.Fatal(err)
+		}
+		before := w.db.Counts().Statements
 		first, err := w.acc.Approvals(w.ctx, w.approvers[0], nil, 2)
-		if err != nil || len(first.Waiting) != 2 || first.Next == nil || first.Waiting[0].ID != ids[0] || !first.Waiting[0].CanReview {
+		if n := w.db.Counts().Statements - before; n != 2 {
+			t.Errorf("a page of the inbox took %d statements, want 2", n)
+		}
+		if err != nil || len(first.Waiting) != 2 || first.Next == nil || first.Total != 3 || first.Waiting[0].ID != ids[0] {
 			t.Fatalf("first page: %+v %v", first, err)
 		}
+		// A line carries what the table shows; the free texts are the card's to read.
+		if got := first.Waiting[0]; got.Approvals != 1 || got.RequesterName != w.requester.Name || got.ScopeName == "" || got.Justification != "" {
+			t.Fatalf("first line: %+v", got)
+		}
 		second, err := w.acc.Approvals(w.ctx, w.approvers[0], first.Next, 2)
-		if err != nil || len(second.Waiting) != 1 || second.Next != nil || second.Waiting[0].ID != ids[2] {
+		if err != nil || len(second.Waiting) != 1 || second.Next != nil || second.Total != 3 || second.Waiting[0].ID != ids[2] {
 			t.Fatalf("second page: %+v %v", second, err)
 		}
-		if _, err := w.acc.Review(w.ctx, as(w.approvers[0]), w.approvers[0], ids[1], pam.DecisionApprove, ""); err != nil {
+		// Past the end the page is empty and still counts the inbox.
+		past, err := w.acc.Approvals(w.ctx, w.approvers[0], pam.CursorAt(second.Waiting[0].CreatedAt, second.Waiting[0].ID), 2)
+		if err != nil || len(past.Waiting) != 0 || past.Next != nil || past.Total != 3 {
+			t.Fatalf("past the end: %+v %v", past, err)
+		}
+		if _, err := w.acc.Review(w.ctx, as(w.approvers[0]), w.approvers[0], ids[1], pam.DecisionDeny, "no"); err != nil {
 			t.Fatal(err)
 		}
 		after, err := w.acc.Approvals(w.ctx, w.approvers[0], nil, 20)
-		if err != nil || len(after.Waiting) != 2 || len(after.Decided) != 1 || after.Decided[0].ID != ids[1] {
+		if err != nil || len(after.Waiting) != 2 || after.Total != 2 || len(after.Decided) != 1 || after.Decided[0].ID != ids[1] {
 			t.Fatalf("after a review: %+v %v", after, err)
+		}
+		if d := after.Decided[0]; d.Decision != pam.DecisionDeny || d.Status != pam.StatusDenied || d.RequesterName != w.requester.Name || d.At.IsZero() {
+			t.Fatalf("decided: %+v", d)
 		}
 		if n, err := w.acc.InboxCount(w.ctx, w.approvers[0]); err != nil || n != 2 {
 			t.Fatalf("inbox count: %d %v", n, err)

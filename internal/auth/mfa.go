@@ -107,9 +107,9 @@ type Status struct {
 	RecoveryUnused int64
 }
 
-// Status reports whether a user has two-step verification on.
+// Status reports whether a user has two-step verification on, in one read.
 func (m *MFA) Status(ctx context.Context, user pam.UserID) (Status, error) {
-	rec, err := m.db.MFAByUser(ctx, user)
+	rec, unused, err := m.db.MFAStatus(ctx, user)
 	if pam.ErrorCode(err) == pam.ENOTFOUND {
 		return Status{}, nil
 	}
@@ -119,11 +119,7 @@ func (m *MFA) Status(ctx context.Context, user pam.UserID) (Status, error) {
 	if !rec.Confirmed() {
 		return Status{Pending: true}, nil
 	}
-	n, err := m.db.UnusedRecoveryCodes(ctx, user)
-	if err != nil {
-		return Status{}, fmt.Errorf("mfa status: %w", err)
-	}
-	return Status{Enrolled: true, EnrolledAt: *rec.ConfirmedAt, RecoveryUnused: n}, nil
+	return Status{Enrolled: true, EnrolledAt: *rec.ConfirmedAt, RecoveryUnused: unused}, nil
 }
 
 // Enrolled reports whether a user has confirmed two-step verification.

@@ -504,6 +504,7 @@ func TestTwoWorkersNeverSendOneMessageTwice(t *testing.T) {
 			db, err := store.Open(dbURL)
 			must(t, err)
 			t.Cleanup(func() { db.Close() })
+			db.SetSealWait(10 * time.Second) // the test reads the trail right after its changes
 			return db
 		}
 		db := open()

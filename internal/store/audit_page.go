@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/pam"
 	"gorm.io/gorm"
 )
 
@@ -226,4 +227,22 @@ func (s *Store) AuditPage(ctx context.Context, f audit.Filter) (audit.Page, erro
 		p.HasNewer, err = k.exists(db, max(k.lo, newest), k.hi)
 	}
 	return p, err
+}
+
+// AuditEventAt returns the event with sequence number seq and whether a later event exists,
+// in one statement: all the event page needs (the head row, which writers lock, stays unread).
+func (s *Store) AuditEventAt(ctx context.Context, seq int64) (audit.Event, bool, error) {
+	var r struct {
+		AuditRow `gorm:"embedded"`
+		HasNext  bool
+	}
+	res := s.conn(ctx).Raw(`SELECT e.*, EXISTS (SELECT 1 FROM audit_events n WHERE n.seq > e.seq) AS has_next
+		FROM audit_events e WHERE e.seq = ?`, seq).Find(&r)
+	if res.Error != nil {
+		return audit.Event{}, false, res.Error
+	}
+	if res.RowsAffected == 0 {
+		return audit.Event{}, false, pam.Errorf(pam.ENOTFOUND, "Audit event not found.")
+	}
+	return auditToDomain(r.AuditRow), r.HasNext, nil
 }

@@ -110,6 +110,92 @@ func (s *Store) InboxCountPlan(ctx context.Context, user pam.UserID, now time.Ti
 	return s.plan(ctx, s.inboxQuery(ctx, user, now).Select("COUNT(*)"), &[]struct{ N int64 }{})
 }
 
+// SessionPlan returns the database's plan for SessionWithUser's statement with the inbox
+// counted at inboxAt, made like AuditPagePlan's.
+func (s *Store) SessionPlan(ctx context.Context, idHash, enrolmentKey string, inboxAt time.Time) (string, error) {
+	return s.plan(ctx, s.sessionQuery(ctx, idHash, enrolmentKey, inboxAt), &[]sessionUserRow{})
+}
+
+// InboxPagePlan returns the database's plan for InboxPage's statement, made like
+// AuditPagePlan's.
+func (s *Store) InboxPagePlan(ctx context.Context, user pam.UserID, now time.Time, after *pam.Cursor, limit int) (string, error) {
+	return s.plan(ctx, s.inboxPageQuery(ctx, user, now, after, limit), &[]inboxPageRow{})
+}
+
+// PreparedPlans runs fn inside one transaction, so on one connection, and returns how many
+// generic and custom plans PostgreSQL made there for the prepared statements whose text holds
+// like (pgx prepares and caches every statement on its connection).
+func (s *Store) PreparedPlans(ctx context.Context, like string, fn func(tx *Store) error) (generic, custom int64, err error) {
+	err = s.Tx(ctx, func(tx *Store) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		var r struct{ Generic, Custom int64 }
+		err := tx.db.Raw(`SELECT COALESCE(SUM(generic_plans), 0) AS generic, COALESCE(SUM(custom_plans), 0) AS custom
+			FROM pg_prepared_statements WHERE strpos(statement, ?) > 0`, like).Scan(&r).Error
+		generic, custom = r.Generic, r.Custom
+		return err
+	})
+	return generic, custom, err
+}
+
+// GenericPlans returns PostgreSQL's generic plans (the ones a prepared statement is run with
+// from its sixth call on) for InboxCount's, SessionWithUser's and InboxPage's statements.
+func (s *Store) GenericPlans(ctx context.Context, user pam.UserID, idHash, enrolmentKey string, now time.Time) (map[string]string, error) {
+	out := map[string]string{}
+	for name, q := range map[string]struct {
+		q    *gorm.DB
+		dest any
+	}{
+		"count":   {s.inboxQuery(ctx, user, now).Select("COUNT(*)"), &[]struct{ N int64 }{}},
+		"session": {s.sessionQuery(ctx, idHash, enrolmentKey, now), &[]sessionUserRow{}},
+		"page":    {s.inboxPageQuery(ctx, user, now, nil, 26), &[]inboxPageRow{}},
+	} {
+		stmt := q.q.Session(&gorm.Session{DryRun: true}).Find(q.dest).Statement
+		err := s.Tx(ctx, func(tx *Store) error {
+			if err := tx.db.Exec("SET LOCAL plan_cache_mode = force_generic_plan").Error; err != nil {
+				return err
+			}
+			if err := tx.db.Exec("PREPARE elevate_generic AS " + stmt.SQL.String()).Error; err != nil {
+				return err
+			}
+			// EXECUTE takes no bound parameters: the values are written out (test values only).
+			args := make([]string, len(stmt.Vars))
+			for i, v := range stmt.Vars {
+				switch v := v.(type) {
+				case string:
+					args[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+				case time.Time:
+					args[i] = "'" + v.UTC().Format(time.RFC3339Nano) + "'"
+				default:
+					args[i] = fmt.Sprint(v)
+				}
+			}
+			var lines []string
+			if err := tx.db.Raw("EXPLAIN EXECUTE elevate_generic(" + strings.Join(args, ", ") + ")").Scan(&lines).Error; err != nil {
+				return err
+			}
+			out[name] = strings.Join(lines, "\n")
+			return tx.db.Exec("DEALLOCATE elevate_generic").Error
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return out, nil
+}
+
+// IndexExists reports whether the database has an index of that name.
+func (s *Store) IndexExists(ctx context.Context, name string) (bool, error) {
+	q := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = ?"
+	if s.dialect == Postgres {
+		q = "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ?"
+	}
+	var n int64
+	err := s.db.WithContext(ctx).Raw(q, name).Scan(&n).Error
+	return n == 1, err
+}
+
 // MigrateTo applies the migrations up to and including id, so a test can write rows the way an
 // earlier version did before the later migrations run.
 func (s *Store) MigrateTo(ctx context.Context, id string) error {

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -90,7 +91,7 @@ func TestSessionWithUserReadsTheFrameInOneStatement(t *testing.T) {
 		frame := func(idHash string) (pam.User, store.Frame) {
 			t.Helper()
 			before := db.Counts()
-			_, u, f, err := db.SessionWithUser(ctx, idHash, enrolmentKey)
+			_, u, f, err := db.SessionWithUser(ctx, idHash, enrolmentKey, time.Time{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,8 +141,47 @@ func TestSessionWithUserReadsTheFrameInOneStatement(t *testing.T) {
 		if err := db.DisableUser(ctx, w.olivia.ID, t0); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, _, err := db.SessionWithUser(ctx, w.oliviaS, enrolmentKey); pam.ErrorCode(err) != pam.ENOTFOUND {
+		if _, _, _, err := db.SessionWithUser(ctx, w.oliviaS, enrolmentKey, t0); pam.ErrorCode(err) != pam.ENOTFOUND {
 			t.Fatalf("a disabled user's session: %v", err)
+		}
+	})
+}
+
+// Given a time, the session statement also counts the user's inbox, as InboxCount and the
+// inbox's pages count it, and is still one statement; without one it counts nothing.
+func TestSessionWithUserCountsTheInboxInTheSameStatement(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		w := newFrameWorld(t, dialect)
+		now := t0.Add(time.Minute)
+		for _, c := range []struct {
+			who    string
+			idHash string
+			user   pam.UserID
+			want   int64
+		}{{"olivia", w.oliviaS, w.olivia.ID, 2}, {"sam", w.samS, w.sam.ID, 1}} {
+			before := w.db.Counts().Statements
+			_, _, f, err := w.db.SessionWithUser(ctx, c.idHash, enrolmentKey, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := w.db.Counts().Statements - before; n != 1 {
+				t.Fatalf("%s: the session with its frame and count took %d statements", c.who, n)
+			}
+			alone, err := w.db.InboxCount(ctx, c.user, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !f.InboxRead || f.Inbox != c.want || alone != c.want {
+				t.Fatalf("%s: frame count %d (read %v), InboxCount %d, want %d", c.who, f.Inbox, f.InboxRead, alone, c.want)
+			}
+		}
+		// Once their time is up, waiting requests leave the count.
+		if _, _, f, err := w.db.SessionWithUser(ctx, w.oliviaS, enrolmentKey, t0.Add(2*time.Hour)); err != nil || f.Inbox != 0 || !f.InboxRead {
+			t.Fatalf("after the requests timed out: %+v %v", f, err)
+		}
+		if _, _, f, err := w.db.SessionWithUser(ctx, w.oliviaS, enrolmentKey, time.Time{}); err != nil || f.InboxRead || f.Inbox != 0 {
+			t.Fatalf("without a time: %+v %v", f, err)
 		}
 	})
 }
@@ -161,30 +201,117 @@ func TestInboxCountIsOneIndexedStatement(t *testing.T) {
 		if s := w.db.Counts().Statements - before; s != 1 {
 			t.Fatalf("the count took %d statements", s)
 		}
-		list, err := w.db.Inbox(ctx, w.olivia.ID, now, nil, 50)
+		list, err := w.db.InboxPage(ctx, w.olivia.ID, now, nil, 50)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n != 2 || len(list) != 2 {
+		if n != 2 || len(list.Waiting) != 2 || list.Total != 2 {
 			t.Fatalf("InboxCount %d, the inbox lists %+v", n, list)
 		}
 
-		plan, err := w.db.InboxCountPlan(ctx, w.olivia.ID, now)
-		if err != nil {
-			t.Fatal(err)
+		// The count alone, with the session, and with the inbox's page: each reads requests
+		// through an index.
+		plans := map[string]func() (string, error){
+			"count":   func() (string, error) { return w.db.InboxCountPlan(ctx, w.olivia.ID, now) },
+			"session": func() (string, error) { return w.db.SessionPlan(ctx, w.oliviaS, enrolmentKey, now) },
+			"page": func() (string, error) {
+				return w.db.InboxPagePlan(ctx, w.olivia.ID, now, pam.CursorAt(t0, "waiting-1"), 26)
+			},
 		}
-		var indexed, scans bool
-		switch dialect {
-		case store.Postgres:
-			indexed = strings.Contains(plan, " on requests") && (strings.Contains(plan, "Index Scan using requests_") ||
-				strings.Contains(plan, "Index Only Scan using requests_") || strings.Contains(plan, "Bitmap Index Scan on requests_"))
-			scans = strings.Contains(plan, "Seq Scan on requests")
-		case store.SQLite:
-			indexed = strings.Contains(plan, "SEARCH requests USING INDEX requests_")
-			scans = strings.Contains(plan, "SCAN requests")
-		}
-		if !indexed || scans {
-			t.Errorf("the count is not served by an index on requests:\n%s", plan)
+		for name, explain := range plans {
+			plan, err := explain()
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			var indexed, scans bool
+			switch dialect {
+			case store.Postgres:
+				indexed = strings.Contains(plan, " on requests") && (strings.Contains(plan, "Index Scan using requests_") ||
+					strings.Contains(plan, "Index Only Scan using requests_") || strings.Contains(plan, "Bitmap Index Scan on requests_"))
+				scans = strings.Contains(plan, "Seq Scan on requests")
+			case store.SQLite:
+				// The inbox's statements name requests r.
+				indexed = regexp.MustCompile(`SEARCH r USING (COVERING )?INDEX requests_`).MatchString(plan)
+				scans = regexp.MustCompile(`SCAN (r|requests)\b`).MatchString(plan)
+			}
+			if !indexed || scans {
+				t.Errorf("%s: the inbox is not read through an index on requests:\n%s", name, plan)
+			}
 		}
 	})
+}
+
+// PostgreSQL keeps one generic plan for the statements that count the inbox, whatever time they
+// are asked at: planning them afresh on every call (as a time compared with the statistics of
+// pending_until made it do) cost more than running them.
+func TestInboxStatementsKeepOneGenericPlan(t *testing.T) {
+	ctx := context.Background()
+	w := newFrameWorld(t, store.Postgres)
+	// Like the benchmark's database: a thousand requests waiting among many decided long ago,
+	// whose deadlines the statistics place well before any time the inbox is asked at.
+	for _, set := range []struct {
+		n                     int
+		prefix, status, shift string
+	}{{20000, "old-", "expired", "- g * interval '1 hour'"}, {1000, "more-", "pending", "+ g * interval '1 second'"}} {
+		if err := w.db.ExecRaw(ctx, `INSERT INTO requests (id, requester_id, policy_id, scope_type, scope_id, scope_name,
+				approval_type, approver_group_id, approvals_required, duration_min, justification, ticket, status, created_at,
+				pending_until, version)
+			SELECT ? || g, requester_id, policy_id, scope_type, scope_id, scope_name, approval_type, approver_group_id,
+				approvals_required, duration_min, justification, ticket, ?, created_at `+set.shift+`,
+				pending_until `+set.shift+`, 2
+			FROM requests, generate_series(1, ?) g WHERE id = 'waiting-1'`, set.prefix, set.status, set.n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.db.ExecRaw(ctx, "ANALYZE requests"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, like string
+		call       func(tx *store.Store, now time.Time) error
+	}{
+		{"session with its count", "AS f_inbox", func(tx *store.Store, now time.Time) error {
+			_, _, _, err := tx.SessionWithUser(ctx, w.oliviaS, enrolmentKey, now)
+			return err
+		}},
+		{"inbox page", "WITH w AS MATERIALIZED", func(tx *store.Store, now time.Time) error {
+			_, err := tx.InboxPage(ctx, w.olivia.ID, now, nil, 25)
+			return err
+		}},
+		{"count", "SELECT count(*) FROM requests r", func(tx *store.Store, now time.Time) error {
+			_, err := tx.InboxCount(ctx, w.olivia.ID, now)
+			return err
+		}},
+	} {
+		generic, custom, err := w.db.PreparedPlans(ctx, c.like, func(tx *store.Store) error {
+			for i := range 12 {
+				if err := c.call(tx, t0.Add(time.Duration(i)*time.Second)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		// PostgreSQL plans the first five calls for their values, then compares.
+		if generic+custom == 0 || custom > 5 {
+			t.Errorf("%s: %d generic and %d custom plans in 12 calls, want a generic plan from the sixth", c.name, generic, custom)
+		}
+	}
+
+	// On such data the plans the statements run with read only the pending requests through an
+	// index (with the visibility map set by vacuuming, the count reads requests_waiting_idx
+	// alone), and the page reads whole only the requests it shows, by key.
+	plans, err := w.db.GenericPlans(ctx, w.olivia.ID, w.oliviaS, enrolmentKey, t0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, plan := range plans {
+		if !strings.Contains(plan, "Index Cond: ((status)::text = 'pending'::text)") && !strings.Contains(plan, "using requests_waiting_idx") ||
+			strings.Contains(plan, "Seq Scan on requests") ||
+			(name == "page" && !strings.Contains(plan, "Index Scan using requests_pkey on requests")) {
+			t.Errorf("%s on benchmark-shaped data:\n%s", name, plan)
+		}
+	}
 }

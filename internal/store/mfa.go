@@ -57,6 +57,24 @@ func (s *Store) MFAByUser(ctx context.Context, id pam.UserID) (MFA, error) {
 	return MFA{UserID: pam.UserID(r.UserID), SecretEnc: r.SecretEnc, ConfirmedAt: r.ConfirmedAt, LastStep: r.LastStep, CreatedAt: r.CreatedAt}, nil
 }
 
+// MFAStatus returns a user's enrolment with how many of their recovery codes are unused, in one
+// statement (the profile page's), or ENOTFOUND when there is no enrolment.
+func (s *Store) MFAStatus(ctx context.Context, id pam.UserID) (MFA, int64, error) {
+	var r struct {
+		MFARow `gorm:"embedded"`
+		Unused int64
+	}
+	res := s.conn(ctx).Raw(`SELECT m.*, (SELECT COUNT(*) FROM mfa_recovery_codes c WHERE c.user_id = m.user_id AND c.used_at IS NULL) AS unused
+		FROM user_mfa m WHERE m.user_id = ?`, string(id)).Find(&r)
+	if res.Error != nil {
+		return MFA{}, 0, res.Error
+	}
+	if res.RowsAffected == 0 {
+		return MFA{}, 0, pam.Errorf(pam.ENOTFOUND, "Two-step verification not found.")
+	}
+	return MFA{UserID: pam.UserID(r.UserID), SecretEnc: r.SecretEnc, ConfirmedAt: r.ConfirmedAt, LastStep: r.LastStep, CreatedAt: r.CreatedAt}, r.Unused, nil
+}
+
 // BeginMFA stores a new unconfirmed secret for a user, replacing an earlier unconfirmed one.
 // It reports ECONFLICT when the user already has a confirmed enrolment.
 func (s *Store) BeginMFA(ctx context.Context, id pam.UserID, secretEnc string, now time.Time) error {
@@ -124,13 +142,6 @@ func (s *Store) UseRecoveryCode(ctx context.Context, id pam.UserID, hash string,
 	res := s.conn(ctx).Model(&RecoveryCodeRow{}).Where("user_id = ? AND code_hash = ? AND used_at IS NULL", string(id), hash).
 		Update("used_at", now.UTC())
 	return res.RowsAffected == 1, res.Error
-}
-
-// UnusedRecoveryCodes counts a user's recovery codes that are still good.
-func (s *Store) UnusedRecoveryCodes(ctx context.Context, id pam.UserID) (int64, error) {
-	var n int64
-	err := s.conn(ctx).Model(&RecoveryCodeRow{}).Where("user_id = ? AND used_at IS NULL", string(id)).Count(&n).Error
-	return n, err
 }
 
 // SetUserTimeZone changes the zone a user sees times in. The caller validates the name.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/internal/testenv"
 )
 
@@ -106,6 +107,48 @@ func TestMFAStepIsUsedOnce(t *testing.T) {
 		}
 		if ok, _ := db.UseMFAStep(ctx, "u1", 999, now); ok {
 			t.Fatal("an earlier step was accepted after a later one")
+		}
+	})
+}
+
+// The profile's two-step status is one statement: the enrolment and its unused recovery codes.
+func TestMFAStatusIsOneStatement(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		db := testenv.Store(t, dialect)
+		ctx := context.Background()
+		now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+		if err := db.CreateUser(ctx, pam.User{ID: "u1", Email: "a@example.com", Name: "A", CreatedAt: now}, ""); err != nil {
+			t.Fatal(err)
+		}
+		status := func() (store.MFA, int64, error) {
+			t.Helper()
+			before := db.Counts().Statements
+			m, n, err := db.MFAStatus(ctx, "u1")
+			if s := db.Counts().Statements - before; s != 1 {
+				t.Fatalf("the status took %d statements", s)
+			}
+			return m, n, err
+		}
+		if _, _, err := status(); pam.ErrorCode(err) != pam.ENOTFOUND {
+			t.Fatalf("no enrolment: %v", err)
+		}
+		if err := db.BeginMFA(ctx, "u1", "sealed", now); err != nil {
+			t.Fatal(err)
+		}
+		if m, n, err := status(); err != nil || m.Confirmed() || n != 0 {
+			t.Fatalf("pending: %+v %d %v", m, n, err)
+		}
+		if err := db.ConfirmMFA(ctx, "u1", now); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.ReplaceRecoveryCodes(ctx, "u1", []string{"h1", "h2", "h3"}); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := db.UseRecoveryCode(ctx, "u1", "h2", now); err != nil || !ok {
+			t.Fatalf("use a code: %v %v", ok, err)
+		}
+		if m, n, err := status(); err != nil || !m.Confirmed() || m.SecretEnc != "sealed" || n != 2 {
+			t.Fatalf("enrolled: %+v %d %v", m, n, err)
 		}
 	})
 }

@@ -316,40 +316,145 @@ func (s *Store) fillApprovalCounts(ctx context.Context, rs []*pam.Request) error
 	return nil
 }
 
-// inboxQuery selects requests waiting for a user: pending, not timed out, not theirs, in an
-// approver group they are an enabled member of, and not yet reviewed by them.
-func (s *Store) inboxQuery(ctx context.Context, user pam.UserID, now time.Time) *gorm.DB {
-	return s.conn(ctx).Model(&RequestRow{}).
-		Where("status = ? AND pending_until > ? AND requester_id <> ?", string(pam.StatusPending), now.UTC(), string(user)).
-		Where("approver_group_id IN (SELECT gm.group_id FROM group_members gm JOIN users u ON u.id = gm.user_id AND u.disabled_at IS NULL WHERE gm.user_id = ?)", string(user)).
-		Where("NOT EXISTS (SELECT 1 FROM reviews v WHERE v.request_id = requests.id AND v.reviewer_id = ?)", string(user))
+// waitingFor is the SQL condition true for a request r waiting for the decision of the user
+// whose id is the SQL expression user, at the time @now: pending and not timed out, not theirs,
+// in an approver group they are an enabled member of, and not yet reviewed by them. The inbox,
+// its count and the navigation's count (SessionWithUser) share it, so they always agree; the
+// ways a request reaches someone's inbox are all here. Its leading terms are
+// requests_inbox_idx's (status, approver_group_id), so it reads the waiting requests of the
+// user's groups and nothing else.
+//
+// The deadline is compared as COALESCE(r.pending_until, r.pending_until), an expression the
+// planner keeps no statistics for, so it estimates the statement alike whatever @now is.
+// Compared bare, PostgreSQL read @now against the column's statistics (which place almost
+// every deadline in the past), judged each call's own plan cheaper than a generic one, and
+// planned the statement again on every call: for the session's statement that cost more than
+// running it. With the expression it keeps one generic plan (TestInboxStatementsKeepOneGenericPlan).
+// The requests it reads are still only the pending ones of the user's groups.
+func waitingFor(user string) string {
+	return `r.status = 'pending' AND COALESCE(r.pending_until, r.pending_until) > @now AND r.requester_id <> ` + user + `
+		AND r.approver_group_id IN (SELECT gm.group_id FROM group_members gm
+			JOIN users gu ON gu.id = gm.user_id AND gu.disabled_at IS NULL WHERE gm.user_id = ` + user + `)
+		AND NOT EXISTS (SELECT 1 FROM reviews v WHERE v.request_id = r.id AND v.reviewer_id = ` + user + `)`
 }
 
-// Inbox lists the requests waiting for a user, oldest first, one keyset page at a time.
-func (s *Store) Inbox(ctx context.Context, user pam.UserID, now time.Time, after *pam.Cursor, limit int) ([]pam.Request, error) {
+// inboxQuery selects the requests waiting for a user (see waitingFor).
+func (s *Store) inboxQuery(ctx context.Context, user pam.UserID, now time.Time) *gorm.DB {
+	return s.conn(ctx).Table("requests r").Where(waitingFor("@user"), map[string]any{"user": string(user), "now": now.UTC()})
+}
+
+// listColumns are the columns of requests r a list reads: all but the free texts (justification,
+// ticket, revoke reason), which only a request's own card shows.
+const listColumns = `r.id, r.requester_id, r.policy_id, r.scope_type, r.scope_id, r.scope_name, r.approval_type,
+	r.approver_group_id, r.approvals_required, r.duration_min, r.scheduled_start, r.status, r.created_at, r.pending_until,
+	r.decided_at, r.starts_at, r.ends_at, r.revoked_by, r.cancel_reason, r.extends_id, r.version`
+
+// Waiting is a request in someone's inbox as its table shows it: the request's listColumns with
+// its requester's name and email (no reviews) and how many approvals it has so far.
+type Waiting struct {
+	pam.Request
+	Approvals int
+}
+
+// InboxPage is one keyset page of a user's inbox.
+type InboxPage struct {
+	Waiting []Waiting
+	// More is true when requests follow the page.
+	More bool
+	// Total counts every request waiting for the user, on this page or not (InboxCount).
+	Total int64
+}
+
+// inboxPageRow is one row of InboxPage's statement: the page's request (all NULL on a page with
+// none) and the count of the whole inbox.
+type inboxPageRow struct {
+	RequestRow     `gorm:"embedded"`
+	RequesterName  string
+	RequesterEmail string
+	Approvals      int
+	Total          int64
+}
+
+// InboxPage returns the requests waiting for a user, oldest first, after the cursor (at most
+// limit), and how many wait in all, reading the waiting requests once in one statement.
+func (s *Store) InboxPage(ctx context.Context, user pam.UserID, now time.Time, after *pam.Cursor, limit int) (InboxPage, error) {
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	q := s.inboxQuery(ctx, user, now).Order("created_at, id").Limit(limit)
-	if after != nil {
-		t := after.At.UTC()
-		q = q.Where("created_at > ? OR (created_at = ? AND id > ?)", t, t, after.ID)
+	var rows []inboxPageRow
+	if err := s.inboxPageQuery(ctx, user, now, after, limit+1).Find(&rows).Error; err != nil {
+		return InboxPage{}, err
 	}
-	return s.findRequests(ctx, q)
+	var out InboxPage
+	for _, r := range rows {
+		out.Total = r.Total
+		if r.ID == "" {
+			continue
+		}
+		req := requestToDomain(r.RequestRow)
+		req.RequesterName, req.RequesterEmail = r.RequesterName, r.RequesterEmail
+		out.Waiting = append(out.Waiting, Waiting{Request: req, Approvals: r.Approvals})
+	}
+	if len(out.Waiting) > limit {
+		out.Waiting, out.More = out.Waiting[:limit], true
+	}
+	return out, nil
 }
 
-// InboxCount counts the requests waiting for a user (for the navigation badge).
+// inboxPageQuery is InboxPage's statement. The keys of the waiting requests are read once into
+// w; the count and the page both come from it (only the page's requests are read whole), and the
+// one-row count keeps a page past the end answering with the total.
+func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Time, after *pam.Cursor, limit int) *gorm.DB {
+	args := map[string]any{"user": string(user), "now": now.UTC(), "limit": limit}
+	keyset := ""
+	if after != nil {
+		keyset = "WHERE w.created_at > @at OR (w.created_at = @at AND w.id > @id)"
+		args["at"], args["id"] = after.At.UTC(), after.ID
+	}
+	return s.conn(ctx).Raw(`WITH w AS MATERIALIZED (SELECT r.id, r.created_at FROM requests r WHERE `+waitingFor("@user")+`)
+		SELECT p.*, t.total FROM (SELECT COUNT(*) AS total FROM w) t
+		LEFT JOIN (SELECT `+listColumns+`, u.name AS requester_name, u.email AS requester_email,
+				(SELECT COUNT(*) FROM reviews v WHERE v.request_id = r.id AND v.decision = 'approve') AS approvals
+			FROM (SELECT w.id FROM w `+keyset+` ORDER BY w.created_at, w.id LIMIT @limit) k
+			JOIN requests r ON r.id = k.id LEFT JOIN users u ON u.id = r.requester_id) p ON 1 = 1
+		ORDER BY p.created_at, p.id`, args)
+}
+
+// InboxCount counts the requests waiting for a user (for the navigation badge of a page whose
+// session was read without it).
 func (s *Store) InboxCount(ctx context.Context, user pam.UserID, now time.Time) (int64, error) {
 	var n int64
 	err := s.inboxQuery(ctx, user, now).Count(&n).Error
 	return n, err
 }
 
-// ReviewedBy lists requests a user reviewed, most recent review first (bounded).
-func (s *Store) ReviewedBy(ctx context.Context, user pam.UserID, limit int) ([]pam.Request, error) {
-	q := s.conn(ctx).Model(&RequestRow{}).Joins("JOIN reviews rv ON rv.request_id = requests.id AND rv.reviewer_id = ?", string(user)).
-		Order("rv.at DESC").Limit(limit)
-	return s.findRequests(ctx, q)
+// Decided is a request someone reviewed, with their own decision on it.
+type Decided struct {
+	// Request carries its listColumns and its requester's name; Reviews is empty.
+	pam.Request
+	Decision string
+	At       time.Time
+}
+
+// DecidedBy lists the requests a user reviewed, their most recent review first (at most limit),
+// in one statement.
+func (s *Store) DecidedBy(ctx context.Context, user pam.UserID, limit int) ([]Decided, error) {
+	var rows []struct {
+		RequestRow    `gorm:"embedded"`
+		RequesterName string
+		MyDecision    string
+		MyAt          time.Time
+	}
+	err := s.conn(ctx).Raw(`SELECT `+listColumns+`, u.name AS requester_name, rv.decision AS my_decision, rv.at AS my_at
+		FROM reviews rv JOIN requests r ON r.id = rv.request_id LEFT JOIN users u ON u.id = r.requester_id
+		WHERE rv.reviewer_id = ? ORDER BY rv.at DESC, rv.request_id LIMIT ?`, string(user), limit).Find(&rows).Error
+	out := make([]Decided, len(rows))
+	for i, r := range rows {
+		req := requestToDomain(r.RequestRow)
+		req.RequesterName = r.RequesterName
+		out[i] = Decided{Request: req, Decision: r.MyDecision, At: r.MyAt.UTC()}
+	}
+	return out, err
 }
 
 // IsActiveMember reports whether an enabled user is in a group.

@@ -199,3 +199,47 @@ func TestCancelReasonMigratesOverOldRows(t *testing.T) {
 		}
 	})
 }
+
+// TestWaitingIndexMigratesOverOldRows: requests written before 0012 are in the inbox after it,
+// which indexes the waiting ones apart.
+func TestWaitingIndexMigratesOverOldRows(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db, err := store.Open(testenv.DatabaseURL(t, dialect))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if err := db.MigrateTo(ctx, "0010_check_tokens"); err != nil {
+			t.Fatal(err)
+		}
+		// The rows as the previous version wrote them: an approver, their group, and requests.
+		for _, q := range []string{
+			`INSERT INTO users (id, email, name, created_at, updated_at) VALUES ('u1', 'rhea@example.com', 'Rhea', ?, ?), ('u2', 'olivia@example.com', 'Olivia', ?, ?)`,
+			`INSERT INTO groups (id, name, name_key, created_at, updated_at) VALUES ('g1', 'Approvers', 'approvers', ?, ?)`,
+			`INSERT INTO group_members (group_id, user_id, added_at) VALUES ('g1', 'u2', ?)`,
+		} {
+			args := []any{t0, t0, t0, t0}[:strings.Count(q, "?")]
+			if err := db.ExecRaw(ctx, q, args...); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		if err := db.ExecRaw(ctx, `INSERT INTO requests (id, requester_id, policy_id, scope_type, scope_id, scope_name, approval_type,
+				approver_group_id, approvals_required, duration_min, status, created_at, pending_until, revoked_by, revoke_reason)
+			 VALUES ('r-waiting', 'u1', 'p1', 'task', 't1', 'task', 'manual', 'g1', 1, 60, 'pending', ?, ?, '', ''),
+			        ('r-decided', 'u1', 'p1', 'task', 't1', 'task', 'manual', 'g1', 1, 60, 'denied', ?, ?, '', '')`,
+			t0, t0.Add(24*time.Hour), t0, t0.Add(24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		page, err := db.InboxPage(ctx, "u2", t0.Add(time.Minute), nil, 25)
+		if err != nil || page.Total != 1 || len(page.Waiting) != 1 || page.Waiting[0].ID != "r-waiting" || page.Waiting[0].RequesterName != "Rhea" {
+			t.Fatalf("inbox after the migration: %+v %v", page, err)
+		}
+		if ok, err := db.IndexExists(ctx, "requests_waiting_idx"); err != nil || !ok {
+			t.Fatalf("requests_waiting_idx after the migration: %v %v", ok, err)
+		}
+	})
+}

@@ -39,6 +39,7 @@ type sessionUserRow struct {
 	UCreatedAt                          time.Time
 	FEnrolment                          string
 	FApprover, FEnrolled                bool
+	FInbox                              *int64
 }
 
 // Frame is what the rules every signed-in page passes through need besides the user, read in
@@ -50,18 +51,21 @@ type Frame struct {
 	Approver bool
 	// MFAEnrolled reports whether the user has confirmed two-step verification.
 	MFAEnrolled bool
+	// Inbox is InboxCount for the user at the time SessionWithUser was given; InboxRead is false
+	// (and Inbox 0) when it was given none.
+	Inbox     int64
+	InboxRead bool
 }
 
 // SessionWithUser returns a session by the hash of its id together with its user and its
 // frame, whose Enrolment is the system value enrolmentKey, in one statement: every signed-in
-// request asks this first. ENOTFOUND when the session or its user is missing.
-//
-// The navigation's inbox count stays a statement of its own (InboxCount): its time parameter
-// keeps PostgreSQL planning it afresh on every call, and inside this statement it would have
-// the whole statement planned afresh with it, which measured slower than the two apart.
-func (s *Store) SessionWithUser(ctx context.Context, idHash, enrolmentKey string) (Session, pam.User, Frame, error) {
+// request asks this first. With a non-zero inboxAt the same statement also counts the
+// requests waiting for the user at that time (InboxCount), for the navigation of a page;
+// requests that draw no navigation, or count their inbox themselves, pass the zero time.
+// ENOTFOUND when the session or its user is missing.
+func (s *Store) SessionWithUser(ctx context.Context, idHash, enrolmentKey string, inboxAt time.Time) (Session, pam.User, Frame, error) {
 	var r sessionUserRow
-	res := s.sessionQuery(ctx, idHash, enrolmentKey).Scan(&r)
+	res := s.sessionQuery(ctx, idHash, enrolmentKey, inboxAt).Find(&r)
 	if res.Error != nil {
 		return Session{}, pam.User{}, Frame{}, res.Error
 	}
@@ -76,18 +80,29 @@ func (s *Store) SessionWithUser(ctx context.Context, idHash, enrolmentKey string
 		ID: r.UserID, Email: r.UEmail, Name: r.UName, Admin: r.UAdmin, Auditor: r.UAuditor,
 		TimeZone: r.UTimeZone, DisabledAt: r.UDisabledAt, CreatedAt: r.UCreatedAt,
 	})
-	return sess, u, Frame{Enrolment: r.FEnrolment, Approver: r.FApprover, MFAEnrolled: r.FEnrolled}, nil
+	f := Frame{Enrolment: r.FEnrolment, Approver: r.FApprover, MFAEnrolled: r.FEnrolled}
+	if !inboxAt.IsZero() && r.FInbox != nil {
+		f.Inbox, f.InboxRead = *r.FInbox, true
+	}
+	return sess, u, f, nil
 }
 
-func (s *Store) sessionQuery(ctx context.Context, idHash, enrolmentKey string) *gorm.DB {
+func (s *Store) sessionQuery(ctx context.Context, idHash, enrolmentKey string, inboxAt time.Time) *gorm.DB {
+	args := map[string]any{"id": idHash, "key": enrolmentKey}
+	inbox := "NULL"
+	if !inboxAt.IsZero() {
+		inbox = "(SELECT COUNT(*) FROM requests r WHERE " + waitingFor("s.user_id") + ")"
+		args["now"] = inboxAt.UTC()
+	}
 	return s.conn(ctx).Raw(`SELECT s.id_hash, s.user_id, s.data, s.ip, s.user_agent, s.created_at, s.last_seen_at, s.expires_at,
 			u.email AS u_email, u.name AS u_name, u.time_zone AS u_time_zone, u.admin AS u_admin, u.auditor AS u_auditor,
 			u.disabled_at AS u_disabled_at, u.created_at AS u_created_at,
 			COALESCE((SELECT sv.value FROM system_values sv WHERE sv.key = @key), '') AS f_enrolment,
 			`+approverExists("s.user_id")+` AS f_approver,
-			EXISTS (SELECT 1 FROM user_mfa m WHERE m.user_id = s.user_id AND m.confirmed_at IS NOT NULL) AS f_enrolled
+			EXISTS (SELECT 1 FROM user_mfa m WHERE m.user_id = s.user_id AND m.confirmed_at IS NOT NULL) AS f_enrolled,
+			`+inbox+` AS f_inbox
 		FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.id_hash = @id`, map[string]any{"id": idHash, "key": enrolmentKey})
+		WHERE s.id_hash = @id`, args)
 }
 
 // SessionTouchEvery is how often a session's last-seen time is written at most: reading it

@@ -97,18 +97,30 @@ func TestBrowserRequestApproveCheckRevoke(t *testing.T) {
 	reqPath, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname`))
 	signOut(t, ctx, p)
 
-	// The approver approves inline in the inbox (htmx swaps the card).
+	// The approver opens the request's card from its line in the inbox (htmx loads it under the
+	// line) and approves inline (htmx swaps the card).
 	signInAs(t, ctx, p, "olivia@demo.example", pw[1])
 	do(t, ctx, p,
 		chromedp.Navigate(p.Base+"/approvals"),
-		chromedp.WaitVisible(chromedp.CSS(`#req-`+strings.TrimPrefix(reqPath, "/requests/")+` [data-testid="approve"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="inbox-row"]`)),
 	)
 	testkit.Screenshot(t, ctx, "approvals")
+	do(t, ctx, p,
+		chromedp.Click(chromedp.CSS(`[data-testid="review"][href="`+reqPath+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#req-`+strings.TrimPrefix(reqPath, "/requests/")+` [data-testid="approve"]`)),
+		// htmx binds the card's form once the swap has settled; a click before that would
+		// submit it as a plain form.
+		chromedp.WaitNotPresent(chromedp.CSS(`.htmx-added, .htmx-settling, .htmx-request`)),
+	)
+	if u := text(t, ctx, `[data-testid="page-title"]`); u != "Approvals" {
+		t.Fatalf("the card opened another page: %q", u)
+	}
+	testkit.Screenshot(t, ctx, "approvals-card")
 	do(t, ctx, p,
 		chromedp.Click(chromedp.CSS(`#req-`+strings.TrimPrefix(reqPath, "/requests/")+` [data-testid="approve"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="card-notice"]`)),
 	)
-	if n := text(t, ctx, `[data-testid="card-notice"]`); !strings.Contains(n, "approved") {
+	if n := text(t, ctx, `[data-testid="card-notice"]`); !strings.Contains(n, "Request approved") {
 		t.Fatalf("inline approval says %q", n)
 	}
 	signOut(t, ctx, p)

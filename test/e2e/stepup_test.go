@@ -103,6 +103,10 @@ func TestBrowserStepUpKeepsWhatWasTyped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	// The server seals its events moments after each change; seal what may still wait.
+	if _, err := db.SealWaiting(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	evs, err := db.AuditEvents(context.Background(), store.AuditFilter{Action: "mfa.disabled"})
 	if err != nil || len(evs) != 1 || !strings.Contains(evs[0].Details, reason) {
 		t.Fatalf("mfa.disabled events %+v %v", evs, err)

@@ -28,24 +28,26 @@ func alignClass(numeric []bool, i int) string {
 	return "text-left"
 }
 
+// badgeClass is a badge's colour class (static/css/input.css): short names, as a badge can
+// repeat on every row of a table.
 func badgeClass(kind string) string {
 	switch kind {
 	case "pending":
-		return "bg-amber-50 text-amber-800 ring-amber-600/30"
+		return "badge-amber"
 	case "approved", "active", "in_force", "ok":
-		return "bg-emerald-50 text-emerald-800 ring-emerald-600/30"
+		return "badge-green"
 	case "denied", "failure", "danger":
-		return "bg-red-50 text-red-800 ring-red-600/30"
+		return "badge-red"
 	case "withdrawn", "cancelled", "disabled":
-		return "bg-slate-100 text-slate-700 ring-slate-500/30"
+		return "badge-slate"
 	case "timed_out":
-		return "bg-orange-50 text-orange-800 ring-orange-600/30"
+		return "badge-orange"
 	case "expired":
-		return "bg-gray-100 text-gray-700 ring-gray-500/30"
+		return "badge-grey"
 	case "revoked":
-		return "bg-rose-50 text-rose-800 ring-rose-600/30"
+		return "badge-rose"
 	case "admin", "info":
-		return "bg-indigo-50 text-indigo-800 ring-indigo-600/30"
+		return "badge-indigo"
 	}
-	return "bg-slate-50 text-slate-700 ring-slate-500/20"
+	return "badge-plain"
 }

@@ -1,6 +1,16 @@
 // Package requests holds the pages where people ask for access and approvers decide.
 package requests
 
+import "fmt"
+
+// waitingLine says how many requests wait: "1 request waits for you", "25 requests wait for you".
+func waitingLine(n int) string {
+	if n == 1 {
+		return "1 request waits for you."
+	}
+	return fmt.Sprintf("%d requests wait for you.", n)
+}
+
 func dotClass(kind string) string {
 	switch kind {
 	case "approved", "started":
