@@ -77,7 +77,8 @@ func (t *txEvents) add(id, txid int64) {
 
 // pgHorizon is the id of the oldest transaction that still holds a row-exclusive lock on
 // audit_events (it has stored an event and not ended), as a 64-bit transaction id, or the
-// largest bigint when there is none. pg_locks shows 32-bit ids; each is widened with the epoch
+// largest bigint when there is none. Sealer passes, which hold the head (a lock on audit_head)
+// and store no unsealed event, do not count. pg_locks shows 32-bit ids; each is widened with the epoch
 // of the snapshot's xmax, and transactions that started after the snapshot (whose events it
 // cannot see) are left out. A pass reads it only when some event waits.
 const pgHorizon = `COALESCE((
@@ -87,6 +88,8 @@ const pgHorizon = `COALESCE((
 	           FROM l r JOIN l x ON x.virtualtransaction = r.virtualtransaction CROSS JOIN s
 	           WHERE r.locktype = 'relation' AND r.relation = 'audit_events'::regclass AND r.mode = 'RowExclusiveLock'
 	             AND r.granted AND r.pid <> pg_backend_pid()
+	             AND NOT EXISTS (SELECT 1 FROM l h WHERE h.virtualtransaction = r.virtualtransaction
+	                             AND h.locktype = 'relation' AND h.relation = 'audit_head'::regclass)
 	             AND x.locktype = 'transactionid' AND x.mode = 'ExclusiveLock' AND x.granted)
 	SELECT min(xmax - back) FROM w WHERE back BETWEEN 1 AND 2147483648), 9223372036854775807)`
 
