@@ -347,3 +347,59 @@ func TestSealerSealsSoonAfterACommitNobodyWaitsFor(t *testing.T) {
 		}
 	})
 }
+
+// An upgrade keeps the chain: events stored before the sealer existed keep their hashes and
+// count as sealed, and events after the upgrade chain on from the same head.
+func TestSealerMigrationKeepsAnOlderChain(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db, err := store.Open(testenv.DatabaseURL(t, dialect))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		db.SetSealWait(10 * time.Second)
+		if err := db.MigrateTo(ctx, "0010_check_tokens"); err != nil {
+			t.Fatal(err)
+		}
+		// Three events chained as the previous version wrote them (seq was the key).
+		t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+		prev := audit.Head{Hash: audit.Genesis}
+		for i := range 3 {
+			ev := audit.System.Event(audit.SettingsUpdated, "thing", fmt.Sprint(i), map[string]any{"i": i})
+			ev.At = t0.Add(time.Duration(i) * time.Minute)
+			ev.Normalize()
+			ev.Chain(prev.Seq, prev.Hash)
+			if err := db.ExecRaw(ctx, `INSERT INTO audit_events (seq, at, actor_type, actor_id, actor_name, action, target_type,
+				target_id, request_id, outcome, details, ip, user_agent, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				ev.Seq, ev.At, ev.ActorType, ev.ActorID, ev.ActorName, ev.Action, ev.TargetType, ev.TargetID, ev.RequestID,
+				ev.Outcome, ev.Details, ev.IP, ev.UserAgent, ev.PrevHash, ev.Hash); err != nil {
+				t.Fatal(err)
+			}
+			prev = audit.Head{Seq: ev.Seq, Hash: ev.Hash}
+		}
+		if err := db.ExecRaw(ctx, "UPDATE audit_head SET seq = ?, hash = ?, at = ? WHERE id = 1", prev.Seq, prev.Hash, t0.Add(2*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if head, n, err := db.VerifyAudit(ctx, nil); err != nil || n != 3 || head != prev {
+			t.Fatalf("after the upgrade: head %+v, %d events, %v; want head %+v", head, n, err, prev)
+		}
+		old, err := db.AuditEvent(ctx, 2)
+		if err != nil || old.ID != 2 || !old.SealedAt.Equal(old.At) {
+			t.Fatalf("an upgraded event: %+v %v", old, err)
+		}
+		if err := db.AppendAudit(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "after", nil)); err != nil {
+			t.Fatal(err)
+		}
+		head, n, err := db.VerifyAudit(ctx, &prev)
+		if err != nil || n != 4 || head.Seq != 4 {
+			t.Fatalf("an event after the upgrade: head %+v, %d events, %v", head, n, err)
+		}
+		if ev, _ := db.AuditEvent(ctx, 4); ev.ID <= 3 || ev.PrevHash != prev.Hash {
+			t.Fatalf("the first new event %+v does not follow the old head", ev)
+		}
+	})
+}
