@@ -420,13 +420,19 @@ func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Ti
 		ORDER BY p.created_at, p.id`, args)
 }
 
-// InboxCount counts the requests waiting for a user (for the navigation badge of a page whose
-// session was read without it).
+// InboxCount counts the requests waiting for a user, up to NavCountCap (for the navigation
+// badge of a page whose session was read without it).
 func (s *Store) InboxCount(ctx context.Context, user pam.UserID, now time.Time) (int64, error) {
 	var n int64
-	err := s.inboxQuery(ctx, user, now).Count(&n).Error
+	err := s.conn(ctx).Table("(?) c", s.inboxQuery(ctx, user, now).Select("1").Limit(NavCountCap)).Count(&n).Error
 	return n, err
 }
+
+// NavCountCap is where the navigation's count of waiting requests stops counting (InboxCount
+// and the session's statement): the badge then says "99+", and an approver with thousands
+// waiting costs every page a hundred index entries, not thousands. The inbox page itself
+// reads the exact total with its rows.
+const NavCountCap = 100
 
 // Decided is a request someone reviewed, with their own decision on it.
 type Decided struct {

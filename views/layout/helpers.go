@@ -2,6 +2,7 @@ package layout
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -35,4 +36,13 @@ func navClass(active bool) string {
 		return "nav-link nav-link-active"
 	}
 	return "nav-link"
+}
+
+// badgeText is a navigation count as shown: the count, or "99+" from 100 on (where the
+// count stops counting).
+func badgeText(n int) string {
+	if n >= 100 {
+		return "99+"
+	}
+	return strconv.Itoa(n)
 }
