@@ -277,6 +277,11 @@ func (s *Server) chooseScope(c echo.Context) error {
 			return err
 		}
 	}
+	if len(t.Rows) == 0 && q == "" {
+		// Nothing exists to cover: the first step is a task.
+		t.Empty = "There is nothing for a policy to cover yet. A policy covers a task, a role or a role group; start with a task."
+		t.EmptyLabel, t.EmptyHref = "Create a task", "/admin/tasks/new"
+	}
 	return render(c, http.StatusOK, adminview.List(adminview.ListVM{
 		Meta: s.meta(c, "New policy"), Tab: "policies",
 		Header:       components.HeaderVM{Title: "New policy", Subtitle: "Choose what the policy covers. Each task, role and role group has at most one policy.", BackLabel: "Policies", BackHref: "/admin/policies"},
