@@ -1,9 +1,12 @@
 package web
 
 import (
+	"encoding/json"
 	"fmt"
-	"github.com/a-h/templ"
 	"net/http"
+	"strings"
+
+	"github.com/a-h/templ"
 
 	"github.com/elevate-pam/elevate/internal/pam"
 	adminview "github.com/elevate-pam/elevate/views/admin"
@@ -36,7 +39,51 @@ func (s *Server) checkTokensPage(c echo.Context, vm adminview.CheckTokensVM) (te
 		vm.Rows = append(vm.Rows, r)
 	}
 	vm.Meta = s.meta(c, "Check tokens")
+	if err := s.checkLines(c, &vm); err != nil {
+		return nil, err
+	}
 	return adminview.CheckTokens(vm), nil
+}
+
+// checkLines fills in the ready-to-paste curl and elevate check lines: this server's base URL,
+// the viewer's email and a real task, and the new token when there is one (else the variable
+// the system keeps it in).
+func (s *Server) checkLines(c echo.Context, vm *adminview.CheckTokensVM) error {
+	u, _ := CurrentUser(c)
+	task := "exchange/Set-Mailbox"
+	tasks, err := s.catalog.Tasks(c.Request().Context(), pam.Page{Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(tasks) > 0 {
+		task = tasks[0].Key
+	}
+	base := strings.TrimRight(s.cfg.BaseURL.String(), "/")
+	auth, tokenVar := `"Authorization: Bearer $ELEVATE_CHECK_TOKEN"`, ""
+	if vm.Secret != "" {
+		auth, tokenVar = shellQuote("Authorization: Bearer "+vm.Secret), "ELEVATE_CHECK_TOKEN="+shellQuote(vm.Secret)+" "
+	}
+	body, _ := json.Marshal(map[string]string{"user": u.Email, "task": task})
+	vm.CurlLine = fmt.Sprintf("curl -sS -X POST %s \\\n  -H %s \\\n  -H 'Content-Type: application/json' \\\n  -d %s",
+		shellQuote(base+checkPath), auth, shellQuote(string(body)))
+	vm.CommandLine = fmt.Sprintf("ELEVATE_URL=%s %s\\\n  elevate check --user %s --task %s", shellQuote(base), tokenVar, shellQuote(u.Email), shellQuote(task))
+	vm.Example = fmt.Sprintf("They ask whether %s may run %s now; put the person and task the system is about to run.", u.Email, task)
+	return nil
+}
+
+// shellQuote quotes s for a POSIX shell unless it is made only of characters that need none.
+func shellQuote(s string) string {
+	safe := s != ""
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func (s *Server) showCheckTokens(c echo.Context) error {
@@ -54,13 +101,9 @@ func (s *Server) createCheckToken(c echo.Context) error {
 			return s.checkTokensPage(c, adminview.CheckTokensVM{Fields: fields, Error: msg})
 		}})
 	}
-	base := s.cfg.BaseURL.String()
-	// The secret and its example lines are in this response only; a reload shows the list.
+	// The secret and its lines are in this response only; a reload shows the list.
 	return s.page(c, http.StatusOK)(s.checkTokensPage(c, adminview.CheckTokensVM{
-		Fields: checkTokenFields(""), Secret: secret, NewName: t.Name,
-		CurlLine:    fmt.Sprintf("curl -sS -X POST %s/api/v1/check \\\n  -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n  -d '{\"user\":\"ana@example.com\",\"task\":\"exchange/Set-Mailbox\"}'", base, secret),
-		CommandLine: fmt.Sprintf("ELEVATE_URL=%s ELEVATE_CHECK_TOKEN=%s \\\n  elevate check --user ana@example.com --task exchange/Set-Mailbox", base, secret),
-	}))
+		Fields: checkTokenFields(""), Secret: secret, NewName: t.Name}))
 }
 
 func (s *Server) revokeCheckToken(c echo.Context) error {

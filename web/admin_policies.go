@@ -26,15 +26,28 @@ func (s *Server) listPolicies(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	u, _ := CurrentUser(c)
 	t := components.TableVM{TestID: "policies", Columns: []string{"Scope", "Kind", "Approval", "Max duration", "State"},
 		Empty: "No policies yet. Create one for a task, a role or a role group so people can ask for it."}
+	if u.Admin && len(pols) == 0 && after == nil {
+		t.EmptyLabel, t.EmptyHref, err = s.firstPolicyStep(ctx)
+		if err != nil {
+			return err
+		}
+	}
+	dead, err := s.admin.DeadEnds(ctx, pols)
+	if err != nil {
+		return err
+	}
 	for _, p := range pols {
 		approval := "Automatic"
 		if p.ApprovalType == pam.ApprovalManual {
-			approval = fmt.Sprintf("Manual, %d approval(s)", p.ApprovalsRequired)
+			approval = "Manual, " + pam.Count(p.ApprovalsRequired, "approval", "approvals")
 		}
 		state := components.Cell{Badge: "active", Text: "Enabled"}
-		if !p.Enabled {
+		if w, ok := dead[p.ID]; ok {
+			state = components.Cell{Badge: "danger", Text: "Cannot be approved", Sub: w.Text}
+		} else if !p.Enabled {
 			state = components.Cell{Badge: "disabled", Text: "Disabled"}
 		}
 		t.Rows = append(t.Rows, []components.Cell{{Text: p.ScopeName, Href: "/admin/policies/" + p.ID}, {Text: p.ScopeType.Label()},
@@ -46,8 +59,11 @@ func (s *Server) listPolicies(c echo.Context) error {
 		last = pam.CursorAt(l.CreatedAt, l.ID).String()
 	}
 	first, next := pageLinks("/admin/policies", c.QueryParams(), afterRaw, last, len(pols) == pageSize)
-	u, _ := CurrentUser(c)
-	vm := adminview.ListVM{
+	warnings, err := s.deadEndBanner(ctx)
+	if err != nil {
+		return err
+	}
+	vm := adminview.ListVM{Warnings: warnings,
 		Meta: s.meta(c, "Policies"), Tab: "policies", ReadOnly: !u.Admin,
 		Header: components.HeaderVM{Title: "Policies", Subtitle: "One policy per task, role or role group: who may ask, who approves, for how long.",
 			ActionLabel: "New policy", ActionHref: "/admin/policies/new"},
@@ -77,6 +93,13 @@ type policyInput struct {
 	ScopeType, ScopeID, ApprovalType, ApproverGroupID, ApprovalsRequired   string
 	DefaultDuration, MaxDuration, PendingTimeout, EligibleGroupID, Version string
 	Justification, Ticket, MFA, Enabled                                    bool
+	// ConfirmDeadEnd is the admin's "save it anyway" for a policy nobody can approve.
+	ConfirmDeadEnd bool
+}
+
+// saveCheck refuses a policy nobody can approve until the admin has ticked the confirmation.
+func (in policyInput) saveCheck() admin.SaveCheck {
+	return admin.SaveCheck{RefuseDeadEnd: !in.ConfirmDeadEnd}
 }
 
 func policyInputOf(p pam.Policy) policyInput {
@@ -97,6 +120,7 @@ func policyInputFrom(c echo.Context) policyInput {
 		PendingTimeout: c.FormValue("pending_timeout"), EligibleGroupID: c.FormValue("eligible_group_id"), Version: c.FormValue("version"),
 		Justification: checked(c.FormValue("justification_required")), Ticket: checked(c.FormValue("ticket_required")),
 		MFA: checked(c.FormValue("mfa_required")), Enabled: checked(c.FormValue("enabled")),
+		ConfirmDeadEnd: checked(c.FormValue("confirm_dead_end")),
 	}
 }
 
@@ -188,7 +212,11 @@ func (s *Server) newPolicy(c echo.Context) error {
 		s.setFlash(c, "info", name+" already has a policy; here it is.")
 		return redirect(c, "/admin/policies/"+p.ID)
 	}
-	in := policyInputOf(pam.NewPolicy(st, c.QueryParam("scope_id")))
+	p := pam.NewPolicy(st, c.QueryParam("scope_id"))
+	if p.ApproverGroupID, err = s.admin.SuggestApproverGroup(ctx); err != nil {
+		return err
+	}
+	in := policyInputOf(p)
 	return s.policyForm(c, http.StatusOK, in, name, "")
 }
 
@@ -249,6 +277,11 @@ func (s *Server) chooseScope(c echo.Context) error {
 			return err
 		}
 	}
+	if len(t.Rows) == 0 && q == "" {
+		// Nothing exists to cover: the first step is a task.
+		t.Empty = "There is nothing for a policy to cover yet. A policy covers a task, a role or a role group; start with a task."
+		t.EmptyLabel, t.EmptyHref = "Create a task", "/admin/tasks/new"
+	}
 	return render(c, http.StatusOK, adminview.List(adminview.ListVM{
 		Meta: s.meta(c, "New policy"), Tab: "policies",
 		Header:       components.HeaderVM{Title: "New policy", Subtitle: "Choose what the policy covers. Each task, role and role group has at most one policy.", BackLabel: "Policies", BackHref: "/admin/policies"},
@@ -269,7 +302,7 @@ func (s *Server) createPolicy(c echo.Context) error {
 	}
 	p, err := in.parse()
 	if err == nil {
-		p, err = s.admin.CreatePolicy(ctx, actor(c), p)
+		p, err = s.admin.CreatePolicy(ctx, actor(c), p, in.saveCheck())
 	}
 	return s.posted(c, err, outcome{Next: "/admin/policies/" + p.ID, Done: "Policy for " + name + " created.",
 		Again: func(pe *pam.Error) (templ.Component, error) {
@@ -277,14 +310,21 @@ func (s *Server) createPolicy(c echo.Context) error {
 			if err != nil {
 				return nil, err
 			}
-			return adminview.Form(adminview.FormVM{
-				Meta: s.meta(c, "New policy"), Tab: "policies", Action: "/admin/policies", Submit: "Create policy", Error: besideField(pe, fields), Fields: fields,
+			form := adminview.FormVM{
+				Meta: s.meta(c, "New policy"), Tab: "policies", Action: "/admin/policies", Submit: "Create policy", Fields: fields,
 				Header: components.HeaderVM{Title: "New policy for " + name, Subtitle: st.Label(), BackLabel: "Policies", BackHref: "/admin/policies"},
-			}), nil
+			}
+			if err := s.deadEndConfirm(ctx, pe, in, &form); err != nil {
+				return nil, err
+			}
+			return adminview.Form(form), nil
 		}})
 }
 
-func (s *Server) policyPage(c echo.Context, p pam.Policy, in policyInput, errMsg string, fields []components.FieldVM) (templ.Component, error) {
+// policyPage draws a policy's page; form carries the fields, error and warnings of a refused
+// save (empty for a plain view).
+func (s *Server) policyPage(c echo.Context, p pam.Policy, in policyInput, form adminview.FormVM) (templ.Component, error) {
+	fields := form.Fields
 	ctx := c.Request().Context()
 	reach, err := s.admin.PolicyReach(ctx, p)
 	if err != nil {
@@ -295,7 +335,6 @@ func (s *Server) policyPage(c echo.Context, p pam.Policy, in policyInput, errMsg
 			return nil, err
 		}
 	}
-	scopeHref := map[pam.ScopeType]string{pam.ScopeTask: "/admin/tasks/", pam.ScopeRole: "/admin/roles/", pam.ScopeRoleGroup: "/admin/role-groups/"}[p.ScopeType] + p.ScopeID
 	covers := adminview.SetSection{Title: fmt.Sprintf("Covers %d task(s)", len(reach.Tasks)), TestID: "covered-tasks", Empty: "No tasks: a grant under this policy allows nothing."}
 	for _, t := range reach.Tasks {
 		covers.Items = append(covers.Items, adminview.Item{Label: t.Key, Sub: t.Name, Href: "/admin/tasks/" + t.ID})
@@ -327,9 +366,10 @@ func (s *Server) policyPage(c echo.Context, p pam.Policy, in policyInput, errMsg
 	}
 	vm := adminview.DetailVM{Meta: s.meta(c, "Policy for "+p.ScopeName), Tab: "policies",
 		Header: components.HeaderVM{Title: "Policy for " + p.ScopeName, Subtitle: p.ScopeType.Label() + " · " + policyLine(p),
-			BackLabel: "Policies", BackHref: "/admin/policies", ActionLabel: "Open " + strings.ToLower(p.ScopeType.Label()), ActionHref: scopeHref},
-		Warnings: reach.Warnings,
-		Form:     adminview.FormVM{Meta: s.meta(c, ""), Action: "/admin/policies/" + p.ID, Submit: "Save policy", Fields: fields, Error: errMsg},
+			BackLabel: "Policies", BackHref: "/admin/policies", ActionLabel: "Open " + strings.ToLower(p.ScopeType.Label()), ActionHref: scopeHref(p)},
+		Warnings: policyWarnings(c, p, reach),
+		Form: adminview.FormVM{Meta: s.meta(c, ""), Action: "/admin/policies/" + p.ID, Submit: "Save policy", Fields: fields,
+			Error: form.Error, Warnings: form.Warnings},
 		Sections: []adminview.SetSection{covers, who, approve},
 		Actions: []adminview.ActionVM{{Title: "Delete policy", Text: "Nobody can ask for this " + strings.ToLower(p.ScopeType.Label()) + " any more. Past requests and the audit trail stay.",
 			Href: "/admin/policies/" + p.ID + "/delete", Label: "Delete policy", Danger: true, TestID: "delete"}},
@@ -368,7 +408,7 @@ func (s *Server) showPolicy(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page, err := s.policyPage(c, p, policyInputOf(p), "", nil)
+	page, err := s.policyPage(c, p, policyInputOf(p), adminview.FormVM{})
 	if err != nil {
 		return err
 	}
@@ -386,7 +426,7 @@ func (s *Server) updatePolicy(c echo.Context) error {
 	p, err := in.parse()
 	if err == nil {
 		p.ID = cur.ID
-		err = s.admin.UpdatePolicy(ctx, actor(c), p)
+		err = s.admin.UpdatePolicy(ctx, actor(c), p, in.saveCheck())
 	}
 	return s.posted(c, err, outcome{Next: "/admin/policies/" + cur.ID, Done: "Policy saved.",
 		Again: func(pe *pam.Error) (templ.Component, error) {
@@ -394,7 +434,11 @@ func (s *Server) updatePolicy(c echo.Context) error {
 			if err != nil {
 				return nil, err
 			}
-			return s.policyPage(c, cur, in, besideField(pe, fields), fields)
+			form := adminview.FormVM{Fields: fields}
+			if err := s.deadEndConfirm(ctx, pe, in, &form); err != nil {
+				return nil, err
+			}
+			return s.policyPage(c, cur, in, form)
 		}})
 }
 
@@ -484,4 +528,101 @@ func (s *Server) saveSettings(c echo.Context) error {
 			msg := besideField(pe, fields)
 			return s.settingsPage(c, org, fields, msg), nil
 		}})
+}
+
+// ---- policies nobody can approve
+
+// deadEndConfirm draws the policy form again after a refused save: for a policy nobody can
+// approve, it adds the "save it anyway" box under the problem and a warning at the top of the
+// form with the link that fixes it. Other problems go beside their field as usual.
+func (s *Server) deadEndConfirm(ctx context.Context, pe *pam.Error, in policyInput, form *adminview.FormVM) error {
+	if pe.Field != "confirm_dead_end" {
+		form.Error = besideField(pe, form.Fields)
+		return nil
+	}
+	label, href, err := s.approverFix(ctx, in.ApproverGroupID)
+	if err != nil {
+		return err
+	}
+	form.Warnings = []adminview.Warning{{Text: "Not saved. " + pe.Message, FixLabel: label, FixHref: href}}
+	form.Fields = append(form.Fields, components.FieldVM{Name: "confirm_dead_end", Type: "checkbox", Error: pe.Message,
+		Label: "Save it anyway: I know no one can approve requests under this policy yet",
+		Help:  "Requests under it would wait until they time out. You can fix the approvers later."})
+	return nil
+}
+
+// approverFix names the page that gives a policy approvers: its approver group (or the
+// organisation's default), or the list of groups when it has none.
+func (s *Server) approverFix(ctx context.Context, groupID string) (label, href string, err error) {
+	if groupID == "" {
+		org, err := s.policies.OrgSettings(ctx)
+		if err != nil {
+			return "", "", err
+		}
+		groupID = org.DefaultApproverGroupID
+	}
+	if groupID == "" {
+		return "Create an approver group", "/admin/groups", nil
+	}
+	g, err := s.directory.GroupByID(ctx, groupID)
+	if pam.ErrorCode(err) == pam.ENOTFOUND {
+		return "Choose another approver group", "/admin/groups", nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	return "Add members to " + g.Name, "/admin/groups/" + g.ID, nil
+}
+
+// policyWarnings turns a policy's problems into warnings, each with the link that fixes it
+// for an administrator.
+func policyWarnings(c echo.Context, p pam.Policy, r admin.Reach) []adminview.Warning {
+	u, _ := CurrentUser(c)
+	var out []adminview.Warning
+	for _, w := range r.Warnings {
+		vw := adminview.Warning{Text: w.Text}
+		if u.Admin {
+			switch w.Fix {
+			case pam.FixApproverGroup:
+				vw.FixLabel, vw.FixHref = "Choose an approver group", "#f-approver_group_id"
+			case pam.FixApprovers:
+				if r.ApproverGroup != nil {
+					vw.FixLabel, vw.FixHref = "Add members to "+r.ApproverGroup.Name, "/admin/groups/"+r.ApproverGroup.ID
+				}
+			case pam.FixTasks:
+				vw.FixLabel, vw.FixHref = "Add tasks", scopeHref(p)
+			case pam.FixMaxDuration:
+				vw.FixLabel, vw.FixHref = "Lower the maximum duration", "#f-max_duration"
+			}
+		}
+		out = append(out, vw)
+	}
+	return out
+}
+
+// scopeHref is the admin page of a policy's task, role or role group.
+func scopeHref(p pam.Policy) string {
+	return map[pam.ScopeType]string{pam.ScopeTask: "/admin/tasks/", pam.ScopeRole: "/admin/roles/", pam.ScopeRoleGroup: "/admin/role-groups/"}[p.ScopeType] + p.ScopeID
+}
+
+// deadEndBanner says how many enabled policies nobody can approve, for the policy list.
+func (s *Server) deadEndBanner(ctx context.Context) ([]adminview.Warning, error) {
+	n, err := s.admin.CountDeadEnds(ctx)
+	if err != nil || n == 0 {
+		return nil, err
+	}
+	return []adminview.Warning{{Text: pam.Count(n, "enabled policy", "enabled policies") + " cannot be approved by anyone; requests under them wait until they time out. Each is marked below with the reason."}}, nil
+}
+
+// firstPolicyStep is what an admin with no policies does first: create a task when there is
+// none (a policy needs something to cover), else create the policy.
+func (s *Server) firstPolicyStep(ctx context.Context) (label, href string, err error) {
+	tasks, err := s.catalog.Tasks(ctx, pam.Page{Limit: 1})
+	if err != nil {
+		return "", "", err
+	}
+	if len(tasks) == 0 {
+		return "Create a task", "/admin/tasks/new", nil
+	}
+	return "New policy", "/admin/policies/new", nil
 }

@@ -198,6 +198,13 @@ func TestNewUserSetsPasswordThroughTheLink(t *testing.T) {
 		if p := nia.post("/set-password", url.Values{"token": {tok}, "password": {goodPassword}, "password_confirm": {goodPassword}}); p.StatusCode != http.StatusSeeOther {
 			t.Fatalf("set password: %d", p.StatusCode)
 		}
+		// The sign-in form that follows has the email filled in, once.
+		if v, _ := nia.get("/login").find("field-email").Attr("value"); v != "nia@example.com" {
+			t.Fatalf("email after setting the password: %q", v)
+		}
+		if v, _ := nia.get("/login").find("field-email").Attr("value"); v != "" {
+			t.Fatalf("email filled in a second time: %q", v)
+		}
 		if p := nia.get(path); p.StatusCode != http.StatusNotFound {
 			t.Fatalf("link after use: %d", p.StatusCode)
 		}

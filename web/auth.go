@@ -21,6 +21,7 @@ func (s *Server) showLogin(c echo.Context) error {
 	}
 	vm := s.loginVM(c, "Sign in")
 	vm.Next = safeNext(c.QueryParam("next"))
+	vm.Email = s.takeLoginEmail(c)
 	return render(c, http.StatusOK, authview.Login(vm))
 }
 
@@ -87,8 +88,8 @@ func (s *Server) setup(c echo.Context) error {
 		Token: c.FormValue("token"), Email: c.FormValue("email"), Name: c.FormValue("name"),
 		Password: c.FormValue("password"), PasswordConfirm: c.FormValue("password_confirm"),
 	}
-	u, err := s.auth.Setup(c.Request().Context(), in, actor(c))
-	return s.posted(c, err, outcome{Next: "/login", Done: "Administrator " + u.Email + " created. Sign in to continue.",
+	u, err := s.auth.SetupSignedIn(c.Response(), c.Request(), in, actor(c))
+	return s.posted(c, err, outcome{Next: "/", Done: "Administrator " + u.Email + " created, and you are signed in. The checklist below leads through the first steps.",
 		Again: func(pe *pam.Error) (templ.Component, error) {
 			vm := authview.SetupVM{Meta: s.meta(c, "Set up Elevate"), Token: in.Token, Email: in.Email, Name: in.Name,
 				Errors: map[string]string{pe.Field: pe.Message}}
@@ -112,6 +113,9 @@ func (s *Server) setPassword(c echo.Context) error {
 	ctx := c.Request().Context()
 	tok := c.FormValue("token")
 	u, err := s.auth.SetPasswordWithLink(ctx, tok, c.FormValue("password"), c.FormValue("password_confirm"), actor(c))
+	if err == nil {
+		s.setLoginEmail(c, u.Email)
+	}
 	return s.posted(c, err, outcome{Next: "/login", Done: "Password set for " + u.Email + ". Sign in with it now.",
 		Again: func(pe *pam.Error) (templ.Component, error) {
 			lu, err := s.auth.PasswordLinkUser(ctx, tok)
@@ -125,4 +129,31 @@ func (s *Server) setPassword(c echo.Context) error {
 			return authview.SetPassword(authview.SetPasswordVM{Meta: s.meta(c, "Choose your password"),
 				Token: tok, Email: lu.Email, Name: lu.Name, Errors: map[string]string{field: pe.Message}}), nil
 		}})
+}
+
+const loginEmailCookie = "elevate_login_email"
+
+// setLoginEmail fills in the sign-in form's email once, after a password was set through a
+// link, in a signed short-lived cookie (not the URL, which logs and history keep).
+func (s *Server) setLoginEmail(c echo.Context, email string) {
+	v, err := s.flash.Encode(loginEmailCookie, email)
+	if err != nil {
+		return
+	}
+	c.SetCookie(&http.Cookie{Name: loginEmailCookie, Value: v, Path: "/login", MaxAge: 600, HttpOnly: true,
+		Secure: s.cfg.Secure(), SameSite: http.SameSiteLaxMode})
+}
+
+// takeLoginEmail reads and clears the email left by setLoginEmail; "" when none.
+func (s *Server) takeLoginEmail(c echo.Context) string {
+	ck, err := c.Cookie(loginEmailCookie)
+	if err != nil {
+		return ""
+	}
+	c.SetCookie(&http.Cookie{Name: loginEmailCookie, Path: "/login", MaxAge: -1, HttpOnly: true, Secure: s.cfg.Secure(), SameSite: http.SameSiteLaxMode})
+	var email string
+	if err := s.flash.Decode(loginEmailCookie, ck.Value, &email); err != nil {
+		return ""
+	}
+	return email
 }

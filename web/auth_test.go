@@ -50,8 +50,15 @@ func TestSetupTokenWorksOnce(t *testing.T) {
 
 		p = c.post("/setup", url.Values{"token": {tok}, "email": {"Ada@Example.com"}, "name": {"Ada Admin"},
 			"password": {goodPassword}, "password_confirm": {goodPassword}})
-		if p.StatusCode != http.StatusSeeOther || p.Header.Get("Location") != "/login" {
+		if p.StatusCode != http.StatusSeeOther || p.Header.Get("Location") != "/" {
 			t.Fatalf("setup: status %d location %q", p.StatusCode, p.Header.Get("Location"))
+		}
+		// The new admin lands signed in, greeted by name, with no second sign-in.
+		if g := c.get("/").find("greeting").Text(); !strings.Contains(g, "Ada") {
+			t.Fatalf("greeting after setup %q", g)
+		}
+		if evs := a.events("auth.signed_in"); len(evs) != 1 || !strings.Contains(evs[0].Details, `"setup"`) {
+			t.Fatalf("sign-in by setup: %+v", evs)
 		}
 
 		// The token is spent: both the page and a replayed post answer 404, and no second admin exists.
@@ -74,7 +81,8 @@ func TestSetupTokenWorksOnce(t *testing.T) {
 			t.Fatalf("setup events: %+v", evs)
 		}
 
-		// The new admin can sign in and is greeted by name.
+		// The new admin can sign in again later.
+		c.post("/logout", url.Values{})
 		c.signIn("ada@example.com", goodPassword)
 		if g := c.get("/").find("greeting").Text(); !strings.Contains(g, "Ada") {
 			t.Fatalf("greeting %q", g)

@@ -46,6 +46,11 @@ func (s *Server) showDashboard(c echo.Context) error {
 		vm.Waiting = append(vm.Waiting, dashboard.Item{Scope: r.ScopeName, Href: "/requests/" + r.ID, Kind: "pending", Badge: "Pending",
 			Line: fmt.Sprintf("%d of %d approvals; times out %s", r.Approvals(), r.ApprovalsRequired, relative(r.PendingUntil, now))})
 	}
+	if u.Admin {
+		if vm.Admin, err = s.adminPanel(ctx); err != nil {
+			return err
+		}
+	}
 	for _, n := range vm.Meta.Nav {
 		if n.Href == "/approvals" {
 			vm.ToDecide = n.Badge // counted once, for the navigation

@@ -69,7 +69,7 @@ func approvalLine(p pam.Policy) string {
 func (s *Server) newRequestVM(c echo.Context, u pam.User, in requestInput) (reqview.NewVM, *pam.Policy, error) {
 	ctx := c.Request().Context()
 	q := c.QueryParam("q")
-	vm := reqview.NewVM{Meta: s.meta(c, "Request access"), Q: q}
+	vm := reqview.NewVM{Meta: s.meta(c, "Request access"), Q: q, Admin: u.Admin}
 	pols, err := s.access.Eligible(ctx, u, q)
 	if err != nil {
 		return vm, nil, err

@@ -38,8 +38,35 @@ func (s *Service) checkGroups(ctx context.Context, tx *store.Store, p pam.Policy
 	return nil
 }
 
+// SaveCheck is what a policy save checks beyond the policy's own rules.
+type SaveCheck struct {
+	// RefuseDeadEnd refuses to save an enabled policy that nobody can approve, with an EINVALID
+	// on the field "confirm_dead_end" that says why. The pages set it until the admin confirms;
+	// the API and the demo save as before.
+	RefuseDeadEnd bool
+}
+
+// deadEndDetails checks p against the approvers it would have now, inside the saving
+// transaction, and returns what goes on the audit trail ("dead_end") when the save goes on.
+func (s *Service) deadEndDetails(ctx context.Context, tx *store.Store, p pam.Policy, org pam.OrgSettings, checks []SaveCheck) (map[string]any, error) {
+	facts, _, err := approvalFacts(ctx, tx, p, org)
+	if err != nil {
+		return nil, err
+	}
+	w, dead := pam.DeadEnd(p.ApprovalWarnings(facts))
+	if !dead {
+		return nil, nil
+	}
+	for _, c := range checks {
+		if c.RefuseDeadEnd && p.Enabled {
+			return nil, pam.FieldError("confirm_dead_end", "%s Fix it first, or tick the box to save it anyway.", w.Text)
+		}
+	}
+	return map[string]any{"dead_end": w.Text}, nil
+}
+
 // CreatePolicy adds the one policy of a scope.
-func (s *Service) CreatePolicy(ctx context.Context, a audit.Actor, p pam.Policy) (pam.Policy, error) {
+func (s *Service) CreatePolicy(ctx context.Context, a audit.Actor, p pam.Policy, checks ...SaveCheck) (pam.Policy, error) {
 	p.ID = uuid.NewString()
 	now := s.now()
 	p.CreatedAt, p.UpdatedAt = now, now
@@ -54,17 +81,25 @@ func (s *Service) CreatePolicy(ctx context.Context, a audit.Actor, p pam.Policy)
 		if err := s.checkGroups(ctx, tx, p); err != nil {
 			return err
 		}
+		dead, err := s.deadEndDetails(ctx, tx, p, org, checks)
+		if err != nil {
+			return err
+		}
 		if err := tx.CreatePolicy(ctx, p); err != nil {
 			return err
 		}
 		name, _ := tx.ScopeName(ctx, p.ScopeType, p.ScopeID)
-		return record(ctx, tx, a, audit.PolicyCreated, "policy", p.ID, map[string]any{"scope": name, "after": policyDetails(p)})
+		details := map[string]any{"scope": name, "after": policyDetails(p)}
+		for k, v := range dead {
+			details[k] = v
+		}
+		return record(ctx, tx, a, audit.PolicyCreated, "policy", p.ID, details)
 	})
 	return p, err
 }
 
 // UpdatePolicy saves a policy edited from version p.Version.
-func (s *Service) UpdatePolicy(ctx context.Context, a audit.Actor, p pam.Policy) error {
+func (s *Service) UpdatePolicy(ctx context.Context, a audit.Actor, p pam.Policy, checks ...SaveCheck) error {
 	return s.tx(ctx, func(tx *store.Store) error {
 		before, err := tx.PolicyByID(ctx, p.ID)
 		if err != nil {
@@ -81,12 +116,19 @@ func (s *Service) UpdatePolicy(ctx context.Context, a audit.Actor, p pam.Policy)
 		if err := s.checkGroups(ctx, tx, p); err != nil {
 			return err
 		}
+		dead, err := s.deadEndDetails(ctx, tx, p, org, checks)
+		if err != nil {
+			return err
+		}
 		p.UpdatedAt = s.now()
 		if err := tx.UpdatePolicy(ctx, p); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.PolicyUpdated, "policy", p.ID, map[string]any{
-			"scope": before.ScopeName, "before": policyDetails(before), "after": policyDetails(p)})
+		details := map[string]any{"scope": before.ScopeName, "before": policyDetails(before), "after": policyDetails(p)}
+		for k, v := range dead {
+			details[k] = v
+		}
+		return record(ctx, tx, a, audit.PolicyUpdated, "policy", p.ID, details)
 	})
 }
 
@@ -112,7 +154,34 @@ type Reach struct {
 	ApproverGroup  *pam.Group // the effective group, nil = none
 	ApproverSource string     // "policy", "default" or ""
 	Approvers      []pam.User // enabled members, first page
-	Warnings       []string
+	Warnings       []pam.Warning
+}
+
+// approvalFacts reads who could approve under p: its approver group (or the organisation's
+// default) with its enabled members, and whether an eligible requester is among them.
+func approvalFacts(ctx context.Context, db *store.Store, p pam.Policy, org pam.OrgSettings) (pam.ApprovalFacts, *pam.Group, error) {
+	var f pam.ApprovalFacts
+	approverID := p.ApproverGroupID
+	if approverID == "" {
+		approverID = org.DefaultApproverGroupID
+	}
+	if approverID == "" {
+		return f, nil, nil
+	}
+	g, err := db.GroupByID(ctx, approverID)
+	if pam.ErrorCode(err) == pam.ENOTFOUND {
+		return f, nil, nil // fails closed: a vanished group approves nothing
+	}
+	if err != nil {
+		return f, nil, err
+	}
+	f.ApproverGroupSet, f.GroupName, f.Approvers = true, g.Name, g.MemberCount
+	if p.EligibleGroupID == "" {
+		f.EligibleApprover = g.MemberCount > 0
+	} else if f.EligibleApprover, err = db.GroupMemberOverlap(ctx, approverID, p.EligibleGroupID); err != nil {
+		return f, nil, err
+	}
+	return f, &g, nil
 }
 
 // PolicyReach works out what a policy covers, who is eligible and who can approve.
@@ -137,20 +206,15 @@ func (s *Service) PolicyReach(ctx context.Context, p pam.Policy) (Reach, error) 
 	if err != nil {
 		return r, err
 	}
-	approverID := p.ApproverGroupID
-	r.ApproverSource = "policy"
-	if approverID == "" {
-		approverID, r.ApproverSource = org.DefaultApproverGroupID, "default"
+	facts, g, err := approvalFacts(ctx, s.db, p, org)
+	if err != nil {
+		return r, err
 	}
-	facts := pam.ApprovalFacts{}
-	if approverID != "" {
-		g, err := s.db.GroupByID(ctx, approverID)
-		if err != nil {
-			return r, err
+	if g != nil {
+		r.ApproverGroup, r.ApproverSource = g, "policy"
+		if p.ApproverGroupID == "" {
+			r.ApproverSource = "default"
 		}
-		r.ApproverGroup = &g
-		facts.ApproverGroupSet = true
-		facts.Approvers = g.MemberCount
 		members, err := s.db.GroupMembers(ctx, g.ID, pam.Page{Limit: 50})
 		if err != nil {
 			return r, err
@@ -160,22 +224,108 @@ func (s *Service) PolicyReach(ctx context.Context, p pam.Policy) (Reach, error) 
 				r.Approvers = append(r.Approvers, m)
 			}
 		}
-		if p.EligibleGroupID == "" {
-			facts.EligibleApprover = g.MemberCount > 0
-		} else if facts.EligibleApprover, err = s.db.GroupMemberOverlap(ctx, approverID, p.EligibleGroupID); err != nil {
-			return r, err
-		}
-	} else {
-		r.ApproverSource = ""
 	}
 	r.Warnings = p.ApprovalWarnings(facts)
 	if p.MaxDuration > org.MaxDuration {
-		r.Warnings = append(r.Warnings, "The maximum duration is above the organisation's ceiling of "+pam.FormatDuration(org.MaxDuration)+"; requests are capped there.")
+		r.Warnings = append(r.Warnings, pam.Warning{Fix: pam.FixMaxDuration,
+			Text: "The maximum duration is above the organisation's ceiling of " + pam.FormatDuration(org.MaxDuration) + "; requests are capped there."})
 	}
 	if len(tasks) == 0 && p.ScopeType != pam.ScopeTask {
-		r.Warnings = append(r.Warnings, "This "+strings.ToLower(p.ScopeType.Label())+" covers no tasks yet, so a grant under it allows nothing.")
+		r.Warnings = append(r.Warnings, pam.Warning{Fix: pam.FixTasks,
+			Text: "This " + strings.ToLower(p.ScopeType.Label()) + " covers no tasks yet, so a grant under it allows nothing."})
 	}
 	return r, nil
+}
+
+// DeadEnds returns, for each enabled policy of ps that nobody can approve, why not (keyed by
+// policy id). It reads each approver group once, for a page of the policy list.
+func (s *Service) DeadEnds(ctx context.Context, ps []pam.Policy) (map[string]pam.Warning, error) {
+	out := map[string]pam.Warning{}
+	org, err := s.db.OrgSettings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	groups := map[string]*pam.Group{}
+	for _, p := range ps {
+		if !p.Enabled || p.ApprovalType == pam.ApprovalAuto {
+			continue
+		}
+		id := p.ApproverGroupID
+		if id == "" {
+			id = org.DefaultApproverGroupID
+		}
+		f := pam.ApprovalFacts{}
+		if id != "" {
+			g, seen := groups[id]
+			if !seen {
+				gg, err := s.db.GroupByID(ctx, id)
+				if err != nil && pam.ErrorCode(err) != pam.ENOTFOUND {
+					return nil, err
+				}
+				if err == nil {
+					g = &gg
+				}
+				groups[id] = g
+			}
+			if g != nil {
+				f.ApproverGroupSet, f.GroupName, f.Approvers = true, g.Name, g.MemberCount
+			}
+		}
+		// The overlap rule never makes a dead end, so it is not read here.
+		if w, dead := pam.DeadEnd(p.ApprovalWarnings(f)); dead {
+			out[p.ID] = w
+		}
+	}
+	return out, nil
+}
+
+// CountDeadEnds counts enabled policies that nobody can approve, in one statement.
+func (s *Service) CountDeadEnds(ctx context.Context) (int, error) {
+	org, err := s.db.OrgSettings(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return s.db.CountDeadEndPolicies(ctx, org.DefaultApproverGroupID)
+}
+
+// SuggestApproverGroup picks the approver group a new policy starts with: none when the
+// organisation's default group has enabled members (the policy then uses it), else the only
+// group, else the group with the most enabled members, preferring one named for approvers.
+func (s *Service) SuggestApproverGroup(ctx context.Context) (string, error) {
+	org, err := s.db.OrgSettings(ctx)
+	if err != nil {
+		return "", err
+	}
+	if org.DefaultApproverGroupID != "" {
+		g, err := s.db.GroupByID(ctx, org.DefaultApproverGroupID)
+		if err == nil && g.MemberCount > 0 {
+			return "", nil
+		}
+		if err != nil && pam.ErrorCode(err) != pam.ENOTFOUND {
+			return "", err
+		}
+	}
+	groups, err := s.db.Groups(ctx, pam.Page{Limit: 200})
+	if err != nil {
+		return "", err
+	}
+	if len(groups) == 1 {
+		return groups[0].ID, nil
+	}
+	best, bestScore := "", 0
+	for _, g := range groups {
+		if g.MemberCount == 0 {
+			continue
+		}
+		score := g.MemberCount * 2
+		if strings.Contains(strings.ToLower(g.Name), "approv") {
+			score += 1 << 20
+		}
+		if score > bestScore {
+			best, bestScore = g.ID, score
+		}
+	}
+	return best, nil
 }
 
 // SettingsInput is the settings form.

@@ -160,17 +160,35 @@ type SetupInput struct {
 // Setup creates the first admin. The token is consumed in the same transaction, so it works
 // exactly once; a form error leaves it valid for the next try.
 func (s *Service) Setup(ctx context.Context, in SetupInput, actor audit.Actor) (pam.User, error) {
-	ok, err := s.SetupTokenValid(ctx, in.Token)
-	if err != nil {
-		return pam.User{}, fmt.Errorf("setup: %w", err)
-	}
-	if !ok {
-		return pam.User{}, pam.Errorf(pam.ENOTFOUND, "This setup link is no longer valid.")
-	}
-	u, hash, err := s.newUser(in.Email, in.Name, in.Password, in.PasswordConfirm, true)
+	u, _, err := s.setup(ctx, nil, in, actor)
+	return u, err
+}
+
+// SetupSignedIn is Setup from the setup page: the new admin's session starts in the same
+// transaction (audited as a sign-in by "setup"), so they land signed in.
+func (s *Service) SetupSignedIn(w http.ResponseWriter, r *http.Request, in SetupInput, actor audit.Actor) (pam.User, error) {
+	u, cookie, err := s.setup(r.Context(), r, in, actor)
 	if err != nil {
 		return pam.User{}, err
 	}
+	http.SetCookie(w, cookie)
+	return u, nil
+}
+
+// setup creates the first admin and, given the page's request r, starts their session.
+func (s *Service) setup(ctx context.Context, r *http.Request, in SetupInput, actor audit.Actor) (pam.User, *http.Cookie, error) {
+	ok, err := s.SetupTokenValid(ctx, in.Token)
+	if err != nil {
+		return pam.User{}, nil, fmt.Errorf("setup: %w", err)
+	}
+	if !ok {
+		return pam.User{}, nil, pam.Errorf(pam.ENOTFOUND, "This setup link is no longer valid.")
+	}
+	u, hash, err := s.newUser(in.Email, in.Name, in.Password, in.PasswordConfirm, true)
+	if err != nil {
+		return pam.User{}, nil, err
+	}
+	var cookie *http.Cookie
 	err = s.db.Tx(ctx, func(tx *store.Store) error {
 		took, err := tx.TakeValue(ctx, setupTokenKey, sha256Hex(in.Token))
 		if err != nil {
@@ -189,13 +207,22 @@ func (s *Service) Setup(ctx context.Context, in SetupInput, actor audit.Actor) (
 			return err
 		}
 		actor.Type, actor.ID, actor.Name = audit.ActorUser, string(u.ID), u.Email
-		return tx.AppendAudit(ctx, actor.Event(audit.SetupCompleted, "user", string(u.ID),
-			map[string]any{"email": u.Email, "name": u.Name, "admin": true}))
+		if err := tx.AppendAudit(ctx, actor.Event(audit.SetupCompleted, "user", string(u.ID),
+			map[string]any{"email": u.Email, "name": u.Name, "admin": true})); err != nil {
+			return err
+		}
+		if r == nil {
+			return nil
+		}
+		if cookie, err = s.Sessions.Start(ctx, tx, r, u.ID, actor.IP); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, actor.Event(audit.AuthSignedIn, "user", string(u.ID), map[string]any{"method": "setup"}))
 	})
 	if err != nil {
-		return pam.User{}, fmt.Errorf("setup: %w", err)
+		return pam.User{}, nil, fmt.Errorf("setup: %w", err)
 	}
-	return u, nil
+	return u, cookie, nil
 }
 
 func (s *Service) newUser(email, name, pw, confirm string, admin bool) (pam.User, string, error) {

@@ -295,27 +295,76 @@ func InputDuration(d time.Duration) string {
 
 // ApprovalFacts are what the database knows about who could approve under a policy.
 type ApprovalFacts struct {
-	ApproverGroupSet bool // the policy or the org names an approver group
-	Approvers        int  // enabled members of that group
+	ApproverGroupSet bool   // the policy or the org names an approver group
+	GroupName        string // that group's name, for the wording
+	Approvers        int    // enabled members of that group
 	// EligibleApprover is true when some enabled eligible requester is also an approver; such a
 	// requester cannot count their own approval.
 	EligibleApprover bool
 }
 
+// Fix says what an administrator changes to clear a warning; the pages turn it into a link.
+type Fix string
+
+// What clears a warning.
+const (
+	FixApproverGroup Fix = "approver_group" // choose an approver group (or set the organisation's default)
+	FixApprovers     Fix = "approvers"      // add enabled members to the approver group, or ask for fewer approvals
+	FixTasks         Fix = "tasks"          // add tasks to the role or role group
+	FixMaxDuration   Fix = "max_duration"   // lower the policy's maximum duration
+)
+
+// Warning is one problem with a policy, in words a person reads, and what fixes it.
+type Warning struct {
+	Text string
+	Fix  Fix
+	// DeadEnd is true when no request under the policy can ever be approved.
+	DeadEnd bool
+}
+
+// DeadEnd returns the first warning that makes every request under a policy wait for ever.
+func DeadEnd(ws []Warning) (Warning, bool) {
+	for _, w := range ws {
+		if w.DeadEnd {
+			return w, true
+		}
+	}
+	return Warning{}, false
+}
+
+// Count writes n with its noun, singular for one: Count(1, "member", "members") is "1 member".
+func Count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
 // ApprovalWarnings explains why a request under p might never be approved; empty means fine.
-func (p Policy) ApprovalWarnings(f ApprovalFacts) []string {
+// An automatic policy leaves nobody waiting.
+func (p Policy) ApprovalWarnings(f ApprovalFacts) []Warning {
 	if p.ApprovalType == ApprovalAuto {
 		return nil
 	}
+	group := "the approver group"
+	if f.GroupName != "" {
+		group += " " + f.GroupName
+	}
+	needed := Count(p.ApprovalsRequired, "approval is", "approvals are") + " needed"
 	switch {
 	case !f.ApproverGroupSet:
-		return []string{"No approver group: this policy names none and the organisation has no default approver group, so nobody can approve its requests."}
+		return []Warning{{DeadEnd: true, Fix: FixApproverGroup,
+			Text: "No one can approve this: it names no approver group and the organisation has no default approver group."}}
 	case f.Approvers == 0:
-		return []string{"The approver group has no enabled members, so nobody can approve requests under this policy."}
+		return []Warning{{DeadEnd: true, Fix: FixApprovers,
+			Text: "No one can approve this: " + group + " has no enabled members."}}
 	case f.Approvers < p.ApprovalsRequired:
-		return []string{fmt.Sprintf("The approver group has %d enabled member(s) but %d approvals are required, so no request can ever be approved.", f.Approvers, p.ApprovalsRequired)}
+		return []Warning{{DeadEnd: true, Fix: FixApprovers,
+			Text: fmt.Sprintf("No one can approve this: %s has %s and %s.", group, Count(f.Approvers, "member", "members"), needed)}}
 	case f.EligibleApprover && f.Approvers-1 < p.ApprovalsRequired:
-		return []string{fmt.Sprintf("A request from an approver can collect at most %d approval(s), because nobody approves their own request; %d are required.", f.Approvers-1, p.ApprovalsRequired)}
+		return []Warning{{Fix: FixApprovers,
+			Text: fmt.Sprintf("A request from an approver can collect at most %s, because nobody approves their own request; %s.",
+				Count(f.Approvers-1, "approval", "approvals"), needed)}}
 	}
 	return nil
 }

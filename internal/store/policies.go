@@ -247,3 +247,14 @@ func (s *Store) CountActiveUsers(ctx context.Context) (int64, error) {
 	err := s.conn(ctx).Model(&UserRow{}).Where("disabled_at IS NULL").Count(&n).Error
 	return n, err
 }
+
+// CountDeadEndPolicies counts enabled manual policies whose approver group (their own, else
+// defaultGroup) has fewer enabled members than the approvals they need: nobody can approve them.
+func (s *Store) CountDeadEndPolicies(ctx context.Context, defaultGroup string) (int, error) {
+	var n int64
+	err := s.conn(ctx).Raw(`SELECT COUNT(*) FROM policies p
+		WHERE p.enabled AND p.approval_type = 'manual' AND (
+			SELECT COUNT(*) FROM group_members gm JOIN users u ON u.id = gm.user_id AND u.disabled_at IS NULL
+			WHERE gm.group_id = COALESCE(p.approver_group_id, ?)) < p.approvals_required`, defaultGroup).Scan(&n).Error
+	return int(n), err
+}
