@@ -31,7 +31,7 @@ func (s *Server) listPolicies(c echo.Context) error {
 	for _, p := range pols {
 		approval := "Automatic"
 		if p.ApprovalType == pam.ApprovalManual {
-			approval = fmt.Sprintf("Manual, %d approval(s)", p.ApprovalsRequired)
+			approval = "Manual, " + count(p.ApprovalsRequired, "approval", "approvals")
 		}
 		state := components.Cell{Badge: "active", Text: "Enabled"}
 		if !p.Enabled {
@@ -296,7 +296,7 @@ func (s *Server) policyPage(c echo.Context, p pam.Policy, in policyInput, errMsg
 		}
 	}
 	scopeHref := map[pam.ScopeType]string{pam.ScopeTask: "/admin/tasks/", pam.ScopeRole: "/admin/roles/", pam.ScopeRoleGroup: "/admin/role-groups/"}[p.ScopeType] + p.ScopeID
-	covers := adminview.SetSection{Title: fmt.Sprintf("Covers %d task(s)", len(reach.Tasks)), TestID: "covered-tasks", Empty: "No tasks: a grant under this policy allows nothing."}
+	covers := adminview.SetSection{Title: "Covers " + count(len(reach.Tasks), "task", "tasks"), TestID: "covered-tasks", Empty: "No tasks: a grant under this policy allows nothing."}
 	for _, t := range reach.Tasks {
 		covers.Items = append(covers.Items, adminview.Item{Label: t.Key, Sub: t.Name, Href: "/admin/tasks/" + t.ID})
 	}
@@ -308,7 +308,7 @@ func (s *Server) policyPage(c echo.Context, p pam.Policy, in policyInput, errMsg
 		who.Items = []adminview.Item{{Label: "Everyone", Sub: "Every enabled user may ask."}}
 	} else {
 		g := reach.EligibleGroup
-		who.Items = []adminview.Item{{Label: g.Name, Sub: fmt.Sprintf("%d enabled member(s)", g.MemberCount), Href: "/admin/groups/" + g.ID}}
+		who.Items = []adminview.Item{{Label: g.Name, Sub: count(int(g.MemberCount), "enabled member", "enabled members"), Href: "/admin/groups/" + g.ID}}
 	}
 	approve := adminview.SetSection{Title: "Who can approve", TestID: "approvers", Empty: "Nobody."}
 	switch {

@@ -112,7 +112,7 @@ func TestTransitions(t *testing.T) {
 			"revoke":   {requester: noRevoke, approverA: "ok revoked", approverB: "ok revoked", stranger: noRevoke, adminUser: "ok revoked"},
 		},
 		"approved past its end": {
-			"end":      {requester: "conflict: already run out", adminUser: onlyOwn},
+			"end":     {requester: "conflict: already run out", adminUser: onlyOwn},
 			"approve": {approverB: decided("expired")},
 			"revoke":  {requester: noRevoke, approverA: "conflict: already expired", adminUser: "conflict: already expired", stranger: noRevoke},
 		},

@@ -44,8 +44,20 @@ func badgeClass(kind string) string {
 		return "bg-gray-100 text-gray-700 ring-gray-500/30"
 	case "revoked":
 		return "bg-rose-50 text-rose-800 ring-rose-600/30"
+	case "ended":
+		return "bg-sky-50 text-slate-700 ring-slate-500/30"
 	case "admin", "info":
 		return "bg-indigo-50 text-indigo-800 ring-indigo-600/30"
 	}
 	return "bg-slate-50 text-slate-700 ring-slate-500/20"
+}
+
+// exact is the local date and time to the minute with the zone's abbreviation, read from the
+// TimeVM's Short and Local: "2026-03-02 14:30 CET".
+func exact(t TimeVM) string {
+	f := strings.Fields(t.Local)
+	if len(f) == 0 {
+		return t.Short
+	}
+	return t.Short + " " + f[len(f)-1]
 }
