@@ -88,7 +88,7 @@ func (s *Server) policyHeader(c echo.Context, h *components.HeaderVM, scope pam.
 func policyLine(p pam.Policy) string {
 	how := "Approved automatically"
 	if p.ApprovalType == pam.ApprovalManual {
-		how = fmt.Sprintf("%d approval(s) needed", p.ApprovalsRequired)
+		how = pam.Count(p.ApprovalsRequired, "approval", "approvals") + " needed"
 	}
 	line := how + ", up to " + pam.FormatDuration(p.MaxDuration)
 	if !p.Enabled {

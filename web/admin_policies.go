@@ -335,7 +335,7 @@ func (s *Server) policyPage(c echo.Context, p pam.Policy, in policyInput, form a
 			return nil, err
 		}
 	}
-	covers := adminview.SetSection{Title: fmt.Sprintf("Covers %d task(s)", len(reach.Tasks)), TestID: "covered-tasks", Empty: "No tasks: a grant under this policy allows nothing."}
+	covers := adminview.SetSection{Title: "Covers " + pam.Count(len(reach.Tasks), "task", "tasks"), TestID: "covered-tasks", Empty: "No tasks: a grant under this policy allows nothing."}
 	for _, t := range reach.Tasks {
 		covers.Items = append(covers.Items, adminview.Item{Label: t.Key, Sub: t.Name, Href: "/admin/tasks/" + t.ID})
 	}
@@ -347,7 +347,7 @@ func (s *Server) policyPage(c echo.Context, p pam.Policy, in policyInput, form a
 		who.Items = []adminview.Item{{Label: "Everyone", Sub: "Every enabled user may ask."}}
 	} else {
 		g := reach.EligibleGroup
-		who.Items = []adminview.Item{{Label: g.Name, Sub: fmt.Sprintf("%d enabled member(s)", g.MemberCount), Href: "/admin/groups/" + g.ID}}
+		who.Items = []adminview.Item{{Label: g.Name, Sub: pam.Count(int(g.MemberCount), "enabled member", "enabled members"), Href: "/admin/groups/" + g.ID}}
 	}
 	approve := adminview.SetSection{Title: "Who can approve", TestID: "approvers", Empty: "Nobody."}
 	switch {

@@ -280,7 +280,7 @@ type actionJSON struct {
 	Reason  string `json:"reason"`
 }
 
-// apiAct approves, denies, withdraws or revokes. A request decided by someone else at the same
+// apiAct approves, denies, withdraws, revokes or ends (the requester's own grant, early). A request decided by someone else at the same
 // moment answers 409.
 func (s *Server) apiAct(action string) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -301,6 +301,8 @@ func (s *Server) apiAct(action string) echo.HandlerFunc {
 			r, err = s.access.Review(ctx, a, u, id, pam.DecisionDeny, in.Comment)
 		case "withdraw":
 			r, err = s.access.Withdraw(ctx, a, u, id)
+		case "end":
+			r, err = s.access.End(ctx, a, u, id)
 		case "revoke":
 			reason := in.Reason
 			if reason == "" {

@@ -105,6 +105,9 @@ func (s *Server) newRequestVM(c echo.Context, u pam.User, in requestInput) (reqv
 		DefaultMax:     fmt.Sprintf("%s by default, at most %s", pam.FormatDuration(p.DefaultDuration), pam.FormatDuration(p.MaxDuration)),
 		PendingTimeout: "It times out after " + pam.FormatDuration(p.PendingTimeout), MFARequired: p.MFARequired, Extends: in.Extends,
 		Approvers: offer.Approvers}
+	if in.Extends == "" {
+		chosen.Held = heldWarning(offer, s.now(), viewerZone(c))
+	}
 	for _, t := range offer.Tasks {
 		chosen.Tasks = append(chosen.Tasks, t.Key)
 	}
@@ -119,15 +122,37 @@ func (s *Server) newRequestVM(c echo.Context, u pam.User, in requestInput) (reqv
 	}
 	vm.Chosen = chosen
 	vm.Fields = requestFields(in, p, in.Extends != "")
-	d, err := pam.ParseDuration("duration", in.Duration)
-	vm.Submit = "Request access"
-	if err == nil {
-		vm.Submit = "Request " + pam.FormatDuration(d)
-		if in.Extends != "" {
-			vm.Submit = "Ask for " + pam.FormatDuration(d) + " more"
-		}
+	// The button names the duration typed; static/js/request.js keeps it so while typing.
+	vm.SubmitPrefix, vm.SubmitSuffix, vm.SubmitFallback = "Request ", "", "Request access"
+	if in.Extends != "" {
+		vm.SubmitPrefix, vm.SubmitSuffix, vm.SubmitFallback = "Ask for ", " more", "Ask for more time"
+	}
+	vm.Submit = vm.SubmitFallback
+	if d, err := pam.ParseDuration("duration", in.Duration); err == nil {
+		vm.Submit = vm.SubmitPrefix + pam.FormatDuration(d) + vm.SubmitSuffix
 	}
 	return vm, &p, nil
+}
+
+// heldWarning is the warning before asking again for a scope the viewer already holds or has
+// asked for: "You hold this until 12:17 (Europe/Paris). Ask for more time instead?".
+func heldWarning(o access.Offer, now time.Time, loc *time.Location) *reqview.HeldVM {
+	zone := zoneLabel(loc)
+	switch {
+	case o.Held != nil && o.Held.InForce(now):
+		r := o.Held
+		return &reqview.HeldVM{Text: fmt.Sprintf("You hold this until %s (%s). Ask for more time instead?", clock(*r.EndsAt, now, loc), zone),
+			ActionLabel: "Ask for more time", ActionHref: "/requests/new?extend=" + r.ID, RequestHref: "/requests/" + r.ID, RequestLabel: "See your grant"}
+	case o.Held != nil:
+		r := o.Held
+		return &reqview.HeldVM{Text: fmt.Sprintf("You already have this approved from %s until %s (%s).", clock(*r.StartsAt, now, loc), clock(*r.EndsAt, now, loc), zone),
+			RequestHref: "/requests/" + r.ID, RequestLabel: "See your grant"}
+	case o.Pending != nil:
+		r := o.Pending
+		return &reqview.HeldVM{Text: fmt.Sprintf("You already asked for this %s; it waits for approval until %s (%s).", relative(r.CreatedAt, now), clock(r.PendingUntil, now, loc), zone),
+			RequestHref: "/requests/" + r.ID, RequestLabel: "See that request"}
+	}
+	return nil
 }
 
 func rank(label string) int {
@@ -205,7 +230,10 @@ func (s *Server) submitRequest(c echo.Context) error {
 		sub.SteppedUp = true
 		r, err = submit()
 	}
-	done := "Request sent. Approvers have been told; you will see their decision here."
+	done := "Request sent. Approvers have been mailed; you will see their decision here."
+	if s.cfg.SMTP == nil {
+		done = "Request sent. Approvers will be mailed when mail is set up; they can see it in Approvals now."
+	}
 	if r.Status == pam.StatusApproved {
 		done = fmt.Sprintf("Approved at once: you have %s of %s.", pam.FormatDuration(r.Duration), r.ScopeName)
 	}

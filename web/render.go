@@ -29,12 +29,20 @@ func (s *Server) meta(c echo.Context, title string) layout.Meta {
 		m.User = &layout.User{Name: u.Name, Email: u.Email, TimeZone: u.TimeZone}
 		m.Nav = s.nav(c)
 	}
+	m.MailQueued = s.cfg.SMTP == nil
 	return m
 }
+
+// navSectionKey names the context value a handler sets when its page belongs to another
+// section of the navigation than its path says (someone else's request, under Approvals).
+const navSectionKey = "nav_section"
 
 // nav is the sidebar for the viewer: only what they may open, with the current page marked.
 func (s *Server) nav(c echo.Context) []layout.NavItem {
 	path := c.Request().URL.Path
+	if sec, ok := c.Get(navSectionKey).(string); ok {
+		path = sec
+	}
 	u, _ := CurrentUser(c)
 	items := []layout.NavItem{
 		{Label: "Dashboard", Href: "/", TestID: "nav-dashboard"},

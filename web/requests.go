@@ -34,9 +34,11 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 		Scope: r.ScopeName, Kind: r.ScopeType.Label(), Duration: pam.FormatDuration(r.Duration),
 		Justification: r.Justification, Ticket: r.Ticket, Requested: timeVM(r.CreatedAt, now, loc), Back: back,
 		CanReview: v.CanReview, CanWithdraw: v.CanWithdraw, CanRevoke: v.CanRevoke, CanExtend: v.CanExtend,
+		CanEnd: v.CanEnd,
 	}
+	vm.Asks = "asks for"
 	if viewer.ID == r.RequesterID {
-		vm.Requester = "You"
+		vm.Requester, vm.Asks = "You", "ask for"
 	}
 	for _, t := range v.Tasks {
 		vm.Tasks = append(vm.Tasks, t.Key)
@@ -58,7 +60,7 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 	switch st {
 	case pam.StatusPending:
 		left := r.ApprovalsRequired - r.Approvals()
-		vm.StateLine = fmt.Sprintf("Waits for %d more approval(s)", left)
+		vm.StateLine = "Waits for " + pam.Count(left, "more approval", "more approvals")
 		tv := timeVM(r.PendingUntil, now, loc)
 		vm.TimesOut = &tv
 	case pam.StatusApproved:
@@ -85,6 +87,8 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 		vm.StateLine = "Revoked: " + r.RevokeReason
 	case pam.StatusCancelled:
 		vm.StateLine = "Cancelled: " + string(r.CancelReason)
+	case pam.StatusEnded:
+		vm.StateLine = fmt.Sprintf("Ended early by the requester at %s (%s)", clock(*r.EndsAt, now, loc), zone)
 	}
 	return vm
 }
@@ -105,7 +109,7 @@ func timeline(v access.View, now time.Time, loc *time.Location) []reqview.Entry 
 	if r.ApprovalType == pam.ApprovalAuto && r.DecidedAt != nil && r.StartsAt != nil {
 		tl = append(tl, reqview.Entry{Title: "Approved automatically", Kind: "approved", At: timeVM(*r.DecidedAt, now, loc)})
 	}
-	if r.StartsAt != nil && !r.StartsAt.After(now) && (st == pam.StatusApproved || st == pam.StatusExpired || (st == pam.StatusRevoked && r.EndsAt.After(*r.StartsAt))) {
+	if r.StartsAt != nil && !r.StartsAt.After(now) && (st == pam.StatusApproved || st == pam.StatusExpired || (st.Stopped() && r.EndsAt.After(*r.StartsAt))) {
 		tl = append(tl, reqview.Entry{Title: "Grant started", Kind: "started", At: timeVM(*r.StartsAt, now, loc),
 			Text: "Until " + r.EndsAt.In(loc).Format("2 Jan 15:04 MST")})
 	} else if r.StartsAt != nil && r.StartsAt.After(now) && st == pam.StatusApproved {
@@ -124,6 +128,8 @@ func timeline(v access.View, now time.Time, loc *time.Location) []reqview.Entry 
 			by = v.RevokedByName
 		}
 		tl = append(tl, reqview.Entry{Title: "Revoked by " + by, Kind: "revoked", At: timeVM(*r.EndsAt, now, loc), Text: r.RevokeReason})
+	case pam.StatusEnded:
+		tl = append(tl, reqview.Entry{Title: "Ended early by " + r.RequesterName, Kind: "ended", At: timeVM(*r.EndsAt, now, loc)})
 	case pam.StatusCancelled:
 		tl = append(tl, reqview.Entry{Title: "Cancelled: " + string(r.CancelReason), Kind: "cancelled", At: timeVM(*r.DecidedAt, now, loc),
 			Text: "Nobody can decide it any more: " + r.CancelReason.Explain() + "."})
@@ -145,14 +151,18 @@ func (s *Server) requestPage(c echo.Context, u pam.User, v access.View, edit fun
 	r := v.Request
 	now, loc := s.now(), viewerZone(c)
 	card := cardVM(u, v, now, loc, "/requests/"+r.ID)
+	card.Exact = true
 	if edit != nil {
 		edit(&card)
 	}
-	vm := reqview.DetailVM{Meta: s.meta(c, "Request for "+r.ScopeName), Card: card, Timeline: timeline(v, now, loc),
-		BackLabel: "My requests", BackHref: "/requests"}
+	backLabel, backHref := "My requests", "/requests"
 	if u.ID != r.RequesterID {
-		vm.BackLabel, vm.BackHref = "Approvals", "/approvals"
+		backLabel, backHref = "Approvals", "/approvals"
 	}
+	// Someone else's request belongs under Approvals, not My requests.
+	c.Set(navSectionKey, backHref+"/")
+	vm := reqview.DetailVM{Meta: s.meta(c, "Request for "+r.ScopeName), Card: card, Timeline: timeline(v, now, loc),
+		BackLabel: backLabel, BackHref: backHref}
 	if u.Admin || u.Auditor {
 		vm.AuditHref = auditURL("/audit", "request_id", r.ID)
 	}
@@ -161,7 +171,7 @@ func (s *Server) requestPage(c echo.Context, u pam.User, v access.View, edit fun
 
 var requestTabs = []struct{ status, label string }{
 	{"", "All"}, {"pending", "Pending"}, {"approved", "Approved"}, {"denied", "Denied"}, {"withdrawn", "Withdrawn"},
-	{"timed_out", "Timed out"}, {"expired", "Expired"}, {"revoked", "Revoked"}, {"cancelled", "Cancelled"},
+	{"timed_out", "Timed out"}, {"expired", "Expired"}, {"revoked", "Revoked"}, {"ended", "Ended early"}, {"cancelled", "Cancelled"},
 }
 
 func (s *Server) listRequests(c echo.Context) error {
@@ -348,7 +358,7 @@ func reviewedMessage(r pam.Request) string {
 		return "Request denied; " + r.RequesterName + " sees your comment."
 	}
 	return "You approved " + r.RequesterName + "'s request for " + r.ScopeName + "." +
-		fmt.Sprintf(" It needs %d more approval(s).", r.ApprovalsRequired-r.Approvals())
+		" It needs " + pam.Count(r.ApprovalsRequired-r.Approvals(), "more approval", "more approvals") + "."
 }
 
 func (s *Server) renderCard(c echo.Context, status int, u pam.User, v access.View, back string, edit func(*reqview.CardVM)) error {
@@ -364,6 +374,14 @@ func (s *Server) withdrawRequest(c echo.Context) error {
 	id := c.Param("id")
 	_, err := s.access.Withdraw(c.Request().Context(), actor(c), u, id)
 	return s.posted(c, err, outcome{Next: "/requests/" + id, Done: "Request withdrawn."})
+}
+
+// endRequest ends the viewer's own grant now; the very next check is denied.
+func (s *Server) endRequest(c echo.Context) error {
+	u, _ := CurrentUser(c)
+	id := c.Param("id")
+	r, err := s.access.End(c.Request().Context(), actor(c), u, id)
+	return s.posted(c, err, outcome{Next: "/requests/" + id, Done: "Your access to " + r.ScopeName + " has ended. Checks are denied from now on."})
 }
 
 func (s *Server) revokeRequest(c echo.Context) error {

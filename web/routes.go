@@ -50,6 +50,8 @@ func (s *Server) routes() {
 	e.GET("/requests/:id", s.showRequest, signedIn...)
 	e.POST("/requests/:id/review", s.reviewRequest, decide...)
 	e.POST("/requests/:id/withdraw", s.withdrawRequest, signedIn...)
+	// Ending one's own access only takes rights away: no step-up.
+	e.POST("/requests/:id/end", s.endRequest, signedIn...)
 	e.POST("/requests/:id/revoke", s.revokeRequest, decide...)
 	e.GET("/approvals", s.showApprovals, signedIn...)
 	e.GET("/approvals/:id/card", s.showApprovalCard, signedIn...)
@@ -124,6 +126,7 @@ func (s *Server) routes() {
 	e.POST("/api/v1/requests", s.apiSubmitRequest, apiAll...)
 	e.GET("/api/v1/requests/:id", s.apiGetRequest, apiAll...)
 	e.POST("/api/v1/requests/:id/withdraw", s.apiAct("withdraw"), apiAll...)
+	e.POST("/api/v1/requests/:id/end", s.apiAct("end"), apiAll...)
 	for _, act := range []string{"approve", "deny", "revoke"} {
 		e.POST("/api/v1/requests/:id/"+act, s.apiAct(act), apiDecide...)
 	}

@@ -164,11 +164,11 @@ func (s *Service) submit(ctx context.Context, a audit.Actor, u pam.User, policyI
 			}
 			if prev.ExtendsID != "" {
 				// An extension stands only while the grant it extends does.
-				if base, err := tx.RequestByID(ctx, prev.ExtendsID); err != nil || base.Status == pam.StatusRevoked || base.Status == pam.StatusCancelled {
+				if base, err := tx.RequestByID(ctx, prev.ExtendsID); err != nil || base.Status.Stopped() || base.Status == pam.StatusCancelled {
 					if err != nil && pam.ErrorCode(err) != pam.ENOTFOUND {
 						return err
 					}
-					return pam.Errorf(pam.ECONFLICT, "The grant this extends was revoked; it cannot be extended.")
+					return pam.Errorf(pam.ECONFLICT, "The grant this extends was revoked or ended; it cannot be extended.")
 				}
 			}
 			policyID = prev.PolicyID
@@ -239,8 +239,8 @@ func (s *Service) continueExtension(ctx context.Context, tx *store.Store, r *pam
 	if err != nil {
 		return err
 	}
-	if prev.Status == pam.StatusRevoked {
-		return pam.Errorf(pam.ECONFLICT, "The grant this extends was revoked; it cannot be extended.")
+	if prev.Status.Stopped() {
+		return pam.Errorf(pam.ECONFLICT, "The grant this extends was revoked or ended; it cannot be extended.")
 	}
 	if prev.Status == pam.StatusApproved && prev.EndsAt != nil {
 		r.ContinueAfter(*prev.EndsAt, s.now())
@@ -332,7 +332,7 @@ func (s *Service) Review(ctx context.Context, a audit.Actor, u pam.User, request
 		return s.saveStep(ctx, tx, a, &r, action, map[string]any{"decision": decision, "comment": review.Comment}, mail)
 	})
 	if err == nil && cancelled {
-		err = pam.Errorf(pam.ECONFLICT, "The grant this request extends was revoked, so the request was cancelled; nobody can decide it any more.")
+		err = pam.Errorf(pam.ECONFLICT, "The grant this request extends was revoked or ended, so the request was cancelled; nobody can decide it any more.")
 	}
 	if err != nil {
 		return pam.Request{}, fmt.Errorf("review request %s: %w", requestID, err)
@@ -340,7 +340,7 @@ func (s *Service) Review(ctx context.Context, a audit.Actor, u pam.User, request
 	return r, nil
 }
 
-// cancelOrphan cancels a pending extension whose base was revoked, in case the revoke did not
+// cancelOrphan cancels a pending extension whose base was revoked or ended, in case that did not
 // reach it (it was written by an older version, say): such a request is never decided. It
 // reports whether it cancelled r.
 func (s *Service) cancelOrphan(ctx context.Context, tx *store.Store, r *pam.Request, now time.Time) (bool, error) {
@@ -351,7 +351,7 @@ func (s *Service) cancelOrphan(ctx context.Context, tx *store.Store, r *pam.Requ
 	if err != nil {
 		return false, err
 	}
-	if base.Status != pam.StatusRevoked {
+	if !base.Status.Stopped() {
 		return false, nil
 	}
 	if _, err := r.EndWithBase(base, now); err != nil {
@@ -418,9 +418,44 @@ func (s *Service) Revoke(ctx context.Context, a audit.Actor, u pam.User, request
 	return r, nil
 }
 
-// endChain locks the extensions of a grant being revoked, and theirs down the chain, and ends
-// them with it in memory: approved ones are revoked by the same person for the same reason,
-// pending ones cancelled ("grant revoked"). It returns those it changed, for the revoke to save
+// End lets a requester end their own grant (in force or scheduled) now, with its extensions
+// (see endChain): approved ones end with it, pending ones are cancelled ("grant ended"). The
+// very next check is denied. The approvers hear of it, for their information.
+func (s *Service) End(ctx context.Context, a audit.Actor, u pam.User, requestID string) (pam.Request, error) {
+	var r pam.Request
+	err := s.db.Tx(ctx, func(tx *store.Store) error {
+		var err error
+		if r, _, err = lockVisible(ctx, tx, u, requestID); err != nil {
+			return err
+		}
+		now := s.now()
+		if err := r.End(u.ID, now); err != nil {
+			return err
+		}
+		// As in Revoke: every link is locked before the first event is appended.
+		chain, err := s.endChain(ctx, tx, r, now)
+		if err != nil {
+			return err
+		}
+		if err := s.saveStep(ctx, tx, a, &r, audit.RequestEnded, nil, true); err != nil {
+			return err
+		}
+		for i := range chain {
+			if err := s.saveChainLink(ctx, tx, a, &chain[i], r.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return pam.Request{}, fmt.Errorf("end request %s: %w", requestID, err)
+	}
+	return r, nil
+}
+
+// endChain locks the extensions of a grant being revoked or ended, and theirs down the chain, and ends
+// them with it in memory (pam.Request.EndWithBase): approved ones are revoked by the same person
+// for the same reason (or ended), pending ones cancelled ("grant revoked", "grant ended"). It returns those it changed, for the revoke to save
 // in its own transaction, so access cannot come back when the grant's old end arrives.
 func (s *Service) endChain(ctx context.Context, tx *store.Store, root pam.Request, now time.Time) ([]pam.Request, error) {
 	var changed []pam.Request
@@ -449,7 +484,7 @@ func (s *Service) endChain(ctx context.Context, tx *store.Store, root pam.Reques
 			if ok {
 				changed = append(changed, ext)
 			}
-			if ext.Status == pam.StatusRevoked {
+			if ext.Status.Stopped() {
 				bases = append(bases, ext)
 			}
 		}
@@ -457,13 +492,18 @@ func (s *Service) endChain(ctx context.Context, tx *store.Store, root pam.Reques
 	return changed, nil
 }
 
-// saveChainLink saves, records and mails one extension ended with its chain (see endChain).
+// saveChainLink saves, records and mails one extension ended with its chain (see endChain). An
+// extension ended with its grant is not mailed: the grant's own mail told its approvers, and
+// its requester did it.
 func (s *Service) saveChainLink(ctx context.Context, tx *store.Store, a audit.Actor, r *pam.Request, chainOf string) error {
-	action, details := audit.RequestRevoked, map[string]any{"reason": r.RevokeReason, "chain_of": chainOf}
-	if r.Status == pam.StatusCancelled {
+	action, details, mail := audit.RequestRevoked, map[string]any{"reason": r.RevokeReason, "chain_of": chainOf}, true
+	switch r.Status {
+	case pam.StatusCancelled:
 		action, details = audit.RequestCancelled, map[string]any{"reason": string(r.CancelReason), "chain_of": chainOf}
+	case pam.StatusEnded:
+		action, details, mail = audit.RequestEnded, map[string]any{"chain_of": chainOf}, false
 	}
-	return s.saveStep(ctx, tx, a, r, action, details, true)
+	return s.saveStep(ctx, tx, a, r, action, details, mail)
 }
 
 // repairChains ends extensions whose grant was revoked while they stayed approved or pending,

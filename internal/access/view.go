@@ -21,7 +21,7 @@ type View struct {
 	// RevokedByName names who revoked the grant ("" when nobody did, or they are gone).
 	RevokedByName string
 	// What the viewer may do now. Each use case checks again when it is asked.
-	CanReview, CanRevoke, CanWithdraw, CanExtend bool
+	CanReview, CanRevoke, CanWithdraw, CanExtend, CanEnd bool
 }
 
 // Approvals is the approver's inbox: one page of requests waiting for the viewer, oldest
@@ -54,6 +54,10 @@ type Offer struct {
 	// there are more. Both are empty for automatic policies.
 	Approvers     []string
 	MoreApprovers bool
+	// Held is the viewer's own grant of this scope that is in force or scheduled (the one that
+	// ends last), and Pending their request for it still waiting; nil when there is none. The
+	// form warns before a second ask and offers more time instead.
+	Held, Pending *pam.Request
 }
 
 // offerTasks and offerApprovers bound what the request form lists.
@@ -108,6 +112,7 @@ func (s *Service) view(v viewer, r pam.Request) View {
 	case pam.StatusApproved:
 		out.CanRevoke = v.u.Active() && (v.u.Admin || v.approves(r))
 		out.CanExtend = v.u.ID == r.RequesterID && r.InForce(now)
+		out.CanEnd = v.u.ID == r.RequesterID
 	}
 	return out
 }
@@ -238,6 +243,19 @@ func (s *Service) Offer(ctx context.Context, u pam.User, policyID string) (Offer
 	out.Tasks, out.MoreTasks = tasks, len(tasks) > offerTasks
 	if out.MoreTasks {
 		out.Tasks = tasks[:offerTasks]
+	}
+	open, err := s.db.OpenForScope(ctx, u.ID, p.ScopeType, p.ScopeID, s.now(), 4)
+	if err != nil {
+		return Offer{}, err
+	}
+	for i := range open {
+		r := open[i]
+		switch {
+		case r.Status == pam.StatusApproved && out.Held == nil:
+			out.Held = &r
+		case r.Status == pam.StatusPending && out.Pending == nil:
+			out.Pending = &r
+		}
 	}
 	if p.ApprovalType != pam.ApprovalManual {
 		return out, nil

@@ -27,6 +27,7 @@ var (
 	RequestDenied    = newAction("request.denied")
 	RequestWithdrawn = newAction("request.withdrawn")
 	RequestRevoked   = newAction("request.revoked")
+	RequestEnded     = newAction("request.ended") // its requester ended the grant early
 	RequestCancelled = newAction("request.cancelled")
 	RequestTimedOut  = newAction("request.timed_out")
 	RequestExpired   = newAction("request.expired")

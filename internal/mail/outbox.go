@@ -28,6 +28,7 @@ var (
 	KindTimedOut  = audit.RequestTimedOut.String()
 	KindRevoked   = audit.RequestRevoked.String()
 	KindCancelled = audit.RequestCancelled.String()
+	KindEnded     = audit.RequestEnded.String() // to the approvers: the requester ended the grant early
 )
 
 // Kinds of messages no single action causes.
@@ -63,8 +64,8 @@ func (o *Outbox) requestLink(id string) string { return o.base + "/requests/" + 
 
 // RequestChanged queues the mail a request change causes, inside the change's transaction tx,
 // from c alone. The kind of each message derives from c.Action: a new request asks its
-// approvers; a decision, a timeout, a revoke or a cancel tells its requester; and the approvers
-// who were asked hear when it no longer needs them.
+// approvers; a decision, a timeout, a revoke or a cancel tells its requester; the approvers
+// who were asked hear when it no longer needs them, and when its requester ended the grant.
 func (o *Outbox) RequestChanged(ctx context.Context, tx *store.Store, c access.Change) error {
 	if err := o.requestChanged(ctx, tx, c); err != nil {
 		return fmt.Errorf("queue mail for request %s (%s): %w", c.Request.ID, c.Action, err)
@@ -95,6 +96,8 @@ func (o *Outbox) requestMail(c access.Change) ([]pam.OutboxMessage, error) {
 		return o.decided(ms, v, c.Approvers)
 	case audit.RequestWithdrawn:
 		return o.decided(ms, v, c.Approvers)
+	case audit.RequestEnded:
+		return o.each(ms, v, c.Approvers, KindEnded) // for their information: nothing to decide
 	}
 	return nil, nil // expired: the expiring-soon notice already told the requester
 }
@@ -209,6 +212,14 @@ func (o *Outbox) requestContent(r pam.Request, tasks []pam.Task, revoker string,
 		c.Subject = fmt.Sprintf("Cancelled: your request for %s", scope)
 		c.Headline = "Your request was cancelled"
 		c.Intro = []string{fmt.Sprintf("Your request for %s was cancelled before anyone decided it: %s. It grants nothing.", scope, r.CancelReason.Explain())}
+	case KindEnded:
+		end := ""
+		if r.EndsAt != nil {
+			end = " at " + at(*r.EndsAt)
+		}
+		c.Subject = fmt.Sprintf("Ended early: %s gave up %s", who, scope)
+		c.Headline = "A grant was ended early by its requester"
+		c.Intro = []string{fmt.Sprintf("%s ended their access to %s%s, before its planned end. It no longer works. This is for your information; nothing waits for you.", who, scope, end)}
 	case KindExpiring:
 		end := ""
 		if r.EndsAt != nil {
@@ -284,7 +295,7 @@ func (o *Outbox) requestContent(r pam.Request, tasks []pam.Task, revoker string,
 	if r.DecidedAt != nil {
 		c.Fields = append(c.Fields, Field{"Decided", at(*r.DecidedAt)})
 	}
-	if r.StartsAt != nil && r.EndsAt != nil && (r.Status == pam.StatusApproved || r.Status == pam.StatusRevoked) {
+	if r.StartsAt != nil && r.EndsAt != nil && (r.Status == pam.StatusApproved || r.Status.Stopped()) {
 		c.Fields = append(c.Fields, Field{"Starts", at(*r.StartsAt)}, Field{"Ends", at(*r.EndsAt)})
 	}
 	return c

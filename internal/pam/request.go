@@ -20,10 +20,11 @@ const (
 	StatusExpired   Status = "expired"
 	StatusRevoked   Status = "revoked"
 	StatusCancelled Status = "cancelled"
+	StatusEnded     Status = "ended" // the requester ended the grant early
 )
 
 // Statuses lists every state in display order.
-var Statuses = []Status{StatusPending, StatusApproved, StatusDenied, StatusWithdrawn, StatusTimedOut, StatusExpired, StatusRevoked, StatusCancelled}
+var Statuses = []Status{StatusPending, StatusApproved, StatusDenied, StatusWithdrawn, StatusTimedOut, StatusExpired, StatusRevoked, StatusEnded, StatusCancelled}
 
 // ParseStatus parses a state name.
 func ParseStatus(s string) (Status, error) {
@@ -40,6 +41,8 @@ func (s Status) Label() string {
 	switch s {
 	case StatusTimedOut:
 		return "Timed out"
+	case StatusEnded:
+		return "Ended early"
 	case "":
 		return ""
 	}
@@ -316,7 +319,37 @@ func (r *Request) Revoke(by UserID, canRevoke bool, reason string, now time.Time
 	if reason == "" {
 		return FieldError("reason", "Say why you revoke this grant; the requester sees the reason.")
 	}
-	r.Status, r.RevokedBy, r.RevokeReason = StatusRevoked, by, reason
+	r.RevokedBy, r.RevokeReason = by, reason
+	r.stop(StatusRevoked, now)
+	return nil
+}
+
+// End lets the requester give up an approved grant (in force or scheduled) before its end: it
+// stops at once, so the very next check is denied. Only the requester may end it; approvers and
+// administrators revoke instead.
+func (r *Request) End(by UserID, now time.Time) error {
+	if by != r.RequesterID {
+		return Errorf(EFORBIDDEN, "Only the requester can end their own access; approvers and administrators revoke it instead.")
+	}
+	switch st := r.StatusAt(now); st {
+	case StatusApproved:
+	case StatusEnded:
+		return Errorf(ECONFLICT, "You already ended this access.")
+	case StatusRevoked:
+		return Errorf(ECONFLICT, "This grant was already revoked.")
+	case StatusExpired:
+		return Errorf(ECONFLICT, "This grant has already run out.")
+	default:
+		return Errorf(ECONFLICT, "Only an approved grant can be ended; this request is %s.", strings.ToLower(st.Label()))
+	}
+	r.stop(StatusEnded, now)
+	return nil
+}
+
+// stop moves an approved request to a final state and cuts its window at now: a grant in force
+// ends now, and a scheduled one never starts.
+func (r *Request) stop(st Status, now time.Time) {
+	r.Status = st
 	if r.EndsAt != nil && r.EndsAt.After(now) {
 		end := now
 		r.EndsAt = &end
@@ -324,7 +357,6 @@ func (r *Request) Revoke(by UserID, canRevoke bool, reason string, now time.Time
 			r.StartsAt = &end
 		}
 	}
-	return nil
 }
 
 // Cancel ends a pending request that nobody decided, because what it depended on went away
@@ -343,23 +375,35 @@ func (r *Request) Cancel(reason CancelReason, now time.Time) error {
 // EndWithBase applies to an extension what was done to the grant it extends, so the chain
 // never outlives its base: when the base was revoked, an approved extension is revoked too,
 // by the same person for the same reason and at once, and a pending one is cancelled ("grant
-// revoked"). It reports whether r changed; an extension that was decided otherwise, timed out
-// or has already run out is left as it is.
+// revoked"); when its requester ended the base early, an approved extension is ended too and a
+// pending one cancelled ("grant ended"). It reports whether r changed; an extension that was
+// decided otherwise, timed out or has already run out is left as it is.
 func (r *Request) EndWithBase(base Request, now time.Time) (bool, error) {
 	if r.ExtendsID == "" || r.ExtendsID != base.ID {
 		return false, Errorf(EINVALID, "This request does not extend that grant.")
 	}
-	if base.Status != StatusRevoked {
-		return false, Errorf(ECONFLICT, "The grant this extends is %s, not revoked; its extensions stay as they are.", strings.ToLower(base.Status.Label()))
+	if !base.Status.Stopped() {
+		return false, Errorf(ECONFLICT, "The grant this extends is %s, not revoked or ended; its extensions stay as they are.", strings.ToLower(base.Status.Label()))
 	}
 	switch r.StatusAt(now) {
 	case StatusApproved:
+		if base.Status == StatusEnded {
+			r.stop(StatusEnded, now)
+			return true, nil
+		}
 		return true, r.Revoke(base.RevokedBy, true, base.RevokeReason, now)
 	case StatusPending:
+		if base.Status == StatusEnded {
+			return true, r.Cancel(CancelGrantEnded, now)
+		}
 		return true, r.Cancel(CancelGrantRevoked, now)
 	}
 	return false, nil
 }
+
+// Stopped reports whether a grant in this state was cut short by someone, revoked or ended
+// early, so that nothing extending it may hold any more.
+func (s Status) Stopped() bool { return s == StatusRevoked || s == StatusEnded }
 
 // Sweep writes down a state the times already imply: timed out or expired. It reports
 // whether anything changed.

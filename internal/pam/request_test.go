@@ -46,6 +46,8 @@ func requestIn(state string) Request {
 		r.Status, r.DecidedAt, r.StartsAt, r.EndsAt = StatusRevoked, at(0), at(0), at(20*time.Minute)
 	case "cancelled":
 		r.Status, r.DecidedAt, r.CancelReason = StatusCancelled, at(0), CancelGrantRevoked
+	case "ended":
+		r.Status, r.DecidedAt, r.StartsAt, r.EndsAt = StatusEnded, at(0), at(0), at(40*time.Minute)
 	default:
 		panic(state)
 	}
@@ -70,11 +72,14 @@ func TestTransitions(t *testing.T) {
 		stillPend  = "conflict: still pending"
 		timedOut   = "conflict: timed out"
 		twice      = "conflict: You already reviewed"
+		onlyOwn    = "forbidden: Only the requester can end"
+		notGrant   = "conflict: Only an approved grant can be ended"
 	)
 	decided := func(word string) string { return "conflict: already decided: it is " + word }
 
 	table := map[string]map[string]want{
 		"pending": {
+			"end":      {requester: notGrant + "; this request is pending", approverA: onlyOwn, adminUser: onlyOwn},
 			"approve":  {requester: notYours, approverA: "ok pending", approverB: "ok pending", stranger: notApprove, adminUser: notApprove},
 			"deny":     {requester: notYours, approverA: "ok denied", approverB: "ok denied", stranger: notApprove, adminUser: notApprove},
 			"withdraw": {requester: "ok withdrawn", approverA: onlyReq, approverB: onlyReq, stranger: onlyReq, adminUser: onlyReq},
@@ -87,55 +92,71 @@ func TestTransitions(t *testing.T) {
 			"revoke":   {requester: noRevoke, approverA: stillPend, approverB: stillPend, stranger: noRevoke, adminUser: stillPend},
 		},
 		"pending past its deadline": {
+			"end":      {requester: notGrant + "; this request is timed out", adminUser: onlyOwn},
 			"approve":  {requester: timedOut, approverA: timedOut, approverB: timedOut, stranger: timedOut, adminUser: timedOut},
 			"deny":     {requester: timedOut, approverA: timedOut, approverB: timedOut, stranger: timedOut, adminUser: timedOut},
 			"withdraw": {requester: timedOut, approverA: onlyReq, approverB: onlyReq, stranger: onlyReq, adminUser: onlyReq},
 			"revoke":   {requester: noRevoke, approverA: "conflict: Only approved grants", approverB: "conflict: Only approved grants", stranger: noRevoke, adminUser: "conflict: Only approved grants"},
 		},
 		"approved, in force": {
+			"end":      {requester: "ok ended", approverA: onlyOwn, approverB: onlyOwn, stranger: onlyOwn, adminUser: onlyOwn},
 			"approve":  {requester: decided("approved"), approverA: decided("approved"), approverB: decided("approved"), stranger: decided("approved"), adminUser: decided("approved")},
 			"deny":     {requester: decided("approved"), approverA: decided("approved"), approverB: decided("approved"), stranger: decided("approved"), adminUser: decided("approved")},
 			"withdraw": {requester: decided("approved"), approverA: onlyReq, approverB: onlyReq, stranger: onlyReq, adminUser: onlyReq},
 			"revoke":   {requester: noRevoke, approverA: "ok revoked", approverB: "ok revoked", stranger: noRevoke, adminUser: "ok revoked"},
 		},
 		"approved, scheduled": {
+			"end":      {requester: "ok ended", approverA: onlyOwn, adminUser: onlyOwn},
 			"approve":  {requester: decided("approved"), approverA: decided("approved"), approverB: decided("approved"), stranger: decided("approved"), adminUser: decided("approved")},
 			"withdraw": {requester: decided("approved"), approverA: onlyReq, approverB: onlyReq, stranger: onlyReq, adminUser: onlyReq},
 			"revoke":   {requester: noRevoke, approverA: "ok revoked", approverB: "ok revoked", stranger: noRevoke, adminUser: "ok revoked"},
 		},
 		"approved past its end": {
+			"end":     {requester: "conflict: already run out", adminUser: onlyOwn},
 			"approve": {approverB: decided("expired")},
 			"revoke":  {requester: noRevoke, approverA: "conflict: already expired", adminUser: "conflict: already expired", stranger: noRevoke},
 		},
 		"expired": {
+			"end":      {requester: "conflict: already run out"},
 			"approve":  {approverB: decided("expired")},
 			"withdraw": {requester: decided("expired")},
 			"revoke":   {adminUser: "conflict: already expired"},
 		},
 		"timed_out": {
+			"end":      {requester: notGrant},
 			"approve":  {approverB: timedOut},
 			"deny":     {approverA: timedOut},
 			"withdraw": {requester: timedOut},
 			"revoke":   {adminUser: "conflict: Only approved grants"},
 		},
 		"denied": {
+			"end":      {requester: notGrant + "; this request is denied"},
 			"approve":  {approverB: decided("denied"), requester: decided("denied")},
 			"deny":     {approverA: decided("denied")},
 			"withdraw": {requester: decided("denied")},
 			"revoke":   {adminUser: "conflict: Only approved grants", approverA: "conflict: Only approved grants"},
 		},
 		"withdrawn": {
+			"end":      {requester: notGrant},
 			"approve":  {approverA: "conflict: withdrawn by its requester", requester: "conflict: withdrawn by its requester"},
 			"deny":     {approverB: "conflict: withdrawn by its requester"},
 			"withdraw": {requester: "conflict: withdrawn by its requester"},
 			"revoke":   {adminUser: "conflict: Only approved grants"},
 		},
 		"revoked": {
+			"end":      {requester: "conflict: already revoked", adminUser: onlyOwn},
 			"approve":  {approverB: decided("revoked")},
 			"withdraw": {requester: decided("revoked")},
 			"revoke":   {adminUser: "conflict: already revoked", approverA: "conflict: already revoked", stranger: noRevoke},
 		},
+		"ended": {
+			"approve":  {approverB: decided("ended early")},
+			"withdraw": {requester: decided("ended early")},
+			"revoke":   {adminUser: "conflict: Only approved grants", approverA: "conflict: Only approved grants"},
+			"end":      {requester: "conflict: already ended this access", approverA: onlyOwn},
+		},
 		"cancelled": {
+			"end":      {requester: notGrant},
 			"approve":  {approverA: "conflict: cancelled (grant revoked)", requester: "conflict: cancelled (grant revoked)"},
 			"deny":     {approverB: "conflict: cancelled (grant revoked)"},
 			"withdraw": {requester: "conflict: cancelled (grant revoked)", approverA: onlyReq},
@@ -160,6 +181,8 @@ func TestTransitions(t *testing.T) {
 					err = r.Withdraw(who, now)
 				case "revoke":
 					err = r.Revoke(who, canRevoke[who], "incident closed", now)
+				case "end":
+					err = r.End(who, now)
 				}
 				got := "ok " + string(r.StatusAt(now))
 				if err != nil {
@@ -236,12 +259,17 @@ func TestCancel(t *testing.T) {
 	}
 }
 
-// TestEndWithBase: what happens to an extension when the grant it extends is revoked.
+// TestEndWithBase: what happens to an extension when the grant it extends is revoked or ended.
 func TestEndWithBase(t *testing.T) {
 	now := t0.Add(time.Hour)
 	base := requestIn("approved, in force")
 	base.ID = "base"
 	if err := base.Revoke(approverA, true, "incident closed", now); err != nil {
+		t.Fatal(err)
+	}
+	ended := requestIn("approved, in force")
+	ended.ID = "base"
+	if err := ended.End(requester, now); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -269,6 +297,14 @@ func TestEndWithBase(t *testing.T) {
 		{"pending", func() Request { b := requestIn("expired"); b.ID = "base"; return b }, "conflict: not revoked", "base"},
 		{"approved, scheduled", func() Request { return base }, "invalid: does not extend", "other"},
 		{"pending", func() Request { return base }, "invalid: does not extend", ""},
+		// A base its requester ended early takes its extensions down the same way.
+		{"approved, scheduled", func() Request { return ended }, "ok ended", "base"},
+		{"approved, in force", func() Request { return ended }, "ok ended", "base"},
+		{"pending", func() Request { return ended }, "ok cancelled", "base"},
+		{"pending, reviewed by A", func() Request { return ended }, "ok cancelled", "base"},
+		{"expired", func() Request { return ended }, "unchanged expired", "base"},
+		{"denied", func() Request { return ended }, "unchanged denied", "base"},
+		{"ended", func() Request { return ended }, "unchanged ended", "base"},
 	}
 	for _, tc := range cases {
 		r := requestIn(tc.state)
@@ -304,8 +340,16 @@ func TestEndWithBase(t *testing.T) {
 				t.Errorf("%s: revoked by %q for %q, %v–%v", name, r.RevokedBy, r.RevokeReason, r.StartsAt, r.EndsAt)
 			}
 		case StatusCancelled:
-			if r.CancelReason != CancelGrantRevoked || r.DecidedAt == nil || !r.DecidedAt.Equal(now) {
-				t.Errorf("%s: cancelled for %q at %v", name, r.CancelReason, r.DecidedAt)
+			reason := CancelGrantRevoked
+			if tc.base().Status == StatusEnded {
+				reason = CancelGrantEnded
+			}
+			if r.CancelReason != reason || r.DecidedAt == nil || !r.DecidedAt.Equal(now) {
+				t.Errorf("%s: cancelled for %q at %v, want %q", name, r.CancelReason, r.DecidedAt, reason)
+			}
+		case StatusEnded:
+			if r.RevokedBy != "" || r.RevokeReason != "" || !r.EndsAt.Equal(now) || r.StartsAt.After(now) || r.InForce(now) {
+				t.Errorf("%s: ended with %q/%q, %v–%v", name, r.RevokedBy, r.RevokeReason, r.StartsAt, r.EndsAt)
 			}
 		}
 	}
@@ -347,6 +391,24 @@ func TestGrantClockStartsAtApprovalOrSchedule(t *testing.T) {
 	// The end is exclusive: in force a moment before, not at the end.
 	if !s.InForce(s.EndsAt.Add(-time.Nanosecond)) || s.InForce(*s.EndsAt) {
 		t.Fatal("end boundary wrong")
+	}
+}
+
+// TestEndStopsTheGrantNow: a grant its requester ends is over at once, and a scheduled one
+// never starts.
+func TestEndStopsTheGrantNow(t *testing.T) {
+	now := t0.Add(time.Hour)
+	for _, state := range []string{"approved, in force", "approved, scheduled"} {
+		r := requestIn(state)
+		if err := r.End(requester, now); err != nil {
+			t.Fatalf("%s: %v", state, err)
+		}
+		if r.Status != StatusEnded || r.InForce(now) || r.InForce(t0.Add(5*time.Hour+time.Minute)) || !r.EndsAt.Equal(now) || r.StartsAt.After(now) {
+			t.Fatalf("%s: ended as %s, %v–%v", state, r.Status, r.StartsAt, r.EndsAt)
+		}
+		if r.StatusAt(t0.Add(48*time.Hour)) != StatusEnded {
+			t.Fatalf("%s: later it reads %s", state, r.StatusAt(t0.Add(48*time.Hour)))
+		}
 	}
 }
 

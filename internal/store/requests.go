@@ -513,6 +513,29 @@ func (s *Store) grantQuery(ctx context.Context, user pam.UserID, taskID string, 
 			string(pam.StatusApproved), string(pam.StatusExpired))
 }
 
+// OpenForScope returns a user's requests for one scope that are still open at now, at most
+// limit: grants approved and not yet ended (in force or scheduled), then requests pending and
+// not timed out, latest end first. It reads the requester's index (requests_grant_idx), so it
+// costs the same however many requests others have.
+func (s *Store) OpenForScope(ctx context.Context, user pam.UserID, scope pam.ScopeType, scopeID string, now time.Time, limit int) ([]pam.Request, error) {
+	at := now.UTC()
+	q := s.conn(ctx).Model(&RequestRow{}).
+		Where("requester_id = ? AND status IN ? AND scope_type = ? AND scope_id = ?", string(user),
+			[]string{string(pam.StatusApproved), string(pam.StatusPending)}, string(scope), scopeID).
+		Where("(status = ? AND ends_at > ?) OR (status = ? AND pending_until > ?)",
+			string(pam.StatusApproved), at, string(pam.StatusPending), at).
+		Order("status, ends_at DESC, created_at DESC, id").Limit(limit)
+	var rows []RequestRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]pam.Request, len(rows))
+	for i, r := range rows {
+		out[i] = requestToDomain(r)
+	}
+	return out, nil
+}
+
 // DueForSweep returns ids of requests whose recorded state lags their times: pending past
 // their deadline or approved past their end (bounded batch).
 func (s *Store) DueForSweep(ctx context.Context, now time.Time, limit int) ([]string, error) {

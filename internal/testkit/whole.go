@@ -19,6 +19,7 @@ var outcome = map[pam.Status][]audit.Action{
 	pam.StatusExpired:   {audit.RequestApproved, audit.RequestExpired},
 	pam.StatusRevoked:   {audit.RequestApproved, audit.RequestRevoked},
 	pam.StatusCancelled: {audit.RequestCancelled},
+	pam.StatusEnded:     {audit.RequestApproved, audit.RequestEnded},
 }
 
 // Whole checks that a request was changed all or nothing: it was created with exactly one
@@ -53,7 +54,7 @@ func Whole(ctx context.Context, db *store.Store, id string) (pam.Status, error) 
 	for _, a := range outcome[r.Status] {
 		want[a] = 1
 	}
-	for _, a := range []audit.Action{audit.RequestApproved, audit.RequestDenied, audit.RequestWithdrawn, audit.RequestTimedOut, audit.RequestExpired, audit.RequestRevoked, audit.RequestCancelled} {
+	for _, a := range []audit.Action{audit.RequestApproved, audit.RequestDenied, audit.RequestWithdrawn, audit.RequestTimedOut, audit.RequestExpired, audit.RequestRevoked, audit.RequestEnded, audit.RequestCancelled} {
 		if count[a] != want[a] {
 			return r.Status, fmt.Errorf("request %s is %s with %d %s events (want %d); events %v", id, r.Status, count[a], a, want[a], count)
 		}

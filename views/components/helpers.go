@@ -46,8 +46,20 @@ func badgeClass(kind string) string {
 		return "badge-grey"
 	case "revoked":
 		return "badge-rose"
+	case "ended":
+		return "badge-sky"
 	case "admin", "info":
 		return "badge-indigo"
 	}
 	return "badge-plain"
+}
+
+// exact is the local date and time to the minute with the zone's abbreviation, read from the
+// TimeVM's Short and Local: "2026-03-02 14:30 CET".
+func exact(t TimeVM) string {
+	f := strings.Fields(t.Local)
+	if len(f) == 0 {
+		return t.Short
+	}
+	return t.Short + " " + f[len(f)-1]
 }

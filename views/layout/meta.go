@@ -9,6 +9,9 @@ type Meta struct {
 	Flash     *Flash
 	Nav       []NavItem
 	RequestID string
+	// MailQueued says no SMTP server is set up: mail waits in the outbox, so pages must not
+	// say anyone was mailed.
+	MailQueued bool
 }
 
 // User is the signed-in viewer as the frame shows them.

@@ -19,6 +19,8 @@ func dotClass(kind string) string {
 		return "bg-rose-500"
 	case "timed_out":
 		return "bg-orange-500"
+	case "ended":
+		return "bg-sky-600"
 	case "withdrawn", "expired", "cancelled":
 		return "bg-slate-400"
 	}
