@@ -62,6 +62,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		{ID: "0009_audit_text", Migrate: func(tx *gorm.DB) error { return m0009(tx, s.dialect) }},
 		{ID: "0010_check_tokens", Migrate: func(tx *gorm.DB) error { return s.m0010(tx) }},
 		{ID: "0011_audit_sealer", Migrate: func(tx *gorm.DB) error { return m0011(tx, s.dialect) }},
+		{ID: "0012_dashboard_daily_stats", Migrate: func(tx *gorm.DB) error { return m0012(tx, s.dialect) }},
 	}
 }
 

@@ -57,3 +57,26 @@ func TestBrowserAuditOnAPhone(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserOverview shows the demo's overview to its auditor at both widths, with no page
+// wider than the screen and the pictures drawn without any script.
+func TestBrowserOverview(t *testing.T) {
+	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "demo.db")}, "--demo")
+	pw := regexp.MustCompile(`password (demo-\S+)\)`).FindStringSubmatch(p.Stdout())
+	if pw == nil {
+		t.Fatalf("demo password not printed:\n%s", p.Stdout())
+	}
+	ctx := testkit.Browser(t)
+	signInAs(t, ctx, p, "audrey@demo.example", pw[1])
+	for _, width := range []int64{1280, 375} {
+		do(t, ctx, p, chromedp.EmulateViewport(width, 900),
+			chromedp.Navigate(p.Base+"/overview"),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="per-day-chart"]`)),
+		)
+		testkit.Screenshot(t, ctx, map[int64]string{1280: "overview", 375: "overview-375"}[width])
+		fits, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth`))
+		if err != nil || !fits {
+			t.Fatalf("at %d px the overview scrolls sideways (%v)", width, err)
+		}
+	}
+}
