@@ -81,10 +81,15 @@ func (s *Server) showOverview(c echo.Context) error {
 	}
 	vm.ScopeChartH = len(top)*34 + 4
 	for _, d := range st.DeadEnds {
-		why := fmt.Sprintf("No one can approve this: the approver group has %s and %s needed.", plural(d.Approvers, "member"), plural(d.Needed, "approval"))
-		if d.Approvers == 0 {
-			why = fmt.Sprintf("No one can approve this: the approver group has no enabled members and %s needed.", plural(d.Needed, "approval"))
+		members := "no enabled members"
+		if d.Approvers > 0 {
+			members = count(d.Approvers, "member")
 		}
+		verb := "are"
+		if d.Needed == 1 {
+			verb = "is"
+		}
+		why := fmt.Sprintf("No one can approve this: the approver group has %s and %s %s needed.", members, count(d.Needed, "approval"), verb)
 		if u.Admin {
 			why += " Add approvers to the group or lower the approvals needed."
 		}
@@ -93,12 +98,12 @@ func (s *Server) showOverview(c echo.Context) error {
 	return render(c, http.StatusOK, overview.Page(vm))
 }
 
-// plural is "1 member", "2 members".
-func plural(n int, word string) string {
+// count is "1 member", "2 members".
+func count(n int, word string) string {
 	if n == 1 {
-		return "1 " + word + " is"
+		return "1 " + word
 	}
-	return fmt.Sprintf("%d %ss are", n, word)
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // decisionTimes reads the median and the 90th percentile from decision minutes (minutes → how

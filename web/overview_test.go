@@ -44,6 +44,8 @@ func TestOverviewRollupChartsAndCost(t *testing.T) {
 		rhea := a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
 		a.mustUser("otto@example.com", "Otto Auditor", goodPassword, false)
 		a.mustAuditor("otto@example.com")
+		olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+		a.mustEstate(2, olivia)
 		now := a.clock.Now()
 
 		a.seedRequests("a", string(rhea.ID), 30, 3, 20*time.Minute, now)
@@ -69,6 +71,10 @@ func TestOverviewRollupChartsAndCost(t *testing.T) {
 		}
 		if p.find("per-day-chart").Find("rect").Length() == 0 || p.find("scopes-chart").Length() != 1 || p.find("scopes-table").Find("tbody tr").Length() != 4 {
 			t.Fatal("no chart or no scope table")
+		}
+		if got := p.find("dead-end").Text(); !strings.Contains(got, "Mailbox admin") ||
+			!strings.Contains(got, "the approver group has 1 member and 2 approvals are needed.") {
+			t.Fatalf("dead end: %q", got)
 		}
 		if got := p.find("fig-median-value").Text(); got != "20 min" {
 			t.Fatalf("median %q", got)
