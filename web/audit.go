@@ -33,6 +33,9 @@ type AuditLog interface {
 	UnsealedAudit(ctx context.Context, limit int) ([]audit.Event, error)
 	AuditWaiting(ctx context.Context) (int64, time.Time, error)
 	ExportAuditEvents(ctx context.Context, f audit.Filter) iter.Seq2[audit.Event, error]
+	// AuditNames names the targets, requests and people a page of events points at, in one
+	// statement; what it cannot name is left out.
+	AuditNames(ctx context.Context, refs []audit.Ref) (map[audit.Ref]audit.Name, error)
 }
 
 // requireAuditor lets admins and auditors read the audit trail.
@@ -113,14 +116,19 @@ func filterParams(vm auditview.FilterVM) []string {
 		"target_id", vm.TargetID, "request_id", vm.RequestID, "outcome", vm.Outcome, "since", vm.Since, "until", vm.Until}
 }
 
-// Links from an event to every event sharing one of its values.
-func actorLink(e audit.Event) auditview.Link {
+// Links from an event to every event sharing one of its values. The actor reads as the person's
+// name when known, with the stored name (an email) on hover.
+func actorLink(e audit.Event, names map[audit.Ref]audit.Name) auditview.Link {
 	name := e.ActorName
 	if name == "" {
 		name = e.ActorType
 	}
 	if e.ActorID != "" {
-		return auditview.Link{Text: name, URL: auditURL("/audit", "actor_id", e.ActorID)}
+		l := auditview.Link{Text: name, URL: auditURL("/audit", "actor_id", e.ActorID)}
+		if n, ok := names[audit.Ref{Type: "user", ID: e.ActorID}]; ok && e.ActorType == audit.ActorUser && n.Name != "" {
+			l.Text, l.Title = n.Name, name
+		}
+		return l
 	}
 	return auditview.Link{Text: name, URL: auditURL("/audit", "actor", e.ActorName)}
 }
@@ -129,25 +137,87 @@ func actionLink(e audit.Event) auditview.Link {
 	return auditview.Link{Text: e.Action, URL: auditURL("/audit", "action", e.Action)}
 }
 
-func targetLink(e audit.Event) auditview.Link {
-	if e.TargetID == "" && e.TargetType == "" {
-		return auditview.Link{}
+// objectURL is the page of what an event points at, when the viewer may open it; "" otherwise.
+// Auditors read requests and policies; the rest of the catalogue is for administrators.
+func objectURL(ref audit.Ref, u pam.User) string {
+	if ref.ID == "" || strings.ContainsAny(ref.ID, "/?#") {
+		return ""
 	}
-	text := strings.TrimSpace(e.TargetType + " " + e.TargetID)
-	return auditview.Link{Text: text, URL: auditURL("/audit", "target_type", e.TargetType, "target_id", e.TargetID)}
+	id := url.PathEscape(ref.ID)
+	switch ref.Type {
+	case "request":
+		return "/requests/" + id
+	case "policy":
+		return "/admin/policies/" + id
+	}
+	if !u.Admin {
+		return ""
+	}
+	switch ref.Type {
+	case "user":
+		return "/admin/users/" + id
+	case "group":
+		return "/admin/groups/" + id
+	case "role":
+		return "/admin/roles/" + id
+	case "role_group":
+		return "/admin/role-groups/" + id
+	}
+	return ""
 }
 
-func requestLink(e audit.Event) auditview.Link {
+// targetLink shows what the event acted on by its name ("Rhea Requester · Mailbox admin") with
+// its type and id on hover, linked to its page when the viewer may open it, else to its events.
+// Filter is always the link to every event on the same target.
+func targetLink(e audit.Event, names map[audit.Ref]audit.Name, u pam.User) (auditview.Link, string) {
+	if e.TargetID == "" && e.TargetType == "" {
+		return auditview.Link{}, ""
+	}
+	ref := audit.Ref{Type: e.TargetType, ID: e.TargetID}
+	raw := strings.TrimSpace(e.TargetType + " " + e.TargetID)
+	filter := auditURL("/audit", "target_type", e.TargetType, "target_id", e.TargetID)
+	n, ok := names[ref]
+	if !ok || n.String() == "" {
+		return auditview.Link{Text: raw, URL: filter}, filter
+	}
+	l := auditview.Link{Text: n.String(), URL: cmp.Or(objectURL(ref, u), filter), Title: raw}
+	return l, filter
+}
+
+// requestLink names the request an event belongs to and links to all of its events.
+func requestLink(e audit.Event, names map[audit.Ref]audit.Name) auditview.Link {
 	if e.RequestID == "" {
 		return auditview.Link{}
 	}
-	return auditview.Link{Text: e.RequestID, URL: auditURL("/audit", "request_id", e.RequestID)}
+	l := auditview.Link{Text: e.RequestID, URL: auditURL("/audit", "request_id", e.RequestID)}
+	if n, ok := names[audit.Ref{Type: "request", ID: e.RequestID}]; ok {
+		l.Text, l.Title = n.String(), "request "+e.RequestID
+	}
+	return l
 }
 
-// short keeps a table cell narrow: a long id shows its first characters and, on hover, in full.
+// eventRefs are what a page of events points at, for one AuditNames call.
+func eventRefs(evs []audit.Event) []audit.Ref {
+	var refs []audit.Ref
+	for _, e := range evs {
+		if e.TargetID != "" {
+			refs = append(refs, audit.Ref{Type: e.TargetType, ID: e.TargetID})
+		}
+		if e.RequestID != "" {
+			refs = append(refs, audit.Ref{Type: "request", ID: e.RequestID})
+		}
+		if e.ActorID != "" && e.ActorType == audit.ActorUser {
+			refs = append(refs, audit.Ref{Type: "user", ID: e.ActorID})
+		}
+	}
+	return refs
+}
+
+// short keeps a table cell narrow: a long value shows its first characters and, on hover, in
+// full (after what the hover already said).
 func short(l auditview.Link, max int) auditview.Link {
 	if r := []rune(l.Text); len(r) > max {
-		l.Title, l.Text = l.Text, string(r[:max-1])+"…"
+		l.Title, l.Text = strings.TrimSpace(l.Text+" · "+l.Title), string(r[:max-1])+"…"
 	}
 	return l
 }
@@ -196,6 +266,7 @@ func (s *Server) showAudit(c echo.Context) error {
 			vm.Filtered = true
 		}
 	}
+	vm.Actions, vm.OtherAction = actionGroups(fvm.Action)
 	var err error
 	if vm.Head, err = s.headVM(ctx, loc); err != nil {
 		return err
@@ -210,11 +281,17 @@ func (s *Server) showAudit(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("audit search: %w", err)
 	}
+	names, err := s.audit.AuditNames(ctx, eventRefs(page.Events))
+	if err != nil {
+		return fmt.Errorf("audit names: %w", err)
+	}
 	now := s.now()
+	u, _ := CurrentUser(c)
 	for _, e := range page.Events {
+		target, _ := targetLink(e, names, u)
 		vm.Rows = append(vm.Rows, auditview.RowVM{
 			Seq: e.Seq, URL: fmt.Sprintf("/audit/%d", e.Seq), Time: timeVM(e.At, now, loc),
-			Actor: short(actorLink(e), 28), Action: actionLink(e), Target: short(targetLink(e), 16), Request: short(requestLink(e), 12),
+			Actor: short(actorLink(e, names), 28), Action: actionLink(e), Target: short(target, 40), Request: short(requestLink(e, names), 40),
 			Failure: e.Outcome != audit.OutcomeSuccess, Outcome: e.Outcome, Summary: summary(e.Details),
 		})
 	}
@@ -227,6 +304,28 @@ func (s *Server) showAudit(c echo.Context) error {
 		}
 	}
 	return render(c, http.StatusOK, auditview.List(vm))
+}
+
+// actionGroups is the action picker's list, from the one list in internal/audit, grouped by
+// object in declaration order; other is the searched action when the list lacks it.
+func actionGroups(searched string) (groups []auditview.ActionGroup, other string) {
+	found := searched == ""
+	at := map[string]int{}
+	for _, a := range audit.Actions() {
+		name := a.String()
+		prefix := name[:strings.IndexByte(name, '.')+1]
+		i, ok := at[prefix]
+		if !ok {
+			i, at[prefix] = len(groups), len(groups)
+			groups = append(groups, auditview.ActionGroup{Label: strings.TrimSuffix(prefix, "."), Prefix: prefix})
+		}
+		groups[i].Actions = append(groups[i].Actions, name)
+		found = found || searched == name || searched == prefix
+	}
+	if !found {
+		other = searched
+	}
+	return groups, other
 }
 
 // summary is the details shown in one table cell: the stored JSON, shortened, never interpreted.
@@ -253,13 +352,22 @@ func (s *Server) showAuditEvent(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("audit event %d: %w", seq, err)
 	}
+	names, err := s.audit.AuditNames(ctx, eventRefs([]audit.Event{e}))
+	if err != nil {
+		return fmt.Errorf("audit names: %w", err)
+	}
+	u, _ := CurrentUser(c)
+	target, targetEvents := targetLink(e, names, u)
 	loc := viewerZone(c)
 	vm := auditview.EventVM{
 		Meta: s.meta(c, fmt.Sprintf("Audit event %d", seq)), Seq: e.Seq, Time: timeVM(e.At, s.now(), loc), ShowLocal: loc != time.UTC,
 		UTC: e.At.UTC().Format("2006-01-02 15:04:05.000000 UTC"), ActorType: e.ActorType,
-		Actor: actorLink(e), Action: actionLink(e), Target: targetLink(e), Request: requestLink(e),
+		Actor: actorLink(e, names), Action: actionLink(e), Target: target, TargetEvents: targetEvents, Request: requestLink(e, names),
 		Failure: e.Outcome != audit.OutcomeSuccess, Outcome: e.Outcome, IP: e.IP, UserAgent: e.UserAgent,
 		Details: indentJSON(e.Details), PrevHash: e.PrevHash, Hash: e.Hash,
+	}
+	if e.RequestID != "" {
+		vm.RequestPage = objectURL(audit.Ref{Type: "request", ID: e.RequestID}, u)
 	}
 	if e.ActorID != "" {
 		vm.ActorID = auditview.Link{Text: e.ActorID, URL: auditURL("/audit", "actor_id", e.ActorID)}

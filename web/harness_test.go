@@ -70,7 +70,7 @@ func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 	mfa, limiter, sso := authDeps(svc, cfg, secret)
 	srv := web.New(web.Deps{
 		Config: cfg, Auth: svc, Admin: adm, Access: access.New(db, clock.Now, nil), Ping: db.Ping, Now: clock.Now, Secret: secret,
-		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Audit: db, IsApprover: db.IsApprover,
+		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Audit: db, Stats: db, IsApprover: db.IsApprover,
 		MFA: mfa, MFARequired: mfa.EnrolmentRequired, Limiter: limiter, SSO: sso, Outbox: mail.NewOutbox(db, cfg, clock.Now),
 		Catalog: db, Directory: db, Policies: db,
 		DBCounts: func() (uint64, uint64) { c := db.Counts(); return c.Statements, c.RoundTrips },

@@ -51,7 +51,8 @@ func (s *Server) nav(c echo.Context) []layout.NavItem {
 		{Label: "Approvals", Href: "/approvals", TestID: "nav-approvals", Badge: s.inboxCount(c, u)},
 	}
 	if u.Admin || u.Auditor {
-		items = append(items, layout.NavItem{Label: "Audit", Href: "/audit", TestID: "nav-audit"})
+		items = append(items, layout.NavItem{Label: "Overview", Href: "/overview", TestID: "nav-overview"},
+			layout.NavItem{Label: "Audit", Href: "/audit", TestID: "nav-audit"})
 	}
 	if u.Auditor && !u.Admin {
 		items = append(items, layout.NavItem{Label: "Policies", Href: "/admin/policies", TestID: "nav-policies"})

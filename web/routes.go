@@ -140,6 +140,7 @@ func (s *Server) routes() {
 	e.GET("/audit", s.showAudit, auditors...)
 	e.GET("/audit/export", s.exportAudit, auditors...)
 	e.GET("/audit/:seq", s.showAuditEvent, auditors...)
+	e.GET("/overview", s.showOverview, auditors...)
 	e.GET("/profile", s.showProfile, signedIn...)
 	e.POST("/profile/timezone", s.setTimeZone, signedIn...)
 	e.POST("/profile/mfa/start", s.startMFA, signedIn...)

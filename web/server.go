@@ -33,6 +33,8 @@ type Deps struct {
 	Secret []byte
 	// Audit reads the audit trail for /audit and its export.
 	Audit AuditLog
+	// Stats reads the organisation overview's figures (/overview).
+	Stats OrgStats
 	// MFA is two-step verification.
 	MFA *auth.MFA
 	// Limiter counts sign-in and code attempts.
@@ -66,7 +68,7 @@ func (d Deps) missing() []string {
 		absent bool
 	}{
 		{"Auth", d.Auth == nil}, {"Admin", d.Admin == nil}, {"Access", d.Access == nil}, {"Ping", d.Ping == nil},
-		{"Secret", len(d.Secret) == 0}, {"Audit", d.Audit == nil}, {"MFA", d.MFA == nil}, {"Limiter", d.Limiter == nil},
+		{"Secret", len(d.Secret) == 0}, {"Audit", d.Audit == nil}, {"Stats", d.Stats == nil}, {"MFA", d.MFA == nil}, {"Limiter", d.Limiter == nil},
 		{"SSO (ELEVATE_OIDC_ISSUER is set)", d.SSO == nil && d.Config.OIDCIssuer != ""},
 		{"MFARequired", d.MFARequired == nil}, {"IsApprover", d.IsApprover == nil}, {"Outbox", d.Outbox == nil},
 		{"Catalog", d.Catalog == nil}, {"Directory", d.Directory == nil}, {"Policies", d.Policies == nil},
@@ -90,6 +92,7 @@ type Server struct {
 	log          *slog.Logger
 	now          func() time.Time
 	audit        AuditLog
+	stats        OrgStats
 	flash        *securecookie.SecureCookie
 	metrics      *metrics
 	e            *echo.Echo
@@ -124,7 +127,7 @@ func New(d Deps) *Server {
 	fc.MaxAge(300)
 	fc.SetSerializer(securecookie.JSONEncoder{})
 	s := &Server{
-		cfg: d.Config, auth: d.Auth, admin: d.Admin, access: d.Access, ping: d.Ping, log: d.Logger, now: d.Now, flash: fc, audit: d.Audit,
+		cfg: d.Config, auth: d.Auth, admin: d.Admin, access: d.Access, ping: d.Ping, log: d.Logger, now: d.Now, flash: fc, audit: d.Audit, stats: d.Stats,
 		mfa: d.MFA, limiter: d.Limiter, sso: d.SSO, mfaRequired: d.MFARequired, isApprover: d.IsApprover,
 		outbox: d.Outbox, catalog: d.Catalog, directory: d.Directory, policies: d.Policies,
 		metrics: newMetrics(prometheus.NewRegistry(), d.DBCounts),

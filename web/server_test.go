@@ -29,7 +29,7 @@ func TestNewRefusesMissingDependencies(t *testing.T) {
 	mustPanic("nothing", web.Deps{}, "Auth", "Admin", "Access", "Secret", "MFA", "Limiter", "MFARequired", "IsApprover", "Outbox")
 
 	mfa := a.auth.NewMFA([]byte(testSecret), "Elevate")
-	full := web.Deps{Auth: a.auth, Admin: a.admin, Access: nil, Ping: a.db.Ping, Secret: []byte(testSecret), Audit: a.db,
+	full := web.Deps{Auth: a.auth, Admin: a.admin, Access: nil, Ping: a.db.Ping, Secret: []byte(testSecret), Audit: a.db, Stats: a.db,
 		MFA: mfa, MFARequired: mfa.EnrolmentRequired, Limiter: a.auth.NewLimiter(), IsApprover: a.db.IsApprover, Outbox: nil}
 	mustPanic("no access, no outbox", full, "Access", "Outbox")
 

@@ -556,7 +556,14 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 		return repaired, err
 	}
 	n, err := s.sweep(ctx)
-	return repaired + n, err
+	if err != nil {
+		return repaired + n, err
+	}
+	// The dashboard's rollup of each closed UTC day, written once (see store.WriteDailyStats).
+	if _, err := s.db.WriteDailyStats(ctx, s.now()); err != nil {
+		return repaired + n, err
+	}
+	return repaired + n, nil
 }
 
 func (s *Service) sweep(ctx context.Context) (int, error) {

@@ -63,6 +63,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		{ID: "0010_check_tokens", Migrate: func(tx *gorm.DB) error { return s.m0010(tx) }},
 		{ID: "0011_audit_sealer", Migrate: func(tx *gorm.DB) error { return m0011(tx, s.dialect) }},
 		{ID: "0012_requests_waiting_idx", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0012) }},
+		{ID: "0013_dashboard_daily_stats", Migrate: func(tx *gorm.DB) error { return m0013(tx, s.dialect) }},
 	}
 }
 
