@@ -54,7 +54,8 @@ func TestSignedInPagesSpendOneStatementOnTheirFrame(t *testing.T) {
 		// unused recovery codes); the dashboard the viewer's grants and pending
 		// requests (and, for a pending one, its people and reviews); the inbox its page with the
 		// count of all of it (which the navigation shows, so the frame skips it) and what the
-		// viewer decided; an audit event page the event and whether a later one exists. Before
+		// viewer decided; an audit event page the event and whether a later one exists, then the
+		// names of what it points at (one statement for every kind of target). Before
 		// the frame these were 6, 8, 5 and 8; before the count joined it, 4, 4, 3 and 6; before the
 		// inbox's table, 8 for the inbox; before the event's one read, 4 for the event; before the
 		// two-step status's one read, 3 for the enrolled approver's profile.
@@ -67,7 +68,7 @@ func TestSignedInPagesSpendOneStatementOnTheirFrame(t *testing.T) {
 		}{
 			{"enrolled approver", ap, "/profile", 1}, {"enrolled approver", ap, "/", 2},
 			{"requester", rhea, "/profile", 1}, {"requester", rhea, "/", 4},
-			{"enrolled approver", ap, "/approvals", 2}, {"admin", root, "/audit/1", 1},
+			{"enrolled approver", ap, "/approvals", 2}, {"admin", root, "/audit/1", 2},
 		} {
 			want.c.get(want.path) // the idle clock stays put from here on
 			n, p := want.c.statements(want.path)
