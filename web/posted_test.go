@@ -71,8 +71,12 @@ func TestAccountFormsShareOneShape(t *testing.T) {
 	c.get("/profile")
 	p = c.post("/profile/timezone", url.Values{"time_zone": {"Mars/Olympus"}})
 	if p.StatusCode != http.StatusUnprocessableEntity || p.find("error-time_zone").Text() == "" ||
-		p.find("field-time_zone").AttrOr("value", "") != "Mars/Olympus" {
+		p.find("field-time_zone").Find("option[selected]").AttrOr("value", "") != "Mars/Olympus" {
 		t.Fatalf("bad zone: %d %q", p.StatusCode, p.find("error-time_zone").Text())
+	}
+	// The zone is chosen from a list, which keeps what was sent (so the error sits beside it).
+	if p.find("field-time_zone").Find(`option[value="Europe/Paris"]`).Length() != 1 || p.find("field-time_zone").Find("option").Length() < 50 {
+		t.Fatal("the time zone is not chosen from a list of zones")
 	}
 	if p := c.post("/profile/timezone", url.Values{"time_zone": {"Europe/Paris"}}); p.StatusCode != http.StatusSeeOther {
 		t.Fatalf("good zone: %d", p.StatusCode)

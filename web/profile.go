@@ -24,7 +24,7 @@ func (s *Server) profileVM(c echo.Context, u pam.User) (profile.PageVM, error) {
 		return profile.PageVM{}, err
 	}
 	vm := profile.PageVM{
-		Meta: s.meta(c, "Profile"), TimeZone: u.TimeZone, MFAOn: st.Enrolled, MFAPending: st.Pending,
+		Meta: s.meta(c, "Profile"), TimeZone: u.TimeZone, TimeZones: zoneOptions(u.TimeZone), MFAOn: st.Enrolled, MFAPending: st.Pending,
 		RecoveryUnused: st.RecoveryUnused, RecoveryTotal: auth.RecoveryCodeCount, MFARequired: must,
 	}
 	if st.Enrolled {
@@ -90,7 +90,9 @@ func (s *Server) setTimeZone(c echo.Context) error {
 	}
 	return s.posted(c, err, outcome{Next: "/profile", Done: done,
 		Again: func(pe *pam.Error) (templ.Component, error) {
-			return s.profilePage(c, u, func(vm *profile.PageVM) { vm.TimeZone, vm.TimeZoneError = zone, pe.Message })
+			return s.profilePage(c, u, func(vm *profile.PageVM) {
+				vm.TimeZone, vm.TimeZones, vm.TimeZoneError = zone, zoneOptions(zone), pe.Message
+			})
 		}})
 }
 
