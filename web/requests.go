@@ -50,10 +50,20 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 		vm.Extends = "/requests/" + r.ExtendsID
 	}
 	zone := zoneLabel(loc)
+	if viewer.ID != r.RequesterID {
+		cardContext(&vm, v, now, loc)
+	}
 	st := r.StatusAt(now)
 	vm.StatusKind, vm.StatusText = string(st), st.Label()
 	if r.ApprovalType == pam.ApprovalManual {
 		vm.Approvals = fmt.Sprintf("%d of %d", r.Approvals(), r.ApprovalsRequired)
+		var by []string
+		for _, rv := range r.Reviews {
+			if rv.Decision == pam.DecisionApprove {
+				by = append(by, rv.ReviewerName)
+			}
+		}
+		vm.ApprovedBy = strings.Join(by, ", ")
 	} else {
 		vm.Approvals = "Approved automatically"
 	}
@@ -89,6 +99,45 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 		vm.StateLine = "Cancelled: " + string(r.CancelReason)
 	}
 	return vm
+}
+
+// historyShown is how many of the requester's decided requests for the scope a card lists.
+const historyShown = 3
+
+// cardContext tells an approver what the requester already has of the scope (a grant in force
+// or scheduled, another request pending) and how their last requests for it ended; on the
+// inbox's card, links narrow the inbox to the requester, the scope or the policy.
+func cardContext(vm *reqview.CardVM, v access.View, now time.Time, loc *time.Location) {
+	r, zone := v.Request, zoneLabel(loc)
+	for _, h := range v.History {
+		href := "/requests/" + h.ID
+		st := h.StatusAt(now)
+		switch {
+		case h.InForce(now):
+			vm.Context = append(vm.Context, reqview.Link{Href: href,
+				Text: fmt.Sprintf("Already holds this until %s (%s).", clock(*h.EndsAt, now, loc), zone)})
+		case st == pam.StatusApproved && h.StartsAt != nil && h.StartsAt.After(now):
+			vm.Context = append(vm.Context, reqview.Link{Href: href,
+				Text: fmt.Sprintf("Already has it scheduled from %s (%s).", clock(*h.StartsAt, now, loc), zone)})
+		case st == pam.StatusPending:
+			vm.Context = append(vm.Context, reqview.Link{Href: href, Text: "Has another request pending for it, asked " + relative(h.CreatedAt, now) + "."})
+		case len(vm.History) < historyShown:
+			sc := statusCell(h, now)
+			vm.History = append(vm.History, reqview.HistoryItem{Href: href, StatusKind: sc.Badge, StatusText: sc.Text,
+				When: "asked " + relative(h.CreatedAt, now)})
+		}
+	}
+	if strings.HasPrefix(vm.Back, "/approvals") {
+		first := r.RequesterName
+		if i := strings.IndexByte(first, ' '); i > 0 {
+			first = first[:i]
+		}
+		vm.Narrow = []reqview.Link{
+			{Text: "Only " + first + "'s requests", Href: inboxHref(nil, "requester", string(r.RequesterID))},
+			{Text: "Only this scope", Href: inboxHref(nil, "scope", string(r.ScopeType)+":"+r.ScopeID)},
+			{Text: "Only this policy", Href: inboxHref(nil, "policy", r.PolicyID)},
+		}
+	}
 }
 
 func timeline(v access.View, now time.Time, loc *time.Location) []reqview.Entry {

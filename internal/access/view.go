@@ -22,7 +22,13 @@ type View struct {
 	RevokedByName string
 	// What the viewer may do now. Each use case checks again when it is asked.
 	CanReview, CanRevoke, CanWithdraw, CanExtend bool
+	// History is, for a viewer other than the requester, the requester's other requests for the
+	// same scope (at most HistoryShown): those still open first, then the newest.
+	History []pam.Request
 }
+
+// HistoryShown bounds View.History.
+const HistoryShown = 5
 
 // Waiting is a request in someone's inbox as its table shows it.
 type Waiting = store.Waiting
@@ -156,6 +162,11 @@ func (s *Service) RequestView(ctx context.Context, u pam.User, id string) (View,
 	out := s.view(v, r)
 	if err := (scopeTasks{}).fill(ctx, s.db, &out); err != nil {
 		return View{}, fmt.Errorf("request %s: %w", id, err)
+	}
+	if u.ID != r.RequesterID {
+		if out.History, err = s.db.RequesterHistory(ctx, r, s.now(), HistoryShown); err != nil {
+			return View{}, fmt.Errorf("request %s: history: %w", id, err)
+		}
 	}
 	if r.RevokedBy != "" {
 		if by, err := s.db.UserByID(ctx, r.RevokedBy); err == nil {

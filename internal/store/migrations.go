@@ -518,8 +518,10 @@ var m0012 = []string{
 
 // m0013 indexes the waiting requests by what the inbox's policy and scope filters compare
 // (inboxPageQuery), with the other columns its condition and orders read, so a filtered inbox
-// reads this small index and only the page's request rows. Built plainly, as m0012.
+// reads this small index and only the page's request rows; and a requester's requests by scope,
+// for the approver's card (RequesterHistory). Built plainly, as m0012.
 var m0013 = []string{
+	`CREATE INDEX requests_requester_scope_idx ON requests (requester_id, scope_type, scope_id, created_at)`,
 	`CREATE INDEX requests_waiting_scope_idx ON requests (approver_group_id, scope_type, scope_id, policy_id, pending_until, created_at, id, requester_id)
 		WHERE status = 'pending'`,
 }

@@ -468,6 +468,24 @@ func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Ti
 		ORDER BY p.`+key+`, p.id`, args)
 }
 
+// RequesterHistory returns the requester's other requests for r's scope, at most limit: those
+// still open at now (a grant not ended, a request still pending) first, then the newest, in one
+// statement on requests_requester_scope_idx. Reviews and free texts are not read.
+func (s *Store) RequesterHistory(ctx context.Context, r pam.Request, now time.Time, limit int) ([]pam.Request, error) {
+	var rows []RequestRow
+	err := s.conn(ctx).Raw(`SELECT `+listColumns+` FROM requests r
+		WHERE r.requester_id = @user AND r.scope_type = @type AND r.scope_id = @scope AND r.id <> @id
+		ORDER BY CASE WHEN (r.status = 'approved' AND r.ends_at > @now) OR (r.status = 'pending' AND r.pending_until > @now)
+			THEN 0 ELSE 1 END, r.created_at DESC, r.id LIMIT @limit`,
+		map[string]any{"user": string(r.RequesterID), "type": string(r.ScopeType), "scope": r.ScopeID, "id": r.ID,
+			"now": now.UTC(), "limit": limit}).Find(&rows).Error
+	out := make([]pam.Request, len(rows))
+	for i, row := range rows {
+		out[i] = requestToDomain(row)
+	}
+	return out, err
+}
+
 // InboxCount counts the requests waiting for a user (for the navigation badge of a page whose
 // session was read without it).
 func (s *Store) InboxCount(ctx context.Context, user pam.UserID, now time.Time) (int64, error) {
