@@ -452,8 +452,12 @@ func (s *Server) abortExport(c echo.Context, err error) error {
 func timeVM(t, now time.Time, loc *time.Location) components.TimeVM {
 	local := t.In(loc).Format("2006-01-02 15:04:05 MST")
 	utc := t.UTC().Format("2006-01-02 15:04:05 UTC")
+	title := local + " · " + utc
+	if local == utc {
+		title = utc // a viewer in UTC reads it once
+	}
 	return components.TimeVM{Relative: relative(t, now), Local: local, Short: t.In(loc).Format("2006-01-02 15:04"),
-		Title: local + " · " + utc, ISO: t.UTC().Format(time.RFC3339)}
+		Title: title, ISO: t.UTC().Format(time.RFC3339)}
 }
 
 // relative says how long ago (or how far ahead) t is, in words: "just now", "3 min ago",

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/a-h/templ"
 	"github.com/elevate-pam/elevate/internal/access"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/views/components"
+	errview "github.com/elevate-pam/elevate/views/errors"
 	reqview "github.com/elevate-pam/elevate/views/requests"
 	"github.com/labstack/echo/v4"
 )
@@ -50,10 +52,20 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 		vm.Extends = "/requests/" + r.ExtendsID
 	}
 	zone := zoneLabel(loc)
+	if viewer.ID != r.RequesterID {
+		cardContext(&vm, v, now, loc)
+	}
 	st := r.StatusAt(now)
 	vm.StatusKind, vm.StatusText = string(st), st.Label()
 	if r.ApprovalType == pam.ApprovalManual {
 		vm.Approvals = fmt.Sprintf("%d of %d", r.Approvals(), r.ApprovalsRequired)
+		var by []string
+		for _, rv := range r.Reviews {
+			if rv.Decision == pam.DecisionApprove {
+				by = append(by, rv.ReviewerName)
+			}
+		}
+		vm.ApprovedBy = strings.Join(by, ", ")
 	} else {
 		vm.Approvals = "Approved automatically"
 	}
@@ -91,6 +103,45 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 		vm.StateLine = fmt.Sprintf("Ended early by the requester at %s (%s)", clock(*r.EndsAt, now, loc), zone)
 	}
 	return vm
+}
+
+// historyShown is how many of the requester's decided requests for the scope a card lists.
+const historyShown = 3
+
+// cardContext tells an approver what the requester already has of the scope (a grant in force
+// or scheduled, another request pending) and how their last requests for it ended; on the
+// inbox's card, links narrow the inbox to the requester, the scope or the policy.
+func cardContext(vm *reqview.CardVM, v access.View, now time.Time, loc *time.Location) {
+	r, zone := v.Request, zoneLabel(loc)
+	for _, h := range v.History {
+		href := "/requests/" + h.ID
+		st := h.StatusAt(now)
+		switch {
+		case h.InForce(now):
+			vm.Context = append(vm.Context, reqview.Link{Href: href,
+				Text: fmt.Sprintf("Already holds this until %s (%s).", clock(*h.EndsAt, now, loc), zone)})
+		case st == pam.StatusApproved && h.StartsAt != nil && h.StartsAt.After(now):
+			vm.Context = append(vm.Context, reqview.Link{Href: href,
+				Text: fmt.Sprintf("Already has it scheduled from %s (%s).", clock(*h.StartsAt, now, loc), zone)})
+		case st == pam.StatusPending:
+			vm.Context = append(vm.Context, reqview.Link{Href: href, Text: "Has another request pending for it, asked " + relative(h.CreatedAt, now) + "."})
+		case len(vm.History) < historyShown:
+			sc := statusCell(h, now)
+			vm.History = append(vm.History, reqview.HistoryItem{Href: href, StatusKind: sc.Badge, StatusText: sc.Text,
+				When: "asked " + relative(h.CreatedAt, now)})
+		}
+	}
+	if strings.HasPrefix(vm.Back, "/approvals") {
+		first := r.RequesterName
+		if i := strings.IndexByte(first, ' '); i > 0 {
+			first = first[:i]
+		}
+		vm.Narrow = []reqview.Link{
+			{Text: "Only " + first + "'s requests", Href: inboxHref(nil, "requester", string(r.RequesterID))},
+			{Text: "Only this scope", Href: inboxHref(nil, "scope", string(r.ScopeType)+":"+r.ScopeID)},
+			{Text: "Only this policy", Href: inboxHref(nil, "policy", r.PolicyID)},
+		}
+	}
 }
 
 func timeline(v access.View, now time.Time, loc *time.Location) []reqview.Entry {
@@ -238,46 +289,153 @@ func statusCell(r pam.Request, now time.Time) components.Cell {
 // inboxPageSize is how many waiting requests one page of the inbox lists.
 const inboxPageSize = 25
 
-// showApprovals draws the inbox: one keyset page of what waits for the viewer as a compact
-// table, and what they decided recently. The page's one read of the waiting requests also gives
-// the navigation its count.
+// soonWindow is how close to timing out a waiting request is flagged, and what the inbox's
+// "times out within 1 h" filter keeps.
+const soonWindow = time.Hour
+
+// maxFilterValue bounds an id in the inbox's query (every id Elevate hands out is a UUID).
+const maxFilterValue = 64
+
+// inboxFilter reads the inbox's query: requester, policy and scope ("role:<id>") to narrow it,
+// soon=1 for what times out within the hour, sort=age|left and the keyset cursor.
+func inboxFilter(c echo.Context, now time.Time) (pam.InboxFilter, error) {
+	f := pam.InboxFilter{Limit: inboxPageSize}
+	var err error
+	if f.Sort, err = pam.ParseInboxSort(c.QueryParam("sort")); err != nil {
+		return f, err
+	}
+	if f.After, err = listCursor(c); err != nil {
+		return f, err
+	}
+	for _, name := range []string{"requester", "policy", "scope"} {
+		if len(c.QueryParam(name)) > maxFilterValue {
+			return f, pam.FieldError(name, "That filter is not one this page gave out; start again from all waiting requests.")
+		}
+	}
+	f.RequesterID, f.PolicyID = pam.UserID(c.QueryParam("requester")), c.QueryParam("policy")
+	if sc := c.QueryParam("scope"); sc != "" {
+		kind, id, ok := strings.Cut(sc, ":")
+		st, err := pam.ParseScopeType(kind)
+		if !ok || id == "" || err != nil {
+			return f, pam.FieldError("scope", "That scope filter is not one this page gave out; start again from all waiting requests.")
+		}
+		f.ScopeType, f.ScopeID = st, id
+	}
+	switch c.QueryParam("soon") {
+	case "":
+	case "1":
+		f.TimesOutBy = now.Add(soonWindow)
+	default:
+		return f, pam.FieldError("soon", "Use soon=1 to see what times out within the hour.")
+	}
+	return f, nil
+}
+
+// badRequest answers a page asked with input no page gives out: 400, the message, and a way on.
+func (s *Server) badRequest(c echo.Context, err error, href, label string) error {
+	vm := errview.VM{Meta: s.meta(c, http.StatusText(http.StatusBadRequest)), Status: http.StatusBadRequest,
+		Heading: heading(http.StatusBadRequest), Message: pam.ErrorMessage(err), Href: href, HrefLabel: label}
+	return render(c, http.StatusBadRequest, errview.Page(vm))
+}
+
+// inboxHref is the inbox's address with its query changed: set pairs a name with a value, and
+// an empty value drops it. The cursor is always dropped (a changed filter starts again).
+func inboxHref(q url.Values, set ...string) string {
+	keep := url.Values{}
+	for k, v := range q {
+		if k != "after" && len(v) > 0 && v[0] != "" {
+			keep[k] = v
+		}
+	}
+	for i := 0; i+1 < len(set); i += 2 {
+		if set[i+1] == "" {
+			keep.Del(set[i])
+		} else {
+			keep.Set(set[i], set[i+1])
+		}
+	}
+	if len(keep) == 0 {
+		return "/approvals"
+	}
+	return "/approvals?" + keep.Encode()
+}
+
+// showApprovals draws the inbox: one keyset page of what waits for the viewer (narrowed and
+// ordered as the query asks) as a compact table, and what they decided recently. The page's one
+// read of the waiting requests also gives the navigation its count.
 func (s *Server) showApprovals(c echo.Context) error {
 	ctx := c.Request().Context()
 	u, _ := CurrentUser(c)
 	now, loc := s.now(), viewerZone(c)
-	after, err := listCursor(c)
+	f, err := inboxFilter(c, now)
 	if err != nil {
-		return s.badCursor(c, err)
+		if err == pam.ErrBadCursor {
+			return s.badCursor(c, err)
+		}
+		return s.badRequest(c, err, "/approvals", "Show all waiting requests")
 	}
-	inbox, err := s.access.Approvals(ctx, u, after, inboxPageSize)
+	inbox, err := s.access.Approvals(ctx, u, f)
 	if err != nil {
 		return err
 	}
 	setInboxCount(c, inbox.Total)
-	vm := reqview.InboxVM{Meta: s.meta(c, "Approvals"), Total: inbox.Total}
+	q := c.QueryParams()
+	vm := reqview.InboxVM{Meta: s.meta(c, "Approvals"), Total: inbox.Total, Matched: inbox.Matched, Back: c.Request().URL.RequestURI(),
+		Filter: reqview.InboxFilterVM{Narrowed: f.Narrowed(), Requester: string(f.RequesterID), Policy: f.PolicyID,
+			Scope: q.Get("scope"), Soon: !f.TimesOutBy.IsZero(), Sort: string(f.Sort),
+			ClearHref: inboxHref(q, "requester", "", "policy", "", "scope", "", "soon", "")}}
+	var first *access.Waiting
+	if len(inbox.Waiting) > 0 {
+		first = &inbox.Waiting[0]
+	}
+	chip := func(param, label, fallback string) {
+		if q.Get(param) == "" {
+			return
+		}
+		if first == nil {
+			label = fallback
+		}
+		vm.Filter.Chips = append(vm.Filter.Chips, reqview.Chip{Label: label, ClearHref: inboxHref(q, param, "")})
+	}
+	if first != nil {
+		chip("requester", "Requester: "+first.RequesterName, "")
+		chip("scope", "Scope: "+first.ScopeName, "")
+		chip("policy", "Policy for "+first.ScopeName, "")
+	} else {
+		chip("requester", "", "Requester: the chosen person")
+		chip("scope", "", "Scope: the chosen scope")
+		chip("policy", "", "Policy: the chosen policy")
+	}
 	for _, w := range inbox.Waiting {
 		r := w.Request
 		vm.Waiting = append(vm.Waiting, reqview.InboxRow{
-			Href: "/requests/" + r.ID, CardHref: "/approvals/" + r.ID + "/card", Requester: r.RequesterName,
+			ID: r.ID, Href: "/requests/" + r.ID, CardHref: "/approvals/" + r.ID + "/card", Requester: r.RequesterName,
 			Scope: r.ScopeName, Kind: r.ScopeType.Label(), Duration: pam.FormatDuration(r.Duration),
 			Asked: timeVM(r.CreatedAt, now, loc), TimesOut: timeVM(r.PendingUntil, now, loc),
-			Approvals: fmt.Sprintf("%d of %d", w.Approvals, r.ApprovalsRequired),
+			Soon: r.PendingUntil.Sub(now) <= soonWindow, Approvals: fmt.Sprintf("%d of %d", w.Approvals, r.ApprovalsRequired),
 		})
 	}
 	next := ""
 	if inbox.Next != nil {
 		next = inbox.Next.String()
 	}
-	vm.FirstHref, vm.NextHref = pageLinks("/approvals", c.QueryParams(), c.QueryParam("after"), next, inbox.Next != nil)
-	for _, d := range inbox.Decided {
+	vm.FirstHref, vm.NextHref = pageLinks("/approvals", q, c.QueryParam("after"), next, inbox.Next != nil)
+	vm.Decided = decidedRows(inbox.Decided, now)
+	return render(c, http.StatusOK, reqview.Inbox(vm))
+}
+
+// decidedRows draws "Decided by you recently".
+func decidedRows(ds []access.Decided, now time.Time) []reqview.DecidedRow {
+	var out []reqview.DecidedRow
+	for _, d := range ds {
 		st := statusCell(d.Request, now)
 		word := map[string]string{pam.DecisionApprove: "Approved", pam.DecisionDeny: "Denied"}[d.Decision]
-		vm.Decided = append(vm.Decided, reqview.DecidedRow{
+		out = append(out, reqview.DecidedRow{
 			Href: "/requests/" + d.ID, Scope: d.ScopeName, Requester: d.RequesterName, Decision: word + " " + relative(d.At, now),
 			StatusKind: st.Badge, StatusText: st.Text, StatusSub: st.Sub,
 		})
 	}
-	return render(c, http.StatusOK, reqview.Inbox(vm))
+	return out
 }
 
 // showApprovalCard answers the inbox's expand of a row with the request's card as a table row:

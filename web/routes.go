@@ -55,6 +55,10 @@ func (s *Server) routes() {
 	e.POST("/requests/:id/revoke", s.revokeRequest, decide...)
 	e.GET("/approvals", s.showApprovals, signedIn...)
 	e.GET("/approvals/:id/card", s.showApprovalCard, signedIn...)
+	// Bulk: a confirmation page that changes nothing, then the decisions, behind the same
+	// step-up as a single one.
+	e.POST("/approvals/bulk", s.confirmBulk, signedIn...)
+	e.POST("/approvals/bulk/decide", s.decideBulk, decide...)
 
 	// Administration: every route here is for admins only (TestAdminRoutesNeedAdmin walks them).
 	adm := append(signedIn[:len(signedIn):len(signedIn)], s.requireAdmin, s.RequireStepUpWhenEnrolled)

@@ -22,7 +22,19 @@ type View struct {
 	RevokedByName string
 	// What the viewer may do now. Each use case checks again when it is asked.
 	CanReview, CanRevoke, CanWithdraw, CanExtend, CanEnd bool
+	// History is, for a viewer other than the requester, the requester's other requests for the
+	// same scope (at most HistoryShown): those still open first, then the newest.
+	History []pam.Request
 }
+
+// HistoryShown bounds View.History.
+const HistoryShown = 5
+
+// Waiting is a request in someone's inbox as its table shows it.
+type Waiting = store.Waiting
+
+// Decided is a request someone reviewed, with their own decision on it.
+type Decided = store.Decided
 
 // Approvals is the approver's inbox: one page of requests waiting for the viewer, oldest
 // first, how many wait in all, and the requests the viewer decided last. A request's card (its
@@ -31,8 +43,9 @@ type Approvals struct {
 	// Waiting carry their requester's name and their approvals so far; the viewer may review
 	// each of them (that is what waiting for them means).
 	Waiting []store.Waiting
-	// Total counts every request waiting for the viewer, this page's included.
-	Total int
+	// Total counts every request waiting for the viewer, this page's included; Matched counts
+	// those the filter keeps.
+	Total, Matched int
 	// Next is the cursor of the following page of waiting requests; nil on the last page.
 	Next    *pam.Cursor
 	Decided []store.Decided
@@ -155,6 +168,11 @@ func (s *Service) RequestView(ctx context.Context, u pam.User, id string) (View,
 	if err := (scopeTasks{}).fill(ctx, s.db, &out); err != nil {
 		return View{}, fmt.Errorf("request %s: %w", id, err)
 	}
+	if u.ID != r.RequesterID {
+		if out.History, err = s.db.RequesterHistory(ctx, r, s.now(), HistoryShown); err != nil {
+			return View{}, fmt.Errorf("request %s: history: %w", id, err)
+		}
+	}
 	if r.RevokedBy != "" {
 		if by, err := s.db.UserByID(ctx, r.RevokedBy); err == nil {
 			out.RevokedByName = by.Name
@@ -165,19 +183,54 @@ func (s *Service) RequestView(ctx context.Context, u pam.User, id string) (View,
 	return out, nil
 }
 
-// Approvals returns one page of the viewer's inbox (after the cursor, at most limit requests)
-// with the count of all of it, and the last requests they decided: two statements whatever the
-// size of the inbox.
-func (s *Service) Approvals(ctx context.Context, u pam.User, after *pam.Cursor, limit int) (Approvals, error) {
+// BulkMost is how many requests one bulk decision may name (SPEC: at most 50).
+const BulkMost = 50
+
+// Reviewable returns, in the order of ids, the requests the viewer may see among them, with what
+// they may do with each (CanReview false: decided, or not theirs to decide), reading them and the
+// viewer's groups in a fixed number of statements. Ids the viewer may not see are left out.
+func (s *Service) Reviewable(ctx context.Context, u pam.User, ids []string) ([]View, error) {
+	if len(ids) > BulkMost {
+		return nil, pam.Errorf(pam.EINVALID, "Choose at most %d requests at a time.", BulkMost)
+	}
+	rs, err := s.db.RequestsByIDs(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("requests to review: %w", err)
+	}
+	v, err := s.viewerOf(ctx, s.db, u)
+	if err != nil {
+		return nil, err
+	}
+	by := make(map[string]pam.Request, len(rs))
+	for _, r := range rs {
+		by[r.ID] = r
+	}
+	var out []View
+	for _, id := range ids {
+		if r, ok := by[id]; ok && v.canView(r) {
+			out = append(out, s.view(v, r))
+		}
+	}
+	return out, nil
+}
+
+// Approvals returns one page of the viewer's inbox (what the filter keeps, in its order, after
+// its cursor, at most its limit) with the count of all of it, and the last requests they
+// decided: two statements whatever the size of the inbox.
+func (s *Service) Approvals(ctx context.Context, u pam.User, f pam.InboxFilter) (Approvals, error) {
 	var out Approvals
-	page, err := s.db.InboxPage(ctx, u.ID, s.now(), after, limit)
+	page, err := s.db.InboxPage(ctx, u.ID, s.now(), f)
 	if err != nil {
 		return out, fmt.Errorf("inbox: %w", err)
 	}
-	out.Waiting, out.Total = page.Waiting, int(page.Total)
+	out.Waiting, out.Total, out.Matched = page.Waiting, int(page.Total), int(page.Matched)
 	if page.More {
 		l := page.Waiting[len(page.Waiting)-1]
-		out.Next = pam.CursorAt(l.CreatedAt, l.ID)
+		at := l.CreatedAt
+		if f.Sort == pam.InboxByTimeLeft {
+			at = l.PendingUntil
+		}
+		out.Next = pam.CursorAt(at, l.ID)
 	}
 	if out.Decided, err = s.db.DecidedBy(ctx, u.ID, decidedShown); err != nil {
 		return out, fmt.Errorf("decided requests: %w", err)

@@ -82,7 +82,7 @@ func TestApprovalsPagesTheInbox(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := w.db.Counts().Statements
-		first, err := w.acc.Approvals(w.ctx, w.approvers[0], nil, 2)
+		first, err := w.acc.Approvals(w.ctx, w.approvers[0], pam.InboxFilter{Limit: 2})
 		if n := w.db.Counts().Statements - before; n != 2 {
 			t.Errorf("a page of the inbox took %d statements, want 2", n)
 		}
@@ -93,19 +93,19 @@ func TestApprovalsPagesTheInbox(t *testing.T) {
 		if got := first.Waiting[0]; got.Approvals != 1 || got.RequesterName != w.requester.Name || got.ScopeName == "" || got.Justification != "" {
 			t.Fatalf("first line: %+v", got)
 		}
-		second, err := w.acc.Approvals(w.ctx, w.approvers[0], first.Next, 2)
+		second, err := w.acc.Approvals(w.ctx, w.approvers[0], pam.InboxFilter{After: first.Next, Limit: 2})
 		if err != nil || len(second.Waiting) != 1 || second.Next != nil || second.Total != 3 || second.Waiting[0].ID != ids[2] {
 			t.Fatalf("second page: %+v %v", second, err)
 		}
 		// Past the end the page is empty and still counts the inbox.
-		past, err := w.acc.Approvals(w.ctx, w.approvers[0], pam.CursorAt(second.Waiting[0].CreatedAt, second.Waiting[0].ID), 2)
+		past, err := w.acc.Approvals(w.ctx, w.approvers[0], pam.InboxFilter{After: pam.CursorAt(second.Waiting[0].CreatedAt, second.Waiting[0].ID), Limit: 2})
 		if err != nil || len(past.Waiting) != 0 || past.Next != nil || past.Total != 3 {
 			t.Fatalf("past the end: %+v %v", past, err)
 		}
 		if _, err := w.acc.Review(w.ctx, as(w.approvers[0]), w.approvers[0], ids[1], pam.DecisionDeny, "no"); err != nil {
 			t.Fatal(err)
 		}
-		after, err := w.acc.Approvals(w.ctx, w.approvers[0], nil, 20)
+		after, err := w.acc.Approvals(w.ctx, w.approvers[0], pam.InboxFilter{Limit: 20})
 		if err != nil || len(after.Waiting) != 2 || after.Total != 2 || len(after.Decided) != 1 || after.Decided[0].ID != ids[1] {
 			t.Fatalf("after a review: %+v %v", after, err)
 		}

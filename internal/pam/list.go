@@ -66,3 +66,43 @@ type MailFilter struct {
 	Before *Cursor
 	Limit  int
 }
+
+// InboxSort orders an approver's inbox.
+type InboxSort string
+
+// The inbox's orders: oldest request first (the default), or the one that times out first.
+const (
+	InboxByAge      InboxSort = "age"
+	InboxByTimeLeft InboxSort = "left"
+)
+
+// ParseInboxSort reads an inbox order; "" is InboxByAge.
+func ParseInboxSort(s string) (InboxSort, error) {
+	switch InboxSort(s) {
+	case "", InboxByAge:
+		return InboxByAge, nil
+	case InboxByTimeLeft:
+		return InboxByTimeLeft, nil
+	}
+	return "", FieldError("sort", "Sort by age or by time left.")
+}
+
+// InboxFilter selects and orders the requests waiting for one approver. Zero fields select
+// everything; After is the last request already shown, keyed by the order's time (created_at
+// by age, pending_until by time left).
+type InboxFilter struct {
+	RequesterID UserID
+	PolicyID    string
+	ScopeType   ScopeType
+	ScopeID     string
+	// TimesOutBy keeps the requests that time out at or before it (zero: no bound).
+	TimesOutBy time.Time
+	Sort       InboxSort
+	After      *Cursor
+	Limit      int
+}
+
+// Narrowed reports whether the filter leaves out some waiting requests.
+func (f InboxFilter) Narrowed() bool {
+	return f.RequesterID != "" || f.PolicyID != "" || f.ScopeID != "" || !f.TimesOutBy.IsZero()
+}

@@ -118,8 +118,9 @@ func (s *Store) SessionPlan(ctx context.Context, idHash, enrolmentKey string, in
 
 // InboxPagePlan returns the database's plan for InboxPage's statement, made like
 // AuditPagePlan's.
+// limit counts the one row read past the page.
 func (s *Store) InboxPagePlan(ctx context.Context, user pam.UserID, now time.Time, after *pam.Cursor, limit int) (string, error) {
-	return s.plan(ctx, s.inboxPageQuery(ctx, user, now, after, limit), &[]inboxPageRow{})
+	return s.plan(ctx, s.inboxPageQuery(ctx, user, now, pam.InboxFilter{After: after, Limit: limit - 1}), &[]inboxPageRow{})
 }
 
 // PreparedPlans runs fn inside one transaction, so on one connection, and returns how many
@@ -149,7 +150,7 @@ func (s *Store) GenericPlans(ctx context.Context, user pam.UserID, idHash, enrol
 	}{
 		"count":   {s.inboxQuery(ctx, user, now).Select("COUNT(*)"), &[]struct{ N int64 }{}},
 		"session": {s.sessionQuery(ctx, idHash, enrolmentKey, now), &[]sessionUserRow{}},
-		"page":    {s.inboxPageQuery(ctx, user, now, nil, 26), &[]inboxPageRow{}},
+		"page":    {s.inboxPageQuery(ctx, user, now, pam.InboxFilter{Limit: 25}), &[]inboxPageRow{}},
 	} {
 		stmt := q.q.Session(&gorm.Session{DryRun: true}).Find(q.dest).Statement
 		err := s.Tx(ctx, func(tx *Store) error {

@@ -201,7 +201,7 @@ func TestInboxCountIsOneIndexedStatement(t *testing.T) {
 		if s := w.db.Counts().Statements - before; s != 1 {
 			t.Fatalf("the count took %d statements", s)
 		}
-		list, err := w.db.InboxPage(ctx, w.olivia.ID, now, nil, 50)
+		list, err := w.db.InboxPage(ctx, w.olivia.ID, now, pam.InboxFilter{Limit: 50})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -275,7 +275,7 @@ func TestInboxStatementsKeepOneGenericPlan(t *testing.T) {
 			return err
 		}},
 		{"inbox page", "WITH w AS MATERIALIZED", func(tx *store.Store, now time.Time) error {
-			_, err := tx.InboxPage(ctx, w.olivia.ID, now, nil, 25)
+			_, err := tx.InboxPage(ctx, w.olivia.ID, now, pam.InboxFilter{Limit: 25})
 			return err
 		}},
 		{"count", "SELECT count(*) FROM (SELECT 1 FROM requests r", func(tx *store.Store, now time.Time) error {

@@ -64,6 +64,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		{ID: "0011_audit_sealer", Migrate: func(tx *gorm.DB) error { return m0011(tx, s.dialect) }},
 		{ID: "0012_requests_waiting_idx", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0012) }},
 		{ID: "0013_dashboard_daily_stats", Migrate: func(tx *gorm.DB) error { return m0013(tx, s.dialect) }},
+		{ID: "0014_inbox_filters", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0014) }},
 	}
 }
 
@@ -513,5 +514,15 @@ func m0010AppendAudit(tx *gorm.DB, dialect string, ev *audit.Event) error {
 // keep answering.
 var m0012 = []string{
 	`CREATE INDEX requests_waiting_idx ON requests (approver_group_id, created_at, id, pending_until, requester_id)
+		WHERE status = 'pending'`,
+}
+
+// m0014 indexes the waiting requests by what the inbox's policy and scope filters compare
+// (inboxPageQuery), with the other columns its condition and orders read, so a filtered inbox
+// reads this small index and only the page's request rows; and a requester's requests by scope,
+// for the approver's card (RequesterHistory). Built plainly, as m0012.
+var m0014 = []string{
+	`CREATE INDEX requests_requester_scope_idx ON requests (requester_id, scope_type, scope_id, created_at)`,
+	`CREATE INDEX requests_waiting_scope_idx ON requests (approver_group_id, scope_type, scope_id, policy_id, pending_until, created_at, id, requester_id)
 		WHERE status = 'pending'`,
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/pam"
@@ -277,6 +278,15 @@ func (s *Store) Requests(ctx context.Context, f pam.RequestFilter) ([]pam.Reques
 	return s.findRequests(ctx, q)
 }
 
+// RequestsByIDs returns the requests with these ids (in no set order; unknown ids are left out)
+// with their people and reviews, in a fixed number of statements.
+func (s *Store) RequestsByIDs(ctx context.Context, ids []string) ([]pam.Request, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return s.findRequests(ctx, s.conn(ctx).Model(&RequestRow{}).Where("id IN ?", ids))
+}
+
 func (s *Store) findRequests(ctx context.Context, q *gorm.DB) ([]pam.Request, error) {
 	var rows []RequestRow
 	if err := q.Find(&rows).Error; err != nil {
@@ -361,33 +371,36 @@ type InboxPage struct {
 	Waiting []Waiting
 	// More is true when requests follow the page.
 	More bool
-	// Total counts every request waiting for the user, on this page or not (InboxCount).
-	Total int64
+	// Total counts every request waiting for the user, on this page or not (InboxCount);
+	// Matched counts those the filter keeps (Total when it keeps all).
+	Total, Matched int64
 }
 
 // inboxPageRow is one row of InboxPage's statement: the page's request (all NULL on a page with
-// none) and the count of the whole inbox.
+// none) and the counts of the whole inbox and of what the filter keeps.
 type inboxPageRow struct {
 	RequestRow     `gorm:"embedded"`
 	RequesterName  string
 	RequesterEmail string
 	Approvals      int
 	Total          int64
+	Matched        int64
 }
 
-// InboxPage returns the requests waiting for a user, oldest first, after the cursor (at most
-// limit), and how many wait in all, reading the waiting requests once in one statement.
-func (s *Store) InboxPage(ctx context.Context, user pam.UserID, now time.Time, after *pam.Cursor, limit int) (InboxPage, error) {
-	if limit <= 0 || limit > 200 {
-		limit = 50
+// InboxPage returns the requests waiting for a user that the filter keeps, in its order, after
+// its cursor (at most its limit), with how many wait in all and how many the filter keeps,
+// reading the waiting requests once in one statement.
+func (s *Store) InboxPage(ctx context.Context, user pam.UserID, now time.Time, f pam.InboxFilter) (InboxPage, error) {
+	if f.Limit <= 0 || f.Limit > 200 {
+		f.Limit = 50
 	}
 	var rows []inboxPageRow
-	if err := s.inboxPageQuery(ctx, user, now, after, limit+1).Find(&rows).Error; err != nil {
+	if err := s.inboxPageQuery(ctx, user, now, f).Find(&rows).Error; err != nil {
 		return InboxPage{}, err
 	}
 	var out InboxPage
 	for _, r := range rows {
-		out.Total = r.Total
+		out.Total, out.Matched = r.Total, r.Matched
 		if r.ID == "" {
 			continue
 		}
@@ -395,29 +408,82 @@ func (s *Store) InboxPage(ctx context.Context, user pam.UserID, now time.Time, a
 		req.RequesterName, req.RequesterEmail = r.RequesterName, r.RequesterEmail
 		out.Waiting = append(out.Waiting, Waiting{Request: req, Approvals: r.Approvals})
 	}
-	if len(out.Waiting) > limit {
-		out.Waiting, out.More = out.Waiting[:limit], true
+	if len(out.Waiting) > f.Limit {
+		out.Waiting, out.More = out.Waiting[:f.Limit], true
 	}
 	return out, nil
 }
 
 // inboxPageQuery is InboxPage's statement. The keys of the waiting requests are read once into
-// w; the count and the page both come from it (only the page's requests are read whole), and the
-// one-row count keeps a page past the end answering with the total.
-func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Time, after *pam.Cursor, limit int) *gorm.DB {
-	args := map[string]any{"user": string(user), "now": now.UTC(), "limit": limit}
-	keyset := ""
-	if after != nil {
-		keyset = "WHERE w.created_at > @at OR (w.created_at = @at AND w.id > @id)"
-		args["at"], args["id"] = after.At.UTC(), after.ID
+// w, with only the columns the filter and the order need (the unfiltered inbox reads
+// requests_waiting_idx alone; a policy or scope filter reads requests_waiting_scope_idx); the
+// counts and the page all come from it (only the page's requests are read whole), and the
+// one-row count keeps a page past the end answering with the totals.
+func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Time, f pam.InboxFilter) *gorm.DB {
+	args := map[string]any{"user": string(user), "now": now.UTC(), "limit": f.Limit + 1}
+	key := "created_at"
+	if f.Sort == pam.InboxByTimeLeft {
+		key = "pending_until"
 	}
-	return s.conn(ctx).Raw(`WITH w AS MATERIALIZED (SELECT r.id, r.created_at FROM requests r WHERE `+waitingFor("@user")+`)
-		SELECT p.*, t.total FROM (SELECT COUNT(*) AS total FROM w) t
+	cols := []string{"r.id", "r." + key}
+	var match []string
+	if f.RequesterID != "" {
+		cols, match = append(cols, "r.requester_id"), append(match, "w.requester_id = @requester")
+		args["requester"] = string(f.RequesterID)
+	}
+	if f.PolicyID != "" {
+		cols, match = append(cols, "r.policy_id"), append(match, "w.policy_id = @policy")
+		args["policy"] = f.PolicyID
+	}
+	if f.ScopeID != "" {
+		cols, match = append(cols, "r.scope_type", "r.scope_id"), append(match, "w.scope_type = @scope_type AND w.scope_id = @scope_id")
+		args["scope_type"], args["scope_id"] = string(f.ScopeType), f.ScopeID
+	}
+	if !f.TimesOutBy.IsZero() {
+		if key != "pending_until" {
+			cols = append(cols, "r.pending_until")
+		}
+		match = append(match, "w.pending_until <= @by")
+		args["by"] = f.TimesOutBy.UTC()
+	}
+	matched := "COUNT(*)"
+	if len(match) > 0 {
+		matched = "COALESCE(SUM(CASE WHEN " + strings.Join(match, " AND ") + " THEN 1 ELSE 0 END), 0)"
+	}
+	page := append([]string(nil), match...)
+	if f.After != nil {
+		page = append(page, "(w."+key+" > @at OR (w."+key+" = @at AND w.id > @id))")
+		args["at"], args["id"] = f.After.At.UTC(), f.After.ID
+	}
+	where := ""
+	if len(page) > 0 {
+		where = "WHERE " + strings.Join(page, " AND ")
+	}
+	return s.conn(ctx).Raw(`WITH w AS MATERIALIZED (SELECT `+strings.Join(cols, ", ")+` FROM requests r WHERE `+waitingFor("@user")+`)
+		SELECT p.*, t.total, t.matched FROM (SELECT COUNT(*) AS total, `+matched+` AS matched FROM w) t
 		LEFT JOIN (SELECT `+listColumns+`, u.name AS requester_name, u.email AS requester_email,
 				(SELECT COUNT(*) FROM reviews v WHERE v.request_id = r.id AND v.decision = 'approve') AS approvals
-			FROM (SELECT w.id FROM w `+keyset+` ORDER BY w.created_at, w.id LIMIT @limit) k
+			FROM (SELECT w.id FROM w `+where+` ORDER BY w.`+key+`, w.id LIMIT @limit) k
 			JOIN requests r ON r.id = k.id LEFT JOIN users u ON u.id = r.requester_id) p ON 1 = 1
-		ORDER BY p.created_at, p.id`, args)
+		ORDER BY p.`+key+`, p.id`, args)
+}
+
+// RequesterHistory returns the requester's other requests for r's scope, at most limit: those
+// still open at now (a grant not ended, a request still pending) first, then the newest, in one
+// statement on requests_requester_scope_idx. Reviews and free texts are not read.
+func (s *Store) RequesterHistory(ctx context.Context, r pam.Request, now time.Time, limit int) ([]pam.Request, error) {
+	var rows []RequestRow
+	err := s.conn(ctx).Raw(`SELECT `+listColumns+` FROM requests r
+		WHERE r.requester_id = @user AND r.scope_type = @type AND r.scope_id = @scope AND r.id <> @id
+		ORDER BY CASE WHEN (r.status = 'approved' AND r.ends_at > @now) OR (r.status = 'pending' AND r.pending_until > @now)
+			THEN 0 ELSE 1 END, r.created_at DESC, r.id LIMIT @limit`,
+		map[string]any{"user": string(r.RequesterID), "type": string(r.ScopeType), "scope": r.ScopeID, "id": r.ID,
+			"now": now.UTC(), "limit": limit}).Find(&rows).Error
+	out := make([]pam.Request, len(rows))
+	for i, row := range rows {
+		out[i] = requestToDomain(row)
+	}
+	return out, err
 }
 
 // InboxCount counts the requests waiting for a user, up to NavCountCap (for the navigation

@@ -234,7 +234,7 @@ func TestWaitingIndexMigratesOverOldRows(t *testing.T) {
 		if err := db.Migrate(ctx); err != nil {
 			t.Fatal(err)
 		}
-		page, err := db.InboxPage(ctx, "u2", t0.Add(time.Minute), nil, 25)
+		page, err := db.InboxPage(ctx, "u2", t0.Add(time.Minute), pam.InboxFilter{Limit: 25})
 		if err != nil || page.Total != 1 || len(page.Waiting) != 1 || page.Waiting[0].ID != "r-waiting" || page.Waiting[0].RequesterName != "Rhea" {
 			t.Fatalf("inbox after the migration: %+v %v", page, err)
 		}

@@ -1,7 +1,10 @@
 // Package requests holds the pages where people ask for access and approvers decide.
 package requests
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+)
 
 // waitingLine says how many requests wait: "1 request waits for you", "25 requests wait for you".
 func waitingLine(n int) string {
@@ -10,6 +13,25 @@ func waitingLine(n int) string {
 	}
 	return fmt.Sprintf("%d requests wait for you.", n)
 }
+
+// waitingCount is "1 waiting request" or "25 waiting requests".
+func waitingCount(n int) string {
+	if n == 1 {
+		return "1 waiting request"
+	}
+	return fmt.Sprintf("%d waiting requests", n)
+}
+
+// matchLine says how many waiting requests a filter keeps: "3 of 25 waiting requests match."
+func matchLine(matched, total int) string {
+	if matched == 1 {
+		return fmt.Sprintf("1 of %s matches.", waitingCount(total))
+	}
+	return fmt.Sprintf("%d of %s match.", matched, waitingCount(total))
+}
+
+// rowKey is an id unique on the page for row i's cell: "q3".
+func rowKey(prefix string, i int) string { return prefix + strconv.Itoa(i) }
 
 func dotClass(kind string) string {
 	switch kind {
@@ -39,4 +61,33 @@ func scopeClass(selected bool) string {
 		return "block rounded-md bg-indigo-50 px-3 py-2 ring-1 ring-indigo-300"
 	}
 	return "block rounded-md px-3 py-2 hover:bg-slate-50"
+}
+
+// bulkLine says what a bulk decision will do: "You approve these 12 requests, each on its own…".
+func bulkLine(decision string, n int) string {
+	var what string
+	if n == 1 {
+		what = "this request"
+	} else {
+		what = fmt.Sprintf("these %d requests", n)
+	}
+	verb := "approve"
+	if decision == "deny" {
+		verb = "deny"
+	}
+	return fmt.Sprintf("You %s %s. Each is decided on its own, with its own audit event and mail to its requester; one decided meanwhile by someone else is left as it is.", verb, what)
+}
+
+func bulkHelp(decision string) string {
+	if decision == "deny" {
+		return "Needed when denying: every requester sees it."
+	}
+	return "Optional; every requester sees it."
+}
+
+func bulkButton(decision string) string {
+	if decision == "deny" {
+		return "btn-danger sm:flex-1"
+	}
+	return "btn-primary bg-emerald-700 hover:bg-emerald-800 sm:flex-1"
 }
