@@ -19,6 +19,7 @@ import (
 type Outbox interface {
 	Messages(ctx context.Context, f pam.MailFilter) ([]pam.OutboxMessage, error)
 	Counts(ctx context.Context) (map[string]int64, error)
+	Message(ctx context.Context, id string) (pam.OutboxMessage, error)
 	Retry(ctx context.Context, a audit.Actor, id string) (pam.OutboxMessage, error)
 }
 
@@ -85,6 +86,7 @@ func (s *Server) showOutbox(c echo.Context) error {
 		if m.SentAt != nil {
 			r.Sent = when(*m.SentAt)
 		}
+		r.Href = "/admin/outbox/" + url.PathEscape(m.ID)
 		if m.State == pam.MailFailed {
 			r.RetryAction = "/admin/outbox/" + url.PathEscape(m.ID) + "/retry"
 		}
@@ -100,6 +102,25 @@ func (s *Server) showOutbox(c echo.Context) error {
 	}
 	vm.FirstHref, vm.NextHref = pageLinks("/admin/outbox", c.QueryParams(), after, last, len(msgs) == pageSize)
 	return render(c, http.StatusOK, adminview.Outbox(vm))
+}
+
+// showMail shows one message as it was queued: who it is for, where it stands, and its text.
+func (s *Server) showMail(c echo.Context) error {
+	m, err := s.outbox.Message(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	loc, now := viewerZone(c), s.now()
+	vm := adminview.MailVM{Meta: s.meta(c, "Mail: "+m.Subject), To: m.Recipient, ToName: m.RecipientName, Subject: m.Subject,
+		State: mailBadge(m.State), StateLabel: mailStateLabels[m.State], Attempts: strconv.Itoa(m.Attempts), LastError: m.LastError,
+		Queued: timeVM(m.CreatedAt, now, loc), Text: m.Text, Kind: m.Kind}
+	if m.SentAt != nil {
+		vm.Sent = timeVM(*m.SentAt, now, loc)
+	}
+	if m.RequestID != "" {
+		vm.RequestHref = "/requests/" + url.PathEscape(m.RequestID)
+	}
+	return render(c, http.StatusOK, adminview.Mail(vm))
 }
 
 func (s *Server) retryMail(c echo.Context) error {

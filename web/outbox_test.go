@@ -51,6 +51,15 @@ func TestOutboxShowsFiltersAndRetriesMail(t *testing.T) {
 			strings.TrimSpace(p.find("state").First().Text()) != "Queued" || strings.TrimSpace(p.find("next-try").First().Text()) != "when SMTP is configured" {
 			t.Fatalf("queued rows: %q", rows.Text())
 		}
+		// Each message opens on a page of its own with its text part, shown as text.
+		m := c.get(href(p, "read-mail"))
+		if m.StatusCode != http.StatusOK || !strings.Contains(m.find("mail-text").Text(), "Welcome to Elevate") && !strings.Contains(m.find("mail-text").Text(), "password") ||
+			m.find("mail-envelope").Length() != 1 || m.find("mail-text").Children().Length() != 0 {
+			t.Fatalf("a message's page: %d %q", m.StatusCode, m.find("mail-text").Text())
+		}
+		if m := c.get("/admin/outbox/no-such-message"); m.StatusCode != http.StatusNotFound {
+			t.Fatalf("an unknown message: %d", m.StatusCode)
+		}
 
 		// The server refuses one address for good; the other is delivered.
 		srv := mailtest.Start(t, mailtest.Options{})

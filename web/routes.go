@@ -110,6 +110,7 @@ func (s *Server) routes() {
 	e.POST("/admin/check-tokens", s.createCheckToken, adm...)
 	e.POST("/admin/check-tokens/:id/revoke", s.revokeCheckToken, adm...)
 	e.GET("/admin/outbox", s.showOutbox, adm...)
+	e.GET("/admin/outbox/:id", s.showMail, adm...)
 	e.POST("/admin/outbox/:id/retry", s.retryMail, adm...)
 
 	e.GET("/profile/tokens", s.showTokens, signedIn...)

@@ -408,5 +408,10 @@ func (o *Outbox) Messages(ctx context.Context, f pam.MailFilter) ([]pam.OutboxMe
 	return o.db.Mail(ctx, f)
 }
 
+// Message returns one message of the outbox, or ENOTFOUND.
+func (o *Outbox) Message(ctx context.Context, id string) (pam.OutboxMessage, error) {
+	return o.db.MailByID(ctx, id)
+}
+
 // Counts counts the outbox's messages by state.
 func (o *Outbox) Counts(ctx context.Context) (map[string]int64, error) { return o.db.MailCounts(ctx) }
