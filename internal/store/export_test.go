@@ -284,3 +284,26 @@ func MaxOpenConnections(dialect string) int {
 	}
 	return maxOpenPostgres
 }
+
+// SealPlan explains the statement that seals two stored events (EXPLAIN QUERY PLAN on SQLite,
+// EXPLAIN on PostgreSQL), as one line.
+func (s *Store) SealPlan(ctx context.Context) (string, error) {
+	q, args := s.sealStatement([]audit.Event{{ID: 1, Seq: 1}, {ID: 2, Seq: 2}}, time.Now())
+	prefix := "EXPLAIN QUERY PLAN "
+	if s.dialect == Postgres {
+		prefix = "EXPLAIN (COSTS OFF) "
+	}
+	var rows []map[string]any
+	if err := s.conn(ctx).Raw(prefix+q, args...).Scan(&rows).Error; err != nil {
+		return "", err
+	}
+	var lines []string
+	for _, r := range rows {
+		for _, k := range []string{"detail", "QUERY PLAN"} {
+			if v, ok := r[k]; ok {
+				lines = append(lines, fmt.Sprint(v))
+			}
+		}
+	}
+	return strings.Join(lines, "; "), nil
+}

@@ -402,22 +402,7 @@ func (s *Store) sealWrite(prevSeq int64, stored []audit.Event, direct []*audit.E
 	var seal, insert string
 	var sealArgs, insertArgs []any
 	if len(stored) > 0 {
-		var b strings.Builder
-		sealArgs = append(make([]any, 0, 1+4*len(stored)), sealedAt)
-		b.WriteString(`UPDATE audit_events AS a SET seq = v.column2, prev_hash = v.column3, hash = v.column4, sealed_at = ? FROM (VALUES `)
-		for i, ev := range stored {
-			switch {
-			case i > 0:
-				b.WriteString(", (?, ?, ?, ?)")
-			case s.dialect == Postgres:
-				b.WriteString("(CAST(? AS bigint), CAST(? AS bigint), CAST(? AS text), CAST(? AS text))")
-			default:
-				b.WriteString("(?, ?, ?, ?)")
-			}
-			sealArgs = append(sealArgs, ev.ID, ev.Seq, ev.PrevHash, ev.Hash)
-		}
-		b.WriteString(") AS v WHERE a.id = v.column1 AND a.seq IS NULL")
-		seal = b.String()
+		seal, sealArgs = s.sealStatement(stored, sealedAt)
 	}
 	moveArgs := []any{head.Seq, head.Hash, sealedAt, prevSeq}
 	const move = `UPDATE audit_head SET seq = ?, hash = ?, at = ? WHERE id = 1 AND seq = ?`
@@ -464,8 +449,13 @@ func (s *Store) sealWrite(prevSeq int64, stored []audit.Event, direct []*audit.E
 			return errSealRace
 		}
 	}
-	// 17 columns a row: 2,000 rows stay under PostgreSQL's 65,535 parameters.
-	for chunk := range slices.Chunk(direct, 2000) {
+	// 17 columns a row: 2,000 rows stay under PostgreSQL's 65,535 parameters; SQLite allows
+	// 32,766 and binds long lists slowly, so it takes 200 at a time.
+	size := 2000
+	if s.dialect == SQLite {
+		size = 200
+	}
+	for chunk := range slices.Chunk(direct, size) {
 		insert, insertArgs = auditInsert(chunk)
 		if err := s.db.Exec(insert, insertArgs...).Error; err != nil {
 			return fmt.Errorf("audit: insert events %d..%d: %w", chunk[0].Seq, chunk[len(chunk)-1].Seq, err)
@@ -479,6 +469,29 @@ func (s *Store) sealWrite(prevSeq int64, stored []audit.Event, direct []*audit.E
 		return fmt.Errorf("audit: head moved concurrently at %d", prevSeq)
 	}
 	return nil
+}
+
+// sealStatement is the one UPDATE that seals stored events: seq, prev_hash, hash and sealed_at,
+// the one update the triggers allow on an unsealed row.
+func (s *Store) sealStatement(stored []audit.Event, sealedAt time.Time) (string, []any) {
+	var b strings.Builder
+	args := append(make([]any, 0, 1+4*len(stored)), sealedAt)
+	b.WriteString(`UPDATE audit_events AS a SET seq = v.column2, prev_hash = v.column3, hash = v.column4, sealed_at = ? FROM (VALUES `)
+	for i, ev := range stored {
+		switch {
+		case i > 0:
+			b.WriteString(", (?, ?, ?, ?)")
+		case s.dialect == Postgres:
+			b.WriteString("(CAST(? AS bigint), CAST(? AS bigint), CAST(? AS text), CAST(? AS text))")
+		default:
+			b.WriteString("(?, ?, ?, ?)")
+		}
+		args = append(args, ev.ID, ev.Seq, ev.PrevHash, ev.Hash)
+	}
+	// "+a.seq" keeps SQLite from walking every unsealed row against the list (through the seq
+	// index) instead of looking each listed id up by its key.
+	b.WriteString(") AS v WHERE a.id = v.column1 AND +a.seq IS NULL")
+	return b.String(), args
 }
 
 // auditInsert is one INSERT of sealed events.
