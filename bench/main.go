@@ -10,6 +10,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -478,24 +479,57 @@ func loadRequests(ctx context.Context, o *testkit.Org) error {
 		return err
 	}
 	other := string(o.Users[testkit.Requesters[1]].ID)
+	sq := newSeries(o.DB.Dialect())
 	const cols = `id, requester_id, policy_id, scope_type, scope_id, scope_name, approval_type, approver_group_id,
 		approvals_required, duration_min, justification, ticket, status, created_at, pending_until, decided_at, starts_at, ends_at, version`
+	// The times are seconds from now, as SQL expressions of g; decided "" is never decided.
 	insert := func(n int, status, created, pendingUntil, decided string) error {
-		return o.DB.ExecRaw(ctx, `INSERT INTO requests (`+cols+`)
-			SELECT gen_random_uuid()::text, CASE WHEN g % 2 = 0 THEN t.requester_id ELSE ? END, t.policy_id, t.scope_type,
+		decidedAt, endsAt := sq.null, sq.null
+		if decided != "" {
+			decidedAt, endsAt = sq.at(decided), sq.at(decided+" + 3600")
+		}
+		return o.DB.ExecRaw(ctx, sq.with+`INSERT INTO requests (`+cols+`)
+			SELECT `+sq.id+`, CASE WHEN g % 2 = 0 THEN t.requester_id ELSE @other END, t.policy_id, t.scope_type,
 				t.scope_id, t.scope_name, t.approval_type, t.approver_group_id, t.approvals_required, t.duration_min,
-				'Loaded for the benchmark, number ' || g, t.ticket, ?, `+created+`, `+pendingUntil+`, `+decided+`, `+decided+`,
-				`+decided+` + interval '1 hour', 2
-			FROM requests t, generate_series(1, ?) g WHERE t.id = ?`, other, status, n, tpl.ID)
+				'Loaded for the benchmark, number ' || g, t.ticket, @status, `+sq.at(created)+`, `+sq.at(pendingUntil)+`, `+decidedAt+`, `+decidedAt+`,
+				`+endsAt+`, 2
+			FROM requests t, `+sq.from+` WHERE t.id = @tpl`, sql.Named("other", other), sql.Named("status", status), sql.Named("n", n), sql.Named("tpl", tpl.ID))
 	}
-	if err := insert(requestRows-waiting-1, "expired", "now() - g * interval '1 minute' - interval '1 day'",
-		"now() - g * interval '1 minute'", "now() - g * interval '1 minute' - interval '23 hours'"); err != nil {
+	if err := insert(requestRows-waiting-1, "expired", "-60 * g - 86400", "-60 * g", "-60 * g - 82800"); err != nil {
 		return fmt.Errorf("load decided requests: %w", err)
 	}
-	if err := insert(waiting-1, "pending", "now() - g * interval '1 second'", "now() + interval '1 day'", "NULL::timestamptz"); err != nil {
+	if err := insert(waiting-1, "pending", "-g", "86400", ""); err != nil {
 		return fmt.Errorf("load waiting requests: %w", err)
 	}
 	return nil
+}
+
+// series is how one dialect writes the pieces of a bulk load: the numbers g from 1 to @n, a
+// new id, a time some seconds from now, and a time that is not set.
+type series struct {
+	with, from, id, null string
+	at                   func(seconds string) string
+}
+
+func newSeries(dialect string) series {
+	if dialect == store.SQLite {
+		return series{
+			with: "WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < @n) ",
+			from: "s",
+			id:   "lower(hex(randomblob(16)))",
+			null: "NULL",
+			// The text the driver writes for a UTC time, which the store compares as text.
+			at: func(seconds string) string {
+				return "strftime('%Y-%m-%d %H:%M:%S', 'now', (" + seconds + ") || ' seconds') || '.000000+00:00'"
+			},
+		}
+	}
+	return series{
+		from: "generate_series(1, @n) g",
+		id:   "gen_random_uuid()::text",
+		null: "NULL::timestamptz",
+		at:   func(seconds string) string { return "now() + (" + seconds + ") * interval '1 second'" },
+	}
 }
 
 // approvalSupply is how many pending requests each approval measurement may use up.
@@ -510,13 +544,14 @@ func loadSupply(ctx context.Context, o *testkit.Org, n int) error {
 	if err != nil {
 		return err
 	}
+	sq := newSeries(o.DB.Dialect())
 	for _, set := range []string{"bare", "audited"} {
-		err := o.DB.ExecRaw(ctx, `INSERT INTO requests (id, requester_id, policy_id, scope_type, scope_id, scope_name, approval_type,
+		err := o.DB.ExecRaw(ctx, sq.with+`INSERT INTO requests (id, requester_id, policy_id, scope_type, scope_id, scope_name, approval_type,
 				approver_group_id, approvals_required, duration_min, justification, ticket, status, created_at, pending_until, version)
 			SELECT 'bench-`+set+`-' || g, t.requester_id, t.policy_id, t.scope_type, t.scope_id, t.scope_name, t.approval_type,
-				t.approver_group_id, t.approvals_required, t.duration_min, t.justification, t.ticket, 'pending', now(),
-				now() + interval '1 day', 1
-			FROM requests t, generate_series(1, ?) g WHERE t.id = ?`, n, tpl.ID)
+				t.approver_group_id, t.approvals_required, t.duration_min, t.justification, t.ticket, 'pending', `+sq.at("0")+`,
+				`+sq.at("86400")+`, 1
+			FROM requests t, `+sq.from+` WHERE t.id = @tpl`, sql.Named("n", n), sql.Named("tpl", tpl.ID))
 		if err != nil {
 			return fmt.Errorf("load pending requests: %w", err)
 		}
@@ -580,7 +615,12 @@ func loadAudit(ctx context.Context, db *store.Store) error {
 	actions := benchActions()
 	checks := auditEvents - auditEvents/5
 	checker := audit.Actor{Type: audit.ActorToken, ID: "bench-check-token", Name: "bench-ci"}
-	const batch = 10_000
+	// SQLite gets smaller batches: its driver binds a statement's arguments in time that grows
+	// with their square, and refuses more than 32,766 of them.
+	batch := 10_000
+	if db.Dialect() == store.SQLite {
+		batch = 200
+	}
 	at := time.Now().UTC().Add(-time.Duration(auditEvents) * time.Second)
 	for done := 0; done < auditEvents; done += batch {
 		n := min(batch, auditEvents-done)
