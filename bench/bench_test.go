@@ -2,6 +2,11 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +14,29 @@ import (
 	"github.com/elevate-pam/elevate/internal/testenv"
 	"github.com/elevate-pam/elevate/internal/testkit"
 )
+
+func TestDatabasesDefaultToBothAndRefuseUnknownNames(t *testing.T) {
+	for _, c := range []struct {
+		env  string
+		want string
+	}{
+		{"", "postgres,sqlite"},
+		{"all", "postgres,sqlite"},
+		{"sqlite", "sqlite"},
+		{" sqlite , postgres,sqlite", "postgres,sqlite"},
+		{"postgres", "postgres"},
+	} {
+		t.Setenv("ELEVATE_BENCH_DATABASES", c.env)
+		got, err := databases()
+		if err != nil || strings.Join(got, ",") != c.want {
+			t.Errorf("ELEVATE_BENCH_DATABASES=%q: %v %v, want %s", c.env, got, err, c.want)
+		}
+	}
+	t.Setenv("ELEVATE_BENCH_DATABASES", "postgres,mysql")
+	if _, err := databases(); err == nil || !strings.Contains(err.Error(), "mysql") {
+		t.Errorf("an unknown database: %v", err)
+	}
+}
 
 // The loaders write the same data on both databases, through SQL each of them reads back:
 // decided requests in the past, waiting ones in the inbox, the approval supply pending, and a
@@ -66,4 +94,54 @@ func TestLoadersFillBothDatabases(t *testing.T) {
 			t.Errorf("audit chain: head %+v, %d events, %v", head, n, err)
 		}
 	})
+}
+
+// counted finds a line's statements and round trips per call, after its reference.
+var counted = regexp.MustCompile(`  [a-zA-Z ]+ +\d+\.\d +\d+\.\d`)
+
+// A short run of every group on both databases prints each row for each database, PostgreSQL
+// then SQLite, each with its own memory verdict.
+func TestShortRunMeasuresEveryRowOnBothDatabases(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	t.Setenv("ELEVATE_BENCH_ROWS", strings.Join(groups, ","))
+	t.Setenv("ELEVATE_BENCH_DATABASES", "postgres,sqlite")
+	t.Setenv("ELEVATE_BENCH_POSTGRES_URL", testenv.PostgresURL())
+	measureFor, steadyFor, connections = 300*time.Millisecond, 300*time.Millisecond, 4
+	auditEvents, requestRows, waiting, approvalSupply = 400, 50, 10, 200
+	if err := run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(os.TempDir(), "results-*.txt"))
+	if len(files) != 1 {
+		t.Fatalf("results files: %v", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := string(b)
+	t.Log("\n" + table)
+	lines := strings.Split(table, "\n")
+	for _, name := range []string{
+		"check API POST /api/v1/check",
+		"audit search by actor (0k events)",
+		"submit + approve workflows (16 at once)",
+		"check API, constant half capacity for 300ms",
+		"server resident memory, peak of the run",
+	} {
+		i := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, name+" ") })
+		if i < 0 || i+1 >= len(lines) {
+			t.Fatalf("no row %q", name)
+		}
+		pg, lite := lines[i], lines[i+1]
+		if !strings.Contains(pg, " PostgreSQL ") || !strings.HasPrefix(strings.TrimSpace(lite), "SQLite ") {
+			t.Errorf("row %q is not on PostgreSQL then SQLite:\n%s\n%s", name, pg, lite)
+		}
+		if !strings.HasPrefix(name, "server resident memory") && (!counted.MatchString(pg) || !counted.MatchString(lite)) {
+			t.Errorf("row %q has no statement counts:\n%s\n%s", name, pg, lite)
+		}
+	}
+	if n := strings.Count(table, "(under the 150 MB limit)"); n != 2 {
+		t.Errorf("%d memory verdicts, want one per database", n)
+	}
 }

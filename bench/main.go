@@ -9,15 +9,12 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -39,8 +36,8 @@ import (
 
 // settings, from the environment so a quick run is possible; the defaults are the report's.
 var (
-	measureFor  = envDuration("BENCH_DURATION", 10*time.Second) // each closed-loop measurement
-	steadyFor   = envDuration("BENCH_STEADY", 60*time.Second)   // the constant-rate run
+	measureFor  = envDuration("BENCH_DURATION", 5*time.Second) // each closed-loop measurement
+	steadyFor   = envDuration("BENCH_STEADY", 30*time.Second)  // the constant-rate run
 	connections = envInt("BENCH_CONNECTIONS", 64)
 	auditEvents = envInt("BENCH_AUDIT_EVENTS", 1_000_000)
 	requestRows = envInt("BENCH_REQUESTS", 100_000)
@@ -127,6 +124,10 @@ func run(ctx context.Context) error {
 	if err := checkRows(); err != nil {
 		return err
 	}
+	dialects, err := databases()
+	if err != nil {
+		return err
+	}
 	started := time.Now()
 	tmp, err := os.MkdirTemp("", "elevate-bench-")
 	if err != nil {
@@ -134,32 +135,68 @@ func run(ctx context.Context) error {
 	}
 	defer os.RemoveAll(tmp)
 	say("building elevate")
-	bin, err := testkit.Build(".", tmp)
+	root, err := testkit.ModuleRoot()
 	if err != nil {
 		return err
+	}
+	bin, err := testkit.Build(root, tmp)
+	if err != nil {
+		return err
+	}
+	ref := httptestServer(reference())
+	defer ref.Close()
+
+	// Each database gets a run of its own, one after the other, on the same data; each run
+	// measures its references again, so every ratio compares figures taken minutes apart.
+	var runs []*dbRun
+	for _, dialect := range dialects {
+		d := &dbRun{dialect: dialect}
+		runs = append(runs, d)
+		say("%s: the run begins", dialectNames[dialect])
+		if err := d.measure(ctx, bin, tmp, ref); err != nil {
+			return fmt.Errorf("%s: %w", dialectNames[dialect], err)
+		}
 	}
 
-	// A schema of our own on the PostgreSQL server.
-	adminDB, err := store.Open(postgresURL())
+	report := render(runs, started)
+	fmt.Print(report)
+	// A run of some rows only is for a quick look: its table goes to the temporary directory.
+	dir := filepath.Join(root, "bench")
+	if !everyRow() || len(dialects) < len(dialectNames) {
+		dir = os.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	file := filepath.Join(dir, "results-"+started.UTC().Format("20060102-150405")+".txt")
+	if err := os.WriteFile(file, []byte(report), 0o644); err != nil {
+		return err
+	}
+	fmt.Println("written to", file)
+	for _, d := range runs {
+		if err := d.failure(); err != nil {
+			return fmt.Errorf("%s: %w", dialectNames[d.dialect], err)
+		}
+	}
+	return nil
+}
+
+// measure runs every selected row on a fresh database of d's dialect, loaded with the same
+// data, through its own `elevate serve`.
+func (d *dbRun) measure(ctx context.Context, bin, tmp string, ref *refServer) error {
+	rows := []row{}
+	var measured []*result
+	defer func() { d.rows, d.measured = rows, measured }()
+	add := func(r row) {
+		rows = append(rows, r)
+		say("%-44s %10.0f/s  p50 %-9s p95 %-9s p99 %-9s %s", r.name, r.rate, ms(r.p50), ms(r.p95), ms(r.p99), r.note)
+	}
+
+	dbURL, drop, err := emptyDatabase(ctx, d.dialect, tmp)
 	if err != nil {
 		return err
 	}
-	defer adminDB.Close()
-	if err := adminDB.Ping(ctx); err != nil {
-		return fmt.Errorf("PostgreSQL at %s: %w", postgresURL(), err)
-	}
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	schema := "bench_" + hex.EncodeToString(b)
-	if err := adminDB.ExecRaw(ctx, "CREATE SCHEMA "+schema); err != nil {
-		return err
-	}
-	defer adminDB.ExecRaw(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-	u, _ := url.Parse(postgresURL())
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	dbURL := u.String()
+	defer drop()
 
 	say("loading the demo organisation")
 	o, err := testkit.Seed(ctx, dbURL)
@@ -190,7 +227,7 @@ func run(ctx context.Context) error {
 
 	say("starting elevate serve")
 	// The per-token limit on checks is lifted: the benchmark measures what a process can do.
-	p, err := testkit.Start(bin, map[string]string{"ELEVATE_DATABASE_URL": dbURL, "ELEVATE_LOG_LEVEL": "warn", "ELEVATE_CHECK_RATE": "1000000"})
+	p, err := testkit.Start(bin, serveEnv(dbURL))
 	if err != nil {
 		return err
 	}
@@ -214,16 +251,6 @@ func run(ctx context.Context) error {
 	defer mem.stop()
 	// The server's own statement and round-trip counters, read around each measurement.
 	server := func() (uint64, uint64) { return scrapeCounts(ctx, p.Base) }
-
-	ref := httptestServer(reference())
-	defer ref.Close()
-
-	rows := []row{}
-	var measured []*result
-	add := func(r row) {
-		rows = append(rows, r)
-		say("%-44s %10.0f/s  p50 %-9s p95 %-9s p99 %-9s %s", r.name, r.rate, ms(r.p50), ms(r.p95), ms(r.p99), r.note)
-	}
 
 	// 1. The check API against a bare Echo handler.
 	var checkRes *result
@@ -303,12 +330,13 @@ func run(ctx context.Context) error {
 		measured = append(measured, pk)
 		// Each filter matches events that are all older than the checks.
 		k := auditEvents / 2
-		for _, s := range []struct{ name, query string }{
+		searches := []struct{ name, query string }{
 			{"actor", "actor=person0042@bench.example"},
 			{"action", "action=" + benchActions()[7].String()},
 			{"target", fmt.Sprintf("target_type=request&target_id=r-%d", k/7)},
 			{"request id", fmt.Sprintf("request_id=req-%d", k/7)},
-		} {
+		}
+		for _, s := range searches {
 			r := closedLoop(ctx, connections, measureFor, server, page("/audit?"+s.query))
 			add(r.row(fmt.Sprintf("audit search by %s (%dk events)", s.name, auditEvents/1000), "key lookup", pk.rate()))
 			measured = append(measured, r)
@@ -381,47 +409,21 @@ func run(ctx context.Context) error {
 			}
 			return err
 		})
-		r := steady.row(fmt.Sprintf("check API, constant %.0f/s for %v", rate, steadyFor), "check capacity", checkRes.rate())
-		r.note = fmt.Sprintf("%d calls, %d errors, max %s", steady.count(), steady.errors.Load(), ms(steady.max()))
+		r := steady.row(fmt.Sprintf("check API, constant half capacity for %v", steadyFor), "check capacity", checkRes.rate())
+		r.note = fmt.Sprintf("%.0f/s: %d calls, %d errors, max %s", rate, steady.count(), steady.errors.Load(), ms(steady.max()))
 		add(r)
 	}
 
 	mem.stop()
 	_, hwm, _ := p.RSS()
-	peakRSS := max(mem.peak.Load(), hwm)
+	d.peakRSS = max(mem.peak.Load(), hwm)
 	verdict := "under the 150 MB limit"
-	if peakRSS >= memoryLimit {
+	if d.peakRSS >= memoryLimit {
 		verdict = "OVER the 150 MB limit"
 	}
 	rows = append(rows, row{name: "server resident memory, peak of the run", ratio: -1,
-		note: fmt.Sprintf("%d MB (%s)", peakRSS>>20, verdict)})
-
-	report := render(rows, started)
-	fmt.Print(report)
-	// A run of some rows only is for a quick look: its table goes to the temporary directory.
-	dir := "bench"
-	if !everyRow() {
-		dir = os.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	file := filepath.Join(dir, "results-"+started.UTC().Format("20060102-150405")+".txt")
-	if err := os.WriteFile(file, []byte(report), 0o644); err != nil {
-		return err
-	}
-	fmt.Println("written to", file)
-	if steady != nil && steady.errors.Load() > 0 {
-		return fmt.Errorf("the constant-rate run had %d errors; first: %v", steady.errors.Load(), steady.firstErr())
-	}
-	for _, r := range measured {
-		if r.errors.Load() > 0 {
-			return fmt.Errorf("a measurement had %d errors; first: %v", r.errors.Load(), r.firstErr())
-		}
-	}
-	if peakRSS >= memoryLimit {
-		return fmt.Errorf("server resident memory peaked at %d MB", peakRSS>>20)
-	}
+		note: fmt.Sprintf("%d MB (%s)", d.peakRSS>>20, verdict)})
+	d.steady = steady
 	return nil
 }
 
@@ -890,33 +892,71 @@ func ms(d time.Duration) string {
 	return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000)
 }
 
-func render(rows []row, started time.Time) string {
+// render prints one table: each measurement on one line per database, PostgreSQL first, so a
+// row's SQLite figures sit right under its PostgreSQL ones.
+func render(runs []*dbRun, started time.Time) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
-	fmt.Fprintf(&b, "Elevate benchmark, %s on %s (%d CPUs, %s/%s, %s); client, server and PostgreSQL share the machine.\n",
+	var names []string
+	for _, d := range runs {
+		names = append(names, dialectNames[d.dialect])
+	}
+	fmt.Fprintf(&b, "Elevate benchmark, %s on %s (%d CPUs, %s/%s, %s); client, server and database share the machine.\n",
 		started.UTC().Format(time.RFC3339), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
-	fmt.Fprintf(&b, "Closed loops: %d connections for %v each after a warm-up; server log level warn, per-token check limit lifted. Ratios are to the reference named, measured in this run.\n\n",
+	fmt.Fprintf(&b, "Databases: %s, one after the other, each loaded with the same data and served by its own `elevate serve`;\n", strings.Join(names, ", "))
+	fmt.Fprintf(&b, "each database's run measures its own references, and ratios are to the reference named, from the same database's run.\n")
+	fmt.Fprintf(&b, "Closed loops: %d connections for %v each after a warm-up; server log level warn, per-token check limit lifted.\n",
 		connections, measureFor)
-	fmt.Fprintf(&b, "Statements and round trips (a transaction's BEGIN and COMMIT included) are per call, from the server's own counters on /metrics\n")
-	fmt.Fprintf(&b, "(this process's for the approval rows), background jobs included.\n\n")
-	fmt.Fprintf(&b, "%-46s %12s %10s %10s %10s %8s  %-15s %6s %6s  %s\n", "measurement", "rate", "p50", "p95", "p99", "ratio", "reference", "stmts", "trips", "notes")
-	fmt.Fprintf(&b, "%s\n", strings.Repeat("-", 150))
-	for _, r := range rows {
-		rate, ratio, stmts, trips := "-", "-", "-", "-"
-		if r.statements >= 0 && r.rate > 0 {
-			stmts, trips = fmt.Sprintf("%.1f", r.statements), fmt.Sprintf("%.1f", r.roundTrips)
-		}
-		if r.rate > 0 {
-			unit := r.unit
-			if unit == "" {
-				unit = "req"
+	fmt.Fprintf(&b, "Statements and round trips (a transaction's BEGIN and COMMIT included) are per call, from the server's own counters\n")
+	fmt.Fprintf(&b, "on /metrics (this process's for the approval rows), background jobs included.\n\n")
+	fmt.Fprintf(&b, "%-46s %-10s %14s %10s %10s %10s %8s  %-15s %6s %6s  %s\n", "measurement", "database", "rate", "p50", "p95", "p99", "ratio", "reference", "stmts", "trips", "notes")
+	fmt.Fprintf(&b, "%s\n", strings.Repeat("-", 160))
+	for _, name := range rowNames(runs) {
+		first := true
+		for _, d := range runs {
+			for _, r := range d.rows {
+				if r.name != name {
+					continue
+				}
+				label := ""
+				if first {
+					label, first = name, false
+				}
+				b.WriteString(r.line(label, dialectNames[d.dialect]))
 			}
-			rate = fmt.Sprintf("%.0f %s/s", r.rate, unit)
 		}
-		if r.ratio >= 0 {
-			ratio = fmt.Sprintf("%.3f", r.ratio)
-		}
-		fmt.Fprintf(&b, "%-46s %12s %10s %10s %10s %8s  %-15s %6s %6s  %s\n", r.name, rate, ms(r.p50), ms(r.p95), ms(r.p99), ratio, r.ref, stmts, trips, r.note)
 	}
 	return b.String()
+}
+
+// rowNames lists every run's row names once, in the order the rows were measured.
+func rowNames(runs []*dbRun) []string {
+	var out []string
+	for _, d := range runs {
+		for _, r := range d.rows {
+			if !slices.Contains(out, r.name) {
+				out = append(out, r.name)
+			}
+		}
+	}
+	return out
+}
+
+// line is r as one line of the table, labelled name (empty under the row's first line).
+func (r row) line(name, database string) string {
+	rate, ratio, stmts, trips := "-", "-", "-", "-"
+	if r.statements >= 0 && r.rate > 0 {
+		stmts, trips = fmt.Sprintf("%.1f", r.statements), fmt.Sprintf("%.1f", r.roundTrips)
+	}
+	if r.rate > 0 {
+		unit := r.unit
+		if unit == "" {
+			unit = "req"
+		}
+		rate = fmt.Sprintf("%.0f %s/s", r.rate, unit)
+	}
+	if r.ratio >= 0 {
+		ratio = fmt.Sprintf("%.3f", r.ratio)
+	}
+	return strings.TrimRight(fmt.Sprintf("%-46s %-10s %14s %10s %10s %10s %8s  %-15s %6s %6s  %s", name, database, rate, ms(r.p50), ms(r.p95), ms(r.p99), ratio, r.ref, stmts, trips, r.note), " ") + "\n"
 }
