@@ -38,6 +38,44 @@ func TestDatabasesDefaultToBothAndRefuseUnknownNames(t *testing.T) {
 	}
 }
 
+// Every server gets as many submits as approvals from a 2-replica flow loop, and no flow
+// submits and approves on the same one.
+func TestReplicaFlowsSubmitOnOneServerAndApproveOnTheOther(t *testing.T) {
+	bases := []string{"a", "b"}
+	submits, approvals := map[string]int{}, map[string]int{}
+	for k := int64(1); k <= 100; k++ {
+		s, a := pair(k, bases)
+		if s == a {
+			t.Fatalf("flow %d submits and approves on %s", k, s)
+		}
+		submits[s]++
+		approvals[a]++
+	}
+	for _, b := range bases {
+		if submits[b] != 50 || approvals[b] != 50 {
+			t.Errorf("server %s: %d submits, %d approvals; want 50 and 50", b, submits[b], approvals[b])
+		}
+	}
+}
+
+func TestStartRowPrintsTheMedianAndTheBestAndJudgesTheMedian(t *testing.T) {
+	ms := func(n ...int) []time.Duration {
+		var out []time.Duration
+		for _, x := range n {
+			out = append(out, time.Duration(x)*time.Millisecond)
+		}
+		return out
+	}
+	r := startRow(ms(900, 300, 2000, 700, 1500))
+	if r.p50 != 900*time.Millisecond || !strings.Contains(r.note, "best 300.00ms") || !strings.Contains(r.note, ": met") {
+		t.Errorf("row: p50 %v, note %q", r.p50, r.note)
+	}
+	r = startRow(ms(300, 1200, 1100, 200, 1300))
+	if r.p50 != 1100*time.Millisecond || !strings.Contains(r.note, ": missed") {
+		t.Errorf("row: p50 %v, note %q", r.p50, r.note)
+	}
+}
+
 // The loaders write the same data on both databases, through SQL each of them reads back:
 // decided requests in the past, waiting ones in the inbox, the approval supply pending, and a
 // chain of audit events that verifies.
@@ -100,14 +138,15 @@ func TestLoadersFillBothDatabases(t *testing.T) {
 var counted = regexp.MustCompile(`  [a-zA-Z ]+ +\d+\.\d +\d+\.\d`)
 
 // A short run of every group on both databases prints each row for each database, PostgreSQL
-// then SQLite, each with its own memory verdict.
+// then SQLite, each with its own memory verdict: the cold starts, the one-connection searches
+// with their verdicts, and the 2-replica flows (PostgreSQL only).
 func TestShortRunMeasuresEveryRowOnBothDatabases(t *testing.T) {
 	t.Setenv("TMPDIR", t.TempDir())
 	t.Setenv("ELEVATE_BENCH_ROWS", strings.Join(groups, ","))
 	t.Setenv("ELEVATE_BENCH_DATABASES", "postgres,sqlite")
 	t.Setenv("ELEVATE_BENCH_POSTGRES_URL", testenv.PostgresURL())
-	measureFor, steadyFor, connections = 300*time.Millisecond, 300*time.Millisecond, 4
-	auditEvents, requestRows, waiting, approvalSupply = 400, 50, 10, 200
+	measureFor, steadyFor, soloFor, connections = 300*time.Millisecond, 300*time.Millisecond, 200*time.Millisecond, 4
+	auditEvents, requestRows, waiting, approvalSupply, coldStarts = 400, 50, 10, 200, 2
 	if err := run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -123,8 +162,12 @@ func TestShortRunMeasuresEveryRowOnBothDatabases(t *testing.T) {
 	t.Log("\n" + table)
 	lines := strings.Split(table, "\n")
 	for _, name := range []string{
+		"cold start to ready, empty database",
 		"check API POST /api/v1/check",
 		"audit search by actor (0k events)",
+		"audit event by key, 1 connection (reference)",
+		"audit search by actor, 1 connection",
+		"audit search by request id, 1 connection",
 		"submit + approve workflows (16 at once)",
 		"check API, constant half capacity for 300ms",
 		"server resident memory, peak of the run",
@@ -137,9 +180,23 @@ func TestShortRunMeasuresEveryRowOnBothDatabases(t *testing.T) {
 		if !strings.Contains(pg, " PostgreSQL ") || !strings.HasPrefix(strings.TrimSpace(lite), "SQLite ") {
 			t.Errorf("row %q is not on PostgreSQL then SQLite:\n%s\n%s", name, pg, lite)
 		}
-		if !strings.HasPrefix(name, "server resident memory") && (!counted.MatchString(pg) || !counted.MatchString(lite)) {
+		if !strings.HasPrefix(name, "server resident memory") && !strings.HasPrefix(name, "cold start") && (!counted.MatchString(pg) || !counted.MatchString(lite)) {
 			t.Errorf("row %q has no statement counts:\n%s\n%s", name, pg, lite)
 		}
+		verdict := map[bool]string{true: "target p95 ≤ 20 ms: "}[strings.HasPrefix(name, "audit search by") && strings.HasSuffix(name, ", 1 connection")]
+		if strings.HasPrefix(name, "cold start") {
+			verdict = "target median ≤ 1 s: "
+		}
+		if verdict != "" && (!strings.Contains(pg, verdict) || !strings.Contains(lite, verdict)) {
+			t.Errorf("row %q has no verdict %q:\n%s\n%s", name, verdict, pg, lite)
+		}
+	}
+	replicas := lines[slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "submit + approve, 2 replicas") })]
+	if !strings.Contains(replicas, "flows/s") || !strings.Contains(replicas, "one process") {
+		t.Errorf("the replicas row has no PostgreSQL figures: %s", replicas)
+	}
+	if next := lines[slices.Index(lines, replicas)+1]; !strings.Contains(next, "PostgreSQL only") {
+		t.Errorf("the replicas row's SQLite line does not say why it is empty: %s", next)
 	}
 	if n := strings.Count(table, "(under the 150 MB limit)"); n != 2 {
 		t.Errorf("%d memory verdicts, want one per database", n)

@@ -49,7 +49,7 @@ const memoryLimit = 150 << 20
 // groups are the measurements ELEVATE_BENCH_ROWS may name (comma-separated; unset or "all"
 // runs every one). A group brings its reference along; steady brings the check API it runs at
 // half of.
-var groups = []string{"check", "inbox", "page", "audit-search", "export", "approval", "flows", "steady"}
+var groups = []string{"start", "check", "inbox", "page", "audit-search", "export", "approval", "flows", "steady"}
 
 // everyRow reports whether ELEVATE_BENCH_ROWS leaves the whole bench to run.
 func everyRow() bool {
@@ -190,6 +190,16 @@ func (d *dbRun) measure(ctx context.Context, bin, tmp string, ref *refServer) er
 	add := func(r row) {
 		rows = append(rows, r)
 		say("%-44s %10.0f/s  p50 %-9s p95 %-9s p99 %-9s %s", r.name, r.rate, ms(r.p50), ms(r.p95), ms(r.p99), r.note)
+	}
+
+	// 0. Cold start, before anything else runs on this database.
+	if selected("start") {
+		say("measuring: %d cold starts on an empty %s database", coldStarts, dialectNames[d.dialect])
+		starts, err := coldStartTimes(ctx, bin, d.dialect, tmp, coldStarts)
+		if err != nil {
+			return err
+		}
+		add(startRow(starts))
 	}
 
 	dbURL, drop, err := emptyDatabase(ctx, d.dialect, tmp)
@@ -341,6 +351,18 @@ func (d *dbRun) measure(ctx context.Context, bin, tmp string, ref *refServer) er
 			add(r.row(fmt.Sprintf("audit search by %s (%dk events)", s.name, auditEvents/1000), "key lookup", pk.rate()))
 			measured = append(measured, r)
 		}
+		// The same first pages one at a time: with nothing queued before it, a call's p95 is
+		// the search's own latency, which is what the 20 ms target is about.
+		say("measuring: the same pages on 1 connection (%v each)", soloFor)
+		pk1 := closedLoop(ctx, 1, soloFor, server, page(fmt.Sprintf("/audit/%d", auditEvents/2)))
+		add(pk1.row("audit event by key, 1 connection (reference)", "", 0))
+		measured = append(measured, pk1)
+		for _, s := range searches {
+			r := closedLoop(ctx, 1, soloFor, server, page("/audit?"+s.query))
+			add(target(r.row(fmt.Sprintf("audit search by %s, 1 connection", s.name), "key lookup", pk1.rate()),
+				"p95", r.quantile(0.95) <= searchP95, "≤ 20 ms"))
+			measured = append(measured, r)
+		}
 	}
 
 	// Export everything, streamed; the server's memory is watched throughout.
@@ -377,19 +399,42 @@ func (d *dbRun) measure(ctx context.Context, bin, tmp string, ref *refServer) er
 	// 4. Submit + approve workflows through the API.
 	if selected("flows") {
 		flows := closedLoop(ctx, 16, measureFor, server, func(ctx context.Context) error {
-			id, _, err := o.Submit(ctx, p.Base, testkit.Requesters[0])
+			return flow(ctx, o, p.Base, p.Base)
+		})
+		add(target(flows.row("submit + approve workflows (16 at once)", "check API", checkRes.rate()),
+			"rate", flows.rate() >= flowsTarget, "≥ 500 flows/s"))
+		rows[len(rows)-1].unit = "flows"
+		measured = append(measured, flows)
+
+		// The same 16 workers against two processes on one PostgreSQL: the calls alternate,
+		// half submitting on the first and approving on the second, half the other way.
+		name := "submit + approve, 2 replicas on one database"
+		if d.dialect != store.Postgres {
+			rows = append(rows, row{name: name, ratio: -1, note: "PostgreSQL only: replicas share a PostgreSQL server, not a SQLite file"})
+		} else {
+			say("starting a second elevate serve on the same schema")
+			p2, err := testkit.Start(bin, serveEnv(dbURL))
 			if err != nil {
 				return err
 			}
-			st, out, err := o.Act(ctx, p.Base, testkit.Approvers[0], id, "approve")
-			if err == nil && st != http.StatusOK {
-				err = fmt.Errorf("approve answered %d %v", st, out)
+			bases := []string{p.Base, p2.Base}
+			var next atomic.Int64
+			both := func() (uint64, uint64) {
+				s1, t1 := scrapeCounts(ctx, p.Base)
+				s2, t2 := scrapeCounts(ctx, p2.Base)
+				return s1 + s2, t1 + t2
 			}
-			return err
-		})
-		add(flows.row("submit + approve workflows (16 at once)", "check API", checkRes.rate()))
-		rows[len(rows)-1].unit = "flows"
-		measured = append(measured, flows)
+			replicas := closedLoop(ctx, 16, measureFor, both, func(ctx context.Context) error {
+				submit, approve := pair(next.Add(1), bases)
+				return flow(ctx, o, submit, approve)
+			})
+			if err := p2.Stop(); err != nil {
+				say("the second server did not stop cleanly: %v", err)
+			}
+			add(replicas.row(name, "one process", flows.rate()))
+			rows[len(rows)-1].unit = "flows"
+			measured = append(measured, replicas)
+		}
 	}
 
 	// 5. Mail.
@@ -905,10 +950,10 @@ func render(runs []*dbRun, started time.Time) string {
 		started.UTC().Format(time.RFC3339), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 	fmt.Fprintf(&b, "Databases: %s, one after the other, each loaded with the same data and served by its own `elevate serve`;\n", strings.Join(names, ", "))
 	fmt.Fprintf(&b, "each database's run measures its own references, and ratios are to the reference named, from the same database's run.\n")
-	fmt.Fprintf(&b, "Closed loops: %d connections for %v each after a warm-up; server log level warn, per-token check limit lifted.\n",
-		connections, measureFor)
-	fmt.Fprintf(&b, "Statements and round trips (a transaction's BEGIN and COMMIT included) are per call, from the server's own counters\n")
-	fmt.Fprintf(&b, "on /metrics (this process's for the approval rows), background jobs included.\n\n")
+	fmt.Fprintf(&b, "Closed loops: %d connections for %v each after a warm-up (the \"1 connection\" rows: one for %v); server log level warn,\n",
+		connections, measureFor, soloFor)
+	fmt.Fprintf(&b, "per-token check limit lifted. Statements and round trips (a transaction's BEGIN and COMMIT included) are per call, from the\n")
+	fmt.Fprintf(&b, "server's own counters on /metrics (both servers' for the replicas row, this process's for the approval rows), background jobs included.\n\n")
 	fmt.Fprintf(&b, "%-46s %-10s %14s %10s %10s %10s %8s  %-15s %6s %6s  %s\n", "measurement", "database", "rate", "p50", "p95", "p99", "ratio", "reference", "stmts", "trips", "notes")
 	fmt.Fprintf(&b, "%s\n", strings.Repeat("-", 160))
 	for _, name := range rowNames(runs) {
