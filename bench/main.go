@@ -1,10 +1,13 @@
 // Command bench is `make bench`: it measures Elevate on this machine against references
-// measured in the same run, prints one table of ratios with p50/p99, and writes it to
+// measured in the same run, prints one table of ratios with p50/p95/p99, and writes it to
 // bench/results-<time>.txt so runs can be compared. It only targets loopback, and every
 // load is bounded in time and in concurrency.
 //
-// It needs PostgreSQL (ELEVATE_BENCH_POSTGRES_URL, else ELEVATE_TEST_POSTGRES_URL, else
-// postgres://postgres@127.0.0.1:5432/test) and works in a schema of its own, dropped at the end.
+// It measures every row on PostgreSQL and then on SQLite (ELEVATE_BENCH_DATABASES picks), each
+// loaded with the same data and served by its own `elevate serve`. PostgreSQL is
+// ELEVATE_BENCH_POSTGRES_URL, else ELEVATE_TEST_POSTGRES_URL, else
+// postgres://postgres@127.0.0.1:5432/test, in a schema of its own dropped at the end; SQLite is
+// a new file in a temporary directory.
 package main
 
 import (
