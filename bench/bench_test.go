@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -200,5 +201,22 @@ func TestShortRunMeasuresEveryRowOnBothDatabases(t *testing.T) {
 	}
 	if n := strings.Count(table, "(under the 150 MB limit)"); n != 2 {
 		t.Errorf("%d memory verdicts, want one per database", n)
+	}
+}
+
+// The check reference reads the check API's request and answers a constant of the same shape;
+// a body that is not that request is a 400, so the reference cannot skip the decoding.
+func TestReferenceDecodesTheCheckRequest(t *testing.T) {
+	srv := httptest.NewServer(reference())
+	defer srv.Close()
+	ctx := context.Background()
+	st, out, err := testkit.Call(ctx, "POST", srv.URL+"/api/v1/check", "elc_x", map[string]string{"user": "u@example.com", "task": "exchange/New-JournalRule"})
+	if err != nil || st != 200 || out["allowed"] != true || out["reason"] != "grant" || out["request_id"] == "" || out["expires_at"] == "" {
+		t.Errorf("a check: %d %v %v", st, out, err)
+	}
+	for _, body := range []any{map[string]string{"user": "u@example.com"}, []int{1}} {
+		if st, _, _ := testkit.Call(ctx, "POST", srv.URL+"/api/v1/check", "elc_x", body); st != 400 {
+			t.Errorf("%v: %d, want 400", body, st)
+		}
 	}
 }

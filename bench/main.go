@@ -270,9 +270,13 @@ func (d *dbRun) measure(ctx context.Context, bin, tmp string, ref *refServer) er
 	if selected("check") || selected("steady") || selected("flows") {
 		say("measuring: bare Echo, then the check API (%d connections, %v each)", connections, measureFor)
 		echoRes := closedLoop(ctx, connections, measureFor, nil, func(ctx context.Context) error {
-			return get(ctx, nil, ref.URL+"/ping")
+			st, out, err := o.CheckAccess(ctx, ref.URL, grantee, o.JournalTask)
+			if err == nil && (st != http.StatusOK || out["allowed"] != true) {
+				err = fmt.Errorf("the reference answered %d %v", st, out)
+			}
+			return err
 		})
-		add(echoRes.row("bare Echo GET /ping (reference)", "", 0))
+		add(echoRes.row("bare Echo POST /api/v1/check (reference)", "", 0))
 		checkRes = closedLoop(ctx, connections, measureFor, server, func(ctx context.Context) error {
 			st, out, err := o.CheckAccess(ctx, p.Base, grantee, o.JournalTask)
 			if err != nil {
