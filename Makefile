@@ -28,13 +28,16 @@ test: deps
 lint:
 	./scripts/lint.sh
 
-# Measures the check API, the inbox, audit search and export, approvals, workflows and memory
-# against references measured in the same run, on PostgreSQL; prints one table and writes it to
-# bench/results-<time>.txt (about six minutes). Then the Go benchmarks, once each: mail delivery
-# through the outbox beside a plain SMTP client. Not part of `make test`.
-# ELEVATE_BENCH_ROWS=check,audit-search (groups: check, inbox, page, audit-search, export,
+# Measures cold start, the check API, the inbox, audit search and export, approvals, workflows
+# (on one process and on two replicas) and memory against references measured in the same run,
+# on PostgreSQL and then on SQLite, each loaded with the same data; prints one table with each
+# row's two databases one under the other and writes it to bench/results-<time>.txt (about ten
+# minutes). Then the Go benchmarks, once each: mail delivery through the outbox beside a plain
+# SMTP client. Not part of `make test`.
+# ELEVATE_BENCH_ROWS=check,audit-search (groups: start, check, inbox, page, audit-search, export,
 # approval, flows, steady) runs only those rows, loads only what they read, skips the Go
-# benchmarks and writes its table to the temporary directory.
+# benchmarks and writes its table to the temporary directory; ELEVATE_BENCH_DATABASES=sqlite
+# (postgres, sqlite) measures only those databases, and also writes to the temporary directory.
 bench: deps
 	go run ./bench
 	if [ -z "$$ELEVATE_BENCH_ROWS" ] || [ "$$ELEVATE_BENCH_ROWS" = all ]; then go test -run '^$$' -bench . -benchtime 1x ./...; fi

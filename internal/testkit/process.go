@@ -354,12 +354,14 @@ func (o *Org) CheckAccess(ctx context.Context, base, user, task string) (int, ma
 }
 
 // Session is a signed-in browser without JavaScript: a cookie jar and the CSRF token of the
-// last page it loaded.
+// last page it loaded. Its calls may run at once (as `make bench` sends them); Location is then
+// the last answer's, to be read once they have ended.
 type Session struct {
 	Base string
 	// Location is where the last answer redirected to, if it did.
 	Location string
 	http     *http.Client
+	mu       sync.Mutex // guards Location and csrf while calls run
 	csrf     string
 }
 
@@ -391,7 +393,9 @@ func (s *Session) Get(ctx context.Context, path string) (int, string, error) {
 
 // Post sends a form with the session's CSRF token.
 func (s *Session) Post(ctx context.Context, path string, form url.Values) (int, string, error) {
+	s.mu.Lock()
 	form.Set("_csrf", s.csrf)
+	s.mu.Unlock()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.Base+path, strings.NewReader(form.Encode()))
 	if err != nil {
 		return 0, "", err
@@ -406,8 +410,10 @@ func (s *Session) do(req *http.Request) (int, string, error) {
 		return 0, "", err
 	}
 	defer resp.Body.Close()
-	s.Location = resp.Header.Get("Location")
 	b, err := io.ReadAll(resp.Body)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Location = resp.Header.Get("Location")
 	if m := csrfField.FindSubmatch(b); m != nil {
 		s.csrf = html.UnescapeString(string(m[1]))
 	}

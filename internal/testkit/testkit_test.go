@@ -1,8 +1,14 @@
 package testkit
 
 import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -28,5 +34,33 @@ func TestSetupLinkIsFoundOnItsLineOnly(t *testing.T) {
 		if got := setupLink.FindString(line); got != want {
 			t.Errorf("%q: found %q, want %q", line, got, want)
 		}
+	}
+}
+
+// One session's pages may load at once (the benchmark's closed loops share one); run with -race,
+// this fails if a call writes the session's state unguarded.
+func TestSessionCallsMayRunAtOnce(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", r.URL.Path)
+		fmt.Fprintf(w, `<input name="_csrf" value="token-%s">`, r.URL.Path)
+	}))
+	defer srv.Close()
+	jar, _ := cookiejar.New(nil)
+	s := &Session{Base: srv.URL, http: &http.Client{Jar: jar}}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				if st, _, err := s.Get(context.Background(), fmt.Sprintf("/p%d", i)); err != nil || st != http.StatusOK {
+					t.Errorf("get: %d %v", st, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if s.Location == "" || s.csrf != "token-"+s.Location {
+		t.Errorf("after the calls: location %q, token %q", s.Location, s.csrf)
 	}
 }
