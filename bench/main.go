@@ -319,6 +319,20 @@ func (d *dbRun) measure(ctx context.Context, bin, tmp string, ref *refServer) er
 			pg := closedLoop(ctx, connections, measureFor, server, signedIn("/profile"))
 			add(pg.row("signed-in page GET /profile", "trivial page", trivial.rate()))
 			measured = append(measured, pg)
+			// The overview of the whole organisation, as an administrator reads it.
+			admin, err := o.SignIn(ctx, p.Base, testkit.AdminEmail)
+			if err != nil {
+				return err
+			}
+			ov := closedLoop(ctx, connections, measureFor, server, func(ctx context.Context) error {
+				st, _, err := admin.Get(ctx, "/overview")
+				if err == nil && st != http.StatusOK {
+					err = fmt.Errorf("/overview answered %d", st)
+				}
+				return err
+			})
+			add(ov.row(fmt.Sprintf("overview /overview (%dk requests)", requestRows/1000), "trivial page", trivial.rate()))
+			measured = append(measured, ov)
 		}
 		if selected("inbox") {
 			inbox := closedLoop(ctx, connections, measureFor, server, signedIn("/approvals"))
