@@ -91,3 +91,10 @@ func bulkButton(decision string) string {
 	}
 	return "btn-primary bg-emerald-700 hover:bg-emerald-800 sm:flex-1"
 }
+
+// reviewLabel names an approve or deny button after the request it decides ("Approve Rhea
+// Requester's request for Mailbox admin"), so a screen reader tells one card's buttons from
+// another's.
+func reviewLabel(verb string, vm CardVM) string {
+	return verb + " " + vm.Requester + "'s request for " + vm.Scope
+}
