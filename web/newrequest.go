@@ -85,7 +85,8 @@ func (s *Server) newRequestVM(c echo.Context, u pam.User, in requestInput) (reqv
 			order = append(order, label)
 		}
 		g.Items = append(g.Items, reqview.ScopeItem{Name: p.ScopeName, Kind: p.ScopeType.Label(), Sub: approvalLine(p) + ", up to " + pam.FormatDuration(p.MaxDuration),
-			Href: "/requests/new?policy=" + p.ID + "&q=" + q, Selected: p.ID == in.PolicyID})
+			// #chosen: on a phone the form is below the list; the page opens at the form.
+			Href: "/requests/new?policy=" + p.ID + "&q=" + q + "#chosen", Selected: p.ID == in.PolicyID})
 	}
 	sort.SliceStable(order, func(i, j int) bool {
 		return rank(order[i]) < rank(order[j]) || rank(order[i]) == rank(order[j]) && order[i] < order[j]

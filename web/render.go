@@ -48,7 +48,7 @@ func (s *Server) nav(c echo.Context) []layout.NavItem {
 		{Label: "Dashboard", Href: "/", TestID: "nav-dashboard"},
 		{Label: "Request access", Href: "/requests/new", TestID: "nav-request"},
 		{Label: "My requests", Href: "/requests", TestID: "nav-requests"},
-		{Label: "Approvals", Href: "/approvals", TestID: "nav-approvals", Badge: s.inboxCount(c, u)},
+		{Label: "Approvals", Href: "/approvals", TestID: "nav-approvals", Badge: s.inboxCount(c, u), CountID: layout.ApprovalsCountID},
 	}
 	if u.Admin || u.Auditor {
 		items = append(items, layout.NavItem{Label: "Overview", Href: "/overview", TestID: "nav-overview"},

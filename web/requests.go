@@ -495,7 +495,7 @@ func (s *Server) reviewRequest(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return s.renderCard(c, http.StatusOK, u, v, afterAction(c, "/approvals"), edit)
+		return s.renderReviewed(c, u, v, afterAction(c, "/approvals"), edit)
 	}
 	return s.posted(c, err, outcome{Next: afterAction(c, "/requests/"+id), Done: msg,
 		Again: func(pe *pam.Error) (templ.Component, error) {
@@ -519,12 +519,27 @@ func reviewedMessage(r pam.Request) string {
 		" It needs " + pam.Count(r.ApprovalsRequired-r.Approvals(), "more approval", "more approvals") + "."
 }
 
-func (s *Server) renderCard(c echo.Context, status int, u pam.User, v access.View, back string, edit func(*reqview.CardVM)) error {
-	card := cardVM(u, v, s.now(), viewerZone(c), back)
+// renderReviewed answers an inline decision with the card and, as out-of-band swaps, what
+// else the decision changed on the page: the navigation's count and, in the inbox, "Decided by
+// you recently". Either read failing only leaves that part as it was.
+func (s *Server) renderReviewed(c echo.Context, u pam.User, v access.View, back string, edit func(*reqview.CardVM)) error {
+	ctx := c.Request().Context()
+	now := s.now()
+	card := cardVM(u, v, now, viewerZone(c), back)
 	if edit != nil {
 		edit(&card)
 	}
-	return render(c, status, reqview.Card(csrfToken(c), card))
+	vm := reqview.ReviewedVM{CSRF: csrfToken(c), Card: card, Waiting: s.inboxCount(c, u),
+		InInbox: back == "/approvals" || strings.HasPrefix(back, "/approvals?")}
+	if vm.InInbox {
+		ds, err := s.access.RecentlyDecided(ctx, u)
+		if err != nil {
+			s.log.Warn("recently decided failed", "request_id", RequestID(c), "error", err.Error())
+			vm.InInbox = false
+		}
+		vm.Decided = decidedRows(ds, now)
+	}
+	return render(c, http.StatusOK, reqview.Reviewed(vm))
 }
 
 func (s *Server) withdrawRequest(c echo.Context) error {

@@ -18,6 +18,12 @@ const Chromium = "/usr/bin/chromium"
 // seconds that drives it; the browser ends with the test. A missing Chromium fails the test.
 func Browser(t testing.TB) context.Context {
 	t.Helper()
+	return BrowserWithin(t, 60*time.Second)
+}
+
+// BrowserWithin is Browser with another bound, for a test that visits many pages.
+func BrowserWithin(t testing.TB, limit time.Duration) context.Context {
+	t.Helper()
 	if _, err := os.Stat(Chromium); err != nil {
 		t.Fatalf("Chromium is required for browser tests (make test installs it): %v", err)
 	}
@@ -36,7 +42,7 @@ func Browser(t testing.TB) context.Context {
 		cancelA()
 		t.Fatalf("start Chromium: %v", err)
 	}
-	ctx, cancelT := context.WithTimeout(bctx, 60*time.Second)
+	ctx, cancelT := context.WithTimeout(bctx, limit)
 	t.Cleanup(func() { cancelT(); cancelB(); cancelA() })
 	return ctx
 }

@@ -21,3 +21,13 @@
     body: form.toString()
   });
 })();
+// After an inline decision htmx swaps in the card with its result line (marked data-focus):
+// move the focus there, so a keyboard or screen-reader user hears the outcome and goes on from
+// the card, not from the top of the page.
+document.addEventListener("htmx:afterSettle", function () {
+  "use strict";
+  var line = document.querySelector("[data-focus]");
+  if (!line) return;
+  line.removeAttribute("data-focus");
+  line.focus();
+});

@@ -140,7 +140,7 @@ func TestBrowserMobileLayout(t *testing.T) {
 	}
 	testkit.Screenshot(t, ctx, "dashboard-375")
 	do(t, ctx, p,
-		chromedp.Click(chromedp.CSS(`summary[aria-label="Menu"]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="menu-button"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`header [data-testid="nav-dashboard"]`)),
 	)
 	testkit.Screenshot(t, ctx, "menu-375")

@@ -143,8 +143,10 @@ func TestBrowserRequestApproveCheckRevoke(t *testing.T) {
 	signInAs(t, ctx, p, "olivia@demo.example", pw[1])
 	do(t, ctx, p,
 		chromedp.Navigate(p.Base+reqPath),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="revoke-open"]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="revoke-open"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="revoke-form"]`)),
-		fill(`#f-reason`, "Team set up; no longer needed."),
+		fill(`[data-testid="field-reason"]`, "Team set up; no longer needed."),
 		chromedp.Click(chromedp.CSS(`[data-testid="revoke"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="flash"]`)),
 	)

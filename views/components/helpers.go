@@ -10,13 +10,24 @@ func inputClass(f FieldVM) string {
 	return "field-input"
 }
 
+// fieldID is the id of a field's control, which its label points at.
+func fieldID(f FieldVM) string { return noteID("f-", f) }
+
+// noteID is the id of a field's control ("f-"), help ("h-") or error ("e-"), unique per Key.
+func noteID(kind string, f FieldVM) string {
+	if f.Key != "" {
+		return kind + f.Name + "-" + f.Key
+	}
+	return kind + f.Name
+}
+
 func describedBy(f FieldVM) string {
 	var ids []string
 	if f.Help != "" {
-		ids = append(ids, "h-"+f.Name)
+		ids = append(ids, noteID("h-", f))
 	}
 	if f.Error != "" {
-		ids = append(ids, "e-"+f.Name)
+		ids = append(ids, noteID("e-", f))
 	}
 	return strings.Join(ids, " ")
 }

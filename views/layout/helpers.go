@@ -46,3 +46,14 @@ func badgeText(n int) string {
 	}
 	return strconv.Itoa(n)
 }
+
+// approvalsCount is the count the navigation's approvals item carries, for the phone's closed
+// menu button (so an approver sees that something waits without opening the menu).
+func approvalsCount(m Meta) int {
+	for _, n := range m.Nav {
+		if n.CountID != "" {
+			return n.Badge
+		}
+	}
+	return 0
+}

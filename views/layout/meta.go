@@ -34,4 +34,10 @@ type NavItem struct {
 	Active bool
 	Badge  int
 	TestID string
+	// CountID names the item's count (ApprovalsCountID), which stays on the page at zero so
+	// that an inline decision can update it; empty for an item whose count never changes in place.
+	CountID string
 }
+
+// ApprovalsCountID is the id stem of the navigation's approvals count.
+const ApprovalsCountID = "count"

@@ -91,3 +91,34 @@ func bulkButton(decision string) string {
 	}
 	return "btn-primary bg-emerald-700 hover:bg-emerald-800 sm:flex-1"
 }
+
+// reviewLabel names an approve or deny button after the request it decides ("Approve Rhea
+// Requester's request for Mailbox admin"), so a screen reader tells one card's buttons from
+// another's.
+func reviewLabel(verb string, vm CardVM) string {
+	return verb + " " + vm.Requester + "'s request for " + vm.Scope
+}
+
+// tasksShown is how many of a card's tasks show before the rest fold under "Show N more".
+const tasksShown = 3
+
+// firstTasks is what a card's Covers shows unfolded.
+func firstTasks(tasks []string) []string {
+	if len(tasks) > tasksShown {
+		return tasks[:tasksShown]
+	}
+	return tasks
+}
+
+// moreTasksLabel opens the folded rest of a card's tasks: "Show 5 more tasks".
+func moreTasksLabel(vm CardVM) string {
+	n := len(vm.Tasks) - tasksShown
+	more := "more tasks"
+	if n == 1 {
+		more = "more task"
+	}
+	if vm.MoreTasks > 0 {
+		return "Show " + strconv.Itoa(n) + " " + more + " and the rest"
+	}
+	return "Show " + strconv.Itoa(n) + " " + more
+}

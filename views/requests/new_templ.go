@@ -291,7 +291,7 @@ func New(vm NewVM) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "<div class=\"card p-4 sm:p-6\" data-testid=\"chosen\"><h2 class=\"break-words text-lg font-semibold\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "<div id=\"chosen\" class=\"card scroll-mt-4 p-4 sm:p-6\" data-testid=\"chosen\"><h2 class=\"break-words text-lg font-semibold\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -1,0 +1,66 @@
+package e2e
+
+import (
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/elevate-pam/elevate/internal/testkit"
+)
+
+// TestBrowserInlineApproveUpdatesTheBadge: an approver approves from a card in the inbox; the
+// navigation's count drops and "Decided by you recently" lists the request, with no reload of
+// the page, and the focus is on the card's result line.
+func TestBrowserInlineApproveUpdatesTheBadge(t *testing.T) {
+	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "inline.db")}, "--demo")
+	pw := regexp.MustCompile(`password (demo-\S+)\)`).FindStringSubmatch(p.Stdout())
+	if pw == nil {
+		t.Fatalf("demo password not printed:\n%s", p.Stdout())
+	}
+	ctx := testkit.Browser(t)
+	signInAs(t, ctx, p, "olivia@demo.example", pw[1])
+	do(t, ctx, p,
+		chromedp.Navigate(p.Base+"/approvals"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="inbox-row"]`)),
+	)
+	before, err := strconv.Atoi(strings.TrimSpace(text(t, ctx, `#count-side`)))
+	if err != nil || before < 1 {
+		t.Fatalf("badge before: %d (%v)", before, err)
+	}
+	// A mark on the window: a reload would drop it.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.noReload = true`)); err != nil {
+		t.Fatal(err)
+	}
+	scope := text(t, ctx, `[data-testid="inbox-row"] td[id]`)
+	do(t, ctx, p,
+		chromedp.Click(chromedp.CSS(`[data-testid="inbox-row"] [data-testid="review"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="inbox-card"] [data-testid="approve"]`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`.htmx-added, .htmx-settling, .htmx-request`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="inbox-card"] [data-testid="approve"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="card-notice"]`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`.htmx-added, .htmx-settling, .htmx-request, [data-focus]`)),
+	)
+	kept, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.noReload === true`))
+	if err != nil || !kept {
+		t.Fatalf("the page reloaded (%v)", err)
+	}
+	after, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("count-side").textContent.trim()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strconv.Itoa(before - 1); after != want && !(before == 1 && after == "") {
+		t.Fatalf("badge after approving: %q, want %s", after, want)
+	}
+	decided := text(t, ctx, `[data-testid="decided-section"]`)
+	if first := strings.Fields(scope); len(first) == 0 || !strings.Contains(decided, first[0]) || !strings.Contains(decided, "Approved") {
+		t.Fatalf("decided by you recently: %q (approved %q)", decided, scope)
+	}
+	focus, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.getAttribute("data-testid") || ""`))
+	if err != nil || focus != "card-notice" {
+		t.Fatalf("focus after approving is on %q (%v)", focus, err)
+	}
+	testkit.Screenshot(t, ctx, "approvals-inline-approved")
+}

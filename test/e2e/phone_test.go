@@ -1,0 +1,84 @@
+package e2e
+
+import (
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/elevate-pam/elevate/internal/testkit"
+)
+
+// phoneHeight is the height of a tall phone's screen at 375 px wide.
+const phoneHeight = 812
+
+// TestBrowserPhoneApprover: on a 375 px phone the closed menu button shows how many requests
+// wait; on a request opened from a mail link, Approve and Deny are not behind a long task list
+// (Covers folds after three tasks); and choosing a scope on the request form opens the page at
+// the form.
+func TestBrowserPhoneApprover(t *testing.T) {
+	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "phone.db")}, "--demo")
+	pw := regexp.MustCompile(`password (demo-\S+)\)`).FindStringSubmatch(p.Stdout())
+	if pw == nil {
+		t.Fatalf("demo password not printed:\n%s", p.Stdout())
+	}
+	ctx := testkit.Browser(t)
+	do(t, ctx, p, chromedp.EmulateViewport(375, phoneHeight))
+	signInAs(t, ctx, p, "olivia@demo.example", pw[1])
+
+	// The closed menu carries the count the sidebar would show.
+	count := strings.TrimSpace(text(t, ctx, `#count-menu`))
+	if count == "" || count == "0" {
+		t.Fatalf("the closed menu button shows no count: %q", count)
+	}
+	if btn := text(t, ctx, `[data-testid="menu-button"]`); !strings.Contains(btn, count) {
+		t.Fatalf("menu button reads %q, want the count %s", btn, count)
+	}
+
+	// The mail's link opens the request page; Approve and Deny are on the first screen.
+	do(t, ctx, p,
+		chromedp.Navigate(p.Base+"/approvals"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="inbox-row"]`)),
+	)
+	// The demo's organisation-wide request covers the most tasks.
+	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('[data-testid="inbox-row"]')].find(r => r.textContent.includes("organisation")).querySelector('[data-testid="review"]').getAttribute("href")`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, p, chromedp.Navigate(p.Base+href), chromedp.WaitVisible(chromedp.CSS(`[data-testid="review-form"]`)))
+	shown, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="card-tasks"] li').length`))
+	if err != nil || shown != 3 {
+		t.Fatalf("tasks shown before folding: %d (%v)", shown, err)
+	}
+	folded, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!document.querySelector('[data-testid="card-tasks-more"]').open`))
+	if err != nil || !folded {
+		t.Fatalf("the rest of the tasks is not folded (%v)", err)
+	}
+	gap, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`document.querySelector('[data-testid="approve"]').getBoundingClientRect().top - document.querySelector('[data-testid="card-covers"]').getBoundingClientRect().top`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Folded, Covers is three tasks and a "Show 5 more tasks" line: Approve follows right after
+	// the comment field. Unfolded, the demo's eight tasks would put about 130 px more between.
+	if gap > 360 {
+		t.Errorf("Approve is %.0f px below Covers; the task list is not folded", gap)
+	}
+	testkit.Screenshot(t, ctx, "phone-request-from-mail")
+
+	// Choosing a scope opens the page at the chosen scope and its form.
+	do(t, ctx, p,
+		chromedp.Navigate(p.Base+"/requests/new"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="scope"]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="scope"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="request-form"]`)),
+	)
+	top, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`document.getElementById("chosen").getBoundingClientRect().top`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if top < 0 || top > 100 {
+		t.Fatalf("after choosing a scope the form's card starts %.0f px down the screen", top)
+	}
+	testkit.Screenshot(t, ctx, "phone-request-new-chosen")
+}

@@ -1,0 +1,88 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/testenv"
+)
+
+// An inline decision in the inbox answers with the card and its result line (marked for the
+// focus), and, as htmx out-of-band swaps, the navigation's new count in each place it shows
+// and "Decided by you recently" with the decision on top; from a request page the answer
+// leaves the inbox's list out. Revoke stays folded behind "Revoke…" until asked for, and
+// opens with the reason kept when it comes back with an error.
+func TestInlineReviewUpdatesCountAndDecidedOutOfBand(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		a := newApp(t, dialect)
+		rhea := a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
+		olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+		es := a.mustEstate(1, olivia)
+		now := a.clock.Now()
+		first := a.mustRequest(es.policy, "Mailbox admin", rhea, 0, now.Add(-10*time.Minute), now.Add(20*time.Hour))
+		second := a.mustRequest(es.policy, "Journal rules", rhea, 1, now.Add(-5*time.Minute), now.Add(20*time.Hour))
+		a.mustRequest(es.policy, "Transport rules", rhea, 2, now.Add(-4*time.Minute), now.Add(20*time.Hour))
+		ap := a.client()
+		ap.signIn("olivia@example.com", goodPassword)
+		inbox := ap.get("/approvals")
+		for _, id := range []string{"count-side", "count-top"} {
+			if got := strings.TrimSpace(inbox.doc.Find("#" + id).Text()); got != "3" {
+				t.Fatalf("inbox %s: %q", id, got)
+			}
+		}
+		if inbox.find("decided-section").Find(`[data-testid="decided-empty"]`).Length() != 1 {
+			t.Fatal("nothing decided yet, but the inbox lists something")
+		}
+
+		p := ap.post("/requests/"+first+"/review", url.Values{"decision": {"approve"}, "back": {"/approvals"}}, "HX-Request", "true")
+		if p.StatusCode != http.StatusOK {
+			t.Fatalf("inline approve: %d", p.StatusCode)
+		}
+		notice := p.find("card-notice")
+		if !strings.Contains(notice.Text(), "Request approved") {
+			t.Fatalf("result line: %q", notice.Text())
+		}
+		if _, ok := notice.Attr("data-focus"); !ok {
+			t.Fatal("the result line is not marked for the focus")
+		}
+		if tab, _ := notice.Attr("tabindex"); tab != "-1" {
+			t.Fatalf("the result line cannot take the focus: tabindex %q", tab)
+		}
+		for _, id := range []string{"count-side", "count-top"} {
+			c := p.doc.Find("#" + id)
+			if oob, _ := c.Attr("hx-swap-oob"); oob != "true" || strings.TrimSpace(c.Text()) != "2" {
+				t.Fatalf("%s in the answer: oob %q, text %q", id, oob, c.Text())
+			}
+		}
+		dec := p.doc.Find("#decided-section")
+		if oob, _ := dec.Attr("hx-swap-oob"); oob != "true" {
+			t.Fatalf("decided section not swapped out of band: %q", oob)
+		}
+		if row := dec.Find(`[data-testid="decided"] tbody tr`).First().Text(); !strings.Contains(row, "Mailbox admin") || !strings.Contains(row, "Approved") {
+			t.Fatalf("decided row: %q", row)
+		}
+
+		// From the request page the count still follows; the inbox's list is not there to update.
+		p = ap.post("/requests/"+second+"/review", url.Values{"decision": {"deny"}, "comment": {"Not now."}, "back": {"/requests/" + second}}, "HX-Request", "true")
+		if p.StatusCode != http.StatusOK || strings.TrimSpace(p.doc.Find("#count-side").Text()) != "1" || p.doc.Find("#decided-section").Length() != 0 {
+			t.Fatalf("inline deny from the request page: %d, count %q, decided %d", p.StatusCode, p.doc.Find("#count-side").Text(), p.doc.Find("#decided-section").Length())
+		}
+
+		// The approved grant: Revoke is a closed "Revoke…" with its reason inside.
+		grant := ap.get("/requests/" + first)
+		det := grant.find("revoke-details")
+		if _, open := det.Attr("open"); det.Length() != 1 || open || det.Find(`[data-testid="revoke-form"]`).Length() != 1 {
+			t.Fatalf("revoke is not folded behind Revoke…: %d", det.Length())
+		}
+		if s := strings.TrimSpace(det.Find("summary").Text()); s != "Revoke…" {
+			t.Fatalf("revoke summary: %q", s)
+		}
+		again := ap.post("/requests/"+first+"/revoke", url.Values{"reason": {strings.Repeat("x", 1001)}, "back": {"/requests/" + first}})
+		if _, open := again.find("revoke-details").Attr("open"); again.StatusCode != http.StatusUnprocessableEntity || !open || again.find("error-reason").Text() == "" {
+			t.Fatalf("revoke with a bad reason: %d, open %v", again.StatusCode, open)
+		}
+	})
+}
