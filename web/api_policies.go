@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"github.com/elevate-pam/elevate/internal/admin"
 	"net/http"
 	"reflect"
 	"strings"
@@ -30,8 +31,11 @@ type policyJSON struct {
 	PendingTimeoutMin     int    `json:"pending_timeout_min"`
 	Enabled               bool   `json:"enabled"`
 	Version               int    `json:"version"`
-	CreatedAt             string `json:"created_at,omitempty"`
-	UpdatedAt             string `json:"updated_at,omitempty"`
+	// ConfirmDeadEnd, sent with a save, says to save an enabled policy nobody can approve
+	// anyway; without it such a save is refused (400, field confirm_dead_end), as on the pages.
+	ConfirmDeadEnd bool   `json:"confirm_dead_end,omitempty"`
+	CreatedAt      string `json:"created_at,omitempty"`
+	UpdatedAt      string `json:"updated_at,omitempty"`
 }
 
 func toPolicyJSON(p pam.Policy) policyJSON {
@@ -177,7 +181,7 @@ func (s *Server) apiCreatePolicy(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err = s.admin.CreatePolicy(c.Request().Context(), actor(c), p)
+	p, err = s.admin.CreatePolicy(c.Request().Context(), actor(c), p, admin.SaveCheck{RefuseDeadEnd: !in.ConfirmDeadEnd})
 	if err != nil {
 		return err
 	}
@@ -208,7 +212,7 @@ func (s *Server) apiUpdatePolicy(c echo.Context) error {
 		return err
 	}
 	p.ID = cur.ID
-	if err := s.admin.UpdatePolicy(ctx, actor(c), p); err != nil {
+	if err := s.admin.UpdatePolicy(ctx, actor(c), p, admin.SaveCheck{RefuseDeadEnd: !in.ConfirmDeadEnd}); err != nil {
 		return err
 	}
 	saved, err := s.policies.PolicyByID(ctx, p.ID)

@@ -124,6 +124,13 @@ func TestPolicyAPI(t *testing.T) {
 			t.Fatalf("bad JSON: %d %v", code, out)
 		}
 		body["approvals_required"] = 1
+		// Nobody could approve it (no approver group anywhere): refused, as on the pages, until
+		// the caller confirms.
+		code, out = a.apiCall("POST", "/api/v1/policies", tok, body)
+		if code != http.StatusBadRequest || out["field"] != "confirm_dead_end" || !strings.Contains(out["error"].(string), "No one can approve this") {
+			t.Fatalf("a policy nobody can approve, unconfirmed: %d %v", code, out)
+		}
+		body["confirm_dead_end"] = true
 		code, out = a.apiCall("POST", "/api/v1/policies", tok, body)
 		if code != http.StatusCreated || out["scope_name"] != "exchange/Set-Mailbox" {
 			t.Fatalf("create: %d %v", code, out)

@@ -59,7 +59,7 @@ func (s *Service) deadEndDetails(ctx context.Context, tx *store.Store, p pam.Pol
 	}
 	for _, c := range checks {
 		if c.RefuseDeadEnd && p.Enabled {
-			return nil, pam.FieldError("confirm_dead_end", "%s Fix it first, or tick the box to save it anyway.", w.Text)
+			return nil, pam.FieldError("confirm_dead_end", "%s Fix it first, or confirm that it should be saved anyway.", w.Text)
 		}
 	}
 	return map[string]any{"dead_end": w.Text}, nil
