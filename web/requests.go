@@ -538,6 +538,11 @@ func (s *Server) renderReviewed(c echo.Context, u pam.User, v access.View, back 
 			vm.InInbox = false
 		}
 		vm.Decided = decidedRows(ds, now)
+		// The unfiltered inbox's line counts every waiting request: the navigation's count
+		// says the same number, up to where it stops counting.
+		if back == "/approvals" && vm.Waiting < access.NavCountCap {
+			vm.Total = &vm.Waiting
+		}
 	}
 	return render(c, http.StatusOK, reqview.Reviewed(vm))
 }

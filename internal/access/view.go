@@ -27,6 +27,9 @@ type View struct {
 	History []pam.Request
 }
 
+// NavCountCap is where the navigation's count of waiting requests stops counting.
+const NavCountCap = store.NavCountCap
+
 // HistoryShown bounds View.History.
 const HistoryShown = 5
 
