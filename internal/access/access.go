@@ -395,22 +395,7 @@ func (s *Service) Revoke(ctx context.Context, a audit.Actor, u pam.User, request
 		if err := r.Revoke(u.ID, can, reason, now); err != nil {
 			return err
 		}
-		// Every request the revoke changes is locked before its first audit event takes the
-		// chain's head: a review holding an extension's lock waits for that head, so taking the
-		// head first and an extension after could deadlock.
-		chain, err := s.endChain(ctx, tx, r, now)
-		if err != nil {
-			return err
-		}
-		if err := s.saveStep(ctx, tx, a, &r, audit.RequestRevoked, map[string]any{"reason": r.RevokeReason}, true); err != nil {
-			return err
-		}
-		for i := range chain {
-			if err := s.saveChainLink(ctx, tx, a, &chain[i], r.ID); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.closeChain(ctx, tx, a, &r, audit.RequestRevoked, map[string]any{"reason": r.RevokeReason}, now)
 	})
 	if err != nil {
 		return pam.Request{}, fmt.Errorf("revoke request %s: %w", requestID, err)
@@ -432,25 +417,32 @@ func (s *Service) End(ctx context.Context, a audit.Actor, u pam.User, requestID 
 		if err := r.End(u.ID, now); err != nil {
 			return err
 		}
-		// As in Revoke: every link is locked before the first event is appended.
-		chain, err := s.endChain(ctx, tx, r, now)
-		if err != nil {
-			return err
-		}
-		if err := s.saveStep(ctx, tx, a, &r, audit.RequestEnded, nil, true); err != nil {
-			return err
-		}
-		for i := range chain {
-			if err := s.saveChainLink(ctx, tx, a, &chain[i], r.ID); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.closeChain(ctx, tx, a, &r, audit.RequestEnded, nil, now)
 	})
 	if err != nil {
 		return pam.Request{}, fmt.Errorf("end request %s: %w", requestID, err)
 	}
 	return r, nil
+}
+
+// closeChain saves a grant revoked or ended in memory (action, with details) and its extensions
+// with it. Every request it changes is locked (endChain) before the first is written, so two
+// transactions working down one chain take its rows in the same order and never wait on each
+// other crosswise.
+func (s *Service) closeChain(ctx context.Context, tx *store.Store, a audit.Actor, r *pam.Request, action audit.Action, details map[string]any, now time.Time) error {
+	chain, err := s.endChain(ctx, tx, *r, now)
+	if err != nil {
+		return err
+	}
+	if err := s.saveStep(ctx, tx, a, r, action, details, true); err != nil {
+		return err
+	}
+	for i := range chain {
+		if err := s.saveChainLink(ctx, tx, a, &chain[i], r.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // endChain locks the extensions of a grant being revoked or ended, and theirs down the chain, and ends
