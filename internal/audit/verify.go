@@ -37,7 +37,7 @@ func (h Head) String() string { return fmt.Sprintf("%d:%s", h.Seq, h.Hash) }
 // Source is what a verification reads. The store implements it; the walk stays here so its rules
 // are tested without a database.
 type Source interface {
-	// AuditHead returns the head row: the last event the writers committed.
+	// AuditHead returns the head row: the last event the sealers committed.
 	AuditHead(ctx context.Context) (Head, error)
 	// AuditChain streams the events with after < seq <= upTo in sequence order, in constant memory.
 	AuditChain(ctx context.Context, after, upTo int64) iter.Seq2[Event, error]

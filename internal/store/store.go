@@ -74,7 +74,7 @@ func Open(rawURL string) (*Store, error) {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
 	// The pool keeps every connection it opens: with fewer idle than open, a burst (such as
-	// the checks a group commit releases at once) closes the extra connections on release and
+	// the checks a sealer pass releases at once) closes the extra connections on release and
 	// opens new ones for the next, and each new PostgreSQL backend starts cold and prepares its
 	// statements again.
 	open := maxOpenPostgres
