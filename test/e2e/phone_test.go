@@ -64,6 +64,11 @@ func TestBrowserPhoneApprover(t *testing.T) {
 	if gap > 360 {
 		t.Errorf("Approve is %.0f px below Covers; the task list is not folded", gap)
 	}
+	// And the decision itself is on the first screen: Approve in one tap, Deny… to the comment.
+	bottom, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`document.querySelector('[data-testid="approve-quick"]').getBoundingClientRect().bottom - window.innerHeight`))
+	if err != nil || bottom > 0 {
+		t.Errorf("the quick Approve ends %.0f px below the first screen (%v)", bottom, err)
+	}
 	testkit.Screenshot(t, ctx, "phone-request-from-mail")
 
 	// Choosing a scope opens the page at the chosen scope and its form.
