@@ -23,9 +23,11 @@ const (
 	argonSaltLen = 16
 )
 
-// hashing admits two argon2 computations at a time. Each holds argonMemory while it runs, so
-// a burst of sign-ins waits its turn instead of growing the process by 46 MiB a sign-in.
-var hashing = make(chan struct{}, 2)
+// hashing admits one argon2 computation at a time. Each holds argonMemory while it runs, so a
+// burst of sign-ins waits its turn (about 50 ms each) instead of growing the process by 46 MiB
+// a sign-in; with two at once the server reached 152 MB resident in a short benchmark on
+// SQLite, past the 150 MB it must stay under.
+var hashing = make(chan struct{}, 1)
 
 func idKey(pw, salt []byte, t, m uint32, p uint8, n uint32) []byte {
 	hashing <- struct{}{}
