@@ -248,13 +248,24 @@ func (s *Store) CountActiveUsers(ctx context.Context) (int64, error) {
 	return n, err
 }
 
+// policyApprovers is the SQL count of the enabled members of a policy p's approver group (its
+// own, else the SQL expression defaultGroup). A policy is a dead end, nobody can approve it,
+// when it is enabled and manual and this count is below p.approvals_required (deadEnd): the
+// dashboard's count, the setup checklist and the overview all read it so.
+func policyApprovers(defaultGroup string) string {
+	return `(SELECT COUNT(*) FROM group_members gm JOIN users u ON u.id = gm.user_id AND u.disabled_at IS NULL
+		WHERE gm.group_id = COALESCE(p.approver_group_id, ` + defaultGroup + `))`
+}
+
+// deadEnd is the SQL condition true for a policy p nobody can approve (see policyApprovers).
+func deadEnd(defaultGroup string) string {
+	return `p.enabled AND p.approval_type = 'manual' AND ` + policyApprovers(defaultGroup) + ` < p.approvals_required`
+}
+
 // CountDeadEndPolicies counts enabled manual policies whose approver group (their own, else
 // defaultGroup) has fewer enabled members than the approvals they need: nobody can approve them.
 func (s *Store) CountDeadEndPolicies(ctx context.Context, defaultGroup string) (int, error) {
 	var n int64
-	err := s.conn(ctx).Raw(`SELECT COUNT(*) FROM policies p
-		WHERE p.enabled AND p.approval_type = 'manual' AND (
-			SELECT COUNT(*) FROM group_members gm JOIN users u ON u.id = gm.user_id AND u.disabled_at IS NULL
-			WHERE gm.group_id = COALESCE(p.approver_group_id, ?)) < p.approvals_required`, defaultGroup).Scan(&n).Error
+	err := s.conn(ctx).Raw(`SELECT COUNT(*) FROM policies p WHERE `+deadEnd("?"), defaultGroup).Scan(&n).Error
 	return int(n), err
 }

@@ -235,7 +235,7 @@ func (z *sealer) run() {
 		z.mu.Lock()
 		kept := z.waiting[:0]
 		for _, w := range z.waiting {
-			if contains(waiters, w) && res.settles(w) {
+			if slices.Contains(waiters, w) && res.settles(w) {
 				close(w.done)
 				continue
 			}
@@ -257,15 +257,6 @@ func (z *sealer) run() {
 			idle = time.Millisecond
 		}
 	}
-}
-
-func contains(ws []*awaiting, w *awaiting) bool {
-	for _, o := range ws {
-		if o == w {
-			return true
-		}
-	}
-	return false
 }
 
 // sealResult is what one pass saw: the stored events it sealed, whether it took every sealable

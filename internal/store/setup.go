@@ -18,8 +18,6 @@ type SetupFacts struct {
 // row (or counts only policies); defaultGroup is the organisation's default approver group,
 // checkAction the action of a check's audit event (read through its action index).
 func (s *Store) SetupFacts(ctx context.Context, defaultGroup, checkAction string) (SetupFacts, error) {
-	const approvers = `(SELECT COUNT(*) FROM group_members gm JOIN users u ON u.id = gm.user_id AND u.disabled_at IS NULL
-		WHERE gm.group_id = COALESCE(p.approver_group_id, ?))`
 	var r struct {
 		GroupWithMembers, Groups, Task, Approvable, DeadEnds, Users, CheckToken, Checked int64
 	}
@@ -27,8 +25,8 @@ func (s *Store) SetupFacts(ctx context.Context, defaultGroup, checkAction string
 		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM group_members gm JOIN users u ON u.id = gm.user_id AND u.disabled_at IS NULL LIMIT 1) a) AS group_with_members,
 		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM groups LIMIT 1) b) AS groups,
 		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM tasks LIMIT 1) c) AS task,
-		(SELECT COUNT(*) FROM policies p WHERE p.enabled AND (p.approval_type = 'auto' OR `+approvers+` >= p.approvals_required)) AS approvable,
-		(SELECT COUNT(*) FROM policies p WHERE p.enabled AND p.approval_type = 'manual' AND `+approvers+` < p.approvals_required) AS dead_ends,
+		(SELECT COUNT(*) FROM policies p WHERE p.enabled AND (p.approval_type = 'auto' OR `+policyApprovers("?")+` >= p.approvals_required)) AS approvable,
+		(SELECT COUNT(*) FROM policies p WHERE `+deadEnd("?")+`) AS dead_ends,
 		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM users WHERE disabled_at IS NULL LIMIT 2) d) AS users,
 		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM check_tokens WHERE revoked_at IS NULL LIMIT 1) e) AS check_token,
 		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM audit_events WHERE action = ? LIMIT 1) f) AS checked`,

@@ -188,22 +188,20 @@ func (s *Store) DashboardStats(ctx context.Context, now time.Time, days int) (pa
 		ID, Scope         string
 		Approvers, Needed int
 	}
+	// The requester never approves their own request, so a lone approver may still be stuck;
+	// that finer case is the policy page's to explain. Here: too few people at all (deadEnd).
+	const defaultGroup = "(SELECT default_approver_group_id FROM org_settings LIMIT 1)"
 	if err := s.conn(ctx).Raw(`SELECT p.id AS id, COALESCE(t.key, ro.name, rg.name, '') AS scope, p.approvals_required AS needed,
-			(SELECT COUNT(*) FROM group_members gm JOIN users u ON u.id = gm.user_id AND u.disabled_at IS NULL
-				WHERE gm.group_id = COALESCE(p.approver_group_id, (SELECT default_approver_group_id FROM org_settings LIMIT 1))) AS approvers
+			` + policyApprovers(defaultGroup) + ` AS approvers
 		FROM policies p
 		LEFT JOIN tasks t ON p.scope_type = 'task' AND t.id = p.scope_id
 		LEFT JOIN roles ro ON p.scope_type = 'role' AND ro.id = p.scope_id
 		LEFT JOIN role_groups rg ON p.scope_type = 'role_group' AND rg.id = p.scope_id
-		WHERE p.enabled AND p.approval_type = 'manual'`).Scan(&dead).Error; err != nil {
+		WHERE ` + deadEnd(defaultGroup)).Scan(&dead).Error; err != nil {
 		return out, fmt.Errorf("policies nobody can approve: %w", err)
 	}
 	for _, d := range dead {
-		// The requester never approves their own request, so a lone approver may still be
-		// stuck; that finer case is the policy page's to explain. Here: too few people at all.
-		if d.Approvers < d.Needed {
-			out.DeadEnds = append(out.DeadEnds, pam.DeadEndPolicy{PolicyID: d.ID, Scope: d.Scope, Approvers: d.Approvers, Needed: d.Needed})
-		}
+		out.DeadEnds = append(out.DeadEnds, pam.DeadEndPolicy{PolicyID: d.ID, Scope: d.Scope, Approvers: d.Approvers, Needed: d.Needed})
 	}
 	return out, nil
 }
