@@ -45,7 +45,12 @@ func databases() ([]string, error) {
 // serveEnv is the environment of a measured `elevate serve` on dbURL. The per-token limit on
 // checks is lifted: the benchmark measures what a process can do.
 func serveEnv(dbURL string) map[string]string {
-	return map[string]string{"ELEVATE_DATABASE_URL": dbURL, "ELEVATE_LOG_LEVEL": "warn", "ELEVATE_CHECK_RATE": "1000000"}
+	env := map[string]string{"ELEVATE_DATABASE_URL": dbURL, "ELEVATE_LOG_LEVEL": "warn", "ELEVATE_CHECK_RATE": "1000000"}
+	// ELEVATE_BENCH_DEBUG_ADDR gives the measured server a pprof listener, for profiling a row.
+	if a := os.Getenv("ELEVATE_BENCH_DEBUG_ADDR"); a != "" {
+		env["ELEVATE_DEBUG_ADDR"] = a
+	}
+	return env
 }
 
 // dbRun is one database's part of the run: its rows, the measurements whose errors fail the

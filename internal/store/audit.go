@@ -47,7 +47,7 @@ func (s *Store) AppendAudits(ctx context.Context, evs []*audit.Event) error {
 		}
 		b.WriteString(" RETURNING id, txid")
 		var out []struct{ ID, Txid int64 }
-		if err := tx.db.Raw(b.String(), args...).Scan(&out).Error; err != nil {
+		if err := tx.db.Raw(b.String(), args...).Find(&out).Error; err != nil {
 			return fmt.Errorf("audit: store %d events from %s: %w", len(evs), evs[0].Action, err)
 		}
 		if len(out) != len(evs) {

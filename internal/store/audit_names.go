@@ -59,7 +59,7 @@ func (s *Store) AuditNames(ctx context.Context, refs []audit.Ref) (map[audit.Ref
 		args[typ] = list
 	}
 	var rows []struct{ Type, ID, Name, Detail string }
-	if err := s.conn(ctx).Raw(strings.Join(parts, " UNION ALL "), args).Scan(&rows).Error; err != nil {
+	if err := s.conn(ctx).Raw(strings.Join(parts, " UNION ALL "), args).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("audit names: %w", err)
 	}
 	for _, r := range rows {

@@ -162,7 +162,7 @@ func (k auditKeyset) events(db *gorm.DB, lo, hi int64, asc bool, limit int) ([]a
 		order = "seq"
 	}
 	var rows []AuditRow
-	if err := db.Raw("SELECT * FROM audit_events WHERE seq IN ("+q+") ORDER BY "+order, args...).Scan(&rows).Error; err != nil {
+	if err := db.Raw("SELECT * FROM audit_events WHERE seq IN ("+q+") ORDER BY "+order, args...).Find(&rows).Error; err != nil {
 		return nil, err
 	}
 	out := make([]audit.Event, len(rows))
@@ -176,7 +176,7 @@ func (k auditKeyset) events(db *gorm.DB, lo, hi int64, asc bool, limit int) ([]a
 func (k auditKeyset) exists(db *gorm.DB, lo, hi int64) (bool, error) {
 	q, args := k.seqsSQL(lo, hi, false, 1)
 	var seqs []int64
-	err := db.Raw(q, args...).Scan(&seqs).Error
+	err := db.Raw(q, args...).Find(&seqs).Error
 	return len(seqs) > 0, err
 }
 

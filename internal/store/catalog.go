@@ -193,7 +193,7 @@ func (s *Store) activeMemberCounts(ctx context.Context, groupIDs []string) (map[
 	}
 	err := s.conn(ctx).Table("group_members gm").Select("gm.group_id, COUNT(*) AS n").
 		Joins("JOIN users u ON u.id = gm.user_id AND u.disabled_at IS NULL").
-		Where("gm.group_id IN ?", groupIDs).Group("gm.group_id").Scan(&rows).Error
+		Where("gm.group_id IN ?", groupIDs).Group("gm.group_id").Find(&rows).Error
 	for _, r := range rows {
 		out[r.GroupID] = r.N
 	}
@@ -524,7 +524,7 @@ func (s *Store) countBy(ctx context.Context, table, col string, keys []string) (
 		K string
 		N int
 	}
-	err := s.conn(ctx).Table(table).Select(col+" AS k, COUNT(*) AS n").Where(col+" IN ?", keys).Group(col).Scan(&rows).Error
+	err := s.conn(ctx).Table(table).Select(col+" AS k, COUNT(*) AS n").Where(col+" IN ?", keys).Group(col).Find(&rows).Error
 	for _, r := range rows {
 		out[r.K] = r.N
 	}

@@ -44,7 +44,7 @@ func (s *Store) PolicyToAskFor(ctx context.Context, id string, user pam.UserID) 
 			(p.eligible_group_id IS NULL OR EXISTS (SELECT 1 FROM group_members e
 				WHERE e.group_id = p.eligible_group_id AND e.user_id = @user)) AS eligible
 		FROM policies p LEFT JOIN org_settings o ON o.id = 1
-		WHERE p.id = @id`, map[string]any{"id": id, "user": string(user)}).Scan(&r)
+		WHERE p.id = @id`, map[string]any{"id": id, "user": string(user)}).Find(&r)
 	if res.Error != nil {
 		return PolicyToAsk{}, res.Error
 	}
@@ -141,7 +141,7 @@ func (s *Store) Audience(ctx context.Context, of AudienceOf) (Audience, error) {
 		}
 	}
 	var rows []audienceRow
-	if err := s.conn(ctx).Raw(strings.Join(parts, "\nUNION ALL\n"), args).Scan(&rows).Error; err != nil {
+	if err := s.conn(ctx).Raw(strings.Join(parts, "\nUNION ALL\n"), args).Find(&rows).Error; err != nil {
 		return Audience{}, err
 	}
 	var a Audience

@@ -120,7 +120,7 @@ func (s *Store) CheckFacts(ctx context.Context, tokenHash, userRef, taskKey stri
 		q = checkFactsSQLs[s.dialect][1]
 	}
 	var rows []checkFactsRow
-	err := s.conn(ctx).Raw(q, tokenHash, userArg, strings.ToLower(taskKey), at, at).Scan(&rows).Error
+	err := s.conn(ctx).Raw(q, tokenHash, userArg, strings.ToLower(taskKey), at, at).Find(&rows).Error
 	if err != nil {
 		return CheckFacts{}, err
 	}

@@ -174,7 +174,7 @@ func (s *Store) CountAttempt(ctx context.Context, key string, windowStart int64)
 	var n int64
 	err := s.conn(ctx).Raw(`INSERT INTO rate_limits (key, window_start, count) VALUES (?, ?, 1)
 		ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limits.count + 1
-		RETURNING count`, key, windowStart).Scan(&n).Error
+		RETURNING count`, key, windowStart).Find(&n).Error
 	return n, err
 }
 

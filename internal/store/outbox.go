@@ -78,13 +78,13 @@ func (s *Store) ClaimMail(ctx context.Context, owner string, now time.Time, leas
 	until := now.Add(lease)
 	var rows []outboxRow
 	if s.dialect == Postgres {
-		err := s.conn(ctx).Raw(claimPostgres, pam.MailQueued, pam.MailRetrying, now, now, limit, owner, until).Scan(&rows).Error
+		err := s.conn(ctx).Raw(claimPostgres, pam.MailQueued, pam.MailRetrying, now, now, limit, owner, until).Find(&rows).Error
 		if err != nil {
 			return nil, err
 		}
 	} else {
 		err := s.Tx(ctx, func(tx *Store) error {
-			return tx.db.Raw(claimSQLite, owner, until, pam.MailQueued, pam.MailRetrying, now, now, limit).Scan(&rows).Error
+			return tx.db.Raw(claimSQLite, owner, until, pam.MailQueued, pam.MailRetrying, now, now, limit).Find(&rows).Error
 		})
 		if err != nil {
 			return nil, err
@@ -186,7 +186,7 @@ func (s *Store) FinishMails(ctx context.Context, owner string, ids []string, out
 			q = s.conn(ctx).Raw(finishSentRedacted, pam.MailSent, k.at, k.at, k.redact, k.redact, sent[k], owner,
 				pam.MailQueued, pam.MailRetrying)
 		}
-		if err := q.Scan(&recorded).Error; err != nil {
+		if err := q.Find(&recorded).Error; err != nil {
 			return nil, err
 		}
 		for _, id := range recorded {
@@ -258,7 +258,7 @@ func (s *Store) MailCounts(ctx context.Context) (map[string]int64, error) {
 		State string
 		N     int64
 	}
-	err := s.conn(ctx).Model(&outboxRow{}).Select("state, COUNT(*) AS n").Group("state").Scan(&rows).Error
+	err := s.conn(ctx).Model(&outboxRow{}).Select("state, COUNT(*) AS n").Group("state").Find(&rows).Error
 	out := map[string]int64{}
 	for _, r := range rows {
 		out[r.State] = r.N

@@ -266,6 +266,6 @@ func deadEnd(defaultGroup string) string {
 // defaultGroup) has fewer enabled members than the approvals they need: nobody can approve them.
 func (s *Store) CountDeadEndPolicies(ctx context.Context, defaultGroup string) (int, error) {
 	var n int64
-	err := s.conn(ctx).Raw(`SELECT COUNT(*) FROM policies p WHERE `+deadEnd("?"), defaultGroup).Scan(&n).Error
+	err := s.conn(ctx).Raw(`SELECT COUNT(*) FROM policies p WHERE `+deadEnd("?"), defaultGroup).Find(&n).Error
 	return int(n), err
 }

@@ -145,7 +145,7 @@ func (s *Store) loadRequest(ctx context.Context, id string, lock bool, viewer pa
 	if lock {
 		q = q.Clauses(clause.Locking{Strength: "UPDATE", Table: clause.Table{Name: "requests"}})
 	}
-	res := q.Limit(1).Scan(&row)
+	res := q.Limit(1).Find(&row)
 	if res.Error != nil {
 		return pam.Request{}, false, res.Error
 	}
@@ -159,7 +159,7 @@ func (s *Store) loadRequest(ctx context.Context, id string, lock bool, viewer pa
 		FROM (SELECT `+activeMember("@group", "@viewer")+` AS member) m
 		LEFT JOIN reviews v ON v.request_id = @id
 		LEFT JOIN users vu ON vu.id = v.reviewer_id
-		ORDER BY v.at`, map[string]any{"id": id, "group": deref(row.ApproverGroupID), "viewer": string(viewer)}).Scan(&reviews).Error
+		ORDER BY v.at`, map[string]any{"id": id, "group": deref(row.ApproverGroupID), "viewer": string(viewer)}).Find(&reviews).Error
 	member := false
 	for _, v := range reviews {
 		member = member || v.Member
@@ -667,6 +667,6 @@ func approverExists(user string) string {
 // the organisation's default approver group.
 func (s *Store) IsApprover(ctx context.Context, user pam.UserID) (bool, error) {
 	var r struct{ Approver bool }
-	err := s.conn(ctx).Raw(`SELECT `+approverExists("@user")+` AS approver`, map[string]any{"user": string(user)}).Scan(&r).Error
+	err := s.conn(ctx).Raw(`SELECT `+approverExists("@user")+` AS approver`, map[string]any{"user": string(user)}).Find(&r).Error
 	return r.Approver, err
 }

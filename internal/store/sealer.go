@@ -331,7 +331,7 @@ func (s *Store) sealOnce(ctx context.Context, direct []*audit.Event) (sealResult
 				WHERE h.id = 1 ORDER BY e.id FOR UPDATE OF h`
 		}
 		var rows []unsealedRow
-		err := tx.db.Raw(read, maxSealBatch).Scan(&rows).Error
+		err := tx.db.Raw(read, maxSealBatch).Find(&rows).Error
 		if err != nil {
 			return fmt.Errorf("audit: read head and unsealed events: %w", err)
 		}
@@ -417,7 +417,7 @@ func (s *Store) sealWrite(prevSeq int64, stored []audit.Event, direct []*audit.E
 		}
 		b.WriteString(move + " RETURNING (SELECT count(*) FROM sealed) AS sealed, (SELECT count(*) FROM inserted) AS inserted")
 		var out []struct{ Sealed, Inserted int }
-		if err := s.db.Raw(b.String(), append(args, moveArgs...)...).Scan(&out).Error; err != nil {
+		if err := s.db.Raw(b.String(), append(args, moveArgs...)...).Find(&out).Error; err != nil {
 			return fmt.Errorf("audit: seal events up to %d: %w", head.Seq, err)
 		}
 		switch {

@@ -30,7 +30,7 @@ func (s *Store) SetupFacts(ctx context.Context, defaultGroup, checkAction string
 		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM users WHERE disabled_at IS NULL LIMIT 2) d) AS users,
 		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM check_tokens WHERE revoked_at IS NULL LIMIT 1) e) AS check_token,
 		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM audit_events WHERE action = ? LIMIT 1) f) AS checked`,
-		defaultGroup, defaultGroup, checkAction).Scan(&r).Error
+		defaultGroup, defaultGroup, checkAction).Find(&r).Error
 	return SetupFacts{GroupWithMembers: r.GroupWithMembers > 0, Groups: r.Groups > 0, Task: r.Task > 0,
 		ApprovablePolicy: r.Approvable > 0, DeadEnds: int(r.DeadEnds), SecondUser: r.Users >= 2,
 		CheckToken: r.CheckToken > 0, Checked: r.Checked > 0}, err

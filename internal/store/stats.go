@@ -38,7 +38,7 @@ func utcDay(t time.Time) time.Time {
 func countDay(db dbConn, ctx context.Context, from, to time.Time) (pam.DayStats, error) {
 	st := pam.DayStats{Day: from.Format(dayLayout), DecisionMinutes: map[int]int{}, Scopes: map[string]int{}}
 	var made []struct{ ScopeName string }
-	if err := db.conn(ctx).Raw(`SELECT scope_name FROM requests WHERE created_at >= ? AND created_at < ?`, from, to).Scan(&made).Error; err != nil {
+	if err := db.conn(ctx).Raw(`SELECT scope_name FROM requests WHERE created_at >= ? AND created_at < ?`, from, to).Find(&made).Error; err != nil {
 		return st, fmt.Errorf("requests made on %s: %w", st.Day, err)
 	}
 	for _, r := range made {
@@ -50,7 +50,7 @@ func countDay(db dbConn, ctx context.Context, from, to time.Time) (pam.DayStats,
 		CreatedAt, DecidedAt time.Time
 	}
 	if err := db.conn(ctx).Raw(`SELECT status, approval_type, created_at, decided_at FROM requests
-		WHERE decided_at >= ? AND decided_at < ?`, from, to).Scan(&left).Error; err != nil {
+		WHERE decided_at >= ? AND decided_at < ?`, from, to).Find(&left).Error; err != nil {
 		return st, fmt.Errorf("requests decided on %s: %w", st.Day, err)
 	}
 	for _, r := range left {
@@ -95,7 +95,7 @@ func (s *Store) WriteDailyStats(ctx context.Context, now time.Time) (int, error)
 func writeDailyStats(db dbConn, ctx context.Context, now time.Time) (int, error) {
 	today := utcDay(now)
 	var last struct{ Day *string }
-	if err := db.conn(ctx).Raw(`SELECT MAX(day) AS day FROM daily_stats`).Scan(&last).Error; err != nil {
+	if err := db.conn(ctx).Raw(`SELECT MAX(day) AS day FROM daily_stats`).Find(&last).Error; err != nil {
 		return 0, fmt.Errorf("daily stats: last day: %w", err)
 	}
 	var from time.Time
@@ -107,7 +107,7 @@ func writeDailyStats(db dbConn, ctx context.Context, now time.Time) (int, error)
 		from = d.AddDate(0, 0, 1)
 	} else {
 		var first []struct{ CreatedAt time.Time }
-		if err := db.conn(ctx).Raw(`SELECT created_at FROM requests ORDER BY created_at LIMIT 1`).Scan(&first).Error; err != nil {
+		if err := db.conn(ctx).Raw(`SELECT created_at FROM requests ORDER BY created_at LIMIT 1`).Find(&first).Error; err != nil {
 			return 0, fmt.Errorf("daily stats: first request: %w", err)
 		}
 		if len(first) == 0 {
@@ -167,7 +167,7 @@ func (s *Store) DashboardStats(ctx context.Context, now time.Time, days int) (pa
 
 	var pending []struct{ CreatedAt time.Time }
 	if err := s.conn(ctx).Raw(`SELECT created_at FROM requests WHERE status = ? AND pending_until > ?`,
-		string(pam.StatusPending), now).Scan(&pending).Error; err != nil {
+		string(pam.StatusPending), now).Find(&pending).Error; err != nil {
 		return out, fmt.Errorf("pending requests: %w", err)
 	}
 	// Pending requests are few (each times out within its policy's limit); counting them here
@@ -180,7 +180,7 @@ func (s *Store) DashboardStats(ctx context.Context, now time.Time, days int) (pa
 	}
 	var inForce struct{ N int }
 	if err := s.conn(ctx).Raw(`SELECT COUNT(*) AS n FROM requests WHERE status = ? AND ends_at > ? AND starts_at <= ?`,
-		string(pam.StatusApproved), now, now).Scan(&inForce).Error; err != nil {
+		string(pam.StatusApproved), now, now).Find(&inForce).Error; err != nil {
 		return out, fmt.Errorf("grants in force: %w", err)
 	}
 	out.InForce = inForce.N
@@ -197,7 +197,7 @@ func (s *Store) DashboardStats(ctx context.Context, now time.Time, days int) (pa
 		LEFT JOIN tasks t ON p.scope_type = 'task' AND t.id = p.scope_id
 		LEFT JOIN roles ro ON p.scope_type = 'role' AND ro.id = p.scope_id
 		LEFT JOIN role_groups rg ON p.scope_type = 'role_group' AND rg.id = p.scope_id
-		WHERE ` + deadEnd(defaultGroup)).Scan(&dead).Error; err != nil {
+		WHERE ` + deadEnd(defaultGroup)).Find(&dead).Error; err != nil {
 		return out, fmt.Errorf("policies nobody can approve: %w", err)
 	}
 	for _, d := range dead {
