@@ -29,7 +29,8 @@ type CheckFacts struct {
 	GrantEndsAt *time.Time
 }
 
-// checkFactsRow is the single row the CheckFacts statement returns.
+// checkFactsRow is the single row the CheckFacts statement returns, its fields in the order of
+// the statement's columns.
 type checkFactsRow struct {
 	TokenID        *string
 	TokenName      *string
@@ -96,9 +97,10 @@ func checkFactsSQL(dialect string, byEmail bool) string {
 		WHERE o.id = 1`
 }
 
-// The statement has four shapes, fixed at start: each keeps its one prepared plan per connection.
+// The statement has four shapes, fixed at start, with the dialect's placeholders (it runs on
+// database/sql directly, see queryPositional): each keeps its one prepared plan per connection.
 var checkFactsSQLs = map[string][2]string{
-	Postgres: {checkFactsSQL(Postgres, false), checkFactsSQL(Postgres, true)},
+	Postgres: {positional(Postgres, checkFactsSQL(Postgres, false)), positional(Postgres, checkFactsSQL(Postgres, true))},
 	SQLite:   {checkFactsSQL(SQLite, false), checkFactsSQL(SQLite, true)},
 }
 
@@ -119,15 +121,25 @@ func (s *Store) CheckFacts(ctx context.Context, tokenHash, userRef, taskKey stri
 	if byEmail {
 		q = checkFactsSQLs[s.dialect][1]
 	}
-	var rows []checkFactsRow
-	err := s.conn(ctx).Raw(q, tokenHash, userArg, strings.ToLower(taskKey), at, at).Find(&rows).Error
+	rows, err := s.queryPositional(ctx, q, tokenHash, userArg, strings.ToLower(taskKey), at, at)
 	if err != nil {
 		return CheckFacts{}, err
 	}
-	if len(rows) == 0 {
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return CheckFacts{}, err
+		}
 		return CheckFacts{}, errors.New("check facts: the organisation settings row is missing")
 	}
-	r := rows[0]
+	var r checkFactsRow
+	if err := rows.Scan(&r.TokenID, &r.TokenName, &r.TokenCreatedBy, &r.TokenCreatedAt, &r.Enforcement, &r.ExemptGroupID,
+		&r.UserID, &r.UserDisabledAt, &r.Exempt, &r.TaskID, &r.GrantID, &r.GrantEndsAt); err != nil {
+		return CheckFacts{}, err
+	}
+	if err := rows.Close(); err != nil {
+		return CheckFacts{}, err
+	}
 	f := CheckFacts{
 		Enforcement: r.Enforcement, ExemptGroupID: deref(r.ExemptGroupID), UserID: pam.UserID(deref(r.UserID)),
 		UserDisabled: r.UserDisabledAt != nil, Exempt: r.Exempt != 0, TaskID: deref(r.TaskID), GrantID: deref(r.GrantID),

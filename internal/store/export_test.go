@@ -307,3 +307,8 @@ func (s *Store) SealPlan(ctx context.Context) (string, error) {
 	}
 	return strings.Join(lines, "; "), nil
 }
+
+// sessionQuery is SessionWithUser's statement as a gorm query, for the plan tests.
+func (s *Store) sessionQuery(ctx context.Context, idHash, enrolmentKey string, inboxAt time.Time) *gorm.DB {
+	return s.conn(ctx).Raw(sessionSQL(!inboxAt.IsZero()), sessionArgs(idHash, enrolmentKey, inboxAt))
+}

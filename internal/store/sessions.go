@@ -6,7 +6,6 @@ import (
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/pam"
-	"gorm.io/gorm"
 )
 
 // Session is a signed-in session as the auth layer sees it.
@@ -29,7 +28,8 @@ func (s *Store) CreateSession(ctx context.Context, x Session) error {
 	}).Error
 }
 
-// sessionUserRow is one session joined with its user and its frame.
+// sessionUserRow is one session joined with its user and its frame, its fields in the order of
+// sessionSQL's columns.
 type sessionUserRow struct {
 	IDHash, UserID, Data, IP, UserAgent string
 	CreatedAt, LastSeenAt, ExpiresAt    time.Time
@@ -64,13 +64,25 @@ type Frame struct {
 // requests that draw no navigation, or count their inbox themselves, pass the zero time.
 // ENOTFOUND when the session or its user is missing.
 func (s *Store) SessionWithUser(ctx context.Context, idHash, enrolmentKey string, inboxAt time.Time) (Session, pam.User, Frame, error) {
-	var r sessionUserRow
-	res := s.sessionQuery(ctx, idHash, enrolmentKey, inboxAt).Find(&r)
-	if res.Error != nil {
-		return Session{}, pam.User{}, Frame{}, res.Error
+	rows, err := s.queryDirect(ctx, sessionSQL(!inboxAt.IsZero()), sessionArgs(idHash, enrolmentKey, inboxAt))
+	if err != nil {
+		return Session{}, pam.User{}, Frame{}, err
 	}
-	if res.RowsAffected == 0 {
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return Session{}, pam.User{}, Frame{}, err
+		}
 		return Session{}, pam.User{}, Frame{}, pam.Errorf(pam.ENOTFOUND, "Session not found.")
+	}
+	var r sessionUserRow
+	if err := rows.Scan(&r.IDHash, &r.UserID, &r.Data, &r.IP, &r.UserAgent, &r.CreatedAt, &r.LastSeenAt, &r.ExpiresAt,
+		&r.UEmail, &r.UName, &r.UTimeZone, &r.UAdmin, &r.UAuditor, &r.UDisabledAt, &r.UCreatedAt,
+		&r.FEnrolment, &r.FApprover, &r.FEnrolled, &r.FInbox); err != nil {
+		return Session{}, pam.User{}, Frame{}, err
+	}
+	if err := rows.Close(); err != nil {
+		return Session{}, pam.User{}, Frame{}, err
 	}
 	sess := Session{
 		IDHash: r.IDHash, UserID: pam.UserID(r.UserID), Data: r.Data, CreatedAt: r.CreatedAt.UTC(),
@@ -87,22 +99,31 @@ func (s *Store) SessionWithUser(ctx context.Context, idHash, enrolmentKey string
 	return sess, u, f, nil
 }
 
-func (s *Store) sessionQuery(ctx context.Context, idHash, enrolmentKey string, inboxAt time.Time) *gorm.DB {
-	args := map[string]any{"id": idHash, "key": enrolmentKey}
-	inbox := "NULL"
-	if !inboxAt.IsZero() {
-		inbox = "(SELECT COUNT(*) FROM (SELECT 1 FROM requests r WHERE " + waitingFor("s.user_id") + " LIMIT " + itoa(NavCountCap) + ") c)"
-		args["now"] = inboxAt.UTC()
+// sessionSQL is SessionWithUser's statement, with the navigation's inbox count or without;
+// its columns are sessionUserRow's, in order.
+func sessionSQL(inbox bool) string {
+	count := "NULL"
+	if inbox {
+		count = "(SELECT COUNT(*) FROM (SELECT 1 FROM requests r WHERE " + waitingFor("s.user_id") + " LIMIT " + itoa(NavCountCap) + ") c)"
 	}
-	return s.conn(ctx).Raw(`SELECT s.id_hash, s.user_id, s.data, s.ip, s.user_agent, s.created_at, s.last_seen_at, s.expires_at,
+	return `SELECT s.id_hash, s.user_id, s.data, s.ip, s.user_agent, s.created_at, s.last_seen_at, s.expires_at,
 			u.email AS u_email, u.name AS u_name, u.time_zone AS u_time_zone, u.admin AS u_admin, u.auditor AS u_auditor,
 			u.disabled_at AS u_disabled_at, u.created_at AS u_created_at,
 			COALESCE((SELECT sv.value FROM system_values sv WHERE sv.key = @key), '') AS f_enrolment,
-			`+approverExists("s.user_id")+` AS f_approver,
+			` + approverExists("s.user_id") + ` AS f_approver,
 			EXISTS (SELECT 1 FROM user_mfa m WHERE m.user_id = s.user_id AND m.confirmed_at IS NOT NULL) AS f_enrolled,
-			`+inbox+` AS f_inbox
+			` + count + ` AS f_inbox
 		FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.id_hash = @id`, args)
+		WHERE s.id_hash = @id`
+}
+
+// sessionArgs are sessionSQL's named values.
+func sessionArgs(idHash, enrolmentKey string, inboxAt time.Time) map[string]any {
+	args := map[string]any{"id": idHash, "key": enrolmentKey}
+	if !inboxAt.IsZero() {
+		args["now"] = inboxAt.UTC()
+	}
+	return args
 }
 
 // SessionTouchEvery is how often a session's last-seen time is written at most: reading it
