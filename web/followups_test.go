@@ -47,8 +47,9 @@ func (a *app) sweepTogether(n int) {
 	}
 }
 
-// mailTo lists, sorted, the recipients of the request's messages of one kind.
-func (a *app) mailTo(requestID, kind string) []string {
+// mailTo lists, sorted, the recipients of the request's messages of one kind, checking that
+// each subject starts with subject.
+func (a *app) mailTo(requestID, kind, subject string) []string {
 	a.t.Helper()
 	ms, err := a.db.Mail(context.Background(), pam.MailFilter{RequestID: requestID, Limit: 100})
 	if err != nil {
@@ -57,6 +58,9 @@ func (a *app) mailTo(requestID, kind string) []string {
 	var to []string
 	for _, m := range ms {
 		if m.Kind == kind {
+			if !strings.HasPrefix(m.Subject, subject) || !strings.Contains(m.Text, "/requests/"+requestID) || m.HTML == "" {
+				a.t.Fatalf("%s mail: %q\n%s", kind, m.Subject, m.Text)
+			}
 			to = append(to, m.Recipient)
 		}
 	}
@@ -166,11 +170,11 @@ func TestReminderAndEscalationThroughPages(t *testing.T) {
 		if n := len(a.events(audit.RequestReminded.String())); n != 1 {
 			t.Fatalf("reminder events after concurrent sweeps: %d, want 1", n)
 		}
-		if got := a.mailTo(id, mail.KindReminded); strings.Join(got, ",") != "otto@example.com,pia@example.com" {
+		if got := a.mailTo(id, mail.KindReminded, "Reminder: Rhea Requester's request for task exchange/Set-Mailbox waits"); strings.Join(got, ",") != "otto@example.com,pia@example.com" {
 			t.Fatalf("reminded %v, want the approvers who have not acted", got)
 		}
 		a.sweepTogether(2)
-		if got := a.mailTo(id, mail.KindReminded); len(got) != 2 {
+		if got := a.mailTo(id, mail.KindReminded, "Reminder: Rhea Requester's request for task exchange/Set-Mailbox waits"); len(got) != 2 {
 			t.Fatalf("reminded again: %v", got)
 		}
 		// Sessions end after 30 idle minutes: everyone signs in again after the clock moved.
@@ -189,7 +193,7 @@ func TestReminderAndEscalationThroughPages(t *testing.T) {
 		if len(evs) != 1 || evs[0].RequestID != id {
 			t.Fatalf("escalation events after concurrent sweeps: %d, want 1", len(evs))
 		}
-		if got := a.mailTo(id, mail.KindEscalated); strings.Join(got, ",") != "bea@example.com" {
+		if got := a.mailTo(id, mail.KindEscalated, "Escalated to you: Rhea Requester asks for"); strings.Join(got, ",") != "bea@example.com" {
 			t.Fatalf("escalation mailed to %v, want the escalation group without the requester", got)
 		}
 		a.sweepTogether(2)
