@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/elevate-pam/elevate/internal/admin"
@@ -92,7 +93,9 @@ func (s *Server) groupOptions(ctx context.Context, none string) ([]components.Op
 type policyInput struct {
 	ScopeType, ScopeID, ApprovalType, ApproverGroupID, ApprovalsRequired   string
 	DefaultDuration, MaxDuration, PendingTimeout, EligibleGroupID, Version string
-	Justification, Ticket, MFA, Enabled                                    bool
+	// RemindAfter is empty for half of the time to decide, or "off".
+	RemindAfter, EscalationGroupID, EscalateAfter string
+	Justification, Ticket, MFA, Enabled           bool
 	// ConfirmDeadEnd is the admin's "save it anyway" for a policy nobody can approve.
 	ConfirmDeadEnd bool
 }
@@ -109,7 +112,28 @@ func policyInputOf(p pam.Policy) policyInput {
 		MaxDuration: pam.InputDuration(p.MaxDuration), PendingTimeout: pam.InputDuration(p.PendingTimeout),
 		EligibleGroupID: p.EligibleGroupID, Version: strconv.Itoa(p.Version),
 		Justification: p.JustificationRequired, Ticket: p.TicketRequired, MFA: p.MFARequired, Enabled: p.Enabled,
+		RemindAfter: remindInput(p.RemindAfter), EscalationGroupID: p.EscalationGroupID, EscalateAfter: pam.InputDuration(p.EscalateAfter),
 	}
+}
+
+// remindInput writes a policy's reminder into its form field: empty for the default, "off".
+func remindInput(d time.Duration) string {
+	if d == pam.NoReminder {
+		return "off"
+	}
+	return pam.InputDuration(d)
+}
+
+// reminderLine says when a policy reminds its approvers, in words.
+func reminderLine(p pam.Policy) string {
+	d, ok := p.ReminderDelay()
+	switch {
+	case !ok:
+		return "no reminder"
+	case p.RemindAfter == 0:
+		return "reminds the approvers after " + pam.FormatDuration(d) + " (half the time to decide)"
+	}
+	return "reminds the approvers after " + pam.FormatDuration(d)
 }
 
 func policyInputFrom(c echo.Context) policyInput {
@@ -118,6 +142,7 @@ func policyInputFrom(c echo.Context) policyInput {
 		ApproverGroupID: c.FormValue("approver_group_id"), ApprovalsRequired: c.FormValue("approvals_required"),
 		DefaultDuration: c.FormValue("default_duration"), MaxDuration: c.FormValue("max_duration"),
 		PendingTimeout: c.FormValue("pending_timeout"), EligibleGroupID: c.FormValue("eligible_group_id"), Version: c.FormValue("version"),
+		RemindAfter: c.FormValue("remind_after"), EscalationGroupID: c.FormValue("escalation_group_id"), EscalateAfter: c.FormValue("escalate_after"),
 		Justification: checked(c.FormValue("justification_required")), Ticket: checked(c.FormValue("ticket_required")),
 		MFA: checked(c.FormValue("mfa_required")), Enabled: checked(c.FormValue("enabled")),
 		ConfirmDeadEnd: checked(c.FormValue("confirm_dead_end")),
@@ -145,6 +170,21 @@ func (in policyInput) parse() (pam.Policy, error) {
 	if p.PendingTimeout, err = pam.ParseDuration("pending_timeout", in.PendingTimeout); err != nil {
 		return p, err
 	}
+	switch r := strings.ToLower(strings.TrimSpace(in.RemindAfter)); r {
+	case "":
+	case "off", "none", "no":
+		p.RemindAfter = pam.NoReminder
+	default:
+		if p.RemindAfter, err = pam.ParseDuration("remind_after", r); err != nil {
+			return p, err
+		}
+	}
+	p.EscalationGroupID = in.EscalationGroupID
+	if strings.TrimSpace(in.EscalateAfter) != "" {
+		if p.EscalateAfter, err = pam.ParseDuration("escalate_after", in.EscalateAfter); err != nil {
+			return p, err
+		}
+	}
 	p.Version, _ = strconv.Atoi(in.Version)
 	return p, nil
 }
@@ -170,6 +210,10 @@ func (s *Server) policyFields(ctx context.Context, in policyInput, editing bool)
 	if err != nil {
 		return nil, err
 	}
+	escalation, err := s.groupOptions(ctx, "No escalation")
+	if err != nil {
+		return nil, err
+	}
 	f := []components.FieldVM{
 		{Name: "approval_type", Label: "Approval", Type: "select", Value: in.ApprovalType,
 			Options: []components.Option{{Value: pam.ApprovalManual, Label: "Manual: approvers decide"}, {Value: pam.ApprovalAuto, Label: "Automatic: granted at once, still recorded"}}},
@@ -182,6 +226,12 @@ func (s *Server) policyFields(ctx context.Context, in policyInput, editing bool)
 			Help: "At most the organisation's ceiling of " + pam.FormatDuration(org.MaxDuration) + "."},
 		{Name: "pending_timeout", Label: "Time to decide", Type: "text", Value: in.PendingTimeout, Required: true,
 			Help: "A request nobody decides within this time times out. Like 24h."},
+		{Name: "remind_after", Label: "Remind approvers after", Type: "text", Value: in.RemindAfter,
+			Help: "Those who have not acted get one reminder this long after the request, before it times out. Empty: half of the time to decide. Write off for none."},
+		{Name: "escalation_group_id", Label: "Escalation group", Type: "select", Value: in.EscalationGroupID, Options: escalation,
+			Help: "If a request is still undecided after the time below, this group's enabled members may decide it too (the approvals needed stay the same) and are told by mail."},
+		{Name: "escalate_after", Label: "Escalate after", Type: "text", Value: in.EscalateAfter,
+			Help: "Like 4h; before the time to decide runs out. Leave empty when there is no escalation group."},
 		{Name: "eligible_group_id", Label: "Who may ask", Type: "select", Value: in.EligibleGroupID, Options: eligible},
 		{Name: "justification_required", Label: "Justification required", Type: "checkbox", Checked: in.Justification},
 		{Name: "ticket_required", Label: "Ticket required", Type: "checkbox", Checked: in.Ticket},
@@ -364,13 +414,22 @@ func (s *Server) policyPage(c echo.Context, p pam.Policy, in policyInput, form a
 		}
 		approve.Empty = "The approver group has no enabled members."
 	}
+	sections := []adminview.SetSection{covers, who, approve}
+	if p.Escalates() {
+		esc := adminview.SetSection{Title: "Escalation", TestID: "escalation", Empty: "The escalation group is gone; requests escalate to nobody.",
+			More: "Undecided requests escalate after " + pam.FormatDuration(p.EscalateAfter) + "; " + reminderLine(p) + "."}
+		if g := reach.EscalationGroup; g != nil {
+			esc.Items = []adminview.Item{{Label: g.Name, Sub: pam.Count(g.MemberCount, "enabled member", "enabled members"), Href: "/admin/groups/" + g.ID}}
+		}
+		sections = append(sections, esc)
+	}
 	vm := adminview.DetailVM{Meta: s.meta(c, "Policy for "+p.ScopeName), Tab: "policies",
 		Header: components.HeaderVM{Title: "Policy for " + p.ScopeName, Subtitle: p.ScopeType.Label() + " · " + policyLine(p),
 			BackLabel: "Policies", BackHref: "/admin/policies", ActionLabel: "Open " + strings.ToLower(p.ScopeType.Label()), ActionHref: scopeHref(p)},
 		Warnings: policyWarnings(c, p, reach),
 		Form: adminview.FormVM{Meta: s.meta(c, ""), Action: "/admin/policies/" + p.ID, Submit: "Save policy", Fields: fields,
 			Error: form.Error, Warnings: form.Warnings},
-		Sections: []adminview.SetSection{covers, who, approve},
+		Sections: sections,
 		Actions: []adminview.ActionVM{{Title: "Delete policy", Text: "Nobody can ask for this " + strings.ToLower(p.ScopeType.Label()) + " any more. Past requests and the audit trail stay.",
 			Href: "/admin/policies/" + p.ID + "/delete", Label: "Delete policy", Danger: true, TestID: "delete"}},
 	}
@@ -388,6 +447,12 @@ func (s *Server) policyPage(c echo.Context, p pam.Policy, in policyInput, form a
 func policySummary(p pam.Policy) string {
 	parts := []string{approvalLine(p), "by default " + pam.FormatDuration(p.DefaultDuration) + ", at most " + pam.FormatDuration(p.MaxDuration),
 		"times out after " + pam.FormatDuration(p.PendingTimeout)}
+	if p.ApprovalType == pam.ApprovalManual {
+		parts = append(parts, reminderLine(p))
+	}
+	if p.Escalates() {
+		parts = append(parts, "escalates after "+pam.FormatDuration(p.EscalateAfter))
+	}
 	if p.JustificationRequired {
 		parts = append(parts, "justification required")
 	}
@@ -544,6 +609,9 @@ func (s *Server) deadEndConfirm(ctx context.Context, pe *pam.Error, in policyInp
 	if err != nil {
 		return err
 	}
+	if strings.HasPrefix(pe.Message, "Escalation") && in.EscalationGroupID != "" {
+		label, href = "Add members to the escalation group", "/admin/groups/"+in.EscalationGroupID
+	}
 	form.Warnings = []adminview.Warning{{Text: "Not saved. " + pe.Message, FixLabel: label, FixHref: href}}
 	form.Fields = append(form.Fields, components.FieldVM{Name: "confirm_dead_end", Type: "checkbox", Error: pe.Message,
 		Label: "Save it anyway: I know no one can approve requests under this policy yet",
@@ -593,6 +661,10 @@ func policyWarnings(c echo.Context, p pam.Policy, r admin.Reach) []adminview.War
 				vw.FixLabel, vw.FixHref = "Add tasks", scopeHref(p)
 			case pam.FixMaxDuration:
 				vw.FixLabel, vw.FixHref = "Lower the maximum duration", "#f-max_duration"
+			case pam.FixEscalation:
+				if r.EscalationGroup != nil {
+					vw.FixLabel, vw.FixHref = "Add members to "+r.EscalationGroup.Name, "/admin/groups/"+r.EscalationGroup.ID
+				}
 			}
 		}
 		out = append(out, vw)

@@ -29,8 +29,15 @@ type policyJSON struct {
 	EligibleGroupID       string `json:"eligible_group_id"`
 	MFARequired           bool   `json:"mfa_required"`
 	PendingTimeoutMin     int    `json:"pending_timeout_min"`
-	Enabled               bool   `json:"enabled"`
-	Version               int    `json:"version"`
+	// RemindAfterMin is when the approvers who have not acted are reminded: 0 (or left out)
+	// for half of the time to decide, -1 for no reminder.
+	RemindAfterMin int `json:"remind_after_min"`
+	// EscalationGroupID and EscalateAfterMin: the group that may also decide once a request is
+	// this old ("" and 0 = no escalation).
+	EscalationGroupID string `json:"escalation_group_id"`
+	EscalateAfterMin  int    `json:"escalate_after_min"`
+	Enabled           bool   `json:"enabled"`
+	Version           int    `json:"version"`
 	// ConfirmDeadEnd, sent with a save, says to save an enabled policy nobody can approve
 	// anyway; without it such a save is refused (400, field confirm_dead_end), as on the pages.
 	ConfirmDeadEnd bool   `json:"confirm_dead_end,omitempty"`
@@ -45,6 +52,7 @@ func toPolicyJSON(p pam.Policy) policyJSON {
 		DefaultDurationMin: int(p.DefaultDuration / time.Minute), MaxDurationMin: int(p.MaxDuration / time.Minute),
 		JustificationRequired: p.JustificationRequired, TicketRequired: p.TicketRequired, EligibleGroupID: p.EligibleGroupID,
 		MFARequired: p.MFARequired, PendingTimeoutMin: int(p.PendingTimeout / time.Minute), Enabled: p.Enabled, Version: p.Version,
+		RemindAfterMin: apiRemindMin(p.RemindAfter), EscalationGroupID: p.EscalationGroupID, EscalateAfterMin: int(p.EscalateAfter / time.Minute),
 		CreatedAt: p.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: p.UpdatedAt.UTC().Format(time.RFC3339),
 	}
 }
@@ -72,7 +80,43 @@ func (j policyJSON) toPolicy() (pam.Policy, error) {
 	if p.PendingTimeout, err = minutes("pending_timeout_min", j.PendingTimeoutMin); err != nil {
 		return p, err
 	}
+	switch {
+	case j.RemindAfterMin == -1:
+		p.RemindAfter = pam.NoReminder
+	case j.RemindAfterMin == 0:
+	default:
+		if p.RemindAfter, err = minutes("remind_after_min", j.RemindAfterMin); err != nil {
+			return p, pam.FieldError("remind_after_min", "Give remind_after_min as minutes, 0 for half of the time to decide, or -1 for no reminder.")
+		}
+	}
+	p.EscalationGroupID = j.EscalationGroupID
+	if j.EscalateAfterMin != 0 {
+		if p.EscalateAfter, err = minutes("escalate_after_min", j.EscalateAfterMin); err != nil {
+			return p, err
+		}
+	}
 	return p, nil
+}
+
+// apiPolicyField names a refused follow-up setting by its API field (the pages name the form's).
+func apiPolicyField(err error) error {
+	var pe *pam.Error
+	if errors.As(err, &pe) {
+		if f, ok := map[string]string{"remind_after": "remind_after_min", "escalate_after": "escalate_after_min"}[pe.Field]; ok {
+			out := *pe
+			out.Field = f
+			return &out
+		}
+	}
+	return err
+}
+
+// apiRemindMin is a policy's reminder on the API: minutes, 0 for the default, -1 for none.
+func apiRemindMin(d time.Duration) int {
+	if d == pam.NoReminder {
+		return -1
+	}
+	return int(d / time.Minute)
 }
 
 // bindJSON decodes a JSON body; fields the API does not know are ignored. A body cut at maxBody
@@ -183,7 +227,7 @@ func (s *Server) apiCreatePolicy(c echo.Context) error {
 	}
 	p, err = s.admin.CreatePolicy(c.Request().Context(), actor(c), p, admin.SaveCheck{RefuseDeadEnd: !in.ConfirmDeadEnd})
 	if err != nil {
-		return err
+		return apiPolicyField(err)
 	}
 	saved, err := s.policies.PolicyByID(c.Request().Context(), p.ID)
 	if err != nil {
@@ -213,7 +257,7 @@ func (s *Server) apiUpdatePolicy(c echo.Context) error {
 	}
 	p.ID = cur.ID
 	if err := s.admin.UpdatePolicy(ctx, actor(c), p, admin.SaveCheck{RefuseDeadEnd: !in.ConfirmDeadEnd}); err != nil {
-		return err
+		return apiPolicyField(err)
 	}
 	saved, err := s.policies.PolicyByID(ctx, p.ID)
 	if err != nil {

@@ -161,6 +161,18 @@ type requestJSON struct {
 	CancelReason      string       `json:"cancel_reason,omitempty"`
 	Extends           string       `json:"extends,omitempty"`
 	Reviews           []reviewJSON `json:"reviews"`
+	// RemindAt and EscalateAt are when the approvers are reminded and the request escalates;
+	// RemindedAt and EscalatedAt when that happened.
+	RemindAt          string `json:"remind_at,omitempty"`
+	RemindedAt        string `json:"reminded_at,omitempty"`
+	EscalationGroupID string `json:"escalation_group_id,omitempty"`
+	EscalationGroup   string `json:"escalation_group,omitempty"`
+	EscalateAt        string `json:"escalate_at,omitempty"`
+	EscalatedAt       string `json:"escalated_at,omitempty"`
+	// Approvers names, on a single pending request, the first people who may still approve it
+	// (access.ShownDeciders); ApproversMore counts the others.
+	Approvers     []string `json:"approvers,omitempty"`
+	ApproversMore int      `json:"approvers_more,omitempty"`
 }
 
 func ts(t *time.Time) string {
@@ -176,7 +188,9 @@ func toRequestJSON(r pam.Request, now time.Time) requestJSON {
 		Justification: r.Justification, Ticket: r.Ticket, ApprovalsRequired: r.ApprovalsRequired, Approvals: r.Approvals(),
 		CreatedAt: r.CreatedAt.UTC().Format(time.RFC3339), PendingUntil: r.PendingUntil.UTC().Format(time.RFC3339),
 		ScheduledStart: ts(r.ScheduledStart), StartsAt: ts(r.StartsAt), EndsAt: ts(r.EndsAt), RevokeReason: r.RevokeReason,
-		CancelReason: string(r.CancelReason), Extends: r.ExtendsID, Reviews: []reviewJSON{}}
+		CancelReason: string(r.CancelReason), Extends: r.ExtendsID, Reviews: []reviewJSON{},
+		RemindAt: ts(r.RemindAt), RemindedAt: ts(r.RemindedAt), EscalationGroupID: r.EscalationGroupID,
+		EscalateAt: ts(r.EscalateAt), EscalatedAt: ts(r.EscalatedAt)}
 	for _, v := range r.Reviews {
 		j.Reviews = append(j.Reviews, reviewJSON{Reviewer: v.ReviewerName, Decision: v.Decision, Comment: v.Comment, At: v.At.UTC().Format(time.RFC3339)})
 	}
@@ -268,11 +282,13 @@ func (s *Server) apiSubmitRequest(c echo.Context) error {
 
 func (s *Server) apiGetRequest(c echo.Context) error {
 	u, _ := CurrentUser(c)
-	r, err := s.access.Request(c.Request().Context(), u, c.Param("id"))
+	v, err := s.access.RequestView(c.Request().Context(), u, c.Param("id"))
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toRequestJSON(r, s.now()))
+	j := toRequestJSON(v.Request, s.now())
+	j.Approvers, j.ApproversMore, j.EscalationGroup = v.Deciders, v.MoreDeciders, v.EscalationGroupName
+	return c.JSON(http.StatusOK, j)
 }
 
 type actionJSON struct {

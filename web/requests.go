@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,6 +77,8 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 		vm.StateLine = "Waits for " + pam.Count(left, "more approval", "more approvals")
 		tv := timeVM(r.PendingUntil, now, loc)
 		vm.TimesOut = &tv
+		vm.Deciders = decidersLine(v)
+		vm.Escalation = escalationLine(v, now, loc)
 	case pam.StatusApproved:
 		if r.InForce(now) {
 			vm.StatusKind, vm.StatusText = "in_force", "In force"
@@ -103,6 +107,36 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 		vm.StateLine = fmt.Sprintf("Ended early by the requester at %s (%s)", clock(*r.EndsAt, now, loc), zone)
 	}
 	return vm
+}
+
+// decidersLine names who may still approve a pending request: "Ana Approver, Otto Approver
+// and 3 more"; "" when nobody can (the state line and the policy page say why).
+func decidersLine(v access.View) string {
+	if len(v.Deciders) == 0 {
+		return ""
+	}
+	line := strings.Join(v.Deciders, ", ")
+	if v.MoreDeciders > 0 {
+		line += " and " + strconv.Itoa(v.MoreDeciders) + " more"
+	}
+	return line
+}
+
+// escalationLine says where a pending request escalates and when, in the viewer's zone:
+// "Escalates to Backup approvers at 14:00 (Europe/Paris)", or "Escalated to … at …" once done.
+func escalationLine(v access.View, now time.Time, loc *time.Location) string {
+	r := v.Request
+	group := v.EscalationGroupName
+	if group == "" {
+		group = "the escalation group"
+	}
+	switch {
+	case r.Escalated():
+		return fmt.Sprintf("Escalated to %s at %s (%s)", group, clock(*r.EscalatedAt, now, loc), zoneLabel(loc))
+	case r.EscalateAt != nil && r.EscalationGroupID != "":
+		return fmt.Sprintf("Escalates to %s at %s (%s) if still undecided", group, clock(*r.EscalateAt, now, loc), zoneLabel(loc))
+	}
+	return ""
 }
 
 // historyShown is how many of the requester's decided requests for the scope a card lists.
@@ -156,6 +190,20 @@ func timeline(v access.View, now time.Time, loc *time.Location) []reqview.Entry 
 		}
 		tl = append(tl, reqview.Entry{Title: title, Kind: kind, Text: v.Comment, At: timeVM(v.At, now, loc)})
 	}
+	if r.RemindedAt != nil {
+		tl = append(tl, reqview.Entry{Title: "Approvers reminded", Kind: "requested", At: timeVM(*r.RemindedAt, now, loc),
+			Text: "Those who had not acted were reminded by mail."})
+	}
+	if r.Escalated() {
+		group := v.EscalationGroupName
+		if group == "" {
+			group = "the escalation group"
+		}
+		tl = append(tl, reqview.Entry{Title: "Escalated to " + group, Kind: "requested", At: timeVM(*r.EscalatedAt, now, loc),
+			Text: "Its enabled members may decide it too; the approvals needed stay the same."})
+	}
+	// Reviews, the reminder and the escalation interleave in time.
+	sort.SliceStable(tl, func(i, j int) bool { return tl[i].At.ISO < tl[j].At.ISO })
 	st := r.StatusAt(now)
 	if r.ApprovalType == pam.ApprovalAuto && r.DecidedAt != nil && r.StartsAt != nil {
 		tl = append(tl, reqview.Entry{Title: "Approved automatically", Kind: "approved", At: timeVM(*r.DecidedAt, now, loc)})
@@ -413,6 +461,7 @@ func (s *Server) showApprovals(c echo.Context) error {
 			Scope: r.ScopeName, Kind: r.ScopeType.Label(), Duration: pam.FormatDuration(r.Duration),
 			Asked: timeVM(r.CreatedAt, now, loc), TimesOut: timeVM(r.PendingUntil, now, loc),
 			Soon: r.PendingUntil.Sub(now) <= soonWindow, Approvals: fmt.Sprintf("%d of %d", w.Approvals, r.ApprovalsRequired),
+			Escalated: w.Escalated,
 		})
 	}
 	next := ""

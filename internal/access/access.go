@@ -71,8 +71,8 @@ func (s *Service) saveStep(ctx context.Context, tx *store.Store, a audit.Actor, 
 }
 
 // lockVisible locks a request for a change u asks for; ENOTFOUND when u may not see it, so a
-// stranger learns nothing about it. It also reports whether u is an enabled member of the
-// request's approver group, read after the lock.
+// stranger learns nothing about it. It also reports whether u may decide it now (an enabled
+// member of its approver group, or of its escalation group once escalated), read after the lock.
 func lockVisible(ctx context.Context, tx *store.Store, u pam.User, id string) (pam.Request, bool, error) {
 	r, member, err := tx.LockRequestFor(ctx, id, u.ID)
 	if err != nil {
@@ -191,6 +191,7 @@ func (s *Service) submit(ctx context.Context, a audit.Actor, u pam.User, policyI
 			Justification: sub.Justification, Ticket: sub.Ticket, ScheduledStart: sub.ScheduledStart,
 			Status: pam.StatusPending, CreatedAt: now, PendingUntil: now.Add(p.PendingTimeout), ExtendsID: extends, Version: 1,
 		}
+		r.PlanFollowUps(p)
 		// One read serves the approver count below and the mail after the change.
 		var aud store.Audience
 		if p.ApprovalType == pam.ApprovalManual || s.notify != nil {
@@ -265,7 +266,13 @@ func canView(ctx context.Context, db *store.Store, u pam.User, r pam.Request) (b
 	if mayView(u, r, false) {
 		return true, nil
 	}
-	return db.IsActiveMember(ctx, r.ApproverGroupID, u.ID)
+	if ok, err := db.IsActiveMember(ctx, r.ApproverGroupID, u.ID); ok || err != nil {
+		return ok, err
+	}
+	if r.Escalated() {
+		return db.IsActiveMember(ctx, r.EscalationGroupID, u.ID)
+	}
+	return false, nil
 }
 
 // CanView reports whether u may see r: its requester, an approver, an admin or an auditor.
@@ -551,6 +558,11 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	if err != nil {
 		return repaired + n, err
 	}
+	f, err := s.followUps(ctx)
+	n += f
+	if err != nil {
+		return repaired + n, err
+	}
 	// The dashboard's rollup of each closed UTC day, written once (see store.WriteDailyStats).
 	if _, err := s.db.WriteDailyStats(ctx, s.now()); err != nil {
 		return repaired + n, err
@@ -585,4 +597,71 @@ func (s *Service) sweep(ctx context.Context) (int, error) {
 		}
 	}
 	return done, nil
+}
+
+// followUps sends the reminders and makes the escalations that are due, one request per
+// transaction (see followUp).
+func (s *Service) followUps(ctx context.Context) (int, error) {
+	done := 0
+	for _, step := range []struct {
+		due    func(context.Context, time.Time, int) ([]string, error)
+		mark   func(*store.Store) func(context.Context, string, time.Time) (bool, error)
+		action audit.Action
+	}{
+		{s.db.DueReminders, func(tx *store.Store) func(context.Context, string, time.Time) (bool, error) { return tx.MarkReminded }, audit.RequestReminded},
+		{s.db.DueEscalations, func(tx *store.Store) func(context.Context, string, time.Time) (bool, error) { return tx.MarkEscalated }, audit.RequestEscalated},
+	} {
+		ids, err := step.due(ctx, s.now(), 200)
+		if err != nil {
+			return done, err
+		}
+		for _, id := range ids {
+			ok, err := s.followUp(ctx, id, step.mark, step.action)
+			if err != nil {
+				return done, fmt.Errorf("%s request %s: %w", step.action, id, err)
+			}
+			if ok {
+				done++
+			}
+		}
+	}
+	return done, nil
+}
+
+// followUp reminds the approvers of one request, or escalates it, in one transaction: the
+// request is locked, the conditional UPDATE (mark) records it only when it is still pending,
+// due and not yet done, and only the transaction whose UPDATE changed the row writes the audit
+// event and queues the mail. Several processes sweeping at once therefore send one reminder
+// and make one escalation. The version is left alone: a reminder decides nothing, so a review
+// under way is not refused because of it.
+func (s *Service) followUp(ctx context.Context, id string, mark func(*store.Store) func(context.Context, string, time.Time) (bool, error), action audit.Action) (bool, error) {
+	done := false
+	err := s.db.Tx(ctx, func(tx *store.Store) error {
+		r, err := tx.LockRequest(ctx, id)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if r.StatusAt(now) != pam.StatusPending {
+			return nil // the timeout sweep or a decision settles it
+		}
+		ok, err := mark(tx)(ctx, id, now)
+		if err != nil || !ok {
+			return err
+		}
+		details := map[string]any{}
+		if action == audit.RequestEscalated {
+			r.EscalatedAt = &now
+			details["escalation_group_id"] = r.EscalationGroupID
+			details["escalation_group"] = tx.GroupName(ctx, r.EscalationGroupID)
+		} else {
+			r.RemindedAt = &now
+		}
+		if err := s.record(ctx, tx, audit.System, action, r, details); err != nil {
+			return err
+		}
+		done = true
+		return s.notifyTx(ctx, tx, r, action, audit.System)
+	})
+	return done, err
 }

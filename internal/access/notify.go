@@ -35,6 +35,9 @@ type Change struct {
 	// Approvers are the enabled members of its approver group, the requester left out; none
 	// for an automatic policy, which asks nobody.
 	Approvers []pam.User
+	// Escalators are the enabled members of its escalation group, the requester left out, once
+	// it was escalated (none before).
+	Escalators []pam.User
 	// RevokerName names who revoked it, when it was revoked.
 	RevokerName string
 }
@@ -55,6 +58,9 @@ func audienceOf(r pam.Request) store.AudienceOf {
 	of := store.AudienceOf{Requester: r.RequesterID, Revoker: r.RevokedBy, Scope: r.ScopeType, ScopeID: r.ScopeID, Tasks: ChangeTasks + 1}
 	if r.ApprovalType != pam.ApprovalAuto {
 		of.ApproverGroup, of.Approvers = r.ApproverGroupID, ChangeApprovers
+		if r.Escalated() {
+			of.EscalationGroup = r.EscalationGroupID
+		}
 	}
 	return of
 }
@@ -78,6 +84,7 @@ func changeOf(ctx context.Context, tx *store.Store, aud store.Audience, r pam.Re
 	}
 	if r.ApprovalType != pam.ApprovalAuto {
 		c.Approvers = approversBut(aud.Approvers, r.RequesterID)
+		c.Escalators = approversBut(aud.Escalators, r.RequesterID)
 	}
 	c.Request.Reviews = append([]pam.Review(nil), r.Reviews...)
 	for i, v := range c.Request.Reviews {

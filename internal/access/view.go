@@ -22,6 +22,12 @@ type View struct {
 	RevokedByName string
 	// What the viewer may do now. Each use case checks again when it is asked.
 	CanReview, CanRevoke, CanWithdraw, CanExtend, CanEnd bool
+	// Deciders names, for a pending request, the first ShownDeciders people who may still decide
+	// it (by name); MoreDeciders counts the others.
+	Deciders     []string
+	MoreDeciders int
+	// EscalationGroupName names the group the request escalates (or escalated) to; "" = none.
+	EscalationGroupName string
 	// History is, for a viewer other than the requester, the requester's other requests for the
 	// same scope (at most HistoryShown): those still open first, then the newest.
 	History []pam.Request
@@ -29,6 +35,9 @@ type View struct {
 
 // NavCountCap is where the navigation's count of waiting requests stops counting.
 const NavCountCap = store.NavCountCap
+
+// ShownDeciders bounds View.Deciders.
+const ShownDeciders = 10
 
 // HistoryShown bounds View.History.
 const HistoryShown = 5
@@ -104,9 +113,10 @@ func (s *Service) viewerOf(ctx context.Context, db *store.Store, u pam.User) (vi
 	return v, nil
 }
 
-// approves reports whether the viewer is an enabled member of r's approver group.
+// approves reports whether the viewer may decide r: an enabled member of its approver group,
+// or of its escalation group once it was escalated.
 func (v viewer) approves(r pam.Request) bool {
-	return v.u.Active() && r.ApproverGroupID != "" && v.groups[r.ApproverGroupID]
+	return v.u.Active() && ((r.ApproverGroupID != "" && v.groups[r.ApproverGroupID]) || (r.Escalated() && v.groups[r.EscalationGroupID]))
 }
 
 // canView is canView without a query: requester, admin, auditor or approver.
@@ -175,6 +185,16 @@ func (s *Service) RequestView(ctx context.Context, u pam.User, id string) (View,
 		if out.History, err = s.db.RequesterHistory(ctx, r, s.now(), HistoryShown); err != nil {
 			return View{}, fmt.Errorf("request %s: history: %w", id, err)
 		}
+	}
+	if r.StatusAt(s.now()) == pam.StatusPending && r.ApprovalType == pam.ApprovalManual {
+		names, total, err := s.db.Deciders(ctx, r, ShownDeciders)
+		if err != nil {
+			return View{}, fmt.Errorf("request %s: deciders: %w", id, err)
+		}
+		out.Deciders, out.MoreDeciders = names, total-len(names)
+	}
+	if r.EscalationGroupID != "" {
+		out.EscalationGroupName = s.db.GroupName(ctx, r.EscalationGroupID)
 	}
 	if r.RevokedBy != "" {
 		if by, err := s.db.UserByID(ctx, r.RevokedBy); err == nil {

@@ -21,11 +21,23 @@ func policyDetails(p pam.Policy) map[string]any {
 		"justification_required": p.JustificationRequired, "ticket_required": p.TicketRequired,
 		"eligible_group_id": p.EligibleGroupID, "mfa_required": p.MFARequired,
 		"pending_timeout_min": int(p.PendingTimeout / time.Minute), "enabled": p.Enabled,
+		"remind_after_min": remindMinutes(p.RemindAfter), "escalation_group_id": p.EscalationGroupID,
+		"escalate_after_min": int(p.EscalateAfter / time.Minute),
 	}
 }
 
+// remindMinutes is a policy's reminder as the audit trail and the API give it: minutes, 0 for
+// half of the time to decide, -1 for none.
+func remindMinutes(d time.Duration) int {
+	if d == pam.NoReminder {
+		return -1
+	}
+	return int(d / time.Minute)
+}
+
 func (s *Service) checkGroups(ctx context.Context, tx *store.Store, p pam.Policy) error {
-	for field, id := range map[string]string{"approver_group_id": p.ApproverGroupID, "eligible_group_id": p.EligibleGroupID} {
+	for field, id := range map[string]string{"approver_group_id": p.ApproverGroupID, "eligible_group_id": p.EligibleGroupID,
+		"escalation_group_id": p.EscalationGroupID} {
 		if id == "" {
 			continue
 		}
@@ -55,7 +67,13 @@ func (s *Service) deadEndDetails(ctx context.Context, tx *store.Store, p pam.Pol
 	}
 	w, dead := pam.DeadEnd(p.ApprovalWarnings(facts))
 	if !dead {
-		return nil, nil
+		ef, _, err := escalationFacts(ctx, tx, p)
+		if err != nil {
+			return nil, err
+		}
+		if w, dead = pam.DeadEnd(p.EscalationWarnings(ef)); !dead {
+			return nil, nil
+		}
 	}
 	for _, c := range checks {
 		if c.RefuseDeadEnd && p.Enabled {
@@ -154,7 +172,26 @@ type Reach struct {
 	ApproverGroup  *pam.Group // the effective group, nil = none
 	ApproverSource string     // "policy", "default" or ""
 	Approvers      []pam.User // enabled members, first page
-	Warnings       []pam.Warning
+	// EscalationGroup is the group requests escalate to (nil = none).
+	EscalationGroup *pam.Group
+	Warnings        []pam.Warning
+}
+
+// escalationFacts reads the escalation group of p with its count of enabled members.
+func escalationFacts(ctx context.Context, db *store.Store, p pam.Policy) (pam.EscalationFacts, *pam.Group, error) {
+	var f pam.EscalationFacts
+	if !p.Escalates() {
+		return f, nil, nil
+	}
+	g, err := db.GroupByID(ctx, p.EscalationGroupID)
+	if pam.ErrorCode(err) == pam.ENOTFOUND {
+		return f, nil, nil // a vanished group reaches nobody
+	}
+	if err != nil {
+		return f, nil, err
+	}
+	f.GroupName, f.Members = g.Name, g.MemberCount
+	return f, &g, nil
 }
 
 // approvalFacts reads who could approve under p: its approver group (or the organisation's
@@ -226,6 +263,12 @@ func (s *Service) PolicyReach(ctx context.Context, p pam.Policy) (Reach, error) 
 		}
 	}
 	r.Warnings = p.ApprovalWarnings(facts)
+	ef, eg, err := escalationFacts(ctx, s.db, p)
+	if err != nil {
+		return r, err
+	}
+	r.EscalationGroup = eg
+	r.Warnings = append(r.Warnings, p.EscalationWarnings(ef)...)
 	if p.MaxDuration > org.MaxDuration {
 		r.Warnings = append(r.Warnings, pam.Warning{Fix: pam.FixMaxDuration,
 			Text: "The maximum duration is above the organisation's ceiling of " + pam.FormatDuration(org.MaxDuration) + "; requests are capped there."})

@@ -31,6 +31,8 @@ var (
 	RequestCancelled = newAction("request.cancelled")
 	RequestTimedOut  = newAction("request.timed_out")
 	RequestExpired   = newAction("request.expired")
+	RequestReminded  = newAction("request.reminded")  // the sweep reminded the approvers who had not acted
+	RequestEscalated = newAction("request.escalated") // the sweep let the escalation group decide too
 	AccessChecked    = newAction("access.checked")
 )
 

@@ -28,7 +28,9 @@ var (
 	KindTimedOut  = audit.RequestTimedOut.String()
 	KindRevoked   = audit.RequestRevoked.String()
 	KindCancelled = audit.RequestCancelled.String()
-	KindEnded     = audit.RequestEnded.String() // to the approvers: the requester ended the grant early
+	KindEnded     = audit.RequestEnded.String()     // to the approvers: the requester ended the grant early
+	KindReminded  = audit.RequestReminded.String()  // to those who may decide and have not: it still waits
+	KindEscalated = audit.RequestEscalated.String() // to the escalation group: it may decide now
 )
 
 // Kinds of messages no single action causes.
@@ -93,13 +95,56 @@ func (o *Outbox) requestMail(c access.Change) ([]pam.OutboxMessage, error) {
 		if ms, err = o.toRequester(ms, v, c.Requester, c.Action.String()); err != nil || c.Action == audit.RequestRevoked {
 			return ms, err
 		}
-		return o.decided(ms, v, c.Approvers)
+		return o.decided(ms, v, asked(c))
 	case audit.RequestWithdrawn:
-		return o.decided(ms, v, c.Approvers)
+		return o.decided(ms, v, asked(c))
 	case audit.RequestEnded:
-		return o.each(ms, v, c.Approvers, KindEnded) // for their information: nothing to decide
+		return o.each(ms, v, asked(c), KindEnded) // for their information: nothing to decide
+	case audit.RequestReminded:
+		return o.each(ms, v, notActed(c.Request, asked(c)), KindReminded)
+	case audit.RequestEscalated:
+		// Members of both groups were asked at submission; the escalation tells the others.
+		approvers := map[pam.UserID]bool{}
+		for _, u := range c.Approvers {
+			approvers[u.ID] = true
+		}
+		var to []pam.User
+		for _, u := range notActed(c.Request, c.Escalators) {
+			if !approvers[u.ID] {
+				to = append(to, u)
+			}
+		}
+		return o.each(ms, v, to, KindEscalated)
 	}
 	return nil, nil // expired: the expiring-soon notice already told the requester
+}
+
+// asked is everyone a change's request asked to decide: its approvers and, once it was
+// escalated, its escalation group's members, each once.
+func asked(c access.Change) []pam.User {
+	out := append([]pam.User(nil), c.Approvers...)
+	seen := map[pam.UserID]bool{}
+	for _, u := range out {
+		seen[u.ID] = true
+	}
+	for _, u := range c.Escalators {
+		if !seen[u.ID] {
+			seen[u.ID] = true
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// notActed is those of people who have not reviewed r.
+func notActed(r pam.Request, people []pam.User) []pam.User {
+	var out []pam.User
+	for _, u := range people {
+		if !r.ReviewedBy(u.ID) {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // view is what a message about a request shows: the request, the tasks it covers and who
@@ -185,6 +230,27 @@ func (o *Outbox) requestContent(r pam.Request, tasks []pam.Task, revoker string,
 		c.Intro = []string{fmt.Sprintf("%s asks for %s for %s. Please approve or deny it before %s; after that it times out.", who, scope, dur, at(r.PendingUntil))}
 		if r.ApprovalsRequired > 1 {
 			c.Intro = append(c.Intro, fmt.Sprintf("It needs %d approvals.", r.ApprovalsRequired))
+		}
+		c.LinkLabel = "Review the request"
+	case KindReminded:
+		c.Subject = fmt.Sprintf("Reminder: %s's request for %s waits for your decision", who, scope)
+		c.Headline = "A request still waits for your decision"
+		c.Intro = []string{fmt.Sprintf("%s asked for %s for %s at %s, and nobody has decided it yet. Please approve or deny it before %s; after that it times out.",
+			who, scope, dur, at(r.CreatedAt), at(r.PendingUntil))}
+		if n := r.ApprovalsRequired - r.Approvals(); n > 0 && r.ApprovalsRequired > 1 {
+			c.Intro = append(c.Intro, fmt.Sprintf("It needs %s more.", pam.Count(n, "approval", "approvals")))
+		}
+		if r.EscalateAt != nil && r.EscalatedAt == nil {
+			c.Intro = append(c.Intro, fmt.Sprintf("If it is still undecided at %s, it escalates to other approvers.", at(*r.EscalateAt)))
+		}
+		c.LinkLabel = "Review the request"
+	case KindEscalated:
+		c.Subject = fmt.Sprintf("Escalated to you: %s asks for %s for %s", who, scope, dur)
+		c.Headline = "A request was escalated to you"
+		c.Intro = []string{fmt.Sprintf("Nobody decided %s's request for %s in time, so it was escalated to your group. You may now approve or deny it before %s; after that it times out.",
+			who, scope, at(r.PendingUntil))}
+		if n := r.ApprovalsRequired - r.Approvals(); n > 0 && r.ApprovalsRequired > 1 {
+			c.Intro = append(c.Intro, fmt.Sprintf("It needs %s more.", pam.Count(n, "approval", "approvals")))
 		}
 		c.LinkLabel = "Review the request"
 	case KindApproved:

@@ -145,10 +145,37 @@ type Policy struct {
 	EligibleGroupID       string // "" = everyone
 	MFARequired           bool
 	PendingTimeout        time.Duration
-	Enabled               bool
-	Version               int
-	CreatedAt             time.Time
-	UpdatedAt             time.Time
+	// RemindAfter is how long after submission the approvers who have not acted get one
+	// reminder: 0 means half of PendingTimeout, NoReminder means none (see ReminderDelay).
+	RemindAfter time.Duration
+	// EscalationGroupID names the group whose enabled members may also decide a request once
+	// EscalateAfter has passed since submission; "" = no escalation (EscalateAfter is then 0).
+	EscalationGroupID string
+	EscalateAfter     time.Duration
+	Enabled           bool
+	Version           int
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+// NoReminder, as a policy's RemindAfter, turns reminders off.
+const NoReminder time.Duration = -1
+
+// ReminderDelay is how long after submission a request under p reminds its approvers, and
+// false when p sends no reminder (turned off, or automatic: nobody is asked).
+func (p Policy) ReminderDelay() (time.Duration, bool) {
+	switch {
+	case p.ApprovalType == ApprovalAuto || p.RemindAfter == NoReminder:
+		return 0, false
+	case p.RemindAfter > 0:
+		return p.RemindAfter, true
+	}
+	return (p.PendingTimeout / 2).Truncate(time.Minute), true
+}
+
+// Escalates reports whether requests under p escalate: a manual policy with an escalation group.
+func (p Policy) Escalates() bool {
+	return p.ApprovalType == ApprovalManual && p.EscalationGroupID != "" && p.EscalateAfter > 0
 }
 
 // Bounds on policy values.
@@ -193,6 +220,20 @@ func (p Policy) Validate(orgMax time.Duration) error {
 	}
 	if p.PendingTimeout < 15*time.Minute || p.PendingTimeout > MaxPendingTimeout {
 		return FieldError("pending_timeout", "Choose between 15 minutes and %s.", FormatDuration(MaxPendingTimeout))
+	}
+	if p.RemindAfter != NoReminder && p.RemindAfter != 0 && (p.RemindAfter < MinDuration || p.RemindAfter >= p.PendingTimeout) {
+		return FieldError("remind_after", "Choose a reminder between %s and less than the time to decide (%s), leave it empty for half of that time, or write off.",
+			FormatDuration(MinDuration), FormatDuration(p.PendingTimeout))
+	}
+	switch {
+	case p.EscalationGroupID == "" && p.EscalateAfter != 0:
+		return FieldError("escalation_group_id", "Choose the group to escalate to, or leave \"escalate after\" empty.")
+	case p.EscalationGroupID != "" && p.EscalateAfter == 0:
+		return FieldError("escalate_after", "Say after how long requests escalate, like 4h; it must be before they time out.")
+	case p.EscalationGroupID != "" && (p.EscalateAfter < MinDuration || p.EscalateAfter >= p.PendingTimeout):
+		return FieldError("escalate_after", "Escalate between %s and before the time to decide (%s) runs out.", FormatDuration(MinDuration), FormatDuration(p.PendingTimeout))
+	case p.EscalationGroupID != "" && p.EscalationGroupID == p.ApproverGroupID:
+		return FieldError("escalation_group_id", "Choose a group other than the approver group; its members can already decide.")
 	}
 	return nil
 }
@@ -312,6 +353,7 @@ const (
 	FixApprovers     Fix = "approvers"      // add enabled members to the approver group, or ask for fewer approvals
 	FixTasks         Fix = "tasks"          // add tasks to the role or role group
 	FixMaxDuration   Fix = "max_duration"   // lower the policy's maximum duration
+	FixEscalation    Fix = "escalation"     // add enabled members to the escalation group, or choose another
 )
 
 // Warning is one problem with a policy, in words a person reads, and what fixes it.
@@ -338,6 +380,35 @@ func Count(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// EscalationFacts are what the database knows about the escalation group of a policy.
+type EscalationFacts struct {
+	GroupName string
+	Members   int // enabled members
+}
+
+// EscalationWarnings explains why escalating a request under p would reach nobody who could
+// decide it; empty means fine (or no escalation). A group with no enabled members is a dead
+// end of the escalation, saved only once confirmed, as a policy nobody can approve.
+func (p Policy) EscalationWarnings(f EscalationFacts) []Warning {
+	if !p.Escalates() {
+		return nil
+	}
+	group := "the escalation group"
+	if f.GroupName != "" {
+		group += " " + f.GroupName
+	}
+	switch {
+	case f.Members == 0:
+		return []Warning{{DeadEnd: true, Fix: FixEscalation,
+			Text: "Escalation reaches no one: " + group + " has no enabled members."}}
+	case f.Members < p.ApprovalsRequired:
+		return []Warning{{Fix: FixEscalation,
+			Text: fmt.Sprintf("Escalation alone cannot make the quorum: %s has %s and %s.", group,
+				Count(f.Members, "enabled member", "enabled members"), Count(p.ApprovalsRequired, "approval is", "approvals are")+" needed")}}
+	}
+	return nil
 }
 
 // ApprovalWarnings explains why a request under p might never be approved; empty means fine.

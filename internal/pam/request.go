@@ -131,8 +131,31 @@ type Request struct {
 	RevokeReason      string
 	CancelReason      CancelReason
 	ExtendsID         string
-	Version           int
-	Reviews           []Review
+	// EscalationGroupID is the policy's escalation group, copied at submission ("" = none).
+	EscalationGroupID string
+	// RemindAt and EscalateAt are when the sweep reminds the approvers and escalates (nil =
+	// never); RemindedAt and EscalatedAt when it did. Escalation members decide only once
+	// EscalatedAt is set, with its audit event and mail.
+	RemindAt, RemindedAt    *time.Time
+	EscalateAt, EscalatedAt *time.Time
+	Version                 int
+	Reviews                 []Review
+}
+
+// Escalated reports whether the request was escalated to its escalation group.
+func (r Request) Escalated() bool { return r.EscalatedAt != nil && r.EscalationGroupID != "" }
+
+// PlanFollowUps sets when a new request under p reminds its approvers and escalates, from
+// its creation time.
+func (r *Request) PlanFollowUps(p Policy) {
+	if d, ok := p.ReminderDelay(); ok {
+		at := r.CreatedAt.Add(d)
+		r.RemindAt = &at
+	}
+	if p.Escalates() {
+		at := r.CreatedAt.Add(p.EscalateAfter)
+		r.EscalationGroupID, r.EscalateAt = p.EscalationGroupID, &at
+	}
 }
 
 // StatusAt is the request's state at now, computed from its times: a pending request past its
@@ -210,7 +233,8 @@ func checkText(field, s string, max int) (string, error) {
 }
 
 // Review records an approver's decision. canReview says whether the reviewer is, right now,
-// an enabled member of the request's approver group. The required number of distinct
+// an enabled member of the request's approver group (or of its escalation group, once the
+// request was escalated). The required number of distinct
 // approvals approves the request; any one deny denies it.
 func (r *Request) Review(by UserID, canReview bool, decision, comment string, now time.Time) error {
 	if err := r.notPending(now); err != nil {

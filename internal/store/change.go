@@ -77,6 +77,8 @@ type AudienceOf struct {
 	// both are set.
 	ApproverGroup string
 	Approvers     int
+	// EscalationGroup's enabled members are read likewise, at most Approvers of them.
+	EscalationGroup string
 	// Scope's tasks are read, at most Tasks of them (by key), when Tasks is set.
 	Scope   pam.ScopeType
 	ScopeID string
@@ -88,7 +90,9 @@ type Audience struct {
 	Requester pam.User // zero when missing
 	Revoker   pam.User // zero when not asked for or missing
 	Approvers []pam.User
-	Tasks     []pam.Task
+	// Escalators are the enabled members of the escalation group, when it was asked for.
+	Escalators []pam.User
+	Tasks      []pam.Task
 }
 
 // audienceRow is one row of Audience's statement: a user (part r, v or a) or a task (part t,
@@ -120,6 +124,12 @@ func (s *Store) Audience(ctx context.Context, of AudienceOf) (Audience, error) {
 			WHERE disabled_at IS NULL AND id IN (SELECT user_id FROM group_members WHERE group_id = @group)
 			ORDER BY email LIMIT @approvers) a`)
 		args["group"], args["approvers"] = of.ApproverGroup, of.Approvers
+	}
+	if of.EscalationGroup != "" && of.Approvers > 0 {
+		parts = append(parts, `SELECT * FROM (SELECT 'e' AS part, `+cols+` FROM users
+			WHERE disabled_at IS NULL AND id IN (SELECT user_id FROM group_members WHERE group_id = @egroup)
+			ORDER BY email LIMIT @approvers) e`)
+		args["egroup"], args["approvers"] = of.EscalationGroup, of.Approvers
 	}
 	if of.Tasks > 0 {
 		var in string
@@ -155,12 +165,15 @@ func (s *Store) Audience(ctx context.Context, of AudienceOf) (Audience, error) {
 			a.Revoker = u
 		case "a":
 			a.Approvers = append(a.Approvers, u)
+		case "e":
+			a.Escalators = append(a.Escalators, u)
 		case "t":
 			a.Tasks = append(a.Tasks, pam.Task{ID: r.ID, Key: r.Email, Name: r.Name, Description: r.TimeZone, CreatedAt: r.CreatedAt})
 		}
 	}
 	// A union keeps no order of its own: each part's comes back here.
 	slices.SortStableFunc(a.Approvers, func(x, y pam.User) int { return strings.Compare(x.Email, y.Email) })
+	slices.SortStableFunc(a.Escalators, func(x, y pam.User) int { return strings.Compare(x.Email, y.Email) })
 	slices.SortStableFunc(a.Tasks, func(x, y pam.Task) int { return strings.Compare(strings.ToLower(x.Key), strings.ToLower(y.Key)) })
 	return a, nil
 }

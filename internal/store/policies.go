@@ -26,10 +26,28 @@ type PolicyRow struct {
 	EligibleGroupID       *string
 	MFARequired           bool `gorm:"column:mfa_required"`
 	PendingTimeoutMin     int
+	RemindAfterMin        int // 0 = half of the time to decide, -1 = no reminder
+	EscalationGroupID     *string
+	EscalateAfterMin      int
 	Enabled               bool
 	Version               int
 	CreatedAt             time.Time
 	UpdatedAt             time.Time
+}
+
+// remindMin stores a policy's RemindAfter in minutes, keeping NoReminder as -1.
+func remindMin(d time.Duration) int {
+	if d == pam.NoReminder {
+		return -1
+	}
+	return int(d / time.Minute)
+}
+
+func remindAfter(min int) time.Duration {
+	if min < 0 {
+		return pam.NoReminder
+	}
+	return time.Duration(min) * time.Minute
 }
 
 // TableName fixes the table name.
@@ -56,8 +74,9 @@ func policyToRow(p pam.Policy) PolicyRow {
 		DefaultDurationMin: int(p.DefaultDuration / time.Minute), MaxDurationMin: int(p.MaxDuration / time.Minute),
 		JustificationRequired: p.JustificationRequired, TicketRequired: p.TicketRequired,
 		EligibleGroupID: nullable(p.EligibleGroupID), MFARequired: p.MFARequired,
-		PendingTimeoutMin: int(p.PendingTimeout / time.Minute), Enabled: p.Enabled, Version: p.Version,
-		CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
+		PendingTimeoutMin: int(p.PendingTimeout / time.Minute), RemindAfterMin: remindMin(p.RemindAfter),
+		EscalationGroupID: nullable(p.EscalationGroupID), EscalateAfterMin: int(p.EscalateAfter / time.Minute),
+		Enabled: p.Enabled, Version: p.Version, CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
 	}
 }
 
@@ -68,8 +87,9 @@ func policyToDomain(r PolicyRow) pam.Policy {
 		DefaultDuration: time.Duration(r.DefaultDurationMin) * time.Minute, MaxDuration: time.Duration(r.MaxDurationMin) * time.Minute,
 		JustificationRequired: r.JustificationRequired, TicketRequired: r.TicketRequired,
 		EligibleGroupID: deref(r.EligibleGroupID), MFARequired: r.MFARequired,
-		PendingTimeout: time.Duration(r.PendingTimeoutMin) * time.Minute, Enabled: r.Enabled, Version: r.Version,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		PendingTimeout: time.Duration(r.PendingTimeoutMin) * time.Minute, RemindAfter: remindAfter(r.RemindAfterMin),
+		EscalationGroupID: deref(r.EscalationGroupID), EscalateAfter: time.Duration(r.EscalateAfterMin) * time.Minute,
+		Enabled: r.Enabled, Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 }
 
@@ -106,6 +126,7 @@ func (s *Store) UpdatePolicy(ctx context.Context, p pam.Policy) error {
 		"default_duration_min": row.DefaultDurationMin, "max_duration_min": row.MaxDurationMin,
 		"justification_required": row.JustificationRequired, "ticket_required": row.TicketRequired,
 		"eligible_group_id": row.EligibleGroupID, "mfa_required": row.MFARequired, "pending_timeout_min": row.PendingTimeoutMin,
+		"remind_after_min": row.RemindAfterMin, "escalation_group_id": row.EscalationGroupID, "escalate_after_min": row.EscalateAfterMin,
 		"enabled": row.Enabled, "version": gorm.Expr("version + 1"), "updated_at": row.UpdatedAt,
 	})
 	if res.Error != nil {

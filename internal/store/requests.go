@@ -37,6 +37,11 @@ type RequestRow struct {
 	CancelReason      string
 	ExtendsID         string
 	ExpiryNotifiedAt  *time.Time
+	EscalationGroupID *string
+	RemindAt          *time.Time
+	RemindedAt        *time.Time
+	EscalateAt        *time.Time
+	EscalatedAt       *time.Time
 	Version           int
 }
 
@@ -71,7 +76,8 @@ func requestToRow(r pam.Request) RequestRow {
 		Ticket: r.Ticket, ScheduledStart: utcPtr(r.ScheduledStart), Status: string(r.Status), CreatedAt: r.CreatedAt.UTC(),
 		PendingUntil: r.PendingUntil.UTC(), DecidedAt: utcPtr(r.DecidedAt), StartsAt: utcPtr(r.StartsAt), EndsAt: utcPtr(r.EndsAt),
 		RevokedBy: string(r.RevokedBy), RevokeReason: r.RevokeReason, CancelReason: string(r.CancelReason), ExtendsID: r.ExtendsID,
-		Version: r.Version,
+		EscalationGroupID: nullable(r.EscalationGroupID), RemindAt: utcPtr(r.RemindAt), RemindedAt: utcPtr(r.RemindedAt),
+		EscalateAt: utcPtr(r.EscalateAt), EscalatedAt: utcPtr(r.EscalatedAt), Version: r.Version,
 	}
 }
 
@@ -83,7 +89,8 @@ func requestToDomain(r RequestRow) pam.Request {
 		Ticket: r.Ticket, ScheduledStart: utcPtr(r.ScheduledStart), Status: pam.Status(r.Status), CreatedAt: r.CreatedAt.UTC(),
 		PendingUntil: r.PendingUntil.UTC(), DecidedAt: utcPtr(r.DecidedAt), StartsAt: utcPtr(r.StartsAt), EndsAt: utcPtr(r.EndsAt),
 		RevokedBy: pam.UserID(r.RevokedBy), RevokeReason: r.RevokeReason, CancelReason: pam.CancelReason(r.CancelReason),
-		ExtendsID: r.ExtendsID, Version: r.Version,
+		ExtendsID: r.ExtendsID, EscalationGroupID: deref(r.EscalationGroupID), RemindAt: utcPtr(r.RemindAt), RemindedAt: utcPtr(r.RemindedAt),
+		EscalateAt: utcPtr(r.EscalateAt), EscalatedAt: utcPtr(r.EscalatedAt), Version: r.Version,
 	}
 }
 
@@ -107,8 +114,9 @@ func (s *Store) LockRequest(ctx context.Context, id string) (pam.Request, error)
 	return r, err
 }
 
-// LockRequestFor is LockRequest that also reports whether viewer is an enabled member of the
-// request's approver group (IsActiveMember), read after the lock was taken. Two statements:
+// LockRequestFor is LockRequest that also reports whether viewer may decide the request now:
+// an enabled member of its approver group (activeMember), or of its escalation group once it
+// was escalated (escalationMember), read after the lock was taken. Two statements:
 // the locked row with its requester, then its reviews with the membership.
 func (s *Store) LockRequestFor(ctx context.Context, id string, viewer pam.UserID) (pam.Request, bool, error) {
 	return s.loadRequest(ctx, id, s.dialect == Postgres && s.inTx, viewer)
@@ -156,7 +164,7 @@ func (s *Store) loadRequest(ctx context.Context, id string, lock bool, viewer pa
 	r.RequesterName, r.RequesterEmail = row.RequesterName, row.RequesterEmail
 	var reviews []reviewsRow
 	err := s.conn(ctx).Raw(`SELECT m.member, v.reviewer_id, v.decision, v.comment, v.at, vu.name
-		FROM (SELECT `+activeMember("@group", "@viewer")+` AS member) m
+		FROM (SELECT `+activeMember("@group", "@viewer")+` OR `+escalationMember("@id", "@viewer")+` AS member) m
 		LEFT JOIN reviews v ON v.request_id = @id
 		LEFT JOIN users vu ON vu.id = v.reviewer_id
 		ORDER BY v.at`, map[string]any{"id": id, "group": deref(row.ApproverGroupID), "viewer": string(viewer)}).Find(&reviews).Error
@@ -180,6 +188,16 @@ func (s *Store) loadRequest(ctx context.Context, id string, lock bool, viewer pa
 func activeMember(group, user string) string {
 	return `EXISTS (SELECT 1 FROM group_members gm JOIN users mu ON mu.id = gm.user_id AND mu.disabled_at IS NULL
 		WHERE gm.group_id = ` + group + ` AND gm.user_id = ` + user + `)`
+}
+
+// escalationMember is an SQL condition true when the request whose id is the SQL expression
+// request was escalated (escalated_at set) and the enabled user whose id is the SQL expression
+// user is in its escalation group. It is a second way, beside activeMember of the approver
+// group, to be someone who may decide a request.
+func escalationMember(request, user string) string {
+	return `EXISTS (SELECT 1 FROM requests er JOIN group_members egm ON egm.group_id = er.escalation_group_id
+		JOIN users eu ON eu.id = egm.user_id AND eu.disabled_at IS NULL
+		WHERE er.id = ` + request + ` AND er.escalated_at IS NOT NULL AND egm.user_id = ` + user + `)`
 }
 
 // fillPeople adds requester names and emails to a page of requests in one query.
@@ -343,9 +361,18 @@ func (s *Store) fillApprovalCounts(ctx context.Context, rs []*pam.Request) error
 // The requests it reads are still only the pending ones of the user's groups.
 func waitingFor(user string) string {
 	return `r.status = 'pending' AND COALESCE(r.pending_until, r.pending_until) > @now AND r.requester_id <> ` + user + `
-		AND r.approver_group_id IN (SELECT gm.group_id FROM group_members gm
+		AND (r.approver_group_id IN (SELECT gm.group_id FROM group_members gm
 			JOIN users gu ON gu.id = gm.user_id AND gu.disabled_at IS NULL WHERE gm.user_id = ` + user + `)
+			OR ` + escalatedTo("r", user) + `)
 		AND NOT EXISTS (SELECT 1 FROM reviews v WHERE v.request_id = r.id AND v.reviewer_id = ` + user + `)`
+}
+
+// escalatedTo is the SQL condition true when request r (an alias) was escalated to a group the
+// enabled user whose id is the SQL expression user is in: the escalation's way into the inbox.
+// With r.status = 'pending' it reads requests_escalated_idx (escalation_group_id, …).
+func escalatedTo(r, user string) string {
+	return r + `.escalated_at IS NOT NULL AND ` + r + `.escalation_group_id IN (SELECT gm.group_id FROM group_members gm
+			JOIN users gu ON gu.id = gm.user_id AND gu.disabled_at IS NULL WHERE gm.user_id = ` + user + `)`
 }
 
 // inboxQuery selects the requests waiting for a user (see waitingFor).
@@ -357,13 +384,17 @@ func (s *Store) inboxQuery(ctx context.Context, user pam.UserID, now time.Time) 
 // ticket, revoke reason), which only a request's own card shows.
 const listColumns = `r.id, r.requester_id, r.policy_id, r.scope_type, r.scope_id, r.scope_name, r.approval_type,
 	r.approver_group_id, r.approvals_required, r.duration_min, r.scheduled_start, r.status, r.created_at, r.pending_until,
-	r.decided_at, r.starts_at, r.ends_at, r.revoked_by, r.cancel_reason, r.extends_id, r.version`
+	r.decided_at, r.starts_at, r.ends_at, r.revoked_by, r.cancel_reason, r.extends_id, r.version,
+	r.escalation_group_id, r.remind_at, r.reminded_at, r.escalate_at, r.escalated_at`
 
 // Waiting is a request in someone's inbox as its table shows it: the request's listColumns with
 // its requester's name and email (no reviews) and how many approvals it has so far.
 type Waiting struct {
 	pam.Request
 	Approvals int
+	// Escalated is true when the request waits for the user only because it was escalated to
+	// them: they are not in its approver group.
+	Escalated bool
 }
 
 // InboxPage is one keyset page of a user's inbox.
@@ -383,6 +414,7 @@ type inboxPageRow struct {
 	RequesterName  string
 	RequesterEmail string
 	Approvals      int
+	EscalatedToMe  bool
 	Total          int64
 	Matched        int64
 }
@@ -406,7 +438,7 @@ func (s *Store) InboxPage(ctx context.Context, user pam.UserID, now time.Time, f
 		}
 		req := requestToDomain(r.RequestRow)
 		req.RequesterName, req.RequesterEmail = r.RequesterName, r.RequesterEmail
-		out.Waiting = append(out.Waiting, Waiting{Request: req, Approvals: r.Approvals})
+		out.Waiting = append(out.Waiting, Waiting{Request: req, Approvals: r.Approvals, Escalated: r.EscalatedToMe})
 	}
 	if len(out.Waiting) > f.Limit {
 		out.Waiting, out.More = out.Waiting[:f.Limit], true
@@ -462,7 +494,9 @@ func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Ti
 	return s.conn(ctx).Raw(`WITH w AS MATERIALIZED (SELECT `+strings.Join(cols, ", ")+` FROM requests r WHERE `+waitingFor("@user")+`)
 		SELECT p.*, t.total, t.matched FROM (SELECT COUNT(*) AS total, `+matched+` AS matched FROM w) t
 		LEFT JOIN (SELECT `+listColumns+`, u.name AS requester_name, u.email AS requester_email,
-				(SELECT COUNT(*) FROM reviews v WHERE v.request_id = r.id AND v.decision = 'approve') AS approvals
+				(SELECT COUNT(*) FROM reviews v WHERE v.request_id = r.id AND v.decision = 'approve') AS approvals,
+				(r.escalated_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM group_members gm
+					WHERE gm.group_id = r.approver_group_id AND gm.user_id = @user)) AS escalated_to_me
 			FROM (SELECT w.id FROM w `+where+` ORDER BY w.`+key+`, w.id LIMIT @limit) k
 			JOIN requests r ON r.id = k.id LEFT JOIN users u ON u.id = r.requester_id) p ON 1 = 1
 		ORDER BY p.`+key+`, p.id`, args)
@@ -669,4 +703,72 @@ func (s *Store) IsApprover(ctx context.Context, user pam.UserID) (bool, error) {
 	var r struct{ Approver bool }
 	err := s.conn(ctx).Raw(`SELECT `+approverExists("@user")+` AS approver`, map[string]any{"user": string(user)}).Find(&r).Error
 	return r.Approver, err
+}
+
+// DueReminders returns ids of pending requests whose reminder is due at now and was not sent
+// (bounded batch), read from requests_remind_due_idx.
+func (s *Store) DueReminders(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	var ids []string
+	err := s.conn(ctx).Model(&RequestRow{}).
+		Where("status = ? AND reminded_at IS NULL AND remind_at IS NOT NULL AND remind_at <= ?", string(pam.StatusPending), now.UTC()).
+		Order("remind_at").Limit(limit).Pluck("id", &ids).Error
+	return ids, err
+}
+
+// DueEscalations returns ids of pending requests whose escalation is due at now and was not
+// made (bounded batch), read from requests_escalate_due_idx.
+func (s *Store) DueEscalations(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	var ids []string
+	err := s.conn(ctx).Model(&RequestRow{}).
+		Where("status = ? AND escalated_at IS NULL AND escalate_at IS NOT NULL AND escalate_at <= ? AND escalation_group_id IS NOT NULL", string(pam.StatusPending), now.UTC()).
+		Order("escalate_at").Limit(limit).Pluck("id", &ids).Error
+	return ids, err
+}
+
+// MarkReminded records that a request's reminder is sent at now, when it is pending, due and
+// not yet sent; it reports whether this call recorded it. Of several sweeps at once exactly one
+// gets true (the conditional UPDATE decides), and only it sends the reminder.
+func (s *Store) MarkReminded(ctx context.Context, id string, now time.Time) (bool, error) {
+	res := s.conn(ctx).Model(&RequestRow{}).
+		Where("id = ? AND status = ? AND reminded_at IS NULL AND remind_at <= ? AND pending_until > ?", id, string(pam.StatusPending), now.UTC(), now.UTC()).
+		Update("reminded_at", now.UTC())
+	return res.RowsAffected == 1, res.Error
+}
+
+// MarkEscalated records that a request is escalated at now, when it is pending, due and not yet
+// escalated; it reports whether this call recorded it (see MarkReminded). From then on the
+// enabled members of its escalation group may decide it (escalationMember).
+func (s *Store) MarkEscalated(ctx context.Context, id string, now time.Time) (bool, error) {
+	res := s.conn(ctx).Model(&RequestRow{}).
+		Where("id = ? AND status = ? AND escalated_at IS NULL AND escalate_at <= ? AND pending_until > ? AND escalation_group_id IS NOT NULL",
+			id, string(pam.StatusPending), now.UTC(), now.UTC()).
+		Update("escalated_at", now.UTC())
+	return res.RowsAffected == 1, res.Error
+}
+
+// Deciders returns the names of the enabled people who may still decide r (members of its
+// approver group and, once escalated, of its escalation group; not its requester, not those
+// who already reviewed it), by name, at most limit, with how many there are in all: one
+// statement.
+func (s *Store) Deciders(ctx context.Context, r pam.Request, limit int) ([]string, int, error) {
+	var rows []struct {
+		Name  string
+		Total int
+	}
+	err := s.conn(ctx).Raw(`SELECT u.name, COUNT(*) OVER () AS total FROM users u
+		WHERE u.disabled_at IS NULL AND u.id <> @requester
+		AND (u.id IN (SELECT user_id FROM group_members WHERE group_id = @group)
+			OR (@escalated AND u.id IN (SELECT user_id FROM group_members WHERE group_id = @egroup)))
+		AND NOT EXISTS (SELECT 1 FROM reviews v WHERE v.request_id = @id AND v.reviewer_id = u.id)
+		ORDER BY u.name, u.id LIMIT @limit`,
+		map[string]any{"requester": string(r.RequesterID), "group": r.ApproverGroupID, "escalated": r.Escalated(),
+			"egroup": r.EscalationGroupID, "id": r.ID, "limit": limit}).Scan(&rows).Error
+	if err != nil || len(rows) == 0 {
+		return nil, 0, err
+	}
+	names := make([]string, len(rows))
+	for i, row := range rows {
+		names[i] = row.Name
+	}
+	return names, rows[0].Total, nil
 }
