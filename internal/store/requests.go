@@ -762,7 +762,7 @@ func (s *Store) Deciders(ctx context.Context, r pam.Request, limit int) ([]strin
 		AND NOT EXISTS (SELECT 1 FROM reviews v WHERE v.request_id = @id AND v.reviewer_id = u.id)
 		ORDER BY u.name, u.id LIMIT @limit`,
 		map[string]any{"requester": string(r.RequesterID), "group": r.ApproverGroupID, "escalated": r.Escalated(),
-			"egroup": r.EscalationGroupID, "id": r.ID, "limit": limit}).Scan(&rows).Error
+			"egroup": r.EscalationGroupID, "id": r.ID, "limit": limit}).Find(&rows).Error
 	if err != nil || len(rows) == 0 {
 		return nil, 0, err
 	}
