@@ -305,6 +305,10 @@ func (s *Service) Review(ctx context.Context, a audit.Actor, u pam.User, request
 		if cancelled, err = s.cancelOrphan(ctx, tx, &r, now); err != nil || cancelled {
 			return err
 		}
+		// Approvals count by the rules as they are now (see markLapsed).
+		if err := markLapsed(ctx, tx, &r); err != nil {
+			return err
+		}
 		before := r.Status
 		if err := r.Review(u.ID, member && u.Active(), decision, comment, now); err != nil {
 			return err
