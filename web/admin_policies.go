@@ -400,18 +400,26 @@ func policyActions(p pam.Policy, grants int64, form actionInput) []adminview.Act
 		reason := components.FieldVM{Name: "reason", Label: "Reason", Type: "textarea", Rows: 2, Required: true, MaxLength: pam.MaxComment,
 			Value: form.Reason, Error: form.ReasonError, Help: "Each requester is mailed the reason; their access ends at once."}
 		out = append(out, adminview.ActionVM{Title: "Revoke the " + count + " still in force",
-			Text: fmt.Sprintf("This policy is disabled, and its pending requests were cancelled, but %s under it %s still in force or scheduled. Revoke them now?", count, isAre(grants)),
+			Text: fmt.Sprintf("This policy is disabled, and its pending requests were cancelled, but %s under it %s still in force or scheduled. Revoke %s now?", count, isAre(grants), itThem(grants)),
 			Href: "/admin/policies/" + p.ID + "/revoke-grants", Label: "Revoke " + count, Danger: true, TestID: "revoke-grants",
 			Fields: []components.FieldVM{reason}})
 	}
 	del := adminview.ActionVM{Title: "Delete policy", Text: "Nobody can ask for this " + strings.ToLower(p.ScopeType.Label()) + " any more; its pending requests are cancelled. Past requests and the audit trail stay.",
 		Href: "/admin/policies/" + p.ID + "/delete", Label: "Delete policy", Danger: true, TestID: "delete"}
 	if grants > 0 {
-		del.Text += fmt.Sprintf(" %s under it %s in force or scheduled: deleting it revokes them too.", count, isAre(grants))
+		del.Text += fmt.Sprintf(" %s under it %s in force or scheduled: tick the box to revoke %s with the policy, or delete it once %s ended.",
+			count, isAre(grants), itThem(grants), map[bool]string{true: "it has", false: "they have"}[grants == 1])
 		del.Fields = []components.FieldVM{{Name: "revoke_grants", Label: "Also revoke the " + count + " in force or scheduled", Type: "checkbox",
-			Error: form.CheckError, Help: "Without it, the policy stays until they end."}}
+			Error: form.CheckError, Help: "Each requester is told; their access ends at once."}}
 	}
 	return append(out, del)
+}
+
+func itThem(n int64) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
 }
 
 func isAre(n int64) string {

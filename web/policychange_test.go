@@ -18,8 +18,14 @@ import (
 // with set changed ("" unticks a checkbox). It returns the answer.
 func (c *client) editPolicy(id string, set map[string]string) page {
 	c.t.Helper()
+	return c.resubmit("/admin/policies/"+id, "/admin/policies/"+id, set)
+}
+
+// resubmit posts to action the admin form the page at path shows, with set changed.
+func (c *client) resubmit(path, action string, set map[string]string) page {
+	c.t.Helper()
 	form := url.Values{}
-	c.get("/admin/policies/" + id).find("admin-form").Find("input, select, textarea").Each(func(_ int, s *goquery.Selection) {
+	c.get(path).find("admin-form").Find("input, select, textarea").Each(func(_ int, s *goquery.Selection) {
 		name, _ := s.Attr("name")
 		switch {
 		case name == "" || name == "_csrf":
@@ -46,7 +52,7 @@ func (c *client) editPolicy(id string, set map[string]string) page {
 			form.Set(k, v)
 		}
 	}
-	return c.post("/admin/policies/"+id, form)
+	return c.post(action, form)
 }
 
 // review decides a request through its page.
@@ -408,6 +414,46 @@ func TestLeavingEligibleGroupEndsOpenRequests(t *testing.T) {
 		}
 		if r := statusOf(t, a, again); r.Status != pam.StatusCancelled || r.CancelReason != pam.CancelNoLongerEligible {
 			t.Fatalf("after disable: %s (%s)", r.Status, r.CancelReason)
+		}
+	})
+}
+
+// TestDefaultApproverChangeReachesPendingRequests: a policy without an approver group of its own
+// is decided by the organisation's default group; changing that group reaches the requests
+// pending under it as a change of the policy's own group does.
+func TestDefaultApproverChangeReachesPendingRequests(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		a := newApp(t, dialect)
+		a.mustUser("root@example.com", "Root Admin", goodPassword, true)
+		a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
+		olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+		dana := a.mustUser("dana@example.com", "Dana Security", goodPassword, false)
+		es := a.mustEstate(1, olivia)
+		security := a.mustGroup("Security", dana)
+		rc, req, da := a.client(), a.client(), a.client()
+		rc.signIn("root@example.com", goodPassword)
+		req.signIn("rhea@example.com", goodPassword)
+		da.signIn("dana@example.com", goodPassword)
+		// The policy falls back on the default group, the estate's approvers.
+		if p := rc.resubmit("/admin/settings", "/admin/settings", map[string]string{"default_approver_group_id": es.policy.ApproverGroupID}); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("settings: %d %s", p.StatusCode, p.find("form-error").Text())
+		}
+		if p := rc.editPolicy(es.policy.ID, map[string]string{"approver_group_id": ""}); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("policy on the default group: %d %s", p.StatusCode, p.find("form-error").Text())
+		}
+		reqURL := req.submitVia(es.policy.ID, "1h")
+		a.clock.Advance(time.Minute)
+		if p := rc.resubmit("/admin/settings", "/admin/settings", map[string]string{"default_approver_group_id": security.ID}); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("new default group: %d %s", p.StatusCode, p.find("form-error").Text())
+		}
+		if tl := req.get(reqURL).find("timeline").Text(); !strings.Contains(tl, "Approver group changed from Approvers to Security by Root Admin") {
+			t.Fatalf("timeline: %q", tl)
+		}
+		if p := da.review(reqURL, "approve", ""); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("the new default group's member approves: %d", p.StatusCode)
+		}
+		if r := statusOf(t, a, strings.TrimPrefix(reqURL, "/requests/")); r.Status != pam.StatusApproved {
+			t.Fatalf("after the new default group approved: %s", r.Status)
 		}
 	})
 }

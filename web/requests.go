@@ -64,7 +64,7 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 			if rv.Decision == pam.DecisionApprove {
 				name := rv.ReviewerName
 				if rv.Lapsed {
-					name += " (no longer an approver; does not count)"
+					name += " (no longer an approver)"
 				}
 				by = append(by, name)
 			}

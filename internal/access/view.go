@@ -198,8 +198,8 @@ func (s *Service) RequestView(ctx context.Context, u pam.User, id string) (View,
 }
 
 // ruleChanges adds to a request's view the changes of its policy's rules made while it was
-// pending, and, while it still is, marks the approvals that no longer count (markLapsed), so the
-// page counts as the next review will.
+// pending, and, while it still is (or when it ended undecided after such a change), marks the
+// approvals that no longer count (markLapsed), so the page counts as the next review would.
 func (s *Service) ruleChanges(ctx context.Context, v *View) error {
 	now := s.now()
 	until := now
@@ -212,8 +212,15 @@ func (s *Service) ruleChanges(ctx context.Context, v *View) error {
 	if v.RuleChanges, err = s.db.RuleChanges(ctx, v.PolicyID, v.CreatedAt, until, RuleChangesShown); err != nil {
 		return err
 	}
-	if v.StatusAt(now) == pam.StatusPending {
+	// A request still pending, or one that ended without a decision, counts its approvals by
+	// the rules as they are; a decided one keeps the count that decided it.
+	switch v.StatusAt(now) {
+	case pam.StatusPending:
 		return markLapsed(ctx, s.db, &v.Request)
+	case pam.StatusCancelled, pam.StatusTimedOut, pam.StatusWithdrawn:
+		if len(v.RuleChanges) > 0 {
+			return markLapsed(ctx, s.db, &v.Request)
+		}
 	}
 	return nil
 }
