@@ -207,6 +207,16 @@ func mailedTo(ms []pam.OutboxMessage, email, subject string) bool {
 	return false
 }
 
+// mailedWith reports whether a message whose text contains text went to email.
+func mailedWith(ms []pam.OutboxMessage, email, text string) bool {
+	for _, m := range ms {
+		if m.Recipient == email && strings.Contains(m.Text, text) {
+			return true
+		}
+	}
+	return false
+}
+
 // grantAndPending gives Rhea a grant in force under es (approved by Olivia) and a request still
 // pending; it returns their ids.
 func grantAndPending(t *testing.T, req, ol *client, es estate) (grant, pending string) {
@@ -388,7 +398,7 @@ func TestLeavingEligibleGroupEndsOpenRequests(t *testing.T) {
 		if len(revoked) != 1 || revoked[0].ActorType != audit.ActorSystem || revoked[0].RequestID != grant {
 			t.Fatalf("revoke events: %+v", revoked)
 		}
-		if !mailedTo(a.mails(grant), "rhea@example.com", "Revoked") || !mailedTo(a.mails(pending), "rhea@example.com", "Cancelled") {
+		if !mailedTo(a.mails(grant), "rhea@example.com", "Revoked") || !mailedTo(a.mails(pending), "rhea@example.com", "Cancelled") || !mailedWith(a.mails(grant), "rhea@example.com", "Elevate revoked your access") {
 			t.Fatal("the requester was not told")
 		}
 		if tl := req.get("/requests/" + grant).find("timeline").Text(); !strings.Contains(tl, "Revoked by Elevate (system)") {

@@ -75,7 +75,7 @@ func (s *Service) PolicyEdited(ctx context.Context, tx *store.Store, a audit.Act
 		out["pending_cancelled"] = n
 	}
 	if after.EligibleGroupID != "" && after.EligibleGroupID != before.EligibleGroupID {
-		c, r, err := s.endOpen(ctx, tx, func(limit int) ([]string, error) {
+		c, r, err := s.endOpen(ctx, tx, "No longer eligible: the policy's eligible group changed.", func(limit int) ([]string, error) {
 			return tx.OpenNotEligible(ctx, after.ID, after.EligibleGroupID, s.now(), limit)
 		})
 		if err != nil {
@@ -196,7 +196,11 @@ func (s *Service) RevokeUnderPolicy(ctx context.Context, a audit.Actor, u pam.Us
 // requests still open under the policies whose eligible group it is are cancelled when pending
 // and revoked when granted ("no longer eligible"), by the system.
 func (s *Service) LeftGroup(ctx context.Context, tx *store.Store, groupID string, user pam.UserID) (map[string]any, error) {
-	c, r, err := s.endOpen(ctx, tx, func(limit int) ([]string, error) { return tx.OpenOf(ctx, user, groupID, s.now(), limit) })
+	reason := "No longer eligible: the requester left the policy's eligible group."
+	if groupID == "" {
+		reason = "No longer eligible: the requester's account was disabled."
+	}
+	c, r, err := s.endOpen(ctx, tx, reason, func(limit int) ([]string, error) { return tx.OpenOf(ctx, user, groupID, s.now(), limit) })
 	if err != nil {
 		return nil, err
 	}
@@ -224,9 +228,9 @@ func (s *Service) revokeUnderPolicy(ctx context.Context, tx *store.Store, a audi
 	})
 }
 
-// endOpen cancels ("no longer eligible") or revokes, by the system, the open requests next
-// returns, batch by batch; it reports how many it cancelled and revoked.
-func (s *Service) endOpen(ctx context.Context, tx *store.Store, next func(limit int) ([]string, error)) (cancelled, revoked int, err error) {
+// endOpen cancels ("no longer eligible") or revokes, by the system and for reason, the open
+// requests next returns, batch by batch; it reports how many it cancelled and revoked.
+func (s *Service) endOpen(ctx context.Context, tx *store.Store, reason string, next func(limit int) ([]string, error)) (cancelled, revoked int, err error) {
 	_, err = s.eachOf(ctx, next, func(id string) (bool, error) {
 		r, err := tx.LockRequest(ctx, id)
 		if err != nil {
@@ -240,7 +244,7 @@ func (s *Service) endOpen(ctx context.Context, tx *store.Store, next func(limit 
 			}
 			return ok, err
 		case pam.StatusApproved:
-			ok, err := s.revokeOne(ctx, tx, audit.System, pam.SystemID, id, "Its requester is no longer eligible for it.")
+			ok, err := s.revokeOne(ctx, tx, audit.System, pam.SystemID, id, reason)
 			if ok {
 				revoked++
 			}
