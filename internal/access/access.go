@@ -551,6 +551,12 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	if err != nil {
 		return repaired, err
 	}
+	// What a policy or requester change should have ended (policychange.go).
+	reached, err := s.repairReach(ctx)
+	repaired += reached
+	if err != nil {
+		return repaired, err
+	}
 	n, err := s.sweep(ctx)
 	if err != nil {
 		return repaired + n, err

@@ -145,7 +145,13 @@ func (s *Service) DefaultApproversChanged(ctx context.Context, tx *store.Store, 
 // tx: its pending requests are cancelled ("policy disabled"), and, when revokeGrants is set, its
 // grants in force or scheduled are revoked by the actor (as Revoke does, chain and all).
 func (s *Service) PolicyRemoved(ctx context.Context, tx *store.Store, a audit.Actor, p pam.Policy, revokeGrants bool) (map[string]any, error) {
-	out := map[string]any{}
+	// Pending first: a request approved before its cancel could lock it is a grant by then, and
+	// the revoke below finds it.
+	n, err := s.cancelUnderPolicy(ctx, tx, a, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{"pending_cancelled": n}
 	if revokeGrants {
 		n, err := s.revokeUnderPolicy(ctx, tx, a, pam.UserID(a.ID), p.ID, "Its policy for "+p.ScopeName+" was deleted.")
 		if err != nil {
@@ -153,11 +159,6 @@ func (s *Service) PolicyRemoved(ctx context.Context, tx *store.Store, a audit.Ac
 		}
 		out["grants_revoked"] = n
 	}
-	n, err := s.cancelUnderPolicy(ctx, tx, a, p.ID)
-	if err != nil {
-		return nil, err
-	}
-	out["pending_cancelled"] = n
 	return out, nil
 }
 
@@ -232,27 +233,39 @@ func (s *Service) revokeUnderPolicy(ctx context.Context, tx *store.Store, a audi
 // requests next returns, batch by batch; it reports how many it cancelled and revoked.
 func (s *Service) endOpen(ctx context.Context, tx *store.Store, reason string, next func(limit int) ([]string, error)) (cancelled, revoked int, err error) {
 	_, err = s.eachOf(ctx, next, func(id string) (bool, error) {
-		r, err := tx.LockRequest(ctx, id)
-		if err != nil {
-			return false, err
+		st, err := s.endIneligible(ctx, tx, id, reason)
+		switch st {
+		case pam.StatusCancelled:
+			cancelled++
+		case pam.StatusRevoked:
+			revoked++
 		}
-		switch r.StatusAt(s.now()) {
-		case pam.StatusPending:
-			ok, err := s.cancelOne(ctx, tx, audit.System, id, pam.CancelNoLongerEligible)
-			if ok {
-				cancelled++
-			}
-			return ok, err
-		case pam.StatusApproved:
-			ok, err := s.revokeOne(ctx, tx, audit.System, pam.SystemID, id, reason)
-			if ok {
-				revoked++
-			}
-			return ok, err
-		}
-		return false, nil
+		return st != "", err
 	})
 	return cancelled, revoked, err
+}
+
+// endIneligible cancels ("no longer eligible") or revokes, by the system and for reason, one
+// open request, and returns the state it gave it ("" when it was no longer open).
+func (s *Service) endIneligible(ctx context.Context, tx *store.Store, id, reason string) (pam.Status, error) {
+	r, err := tx.LockRequest(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	var ok bool
+	var to pam.Status
+	switch r.StatusAt(s.now()) {
+	case pam.StatusPending:
+		ok, err = s.cancelOne(ctx, tx, audit.System, id, pam.CancelNoLongerEligible)
+		to = pam.StatusCancelled
+	case pam.StatusApproved:
+		ok, err = s.revokeOne(ctx, tx, audit.System, pam.SystemID, id, reason)
+		to = pam.StatusRevoked
+	}
+	if !ok {
+		return "", err
+	}
+	return to, err
 }
 
 // eachOf applies do to the ids next returns, batch after batch, until a batch brings nothing
@@ -315,4 +328,46 @@ func (s *Service) revokeOne(ctx context.Context, tx *store.Store, a audit.Actor,
 		return false, err
 	}
 	return true, s.closeChain(ctx, tx, a, &r, audit.RequestRevoked, map[string]any{"reason": r.RevokeReason, "policy_id": r.PolicyID}, now)
+}
+
+// repairReach ends, one request per transaction, what a change of a policy or a requester should
+// have ended and did not (store.OutOfReach): a pending request under a policy disabled or gone
+// is cancelled ("policy disabled"); a request of a requester disabled or outside the policy's
+// eligible group is cancelled or revoked ("no longer eligible"), by the system. Each is audited
+// and mailed. Several processes may run it: the version check lets one record each.
+func (s *Service) repairReach(ctx context.Context) (int, error) {
+	ids, err := s.db.OutOfReach(ctx, s.now(), reachBatch)
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	for _, id := range ids {
+		err := s.db.Tx(ctx, func(tx *store.Store) error {
+			r, err := tx.LockRequest(ctx, id)
+			if err != nil {
+				return err
+			}
+			p, err := tx.PolicyByID(ctx, r.PolicyID)
+			gone := pam.ErrorCode(err) == pam.ENOTFOUND
+			if err != nil && !gone {
+				return err
+			}
+			if r.StatusAt(s.now()) == pam.StatusPending && (gone || !p.Enabled) {
+				ok, err := s.cancelOne(ctx, tx, audit.System, id, pam.CancelPolicyDisabled)
+				if ok {
+					done++
+				}
+				return err
+			}
+			st, err := s.endIneligible(ctx, tx, id, "No longer eligible: the requester is disabled or outside the policy's eligible group.")
+			if st != "" {
+				done++
+			}
+			return err
+		})
+		if err != nil && pam.ErrorCode(err) != pam.ECONFLICT {
+			return done, fmt.Errorf("end request %s out of reach: %w", id, err)
+		}
+	}
+	return done, nil
 }

@@ -155,6 +155,17 @@ func (s *Service) DeletePolicyRevoking(ctx context.Context, a audit.Actor, id st
 		if err != nil {
 			return err
 		}
+		// The row goes first: a submission under the policy still open holds it until its end,
+		// so what it made is committed, and found below, before the delete goes on.
+		if err := tx.DeletePolicy(ctx, id); err != nil {
+			return err
+		}
+		ended, err := s.reach(func(r RequestRules) (map[string]any, error) { return r.PolicyRemoved(ctx, tx, a, before, revokeGrants) })
+		if err != nil {
+			return err
+		}
+		// Counted after the pending requests were cancelled, so one approved meanwhile counts too;
+		// a refusal rolls everything back.
 		if s.rules != nil && !revokeGrants {
 			n, err := s.rules.GrantsUnderPolicy(ctx, tx, id)
 			if err != nil {
@@ -165,13 +176,6 @@ func (s *Service) DeletePolicyRevoking(ctx context.Context, a audit.Actor, id st
 					"%s under this policy %s in force or scheduled. Revoke them with the policy, or delete it once they have ended.",
 					pam.Count(int(n), "grant", "grants"), map[bool]string{true: "is", false: "are"}[n == 1])}
 			}
-		}
-		ended, err := s.reach(func(r RequestRules) (map[string]any, error) { return r.PolicyRemoved(ctx, tx, a, before, revokeGrants) })
-		if err != nil {
-			return err
-		}
-		if err := tx.DeletePolicy(ctx, id); err != nil {
-			return err
 		}
 		return record(ctx, tx, a, audit.PolicyDeleted, "policy", id, merge(map[string]any{"scope": before.ScopeName, "before": policyDetails(before)}, ended))
 	})

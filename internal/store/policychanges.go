@@ -157,3 +157,20 @@ func (s *Store) ActiveMembersAmong(ctx context.Context, groupID string, users []
 	}
 	return out, err
 }
+
+// OutOfReach returns ids of requests still open at now that a change of their policy or of
+// their requester should have ended but did not (a submission that raced the change, or rows
+// from a version before changes reached requests), oldest first, at most limit: pending under a
+// policy that is disabled or gone, or open while their requester is disabled or outside the
+// policy's eligible group. The sweep ends them (access.Service.Sweep).
+func (s *Store) OutOfReach(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	var ids []string
+	err := s.conn(ctx).Raw(`SELECT r.id FROM requests r LEFT JOIN policies p ON p.id = r.policy_id
+		WHERE ((r.status = 'pending' AND r.pending_until > @now) OR (r.status = 'approved' AND r.ends_at > @now))
+		AND ((r.status = 'pending' AND (p.id IS NULL OR NOT p.enabled))
+			OR EXISTS (SELECT 1 FROM users u WHERE u.id = r.requester_id AND u.disabled_at IS NOT NULL)
+			OR (p.eligible_group_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM group_members gm
+				WHERE gm.group_id = p.eligible_group_id AND gm.user_id = r.requester_id)))
+		ORDER BY r.created_at, r.id LIMIT @limit`, map[string]any{"now": now.UTC(), "limit": limit}).Pluck("id", &ids).Error
+	return ids, err
+}
