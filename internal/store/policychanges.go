@@ -165,12 +165,17 @@ func (s *Store) ActiveMembersAmong(ctx context.Context, groupID string, users []
 // policy's eligible group. The sweep ends them (access.Service.Sweep).
 func (s *Store) OutOfReach(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	var ids []string
-	err := s.conn(ctx).Raw(`SELECT r.id FROM requests r LEFT JOIN policies p ON p.id = r.policy_id
-		WHERE ((r.status = 'pending' AND r.pending_until > @now) OR (r.status = 'approved' AND r.ends_at > @now))
-		AND ((r.status = 'pending' AND (p.id IS NULL OR NOT p.enabled))
-			OR EXISTS (SELECT 1 FROM users u WHERE u.id = r.requester_id AND u.disabled_at IS NOT NULL)
+	// Two arms, one per state, so each reads its own index (requests_waiting_idx for the pending,
+	// requests_ends_idx for the grants) rather than the table.
+	out := `EXISTS (SELECT 1 FROM users u WHERE u.id = r.requester_id AND u.disabled_at IS NOT NULL)
 			OR (p.eligible_group_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM group_members gm
-				WHERE gm.group_id = p.eligible_group_id AND gm.user_id = r.requester_id)))
-		ORDER BY r.created_at, r.id LIMIT @limit`, map[string]any{"now": now.UTC(), "limit": limit}).Pluck("id", &ids).Error
+				WHERE gm.group_id = p.eligible_group_id AND gm.user_id = r.requester_id))`
+	err := s.conn(ctx).Raw(`SELECT id FROM (
+		SELECT r.id, r.created_at FROM requests r LEFT JOIN policies p ON p.id = r.policy_id
+			WHERE r.status = 'pending' AND r.pending_until > @now AND (p.id IS NULL OR NOT p.enabled OR `+out+`)
+		UNION ALL
+		SELECT r.id, r.created_at FROM requests r LEFT JOIN policies p ON p.id = r.policy_id
+			WHERE r.status = 'approved' AND r.ends_at > @now AND (`+out+`)) o
+		ORDER BY created_at, id LIMIT @limit`, map[string]any{"now": now.UTC(), "limit": limit}).Pluck("id", &ids).Error
 	return ids, err
 }
