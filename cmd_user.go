@@ -11,8 +11,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/elevate-pam/elevate/internal/access"
 	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/mail"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
 	"golang.org/x/term"
@@ -57,7 +59,10 @@ func (e *env) user(ctx context.Context, args []string) error {
 	defer db.Close()
 	// The shell changes users through the same use cases as /admin/users: the same guards
 	// (the last enabled administrator stays) and the same audit actions.
-	svc := admin.New(db, func() time.Time { return time.Now().UTC() })
+	now := func() time.Time { return time.Now().UTC() }
+	svc := admin.New(db, now)
+	// Disabling a user ends what they had open (pending requests, grants), mailed as on the pages.
+	svc.SetRequestRules(access.New(db, now, mail.NewOutbox(db, e.cfg, now)))
 	switch sub {
 	case "create":
 		pw, err := e.readPassword()

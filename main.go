@@ -251,6 +251,8 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	outbox := mail.NewOutbox(db, e.cfg, func() time.Time { return time.Now().UTC() })
 	adminSvc.SetMailer(outbox)
 	accessSvc := access.New(db, func() time.Time { return time.Now().UTC() }, outbox)
+	// Policy, group, user and settings changes reach the requests under them.
+	adminSvc.SetRequestRules(accessSvc)
 	if withDemo {
 		if err := e.loadDemo(ctx, db, adminSvc); err != nil {
 			return err

@@ -373,7 +373,7 @@ func (s *Server) createPolicy(c echo.Context) error {
 
 // policyPage draws a policy's page; form carries the fields, error and warnings of a refused
 // save (empty for a plain view).
-func (s *Server) policyPage(c echo.Context, p pam.Policy, in policyInput, form adminview.FormVM) (templ.Component, error) {
+func (s *Server) policyPage(c echo.Context, p pam.Policy, in policyInput, form adminview.FormVM, act ...actionInput) (templ.Component, error) {
 	fields := form.Fields
 	ctx := c.Request().Context()
 	reach, err := s.admin.PolicyReach(ctx, p)
@@ -384,6 +384,10 @@ func (s *Server) policyPage(c echo.Context, p pam.Policy, in policyInput, form a
 		if fields, err = s.policyFields(ctx, in, true); err != nil {
 			return nil, err
 		}
+	}
+	grants, err := s.admin.GrantsUnderPolicy(ctx, p.ID)
+	if err != nil {
+		return nil, err
 	}
 	covers := adminview.SetSection{Title: "Covers " + pam.Count(len(reach.Tasks), "task", "tasks"), TestID: "covered-tasks", Empty: "No tasks: a grant under this policy allows nothing."}
 	for _, t := range reach.Tasks {
@@ -430,8 +434,7 @@ func (s *Server) policyPage(c echo.Context, p pam.Policy, in policyInput, form a
 		Form: adminview.FormVM{Meta: s.meta(c, ""), Action: "/admin/policies/" + p.ID, Submit: "Save policy", Fields: fields,
 			Error: form.Error, Warnings: form.Warnings},
 		Sections: sections,
-		Actions: []adminview.ActionVM{{Title: "Delete policy", Text: "Nobody can ask for this " + strings.ToLower(p.ScopeType.Label()) + " any more. Past requests and the audit trail stay.",
-			Href: "/admin/policies/" + p.ID + "/delete", Label: "Delete policy", Danger: true, TestID: "delete"}},
+		Actions:  policyActions(p, grants, append(act, actionInput{})[0]),
 	}
 	vm.Links = []adminview.Link{{Label: "Audit events of this policy", Href: auditURL("/audit", "target_type", "policy", "target_id", p.ID)}}
 	if u, _ := CurrentUser(c); !u.Admin {
@@ -441,6 +444,48 @@ func (s *Server) policyPage(c echo.Context, p pam.Policy, in policyInput, form a
 		vm.Notes = append(vm.Notes, policySummary(p))
 	}
 	return adminview.Detail(vm), nil
+}
+
+// actionInput is what was typed into a policy page's action that was refused, with the problem.
+type actionInput struct{ Reason, ReasonError, CheckError string }
+
+// policyActions are a policy page's destructive actions: revoking the grants still in force
+// under a disabled policy (with the count and a reason), and deleting the policy, which asks to
+// revoke those grants too while there are any. form carries a refused action's input and error.
+func policyActions(p pam.Policy, grants int64, form actionInput) []adminview.ActionVM {
+	var out []adminview.ActionVM
+	count := pam.Count(int(grants), "grant", "grants")
+	if grants > 0 && !p.Enabled {
+		reason := components.FieldVM{Name: "reason", Label: "Reason", Type: "textarea", Rows: 2, Required: true, MaxLength: pam.MaxComment,
+			Value: form.Reason, Error: form.ReasonError, Help: "Each requester is mailed the reason; their access ends at once."}
+		out = append(out, adminview.ActionVM{Title: "Revoke the " + count + " still in force",
+			Text: fmt.Sprintf("This policy is disabled, and its pending requests were cancelled, but %s under it %s still in force or scheduled. Revoke %s now?", count, isAre(grants), itThem(grants)),
+			Href: "/admin/policies/" + p.ID + "/revoke-grants", Label: "Revoke " + count, Danger: true, TestID: "revoke-grants",
+			Fields: []components.FieldVM{reason}})
+	}
+	del := adminview.ActionVM{Title: "Delete policy", Text: "Nobody can ask for this " + strings.ToLower(p.ScopeType.Label()) + " any more; its pending requests are cancelled. Past requests and the audit trail stay.",
+		Href: "/admin/policies/" + p.ID + "/delete", Label: "Delete policy", Danger: true, TestID: "delete"}
+	if grants > 0 {
+		del.Text += fmt.Sprintf(" %s under it %s in force or scheduled: tick the box to revoke %s with the policy, or delete it once %s ended.",
+			count, isAre(grants), itThem(grants), map[bool]string{true: "it has", false: "they have"}[grants == 1])
+		del.Fields = []components.FieldVM{{Name: "revoke_grants", Label: "Also revoke the " + count + " in force or scheduled", Type: "checkbox",
+			Error: form.CheckError, Help: "Each requester is told; their access ends at once."}}
+	}
+	return append(out, del)
+}
+
+func itThem(n int64) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
+}
+
+func isAre(n int64) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
 }
 
 // policySummary lists a policy's settings in one sentence, for readers who cannot edit it.
@@ -508,8 +553,33 @@ func (s *Server) updatePolicy(c echo.Context) error {
 }
 
 func (s *Server) deletePolicy(c echo.Context) error {
-	err := s.admin.DeletePolicy(c.Request().Context(), actor(c), c.Param("id"))
-	return s.posted(c, err, outcome{Next: "/admin/policies", Done: "Policy deleted.", Back: "/admin/policies/" + c.Param("id")})
+	ctx := c.Request().Context()
+	cur, err := s.policies.PolicyByID(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	err = s.admin.DeletePolicyRevoking(ctx, actor(c), cur.ID, checked(c.FormValue("revoke_grants")))
+	return s.posted(c, err, outcome{Next: "/admin/policies", Done: "Policy deleted.",
+		Again: func(pe *pam.Error) (templ.Component, error) {
+			return s.policyPage(c, cur, policyInputOf(cur), adminview.FormVM{}, actionInput{CheckError: pe.Message})
+		}})
+}
+
+// revokePolicyGrants revokes every grant still in force or scheduled under a policy, by the
+// administrator, with the reason they give (the offer a disabled policy's page makes).
+func (s *Server) revokePolicyGrants(c echo.Context) error {
+	ctx := c.Request().Context()
+	cur, err := s.policies.PolicyByID(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	u, _ := CurrentUser(c)
+	reason := c.FormValue("reason")
+	n, err := s.access.RevokeUnderPolicy(ctx, actor(c), u, cur.ID, reason)
+	return s.posted(c, err, outcome{Next: "/admin/policies/" + cur.ID, Done: "Revoked " + pam.Count(n, "grant", "grants") + ".",
+		Again: func(pe *pam.Error) (templ.Component, error) {
+			return s.policyPage(c, cur, policyInputOf(cur), adminview.FormVM{}, actionInput{Reason: reason, ReasonError: pe.Message})
+		}})
 }
 
 // ---- settings

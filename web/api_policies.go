@@ -266,8 +266,19 @@ func (s *Server) apiUpdatePolicy(c echo.Context) error {
 	return c.JSON(http.StatusOK, toPolicyJSON(saved))
 }
 
+// apiDeletePolicy deletes a policy, cancelling its pending requests. While grants under it are
+// in force or scheduled it answers 409 (field revoke_grants, with the count) unless the call
+// says ?revoke_grants=true, which revokes them in the same transaction.
 func (s *Server) apiDeletePolicy(c echo.Context) error {
-	if err := s.admin.DeletePolicy(c.Request().Context(), actor(c), c.Param("id")); err != nil {
+	revoke := false
+	switch v := c.QueryParam("revoke_grants"); v {
+	case "", "false":
+	case "true":
+		revoke = true
+	default:
+		return pam.FieldError("revoke_grants", "Say true or false.")
+	}
+	if err := s.admin.DeletePolicyRevoking(c.Request().Context(), actor(c), c.Param("id"), revoke); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

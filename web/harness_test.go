@@ -46,6 +46,12 @@ const testSecret = "test-secret-test-secret-test-secret!"
 
 func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 	t.Helper()
+	return newAppWith(t, dialect, false, opts...)
+}
+
+// newAppWith is newApp; with mailing set, request changes also queue their mail in the outbox.
+func newAppWith(t *testing.T, dialect string, mailing bool, opts ...appOption) *app {
+	t.Helper()
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -68,8 +74,14 @@ func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 	logs := &lockedWriter{w: &strings.Builder{}}
 	adm := admin.New(db, clock.Now)
 	mfa, limiter, sso := authDeps(svc, cfg, secret)
+	var notify access.Notifier
+	if mailing {
+		notify = mail.NewOutbox(db, cfg, clock.Now)
+	}
+	acc := access.New(db, clock.Now, notify)
+	adm.SetRequestRules(acc) // as main.go does
 	srv := web.New(web.Deps{
-		Config: cfg, Auth: svc, Admin: adm, Access: access.New(db, clock.Now, nil), Ping: db.Ping, Now: clock.Now, Secret: secret,
+		Config: cfg, Auth: svc, Admin: adm, Access: acc, Ping: db.Ping, Now: clock.Now, Secret: secret,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Audit: db, Stats: db, IsApprover: db.IsApprover,
 		MFA: mfa, MFARequired: mfa.EnrolmentRequired, Limiter: limiter, SSO: sso, Outbox: mail.NewOutbox(db, cfg, clock.Now),
 		Catalog: db, Directory: db, Policies: db,

@@ -64,7 +64,11 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 		var by []string
 		for _, rv := range r.Reviews {
 			if rv.Decision == pam.DecisionApprove {
-				by = append(by, rv.ReviewerName)
+				name := rv.ReviewerName
+				if rv.Lapsed {
+					name += " (no longer an approver)"
+				}
+				by = append(by, name)
 			}
 		}
 		vm.ApprovedBy = strings.Join(by, ", ")
@@ -182,14 +186,29 @@ func timeline(v access.View, now time.Time, loc *time.Location) []reqview.Entry 
 	r := v.Request
 	tl := []reqview.Entry{{Title: "Requested by " + r.RequesterName, Kind: "requested", At: timeVM(r.CreatedAt, now, loc),
 		Text: "For " + pam.FormatDuration(r.Duration)}}
+	changes := v.RuleChanges
+	// Rule changes take their place among the reviews by time.
+	changed := func(before *time.Time) {
+		for len(changes) > 0 && (before == nil || !changes[0].At.After(*before)) {
+			c := changes[0]
+			changes = changes[1:]
+			tl = append(tl, reqview.Entry{Title: "Policy changed", Kind: "changed", Text: c.Text(), At: timeVM(c.At, now, loc)})
+		}
+	}
 	for _, v := range r.Reviews {
+		changed(&v.At)
 		title := "Approved by " + v.ReviewerName
 		kind := "approved"
 		if v.Decision == pam.DecisionDeny {
 			title, kind = "Denied by "+v.ReviewerName, "denied"
 		}
-		tl = append(tl, reqview.Entry{Title: title, Kind: kind, Text: v.Comment, At: timeVM(v.At, now, loc)})
+		text := v.Comment
+		if v.Lapsed && v.Decision == pam.DecisionApprove {
+			title += " (no longer an approver; this approval does not count)"
+		}
+		tl = append(tl, reqview.Entry{Title: title, Kind: kind, Text: text, At: timeVM(v.At, now, loc)})
 	}
+	changed(nil)
 	if r.RemindedAt != nil {
 		tl = append(tl, reqview.Entry{Title: "Approvers reminded", Kind: "requested", At: timeVM(*r.RemindedAt, now, loc),
 			Text: "Those who had not acted were reminded by mail."})

@@ -104,6 +104,7 @@ func (s *Server) routes() {
 	e.GET("/admin/policies/:id", s.showPolicy, readPolicies...)
 	e.POST("/admin/policies/:id", s.updatePolicy, adm...)
 	e.POST("/admin/policies/:id/delete", s.deletePolicy, adm...)
+	e.POST("/admin/policies/:id/revoke-grants", s.revokePolicyGrants, adm...)
 	e.GET("/admin/settings", s.showSettings, adm...)
 	e.POST("/admin/settings", s.saveSettings, adm...)
 	e.GET("/admin/check-tokens", s.showCheckTokens, adm...)

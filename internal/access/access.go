@@ -312,6 +312,10 @@ func (s *Service) Review(ctx context.Context, a audit.Actor, u pam.User, request
 		if cancelled, err = s.cancelOrphan(ctx, tx, &r, now); err != nil || cancelled {
 			return err
 		}
+		// Approvals count by the rules as they are now (see markLapsed).
+		if err := markLapsed(ctx, tx, &r); err != nil {
+			return err
+		}
 		before := r.Status
 		if err := r.Review(u.ID, member && u.Active(), decision, comment, now); err != nil {
 			return err
@@ -551,6 +555,12 @@ func (s *Service) repairChains(ctx context.Context) (int, error) {
 // sweeper for correctness; it only keeps states and mail current.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
 	repaired, err := s.repairChains(ctx)
+	if err != nil {
+		return repaired, err
+	}
+	// What a policy or requester change should have ended (policychange.go).
+	reached, err := s.repairReach(ctx)
+	repaired += reached
 	if err != nil {
 		return repaired, err
 	}

@@ -79,6 +79,9 @@ func approversBut(members []pam.User, requester pam.UserID) []pam.User {
 // changeOf builds the Change of r from its audience, read through tx for audienceOf(r).
 func changeOf(ctx context.Context, tx *store.Store, aud store.Audience, r pam.Request, action audit.Action, actor audit.Actor) (Change, error) {
 	c := Change{Action: action, Actor: actor, Request: r, Requester: aud.Requester, Tasks: aud.Tasks, RevokerName: aud.Revoker.Name}
+	if r.RevokedBy == pam.SystemID {
+		c.RevokerName = "Elevate" // no person: its requester was no longer eligible
+	}
 	if c.Requester.ID == "" {
 		return c, pam.Errorf(pam.ENOTFOUND, "User not found.")
 	}

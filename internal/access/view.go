@@ -31,7 +31,13 @@ type View struct {
 	// History is, for a viewer other than the requester, the requester's other requests for the
 	// same scope (at most HistoryShown): those still open first, then the newest.
 	History []pam.Request
+	// RuleChanges are the changes of who decides under its policy made while it was pending
+	// (at most RuleChangesShown), oldest first; a pending request's reviews carry Lapsed.
+	RuleChanges []pam.RuleChange
 }
+
+// RuleChangesShown bounds View.RuleChanges.
+const RuleChangesShown = 10
 
 // NavCountCap is where the navigation's count of waiting requests stops counting.
 const NavCountCap = store.NavCountCap
@@ -196,7 +202,12 @@ func (s *Service) RequestView(ctx context.Context, u pam.User, id string) (View,
 	if r.EscalationGroupID != "" {
 		out.EscalationGroupName = s.db.GroupName(ctx, r.EscalationGroupID)
 	}
-	if r.RevokedBy != "" {
+	if err := s.ruleChanges(ctx, &out); err != nil {
+		return View{}, fmt.Errorf("request %s: %w", id, err)
+	}
+	if r.RevokedBy == pam.SystemID {
+		out.RevokedByName = "Elevate (system)"
+	} else if r.RevokedBy != "" {
 		if by, err := s.db.UserByID(ctx, r.RevokedBy); err == nil {
 			out.RevokedByName = by.Name
 		} else if pam.ErrorCode(err) != pam.ENOTFOUND {
@@ -204,6 +215,34 @@ func (s *Service) RequestView(ctx context.Context, u pam.User, id string) (View,
 		}
 	}
 	return out, nil
+}
+
+// ruleChanges adds to a request's view the changes of its policy's rules made while it was
+// pending, and, while it still is (or when it ended undecided after such a change), marks the
+// approvals that no longer count (markLapsed), so the page counts as the next review would.
+func (s *Service) ruleChanges(ctx context.Context, v *View) error {
+	now := s.now()
+	until := now
+	if v.DecidedAt != nil {
+		until = *v.DecidedAt
+	} else if v.PendingUntil.Before(until) {
+		until = v.PendingUntil
+	}
+	var err error
+	if v.RuleChanges, err = s.db.RuleChanges(ctx, v.PolicyID, v.CreatedAt, until, RuleChangesShown); err != nil {
+		return err
+	}
+	// A request still pending, or one that ended without a decision, counts its approvals by
+	// the rules as they are; a decided one keeps the count that decided it.
+	switch v.StatusAt(now) {
+	case pam.StatusPending:
+		return markLapsed(ctx, s.db, &v.Request)
+	case pam.StatusCancelled, pam.StatusTimedOut, pam.StatusWithdrawn:
+		if len(v.RuleChanges) > 0 {
+			return markLapsed(ctx, s.db, &v.Request)
+		}
+	}
+	return nil
 }
 
 // BulkMost is how many requests one bulk decision may name (SPEC: at most 50).

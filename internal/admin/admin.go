@@ -24,6 +24,7 @@ type Service struct {
 	db     *store.Store
 	now    func() time.Time
 	mailer PasswordMailer
+	rules  RequestRules
 }
 
 // PasswordMailer queues a set-password link for a user inside the transaction that creates it.
@@ -237,17 +238,22 @@ func (s *Service) changeUser(ctx context.Context, a audit.Actor, change UserChan
 		if err := tx.UpdateUserFlags(ctx, u, now); err != nil {
 			return err
 		}
+		var ended map[string]any
 		if change == Disable {
 			if err := tx.DeleteUserSessions(ctx, u.ID); err != nil {
 				return err
 			}
+			// A disabled user is eligible for nothing: what they had open ends with them.
+			if ended, err = s.reach(func(r RequestRules) (map[string]any, error) { return r.UserDisabled(ctx, tx, u.ID) }); err != nil {
+				return err
+			}
 		}
 		after = u
-		return record(ctx, tx, a, changeActions[change], "user", string(u.ID), map[string]any{
+		return record(ctx, tx, a, changeActions[change], "user", string(u.ID), merge(map[string]any{
 			"email":  u.Email,
 			"before": map[string]any{"admin": before.Admin, "auditor": before.Auditor, "disabled": !before.Active()},
 			"after":  map[string]any{"admin": u.Admin, "auditor": u.Auditor, "disabled": !u.Active()},
-		})
+		}, ended))
 	})
 	return after, err
 }
@@ -329,7 +335,9 @@ func (s *Service) AddMember(ctx context.Context, a audit.Actor, groupID string, 
 	})
 }
 
-// RemoveMember takes a user out of a group.
+// RemoveMember takes a user out of a group. Their requests still open under the policies the
+// group makes them eligible for end with it: pending ones are cancelled and grants revoked ("no
+// longer eligible", by the system), in the same transaction.
 func (s *Service) RemoveMember(ctx context.Context, a audit.Actor, groupID string, userID pam.UserID) error {
 	return s.tx(ctx, func(tx *store.Store) error {
 		g, err := tx.GroupByID(ctx, groupID)
@@ -343,7 +351,12 @@ func (s *Service) RemoveMember(ctx context.Context, a audit.Actor, groupID strin
 		if err := tx.RemoveMember(ctx, groupID, u.ID); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.GroupMemberRemoved, "group", groupID, map[string]any{"group": g.Name, "user": u.Email, "user_id": string(u.ID)})
+		// Leaving an eligible group ends what it made them eligible for.
+		ended, err := s.reach(func(r RequestRules) (map[string]any, error) { return r.LeftGroup(ctx, tx, groupID, u.ID) })
+		if err != nil {
+			return err
+		}
+		return record(ctx, tx, a, audit.GroupMemberRemoved, "group", groupID, merge(map[string]any{"group": g.Name, "user": u.Email, "user_id": string(u.ID)}, ended))
 	})
 }
 

@@ -142,26 +142,70 @@ func (s *Service) UpdatePolicy(ctx context.Context, a audit.Actor, p pam.Policy,
 		if err := tx.UpdatePolicy(ctx, p); err != nil {
 			return err
 		}
+		// The edit reaches the requests under the policy in this transaction (RequestRules).
+		reached, err := s.reach(func(r RequestRules) (map[string]any, error) {
+			return r.PolicyEdited(ctx, tx, a, before, p, org.DefaultApproverGroupID)
+		})
+		if err != nil {
+			return err
+		}
 		details := map[string]any{"scope": before.ScopeName, "before": policyDetails(before), "after": policyDetails(p)}
 		for k, v := range dead {
 			details[k] = v
 		}
-		return record(ctx, tx, a, audit.PolicyUpdated, "policy", p.ID, details)
+		return record(ctx, tx, a, audit.PolicyUpdated, "policy", p.ID, merge(details, reached))
 	})
 }
 
-// DeletePolicy removes a policy; its scope can no longer be requested.
+// DeletePolicy removes a policy; its scope can no longer be requested. Its pending requests are
+// cancelled ("policy disabled"). While grants under it are in force or scheduled it is refused
+// (ECONFLICT, naming how many); DeletePolicyRevoking can revoke them with it.
 func (s *Service) DeletePolicy(ctx context.Context, a audit.Actor, id string) error {
+	return s.DeletePolicyRevoking(ctx, a, id, false)
+}
+
+// DeletePolicyRevoking is DeletePolicy that, when revokeGrants is set, first revokes the grants
+// under the policy in force or scheduled (by the actor, each with its chain, audit event and
+// mail), all in one transaction.
+func (s *Service) DeletePolicyRevoking(ctx context.Context, a audit.Actor, id string, revokeGrants bool) error {
 	return s.tx(ctx, func(tx *store.Store) error {
 		before, err := tx.PolicyByID(ctx, id)
 		if err != nil {
 			return err
 		}
+		// The row goes first: a submission under the policy still open holds it until its end,
+		// so what it made is committed, and found below, before the delete goes on.
 		if err := tx.DeletePolicy(ctx, id); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.PolicyDeleted, "policy", id, map[string]any{"scope": before.ScopeName, "before": policyDetails(before)})
+		ended, err := s.reach(func(r RequestRules) (map[string]any, error) { return r.PolicyRemoved(ctx, tx, a, before, revokeGrants) })
+		if err != nil {
+			return err
+		}
+		// Counted after the pending requests were cancelled, so one approved meanwhile counts too;
+		// a refusal rolls everything back.
+		if s.rules != nil && !revokeGrants {
+			n, err := s.rules.GrantsUnderPolicy(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				return &pam.Error{Code: pam.ECONFLICT, Field: "revoke_grants", Message: fmt.Sprintf(
+					"%s under this policy %s in force or scheduled. Revoke them with the policy, or delete it once they have ended.",
+					pam.Count(int(n), "grant", "grants"), map[bool]string{true: "is", false: "are"}[n == 1])}
+			}
+		}
+		return record(ctx, tx, a, audit.PolicyDeleted, "policy", id, merge(map[string]any{"scope": before.ScopeName, "before": policyDetails(before)}, ended))
 	})
+}
+
+// GrantsUnderPolicy counts the grants under a policy in force or scheduled now (0 when nothing
+// carries policy changes to requests, see SetRequestRules).
+func (s *Service) GrantsUnderPolicy(ctx context.Context, id string) (int64, error) {
+	if s.rules == nil {
+		return 0, nil
+	}
+	return s.rules.GrantsUnderPolicy(ctx, nil, id)
 }
 
 // Reach is who a policy lets ask and who can approve, for the policy page.
@@ -423,6 +467,13 @@ func (s *Service) UpdateSettings(ctx context.Context, a audit.Actor, in Settings
 		if err := tx.SaveOrgSettings(ctx, after, s.now()); err != nil {
 			return err
 		}
+		// A new default approver group reaches the requests pending under the policies it decides.
+		reached, err := s.reach(func(r RequestRules) (map[string]any, error) {
+			return r.DefaultApproversChanged(ctx, tx, a, before.DefaultApproverGroupID, after.DefaultApproverGroupID)
+		})
+		if err != nil {
+			return err
+		}
 		mfaBefore, err := tx.Value(ctx, auth.RequireMFAEnrolmentKey)
 		if err != nil {
 			return err
@@ -432,7 +483,7 @@ func (s *Service) UpdateSettings(ctx context.Context, a audit.Actor, in Settings
 		}
 		bd, ad := settingsDetails(before), settingsDetails(after)
 		bd["require_mfa"], ad["require_mfa"] = mfaBefore == "true", in.RequireMFA
-		details := map[string]any{"before": bd, "after": ad}
+		details := merge(map[string]any{"before": bd, "after": ad}, reached)
 		if in.Reason != "" {
 			details["reason"] = in.Reason
 		}

@@ -102,7 +102,15 @@ type Review struct {
 	Decision     string
 	Comment      string
 	At           time.Time
+	// Lapsed marks a review whose reviewer is no longer an approver of the request (its
+	// approver group changed, or they left it): their approval no longer counts toward the
+	// quorum. It is worked out when the request is next reviewed, never stored.
+	Lapsed bool
 }
+
+// SystemID is the RevokedBy of a grant Elevate revoked by itself (its requester left the
+// eligible group): no person did it.
+const SystemID UserID = "system"
 
 // Request is a user's ask for one policy's scope.
 type Request struct {
@@ -177,11 +185,12 @@ func (r Request) InForce(now time.Time) bool {
 		!now.Before(*r.StartsAt) && now.Before(*r.EndsAt)
 }
 
-// Approvals counts the approving reviews.
+// Approvals counts the approving reviews that count: those of reviewers still approvers (see
+// Review.Lapsed).
 func (r Request) Approvals() int {
 	n := 0
 	for _, v := range r.Reviews {
-		if v.Decision == DecisionApprove {
+		if v.Decision == DecisionApprove && !v.Lapsed {
 			n++
 		}
 	}
@@ -234,8 +243,11 @@ func checkText(field, s string, max int) (string, error) {
 
 // Review records an approver's decision. canReview says whether the reviewer is, right now,
 // an enabled member of the request's approver group (or of its escalation group, once the
-// request was escalated). The required number of distinct
-// approvals approves the request; any one deny denies it.
+// request was escalated). The required number of distinct approvals approves the request; any
+// one deny denies it. Approvals count by the rules as they are now: ApproverGroupID and
+// ApprovalsRequired follow the policy, and earlier reviews whose reviewer is no longer an
+// approver carry Lapsed, so a changed policy takes effect at this review and never decides a
+// request by itself.
 func (r *Request) Review(by UserID, canReview bool, decision, comment string, now time.Time) error {
 	if err := r.notPending(now); err != nil {
 		return err

@@ -26,6 +26,13 @@ func requestIn(state string) Request {
 	case "pending":
 	case "pending, reviewed by A":
 		r.Reviews = []Review{{ReviewerID: approverA, Decision: DecisionApprove, At: t0}}
+	case "pending, A's approval lapsed":
+		// The approver group changed after A approved: A's approval no longer counts.
+		r.Reviews = []Review{{ReviewerID: approverA, Decision: DecisionApprove, At: t0, Lapsed: true}}
+	case "pending, reviewed by A, quorum lowered to 1":
+		// The policy now needs one approval; the change alone decides nothing.
+		r.Reviews = []Review{{ReviewerID: approverA, Decision: DecisionApprove, At: t0}}
+		r.ApprovalsRequired = 1
 	case "pending past its deadline":
 		r.PendingUntil = t0.Add(30 * time.Minute)
 	case "timed_out":
@@ -59,7 +66,7 @@ type want map[UserID]string
 
 func TestTransitions(t *testing.T) {
 	now := t0.Add(time.Hour)
-	actors := []UserID{requester, approverA, approverB, stranger, adminUser}
+	actors := []UserID{requester, approverA, approverB, stranger, adminUser, SystemID}
 	// Who may review (approver group members) and who may revoke (approvers and admins).
 	canReview := map[UserID]bool{approverA: true, approverB: true, requester: true}
 	canRevoke := map[UserID]bool{approverA: true, approverB: true, adminUser: true}
@@ -86,10 +93,25 @@ func TestTransitions(t *testing.T) {
 			"revoke":   {requester: noRevoke, approverA: stillPend, approverB: stillPend, stranger: noRevoke, adminUser: stillPend},
 		},
 		"pending, reviewed by A": {
+			"end":      {requester: notGrant + "; this request is pending"},
 			"approve":  {requester: notYours, approverA: twice, approverB: "ok approved", stranger: notApprove, adminUser: notApprove},
 			"deny":     {requester: notYours, approverA: twice, approverB: "ok denied", stranger: notApprove, adminUser: notApprove},
 			"withdraw": {requester: "ok withdrawn", approverA: onlyReq, approverB: onlyReq, stranger: onlyReq, adminUser: onlyReq},
 			"revoke":   {requester: noRevoke, approverA: stillPend, approverB: stillPend, stranger: noRevoke, adminUser: stillPend},
+		},
+		"pending, A's approval lapsed": {
+			"end":      {requester: notGrant + "; this request is pending"},
+			"approve":  {requester: notYours, approverA: twice, approverB: "ok pending", stranger: notApprove, adminUser: notApprove},
+			"deny":     {approverA: twice, approverB: "ok denied", stranger: notApprove},
+			"withdraw": {requester: "ok withdrawn", approverA: onlyReq},
+			"revoke":   {approverB: stillPend, adminUser: stillPend, stranger: noRevoke},
+		},
+		"pending, reviewed by A, quorum lowered to 1": {
+			"end":      {requester: notGrant + "; this request is pending"},
+			"approve":  {requester: notYours, approverA: twice, approverB: "ok approved", stranger: notApprove},
+			"deny":     {approverA: twice, approverB: "ok denied"},
+			"withdraw": {requester: "ok withdrawn"},
+			"revoke":   {approverB: stillPend, adminUser: stillPend},
 		},
 		"pending past its deadline": {
 			"end":      {requester: notGrant + "; this request is timed out", adminUser: onlyOwn},
@@ -108,17 +130,21 @@ func TestTransitions(t *testing.T) {
 		"approved, scheduled": {
 			"end":      {requester: "ok ended", approverA: onlyOwn, adminUser: onlyOwn},
 			"approve":  {requester: decided("approved"), approverA: decided("approved"), approverB: decided("approved"), stranger: decided("approved"), adminUser: decided("approved")},
+			"deny":     {approverA: decided("approved")},
 			"withdraw": {requester: decided("approved"), approverA: onlyReq, approverB: onlyReq, stranger: onlyReq, adminUser: onlyReq},
 			"revoke":   {requester: noRevoke, approverA: "ok revoked", approverB: "ok revoked", stranger: noRevoke, adminUser: "ok revoked"},
 		},
 		"approved past its end": {
-			"end":     {requester: "conflict: already run out", adminUser: onlyOwn},
-			"approve": {approverB: decided("expired")},
-			"revoke":  {requester: noRevoke, approverA: "conflict: already expired", adminUser: "conflict: already expired", stranger: noRevoke},
+			"end":      {requester: "conflict: already run out", adminUser: onlyOwn},
+			"approve":  {approverB: decided("expired")},
+			"deny":     {approverA: decided("expired")},
+			"withdraw": {requester: decided("expired")},
+			"revoke":   {requester: noRevoke, approverA: "conflict: already expired", adminUser: "conflict: already expired", stranger: noRevoke},
 		},
 		"expired": {
 			"end":      {requester: "conflict: already run out"},
 			"approve":  {approverB: decided("expired")},
+			"deny":     {approverA: decided("expired")},
 			"withdraw": {requester: decided("expired")},
 			"revoke":   {adminUser: "conflict: already expired"},
 		},
@@ -146,11 +172,13 @@ func TestTransitions(t *testing.T) {
 		"revoked": {
 			"end":      {requester: "conflict: already revoked", adminUser: onlyOwn},
 			"approve":  {approverB: decided("revoked")},
+			"deny":     {approverA: decided("revoked")},
 			"withdraw": {requester: decided("revoked")},
 			"revoke":   {adminUser: "conflict: already revoked", approverA: "conflict: already revoked", stranger: noRevoke},
 		},
 		"ended": {
 			"approve":  {approverB: decided("ended early")},
+			"deny":     {approverA: decided("ended early")},
 			"withdraw": {requester: decided("ended early")},
 			"revoke":   {adminUser: "conflict: Only approved grants", approverA: "conflict: Only approved grants"},
 			"end":      {requester: "conflict: already ended this access", approverA: onlyOwn},
@@ -162,6 +190,28 @@ func TestTransitions(t *testing.T) {
 			"withdraw": {requester: "conflict: cancelled (grant revoked)", approverA: onlyReq},
 			"revoke":   {adminUser: "conflict: Only approved grants", approverA: "conflict: Only approved grants", stranger: noRevoke},
 		},
+	}
+	// A cancel is the system's doing (a policy disabled or deleted, a requester no longer
+	// eligible): it ends a pending request and nothing else.
+	cancelled := map[string]string{
+		"pending": "ok cancelled", "pending, reviewed by A": "ok cancelled", "pending, A's approval lapsed": "ok cancelled",
+		"pending, reviewed by A, quorum lowered to 1": "ok cancelled", "pending past its deadline": timedOut,
+		"approved, in force": decided("approved"), "approved, scheduled": decided("approved"), "approved past its end": decided("expired"),
+		"expired": decided("expired"), "timed_out": timedOut, "denied": decided("denied"), "withdrawn": "conflict: withdrawn by its requester",
+		"revoked": decided("revoked"), "ended": decided("ended early"), "cancelled": "conflict: cancelled (grant revoked)",
+	}
+	for state, w := range cancelled {
+		table[state]["cancel: policy disabled"] = want{SystemID: w}
+		table[state]["cancel: no longer eligible"] = want{SystemID: w}
+	}
+	// Every state has an expectation for every action.
+	allActions := []string{"approve", "deny", "withdraw", "revoke", "end", "cancel: policy disabled", "cancel: no longer eligible"}
+	for state, actions := range table {
+		for _, a := range allActions {
+			if len(actions[a]) == 0 {
+				t.Errorf("state %q has no expectation for %q", state, a)
+			}
+		}
 	}
 	for state, actions := range table {
 		for action, byActor := range actions {
@@ -183,6 +233,10 @@ func TestTransitions(t *testing.T) {
 					err = r.Revoke(who, canRevoke[who], "incident closed", now)
 				case "end":
 					err = r.End(who, now)
+				case "cancel: policy disabled":
+					err = r.Cancel(CancelPolicyDisabled, now)
+				case "cancel: no longer eligible":
+					err = r.Cancel(CancelNoLongerEligible, now)
 				}
 				got := "ok " + string(r.StatusAt(now))
 				if err != nil {

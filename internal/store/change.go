@@ -31,9 +31,16 @@ type policyToAskRow struct {
 }
 
 // PolicyToAskFor returns policy id as user would ask under it (see PolicyToAsk). ENOTFOUND when
-// the policy, or the task, role or role group it is for, does not exist.
+// the policy, or the task, role or role group it is for, does not exist. Inside a transaction on
+// PostgreSQL it holds a share lock on the policy row until the end, so an edit, a disable or a
+// delete of the policy waits for the submission and then reaches the request it made (or the
+// submission waits for the change and reads the policy as it is after it).
 func (s *Store) PolicyToAskFor(ctx context.Context, id string, user pam.UserID) (PolicyToAsk, error) {
 	var r policyToAskRow
+	lock := ""
+	if s.dialect == Postgres && s.inTx {
+		lock = " FOR SHARE OF p"
+	}
 	res := s.conn(ctx).Raw(`SELECT p.*,
 			CASE p.scope_type
 				WHEN 'task' THEN (SELECT t.key FROM tasks t WHERE t.id = p.scope_id)
@@ -44,7 +51,7 @@ func (s *Store) PolicyToAskFor(ctx context.Context, id string, user pam.UserID) 
 			(p.eligible_group_id IS NULL OR EXISTS (SELECT 1 FROM group_members e
 				WHERE e.group_id = p.eligible_group_id AND e.user_id = @user)) AS eligible
 		FROM policies p LEFT JOIN org_settings o ON o.id = 1
-		WHERE p.id = @id`, map[string]any{"id": id, "user": string(user)}).Find(&r)
+		WHERE p.id = @id`+lock, map[string]any{"id": id, "user": string(user)}).Find(&r)
 	if res.Error != nil {
 		return PolicyToAsk{}, res.Error
 	}

@@ -1,0 +1,187 @@
+package access_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/testenv"
+)
+
+func (w *world) status(id string) pam.Request {
+	w.t.Helper()
+	r, err := w.db.RequestByID(w.ctx, id)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return r
+}
+
+// TestSweepEndsWhatAChangeMissed: requests a policy or membership change should have ended but
+// did not (written by a version before changes reached requests, here changes made without the
+// rules) are ended by the sweep: a grant and a request of someone outside the eligible group
+// are revoked by the system and cancelled ("no longer eligible"), a request pending under a
+// disabled policy is cancelled ("policy disabled"); others are left alone.
+func TestSweepEndsWhatAChangeMissed(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect, 2, 1)
+		other := w.user("other@example.com")
+		team, err := w.adm.CreateGroup(w.ctx, audit.System, "Mail team", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range []pam.User{w.requester, other} {
+			if err := w.adm.AddMember(w.ctx, audit.System, team.ID, u.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p, err := w.db.PolicyByID(w.ctx, w.policy.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.EligibleGroupID = team.ID
+		if err := w.adm.UpdatePolicy(w.ctx, audit.System, p); err != nil {
+			t.Fatal(err)
+		}
+		grant := w.submit()
+		if _, err := w.acc.Review(w.ctx, as(w.approvers[0]), w.approvers[0], grant.ID, pam.DecisionApprove, ""); err != nil {
+			t.Fatal(err)
+		}
+		pending := w.submit()
+		others, err := w.acc.Submit(w.ctx, as(other), other, w.policy.ID, pam.Submission{Duration: time.Hour, Justification: "INC-2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Without the rules (as an older version did) leaving the group ends nothing.
+		if err := w.adm.RemoveMember(w.ctx, audit.System, team.ID, w.requester.ID); err != nil {
+			t.Fatal(err)
+		}
+		if r := w.status(grant.ID); r.Status != pam.StatusApproved {
+			t.Fatalf("grant before the sweep: %s", r.Status)
+		}
+		if _, err := w.acc.Sweep(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if r := w.status(grant.ID); r.Status != pam.StatusRevoked || r.RevokedBy != pam.SystemID || r.InForce(w.clock.Now()) {
+			t.Fatalf("grant after the sweep: %s by %q", r.Status, r.RevokedBy)
+		}
+		if r := w.status(pending.ID); r.Status != pam.StatusCancelled || r.CancelReason != pam.CancelNoLongerEligible {
+			t.Fatalf("pending after the sweep: %s (%s)", r.Status, r.CancelReason)
+		}
+		if r := w.status(others.ID); r.Status != pam.StatusPending {
+			t.Fatalf("an eligible requester's request: %s", r.Status)
+		}
+		// A policy disabled without the rules: its pending request is cancelled by the sweep.
+		p, err = w.db.PolicyByID(w.ctx, w.policy.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Enabled = false
+		if err := w.adm.UpdatePolicy(w.ctx, audit.System, p); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.acc.Sweep(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if r := w.status(others.ID); r.Status != pam.StatusCancelled || r.CancelReason != pam.CancelPolicyDisabled {
+			t.Fatalf("pending under a disabled policy after the sweep: %s (%s)", r.Status, r.CancelReason)
+		}
+		if n := w.count("request.cancelled"); n != 2 {
+			t.Fatalf("%d cancel events, want 2", n)
+		}
+		// A second sweep finds nothing more.
+		if n, err := w.acc.Sweep(w.ctx); err != nil || n != 0 {
+			t.Fatalf("second sweep: %d %v", n, err)
+		}
+	})
+}
+
+// TestSubmitRacingDisableLeavesNothingPending: submissions racing a disable of their policy
+// either come first, and are cancelled by it, or come after and are refused; none is left
+// pending under the disabled policy, without any sweep. The database settles it (the
+// submission holds the policy row, the disable waits for it).
+func TestSubmitRacingDisableLeavesNothingPending(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect, 2, 1)
+		w.adm.SetRequestRules(w.acc)
+		var askers []pam.User
+		for i := range 6 {
+			askers = append(askers, w.user(string(rune('a'+i))+"@example.com"))
+		}
+		for round := range 3 {
+			p, err := w.db.PolicyByID(w.ctx, w.policy.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Enabled = true
+			if err := w.adm.UpdatePolicy(w.ctx, audit.System, p); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			for _, u := range askers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := w.acc.Submit(w.ctx, as(u), u, w.policy.ID, pam.Submission{Duration: time.Hour, Justification: "INC-3"})
+					if err != nil && pam.ErrorCode(err) != pam.ENOTFOUND {
+						t.Errorf("round %d: submit: %v", round, err)
+					}
+				}()
+			}
+			p.Enabled, p.Version = false, p.Version+1
+			if err := w.adm.UpdatePolicy(w.ctx, audit.System, p); err != nil {
+				t.Fatalf("round %d: disable: %v", round, err)
+			}
+			wg.Wait()
+			left, err := w.db.PendingUnderPolicy(w.ctx, w.policy.ID, w.clock.Now(), 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(left) != 0 {
+				t.Fatalf("round %d: %d requests left pending under the disabled policy", round, len(left))
+			}
+		}
+	})
+}
+
+// TestEscalationMembersApprovalKeepsCounting: an approval by an escalation member, made once the
+// request was escalated, still counts at the next review (it is not taken for the approval of
+// someone who is no longer an approver).
+func TestEscalationMembersApprovalKeepsCounting(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect, 2, 2)
+		backup, err := w.adm.CreateGroup(w.ctx, audit.System, "Backup approvers", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		bea := w.user("bea@example.com")
+		if err := w.adm.AddMember(w.ctx, audit.System, backup.ID, bea.ID); err != nil {
+			t.Fatal(err)
+		}
+		p, err := w.db.PolicyByID(w.ctx, w.policy.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.PendingTimeout, p.EscalationGroupID, p.EscalateAfter = 8*time.Hour, backup.ID, 4*time.Hour
+		if err := w.adm.UpdatePolicy(w.ctx, audit.System, p); err != nil {
+			t.Fatal(err)
+		}
+		r := w.submit()
+		w.clock.Advance(5 * time.Hour)
+		if _, err := w.acc.Sweep(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.acc.Review(w.ctx, as(bea), bea, r.ID, pam.DecisionApprove, ""); err != nil {
+			t.Fatalf("escalation member approves: %v", err)
+		}
+		got, err := w.acc.Review(w.ctx, as(w.approvers[0]), w.approvers[0], r.ID, pam.DecisionApprove, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != pam.StatusApproved {
+			t.Fatalf("after an escalation member's and an approver's approvals: %s, want approved", got.Status)
+		}
+	})
+}

@@ -1,0 +1,46 @@
+package pam
+
+import (
+	"fmt"
+	"time"
+)
+
+// Rules a policy edit can change for the requests still pending under it.
+const (
+	RuleApproverGroup     = "approver_group"     // who approves: the policy's group, or the organisation's default
+	RuleApprovalsRequired = "approvals_required" // how many approvals decide
+)
+
+// RuleChange is one change of who decides the requests pending under a policy, as the request
+// page tells it: what changed, from what to what (names as they read then), when and by whom.
+// A change never decides a request; it applies at the next review (see Request.Review).
+type RuleChange struct {
+	PolicyID  string
+	Rule      string // RuleApproverGroup or RuleApprovalsRequired
+	From, To  string
+	ActorName string
+	At        time.Time
+}
+
+// Text says the change in words: "Approver group changed from Ops to Security by Ada
+// Admin; approvals by people no longer approvers do not count."
+func (c RuleChange) Text() string {
+	by := c.ActorName
+	if by == "" {
+		by = "an administrator"
+	}
+	from, to := c.From, c.To
+	if from == "" {
+		from = "none"
+	}
+	if to == "" {
+		to = "none"
+	}
+	switch c.Rule {
+	case RuleApproverGroup:
+		return fmt.Sprintf("Approver group changed from %s to %s by %s; approvals by people no longer approvers do not count.", from, to, by)
+	case RuleApprovalsRequired:
+		return fmt.Sprintf("Approvals required changed from %s to %s by %s; it applies at the next review.", from, to, by)
+	}
+	return fmt.Sprintf("Policy changed by %s.", by)
+}
