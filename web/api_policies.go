@@ -29,8 +29,12 @@ type policyJSON struct {
 	EligibleGroupID       string `json:"eligible_group_id"`
 	MFARequired           bool   `json:"mfa_required"`
 	PendingTimeoutMin     int    `json:"pending_timeout_min"`
-	Enabled               bool   `json:"enabled"`
-	Version               int    `json:"version"`
+	// EmergencyAllowed lets eligible people take emergency access, granted at once for
+	// EmergencyDurationMin (0 or omitted: one hour, at most the maximum).
+	EmergencyAllowed     bool `json:"emergency_allowed"`
+	EmergencyDurationMin int  `json:"emergency_duration_min"`
+	Enabled              bool `json:"enabled"`
+	Version              int  `json:"version"`
 	// ConfirmDeadEnd, sent with a save, says to save an enabled policy nobody can approve
 	// anyway; without it such a save is refused (400, field confirm_dead_end), as on the pages.
 	ConfirmDeadEnd bool   `json:"confirm_dead_end,omitempty"`
@@ -45,6 +49,7 @@ func toPolicyJSON(p pam.Policy) policyJSON {
 		DefaultDurationMin: int(p.DefaultDuration / time.Minute), MaxDurationMin: int(p.MaxDuration / time.Minute),
 		JustificationRequired: p.JustificationRequired, TicketRequired: p.TicketRequired, EligibleGroupID: p.EligibleGroupID,
 		MFARequired: p.MFARequired, PendingTimeoutMin: int(p.PendingTimeout / time.Minute), Enabled: p.Enabled, Version: p.Version,
+		EmergencyAllowed: p.EmergencyAllowed, EmergencyDurationMin: int(p.EmergencyLength() / time.Minute),
 		CreatedAt: p.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: p.UpdatedAt.UTC().Format(time.RFC3339),
 	}
 }
@@ -71,6 +76,12 @@ func (j policyJSON) toPolicy() (pam.Policy, error) {
 	}
 	if p.PendingTimeout, err = minutes("pending_timeout_min", j.PendingTimeoutMin); err != nil {
 		return p, err
+	}
+	p.EmergencyAllowed = j.EmergencyAllowed
+	if j.EmergencyDurationMin != 0 {
+		if p.EmergencyDuration, err = minutes("emergency_duration_min", j.EmergencyDurationMin); err != nil {
+			return p, err
+		}
 	}
 	return p, nil
 }

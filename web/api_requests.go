@@ -161,6 +161,16 @@ type requestJSON struct {
 	CancelReason      string       `json:"cancel_reason,omitempty"`
 	Extends           string       `json:"extends,omitempty"`
 	Reviews           []reviewJSON `json:"reviews"`
+	// Emergency marks break-glass access; EmergencyReview is its after-the-fact review, once made.
+	Emergency       bool                 `json:"emergency"`
+	EmergencyReview *emergencyReviewJSON `json:"emergency_review,omitempty"`
+}
+
+type emergencyReviewJSON struct {
+	Reviewer string `json:"reviewer"`
+	Outcome  string `json:"outcome"`
+	Reason   string `json:"reason"`
+	At       string `json:"at"`
 }
 
 func ts(t *time.Time) string {
@@ -176,7 +186,10 @@ func toRequestJSON(r pam.Request, now time.Time) requestJSON {
 		Justification: r.Justification, Ticket: r.Ticket, ApprovalsRequired: r.ApprovalsRequired, Approvals: r.Approvals(),
 		CreatedAt: r.CreatedAt.UTC().Format(time.RFC3339), PendingUntil: r.PendingUntil.UTC().Format(time.RFC3339),
 		ScheduledStart: ts(r.ScheduledStart), StartsAt: ts(r.StartsAt), EndsAt: ts(r.EndsAt), RevokeReason: r.RevokeReason,
-		CancelReason: string(r.CancelReason), Extends: r.ExtendsID, Reviews: []reviewJSON{}}
+		CancelReason: string(r.CancelReason), Extends: r.ExtendsID, Reviews: []reviewJSON{}, Emergency: r.Emergency}
+	if er := r.EmergencyReview; er != nil {
+		j.EmergencyReview = &emergencyReviewJSON{Reviewer: er.ReviewerName, Outcome: er.Outcome, Reason: er.Reason, At: er.At.UTC().Format(time.RFC3339)}
+	}
 	for _, v := range r.Reviews {
 		j.Reviews = append(j.Reviews, reviewJSON{Reviewer: v.ReviewerName, Decision: v.Decision, Comment: v.Comment, At: v.At.UTC().Format(time.RFC3339)})
 	}

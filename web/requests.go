@@ -36,8 +36,16 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 		Scope: r.ScopeName, Kind: r.ScopeType.Label(), Duration: pam.FormatDuration(r.Duration),
 		Justification: r.Justification, Ticket: r.Ticket, Requested: timeVM(r.CreatedAt, now, loc), Back: back,
 		CanReview: v.CanReview, CanWithdraw: v.CanWithdraw, CanRevoke: v.CanRevoke, CanExtend: v.CanExtend,
-		CanEnd: v.CanEnd,
+		CanEnd: v.CanEnd, Emergency: r.Emergency, CanReviewEmergency: v.CanReviewEmergency,
 	}
+	if er := r.EmergencyReview; er != nil {
+		if er.Outcome == pam.EmergencyMisuse {
+			vm.EmergencyReview = fmt.Sprintf("Marked as misuse by %s %s: %s", er.ReviewerName, relative(er.At, now), er.Reason)
+		} else {
+			vm.EmergencyReview = fmt.Sprintf("Confirmed by %s %s.", er.ReviewerName, relative(er.At, now))
+		}
+	}
+
 	vm.Asks = "asks for"
 	if viewer.ID == r.RequesterID {
 		vm.Requester, vm.Asks = "You", "ask for"
@@ -68,6 +76,9 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 		vm.ApprovedBy = strings.Join(by, ", ")
 	} else {
 		vm.Approvals = "Approved automatically"
+	}
+	if r.Emergency {
+		vm.Approvals = "Emergency: granted at once by the system"
 	}
 	switch st {
 	case pam.StatusPending:
@@ -263,7 +274,7 @@ func (s *Server) listRequests(c echo.Context) error {
 		}
 		tv := timeVM(r.CreatedAt, now, loc)
 		vm.Table.Rows = append(vm.Table.Rows, []components.Cell{
-			{Text: r.ScopeName, Href: "/requests/" + r.ID, Sub: r.ScopeType.Label()}, badge,
+			{Text: r.ScopeName, Href: "/requests/" + r.ID, Sub: r.ScopeType.Label(), Emergency: r.Emergency}, badge,
 			{Text: tv.Relative, Title: tv.Title}, {Text: pam.FormatDuration(r.Duration)},
 		})
 	}
@@ -378,7 +389,7 @@ func (s *Server) showApprovals(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	setInboxCount(c, inbox.Total)
+	setInboxCount(c, inbox.Total+len(inbox.Emergencies))
 	q := c.QueryParams()
 	vm := reqview.InboxVM{Meta: s.meta(c, "Approvals"), Total: inbox.Total, Matched: inbox.Matched, Back: c.Request().URL.RequestURI(),
 		Filter: reqview.InboxFilterVM{Narrowed: f.Narrowed(), Requester: string(f.RequesterID), Policy: f.PolicyID,
@@ -421,6 +432,10 @@ func (s *Server) showApprovals(c echo.Context) error {
 	}
 	vm.FirstHref, vm.NextHref = pageLinks("/approvals", q, c.QueryParam("after"), next, inbox.Next != nil)
 	vm.Decided = decidedRows(inbox.Decided, now)
+	for _, r := range inbox.Emergencies {
+		vm.Emergencies = append(vm.Emergencies, reqview.EmergencyRow{Href: "/requests/" + r.ID, Requester: r.RequesterName,
+			Scope: r.ScopeName, Duration: pam.FormatDuration(r.Duration), Asked: timeVM(r.CreatedAt, now, loc), State: statusCell(r, now).Text})
+	}
 	return render(c, http.StatusOK, reqview.Inbox(vm))
 }
 

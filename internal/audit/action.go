@@ -31,7 +31,12 @@ var (
 	RequestCancelled = newAction("request.cancelled")
 	RequestTimedOut  = newAction("request.timed_out")
 	RequestExpired   = newAction("request.expired")
-	AccessChecked    = newAction("access.checked")
+	// Emergency (break-glass) access: granted at once by the system, then reviewed by an
+	// approver as confirmed or as misuse (which revokes the grant if still in force).
+	RequestEmergencyGranted   = newAction("request.emergency_granted")
+	RequestEmergencyConfirmed = newAction("request.emergency_confirmed")
+	RequestMisuseReported     = newAction("request.misuse_reported")
+	AccessChecked             = newAction("access.checked")
 )
 
 // Sign-in, first setup and two-step verification.

@@ -29,6 +29,8 @@ var (
 	KindRevoked   = audit.RequestRevoked.String()
 	KindCancelled = audit.RequestCancelled.String()
 	KindEnded     = audit.RequestEnded.String() // to the approvers: the requester ended the grant early
+	// KindEmergency goes to every approver and the security address: emergency access was taken.
+	KindEmergency = audit.RequestEmergencyGranted.String()
 )
 
 // Kinds of messages no single action causes.
@@ -98,6 +100,13 @@ func (o *Outbox) requestMail(c access.Change) ([]pam.OutboxMessage, error) {
 		return o.decided(ms, v, c.Approvers)
 	case audit.RequestEnded:
 		return o.each(ms, v, c.Approvers, KindEnded) // for their information: nothing to decide
+	case audit.RequestEmergencyGranted:
+		// Everyone who may review it hears at once, and the security team with them.
+		to := c.Approvers
+		if c.SecurityEmail != "" {
+			to = append(append([]pam.User(nil), to...), pam.User{Email: c.SecurityEmail, Name: "Security team"})
+		}
+		return o.each(ms, v, to, KindEmergency)
 	}
 	return nil, nil // expired: the expiring-soon notice already told the requester
 }
@@ -228,6 +237,18 @@ func (o *Outbox) requestContent(r pam.Request, tasks []pam.Task, revoker string,
 		c.Subject = fmt.Sprintf("Ending soon: your access to %s", scope)
 		c.Headline = "Your access ends soon"
 		c.Intro = []string{fmt.Sprintf("Your access to %s ends at %s. If you need more time, ask for an extension on the request page.", scope, end)}
+	case KindEmergency:
+		end := ""
+		if r.EndsAt != nil {
+			end = at(*r.EndsAt)
+		}
+		c.Subject = fmt.Sprintf("Emergency access: %s took %s for %s", who, scope, dur)
+		c.Headline = "Emergency access was granted"
+		c.Intro = []string{
+			fmt.Sprintf("%s took emergency access to %s. It was granted at once, without approval, and works until %s.", who, scope, end),
+			"An approver must review it afterwards: confirm it, or mark it as misuse, which revokes it if it is still in force.",
+		}
+		c.LinkLabel = "Review the emergency access"
 	case KindDecided:
 		state := strings.ToLower(r.Status.Label())
 		c.Subject = fmt.Sprintf("No action needed: %s's request for %s was %s", who, scope, state)

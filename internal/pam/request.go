@@ -131,8 +131,12 @@ type Request struct {
 	RevokeReason      string
 	CancelReason      CancelReason
 	ExtendsID         string
-	Version           int
-	Reviews           []Review
+	// Emergency marks break-glass access: approved at once by the system, reviewed afterwards.
+	Emergency bool
+	// EmergencyReview is the after-the-fact review of an emergency request, nil until made.
+	EmergencyReview *EmergencyReview
+	Version         int
+	Reviews         []Review
 }
 
 // StatusAt is the request's state at now, computed from its times: a pending request past its

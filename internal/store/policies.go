@@ -26,6 +26,8 @@ type PolicyRow struct {
 	EligibleGroupID       *string
 	MFARequired           bool `gorm:"column:mfa_required"`
 	PendingTimeoutMin     int
+	EmergencyAllowed      bool
+	EmergencyDurationMin  int
 	Enabled               bool
 	Version               int
 	CreatedAt             time.Time
@@ -56,7 +58,8 @@ func policyToRow(p pam.Policy) PolicyRow {
 		DefaultDurationMin: int(p.DefaultDuration / time.Minute), MaxDurationMin: int(p.MaxDuration / time.Minute),
 		JustificationRequired: p.JustificationRequired, TicketRequired: p.TicketRequired,
 		EligibleGroupID: nullable(p.EligibleGroupID), MFARequired: p.MFARequired,
-		PendingTimeoutMin: int(p.PendingTimeout / time.Minute), Enabled: p.Enabled, Version: p.Version,
+		PendingTimeoutMin: int(p.PendingTimeout / time.Minute), EmergencyAllowed: p.EmergencyAllowed,
+		EmergencyDurationMin: int(p.EmergencyLength() / time.Minute), Enabled: p.Enabled, Version: p.Version,
 		CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
 	}
 }
@@ -68,7 +71,8 @@ func policyToDomain(r PolicyRow) pam.Policy {
 		DefaultDuration: time.Duration(r.DefaultDurationMin) * time.Minute, MaxDuration: time.Duration(r.MaxDurationMin) * time.Minute,
 		JustificationRequired: r.JustificationRequired, TicketRequired: r.TicketRequired,
 		EligibleGroupID: deref(r.EligibleGroupID), MFARequired: r.MFARequired,
-		PendingTimeout: time.Duration(r.PendingTimeoutMin) * time.Minute, Enabled: r.Enabled, Version: r.Version,
+		PendingTimeout: time.Duration(r.PendingTimeoutMin) * time.Minute, EmergencyAllowed: r.EmergencyAllowed,
+		EmergencyDuration: time.Duration(r.EmergencyDurationMin) * time.Minute, Enabled: r.Enabled, Version: r.Version,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 }
@@ -106,6 +110,7 @@ func (s *Store) UpdatePolicy(ctx context.Context, p pam.Policy) error {
 		"default_duration_min": row.DefaultDurationMin, "max_duration_min": row.MaxDurationMin,
 		"justification_required": row.JustificationRequired, "ticket_required": row.TicketRequired,
 		"eligible_group_id": row.EligibleGroupID, "mfa_required": row.MFARequired, "pending_timeout_min": row.PendingTimeoutMin,
+		"emergency_allowed": row.EmergencyAllowed, "emergency_duration_min": row.EmergencyDurationMin,
 		"enabled": row.Enabled, "version": gorm.Expr("version + 1"), "updated_at": row.UpdatedAt,
 	})
 	if res.Error != nil {
@@ -183,6 +188,7 @@ type OrgSettingsRow struct {
 	DefaultApproverGroupID *string
 	ExemptGroupID          *string
 	MaxDurationMin         int
+	SecurityEmail          string
 	UpdatedAt              time.Time
 }
 
@@ -197,7 +203,8 @@ func (s *Store) OrgSettings(ctx context.Context) (pam.OrgSettings, error) {
 	}
 	return pam.OrgSettings{
 		Enforcement: r.Enforcement, DefaultApproverGroupID: deref(r.DefaultApproverGroupID),
-		ExemptGroupID: deref(r.ExemptGroupID), MaxDuration: time.Duration(r.MaxDurationMin) * time.Minute, UpdatedAt: r.UpdatedAt,
+		ExemptGroupID: deref(r.ExemptGroupID), MaxDuration: time.Duration(r.MaxDurationMin) * time.Minute,
+		SecurityEmail: r.SecurityEmail, UpdatedAt: r.UpdatedAt,
 	}, nil
 }
 
@@ -216,7 +223,8 @@ func (s *Store) LockOrgSettings(ctx context.Context) (pam.OrgSettings, error) {
 func (s *Store) SaveOrgSettings(ctx context.Context, o pam.OrgSettings, now time.Time) error {
 	err := s.conn(ctx).Model(&OrgSettingsRow{}).Where("id = 1").Updates(map[string]any{
 		"enforcement": o.Enforcement, "default_approver_group_id": nullable(o.DefaultApproverGroupID),
-		"exempt_group_id": nullable(o.ExemptGroupID), "max_duration_min": int(o.MaxDuration / time.Minute), "updated_at": now.UTC(),
+		"exempt_group_id": nullable(o.ExemptGroupID), "max_duration_min": int(o.MaxDuration / time.Minute),
+		"security_email": o.SecurityEmail, "updated_at": now.UTC(),
 	}).Error
 	if errors.Is(err, gorm.ErrForeignKeyViolated) {
 		return pam.FieldError("default_approver_group_id", "That group does not exist (any more). Choose another.")

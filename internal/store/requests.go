@@ -37,6 +37,7 @@ type RequestRow struct {
 	CancelReason      string
 	ExtendsID         string
 	ExpiryNotifiedAt  *time.Time
+	Emergency         bool
 	Version           int
 }
 
@@ -71,7 +72,7 @@ func requestToRow(r pam.Request) RequestRow {
 		Ticket: r.Ticket, ScheduledStart: utcPtr(r.ScheduledStart), Status: string(r.Status), CreatedAt: r.CreatedAt.UTC(),
 		PendingUntil: r.PendingUntil.UTC(), DecidedAt: utcPtr(r.DecidedAt), StartsAt: utcPtr(r.StartsAt), EndsAt: utcPtr(r.EndsAt),
 		RevokedBy: string(r.RevokedBy), RevokeReason: r.RevokeReason, CancelReason: string(r.CancelReason), ExtendsID: r.ExtendsID,
-		Version: r.Version,
+		Emergency: r.Emergency, Version: r.Version,
 	}
 }
 
@@ -83,7 +84,7 @@ func requestToDomain(r RequestRow) pam.Request {
 		Ticket: r.Ticket, ScheduledStart: utcPtr(r.ScheduledStart), Status: pam.Status(r.Status), CreatedAt: r.CreatedAt.UTC(),
 		PendingUntil: r.PendingUntil.UTC(), DecidedAt: utcPtr(r.DecidedAt), StartsAt: utcPtr(r.StartsAt), EndsAt: utcPtr(r.EndsAt),
 		RevokedBy: pam.UserID(r.RevokedBy), RevokeReason: r.RevokeReason, CancelReason: pam.CancelReason(r.CancelReason),
-		ExtendsID: r.ExtendsID, Version: r.Version,
+		ExtendsID: r.ExtendsID, Emergency: r.Emergency, Version: r.Version,
 	}
 }
 
@@ -171,6 +172,9 @@ func (s *Store) loadRequest(ctx context.Context, id string, lock bool, viewer pa
 			rv.ReviewerName = *v.Name
 		}
 		r.Reviews = append(r.Reviews, rv)
+	}
+	if err == nil && r.Emergency {
+		r.EmergencyReview, err = s.emergencyReview(ctx, id)
 	}
 	return r, member && viewer != "", err
 }
@@ -357,7 +361,7 @@ func (s *Store) inboxQuery(ctx context.Context, user pam.UserID, now time.Time) 
 // ticket, revoke reason), which only a request's own card shows.
 const listColumns = `r.id, r.requester_id, r.policy_id, r.scope_type, r.scope_id, r.scope_name, r.approval_type,
 	r.approver_group_id, r.approvals_required, r.duration_min, r.scheduled_start, r.status, r.created_at, r.pending_until,
-	r.decided_at, r.starts_at, r.ends_at, r.revoked_by, r.cancel_reason, r.extends_id, r.version`
+	r.decided_at, r.starts_at, r.ends_at, r.revoked_by, r.cancel_reason, r.extends_id, r.emergency, r.version`
 
 // Waiting is a request in someone's inbox as its table shows it: the request's listColumns with
 // its requester's name and email (no reviews) and how many approvals it has so far.
@@ -486,11 +490,12 @@ func (s *Store) RequesterHistory(ctx context.Context, r pam.Request, now time.Ti
 	return out, err
 }
 
-// InboxCount counts the requests waiting for a user, up to NavCountCap (for the navigation
-// badge of a page whose session was read without it).
+// InboxCount counts the requests waiting for a user's decision and the emergency requests
+// waiting for their review, up to NavCountCap each (for the navigation badge of a page whose
+// session was read without it).
 func (s *Store) InboxCount(ctx context.Context, user pam.UserID, now time.Time) (int64, error) {
 	var n int64
-	err := s.conn(ctx).Table("(?) c", s.inboxQuery(ctx, user, now).Select("1").Limit(NavCountCap)).Count(&n).Error
+	err := s.conn(ctx).Raw("SELECT "+navCount("@user")+" AS n", map[string]any{"user": string(user), "now": now.UTC()}).Scan(&n).Error
 	return n, err
 }
 

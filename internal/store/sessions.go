@@ -91,7 +91,7 @@ func (s *Store) sessionQuery(ctx context.Context, idHash, enrolmentKey string, i
 	args := map[string]any{"id": idHash, "key": enrolmentKey}
 	inbox := "NULL"
 	if !inboxAt.IsZero() {
-		inbox = "(SELECT COUNT(*) FROM (SELECT 1 FROM requests r WHERE " + waitingFor("s.user_id") + " LIMIT " + itoa(NavCountCap) + ") c)"
+		inbox = navCount("s.user_id")
 		args["now"] = inboxAt.UTC()
 	}
 	return s.conn(ctx).Raw(`SELECT s.id_hash, s.user_id, s.data, s.ip, s.user_agent, s.created_at, s.last_seen_at, s.expires_at,
