@@ -25,8 +25,8 @@ func emergencyFormVM(p pam.Policy, in emergencyInput) *reqview.EmergencyFormVM {
 	}
 	return &reqview.EmergencyFormVM{Duration: pam.FormatDuration(p.EmergencyLength()), Fields: []components.FieldVM{
 		{Name: "justification", Label: "What is the emergency?", Type: "textarea", Value: in.Justification, Required: true,
-			MaxLength: pam.MaxJustification, Help: "Every approver and the security team read it at once."},
-		{Name: "ticket", Label: "Incident or ticket", Type: "text", Value: in.Ticket, Required: p.TicketRequired, MaxLength: pam.MaxTicket, Help: ticketHelp},
+			MaxLength: pam.MaxJustification, Help: "Every approver and the security team read it at once.", Key: "emergency"},
+		{Name: "ticket", Label: "Incident or ticket", Type: "text", Value: in.Ticket, Required: p.TicketRequired, MaxLength: pam.MaxTicket, Help: ticketHelp, Key: "emergency"},
 	}}
 }
 
@@ -87,9 +87,9 @@ func (s *Server) reviewEmergency(c echo.Context) error {
 				return nil, err
 			}
 			return s.requestPage(c, u, v, func(card *reqview.CardVM) {
-				card.Reason = reason
+				card.EmergencyReason = reason
 				if pe.Field == "reason" {
-					card.ReasonError = pe.Message
+					card.EmergencyReasonError = pe.Message
 				} else {
 					card.Notice = pe.Message
 				}

@@ -207,6 +207,10 @@ func TestEmergencyAccessThroughPagesAndAPI(t *testing.T) {
 		if p.find("emergency-banner").Length() != 1 || p.find("emergency-review-form").Length() != 1 {
 			t.Fatal("the approver sees no banner or no review form")
 		}
+		if p := oc.post("/requests/"+id+"/emergency-review", url.Values{"outcome": {"misuse"}}); p.StatusCode != http.StatusUnprocessableEntity ||
+			!strings.Contains(p.find("emergency-review-form").Text(), "Say what was wrong") {
+			t.Fatalf("misuse without a reason: %d", p.StatusCode)
+		}
 		if p := oc.post("/requests/"+id+"/emergency-review", url.Values{"outcome": {"confirmed"}}); p.StatusCode != http.StatusSeeOther {
 			t.Fatalf("confirm: %d", p.StatusCode)
 		}
