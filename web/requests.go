@@ -159,6 +159,11 @@ func timeline(v access.View, now time.Time, loc *time.Location) []reqview.Entry 
 	r := v.Request
 	tl := []reqview.Entry{{Title: "Requested by " + r.RequesterName, Kind: "requested", At: timeVM(r.CreatedAt, now, loc),
 		Text: "For " + pam.FormatDuration(r.Duration)}}
+	if r.Emergency {
+		tl[0].Title = "Emergency access taken by " + r.RequesterName
+		tl = append(tl, reqview.Entry{Title: "Granted at once by the system", Kind: "approved", At: timeVM(r.CreatedAt, now, loc),
+			Text: "Emergency access: every approver and the security address were mailed."})
+	}
 	for _, v := range r.Reviews {
 		title := "Approved by " + v.ReviewerName
 		kind := "approved"
@@ -195,6 +200,19 @@ func timeline(v access.View, now time.Time, loc *time.Location) []reqview.Entry 
 	case pam.StatusCancelled:
 		tl = append(tl, reqview.Entry{Title: "Cancelled: " + string(r.CancelReason), Kind: "cancelled", At: timeVM(*r.DecidedAt, now, loc),
 			Text: "Nobody can decide it any more: " + r.CancelReason.Explain() + "."})
+	}
+	if er := r.EmergencyReview; er != nil {
+		e := reqview.Entry{Title: "Emergency access confirmed by " + er.ReviewerName, Kind: "approved", At: timeVM(er.At, now, loc), Text: er.Reason}
+		if er.Outcome == pam.EmergencyMisuse {
+			e.Title, e.Kind = "Marked as misuse by "+er.ReviewerName, "denied"
+		}
+		// A misuse revokes at the same moment: the review comes first.
+		if n := len(tl); st == pam.StatusRevoked && er.Outcome == pam.EmergencyMisuse {
+			revoked := tl[n-1]
+			tl = append(tl[:n-1], e, revoked)
+		} else {
+			tl = append(tl, e)
+		}
 	}
 	return tl
 }
