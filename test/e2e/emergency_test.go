@@ -23,6 +23,7 @@ func TestBrowserEmergencyAccessToReview(t *testing.T) {
 		t.Fatalf("demo password not printed:\n%s", p.Stdout())
 	}
 	ctx := testkit.Browser(t)
+	axe := axeSource(t)
 
 	// The administrator allows emergencies on the Mailbox admin policy and names the security address.
 	signInAs(t, ctx, p, "admin@demo.example", pw[1])
@@ -74,6 +75,7 @@ func TestBrowserEmergencyAccessToReview(t *testing.T) {
 		t.Fatalf("emergency button: %q", b)
 	}
 	testkit.Screenshot(t, ctx, "emergency-form")
+	checkAxe(t, ctx, axe, "emergency form")
 	do(t, ctx, p,
 		fill(`#f-justification-emergency`, "Mail flow to the support mailboxes is down."),
 		fill(`#f-ticket-emergency`, "INC-9001"),
@@ -107,6 +109,7 @@ func TestBrowserEmergencyAccessToReview(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="emergency-review-row"]`)),
 	)
 	testkit.Screenshot(t, ctx, "emergency-inbox")
+	checkAxe(t, ctx, axe, "inbox with an emergency to review")
 	do(t, ctx, p,
 		chromedp.Click(chromedp.CSS(`[data-testid="emergency-review-link"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="emergency-review-form"]`)),
@@ -116,6 +119,7 @@ func TestBrowserEmergencyAccessToReview(t *testing.T) {
 	}
 	do(t, ctx, p, chromedp.EmulateViewport(375, 740))
 	testkit.Screenshot(t, ctx, "emergency-review-375")
+	checkAxe(t, ctx, axe, "emergency review at 375 px")
 	do(t, ctx, p,
 		chromedp.EmulateViewport(1280, 900),
 		chromedp.SendKeys(chromedp.CSS(`[data-testid="emergency-review-form"] textarea`), "No incident was open at the time."),
