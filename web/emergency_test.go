@@ -110,6 +110,20 @@ func TestEmergencyAccessThroughPagesAndAPI(t *testing.T) {
 		if p := root.post("/admin/policies/"+es.policy.ID, policyForm); p.StatusCode != http.StatusSeeOther {
 			t.Fatalf("allow emergencies: %d %s", p.StatusCode, p.find("form-error").Text())
 		}
+		// The policy API carries the same settings with the same validation.
+		rootTok := root.makeToken("admin", "api")
+		status, pol := a.apiCall("GET", "/api/v1/policies/"+es.policy.ID, rootTok, nil)
+		if status != http.StatusOK || pol["emergency_allowed"] != true || pol["emergency_duration_min"] != float64(30) {
+			t.Fatalf("policy API: %d %v", status, pol)
+		}
+		pol["emergency_duration_min"] = 300
+		if status, out := a.apiCall("PUT", "/api/v1/policies/"+es.policy.ID, rootTok, pol); status != http.StatusBadRequest || out["field"] != "emergency_duration" {
+			t.Fatalf("policy API, emergency duration above the maximum: %d %v", status, out)
+		}
+		pol["emergency_duration_min"] = -5
+		if status, out := a.apiCall("PUT", "/api/v1/policies/"+es.policy.ID, rootTok, pol); status != http.StatusBadRequest || out["field"] != "emergency_duration_min" {
+			t.Fatalf("policy API, a negative emergency duration: %d %v", status, out)
+		}
 		root.get("/admin/settings")
 		settings := url.Values{"enforcement": {"on"}, "max_duration": {"24h"}, "security_email": {"not an address"}}
 		if p := root.post("/admin/settings", settings); p.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(p.body, "not an address") {
@@ -169,6 +183,13 @@ func TestEmergencyAccessThroughPagesAndAPI(t *testing.T) {
 		// Every approver but Eve, and the security address, were mailed at once.
 		if to := a.mailTo(id, mail.KindEmergency); strings.Join(to, ",") != "olivia@example.com,oscar@example.com,security@example.com" {
 			t.Fatalf("emergency mail went to %v", to)
+		}
+		ms, _ := a.db.Mail(ctx, pam.MailFilter{RequestID: id, Limit: 10})
+		for _, m := range ms {
+			if m.Kind == mail.KindEmergency && (!strings.Contains(m.Subject, "Emergency access: Eve Requester took") ||
+				!strings.Contains(m.Text, "Mail flow is down for everyone") || !strings.Contains(m.Text, "/requests/"+id)) {
+				t.Fatalf("emergency mail: %q\n%s", m.Subject, m.Text)
+			}
 		}
 		// The banner shows on her page and her list; she may not review it herself.
 		p = ec.get("/requests/" + id)

@@ -102,6 +102,16 @@ func TestBrowserEmergencyAccessToReview(t *testing.T) {
 	reqPath, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname`))
 	signOut(t, ctx, p)
 
+	// The administrator's dashboard lists it, unreviewed.
+	signInAs(t, ctx, p, "admin@demo.example", pw[1])
+	do(t, ctx, p, chromedp.Navigate(p.Base+"/"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="unreviewed-emergency"]`)))
+	if l := text(t, ctx, `[data-testid="unreviewed-emergency-link"]`); l != "Rhea Requester · Mailbox admin" {
+		t.Fatalf("dashboard lists %q", l)
+	}
+	testkit.Screenshot(t, ctx, "emergency-dashboard")
+	checkAxe(t, ctx, axe, "dashboard with an unreviewed emergency")
+	signOut(t, ctx, p)
+
 	// An approver finds it in the inbox and marks it as misuse.
 	signInAs(t, ctx, p, "olivia@demo.example", pw[1])
 	do(t, ctx, p,
