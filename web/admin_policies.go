@@ -94,8 +94,8 @@ type policyInput struct {
 	ScopeType, ScopeID, ApprovalType, ApproverGroupID, ApprovalsRequired   string
 	DefaultDuration, MaxDuration, PendingTimeout, EligibleGroupID, Version string
 	// RemindAfter is empty for half of the time to decide, or "off".
-	RemindAfter, EscalationGroupID, EscalateAfter string
-	Justification, Ticket, MFA, Enabled           bool
+	RemindAfter, EscalationGroupID, EscalateAfter, EmergencyDuration string
+	Justification, Ticket, MFA, Enabled, Emergency                   bool
 	// ConfirmDeadEnd is the admin's "save it anyway" for a policy nobody can approve.
 	ConfirmDeadEnd bool
 }
@@ -113,6 +113,7 @@ func policyInputOf(p pam.Policy) policyInput {
 		EligibleGroupID: p.EligibleGroupID, Version: strconv.Itoa(p.Version),
 		Justification: p.JustificationRequired, Ticket: p.TicketRequired, MFA: p.MFARequired, Enabled: p.Enabled,
 		RemindAfter: remindInput(p.RemindAfter), EscalationGroupID: p.EscalationGroupID, EscalateAfter: pam.InputDuration(p.EscalateAfter),
+		Emergency: p.EmergencyAllowed, EmergencyDuration: pam.InputDuration(p.EmergencyLength()),
 	}
 }
 
@@ -146,6 +147,7 @@ func policyInputFrom(c echo.Context) policyInput {
 		Justification: checked(c.FormValue("justification_required")), Ticket: checked(c.FormValue("ticket_required")),
 		MFA: checked(c.FormValue("mfa_required")), Enabled: checked(c.FormValue("enabled")),
 		ConfirmDeadEnd: checked(c.FormValue("confirm_dead_end")),
+		Emergency:      checked(c.FormValue("emergency_allowed")), EmergencyDuration: c.FormValue("emergency_duration"),
 	}
 }
 
@@ -182,6 +184,12 @@ func (in policyInput) parse() (pam.Policy, error) {
 	p.EscalationGroupID = in.EscalationGroupID
 	if strings.TrimSpace(in.EscalateAfter) != "" {
 		if p.EscalateAfter, err = pam.ParseDuration("escalate_after", in.EscalateAfter); err != nil {
+			return p, err
+		}
+	}
+	p.EmergencyAllowed = in.Emergency
+	if strings.TrimSpace(in.EmergencyDuration) != "" {
+		if p.EmergencyDuration, err = pam.ParseDuration("emergency_duration", in.EmergencyDuration); err != nil {
 			return p, err
 		}
 	}
@@ -237,6 +245,10 @@ func (s *Server) policyFields(ctx context.Context, in policyInput, editing bool)
 		{Name: "ticket_required", Label: "Ticket required", Type: "checkbox", Checked: in.Ticket},
 		{Name: "mfa_required", Label: "MFA required when asking", Type: "checkbox", Checked: in.MFA,
 			Help: "The requester confirms a one-time code when submitting."},
+		{Name: "emergency_allowed", Label: "Allow emergency requests", Type: "checkbox", Checked: in.Emergency,
+			Help: "Break-glass: granted at once without approval, to people enrolled in two-step verification; every approver and the security address are mailed, and an approver reviews it afterwards."},
+		{Name: "emergency_duration", Label: "Emergency duration", Type: "text", Value: in.EmergencyDuration,
+			Help: "How long an emergency grant lasts, at most the maximum duration. Like 1h (the default) or 30m."},
 		{Name: "enabled", Label: "Enabled", Type: "checkbox", Checked: in.Enabled, Help: "A disabled policy accepts no new requests."},
 	}
 	if editing {
@@ -603,6 +615,8 @@ func (s *Server) settingsFields(ctx context.Context, in admin.SettingsInput, max
 			Help: "They are sent to set it up before anything else. Either way, whoever has it set up confirms a code before approving, revoking or changing settings."},
 		{Name: "max_duration", Label: "Longest grant in the organisation", Type: "text", Value: maxRaw, Required: true,
 			Help: "No policy may allow longer. Like 24h or 2d."},
+		{Name: "security_email", Label: "Security address", Type: "email", Value: in.SecurityEmail, MaxLength: 254,
+			Help: "Your security team's mailbox, like security@example.com. It is mailed at once about every emergency access. Leave empty for none."},
 		{Name: "confirm", Label: "I understand that turning enforcement off allows every privileged task without approval", Type: "checkbox", Checked: in.Confirmed,
 			Help: "Needed only when turning enforcement off."},
 		{Name: "reason", Label: "Reason for turning enforcement off", Type: "textarea", Value: in.Reason, MaxLength: 1000,
@@ -621,7 +635,7 @@ func (s *Server) showSettings(c echo.Context) error {
 		return err
 	}
 	in := admin.SettingsInput{Enforcement: org.Enforcement, DefaultApproverGroupID: org.DefaultApproverGroupID, ExemptGroupID: org.ExemptGroupID,
-		MaxDuration: org.MaxDuration, RequireMFA: mfa}
+		MaxDuration: org.MaxDuration, RequireMFA: mfa, SecurityEmail: org.SecurityEmail}
 	fields, err := s.settingsFields(ctx, in, "")
 	if err != nil {
 		return err
@@ -649,7 +663,7 @@ func (s *Server) saveSettings(c echo.Context) error {
 	maxRaw := c.FormValue("max_duration")
 	in := admin.SettingsInput{Enforcement: checked(c.FormValue("enforcement")), DefaultApproverGroupID: c.FormValue("default_approver_group_id"),
 		ExemptGroupID: c.FormValue("exempt_group_id"), Reason: c.FormValue("reason"), Confirmed: checked(c.FormValue("confirm")),
-		RequireMFA: checked(c.FormValue("require_mfa"))}
+		RequireMFA: checked(c.FormValue("require_mfa")), SecurityEmail: c.FormValue("security_email")}
 	in.MaxDuration, err = pam.ParseDuration("max_duration", maxRaw)
 	if err == nil {
 		err = s.admin.UpdateSettings(ctx, actor(c), in)

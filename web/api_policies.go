@@ -36,8 +36,12 @@ type policyJSON struct {
 	// this old ("" and 0 = no escalation).
 	EscalationGroupID string `json:"escalation_group_id"`
 	EscalateAfterMin  int    `json:"escalate_after_min"`
-	Enabled           bool   `json:"enabled"`
-	Version           int    `json:"version"`
+	// EmergencyAllowed lets eligible people take emergency access, granted at once for
+	// EmergencyDurationMin (0 or omitted: one hour, at most the maximum).
+	EmergencyAllowed     bool `json:"emergency_allowed"`
+	EmergencyDurationMin int  `json:"emergency_duration_min"`
+	Enabled              bool `json:"enabled"`
+	Version              int  `json:"version"`
 	// ConfirmDeadEnd, sent with a save, says to save an enabled policy nobody can approve
 	// anyway; without it such a save is refused (400, field confirm_dead_end), as on the pages.
 	ConfirmDeadEnd bool   `json:"confirm_dead_end,omitempty"`
@@ -53,6 +57,7 @@ func toPolicyJSON(p pam.Policy) policyJSON {
 		JustificationRequired: p.JustificationRequired, TicketRequired: p.TicketRequired, EligibleGroupID: p.EligibleGroupID,
 		MFARequired: p.MFARequired, PendingTimeoutMin: int(p.PendingTimeout / time.Minute), Enabled: p.Enabled, Version: p.Version,
 		RemindAfterMin: apiRemindMin(p.RemindAfter), EscalationGroupID: p.EscalationGroupID, EscalateAfterMin: int(p.EscalateAfter / time.Minute),
+		EmergencyAllowed: p.EmergencyAllowed, EmergencyDurationMin: int(p.EmergencyLength() / time.Minute),
 		CreatedAt: p.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: p.UpdatedAt.UTC().Format(time.RFC3339),
 	}
 }
@@ -92,6 +97,12 @@ func (j policyJSON) toPolicy() (pam.Policy, error) {
 	p.EscalationGroupID = j.EscalationGroupID
 	if j.EscalateAfterMin != 0 {
 		if p.EscalateAfter, err = minutes("escalate_after_min", j.EscalateAfterMin); err != nil {
+			return p, err
+		}
+	}
+	p.EmergencyAllowed = j.EmergencyAllowed
+	if j.EmergencyDurationMin != 0 {
+		if p.EmergencyDuration, err = minutes("emergency_duration_min", j.EmergencyDurationMin); err != nil {
 			return p, err
 		}
 	}

@@ -173,6 +173,16 @@ type requestJSON struct {
 	// (access.ShownDeciders); ApproversMore counts the others.
 	Approvers     []string `json:"approvers,omitempty"`
 	ApproversMore int      `json:"approvers_more,omitempty"`
+	// Emergency marks break-glass access; EmergencyReview is its after-the-fact review, once made.
+	Emergency       bool                 `json:"emergency"`
+	EmergencyReview *emergencyReviewJSON `json:"emergency_review,omitempty"`
+}
+
+type emergencyReviewJSON struct {
+	Reviewer string `json:"reviewer"`
+	Outcome  string `json:"outcome"`
+	Reason   string `json:"reason"`
+	At       string `json:"at"`
 }
 
 func ts(t *time.Time) string {
@@ -190,7 +200,10 @@ func toRequestJSON(r pam.Request, now time.Time) requestJSON {
 		ScheduledStart: ts(r.ScheduledStart), StartsAt: ts(r.StartsAt), EndsAt: ts(r.EndsAt), RevokeReason: r.RevokeReason,
 		CancelReason: string(r.CancelReason), Extends: r.ExtendsID, Reviews: []reviewJSON{},
 		RemindAt: ts(r.RemindAt), RemindedAt: ts(r.RemindedAt), EscalationGroupID: r.EscalationGroupID,
-		EscalateAt: ts(r.EscalateAt), EscalatedAt: ts(r.EscalatedAt)}
+		EscalateAt: ts(r.EscalateAt), EscalatedAt: ts(r.EscalatedAt), Emergency: r.Emergency}
+	if er := r.EmergencyReview; er != nil {
+		j.EmergencyReview = &emergencyReviewJSON{Reviewer: er.ReviewerName, Outcome: er.Outcome, Reason: er.Reason, At: er.At.UTC().Format(time.RFC3339)}
+	}
 	for _, v := range r.Reviews {
 		j.Reviews = append(j.Reviews, reviewJSON{Reviewer: v.ReviewerName, Decision: v.Decision, Comment: v.Comment, At: v.At.UTC().Format(time.RFC3339)})
 	}

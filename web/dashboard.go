@@ -10,6 +10,9 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
+// dashboardEmergencies bounds the unreviewed emergencies the admin dashboard lists.
+const dashboardEmergencies = 10
+
 func (s *Server) showDashboard(c echo.Context) error {
 	ctx := c.Request().Context()
 	u, _ := CurrentUser(c)
@@ -49,6 +52,17 @@ func (s *Server) showDashboard(c echo.Context) error {
 	if u.Admin {
 		if vm.Admin, err = s.adminPanel(ctx); err != nil {
 			return err
+		}
+		es, err := s.access.UnreviewedEmergencies(ctx, dashboardEmergencies+1)
+		if err != nil {
+			return err
+		}
+		if len(es) > dashboardEmergencies {
+			es, vm.MoreEmergencies = es[:dashboardEmergencies], true
+		}
+		for _, r := range es {
+			vm.Emergencies = append(vm.Emergencies, dashboard.Emergency{Href: "/requests/" + r.ID, Requester: r.RequesterName,
+				Scope: r.ScopeName, Asked: timeVM(r.CreatedAt, now, loc), State: statusCell(r, now).Text})
 		}
 	}
 	for _, n := range vm.Meta.Nav {

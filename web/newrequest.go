@@ -132,6 +132,9 @@ func (s *Server) newRequestVM(c echo.Context, u pam.User, in requestInput) (reqv
 	if d, err := pam.ParseDuration("duration", in.Duration); err == nil {
 		vm.Submit = vm.SubmitPrefix + pam.FormatDuration(d) + vm.SubmitSuffix
 	}
+	if p.EmergencyAllowed && in.Extends == "" {
+		vm.Emergency = emergencyFormVM(p, emergencyInput{})
+	}
 	return vm, &p, nil
 }
 

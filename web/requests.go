@@ -38,8 +38,16 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 		Scope: r.ScopeName, Kind: r.ScopeType.Label(), Duration: pam.FormatDuration(r.Duration),
 		Justification: r.Justification, Ticket: r.Ticket, Requested: timeVM(r.CreatedAt, now, loc), Back: back,
 		CanReview: v.CanReview, CanWithdraw: v.CanWithdraw, CanRevoke: v.CanRevoke, CanExtend: v.CanExtend,
-		CanEnd: v.CanEnd,
+		CanEnd: v.CanEnd, Emergency: r.Emergency, CanReviewEmergency: v.CanReviewEmergency,
 	}
+	if er := r.EmergencyReview; er != nil {
+		if er.Outcome == pam.EmergencyMisuse {
+			vm.EmergencyReview = fmt.Sprintf("Marked as misuse by %s %s: %s", er.ReviewerName, relative(er.At, now), er.Reason)
+		} else {
+			vm.EmergencyReview = fmt.Sprintf("Confirmed by %s %s.", er.ReviewerName, relative(er.At, now))
+		}
+	}
+
 	vm.Asks = "asks for"
 	if viewer.ID == r.RequesterID {
 		vm.Requester, vm.Asks = "You", "ask for"
@@ -74,6 +82,9 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 		vm.ApprovedBy = strings.Join(by, ", ")
 	} else {
 		vm.Approvals = "Approved automatically"
+	}
+	if r.Emergency {
+		vm.Approvals = "Emergency: granted at once by the system"
 	}
 	switch st {
 	case pam.StatusPending:
@@ -195,6 +206,11 @@ func timeline(v access.View, now time.Time, loc *time.Location) []reqview.Entry 
 			tl = append(tl, reqview.Entry{Title: "Policy changed", Kind: "changed", Text: c.Text(), At: timeVM(c.At, now, loc)})
 		}
 	}
+	if r.Emergency {
+		tl[0].Title = "Emergency access taken by " + r.RequesterName
+		tl = append(tl, reqview.Entry{Title: "Granted at once by the system", Kind: "approved", At: timeVM(r.CreatedAt, now, loc),
+			Text: "Emergency access: every approver and the security address were mailed."})
+	}
 	for _, v := range r.Reviews {
 		changed(&v.At)
 		title := "Approved by " + v.ReviewerName
@@ -251,6 +267,19 @@ func timeline(v access.View, now time.Time, loc *time.Location) []reqview.Entry 
 	case pam.StatusCancelled:
 		tl = append(tl, reqview.Entry{Title: "Cancelled: " + string(r.CancelReason), Kind: "cancelled", At: timeVM(*r.DecidedAt, now, loc),
 			Text: "Nobody can decide it any more: " + r.CancelReason.Explain() + "."})
+	}
+	if er := r.EmergencyReview; er != nil {
+		e := reqview.Entry{Title: "Emergency access confirmed by " + er.ReviewerName, Kind: "approved", At: timeVM(er.At, now, loc), Text: er.Reason}
+		if er.Outcome == pam.EmergencyMisuse {
+			e.Title, e.Kind = "Marked as misuse by "+er.ReviewerName, "denied"
+		}
+		// A misuse revokes at the same moment: the review comes first.
+		if n := len(tl); st == pam.StatusRevoked && er.Outcome == pam.EmergencyMisuse {
+			revoked := tl[n-1]
+			tl = append(tl[:n-1], e, revoked)
+		} else {
+			tl = append(tl, e)
+		}
 	}
 	return tl
 }
@@ -330,7 +359,7 @@ func (s *Server) listRequests(c echo.Context) error {
 		}
 		tv := timeVM(r.CreatedAt, now, loc)
 		vm.Table.Rows = append(vm.Table.Rows, []components.Cell{
-			{Text: r.ScopeName, Href: "/requests/" + r.ID, Sub: r.ScopeType.Label()}, badge,
+			{Text: r.ScopeName, Href: "/requests/" + r.ID, Sub: r.ScopeType.Label(), Emergency: r.Emergency}, badge,
 			{Text: tv.Relative, Title: tv.Title}, {Text: pam.FormatDuration(r.Duration)},
 		})
 	}
@@ -445,7 +474,7 @@ func (s *Server) showApprovals(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	setInboxCount(c, inbox.Total)
+	setInboxCount(c, inbox.Total+len(inbox.Emergencies))
 	q := c.QueryParams()
 	vm := reqview.InboxVM{Meta: s.meta(c, "Approvals"), Total: inbox.Total, Matched: inbox.Matched, Back: c.Request().URL.RequestURI(),
 		Filter: reqview.InboxFilterVM{Narrowed: f.Narrowed(), Requester: string(f.RequesterID), Policy: f.PolicyID,
@@ -489,6 +518,10 @@ func (s *Server) showApprovals(c echo.Context) error {
 	}
 	vm.FirstHref, vm.NextHref = pageLinks("/approvals", q, c.QueryParam("after"), next, inbox.Next != nil)
 	vm.Decided = decidedRows(inbox.Decided, now)
+	for _, r := range inbox.Emergencies {
+		vm.Emergencies = append(vm.Emergencies, reqview.EmergencyRow{Href: "/requests/" + r.ID, Requester: r.RequesterName,
+			Scope: r.ScopeName, Duration: pam.FormatDuration(r.Duration), Asked: timeVM(r.CreatedAt, now, loc), State: statusCell(r, now).Text})
+	}
 	return render(c, http.StatusOK, reqview.Inbox(vm))
 }
 

@@ -47,12 +47,15 @@ func (s *Server) routes() {
 	e.GET("/requests", s.listRequests, signedIn...)
 	e.GET("/requests/new", s.showNewRequest, signedIn...)
 	e.POST("/requests", s.submitRequest, signedIn...)
+	// Emergency access asks for its own fresh code (see submitEmergency); its review is a decision.
+	e.POST("/requests/emergency", s.submitEmergency, signedIn...)
 	e.GET("/requests/:id", s.showRequest, signedIn...)
 	e.POST("/requests/:id/review", s.reviewRequest, decide...)
 	e.POST("/requests/:id/withdraw", s.withdrawRequest, signedIn...)
 	// Ending one's own access only takes rights away: no step-up.
 	e.POST("/requests/:id/end", s.endRequest, signedIn...)
 	e.POST("/requests/:id/revoke", s.revokeRequest, decide...)
+	e.POST("/requests/:id/emergency-review", s.reviewEmergency, decide...)
 	e.GET("/approvals", s.showApprovals, signedIn...)
 	e.GET("/approvals/:id/card", s.showApprovalCard, signedIn...)
 	// Bulk: a confirmation page that changes nothing, then the decisions, behind the same
@@ -130,12 +133,15 @@ func (s *Server) routes() {
 	e.POST(checkPath, s.check, s.failClosed)
 	e.GET("/api/v1/requests", s.apiListRequests, apiAll...)
 	e.POST("/api/v1/requests", s.apiSubmitRequest, apiAll...)
+	e.POST("/api/v1/requests/emergency", s.apiSubmitEmergency, apiAll...)
 	e.GET("/api/v1/requests/:id", s.apiGetRequest, apiAll...)
 	e.POST("/api/v1/requests/:id/withdraw", s.apiAct("withdraw"), apiAll...)
 	e.POST("/api/v1/requests/:id/end", s.apiAct("end"), apiAll...)
 	for _, act := range []string{"approve", "deny", "revoke"} {
 		e.POST("/api/v1/requests/:id/"+act, s.apiAct(act), apiDecide...)
 	}
+	e.POST("/api/v1/requests/:id/confirm", s.apiReviewEmergency("confirmed"), apiDecide...)
+	e.POST("/api/v1/requests/:id/misuse", s.apiReviewEmergency("misuse"), apiDecide...)
 	e.GET("/api/v1/audit", s.apiAudit, apiRead...)
 	e.GET("/api/v1/policies", s.apiListPolicies, apiRead...)
 	e.GET("/api/v1/policies/:id", s.apiGetPolicy, apiRead...)

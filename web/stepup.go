@@ -65,6 +65,16 @@ func (s *Server) RequireStepUpWhenEnrolled(next echo.HandlerFunc) echo.HandlerFu
 // step-up (a request under a policy with "MFA required"): when it returns false, the answer
 // has been written and the handler must return the error (nil when a page was rendered).
 func (s *Server) StepUp(c echo.Context) (bool, error) {
+	return s.stepUp(c, false)
+}
+
+// FreshStepUp is StepUp that takes no earlier step-up of the session: the person types a code
+// for this very action (emergency access).
+func (s *Server) FreshStepUp(c echo.Context) (bool, error) {
+	return s.stepUp(c, true)
+}
+
+func (s *Server) stepUp(c echo.Context, fresh bool) (bool, error) {
 	if c.Request().Method != http.MethodPost {
 		return true, nil
 	}
@@ -72,7 +82,7 @@ func (s *Server) StepUp(c echo.Context) (bool, error) {
 	if !ok {
 		return false, pam.Errorf(pam.EFORBIDDEN, "Sign in first.")
 	}
-	if s.steppedUp(c) {
+	if !fresh && s.steppedUp(c) {
 		return true, nil
 	}
 	enrolled, err := s.enrolled(c, u)

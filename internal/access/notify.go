@@ -40,6 +40,9 @@ type Change struct {
 	Escalators []pam.User
 	// RevokerName names who revoked it, when it was revoked.
 	RevokerName string
+	// SecurityEmail is the organisation's security address, set for an emergency grant only
+	// ("" when the organisation names none).
+	SecurityEmail string
 }
 
 // NewChange gathers, through tx, what the people of request r need to hear of action: its

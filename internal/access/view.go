@@ -28,6 +28,9 @@ type View struct {
 	MoreDeciders int
 	// EscalationGroupName names the group the request escalates (or escalated) to; "" = none.
 	EscalationGroupName string
+	// CanReviewEmergency: the viewer may make the after-the-fact review of this emergency
+	// request (an enabled approver of it, not its requester, and nobody reviewed it yet).
+	CanReviewEmergency bool
 	// History is, for a viewer other than the requester, the requester's other requests for the
 	// same scope (at most HistoryShown): those still open first, then the newest.
 	History []pam.Request
@@ -67,7 +70,13 @@ type Approvals struct {
 	// Next is the cursor of the following page of waiting requests; nil on the last page.
 	Next    *pam.Cursor
 	Decided []store.Decided
+	// Emergencies are the emergency requests waiting for the viewer's after-the-fact review,
+	// newest first (at most EmergencyReviewsShown).
+	Emergencies []pam.Request
 }
+
+// EmergencyReviewsShown bounds Approvals.Emergencies, as the navigation bounds its count.
+const EmergencyReviewsShown = NavCountCap
 
 // Dashboard is what a requester sees first: grants in force or scheduled, and requests still
 // waiting for a decision.
@@ -146,6 +155,7 @@ func (s *Service) view(v viewer, r pam.Request) View {
 		out.CanExtend = v.u.ID == r.RequesterID && r.InForce(now)
 		out.CanEnd = v.u.ID == r.RequesterID
 	}
+	out.CanReviewEmergency = r.Emergency && r.EmergencyReview == nil && v.u.ID != r.RequesterID && v.approves(r)
 	return out
 }
 
@@ -294,7 +304,7 @@ func (s *Service) Approvals(ctx context.Context, u pam.User, f pam.InboxFilter) 
 		}
 		out.Next = pam.CursorAt(at, l.ID)
 	}
-	if out.Decided, err = s.db.DecidedBy(ctx, u.ID, decidedShown); err != nil {
+	if out.Decided, out.Emergencies, err = s.db.DecidedAndEmergencies(ctx, u.ID, decidedShown, EmergencyReviewsShown); err != nil {
 		return out, fmt.Errorf("decided requests: %w", err)
 	}
 	return out, nil

@@ -23,6 +23,7 @@ func policyDetails(p pam.Policy) map[string]any {
 		"pending_timeout_min": int(p.PendingTimeout / time.Minute), "enabled": p.Enabled,
 		"remind_after_min": remindMinutes(p.RemindAfter), "escalation_group_id": p.EscalationGroupID,
 		"escalate_after_min": int(p.EscalateAfter / time.Minute),
+		"emergency_allowed":  p.EmergencyAllowed, "emergency_duration_min": int(p.EmergencyLength() / time.Minute),
 	}
 }
 
@@ -424,6 +425,9 @@ type SettingsInput struct {
 	RequireMFA             bool   // administrators and approvers must enrol in two-step verification
 	Reason                 string // required when enforcement is turned off
 	Confirmed              bool   // the admin ticked the confirmation when turning it off
+	// SecurityEmail is the organisation's security address ("" for none): it is mailed about
+	// every emergency access.
+	SecurityEmail string
 }
 
 // UpdateSettings saves the organisation settings. Turning enforcement off needs a reason and
@@ -438,6 +442,15 @@ func (s *Service) UpdateSettings(ctx context.Context, a audit.Actor, in Settings
 	}
 	if err := pam.CheckChars("reason", in.Reason, true); err != nil {
 		return err
+	}
+	if strings.TrimSpace(in.SecurityEmail) != "" {
+		email, err := pam.NormalizeEmail(in.SecurityEmail)
+		if err != nil {
+			return pam.FieldError("security_email", "Give one email address, like security@example.com.")
+		}
+		in.SecurityEmail = email
+	} else {
+		in.SecurityEmail = ""
 	}
 	return s.tx(ctx, func(tx *store.Store) error {
 		before, err := tx.LockOrgSettings(ctx)
@@ -463,7 +476,7 @@ func (s *Service) UpdateSettings(ctx context.Context, a audit.Actor, in Settings
 			}
 		}
 		after := pam.OrgSettings{Enforcement: in.Enforcement, DefaultApproverGroupID: in.DefaultApproverGroupID,
-			ExemptGroupID: in.ExemptGroupID, MaxDuration: in.MaxDuration}
+			ExemptGroupID: in.ExemptGroupID, MaxDuration: in.MaxDuration, SecurityEmail: in.SecurityEmail}
 		if err := tx.SaveOrgSettings(ctx, after, s.now()); err != nil {
 			return err
 		}
@@ -497,5 +510,5 @@ func (s *Service) UpdateSettings(ctx context.Context, a audit.Actor, in Settings
 
 func settingsDetails(o pam.OrgSettings) map[string]any {
 	return map[string]any{"enforcement": o.Enforcement, "default_approver_group_id": o.DefaultApproverGroupID,
-		"exempt_group_id": o.ExemptGroupID, "max_duration_min": int(o.MaxDuration / time.Minute)}
+		"exempt_group_id": o.ExemptGroupID, "max_duration_min": int(o.MaxDuration / time.Minute), "security_email": o.SecurityEmail}
 }

@@ -33,7 +33,12 @@ var (
 	RequestExpired   = newAction("request.expired")
 	RequestReminded  = newAction("request.reminded")  // the sweep reminded the approvers who had not acted
 	RequestEscalated = newAction("request.escalated") // the sweep let the escalation group decide too
-	AccessChecked    = newAction("access.checked")
+	// Emergency (break-glass) access: granted at once by the system, then reviewed by an
+	// approver as confirmed or as misuse (which revokes the grant if still in force).
+	RequestEmergencyGranted   = newAction("request.emergency_granted")
+	RequestEmergencyConfirmed = newAction("request.emergency_confirmed")
+	RequestMisuseReported     = newAction("request.misuse_reported")
+	AccessChecked             = newAction("access.checked")
 )
 
 // Sign-in, first setup and two-step verification.

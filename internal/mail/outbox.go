@@ -31,6 +31,8 @@ var (
 	KindEnded     = audit.RequestEnded.String()     // to the approvers: the requester ended the grant early
 	KindReminded  = audit.RequestReminded.String()  // to those who may decide and have not: it still waits
 	KindEscalated = audit.RequestEscalated.String() // to the escalation group: it may decide now
+	// KindEmergency goes to every approver and the security address: emergency access was taken.
+	KindEmergency = audit.RequestEmergencyGranted.String()
 )
 
 // Kinds of messages no single action causes.
@@ -115,6 +117,13 @@ func (o *Outbox) requestMail(c access.Change) ([]pam.OutboxMessage, error) {
 			}
 		}
 		return o.each(ms, v, to, KindEscalated)
+	case audit.RequestEmergencyGranted:
+		// Everyone who may review it hears at once, and the security team with them.
+		to := c.Approvers
+		if c.SecurityEmail != "" {
+			to = append(append([]pam.User(nil), to...), pam.User{Email: c.SecurityEmail, Name: "Security team"})
+		}
+		return o.each(ms, v, to, KindEmergency)
 	}
 	return nil, nil // expired: the expiring-soon notice already told the requester
 }
@@ -294,6 +303,18 @@ func (o *Outbox) requestContent(r pam.Request, tasks []pam.Task, revoker string,
 		c.Subject = fmt.Sprintf("Ending soon: your access to %s", scope)
 		c.Headline = "Your access ends soon"
 		c.Intro = []string{fmt.Sprintf("Your access to %s ends at %s. If you need more time, ask for an extension on the request page.", scope, end)}
+	case KindEmergency:
+		end := ""
+		if r.EndsAt != nil {
+			end = at(*r.EndsAt)
+		}
+		c.Subject = fmt.Sprintf("Emergency access: %s took %s for %s", who, scope, dur)
+		c.Headline = "Emergency access was granted"
+		c.Intro = []string{
+			fmt.Sprintf("%s took emergency access to %s. It was granted at once, without approval, and works until %s.", who, scope, end),
+			"An approver must review it afterwards: confirm it, or mark it as misuse, which revokes it if it is still in force.",
+		}
+		c.LinkLabel = "Review the emergency access"
 	case KindDecided:
 		state := strings.ToLower(r.Status.Label())
 		c.Subject = fmt.Sprintf("No action needed: %s's request for %s was %s", who, scope, state)

@@ -152,6 +152,10 @@ type Policy struct {
 	// EscalateAfter has passed since submission; "" = no escalation (EscalateAfter is then 0).
 	EscalationGroupID string
 	EscalateAfter     time.Duration
+	// EmergencyAllowed lets its eligible people take emergency (break-glass) access, granted at
+	// once for EmergencyDuration and reviewed afterwards.
+	EmergencyAllowed  bool
+	EmergencyDuration time.Duration
 	Enabled           bool
 	Version           int
 	CreatedAt         time.Time
@@ -186,6 +190,8 @@ const (
 	DefaultPendingTimeout = 24 * time.Hour
 	MaxPendingTimeout     = 14 * 24 * time.Hour
 	MaxApprovals          = 5
+	// DefaultEmergencyDuration is how long an emergency grant lasts unless its policy says less.
+	DefaultEmergencyDuration = time.Hour
 )
 
 // NewPolicy returns a policy for a scope with sensible defaults: manual, one approval,
@@ -194,7 +200,7 @@ func NewPolicy(scope ScopeType, scopeID string) Policy {
 	return Policy{
 		ScopeType: scope, ScopeID: scopeID, ApprovalType: ApprovalManual, ApprovalsRequired: 1,
 		DefaultDuration: time.Hour, MaxDuration: 4 * time.Hour, JustificationRequired: true,
-		PendingTimeout: DefaultPendingTimeout, Enabled: true,
+		PendingTimeout: DefaultPendingTimeout, EmergencyDuration: DefaultEmergencyDuration, Enabled: true,
 	}
 }
 
@@ -235,7 +241,20 @@ func (p Policy) Validate(orgMax time.Duration) error {
 	case p.EscalationGroupID != "" && p.EscalationGroupID == p.ApproverGroupID:
 		return FieldError("escalation_group_id", "Choose a group other than the approver group; its members can already decide.")
 	}
+	if p.EmergencyDuration != 0 && (p.EmergencyDuration < MinDuration || p.EmergencyDuration > p.MaxDuration) {
+		return FieldError("emergency_duration", "Choose an emergency duration between %s and the maximum (%s).", FormatDuration(MinDuration), FormatDuration(p.MaxDuration))
+	}
 	return nil
+}
+
+// EmergencyLength is how long an emergency grant under the policy lasts: its emergency
+// duration, or the default (one hour) when unset, never more than its maximum.
+func (p Policy) EmergencyLength() time.Duration {
+	d := p.EmergencyDuration
+	if d <= 0 {
+		d = DefaultEmergencyDuration
+	}
+	return min(d, p.MaxDuration)
 }
 
 // OrgSettings are the organisation-wide rules.
@@ -244,7 +263,9 @@ type OrgSettings struct {
 	DefaultApproverGroupID string
 	ExemptGroupID          string
 	MaxDuration            time.Duration
-	UpdatedAt              time.Time
+	// SecurityEmail is the organisation's security address: it hears of every emergency access.
+	SecurityEmail string
+	UpdatedAt     time.Time
 }
 
 // DefaultOrgSettings is what a new installation starts with.

@@ -139,6 +139,10 @@ type Request struct {
 	RevokeReason      string
 	CancelReason      CancelReason
 	ExtendsID         string
+	// Emergency marks break-glass access: approved at once by the system, reviewed afterwards.
+	Emergency bool
+	// EmergencyReview is the after-the-fact review of an emergency request, nil until made.
+	EmergencyReview *EmergencyReview
 	// EscalationGroupID is the policy's escalation group, copied at submission ("" = none).
 	EscalationGroupID string
 	// RemindAt and EscalateAt are when the sweep reminds the approvers and escalates (nil =

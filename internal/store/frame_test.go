@@ -278,7 +278,7 @@ func TestInboxStatementsKeepOneGenericPlan(t *testing.T) {
 			_, err := tx.InboxPage(ctx, w.olivia.ID, now, pam.InboxFilter{Limit: 25})
 			return err
 		}},
-		{"count", "SELECT count(*) FROM (SELECT 1 FROM requests r", func(tx *store.Store, now time.Time) error {
+		{"count", "SELECT ((SELECT COUNT(*) FROM (SELECT 1 FROM requests r", func(tx *store.Store, now time.Time) error {
 			_, err := tx.InboxCount(ctx, w.olivia.ID, now)
 			return err
 		}},

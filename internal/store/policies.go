@@ -29,6 +29,8 @@ type PolicyRow struct {
 	RemindAfterMin        int // 0 = half of the time to decide, -1 = no reminder
 	EscalationGroupID     *string
 	EscalateAfterMin      int
+	EmergencyAllowed      bool
+	EmergencyDurationMin  int
 	Enabled               bool
 	Version               int
 	CreatedAt             time.Time
@@ -76,6 +78,7 @@ func policyToRow(p pam.Policy) PolicyRow {
 		EligibleGroupID: nullable(p.EligibleGroupID), MFARequired: p.MFARequired,
 		PendingTimeoutMin: int(p.PendingTimeout / time.Minute), RemindAfterMin: remindMin(p.RemindAfter),
 		EscalationGroupID: nullable(p.EscalationGroupID), EscalateAfterMin: int(p.EscalateAfter / time.Minute),
+		EmergencyAllowed: p.EmergencyAllowed, EmergencyDurationMin: int(p.EmergencyLength() / time.Minute),
 		Enabled: p.Enabled, Version: p.Version, CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
 	}
 }
@@ -89,6 +92,7 @@ func policyToDomain(r PolicyRow) pam.Policy {
 		EligibleGroupID: deref(r.EligibleGroupID), MFARequired: r.MFARequired,
 		PendingTimeout: time.Duration(r.PendingTimeoutMin) * time.Minute, RemindAfter: remindAfter(r.RemindAfterMin),
 		EscalationGroupID: deref(r.EscalationGroupID), EscalateAfter: time.Duration(r.EscalateAfterMin) * time.Minute,
+		EmergencyAllowed: r.EmergencyAllowed, EmergencyDuration: time.Duration(r.EmergencyDurationMin) * time.Minute,
 		Enabled: r.Enabled, Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 }
@@ -127,6 +131,7 @@ func (s *Store) UpdatePolicy(ctx context.Context, p pam.Policy) error {
 		"justification_required": row.JustificationRequired, "ticket_required": row.TicketRequired,
 		"eligible_group_id": row.EligibleGroupID, "mfa_required": row.MFARequired, "pending_timeout_min": row.PendingTimeoutMin,
 		"remind_after_min": row.RemindAfterMin, "escalation_group_id": row.EscalationGroupID, "escalate_after_min": row.EscalateAfterMin,
+		"emergency_allowed": row.EmergencyAllowed, "emergency_duration_min": row.EmergencyDurationMin,
 		"enabled": row.Enabled, "version": gorm.Expr("version + 1"), "updated_at": row.UpdatedAt,
 	})
 	if res.Error != nil {
@@ -204,6 +209,7 @@ type OrgSettingsRow struct {
 	DefaultApproverGroupID *string
 	ExemptGroupID          *string
 	MaxDurationMin         int
+	SecurityEmail          string
 	UpdatedAt              time.Time
 }
 
@@ -218,7 +224,8 @@ func (s *Store) OrgSettings(ctx context.Context) (pam.OrgSettings, error) {
 	}
 	return pam.OrgSettings{
 		Enforcement: r.Enforcement, DefaultApproverGroupID: deref(r.DefaultApproverGroupID),
-		ExemptGroupID: deref(r.ExemptGroupID), MaxDuration: time.Duration(r.MaxDurationMin) * time.Minute, UpdatedAt: r.UpdatedAt,
+		ExemptGroupID: deref(r.ExemptGroupID), MaxDuration: time.Duration(r.MaxDurationMin) * time.Minute,
+		SecurityEmail: r.SecurityEmail, UpdatedAt: r.UpdatedAt,
 	}, nil
 }
 
@@ -237,7 +244,8 @@ func (s *Store) LockOrgSettings(ctx context.Context) (pam.OrgSettings, error) {
 func (s *Store) SaveOrgSettings(ctx context.Context, o pam.OrgSettings, now time.Time) error {
 	err := s.conn(ctx).Model(&OrgSettingsRow{}).Where("id = 1").Updates(map[string]any{
 		"enforcement": o.Enforcement, "default_approver_group_id": nullable(o.DefaultApproverGroupID),
-		"exempt_group_id": nullable(o.ExemptGroupID), "max_duration_min": int(o.MaxDuration / time.Minute), "updated_at": now.UTC(),
+		"exempt_group_id": nullable(o.ExemptGroupID), "max_duration_min": int(o.MaxDuration / time.Minute),
+		"security_email": o.SecurityEmail, "updated_at": now.UTC(),
 	}).Error
 	if errors.Is(err, gorm.ErrForeignKeyViolated) {
 		return pam.FieldError("default_approver_group_id", "That group does not exist (any more). Choose another.")

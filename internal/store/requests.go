@@ -42,6 +42,7 @@ type RequestRow struct {
 	RemindedAt        *time.Time
 	EscalateAt        *time.Time
 	EscalatedAt       *time.Time
+	Emergency         bool
 	Version           int
 }
 
@@ -77,7 +78,7 @@ func requestToRow(r pam.Request) RequestRow {
 		PendingUntil: r.PendingUntil.UTC(), DecidedAt: utcPtr(r.DecidedAt), StartsAt: utcPtr(r.StartsAt), EndsAt: utcPtr(r.EndsAt),
 		RevokedBy: string(r.RevokedBy), RevokeReason: r.RevokeReason, CancelReason: string(r.CancelReason), ExtendsID: r.ExtendsID,
 		EscalationGroupID: nullable(r.EscalationGroupID), RemindAt: utcPtr(r.RemindAt), RemindedAt: utcPtr(r.RemindedAt),
-		EscalateAt: utcPtr(r.EscalateAt), EscalatedAt: utcPtr(r.EscalatedAt), Version: r.Version,
+		EscalateAt: utcPtr(r.EscalateAt), EscalatedAt: utcPtr(r.EscalatedAt), Emergency: r.Emergency, Version: r.Version,
 	}
 }
 
@@ -90,7 +91,7 @@ func requestToDomain(r RequestRow) pam.Request {
 		PendingUntil: r.PendingUntil.UTC(), DecidedAt: utcPtr(r.DecidedAt), StartsAt: utcPtr(r.StartsAt), EndsAt: utcPtr(r.EndsAt),
 		RevokedBy: pam.UserID(r.RevokedBy), RevokeReason: r.RevokeReason, CancelReason: pam.CancelReason(r.CancelReason),
 		ExtendsID: r.ExtendsID, EscalationGroupID: deref(r.EscalationGroupID), RemindAt: utcPtr(r.RemindAt), RemindedAt: utcPtr(r.RemindedAt),
-		EscalateAt: utcPtr(r.EscalateAt), EscalatedAt: utcPtr(r.EscalatedAt), Version: r.Version,
+		EscalateAt: utcPtr(r.EscalateAt), EscalatedAt: utcPtr(r.EscalatedAt), Emergency: r.Emergency, Version: r.Version,
 	}
 }
 
@@ -179,6 +180,9 @@ func (s *Store) loadRequest(ctx context.Context, id string, lock bool, viewer pa
 			rv.ReviewerName = *v.Name
 		}
 		r.Reviews = append(r.Reviews, rv)
+	}
+	if err == nil && r.Emergency {
+		r.EmergencyReview, err = s.emergencyReview(ctx, id)
 	}
 	return r, member && viewer != "", err
 }
@@ -384,7 +388,7 @@ func (s *Store) inboxQuery(ctx context.Context, user pam.UserID, now time.Time) 
 // ticket, revoke reason), which only a request's own card shows.
 const listColumns = `r.id, r.requester_id, r.policy_id, r.scope_type, r.scope_id, r.scope_name, r.approval_type,
 	r.approver_group_id, r.approvals_required, r.duration_min, r.scheduled_start, r.status, r.created_at, r.pending_until,
-	r.decided_at, r.starts_at, r.ends_at, r.revoked_by, r.cancel_reason, r.extends_id, r.version,
+	r.decided_at, r.starts_at, r.ends_at, r.revoked_by, r.cancel_reason, r.extends_id, r.emergency, r.version,
 	r.escalation_group_id, r.remind_at, r.reminded_at, r.escalate_at, r.escalated_at`
 
 // Waiting is a request in someone's inbox as its table shows it: the request's listColumns with
@@ -520,12 +524,19 @@ func (s *Store) RequesterHistory(ctx context.Context, r pam.Request, now time.Ti
 	return out, err
 }
 
-// InboxCount counts the requests waiting for a user, up to NavCountCap (for the navigation
-// badge of a page whose session was read without it).
+// InboxCount counts the requests waiting for a user's decision and the emergency requests
+// waiting for their review, up to NavCountCap each (for the navigation badge of a page whose
+// session was read without it). The count is read from the user's row, as the session's
+// statement reads it: with the user a column rather than a value, PostgreSQL keeps one generic
+// plan for it instead of planning each call for the user it names.
 func (s *Store) InboxCount(ctx context.Context, user pam.UserID, now time.Time) (int64, error) {
-	var n int64
-	err := s.conn(ctx).Table("(?) c", s.inboxQuery(ctx, user, now).Select("1").Limit(NavCountCap)).Count(&n).Error
-	return n, err
+	var n []int64
+	err := s.conn(ctx).Raw("SELECT "+navCount("u.id")+" AS n FROM users u WHERE u.id = @user",
+		map[string]any{"user": string(user), "now": now.UTC()}).Find(&n).Error
+	if err != nil || len(n) == 0 {
+		return 0, err
+	}
+	return n[0], nil
 }
 
 // NavCountCap is where the navigation's count of waiting requests stops counting (InboxCount

@@ -104,7 +104,7 @@ func (s *Store) SessionWithUser(ctx context.Context, idHash, enrolmentKey string
 func sessionSQL(inbox bool) string {
 	count := "NULL"
 	if inbox {
-		count = "(SELECT COUNT(*) FROM (SELECT 1 FROM requests r WHERE " + waitingFor("s.user_id") + " LIMIT " + itoa(NavCountCap) + ") c)"
+		count = navCount("s.user_id")
 	}
 	return `SELECT s.id_hash, s.user_id, s.data, s.ip, s.user_agent, s.created_at, s.last_seen_at, s.expires_at,
 			u.email AS u_email, u.name AS u_name, u.time_zone AS u_time_zone, u.admin AS u_admin, u.auditor AS u_auditor,
