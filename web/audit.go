@@ -162,6 +162,8 @@ func objectURL(ref audit.Ref, u pam.User) string {
 		return "/admin/roles/" + id
 	case "role_group":
 		return "/admin/role-groups/" + id
+	case "review_campaign":
+		return "/admin/reviews/" + id
 	}
 	return ""
 }

@@ -24,6 +24,9 @@ type Service struct {
 	db     *store.Store
 	now    func() time.Time
 	mailer PasswordMailer
+	// reviewMailer and providerManaged serve access reviews (reviews.go).
+	reviewMailer    ReviewMailer
+	providerManaged ProviderManaged
 }
 
 // PasswordMailer queues a set-password link for a user inside the transaction that creates it.
@@ -331,20 +334,24 @@ func (s *Service) AddMember(ctx context.Context, a audit.Actor, groupID string, 
 
 // RemoveMember takes a user out of a group.
 func (s *Service) RemoveMember(ctx context.Context, a audit.Actor, groupID string, userID pam.UserID) error {
-	return s.tx(ctx, func(tx *store.Store) error {
-		g, err := tx.GroupByID(ctx, groupID)
-		if err != nil {
-			return err
-		}
-		u, err := tx.UserByID(ctx, userID)
-		if err != nil {
-			return err
-		}
-		if err := tx.RemoveMember(ctx, groupID, u.ID); err != nil {
-			return err
-		}
-		return record(ctx, tx, a, audit.GroupMemberRemoved, "group", groupID, map[string]any{"group": g.Name, "user": u.Email, "user_id": string(u.ID)})
-	})
+	return s.tx(ctx, func(tx *store.Store) error { return s.removeMember(ctx, tx, a, groupID, userID) })
+}
+
+// removeMember is RemoveMember inside the transaction tx: the one way a membership ends, from
+// the group page and from a closing access review alike.
+func (s *Service) removeMember(ctx context.Context, tx *store.Store, a audit.Actor, groupID string, userID pam.UserID) error {
+	g, err := tx.GroupByID(ctx, groupID)
+	if err != nil {
+		return err
+	}
+	u, err := tx.UserByID(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if err := tx.RemoveMember(ctx, groupID, u.ID); err != nil {
+		return err
+	}
+	return record(ctx, tx, a, audit.GroupMemberRemoved, "group", groupID, map[string]any{"group": g.Name, "user": u.Email, "user_id": string(u.ID)})
 }
 
 type title struct{ name, desc string }
