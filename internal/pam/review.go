@@ -204,3 +204,26 @@ func (it ReviewItem) Effective(def ReviewDecision) ReviewDecision {
 	}
 	return def
 }
+
+// ItemCursor is the position after the last item of a page: items go by group name, member
+// email and id.
+type ItemCursor struct {
+	Group, Email, ID string
+}
+
+// GroupPolicy is a policy a group matters to: its members may ask under it (eligible) or
+// approve it (approver).
+type GroupPolicy struct {
+	GroupID   string
+	PolicyID  string
+	ScopeName string
+	Role      string // "eligible" or "approver"
+}
+
+// LastRequest is a person's newest request, as a reviewer sees it.
+type LastRequest struct {
+	ID        string
+	ScopeName string
+	Status    string
+	CreatedAt time.Time
+}

@@ -360,18 +360,12 @@ func (s *Store) ReviewerLoads(ctx context.Context, campaignID string) ([]Reviewe
 
 // ---- items
 
-// ItemCursor is the position after the last item of a page: items go by group name, member
-// email and id.
-type ItemCursor struct {
-	Group, Email, ID string
-}
-
 // ItemFilter selects a page of a campaign's items: all of them (the report), or those one
 // reviewer may decide (their own membership left out).
 type ItemFilter struct {
 	CampaignID string
 	Reviewer   pam.UserID
-	After      *ItemCursor
+	After      *pam.ItemCursor
 	Limit      int
 }
 
@@ -466,19 +460,10 @@ func (s *Store) KeepRest(ctx context.Context, campaignID string, now time.Time) 
 
 // ---- what a membership lets its member do
 
-// GroupPolicy is a policy a group matters to: its members may ask under it (eligible) or
-// approve it (approver).
-type GroupPolicy struct {
-	GroupID   string
-	PolicyID  string
-	ScopeName string
-	Role      string // "eligible" or "approver"
-}
-
 // GroupPolicies lists, for each of the given groups, the policies it makes its members
 // eligible for or approvers of (at most 200 in all). Policies without an approver group of their
 // own count for the organisation's default approver group.
-func (s *Store) GroupPolicies(ctx context.Context, groupIDs []string) ([]GroupPolicy, error) {
+func (s *Store) GroupPolicies(ctx context.Context, groupIDs []string) ([]pam.GroupPolicy, error) {
 	if len(groupIDs) == 0 {
 		return nil, nil
 	}
@@ -499,42 +484,34 @@ func (s *Store) GroupPolicies(ctx context.Context, groupIDs []string) ([]GroupPo
 	if err := q.Order("created_at, id").Limit(200).Find(&rows).Error; err != nil {
 		return nil, err
 	}
-	var out []GroupPolicy
+	var out []pam.GroupPolicy
 	for _, p := range rows {
 		name, err := s.scopeName(ctx, pam.ScopeType(p.ScopeType), p.ScopeID)
 		if err != nil && pam.ErrorCode(err) != pam.ENOTFOUND {
 			return nil, err
 		}
 		if e := deref(p.EligibleGroupID); in[e] {
-			out = append(out, GroupPolicy{GroupID: e, PolicyID: p.ID, ScopeName: name, Role: "eligible"})
+			out = append(out, pam.GroupPolicy{GroupID: e, PolicyID: p.ID, ScopeName: name, Role: "eligible"})
 		}
 		a := deref(p.ApproverGroupID)
 		if a == "" {
 			a = def
 		}
 		if in[a] {
-			out = append(out, GroupPolicy{GroupID: a, PolicyID: p.ID, ScopeName: name, Role: "approver"})
+			out = append(out, pam.GroupPolicy{GroupID: a, PolicyID: p.ID, ScopeName: name, Role: "approver"})
 		}
 	}
 	return out, nil
 }
 
-// LastRequest is a person's newest request, as a reviewer sees it.
-type LastRequest struct {
-	ID        string
-	ScopeName string
-	Status    string
-	CreatedAt time.Time
-}
-
 // LastRequestOf returns a user's newest request (one read of requests_requester_idx); found
 // is false when they never asked.
-func (s *Store) LastRequestOf(ctx context.Context, userID pam.UserID) (LastRequest, bool, error) {
-	var rows []LastRequest
+func (s *Store) LastRequestOf(ctx context.Context, userID pam.UserID) (pam.LastRequest, bool, error) {
+	var rows []pam.LastRequest
 	err := s.conn(ctx).Table("requests").Select("id, scope_name, status, created_at").Where("requester_id = ?", string(userID)).
 		Order("created_at DESC, id DESC").Limit(1).Find(&rows).Error
 	if err != nil || len(rows) == 0 {
-		return LastRequest{}, false, err
+		return pam.LastRequest{}, false, err
 	}
 	return rows[0], true, nil
 }
