@@ -114,6 +114,15 @@ func campaignIntro(camp pam.Campaign, loc *time.Location, now time.Time) string 
 	return "This review is closed; the decisions below were applied."
 }
 
+// reportIntro says where a campaign stands, for its report.
+func reportIntro(camp pam.Campaign, loc *time.Location, now time.Time) string {
+	if camp.Status == pam.CampaignOpen {
+		return fmt.Sprintf("Reviewers decide until %s (%s); then the review closes by itself and its removals are applied.",
+			camp.Deadline.In(loc).Format("2006-01-02 15:04 MST"), relative(camp.Deadline, now))
+	}
+	return campaignIntro(camp, loc, now)
+}
+
 // showReview is a reviewer's page of one campaign.
 func (s *Server) showReview(c echo.Context) error {
 	u, _ := CurrentUser(c)
@@ -418,7 +427,7 @@ func (s *Server) showCampaign(c echo.Context) error {
 		def = "Remove"
 	}
 	vm := adminview.ReportVM{Meta: s.meta(c, camp.Name), CSVHref: base + "/export?format=csv", JSONHref: base + "/export?format=json",
-		Header: components.HeaderVM{Title: camp.Name, Subtitle: campaignIntro(camp, loc, now), BackLabel: "Access reviews", BackHref: "/admin/reviews"},
+		Header: components.HeaderVM{Title: camp.Name, Subtitle: reportIntro(camp, loc, now), BackLabel: "Access reviews", BackHref: "/admin/reviews"},
 		Facts: []adminview.Fact{{Label: "State", Value: state}, {Label: "Started", Value: camp.StartedByName + ", " + timeVM(camp.StartedAt, now, loc).Short},
 			{Label: "Deadline", Value: timeVM(camp.Deadline, now, loc).Short}, {Label: "Reviewers", Value: reviewers},
 			{Label: "Unreviewed", Value: def}, {Label: "Decided", Value: fmt.Sprintf("%d of %d", camp.Decided, camp.Items)},

@@ -259,3 +259,27 @@ func TestTwoConcurrentClosesApplyEachRemovalOnce(t *testing.T) {
 		}
 	})
 }
+
+// A group the identity provider manages loses nobody to a review: its removals are listed as
+// "remove in the identity provider" and the membership stays.
+func TestReviewLeavesProviderManagedGroupsToTheProvider(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newReviewWorld(t, dialect)
+		w.svc.SetProviderManaged(func(_ context.Context, _ *store.Store, groupID string) (bool, error) {
+			return groupID == w.helpdesk.ID, nil
+		})
+		c := w.start(t, pam.ReviewRemove)
+		if _, err := w.svc.CloseCampaign(w.ctx, as(w.adm), c.ID); err != nil {
+			t.Fatal(err)
+		}
+		if !w.member(t, w.helpdesk, w.mia) || w.member(t, w.mailbox, w.mia) {
+			t.Fatal("the provider-managed membership was removed, or the other one kept")
+		}
+		if it := w.items(t, c, "")["Helpdesk/mia@example.com"]; it.Outcome != pam.OutcomeRemoveInIdP {
+			t.Fatalf("outcome %q", it.Outcome)
+		}
+		if n := len(w.events(t, audit.GroupMemberRemoved)); n != 3 {
+			t.Fatalf("%d removals", n)
+		}
+	})
+}
