@@ -298,10 +298,15 @@ func (s *Server) listCampaigns(c echo.Context) error {
 		next = pam.CursorAt(last.StartedAt, last.ID).String()
 	}
 	first, nextHref := pageLinks("/admin/reviews", c.QueryParams(), c.QueryParam("after"), next, next != "")
-	return render(c, http.StatusOK, adminview.List(adminview.ListVM{Meta: s.meta(c, "Access reviews"), Tab: "reviews",
+	u, _ := CurrentUser(c)
+	vm := adminview.ListVM{Meta: s.meta(c, "Access reviews"), Tab: "reviews", ReadOnly: !u.Admin,
 		Header: components.HeaderVM{Title: "Access reviews", Subtitle: "Group owners (or administrators) confirm who may still ask and who may still approve.",
 			ActionLabel: "New access review", ActionHref: "/admin/reviews/new"},
-		Table: t, FirstHref: first, NextHref: nextHref}))
+		Table: t, FirstHref: first, NextHref: nextHref}
+	if !u.Admin {
+		vm.Header.ActionHref, vm.Table.EmptyHref, vm.Table.Empty = "", "", "No access reviews yet."
+	}
+	return render(c, http.StatusOK, adminview.List(vm))
 }
 
 // campaignInput is the new-campaign form as typed.
@@ -435,7 +440,9 @@ func (s *Server) showCampaign(c echo.Context) error {
 	if camp.ClosedAt != nil {
 		vm.Facts = append(vm.Facts, adminview.Fact{Label: "Closed", Value: camp.ClosedByName + ", " + timeVM(*camp.ClosedAt, now, loc).Short})
 	}
-	if camp.Status != pam.CampaignClosed {
+	u, _ := CurrentUser(c)
+	vm.ReadOnly = !u.Admin
+	if camp.Status != pam.CampaignClosed && u.Admin {
 		vm.CloseURL = base + "/close"
 	}
 	for _, it := range items {

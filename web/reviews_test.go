@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/config"
 	"github.com/elevate-pam/elevate/internal/mail"
@@ -182,6 +183,22 @@ func TestAccessReviewThroughThePages(t *testing.T) {
 		}
 		if p := root.get(report + "/export?format=xml"); p.StatusCode != http.StatusBadRequest {
 			t.Fatalf("unknown format: %d", p.StatusCode)
+		}
+		// An auditor reads the report and its downloads, and closes nothing.
+		aud := a.mustUser("audrey@example.com", "Audrey Auditor", goodPassword, false)
+		if _, err := a.admin.ChangeUser(ctx, audit.System, aud.ID, admin.MakeAuditor); err != nil {
+			t.Fatal(err)
+		}
+		au := a.client()
+		au.signIn("audrey@example.com", goodPassword)
+		if p := au.get(report); p.StatusCode != http.StatusOK || p.find("report-row").Length() != 2 || p.find("tab-reviews").Length() != 1 || p.find("tab-users").Length() != 0 {
+			t.Fatalf("auditor's report: %d", p.StatusCode)
+		}
+		if p := au.get(report + "/export?format=csv"); p.StatusCode != http.StatusOK {
+			t.Fatalf("auditor's download: %d", p.StatusCode)
+		}
+		if p := au.post(report+"/close", nil); p.StatusCode != http.StatusForbidden {
+			t.Fatalf("auditor closes: %d", p.StatusCode)
 		}
 		// Someone who reviews nothing there does not see the campaign.
 		rh := a.client()

@@ -57,7 +57,7 @@ func tabs(active string, readOnly bool) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		for _, t := range Tabs {
-			if !readOnly || t.Key == "policies" {
+			if !readOnly || t.Key == "policies" || t.Key == "reviews" {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<li>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
