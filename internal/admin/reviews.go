@@ -106,6 +106,7 @@ func (s *Service) StartCampaign(ctx context.Context, a audit.Actor, in pam.Campa
 			return err
 		}
 		members := map[string]map[pam.UserID]bool{}
+		managed := map[string]bool{} // per group, asked once
 		var after store.Membership
 		for {
 			ms, err := tx.ActiveMemberships(ctx, c.Scope == pam.ReviewAllGroups, groupIDs, after, snapshotBatch)
@@ -116,16 +117,15 @@ func (s *Service) StartCampaign(ctx context.Context, a audit.Actor, in pam.Campa
 			for _, m := range ms {
 				if members[m.GroupID] == nil {
 					members[m.GroupID] = map[pam.UserID]bool{}
-				}
-				members[m.GroupID][pam.UserID(m.UserID)] = true
-				managed := false
-				if s.providerManaged != nil {
-					if managed, err = s.providerManaged(ctx, tx, m.GroupID); err != nil {
-						return err
+					if s.providerManaged != nil {
+						if managed[m.GroupID], err = s.providerManaged(ctx, tx, m.GroupID); err != nil {
+							return err
+						}
 					}
 				}
+				members[m.GroupID][pam.UserID(m.UserID)] = true
 				items = append(items, pam.ReviewItem{ID: uuid.NewString(), CampaignID: c.ID, GroupID: m.GroupID, GroupName: m.GroupName,
-					UserID: pam.UserID(m.UserID), UserEmail: m.UserEmail, UserName: m.UName, ProviderManaged: managed})
+					UserID: pam.UserID(m.UserID), UserEmail: m.UserEmail, UserName: m.UName, ProviderManaged: managed[m.GroupID]})
 			}
 			if err := tx.AddReviewItems(ctx, items); err != nil {
 				return err
