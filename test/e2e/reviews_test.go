@@ -83,6 +83,17 @@ func TestBrowserAccessReviewInline(t *testing.T) {
 		t.Fatalf("the page was reloaded for an inline decision (%v)", err)
 	}
 	testkit.Screenshot(t, ctx, "review-owner")
+	src := axeSource(t)
+	checkAxe(t, ctx, src, "/reviews/{id}")
+
+	// The administrator's pages of the same review pass the same accessibility rules.
+	actx := testkit.Browser(t)
+	signInAs(t, actx, p, "admin@demo.example", pw[1])
+	for _, path := range []string{"/admin/reviews", "/admin/reviews/new", "/admin/reviews/" + c.ID} {
+		do(t, actx, p, chromedp.Navigate(p.Base+path), chromedp.WaitVisible(chromedp.CSS(`[data-testid="page-title"]`)))
+		checkAxe(t, actx, src, path)
+	}
+	testkit.Screenshot(t, actx, "review-report")
 
 	if _, err := adm.CloseCampaign(bg, root, c.ID); err != nil {
 		t.Fatal(err)
