@@ -195,7 +195,7 @@ func (s *Store) campaignCounts(ctx context.Context, ids []string) (map[string]ca
 func (s *Store) Campaigns(ctx context.Context, after *pam.Cursor, limit int) ([]pam.Campaign, error) {
 	q := s.conn(ctx).Model(&CampaignRow{}).Order("started_at DESC, id DESC").Limit(limit)
 	if after != nil {
-		q = q.Where("started_at < ? OR (started_at = ? AND id < ?)", after.At, after.At, after.ID)
+		q = q.Where("(started_at < ? OR (started_at = ? AND id < ?))", after.At, after.At, after.ID)
 	}
 	var rows []CampaignRow
 	if err := q.Find(&rows).Error; err != nil {
@@ -259,7 +259,7 @@ func (s *Store) ActiveMemberships(ctx context.Context, all bool, groupIDs []stri
 		q = q.Where("gm.group_id IN ?", groupIDs)
 	}
 	if after.GroupID != "" {
-		q = q.Where("gm.group_id > ? OR (gm.group_id = ? AND gm.user_id > ?)", after.GroupID, after.GroupID, after.UserID)
+		q = q.Where("(gm.group_id > ? OR (gm.group_id = ? AND gm.user_id > ?))", after.GroupID, after.GroupID, after.UserID)
 	}
 	var out []Membership
 	err := q.Find(&out).Error
@@ -273,7 +273,11 @@ func (s *Store) PolicyGroupIDs(ctx context.Context, policyIDs []string) ([]strin
 	if err := s.conn(ctx).Where("id IN ?", policyIDs).Find(&rows).Error; err != nil {
 		return nil, err
 	}
-	if len(rows) != len(policyIDs) {
+	distinct := map[string]bool{}
+	for _, id := range policyIDs {
+		distinct[id] = true
+	}
+	if len(rows) != len(distinct) {
 		return nil, pam.FieldError("policies", "A chosen policy no longer exists.")
 	}
 	seen := map[string]bool{}

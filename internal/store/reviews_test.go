@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/elevate-pam/elevate/internal/pam"
@@ -54,6 +55,58 @@ func TestAccessReviewsMigrateOverOldGroups(t *testing.T) {
 		}
 		if owners, err := db.ActiveOwners(ctx, []string{"g1"}); err != nil || len(owners) != 0 {
 			t.Fatalf("owners of a deleted group: %v %v", owners, err)
+		}
+	})
+}
+
+// A campaign's snapshot reads memberships in keyset pages: every one once, for all groups or
+// for chosen ones.
+func TestActiveMembershipsPageThroughEveryMember(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		for _, g := range []string{"g1", "g2"} {
+			if err := db.ExecRaw(ctx, `INSERT INTO groups (id, name, name_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`, g, g, g, t0, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 30 {
+			id := fmt.Sprintf("u%02d", i)
+			if err := db.ExecRaw(ctx, `INSERT INTO users (id, email, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`, id, id+"@example.com", id, t0, t0); err != nil {
+				t.Fatal(err)
+			}
+			for _, g := range []string{"g1", "g2"} {
+				if err := db.ExecRaw(ctx, `INSERT INTO group_members (group_id, user_id, added_at) VALUES (?, ?, ?)`, g, id, t0); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for _, tc := range []struct {
+			all    bool
+			groups []string
+			want   int
+		}{{true, nil, 60}, {false, []string{"g2"}, 30}} {
+			seen := map[store.Membership]bool{}
+			var after store.Membership
+			for {
+				ms, err := db.ActiveMemberships(ctx, tc.all, tc.groups, after, 7)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, m := range ms {
+					if seen[m] || (!tc.all && m.GroupID != "g2") {
+						t.Fatalf("%+v twice or outside the chosen groups", m)
+					}
+					seen[m] = true
+				}
+				if len(ms) < 7 {
+					break
+				}
+				after = ms[len(ms)-1]
+			}
+			if len(seen) != tc.want {
+				t.Fatalf("all=%v: %d memberships, want %d", tc.all, len(seen), tc.want)
+			}
 		}
 	})
 }
