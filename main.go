@@ -250,6 +250,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	// Mail: queued by the services inside their transactions, delivered by the worker below.
 	outbox := mail.NewOutbox(db, e.cfg, func() time.Time { return time.Now().UTC() })
 	adminSvc.SetMailer(outbox)
+	adminSvc.SetReviewMailer(outbox)
 	accessSvc := access.New(db, func() time.Time { return time.Now().UTC() }, outbox)
 	// Policy, group, user and settings changes reach the requests under them.
 	adminSvc.SetRequestRules(accessSvc)
@@ -292,7 +293,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
-	jobsDone := e.startJobs(bg, db, accessSvc, outbox, now)
+	jobsDone := e.startJobs(bg, db, accessSvc, adminSvc, outbox, now)
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -359,13 +360,14 @@ func (e *env) sso(authSvc *auth.Service, secret []byte) *auth.SSO {
 	}, secret)
 }
 
-// startJobs runs the periodic work until ctx ends: the request sweep (every
+// startJobs runs the periodic work until ctx ends: the request and access review sweeps (every
 // ELEVATE_SWEEP_INTERVAL), the session and rate-limit sweeps, and mail (expiry notices and
 // delivery). The returned channel closes once every job has stopped.
-func (e *env) startJobs(ctx context.Context, db *store.Store, acc *access.Service, outbox *mail.Outbox, now func() time.Time) <-chan struct{} {
+func (e *env) startJobs(ctx context.Context, db *store.Store, acc *access.Service, adm *admin.Service, outbox *mail.Outbox, now func() time.Time) <-chan struct{} {
 	worker := mail.NewWorker(db, e.mailSender(), now, e.log)
 	wait := jobs.Start(ctx, e.log, jobs.RealTicker,
 		jobs.SweepRequests(acc, e.cfg.SweepInterval, e.log),
+		jobs.SweepReviews(adm, e.cfg.SweepInterval, e.log),
 		jobs.SweepSessions(db, e.cfg.SessionIdle, jobs.SessionSweepEvery, now, e.log),
 		jobs.SweepRateLimits(db, jobs.SessionSweepEvery, now),
 		jobs.SealAudit(db, jobs.SealEvery, e.log),

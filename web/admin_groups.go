@@ -108,10 +108,10 @@ func (s *Server) groupPage(c echo.Context, g pam.Group, form adminview.FormVM) (
 	if len(members) == 200 {
 		sec.More = "Showing the first 200 members."
 	}
+	var found []pam.User
 	if q := c.QueryParam("q"); q != "" {
 		sec.Searched = true
-		found, err := s.directory.SearchUsers(ctx, q, "", 20)
-		if err != nil {
+		if found, err = s.directory.SearchUsers(ctx, q, "", 20); err != nil {
 			return nil, err
 		}
 		for _, u := range found {
@@ -120,13 +120,35 @@ func (s *Server) groupPage(c echo.Context, g pam.Group, form adminview.FormVM) (
 			}
 		}
 	}
+	owners, err := s.admin.GroupOwners(ctx, g.ID)
+	if err != nil {
+		return nil, err
+	}
+	own := adminview.SetSection{Title: "Owners", TestID: "owners",
+		Empty:     "No owner yet. Owners review this group's members in access reviews; without one, administrators do.",
+		AddAction: base + "/owners", AddName: "user_id", SearchHref: base, SearchQ: c.QueryParam("q"), SearchHint: "Find a user by name or email",
+		Searched: sec.Searched}
+	owning := map[pam.UserID]bool{}
+	for _, o := range owners {
+		owning[o.ID] = true
+		it := adminview.Item{Label: o.Name, Sub: o.Email, Href: "/admin/users/" + string(o.ID), RemoveAction: base + "/owners/" + string(o.ID) + "/remove"}
+		if !o.Active() {
+			it.Badge, it.BadgeText = "disabled", "Disabled"
+		}
+		own.Items = append(own.Items, it)
+	}
+	for _, u := range found {
+		if !owning[u.ID] && u.Active() {
+			own.Candidates = append(own.Candidates, adminview.Candidate{Label: u.Name, Sub: u.Email, Value: string(u.ID)})
+		}
+	}
 	uses, err := s.directory.GroupUsage(ctx, g.ID)
 	if err != nil {
 		return nil, err
 	}
 	vm := adminview.DetailVM{Meta: s.meta(c, g.Name), Tab: "groups",
 		Header: components.HeaderVM{Title: g.Name, Subtitle: g.Description, BackLabel: "Groups", BackHref: "/admin/groups"},
-		Form:   form, Sections: []adminview.SetSection{sec}}
+		Form:   form, Sections: []adminview.SetSection{sec, own}}
 	usedBy := adminview.SetSection{Title: "Used by", TestID: "used-by", Empty: "Nothing uses this group yet."}
 	for _, u := range uses {
 		usedBy.Items = append(usedBy.Items, adminview.Item{Label: u})

@@ -138,7 +138,7 @@ func actionLink(e audit.Event) auditview.Link {
 }
 
 // objectURL is the page of what an event points at, when the viewer may open it; "" otherwise.
-// Auditors read requests and policies; the rest of the catalogue is for administrators.
+// Auditors read requests, policies and access reviews; the rest of the catalogue is for administrators.
 func objectURL(ref audit.Ref, u pam.User) string {
 	if ref.ID == "" || strings.ContainsAny(ref.ID, "/?#") {
 		return ""
@@ -149,6 +149,8 @@ func objectURL(ref audit.Ref, u pam.User) string {
 		return "/requests/" + id
 	case "policy":
 		return "/admin/policies/" + id
+	case "review_campaign":
+		return "/admin/reviews/" + id
 	}
 	if !u.Admin {
 		return ""

@@ -62,6 +62,11 @@ func (s *Server) routes() {
 	// step-up as a single one.
 	e.POST("/approvals/bulk", s.confirmBulk, signedIn...)
 	e.POST("/approvals/bulk/decide", s.decideBulk, decide...)
+	// Access reviews: a reviewer's decisions take access away, behind the same step-up.
+	e.GET("/reviews", s.showMyReviews, signedIn...)
+	e.GET("/reviews/:id", s.showReview, signedIn...)
+	e.POST("/reviews/:id/items/:item", s.decideReviewItem, decide...)
+	e.POST("/reviews/:id/bulk", s.decideReviewBulk, decide...)
 
 	// Administration: every route here is for admins only (TestAdminRoutesNeedAdmin walks them).
 	adm := append(signedIn[:len(signedIn):len(signedIn)], s.requireAdmin, s.RequireStepUpWhenEnrolled)
@@ -80,6 +85,8 @@ func (s *Server) routes() {
 	e.POST("/admin/groups/:id/delete", s.deleteGroup, adm...)
 	e.POST("/admin/groups/:id/members", s.addMember, adm...)
 	e.POST("/admin/groups/:id/members/:uid/remove", s.removeMember, adm...)
+	e.POST("/admin/groups/:id/owners", s.addOwner, adm...)
+	e.POST("/admin/groups/:id/owners/:uid/remove", s.removeOwner, adm...)
 	e.GET("/admin/tasks", s.listTasks, adm...)
 	e.GET("/admin/tasks/new", s.newTask, adm...)
 	e.POST("/admin/tasks", s.createTask, adm...)
@@ -108,6 +115,13 @@ func (s *Server) routes() {
 	e.POST("/admin/policies/:id", s.updatePolicy, adm...)
 	e.POST("/admin/policies/:id/delete", s.deletePolicy, adm...)
 	e.POST("/admin/policies/:id/revoke-grants", s.revokePolicyGrants, adm...)
+	// Auditors may read access reviews and their reports (and change nothing).
+	e.GET("/admin/reviews", s.listCampaigns, readPolicies...)
+	e.GET("/admin/reviews/new", s.newCampaign, adm...)
+	e.POST("/admin/reviews", s.startCampaign, adm...)
+	e.GET("/admin/reviews/:id", s.showCampaign, readPolicies...)
+	e.POST("/admin/reviews/:id/close", s.closeCampaign, adm...)
+	e.GET("/admin/reviews/:id/export", s.exportCampaign, readPolicies...)
 	e.GET("/admin/settings", s.showSettings, adm...)
 	e.POST("/admin/settings", s.saveSettings, adm...)
 	e.GET("/admin/check-tokens", s.showCheckTokens, adm...)

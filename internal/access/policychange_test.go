@@ -185,3 +185,53 @@ func TestEscalationMembersApprovalKeepsCounting(t *testing.T) {
 		}
 	})
 }
+
+// TestReviewRemovalEndsWhatTheGroupGave: an access review that removes a requester from a
+// policy's eligible group ends what that membership gave, as removing them on the group's page
+// does: the pending request is cancelled ("no longer eligible") and the grant revoked by the
+// system.
+func TestReviewRemovalEndsWhatTheGroupGave(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect, 2, 1)
+		w.adm.SetRequestRules(w.acc)
+		boss, _, err := w.adm.CreateUser(w.ctx, audit.System, "boss@example.com", "Boss", true, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		team, err := w.adm.CreateGroup(w.ctx, audit.System, "Mail team", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.adm.AddMember(w.ctx, audit.System, team.ID, w.requester.ID); err != nil {
+			t.Fatal(err)
+		}
+		p, err := w.db.PolicyByID(w.ctx, w.policy.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.EligibleGroupID = team.ID
+		if err := w.adm.UpdatePolicy(w.ctx, audit.System, p); err != nil {
+			t.Fatal(err)
+		}
+		grant := w.submit()
+		if _, err := w.acc.Review(w.ctx, as(w.approvers[0]), w.approvers[0], grant.ID, pam.DecisionApprove, ""); err != nil {
+			t.Fatal(err)
+		}
+		pending := w.submit()
+		c, err := w.adm.StartCampaign(w.ctx, as(boss), pam.CampaignInput{Name: "Quarterly", Scope: string(pam.ReviewAllGroups),
+			Reviewers: string(pam.ReviewByAdmins), Default: string(pam.ReviewRemove), Deadline: w.clock.Now().Add(24 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Nobody reviews; the administrator closes it, and the default removes every member.
+		if _, err := w.adm.CloseCampaign(w.ctx, as(boss), c.ID); err != nil {
+			t.Fatal(err)
+		}
+		if r := w.status(grant.ID); r.Status != pam.StatusRevoked || r.RevokedBy != pam.SystemID {
+			t.Fatalf("grant after the review: %s by %q", r.Status, r.RevokedBy)
+		}
+		if r := w.status(pending.ID); r.Status != pam.StatusCancelled || r.CancelReason != pam.CancelNoLongerEligible {
+			t.Fatalf("pending after the review: %s (%s)", r.Status, r.CancelReason)
+		}
+	})
+}

@@ -25,6 +25,9 @@ type Service struct {
 	now    func() time.Time
 	mailer PasswordMailer
 	rules  RequestRules
+	// reviewMailer and providerManaged serve access reviews (reviews.go).
+	reviewMailer    ReviewMailer
+	providerManaged ProviderManaged
 }
 
 // PasswordMailer queues a set-password link for a user inside the transaction that creates it.
@@ -339,25 +342,29 @@ func (s *Service) AddMember(ctx context.Context, a audit.Actor, groupID string, 
 // group makes them eligible for end with it: pending ones are cancelled and grants revoked ("no
 // longer eligible", by the system), in the same transaction.
 func (s *Service) RemoveMember(ctx context.Context, a audit.Actor, groupID string, userID pam.UserID) error {
-	return s.tx(ctx, func(tx *store.Store) error {
-		g, err := tx.GroupByID(ctx, groupID)
-		if err != nil {
-			return err
-		}
-		u, err := tx.UserByID(ctx, userID)
-		if err != nil {
-			return err
-		}
-		if err := tx.RemoveMember(ctx, groupID, u.ID); err != nil {
-			return err
-		}
-		// Leaving an eligible group ends what it made them eligible for.
-		ended, err := s.reach(func(r RequestRules) (map[string]any, error) { return r.LeftGroup(ctx, tx, groupID, u.ID) })
-		if err != nil {
-			return err
-		}
-		return record(ctx, tx, a, audit.GroupMemberRemoved, "group", groupID, merge(map[string]any{"group": g.Name, "user": u.Email, "user_id": string(u.ID)}, ended))
-	})
+	return s.tx(ctx, func(tx *store.Store) error { return s.removeMember(ctx, tx, a, groupID, userID) })
+}
+
+// removeMember is RemoveMember inside the transaction tx: the one way a membership ends, from
+// the group page and from a closing access review alike.
+func (s *Service) removeMember(ctx context.Context, tx *store.Store, a audit.Actor, groupID string, userID pam.UserID) error {
+	g, err := tx.GroupByID(ctx, groupID)
+	if err != nil {
+		return err
+	}
+	u, err := tx.UserByID(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if err := tx.RemoveMember(ctx, groupID, u.ID); err != nil {
+		return err
+	}
+	// Leaving an eligible group ends what it made them eligible for.
+	ended, err := s.reach(func(r RequestRules) (map[string]any, error) { return r.LeftGroup(ctx, tx, groupID, u.ID) })
+	if err != nil {
+		return err
+	}
+	return record(ctx, tx, a, audit.GroupMemberRemoved, "group", groupID, merge(map[string]any{"group": g.Name, "user": u.Email, "user_id": string(u.ID)}, ended))
 }
 
 type title struct{ name, desc string }

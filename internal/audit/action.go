@@ -85,6 +85,8 @@ var (
 	GroupDeleted                = newAction("group.deleted")
 	GroupMemberAdded            = newAction("group.member_added")
 	GroupMemberRemoved          = newAction("group.member_removed")
+	GroupOwnerAdded             = newAction("group.owner_added")
+	GroupOwnerRemoved           = newAction("group.owner_removed")
 	TaskCreated                 = newAction("task.created")
 	TaskUpdated                 = newAction("task.updated")
 	RoleCreated                 = newAction("role.created")
@@ -101,6 +103,14 @@ var (
 	SettingsUpdated             = newAction("settings.updated")
 	SettingsEnforcementEnabled  = newAction("settings.enforcement_enabled")
 	SettingsEnforcementDisabled = newAction("settings.enforcement_disabled")
+)
+
+// Access reviews.
+var (
+	ReviewCampaignStarted = newAction("review_campaign.started")
+	ReviewCampaignClosed  = newAction("review_campaign.closed")
+	ReviewItemDecided     = newAction("review_item.decided")
+	ReviewItemApplied     = newAction("review_item.applied") // closing removed the membership, or found it gone, or left it to the identity provider
 )
 
 // Mail delivery.

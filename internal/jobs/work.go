@@ -116,3 +116,20 @@ func Mail(notices ExpiryNotices, delivery MailDelivery, every time.Duration) Job
 		return errors.Join(errs...)
 	}}
 }
+
+// CampaignCloser closes access review campaigns whose deadline passed; admin.Service is one.
+type CampaignCloser interface {
+	CloseDueCampaigns(ctx context.Context) (int, error)
+}
+
+// SweepReviews closes due access review campaigns and applies their removals. Every replica
+// sweeps: closing is idempotent and applies each removal once.
+func SweepReviews(s CampaignCloser, every time.Duration, log *slog.Logger) Job {
+	return Job{Name: "review sweep", Every: every, Work: func(ctx context.Context) error {
+		n, err := s.CloseDueCampaigns(ctx)
+		if n > 0 {
+			log.Info("access review campaigns closed", "count", n)
+		}
+		return err
+	}}
+}

@@ -29,7 +29,8 @@ var nameSources = map[string]string{
 		WHERE p.id IN @policy`,
 	"token": `SELECT id, name, 'check token' AS detail FROM check_tokens WHERE id IN @token
 		UNION ALL SELECT id, name, 'API token' AS detail FROM api_tokens WHERE id IN @token`,
-	"mail": `SELECT id, recipient AS name, subject AS detail FROM mail_outbox WHERE id IN @mail`,
+	"mail":            `SELECT id, recipient AS name, subject AS detail FROM mail_outbox WHERE id IN @mail`,
+	"review_campaign": `SELECT id, name, 'access review' AS detail FROM review_campaigns WHERE id IN @review_campaign`,
 }
 
 // AuditNames names what a page of events points at, in one statement for every type at once

@@ -68,6 +68,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		{ID: "0015_reminders_escalation", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0015) }},
 		{ID: "0017_emergency_access", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0017) }},
 		{ID: "0018_policy_changes", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0018) }},
+		{ID: "0020_access_reviews", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0020) }},
 	}
 }
 
