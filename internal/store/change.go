@@ -77,6 +77,9 @@ type AudienceOf struct {
 	// both are set.
 	ApproverGroup string
 	Approvers     int
+	// At is when the delegates of those approvers are read (Audience.Delegates); zero means the
+	// store's clock.
+	At time.Time
 	// Scope's tasks are read, at most Tasks of them (by key), when Tasks is set.
 	Scope   pam.ScopeType
 	ScopeID string
@@ -88,6 +91,9 @@ type Audience struct {
 	Requester pam.User // zero when missing
 	Revoker   pam.User // zero when not asked for or missing
 	Approvers []pam.User
+	// Delegates are the enabled people an approver other than the requester delegated to, in
+	// force at AudienceOf.At (delegatedApprovers), by email; they hear what approvers hear.
+	Delegates []pam.User
 	Tasks     []pam.Task
 }
 
@@ -120,6 +126,16 @@ func (s *Store) Audience(ctx context.Context, of AudienceOf) (Audience, error) {
 			WHERE disabled_at IS NULL AND id IN (SELECT user_id FROM group_members WHERE group_id = @group)
 			ORDER BY email LIMIT @approvers) a`)
 		args["group"], args["approvers"] = of.ApproverGroup, of.Approvers
+		at := of.At
+		if at.IsZero() {
+			at = s.now()
+		}
+		parts = append(parts, `SELECT * FROM (SELECT 'd' AS part, `+cols+` FROM users
+			WHERE disabled_at IS NULL AND id IN (SELECT dd.delegate_id FROM delegations dd
+				WHERE dd.ends_at > @now AND dd.starts_at <= @now AND dd.ended_at IS NULL AND dd.principal_id IN (`+
+			delegatedPrincipals("@group", "@requester")+`))
+			ORDER BY email LIMIT @approvers) d`)
+		args["now"] = at.UTC()
 	}
 	if of.Tasks > 0 {
 		var in string
@@ -155,12 +171,15 @@ func (s *Store) Audience(ctx context.Context, of AudienceOf) (Audience, error) {
 			a.Revoker = u
 		case "a":
 			a.Approvers = append(a.Approvers, u)
+		case "d":
+			a.Delegates = append(a.Delegates, u)
 		case "t":
 			a.Tasks = append(a.Tasks, pam.Task{ID: r.ID, Key: r.Email, Name: r.Name, Description: r.TimeZone, CreatedAt: r.CreatedAt})
 		}
 	}
 	// A union keeps no order of its own: each part's comes back here.
 	slices.SortStableFunc(a.Approvers, func(x, y pam.User) int { return strings.Compare(x.Email, y.Email) })
+	slices.SortStableFunc(a.Delegates, func(x, y pam.User) int { return strings.Compare(x.Email, y.Email) })
 	slices.SortStableFunc(a.Tasks, func(x, y pam.Task) int { return strings.Compare(strings.ToLower(x.Key), strings.ToLower(y.Key)) })
 	return a, nil
 }

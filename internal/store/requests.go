@@ -47,7 +47,10 @@ func (RequestRow) TableName() string { return "requests" }
 type ReviewRow struct {
 	RequestID  string `gorm:"primaryKey"`
 	ReviewerID string `gorm:"primaryKey"`
-	Decision   string
+	// PrincipalID is the approver the review counts for: the reviewer, or the one a delegate
+	// acted for (unique per request with the reviewer's key, see m0016).
+	PrincipalID string
+	Decision    string
 	Comment    string
 	At         time.Time
 }
@@ -124,8 +127,10 @@ type requestPeopleRow struct {
 // reviewsRow is one row of loadRequest's second statement: the viewer's membership, and a
 // review with its reviewer's name when the request has any (else the review columns are NULL).
 type reviewsRow struct {
-	Member     bool
-	ReviewerID *string
+	Member        bool
+	ReviewerID    *string
+	PrincipalID   *string
+	PrincipalName *string
 	Decision   *string
 	Comment    *string
 	At         *time.Time
@@ -155,10 +160,11 @@ func (s *Store) loadRequest(ctx context.Context, id string, lock bool, viewer pa
 	r := requestToDomain(row.RequestRow)
 	r.RequesterName, r.RequesterEmail = row.RequesterName, row.RequesterEmail
 	var reviews []reviewsRow
-	err := s.conn(ctx).Raw(`SELECT m.member, v.reviewer_id, v.decision, v.comment, v.at, vu.name
+	err := s.conn(ctx).Raw(`SELECT m.member, v.reviewer_id, v.decision, v.comment, v.at, vu.name, v.principal_id, pu.name AS principal_name
 		FROM (SELECT `+activeMember("@group", "@viewer")+` AS member) m
 		LEFT JOIN reviews v ON v.request_id = @id
 		LEFT JOIN users vu ON vu.id = v.reviewer_id
+		LEFT JOIN users pu ON pu.id = v.principal_id AND v.principal_id <> v.reviewer_id
 		ORDER BY v.at`, map[string]any{"id": id, "group": deref(row.ApproverGroupID), "viewer": string(viewer)}).Scan(&reviews).Error
 	member := false
 	for _, v := range reviews {
@@ -169,6 +175,9 @@ func (s *Store) loadRequest(ctx context.Context, id string, lock bool, viewer pa
 		rv := pam.Review{ReviewerID: pam.UserID(*v.ReviewerID), Decision: deref(v.Decision), Comment: deref(v.Comment), At: v.At.UTC()}
 		if v.Name != nil {
 			rv.ReviewerName = *v.Name
+		}
+		if p := deref(v.PrincipalID); p != "" && p != *v.ReviewerID {
+			rv.OnBehalfOf, rv.OnBehalfOfName = pam.UserID(p), deref(v.PrincipalName)
 		}
 		r.Reviews = append(r.Reviews, rv)
 	}
@@ -252,7 +261,8 @@ func (s *Store) BrokenChainLinks(ctx context.Context, limit int) ([]string, erro
 
 // AddReview records one reviewer's decision; a second review by the same person is ECONFLICT.
 func (s *Store) AddReview(ctx context.Context, requestID string, v pam.Review) error {
-	err := s.conn(ctx).Create(&ReviewRow{RequestID: requestID, ReviewerID: string(v.ReviewerID), Decision: v.Decision, Comment: v.Comment, At: v.At.UTC()}).Error
+	err := s.conn(ctx).Create(&ReviewRow{RequestID: requestID, ReviewerID: string(v.ReviewerID), PrincipalID: string(v.Principal()),
+		Decision: v.Decision, Comment: v.Comment, At: v.At.UTC()}).Error
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return pam.Errorf(pam.ECONFLICT, "You already reviewed this request.")
 	}
@@ -321,14 +331,19 @@ func (s *Store) fillApprovalCounts(ctx context.Context, rs []*pam.Request) error
 	}
 	for _, v := range rows {
 		r := by[v.RequestID]
-		r.Reviews = append(r.Reviews, pam.Review{ReviewerID: pam.UserID(v.ReviewerID), Decision: v.Decision, Comment: v.Comment, At: v.At.UTC()})
+		rv := pam.Review{ReviewerID: pam.UserID(v.ReviewerID), Decision: v.Decision, Comment: v.Comment, At: v.At.UTC()}
+		if v.PrincipalID != "" && v.PrincipalID != v.ReviewerID {
+			rv.OnBehalfOf = pam.UserID(v.PrincipalID)
+		}
+		r.Reviews = append(r.Reviews, rv)
 	}
 	return nil
 }
 
 // waitingFor is the SQL condition true for a request r waiting for the decision of the user
 // whose id is the SQL expression user, at the time @now: pending and not timed out, not theirs,
-// in an approver group they are an enabled member of, and not yet reviewed by them. The inbox,
+// in an approver group they are an enabled member of or delegated to them for an approver not
+// yet counted on it (delegatedWaiting), and not yet reviewed by them or for them. The inbox,
 // its count and the navigation's count (SessionWithUser) share it, so they always agree; the
 // ways a request reaches someone's inbox are all here. Its leading terms are
 // requests_inbox_idx's (status, approver_group_id), so it reads the waiting requests of the
@@ -344,8 +359,30 @@ func (s *Store) fillApprovalCounts(ctx context.Context, rs []*pam.Request) error
 func waitingFor(user string) string {
 	return `r.status = 'pending' AND COALESCE(r.pending_until, r.pending_until) > @now AND r.requester_id <> ` + user + `
 		AND r.approver_group_id IN (SELECT gm.group_id FROM group_members gm
-			JOIN users gu ON gu.id = gm.user_id AND gu.disabled_at IS NULL WHERE gm.user_id = ` + user + `)
-		AND NOT EXISTS (SELECT 1 FROM reviews v WHERE v.request_id = r.id AND v.reviewer_id = ` + user + `)`
+			JOIN users gu ON gu.id = gm.user_id AND gu.disabled_at IS NULL WHERE gm.user_id = ` + user + `
+			UNION SELECT xg.group_id FROM delegations xd JOIN group_members xg ON xg.user_id = xd.principal_id
+			WHERE xd.delegate_id = ` + user + ` AND xd.ends_at > @now AND xd.starts_at <= @now AND xd.ended_at IS NULL)
+		AND (r.approver_group_id IN (SELECT gm.group_id FROM group_members gm
+				JOIN users gu ON gu.id = gm.user_id AND gu.disabled_at IS NULL WHERE gm.user_id = ` + user + `)
+			OR ` + delegatedWaiting(user) + `)
+		AND NOT EXISTS (SELECT 1 FROM reviews v WHERE v.request_id = r.id AND v.reviewer_id = ` + user + `)
+		AND NOT EXISTS (SELECT 1 FROM reviews v WHERE v.request_id = r.id AND v.principal_id = ` + user + `)`
+}
+
+// delegatedWaiting is the SQL condition true when the user whose id is the SQL expression user
+// may decide the request r by delegation (delegatedApprovers) for an approver not yet counted
+// on it.
+func delegatedWaiting(user string) string {
+	return `EXISTS (SELECT 1 FROM (` + delegatedApprovers(user, "r.approver_group_id", "r.requester_id") + `) dq
+		WHERE NOT EXISTS (SELECT 1 FROM reviews pv WHERE pv.request_id = r.id AND (pv.principal_id = dq.principal_id OR pv.reviewer_id = dq.principal_id)))`
+}
+
+// onBehalfName is an SQL expression naming the approver a user (the SQL expression user) would
+// act for on request r by delegation, or '' when they decide it as an approver themselves.
+func onBehalfName(user string) string {
+	return `CASE WHEN r.approver_group_id IN (SELECT gm.group_id FROM group_members gm WHERE gm.user_id = ` + user + `) THEN ''
+		ELSE COALESCE((SELECT MIN(ou.name) FROM users ou WHERE ou.id IN (` + delegatedApprovers(user, "r.approver_group_id", "r.requester_id") + `)
+			AND NOT EXISTS (SELECT 1 FROM reviews ov WHERE ov.request_id = r.id AND (ov.principal_id = ou.id OR ov.reviewer_id = ou.id))), '') END`
 }
 
 // inboxQuery selects the requests waiting for a user (see waitingFor).
@@ -364,6 +401,9 @@ const listColumns = `r.id, r.requester_id, r.policy_id, r.scope_type, r.scope_id
 type Waiting struct {
 	pam.Request
 	Approvals int
+	// OnBehalfOf names the approver the user would decide it for, by delegation; "" when they
+	// are an approver of it themselves.
+	OnBehalfOf string
 }
 
 // InboxPage is one keyset page of a user's inbox.
@@ -383,6 +423,7 @@ type inboxPageRow struct {
 	RequesterName  string
 	RequesterEmail string
 	Approvals      int
+	OnBehalfName   string
 	Total          int64
 	Matched        int64
 }
@@ -406,7 +447,7 @@ func (s *Store) InboxPage(ctx context.Context, user pam.UserID, now time.Time, f
 		}
 		req := requestToDomain(r.RequestRow)
 		req.RequesterName, req.RequesterEmail = r.RequesterName, r.RequesterEmail
-		out.Waiting = append(out.Waiting, Waiting{Request: req, Approvals: r.Approvals})
+		out.Waiting = append(out.Waiting, Waiting{Request: req, Approvals: r.Approvals, OnBehalfOf: r.OnBehalfName})
 	}
 	if len(out.Waiting) > f.Limit {
 		out.Waiting, out.More = out.Waiting[:f.Limit], true
@@ -462,7 +503,8 @@ func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Ti
 	return s.conn(ctx).Raw(`WITH w AS MATERIALIZED (SELECT `+strings.Join(cols, ", ")+` FROM requests r WHERE `+waitingFor("@user")+`)
 		SELECT p.*, t.total, t.matched FROM (SELECT COUNT(*) AS total, `+matched+` AS matched FROM w) t
 		LEFT JOIN (SELECT `+listColumns+`, u.name AS requester_name, u.email AS requester_email,
-				(SELECT COUNT(*) FROM reviews v WHERE v.request_id = r.id AND v.decision = 'approve') AS approvals
+				(SELECT COUNT(*) FROM reviews v WHERE v.request_id = r.id AND v.decision = 'approve') AS approvals,
+				`+onBehalfName("@user")+` AS on_behalf_name
 			FROM (SELECT w.id FROM w `+where+` ORDER BY w.`+key+`, w.id LIMIT @limit) k
 			JOIN requests r ON r.id = k.id LEFT JOIN users u ON u.id = r.requester_id) p ON 1 = 1
 		ORDER BY p.`+key+`, p.id`, args)
