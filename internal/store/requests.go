@@ -51,8 +51,8 @@ type ReviewRow struct {
 	// acted for (unique per request with the reviewer's key, see m0016).
 	PrincipalID string
 	Decision    string
-	Comment    string
-	At         time.Time
+	Comment     string
+	At          time.Time
 }
 
 // TableName fixes the table name.
@@ -131,10 +131,10 @@ type reviewsRow struct {
 	ReviewerID    *string
 	PrincipalID   *string
 	PrincipalName *string
-	Decision   *string
-	Comment    *string
-	At         *time.Time
-	Name       *string
+	Decision      *string
+	Comment       *string
+	At            *time.Time
+	Name          *string
 }
 
 // loadRequest reads a request with its requester, then its reviews (and, for a viewer, whether
@@ -378,7 +378,7 @@ func delegatedWaiting(user string) string {
 }
 
 // onBehalfName is an SQL expression naming the approver a user (the SQL expression user) would
-// act for on request r by delegation, or '' when they decide it as an approver themselves.
+// act for on request r by delegation, or ” when they decide it as an approver themselves.
 func onBehalfName(user string) string {
 	return `CASE WHEN r.approver_group_id IN (SELECT gm.group_id FROM group_members gm WHERE gm.user_id = ` + user + `) THEN ''
 		ELSE COALESCE((SELECT MIN(ou.name) FROM users ou WHERE ou.id IN (` + delegatedApprovers(user, "r.approver_group_id", "r.requester_id") + `)
