@@ -133,9 +133,12 @@ func (s *Server) failClosed(next echo.HandlerFunc) echo.HandlerFunc {
 
 type reviewJSON struct {
 	Reviewer string `json:"reviewer"`
-	Decision string `json:"decision"`
-	Comment  string `json:"comment"`
-	At       string `json:"at"`
+	// OnBehalfOf names the approver a delegate acted for; absent when the reviewer acted for
+	// themselves.
+	OnBehalfOf string `json:"on_behalf_of,omitempty"`
+	Decision   string `json:"decision"`
+	Comment    string `json:"comment"`
+	At         string `json:"at"`
 }
 
 type requestJSON struct {
@@ -178,7 +181,7 @@ func toRequestJSON(r pam.Request, now time.Time) requestJSON {
 		ScheduledStart: ts(r.ScheduledStart), StartsAt: ts(r.StartsAt), EndsAt: ts(r.EndsAt), RevokeReason: r.RevokeReason,
 		CancelReason: string(r.CancelReason), Extends: r.ExtendsID, Reviews: []reviewJSON{}}
 	for _, v := range r.Reviews {
-		j.Reviews = append(j.Reviews, reviewJSON{Reviewer: v.ReviewerName, Decision: v.Decision, Comment: v.Comment, At: v.At.UTC().Format(time.RFC3339)})
+		j.Reviews = append(j.Reviews, reviewJSON{Reviewer: v.ReviewerName, OnBehalfOf: v.OnBehalfOfName, Decision: v.Decision, Comment: v.Comment, At: v.At.UTC().Format(time.RFC3339)})
 	}
 	return j
 }

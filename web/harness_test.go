@@ -46,6 +46,18 @@ const testSecret = "test-secret-test-secret-test-secret!"
 
 func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 	t.Helper()
+	return buildApp(t, dialect, false, opts...)
+}
+
+// newAppWithMail is newApp whose request changes queue their mail in the outbox, as in
+// production.
+func newAppWithMail(t *testing.T, dialect string, opts ...appOption) *app {
+	t.Helper()
+	return buildApp(t, dialect, true, opts...)
+}
+
+func buildApp(t *testing.T, dialect string, requestMail bool, opts ...appOption) *app {
+	t.Helper()
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -68,10 +80,15 @@ func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 	logs := &lockedWriter{w: &strings.Builder{}}
 	adm := admin.New(db, clock.Now)
 	mfa, limiter, sso := authDeps(svc, cfg, secret)
+	outbox := mail.NewOutbox(db, cfg, clock.Now)
+	var notify access.Notifier
+	if requestMail {
+		notify = outbox
+	}
 	srv := web.New(web.Deps{
-		Config: cfg, Auth: svc, Admin: adm, Access: access.New(db, clock.Now, nil), Ping: db.Ping, Now: clock.Now, Secret: secret,
+		Config: cfg, Auth: svc, Admin: adm, Access: access.New(db, clock.Now, notify), Ping: db.Ping, Now: clock.Now, Secret: secret,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Audit: db, Stats: db, IsApprover: db.IsApprover,
-		MFA: mfa, MFARequired: mfa.EnrolmentRequired, Limiter: limiter, SSO: sso, Outbox: mail.NewOutbox(db, cfg, clock.Now),
+		MFA: mfa, MFARequired: mfa.EnrolmentRequired, Limiter: limiter, SSO: sso, Outbox: outbox,
 		Catalog: db, Directory: db, Policies: db,
 		DBCounts: func() (uint64, uint64) { c := db.Counts(); return c.Statements, c.RoundTrips },
 	})

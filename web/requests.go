@@ -36,7 +36,7 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 		Scope: r.ScopeName, Kind: r.ScopeType.Label(), Duration: pam.FormatDuration(r.Duration),
 		Justification: r.Justification, Ticket: r.Ticket, Requested: timeVM(r.CreatedAt, now, loc), Back: back,
 		CanReview: v.CanReview, CanWithdraw: v.CanWithdraw, CanRevoke: v.CanRevoke, CanExtend: v.CanExtend,
-		CanEnd: v.CanEnd,
+		CanEnd: v.CanEnd, OnBehalfOf: v.OnBehalfOf,
 	}
 	vm.Asks = "asks for"
 	if viewer.ID == r.RequesterID {
@@ -62,7 +62,7 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 		var by []string
 		for _, rv := range r.Reviews {
 			if rv.Decision == pam.DecisionApprove {
-				by = append(by, rv.ReviewerName)
+				by = append(by, rv.By())
 			}
 		}
 		vm.ApprovedBy = strings.Join(by, ", ")
@@ -86,7 +86,7 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 		vm.StateLine = "Denied"
 		for _, v := range r.Reviews {
 			if v.Decision == pam.DecisionDeny {
-				vm.StateLine = "Denied by " + v.ReviewerName
+				vm.StateLine = "Denied by " + v.By()
 			}
 		}
 	case pam.StatusWithdrawn:
@@ -149,10 +149,10 @@ func timeline(v access.View, now time.Time, loc *time.Location) []reqview.Entry 
 	tl := []reqview.Entry{{Title: "Requested by " + r.RequesterName, Kind: "requested", At: timeVM(r.CreatedAt, now, loc),
 		Text: "For " + pam.FormatDuration(r.Duration)}}
 	for _, v := range r.Reviews {
-		title := "Approved by " + v.ReviewerName
+		title := "Approved by " + v.By()
 		kind := "approved"
 		if v.Decision == pam.DecisionDeny {
-			title, kind = "Denied by "+v.ReviewerName, "denied"
+			title, kind = "Denied by "+v.By(), "denied"
 		}
 		tl = append(tl, reqview.Entry{Title: title, Kind: kind, Text: v.Comment, At: timeVM(v.At, now, loc)})
 	}
@@ -413,6 +413,7 @@ func (s *Server) showApprovals(c echo.Context) error {
 			Scope: r.ScopeName, Kind: r.ScopeType.Label(), Duration: pam.FormatDuration(r.Duration),
 			Asked: timeVM(r.CreatedAt, now, loc), TimesOut: timeVM(r.PendingUntil, now, loc),
 			Soon: r.PendingUntil.Sub(now) <= soonWindow, Approvals: fmt.Sprintf("%d of %d", w.Approvals, r.ApprovalsRequired),
+			OnBehalfOf: w.OnBehalfOf,
 		})
 	}
 	next := ""
