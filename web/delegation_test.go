@@ -300,6 +300,22 @@ func TestAdminEndsADelegation(t *testing.T) {
 			t.Fatalf("pending mail went to %v", to)
 		}
 
+		// Dana decides it; the requester's mail says for whom.
+		if p := da.decide(r1, "approve", ""); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("Dana approves: %d", p.StatusCode)
+		}
+		ms, _ = a.db.Mail(context.Background(), pam.MailFilter{RequestID: strings.TrimPrefix(r1, "/requests/"), Limit: 50})
+		told := false
+		for _, m := range ms {
+			if m.Recipient == "rhea@example.com" && strings.HasPrefix(m.Subject, "Approved") {
+				told = strings.Contains(m.Text, "Approved by Dana Delegate on behalf of Olivia Approver.") &&
+					strings.Contains(m.HTML, "Dana Delegate on behalf of Olivia Approver")
+			}
+		}
+		if !told {
+			t.Fatal("the requester's mail does not say Dana approved on behalf of Olivia")
+		}
+
 		users := ad.get("/admin/users")
 		row := users.find("delegation-row")
 		if row.Length() != 1 || !strings.Contains(row.Text(), "Olivia Approver") || !strings.Contains(row.Text(), "Dana Delegate") {
@@ -323,10 +339,10 @@ func TestAdminEndsADelegation(t *testing.T) {
 		if p := ad.get("/admin/users"); p.find("delegation-row").Length() != 0 || p.find("delegations-empty").Length() != 1 {
 			t.Fatal("an ended delegation is still listed")
 		}
-		if p := da.get(r1); p.StatusCode != http.StatusNotFound {
+		r2 := rh.ask(es)
+		if p := da.get(r2); p.StatusCode != http.StatusNotFound {
 			t.Fatalf("Dana after the end: %d", p.StatusCode)
 		}
-		r2 := rh.ask(es)
 		ms, _ = a.db.Mail(context.Background(), pam.MailFilter{RequestID: strings.TrimPrefix(r2, "/requests/"), Limit: 50})
 		for _, m := range ms {
 			if m.Recipient == "dana@example.com" {
