@@ -77,8 +77,9 @@ func TestDelegateDecidesInRangeOnBehalfOfApprover(t *testing.T) {
 		if p := ol.delegate("dana@example.com", now.Add(time.Hour), now.Add(73*time.Hour)); p.StatusCode != http.StatusSeeOther {
 			t.Fatalf("delegate: %d %s", p.StatusCode, p.find("error-delegate").Text())
 		}
-		if p := ol.delegate("eve@example.com", now, now.Add(time.Hour)); p.StatusCode != http.StatusUnprocessableEntity {
-			t.Fatalf("a second delegation: %d", p.StatusCode)
+		if p := ol.delegate("eve@example.com", now, now.Add(time.Hour)); p.StatusCode != http.StatusUnprocessableEntity ||
+			p.find("error-delegate").Text() == "" || p.find("end-delegation").Length() != 1 {
+			t.Fatalf("a second delegation: %d %q", p.StatusCode, p.find("error-delegate").Text())
 		}
 		if p := ol.get("/profile"); !strings.Contains(p.find("delegation-current").Text(), "Dana Delegate") || p.find("end-delegation").Length() != 1 {
 			t.Fatalf("profile: %q", p.find("delegation-current").Text())

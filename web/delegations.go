@@ -64,8 +64,10 @@ func (s *Server) createDelegation(c echo.Context) error {
 		delegationTime(d.StartsAt, loc) + " until " + delegationTime(d.EndsAt, loc) + ".",
 		Again: func(pe *pam.Error) (templ.Component, error) {
 			return s.profilePage(c, u, func(vm *profile.PageVM) {
+				// With one already in force or scheduled, the page shows it (and its End button)
+				// with the problem; otherwise the form again, as typed.
 				zone := vm.DelegationIn.Zone
-				vm.Delegation, vm.DelegationIn = nil, in
+				vm.DelegationIn = in
 				vm.DelegationIn.Zone = zone
 				switch pe.Field {
 				case "starts_at":
