@@ -90,6 +90,9 @@ func TestDelegateDecidesInRangeOnBehalfOfApprover(t *testing.T) {
 		// Dana passes it on to Eve: Eve gets nothing from Olivia.
 		da := a.client()
 		da.signIn("dana@example.com", goodPassword)
+		if p := da.get("/profile"); !strings.Contains(p.find("delegated-to-me").Text(), "Olivia Approver") {
+			t.Fatalf("Dana's profile: %q", p.find("delegated-to-me").Text())
+		}
 		if p := da.delegate("eve@example.com", now, now.Add(80*time.Hour)); p.StatusCode != http.StatusSeeOther {
 			t.Fatalf("Dana's delegation: %d", p.StatusCode)
 		}

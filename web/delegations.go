@@ -19,12 +19,22 @@ func delegationTime(t time.Time, loc *time.Location) string {
 
 // myDelegation fills the profile's out-of-office section.
 func (s *Server) myDelegation(c echo.Context, u pam.User, vm *profile.PageVM) error {
-	d, err := s.access.MyDelegation(c.Request().Context(), u)
+	d, toMe, err := s.access.MyDelegations(c.Request().Context(), u)
 	if err != nil {
 		return err
 	}
 	loc := userZone(u)
 	vm.DelegationIn.Zone = loc.String()
+	now := s.access.Now()
+	for _, x := range toMe {
+		line := x.PrincipalName + " (" + x.PrincipalEmail + ")"
+		if x.InForce(now) {
+			line += ": you decide for them until " + delegationTime(x.EndsAt, loc) + "."
+		} else {
+			line += ": you will decide for them from " + delegationTime(x.StartsAt, loc) + " until " + delegationTime(x.EndsAt, loc) + "."
+		}
+		vm.DelegatedToMe = append(vm.DelegatedToMe, line)
+	}
 	if d != nil {
 		vm.Delegation = &profile.DelegationVM{ID: d.ID, Delegate: d.DelegateName + " (" + d.DelegateEmail + ")",
 			Starts: delegationTime(d.StartsAt, loc), Ends: delegationTime(d.EndsAt, loc), InForce: d.InForce(s.access.Now())}

@@ -87,13 +87,23 @@ func (s *Service) EndDelegation(ctx context.Context, a audit.Actor, u pam.User, 
 	return d, nil
 }
 
-// MyDelegation returns u's delegation in force or scheduled, if any.
-func (s *Service) MyDelegation(ctx context.Context, u pam.User) (*pam.Delegation, error) {
-	ds, err := s.db.OpenDelegations(ctx, u.ID, s.now(), nil, 1)
-	if err != nil || len(ds) == 0 {
-		return nil, err
+// MyDelegations returns, in one read, u's own delegation in force or scheduled (nil when
+// none) and those others gave u (at most DelegationsShown), soonest end first.
+func (s *Service) MyDelegations(ctx context.Context, u pam.User) (*pam.Delegation, []pam.Delegation, error) {
+	ds, err := s.db.DelegationsOf(ctx, u.ID, s.now(), DelegationsShown+1)
+	if err != nil {
+		return nil, nil, err
 	}
-	return &ds[0], nil
+	var mine *pam.Delegation
+	var toMe []pam.Delegation
+	for i := range ds {
+		if ds[i].PrincipalID == u.ID {
+			mine = &ds[i]
+		} else {
+			toMe = append(toMe, ds[i])
+		}
+	}
+	return mine, toMe, nil
 }
 
 // OpenDelegations lists every delegation in force or scheduled, soonest end first, after the

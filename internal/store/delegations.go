@@ -122,6 +122,20 @@ func (s *Store) OpenDelegations(ctx context.Context, principal pam.UserID, now t
 	return out, nil
 }
 
+// DelegationsOf lists the delegations in force or scheduled at now that user gave (at most one)
+// or received, soonest end first, at most limit, in one statement (delegations_principal_idx
+// and delegations_delegate_idx).
+func (s *Store) DelegationsOf(ctx context.Context, user pam.UserID, now time.Time, limit int) ([]pam.Delegation, error) {
+	var rows []delegationPeopleRow
+	err := s.delegationsQuery(ctx).Where("(d.principal_id = ? OR d.delegate_id = ?) AND d.ended_at IS NULL AND d.ends_at > ?",
+		string(user), string(user), now.UTC()).Order("d.ends_at, d.id").Limit(limit).Scan(&rows).Error
+	out := make([]pam.Delegation, len(rows))
+	for i, r := range rows {
+		out[i] = r.toDomain()
+	}
+	return out, err
+}
+
 // delegatedApprovers is an SQL SELECT of the principals for whom the user whose id is the SQL
 // expression viewer is a delegate in range of an enabled approver of a request: the enabled
 // members of the group whose id is the SQL expression group, other than the requester (the SQL
