@@ -43,8 +43,14 @@ func (s *Server) listUsers(c echo.Context) error {
 		last = users[len(users)-1].Email
 	}
 	first, next := pageLinks("/admin/users", c.QueryParams(), after, last, len(users) == pageSize)
+	viewer, _ := CurrentUser(c)
+	delegations, err := s.delegationsVM(c, viewer)
+	if err != nil {
+		return err
+	}
 	return render(c, http.StatusOK, adminview.List(adminview.ListVM{
-		Meta: s.meta(c, "Users"), Tab: "users",
+		Delegations: delegations,
+		Meta:        s.meta(c, "Users"), Tab: "users",
 		Header:       components.HeaderVM{Title: "Users", Subtitle: "People and service accounts who can sign in, ask for access or approve it.", ActionLabel: "Add user", ActionHref: "/admin/users/new"},
 		SearchAction: "/admin/users", Q: q, Placeholder: "Name or email", Table: t, FirstHref: first, NextHref: next,
 	}))

@@ -133,9 +133,12 @@ func (s *Server) failClosed(next echo.HandlerFunc) echo.HandlerFunc {
 
 type reviewJSON struct {
 	Reviewer string `json:"reviewer"`
-	Decision string `json:"decision"`
-	Comment  string `json:"comment"`
-	At       string `json:"at"`
+	// OnBehalfOf names the approver a delegate acted for; absent when the reviewer acted for
+	// themselves.
+	OnBehalfOf string `json:"on_behalf_of,omitempty"`
+	Decision   string `json:"decision"`
+	Comment    string `json:"comment"`
+	At         string `json:"at"`
 }
 
 type requestJSON struct {
@@ -205,7 +208,7 @@ func toRequestJSON(r pam.Request, now time.Time) requestJSON {
 		j.EmergencyReview = &emergencyReviewJSON{Reviewer: er.ReviewerName, Outcome: er.Outcome, Reason: er.Reason, At: er.At.UTC().Format(time.RFC3339)}
 	}
 	for _, v := range r.Reviews {
-		j.Reviews = append(j.Reviews, reviewJSON{Reviewer: v.ReviewerName, Decision: v.Decision, Comment: v.Comment, At: v.At.UTC().Format(time.RFC3339)})
+		j.Reviews = append(j.Reviews, reviewJSON{Reviewer: v.ReviewerName, OnBehalfOf: v.OnBehalfOfName, Decision: v.Decision, Comment: v.Comment, At: v.At.UTC().Format(time.RFC3339)})
 	}
 	return j
 }

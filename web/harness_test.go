@@ -49,6 +49,13 @@ func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 	return newAppWith(t, dialect, false, opts...)
 }
 
+// newAppWithMail is newApp whose request changes queue their mail in the outbox, as in
+// production.
+func newAppWithMail(t *testing.T, dialect string, opts ...appOption) *app {
+	t.Helper()
+	return newAppWith(t, dialect, true, opts...)
+}
+
 // newAppWith is newApp; with mailing set, request changes also queue their mail in the outbox.
 func newAppWith(t *testing.T, dialect string, mailing bool, opts ...appOption) *app {
 	t.Helper()
@@ -74,16 +81,17 @@ func newAppWith(t *testing.T, dialect string, mailing bool, opts ...appOption) *
 	logs := &lockedWriter{w: &strings.Builder{}}
 	adm := admin.New(db, clock.Now)
 	mfa, limiter, sso := authDeps(svc, cfg, secret)
+	outbox := mail.NewOutbox(db, cfg, clock.Now)
 	var notify access.Notifier
 	if mailing {
-		notify = mail.NewOutbox(db, cfg, clock.Now)
+		notify = outbox
 	}
 	acc := access.New(db, clock.Now, notify)
 	adm.SetRequestRules(acc) // as main.go does
 	srv := web.New(web.Deps{
 		Config: cfg, Auth: svc, Admin: adm, Access: acc, Ping: db.Ping, Now: clock.Now, Secret: secret,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Audit: db, Stats: db, IsApprover: db.IsApprover,
-		MFA: mfa, MFARequired: mfa.EnrolmentRequired, Limiter: limiter, SSO: sso, Outbox: mail.NewOutbox(db, cfg, clock.Now),
+		MFA: mfa, MFARequired: mfa.EnrolmentRequired, Limiter: limiter, SSO: sso, Outbox: outbox,
 		Catalog: db, Directory: db, Policies: db,
 		DBCounts: func() (uint64, uint64) { c := db.Counts(); return c.Statements, c.RoundTrips },
 	})

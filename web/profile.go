@@ -30,6 +30,9 @@ func (s *Server) profileVM(c echo.Context, u pam.User) (profile.PageVM, error) {
 	if st.Enrolled {
 		vm.MFASince = st.EnrolledAt.In(userZone(u)).Format("2 January 2006")
 	}
+	if err := s.myDelegation(c, u, &vm); err != nil {
+		return profile.PageVM{}, err
+	}
 	return vm, nil
 }
 

@@ -38,7 +38,7 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 		Scope: r.ScopeName, Kind: r.ScopeType.Label(), Duration: pam.FormatDuration(r.Duration),
 		Justification: r.Justification, Ticket: r.Ticket, Requested: timeVM(r.CreatedAt, now, loc), Back: back,
 		CanReview: v.CanReview, CanWithdraw: v.CanWithdraw, CanRevoke: v.CanRevoke, CanExtend: v.CanExtend,
-		CanEnd: v.CanEnd, Emergency: r.Emergency, CanReviewEmergency: v.CanReviewEmergency,
+		CanEnd: v.CanEnd, Emergency: r.Emergency, CanReviewEmergency: v.CanReviewEmergency, OnBehalfOf: v.OnBehalfOf,
 	}
 	if er := r.EmergencyReview; er != nil {
 		if er.Outcome == pam.EmergencyMisuse {
@@ -72,7 +72,7 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 		var by []string
 		for _, rv := range r.Reviews {
 			if rv.Decision == pam.DecisionApprove {
-				name := rv.ReviewerName
+				name := rv.By()
 				if rv.Lapsed {
 					name += " (no longer an approver)"
 				}
@@ -105,7 +105,7 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 		vm.StateLine = "Denied"
 		for _, v := range r.Reviews {
 			if v.Decision == pam.DecisionDeny {
-				vm.StateLine = "Denied by " + v.ReviewerName
+				vm.StateLine = "Denied by " + v.By()
 			}
 		}
 	case pam.StatusWithdrawn:
@@ -213,10 +213,10 @@ func timeline(v access.View, now time.Time, loc *time.Location) []reqview.Entry 
 	}
 	for _, v := range r.Reviews {
 		changed(&v.At)
-		title := "Approved by " + v.ReviewerName
+		title := "Approved by " + v.By()
 		kind := "approved"
 		if v.Decision == pam.DecisionDeny {
-			title, kind = "Denied by "+v.ReviewerName, "denied"
+			title, kind = "Denied by "+v.By(), "denied"
 		}
 		text := v.Comment
 		if v.Lapsed && v.Decision == pam.DecisionApprove {
@@ -509,7 +509,8 @@ func (s *Server) showApprovals(c echo.Context) error {
 			Scope: r.ScopeName, Kind: r.ScopeType.Label(), Duration: pam.FormatDuration(r.Duration),
 			Asked: timeVM(r.CreatedAt, now, loc), TimesOut: timeVM(r.PendingUntil, now, loc),
 			Soon: r.PendingUntil.Sub(now) <= soonWindow, Approvals: fmt.Sprintf("%d of %d", w.Approvals, r.ApprovalsRequired),
-			Escalated: w.Escalated,
+			Escalated:  w.Escalated,
+			OnBehalfOf: w.OnBehalfOf,
 		})
 	}
 	next := ""

@@ -84,6 +84,42 @@ func lockVisible(ctx context.Context, tx *store.Store, u pam.User, id string) (p
 	return r, member, nil
 }
 
+// lockForReview is lockVisible for a review: it also finds, when u is no enabled member of the
+// approver group, the approver u would act for by delegation (store.DelegatedFor): the first
+// not yet counted on the request, else the first (whose review the domain then refuses). A
+// delegate sees the request as an approver would.
+func lockForReview(ctx context.Context, tx *store.Store, u pam.User, id string, now time.Time) (pam.Request, bool, store.DelegatedApprover, error) {
+	var forWhom store.DelegatedApprover
+	r, member, err := tx.LockRequestFor(ctx, id, u.ID)
+	if err != nil {
+		return r, false, forWhom, err
+	}
+	if !member && u.Active() && u.ID != r.RequesterID {
+		ds, err := tx.DelegatedFor(ctx, r, u.ID, now)
+		if err != nil {
+			return r, false, forWhom, err
+		}
+		for _, d := range ds {
+			if !d.Counted {
+				forWhom = d
+				break
+			}
+		}
+		if forWhom.ID == "" && len(ds) > 0 {
+			forWhom = ds[0]
+		}
+	}
+	if !mayView(u, r, member) && forWhom.ID == "" {
+		if ok, err := mayViewAsDelegate(ctx, tx, u, r, now); err != nil || !ok {
+			if err == nil {
+				err = pam.Errorf(pam.ENOTFOUND, "Request not found.")
+			}
+			return r, false, forWhom, err
+		}
+	}
+	return r, member, forWhom, nil
+}
+
 // Eligible lists what a user may ask for, optionally filtered by q (bounded).
 func (s *Service) Eligible(ctx context.Context, u pam.User, q string) ([]pam.Policy, error) {
 	pols, err := s.db.EligiblePolicies(ctx, u.ID, 500)
@@ -195,7 +231,7 @@ func (s *Service) submit(ctx context.Context, a audit.Actor, u pam.User, policyI
 		// One read serves the approver count below and the mail after the change.
 		var aud store.Audience
 		if p.ApprovalType == pam.ApprovalManual || s.notify != nil {
-			if aud, err = tx.Audience(ctx, audienceOf(r)); err != nil {
+			if aud, err = tx.Audience(ctx, audienceOfAt(r, now)); err != nil {
 				return err
 			}
 		}
@@ -262,7 +298,7 @@ func mayView(u pam.User, r pam.Request, member bool) bool {
 	return u.ID == r.RequesterID || u.Admin || u.Auditor || member
 }
 
-func canView(ctx context.Context, db *store.Store, u pam.User, r pam.Request) (bool, error) {
+func canView(ctx context.Context, db *store.Store, u pam.User, r pam.Request, now time.Time) (bool, error) {
 	if mayView(u, r, false) {
 		return true, nil
 	}
@@ -270,15 +306,33 @@ func canView(ctx context.Context, db *store.Store, u pam.User, r pam.Request) (b
 		return ok, err
 	}
 	if r.Escalated() {
-		return db.IsActiveMember(ctx, r.EscalationGroupID, u.ID)
+		ok, err := db.IsActiveMember(ctx, r.EscalationGroupID, u.ID)
+		if err != nil || ok {
+			return ok, err
+		}
 	}
-	return false, nil
+	return mayViewAsDelegate(ctx, db, u, r, now)
+}
+
+// mayViewAsDelegate reports whether u sees r for a delegation: they reviewed it for someone,
+// or hold a delegation in force from one of its approvers (store.DelegatedFor).
+func mayViewAsDelegate(ctx context.Context, db *store.Store, u pam.User, r pam.Request, now time.Time) (bool, error) {
+	for _, v := range r.Reviews {
+		if v.ReviewerID == u.ID && v.OnBehalfOf != "" {
+			return true, nil
+		}
+	}
+	if !u.Active() {
+		return false, nil
+	}
+	ds, err := db.DelegatedFor(ctx, r, u.ID, now)
+	return len(ds) > 0, err
 }
 
 // CanView reports whether u may see r: its requester, an approver, an admin or an auditor.
 // Everyone else gets "not found".
 func (s *Service) CanView(ctx context.Context, u pam.User, r pam.Request) (bool, error) {
-	return canView(ctx, s.db, u, r)
+	return canView(ctx, s.db, u, r, s.now())
 }
 
 // Request returns a request the user may see, or ENOTFOUND.
@@ -303,12 +357,13 @@ func (s *Service) Review(ctx context.Context, a audit.Actor, u pam.User, request
 	var r pam.Request
 	cancelled := false
 	err := s.db.Tx(ctx, func(tx *store.Store) error {
+		now := s.now()
 		var err error
 		var member bool
-		if r, member, err = lockVisible(ctx, tx, u, requestID); err != nil {
+		var forWhom store.DelegatedApprover
+		if r, member, forWhom, err = lockForReview(ctx, tx, u, requestID, now); err != nil {
 			return err
 		}
-		now := s.now()
 		if cancelled, err = s.cancelOrphan(ctx, tx, &r, now); err != nil || cancelled {
 			return err
 		}
@@ -317,10 +372,11 @@ func (s *Service) Review(ctx context.Context, a audit.Actor, u pam.User, request
 			return err
 		}
 		before := r.Status
-		if err := r.Review(u.ID, member && u.Active(), decision, comment, now); err != nil {
+		if err := r.ReviewFor(u.ID, forWhom.ID, (member || forWhom.ID != "") && u.Active(), decision, comment, now); err != nil {
 			return err
 		}
 		r.Reviews[len(r.Reviews)-1].ReviewerName = u.Name
+		r.Reviews[len(r.Reviews)-1].OnBehalfOfName = forWhom.Name
 		review := r.Reviews[len(r.Reviews)-1]
 		if err := tx.AddReview(ctx, r.ID, review); err != nil {
 			return err
@@ -340,7 +396,11 @@ func (s *Service) Review(ctx context.Context, a audit.Actor, u pam.User, request
 		case pam.StatusDenied:
 			mail = true
 		}
-		return s.saveStep(ctx, tx, a, &r, action, map[string]any{"decision": decision, "comment": review.Comment}, mail)
+		details := map[string]any{"decision": decision, "comment": review.Comment}
+		if review.OnBehalfOf != "" {
+			details["on_behalf_of"], details["on_behalf_of_name"] = string(review.OnBehalfOf), review.OnBehalfOfName
+		}
+		return s.saveStep(ctx, tx, a, &r, action, details, mail)
 	})
 	if err == nil && cancelled {
 		err = pam.Errorf(pam.ECONFLICT, "The grant this request extends was revoked or ended, so the request was cancelled; nobody can decide it any more.")

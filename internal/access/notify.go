@@ -2,6 +2,7 @@ package access
 
 import (
 	"context"
+	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/pam"
@@ -32,8 +33,9 @@ type Change struct {
 	Tasks []pam.Task
 	// Requester is the requester as they are now (a disabled one gets no mail).
 	Requester pam.User
-	// Approvers are the enabled members of its approver group, the requester left out; none
-	// for an automatic policy, which asks nobody.
+	// Approvers are the enabled members of its approver group and their delegates in range
+	// (store.Audience.Delegates), the requester left out; none for an automatic policy, which
+	// asks nobody.
 	Approvers []pam.User
 	// Escalators are the enabled members of its escalation group, the requester left out, once
 	// it was escalated (none before).
@@ -58,7 +60,12 @@ func NewChange(ctx context.Context, tx *store.Store, r pam.Request, action audit
 
 // audienceOf is what a Change of r reads: an automatic policy asks no approvers.
 func audienceOf(r pam.Request) store.AudienceOf {
-	of := store.AudienceOf{Requester: r.RequesterID, Revoker: r.RevokedBy, Scope: r.ScopeType, ScopeID: r.ScopeID, Tasks: ChangeTasks + 1}
+	return audienceOfAt(r, time.Time{})
+}
+
+// audienceOfAt is audienceOf with the delegates of the approvers read as they are at now.
+func audienceOfAt(r pam.Request, now time.Time) store.AudienceOf {
+	of := store.AudienceOf{Requester: r.RequesterID, Revoker: r.RevokedBy, Scope: r.ScopeType, ScopeID: r.ScopeID, Tasks: ChangeTasks + 1, At: now}
 	if r.ApprovalType != pam.ApprovalAuto {
 		of.ApproverGroup, of.Approvers = r.ApproverGroupID, ChangeApprovers
 		if r.Escalated() {
@@ -91,6 +98,17 @@ func changeOf(ctx context.Context, tx *store.Store, aud store.Audience, r pam.Re
 	if r.ApprovalType != pam.ApprovalAuto {
 		c.Approvers = approversBut(aud.Approvers, r.RequesterID)
 		c.Escalators = approversBut(aud.Escalators, r.RequesterID)
+		// The delegates of the approvers hear what the approvers hear, once each.
+		seen := map[pam.UserID]bool{}
+		for _, u := range c.Approvers {
+			seen[u.ID] = true
+		}
+		for _, u := range approversBut(aud.Delegates, r.RequesterID) {
+			if !seen[u.ID] && len(c.Approvers) < ChangeApprovers {
+				seen[u.ID] = true
+				c.Approvers = append(c.Approvers, u)
+			}
+		}
 	}
 	c.Request.Reviews = append([]pam.Review(nil), r.Reviews...)
 	for i, v := range c.Request.Reviews {
@@ -112,7 +130,11 @@ func (s *Service) notifyTx(ctx context.Context, tx *store.Store, r pam.Request, 
 	if s.notify == nil || action == audit.RequestExpired {
 		return nil
 	}
-	c, err := NewChange(ctx, tx, r, action, a)
+	aud, err := tx.Audience(ctx, audienceOfAt(r, s.now()))
+	if err != nil {
+		return err
+	}
+	c, err := changeOf(ctx, tx, aud, r, action, a)
 	if err != nil {
 		return err
 	}

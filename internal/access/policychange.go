@@ -20,7 +20,8 @@ import (
 // through its reach batch by batch, in its own transaction.
 const reachBatch = 200
 
-// markLapsed marks the reviews of r whose reviewer is no longer an approver of it (an enabled
+// markLapsed marks the reviews of r whose reviewer (or, for a delegate's review, the approver
+// it was made for) is no longer an approver of it (an enabled
 // member of its approver group as it is now, or of its escalation group once it was escalated): their approvals no longer count (pam.Review.Lapsed).
 // Who may decide is worked out here alone, when a request is reviewed or shown.
 func markLapsed(ctx context.Context, db *store.Store, r *pam.Request) error {
@@ -29,7 +30,7 @@ func markLapsed(ctx context.Context, db *store.Store, r *pam.Request) error {
 	}
 	ids := make([]pam.UserID, len(r.Reviews))
 	for i, v := range r.Reviews {
-		ids[i] = v.ReviewerID
+		ids[i] = v.Principal()
 	}
 	groups := []string{r.ApproverGroupID}
 	if r.Escalated() {
@@ -40,7 +41,7 @@ func markLapsed(ctx context.Context, db *store.Store, r *pam.Request) error {
 		return fmt.Errorf("approvers of request %s: %w", r.ID, err)
 	}
 	for i := range r.Reviews {
-		r.Reviews[i].Lapsed = !still[r.Reviews[i].ReviewerID]
+		r.Reviews[i].Lapsed = !still[r.Reviews[i].Principal()]
 	}
 	return nil
 }

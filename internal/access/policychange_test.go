@@ -235,3 +235,27 @@ func TestReviewRemovalEndsWhatTheGroupGave(t *testing.T) {
 		}
 	})
 }
+
+// TestDelegatesApprovalKeepsCounting: an approval a delegate made for an approver counts for
+// that approver at the next review, as long as the approver still is one.
+func TestDelegatesApprovalKeepsCounting(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect, 2, 2)
+		dana := w.user("dana@example.com")
+		olivia := w.approvers[0]
+		if _, err := w.acc.Delegate(w.ctx, as(olivia), olivia, dana.Email, w.clock.Now().Add(-time.Minute), w.clock.Now().Add(48*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		r := w.submit()
+		if _, err := w.acc.Review(w.ctx, as(dana), dana, r.ID, pam.DecisionApprove, ""); err != nil {
+			t.Fatalf("delegate approves: %v", err)
+		}
+		got, err := w.acc.Review(w.ctx, as(w.approvers[1]), w.approvers[1], r.ID, pam.DecisionApprove, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != pam.StatusApproved {
+			t.Fatalf("after a delegate's and an approver's approvals: %s, want approved", got.Status)
+		}
+	})
+}

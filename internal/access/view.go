@@ -31,6 +31,9 @@ type View struct {
 	// CanReviewEmergency: the viewer may make the after-the-fact review of this emergency
 	// request (an enabled approver of it, not its requester, and nobody reviewed it yet).
 	CanReviewEmergency bool
+	// OnBehalfOf names the approver the viewer would decide for, by delegation, when CanReview
+	// comes from a delegation alone.
+	OnBehalfOf string
 	// History is, for a viewer other than the requester, the requester's other requests for the
 	// same scope (at most HistoryShown): those still open first, then the newest.
 	History []pam.Request
@@ -111,10 +114,13 @@ const (
 type viewer struct {
 	u      pam.User
 	groups map[string]bool
+	// delegated are the approver groups of the principals who delegated to the viewer, in
+	// force now, with those principals (store.DelegatedGroups).
+	delegated map[string][]store.DelegatedGroup
 }
 
 func (s *Service) viewerOf(ctx context.Context, db *store.Store, u pam.User) (viewer, error) {
-	v := viewer{u: u, groups: map[string]bool{}}
+	v := viewer{u: u, groups: map[string]bool{}, delegated: map[string][]store.DelegatedGroup{}}
 	if !u.Active() {
 		return v, nil
 	}
@@ -125,7 +131,51 @@ func (s *Service) viewerOf(ctx context.Context, db *store.Store, u pam.User) (vi
 	for _, id := range ids {
 		v.groups[id] = true
 	}
+	dgs, err := db.DelegatedGroups(ctx, u.ID, s.now())
+	if err != nil {
+		return v, err
+	}
+	for _, d := range dgs {
+		v.delegated[d.GroupID] = append(v.delegated[d.GroupID], d)
+	}
 	return v, nil
+}
+
+// delegatedFor is the approver of r the viewer may act for by delegation, not yet counted on
+// it and not its requester; ok is false when there is none. A viewer who approves r
+// themselves acts for themselves only (and so counts once).
+func (v viewer) delegatedFor(r pam.Request) (store.DelegatedGroup, bool) {
+	if !v.u.Active() || r.ApproverGroupID == "" || v.approves(r) {
+		return store.DelegatedGroup{}, false
+	}
+	for _, d := range v.delegated[r.ApproverGroupID] {
+		if d.PrincipalID != r.RequesterID && !r.ReviewedBy(d.PrincipalID) {
+			return d, true
+		}
+	}
+	return store.DelegatedGroup{}, false
+}
+
+// delegates reports whether the viewer holds a delegation in force from an approver of r who
+// is not its requester, counted on it or not.
+func (v viewer) delegates(r pam.Request) bool {
+	for _, d := range v.delegated[r.ApproverGroupID] {
+		if d.PrincipalID != r.RequesterID {
+			return v.u.Active() && r.ApproverGroupID != ""
+		}
+	}
+	return false
+}
+
+// acted reports whether the viewer reviewed r for someone, by delegation: they keep seeing what
+// they decided after the delegation ends. (An approver who leaves the approver group does not.)
+func (v viewer) acted(r pam.Request) bool {
+	for _, x := range r.Reviews {
+		if x.ReviewerID == v.u.ID && x.OnBehalfOf != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // approves reports whether the viewer may decide r: an enabled member of its approver group,
@@ -134,9 +184,10 @@ func (v viewer) approves(r pam.Request) bool {
 	return v.u.Active() && ((r.ApproverGroupID != "" && v.groups[r.ApproverGroupID]) || (r.Escalated() && v.groups[r.EscalationGroupID]))
 }
 
-// canView is canView without a query: requester, admin, auditor or approver.
+// canView is canView without a query: requester, admin, auditor, approver, a delegate in
+// range of one of its approvers, or someone who reviewed it.
 func (v viewer) canView(r pam.Request) bool {
-	return v.u.ID == r.RequesterID || v.u.Admin || v.u.Auditor || v.approves(r)
+	return v.u.ID == r.RequesterID || v.u.Admin || v.u.Auditor || v.approves(r) || v.delegates(r) || v.acted(r)
 }
 
 // view fills in what the viewer may do; tasks and names are the caller's.
@@ -149,6 +200,9 @@ func (s *Service) view(v viewer, r pam.Request) View {
 			out.CanWithdraw = true
 		} else {
 			out.CanReview = !r.ReviewedBy(v.u.ID) && v.approves(r)
+			if d, ok := v.delegatedFor(r); ok && !r.ReviewedBy(v.u.ID) {
+				out.CanReview, out.OnBehalfOf = true, d.PrincipalName
+			}
 		}
 	case pam.StatusApproved:
 		out.CanRevoke = v.u.Active() && (v.u.Admin || v.approves(r))

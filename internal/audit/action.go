@@ -76,6 +76,8 @@ var (
 	UserPasswordSet         = newAction("user.password_set")
 	UserPasswordLinkCreated = newAction("user.password_link_created")
 	UserTimeZoneChanged     = newAction("user.time_zone_changed")
+	DelegationCreated       = newAction("delegation.created") // an approver named a delegate for a date range
+	DelegationEnded         = newAction("delegation.ended")   // ended early by its approver or an admin
 )
 
 // The catalogue, policies and organisation settings.

@@ -266,10 +266,12 @@ func (o *Outbox) requestContent(r pam.Request, tasks []pam.Task, revoker string,
 		c.Subject = fmt.Sprintf("Approved: %s for %s", scope, dur)
 		c.Headline = "Your request was approved"
 		c.Intro = []string{fmt.Sprintf("You have %s for %s.", scope, dur)}
+		c.Intro = append(c.Intro, delegatedDeciders(r, pam.DecisionApprove)...)
 	case KindDenied:
 		c.Subject = fmt.Sprintf("Denied: your request for %s", scope)
 		c.Headline = "Your request was denied"
 		c.Intro = []string{fmt.Sprintf("Your request for %s was denied.", scope)}
+		c.Intro = append(c.Intro, delegatedDeciders(r, pam.DecisionDeny)...)
 	case KindTimedOut:
 		c.Subject = fmt.Sprintf("Timed out: your request for %s", scope)
 		c.Headline = "Your request timed out"
@@ -324,7 +326,7 @@ func (o *Outbox) requestContent(r pam.Request, tasks []pam.Task, revoker string,
 			names := []string{}
 			for _, v := range r.Reviews {
 				if v.Decision == pam.DecisionDeny || (r.Status == pam.StatusApproved && v.Decision == pam.DecisionApprove) {
-					names = append(names, v.ReviewerName)
+					names = append(names, v.By())
 				}
 			}
 			by := strings.Join(names, ", ")
@@ -351,7 +353,7 @@ func (o *Outbox) requestContent(r pam.Request, tasks []pam.Task, revoker string,
 			if v.Decision == pam.DecisionDeny {
 				verb = "denied"
 			}
-			c.Notes = append(c.Notes, Field{fmt.Sprintf("%s %s at %s", v.ReviewerName, verb, at(v.At)), v.Comment})
+			c.Notes = append(c.Notes, Field{fmt.Sprintf("%s %s at %s", v.By(), verb, at(v.At)), v.Comment})
 		}
 	}
 	if r.Justification != "" {
@@ -502,3 +504,24 @@ func (o *Outbox) Message(ctx context.Context, id string) (pam.OutboxMessage, err
 
 // Counts counts the outbox's messages by state.
 func (o *Outbox) Counts(ctx context.Context) (map[string]int64, error) { return o.db.MailCounts(ctx) }
+
+// delegatedDeciders is a sentence naming who decided r, when one of them acted on behalf of an
+// approver ("Approved by Dana on behalf of Olivia."); nothing otherwise.
+func delegatedDeciders(r pam.Request, decision string) []string {
+	var names []string
+	delegated := false
+	for _, v := range r.Reviews {
+		if v.Decision == decision {
+			names = append(names, v.By())
+			delegated = delegated || v.OnBehalfOf != ""
+		}
+	}
+	if !delegated {
+		return nil
+	}
+	verb := "Approved"
+	if decision == pam.DecisionDeny {
+		verb = "Denied"
+	}
+	return []string{fmt.Sprintf("%s by %s.", verb, strings.Join(names, ", "))}
+}

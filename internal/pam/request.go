@@ -95,17 +95,36 @@ const (
 	DecisionDeny    = "deny"
 )
 
-// Review is one approver's decision on a request.
+// Review is one person's decision on a request: an approver's own, or a delegate's on behalf
+// of an approver (OnBehalfOf, see Delegation).
 type Review struct {
-	ReviewerID   UserID
-	ReviewerName string
-	Decision     string
-	Comment      string
-	At           time.Time
+	ReviewerID     UserID
+	ReviewerName   string
+	OnBehalfOf     UserID // "" when the reviewer acted for themselves
+	OnBehalfOfName string
+	Decision       string
+	Comment        string
+	At             time.Time
 	// Lapsed marks a review whose reviewer is no longer an approver of the request (its
 	// approver group changed, or they left it): their approval no longer counts toward the
 	// quorum. It is worked out when the request is next reviewed, never stored.
 	Lapsed bool
+}
+
+// Principal is the approver the review counts for: the one acted for, or the reviewer.
+func (v Review) Principal() UserID {
+	if v.OnBehalfOf != "" {
+		return v.OnBehalfOf
+	}
+	return v.ReviewerID
+}
+
+// By names who decided, as people read it: "Dana" or "Dana on behalf of Olivia".
+func (v Review) By() string {
+	if v.OnBehalfOf != "" {
+		return v.ReviewerName + " on behalf of " + v.OnBehalfOfName
+	}
+	return v.ReviewerName
 }
 
 // SystemID is the RevokedBy of a grant Elevate revoked by itself (its requester left the
@@ -201,10 +220,11 @@ func (r Request) Approvals() int {
 	return n
 }
 
-// ReviewedBy reports whether a user already reviewed the request.
+// ReviewedBy reports whether a user already acted on the request, for themselves or for an
+// approver, or a delegate already acted for them: either way they do not review it again.
 func (r Request) ReviewedBy(u UserID) bool {
 	for _, v := range r.Reviews {
-		if v.ReviewerID == u {
+		if v.ReviewerID == u || v.OnBehalfOf == u {
 			return true
 		}
 	}
@@ -253,17 +273,28 @@ func checkText(field, s string, max int) (string, error) {
 // approver carry Lapsed, so a changed policy takes effect at this review and never decides a
 // request by itself.
 func (r *Request) Review(by UserID, canReview bool, decision, comment string, now time.Time) error {
+	return r.ReviewFor(by, "", canReview, decision, comment, now)
+}
+
+// ReviewFor is Review by a delegate acting for the approver onBehalfOf ("" for themselves);
+// canReview then says whether by is, right now, an enabled delegate in range of onBehalfOf,
+// an enabled approver of the request. Neither may be the requester, and once either acted on
+// the request neither acts again: the quorum counts each person once.
+func (r *Request) ReviewFor(by, onBehalfOf UserID, canReview bool, decision, comment string, now time.Time) error {
 	if err := r.notPending(now); err != nil {
 		return err
 	}
 	if by == r.RequesterID {
 		return Errorf(EFORBIDDEN, "You cannot review your own request.")
 	}
-	if !canReview {
+	if onBehalfOf == r.RequesterID || !canReview {
 		return Errorf(EFORBIDDEN, "You are not an approver for this request.")
 	}
 	if r.ReviewedBy(by) {
 		return Errorf(ECONFLICT, "You already reviewed this request.")
+	}
+	if onBehalfOf != "" && r.ReviewedBy(onBehalfOf) {
+		return Errorf(ECONFLICT, "The approver you act for has already been counted on this request.")
 	}
 	comment, err := checkText("comment", comment, MaxComment)
 	if err != nil {
@@ -278,7 +309,7 @@ func (r *Request) Review(by UserID, canReview bool, decision, comment string, no
 	default:
 		return FieldError("decision", "Choose approve or deny.")
 	}
-	r.Reviews = append(r.Reviews, Review{ReviewerID: by, Decision: decision, Comment: comment, At: now})
+	r.Reviews = append(r.Reviews, Review{ReviewerID: by, OnBehalfOf: onBehalfOf, Decision: decision, Comment: comment, At: now})
 	switch {
 	case decision == DecisionDeny:
 		r.Status, r.DecidedAt = StatusDenied, &now

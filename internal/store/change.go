@@ -86,6 +86,9 @@ type AudienceOf struct {
 	Approvers     int
 	// EscalationGroup's enabled members are read likewise, at most Approvers of them.
 	EscalationGroup string
+	// At is when the delegates of those approvers are read (Audience.Delegates); zero means the
+	// store's clock.
+	At time.Time
 	// Scope's tasks are read, at most Tasks of them (by key), when Tasks is set.
 	Scope   pam.ScopeType
 	ScopeID string
@@ -99,7 +102,10 @@ type Audience struct {
 	Approvers []pam.User
 	// Escalators are the enabled members of the escalation group, when it was asked for.
 	Escalators []pam.User
-	Tasks      []pam.Task
+	// Delegates are the enabled people an approver other than the requester delegated to, in
+	// force at AudienceOf.At (delegatedApprovers), by email; they hear what approvers hear.
+	Delegates []pam.User
+	Tasks     []pam.Task
 }
 
 // audienceRow is one row of Audience's statement: a user (part r, v or a) or a task (part t,
@@ -131,6 +137,16 @@ func (s *Store) Audience(ctx context.Context, of AudienceOf) (Audience, error) {
 			WHERE disabled_at IS NULL AND id IN (SELECT user_id FROM group_members WHERE group_id = @group)
 			ORDER BY email LIMIT @approvers) a`)
 		args["group"], args["approvers"] = of.ApproverGroup, of.Approvers
+		at := of.At
+		if at.IsZero() {
+			at = s.now()
+		}
+		parts = append(parts, `SELECT * FROM (SELECT 'd' AS part, `+cols+` FROM users
+			WHERE disabled_at IS NULL AND id IN (SELECT dd.delegate_id FROM delegations dd
+				WHERE dd.ends_at > @now AND dd.starts_at <= @now AND dd.ended_at IS NULL AND dd.principal_id IN (`+
+			delegatedPrincipals("@group", "@requester")+`))
+			ORDER BY email LIMIT @approvers) d`)
+		args["now"] = at.UTC()
 	}
 	if of.EscalationGroup != "" && of.Approvers > 0 {
 		parts = append(parts, `SELECT * FROM (SELECT 'e' AS part, `+cols+` FROM users
@@ -174,6 +190,8 @@ func (s *Store) Audience(ctx context.Context, of AudienceOf) (Audience, error) {
 			a.Approvers = append(a.Approvers, u)
 		case "e":
 			a.Escalators = append(a.Escalators, u)
+		case "d":
+			a.Delegates = append(a.Delegates, u)
 		case "t":
 			a.Tasks = append(a.Tasks, pam.Task{ID: r.ID, Key: r.Email, Name: r.Name, Description: r.TimeZone, CreatedAt: r.CreatedAt})
 		}
@@ -181,6 +199,7 @@ func (s *Store) Audience(ctx context.Context, of AudienceOf) (Audience, error) {
 	// A union keeps no order of its own: each part's comes back here.
 	slices.SortStableFunc(a.Approvers, func(x, y pam.User) int { return strings.Compare(x.Email, y.Email) })
 	slices.SortStableFunc(a.Escalators, func(x, y pam.User) int { return strings.Compare(x.Email, y.Email) })
+	slices.SortStableFunc(a.Delegates, func(x, y pam.User) int { return strings.Compare(x.Email, y.Email) })
 	slices.SortStableFunc(a.Tasks, func(x, y pam.Task) int { return strings.Compare(strings.ToLower(x.Key), strings.ToLower(y.Key)) })
 	return a, nil
 }

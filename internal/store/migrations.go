@@ -69,6 +69,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		{ID: "0017_emergency_access", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0017) }},
 		{ID: "0018_policy_changes", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0018) }},
 		{ID: "0020_access_reviews", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0020) }},
+		{ID: "0016_delegations", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0016) }},
 	}
 }
 

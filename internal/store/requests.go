@@ -53,9 +53,12 @@ func (RequestRow) TableName() string { return "requests" }
 type ReviewRow struct {
 	RequestID  string `gorm:"primaryKey"`
 	ReviewerID string `gorm:"primaryKey"`
-	Decision   string
-	Comment    string
-	At         time.Time
+	// PrincipalID is the approver the review counts for: the reviewer, or the one a delegate
+	// acted for (unique per request with the reviewer's key, see m0016).
+	PrincipalID string
+	Decision    string
+	Comment     string
+	At          time.Time
 }
 
 // TableName fixes the table name.
@@ -133,12 +136,14 @@ type requestPeopleRow struct {
 // reviewsRow is one row of loadRequest's second statement: the viewer's membership, and a
 // review with its reviewer's name when the request has any (else the review columns are NULL).
 type reviewsRow struct {
-	Member     bool
-	ReviewerID *string
-	Decision   *string
-	Comment    *string
-	At         *time.Time
-	Name       *string
+	Member        bool
+	ReviewerID    *string
+	PrincipalID   *string
+	PrincipalName *string
+	Decision      *string
+	Comment       *string
+	At            *time.Time
+	Name          *string
 }
 
 // loadRequest reads a request with its requester, then its reviews (and, for a viewer, whether
@@ -164,10 +169,11 @@ func (s *Store) loadRequest(ctx context.Context, id string, lock bool, viewer pa
 	r := requestToDomain(row.RequestRow)
 	r.RequesterName, r.RequesterEmail = row.RequesterName, row.RequesterEmail
 	var reviews []reviewsRow
-	err := s.conn(ctx).Raw(`SELECT m.member, v.reviewer_id, v.decision, v.comment, v.at, vu.name
+	err := s.conn(ctx).Raw(`SELECT m.member, v.reviewer_id, v.decision, v.comment, v.at, vu.name, v.principal_id, pu.name AS principal_name
 		FROM (SELECT `+activeMember("@group", "@viewer")+` OR `+escalationMember("@id", "@viewer")+` AS member) m
 		LEFT JOIN reviews v ON v.request_id = @id
 		LEFT JOIN users vu ON vu.id = v.reviewer_id
+		LEFT JOIN users pu ON pu.id = v.principal_id AND v.principal_id <> v.reviewer_id
 		ORDER BY v.at`, map[string]any{"id": id, "group": deref(row.ApproverGroupID), "viewer": string(viewer)}).Find(&reviews).Error
 	member := false
 	for _, v := range reviews {
@@ -178,6 +184,9 @@ func (s *Store) loadRequest(ctx context.Context, id string, lock bool, viewer pa
 		rv := pam.Review{ReviewerID: pam.UserID(*v.ReviewerID), Decision: deref(v.Decision), Comment: deref(v.Comment), At: v.At.UTC()}
 		if v.Name != nil {
 			rv.ReviewerName = *v.Name
+		}
+		if p := deref(v.PrincipalID); p != "" && p != *v.ReviewerID {
+			rv.OnBehalfOf, rv.OnBehalfOfName = pam.UserID(p), deref(v.PrincipalName)
 		}
 		r.Reviews = append(r.Reviews, rv)
 	}
@@ -274,7 +283,8 @@ func (s *Store) BrokenChainLinks(ctx context.Context, limit int) ([]string, erro
 
 // AddReview records one reviewer's decision; a second review by the same person is ECONFLICT.
 func (s *Store) AddReview(ctx context.Context, requestID string, v pam.Review) error {
-	err := s.conn(ctx).Create(&ReviewRow{RequestID: requestID, ReviewerID: string(v.ReviewerID), Decision: v.Decision, Comment: v.Comment, At: v.At.UTC()}).Error
+	err := s.conn(ctx).Create(&ReviewRow{RequestID: requestID, ReviewerID: string(v.ReviewerID), PrincipalID: string(v.Principal()),
+		Decision: v.Decision, Comment: v.Comment, At: v.At.UTC()}).Error
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return pam.Errorf(pam.ECONFLICT, "You already reviewed this request.")
 	}
@@ -343,14 +353,19 @@ func (s *Store) fillApprovalCounts(ctx context.Context, rs []*pam.Request) error
 	}
 	for _, v := range rows {
 		r := by[v.RequestID]
-		r.Reviews = append(r.Reviews, pam.Review{ReviewerID: pam.UserID(v.ReviewerID), Decision: v.Decision, Comment: v.Comment, At: v.At.UTC()})
+		rv := pam.Review{ReviewerID: pam.UserID(v.ReviewerID), Decision: v.Decision, Comment: v.Comment, At: v.At.UTC()}
+		if v.PrincipalID != "" && v.PrincipalID != v.ReviewerID {
+			rv.OnBehalfOf = pam.UserID(v.PrincipalID)
+		}
+		r.Reviews = append(r.Reviews, rv)
 	}
 	return nil
 }
 
 // waitingFor is the SQL condition true for a request r waiting for the decision of the user
 // whose id is the SQL expression user, at the time @now: pending and not timed out, not theirs,
-// in an approver group they are an enabled member of, and not yet reviewed by them. The inbox,
+// in an approver group they are an enabled member of or delegated to them for an approver not
+// yet counted on it (delegatedWaiting), and not yet reviewed by them or for them. The inbox,
 // its count and the navigation's count (SessionWithUser) share it, so they always agree; the
 // ways a request reaches someone's inbox are all here. Its leading terms are
 // requests_inbox_idx's (status, approver_group_id), so it reads the waiting requests of the
@@ -366,9 +381,29 @@ func (s *Store) fillApprovalCounts(ctx context.Context, rs []*pam.Request) error
 func waitingFor(user string) string {
 	return `r.status = 'pending' AND COALESCE(r.pending_until, r.pending_until) > @now AND r.requester_id <> ` + user + `
 		AND (r.approver_group_id IN (SELECT gm.group_id FROM group_members gm
-			JOIN users gu ON gu.id = gm.user_id AND gu.disabled_at IS NULL WHERE gm.user_id = ` + user + `)
-			OR ` + escalatedTo("r", user) + `)
-		AND NOT EXISTS (SELECT 1 FROM reviews v WHERE v.request_id = r.id AND v.reviewer_id = ` + user + `)`
+				JOIN users gu ON gu.id = gm.user_id AND gu.disabled_at IS NULL WHERE gm.user_id = ` + user + `)
+			OR ` + escalatedTo("r", user) + `
+			OR (r.approver_group_id IN (SELECT xg.group_id FROM delegations xd JOIN group_members xg ON xg.user_id = xd.principal_id
+					WHERE xd.delegate_id = ` + user + ` AND xd.ends_at > @now AND xd.starts_at <= @now AND xd.ended_at IS NULL)
+				AND ` + delegatedWaiting(user) + `))
+		AND NOT EXISTS (SELECT 1 FROM reviews v WHERE v.request_id = r.id AND v.reviewer_id = ` + user + `)
+		AND NOT EXISTS (SELECT 1 FROM reviews v WHERE v.request_id = r.id AND v.principal_id = ` + user + `)`
+}
+
+// delegatedWaiting is the SQL condition true when the user whose id is the SQL expression user
+// may decide the request r by delegation (delegatedApprovers) for an approver not yet counted
+// on it.
+func delegatedWaiting(user string) string {
+	return `EXISTS (SELECT 1 FROM (` + delegatedApprovers(user, "r.approver_group_id", "r.requester_id") + `) dq
+		WHERE NOT EXISTS (SELECT 1 FROM reviews pv WHERE pv.request_id = r.id AND (pv.principal_id = dq.principal_id OR pv.reviewer_id = dq.principal_id)))`
+}
+
+// onBehalfName is an SQL expression naming the approver a user (the SQL expression user) would
+// act for on request r by delegation, or ” when they decide it as an approver themselves.
+func onBehalfName(user string) string {
+	return `CASE WHEN r.approver_group_id IN (SELECT gm.group_id FROM group_members gm WHERE gm.user_id = ` + user + `) THEN ''
+		ELSE COALESCE((SELECT MIN(ou.name) FROM users ou WHERE ou.id IN (` + delegatedApprovers(user, "r.approver_group_id", "r.requester_id") + `)
+			AND NOT EXISTS (SELECT 1 FROM reviews ov WHERE ov.request_id = r.id AND (ov.principal_id = ou.id OR ov.reviewer_id = ou.id))), '') END`
 }
 
 // escalatedTo is the SQL condition true when request r (an alias) was escalated to a group the
@@ -399,6 +434,9 @@ type Waiting struct {
 	// Escalated is true when the request waits for the user only because it was escalated to
 	// them: they are not in its approver group.
 	Escalated bool
+	// OnBehalfOf names the approver the user would decide it for, by delegation; "" when they
+	// are an approver of it themselves.
+	OnBehalfOf string
 }
 
 // InboxPage is one keyset page of a user's inbox.
@@ -419,6 +457,7 @@ type inboxPageRow struct {
 	RequesterEmail string
 	Approvals      int
 	EscalatedToMe  bool
+	OnBehalfName   string
 	Total          int64
 	Matched        int64
 }
@@ -442,7 +481,7 @@ func (s *Store) InboxPage(ctx context.Context, user pam.UserID, now time.Time, f
 		}
 		req := requestToDomain(r.RequestRow)
 		req.RequesterName, req.RequesterEmail = r.RequesterName, r.RequesterEmail
-		out.Waiting = append(out.Waiting, Waiting{Request: req, Approvals: r.Approvals, Escalated: r.EscalatedToMe})
+		out.Waiting = append(out.Waiting, Waiting{Request: req, Approvals: r.Approvals, Escalated: r.EscalatedToMe, OnBehalfOf: r.OnBehalfName})
 	}
 	if len(out.Waiting) > f.Limit {
 		out.Waiting, out.More = out.Waiting[:f.Limit], true
@@ -500,7 +539,8 @@ func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Ti
 		LEFT JOIN (SELECT `+listColumns+`, u.name AS requester_name, u.email AS requester_email,
 				(SELECT COUNT(*) FROM reviews v WHERE v.request_id = r.id AND v.decision = 'approve') AS approvals,
 				(r.escalated_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM group_members gm
-					WHERE gm.group_id = r.approver_group_id AND gm.user_id = @user)) AS escalated_to_me
+					WHERE gm.group_id = r.approver_group_id AND gm.user_id = @user)) AS escalated_to_me,
+				`+onBehalfName("@user")+` AS on_behalf_name
 			FROM (SELECT w.id FROM w `+where+` ORDER BY w.`+key+`, w.id LIMIT @limit) k
 			JOIN requests r ON r.id = k.id LEFT JOIN users u ON u.id = r.requester_id) p ON 1 = 1
 		ORDER BY p.`+key+`, p.id`, args)

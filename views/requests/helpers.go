@@ -122,3 +122,12 @@ func moreTasksLabel(vm CardVM) string {
 	}
 	return "Show " + strconv.Itoa(n) + " " + more
 }
+
+// onBehalf is what an inbox row adds to its scope's kind when the viewer decides it for an
+// approver by delegation: " · on behalf of Olivia"; "" otherwise.
+func onBehalf(name string) string {
+	if name == "" {
+		return ""
+	}
+	return " · on behalf of " + name
+}

@@ -1,0 +1,119 @@
+package access
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/google/uuid"
+)
+
+// DelegationsShown bounds the delegations the admin page lists at once.
+const DelegationsShown = 100
+
+func delegationDetails(d pam.Delegation) map[string]any {
+	return map[string]any{
+		"principal_id": string(d.PrincipalID), "principal": d.PrincipalEmail,
+		"delegate_id": string(d.DelegateID), "delegate": d.DelegateEmail,
+		"starts_at": d.StartsAt.UTC().Format(time.RFC3339), "ends_at": d.EndsAt.UTC().Format(time.RFC3339),
+	}
+}
+
+func (s *Service) recordDelegation(ctx context.Context, tx *store.Store, a audit.Actor, action audit.Action, d pam.Delegation) error {
+	ev := a.Event(action, "delegation", d.ID, delegationDetails(d))
+	ev.At = s.now()
+	return tx.AppendAudit(ctx, ev)
+}
+
+// Delegate names, for the approver u, the enabled person with email delegateEmail to decide
+// in their place from start until end (pam.Delegation.Validate). One transaction: the
+// delegation and its event. A second one while one is in force or scheduled is EINVALID on
+// the delegate field (the database's unique index settles two at once).
+func (s *Service) Delegate(ctx context.Context, a audit.Actor, u pam.User, delegateEmail string, start, end time.Time) (pam.Delegation, error) {
+	now := s.now()
+	d := pam.Delegation{ID: uuid.NewString(), PrincipalID: u.ID, PrincipalName: u.Name, PrincipalEmail: u.Email,
+		StartsAt: start.UTC(), EndsAt: end.UTC(), CreatedAt: now}
+	if !u.Active() {
+		return d, pam.Errorf(pam.EFORBIDDEN, "Your account is disabled.")
+	}
+	err := s.db.Tx(ctx, func(tx *store.Store) error {
+		var delegate pam.User
+		if email, err := pam.NormalizeEmail(delegateEmail); err != nil {
+			return pam.FieldError("delegate", "Enter the email address of the person who decides for you.")
+		} else if delegate, _, err = tx.UserByEmail(ctx, email); err != nil {
+			if pam.ErrorCode(err) == pam.ENOTFOUND {
+				return pam.FieldError("delegate", "Nobody with that email address uses Elevate.")
+			}
+			return err
+		}
+		d.DelegateID, d.DelegateName, d.DelegateEmail = delegate.ID, delegate.Name, delegate.Email
+		if err := d.Validate(delegate, now); err != nil {
+			return err
+		}
+		if err := tx.CreateDelegation(ctx, d, u.ID, now); err != nil {
+			return err
+		}
+		return s.recordDelegation(ctx, tx, a, audit.DelegationCreated, d)
+	})
+	if err != nil {
+		return d, fmt.Errorf("delegate: %w", err)
+	}
+	return d, nil
+}
+
+// EndDelegation ends a delegation in force or scheduled now: its approver's own, or any, for an
+// enabled admin (then the actor). Audited in the same transaction; ENOTFOUND for anyone else.
+func (s *Service) EndDelegation(ctx context.Context, a audit.Actor, u pam.User, id string) (pam.Delegation, error) {
+	var d pam.Delegation
+	err := s.db.Tx(ctx, func(tx *store.Store) error {
+		var err error
+		if d, err = tx.DelegationByID(ctx, id); err != nil {
+			return err
+		}
+		if !u.Active() || (d.PrincipalID != u.ID && !u.Admin) {
+			return pam.Errorf(pam.ENOTFOUND, "Delegation not found.")
+		}
+		if d, err = tx.EndDelegation(ctx, id, u.ID, s.now()); err != nil {
+			return err
+		}
+		return s.recordDelegation(ctx, tx, a, audit.DelegationEnded, d)
+	})
+	if err != nil {
+		return d, fmt.Errorf("end delegation %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// MyDelegations returns, in one read, u's own delegation in force or scheduled (nil when
+// none) and those others gave u (at most DelegationsShown), soonest end first.
+func (s *Service) MyDelegations(ctx context.Context, u pam.User) (*pam.Delegation, []pam.Delegation, error) {
+	ds, err := s.db.DelegationsOf(ctx, u.ID, s.now(), DelegationsShown+1)
+	if err != nil {
+		return nil, nil, err
+	}
+	var mine *pam.Delegation
+	var toMe []pam.Delegation
+	for i := range ds {
+		if ds[i].PrincipalID == u.ID {
+			mine = &ds[i]
+		} else {
+			toMe = append(toMe, ds[i])
+		}
+	}
+	return mine, toMe, nil
+}
+
+// OpenDelegations lists every delegation in force or scheduled, soonest end first, after the
+// cursor; admins only (others get EFORBIDDEN).
+func (s *Service) OpenDelegations(ctx context.Context, u pam.User, after *pam.Cursor) ([]pam.Delegation, error) {
+	if !u.Admin || !u.Active() {
+		return nil, pam.Errorf(pam.EFORBIDDEN, "Only administrators see every delegation.")
+	}
+	return s.db.OpenDelegations(ctx, "", s.now(), after, DelegationsShown)
+}
+
+// Now is the service's clock, for pages that show delegations relative to it.
+func (s *Service) Now() time.Time { return s.now() }
