@@ -368,9 +368,7 @@ func (s *Service) Review(ctx context.Context, a audit.Actor, u pam.User, request
 			return err
 		}
 		// Approvals count by the rules as they are now (see markLapsed).
-		if err := markLapsed(ctx, tx, &r); err != nil {
-			return err
-		}
+		markLapsed(&r)
 		before := r.Status
 		if err := r.ReviewFor(u.ID, forWhom.ID, (member || forWhom.ID != "") && u.Active(), decision, comment, now); err != nil {
 			return err

@@ -20,30 +20,15 @@ import (
 // through its reach batch by batch, in its own transaction.
 const reachBatch = 200
 
-// markLapsed marks the reviews of r whose reviewer (or, for a delegate's review, the approver
-// it was made for) is no longer an approver of it (an enabled
-// member of its approver group as it is now, or of its escalation group once it was escalated): their approvals no longer count (pam.Review.Lapsed).
-// Who may decide is worked out here alone, when a request is reviewed or shown.
-func markLapsed(ctx context.Context, db *store.Store, r *pam.Request) error {
-	if len(r.Reviews) == 0 {
-		return nil
-	}
-	ids := make([]pam.UserID, len(r.Reviews))
-	for i, v := range r.Reviews {
-		ids[i] = v.Principal()
-	}
-	groups := []string{r.ApproverGroupID}
-	if r.Escalated() {
-		groups = append(groups, r.EscalationGroupID)
-	}
-	still, err := db.ActiveMembersAmong(ctx, groups, ids)
-	if err != nil {
-		return fmt.Errorf("approvers of request %s: %w", r.ID, err)
-	}
+// markLapsed marks the reviews of r whose reviewer (or, for a delegate's review, the approver it
+// was made for) is no longer an approver of it, as read with the request (pam.Review.
+// StillApprover: an enabled member of its approver group as it is now, or of its escalation
+// group once it was escalated): their approvals no longer count (pam.Review.Lapsed). Who may
+// decide is worked out here alone, when a request is reviewed or shown.
+func markLapsed(r *pam.Request) {
 	for i := range r.Reviews {
-		r.Reviews[i].Lapsed = !still[r.Reviews[i].Principal()]
+		r.Reviews[i].Lapsed = !r.Reviews[i].StillApprover
 	}
-	return nil
 }
 
 // effectiveGroup is who decides under p: its own approver group, else the organisation's default.

@@ -300,10 +300,10 @@ func (s *Service) ruleChanges(ctx context.Context, v *View) error {
 	// the rules as they are; a decided one keeps the count that decided it.
 	switch v.StatusAt(now) {
 	case pam.StatusPending:
-		return markLapsed(ctx, s.db, &v.Request)
+		markLapsed(&v.Request)
 	case pam.StatusCancelled, pam.StatusTimedOut, pam.StatusWithdrawn:
 		if len(v.RuleChanges) > 0 {
-			return markLapsed(ctx, s.db, &v.Request)
+			markLapsed(&v.Request)
 		}
 	}
 	return nil

@@ -105,6 +105,10 @@ type Review struct {
 	Decision       string
 	Comment        string
 	At             time.Time
+	// StillApprover says whether the reviewer (or the approver a delegate acted for) was an
+	// approver of the request when it was read: an enabled member of its approver group, or of
+	// its escalation group once escalated. Read with the request, never stored.
+	StillApprover bool
 	// Lapsed marks a review whose reviewer is no longer an approver of the request (its
 	// approver group changed, or they left it): their approval no longer counts toward the
 	// quorum. It is worked out when the request is next reviewed, never stored.

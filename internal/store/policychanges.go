@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/pam"
@@ -138,27 +137,6 @@ func (s *Store) OpenNotEligible(ctx context.Context, policyID, groupID string, n
 		map[string]any{"policy": policyID, "group": groupID, "now": now.UTC()}).
 		Order("created_at, id").Limit(limit).Pluck("id", &ids).Error
 	return ids, err
-}
-
-// ActiveMembersAmong returns which of users are enabled members of any of groupIDs, in one
-// statement.
-func (s *Store) ActiveMembersAmong(ctx context.Context, groupIDs []string, users []pam.UserID) (map[pam.UserID]bool, error) {
-	out := map[pam.UserID]bool{}
-	groupIDs = slices.DeleteFunc(slices.Clone(groupIDs), func(g string) bool { return g == "" })
-	if len(groupIDs) == 0 || len(users) == 0 {
-		return out, nil
-	}
-	ids := make([]string, len(users))
-	for i, u := range users {
-		ids[i] = string(u)
-	}
-	var found []string
-	err := s.conn(ctx).Table("group_members gm").Joins("JOIN users u ON u.id = gm.user_id AND u.disabled_at IS NULL").
-		Where("gm.group_id IN ? AND gm.user_id IN ?", groupIDs, ids).Pluck("gm.user_id", &found).Error
-	for _, id := range found {
-		out[pam.UserID(id)] = true
-	}
-	return out, err
 }
 
 // OutOfReach returns ids of requests still open at now that a change of their policy or of

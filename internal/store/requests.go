@@ -137,6 +137,7 @@ type requestPeopleRow struct {
 // review with its reviewer's name when the request has any (else the review columns are NULL).
 type reviewsRow struct {
 	Member        bool
+	StillApprover bool
 	ReviewerID    *string
 	PrincipalID   *string
 	PrincipalName *string
@@ -169,19 +170,29 @@ func (s *Store) loadRequest(ctx context.Context, id string, lock bool, viewer pa
 	r := requestToDomain(row.RequestRow)
 	r.RequesterName, r.RequesterEmail = row.RequesterName, row.RequesterEmail
 	var reviews []reviewsRow
-	err := s.conn(ctx).Raw(`SELECT m.member, v.reviewer_id, v.decision, v.comment, v.at, vu.name, v.principal_id, pu.name AS principal_name
+	// still_approver: whether the reviewer (or the approver a delegate acted for) is an enabled
+	// member of the approver group now, or of the escalation group once escalated.
+	egroup := ""
+	if r.Escalated() {
+		egroup = r.EscalationGroupID
+	}
+	err := s.conn(ctx).Raw(`SELECT m.member, v.reviewer_id, v.decision, v.comment, v.at, vu.name, v.principal_id, pu.name AS principal_name,
+			CASE WHEN v.reviewer_id IS NULL THEN false ELSE EXISTS (SELECT 1 FROM group_members lg
+				JOIN users lu ON lu.id = lg.user_id AND lu.disabled_at IS NULL
+				WHERE lg.group_id IN (@group, @egroup) AND lg.user_id = COALESCE(NULLIF(v.principal_id, ''), v.reviewer_id)) END AS still_approver
 		FROM (SELECT `+activeMember("@group", "@viewer")+` OR `+escalationMember("@id", "@viewer")+` AS member) m
 		LEFT JOIN reviews v ON v.request_id = @id
 		LEFT JOIN users vu ON vu.id = v.reviewer_id
 		LEFT JOIN users pu ON pu.id = v.principal_id AND v.principal_id <> v.reviewer_id
-		ORDER BY v.at`, map[string]any{"id": id, "group": deref(row.ApproverGroupID), "viewer": string(viewer)}).Find(&reviews).Error
+		ORDER BY v.at`, map[string]any{"id": id, "group": deref(row.ApproverGroupID), "egroup": egroup, "viewer": string(viewer)}).Find(&reviews).Error
 	member := false
 	for _, v := range reviews {
 		member = member || v.Member
 		if v.ReviewerID == nil {
 			continue
 		}
-		rv := pam.Review{ReviewerID: pam.UserID(*v.ReviewerID), Decision: deref(v.Decision), Comment: deref(v.Comment), At: v.At.UTC()}
+		rv := pam.Review{ReviewerID: pam.UserID(*v.ReviewerID), Decision: deref(v.Decision), Comment: deref(v.Comment), At: v.At.UTC(),
+			StillApprover: v.StillApprover}
 		if v.Name != nil {
 			rv.ReviewerName = *v.Name
 		}
