@@ -29,6 +29,7 @@ import (
 	"github.com/elevate-pam/elevate/internal/jobs"
 	"github.com/elevate-pam/elevate/internal/mail"
 	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/elevate-pam/elevate/internal/webhook"
 	"github.com/elevate-pam/elevate/web"
 )
 
@@ -250,7 +251,9 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	// Mail: queued by the services inside their transactions, delivered by the worker below.
 	outbox := mail.NewOutbox(db, e.cfg, func() time.Time { return time.Now().UTC() })
 	adminSvc.SetMailer(outbox)
-	accessSvc := access.New(db, func() time.Time { return time.Now().UTC() }, outbox)
+	// Webhooks: queued by the same changes as mail, in the same transaction.
+	hooks := webhook.New(db, secret, e.cfg.BaseURL.String(), func() time.Time { return time.Now().UTC() })
+	accessSvc := access.New(db, func() time.Time { return time.Now().UTC() }, access.Notifiers(outbox, hooks))
 	if withDemo {
 		if err := e.loadDemo(ctx, db, adminSvc); err != nil {
 			return err
@@ -290,7 +293,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
-	jobsDone := e.startJobs(bg, db, accessSvc, outbox, now)
+	jobsDone := e.startJobs(bg, db, accessSvc, outbox, hooks, now)
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -358,9 +361,9 @@ func (e *env) sso(authSvc *auth.Service, secret []byte) *auth.SSO {
 }
 
 // startJobs runs the periodic work until ctx ends: the request sweep (every
-// ELEVATE_SWEEP_INTERVAL), the session and rate-limit sweeps, and mail (expiry notices and
-// delivery). The returned channel closes once every job has stopped.
-func (e *env) startJobs(ctx context.Context, db *store.Store, acc *access.Service, outbox *mail.Outbox, now func() time.Time) <-chan struct{} {
+// ELEVATE_SWEEP_INTERVAL), the session and rate-limit sweeps, mail (expiry notices and
+// delivery) and webhook delivery. The returned channel closes once every job has stopped.
+func (e *env) startJobs(ctx context.Context, db *store.Store, acc *access.Service, outbox *mail.Outbox, hooks *webhook.Service, now func() time.Time) <-chan struct{} {
 	worker := mail.NewWorker(db, e.mailSender(), now, e.log)
 	wait := jobs.Start(ctx, e.log, jobs.RealTicker,
 		jobs.SweepRequests(acc, e.cfg.SweepInterval, e.log),
@@ -368,6 +371,7 @@ func (e *env) startJobs(ctx context.Context, db *store.Store, acc *access.Servic
 		jobs.SweepRateLimits(db, jobs.SessionSweepEvery, now),
 		jobs.SealAudit(db, jobs.SealEvery, e.log),
 		jobs.Mail(outbox, worker, jobs.MailEvery),
+		jobs.Webhooks(webhook.NewWorker(hooks, now, e.log), jobs.WebhookEvery),
 	)
 	done := make(chan struct{})
 	go func() { wait(); close(done) }()

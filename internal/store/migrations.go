@@ -65,6 +65,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		{ID: "0012_requests_waiting_idx", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0012) }},
 		{ID: "0013_dashboard_daily_stats", Migrate: func(tx *gorm.DB) error { return m0013(tx, s.dialect) }},
 		{ID: "0014_inbox_filters", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0014) }},
+		{ID: "0019_webhooks", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0019) }},
 	}
 }
 
