@@ -136,14 +136,6 @@ func (s *Store) CountWebhooks(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-// WebhooksFor lists the ids of enabled endpoints subscribed to event type t.
-func (s *Store) WebhooksFor(ctx context.Context, t string) ([]string, error) {
-	var ids []string
-	err := s.conn(ctx).Model(&webhookRow{}).Where("enabled = ? AND events LIKE ?", true, "%,"+t+",%").
-		Order("id").Limit(MaxWebhooks).Pluck("id", &ids).Error
-	return ids, err
-}
-
 // webhookDeliveryRow is a row of webhook_deliveries.
 type webhookDeliveryRow struct {
 	ID            string
@@ -176,19 +168,37 @@ func deliveryToDomain(r webhookDeliveryRow) pam.WebhookDelivery {
 		CreatedAt: r.CreatedAt.UTC(), SentAt: utcPtr(r.SentAt)}
 }
 
-// EnqueueWebhooks writes deliveries, due at once, in one statement. Call it inside the
-// transaction of the change they report, so both commit or neither does.
-func (s *Store) EnqueueWebhooks(ctx context.Context, ds []pam.WebhookDelivery) error {
-	if len(ds) == 0 {
-		return nil
+// WebhookEvent is one event to queue for every endpoint that wants it, with its body in each
+// format.
+type WebhookEvent struct {
+	EventID   string
+	Type      string
+	RequestID string
+	At        time.Time
+	Bodies    map[string]string // by format; the generic body for any format not listed
+}
+
+// enqueueWebhookEvent inserts a delivery per enabled endpoint subscribed to the event's type;
+// {id} is the dialect's random id.
+const enqueueWebhookEvent = `INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, request_id, body, state,
+	attempts, last_status, next_attempt_at, lease_owner, last_error, created_at, updated_at)
+	SELECT {id}, id, ?, ?, ?, CASE format WHEN ? THEN ? WHEN ? THEN ? ELSE ? END, ?, 0, 0, ?, '', '', ?, ?
+	FROM webhooks WHERE enabled = ? AND events LIKE ?`
+
+// EnqueueWebhookEvent queues e for each enabled endpoint subscribed to its type, in one
+// statement whatever their number (none costs the same single statement), and returns how many
+// deliveries it queued. Call it inside the transaction of the change e reports, so both commit
+// or neither does.
+func (s *Store) EnqueueWebhookEvent(ctx context.Context, e WebhookEvent) (int64, error) {
+	id := "lower(hex(randomblob(16)))"
+	if s.dialect == Postgres {
+		id = "gen_random_uuid()::text"
 	}
-	rows := make([]webhookDeliveryRow, len(ds))
-	for i, d := range ds {
-		at := d.CreatedAt.UTC()
-		rows[i] = webhookDeliveryRow{ID: d.ID, WebhookID: d.WebhookID, EventID: d.EventID, EventType: d.EventType,
-			RequestID: d.RequestID, Body: d.Body, State: pam.MailQueued, NextAttemptAt: at, CreatedAt: at, UpdatedAt: at}
-	}
-	return s.conn(ctx).Omit("WebhookName").Create(&rows).Error
+	at := e.At.UTC()
+	res := s.conn(ctx).Exec(strings.Replace(enqueueWebhookEvent, "{id}", id, 1),
+		e.EventID, e.Type, e.RequestID, pam.WebhookSlack, e.Bodies[pam.WebhookSlack], pam.WebhookTeams, e.Bodies[pam.WebhookTeams],
+		e.Bodies[pam.WebhookGeneric], pam.MailQueued, at, at, at, true, "%,"+e.Type+",%")
+	return res.RowsAffected, res.Error
 }
 
 // ClaimWebhooks leases up to limit due deliveries to owner until now+lease, oldest due first,
