@@ -266,7 +266,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	now := func() time.Time { return time.Now().UTC() }
 	mfa := authSvc.NewMFA(secret, "Elevate")
 	srv := web.New(web.Deps{Config: e.cfg, Auth: authSvc, Admin: adminSvc, Access: accessSvc, Ping: db.Ping, Logger: e.log, Secret: secret, Audit: db, Stats: db,
-		IsApprover: db.IsApprover, Outbox: outbox, Catalog: db, Directory: db, Policies: db,
+		IsApprover: db.IsApprover, Outbox: outbox, Webhooks: hooks, Catalog: db, Directory: db, Policies: db,
 		Now: now, MFA: mfa, MFARequired: mfa.EnrolmentRequired, Limiter: authSvc.NewLimiter(), SSO: e.sso(authSvc, secret),
 		DBCounts: func() (uint64, uint64) { c := db.Counts(); return c.Statements, c.RoundTrips }})
 	hs := &http.Server{

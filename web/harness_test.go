@@ -24,6 +24,7 @@ import (
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/internal/testenv"
+	"github.com/elevate-pam/elevate/internal/webhook"
 	"github.com/elevate-pam/elevate/web"
 )
 
@@ -72,7 +73,7 @@ func newApp(t *testing.T, dialect string, opts ...appOption) *app {
 		Config: cfg, Auth: svc, Admin: adm, Access: access.New(db, clock.Now, nil), Ping: db.Ping, Now: clock.Now, Secret: secret,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Audit: db, Stats: db, IsApprover: db.IsApprover,
 		MFA: mfa, MFARequired: mfa.EnrolmentRequired, Limiter: limiter, SSO: sso, Outbox: mail.NewOutbox(db, cfg, clock.Now),
-		Catalog: db, Directory: db, Policies: db,
+		Webhooks: webhook.New(db, secret, cfg.BaseURL.String(), clock.Now), Catalog: db, Directory: db, Policies: db,
 		DBCounts: func() (uint64, uint64) { c := db.Counts(); return c.Statements, c.RoundTrips },
 	})
 	hs := httptest.NewUnstartedServer(srv.Handler())
