@@ -1,7 +1,9 @@
 package web
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -109,7 +111,8 @@ func (s *Server) deliveryRow(c echo.Context, d pam.WebhookDelivery) adminview.De
 	loc, now := viewerZone(c), s.now()
 	r := adminview.DeliveryRow{ID: d.ID, Href: "/admin/webhooks/deliveries/" + url.PathEscape(d.ID), Endpoint: d.WebhookName,
 		EventType: d.EventType, State: mailBadge(d.State), StateLabel: mailStateLabels[d.State], Attempts: strconv.Itoa(d.Attempts),
-		LastError: d.LastError, Queued: timeVM(d.CreatedAt, now, loc)}
+		AttemptsText: plural(d.Attempts, "attempt"),
+		LastError:    d.LastError, Queued: timeVM(d.CreatedAt, now, loc)}
 	if d.LastStatus != 0 {
 		r.LastStatus = "HTTP " + strconv.Itoa(d.LastStatus)
 	}
@@ -134,9 +137,15 @@ func (s *Server) showDelivery(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// The body as sent is compact; shown indented, so an admin can read it.
+	body := d.Body
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, []byte(d.Body), "", "  ") == nil {
+		body = pretty.String()
+	}
 	return render(c, http.StatusOK, adminview.Delivery(adminview.DeliveryVM{Meta: s.meta(c, "Delivery: "+d.EventType),
 		Header: components.HeaderVM{Title: d.EventType + " to " + d.WebhookName, BackLabel: "Webhooks", BackHref: "/admin/webhooks"},
-		Row:    s.deliveryRow(c, d), Event: d.EventID, Body: d.Body}))
+		Row:    s.deliveryRow(c, d), Event: d.EventID, Body: body}))
 }
 
 func (s *Server) resendDelivery(c echo.Context) error {
@@ -163,7 +172,7 @@ func (s *Server) webhookForm(c echo.Context, in webhook.Input, pe *pam.Error) ad
 			{Name: "name", Label: "Name", Type: "text", Value: in.Name, Required: true, MaxLength: 100, Placeholder: "#access-requests",
 				Help: "The channel or system that receives these events."},
 			{Name: "url", Label: "URL", Type: "url", Value: in.URL, Required: true, MaxLength: 2000, Placeholder: "https://hooks.slack.com/services/…",
-				Help: "The incoming-webhook URL the receiver gave you. https only, with no user name or password in it. It is stored encrypted."},
+				Help: "The incoming-webhook URL the receiver gave you: https (http only for an internal receiver), with no user name or password in it. It is stored encrypted."},
 			{Name: "format", Label: "Format", Type: "select", Value: in.Format, Options: opts,
 				Help: "Generic JSON is signed with a secret shown once; Slack and Teams get a readable message with a link to the request."},
 		},
@@ -300,4 +309,12 @@ func (s *Server) deleteWebhook(c echo.Context) error {
 	}
 	h, err := s.webhooks.Delete(c.Request().Context(), actor(c), id)
 	return s.posted(c, err, outcome{Next: "/admin/webhooks", Done: "Endpoint " + h.Name + " deleted."})
+}
+
+// plural is "1 attempt", "2 attempts".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
 }

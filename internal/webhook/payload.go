@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -71,18 +72,28 @@ type generic struct {
 	Link    string         `json:"link"`
 }
 
-// Body renders e in format f.
+// Body renders e in format f, as compact JSON (with <, > and & as they are: Slack's links
+// read better so, and every receiver decodes either).
 func Body(f string, e Event) ([]byte, error) {
+	var v any
 	switch f {
 	case pam.WebhookGeneric:
-		return json.Marshal(generic{ID: e.ID, Type: e.Type.Type, Time: e.At.UTC(), Actor: e.Actor, Request: e.Request,
-			Summary: e.Summary, Data: e.Data, Link: e.Link})
+		v = generic{ID: e.ID, Type: e.Type.Type, Time: e.At.UTC(), Actor: e.Actor, Request: e.Request,
+			Summary: e.Summary, Data: e.Data, Link: e.Link}
 	case pam.WebhookSlack:
-		return json.Marshal(slack(e))
+		v = slack(e)
 	case pam.WebhookTeams:
-		return json.Marshal(teams(e))
+		v = teams(e)
+	default:
+		return nil, fmt.Errorf("webhook format %q", f)
 	}
-	return nil, fmt.Errorf("webhook format %q", f)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // headline is the message's first line: who and what.
