@@ -13,7 +13,9 @@ type EventType struct {
 
 // Events maps audit actions to webhook event types: the one table to extend when a new action
 // should reach webhooks (escalation, emergency access and review campaigns add theirs here).
-// Actions not listed here reach no endpoint.
+// Actions not listed here reach no endpoint. A request change reaches endpoints through
+// Service.RequestChanged (an access.Notifier); any other change builds an Event with
+// EventOf(action) and calls Service.Enqueue in its transaction.
 var Events = []EventType{
 	{Action: audit.RequestCreated, Type: "request.created", Label: "Request created", Title: "asks for access"},
 	{Action: audit.RequestApproved, Type: "request.approved", Label: "Request approved", Title: "was granted access"},
@@ -23,8 +25,8 @@ var Events = []EventType{
 	{Action: audit.RequestTimedOut, Type: "request.timed_out", Label: "Request timed out", Title: "asked for access, but nobody decided in time"},
 }
 
-// eventOf returns the event type an action causes, if any.
-func eventOf(a audit.Action) (EventType, bool) {
+// EventOf returns the event type an action causes, if any.
+func EventOf(a audit.Action) (EventType, bool) {
 	for _, e := range Events {
 		if e.Action == a {
 			return e, true

@@ -342,7 +342,7 @@ func (s *Service) Resend(ctx context.Context, a audit.Actor, id string) (pam.Web
 // RequestChanged queues a delivery of c to each enabled endpoint that wants it, inside the
 // change's transaction tx. Changes that are no webhook event queue nothing.
 func (s *Service) RequestChanged(ctx context.Context, tx *store.Store, c access.Change) error {
-	t, ok := eventOf(c.Action)
+	t, ok := EventOf(c.Action)
 	if !ok {
 		return nil
 	}

@@ -550,3 +550,28 @@ func TestAddressCheckedWhenDelivering(t *testing.T) {
 		}
 	})
 }
+
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect)
+		target := newReceiver(t, http.StatusOK)
+		redirect := httptest.NewServer(http.RedirectHandler(target.srv.URL, http.StatusTemporaryRedirect))
+		t.Cleanup(redirect.Close)
+		gone := newReceiver(t, http.StatusGone)
+		w.endpoint("Moved", pam.WebhookTeams, redirect.URL, "request.created")
+		w.endpoint("Gone", pam.WebhookSlack, gone.srv.URL, "request.created")
+		w.submit()
+		w.deliver()
+		for _, d := range w.deliveries() {
+			if d.State != pam.MailFailed || d.Attempts != 1 {
+				t.Fatalf("%s: %+v", d.WebhookName, d)
+			}
+			if d.WebhookName == "Moved" && (d.LastStatus != 307 || !strings.Contains(d.LastError, "redirects are not followed")) {
+				t.Fatalf("redirect: %+v", d)
+			}
+		}
+		if len(target.got()) != 0 || len(gone.got()) != 1 {
+			t.Fatalf("redirect followed (%d) or 410 retried (%d)", len(target.got()), len(gone.got()))
+		}
+	})
+}
