@@ -106,6 +106,12 @@ func TestWebhooksPages(t *testing.T) {
 			t.Fatal("resent delivery not queued or not audited")
 		}
 
+		// The audit trail names the endpoint and links to it.
+		au := c.get("/audit?action=webhook.created")
+		if !strings.Contains(au.body, "Ops receiver") || !strings.Contains(au.body, "/admin/webhooks/") {
+			t.Fatalf("audit page does not name the endpoint: %d", au.StatusCode)
+		}
+
 		// Turning off, then deleting (which needs the box ticked).
 		base := strings.TrimSuffix(href(c.get("/admin/webhooks"), "name"), "/")
 		c.get(base)
