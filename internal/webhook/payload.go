@@ -99,6 +99,9 @@ func Body(f string, e Event) ([]byte, error) {
 // headline is the message's first line: who and what.
 func headline(e Event) string {
 	if e.Request == nil {
+		if e.Summary == "" {
+			return e.Type.Label
+		}
 		return e.Summary
 	}
 	r := e.Request
