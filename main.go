@@ -29,6 +29,7 @@ import (
 	"github.com/elevate-pam/elevate/internal/jobs"
 	"github.com/elevate-pam/elevate/internal/mail"
 	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/elevate-pam/elevate/internal/webhook"
 	"github.com/elevate-pam/elevate/web"
 )
 
@@ -251,7 +252,9 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	outbox := mail.NewOutbox(db, e.cfg, func() time.Time { return time.Now().UTC() })
 	adminSvc.SetMailer(outbox)
 	adminSvc.SetReviewMailer(outbox)
-	accessSvc := access.New(db, func() time.Time { return time.Now().UTC() }, outbox)
+	// Webhooks: queued by the same changes as mail, in the same transaction.
+	hooks := webhook.New(db, secret, e.cfg.BaseURL.String(), func() time.Time { return time.Now().UTC() })
+	accessSvc := access.New(db, func() time.Time { return time.Now().UTC() }, access.Notifiers(outbox, hooks))
 	// Policy, group, user and settings changes reach the requests under them.
 	adminSvc.SetRequestRules(accessSvc)
 	if withDemo {
@@ -266,7 +269,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	now := func() time.Time { return time.Now().UTC() }
 	mfa := authSvc.NewMFA(secret, "Elevate")
 	srv := web.New(web.Deps{Config: e.cfg, Auth: authSvc, Admin: adminSvc, Access: accessSvc, Ping: db.Ping, Logger: e.log, Secret: secret, Audit: db, Stats: db,
-		IsApprover: db.IsApprover, Outbox: outbox, Catalog: db, Directory: db, Policies: db,
+		IsApprover: db.IsApprover, Outbox: outbox, Webhooks: hooks, Catalog: db, Directory: db, Policies: db,
 		Now: now, MFA: mfa, MFARequired: mfa.EnrolmentRequired, Limiter: authSvc.NewLimiter(), SSO: e.sso(authSvc, secret),
 		DBCounts: func() (uint64, uint64) { c := db.Counts(); return c.Statements, c.RoundTrips }})
 	hs := &http.Server{
@@ -293,7 +296,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
-	jobsDone := e.startJobs(bg, db, accessSvc, adminSvc, outbox, now)
+	jobsDone := e.startJobs(bg, db, accessSvc, adminSvc, outbox, hooks, now)
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -361,9 +364,9 @@ func (e *env) sso(authSvc *auth.Service, secret []byte) *auth.SSO {
 }
 
 // startJobs runs the periodic work until ctx ends: the request and access review sweeps (every
-// ELEVATE_SWEEP_INTERVAL), the session and rate-limit sweeps, and mail (expiry notices and
-// delivery). The returned channel closes once every job has stopped.
-func (e *env) startJobs(ctx context.Context, db *store.Store, acc *access.Service, adm *admin.Service, outbox *mail.Outbox, now func() time.Time) <-chan struct{} {
+// ELEVATE_SWEEP_INTERVAL), the session and rate-limit sweeps, mail (expiry notices and
+// delivery) and webhook delivery. The returned channel closes once every job has stopped.
+func (e *env) startJobs(ctx context.Context, db *store.Store, acc *access.Service, adm *admin.Service, outbox *mail.Outbox, hooks *webhook.Service, now func() time.Time) <-chan struct{} {
 	worker := mail.NewWorker(db, e.mailSender(), now, e.log)
 	wait := jobs.Start(ctx, e.log, jobs.RealTicker,
 		jobs.SweepRequests(acc, e.cfg.SweepInterval, e.log),
@@ -372,6 +375,7 @@ func (e *env) startJobs(ctx context.Context, db *store.Store, acc *access.Servic
 		jobs.SweepRateLimits(db, jobs.SessionSweepEvery, now),
 		jobs.SealAudit(db, jobs.SealEvery, e.log),
 		jobs.Mail(outbox, worker, jobs.MailEvery),
+		jobs.Webhooks(webhook.NewWorker(hooks, now, e.log), jobs.WebhookEvery),
 	)
 	done := make(chan struct{})
 	go func() { wait(); close(done) }()

@@ -164,6 +164,10 @@ func objectURL(ref audit.Ref, u pam.User) string {
 		return "/admin/roles/" + id
 	case "role_group":
 		return "/admin/role-groups/" + id
+	case "webhook":
+		return "/admin/webhooks/" + id
+	case "webhook_delivery":
+		return "/admin/webhooks/deliveries/" + id
 	}
 	return ""
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/internal/testenv"
+	"github.com/elevate-pam/elevate/internal/webhook"
 	"github.com/elevate-pam/elevate/web"
 )
 
@@ -92,7 +93,7 @@ func newAppWith(t *testing.T, dialect string, mailing bool, opts ...appOption) *
 		Config: cfg, Auth: svc, Admin: adm, Access: acc, Ping: db.Ping, Now: clock.Now, Secret: secret,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Audit: db, Stats: db, IsApprover: db.IsApprover,
 		MFA: mfa, MFARequired: mfa.EnrolmentRequired, Limiter: limiter, SSO: sso, Outbox: outbox,
-		Catalog: db, Directory: db, Policies: db,
+		Webhooks: webhook.New(db, secret, cfg.BaseURL.String(), clock.Now), Catalog: db, Directory: db, Policies: db,
 		DBCounts: func() (uint64, uint64) { c := db.Counts(); return c.Statements, c.RoundTrips },
 	})
 	hs := httptest.NewUnstartedServer(srv.Handler())

@@ -235,7 +235,7 @@ func (s *Server) decideReviewBulk(c echo.Context) error {
 		return s.page(c, http.StatusUnprocessableEntity)(s.reviewPage(c, u, after, "Tick the memberships to decide first."))
 	}
 	done, err := s.admin.DecideItems(c.Request().Context(), actor(c), id, ids, d, c.FormValue("comment"))
-	msg := fmt.Sprintf("%s: %d %s decided.", decisionWords(d), len(done), plural(len(done), "membership", "memberships"))
+	msg := fmt.Sprintf("%s: %s decided.", decisionWords(d), pam.Count(len(done), "membership", "memberships"))
 	if err != nil {
 		if pe, ok := fixable(err); ok {
 			s.setFlash(c, "error", msg+" "+pe.Message)
@@ -245,13 +245,6 @@ func (s *Server) decideReviewBulk(c echo.Context) error {
 	}
 	s.setFlash(c, "success", msg)
 	return redirect(c, back)
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // ---- administrators

@@ -131,6 +131,17 @@ func (s *Server) routes() {
 	e.GET("/admin/outbox", s.showOutbox, adm...)
 	e.GET("/admin/outbox/:id", s.showMail, adm...)
 	e.POST("/admin/outbox/:id/retry", s.retryMail, adm...)
+	e.GET("/admin/webhooks", s.showWebhooks, adm...)
+	e.GET("/admin/webhooks/new", s.newWebhook, adm...)
+	e.POST("/admin/webhooks", s.createWebhook, adm...)
+	e.GET("/admin/webhooks/deliveries/:id", s.showDelivery, adm...)
+	e.POST("/admin/webhooks/deliveries/:id/resend", s.resendDelivery, adm...)
+	e.GET("/admin/webhooks/:id", s.showWebhook, adm...)
+	e.POST("/admin/webhooks/:id", s.updateWebhook, adm...)
+	e.POST("/admin/webhooks/:id/enable", s.setWebhookEnabled(true), adm...)
+	e.POST("/admin/webhooks/:id/disable", s.setWebhookEnabled(false), adm...)
+	e.POST("/admin/webhooks/:id/rotate-secret", s.rotateWebhookSecret, adm...)
+	e.POST("/admin/webhooks/:id/delete", s.deleteWebhook, adm...)
 
 	e.GET("/profile/tokens", s.showTokens, signedIn...)
 	// A token outlives its session: minting one needs what the riskiest call it can make needs.

@@ -50,6 +50,8 @@ type Deps struct {
 	IsApprover func(context.Context, pam.UserID) (bool, error)
 	// Outbox is the mail queue shown at /admin/outbox.
 	Outbox Outbox
+	// Webhooks is the outbound endpoints and their deliveries at /admin/webhooks.
+	Webhooks Webhooks
 	// Catalog, Directory and Policies are the read-only admin pages' data.
 	Catalog   Catalog
 	Directory Directory
@@ -70,7 +72,7 @@ func (d Deps) missing() []string {
 		{"Auth", d.Auth == nil}, {"Admin", d.Admin == nil}, {"Access", d.Access == nil}, {"Ping", d.Ping == nil},
 		{"Secret", len(d.Secret) == 0}, {"Audit", d.Audit == nil}, {"Stats", d.Stats == nil}, {"MFA", d.MFA == nil}, {"Limiter", d.Limiter == nil},
 		{"SSO (ELEVATE_OIDC_ISSUER is set)", d.SSO == nil && d.Config.OIDCIssuer != ""},
-		{"MFARequired", d.MFARequired == nil}, {"IsApprover", d.IsApprover == nil}, {"Outbox", d.Outbox == nil},
+		{"MFARequired", d.MFARequired == nil}, {"IsApprover", d.IsApprover == nil}, {"Outbox", d.Outbox == nil}, {"Webhooks", d.Webhooks == nil},
 		{"Catalog", d.Catalog == nil}, {"Directory", d.Directory == nil}, {"Policies", d.Policies == nil},
 	} {
 		if c.absent {
@@ -105,6 +107,7 @@ type Server struct {
 	mfaRequired func(context.Context) (bool, error)
 	isApprover  func(context.Context, pam.UserID) (bool, error)
 	outbox      Outbox
+	webhooks    Webhooks
 	catalog     Catalog
 	directory   Directory
 	policies    PolicyBook
@@ -129,7 +132,7 @@ func New(d Deps) *Server {
 	s := &Server{
 		cfg: d.Config, auth: d.Auth, admin: d.Admin, access: d.Access, ping: d.Ping, log: d.Logger, now: d.Now, flash: fc, audit: d.Audit, stats: d.Stats,
 		mfa: d.MFA, limiter: d.Limiter, sso: d.SSO, mfaRequired: d.MFARequired, isApprover: d.IsApprover,
-		outbox: d.Outbox, catalog: d.Catalog, directory: d.Directory, policies: d.Policies,
+		outbox: d.Outbox, webhooks: d.Webhooks, catalog: d.Catalog, directory: d.Directory, policies: d.Policies,
 		metrics: newMetrics(prometheus.NewRegistry(), d.DBCounts),
 	}
 	e := echo.New()

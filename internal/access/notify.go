@@ -124,10 +124,29 @@ func changeOf(ctx context.Context, tx *store.Store, aud store.Audience, r pam.Re
 	return c, nil
 }
 
-// notifyTx tells the notifier of a change, in the change's transaction tx. An expiry tells
-// nobody: its requester was warned shortly before the end (see mail.ExpiryNotice).
+// Notifiers is one Notifier telling each of ns in turn (mail, then webhooks), in the same
+// transaction; nil ones are skipped.
+func Notifiers(ns ...Notifier) Notifier { return notifiers(ns) }
+
+type notifiers []Notifier
+
+func (ns notifiers) RequestChanged(ctx context.Context, tx *store.Store, c Change) error {
+	for _, n := range ns {
+		if n == nil {
+			continue
+		}
+		if err := n.RequestChanged(ctx, tx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// notifyTx tells the notifier of a change, in the change's transaction tx. An expiry is told
+// too: mail sends nothing for it (its requester was warned shortly before the end, see
+// mail.ExpiryNotice), webhooks report it.
 func (s *Service) notifyTx(ctx context.Context, tx *store.Store, r pam.Request, action audit.Action, a audit.Actor) error {
-	if s.notify == nil || action == audit.RequestExpired {
+	if s.notify == nil {
 		return nil
 	}
 	aud, err := tx.Audience(ctx, audienceOfAt(r, s.now()))
@@ -144,7 +163,7 @@ func (s *Service) notifyTx(ctx context.Context, tx *store.Store, r pam.Request, 
 // notifyWith is notifyTx for a change whose audience (audienceOf(r)) was already read in its
 // transaction.
 func (s *Service) notifyWith(ctx context.Context, tx *store.Store, aud store.Audience, r pam.Request, action audit.Action, a audit.Actor) error {
-	if s.notify == nil || action == audit.RequestExpired {
+	if s.notify == nil {
 		return nil
 	}
 	c, err := changeOf(ctx, tx, aud, r, action, a)

@@ -123,6 +123,20 @@ var (
 	MailRetryRequested = newAction("mail.retry_requested")
 )
 
+// Outbound webhooks: endpoints and their deliveries.
+var (
+	WebhookCreated                = newAction("webhook.created")
+	WebhookUpdated                = newAction("webhook.updated")
+	WebhookDisabled               = newAction("webhook.disabled")
+	WebhookEnabled                = newAction("webhook.enabled")
+	WebhookSecretRotated          = newAction("webhook.secret_rotated")
+	WebhookDeleted                = newAction("webhook.deleted")
+	WebhookDeliverySent           = newAction("webhook_delivery.sent")
+	WebhookDeliveryFailed         = newAction("webhook_delivery.failed")
+	WebhookDeliveryRetryScheduled = newAction("webhook_delivery.retry_scheduled")
+	WebhookDeliveryRetryRequested = newAction("webhook_delivery.retry_requested")
+)
+
 // aliases are the names an action was stored under before it was renamed. Stored events are
 // never rewritten (that would break the chain), so a search for an action also finds them.
 var aliases = map[Action][]string{

@@ -133,3 +133,20 @@ func SweepReviews(s CampaignCloser, every time.Duration, log *slog.Logger) Job {
 		return err
 	}}
 }
+
+// WebhookDeliverer posts due webhook deliveries; *webhook.Worker is one.
+type WebhookDeliverer interface {
+	DeliverDue(ctx context.Context) (int, error)
+}
+
+// WebhookEvery is how often webhook deliveries are looked for.
+const WebhookEvery = 2 * time.Second
+
+// Webhooks delivers due webhook deliveries. It runs apart from mail, so a slow receiver delays
+// neither mail nor anything else.
+func Webhooks(d WebhookDeliverer, every time.Duration) Job {
+	return Job{Name: "webhook delivery", Every: every, Work: func(ctx context.Context) error {
+		_, err := d.DeliverDue(ctx)
+		return err
+	}}
+}

@@ -31,6 +31,9 @@ var nameSources = map[string]string{
 		UNION ALL SELECT id, name, 'API token' AS detail FROM api_tokens WHERE id IN @token`,
 	"mail":            `SELECT id, recipient AS name, subject AS detail FROM mail_outbox WHERE id IN @mail`,
 	"review_campaign": `SELECT id, name, 'access review' AS detail FROM review_campaigns WHERE id IN @review_campaign`,
+	"webhook":         `SELECT id, name, host AS detail FROM webhooks WHERE id IN @webhook`,
+	"webhook_delivery": `SELECT d.id AS id, w.name AS name, d.event_type AS detail FROM webhook_deliveries d
+		JOIN webhooks w ON w.id = d.webhook_id WHERE d.id IN @webhook_delivery`,
 }
 
 // AuditNames names what a page of events points at, in one statement for every type at once

@@ -66,10 +66,11 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		{ID: "0013_dashboard_daily_stats", Migrate: func(tx *gorm.DB) error { return m0013(tx, s.dialect) }},
 		{ID: "0014_inbox_filters", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0014) }},
 		{ID: "0015_reminders_escalation", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0015) }},
+		{ID: "0016_delegations", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0016) }},
 		{ID: "0017_emergency_access", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0017) }},
 		{ID: "0018_policy_changes", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0018) }},
+		{ID: "0019_webhooks", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0019) }},
 		{ID: "0020_access_reviews", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0020) }},
-		{ID: "0016_delegations", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0016) }},
 	}
 }
 

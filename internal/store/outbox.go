@@ -52,20 +52,37 @@ func (s *Store) EnqueueMail(ctx context.Context, m pam.OutboxMessage) error {
 	return s.EnqueueMails(ctx, []pam.OutboxMessage{m})
 }
 
-// claimPostgres takes due rows and writes the lease in one statement: rows another worker is
-// claiming at this moment are skipped (SKIP LOCKED), and a row changed since the statement
-// began is checked against the condition again once locked.
-const claimPostgres = `WITH due AS (
-	SELECT id FROM mail_outbox
+// claimPostgres takes due rows of an outbox table (mail_outbox, webhook_deliveries) and writes
+// the lease in one statement: rows another worker is claiming at this moment are skipped (SKIP
+// LOCKED), and a row changed since the statement began is checked against the condition again
+// once locked.
+func claimPostgres(table string) string {
+	return `WITH due AS (
+	SELECT id FROM ` + table + `
 	WHERE state IN (?, ?) AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
 	ORDER BY next_attempt_at, created_at, id LIMIT ? FOR UPDATE SKIP LOCKED)
-UPDATE mail_outbox m SET lease_owner = ?, lease_until = ? FROM due WHERE m.id = due.id RETURNING m.*`
+UPDATE ` + table + ` m SET lease_owner = ?, lease_until = ? FROM due WHERE m.id = due.id RETURNING m.*`
+}
 
 // claimSQLite is the same claim for SQLite, run in an immediate transaction.
-const claimSQLite = `UPDATE mail_outbox SET lease_owner = ?, lease_until = ? WHERE id IN (
-	SELECT id FROM mail_outbox
+func claimSQLite(table string) string {
+	return `UPDATE ` + table + ` SET lease_owner = ?, lease_until = ? WHERE id IN (
+	SELECT id FROM ` + table + `
 	WHERE state IN (?, ?) AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
 	ORDER BY next_attempt_at, created_at, id LIMIT ?) RETURNING *`
+}
+
+// claimOutbox leases up to limit due rows of an outbox table to owner until now+lease into
+// rows (see ClaimMail). Mail and webhook deliveries share it.
+func (s *Store) claimOutbox(ctx context.Context, table string, rows any, owner string, now time.Time, lease time.Duration, limit int) error {
+	until := now.Add(lease)
+	if s.dialect == Postgres {
+		return s.conn(ctx).Raw(claimPostgres(table), pam.MailQueued, pam.MailRetrying, now, now, limit, owner, until).Find(rows).Error
+	}
+	return s.Tx(ctx, func(tx *Store) error {
+		return tx.db.Raw(claimSQLite(table), owner, until, pam.MailQueued, pam.MailRetrying, now, now, limit).Find(rows).Error
+	})
+}
 
 // ClaimMail leases up to limit due messages to owner until now+lease and returns them, oldest
 // due first. A message is held by one claim at a time: on PostgreSQL one statement locks the
@@ -75,20 +92,9 @@ const claimSQLite = `UPDATE mail_outbox SET lease_owner = ?, lease_until = ? WHE
 // mid-send) makes the message due again.
 func (s *Store) ClaimMail(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]pam.OutboxMessage, error) {
 	now = now.UTC()
-	until := now.Add(lease)
 	var rows []outboxRow
-	if s.dialect == Postgres {
-		err := s.conn(ctx).Raw(claimPostgres, pam.MailQueued, pam.MailRetrying, now, now, limit, owner, until).Find(&rows).Error
-		if err != nil {
-			return nil, err
-		}
-	} else {
-		err := s.Tx(ctx, func(tx *Store) error {
-			return tx.db.Raw(claimSQLite, owner, until, pam.MailQueued, pam.MailRetrying, now, now, limit).Find(&rows).Error
-		})
-		if err != nil {
-			return nil, err
-		}
+	if err := s.claimOutbox(ctx, "mail_outbox", &rows, owner, now, lease, limit); err != nil {
+		return nil, err
 	}
 	slices.SortFunc(rows, func(a, b outboxRow) int {
 		return cmp.Or(a.NextAttemptAt.Compare(b.NextAttemptAt), a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
