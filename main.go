@@ -255,6 +255,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	// Webhooks: queued by the same changes as mail, in the same transaction.
 	hooks := webhook.New(db, secret, e.cfg.BaseURL.String(), func() time.Time { return time.Now().UTC() })
 	accessSvc := access.New(db, func() time.Time { return time.Now().UTC() }, access.Notifiers(outbox, hooks))
+	adminSvc.SetCampaignNotifier(hooks)
 	// Policy, group, user and settings changes reach the requests under them.
 	adminSvc.SetRequestRules(accessSvc)
 	if withDemo {

@@ -26,8 +26,9 @@ type Service struct {
 	mailer PasswordMailer
 	rules  RequestRules
 	// reviewMailer and providerManaged serve access reviews (reviews.go).
-	reviewMailer    ReviewMailer
-	providerManaged ProviderManaged
+	reviewMailer     ReviewMailer
+	providerManaged  ProviderManaged
+	campaignNotifier CampaignNotifier
 }
 
 // PasswordMailer queues a set-password link for a user inside the transaction that creates it.

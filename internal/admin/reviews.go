@@ -32,6 +32,23 @@ type ProviderManaged func(ctx context.Context, tx *store.Store, groupID string) 
 // SetReviewMailer makes a new campaign mail its reviewers.
 func (s *Service) SetReviewMailer(m ReviewMailer) { s.reviewMailer = m }
 
+// CampaignNotifier hears, inside the transaction, that a campaign started or closed (action
+// names which); the webhook service is one.
+type CampaignNotifier interface {
+	CampaignChanged(ctx context.Context, tx *store.Store, action audit.Action, actor audit.Actor, c pam.Campaign) error
+}
+
+// SetCampaignNotifier makes starting and closing a campaign tell n, in their transactions.
+func (s *Service) SetCampaignNotifier(n CampaignNotifier) { s.campaignNotifier = n }
+
+// notifyCampaign tells the campaign notifier, when there is one, of a change of c.
+func (s *Service) notifyCampaign(ctx context.Context, tx *store.Store, action audit.Action, a audit.Actor, c pam.Campaign) error {
+	if s.campaignNotifier == nil {
+		return nil
+	}
+	return s.campaignNotifier.CampaignChanged(ctx, tx, action, a, c)
+}
+
 // SetProviderManaged names the groups the identity provider manages; without it none is.
 func (s *Service) SetProviderManaged(f ProviderManaged) { s.providerManaged = f }
 
@@ -145,6 +162,9 @@ func (s *Service) StartCampaign(ctx context.Context, a audit.Actor, in pam.Campa
 		if err := record(ctx, tx, a, audit.ReviewCampaignStarted, "review_campaign", c.ID, map[string]any{
 			"name": c.Name, "scope": string(c.Scope), "policies": in.PolicyIDs, "reviewers": string(c.Reviewers),
 			"default": string(c.Default), "deadline": c.Deadline.Format(time.RFC3339), "items": c.Items, "groups": len(members)}); err != nil {
+			return err
+		}
+		if err := s.notifyCampaign(ctx, tx, audit.ReviewCampaignStarted, a, c); err != nil {
 			return err
 		}
 		return s.inviteReviewers(ctx, tx, c)
@@ -347,9 +367,12 @@ func (s *Service) CloseCampaign(ctx context.Context, a audit.Actor, id string) (
 			return err
 		}
 		c = done
-		return record(ctx, tx, a, audit.ReviewCampaignClosed, "review_campaign", id, map[string]any{
+		if err := record(ctx, tx, a, audit.ReviewCampaignClosed, "review_campaign", id, map[string]any{
 			"name": c.Name, "items": c.Items, "decided": c.Decided, "removed": c.Removed, "kept": kept,
-			"deadline_passed": !now.Before(c.Deadline)})
+			"deadline_passed": !now.Before(c.Deadline)}); err != nil {
+			return err
+		}
+		return s.notifyCampaign(ctx, tx, audit.ReviewCampaignClosed, a, c)
 	})
 	if err != nil {
 		return c, err

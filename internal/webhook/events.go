@@ -25,6 +25,8 @@ var Events = []EventType{
 	{Action: audit.RequestTimedOut, Type: "request.timed_out", Label: "Request timed out", Title: "asked for access, but nobody decided in time"},
 	{Action: audit.RequestEscalated, Type: "request.escalated", Label: "Request escalated", Title: "still waits for a decision; it was escalated"},
 	{Action: audit.RequestEmergencyGranted, Type: "request.emergency_granted", Label: "Emergency access taken", Title: "took emergency access"},
+	{Action: audit.ReviewCampaignStarted, Type: "review_campaign.started", Label: "Access review started", Title: "Access review started"},
+	{Action: audit.ReviewCampaignClosed, Type: "review_campaign.closed", Label: "Access review closed", Title: "Access review closed"},
 }
 
 // EventOf returns the event type an action causes, if any.

@@ -357,6 +357,28 @@ func (s *Service) RequestChanged(ctx context.Context, tx *store.Store, c access.
 // Link is the portal's address of path ("/admin/reviews/…"), for events' links.
 func (s *Service) Link(path string) string { return s.base + path }
 
+// CampaignChanged queues the start or close of an access review campaign (action says which)
+// for the endpoints subscribed to it, in the campaign change's transaction; it is the admin
+// service's CampaignNotifier. The payload names the campaign, its deadline and its counts, and
+// links to its report (sign-in required).
+func (s *Service) CampaignChanged(ctx context.Context, tx *store.Store, action audit.Action, actor audit.Actor, c pam.Campaign) error {
+	t, ok := EventOf(action)
+	if !ok {
+		return nil
+	}
+	data := map[string]any{"id": c.ID, "name": c.Name, "deadline": c.Deadline.UTC().Format(time.RFC3339),
+		"memberships": c.Items}
+	summary := fmt.Sprintf("Access review %s started by %s: %s to review by %s (UTC).", c.Name, actor.Name,
+		pam.Count(c.Items, "membership", "memberships"), c.Deadline.UTC().Format("2006-01-02 15:04"))
+	if action == audit.ReviewCampaignClosed {
+		data["decided"], data["removed"] = c.Decided, c.Removed
+		summary = fmt.Sprintf("Access review %s closed by %s: %d of %s decided, %d removed.", c.Name, actor.Name,
+			c.Decided, pam.Count(c.Items, "membership", "memberships"), c.Removed)
+	}
+	return s.Enqueue(ctx, tx, Event{ID: uuid.NewString(), Type: t, At: s.now(), Actor: actor.Name, Summary: summary, Data: data,
+		Link: s.Link("/admin/reviews/" + url.PathEscape(c.ID))})
+}
+
 // Enqueue queues e for each enabled endpoint subscribed to its type, rendered in the
 // endpoint's format, inside tx: call it in the transaction of the change e reports. Every
 // endpoint's delivery carries e.ID. It costs one statement, whether or not anyone listens.

@@ -578,3 +578,39 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 		}
 	})
 }
+
+// TestReviewCampaignEventsReachSubscribers: starting and closing an access review queue one
+// delivery each, in the campaign's transaction, for an endpoint subscribed to them; the chat
+// format names the campaign and links to its report.
+func TestReviewCampaignEventsReachSubscribers(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect)
+		adm := admin.New(w.db, w.clock.Now)
+		adm.SetCampaignNotifier(w.hooks)
+		boss, _, err := adm.CreateUser(w.ctx, audit.System, "boss@example.com", "Boss", true, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.endpoint("Reviews", pam.WebhookSlack, "http://127.0.0.1:9/hook", "review_campaign.started", "review_campaign.closed")
+		c, err := adm.StartCampaign(w.ctx, as(boss), pam.CampaignInput{Name: "Quarterly", Scope: string(pam.ReviewAllGroups),
+			Reviewers: string(pam.ReviewByAdmins), Default: string(pam.ReviewKeep), Deadline: w.clock.Now().Add(24 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := adm.CloseCampaign(w.ctx, as(boss), c.ID); err != nil {
+			t.Fatal(err)
+		}
+		ds := w.deliveries()
+		types := map[string]bool{}
+		for _, d := range ds {
+			types[d.EventType] = true
+			validate(t, "slack-message.schema.json", []byte(d.Body))
+			if !strings.Contains(d.Body, "Quarterly") || !strings.Contains(d.Body, "/admin/reviews/"+c.ID) {
+				t.Fatalf("%s body: %s", d.EventType, d.Body)
+			}
+		}
+		if len(ds) != 2 || !types["review_campaign.started"] || !types["review_campaign.closed"] {
+			t.Fatalf("deliveries: %d %v", len(ds), types)
+		}
+	})
+}
