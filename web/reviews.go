@@ -523,7 +523,7 @@ func (s *Server) exportCampaign(c echo.Context) error {
 			return err
 		}
 	} else {
-		h.Set(echo.HeaderContentType, echo.MIMEApplicationJSONCharsetUTF8)
+		h.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
 		c.Response().WriteHeader(http.StatusOK)
 		fmt.Fprintf(c.Response(), `{"campaign":%s,"items":[`, mustJSON(campaignJSON(camp)))
 	}
