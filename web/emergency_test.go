@@ -60,18 +60,28 @@ func newMailApp(t *testing.T, dialect string) *app {
 	return &app{t: t, db: db, clock: clock, auth: svc, admin: adm, srv: hs, web: srv, logs: logs}
 }
 
-// recipients lists the recipients of a request's messages of one kind, sorted.
-func (a *app) recipients(requestID, kind string) []string {
+// messages lists the outbox messages of a request of one kind.
+func (a *app) messages(requestID, kind string) []pam.OutboxMessage {
 	a.t.Helper()
 	ms, err := a.db.Mail(context.Background(), pam.MailFilter{RequestID: requestID, Limit: 100})
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	var to []string
+	var out []pam.OutboxMessage
 	for _, m := range ms {
 		if m.Kind == kind {
-			to = append(to, m.Recipient)
+			out = append(out, m)
 		}
+	}
+	return out
+}
+
+// recipients lists the recipients of a request's messages of one kind, sorted.
+func (a *app) recipients(requestID, kind string) []string {
+	a.t.Helper()
+	var to []string
+	for _, m := range a.messages(requestID, kind) {
+		to = append(to, m.Recipient)
 	}
 	sort.Strings(to)
 	return to

@@ -47,22 +47,16 @@ func (a *app) sweepTogether(n int) {
 	}
 }
 
-// mailTo lists, sorted, the recipients of the request's messages of one kind, checking that
-// each subject starts with subject.
+// mailTo lists, sorted, the recipients of the request's messages of one kind (recipients),
+// checking that each subject starts with subject and that each links to the request.
 func (a *app) mailTo(requestID, kind, subject string) []string {
 	a.t.Helper()
-	ms, err := a.db.Mail(context.Background(), pam.MailFilter{RequestID: requestID, Limit: 100})
-	if err != nil {
-		a.t.Fatal(err)
-	}
 	var to []string
-	for _, m := range ms {
-		if m.Kind == kind {
-			if !strings.HasPrefix(m.Subject, subject) || !strings.Contains(m.Text, "/requests/"+requestID) || m.HTML == "" {
-				a.t.Fatalf("%s mail: %q\n%s", kind, m.Subject, m.Text)
-			}
-			to = append(to, m.Recipient)
+	for _, m := range a.messages(requestID, kind) {
+		if !strings.HasPrefix(m.Subject, subject) || !strings.Contains(m.Text, "/requests/"+requestID) || m.HTML == "" {
+			a.t.Fatalf("%s mail: %q\n%s", kind, m.Subject, m.Text)
 		}
+		to = append(to, m.Recipient)
 	}
 	sort.Strings(to)
 	return to

@@ -321,21 +321,32 @@ func (s *Service) DeleteGroup(ctx context.Context, a audit.Actor, id string) err
 	})
 }
 
+// groupAndUser reads, inside tx, the group and the user a membership change names.
+func groupAndUser(ctx context.Context, tx *store.Store, groupID string, userID pam.UserID) (pam.Group, pam.User, error) {
+	g, err := tx.GroupByID(ctx, groupID)
+	if err != nil {
+		return g, pam.User{}, err
+	}
+	u, err := tx.UserByID(ctx, userID)
+	return g, u, err
+}
+
+// membershipDetails are the audit details of a change of u's place in g (member or owner).
+func membershipDetails(g pam.Group, u pam.User) map[string]any {
+	return map[string]any{"group": g.Name, "user": u.Email, "user_id": string(u.ID)}
+}
+
 // AddMember puts a user (by email) into a group.
 func (s *Service) AddMember(ctx context.Context, a audit.Actor, groupID string, userID pam.UserID) error {
 	return s.tx(ctx, func(tx *store.Store) error {
-		g, err := tx.GroupByID(ctx, groupID)
-		if err != nil {
-			return err
-		}
-		u, err := tx.UserByID(ctx, userID)
+		g, u, err := groupAndUser(ctx, tx, groupID, userID)
 		if err != nil {
 			return err
 		}
 		if err := tx.AddMember(ctx, groupID, u.ID, s.now()); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.GroupMemberAdded, "group", groupID, map[string]any{"group": g.Name, "user": u.Email, "user_id": string(u.ID)})
+		return record(ctx, tx, a, audit.GroupMemberAdded, "group", groupID, membershipDetails(g, u))
 	})
 }
 
@@ -349,11 +360,7 @@ func (s *Service) RemoveMember(ctx context.Context, a audit.Actor, groupID strin
 // removeMember is RemoveMember inside the transaction tx: the one way a membership ends, from
 // the group page and from a closing access review alike.
 func (s *Service) removeMember(ctx context.Context, tx *store.Store, a audit.Actor, groupID string, userID pam.UserID) error {
-	g, err := tx.GroupByID(ctx, groupID)
-	if err != nil {
-		return err
-	}
-	u, err := tx.UserByID(ctx, userID)
+	g, u, err := groupAndUser(ctx, tx, groupID, userID)
 	if err != nil {
 		return err
 	}
@@ -365,7 +372,7 @@ func (s *Service) removeMember(ctx context.Context, tx *store.Store, a audit.Act
 	if err != nil {
 		return err
 	}
-	return record(ctx, tx, a, audit.GroupMemberRemoved, "group", groupID, merge(map[string]any{"group": g.Name, "user": u.Email, "user_id": string(u.ID)}, ended))
+	return record(ctx, tx, a, audit.GroupMemberRemoved, "group", groupID, merge(membershipDetails(g, u), ended))
 }
 
 type title struct{ name, desc string }

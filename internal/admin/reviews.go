@@ -57,11 +57,7 @@ func (s *Service) SetProviderManaged(f ProviderManaged) { s.providerManaged = f 
 // AddOwner names a user an owner of a group: a reviewer of its members in access reviews.
 func (s *Service) AddOwner(ctx context.Context, a audit.Actor, groupID string, userID pam.UserID) error {
 	return s.tx(ctx, func(tx *store.Store) error {
-		g, err := tx.GroupByID(ctx, groupID)
-		if err != nil {
-			return err
-		}
-		u, err := tx.UserByID(ctx, userID)
+		g, u, err := groupAndUser(ctx, tx, groupID, userID)
 		if err != nil {
 			return err
 		}
@@ -71,25 +67,21 @@ func (s *Service) AddOwner(ctx context.Context, a audit.Actor, groupID string, u
 		if err := tx.AddOwner(ctx, groupID, u.ID, s.now()); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.GroupOwnerAdded, "group", groupID, map[string]any{"group": g.Name, "user": u.Email, "user_id": string(u.ID)})
+		return record(ctx, tx, a, audit.GroupOwnerAdded, "group", groupID, membershipDetails(g, u))
 	})
 }
 
 // RemoveOwner takes a user off a group's owners.
 func (s *Service) RemoveOwner(ctx context.Context, a audit.Actor, groupID string, userID pam.UserID) error {
 	return s.tx(ctx, func(tx *store.Store) error {
-		g, err := tx.GroupByID(ctx, groupID)
-		if err != nil {
-			return err
-		}
-		u, err := tx.UserByID(ctx, userID)
+		g, u, err := groupAndUser(ctx, tx, groupID, userID)
 		if err != nil {
 			return err
 		}
 		if err := tx.RemoveOwner(ctx, groupID, u.ID); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.GroupOwnerRemoved, "group", groupID, map[string]any{"group": g.Name, "user": u.Email, "user_id": string(u.ID)})
+		return record(ctx, tx, a, audit.GroupOwnerRemoved, "group", groupID, membershipDetails(g, u))
 	})
 }
 

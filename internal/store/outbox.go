@@ -260,11 +260,17 @@ func (s *Store) Mail(ctx context.Context, f pam.MailFilter) ([]pam.OutboxMessage
 
 // MailCounts counts the outbox's messages by state.
 func (s *Store) MailCounts(ctx context.Context) (map[string]int64, error) {
+	return s.countByState(ctx, &outboxRow{})
+}
+
+// countByState counts the rows of a delivery queue (mail or webhook deliveries, by its row
+// model) by state.
+func (s *Store) countByState(ctx context.Context, model any) (map[string]int64, error) {
 	var rows []struct {
 		State string
 		N     int64
 	}
-	err := s.conn(ctx).Model(&outboxRow{}).Select("state, COUNT(*) AS n").Group("state").Find(&rows).Error
+	err := s.conn(ctx).Model(model).Select("state, COUNT(*) AS n").Group("state").Find(&rows).Error
 	out := map[string]int64{}
 	for _, r := range rows {
 		out[r.State] = r.N

@@ -314,16 +314,7 @@ func (s *Store) WebhookDeliveries(ctx context.Context, f pam.DeliveryFilter) ([]
 
 // WebhookDeliveryCounts counts deliveries by state.
 func (s *Store) WebhookDeliveryCounts(ctx context.Context) (map[string]int64, error) {
-	var rows []struct {
-		State string
-		N     int64
-	}
-	err := s.conn(ctx).Model(&webhookDeliveryRow{}).Select("state, COUNT(*) AS n").Group("state").Find(&rows).Error
-	out := map[string]int64{}
-	for _, r := range rows {
-		out[r.State] = r.N
-	}
-	return out, err
+	return s.countByState(ctx, &webhookDeliveryRow{})
 }
 
 // NextWebhookDue returns when the earliest waiting delivery is due (zero when none waits).
