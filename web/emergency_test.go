@@ -2,62 +2,23 @@ package web_test
 
 import (
 	"context"
-	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/elevate-pam/elevate/internal/access"
-	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/audit"
-	"github.com/elevate-pam/elevate/internal/auth"
-	"github.com/elevate-pam/elevate/internal/config"
 	"github.com/elevate-pam/elevate/internal/mail"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/testenv"
-	"github.com/elevate-pam/elevate/web"
 )
 
 // newMailApp is newApp whose request changes queue their mail in the outbox, as in production.
 func newMailApp(t *testing.T, dialect string) *app {
 	t.Helper()
-	cfg, err := config.Load(func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.BaseURL = &url.URL{Scheme: "http", Host: ln.Addr().String()}
-	db := testenv.Store(t, dialect)
-	clock := testenv.NewClock()
-	db.SetClock(clock.Now)
-	secret := []byte(testSecret)
-	sessions := auth.NewSessionStore(db, secret, cfg.SessionIdle, cfg.SessionLifetime, cfg.Secure(), clock.Now)
-	svc := auth.NewService(db, sessions, clock.Now)
-	logs := &lockedWriter{w: &strings.Builder{}}
-	adm := admin.New(db, clock.Now)
-	mfa, limiter, sso := authDeps(svc, cfg, secret)
-	outbox := mail.NewOutbox(db, cfg, clock.Now)
-	srv := web.New(web.Deps{
-		Config: cfg, Auth: svc, Admin: adm, Access: access.New(db, clock.Now, outbox), Ping: db.Ping, Now: clock.Now, Secret: secret,
-		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Audit: db, Stats: db, IsApprover: db.IsApprover,
-		MFA: mfa, MFARequired: mfa.EnrolmentRequired, Limiter: limiter, SSO: sso, Outbox: outbox,
-		Catalog: db, Directory: db, Policies: db,
-		DBCounts: func() (uint64, uint64) { c := db.Counts(); return c.Statements, c.RoundTrips },
-	})
-	hs := httptest.NewUnstartedServer(srv.Handler())
-	hs.Listener.Close()
-	hs.Listener = ln
-	hs.Start()
-	t.Cleanup(hs.Close)
-	return &app{t: t, db: db, clock: clock, auth: svc, admin: adm, srv: hs, web: srv, logs: logs}
+	return newAppWithMail(t, dialect)
 }
 
 // messages lists the outbox messages of a request of one kind.
