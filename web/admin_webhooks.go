@@ -204,21 +204,26 @@ func (s *Server) newWebhook(c echo.Context) error {
 	for _, e := range webhook.Events {
 		in.Events = append(in.Events, e.Type)
 	}
-	vm := s.webhookForm(c, in, nil)
-	vm.Meta, vm.Action, vm.Submit = s.meta(c, "New endpoint"), "/admin/webhooks", "Add endpoint"
-	vm.Header = components.HeaderVM{Title: "New endpoint", BackLabel: "Webhooks", BackHref: "/admin/webhooks"}
-	return render(c, http.StatusOK, adminview.WebhookForm(vm))
+	return render(c, http.StatusOK, s.newEndpointForm(c, in, nil))
 }
+
+// newEndpointForm is the page that adds an endpoint, with what was typed and its errors.
+func (s *Server) newEndpointForm(c echo.Context, in webhook.Input, pe *pam.Error) templ.Component {
+	vm := s.webhookForm(c, in, pe)
+	vm.Meta, vm.Action, vm.Submit = s.meta(c, "New endpoint"), webhooksPath, "Add endpoint"
+	vm.Header = components.HeaderVM{Title: "New endpoint", BackLabel: "Webhooks", BackHref: webhooksPath}
+	return adminview.WebhookForm(vm)
+}
+
+// webhooksPath is the list of endpoints, where a new one is posted.
+const webhooksPath = "/admin/webhooks"
 
 func (s *Server) createWebhook(c echo.Context) error {
 	in := webhookInput(c)
 	h, secret, err := s.webhooks.Create(c.Request().Context(), actor(c), in)
 	if err != nil {
 		return s.posted(c, err, outcome{Again: func(pe *pam.Error) (templ.Component, error) {
-			vm := s.webhookForm(c, in, pe)
-			vm.Meta, vm.Action, vm.Submit = s.meta(c, "New endpoint"), "/admin/webhooks", "Add endpoint"
-			vm.Header = components.HeaderVM{Title: "New endpoint", BackLabel: "Webhooks", BackHref: "/admin/webhooks"}
-			return adminview.WebhookForm(vm), nil
+			return s.newEndpointForm(c, in, pe), nil
 		}})
 	}
 	if secret == "" {
