@@ -42,6 +42,9 @@ type Change struct {
 	Escalators []pam.User
 	// RevokerName names who revoked it, when it was revoked.
 	RevokerName string
+	// Subscribed reports whether an enabled webhook endpoint subscribes to an event type, as
+	// read with the audience (store.Audience.Subscribed); nil when it was not read.
+	Subscribed func(eventType string) bool
 	// SecurityEmail is the organisation's security address, set for an emergency grant only
 	// ("" when the organisation names none).
 	SecurityEmail string
@@ -65,7 +68,8 @@ func audienceOf(r pam.Request) store.AudienceOf {
 
 // audienceOfAt is audienceOf with the delegates of the approvers read as they are at now.
 func audienceOfAt(r pam.Request, now time.Time) store.AudienceOf {
-	of := store.AudienceOf{Requester: r.RequesterID, Revoker: r.RevokedBy, Scope: r.ScopeType, ScopeID: r.ScopeID, Tasks: ChangeTasks + 1, At: now}
+	of := store.AudienceOf{Requester: r.RequesterID, Revoker: r.RevokedBy, Scope: r.ScopeType, ScopeID: r.ScopeID, Tasks: ChangeTasks + 1, At: now,
+		Webhooks: true}
 	if r.ApprovalType != pam.ApprovalAuto {
 		of.ApproverGroup, of.Approvers = r.ApproverGroupID, ChangeApprovers
 		if r.Escalated() {
@@ -88,7 +92,8 @@ func approversBut(members []pam.User, requester pam.UserID) []pam.User {
 
 // changeOf builds the Change of r from its audience, read through tx for audienceOf(r).
 func changeOf(ctx context.Context, tx *store.Store, aud store.Audience, r pam.Request, action audit.Action, actor audit.Actor) (Change, error) {
-	c := Change{Action: action, Actor: actor, Request: r, Requester: aud.Requester, Tasks: aud.Tasks, RevokerName: aud.Revoker.Name}
+	c := Change{Action: action, Actor: actor, Request: r, Requester: aud.Requester, Tasks: aud.Tasks, RevokerName: aud.Revoker.Name,
+		Subscribed: aud.Subscribed}
 	if r.RevokedBy == pam.SystemID {
 		c.RevokerName = "Elevate" // no person: its requester was no longer eligible
 	}

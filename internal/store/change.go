@@ -93,6 +93,9 @@ type AudienceOf struct {
 	Scope   pam.ScopeType
 	ScopeID string
 	Tasks   int
+	// Webhooks asks for the events the enabled webhook endpoints subscribe to
+	// (Audience.Webhooks), so a change with no endpoint listening writes no delivery.
+	Webhooks bool
 }
 
 // Audience is who hears of a change of a request, as they are now, and the tasks it covers.
@@ -106,6 +109,15 @@ type Audience struct {
 	// force at AudienceOf.At (delegatedApprovers), by email; they hear what approvers hear.
 	Delegates []pam.User
 	Tasks     []pam.Task
+	// Webhooks are the subscriptions of the enabled webhook endpoints (each a comma-framed list
+	// of event types, ",request.created,request.approved,"), when asked for; see Subscribed.
+	Webhooks []string
+}
+
+// Subscribed reports whether an enabled webhook endpoint subscribes to the event type t, by
+// the subscriptions the Audience read (AudienceOf.Webhooks).
+func (a Audience) Subscribed(t string) bool {
+	return slices.ContainsFunc(a.Webhooks, func(events string) bool { return strings.Contains(events, ","+t+",") })
 }
 
 // audienceRow is one row of Audience's statement: a user (part r, v or a) or a task (part t,
@@ -173,6 +185,13 @@ func (s *Store) Audience(ctx context.Context, of AudienceOf) (Audience, error) {
 			args["scope"], args["tasks"] = of.ScopeID, of.Tasks
 		}
 	}
+	if of.Webhooks {
+		// The endpoints are few (an administrator adds each); their subscriptions ride along.
+		parts = append(parts, `SELECT * FROM (SELECT 'h' AS part, id, events AS email, name, '' AS time_zone,
+			false AS admin, false AS auditor, `+s.nullTime()+` AS disabled_at, created_at FROM webhooks
+			WHERE enabled = @hooked ORDER BY id LIMIT @hooks) h`)
+		args["hooked"], args["hooks"] = true, MaxWebhooks
+	}
 	var rows []audienceRow
 	if err := s.conn(ctx).Raw(strings.Join(parts, "\nUNION ALL\n"), args).Find(&rows).Error; err != nil {
 		return Audience{}, err
@@ -192,6 +211,8 @@ func (s *Store) Audience(ctx context.Context, of AudienceOf) (Audience, error) {
 			a.Escalators = append(a.Escalators, u)
 		case "d":
 			a.Delegates = append(a.Delegates, u)
+		case "h":
+			a.Webhooks = append(a.Webhooks, r.Email)
 		case "t":
 			a.Tasks = append(a.Tasks, pam.Task{ID: r.ID, Key: r.Email, Name: r.Name, Description: r.TimeZone, CreatedAt: r.CreatedAt})
 		}

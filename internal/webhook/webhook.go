@@ -343,8 +343,8 @@ func (s *Service) Resend(ctx context.Context, a audit.Actor, id string) (pam.Web
 // change's transaction tx. Changes that are no webhook event queue nothing.
 func (s *Service) RequestChanged(ctx context.Context, tx *store.Store, c access.Change) error {
 	t, ok := EventOf(c.Action)
-	if !ok {
-		return nil
+	if !ok || (c.Subscribed != nil && !c.Subscribed(t.Type)) {
+		return nil // nobody listens: no body rendered, no statement
 	}
 	e := Event{ID: uuid.NewString(), Type: t, At: s.now(), Actor: c.Actor.Name, Request: requestFields(c),
 		Link: s.base + "/requests/" + url.PathEscape(c.Request.ID)}

@@ -614,3 +614,26 @@ func TestReviewCampaignEventsReachSubscribers(t *testing.T) {
 		}
 	})
 }
+
+// TestChangeWithoutSubscribersCostsNoStatement: a request change that no enabled endpoint
+// subscribes to renders no body and runs no statement for webhooks (the subscriptions are read
+// with the change's audience); one that an endpoint subscribes to costs one.
+func TestChangeWithoutSubscribersCostsNoStatement(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect)
+		statements := func() uint64 {
+			before := w.db.Counts().Statements
+			w.submit()
+			return w.db.Counts().Statements - before
+		}
+		none := statements()
+		w.endpoint("Denials", pam.WebhookSlack, "http://127.0.0.1:9/hook", "request.denied")
+		if n := statements(); n != none || len(w.deliveries()) != 0 {
+			t.Fatalf("a submission nobody subscribes to: %d statements (%d without endpoints), %d deliveries", n, none, len(w.deliveries()))
+		}
+		w.endpoint("Requests", pam.WebhookSlack, "http://127.0.0.1:9/hook2", "request.created")
+		if n := statements(); n != none+1 || len(w.deliveries()) != 1 {
+			t.Fatalf("a subscribed submission: %d statements (%d without), %d deliveries", n, none, len(w.deliveries()))
+		}
+	})
+}
