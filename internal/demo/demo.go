@@ -138,13 +138,15 @@ func Load(ctx context.Context, db *store.Store, adm *admin.Service, now func() t
 		}
 	}
 	if err := adm.UpdateSettings(ctx, actor, admin.SettingsInput{Enforcement: true, DefaultApproverGroupID: groups["Exchange approvers"].ID,
-		ExemptGroupID: groups["Service accounts"].ID, MaxDuration: pam.DefaultOrgMax}); err != nil {
+		ExemptGroupID: groups["Service accounts"].ID, MaxDuration: pam.DefaultOrgMax, SecurityEmail: "security@demo.example"}); err != nil {
 		return res, err
 	}
 	policies := []pam.Policy{}
 	mailbox := pam.NewPolicy(pam.ScopeRole, roles["Mailbox admin"].ID)
 	mailbox.EligibleGroupID = groups["Helpdesk"].ID
 	mailbox.TicketRequired = true
+	// The helpdesk may take it at once in an emergency, reviewed afterwards by an approver.
+	mailbox.EmergencyAllowed, mailbox.EmergencyDuration = true, time.Hour
 	policies = append(policies, mailbox)
 	journaling := pam.NewPolicy(pam.ScopeRole, roles["Journaling"].ID)
 	journaling.ApproverGroupID = groups["Exchange approvers"].ID
