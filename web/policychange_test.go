@@ -146,6 +146,10 @@ func TestPolicyChangeReachesPendingRequests(t *testing.T) {
 		if got := page.find("card-approvals").Text(); !strings.Contains(got, "0 of 2") {
 			t.Fatalf("approvals after the switch: %q", got)
 		}
+		// The new group's inbox counts the same way.
+		if row := da.get("/approvals").find("inbox-row"); row.Length() != 1 || !strings.Contains(row.Find("td.num").Text(), "0 of 2") {
+			t.Fatalf("dana's inbox row after the switch: %d rows, %q", row.Length(), row.Find("td.num").Text())
+		}
 		// Dana approves: one approval that counts of two, still pending.
 		if p := da.review(reqURL, "approve", ""); p.StatusCode != http.StatusSeeOther {
 			t.Fatalf("dana approves: %d", p.StatusCode)

@@ -177,9 +177,7 @@ func (s *Store) loadRequest(ctx context.Context, id string, lock bool, viewer pa
 		egroup = r.EscalationGroupID
 	}
 	err := s.conn(ctx).Raw(`SELECT m.member, v.reviewer_id, v.decision, v.comment, v.at, vu.name, v.principal_id, pu.name AS principal_name,
-			CASE WHEN v.reviewer_id IS NULL THEN false ELSE EXISTS (SELECT 1 FROM group_members lg
-				JOIN users lu ON lu.id = lg.user_id AND lu.disabled_at IS NULL
-				WHERE lg.group_id IN (@group, @egroup) AND lg.user_id = COALESCE(NULLIF(v.principal_id, ''), v.reviewer_id)) END AS still_approver
+			CASE WHEN v.reviewer_id IS NULL THEN false ELSE `+stillApprover("v", "@group", "@egroup")+` END AS still_approver
 		FROM (SELECT `+activeMember("@group", "@viewer")+` OR `+escalationMember("@id", "@viewer")+` AS member) m
 		LEFT JOIN reviews v ON v.request_id = @id
 		LEFT JOIN users vu ON vu.id = v.reviewer_id
@@ -222,6 +220,15 @@ func escalationMember(request, user string) string {
 	return `EXISTS (SELECT 1 FROM requests er JOIN group_members egm ON egm.group_id = er.escalation_group_id
 		JOIN users eu ON eu.id = egm.user_id AND eu.disabled_at IS NULL
 		WHERE er.id = ` + request + ` AND er.escalated_at IS NOT NULL AND egm.user_id = ` + user + `)`
+}
+
+// stillApprover is the SQL condition true when the review v still counts: its reviewer (or the
+// approver a delegate acted for) is an enabled member of the request's approver group (the SQL
+// expression group) or of its escalation group once escalated (egroup; NULL or '' for none). A
+// policy change can take someone out of the group after their approval (see access.markLapsed).
+func stillApprover(v, group, egroup string) string {
+	return `EXISTS (SELECT 1 FROM group_members lg JOIN users lu ON lu.id = lg.user_id AND lu.disabled_at IS NULL
+		WHERE lg.group_id IN (` + group + `, ` + egroup + `) AND lg.user_id = COALESCE(NULLIF(` + v + `.principal_id, ''), ` + v + `.reviewer_id))`
 }
 
 // fillPeople adds requester names and emails to a page of requests in one query.
@@ -548,7 +555,8 @@ func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Ti
 	return s.conn(ctx).Raw(`WITH w AS MATERIALIZED (SELECT `+strings.Join(cols, ", ")+` FROM requests r WHERE `+waitingFor("@user")+`)
 		SELECT p.*, t.total, t.matched FROM (SELECT COUNT(*) AS total, `+matched+` AS matched FROM w) t
 		LEFT JOIN (SELECT `+listColumns+`, u.name AS requester_name, u.email AS requester_email,
-				(SELECT COUNT(*) FROM reviews v WHERE v.request_id = r.id AND v.decision = 'approve') AS approvals,
+				(SELECT COUNT(*) FROM reviews v WHERE v.request_id = r.id AND v.decision = 'approve'
+					AND `+stillApprover("v", "r.approver_group_id", "CASE WHEN r.escalated_at IS NOT NULL THEN r.escalation_group_id END")+`) AS approvals,
 				(r.escalated_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM group_members gm
 					WHERE gm.group_id = r.approver_group_id AND gm.user_id = @user)) AS escalated_to_me,
 				`+onBehalfName("@user")+` AS on_behalf_name
