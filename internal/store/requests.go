@@ -224,7 +224,7 @@ func escalationMember(request, user string) string {
 
 // stillApprover is the SQL condition true when the review v still counts: its reviewer (or the
 // approver a delegate acted for) is an enabled member of the request's approver group (the SQL
-// expression group) or of its escalation group once escalated (egroup; NULL or ” for none). A
+// expression group) or of its escalation group once escalated (egroup; NULL or empty for none). A
 // policy change can take someone out of the group after their approval (see access.markLapsed).
 func stillApprover(v, group, egroup string) string {
 	return `EXISTS (SELECT 1 FROM group_members lg JOIN users lu ON lu.id = lg.user_id AND lu.disabled_at IS NULL
