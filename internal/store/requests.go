@@ -417,7 +417,7 @@ func delegatedWaiting(user string) string {
 }
 
 // onBehalfName is an SQL expression naming the approver a user (the SQL expression user) would
-// act for on request r by delegation, or ” when they decide it as an approver themselves.
+// act for on request r by delegation, or an empty string when they decide it as an approver themselves.
 func onBehalfName(user string) string {
 	return `CASE WHEN r.approver_group_id IN (SELECT gm.group_id FROM group_members gm WHERE gm.user_id = ` + user + `) THEN ''
 		ELSE COALESCE((SELECT MIN(ou.name) FROM users ou WHERE ou.id IN (` + delegatedApprovers(user, "r.approver_group_id", "r.requester_id") + `)
