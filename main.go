@@ -291,10 +291,12 @@ func (e *env) serve(ctx context.Context, args []string) error {
 
 	now := func() time.Time { return time.Now().UTC() }
 	mfa := authSvc.NewMFA(secret, "Elevate")
+	sweepTiming := &jobs.Timing{}
 	srv := web.New(web.Deps{Config: e.cfg, Auth: authSvc, Admin: adminSvc, Access: accessSvc, Ping: db.Ping, Logger: e.log, Secret: secret, Audit: db, Stats: db,
 		IsApprover: db.IsApprover, Outbox: outbox, Webhooks: hooks, Catalog: db, Directory: db, Policies: db,
 		Now: now, MFA: mfa, MFARequired: mfa.EnrolmentRequired, Limiter: authSvc.NewLimiter(), SSO: e.sso(authSvc, secret),
-		DBCounts: func() (uint64, uint64) { c := db.Counts(); return c.Statements, c.RoundTrips }})
+		DBCounts:   func() (uint64, uint64) { c := db.Counts(); return c.Statements, c.RoundTrips },
+		Operations: db, SweepTiming: sweepTiming.Last})
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -319,7 +321,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
-	jobsDone := e.startJobs(bg, db, accessSvc, adminSvc, outbox, hooks, now)
+	jobsDone := e.startJobs(bg, db, accessSvc, adminSvc, outbox, hooks, now, sweepTiming)
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -400,11 +402,12 @@ func (e *env) sso(authSvc *auth.Service, secret []byte) *auth.SSO {
 
 // startJobs runs the periodic work until ctx ends: the request and access review sweeps (every
 // ELEVATE_SWEEP_INTERVAL), the session and rate-limit sweeps, mail (expiry notices and
-// delivery) and webhook delivery. The returned channel closes once every job has stopped.
-func (e *env) startJobs(ctx context.Context, db *store.Store, acc *access.Service, adm *admin.Service, outbox *mail.Outbox, hooks *webhook.Service, now func() time.Time) <-chan struct{} {
+// delivery) and webhook delivery. The request sweep's runs are timed into sweepTiming for
+// /metrics. The returned channel closes once every job has stopped.
+func (e *env) startJobs(ctx context.Context, db *store.Store, acc *access.Service, adm *admin.Service, outbox *mail.Outbox, hooks *webhook.Service, now func() time.Time, sweepTiming *jobs.Timing) <-chan struct{} {
 	worker := mail.NewWorker(db, e.mailSender(), now, e.log)
 	wait := jobs.Start(ctx, e.log, jobs.RealTicker,
-		jobs.SweepRequests(acc, e.cfg.SweepInterval, e.log),
+		jobs.Timed(jobs.SweepRequests(acc, e.cfg.SweepInterval, e.log), sweepTiming, time.Now),
 		jobs.SweepReviews(adm, e.cfg.SweepInterval, e.log),
 		jobs.SweepSessions(db, e.cfg.SessionIdle, jobs.SessionSweepEvery, now, e.log),
 		jobs.SweepRateLimits(db, jobs.SessionSweepEvery, now),
