@@ -24,6 +24,6 @@ func (e *env) setupLink(ctx context.Context, args []string) error {
 	if err != nil {
 		return userFacing(err)
 	}
-	fmt.Fprintln(e.stderr, "Open this link once to create the first administrator (any earlier setup link no longer works): "+e.setupURL(tok))
+	e.printLink("Open this link once to create the first administrator (any earlier setup link no longer works): ", e.setupURL(tok))
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 	_ "time/tzdata" // time zones work on machines without a zoneinfo database
@@ -31,6 +32,7 @@ import (
 	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/internal/webhook"
 	"github.com/elevate-pam/elevate/web"
+	"golang.org/x/term"
 )
 
 const usage = `Usage: elevate [command]
@@ -84,6 +86,8 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	log    *slog.Logger
+	// textLog is set when logs are text for a person to read rather than JSON for a collector.
+	textLog bool
 }
 
 // run executes one command and returns the process exit code: 0 success, 1 failure,
@@ -94,9 +98,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintf(stderr, "elevate: configuration: %v\n", err)
 		return 2
 	}
-	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[cfg.LogLevel]
-	e := &env{cfg: cfg, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr,
-		log: slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))}
+	e := &env{cfg: cfg, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	e.log, e.textLog = newLogger(cfg, stderr)
 
 	cmd := "serve"
 	if len(args) > 0 {
@@ -147,6 +150,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintf(stderr, "elevate: %v\n", err)
 		return 1
 	}
+}
+
+// newLogger builds the process's logger on w at ELEVATE_LOG_LEVEL: text (time, level, message,
+// key=value) when ELEVATE_LOG_FORMAT says so or, with it unset, when w is a terminal; JSON
+// otherwise. It reports whether it chose text.
+func newLogger(cfg config.Config, w io.Writer) (*slog.Logger, bool) {
+	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[cfg.LogLevel]
+	opts := &slog.HandlerOptions{Level: level}
+	text := cfg.LogFormat == config.LogText || (cfg.LogFormat == "" && isTerminal(w))
+	if text {
+		return slog.New(slog.NewTextHandler(w, opts)), true
+	}
+	return slog.New(slog.NewJSONHandler(w, opts)), false
+}
+
+// isTerminal reports whether w is a terminal (a person watching), not a file or a pipe.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // usageError is a mistake in the command line.
@@ -269,10 +291,12 @@ func (e *env) serve(ctx context.Context, args []string) error {
 
 	now := func() time.Time { return time.Now().UTC() }
 	mfa := authSvc.NewMFA(secret, "Elevate")
+	sweepTiming := &jobs.Timing{}
 	srv := web.New(web.Deps{Config: e.cfg, Auth: authSvc, Admin: adminSvc, Access: accessSvc, Ping: db.Ping, Logger: e.log, Secret: secret, Audit: db, Stats: db,
 		IsApprover: db.IsApprover, Outbox: outbox, Webhooks: hooks, Catalog: db, Directory: db, Policies: db,
 		Now: now, MFA: mfa, MFARequired: mfa.EnrolmentRequired, Limiter: authSvc.NewLimiter(), SSO: e.sso(authSvc, secret),
-		DBCounts: func() (uint64, uint64) { c := db.Counts(); return c.Statements, c.RoundTrips }})
+		DBCounts:   func() (uint64, uint64) { c := db.Counts(); return c.Statements, c.RoundTrips },
+		Operations: db, SweepTiming: sweepTiming.Last})
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -297,7 +321,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
-	jobsDone := e.startJobs(bg, db, accessSvc, adminSvc, outbox, hooks, now)
+	jobsDone := e.startJobs(bg, db, accessSvc, adminSvc, outbox, hooks, now, sweepTiming)
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -339,12 +363,24 @@ func (e *env) announceSetup(ctx context.Context, authSvc *auth.Service) error {
 	}
 	switch state {
 	case auth.SetupIssued:
-		fmt.Fprintln(e.stderr, setupLinkLine+e.setupURL(tok))
+		e.printLink(setupLinkLine, e.setupURL(tok))
 	case auth.SetupPending:
 		e.log.Warn("first run: no administrator yet; the setup link was printed by another elevate process, " +
 			"now or on an earlier start. Use that link, or run `elevate setup-link` for a fresh one (the earlier link then stops working)")
 	}
 	return nil
+}
+
+// printLink prints a secret link on stderr, outside the logger, after the sentence that says
+// what it is for. Among text logs the link stands on its own line with a blank line around it,
+// so a person sees it between the log lines; beside JSON logs it ends one plain line, as
+// scripts read it.
+func (e *env) printLink(sentence, link string) {
+	if e.textLog {
+		fmt.Fprintf(e.stderr, "\n%s\n\n    %s\n\n", strings.TrimRight(sentence, ": ")+":", link)
+		return
+	}
+	fmt.Fprintln(e.stderr, sentence+link)
 }
 
 // setupURL is the page where the first administrator is created with tok.
@@ -366,11 +402,12 @@ func (e *env) sso(authSvc *auth.Service, secret []byte) *auth.SSO {
 
 // startJobs runs the periodic work until ctx ends: the request and access review sweeps (every
 // ELEVATE_SWEEP_INTERVAL), the session and rate-limit sweeps, mail (expiry notices and
-// delivery) and webhook delivery. The returned channel closes once every job has stopped.
-func (e *env) startJobs(ctx context.Context, db *store.Store, acc *access.Service, adm *admin.Service, outbox *mail.Outbox, hooks *webhook.Service, now func() time.Time) <-chan struct{} {
+// delivery) and webhook delivery. The request sweep's runs are timed into sweepTiming for
+// /metrics. The returned channel closes once every job has stopped.
+func (e *env) startJobs(ctx context.Context, db *store.Store, acc *access.Service, adm *admin.Service, outbox *mail.Outbox, hooks *webhook.Service, now func() time.Time, sweepTiming *jobs.Timing) <-chan struct{} {
 	worker := mail.NewWorker(db, e.mailSender(), now, e.log)
 	wait := jobs.Start(ctx, e.log, jobs.RealTicker,
-		jobs.SweepRequests(acc, e.cfg.SweepInterval, e.log),
+		jobs.Timed(jobs.SweepRequests(acc, e.cfg.SweepInterval, e.log), sweepTiming, time.Now),
 		jobs.SweepReviews(adm, e.cfg.SweepInterval, e.log),
 		jobs.SweepSessions(db, e.cfg.SessionIdle, jobs.SessionSweepEvery, now, e.log),
 		jobs.SweepRateLimits(db, jobs.SessionSweepEvery, now),

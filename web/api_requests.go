@@ -39,11 +39,51 @@ func tokenActor(c echo.Context) audit.Actor {
 	return a
 }
 
-// check is the decision point target systems call just before they run a task. It fails
-// closed: bad input is denied with a reason, and a database failure answers 503 with
-// allowed false. The token is read with the decision, in one statement; a call without a
-// live check token answers 401 (403 for a person's API token) and decides nothing.
+// check is the decision point target systems call just before they run a task, counted on
+// /metrics by its answer (elevate_checks_total).
 func (s *Server) check(c echo.Context) error {
+	err := s.decideCheck(c)
+	s.metrics.checked(checkResult(c, err))
+	return err
+}
+
+// checkResult names a check's answer for elevate_checks_total: from the error the handler
+// returned (not yet written), else from the status it wrote and, for a 200, the decision.
+func checkResult(c echo.Context, err error) string {
+	status := c.Response().Status
+	if err != nil {
+		status = http.StatusInternalServerError
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			status = he.Code
+		} else if code := pam.ErrorCode(err); code != "" {
+			status = statusOf(code)
+		}
+	}
+	switch status {
+	case http.StatusOK:
+		if allowed, _ := c.Get(checkAllowedKey).(bool); allowed {
+			return checkAllowed
+		}
+		return checkDenied
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity:
+		return checkInvalid
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return checkRefused
+	case http.StatusTooManyRequests:
+		return checkRateLimited
+	}
+	return checkError
+}
+
+// checkAllowedKey holds, for a check answered 200, whether it allowed.
+const checkAllowedKey = "check_allowed"
+
+// decideCheck answers a check. It fails closed: bad input is denied with a reason, and a
+// database failure answers 503 with allowed false. The token is read with the decision, in one
+// statement; a call without a live check token answers 401 (403 for a person's API token) and
+// decides nothing.
+func (s *Server) decideCheck(c echo.Context) error {
 	ctx := c.Request().Context()
 	secret, err := bearer(c)
 	if err != nil {
@@ -76,6 +116,7 @@ func (s *Server) check(c echo.Context) error {
 		return c.JSON(http.StatusServiceUnavailable, checkOut{Allowed: false, Reason: "unavailable"})
 	}
 	out := checkOut{Allowed: d.Allowed, Reason: d.Reason, RequestID: d.RequestID}
+	c.Set(checkAllowedKey, d.Allowed)
 	if d.ExpiresAt != nil {
 		out.ExpiresAt = d.ExpiresAt.UTC().Format(time.RFC3339)
 	}

@@ -59,6 +59,11 @@ type Deps struct {
 	// DBCounts, when set, reports the statements and round trips the database has served since
 	// start; /metrics exports them as counters (main passes the store's).
 	DBCounts func() (statements, roundTrips uint64)
+	// Operations, when set, is read once at each scrape of /metrics for the operator's gauges
+	// and decision counters (main passes the store); never on a request's path.
+	Operations Operations
+	// SweepTiming, when set, reports the request sweep's last run for /metrics.
+	SweepTiming func() (took time.Duration, ended time.Time)
 }
 
 // missing names the dependencies New needs and d lacks. Now and Logger are optional (the
@@ -135,6 +140,7 @@ func New(d Deps) *Server {
 		outbox: d.Outbox, webhooks: d.Webhooks, catalog: d.Catalog, directory: d.Directory, policies: d.Policies,
 		metrics: newMetrics(prometheus.NewRegistry(), d.DBCounts),
 	}
+	s.metrics.registerOperations(d.Operations, d.SweepTiming, d.Now, d.Logger)
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true

@@ -29,6 +29,9 @@ type Config struct {
 	SessionIdle     time.Duration
 	SessionLifetime time.Duration
 	LogLevel        string
+	// LogFormat is ELEVATE_LOG_FORMAT: LogJSON, LogText, or "" to choose by where standard
+	// error goes (text on a terminal, JSON otherwise).
+	LogFormat string
 	// CheckRate is how many check API calls per second one token may make (per process).
 	CheckRate float64
 
@@ -47,6 +50,12 @@ type Config struct {
 	// DebugAddr, when set, is a loopback host:port that serves Go's profiler (net/http/pprof).
 	DebugAddr string
 }
+
+// Log formats for ELEVATE_LOG_FORMAT.
+const (
+	LogJSON = "json" // one JSON object a line, for log collectors
+	LogText = "text" // time, level, message, key=value: for a person at a terminal
+)
 
 // Error names the variable whose value is wrong, so start-up can print one clear line.
 type Error struct {
@@ -76,6 +85,7 @@ func Load(getenv func(string) string) (Config, error) {
 		OIDCClientID: get("ELEVATE_OIDC_CLIENT_ID", ""),
 		OIDCSecret:   get("ELEVATE_OIDC_CLIENT_SECRET", ""),
 		LogLevel:     strings.ToLower(get("ELEVATE_LOG_LEVEL", "info")),
+		LogFormat:    strings.ToLower(get("ELEVATE_LOG_FORMAT", "")),
 	}
 
 	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
@@ -202,6 +212,11 @@ func Load(getenv func(string) string) (Config, error) {
 	case "debug", "info", "warn", "error":
 	default:
 		return c, &Error{"ELEVATE_LOG_LEVEL", "must be debug, info, warn or error"}
+	}
+	switch c.LogFormat {
+	case "", LogJSON, LogText:
+	default:
+		return c, &Error{"ELEVATE_LOG_FORMAT", fmt.Sprintf("%q is not json or text (unset: text on a terminal, json otherwise)", c.LogFormat)}
 	}
 	return c, nil
 }

@@ -38,6 +38,7 @@ func TestBadValuesNameTheirVariable(t *testing.T) {
 		{"ELEVATE_SESSION_IDLE_TIMEOUT", "soon"},
 		{"ELEVATE_SESSION_LIFETIME", "10s"},
 		{"ELEVATE_LOG_LEVEL", "loud"},
+		{"ELEVATE_LOG_FORMAT", "pretty"},
 		{"ELEVATE_OIDC_ISSUER", "idp.example.com"},
 		{"ELEVATE_OIDC_AUTO_CREATE", "maybe"},
 		{"ELEVATE_PASSWORD_LOGIN", "false"},
@@ -138,5 +139,18 @@ func TestDebugAddrIsLoopbackOnly(t *testing.T) {
 	}
 	if c, err := Load(envOf(nil)); err != nil || c.DebugAddr != "" {
 		t.Fatalf("the profiler is on by default: %q %v", c.DebugAddr, err)
+	}
+}
+
+func TestLogFormat(t *testing.T) {
+	for v, want := range map[string]string{"": "", "json": LogJSON, "TEXT": LogText, " text ": LogText} {
+		c, err := Load(envOf(map[string]string{"ELEVATE_LOG_FORMAT": v}))
+		if err != nil || c.LogFormat != want {
+			t.Errorf("ELEVATE_LOG_FORMAT=%q: %q %v, want %q", v, c.LogFormat, err, want)
+		}
+	}
+	_, err := Load(envOf(map[string]string{"ELEVATE_LOG_FORMAT": "pretty"}))
+	if err == nil || !strings.Contains(err.Error(), "ELEVATE_LOG_FORMAT") || !strings.Contains(err.Error(), "json or text") {
+		t.Fatalf("bad format: %v", err)
 	}
 }

@@ -157,3 +157,23 @@ func TestMailJobDeliversOnTheNextTick(t *testing.T) {
 		}
 	})
 }
+
+// A timed job keeps how long its last run took and when it ended, failed runs included.
+func TestTimedKeepsTheLastRun(t *testing.T) {
+	clock := testenv.NewClock()
+	var tm jobs.Timing
+	if took, ended := tm.Last(); took != 0 || !ended.IsZero() {
+		t.Fatalf("before a run: %v %v", took, ended)
+	}
+	boom := errors.New("boom")
+	j := jobs.Timed(jobs.Job{Name: "sweep", Every: time.Second, Work: func(context.Context) error {
+		clock.Advance(1500 * time.Millisecond)
+		return boom
+	}}, &tm, clock.Now)
+	if err := j.Work(context.Background()); !errors.Is(err, boom) || j.Name != "sweep" || j.Every != time.Second {
+		t.Fatalf("timed job: %v %+v", err, j)
+	}
+	if took, ended := tm.Last(); took != 1500*time.Millisecond || !ended.Equal(clock.Now()) {
+		t.Fatalf("last run: %v %v", took, ended)
+	}
+}

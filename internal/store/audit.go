@@ -57,7 +57,7 @@ func (s *Store) AppendAudits(ctx context.Context, evs []*audit.Event) error {
 		slices.SortFunc(out, func(a, b struct{ ID, Txid int64 }) int { return cmp.Compare(a.ID, b.ID) })
 		for i, ev := range evs {
 			ev.ID = out[i].ID
-			tx.events.add(out[i].ID, out[i].Txid)
+			tx.events.add(out[i].ID, out[i].Txid, string(ev.Action))
 		}
 		return nil
 	})

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"gorm.io/gorm"
@@ -20,6 +21,21 @@ type Counts struct {
 type counter struct {
 	statements atomic.Uint64
 	roundTrips atomic.Uint64
+	// events counts the audit events of committed business transactions by action.
+	mu     sync.Mutex
+	events map[string]uint64
+}
+
+// committed counts the actions of a transaction's events after it committed.
+func (c *counter) committed(actions []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.events == nil {
+		c.events = map[string]uint64{}
+	}
+	for _, a := range actions {
+		c.events[a]++
+	}
 }
 
 func (c *counter) statement() {
@@ -57,4 +73,13 @@ func (c *counter) register(db *gorm.DB) error {
 // Counts returns the statements and round trips this Store has sent so far.
 func (s *Store) Counts() Counts {
 	return Counts{Statements: s.counts.statements.Load(), RoundTrips: s.counts.roundTrips.Load()}
+}
+
+// CommittedEvents returns how many events with action this Store's transactions have committed
+// since it was opened (business changes; checks, which the sealer stores, are not counted).
+// /metrics reads decisions from it: a change counts once, and only once it committed.
+func (s *Store) CommittedEvents(action string) uint64 {
+	s.counts.mu.Lock()
+	defer s.counts.mu.Unlock()
+	return s.counts.events[action]
 }

@@ -65,14 +65,17 @@ type awaiting struct {
 type txEvents struct {
 	ids     []int64
 	maxTxid int64
+	// actions are the stored events' actions, counted once the transaction commits.
+	actions []string
 }
 
-func (t *txEvents) add(id, txid int64) {
+func (t *txEvents) add(id, txid int64, action string) {
 	if t == nil {
 		return
 	}
 	t.ids = append(t.ids, id)
 	t.maxTxid = max(t.maxTxid, txid)
+	t.actions = append(t.actions, action)
 }
 
 // pgHorizon is the id of the oldest transaction that still holds a row-exclusive lock on

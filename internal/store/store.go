@@ -148,6 +148,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 		return fn(&Store{db: g, dialect: s.dialect, inTx: true, now: s.now, counts: s.counts, seal: s.seal, events: events})
 	})
 	if err == nil && len(events.ids) > 0 {
+		s.counts.committed(events.actions)
 		if s.seal.wait > 0 {
 			s.seal.await(ctx, events)
 		} else {
