@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-	"unicode/utf8"
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/pam"
@@ -229,15 +228,6 @@ func (w *Worker) record(ctx context.Context, a attempt) error {
 	return nil
 }
 
-// backoff is the delay before attempt number attempts+1.
-func (w *Worker) backoff(attempts int) time.Duration {
-	d := w.BackoffBase
-	for i := 1; i < attempts && d < w.BackoffMax; i++ {
-		d *= 2
-	}
-	return min(d, w.BackoffMax)
-}
-
 // outcome is what one attempt comes to: the row's new state and the audit event to write.
 type outcome struct {
 	store.MailOutcome
@@ -259,35 +249,21 @@ func (w *Worker) judge(m pam.OutboxMessage, sendErr error, now time.Time) outcom
 	if !errors.As(sendErr, &de) {
 		de = &DeliveryError{Text: sendErr.Error()}
 	}
-	o.Error = truncate(de.Text, 1000)
+	o.Error = pam.CutBytes(de.Text, 1000)
 	o.details["error"] = o.Error
-	giveUp := now.Add(w.RetryFor)
-	if m.GiveUpAt != nil {
-		giveUp = *m.GiveUpAt
-	}
-	next := now.Add(w.backoff(m.Attempts + 1))
-	switch {
-	case de.Permanent:
-		o.State, o.action = pam.MailFailed, audit.MailFailed
+	step := pam.Retry{Base: w.BackoffBase, Max: w.BackoffMax, For: w.RetryFor}.After(m.Attempts, m.GiveUpAt, de.Permanent, now)
+	switch o.State = step.State; {
+	case step.Permanent:
+		o.action = audit.MailFailed
 		o.details["permanent"] = true
-	case !next.Before(giveUp):
-		o.State, o.action = pam.MailFailed, audit.MailFailed
+	case step.State == pam.MailFailed:
+		o.action = audit.MailFailed
 		o.details["gave_up"] = "temporary failures for " + w.RetryFor.String()
 	default:
-		o.State, o.action = pam.MailRetrying, audit.MailRetryScheduled
-		o.NextAttemptAt, o.GiveUpAt = next, giveUp
-		o.details["next_attempt_at"] = next.UTC().Format(time.RFC3339)
+		o.action = audit.MailRetryScheduled
+		o.NextAttemptAt, o.GiveUpAt = step.Next, step.GiveUp
+		o.details["next_attempt_at"] = step.Next.UTC().Format(time.RFC3339)
 	}
 	return o
 }
 
-// truncate cuts s to at most n bytes without splitting a character.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}

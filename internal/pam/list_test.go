@@ -25,3 +25,24 @@ func TestCursorRoundTripsAndRefusesForeignText(t *testing.T) {
 		}
 	}
 }
+
+func TestRetry(t *testing.T) {
+	r := pam.Retry{Base: 30 * time.Second, Max: time.Hour, For: 24 * time.Hour}
+	if got := []time.Duration{r.Backoff(1), r.Backoff(2), r.Backoff(3), r.Backoff(20)}; got[0] != 30*time.Second || got[1] != time.Minute || got[2] != 2*time.Minute || got[3] != time.Hour {
+		t.Fatalf("backoff: %v", got)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if s := r.After(0, nil, false, now); s.State != pam.MailRetrying || !s.Next.Equal(now.Add(30*time.Second)) || !s.GiveUp.Equal(now.Add(24*time.Hour)) {
+		t.Fatalf("first failure: %+v", s)
+	}
+	if s := r.After(0, nil, true, now); s.State != pam.MailFailed || !s.Permanent {
+		t.Fatalf("permanent: %+v", s)
+	}
+	last := now.Add(time.Minute)
+	if s := r.After(3, &last, false, now); s.State != pam.MailFailed || s.Permanent {
+		t.Fatalf("past its last chance: %+v", s)
+	}
+	if got := pam.CutBytes("héllo", 2); got != "h" {
+		t.Fatalf("cut: %q", got)
+	}
+}

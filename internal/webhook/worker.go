@@ -17,7 +17,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/pam"
@@ -261,15 +260,6 @@ func (w *Worker) post(ctx context.Context, t *target, d pam.WebhookDelivery) (in
 	}
 }
 
-// backoff is the delay before attempt number attempts+1.
-func (w *Worker) backoff(attempts int) time.Duration {
-	d := w.BackoffBase
-	for i := 1; i < attempts && d < w.BackoffMax; i++ {
-		d *= 2
-	}
-	return min(d, w.BackoffMax)
-}
-
 // judge decides what an attempt's result means for the delivery: sent, retry later, or failed.
 func (w *Worker) judge(d pam.WebhookDelivery, t *target, status int, sendErr error) outcome {
 	now := w.now()
@@ -283,24 +273,20 @@ func (w *Worker) judge(d pam.WebhookDelivery, t *target, status int, sendErr err
 	if !errors.As(sendErr, &se) {
 		se = &sendError{text: sendErr.Error()}
 	}
-	o.Error = truncate(se.text, 1000)
+	o.Error = pam.CutBytes(se.text, 1000)
 	o.details["error"] = o.Error
-	giveUp := now.Add(w.RetryFor)
-	if d.GiveUpAt != nil {
-		giveUp = *d.GiveUpAt
-	}
-	next := now.Add(w.backoff(d.Attempts + 1))
-	switch {
-	case se.permanent:
-		o.State, o.action = pam.MailFailed, audit.WebhookDeliveryFailed
+	step := pam.Retry{Base: w.BackoffBase, Max: w.BackoffMax, For: w.RetryFor}.After(d.Attempts, d.GiveUpAt, se.permanent, now)
+	switch o.State = step.State; {
+	case step.Permanent:
+		o.action = audit.WebhookDeliveryFailed
 		o.details["permanent"] = true
-	case !next.Before(giveUp):
-		o.State, o.action = pam.MailFailed, audit.WebhookDeliveryFailed
+	case step.State == pam.MailFailed:
+		o.action = audit.WebhookDeliveryFailed
 		o.details["gave_up"] = "temporary failures for " + w.RetryFor.String()
 	default:
-		o.State, o.action = pam.MailRetrying, audit.WebhookDeliveryRetryScheduled
-		o.NextAttemptAt, o.GiveUpAt = next, giveUp
-		o.details["next_attempt_at"] = next.UTC().Format(time.RFC3339)
+		o.action = audit.WebhookDeliveryRetryScheduled
+		o.NextAttemptAt, o.GiveUpAt = step.Next, step.GiveUp
+		o.details["next_attempt_at"] = step.Next.UTC().Format(time.RFC3339)
 	}
 	return o
 }
@@ -341,13 +327,3 @@ func (w *Worker) record(ctx context.Context, owner string, ds []pam.WebhookDeliv
 	return nil
 }
 
-// truncate cuts s to at most n bytes without splitting a character.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
