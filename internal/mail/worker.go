@@ -266,4 +266,3 @@ func (w *Worker) judge(m pam.OutboxMessage, sendErr error, now time.Time) outcom
 	}
 	return o
 }
-

@@ -326,4 +326,3 @@ func (w *Worker) record(ctx context.Context, owner string, ds []pam.WebhookDeliv
 	}
 	return nil
 }
-
