@@ -476,7 +476,7 @@ func (s *Server) showApprovals(c echo.Context) error {
 	}
 	setInboxCount(c, inbox.Total+len(inbox.Emergencies))
 	q := c.QueryParams()
-	vm := reqview.InboxVM{Meta: s.meta(c, "Approvals"), Total: inbox.Total, Matched: inbox.Matched, Back: c.Request().URL.RequestURI(),
+	vm := reqview.InboxVM{Meta: s.meta(c, "Approvals"), Total: inbox.Total, Matched: inbox.Matched, CountCap: access.InboxCountCap, Back: c.Request().URL.RequestURI(),
 		Filter: reqview.InboxFilterVM{Narrowed: f.Narrowed(), Requester: string(f.RequesterID), Policy: f.PolicyID,
 			Scope: q.Get("scope"), Soon: !f.TimesOutBy.IsZero(), Sort: string(f.Sort),
 			ClearHref: inboxHref(q, "requester", "", "policy", "", "scope", "", "soon", "")}}

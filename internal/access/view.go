@@ -48,6 +48,9 @@ const RuleChangesShown = 10
 // NavCountCap is where the navigation's count of waiting requests stops counting.
 const NavCountCap = store.NavCountCap
 
+// InboxCountCap is where the inbox page's counts stop counting (store.InboxCountCap).
+const InboxCountCap = store.InboxCountCap
+
 // ShownDeciders bounds View.Deciders.
 const ShownDeciders = 10
 

@@ -93,10 +93,10 @@ func emergencyWaitingFor(user string) string {
 }
 
 // navCount is the SQL expression counting, up to NavCountCap each, the requests waiting for
-// the decision of the user whose id is the SQL expression user (waitingFor) and the emergency
+// the decision of the user whose id is the SQL expression user (waitingArms) and the emergency
 // requests waiting for their review (emergencyWaitingFor): the navigation's badge.
-func navCount(user string) string {
-	return "((SELECT COUNT(*) FROM (SELECT 1 FROM requests r WHERE " + waitingFor(user) + " LIMIT " + itoa(NavCountCap) + ") c)" +
+func navCount(dialect, user string) string {
+	return "(" + waitingCount(dialect, user, "", NavCountCap) +
 		" + (SELECT COUNT(*) FROM (SELECT 1 FROM requests r WHERE " + emergencyWaitingFor(user) + " LIMIT " + itoa(NavCountCap) + ") e))"
 }
 

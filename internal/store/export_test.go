@@ -107,7 +107,7 @@ func (s *Store) GrantForPlan(ctx context.Context, user pam.UserID, taskID string
 // InboxCountPlan returns the database's plan for InboxCount's statement, made like
 // AuditPagePlan's.
 func (s *Store) InboxCountPlan(ctx context.Context, user pam.UserID, now time.Time) (string, error) {
-	return s.plan(ctx, s.inboxQuery(ctx, user, now).Select("COUNT(*)"), &[]struct{ N int64 }{})
+	return s.plan(ctx, s.inboxCountQuery(ctx, user, now), &[]struct{ N int64 }{})
 }
 
 // SessionPlan returns the database's plan for SessionWithUser's statement with the inbox
@@ -148,7 +148,7 @@ func (s *Store) GenericPlans(ctx context.Context, user pam.UserID, idHash, enrol
 		q    *gorm.DB
 		dest any
 	}{
-		"count":   {s.inboxQuery(ctx, user, now).Select("COUNT(*)"), &[]struct{ N int64 }{}},
+		"count":   {s.inboxCountQuery(ctx, user, now), &[]struct{ N int64 }{}},
 		"session": {s.sessionQuery(ctx, idHash, enrolmentKey, now), &[]sessionUserRow{}},
 		"page":    {s.inboxPageQuery(ctx, user, now, pam.InboxFilter{Limit: 25}), &[]inboxPageRow{}},
 	} {
@@ -310,5 +310,5 @@ func (s *Store) SealPlan(ctx context.Context) (string, error) {
 
 // sessionQuery is SessionWithUser's statement as a gorm query, for the plan tests.
 func (s *Store) sessionQuery(ctx context.Context, idHash, enrolmentKey string, inboxAt time.Time) *gorm.DB {
-	return s.conn(ctx).Raw(sessionSQL(!inboxAt.IsZero()), sessionArgs(idHash, enrolmentKey, inboxAt))
+	return s.conn(ctx).Raw(sessionSQL(s.dialect, !inboxAt.IsZero()), sessionArgs(idHash, enrolmentKey, inboxAt))
 }

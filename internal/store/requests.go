@@ -380,14 +380,23 @@ func (s *Store) fillApprovalCounts(ctx context.Context, rs []*pam.Request) error
 	return nil
 }
 
-// waitingFor is the SQL condition true for a request r waiting for the decision of the user
-// whose id is the SQL expression user, at the time @now: pending and not timed out, not theirs,
-// in an approver group they are an enabled member of or delegated to them for an approver not
-// yet counted on it (delegatedWaiting), and not yet reviewed by them or for them. The inbox,
-// its count and the navigation's count (SessionWithUser) share it, so they always agree; the
-// ways a request reaches someone's inbox are all here. Its leading terms are
-// requests_inbox_idx's (status, approver_group_id), so it reads the waiting requests of the
-// user's groups and nothing else.
+// waitingArms is an SQL SELECT of the columns cols (of requests r) of the requests waiting for
+// the decision of the user whose id is the SQL expression user, at the time @now: pending and not
+// timed out, not theirs, not yet reviewed by them or for them, and theirs to decide in one of
+// three ways: in an approver group they are an enabled member of, escalated to such a group
+// (escalatedTo), or in the group of an approver who delegated to them and is not yet counted on
+// it (delegatedWaiting). The inbox, its count and the navigation's count (SessionWithUser) all
+// read it, so they always agree; the ways a request reaches someone's inbox are all here.
+//
+// Each way is read group by group from the user's groups, on the partial indexes that hold the
+// pending requests alone (requests_waiting_idx, requests_waiting_scope_idx, requests_escalated_idx),
+// with cond (a further condition on r) and tail (an ORDER BY and LIMIT) inside each group's read.
+// A capped count or a page so reads a bounded number of rows however many requests wait, and a
+// person in no group reads none; as one condition with OR between the ways, every signed-in
+// page's count read every pending request of the organisation. PostgreSQL reads each group
+// with a LATERAL subquery; SQLite, which has none, reads the groups as an IN list. A request may
+// come up in two ways (an approver who is also in the escalation group, or a delegate of a fellow
+// approver): callers count or list distinct ids.
 //
 // The deadline is compared as COALESCE(r.pending_until, r.pending_until), an expression the
 // planner keeps no statistics for, so it estimates the statement alike whatever @now is.
@@ -395,17 +404,46 @@ func (s *Store) fillApprovalCounts(ctx context.Context, rs []*pam.Request) error
 // every deadline in the past), judged each call's own plan cheaper than a generic one, and
 // planned the statement again on every call: for the session's statement that cost more than
 // running it. With the expression it keeps one generic plan (TestInboxStatementsKeepOneGenericPlan).
-// The requests it reads are still only the pending ones of the user's groups.
-func waitingFor(user string) string {
-	return `r.status = 'pending' AND COALESCE(r.pending_until, r.pending_until) > @now AND r.requester_id <> ` + user + `
-		AND (r.approver_group_id IN (SELECT gm.group_id FROM group_members gm
-				JOIN users gu ON gu.id = gm.user_id AND gu.disabled_at IS NULL WHERE gm.user_id = ` + user + `)
-			OR ` + escalatedTo("r", user) + `
-			OR (r.approver_group_id IN (SELECT xg.group_id FROM delegations xd JOIN group_members xg ON xg.user_id = xd.principal_id
-					WHERE xd.delegate_id = ` + user + ` AND xd.ends_at > @now AND xd.starts_at <= @now AND xd.ended_at IS NULL)
-				AND ` + delegatedWaiting(user) + `))
+func waitingArms(dialect, user, cols, cond, tail string) string {
+	common := `COALESCE(r.pending_until, r.pending_until) > @now AND r.requester_id <> ` + user + `
 		AND NOT EXISTS (SELECT 1 FROM reviews v WHERE v.request_id = r.id AND v.reviewer_id = ` + user + `)
 		AND NOT EXISTS (SELECT 1 FROM reviews v WHERE v.request_id = r.id AND v.principal_id = ` + user + `)`
+	if cond != "" {
+		common += " AND " + cond
+	}
+	groups := `SELECT gm.group_id FROM group_members gm
+		JOIN users gu ON gu.id = gm.user_id AND gu.disabled_at IS NULL WHERE gm.user_id = ` + user
+	delegated := `SELECT DISTINCT xg.group_id FROM delegations xd JOIN group_members xg ON xg.user_id = xd.principal_id
+		WHERE xd.delegate_id = ` + user + ` AND xd.ends_at > @now AND xd.starts_at <= @now AND xd.ended_at IS NULL`
+	ways := []struct{ groups, match string }{
+		{groups, "r.approver_group_id"},
+		{groups, "r.escalated_at IS NOT NULL AND r.escalation_group_id"},
+		{delegated, "r.approver_group_id"},
+	}
+	arms := make([]string, len(ways))
+	for i, w := range ways {
+		where := "r.status = 'pending' AND "
+		extra := ""
+		if i == 2 {
+			extra = " AND " + delegatedWaiting(user)
+		}
+		if dialect == Postgres {
+			arms[i] = `SELECT x.* FROM (` + w.groups + `) g CROSS JOIN LATERAL (SELECT ` + cols + ` FROM requests r
+				WHERE ` + where + w.match + ` = g.group_id AND ` + common + extra + ` ` + tail + `) x`
+		} else {
+			arms[i] = `SELECT * FROM (SELECT ` + cols + ` FROM requests r
+				WHERE ` + where + w.match + ` IN (` + w.groups + `) AND ` + common + extra + ` ` + tail + `)`
+		}
+	}
+	return strings.Join(arms, "\n\t\tUNION ALL ")
+}
+
+// waitingCount is the SQL expression counting the requests waiting for the user whose id is the
+// SQL expression user (waitingArms) up to limit: a badge's or a heading's count, which reads at
+// most limit rows of each group however many wait.
+func waitingCount(dialect, user, cond string, limit int) string {
+	return `(SELECT COUNT(*) FROM (SELECT DISTINCT c.id FROM (` + waitingArms(dialect, user, "r.id", cond, "LIMIT "+itoa(limit)) +
+		`) c LIMIT ` + itoa(limit) + `) n)`
 }
 
 // delegatedWaiting is the SQL condition true when the user whose id is the SQL expression user
@@ -422,19 +460,6 @@ func onBehalfName(user string) string {
 	return `CASE WHEN r.approver_group_id IN (SELECT gm.group_id FROM group_members gm WHERE gm.user_id = ` + user + `) THEN ''
 		ELSE COALESCE((SELECT MIN(ou.name) FROM users ou WHERE ou.id IN (` + delegatedApprovers(user, "r.approver_group_id", "r.requester_id") + `)
 			AND NOT EXISTS (SELECT 1 FROM reviews ov WHERE ov.request_id = r.id AND (ov.principal_id = ou.id OR ov.reviewer_id = ou.id))), '') END`
-}
-
-// escalatedTo is the SQL condition true when request r (an alias) was escalated to a group the
-// enabled user whose id is the SQL expression user is in: the escalation's way into the inbox.
-// With r.status = 'pending' it reads requests_escalated_idx (escalation_group_id, …).
-func escalatedTo(r, user string) string {
-	return r + `.escalated_at IS NOT NULL AND ` + r + `.escalation_group_id IN (SELECT gm.group_id FROM group_members gm
-			JOIN users gu ON gu.id = gm.user_id AND gu.disabled_at IS NULL WHERE gm.user_id = ` + user + `)`
-}
-
-// inboxQuery selects the requests waiting for a user (see waitingFor).
-func (s *Store) inboxQuery(ctx context.Context, user pam.UserID, now time.Time) *gorm.DB {
-	return s.conn(ctx).Table("requests r").Where(waitingFor("@user"), map[string]any{"user": string(user), "now": now.UTC()})
 }
 
 // listColumns are the columns of requests r a list reads: all but the free texts (justification,
@@ -462,8 +487,9 @@ type InboxPage struct {
 	Waiting []Waiting
 	// More is true when requests follow the page.
 	More bool
-	// Total counts every request waiting for the user, on this page or not (InboxCount);
-	// Matched counts those the filter keeps (Total when it keeps all).
+	// Total counts the requests waiting for the user, on this page or not, and Matched those
+	// the filter keeps (Total when it keeps all), each up to InboxCountCap+1: a count above
+	// InboxCountCap means "more than InboxCountCap".
 	Total, Matched int64
 }
 
@@ -507,60 +533,55 @@ func (s *Store) InboxPage(ctx context.Context, user pam.UserID, now time.Time, f
 	return out, nil
 }
 
-// inboxPageQuery is InboxPage's statement. The keys of the waiting requests are read once into
-// w, with only the columns the filter and the order need (the unfiltered inbox reads
-// requests_waiting_idx alone; a policy or scope filter reads requests_waiting_scope_idx); the
-// counts and the page all come from it (only the page's requests are read whole), and the
-// one-row count keeps a page past the end answering with the totals.
+// inboxPageQuery is InboxPage's statement: the capped count of the whole inbox, the capped count of
+// what the filter keeps (the same count when it keeps all), and the page, each read from the
+// user's groups on the waiting indexes (waitingArms) with the filter and the cursor inside each
+// group's read, so no part of it reads more than InboxCountCap+1 or the page's limit of rows a
+// group. Only the page's requests are read whole, by key; the one-row count keeps a page past the
+// end answering with the totals.
 func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Time, f pam.InboxFilter) *gorm.DB {
 	args := map[string]any{"user": string(user), "now": now.UTC(), "limit": f.Limit + 1}
 	key := "created_at"
 	if f.Sort == pam.InboxByTimeLeft {
 		key = "pending_until"
 	}
-	cols := []string{"r.id", "r." + key}
 	var match []string
 	if f.RequesterID != "" {
-		cols, match = append(cols, "r.requester_id"), append(match, "w.requester_id = @requester")
+		match = append(match, "r.requester_id = @requester")
 		args["requester"] = string(f.RequesterID)
 	}
 	if f.PolicyID != "" {
-		cols, match = append(cols, "r.policy_id"), append(match, "w.policy_id = @policy")
+		match = append(match, "r.policy_id = @policy")
 		args["policy"] = f.PolicyID
 	}
 	if f.ScopeID != "" {
-		cols, match = append(cols, "r.scope_type", "r.scope_id"), append(match, "w.scope_type = @scope_type AND w.scope_id = @scope_id")
+		match = append(match, "r.scope_type = @scope_type AND r.scope_id = @scope_id")
 		args["scope_type"], args["scope_id"] = string(f.ScopeType), f.ScopeID
 	}
 	if !f.TimesOutBy.IsZero() {
-		if key != "pending_until" {
-			cols = append(cols, "r.pending_until")
-		}
-		match = append(match, "w.pending_until <= @by")
+		match = append(match, "r.pending_until <= @by")
 		args["by"] = f.TimesOutBy.UTC()
 	}
-	matched := "COUNT(*)"
+	total := waitingCount(s.dialect, "@user", "", InboxCountCap+1)
+	matched := total
 	if len(match) > 0 {
-		matched = "COALESCE(SUM(CASE WHEN " + strings.Join(match, " AND ") + " THEN 1 ELSE 0 END), 0)"
+		matched = waitingCount(s.dialect, "@user", strings.Join(match, " AND "), InboxCountCap+1)
 	}
 	page := append([]string(nil), match...)
 	if f.After != nil {
-		page = append(page, "(w."+key+" > @at OR (w."+key+" = @at AND w.id > @id))")
+		// The leading bound lets each group's read start at the cursor in the index.
+		page = append(page, "r."+key+" >= @at AND (r."+key+" > @at OR r.id > @id)")
 		args["at"], args["id"] = f.After.At.UTC(), f.After.ID
 	}
-	where := ""
-	if len(page) > 0 {
-		where = "WHERE " + strings.Join(page, " AND ")
-	}
-	return s.conn(ctx).Raw(`WITH w AS MATERIALIZED (SELECT `+strings.Join(cols, ", ")+` FROM requests r WHERE `+waitingFor("@user")+`)
-		SELECT p.*, t.total, t.matched FROM (SELECT COUNT(*) AS total, `+matched+` AS matched FROM w) t
+	keys := waitingArms(s.dialect, "@user", "r.id, r."+key, strings.Join(page, " AND "), "ORDER BY r."+key+", r.id LIMIT @limit")
+	return s.conn(ctx).Raw(`SELECT p.*, t.total, t.matched FROM (SELECT `+total+` AS total, `+matched+` AS matched) t
 		LEFT JOIN (SELECT `+listColumns+`, u.name AS requester_name, u.email AS requester_email,
 				(SELECT COUNT(*) FROM reviews v WHERE v.request_id = r.id AND v.decision = 'approve'
 					AND `+stillApprover("v", "r.approver_group_id", "CASE WHEN r.escalated_at IS NOT NULL THEN r.escalation_group_id END")+`) AS approvals,
 				(r.escalated_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM group_members gm
 					WHERE gm.group_id = r.approver_group_id AND gm.user_id = @user)) AS escalated_to_me,
 				`+onBehalfName("@user")+` AS on_behalf_name
-			FROM (SELECT w.id FROM w `+where+` ORDER BY w.`+key+`, w.id LIMIT @limit) k
+			FROM (SELECT DISTINCT w.id, w.`+key+` FROM (`+keys+`) w ORDER BY w.`+key+`, w.id LIMIT @limit) k
 			JOIN requests r ON r.id = k.id LEFT JOIN users u ON u.id = r.requester_id) p ON 1 = 1
 		ORDER BY p.`+key+`, p.id`, args)
 }
@@ -590,19 +611,27 @@ func (s *Store) RequesterHistory(ctx context.Context, r pam.Request, now time.Ti
 // plan for it instead of planning each call for the user it names.
 func (s *Store) InboxCount(ctx context.Context, user pam.UserID, now time.Time) (int64, error) {
 	var n []int64
-	err := s.conn(ctx).Raw("SELECT "+navCount("u.id")+" AS n FROM users u WHERE u.id = @user",
-		map[string]any{"user": string(user), "now": now.UTC()}).Find(&n).Error
+	err := s.inboxCountQuery(ctx, user, now).Find(&n).Error
 	if err != nil || len(n) == 0 {
 		return 0, err
 	}
 	return n[0], nil
 }
 
+// inboxCountQuery is InboxCount's statement.
+func (s *Store) inboxCountQuery(ctx context.Context, user pam.UserID, now time.Time) *gorm.DB {
+	return s.conn(ctx).Raw("SELECT "+navCount(s.dialect, "u.id")+" AS n FROM users u WHERE u.id = @user",
+		map[string]any{"user": string(user), "now": now.UTC()})
+}
+
 // NavCountCap is where the navigation's count of waiting requests stops counting (InboxCount
 // and the session's statement): the badge then says "99+", and an approver with thousands
-// waiting costs every page a hundred index entries, not thousands. The inbox page itself
-// reads the exact total with its rows.
+// waiting costs every page a hundred index entries, not thousands.
 const NavCountCap = 100
+
+// InboxCountCap is where the inbox page's counts stop counting: past it the page says "more
+// than 100" rather than read every waiting request on every view to tell 1,000 from 1,001.
+const InboxCountCap = NavCountCap
 
 // Decided is a request someone reviewed, with their own decision on it.
 type Decided struct {

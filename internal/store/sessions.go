@@ -64,7 +64,7 @@ type Frame struct {
 // requests that draw no navigation, or count their inbox themselves, pass the zero time.
 // ENOTFOUND when the session or its user is missing.
 func (s *Store) SessionWithUser(ctx context.Context, idHash, enrolmentKey string, inboxAt time.Time) (Session, pam.User, Frame, error) {
-	rows, err := s.queryDirect(ctx, sessionSQL(!inboxAt.IsZero()), sessionArgs(idHash, enrolmentKey, inboxAt))
+	rows, err := s.queryDirect(ctx, sessionSQL(s.dialect, !inboxAt.IsZero()), sessionArgs(idHash, enrolmentKey, inboxAt))
 	if err != nil {
 		return Session{}, pam.User{}, Frame{}, err
 	}
@@ -101,10 +101,10 @@ func (s *Store) SessionWithUser(ctx context.Context, idHash, enrolmentKey string
 
 // sessionSQL is SessionWithUser's statement, with the navigation's inbox count or without;
 // its columns are sessionUserRow's, in order.
-func sessionSQL(inbox bool) string {
+func sessionSQL(dialect string, inbox bool) string {
 	count := "NULL"
 	if inbox {
-		count = navCount("s.user_id")
+		count = navCount(dialect, "s.user_id")
 	}
 	return `SELECT s.id_hash, s.user_id, s.data, s.ip, s.user_agent, s.created_at, s.last_seen_at, s.expires_at,
 			u.email AS u_email, u.name AS u_name, u.time_zone AS u_time_zone, u.admin AS u_admin, u.auditor AS u_auditor,

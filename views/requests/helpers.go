@@ -6,29 +6,48 @@ import (
 	"strconv"
 )
 
-// waitingLine says how many requests wait: "1 request waits for you", "25 requests wait for you".
-func waitingLine(n int) string {
-	if n == 1 {
+// waitingLine says how many requests wait: "1 request waits for you", "25 requests wait for
+// you", or "More than 100 requests wait for you." past a count's cap (0: none).
+func waitingLine(n, countCap int) string {
+	switch {
+	case over(n, countCap):
+		return fmt.Sprintf("More than %d requests wait for you.", countCap)
+	case n == 1:
 		return "1 request waits for you."
 	}
 	return fmt.Sprintf("%d requests wait for you.", n)
 }
 
-// waitingCount is "1 waiting request" or "25 waiting requests".
-func waitingCount(n int) string {
-	if n == 1 {
+// waitingCount is "1 waiting request", "25 waiting requests" or "the waiting requests" past
+// a count's cap.
+func waitingCount(n, countCap int) string {
+	switch {
+	case over(n, countCap):
+		return "the waiting requests"
+	case n == 1:
 		return "1 waiting request"
 	}
 	return fmt.Sprintf("%d waiting requests", n)
 }
 
-// matchLine says how many waiting requests a filter keeps: "3 of 25 waiting requests match."
-func matchLine(matched, total int) string {
-	if matched == 1 {
-		return fmt.Sprintf("1 of %s matches.", waitingCount(total))
+// matchLine says how many waiting requests a filter keeps: "3 of 25 waiting requests match.",
+// "3 of more than 100 waiting requests match." or "More than 100 waiting requests match.".
+func matchLine(matched, total, countCap int) string {
+	of := waitingCount(total, countCap)
+	if over(total, countCap) {
+		of = fmt.Sprintf("more than %d waiting requests", countCap)
 	}
-	return fmt.Sprintf("%d of %s match.", matched, waitingCount(total))
+	switch {
+	case over(matched, countCap):
+		return fmt.Sprintf("More than %d waiting requests match.", countCap)
+	case matched == 1:
+		return fmt.Sprintf("1 of %s matches.", of)
+	}
+	return fmt.Sprintf("%d of %s match.", matched, of)
 }
+
+// over reports whether a count read up to countCap+1 went past countCap (0: no cap).
+func over(n, countCap int) bool { return countCap > 0 && n > countCap }
 
 // rowKey is an id unique on the page for row i's cell: "q3".
 func rowKey(prefix string, i int) string { return prefix + strconv.Itoa(i) }
