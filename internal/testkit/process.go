@@ -149,11 +149,18 @@ func FreeAddr() (string, error) {
 // its environment (env may override HOME), and waits until it answers /healthz, at most 20
 // seconds.
 func Start(bin string, env map[string]string, args ...string) (*Process, error) {
+	return StartIn("", bin, env, args...)
+}
+
+// StartIn is Start in the working directory dir ("" for the caller's), where relative paths
+// such as the default database file `elevate.db` land.
+func StartIn(dir, bin string, env map[string]string, args ...string) (*Process, error) {
 	addr, err := FreeAddr()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
+	cmd.Dir = dir
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "ELEVATE_ADDR=" + addr}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
