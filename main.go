@@ -442,17 +442,28 @@ func (e *env) demo(ctx context.Context, args []string) error {
 	return e.loadDemo(ctx, db, admin.New(db, func() time.Time { return time.Now().UTC() }))
 }
 
-// loadDemo fills an empty database with the demo organisation and prints its sign-ins.
+// loadDemo fills an empty database with the demo organisation and prints its sign-ins. Their
+// password is a secret like the setup link, so they go the same way: once, on stderr, outside
+// the logger (standard output stays for what a script captures); among text logs with a blank
+// line around them, so a person sees them between the log lines.
 func (e *env) loadDemo(ctx context.Context, db *store.Store, adminSvc *admin.Service) error {
 	res, err := demo.Load(ctx, db, adminSvc, func() time.Time { return time.Now().UTC() })
 	if err != nil {
 		return userFacing(err)
 	}
-	fmt.Fprintf(e.stdout, "Demo organisation loaded. Sign in at %s/login with any of these (password %s):\n", e.cfg.BaseURL, res.Password)
-	for _, l := range res.Logins {
-		fmt.Fprintf(e.stdout, "  %-22s %-16s %s\n", l.Email, l.Name, l.Role)
+	var b strings.Builder
+	if e.textLog {
+		b.WriteString("\n")
 	}
-	return nil
+	fmt.Fprintf(&b, "Demo organisation loaded. Sign in at %s/login with any of these (password %s):\n", e.cfg.BaseURL, res.Password)
+	for _, l := range res.Logins {
+		fmt.Fprintf(&b, "  %-22s %-16s %s\n", l.Email, l.Name, l.Role)
+	}
+	if e.textLog {
+		b.WriteString("\n")
+	}
+	_, err = io.WriteString(e.stderr, b.String())
+	return err
 }
 
 // serveDebug serves Go's profiler on addr (a loopback address, checked by config) for whoever

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -66,6 +67,36 @@ func TestUserCommands(t *testing.T) {
 		code, out, stderr = runCmd(t, env, "", "audit", "verify")
 		if code != 0 || !strings.Contains(out, "3 events") {
 			t.Fatalf("audit verify: %d %s %s", code, out, stderr)
+		}
+	})
+}
+
+// TestDemoSignInsGoToStderrOnly: the demo's shared password is a secret like the setup link, so
+// the sign-ins are printed once on standard error, outside the logger, and nothing on standard
+// output; among text logs they stand apart with a blank line around them.
+func TestDemoSignInsGoToStderrOnly(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		env := map[string]string{"ELEVATE_DATABASE_URL": testenv.DatabaseURL(t, dialect), "ELEVATE_LOG_FORMAT": "text"}
+		code, out, stderr := runCmd(t, env, "", "demo")
+		if code != 0 {
+			t.Fatalf("demo: exit %d: %s", code, stderr)
+		}
+		if out != "" {
+			t.Fatalf("demo printed on standard output: %q", out)
+		}
+		pw := regexp.MustCompile(`\n\nDemo organisation loaded\. Sign in at \S+/login with any of these \(password (demo-\S+)\):\n`).FindStringSubmatch("\n" + stderr)
+		if pw == nil {
+			t.Fatalf("no sign-in line after a blank line on standard error:\n%s", stderr)
+		}
+		if strings.Count(stderr, pw[1]) != 1 {
+			t.Fatalf("the password appears %d times on standard error, want once:\n%s", strings.Count(stderr, pw[1]), stderr)
+		}
+		if !strings.Contains(stderr, "  rhea@demo.example ") || !strings.HasSuffix(stderr, "requester\n\n") {
+			t.Fatalf("sign-ins not listed, or no blank line after them:\n%s", stderr)
+		}
+		// A second load is refused and prints no sign-ins.
+		if code, out, stderr := runCmd(t, env, "", "demo"); code != 1 || out != "" || strings.Contains(stderr, "password") {
+			t.Fatalf("second demo: exit %d, stdout %q, stderr %q", code, out, stderr)
 		}
 	})
 }

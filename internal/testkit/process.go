@@ -119,6 +119,8 @@ type Process struct {
 	stdout capped
 	setup  string
 	seen   chan struct{} // closed when the setup link was printed
+	demoPW string
+	demo   chan struct{} // closed when the demo sign-ins were printed
 	done   chan struct{}
 	err    error
 }
@@ -128,6 +130,10 @@ const logCap = 4 << 20
 
 // setupLink finds the one-time setup link a first run prints on stderr, outside the logger.
 var setupLink = regexp.MustCompile(`https?://\S+/setup\?token=[^\s"]+`)
+
+// demoSignIns finds the demo's shared password in the sign-ins `serve --demo` prints on stderr,
+// outside the logger.
+var demoSignIns = regexp.MustCompile(`^Demo organisation loaded\. .*\(password (demo-\S+)\):$`)
 
 // FreeAddr returns a loopback address with a port nobody listens on at the moment.
 func FreeAddr() (string, error) {
@@ -143,16 +149,23 @@ func FreeAddr() (string, error) {
 // its environment (env may override HOME), and waits until it answers /healthz, at most 20
 // seconds.
 func Start(bin string, env map[string]string, args ...string) (*Process, error) {
+	return StartIn("", bin, env, args...)
+}
+
+// StartIn is Start in the working directory dir ("" for the caller's), where relative paths
+// such as the default database file `elevate.db` land.
+func StartIn(dir, bin string, env map[string]string, args ...string) (*Process, error) {
 	addr, err := FreeAddr()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
+	cmd.Dir = dir
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "ELEVATE_ADDR=" + addr}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &Process{Base: "http://" + addr, cmd: cmd, seen: make(chan struct{}), done: make(chan struct{})}
+	p := &Process{Base: "http://" + addr, cmd: cmd, seen: make(chan struct{}), demo: make(chan struct{}), done: make(chan struct{})}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -175,6 +188,10 @@ func Start(bin string, env map[string]string, args ...string) (*Process, error) 
 			if u := setupLink.FindString(line); u != "" && p.setup == "" {
 				p.setup = u
 				close(p.seen)
+			}
+			if m := demoSignIns.FindStringSubmatch(line); m != nil && p.demoPW == "" {
+				p.demoPW = m[1]
+				close(p.demo)
 			}
 			p.mu.Unlock()
 		}
@@ -246,6 +263,19 @@ func (p *Process) SetupURL() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.setup
+}
+
+// DemoPassword returns the password of every demo sign-in that `serve --demo` printed on
+// stderr, or "" when it printed none (the database was not empty).
+func (p *Process) DemoPassword() string {
+	select {
+	case <-p.demo:
+	case <-p.done:
+	case <-time.After(2 * time.Second): // the sign-ins are printed before the process listens
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.demoPW
 }
 
 // Kill sends SIGKILL and waits until the process is gone.

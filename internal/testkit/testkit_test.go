@@ -37,6 +37,22 @@ func TestSetupLinkIsFoundOnItsLineOnly(t *testing.T) {
 	}
 }
 
+func TestDemoPasswordIsFoundOnTheSignInLineOnly(t *testing.T) {
+	for line, want := range map[string]string{
+		"Demo organisation loaded. Sign in at http://127.0.0.1:8080/login with any of these (password demo-ab_c-12):": "demo-ab_c-12",
+		`{"level":"INFO","msg":"Demo organisation loaded. (password demo-x):"}`:                                       "",
+		"  rhea@demo.example      Rhea Requester   requester (helpdesk)":                                              "",
+	} {
+		got := ""
+		if m := demoSignIns.FindStringSubmatch(line); m != nil {
+			got = m[1]
+		}
+		if got != want {
+			t.Errorf("%q: found %q, want %q", line, got, want)
+		}
+	}
+}
+
 // One session's pages may load at once (the benchmark's closed loops share one); run with -race,
 // this fails if a call writes the session's state unguarded.
 func TestSessionCallsMayRunAtOnce(t *testing.T) {

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -109,12 +108,12 @@ func TestBrowserAdminBuildsAPolicy(t *testing.T) {
 // width, checks none fails, and saves screenshots for people to look at.
 func TestBrowserDemoTour(t *testing.T) {
 	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "demo.db")}, "--demo")
-	pw := regexp.MustCompile(`password (demo-\S+)\)`).FindStringSubmatch(p.Stdout())
-	if pw == nil {
-		t.Fatalf("demo password not printed:\n%s", p.Stdout())
+	pw := p.DemoPassword()
+	if pw == "" {
+		t.Fatalf("demo password not printed:\n%s", p.Logs())
 	}
 	ctx := testkit.Browser(t)
-	signInAs(t, ctx, p, "admin@demo.example", pw[1])
+	signInAs(t, ctx, p, "admin@demo.example", pw)
 	pages := []string{"/admin/policies", "/admin/tasks", "/admin/roles", "/admin/role-groups", "/admin/groups", "/admin/users", "/admin/settings"}
 	for _, width := range []int64{1280, 375} {
 		do(t, ctx, p, chromedp.EmulateViewport(width, 900))

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -15,12 +14,12 @@ import (
 // and targets read by name.
 func TestBrowserAuditOnAPhone(t *testing.T) {
 	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "demo.db")}, "--demo")
-	pw := regexp.MustCompile(`password (demo-\S+)\)`).FindStringSubmatch(p.Stdout())
-	if pw == nil {
-		t.Fatalf("demo password not printed:\n%s", p.Stdout())
+	pw := p.DemoPassword()
+	if pw == "" {
+		t.Fatalf("demo password not printed:\n%s", p.Logs())
 	}
 	ctx := testkit.Browser(t)
-	signInAs(t, ctx, p, "audrey@demo.example", pw[1])
+	signInAs(t, ctx, p, "audrey@demo.example", pw)
 	for _, width := range []int64{1280, 375} {
 		do(t, ctx, p, chromedp.EmulateViewport(width, 900),
 			chromedp.Navigate(p.Base+"/audit?action=request."),
@@ -62,12 +61,12 @@ func TestBrowserAuditOnAPhone(t *testing.T) {
 // wider than the screen and the pictures drawn without any script.
 func TestBrowserOverview(t *testing.T) {
 	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "demo.db")}, "--demo")
-	pw := regexp.MustCompile(`password (demo-\S+)\)`).FindStringSubmatch(p.Stdout())
-	if pw == nil {
-		t.Fatalf("demo password not printed:\n%s", p.Stdout())
+	pw := p.DemoPassword()
+	if pw == "" {
+		t.Fatalf("demo password not printed:\n%s", p.Logs())
 	}
 	ctx := testkit.Browser(t)
-	signInAs(t, ctx, p, "audrey@demo.example", pw[1])
+	signInAs(t, ctx, p, "audrey@demo.example", pw)
 	for _, width := range []int64{1280, 375} {
 		do(t, ctx, p, chromedp.EmulateViewport(width, 900),
 			chromedp.Navigate(p.Base+"/overview"),

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -87,9 +86,9 @@ func checkAxe(t *testing.T, ctx context.Context, src, page string) {
 // page is saved as a screenshot.
 func TestBrowserAxeOnEveryMainPage(t *testing.T) {
 	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "axe.db")}, "--demo")
-	pw := regexp.MustCompile(`password (demo-\S+)\)`).FindStringSubmatch(p.Stdout())
-	if pw == nil {
-		t.Fatalf("demo password not printed:\n%s", p.Stdout())
+	pw := p.DemoPassword()
+	if pw == "" {
+		t.Fatalf("demo password not printed:\n%s", p.Logs())
 	}
 	src := axeSource(t)
 	ctx := testkit.BrowserWithin(t, 3*time.Minute)
@@ -109,7 +108,7 @@ func TestBrowserAxeOnEveryMainPage(t *testing.T) {
 	approver := []page{{"/", "dashboard"}, {"/requests", "requests"}, {"/requests/new", "request-new"}, {"/profile", "profile"}}
 	admin := []page{{"/audit", "audit"}, {"/overview", "overview"}, {"/admin/policies", "admin-policies"}, {"/admin/users", "admin-users"}}
 
-	signInAs(t, ctx, p, "olivia@demo.example", pw[1])
+	signInAs(t, ctx, p, "olivia@demo.example", pw)
 	for _, width := range []int64{1280, 375} {
 		do(t, ctx, p, chromedp.EmulateViewport(width, 900))
 		for _, pg := range approver {
@@ -145,7 +144,7 @@ func TestBrowserAxeOnEveryMainPage(t *testing.T) {
 	}
 	signOut(t, ctx, p)
 
-	signInAs(t, ctx, p, "admin@demo.example", pw[1])
+	signInAs(t, ctx, p, "admin@demo.example", pw)
 	for _, width := range []int64{1280, 375} {
 		do(t, ctx, p, chromedp.EmulateViewport(width, 900))
 		for _, pg := range admin {

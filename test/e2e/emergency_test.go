@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -18,16 +17,16 @@ import (
 // approver finds it under "Review emergency access" and marks it as misuse, which revokes it.
 func TestBrowserEmergencyAccessToReview(t *testing.T) {
 	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "emergency.db")}, "--demo")
-	pw := regexp.MustCompile(`password (demo-\S+)\)`).FindStringSubmatch(p.Stdout())
-	if pw == nil {
-		t.Fatalf("demo password not printed:\n%s", p.Stdout())
+	pw := p.DemoPassword()
+	if pw == "" {
+		t.Fatalf("demo password not printed:\n%s", p.Logs())
 	}
 	ctx := testkit.Browser(t)
 	axe := axeSource(t)
 
 	// The administrator sets the emergency duration on the Mailbox admin policy (the demo allows
 	// emergencies there, so its box is already ticked) and names the security address.
-	signInAs(t, ctx, p, "admin@demo.example", pw[1])
+	signInAs(t, ctx, p, "admin@demo.example", pw)
 	do(t, ctx, p, chromedp.Navigate(p.Base+"/admin/policies"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="policies"]`)))
 	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`Array.from(document.querySelectorAll('[data-testid="policies"] a')).find(a => a.textContent.trim() === "Mailbox admin").getAttribute("href")`))
 	if err != nil || href == "" {
@@ -48,7 +47,7 @@ func TestBrowserEmergencyAccessToReview(t *testing.T) {
 	signOut(t, ctx, p)
 
 	// The requester enrols in two-step verification, then takes emergency access.
-	signInAs(t, ctx, p, "rhea@demo.example", pw[1])
+	signInAs(t, ctx, p, "rhea@demo.example", pw)
 	do(t, ctx, p,
 		chromedp.Navigate(p.Base+"/profile"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="start-mfa"]`)),
@@ -103,7 +102,7 @@ func TestBrowserEmergencyAccessToReview(t *testing.T) {
 	signOut(t, ctx, p)
 
 	// The administrator's dashboard lists it, unreviewed.
-	signInAs(t, ctx, p, "admin@demo.example", pw[1])
+	signInAs(t, ctx, p, "admin@demo.example", pw)
 	do(t, ctx, p, chromedp.Navigate(p.Base+"/"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="unreviewed-emergency"]`)))
 	if l := text(t, ctx, `[data-testid="unreviewed-emergency-link"]`); l != "Rhea Requester · Mailbox admin" {
 		t.Fatalf("dashboard lists %q", l)
@@ -113,7 +112,7 @@ func TestBrowserEmergencyAccessToReview(t *testing.T) {
 	signOut(t, ctx, p)
 
 	// An approver finds it in the inbox and marks it as misuse.
-	signInAs(t, ctx, p, "olivia@demo.example", pw[1])
+	signInAs(t, ctx, p, "olivia@demo.example", pw)
 	do(t, ctx, p,
 		chromedp.Navigate(p.Base+"/approvals"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="emergency-review-row"]`)),

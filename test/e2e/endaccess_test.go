@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,13 +16,13 @@ import (
 // On the way, the request form's button follows the typed duration.
 func TestBrowserEndMyAccessThenCheckDenied(t *testing.T) {
 	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "end.db")}, "--demo")
-	pw := regexp.MustCompile(`password (demo-\S+)\)`).FindStringSubmatch(p.Stdout())
-	if pw == nil {
-		t.Fatalf("demo password not printed:\n%s", p.Stdout())
+	pw := p.DemoPassword()
+	if pw == "" {
+		t.Fatalf("demo password not printed:\n%s", p.Logs())
 	}
 	ctx := testkit.Browser(t)
 
-	signInAs(t, ctx, p, "admin@demo.example", pw[1])
+	signInAs(t, ctx, p, "admin@demo.example", pw)
 	do(t, ctx, p,
 		chromedp.Navigate(p.Base+"/admin/check-tokens"),
 		fill(`#f-name`, "exchange-runspace"),
@@ -33,7 +32,7 @@ func TestBrowserEndMyAccessThenCheckDenied(t *testing.T) {
 	token := strings.TrimSpace(text(t, ctx, `[data-testid="secret"]`))
 	signOut(t, ctx, p)
 
-	signInAs(t, ctx, p, "rhea@demo.example", pw[1])
+	signInAs(t, ctx, p, "rhea@demo.example", pw)
 	do(t, ctx, p,
 		chromedp.Navigate(p.Base+"/requests/new?q=mailbox+admin"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="scope"]`)),
@@ -73,7 +72,7 @@ func TestBrowserEndMyAccessThenCheckDenied(t *testing.T) {
 	signOut(t, ctx, p)
 
 	// The approver approves on the request page (as from the link in a mail).
-	signInAs(t, ctx, p, "olivia@demo.example", pw[1])
+	signInAs(t, ctx, p, "olivia@demo.example", pw)
 	do(t, ctx, p,
 		chromedp.Navigate(p.Base+reqPath),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="approve"]`)),
@@ -86,7 +85,7 @@ func TestBrowserEndMyAccessThenCheckDenied(t *testing.T) {
 	if d := checkCall(t, p, token, "rhea@demo.example", "exchange/Set-Mailbox"); d["allowed"] != true {
 		t.Fatalf("check while in force: %v", d)
 	}
-	signInAs(t, ctx, p, "rhea@demo.example", pw[1])
+	signInAs(t, ctx, p, "rhea@demo.example", pw)
 	do(t, ctx, p,
 		chromedp.Navigate(p.Base+reqPath),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="end-access"]`)),

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,12 +15,12 @@ import (
 // the page, and the focus is on the card's result line.
 func TestBrowserInlineApproveUpdatesTheBadge(t *testing.T) {
 	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "inline.db")}, "--demo")
-	pw := regexp.MustCompile(`password (demo-\S+)\)`).FindStringSubmatch(p.Stdout())
-	if pw == nil {
-		t.Fatalf("demo password not printed:\n%s", p.Stdout())
+	pw := p.DemoPassword()
+	if pw == "" {
+		t.Fatalf("demo password not printed:\n%s", p.Logs())
 	}
 	ctx := testkit.Browser(t)
-	signInAs(t, ctx, p, "olivia@demo.example", pw[1])
+	signInAs(t, ctx, p, "olivia@demo.example", pw)
 	do(t, ctx, p,
 		chromedp.Navigate(p.Base+"/approvals"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="inbox-row"]`)),

@@ -129,12 +129,12 @@ func waitMail(t *testing.T, srv *mailtest.Server, rcpt, subject string) []mailte
 func TestBrowserApproveFromTheMail(t *testing.T) {
 	srv := mailtest.Start(t, mailtest.Options{})
 	p := startWithMail(t, srv, "--demo")
-	pw := regexp.MustCompile(`password (demo-\S+)\)`).FindStringSubmatch(p.Stdout())
-	if pw == nil {
-		t.Fatalf("demo password not printed:\n%s", p.Stdout())
+	pw := p.DemoPassword()
+	if pw == "" {
+		t.Fatalf("demo password not printed:\n%s", p.Logs())
 	}
 	ctx := testkit.Browser(t)
-	signInAs(t, ctx, p, "rhea@demo.example", pw[1])
+	signInAs(t, ctx, p, "rhea@demo.example", pw)
 	do(t, ctx, p,
 		chromedp.Navigate(p.Base+"/requests/new"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="scopes"]`)),
@@ -192,7 +192,7 @@ func TestBrowserApproveFromTheMail(t *testing.T) {
 	do(t, olivia, p,
 		chromedp.Navigate(link),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="login-form"]`)),
-		fill(`#f-email`, "olivia@demo.example"), fill(`#f-password`, pw[1]),
+		fill(`#f-email`, "olivia@demo.example"), fill(`#f-password`, pw),
 		chromedp.Click(chromedp.CSS(`[data-testid="sign-in"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="review-form"]`)),
 	)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -45,14 +44,14 @@ func checkCall(t *testing.T, p *testkit.Process, token, user, task string) map[s
 // then denied after a revoke.
 func TestBrowserRequestApproveCheckRevoke(t *testing.T) {
 	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "req.db")}, "--demo")
-	pw := regexp.MustCompile(`password (demo-\S+)\)`).FindStringSubmatch(p.Stdout())
-	if pw == nil {
-		t.Fatalf("demo password not printed:\n%s", p.Stdout())
+	pw := p.DemoPassword()
+	if pw == "" {
+		t.Fatalf("demo password not printed:\n%s", p.Logs())
 	}
 	ctx := testkit.Browser(t)
 
 	// An admin makes a check token for the target system.
-	signInAs(t, ctx, p, "admin@demo.example", pw[1])
+	signInAs(t, ctx, p, "admin@demo.example", pw)
 	do(t, ctx, p,
 		chromedp.Navigate(p.Base+"/admin/check-tokens"),
 		fill(`#f-name`, "exchange-runspace"),
@@ -64,7 +63,7 @@ func TestBrowserRequestApproveCheckRevoke(t *testing.T) {
 	signOut(t, ctx, p)
 
 	// The requester asks for Mailbox admin for 1 hour.
-	signInAs(t, ctx, p, "rhea@demo.example", pw[1])
+	signInAs(t, ctx, p, "rhea@demo.example", pw)
 	do(t, ctx, p,
 		chromedp.Navigate(p.Base+"/requests/new"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="scopes"]`)),
@@ -99,7 +98,7 @@ func TestBrowserRequestApproveCheckRevoke(t *testing.T) {
 
 	// The approver opens the request's card from its line in the inbox (htmx loads it under the
 	// line) and approves inline (htmx swaps the card).
-	signInAs(t, ctx, p, "olivia@demo.example", pw[1])
+	signInAs(t, ctx, p, "olivia@demo.example", pw)
 	do(t, ctx, p,
 		chromedp.Navigate(p.Base+"/approvals"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="inbox-row"]`)),
@@ -125,7 +124,7 @@ func TestBrowserRequestApproveCheckRevoke(t *testing.T) {
 	}
 	signOut(t, ctx, p)
 
-	signInAs(t, ctx, p, "rhea@demo.example", pw[1])
+	signInAs(t, ctx, p, "rhea@demo.example", pw)
 	do(t, ctx, p, chromedp.Navigate(p.Base+reqPath), chromedp.WaitVisible(chromedp.CSS(`[data-testid="card-state"]`)))
 	if st := text(t, ctx, `[data-testid="card-state"]`); !strings.Contains(st, "In force until") {
 		t.Fatalf("requester sees %q", st)
@@ -140,7 +139,7 @@ func TestBrowserRequestApproveCheckRevoke(t *testing.T) {
 	signOut(t, ctx, p)
 
 	// The approver revokes; the next check is denied.
-	signInAs(t, ctx, p, "olivia@demo.example", pw[1])
+	signInAs(t, ctx, p, "olivia@demo.example", pw)
 	do(t, ctx, p,
 		chromedp.Navigate(p.Base+reqPath),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="revoke-open"]`)),

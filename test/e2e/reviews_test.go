@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -22,9 +21,9 @@ import (
 func TestBrowserAccessReviewInline(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "reviews.db")
 	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + dbPath}, "--demo")
-	pw := regexp.MustCompile(`password (demo-\S+)\)`).FindStringSubmatch(p.Stdout())
-	if pw == nil {
-		t.Fatalf("demo password not printed:\n%s", p.Stdout())
+	pw := p.DemoPassword()
+	if pw == "" {
+		t.Fatalf("demo password not printed:\n%s", p.Logs())
 	}
 	db, err := store.Open("sqlite:" + dbPath)
 	if err != nil {
@@ -57,7 +56,7 @@ func TestBrowserAccessReviewInline(t *testing.T) {
 	}
 
 	ctx := testkit.Browser(t)
-	signInAs(t, ctx, p, "olivia@demo.example", pw[1])
+	signInAs(t, ctx, p, "olivia@demo.example", pw)
 	do(t, ctx, p,
 		chromedp.Navigate(p.Base+"/reviews/"+c.ID),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="review-item"]`)),
@@ -88,7 +87,7 @@ func TestBrowserAccessReviewInline(t *testing.T) {
 
 	// The administrator's pages of the same review pass the same accessibility rules.
 	actx := testkit.Browser(t)
-	signInAs(t, actx, p, "admin@demo.example", pw[1])
+	signInAs(t, actx, p, "admin@demo.example", pw)
 	for _, path := range []string{"/admin/reviews", "/admin/reviews/new", "/admin/reviews/" + c.ID} {
 		do(t, actx, p, chromedp.Navigate(p.Base+path), chromedp.WaitVisible(chromedp.CSS(`[data-testid="page-title"]`)))
 		checkAxe(t, actx, src, path)

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -41,12 +40,12 @@ func TestBrowserWebhooksToLocalReceivers(t *testing.T) {
 	defer close(release)
 
 	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "hooks.db")}, "--demo")
-	pw := regexp.MustCompile(`password (demo-\S+)\)`).FindStringSubmatch(p.Stdout())
-	if pw == nil {
-		t.Fatalf("demo password not printed:\n%s", p.Stdout())
+	pw := p.DemoPassword()
+	if pw == "" {
+		t.Fatalf("demo password not printed:\n%s", p.Logs())
 	}
 	ctx := testkit.Browser(t)
-	signInAs(t, ctx, p, "admin@demo.example", pw[1])
+	signInAs(t, ctx, p, "admin@demo.example", pw)
 	do(t, ctx, p,
 		chromedp.Navigate(p.Base+"/admin/webhooks"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="webhooks-empty"]`)),
@@ -78,7 +77,7 @@ func TestBrowserWebhooksToLocalReceivers(t *testing.T) {
 	testkit.Screenshot(t, ctx, "webhook-secret")
 	signOut(t, ctx, p)
 
-	signInAs(t, ctx, p, "rhea@demo.example", pw[1])
+	signInAs(t, ctx, p, "rhea@demo.example", pw)
 	do(t, ctx, p,
 		// Straight to the search's result: clicking while the search page loads could hit the
 		// list it replaces.
@@ -125,7 +124,7 @@ func TestBrowserWebhooksToLocalReceivers(t *testing.T) {
 	}
 
 	// The admin sees one delivery sent and one waiting for a retry after the timeout.
-	signInAs(t, ctx, p, "admin@demo.example", pw[1])
+	signInAs(t, ctx, p, "admin@demo.example", pw)
 	deadline = time.Now().Add(20 * time.Second)
 	for {
 		do(t, ctx, p, chromedp.Navigate(p.Base+"/admin/webhooks?state=retrying"), chromedp.WaitVisible(chromedp.CSS(`#main h1`)))
