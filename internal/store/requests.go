@@ -533,12 +533,13 @@ func (s *Store) InboxPage(ctx context.Context, user pam.UserID, now time.Time, f
 	return out, nil
 }
 
-// inboxPageQuery is InboxPage's statement: the capped count of the whole inbox, the capped count of
-// what the filter keeps (the same count when it keeps all), and the page, each read from the
-// user's groups on the waiting indexes (waitingArms) with the filter and the cursor inside each
-// group's read, so no part of it reads more than InboxCountCap+1 or the page's limit of rows a
-// group. Only the page's requests are read whole, by key; the one-row count keeps a page past the
-// end answering with the totals.
+// inboxPageQuery is InboxPage's statement. Every part of it reads the waiting requests from the
+// user's groups on the waiting indexes (waitingArms), with the filter inside each group's read:
+// w, the first InboxCountCap+1 that the filter keeps in the page's order, gives the filter's count
+// and, on a first page, the page itself; a filtered inbox counts all its requests apart, and a
+// page after a cursor reads from the cursor on. No part reads more than InboxCountCap+1 or the
+// page's limit of rows a group, however many wait. Only the page's requests are read whole, by
+// key; the one-row count keeps a page past the end answering with the counts.
 func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Time, f pam.InboxFilter) *gorm.DB {
 	args := map[string]any{"user": string(user), "now": now.UTC(), "limit": f.Limit + 1}
 	key := "created_at"
@@ -562,26 +563,35 @@ func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Ti
 		match = append(match, "r.pending_until <= @by")
 		args["by"] = f.TimesOutBy.UTC()
 	}
-	total := waitingCount(s.dialect, "@user", "", InboxCountCap+1)
-	matched := total
+	// w holds the first InboxCountCap+1 requests the filter keeps, in the page's order: it
+	// counts them, and without a cursor it is also the page.
+	args["cap"] = InboxCountCap + 1
+	cond := strings.Join(match, " AND ")
+	counted := waitingArms(s.dialect, "@user", "r.id, r."+key, cond, "ORDER BY r."+key+", r.id LIMIT @cap")
+	total := "(SELECT COUNT(*) FROM w)"
 	if len(match) > 0 {
-		matched = waitingCount(s.dialect, "@user", strings.Join(match, " AND "), InboxCountCap+1)
+		total = waitingCount(s.dialect, "@user", "", InboxCountCap+1)
 	}
-	page := append([]string(nil), match...)
+	keys := "SELECT w.id, w." + key + " FROM w ORDER BY w." + key + ", w.id LIMIT @limit"
 	if f.After != nil {
 		// The leading bound lets each group's read start at the cursor in the index.
-		page = append(page, "r."+key+" >= @at AND (r."+key+" > @at OR r.id > @id)")
+		after := "r." + key + " >= @at AND (r." + key + " > @at OR r.id > @id)"
+		if cond != "" {
+			after = cond + " AND " + after
+		}
 		args["at"], args["id"] = f.After.At.UTC(), f.After.ID
+		keys = "SELECT DISTINCT k.id, k." + key + " FROM (" + waitingArms(s.dialect, "@user", "r.id, r."+key, after,
+			"ORDER BY r."+key+", r.id LIMIT @limit") + ") k ORDER BY k." + key + ", k.id LIMIT @limit"
 	}
-	keys := waitingArms(s.dialect, "@user", "r.id, r."+key, strings.Join(page, " AND "), "ORDER BY r."+key+", r.id LIMIT @limit")
-	return s.conn(ctx).Raw(`SELECT p.*, t.total, t.matched FROM (SELECT `+total+` AS total, `+matched+` AS matched) t
+	return s.conn(ctx).Raw(`WITH w AS MATERIALIZED (SELECT DISTINCT c.id, c.`+key+` FROM (`+counted+`) c ORDER BY c.`+key+`, c.id LIMIT @cap)
+		SELECT p.*, t.total, t.matched FROM (SELECT `+total+` AS total, (SELECT COUNT(*) FROM w) AS matched) t
 		LEFT JOIN (SELECT `+listColumns+`, u.name AS requester_name, u.email AS requester_email,
 				(SELECT COUNT(*) FROM reviews v WHERE v.request_id = r.id AND v.decision = 'approve'
 					AND `+stillApprover("v", "r.approver_group_id", "CASE WHEN r.escalated_at IS NOT NULL THEN r.escalation_group_id END")+`) AS approvals,
 				(r.escalated_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM group_members gm
 					WHERE gm.group_id = r.approver_group_id AND gm.user_id = @user)) AS escalated_to_me,
 				`+onBehalfName("@user")+` AS on_behalf_name
-			FROM (SELECT DISTINCT w.id, w.`+key+` FROM (`+keys+`) w ORDER BY w.`+key+`, w.id LIMIT @limit) k
+			FROM (`+keys+`) k
 			JOIN requests r ON r.id = k.id LEFT JOIN users u ON u.id = r.requester_id) p ON 1 = 1
 		ORDER BY p.`+key+`, p.id`, args)
 }
