@@ -46,10 +46,17 @@ func (s *Store) SetGroupIdP(ctx context.Context, id, value string, now time.Time
 	return db.Model(&GroupMemberRow{}).Where("group_id = ? AND confirmed_at IS NULL", id).Update("confirmed_at", now.UTC()).Error
 }
 
-// IdPGroups lists the groups the identity provider manages, by name (at most 1,000).
+// IdPGroups lists the groups the identity provider manages, by name (at most 1,000). Inside a
+// transaction on PostgreSQL their rows are share-locked until it ends: sign-ins syncing at once
+// do not wait for each other, but a change of a mapping waits for them (and they for it), so a
+// sign-in never changes the members of a group that stopped being managed meanwhile.
 func (s *Store) IdPGroups(ctx context.Context) ([]pam.Group, error) {
+	q := s.conn(ctx).Where("idp_value <> ''").Order("name_key").Limit(1000)
+	if s.dialect == Postgres && s.inTx {
+		q = q.Clauses(clause.Locking{Strength: "SHARE"})
+	}
 	var rows []GroupRow
-	if err := s.conn(ctx).Where("idp_value <> ''").Order("name_key").Limit(1000).Find(&rows).Error; err != nil {
+	if err := q.Find(&rows).Error; err != nil {
 		return nil, err
 	}
 	out := make([]pam.Group, len(rows))
