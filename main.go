@@ -280,6 +280,8 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	adminSvc.SetCampaignNotifier(hooks)
 	// Policy, group, user and settings changes reach the requests under them.
 	adminSvc.SetRequestRules(accessSvc)
+	// Access reviews leave the members of groups the identity provider manages to it.
+	adminSvc.SetProviderManaged(store.ProviderManaged)
 	if withDemo {
 		if err := e.loadDemo(ctx, db, adminSvc); err != nil {
 			return err
@@ -294,7 +296,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	sweepTiming := &jobs.Timing{}
 	srv := web.New(web.Deps{Config: e.cfg, Auth: authSvc, Admin: adminSvc, Access: accessSvc, Ping: db.Ping, Logger: e.log, Secret: secret, Audit: db, Stats: db,
 		IsApprover: db.IsApprover, Outbox: outbox, Webhooks: hooks, Catalog: db, Directory: db, Policies: db,
-		Now: now, MFA: mfa, MFARequired: mfa.EnrolmentRequired, Limiter: authSvc.NewLimiter(), SSO: e.sso(authSvc, secret),
+		Now: now, MFA: mfa, MFARequired: mfa.EnrolmentRequired, Limiter: authSvc.NewLimiter(), SSO: e.sso(authSvc, adminSvc, secret),
 		DBCounts:   func() (uint64, uint64) { c := db.Counts(); return c.Statements, c.RoundTrips },
 		Operations: db, SweepTiming: sweepTiming.Last})
 	hs := &http.Server{
@@ -389,26 +391,30 @@ func (e *env) setupURL(tok string) string {
 }
 
 // sso is OpenID Connect sign-in when an issuer is configured (ELEVATE_OIDC_ISSUER), else nil.
-func (e *env) sso(authSvc *auth.Service, secret []byte) *auth.SSO {
+// Each sign-in sets the person's memberships of the groups the provider manages (adminSvc).
+func (e *env) sso(authSvc *auth.Service, adminSvc *admin.Service, secret []byte) *auth.SSO {
 	if e.cfg.OIDCIssuer == "" {
 		return nil
 	}
-	return authSvc.NewSSO(auth.SSOConfig{
+	sso := authSvc.NewSSO(auth.SSOConfig{
 		Issuer: e.cfg.OIDCIssuer, ClientID: e.cfg.OIDCClientID, ClientSecret: e.cfg.OIDCSecret,
 		RedirectURL: e.cfg.BaseURL.String() + "/auth/sso/callback", AutoCreate: e.cfg.OIDCAutoCreate,
-		Secure: e.cfg.Secure(),
+		Secure: e.cfg.Secure(), GroupsClaim: e.cfg.OIDCGroupsClaim,
 	}, secret)
+	sso.SetGroupSync(adminSvc)
+	return sso
 }
 
-// startJobs runs the periodic work until ctx ends: the request and access review sweeps (every
-// ELEVATE_SWEEP_INTERVAL), the session and rate-limit sweeps, mail (expiry notices and
-// delivery) and webhook delivery. The request sweep's runs are timed into sweepTiming for
+// startJobs runs the periodic work until ctx ends: the request, access review and identity
+// provider group sweeps (every ELEVATE_SWEEP_INTERVAL), the session and rate-limit sweeps,
+// mail (expiry notices and delivery) and webhook delivery. The request sweep's runs are timed into sweepTiming for
 // /metrics. The returned channel closes once every job has stopped.
 func (e *env) startJobs(ctx context.Context, db *store.Store, acc *access.Service, adm *admin.Service, outbox *mail.Outbox, hooks *webhook.Service, now func() time.Time, sweepTiming *jobs.Timing) <-chan struct{} {
 	worker := mail.NewWorker(db, e.mailSender(), now, e.log)
 	wait := jobs.Start(ctx, e.log, jobs.RealTicker,
 		jobs.Timed(jobs.SweepRequests(acc, e.cfg.SweepInterval, e.log), sweepTiming, time.Now),
 		jobs.SweepReviews(adm, e.cfg.SweepInterval, e.log),
+		jobs.SweepProviderGroups(adm, e.cfg.OIDCGroupMaxAge, e.cfg.SweepInterval, e.log),
 		jobs.SweepSessions(db, e.cfg.SessionIdle, jobs.SessionSweepEvery, now, e.log),
 		jobs.SweepRateLimits(db, jobs.SessionSweepEvery, now),
 		jobs.SealAudit(db, jobs.SealEvery, e.log),

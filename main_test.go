@@ -27,6 +27,13 @@ func TestBadConfigurationExitsTwoWithOneLine(t *testing.T) {
 	}
 }
 
+func TestBadGroupMaxAgeExitsTwoNamingIt(t *testing.T) {
+	code, _, stderr := runCmd(t, map[string]string{"ELEVATE_OIDC_GROUP_MAX_AGE": "a week"}, "", "serve")
+	if code != 2 || !strings.Contains(stderr, "ELEVATE_OIDC_GROUP_MAX_AGE") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
 func TestUnknownCommand(t *testing.T) {
 	if code, _, stderr := runCmd(t, nil, "", "frobnicate"); code != 2 || !strings.Contains(stderr, "unknown command") {
 		t.Fatalf("exit %d: %s", code, stderr)

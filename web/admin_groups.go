@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/elevate-pam/elevate/internal/pam"
@@ -25,10 +26,14 @@ func (s *Server) listGroups(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	t := components.TableVM{TestID: "groups", Columns: []string{"Group", "Enabled members"}, Numeric: []bool{false, true},
+	t := components.TableVM{TestID: "groups", Columns: []string{"Group", "Members from", "Enabled members"}, Numeric: []bool{false, false, true},
 		Empty: "No groups yet. Groups name who may ask (eligible groups) and who may approve (approver groups)."}
 	for _, g := range groups {
-		t.Rows = append(t.Rows, []components.Cell{{Text: g.Name, Href: "/admin/groups/" + g.ID, Sub: g.Description}, {Text: fmt.Sprint(g.MemberCount), Numeric: true}})
+		from := components.Cell{Text: "Added by hand"}
+		if g.Managed() {
+			from = components.Cell{Badge: "info", Text: "Managed by the identity provider", Sub: s.groupsClaim() + " contains " + g.IdPValue}
+		}
+		t.Rows = append(t.Rows, []components.Cell{{Text: g.Name, Href: "/admin/groups/" + g.ID, Sub: g.Description}, from, {Text: fmt.Sprint(g.MemberCount), Numeric: true}})
 	}
 	last := ""
 	if len(groups) > 0 {
@@ -85,8 +90,18 @@ func (s *Server) createNamed(set namedSet) echo.HandlerFunc {
 	}
 }
 
-// groupPage draws a group with its edit form, members and the member search.
-func (s *Server) groupPage(c echo.Context, g pam.Group, form adminview.FormVM) (templ.Component, error) {
+// groupsClaim is the claim whose values map groups to the identity provider.
+func (s *Server) groupsClaim() string {
+	if s.cfg.OIDCGroupsClaim == "" {
+		return "groups"
+	}
+	return s.cfg.OIDCGroupsClaim
+}
+
+// groupPage draws a group with its edit form, members and the member search. A group the
+// identity provider manages shows its members read-only, each with when the provider last
+// confirmed them; idp is the claim value field as last typed (nil: the group's own value).
+func (s *Server) groupPage(c echo.Context, g pam.Group, form adminview.FormVM, idp *components.FieldVM) (templ.Component, error) {
 	ctx := c.Request().Context()
 	members, err := s.directory.GroupMembers(ctx, g.ID, pam.Page{Limit: 200})
 	if err != nil {
@@ -96,10 +111,29 @@ func (s *Server) groupPage(c echo.Context, g pam.Group, form adminview.FormVM) (
 	sec := adminview.SetSection{Title: fmt.Sprintf("Members (%d enabled)", g.MemberCount), TestID: "members",
 		Empty: "No members yet. Find users below to add them.", AddAction: base + "/members", AddName: "user_id",
 		SearchHref: base, SearchQ: c.QueryParam("q"), SearchHint: "Find a user by name or email"}
+	var confirmed map[pam.UserID]time.Time
+	if g.Managed() {
+		sec.AddAction = ""
+		sec.Empty = "No members yet. People whose sign-in carries " + s.groupsClaim() + " = " + g.IdPValue + " become members at their next SSO sign-in."
+		ids := make([]pam.UserID, len(members))
+		for i, m := range members {
+			ids[i] = m.ID
+		}
+		if confirmed, err = s.directory.IdPConfirmations(ctx, g.ID, ids); err != nil {
+			return nil, err
+		}
+	}
 	in := map[pam.UserID]bool{}
+	now := s.now()
 	for _, m := range members {
 		in[m.ID] = true
 		it := adminview.Item{Label: m.Name, Sub: m.Email, Href: "/admin/users/" + string(m.ID), RemoveAction: base + "/members/" + string(m.ID) + "/remove"}
+		if g.Managed() {
+			it.RemoveAction = ""
+			if at, ok := confirmed[m.ID]; ok {
+				it.Sub += " · confirmed " + relative(at, now) + ", lapses " + relative(at.Add(s.cfg.OIDCGroupMaxAge), now) + " without a sign-in"
+			}
+		}
 		if !m.Active() {
 			it.Badge, it.BadgeText = "disabled", "Disabled"
 		}
@@ -154,6 +188,19 @@ func (s *Server) groupPage(c echo.Context, g pam.Group, form adminview.FormVM) (
 		usedBy.Items = append(usedBy.Items, adminview.Item{Label: u})
 	}
 	vm.Sections = append(vm.Sections, usedBy)
+	if g.Managed() {
+		vm.Banner = adminview.Banner{TestID: "idp-managed", Title: "Managed by the identity provider.",
+			Text: fmt.Sprintf("Members are the people whose SSO sign-in carries %s = %s: each sign-in adds or removes them, and a membership no sign-in confirmed for %s ends. Change members in the identity provider.",
+				s.groupsClaim(), g.IdPValue, maxAgeWords(s.cfg.OIDCGroupMaxAge))}
+	}
+	if s.sso != nil || g.Managed() {
+		vm.Actions = append(vm.Actions, s.idpAction(g, idp))
+	}
+	if g.Managed() {
+		vm.Actions = append(vm.Actions, adminview.ActionVM{Title: "Stop managing from the identity provider",
+			Text: "Members are then added and removed by hand here again. The present members stay.",
+			Href: base + "/idp/remove", Label: "Stop managing from the identity provider", TestID: "idp-unmap"})
+	}
 	if len(uses) == 0 {
 		vm.Actions = append(vm.Actions, adminview.ActionVM{Title: "Delete group", Text: "The group and its member list are removed. Its users stay.",
 			Href: base + "/delete", Label: "Delete group", Danger: true, TestID: "delete"})
@@ -170,11 +217,80 @@ func (s *Server) showGroup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page, err := s.groupPage(c, g, s.groupForm(c, g, g.Name, g.Description))
+	page, err := s.groupPage(c, g, s.groupForm(c, g, g.Name, g.Description), nil)
 	if err != nil {
 		return err
 	}
 	return render(c, http.StatusOK, page)
+}
+
+// idpAction is the card that maps a group to a claim value; field is the value as last typed.
+func (s *Server) idpAction(g pam.Group, field *components.FieldVM) adminview.ActionVM {
+	f := components.FieldVM{Name: "idp_value", Label: "Value of the " + s.groupsClaim() + " claim", Type: "text", Value: g.IdPValue,
+		Required: true, MaxLength: 200, Placeholder: "exchange-admins",
+		Help: "Compared exactly, case included. People whose sign-in carries it become members; people whose sign-in lacks it stop being members."}
+	if field != nil {
+		f = *field
+	}
+	a := adminview.ActionVM{Title: "Members from the identity provider", Href: "/admin/groups/" + g.ID + "/idp",
+		Label: "Manage from the identity provider", TestID: "idp-map", Fields: []components.FieldVM{f},
+		Text: fmt.Sprintf("Let each SSO sign-in set this group's members from the %s claim. The present members stay until their next sign-in, or for %s without one.",
+			s.groupsClaim(), maxAgeWords(s.cfg.OIDCGroupMaxAge))}
+	if g.Managed() {
+		a.Title, a.Label = "Claim value", "Save claim value"
+		a.Text = "The value of the " + s.groupsClaim() + " claim whose holders are this group's members."
+	}
+	return a
+}
+
+// maxAgeWords says a duration as a person would: "7 days", "36 h", "90 min".
+func maxAgeWords(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour && d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	case d >= time.Hour && d%time.Hour == 0:
+		return fmt.Sprintf("%d h", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%d min", d/time.Minute)
+	}
+	return d.String()
+}
+
+// mapGroupToIdP makes the identity provider manage a group's members (or changes its value).
+func (s *Server) mapGroupToIdP(c echo.Context) error {
+	ctx := c.Request().Context()
+	g, err := s.directory.GroupByID(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	base := "/admin/groups/" + g.ID
+	if s.sso == nil {
+		s.setFlash(c, "error", "Single sign-on is not configured (ELEVATE_OIDC_ISSUER), so no identity provider can manage this group.")
+		return redirect(c, base)
+	}
+	value := c.FormValue("idp_value")
+	err = s.admin.MapGroupToIdP(ctx, actor(c), g.ID, value)
+	return s.posted(c, err, outcome{Next: base,
+		Done: "The identity provider now manages " + g.Name + ": members follow " + s.groupsClaim() + " = " + strings.TrimSpace(value) + " at each SSO sign-in.",
+		Again: func(pe *pam.Error) (templ.Component, error) {
+			f := s.idpAction(g, nil).Fields[0]
+			f.Value = value
+			if pe.Field == "idp_value" {
+				f.Error = pe.Message
+			}
+			form := s.groupForm(c, g, g.Name, g.Description)
+			if pe.Field != "idp_value" {
+				form.Error = pe.Message
+			}
+			return s.groupPage(c, g, form, &f)
+		}})
+}
+
+// unmapGroupFromIdP returns a group's members to hand editing.
+func (s *Server) unmapGroupFromIdP(c echo.Context) error {
+	id := c.Param("id")
+	err := s.admin.UnmapGroupFromIdP(c.Request().Context(), actor(c), id)
+	return s.posted(c, err, outcome{Next: "/admin/groups/" + id, Done: "Members of this group are edited by hand again."})
 }
 
 func (s *Server) updateGroup(c echo.Context) error {
@@ -189,7 +305,7 @@ func (s *Server) updateGroup(c echo.Context) error {
 		Again: func(pe *pam.Error) (templ.Component, error) {
 			form := s.groupForm(c, g, name, desc)
 			form.Error = besideField(pe, form.Fields)
-			return s.groupPage(c, g, form)
+			return s.groupPage(c, g, form, nil)
 		}})
 }
 

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"time"
 
 	"github.com/elevate-pam/elevate/internal/pam"
 )
@@ -33,6 +34,9 @@ type Directory interface {
 	GroupByID(ctx context.Context, id string) (pam.Group, error)
 	GroupMembers(ctx context.Context, groupID string, p pam.Page) ([]pam.User, error)
 	GroupUsage(ctx context.Context, groupID string) ([]string, error)
+	// IdPConfirmations says when the identity provider last confirmed each of users'
+	// memberships of a group it manages.
+	IdPConfirmations(ctx context.Context, groupID string, users []pam.UserID) (map[pam.UserID]time.Time, error)
 }
 
 // PolicyBook is the policies and organisation settings as the admin pages and the API read

@@ -89,6 +89,10 @@ func newAppWith(t *testing.T, dialect string, mailing bool, opts ...appOption) *
 	}
 	acc := access.New(db, clock.Now, notify)
 	adm.SetRequestRules(acc) // as main.go does
+	adm.SetProviderManaged(store.ProviderManaged)
+	if sso != nil {
+		sso.SetGroupSync(adm)
+	}
 	srv := web.New(web.Deps{
 		Config: cfg, Auth: svc, Admin: adm, Access: acc, Ping: db.Ping, Now: clock.Now, Secret: secret,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Audit: db, Stats: db, IsApprover: db.IsApprover,
@@ -113,7 +117,7 @@ func authDeps(svc *auth.Service, cfg config.Config, secret []byte) (*auth.MFA, *
 		sso = svc.NewSSO(auth.SSOConfig{
 			Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCSecret,
 			RedirectURL: cfg.BaseURL.String() + "/auth/sso/callback", AutoCreate: cfg.OIDCAutoCreate,
-			Secure: cfg.Secure(),
+			Secure: cfg.Secure(), GroupsClaim: cfg.OIDCGroupsClaim,
 		}, secret)
 	}
 	return svc.NewMFA(secret, "Elevate"), svc.NewLimiter(), sso

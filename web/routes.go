@@ -86,6 +86,8 @@ func (s *Server) routes() {
 	e.POST("/admin/groups/:id/delete", s.deleteGroup, adm...)
 	e.POST("/admin/groups/:id/members", s.addMember, adm...)
 	e.POST("/admin/groups/:id/members/:uid/remove", s.removeMember, adm...)
+	e.POST("/admin/groups/:id/idp", s.mapGroupToIdP, adm...)
+	e.POST("/admin/groups/:id/idp/remove", s.unmapGroupFromIdP, adm...)
 	e.POST("/admin/groups/:id/owners", s.addOwner, adm...)
 	e.POST("/admin/groups/:id/owners/:uid/remove", s.removeOwner, adm...)
 	e.GET("/admin/tasks", s.listTasks, adm...)

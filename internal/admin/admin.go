@@ -336,9 +336,12 @@ func membershipDetails(g pam.Group, u pam.User) map[string]any {
 	return map[string]any{"group": g.Name, "user": u.Email, "user_id": string(u.ID)}
 }
 
-// AddMember puts a user (by email) into a group.
+// AddMember puts a user into a group by hand; a group the identity provider manages refuses.
 func (s *Service) AddMember(ctx context.Context, a audit.Actor, groupID string, userID pam.UserID) error {
 	return s.tx(ctx, func(tx *store.Store) error {
+		if err := handEditable(ctx, tx, groupID); err != nil {
+			return err
+		}
 		g, u, err := groupAndUser(ctx, tx, groupID, userID)
 		if err != nil {
 			return err
@@ -350,16 +353,23 @@ func (s *Service) AddMember(ctx context.Context, a audit.Actor, groupID string, 
 	})
 }
 
-// RemoveMember takes a user out of a group. Their requests still open under the policies the
-// group makes them eligible for end with it: pending ones are cancelled and grants revoked ("no
-// longer eligible", by the system), in the same transaction.
+// RemoveMember takes a user out of a group by hand (a group the identity provider manages
+// refuses). Their requests still open under the policies the group makes them eligible for
+// end with it: pending ones are cancelled and grants revoked ("no longer eligible", by the
+// system), in the same transaction.
 func (s *Service) RemoveMember(ctx context.Context, a audit.Actor, groupID string, userID pam.UserID) error {
-	return s.tx(ctx, func(tx *store.Store) error { return s.removeMember(ctx, tx, a, groupID, userID) })
+	return s.tx(ctx, func(tx *store.Store) error {
+		if err := handEditable(ctx, tx, groupID); err != nil {
+			return err
+		}
+		return s.removeMember(ctx, tx, a, groupID, userID, nil)
+	})
 }
 
-// removeMember is RemoveMember inside the transaction tx: the one way a membership ends, from
-// the group page and from a closing access review alike.
-func (s *Service) removeMember(ctx context.Context, tx *store.Store, a audit.Actor, groupID string, userID pam.UserID) error {
+// removeMember is RemoveMember inside the transaction tx without the hand-edit guard: the one
+// way a membership ends, from the group page, a closing access review and the identity
+// provider alike. extra goes on the audit event beside the usual details.
+func (s *Service) removeMember(ctx context.Context, tx *store.Store, a audit.Actor, groupID string, userID pam.UserID, extra map[string]any) error {
 	g, u, err := groupAndUser(ctx, tx, groupID, userID)
 	if err != nil {
 		return err
@@ -367,12 +377,18 @@ func (s *Service) removeMember(ctx context.Context, tx *store.Store, a audit.Act
 	if err := tx.RemoveMember(ctx, groupID, u.ID); err != nil {
 		return err
 	}
+	return s.endMembership(ctx, tx, a, g, u, extra)
+}
+
+// endMembership finishes, inside tx, a membership whose row is already gone: what the group
+// made u eligible for ends with it, and the removal is recorded with extra in its details.
+func (s *Service) endMembership(ctx context.Context, tx *store.Store, a audit.Actor, g pam.Group, u pam.User, extra map[string]any) error {
 	// Leaving an eligible group ends what it made them eligible for.
-	ended, err := s.reach(func(r RequestRules) (map[string]any, error) { return r.LeftGroup(ctx, tx, groupID, u.ID) })
+	ended, err := s.reach(func(r RequestRules) (map[string]any, error) { return r.LeftGroup(ctx, tx, g.ID, u.ID) })
 	if err != nil {
 		return err
 	}
-	return record(ctx, tx, a, audit.GroupMemberRemoved, "group", groupID, merge(membershipDetails(g, u), ended))
+	return record(ctx, tx, a, audit.GroupMemberRemoved, "group", g.ID, merge(merge(membershipDetails(g, u), extra), ended))
 }
 
 type title struct{ name, desc string }

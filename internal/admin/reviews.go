@@ -379,15 +379,22 @@ func (s *Service) applyRemoval(ctx context.Context, tx *store.Store, a audit.Act
 		return err // another closer settled it
 	}
 	outcome := pam.OutcomeRemoved
+	managed := it.ProviderManaged
+	if !managed && s.providerManaged != nil {
+		// A group the provider came to manage after the campaign started is left to it too.
+		if managed, err = s.providerManaged(ctx, tx, it.GroupID); err != nil {
+			return err
+		}
+	}
 	switch member, err := tx.IsMember(ctx, it.GroupID, it.UserID); {
 	case err != nil:
 		return err
-	case it.ProviderManaged:
+	case managed:
 		outcome = pam.OutcomeRemoveInIdP
 	case !member:
 		outcome = pam.OutcomeNotMember
 	default:
-		if err := s.removeMember(ctx, tx, a, it.GroupID, it.UserID); err != nil {
+		if err := s.removeMember(ctx, tx, a, it.GroupID, it.UserID, nil); err != nil {
 			return err
 		}
 	}

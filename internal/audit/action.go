@@ -89,6 +89,8 @@ var (
 	GroupMemberRemoved          = newAction("group.member_removed")
 	GroupOwnerAdded             = newAction("group.owner_added")
 	GroupOwnerRemoved           = newAction("group.owner_removed")
+	GroupIdPMapped              = newAction("group.idp_mapped")   // the identity provider now sets its members
+	GroupIdPUnmapped            = newAction("group.idp_unmapped") // its members are edited by hand again
 	TaskCreated                 = newAction("task.created")
 	TaskUpdated                 = newAction("task.updated")
 	RoleCreated                 = newAction("role.created")

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -33,6 +34,26 @@ type SSOConfig struct {
 	// AutoCreate creates unknown users at their first sign-in instead of refusing them.
 	AutoCreate bool
 	Secure     bool
+	// GroupsClaim names the claim whose values map to groups the provider manages ("groups"
+	// when empty); it is read from the ID token, else from userinfo.
+	GroupsClaim string
+}
+
+// ProviderGroups is what the provider said about a person's groups at one sign-in.
+type ProviderGroups struct {
+	Issuer string
+	Claim  string
+	// Values are the claim's string values; none when the claim was absent, null or empty.
+	Values []string
+	// From is where the claim was read: "id_token", "userinfo", or "" when neither had it.
+	From string
+}
+
+// GroupSync sets, inside the sign-in's transaction tx, the person's memberships of the groups
+// the provider manages from what it said, and returns what goes on the sign-in's audit event
+// (admin.Service is one).
+type GroupSync interface {
+	SyncProviderGroups(ctx context.Context, tx *store.Store, u pam.User, g ProviderGroups) (map[string]any, error)
 }
 
 // SSO signs people in through an OpenID Provider with the authorization code flow, PKCE
@@ -46,6 +67,42 @@ type SSO struct {
 
 	mu       sync.Mutex
 	provider *oidc.Provider
+
+	groups GroupSync
+}
+
+// SetGroupSync makes every SSO sign-in set the person's memberships of the groups the
+// provider manages. Set it before serving.
+func (s *SSO) SetGroupSync(g GroupSync) { s.groups = g }
+
+func (s *SSO) groupsClaim() string {
+	if s.cfg.GroupsClaim == "" {
+		return "groups"
+	}
+	return s.cfg.GroupsClaim
+}
+
+// claimValues reads a groups claim: a JSON array of strings (other items are ignored) or a
+// single string. Anything else, null included, carries no value.
+func claimValues(raw json.RawMessage) []string {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		if one == "" {
+			return nil
+		}
+		return []string{one}
+	}
+	var many []any
+	if json.Unmarshal(raw, &many) != nil {
+		return nil
+	}
+	out := make([]string, 0, len(many))
+	for _, v := range many {
+		if s, ok := v.(string); ok && s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // NewSSO returns single sign-on for cfg; secret keys the flow cookie.
@@ -201,21 +258,57 @@ func (s *SSO) Finish(w http.ResponseWriter, r *http.Request, actor audit.Actor) 
 		return refuse("nonce_mismatch", "", "")
 	}
 	var cl idClaims
-	if err := idt.Claims(&cl); err != nil {
+	var all map[string]json.RawMessage
+	if err := idt.Claims(&cl); err != nil || idt.Claims(&all) != nil {
 		return refuse("id_token_invalid", "", "")
 	}
-	if cl.Email == "" && p.UserInfoEndpoint() != "" {
-		// Some providers put the email only in the userinfo answer; it must be about the same subject.
-		ui, err := p.UserInfo(octx, oauth2.StaticTokenSource(tok))
-		if err != nil {
-			return refuse("userinfo_failed", "", "")
+	// Some providers put the email or the groups only in the userinfo answer, which must be
+	// about the same subject. It is asked once, when either is missing.
+	var ui *oidc.UserInfo
+	userInfo := func() (string, bool) {
+		if ui != nil {
+			return "", true
 		}
-		if ui.Subject != idt.Subject {
-			return refuse("userinfo_subject_mismatch", "", "")
+		got, err := p.UserInfo(octx, oauth2.StaticTokenSource(tok))
+		if err != nil {
+			return "userinfo_failed", false
+		}
+		if got.Subject != idt.Subject {
+			return "userinfo_subject_mismatch", false
+		}
+		ui = got
+		return "", true
+	}
+	if cl.Email == "" && p.UserInfoEndpoint() != "" {
+		if reason, ok := userInfo(); !ok {
+			return refuse(reason, "", "")
 		}
 		var extra idClaims
 		_ = ui.Claims(&extra)
 		cl.Email, cl.EmailVerified, cl.Name = ui.Email, ui.EmailVerified, extra.Name
+	}
+	groups := ProviderGroups{Issuer: s.cfg.Issuer, Claim: s.groupsClaim()}
+	if s.groups != nil {
+		if raw, ok := all[groups.Claim]; ok {
+			groups.Values, groups.From = claimValues(raw), "id_token"
+		} else if p.UserInfoEndpoint() != "" {
+			// Asked only when some group is managed: a provider whose userinfo fails then
+			// refuses the sign-in rather than take memberships away by mistake.
+			managed, err := s.svc.db.HasIdPGroups(ctx)
+			if err != nil {
+				return pam.User{}, "", fmt.Errorf("sso: %w", err)
+			}
+			if managed {
+				if reason, ok := userInfo(); !ok {
+					return refuse(reason, cl.Email, "")
+				}
+				var uiAll map[string]json.RawMessage
+				_ = ui.Claims(&uiAll)
+				if raw, ok := uiAll[groups.Claim]; ok {
+					groups.Values, groups.From = claimValues(raw), "userinfo"
+				}
+			}
+		}
 	}
 	if cl.Email == "" {
 		return refuse("no_email", "", "Your identity provider did not share your email address, so Elevate cannot tell who you are. Ask an administrator.")
@@ -259,12 +352,23 @@ func (s *SSO) Finish(w http.ResponseWriter, r *http.Request, actor audit.Actor) 
 			refusal = &Refusal{Reason: "disabled", Message: "The Elevate account " + email + " is disabled. Ask an administrator if you need it again."}
 			return nil
 		}
+		details := map[string]any{"method": "sso", "issuer": s.cfg.Issuer}
+		if s.groups != nil {
+			// The memberships follow the provider before the session starts, in its transaction.
+			synced, err := s.groups.SyncProviderGroups(ctx, tx, u, groups)
+			if err != nil {
+				return err
+			}
+			for k, v := range synced {
+				details[k] = v
+			}
+		}
 		if cookie, err = s.svc.Sessions.Start(ctx, tx, r, u.ID, actor.IP); err != nil {
 			return err
 		}
 		a := actor
 		a.Type, a.ID, a.Name = audit.ActorUser, string(u.ID), u.Email
-		return tx.AppendAudit(ctx, a.Event(audit.AuthSignedIn, "user", string(u.ID), map[string]any{"method": "sso", "issuer": s.cfg.Issuer}))
+		return tx.AppendAudit(ctx, a.Event(audit.AuthSignedIn, "user", string(u.ID), details))
 	})
 	if err != nil {
 		return pam.User{}, "", fmt.Errorf("sso sign in: %w", err)

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Config is every setting the process needs. It is built once by Load and passed down.
@@ -37,6 +38,12 @@ type Config struct {
 
 	// OIDCAutoCreate creates unknown users at their first SSO sign-in.
 	OIDCAutoCreate bool
+	// OIDCGroupsClaim is the claim (in the ID token, else userinfo) whose values map to
+	// groups the identity provider manages.
+	OIDCGroupsClaim string
+	// OIDCGroupMaxAge is how long a membership from the identity provider lasts without an SSO
+	// sign-in that confirms it; the sweep then removes it.
+	OIDCGroupMaxAge time.Duration
 	// PasswordLogin allows sign-in with a password; when false only BreakGlassEmail may.
 	PasswordLogin bool
 	// BreakGlassEmail is the one account that may sign in with a password when PasswordLogin
@@ -152,6 +159,14 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.OIDCAutoCreate && c.OIDCIssuer == "" {
 		return c, &Error{"ELEVATE_OIDC_AUTO_CREATE", "needs single sign-on (ELEVATE_OIDC_ISSUER) to be configured"}
+	}
+	c.OIDCGroupsClaim = get("ELEVATE_OIDC_GROUPS_CLAIM", "groups")
+	if utf8.RuneCountInString(c.OIDCGroupsClaim) > 100 || strings.ContainsAny(c.OIDCGroupsClaim, " \t\r\n") {
+		return c, &Error{"ELEVATE_OIDC_GROUPS_CLAIM", fmt.Sprintf("%q is not a claim name (one word, such as groups or roles)", c.OIDCGroupsClaim)}
+	}
+	maxAge := get("ELEVATE_OIDC_GROUP_MAX_AGE", "168h")
+	if c.OIDCGroupMaxAge, err = time.ParseDuration(maxAge); err != nil || c.OIDCGroupMaxAge < time.Minute {
+		return c, &Error{"ELEVATE_OIDC_GROUP_MAX_AGE", fmt.Sprintf("%q is not a duration of at least 1m (for example 168h for 7 days)", maxAge)}
 	}
 	if !c.PasswordLogin && c.OIDCIssuer == "" {
 		return c, &Error{"ELEVATE_PASSWORD_LOGIN", "false needs single sign-on (ELEVATE_OIDC_ISSUER), or nobody could sign in"}

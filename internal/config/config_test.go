@@ -41,6 +41,10 @@ func TestBadValuesNameTheirVariable(t *testing.T) {
 		{"ELEVATE_LOG_FORMAT", "pretty"},
 		{"ELEVATE_OIDC_ISSUER", "idp.example.com"},
 		{"ELEVATE_OIDC_AUTO_CREATE", "maybe"},
+		{"ELEVATE_OIDC_GROUPS_CLAIM", "my groups"},
+		{"ELEVATE_OIDC_GROUP_MAX_AGE", "7d"},
+		{"ELEVATE_OIDC_GROUP_MAX_AGE", "30s"},
+		{"ELEVATE_OIDC_GROUP_MAX_AGE", "-1h"},
 		{"ELEVATE_PASSWORD_LOGIN", "false"},
 		{"ELEVATE_PASSWORD_LOGIN", "nope"},
 		{"ELEVATE_BREAK_GLASS_EMAIL", "root"},
@@ -94,8 +98,12 @@ func TestSingleSignOnSettings(t *testing.T) {
 		t.Fatalf("parsed: %+v", c)
 	}
 	d, _ := Load(envOf(nil))
-	if !d.PasswordLogin || d.OIDCAutoCreate || d.StepUpWindow != 10*time.Minute {
+	if !d.PasswordLogin || d.OIDCAutoCreate || d.StepUpWindow != 10*time.Minute || d.OIDCGroupsClaim != "groups" || d.OIDCGroupMaxAge != 7*24*time.Hour {
 		t.Fatalf("defaults: %+v", d)
+	}
+	g, err := Load(envOf(map[string]string{"ELEVATE_OIDC_GROUPS_CLAIM": "roles", "ELEVATE_OIDC_GROUP_MAX_AGE": "36h"}))
+	if err != nil || g.OIDCGroupsClaim != "roles" || g.OIDCGroupMaxAge != 36*time.Hour {
+		t.Fatalf("groups claim %q, max age %v: %v", g.OIDCGroupsClaim, g.OIDCGroupMaxAge, err)
 	}
 }
 

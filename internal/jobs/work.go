@@ -150,3 +150,22 @@ func Webhooks(d WebhookDeliverer, every time.Duration) Job {
 		return err
 	}}
 }
+
+// ProviderLapser removes memberships from the identity provider that no sign-in confirmed
+// within a maximum age; admin.Service is one.
+type ProviderLapser interface {
+	LapseProviderMemberships(ctx context.Context, maxAge time.Duration) (int, error)
+}
+
+// SweepProviderGroups removes the memberships of groups the identity provider manages that no
+// SSO sign-in confirmed within maxAge (ELEVATE_OIDC_GROUP_MAX_AGE), so people who stopped
+// signing in do not keep them. Every replica sweeps: each removal is conditional and happens once.
+func SweepProviderGroups(s ProviderLapser, maxAge, every time.Duration, log *slog.Logger) Job {
+	return Job{Name: "identity provider group sweep", Every: every, Work: func(ctx context.Context) error {
+		n, err := s.LapseProviderMemberships(ctx, maxAge)
+		if n > 0 {
+			log.Info("lapsed identity provider memberships removed", "count", n)
+		}
+		return err
+	}}
+}

@@ -64,6 +64,28 @@ type Group struct {
 	Name        string
 	Description string
 	MemberCount int
+	// IdPValue, when set, is the identity provider's claim value whose holders are the group's
+	// members: they are set at each SSO sign-in and not edited by hand.
+	IdPValue string
+}
+
+// Managed reports whether the identity provider sets the group's members.
+func (g Group) Managed() bool { return g.IdPValue != "" }
+
+// ValidateIdPValue checks a claim value an administrator maps a group to: one line of at most
+// 200 characters, compared exactly (case included) with the values the provider sends.
+func ValidateIdPValue(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", FieldError("idp_value", "Enter the value the identity provider sends for this group, for example exchange-admins.")
+	}
+	if utf8.RuneCountInString(s) > 200 || strings.ContainsAny(s, "\r\n\t") {
+		return "", FieldError("idp_value", "Use at most 200 characters on one line.")
+	}
+	if err := CheckChars("idp_value", s, false); err != nil {
+		return "", err
+	}
+	return s, nil
 }
 
 // ValidateTitle checks a name of a task, role, role group or group.

@@ -17,6 +17,7 @@ type GroupRow struct {
 	Name        string
 	NameKey     string
 	Description string
+	IdPValue    string `gorm:"column:idp_value"`
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }
@@ -29,6 +30,9 @@ type GroupMemberRow struct {
 	GroupID string `gorm:"primaryKey"`
 	UserID  string `gorm:"primaryKey"`
 	AddedAt time.Time
+	// ConfirmedAt is when the identity provider last confirmed the membership (groups it
+	// manages only).
+	ConfirmedAt *time.Time
 }
 
 // TableName fixes the table name.
@@ -132,7 +136,7 @@ func nameConflict(err error, field, what, value string) error {
 // ---- groups
 
 func groupToDomain(r GroupRow, members int) pam.Group {
-	return pam.Group{ID: r.ID, Name: r.Name, Description: r.Description, MemberCount: members}
+	return pam.Group{ID: r.ID, Name: r.Name, Description: r.Description, MemberCount: members, IdPValue: r.IdPValue}
 }
 
 // CreateGroup inserts a group; a name clash (ignoring case) is a field error.
