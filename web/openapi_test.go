@@ -538,3 +538,21 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 		t.Fatalf("only %d API routes found", len(routed))
 	}
 }
+
+// The API tokens page and the check tokens page link to the contract, and the link opens it.
+func TestTokenPagesLinkTheContract(t *testing.T) {
+	a := newApp(t, "sqlite")
+	a.mustUser("root@example.com", "Root Admin", goodPassword, true)
+	c := a.client()
+	c.signIn("root@example.com", goodPassword)
+	for _, page := range []string{"/profile/tokens", "/admin/check-tokens"} {
+		p := c.get(page)
+		href, _ := p.find("openapi-link").Attr("href")
+		if p.StatusCode != http.StatusOK || href != "/api/v1/openapi.json" {
+			t.Fatalf("%s: %d, link %q", page, p.StatusCode, href)
+		}
+		if doc := a.client().get(href); doc.StatusCode != http.StatusOK || doc.body != string(openapi.JSON) {
+			t.Fatalf("%s: the link answers %d", page, doc.StatusCode)
+		}
+	}
+}
