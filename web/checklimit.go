@@ -74,5 +74,5 @@ func (e *checkLimited) answer(c echo.Context, s *Server) error {
 	secs := int(e.wait/time.Second) + 1
 	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
 	return c.JSON(http.StatusTooManyRequests, map[string]any{"allowed": false, "reason": "rate limited",
-		"error": "This token calls the check API too often; slow down."})
+		"error": "This token calls the check API too often; slow down.", "code": "rate_limited", "request_id": RequestID(c)})
 }

@@ -54,9 +54,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 		if pe != nil && pe.Code == pam.EINVALID {
 			// The API answers bad input with 400 and names the field.
 			status = http.StatusBadRequest
-			if pe.Field != "" {
-				body["field"] = pe.Field
-			}
+		}
+		if pe != nil && (pe.Code == pam.EINVALID || pe.Code == pam.ECONFLICT) && pe.Field != "" {
+			// A conflict names the input that would settle it (revoke_grants on a delete).
+			body["field"] = pe.Field
 		}
 		body["code"] = apiCode(status)
 		if ar != nil {

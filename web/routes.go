@@ -157,6 +157,8 @@ func (s *Server) routes() {
 	// What needs a step-up on the pages needs a current code in X-Elevate-OTP here.
 	apiDecide := append(apiAll[:len(apiAll):len(apiAll)], s.apiStepUp)
 	apiAdmin := append(apiAll[:len(apiAll):len(apiAll)], s.requireAdmin, s.apiStepUp)
+	// The API's contract is public: no token.
+	e.GET(openAPIPath, s.showOpenAPI)
 	// The check authenticates its token itself, with its decision in one statement.
 	e.POST(checkPath, s.check, s.failClosed)
 	e.GET("/api/v1/requests", s.apiListRequests, apiAll...)
