@@ -25,8 +25,9 @@ import (
 // AuditLog is the audit trail as the web layer reads it; *store.Store provides it.
 type AuditLog interface {
 	AuditPage(ctx context.Context, f audit.Filter) (audit.Page, error)
-	// AuditEventAt returns the event numbered seq and whether a later event exists, in one read.
-	AuditEventAt(ctx context.Context, seq int64) (audit.Event, bool, error)
+	// AuditEventAt returns the event numbered seq, whether a later event exists, and the names of
+	// what it refers to (audit.Event.Refs), in one read.
+	AuditEventAt(ctx context.Context, seq int64) (audit.Event, bool, map[audit.Ref]audit.Name, error)
 	AuditHead(ctx context.Context) (audit.Head, error)
 	// UnsealedAudit returns up to limit stored events waiting to be sealed, the oldest first;
 	// AuditWaiting counts them.
@@ -206,15 +207,7 @@ func requestLink(e audit.Event, names map[audit.Ref]audit.Name) auditview.Link {
 func eventRefs(evs []audit.Event) []audit.Ref {
 	var refs []audit.Ref
 	for _, e := range evs {
-		if e.TargetID != "" {
-			refs = append(refs, audit.Ref{Type: e.TargetType, ID: e.TargetID})
-		}
-		if e.RequestID != "" {
-			refs = append(refs, audit.Ref{Type: "request", ID: e.RequestID})
-		}
-		if e.ActorID != "" && e.ActorType == audit.ActorUser {
-			refs = append(refs, audit.Ref{Type: "user", ID: e.ActorID})
-		}
+		refs = append(refs, e.Refs()...)
 	}
 	return refs
 }
@@ -351,16 +344,12 @@ func (s *Server) showAuditEvent(c echo.Context) error {
 	if err != nil || seq < 1 {
 		return echo.ErrNotFound
 	}
-	e, hasNext, err := s.audit.AuditEventAt(ctx, seq)
+	e, hasNext, names, err := s.audit.AuditEventAt(ctx, seq)
 	if pam.ErrorCode(err) == pam.ENOTFOUND {
 		return echo.ErrNotFound
 	}
 	if err != nil {
 		return fmt.Errorf("audit event %d: %w", seq, err)
-	}
-	names, err := s.audit.AuditNames(ctx, eventRefs([]audit.Event{e}))
-	if err != nil {
-		return fmt.Errorf("audit names: %w", err)
 	}
 	u, _ := CurrentUser(c)
 	target, targetEvents := targetLink(e, names, u)

@@ -24,3 +24,19 @@ func (n Name) String() string {
 	}
 	return n.Name + " · " + n.Detail
 }
+
+// Refs are the objects an event names that a person reads by name: its target, its request and,
+// when a user acted, its actor.
+func (e Event) Refs() []Ref {
+	var refs []Ref
+	if e.TargetID != "" {
+		refs = append(refs, Ref{Type: e.TargetType, ID: e.TargetID})
+	}
+	if e.RequestID != "" {
+		refs = append(refs, Ref{Type: "request", ID: e.RequestID})
+	}
+	if e.ActorID != "" && e.ActorType == ActorUser {
+		refs = append(refs, Ref{Type: "user", ID: e.ActorID})
+	}
+	return refs
+}

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -229,20 +231,48 @@ func (s *Store) AuditPage(ctx context.Context, f audit.Filter) (audit.Page, erro
 	return p, err
 }
 
-// AuditEventAt returns the event with sequence number seq and whether a later event exists,
-// in one statement: all the event page needs (the head row, which writers lock, stays unread).
-func (s *Store) AuditEventAt(ctx context.Context, seq int64) (audit.Event, bool, error) {
-	var r struct {
+// AuditEventAt returns the event with sequence number seq, whether a later event exists, and
+// the names of what it refers to (audit.Event.Refs, read as AuditNames reads them), in one
+// statement: all the event page needs (the head row, which writers lock, stays unread).
+func (s *Store) AuditEventAt(ctx context.Context, seq int64) (audit.Event, bool, map[audit.Ref]audit.Name, error) {
+	var rows []struct {
 		AuditRow `gorm:"embedded"`
 		HasNext  bool
+		NType    *string
+		NID      *string
+		NName    *string
+		NDetail  *string
 	}
-	res := s.conn(ctx).Raw(`SELECT e.*, EXISTS (SELECT 1 FROM audit_events n WHERE n.seq > e.seq) AS has_next
-		FROM audit_events e WHERE e.seq = ?`, seq).Find(&r)
-	if res.Error != nil {
-		return audit.Event{}, false, res.Error
+	err := s.conn(ctx).Raw(eventAtSQL, map[string]any{"seq": seq}).Find(&rows).Error
+	if err != nil {
+		return audit.Event{}, false, nil, err
 	}
-	if res.RowsAffected == 0 {
-		return audit.Event{}, false, pam.Errorf(pam.ENOTFOUND, "Audit event not found.")
+	if len(rows) == 0 {
+		return audit.Event{}, false, nil, pam.Errorf(pam.ENOTFOUND, "Audit event not found.")
 	}
-	return auditToDomain(r.AuditRow), r.HasNext, nil
+	names := map[audit.Ref]audit.Name{}
+	for _, r := range rows {
+		if r.NType != nil && r.NID != nil {
+			names[audit.Ref{Type: *r.NType, ID: *r.NID}] = audit.Name{Name: deref(r.NName), Detail: deref(r.NDetail)}
+		}
+	}
+	return auditToDomain(rows[0].AuditRow), rows[0].HasNext, names, nil
 }
+
+// eventAtSQL is AuditEventAt's statement: the event, and one row for each name of what it refers
+// to (refs, as audit.Event.Refs lists them), each kind read by its nameSources query.
+var eventAtSQL = func() string {
+	types := slices.Sorted(maps.Keys(nameSources))
+	parts := make([]string, len(types))
+	for i, typ := range types {
+		in := "IN (SELECT id FROM refs WHERE type = '" + typ + "')"
+		parts[i] = fmt.Sprintf(`SELECT '%s' AS type, id, name, detail FROM (%s) n_%s`, typ, strings.ReplaceAll(nameSources[typ], "IN @"+typ, in), typ)
+	}
+	return `WITH e AS (SELECT * FROM audit_events WHERE seq = @seq),
+		refs AS (SELECT target_type AS type, target_id AS id FROM e WHERE target_id <> ''
+			UNION ALL SELECT 'request', request_id FROM e WHERE request_id <> ''
+			UNION ALL SELECT 'user', actor_id FROM e WHERE actor_id <> '' AND actor_type = '` + audit.ActorUser + `')
+		SELECT e.*, EXISTS (SELECT 1 FROM audit_events x WHERE x.seq > e.seq) AS has_next,
+			n.type AS n_type, n.id AS n_id, n.name AS n_name, n.detail AS n_detail
+		FROM e LEFT JOIN (` + strings.Join(parts, " UNION ALL ") + `) n ON 1 = 1`
+}()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"regexp"
@@ -610,4 +611,58 @@ func TestAuditSearchReadsItsPageNotTheNewerChecks(t *testing.T) {
 			t.Errorf("%s: the first page read %d rows of audit_events:\n%s", name, read, plan)
 		}
 	}
+}
+
+// An event's page reads the event and the names of what it refers to in one statement, and
+// names them as the search pages do (AuditNames over audit.Event.Refs).
+func TestAuditEventAtNamesWhatTheEventRefersTo(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+		ana := mustCreateUser(t, db, "ana@example.com")
+		if err := db.CreateGroup(ctx, pam.Group{ID: "g-1", Name: "Exchange admins"}, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.CreateTask(ctx, pam.Task{ID: "t-1", Key: "exchange/Set-Mailbox", Name: "Set-Mailbox"}, t0); err != nil {
+			t.Fatal(err)
+		}
+		by := audit.Actor{Type: audit.ActorUser, ID: string(ana.ID), Name: "ana@example.com"}
+		events := []*audit.Event{
+			by.Event(audit.GroupUpdated, "group", "g-1", nil),
+			audit.System.Event(audit.AccessChecked, "task", "exchange/Set-Mailbox", nil),
+			by.Event(audit.GroupMemberAdded, "user", string(ana.ID), nil),
+			by.Event(audit.RequestCreated, "request", "gone", nil),
+		}
+		events[3].RequestID = "gone"
+		for _, ev := range events {
+			if err := db.AppendAudit(ctx, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		named := 0
+		for _, want := range stored(t, db) {
+			before := db.Counts().Statements
+			e, _, names, err := db.AuditEventAt(ctx, want.Seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := db.Counts().Statements - before; n != 1 {
+				t.Errorf("event %d took %d statements", want.Seq, n)
+			}
+			apart, err := db.AuditNames(ctx, e.Refs())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Seq != want.Seq || !maps.Equal(names, apart) {
+				t.Errorf("event %d: names %v, read apart %v", want.Seq, names, apart)
+			}
+			named += len(names)
+		}
+		// The group and its actor, the task, the user (actor and target at once), and the actor
+		// of the request that is gone.
+		if named != 5 {
+			t.Errorf("%d names in all, want 5", named)
+		}
+	})
 }
