@@ -613,7 +613,8 @@ func TestAuditSearchReadsItsPageNotTheNewerChecks(t *testing.T) {
 	}
 }
 
-// An event's page reads the event and the names of what it refers to in one statement, and
+// An event's page reads the event and the names of what it refers to in one statement (two on
+// SQLite), and
 // names them as the search pages do (AuditNames over audit.Event.Refs).
 func TestAuditEventAtNamesWhatTheEventRefersTo(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
@@ -647,8 +648,8 @@ func TestAuditEventAtNamesWhatTheEventRefersTo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n := db.Counts().Statements - before; n != 1 {
-				t.Errorf("event %d took %d statements", want.Seq, n)
+			if n, most := db.Counts().Statements-before, map[string]uint64{store.Postgres: 1, store.SQLite: 2}[dialect]; n > most {
+				t.Errorf("event %d took %d statements, want at most %d", want.Seq, n, most)
 			}
 			apart, err := db.AuditNames(ctx, e.Refs())
 			if err != nil {
