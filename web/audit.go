@@ -52,7 +52,7 @@ func (s *Server) requireAuditor(next echo.HandlerFunc) echo.HandlerFunc {
 // viewerZone is the signed-in user's time zone, UTC when unset or unknown.
 func viewerZone(c echo.Context) *time.Location {
 	if u, ok := CurrentUser(c); ok && u.TimeZone != "" {
-		if loc, err := time.LoadLocation(u.TimeZone); err == nil {
+		if loc, err := pam.Zone(u.TimeZone); err == nil {
 			return loc
 		}
 	}

@@ -37,7 +37,7 @@ func (s *Server) profileVM(c echo.Context, u pam.User) (profile.PageVM, error) {
 }
 
 func userZone(u pam.User) *time.Location {
-	if loc, err := time.LoadLocation(u.TimeZone); err == nil {
+	if loc, err := pam.Zone(u.TimeZone); err == nil {
 		return loc
 	}
 	return time.UTC
@@ -63,7 +63,7 @@ func (s *Server) showProfile(c echo.Context) error {
 // parseZone reads a time zone name such as Europe/Paris or UTC. "Local" is refused: it would
 // mean the server's zone, not the user's.
 func parseZone(name string) (*time.Location, error) {
-	loc, err := time.LoadLocation(name)
+	loc, err := pam.Zone(name)
 	if name == "" || err != nil || name == "Local" {
 		return nil, pam.FieldError("time_zone", "Enter a zone name such as Europe/Paris or UTC.")
 	}

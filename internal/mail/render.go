@@ -80,7 +80,7 @@ func zone(name string) *time.Location {
 	if name == "" {
 		return time.UTC
 	}
-	if loc, err := time.LoadLocation(name); err == nil {
+	if loc, err := pam.Zone(name); err == nil {
 		return loc
 	}
 	return time.UTC

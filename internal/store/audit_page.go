@@ -236,40 +236,53 @@ func (s *Store) AuditPage(ctx context.Context, f audit.Filter) (audit.Page, erro
 // event page needs (the head row, which writers lock, stays unread), in one statement on
 // PostgreSQL and two on SQLite.
 func (s *Store) AuditEventAt(ctx context.Context, seq int64) (audit.Event, bool, map[audit.Ref]audit.Name, error) {
-	var rows []struct {
-		AuditRow `gorm:"embedded"`
-		HasNext  bool
-		NType    *string
-		NID      *string
-		NName    *string
-		NDetail  *string
-	}
 	q := eventAtSQL
 	if s.dialect == SQLite {
 		// SQLite parses a statement on every call, and the names' dozen branches cost it more
 		// to parse than a second statement costs to run: it reads the names apart.
-		q = `SELECT e.*, EXISTS (SELECT 1 FROM audit_events x WHERE x.seq > e.seq) AS has_next FROM audit_events e WHERE e.seq = @seq`
+		q = `SELECT ` + eventColumns + `, EXISTS (SELECT 1 FROM audit_events x WHERE x.seq > e.seq) AS has_next,
+			NULL AS n_type, NULL AS n_id, NULL AS n_name, NULL AS n_detail FROM audit_events e WHERE e.seq = @seq`
 	}
-	err := s.conn(ctx).Raw(q, map[string]any{"seq": seq}).Find(&rows).Error
+	rows, err := s.queryDirect(ctx, q, map[string]any{"seq": seq})
 	if err != nil {
 		return audit.Event{}, false, nil, err
 	}
-	if len(rows) == 0 {
+	defer rows.Close()
+	var (
+		r       AuditRow
+		hasNext bool
+		n       int
+		names   = map[audit.Ref]audit.Name{}
+	)
+	for rows.Next() {
+		var typ, id, name, detail *string
+		if err := rows.Scan(&r.ID, &r.Seq, &r.At, &r.ActorType, &r.ActorID, &r.ActorName, &r.Action, &r.TargetType, &r.TargetID,
+			&r.RequestID, &r.SubjectID, &r.Outcome, &r.Details, &r.IP, &r.UserAgent, &r.PrevHash, &r.Hash, &r.SealedAt,
+			&hasNext, &typ, &id, &name, &detail); err != nil {
+			return audit.Event{}, false, nil, err
+		}
+		if typ != nil && id != nil {
+			names[audit.Ref{Type: *typ, ID: *id}] = audit.Name{Name: deref(name), Detail: deref(detail)}
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return audit.Event{}, false, nil, err
+	}
+	if n == 0 {
 		return audit.Event{}, false, nil, pam.Errorf(pam.ENOTFOUND, "Audit event not found.")
 	}
+	e := auditToDomain(r)
 	if s.dialect == SQLite {
-		e := auditToDomain(rows[0].AuditRow)
-		names, err := s.AuditNames(ctx, e.Refs())
-		return e, rows[0].HasNext, names, err
+		rows.Close()
+		names, err = s.AuditNames(ctx, e.Refs())
 	}
-	names := map[audit.Ref]audit.Name{}
-	for _, r := range rows {
-		if r.NType != nil && r.NID != nil {
-			names[audit.Ref{Type: *r.NType, ID: *r.NID}] = audit.Name{Name: deref(r.NName), Detail: deref(r.NDetail)}
-		}
-	}
-	return auditToDomain(rows[0].AuditRow), rows[0].HasNext, names, nil
+	return e, hasNext, names, err
 }
+
+// eventColumns are the columns of audit_events e that AuditEventAt scans, in its order.
+const eventColumns = `e.id, e.seq, e.at, e.actor_type, e.actor_id, e.actor_name, e.action, e.target_type, e.target_id,
+	e.request_id, e.subject_id, e.outcome, e.details, e.ip, e.user_agent, e.prev_hash, e.hash, e.sealed_at`
 
 // eventAtSQL is AuditEventAt's statement: the event, and one row for each name of what it refers
 // to (refs, as audit.Event.Refs lists them), each kind read by its nameSources query.
@@ -284,7 +297,7 @@ var eventAtSQL = func() string {
 		refs AS (SELECT target_type AS type, target_id AS id FROM e WHERE target_id <> ''
 			UNION ALL SELECT 'request', request_id FROM e WHERE request_id <> ''
 			UNION ALL SELECT 'user', actor_id FROM e WHERE actor_id <> '' AND actor_type = '` + audit.ActorUser + `')
-		SELECT e.*, EXISTS (SELECT 1 FROM audit_events x WHERE x.seq > e.seq) AS has_next,
+		SELECT ` + eventColumns + `, EXISTS (SELECT 1 FROM audit_events x WHERE x.seq > e.seq) AS has_next,
 			n.type AS n_type, n.id AS n_id, n.name AS n_name, n.detail AS n_detail
 		FROM e LEFT JOIN (` + strings.Join(parts, " UNION ALL ") + `) n ON 1 = 1`
 }()
