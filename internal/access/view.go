@@ -348,6 +348,7 @@ func (s *Service) Reviewable(ctx context.Context, u pam.User, ids []string) ([]V
 // decided: two statements whatever the size of the inbox.
 func (s *Service) Approvals(ctx context.Context, u pam.User, f pam.InboxFilter) (Approvals, error) {
 	var out Approvals
+	f.Decided, f.Emergencies = decidedShown, EmergencyReviewsShown
 	page, err := s.db.InboxPage(ctx, u.ID, s.now(), f)
 	if err != nil {
 		return out, fmt.Errorf("inbox: %w", err)
@@ -361,9 +362,7 @@ func (s *Service) Approvals(ctx context.Context, u pam.User, f pam.InboxFilter) 
 		}
 		out.Next = pam.CursorAt(at, l.ID)
 	}
-	if out.Decided, out.Emergencies, err = s.db.DecidedAndEmergencies(ctx, u.ID, decidedShown, EmergencyReviewsShown); err != nil {
-		return out, fmt.Errorf("decided requests: %w", err)
-	}
+	out.Decided, out.Emergencies = page.Decided, page.Emergencies
 	return out, nil
 }
 

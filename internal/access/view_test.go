@@ -83,8 +83,10 @@ func TestApprovalsPagesTheInbox(t *testing.T) {
 		}
 		before := w.db.Counts().Statements
 		first, err := w.acc.Approvals(w.ctx, w.approvers[0], pam.InboxFilter{Limit: 2})
-		if n := w.db.Counts().Statements - before; n != 2 {
-			t.Errorf("a page of the inbox took %d statements, want 2", n)
+		// The waiting requests with their counts, the viewer's recent decisions and the emergency
+		// reviews: one statement.
+		if n := w.db.Counts().Statements - before; n != 1 {
+			t.Errorf("a page of the inbox took %d statements, want 1", n)
 		}
 		if err != nil || len(first.Waiting) != 2 || first.Next == nil || first.Total != 3 || first.Waiting[0].ID != ids[0] {
 			t.Fatalf("first page: %+v %v", first, err)

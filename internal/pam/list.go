@@ -100,6 +100,9 @@ type InboxFilter struct {
 	Sort       InboxSort
 	After      *Cursor
 	Limit      int
+	// Decided and Emergencies ask the same read for up to that many of the viewer's most
+	// recent reviews and of the emergency requests waiting for their after-the-fact review.
+	Decided, Emergencies int
 }
 
 // Narrowed reports whether the filter leaves out some waiting requests.

@@ -100,42 +100,27 @@ func navCount(dialect, user string) string {
 		" + (SELECT COUNT(*) FROM (SELECT 1 FROM requests r WHERE " + emergencyWaitingFor(user) + " LIMIT " + itoa(NavCountCap) + ") e))"
 }
 
-// DecidedAndEmergencies is the inbox's second statement: the requests a user reviewed, their
-// most recent review first (at most decided, as DecidedBy), and the emergency requests waiting
-// for their after-the-fact review (emergencyWaitingFor), newest first (at most emergencies),
-// with their requesters' names. One statement, so the inbox stays within its budget.
-func (s *Store) DecidedAndEmergencies(ctx context.Context, user pam.UserID, decided, emergencies int) ([]Decided, []pam.Request, error) {
-	var rows []struct {
-		Kind          string
-		RequestRow    `gorm:"embedded"`
-		RequesterName string
-		MyDecision    string
-		MyAt          time.Time
-	}
-	err := s.conn(ctx).Raw(`SELECT * FROM (SELECT 'd' AS kind, `+listColumns+`, COALESCE(u.name, '') AS requester_name,
+// decidedAndEmergencies are the parts of the inbox's statement (inboxPageQuery) that read the
+// requests the user @user reviewed, their most recent review first (at most @decided, as
+// DecidedBy), and the emergency requests waiting for their after-the-fact review
+// (emergencyWaitingFor), newest first (at most @emergencies), with their requesters' names, in
+// the columns of the waiting requests' part (inboxPageRow), each part a union of its own.
+func decidedAndEmergencies() string {
+	return `SELECT * FROM (SELECT 'd' AS kind, ` + listColumns + `, COALESCE(u.name, '') AS requester_name, '' AS requester_email,
+			0 AS approvals, false AS escalated_to_me, '' AS on_behalf_name, 0 AS total, 0 AS matched,
 			rv.decision AS my_decision, rv.at AS my_at
 		FROM reviews rv JOIN requests r ON r.id = rv.request_id LEFT JOIN users u ON u.id = r.requester_id
 		WHERE rv.reviewer_id = @user ORDER BY rv.at DESC, rv.request_id LIMIT @decided) d
 		UNION ALL
-		SELECT * FROM (SELECT 'e' AS kind, `+listColumns+`, COALESCE(u.name, '') AS requester_name, '' AS my_decision, r.created_at AS my_at
+		SELECT * FROM (SELECT 'e' AS kind, ` + listColumns + `, COALESCE(u.name, '') AS requester_name, '' AS requester_email,
+			0 AS approvals, false AS escalated_to_me, '' AS on_behalf_name, 0 AS total, 0 AS matched,
+			'' AS my_decision, r.created_at AS my_at
 		FROM requests r LEFT JOIN users u ON u.id = r.requester_id
-		WHERE `+emergencyWaitingFor("@user")+` ORDER BY r.created_at DESC, r.id DESC LIMIT @emergencies) e`,
-		map[string]any{"user": string(user), "decided": decided, "emergencies": emergencies}).Find(&rows).Error
-	if err != nil {
-		return nil, nil, err
-	}
-	var ds []Decided
-	var es []pam.Request
-	for _, r := range rows {
-		req := requestToDomain(r.RequestRow)
-		req.RequesterName = r.RequesterName
-		if r.Kind == "e" {
-			es = append(es, req)
-		} else {
-			ds = append(ds, Decided{Request: req, Decision: r.MyDecision, At: r.MyAt.UTC()})
-		}
-	}
-	// A union keeps no order: each list is put back in its own.
+		WHERE ` + emergencyWaitingFor("@user") + ` ORDER BY r.created_at DESC, r.id DESC LIMIT @emergencies) e`
+}
+
+// sortDecidedAndEmergencies puts each list back in its order: a union keeps none.
+func sortDecidedAndEmergencies(ds []Decided, es []pam.Request) {
 	sort.SliceStable(ds, func(i, j int) bool {
 		if !ds[i].At.Equal(ds[j].At) {
 			return ds[i].At.After(ds[j].At)
@@ -148,7 +133,6 @@ func (s *Store) DecidedAndEmergencies(ctx context.Context, user pam.UserID, deci
 		}
 		return es[i].ID > es[j].ID
 	})
-	return ds, es, nil
 }
 
 // UnreviewedEmergencies lists every emergency request nobody has reviewed yet, newest first (at

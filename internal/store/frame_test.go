@@ -274,7 +274,7 @@ func TestInboxStatementsKeepOneGenericPlan(t *testing.T) {
 			_, _, _, err := tx.SessionWithUser(ctx, w.oliviaS, enrolmentKey, now)
 			return err
 		}},
-		{"inbox page", "SELECT p.*, t.total, t.matched", func(tx *store.Store, now time.Time) error {
+		{"inbox page", "p.*, t.total, t.matched", func(tx *store.Store, now time.Time) error {
 			_, err := tx.InboxPage(ctx, w.olivia.ID, now, pam.InboxFilter{Limit: 25})
 			return err
 		}},

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"sort"
 	"strings"
 	"time"
 
@@ -491,11 +492,18 @@ type InboxPage struct {
 	// the filter keeps (Total when it keeps all), each up to InboxCountCap+1: a count above
 	// InboxCountCap means "more than InboxCountCap".
 	Total, Matched int64
+	// Decided and Emergencies are what the filter's Decided and Emergencies asked for
+	// (decidedAndEmergencies), read in the same statement.
+	Decided     []Decided
+	Emergencies []pam.Request
 }
 
 // inboxPageRow is one row of InboxPage's statement: the page's request (all NULL on a page with
 // none) and the counts of the whole inbox and of what the filter keeps.
 type inboxPageRow struct {
+	// Kind is "w" for the waiting requests' part, "d" for a decided request and "e" for an
+	// emergency request waiting for review (decidedAndEmergencies).
+	Kind           string
 	RequestRow     `gorm:"embedded"`
 	RequesterName  string
 	RequesterEmail string
@@ -504,6 +512,8 @@ type inboxPageRow struct {
 	OnBehalfName   string
 	Total          int64
 	Matched        int64
+	MyDecision     *string
+	MyAt           *time.Time
 }
 
 // InboxPage returns the requests waiting for a user that the filter keeps, in its order, after
@@ -519,6 +529,16 @@ func (s *Store) InboxPage(ctx context.Context, user pam.UserID, now time.Time, f
 	}
 	var out InboxPage
 	for _, r := range rows {
+		if r.Kind != "w" {
+			req := requestToDomain(r.RequestRow)
+			req.RequesterName = r.RequesterName
+			if r.Kind == "e" {
+				out.Emergencies = append(out.Emergencies, req)
+			} else if r.MyDecision != nil && r.MyAt != nil {
+				out.Decided = append(out.Decided, Decided{Request: req, Decision: *r.MyDecision, At: r.MyAt.UTC()})
+			}
+			continue
+		}
 		out.Total, out.Matched = r.Total, r.Matched
 		if r.ID == "" {
 			continue
@@ -527,6 +547,18 @@ func (s *Store) InboxPage(ctx context.Context, user pam.UserID, now time.Time, f
 		req.RequesterName, req.RequesterEmail = r.RequesterName, r.RequesterEmail
 		out.Waiting = append(out.Waiting, Waiting{Request: req, Approvals: r.Approvals, Escalated: r.EscalatedToMe, OnBehalfOf: r.OnBehalfName})
 	}
+	// A union keeps no order: each part is put back in its own.
+	key := func(w Waiting) time.Time { return w.CreatedAt }
+	if f.Sort == pam.InboxByTimeLeft {
+		key = func(w Waiting) time.Time { return w.PendingUntil }
+	}
+	sort.SliceStable(out.Waiting, func(i, j int) bool {
+		if a, b := key(out.Waiting[i]), key(out.Waiting[j]); !a.Equal(b) {
+			return a.Before(b)
+		}
+		return out.Waiting[i].ID < out.Waiting[j].ID
+	})
+	sortDecidedAndEmergencies(out.Decided, out.Emergencies)
 	if len(out.Waiting) > f.Limit {
 		out.Waiting, out.More = out.Waiting[:f.Limit], true
 	}
@@ -583,8 +615,21 @@ func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Ti
 		keys = "SELECT DISTINCT k.id, k." + key + " FROM (" + waitingArms(s.dialect, "@user", "r.id, r."+key, after,
 			"ORDER BY r."+key+", r.id LIMIT @limit") + ") k ORDER BY k." + key + ", k.id LIMIT @limit"
 	}
+	// With the viewer's recent decisions and emergency reviews asked for, they come in the same
+	// statement (decidedAndEmergencies).
+	// They come first: SQLite takes a union's column types from its first part, where the
+	// decision's time is a column (in the waiting part it is NULL, typed for PostgreSQL).
+	before, myDecision, myAt := "", "NULL", "NULL"
+	if s.dialect == Postgres {
+		myDecision, myAt = "CAST(NULL AS text)", "CAST(NULL AS timestamptz)"
+	}
+	if f.Decided > 0 || f.Emergencies > 0 {
+		before = decidedAndEmergencies() + "\n\t\tUNION ALL "
+		args["decided"], args["emergencies"] = max(f.Decided, 0), max(f.Emergencies, 0)
+	}
 	return s.conn(ctx).Raw(`WITH w AS MATERIALIZED (SELECT DISTINCT c.id, c.`+key+` FROM (`+counted+`) c ORDER BY c.`+key+`, c.id LIMIT @cap)
-		SELECT p.*, t.total, t.matched FROM (SELECT `+total+` AS total, (SELECT COUNT(*) FROM w) AS matched) t
+		`+before+`SELECT * FROM (SELECT 'w' AS kind, p.*, t.total, t.matched, `+myDecision+` AS my_decision, `+myAt+` AS my_at
+		FROM (SELECT `+total+` AS total, (SELECT COUNT(*) FROM w) AS matched) t
 		LEFT JOIN (SELECT `+listColumns+`, u.name AS requester_name, u.email AS requester_email,
 				(SELECT COUNT(*) FROM reviews v WHERE v.request_id = r.id AND v.decision = 'approve'
 					AND `+stillApprover("v", "r.approver_group_id", "CASE WHEN r.escalated_at IS NOT NULL THEN r.escalation_group_id END")+`) AS approvals,
@@ -592,8 +637,7 @@ func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Ti
 					WHERE gm.group_id = r.approver_group_id AND gm.user_id = @user)) AS escalated_to_me,
 				`+onBehalfName("@user")+` AS on_behalf_name
 			FROM (`+keys+`) k
-			JOIN requests r ON r.id = k.id LEFT JOIN users u ON u.id = r.requester_id) p ON 1 = 1
-		ORDER BY p.`+key+`, p.id`, args)
+			JOIN requests r ON r.id = k.id LEFT JOIN users u ON u.id = r.requester_id) p ON 1 = 1) pw`, args)
 }
 
 // RequesterHistory returns the requester's other requests for r's scope, at most limit: those
