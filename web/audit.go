@@ -51,12 +51,8 @@ func (s *Server) requireAuditor(next echo.HandlerFunc) echo.HandlerFunc {
 
 // viewerZone is the signed-in user's time zone, UTC when unset or unknown.
 func viewerZone(c echo.Context) *time.Location {
-	if u, ok := CurrentUser(c); ok && u.TimeZone != "" {
-		if loc, err := pam.Zone(u.TimeZone); err == nil {
-			return loc
-		}
-	}
-	return time.UTC
+	u, _ := CurrentUser(c)
+	return pam.ZoneOrUTC(u.TimeZone)
 }
 
 // auditParams are the query parameters of the audit search, shared by the page and the export.

@@ -23,7 +23,7 @@ func (s *Server) myDelegation(c echo.Context, u pam.User, vm *profile.PageVM) er
 	if err != nil {
 		return err
 	}
-	loc := userZone(u)
+	loc := pam.ZoneOrUTC(u.TimeZone)
 	vm.DelegationIn.Zone = loc.String()
 	now := s.access.Now()
 	for _, x := range toMe {
@@ -60,7 +60,7 @@ func delegationBound(field, v string, loc *time.Location) (time.Time, error) {
 func (s *Server) createDelegation(c echo.Context) error {
 	u, _ := CurrentUser(c)
 	in := profile.DelegationInput{Delegate: c.FormValue("delegate"), StartsAt: c.FormValue("starts_at"), EndsAt: c.FormValue("ends_at")}
-	loc := userZone(u)
+	loc := pam.ZoneOrUTC(u.TimeZone)
 	start, err := delegationBound("starts_at", in.StartsAt, loc)
 	var end time.Time
 	if err == nil {

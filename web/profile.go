@@ -28,19 +28,12 @@ func (s *Server) profileVM(c echo.Context, u pam.User) (profile.PageVM, error) {
 		RecoveryUnused: st.RecoveryUnused, RecoveryTotal: auth.RecoveryCodeCount, MFARequired: must,
 	}
 	if st.Enrolled {
-		vm.MFASince = st.EnrolledAt.In(userZone(u)).Format("2 January 2006")
+		vm.MFASince = st.EnrolledAt.In(pam.ZoneOrUTC(u.TimeZone)).Format("2 January 2006")
 	}
 	if err := s.myDelegation(c, u, &vm); err != nil {
 		return profile.PageVM{}, err
 	}
 	return vm, nil
-}
-
-func userZone(u pam.User) *time.Location {
-	if loc, err := pam.Zone(u.TimeZone); err == nil {
-		return loc
-	}
-	return time.UTC
 }
 
 // profilePage draws the profile, with changes (the input and errors of a form) applied.

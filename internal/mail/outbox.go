@@ -221,7 +221,7 @@ func (o *Outbox) enqueue(ctx context.Context, tx *store.Store, kind, requestID s
 
 // requestContent says what one recipient needs to know about a request.
 func (o *Outbox) requestContent(r pam.Request, tasks []pam.Task, revoker string, to pam.User, kind string) content {
-	loc := zone(to.TimeZone)
+	loc := pam.ZoneOrUTC(to.TimeZone)
 	at := func(t time.Time) string { return formatTime(t, loc) }
 	scope := scopeLabel(r)
 	dur := pam.FormatDuration(r.Duration)
@@ -409,7 +409,7 @@ func taskList(r pam.Request, tasks []pam.Task) string {
 // creates the link. The link itself lives only in this message: the database keeps its hash.
 func (o *Outbox) PasswordLink(ctx context.Context, tx *store.Store, l admin.PasswordLink) error {
 	u, token, expires := l.User, l.Token, l.Expires
-	loc := zone(u.TimeZone)
+	loc := pam.ZoneOrUTC(u.TimeZone)
 	link := o.base + "/set-password?token=" + url.QueryEscape(token)
 	c := content{
 		Subject: "Choose your Elevate password", Headline: "Choose your password",

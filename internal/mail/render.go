@@ -75,17 +75,6 @@ func cleanHeader(s string) string {
 	return s
 }
 
-// zone returns a user's time zone, UTC when unset or unknown.
-func zone(name string) *time.Location {
-	if name == "" {
-		return time.UTC
-	}
-	if loc, err := pam.Zone(name); err == nil {
-		return loc
-	}
-	return time.UTC
-}
-
 // formatTime shows an instant in the recipient's zone and in UTC.
 func formatTime(t time.Time, loc *time.Location) string {
 	utc := t.UTC().Format("Mon 2 Jan 2006 15:04 UTC")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
 )
 
@@ -17,7 +18,7 @@ var KindReviewRequested = audit.ReviewCampaignStarted.String()
 // starts it. The link opens the reviewer's page, which changes nothing until they decide.
 func (o *Outbox) ReviewRequested(ctx context.Context, tx *store.Store, inv admin.ReviewInvite) error {
 	c, u := inv.Campaign, inv.Reviewer
-	loc := zone(u.TimeZone)
+	loc := pam.ZoneOrUTC(u.TimeZone)
 	what := "membership"
 	if inv.Items != 1 {
 		what = "memberships"

@@ -24,3 +24,12 @@ func Zone(name string) (*time.Location, error) {
 	zones.Store(name, loc)
 	return loc, nil
 }
+
+// ZoneOrUTC is a person's time zone for showing times: the zone named name, or UTC when the
+// name is empty or does not load.
+func ZoneOrUTC(name string) *time.Location {
+	if loc, err := Zone(name); err == nil && name != "" {
+		return loc
+	}
+	return time.UTC
+}

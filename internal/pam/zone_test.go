@@ -18,3 +18,12 @@ func TestZoneLoadsEachNameOnce(t *testing.T) {
 		}
 	}
 }
+
+// Times show in UTC for a person with no zone or one that does not load.
+func TestZoneOrUTC(t *testing.T) {
+	for name, want := range map[string]string{"": "UTC", "Mars/Olympus_Mons": "UTC", "Europe/Paris": "Europe/Paris"} {
+		if got := ZoneOrUTC(name).String(); got != want {
+			t.Errorf("ZoneOrUTC(%q) = %s, want %s", name, got, want)
+		}
+	}
+}
