@@ -240,7 +240,7 @@ func (s *Store) AuditEventAt(ctx context.Context, seq int64) (audit.Event, bool,
 	if s.dialect == SQLite {
 		// SQLite runs the names' dozen branches as scans of their tables (205 pages/s against
 		// 1,212 with the names read apart, measured side by side): it reads the names apart.
-		q = `SELECT ` + eventColumns + `, EXISTS (SELECT 1 FROM audit_events x WHERE x.seq > e.seq) AS has_next,
+		q = `SELECT ` + eventColumns + `, ` + hasNextColumn + `,
 			NULL AS n_type, NULL AS n_id, NULL AS n_name, NULL AS n_detail FROM audit_events e WHERE e.seq = @seq`
 	}
 	rows, err := s.queryDirect(ctx, q, map[string]any{"seq": seq})
@@ -280,6 +280,11 @@ func (s *Store) AuditEventAt(ctx context.Context, seq int64) (audit.Event, bool,
 	return e, hasNext, names, err
 }
 
+// hasNextColumn is true when a newer sealed event than e exists: a comparison with the highest seq,
+// which both databases read from the end of the seq index. A condition on x.seq > e.seq let
+// PostgreSQL's generic plan scan the table from its oldest row up to e.
+const hasNextColumn = `e.seq < (SELECT MAX(x.seq) FROM audit_events x) AS has_next`
+
 // eventColumns are the columns of audit_events e that AuditEventAt scans, in its order.
 const eventColumns = `e.id, e.seq, e.at, e.actor_type, e.actor_id, e.actor_name, e.action, e.target_type, e.target_id,
 	e.request_id, e.subject_id, e.outcome, e.details, e.ip, e.user_agent, e.prev_hash, e.hash, e.sealed_at`
@@ -297,7 +302,7 @@ var eventAtSQL = func() string {
 		refs AS (SELECT target_type AS type, target_id AS id FROM e WHERE target_id <> ''
 			UNION ALL SELECT 'request', request_id FROM e WHERE request_id <> ''
 			UNION ALL SELECT 'user', actor_id FROM e WHERE actor_id <> '' AND actor_type = '` + audit.ActorUser + `')
-		SELECT ` + eventColumns + `, EXISTS (SELECT 1 FROM audit_events x WHERE x.seq > e.seq) AS has_next,
+		SELECT ` + eventColumns + `, ` + hasNextColumn + `,
 			n.type AS n_type, n.id AS n_id, n.name AS n_name, n.detail AS n_detail
 		FROM e LEFT JOIN (` + strings.Join(parts, " UNION ALL ") + `) n ON 1 = 1`
 }()

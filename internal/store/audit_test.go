@@ -613,6 +613,42 @@ func TestAuditSearchReadsItsPageNotTheNewerChecks(t *testing.T) {
 	}
 }
 
+// An event's page reads whether a newer event exists from the end of the seq index. With 20,000
+// events, PostgreSQL's generic plan for "any event with a higher seq" scanned the table from its
+// oldest row up to the event shown.
+func TestAuditEventAtFindsTheNextEventFromTheIndex(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.Store(t, store.Postgres)
+	const events = 20_000
+	err := db.ExecRaw(ctx, `INSERT INTO audit_events (seq, at, actor_type, actor_id, actor_name, action, target_type, target_id,
+			request_id, outcome, details, ip, user_agent, prev_hash, hash)
+		SELECT g, now() - (?::bigint - g) * interval '1 second', 'token', 'ct-1', 'ci', 'access.checked', 'task', 'exchange/New-JournalRule',
+			'', 'success', '{}', '', '', '', ''
+		FROM generate_series(1, ?::bigint) g`, events, events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ExecRaw(ctx, "ANALYZE audit_events"); err != nil {
+		t.Fatal(err)
+	}
+	for seq, want := range map[int64]bool{1: true, events / 2: true, events - 1: true, events: false} {
+		_, next, _, err := db.AuditEventAt(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next != want {
+			t.Errorf("event %d: a newer event %v, want %v", seq, next, want)
+		}
+	}
+	plan, err := db.EventAtGenericPlan(ctx, events*3/4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plan, "Seq Scan on audit_events") {
+		t.Errorf("the event page's generic plan scans audit_events:\n%s", plan)
+	}
+}
+
 // An event's page reads the event and the names of what it refers to in one statement (two on
 // SQLite), and
 // names them as the search pages do (AuditNames over audit.Event.Refs).

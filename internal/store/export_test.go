@@ -312,3 +312,22 @@ func (s *Store) SealPlan(ctx context.Context) (string, error) {
 func (s *Store) sessionQuery(ctx context.Context, idHash, enrolmentKey string, inboxAt time.Time) *gorm.DB {
 	return s.conn(ctx).Raw(sessionSQL(s.dialect, !inboxAt.IsZero()), sessionArgs(idHash, enrolmentKey, inboxAt))
 }
+
+// EventAtGenericPlan returns PostgreSQL's generic plan for AuditEventAt's statement (the plan a
+// prepared statement keeps from its sixth call on), run for seq with the rows each node read.
+func (s *Store) EventAtGenericPlan(ctx context.Context, seq int64) (string, error) {
+	var lines []string
+	err := s.Tx(ctx, func(tx *Store) error {
+		if err := tx.db.Exec("SET LOCAL plan_cache_mode = force_generic_plan").Error; err != nil {
+			return err
+		}
+		if err := tx.db.Exec("PREPARE elevate_event_at AS " + compileNamed(Postgres, eventAtSQL).sql).Error; err != nil {
+			return err
+		}
+		if err := tx.db.Raw(fmt.Sprintf("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE elevate_event_at(%d)", seq)).Pluck("QUERY PLAN", &lines).Error; err != nil {
+			return err
+		}
+		return tx.db.Exec("DEALLOCATE elevate_event_at").Error
+	})
+	return strings.Join(lines, "\n"), err
+}
