@@ -470,6 +470,9 @@ func (s *Server) showApprovals(c echo.Context) error {
 		}
 		return s.badRequest(c, err, "/approvals", "Show all waiting requests")
 	}
+	if fr, ok := currentFrame(c); ok && !fr.Delegate {
+		f.NoDelegations = true
+	}
 	inbox, err := s.access.Approvals(ctx, u, f)
 	if err != nil {
 		return err

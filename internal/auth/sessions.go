@@ -93,11 +93,7 @@ func (s *SessionStore) New(r *http.Request, name string) (*sessions.Session, err
 		return sess, nil
 	}
 	now := s.now()
-	var inboxAt time.Time
-	if countsInbox(r) {
-		inboxAt = now
-	}
-	row, user, frame, err := s.db.SessionWithUser(r.Context(), hashID(id), RequireMFAEnrolmentKey, inboxAt)
+	row, user, frame, err := s.db.SessionWithUser(r.Context(), hashID(id), RequireMFAEnrolmentKey, now, countsInbox(r))
 	if err != nil {
 		if pam.ErrorCode(err) == pam.ENOTFOUND {
 			return sess, nil
@@ -120,7 +116,7 @@ func (s *SessionStore) New(r *http.Request, name string) (*sessions.Session, err
 	// string keys only).
 	sess.Values[sessionViewer{}] = Viewer{User: user, Frame: Frame{
 		Read: true, EnrolmentRequired: frame.Enrolment == "true", Approver: frame.Approver, MFAEnrolled: frame.MFAEnrolled,
-		Inbox: int(frame.Inbox), InboxRead: frame.InboxRead,
+		Inbox: int(frame.Inbox), InboxRead: frame.InboxRead, Delegate: frame.Delegate,
 	}}
 	sess.ID = id
 	sess.IsNew = false
@@ -258,6 +254,9 @@ type Frame struct {
 	// a request marked with CountInbox; InboxRead says it was.
 	Inbox     int
 	InboxRead bool
+	// Delegate is store.Frame.Delegate: false when no request waits for the user on behalf of
+	// someone else.
+	Delegate bool
 }
 
 // countInbox marks a request whose session read also counts the viewer's inbox.

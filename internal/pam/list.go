@@ -103,6 +103,9 @@ type InboxFilter struct {
 	// Decided and Emergencies ask the same read for up to that many of the viewer's most
 	// recent reviews and of the emergency requests waiting for their after-the-fact review.
 	Decided, Emergencies int
+	// NoDelegations tells the read that the viewer decides for nobody by delegation (read with
+	// their session), so it leaves the reads of delegated requests out.
+	NoDelegations bool
 }
 
 // Narrowed reports whether the filter leaves out some waiting requests.

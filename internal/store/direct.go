@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -118,4 +119,50 @@ func positional(dialect, q string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// nullTime scans a time that may be NULL. PostgreSQL's driver gives a time.Time; SQLite's gives
+// one for a column declared as a time, and the stored text where a union or an expression hides
+// the declaration.
+type nullTime struct {
+	Time  time.Time
+	Valid bool
+}
+
+// sqliteTimeLayouts are the forms SQLite's driver writes times in.
+var sqliteTimeLayouts = []string{"2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02 15:04:05"}
+
+// Scan implements sql.Scanner.
+func (t *nullTime) Scan(src any) error {
+	var text string
+	switch v := src.(type) {
+	case nil:
+		*t = nullTime{}
+		return nil
+	case time.Time:
+		*t = nullTime{Time: v.UTC(), Valid: true}
+		return nil
+	case string:
+		text = v
+	case []byte:
+		text = string(v)
+	default:
+		return fmt.Errorf("scan time: unsupported %T", src)
+	}
+	for _, layout := range sqliteTimeLayouts {
+		if v, err := time.Parse(layout, text); err == nil {
+			*t = nullTime{Time: v.UTC(), Valid: true}
+			return nil
+		}
+	}
+	return fmt.Errorf("scan time: %q is not a time", text)
+}
+
+// ptr is the time, or nil when it was NULL.
+func (t nullTime) ptr() *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	v := t.Time
+	return &v
 }

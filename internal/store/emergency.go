@@ -96,7 +96,7 @@ func emergencyWaitingFor(user string) string {
 // the decision of the user whose id is the SQL expression user (waitingArms) and the emergency
 // requests waiting for their review (emergencyWaitingFor): the navigation's badge.
 func navCount(dialect, user string) string {
-	return "(" + waitingCount(dialect, user, "", NavCountCap) +
+	return "(" + waitingCount(dialect, user, "", NavCountCap, true) +
 		" + (SELECT COUNT(*) FROM (SELECT 1 FROM requests r WHERE " + emergencyWaitingFor(user) + " LIMIT " + itoa(NavCountCap) + ") e))"
 }
 

@@ -91,7 +91,7 @@ func TestSessionWithUserReadsTheFrameInOneStatement(t *testing.T) {
 		frame := func(idHash string) (pam.User, store.Frame) {
 			t.Helper()
 			before := db.Counts()
-			_, u, f, err := db.SessionWithUser(ctx, idHash, enrolmentKey, time.Time{})
+			_, u, f, err := db.SessionWithUser(ctx, idHash, enrolmentKey, time.Time{}, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -141,7 +141,7 @@ func TestSessionWithUserReadsTheFrameInOneStatement(t *testing.T) {
 		if err := db.DisableUser(ctx, w.olivia.ID, t0); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, _, err := db.SessionWithUser(ctx, w.oliviaS, enrolmentKey, t0); pam.ErrorCode(err) != pam.ENOTFOUND {
+		if _, _, _, err := db.SessionWithUser(ctx, w.oliviaS, enrolmentKey, t0, true); pam.ErrorCode(err) != pam.ENOTFOUND {
 			t.Fatalf("a disabled user's session: %v", err)
 		}
 	})
@@ -161,7 +161,7 @@ func TestSessionWithUserCountsTheInboxInTheSameStatement(t *testing.T) {
 			want   int64
 		}{{"olivia", w.oliviaS, w.olivia.ID, 2}, {"sam", w.samS, w.sam.ID, 1}} {
 			before := w.db.Counts().Statements
-			_, _, f, err := w.db.SessionWithUser(ctx, c.idHash, enrolmentKey, now)
+			_, _, f, err := w.db.SessionWithUser(ctx, c.idHash, enrolmentKey, now, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -177,10 +177,10 @@ func TestSessionWithUserCountsTheInboxInTheSameStatement(t *testing.T) {
 			}
 		}
 		// Once their time is up, waiting requests leave the count.
-		if _, _, f, err := w.db.SessionWithUser(ctx, w.oliviaS, enrolmentKey, t0.Add(2*time.Hour)); err != nil || f.Inbox != 0 || !f.InboxRead {
+		if _, _, f, err := w.db.SessionWithUser(ctx, w.oliviaS, enrolmentKey, t0.Add(2*time.Hour), true); err != nil || f.Inbox != 0 || !f.InboxRead {
 			t.Fatalf("after the requests timed out: %+v %v", f, err)
 		}
-		if _, _, f, err := w.db.SessionWithUser(ctx, w.oliviaS, enrolmentKey, time.Time{}); err != nil || f.InboxRead || f.Inbox != 0 {
+		if _, _, f, err := w.db.SessionWithUser(ctx, w.oliviaS, enrolmentKey, time.Time{}, false); err != nil || f.InboxRead || f.Inbox != 0 {
 			t.Fatalf("without a time: %+v %v", f, err)
 		}
 	})
@@ -271,7 +271,7 @@ func TestInboxStatementsKeepOneGenericPlan(t *testing.T) {
 		call       func(tx *store.Store, now time.Time) error
 	}{
 		{"session with its count", "AS f_inbox", func(tx *store.Store, now time.Time) error {
-			_, _, _, err := tx.SessionWithUser(ctx, w.oliviaS, enrolmentKey, now)
+			_, _, _, err := tx.SessionWithUser(ctx, w.oliviaS, enrolmentKey, now, true)
 			return err
 		}},
 		{"inbox page", "p.*, t.total, t.matched", func(tx *store.Store, now time.Time) error {
@@ -362,6 +362,54 @@ func TestInboxCountsARequestOnceWhateverTheWaysItArrives(t *testing.T) {
 		nobody := mustCreateUser(t, w.db, "nobody@example.com")
 		if n, err := w.db.InboxCount(ctx, nobody.ID, now); err != nil || n != 0 {
 			t.Fatalf("a user in no group: %d %v", n, err)
+		}
+	})
+}
+
+// The session's statement says whether the user may decide for someone by delegation, and the
+// inbox leaves the delegated requests' reads out only when told the user may not: the frame
+// must say yes for a delegation in force or still to start, and no once it has ended.
+func TestSessionFrameSaysWhoDecidesByDelegation(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		w := newFrameWorld(t, dialect)
+		delegate := func(at time.Time) bool {
+			t.Helper()
+			_, _, f, err := w.db.SessionWithUser(ctx, w.oliviaS, enrolmentKey, at, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f.Delegate
+		}
+		if delegate(t0) {
+			t.Fatal("a delegate before any delegation")
+		}
+		// Sam, of Misc, hands his decisions to Olivia from t0+30m to t0+90m.
+		d := pam.Delegation{ID: "d1", PrincipalID: w.sam.ID, DelegateID: w.olivia.ID, StartsAt: t0.Add(30 * time.Minute), EndsAt: t0.Add(90 * time.Minute)}
+		if err := w.db.CreateDelegation(ctx, d, w.sam.ID, t0); err != nil {
+			t.Fatal(err)
+		}
+		for at, want := range map[time.Duration]bool{0: true, time.Hour: true, 90 * time.Minute: false, 2 * time.Hour: false} {
+			if got := delegate(t0.Add(at)); got != want {
+				t.Errorf("at t0+%v: delegate %v, want %v", at, got, want)
+			}
+		}
+		in := func(f pam.InboxFilter) bool {
+			t.Helper()
+			f.Limit = 10
+			page, err := w.db.InboxPage(ctx, w.olivia.ID, t0.Add(45*time.Minute), f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range page.Waiting {
+				if r.ID == "other-group" {
+					return r.OnBehalfOf != ""
+				}
+			}
+			return false
+		}
+		if !in(pam.InboxFilter{}) || in(pam.InboxFilter{NoDelegations: true}) {
+			t.Errorf("Sam's request in Olivia's inbox: %v as a delegate, %v told she is none", in(pam.InboxFilter{}), in(pam.InboxFilter{NoDelegations: true}))
 		}
 	})
 }

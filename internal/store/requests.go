@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"sort"
 	"strings"
@@ -405,7 +406,9 @@ func (s *Store) fillApprovalCounts(ctx context.Context, rs []*pam.Request) error
 // every deadline in the past), judged each call's own plan cheaper than a generic one, and
 // planned the statement again on every call: for the session's statement that cost more than
 // running it. With the expression it keeps one generic plan (TestInboxStatementsKeepOneGenericPlan).
-func waitingArms(dialect, user, cols, cond, tail string) string {
+//
+// delegated false leaves the third way out, for a viewer known to decide for nobody.
+func waitingArms(dialect, user, cols, cond, tail string, delegated bool) string {
 	common := `COALESCE(r.pending_until, r.pending_until) > @now AND r.requester_id <> ` + user + `
 		AND NOT EXISTS (SELECT 1 FROM reviews v WHERE v.request_id = r.id AND v.reviewer_id = ` + user + `)
 		AND NOT EXISTS (SELECT 1 FROM reviews v WHERE v.request_id = r.id AND v.principal_id = ` + user + `)`
@@ -414,12 +417,15 @@ func waitingArms(dialect, user, cols, cond, tail string) string {
 	}
 	groups := `SELECT gm.group_id FROM group_members gm
 		JOIN users gu ON gu.id = gm.user_id AND gu.disabled_at IS NULL WHERE gm.user_id = ` + user
-	delegated := `SELECT DISTINCT xg.group_id FROM delegations xd JOIN group_members xg ON xg.user_id = xd.principal_id
+	principals := `SELECT DISTINCT xg.group_id FROM delegations xd JOIN group_members xg ON xg.user_id = xd.principal_id
 		WHERE xd.delegate_id = ` + user + ` AND xd.ends_at > @now AND xd.starts_at <= @now AND xd.ended_at IS NULL`
 	ways := []struct{ groups, match string }{
 		{groups, "r.approver_group_id"},
 		{groups, "r.escalated_at IS NOT NULL AND r.escalation_group_id"},
-		{delegated, "r.approver_group_id"},
+		{principals, "r.approver_group_id"},
+	}
+	if !delegated {
+		ways = ways[:2]
 	}
 	arms := make([]string, len(ways))
 	for i, w := range ways {
@@ -442,8 +448,8 @@ func waitingArms(dialect, user, cols, cond, tail string) string {
 // waitingCount is the SQL expression counting the requests waiting for the user whose id is the
 // SQL expression user (waitingArms) up to limit: a badge's or a heading's count, which reads at
 // most limit rows of each group however many wait.
-func waitingCount(dialect, user, cond string, limit int) string {
-	return `(SELECT COUNT(*) FROM (SELECT DISTINCT c.id FROM (` + waitingArms(dialect, user, "r.id", cond, "LIMIT "+itoa(limit)) +
+func waitingCount(dialect, user, cond string, limit int, delegated bool) string {
+	return `(SELECT COUNT(*) FROM (SELECT DISTINCT c.id FROM (` + waitingArms(dialect, user, "r.id", cond, "LIMIT "+itoa(limit), delegated) +
 		`) c LIMIT ` + itoa(limit) + `) n)`
 }
 
@@ -499,7 +505,8 @@ type InboxPage struct {
 }
 
 // inboxPageRow is one row of InboxPage's statement: the page's request (all NULL on a page with
-// none) and the counts of the whole inbox and of what the filter keeps.
+// no waiting requests, when the row only carries the counts), its requester and approvals, and
+// the counts. Its columns are inboxColumns, in order.
 type inboxPageRow struct {
 	// Kind is "w" for the waiting requests' part, "d" for a decided request and "e" for an
 	// emergency request waiting for review (decidedAndEmergencies).
@@ -516,6 +523,46 @@ type inboxPageRow struct {
 	MyAt           *time.Time
 }
 
+// scanInboxRow reads one row of InboxPage's statement. The waiting part's request columns come
+// from an outer join, so each is read as nullable.
+func scanInboxRow(rows *sql.Rows) (inboxPageRow, error) {
+	var (
+		r                                                        inboxPageRow
+		id, requester, policy, scopeType, scopeID, scopeName     sql.NullString
+		approvalType, status, revokedBy, cancelReason, extendsID sql.NullString
+		name, email, onBehalf, myDecision                        sql.NullString
+		approvalsRequired, durationMin, version, approvals       sql.NullInt64
+		emergency, escalatedToMe                                 sql.NullBool
+		createdAt, pendingUntil                                  nullTime
+		scheduled, decided, starts, ends, remind, reminded, myAt nullTime
+		escalate, escalated                                      nullTime
+	)
+	err := rows.Scan(&r.Kind, &id, &requester, &policy, &scopeType, &scopeID, &scopeName, &approvalType,
+		&r.ApproverGroupID, &approvalsRequired, &durationMin, &scheduled, &status, &createdAt, &pendingUntil,
+		&decided, &starts, &ends, &revokedBy, &cancelReason, &extendsID, &emergency, &version,
+		&r.EscalationGroupID, &remind, &reminded, &escalate, &escalated,
+		&name, &email, &approvals, &escalatedToMe, &onBehalf, &r.Total, &r.Matched, &myDecision, &myAt)
+	if err != nil {
+		return r, err
+	}
+	r.RequestRow = RequestRow{
+		ID: id.String, RequesterID: requester.String, PolicyID: policy.String, ScopeType: scopeType.String,
+		ScopeID: scopeID.String, ScopeName: scopeName.String, ApprovalType: approvalType.String,
+		ApproverGroupID: r.ApproverGroupID, ApprovalsRequired: int(approvalsRequired.Int64), DurationMin: int(durationMin.Int64),
+		ScheduledStart: scheduled.ptr(), Status: status.String, CreatedAt: createdAt.Time, PendingUntil: pendingUntil.Time,
+		DecidedAt: decided.ptr(), StartsAt: starts.ptr(), EndsAt: ends.ptr(), RevokedBy: revokedBy.String,
+		CancelReason: cancelReason.String, ExtendsID: extendsID.String, Emergency: emergency.Bool, Version: int(version.Int64),
+		EscalationGroupID: r.EscalationGroupID, RemindAt: remind.ptr(), RemindedAt: reminded.ptr(), EscalateAt: escalate.ptr(),
+		EscalatedAt: escalated.ptr(),
+	}
+	r.RequesterName, r.RequesterEmail, r.Approvals = name.String, email.String, int(approvals.Int64)
+	r.EscalatedToMe, r.OnBehalfName, r.MyAt = escalatedToMe.Bool, onBehalf.String, myAt.ptr()
+	if myDecision.Valid {
+		r.MyDecision = &myDecision.String
+	}
+	return r, nil
+}
+
 // InboxPage returns the requests waiting for a user that the filter keeps, in its order, after
 // its cursor (at most its limit), with how many wait in all and how many the filter keeps,
 // reading the waiting requests once in one statement.
@@ -523,8 +570,21 @@ func (s *Store) InboxPage(ctx context.Context, user pam.UserID, now time.Time, f
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 50
 	}
+	q, args := s.inboxPageSQL(user, now, f)
+	rs, err := s.queryDirect(ctx, q, args)
+	if err != nil {
+		return InboxPage{}, err
+	}
+	defer rs.Close()
 	var rows []inboxPageRow
-	if err := s.inboxPageQuery(ctx, user, now, f).Find(&rows).Error; err != nil {
+	for rs.Next() {
+		r, err := scanInboxRow(rs)
+		if err != nil {
+			return InboxPage{}, err
+		}
+		rows = append(rows, r)
+	}
+	if err := rs.Err(); err != nil {
 		return InboxPage{}, err
 	}
 	var out InboxPage
@@ -573,6 +633,12 @@ func (s *Store) InboxPage(ctx context.Context, user pam.UserID, now time.Time, f
 // page's limit of rows a group, however many wait. Only the page's requests are read whole, by
 // key; the one-row count keeps a page past the end answering with the counts.
 func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Time, f pam.InboxFilter) *gorm.DB {
+	q, args := s.inboxPageSQL(user, now, f)
+	return s.conn(ctx).Raw(q, args)
+}
+
+// inboxPageSQL is inboxPageQuery's statement and its named values.
+func (s *Store) inboxPageSQL(user pam.UserID, now time.Time, f pam.InboxFilter) (string, map[string]any) {
 	args := map[string]any{"user": string(user), "now": now.UTC(), "limit": f.Limit + 1}
 	key := "created_at"
 	if f.Sort == pam.InboxByTimeLeft {
@@ -599,10 +665,11 @@ func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Ti
 	// counts them, and without a cursor it is also the page.
 	args["cap"] = InboxCountCap + 1
 	cond := strings.Join(match, " AND ")
-	counted := waitingArms(s.dialect, "@user", "r.id, r."+key, cond, "ORDER BY r."+key+", r.id LIMIT @cap")
+	delegated := !f.NoDelegations
+	counted := waitingArms(s.dialect, "@user", "r.id, r."+key, cond, "ORDER BY r."+key+", r.id LIMIT @cap", delegated)
 	total := "(SELECT COUNT(*) FROM w)"
 	if len(match) > 0 {
-		total = waitingCount(s.dialect, "@user", "", InboxCountCap+1)
+		total = waitingCount(s.dialect, "@user", "", InboxCountCap+1, delegated)
 	}
 	keys := "SELECT w.id, w." + key + " FROM w ORDER BY w." + key + ", w.id LIMIT @limit"
 	if f.After != nil {
@@ -613,7 +680,7 @@ func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Ti
 		}
 		args["at"], args["id"] = f.After.At.UTC(), f.After.ID
 		keys = "SELECT DISTINCT k.id, k." + key + " FROM (" + waitingArms(s.dialect, "@user", "r.id, r."+key, after,
-			"ORDER BY r."+key+", r.id LIMIT @limit") + ") k ORDER BY k." + key + ", k.id LIMIT @limit"
+			"ORDER BY r."+key+", r.id LIMIT @limit", delegated) + ") k ORDER BY k." + key + ", k.id LIMIT @limit"
 	}
 	// With the viewer's recent decisions and emergency reviews asked for, they come in the same
 	// statement (decidedAndEmergencies).
@@ -623,21 +690,26 @@ func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Ti
 	if s.dialect == Postgres {
 		myDecision, myAt = "CAST(NULL AS text)", "CAST(NULL AS timestamptz)"
 	}
+	// Without delegations no request waits on behalf of another approver.
+	behalf := "''"
+	if delegated {
+		behalf = onBehalfName("@user")
+	}
 	if f.Decided > 0 || f.Emergencies > 0 {
 		before = decidedAndEmergencies() + "\n\t\tUNION ALL "
 		args["decided"], args["emergencies"] = max(f.Decided, 0), max(f.Emergencies, 0)
 	}
-	return s.conn(ctx).Raw(`WITH w AS MATERIALIZED (SELECT DISTINCT c.id, c.`+key+` FROM (`+counted+`) c ORDER BY c.`+key+`, c.id LIMIT @cap)
-		`+before+`SELECT * FROM (SELECT 'w' AS kind, p.*, t.total, t.matched, `+myDecision+` AS my_decision, `+myAt+` AS my_at
-		FROM (SELECT `+total+` AS total, (SELECT COUNT(*) FROM w) AS matched) t
-		LEFT JOIN (SELECT `+listColumns+`, u.name AS requester_name, u.email AS requester_email,
+	return `WITH w AS MATERIALIZED (SELECT DISTINCT c.id, c.` + key + ` FROM (` + counted + `) c ORDER BY c.` + key + `, c.id LIMIT @cap)
+		` + before + `SELECT * FROM (SELECT 'w' AS kind, p.*, t.total, t.matched, ` + myDecision + ` AS my_decision, ` + myAt + ` AS my_at
+		FROM (SELECT ` + total + ` AS total, (SELECT COUNT(*) FROM w) AS matched) t
+		LEFT JOIN (SELECT ` + listColumns + `, u.name AS requester_name, u.email AS requester_email,
 				(SELECT COUNT(*) FROM reviews v WHERE v.request_id = r.id AND v.decision = 'approve'
-					AND `+stillApprover("v", "r.approver_group_id", "CASE WHEN r.escalated_at IS NOT NULL THEN r.escalation_group_id END")+`) AS approvals,
+					AND ` + stillApprover("v", "r.approver_group_id", "CASE WHEN r.escalated_at IS NOT NULL THEN r.escalation_group_id END") + `) AS approvals,
 				(r.escalated_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM group_members gm
 					WHERE gm.group_id = r.approver_group_id AND gm.user_id = @user)) AS escalated_to_me,
-				`+onBehalfName("@user")+` AS on_behalf_name
-			FROM (`+keys+`) k
-			JOIN requests r ON r.id = k.id LEFT JOIN users u ON u.id = r.requester_id) p ON 1 = 1) pw`, args)
+				` + behalf + ` AS on_behalf_name
+			FROM (` + keys + `) k
+			JOIN requests r ON r.id = k.id LEFT JOIN users u ON u.id = r.requester_id) p ON 1 = 1) pw`, args
 }
 
 // RequesterHistory returns the requester's other requests for r's scope, at most limit: those

@@ -38,7 +38,7 @@ type sessionUserRow struct {
 	UDisabledAt                         *time.Time
 	UCreatedAt                          time.Time
 	FEnrolment                          string
-	FApprover, FEnrolled                bool
+	FApprover, FEnrolled, FDelegate     bool
 	FInbox                              *int64
 }
 
@@ -55,16 +55,19 @@ type Frame struct {
 	// (and Inbox 0) when it was given none.
 	Inbox     int64
 	InboxRead bool
+	// Delegate reports whether the user holds a delegation that has not ended at now (or is
+	// still to start): false means no request waits for them on behalf of someone else.
+	Delegate bool
 }
 
 // SessionWithUser returns a session by the hash of its id together with its user and its
 // frame, whose Enrolment is the system value enrolmentKey, in one statement: every signed-in
-// request asks this first. With a non-zero inboxAt the same statement also counts the
-// requests waiting for the user at that time (InboxCount), for the navigation of a page;
-// requests that draw no navigation, or count their inbox themselves, pass the zero time.
+// request asks this first. With inbox true the same statement also counts the requests
+// waiting for the user at now (InboxCount), for the navigation of a page; requests that draw
+// no navigation, or count their inbox themselves, pass false.
 // ENOTFOUND when the session or its user is missing.
-func (s *Store) SessionWithUser(ctx context.Context, idHash, enrolmentKey string, inboxAt time.Time) (Session, pam.User, Frame, error) {
-	rows, err := s.queryDirect(ctx, sessionSQL(s.dialect, !inboxAt.IsZero()), sessionArgs(idHash, enrolmentKey, inboxAt))
+func (s *Store) SessionWithUser(ctx context.Context, idHash, enrolmentKey string, now time.Time, inbox bool) (Session, pam.User, Frame, error) {
+	rows, err := s.queryDirect(ctx, sessionSQL(s.dialect, inbox), sessionArgs(idHash, enrolmentKey, now))
 	if err != nil {
 		return Session{}, pam.User{}, Frame{}, err
 	}
@@ -78,7 +81,7 @@ func (s *Store) SessionWithUser(ctx context.Context, idHash, enrolmentKey string
 	var r sessionUserRow
 	if err := rows.Scan(&r.IDHash, &r.UserID, &r.Data, &r.IP, &r.UserAgent, &r.CreatedAt, &r.LastSeenAt, &r.ExpiresAt,
 		&r.UEmail, &r.UName, &r.UTimeZone, &r.UAdmin, &r.UAuditor, &r.UDisabledAt, &r.UCreatedAt,
-		&r.FEnrolment, &r.FApprover, &r.FEnrolled, &r.FInbox); err != nil {
+		&r.FEnrolment, &r.FApprover, &r.FEnrolled, &r.FDelegate, &r.FInbox); err != nil {
 		return Session{}, pam.User{}, Frame{}, err
 	}
 	if err := rows.Close(); err != nil {
@@ -92,8 +95,8 @@ func (s *Store) SessionWithUser(ctx context.Context, idHash, enrolmentKey string
 		ID: r.UserID, Email: r.UEmail, Name: r.UName, Admin: r.UAdmin, Auditor: r.UAuditor,
 		TimeZone: r.UTimeZone, DisabledAt: r.UDisabledAt, CreatedAt: r.UCreatedAt,
 	})
-	f := Frame{Enrolment: r.FEnrolment, Approver: r.FApprover, MFAEnrolled: r.FEnrolled}
-	if !inboxAt.IsZero() && r.FInbox != nil {
+	f := Frame{Enrolment: r.FEnrolment, Approver: r.FApprover, MFAEnrolled: r.FEnrolled, Delegate: r.FDelegate}
+	if inbox && r.FInbox != nil {
 		f.Inbox, f.InboxRead = *r.FInbox, true
 	}
 	return sess, u, f, nil
@@ -112,18 +115,15 @@ func sessionSQL(dialect string, inbox bool) string {
 			COALESCE((SELECT sv.value FROM system_values sv WHERE sv.key = @key), '') AS f_enrolment,
 			` + approverExists("s.user_id") + ` AS f_approver,
 			EXISTS (SELECT 1 FROM user_mfa m WHERE m.user_id = s.user_id AND m.confirmed_at IS NOT NULL) AS f_enrolled,
+			EXISTS (SELECT 1 FROM delegations d WHERE d.delegate_id = s.user_id AND d.ends_at > @now AND d.ended_at IS NULL) AS f_delegate,
 			` + count + ` AS f_inbox
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.id_hash = @id`
 }
 
 // sessionArgs are sessionSQL's named values.
-func sessionArgs(idHash, enrolmentKey string, inboxAt time.Time) map[string]any {
-	args := map[string]any{"id": idHash, "key": enrolmentKey}
-	if !inboxAt.IsZero() {
-		args["now"] = inboxAt.UTC()
-	}
-	return args
+func sessionArgs(idHash, enrolmentKey string, now time.Time) map[string]any {
+	return map[string]any{"id": idHash, "key": enrolmentKey, "now": now.UTC()}
 }
 
 // SessionTouchEvery is how often a session's last-seen time is written at most: reading it
