@@ -2,9 +2,11 @@ package web
 
 import (
 	"bytes"
-	"github.com/elevate-pam/elevate/internal/pam"
 	"net/http"
 	"strings"
+	"sync"
+
+	"github.com/elevate-pam/elevate/internal/pam"
 
 	"github.com/a-h/templ"
 	"github.com/elevate-pam/elevate/views/layout"
@@ -13,12 +15,29 @@ import (
 )
 
 // render draws a component into a buffer first, so a failed render never sends half a page.
+// The buffers are reused: a page grew a fresh one from empty to tens of kilobytes each time.
 func render(c echo.Context, status int, comp templ.Component) error {
-	var buf bytes.Buffer
-	if err := comp.Render(c.Request().Context(), &buf); err != nil {
+	buf := pageBuffers.Get().(*bytes.Buffer)
+	defer putPageBuffer(buf)
+	if err := comp.Render(c.Request().Context(), buf); err != nil {
 		return err
 	}
 	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// pageBuffers holds render's buffers.
+var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledPage bounds the buffers kept: an unusually large page (a long export preview) is
+// left to the collector rather than held for every later request.
+const maxPooledPage = 256 << 10
+
+func putPageBuffer(b *bytes.Buffer) {
+	if b.Cap() > maxPooledPage {
+		return
+	}
+	b.Reset()
+	pageBuffers.Put(b)
 }
 
 // meta builds the frame's view model for the current request: viewer, token, flash, navigation.
