@@ -167,10 +167,10 @@ func TestBatchesShareOneConnectionAndAFewStatements(t *testing.T) {
 		stmts := q.db.Counts().Statements - before.Statements
 		// One look for due mail; a claim per batch and the empty one that ends the run; one
 		// statement recording each batch's deliveries; each batch's events in one statement,
-		// and their seal.
+		// and their seal (fewer when batches that waited together are recorded together).
 		batches := uint64((n + batch - 1) / batch)
-		if want := 1 + (batches + 1) + batches + batches*perEvent; stmts != want {
-			t.Fatalf("%d messages in %d batches took %d statements, want %d", n, batches, stmts, want)
+		if most := 1 + (batches + 1) + batches + batches*perEvent; stmts > most {
+			t.Fatalf("%d messages in %d batches took %d statements, want at most %d", n, batches, stmts, most)
 		}
 		if c := q.srv.Connections(); c != 1 {
 			t.Fatalf("%d batches took %d connections", batches, c)
@@ -280,6 +280,104 @@ func TestShutdownFinishesTheBatchBeingSent(t *testing.T) {
 		must(t, err)
 		if len(rest) != n-2*batch {
 			t.Fatalf("the next worker can take %d, want %d", len(rest), n-2*batch)
+		}
+	})
+}
+
+func TestShutdownReleasesTheBatchClaimedAhead(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		const n, batch = 150, 100
+		q := newQueue(t, dialect, n)
+		q.worker.Batch = batch
+		ctx, stop := context.WithCancel(q.ctx)
+		defer stop()
+		// The stop comes while the first batch is sent, once the second has been claimed.
+		second := make(chan struct{})
+		mail.SetAfterClaim(q.worker, func(k int) {
+			if k == 2 {
+				close(second)
+			}
+		})
+		q.srv.Reject(func(to string) error {
+			if to == rcpt(50) {
+				select {
+				case <-second:
+				case <-time.After(10 * time.Second):
+					t.Error("the second batch was not claimed while the first was sent")
+				}
+				stop()
+			}
+			return nil
+		})
+		got, err := q.worker.DeliverDue(ctx)
+		if !errors.Is(err, context.Canceled) || got != batch {
+			t.Fatalf("attempted %d (%v), want the batch begun before the stop", got, err)
+		}
+		if len(q.srv.Messages()) != batch {
+			t.Fatalf("server accepted %d", len(q.srv.Messages()))
+		}
+		// The batch claimed ahead was released, not left to wait out its lease: the next worker
+		// sends it at once (the clock has not moved), and nothing goes out twice.
+		q.srv.Reject(nil)
+		next := mail.NewWorker(q.db, mail.NewSMTP(q.srv.SMTP(), from, mail.WithRootCAs(q.srv.Roots), mail.WithSMTPTimeout(5*time.Second)),
+			q.clock.Now, quiet)
+		if got, err := next.DeliverDue(q.ctx); err != nil || got != n-batch {
+			t.Fatalf("the next worker attempted %d (%v), want the %d released", got, err, n-batch)
+		}
+		ids := map[string]int{}
+		for _, m := range q.srv.Messages() {
+			ids[m.MessageID]++
+		}
+		if len(q.srv.Messages()) != n || len(ids) != n {
+			t.Fatalf("server accepted %d, %d distinct", len(q.srv.Messages()), len(ids))
+		}
+		evs := q.eventsFor(t)
+		for rc, m := range q.states(t) {
+			if m.State != pam.MailSent || m.Attempts != 1 {
+				t.Fatalf("%s: %+v", rc, m)
+			}
+			if a := evs[m.ID]; len(a) != 1 || a[0] != audit.MailSent.String() {
+				t.Fatalf("%s: events %v", rc, a)
+			}
+		}
+	})
+}
+
+func TestBatchClaimedAheadIsNotLeftToRunOutOfLease(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		const n, batch = 4, 2
+		q := newQueue(t, dialect, n)
+		q.worker.Batch = batch
+		// The first batch takes more than half a lease (the server stalls on its first
+		// message), while the second, claimed ahead, waits for it.
+		q.worker.Lease = 2 * time.Second
+		var once sync.Once
+		q.srv.Reject(func(to string) error {
+			if to == rcpt(0) {
+				once.Do(func() { time.Sleep(1200 * time.Millisecond) })
+			}
+			return nil
+		})
+		if got, err := q.worker.DeliverDue(q.ctx); err != nil || got != batch {
+			t.Fatalf("attempted %d (%v), want the first batch only", got, err)
+		}
+		// The second batch was given back, untried, not sent with too little lease left: the
+		// next run claims it afresh (the clock has not moved).
+		for i, m := range q.msgs[batch:] {
+			if st := q.states(t)[m.Recipient]; st.State != pam.MailQueued || st.Attempts != 0 {
+				t.Fatalf("message %d claimed ahead: %+v", batch+i, st)
+			}
+		}
+		if got, err := q.worker.DeliverDue(q.ctx); err != nil || got != n-batch {
+			t.Fatalf("the next run attempted %d (%v)", got, err)
+		}
+		if len(q.srv.Messages()) != n {
+			t.Fatalf("server accepted %d", len(q.srv.Messages()))
+		}
+		for rc, m := range q.states(t) {
+			if m.State != pam.MailSent || m.Attempts != 1 {
+				t.Fatalf("%s: %+v", rc, m)
+			}
 		}
 	})
 }

@@ -16,8 +16,8 @@ import (
 // Worker delivers the outbox after commit. Several workers, in one process or many on one
 // PostgreSQL, may run at once: each message is leased to one of them. When it runs is up to its
 // caller (internal/jobs polls it). It never sends inside a transaction: a batch is claimed (one
-// statement), sent, and its outcomes are recorded with their audit events (one transaction)
-// while the next batch is claimed and sent on the same connection.
+// statement), sent, and its outcomes are recorded with their audit events (one transaction),
+// and the three overlap, so the SMTP connection does not wait for the database between batches.
 type Worker struct {
 	db     *store.Store
 	sender Sender
@@ -35,9 +35,11 @@ type Worker struct {
 	// RetryFor is how long after the first failure temporary failures are still retried.
 	RetryFor time.Duration
 
-	// beforeCommit, when set, runs inside the transaction recording a batch, last (tests
-	// hold a recording open with it).
+	// beforeCommit, when set, runs inside the transaction recording batches, last (tests
+	// hold a recording open with it); afterClaim, when set, runs after each claim that took
+	// messages, with the claim's number (tests stop a worker holding a claim with it).
 	beforeCommit func()
+	afterClaim   func(n int)
 }
 
 // NewWorker returns a worker. A nil sender (no SMTP configured) delivers nothing: mail waits in
@@ -51,8 +53,20 @@ func NewWorker(db *store.Store, sender Sender, now func() time.Time, log *slog.L
 		BackoffBase: 30 * time.Second, BackoffMax: time.Hour, RetryFor: 24 * time.Hour}
 }
 
-// recordFor bounds the transaction recording a batch, which runs on after a stop.
+// recordFor bounds a claim, a release and the transaction recording batches, which run on
+// after a stop.
 const recordFor = time.Minute
+
+// recordAhead is how many sent batches may wait for the recorder before the sender waits: the
+// recorder takes every waiting batch in one transaction, so it catches up with a sender that
+// ran ahead, and a crash leaves few messages sent but not recorded (they are sent again, with
+// their Message-ID, once their lease runs out).
+const recordAhead = 2
+
+// claimAhead is how many batches may be claimed ahead of the one being sent. A claim can wait
+// for the database (on SQLite, for every other write, such as the recording of the batches
+// before it), so a claim a batch earlier than needed is ready in time.
+const claimAhead = 2
 
 // attempt is a batch that was sent and waits to be recorded.
 type attempt struct {
@@ -62,10 +76,11 @@ type attempt struct {
 }
 
 // DeliverDue sends every message due now, batch by batch over one SMTP connection, and returns
-// how many it attempted and recorded. While a batch is sent, the one before it is recorded (at
-// most one waits), so the database and the mail server work at the same time. When ctx ends it
-// claims nothing more, but finishes the batch it is sending and records what was sent, so no
-// message is left leased with its outcome unknown.
+// how many it attempted and recorded. Claiming, sending and recording overlap: while a batch is
+// sent, the next one is claimed, and the batches sent before it are recorded. When ctx ends it
+// claims nothing more and finishes the batch it is sending; a batch claimed ahead and not begun
+// is released (due at once for the next worker), and what was sent is recorded, so no message
+// is left leased without being sent, nor sent with its outcome unknown.
 func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 	if w.sender == nil {
 		return 0, nil
@@ -82,65 +97,99 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 	session := w.sender.Session()
 	defer session.Close()
 
-	sent := make(chan attempt)      // unbuffered: one batch is recorded while the next is sent
-	failed := make(chan struct{})   // closed when recording failed: stop claiming
-	recorded := make(chan error, 1) // the recorder's last word
+	claimed := make(chan batch, claimAhead-1) // and one in the claimer's hands
+	done := make(chan struct{})               // closed when the sender is done: claim nothing more
+	claimErr := make(chan error, 1)           // the claimer's last word
+	go func() { claimErr <- w.claimBatches(ctx, claimed, done) }()
+
+	sent := make(chan attempt, recordAhead)
+	failed := make(chan struct{}) // closed when recording failed: send nothing more
 	n := 0
+	recorded := make(chan error, 1) // the recorder's last word
 	go func() {
 		var err error
-		for a := range sent {
-			if err != nil {
-				continue
-			}
-			if err = w.record(ctx, a); err != nil {
-				close(failed)
-			} else {
-				n += len(a.msgs)
-			}
-		}
+		n, err = w.recordAll(ctx, sent, failed)
 		recorded <- err
 	}()
-	err = w.claimAndSend(ctx, session, sent, failed)
+
+	err = w.sendClaimed(ctx, session, claimed, sent, failed)
+	close(done)
 	close(sent)
+	err = errors.Join(err, <-claimErr)
+	for b := range claimed { // claimed ahead and never sent
+		err = errors.Join(err, w.release(ctx, b))
+	}
 	if rerr := <-recorded; rerr != nil {
 		// Messages sent but not recorded keep their lease, and are sent again once it runs
 		// out (with the same Message-ID).
 		err = errors.Join(err, rerr)
 	}
+	if err == nil {
+		err = ctx.Err()
+	}
 	return n, err
 }
 
-// claimAndSend claims batches and sends them until none is due, ctx ends or recording failed,
-// handing each sent batch to the recorder. It claims the next batch before it hands over the
-// one it sent: on SQLite a claim waits for every other write, so claiming after the handover
-// would wait for the very recording it should overlap.
-func (w *Worker) claimAndSend(ctx context.Context, session Session, sent chan<- attempt, failed <-chan struct{}) error {
-	next, err := w.claim(ctx)
-	for err == nil && len(next.msgs) > 0 {
-		b := next
+// claimBatches claims batches and hands them to the sender, claimAhead batches ahead of the one
+// being sent, until none is due, ctx ends or the sender is done. A batch it holds when it stops
+// is released (and DeliverDue releases those it handed over and the sender never took).
+func (w *Worker) claimBatches(ctx context.Context, claimed chan<- batch, done <-chan struct{}) error {
+	defer close(claimed)
+	for k := 1; ctx.Err() == nil; k++ {
+		b, err := w.claim(ctx)
+		if err != nil || len(b.msgs) == 0 {
+			return err
+		}
+		if w.afterClaim != nil {
+			w.afterClaim(k)
+		}
+		select {
+		case claimed <- b:
+		case <-done:
+			return w.release(ctx, b)
+		case <-ctx.Done():
+			return w.release(ctx, b)
+		}
+	}
+	return nil
+}
+
+// sendClaimed sends the claimed batches as they come and hands each to the recorder without
+// waiting for it (unless recordAhead batches wait already), until the claimer has no more, ctx
+// ends or recording failed. A batch received after ctx ended is released, not sent. So is a
+// batch claimed ahead that has spent half its lease waiting for the batch before it (a server
+// that slow would see its messages run out of lease midway): the run ends there, and the next
+// one claims them afresh.
+func (w *Worker) sendClaimed(ctx context.Context, session Session, claimed <-chan batch, sent chan<- attempt, failed <-chan struct{}) error {
+	for ahead := false; ; ahead = true {
+		var b batch
+		var ok bool
+		select {
+		case b, ok = <-claimed:
+			if !ok {
+				return nil
+			}
+		case <-failed:
+			return nil
+		}
+		select {
+		case <-failed:
+			return w.release(ctx, b)
+		default:
+			if ctx.Err() != nil || ahead && time.Until(b.until) < w.Lease/2 {
+				return w.release(ctx, b)
+			}
+		}
 		// Sending ends with the lease, not with ctx: a shutdown finishes the batch it holds.
 		bctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), b.until)
 		a := attempt{owner: b.owner, msgs: b.msgs, outcomes: w.send(bctx, session, b.msgs)}
 		cancel()
-		next = batch{}
-		select {
-		case <-failed:
-			return nil
-		default:
-			if ctx.Err() == nil {
-				next, err = w.claim(ctx)
-			}
-		}
 		select {
 		case sent <- a:
 		case <-failed:
-			return nil // a batch claimed meanwhile is due again when its lease runs out
+			return nil // sent, not recorded: due again when its lease runs out
 		}
 	}
-	if err != nil {
-		return err
-	}
-	return ctx.Err()
 }
 
 // batch is a claim: its owner, its messages, and when its lease ends at the earliest.
@@ -150,8 +199,12 @@ type batch struct {
 	msgs  []pam.OutboxMessage
 }
 
-// claim leases the next batch of due messages (none when nothing is due).
+// claim leases the next batch of due messages (none when nothing is due). The claim runs to its
+// end even when ctx ends meanwhile: a claim cut off midway could have leased messages without
+// telling, and they would wait out the lease; the caller releases what it will not send.
 func (w *Worker) claim(ctx context.Context) (batch, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordFor)
+	defer cancel()
 	b := batch{owner: uuid.NewString(), until: time.Now().Add(w.Lease)}
 	msgs, err := w.db.ClaimMail(ctx, b.owner, w.now(), w.Lease, w.Batch)
 	if err != nil {
@@ -159,6 +212,21 @@ func (w *Worker) claim(ctx context.Context) (batch, error) {
 	}
 	b.msgs = msgs
 	return b, nil
+}
+
+// release gives back a batch claimed and not sent, so that its messages are due at once for
+// the next worker instead of when the lease runs out. It runs on after ctx ended.
+func (w *Worker) release(ctx context.Context, b batch) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordFor)
+	defer cancel()
+	ids := make([]string, len(b.msgs))
+	for i, m := range b.msgs {
+		ids[i] = m.ID
+	}
+	if _, err := w.db.ReleaseMail(ctx, b.owner, ids); err != nil {
+		return fmt.Errorf("release %d unsent messages: %w", len(ids), err)
+	}
+	return nil
 }
 
 // send sends a claimed batch and judges each result.
@@ -178,39 +246,48 @@ func (w *Worker) send(ctx context.Context, session Session, msgs []pam.OutboxMes
 	return outcomes
 }
 
-// record writes a sent batch's outcomes, each with its audit event, in one transaction (one
-// commit per batch, not per message), also after ctx ended (shutdown) and after the lease ran
-// out: an outcome is recorded only where its claim still holds the message, since another
-// worker may have taken it over.
-func (w *Worker) record(ctx context.Context, a attempt) error {
+// recordAll records the sent batches in order until sent is closed, every batch waiting when
+// the recorder comes round in one transaction, and returns how many messages it recorded. After
+// a failure it records nothing more, and closes failed.
+func (w *Worker) recordAll(ctx context.Context, sent <-chan attempt, failed chan<- struct{}) (int, error) {
+	n := 0
+	for a := range sent {
+		group := []attempt{a}
+	waiting:
+		for len(group) <= recordAhead {
+			select {
+			case a, ok := <-sent:
+				if !ok {
+					break waiting
+				}
+				group = append(group, a)
+			default:
+				break waiting
+			}
+		}
+		if err := w.record(ctx, group); err != nil {
+			close(failed)
+			return n, err
+		}
+		for _, a := range group {
+			n += len(a.msgs)
+		}
+	}
+	return n, nil
+}
+
+// record writes the outcomes of sent batches, each with its audit event, in one transaction
+// (one commit for the batches, not one per message), also after ctx ended (shutdown) and after
+// a lease ran out: an outcome is recorded only where its claim still holds the message, since
+// another worker may have taken it over.
+func (w *Worker) record(ctx context.Context, group []attempt) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordFor)
 	defer cancel()
-	ids := make([]string, len(a.msgs))
-	recorded := make([]store.MailOutcome, len(a.msgs))
-	for i, m := range a.msgs {
-		ids[i], recorded[i] = m.ID, a.outcomes[i].MailOutcome
-	}
 	err := w.db.Tx(ctx, func(tx *store.Store) error {
-		held, err := tx.FinishMails(ctx, a.owner, ids, recorded)
-		if err != nil {
-			return fmt.Errorf("record delivery of %d messages: %w", len(a.msgs), err)
-		}
-		evs := make([]*audit.Event, 0, len(a.msgs))
-		for i, m := range a.msgs {
-			o := a.outcomes[i]
-			if !held[i] {
-				continue // the lease ran out and another worker took the message over
+		for _, a := range group {
+			if err := w.recordBatch(ctx, tx, a); err != nil {
+				return err
 			}
-			ev := audit.System.Event(o.action, "mail", m.ID, o.details)
-			ev.At, ev.RequestID, ev.Outcome = o.At, m.RequestID, audit.OutcomeSuccess
-			if o.State == pam.MailFailed {
-				ev.Outcome = audit.OutcomeFailure
-			}
-			evs = append(evs, ev)
-		}
-		// Each message keeps its own event; the batch's events are stored in one statement.
-		if err := tx.AppendAudits(ctx, evs); err != nil {
-			return err
 		}
 		if w.beforeCommit != nil {
 			w.beforeCommit()
@@ -220,12 +297,44 @@ func (w *Worker) record(ctx context.Context, a attempt) error {
 	if err != nil {
 		return err
 	}
-	for i, m := range a.msgs {
-		if o := a.outcomes[i]; o.State != pam.MailSent {
-			w.log.Warn("mail not delivered", "mail_id", m.ID, "state", o.State, "error", o.Error)
+	for _, a := range group {
+		for i, m := range a.msgs {
+			if o := a.outcomes[i]; o.State != pam.MailSent {
+				w.log.Warn("mail not delivered", "mail_id", m.ID, "state", o.State, "error", o.Error)
+			}
 		}
 	}
 	return nil
+}
+
+// recordBatch writes one batch's outcomes and their audit events in tx. The events of a batch
+// are stored by one statement, and of a batch at a time: SQLite's driver binds a statement's
+// parameters in time that grows with the square of their number.
+func (w *Worker) recordBatch(ctx context.Context, tx *store.Store, a attempt) error {
+	ids := make([]string, len(a.msgs))
+	recorded := make([]store.MailOutcome, len(a.msgs))
+	for i, m := range a.msgs {
+		ids[i], recorded[i] = m.ID, a.outcomes[i].MailOutcome
+	}
+	held, err := tx.FinishMails(ctx, a.owner, ids, recorded)
+	if err != nil {
+		return fmt.Errorf("record delivery of %d messages: %w", len(a.msgs), err)
+	}
+	evs := make([]*audit.Event, 0, len(a.msgs))
+	for i, m := range a.msgs {
+		o := a.outcomes[i]
+		if !held[i] {
+			continue // the lease ran out and another worker took the message over
+		}
+		ev := audit.System.Event(o.action, "mail", m.ID, o.details)
+		ev.At, ev.RequestID, ev.Outcome = o.At, m.RequestID, audit.OutcomeSuccess
+		if o.State == pam.MailFailed {
+			ev.Outcome = audit.OutcomeFailure
+		}
+		evs = append(evs, ev)
+	}
+	// Each message keeps its own event; the batch's events are stored in one statement.
+	return tx.AppendAudits(ctx, evs)
 }
 
 // outcome is what one attempt comes to: the row's new state and the audit event to write.

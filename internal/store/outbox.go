@@ -202,6 +202,23 @@ func (s *Store) FinishMails(ctx context.Context, owner string, ids []string, out
 	return done, nil
 }
 
+// releaseMail clears owner's leases on the given messages where owner still holds them.
+const releaseMail = `UPDATE mail_outbox SET lease_owner = '', lease_until = NULL WHERE id IN ? AND lease_owner = ?
+	AND state IN (?, ?)`
+
+// ReleaseMail gives up owner's claim on messages it has not sent (a worker that stops with a
+// batch claimed ahead): their leases are cleared in one statement, so they are due at once for
+// the next claim, with their attempts and times as they were. A message owner no longer holds
+// (recorded, or taken over after the lease ran out) is left alone. It reports how many it
+// released.
+func (s *Store) ReleaseMail(ctx context.Context, owner string, ids []string) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	res := s.conn(ctx).Exec(releaseMail, ids, owner, pam.MailQueued, pam.MailRetrying)
+	return int(res.RowsAffected), res.Error
+}
+
 // RequeueMail puts a failed message back in the queue, due at once, with a fresh retry window.
 // A message that is not failed is ECONFLICT.
 func (s *Store) RequeueMail(ctx context.Context, id string, now time.Time) (pam.OutboxMessage, error) {

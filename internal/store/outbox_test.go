@@ -246,3 +246,54 @@ func TestFinishMailsRecordsABatchForItsOwner(t *testing.T) {
 		}
 	})
 }
+
+func TestReleaseMailFreesAnUnsentClaimAtOnce(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx, clock := context.Background(), testenv.NewClock()
+		db := testenv.Store(t, dialect)
+		queued := mustEnqueue(t, db, 6, clock.Now())
+		clock.Advance(time.Minute)
+		claimed, err := db.ClaimMail(ctx, "owner-1", clock.Now(), 15*time.Minute, 4)
+		if err != nil || len(claimed) != 4 {
+			t.Fatalf("claim: %d %v", len(claimed), err)
+		}
+		// Of the claim, message 0 was sent and recorded, and message 1's lease ran out and
+		// another worker took it over: neither is the claim's to release.
+		if _, err := db.FinishMails(ctx, "owner-1", ids(claimed[:1]), []store.MailOutcome{{State: pam.MailSent, At: clock.Now()}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.ExecRaw(ctx, "UPDATE mail_outbox SET lease_owner = 'owner-2' WHERE id = ?", claimed[1].ID); err != nil {
+			t.Fatal(err)
+		}
+
+		before := db.Counts()
+		n, err := db.ReleaseMail(ctx, "owner-1", ids(claimed))
+		if err != nil || n != 2 {
+			t.Fatalf("released %d (%v), want the 2 unsent messages the claim still holds", n, err)
+		}
+		if d := db.Counts().Statements - before.Statements; d != 1 {
+			t.Fatalf("a release took %d statements, want 1", d)
+		}
+		// Released messages are due at once (the clock has not moved), as they were before the
+		// claim; the one taken over stays with its new owner.
+		next, err := db.ClaimMail(ctx, "owner-3", clock.Now(), 15*time.Minute, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := ids(queued[2:]); !slices.Equal(ids(next), want) {
+			t.Fatalf("the next claim took %v, want %v", ids(next), want)
+		}
+		for _, m := range next {
+			if m.State != pam.MailQueued || m.Attempts != 0 || m.LastError != "" {
+				t.Fatalf("a released message changed: %+v", m)
+			}
+		}
+		if m, err := db.MailByID(ctx, claimed[0].ID); err != nil || m.State != pam.MailSent {
+			t.Fatalf("the recorded message: %+v %v", m, err)
+		}
+		// A release that no longer holds anything changes nothing.
+		if n, err := db.ReleaseMail(ctx, "owner-1", ids(claimed)); err != nil || n != 0 {
+			t.Fatalf("second release: %d %v", n, err)
+		}
+	})
+}
