@@ -2,14 +2,17 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
+	"gorm.io/gorm"
 )
 
 // The sealer extends the audit chain. A business change stores its event unsealed in its own
@@ -17,7 +20,9 @@ import (
 // waits (SealAudit). One sealer runs per process, only while there is work: each pass is one
 // transaction that takes the chain in turn with other processes' sealers (the head row's lock on
 // PostgreSQL, the write lock on SQLite), seals the stored events no earlier-started writer can
-// still precede, in id order, then appends the checks' events, and moves the head.
+// still precede, in id order, then appends the checks' events, and moves the head. While no
+// stored event waits, a pass of checks' events starts from the head this process last wrote,
+// without reading it (appendPass): on PostgreSQL it is then one statement.
 //
 // On PostgreSQL a stored event is sealable once its writer's transaction id is below the
 // horizon: every writer of events that started before it has then ended, so none can still
@@ -37,6 +42,19 @@ type sealer struct {
 	// pass lets one pass of this process run at a time (bulk appends run beside the loop), so
 	// passes of one process never race each other for the same events.
 	pass sync.Mutex
+	// head is the chain's head as this process's last pass left it, when headKnown (guarded by
+	// pass): a pass with only checks' events to append starts from it without reading it
+	// (appendPass). Any failure forgets it, and the next full pass reads it again.
+	head      audit.Head
+	headAt    time.Time
+	headKnown bool
+	// conn is the sealer's own connection and on a handle whose statements run on it (guarded by
+	// pass), held from the first pass until a pass fails or the Store closes. A pass never waits
+	// for the pool behind the checks it would answer: when checks pile up, their reads take
+	// every pooled connection, and a sealer drawing from the same pool waited among them.
+	conn   *sql.Conn
+	on     *Store
+	closed bool // the Store is closed: no pass takes a connection again
 
 	mu      sync.Mutex
 	direct  []*sealing    // events to append sealed (checks), in arrival order
@@ -101,6 +119,10 @@ const (
 	maxSealBatch = 1000
 	kickedGap    = 10 * time.Millisecond
 )
+
+// sqliteInsertRows is how many events one INSERT takes on SQLite: it allows 32,766 parameters
+// (17 a row) but binds long lists slowly.
+const sqliteInsertRows = 200
 
 // SetSealWait makes every transaction that stored audit events wait, at most d, until they are
 // sealed, so a reader right after it finds them on the chain. The default, 0, waits for nothing:
@@ -304,10 +326,32 @@ type unsealedRow struct {
 
 // sealPass is one sealer transaction: it seals the sealable stored events (at most
 // maxSealBatch) in id order, then appends direct, and moves the head. A pass that raced another
-// process's is made again.
+// process's is made again. When no stored event waits and the head is the one this process
+// last wrote, the pass is appendPass's single statement.
 func (s *Store) sealPass(ctx context.Context, direct []*audit.Event) (sealResult, error) {
-	s.seal.pass.Lock()
-	defer s.seal.pass.Unlock()
+	z := s.seal
+	z.pass.Lock()
+	defer z.pass.Unlock()
+	on, err := z.handle(ctx)
+	if err != nil {
+		return sealResult{}, fmt.Errorf("audit: the sealer's connection: %w", err)
+	}
+	res, err := on.passOn(ctx, direct)
+	if err != nil {
+		// The connection may be what failed; the next pass takes another.
+		z.release()
+	}
+	return res, err
+}
+
+func (s *Store) passOn(ctx context.Context, direct []*audit.Event) (sealResult, error) {
+	if len(direct) > 0 {
+		ok, err := s.appendPass(ctx, direct)
+		if ok || err != nil {
+			// Nothing waited unsealed when it ran: every committed event is sealed.
+			return sealResult{sealed: map[int64]bool{}, complete: true, horizon: math.MaxInt64}, err
+		}
+	}
 	for try := 1; ; try++ {
 		res, err := s.sealOnce(ctx, direct)
 		if !errors.Is(err, errSealRace) || try == 20 {
@@ -316,8 +360,65 @@ func (s *Store) sealPass(ctx context.Context, direct []*audit.Event) (sealResult
 	}
 }
 
+// handle returns the handle on the sealer's own connection, taking one from the pool first if
+// it has none. The caller holds z.pass.
+func (z *sealer) handle(ctx context.Context) (*Store, error) {
+	if z.on != nil {
+		return z.on, nil
+	}
+	if z.closed {
+		return nil, sql.ErrConnDone
+	}
+	sqlDB, err := z.db.db.DB()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// A session with a context gets a statement of its own, whose pool can be the connection.
+	g := z.db.db.Session(&gorm.Session{NewDB: true, Context: context.Background()})
+	g.Statement.ConnPool = conn
+	if _, prepared := z.db.db.Statement.ConnPool.(*gorm.PreparedStmtDB); prepared {
+		// As the pool's connections do (see Open), it keeps its statements prepared.
+		g.Statement.ConnPool = gorm.NewPreparedStmtDB(conn, 64, time.Hour)
+	}
+	z.conn = conn
+	// now follows the Store's clock, which tests may set after this.
+	z.on = &Store{db: g, dialect: z.db.dialect, now: func() time.Time { return z.db.now() }, counts: z.db.counts, seal: z}
+	return z.on, nil
+}
+
+// release gives the sealer's connection back to the pool. The caller holds z.pass.
+func (z *sealer) release() {
+	if p, ok := z.on.db.Statement.ConnPool.(*gorm.PreparedStmtDB); ok {
+		p.Close()
+	}
+	if z.conn != nil {
+		_ = z.conn.Close()
+	}
+	z.conn, z.on = nil, nil
+}
+
+// close releases the sealer's connection for good, once any pass in flight has ended.
+func (z *sealer) close() {
+	z.pass.Lock()
+	defer z.pass.Unlock()
+	if z.on != nil {
+		z.release()
+	}
+	z.closed = true
+}
+
 func (s *Store) sealOnce(ctx context.Context, direct []*audit.Event) (sealResult, error) {
 	res := sealResult{sealed: map[int64]bool{}}
+	z := s.seal
+	z.headKnown = false // until this pass has committed
+	var (
+		next   audit.Head
+		nextAt time.Time
+	)
 	err := s.Tx(ctx, func(tx *Store) error {
 		res = sealResult{sealed: map[int64]bool{}}
 		// The head, the horizon and the unsealed rows come from one statement and snapshot; the
@@ -348,6 +449,7 @@ func (s *Store) sealOnce(ctx context.Context, direct []*audit.Event) (sealResult
 		}
 		res.complete = len(rows) < maxSealBatch
 		if len(rows) == 0 && len(direct) == 0 {
+			next, nextAt = audit.Head{Seq: head.Seq, Hash: head.Hash}, derefTime(head.At)
 			return nil
 		}
 
@@ -373,15 +475,147 @@ func (s *Store) sealOnce(ctx context.Context, direct []*audit.Event) (sealResult
 			ev.SealedAt = sealedAt
 			seq, hash = ev.Seq, ev.Hash
 		}
-		return tx.sealWrite(head.Seq, stored, direct, audit.Head{Seq: seq, Hash: hash}, sealedAt)
+		next, nextAt = audit.Head{Seq: seq, Hash: hash}, sealedAt
+		return tx.sealWrite(head.Seq, stored, direct, next, sealedAt)
 	})
 	if err != nil {
-		for _, ev := range direct {
-			ev.Seq, ev.PrevHash, ev.Hash, ev.SealedAt = 0, "", "", time.Time{}
-		}
+		unchain(direct)
 		return sealResult{}, err
 	}
+	z.head, z.headAt, z.headKnown = next, nextAt, true
 	return res, nil
+}
+
+func derefTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// unchain takes back the places a pass gave evs and did not write.
+func unchain(evs []*audit.Event) {
+	for _, ev := range evs {
+		ev.Seq, ev.PrevHash, ev.Hash, ev.SealedAt = 0, "", "", time.Time{}
+	}
+}
+
+// appendPass appends direct after the head this process's last pass left, without reading the
+// head first, and reports whether it did. It moves the head only if the head is still that one
+// and no stored event waits unsealed, and inserts the events only if it moved the head: on
+// PostgreSQL all in one statement, its own transaction, so one round trip; on SQLite in one
+// transaction. When a condition fails nothing is written and ok is false: another process
+// sealed since, or stored events wait, and a full pass (sealOnce) follows.
+//
+// A check waits for a pass to end and then for the next one, so the pass's round trips are
+// most of a check's time: a full pass takes four on PostgreSQL (BEGIN, the read, the write,
+// COMMIT).
+func (s *Store) appendPass(ctx context.Context, direct []*audit.Event) (ok bool, err error) {
+	z := s.seal
+	if !z.headKnown {
+		return false, nil
+	}
+	z.headKnown = false // until this pass is known to have committed
+	sealedAt := time.Now().UTC().Truncate(time.Microsecond)
+	if sealedAt.Before(z.headAt) {
+		sealedAt = z.headAt
+	}
+	prev := z.head
+	seq, hash := prev.Seq, prev.Hash
+	for _, ev := range direct {
+		if ev.At.IsZero() {
+			ev.At = s.now()
+		}
+		ev.Normalize()
+		ev.Chain(seq, hash)
+		ev.SealedAt = sealedAt
+		seq, hash = ev.Seq, ev.Hash
+	}
+	head := audit.Head{Seq: seq, Hash: hash}
+	var n int64
+	if s.dialect == Postgres {
+		n, err = s.appendPostgres(ctx, prev, head, sealedAt, direct)
+	} else {
+		n, err = s.appendSQLite(ctx, prev, head, sealedAt, direct)
+	}
+	switch {
+	case err != nil:
+		unchain(direct)
+		return false, fmt.Errorf("audit: append events %d..%d: %w", prev.Seq+1, head.Seq, err)
+	case n == 0:
+		unchain(direct)
+		return false, nil
+	case n != int64(len(direct)):
+		unchain(direct)
+		return false, fmt.Errorf("audit: appended %d of %d events", n, len(direct))
+	}
+	z.head, z.headAt, z.headKnown = head, sealedAt, true
+	return true, nil
+}
+
+// appendHeadMove moves the head from prev to the next head, on the conditions of appendPass.
+const appendHeadMove = `UPDATE audit_head SET seq = ?, hash = ?, at = ?
+	WHERE id = 1 AND seq = ? AND hash = ? AND NOT EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL)`
+
+// appendPostgresSQL is appendPass's statement on PostgreSQL: the head's move, then the events
+// from one array a column, inserted only once the move returned its row. One text for every
+// batch size keeps one prepared statement a connection.
+var appendPostgresSQL = positional(Postgres, `WITH moved AS (`+appendHeadMove+` RETURNING 1)
+	INSERT INTO audit_events (seq, at, actor_type, actor_id, actor_name, action, target_type, target_id,
+		request_id, subject_id, outcome, details, ip, user_agent, prev_hash, hash, sealed_at)
+	SELECT e.*, CAST(? AS timestamptz) FROM moved, unnest(CAST(? AS bigint[]), CAST(? AS timestamptz[]),
+		CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
+		CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
+		CAST(? AS text[]), CAST(? AS text[])) AS e`)
+
+func (s *Store) appendPostgres(ctx context.Context, prev, head audit.Head, sealedAt time.Time, evs []*audit.Event) (int64, error) {
+	n := len(evs)
+	seqs, ats := make([]int64, n), make([]time.Time, n)
+	text := make([][]string, 14)
+	for i := range text {
+		text[i] = make([]string, n)
+	}
+	for i, ev := range evs {
+		seqs[i], ats[i] = ev.Seq, ev.At
+		for j, v := range [...]string{ev.ActorType, ev.ActorID, ev.ActorName, ev.Action, ev.TargetType, ev.TargetID,
+			ev.RequestID, ev.SubjectID, ev.Outcome, ev.Details, ev.IP, ev.UserAgent, ev.PrevHash, ev.Hash} {
+			text[j][i] = v
+		}
+	}
+	args := []any{head.Seq, head.Hash, sealedAt, prev.Seq, prev.Hash, sealedAt, seqs, ats}
+	for _, col := range text {
+		args = append(args, col)
+	}
+	pool := s.db.Statement.ConnPool
+	if pool == nil {
+		return 0, gorm.ErrInvalidDB
+	}
+	s.counts.statement()
+	res, err := pool.ExecContext(ctx, appendPostgresSQL, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (s *Store) appendSQLite(ctx context.Context, prev, head audit.Head, sealedAt time.Time, evs []*audit.Event) (int64, error) {
+	var n int64
+	err := s.Tx(ctx, func(tx *Store) error {
+		moved := tx.db.Exec(appendHeadMove, head.Seq, head.Hash, sealedAt, prev.Seq, prev.Hash)
+		if moved.Error != nil || moved.RowsAffected != 1 {
+			return moved.Error
+		}
+		for chunk := range slices.Chunk(evs, sqliteInsertRows) {
+			insert, args := auditInsert(chunk)
+			res := tx.db.Exec(insert, args...)
+			if res.Error != nil {
+				return res.Error
+			}
+			n += res.RowsAffected
+		}
+		return nil
+	})
+	return n, err
 }
 
 // errSealRace is a pass that found some of its events sealed by another process's pass, which
@@ -443,11 +677,10 @@ func (s *Store) sealWrite(prevSeq int64, stored []audit.Event, direct []*audit.E
 			return errSealRace
 		}
 	}
-	// 17 columns a row: 2,000 rows stay under PostgreSQL's 65,535 parameters; SQLite allows
-	// 32,766 and binds long lists slowly, so it takes 200 at a time.
+	// 17 columns a row: 2,000 rows stay under PostgreSQL's 65,535 parameters.
 	size := 2000
 	if s.dialect == SQLite {
-		size = 200
+		size = sqliteInsertRows
 	}
 	for chunk := range slices.Chunk(direct, size) {
 		insert, insertArgs = auditInsert(chunk)

@@ -419,3 +419,136 @@ func TestSealingLooksEventsUpByKey(t *testing.T) {
 		t.Fatalf("the seal statement's plan: %s", plan)
 	}
 }
+
+// Once a process knows the head it last wrote, a check's pass appends after it without reading
+// it: on PostgreSQL one statement, its own transaction, so one round trip; on SQLite one
+// transaction of two statements.
+func TestSealerAppendsAChecksEventInOnePass(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		for i := range 3 {
+			before := db.Counts()
+			ev := audit.System.Event(audit.AccessChecked, "task", fmt.Sprint(i), nil)
+			if err := db.SealAudit(ctx, ev); err != nil || ev.Seq != int64(i+1) {
+				t.Fatalf("check %d: seq %d, %v", i, ev.Seq, err)
+			}
+			if i == 0 {
+				continue // the first pass reads the head
+			}
+			trips := db.Counts().RoundTrips - before.RoundTrips
+			if want := map[string]uint64{store.Postgres: 1, store.SQLite: 4}[dialect]; trips != want {
+				t.Fatalf("check %d took %d round trips, want %d", i, trips, want)
+			}
+		}
+		if head, n, err := db.VerifyAudit(ctx, nil); err != nil || n != 3 || head.Seq != 3 {
+			t.Fatalf("verify: head %+v, %d events, %v", head, n, err)
+		}
+	})
+}
+
+// A check's pass skips the read only while no stored event waits: an event left unsealed (as by
+// a process stopped between its commit and its pass) is sealed first, in its place before the
+// check's event.
+func TestSealerAppendsOnlyAfterWaitingEvents(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		first := audit.System.Event(audit.AccessChecked, "task", "first", nil)
+		if err := db.SealAudit(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now().UTC().Truncate(time.Microsecond)
+		if err := db.ExecRaw(ctx, `INSERT INTO audit_events (at, actor_type, action, target_type, target_id, outcome, details)
+			VALUES (?, 'system', 'settings.updated', 'thing', 'left', 'success', '{}')`, at); err != nil {
+			t.Fatal(err)
+		}
+		check := audit.System.Event(audit.AccessChecked, "task", "after", nil)
+		if err := db.SealAudit(ctx, check); err != nil {
+			t.Fatal(err)
+		}
+		var order []string
+		for ev, err := range db.AllAuditEvents(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			order = append(order, ev.TargetID)
+		}
+		if got := strings.Join(order, ","); got != "first,left,after" || check.Seq != 3 {
+			t.Fatalf("chain order %s, the check at %d; want first,left,after with the check at 3", got, check.Seq)
+		}
+		if _, n, err := db.VerifyAudit(ctx, nil); err != nil || n != 3 {
+			t.Fatalf("verify: %d events, %v", n, err)
+		}
+	})
+}
+
+// Processes take turns on the chain: when another process has sealed since, the head a
+// process knows is stale, and its next pass reads the head instead of appending after it.
+func TestSealersOfTwoProcessesTakeTurns(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		url := testenv.DatabaseURL(t, dialect)
+		var procs [2]*store.Store
+		for i := range procs {
+			db, err := store.Open(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			procs[i] = db
+		}
+		for i := range 10 {
+			ev := audit.System.Event(audit.AccessChecked, "task", fmt.Sprint(i), nil)
+			if err := procs[i%2].SealAudit(ctx, ev); err != nil || ev.Seq != int64(i+1) {
+				t.Fatalf("check %d: seq %d, %v", i, ev.Seq, err)
+			}
+		}
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 25 {
+					if err := procs[w%2].SealAudit(ctx, audit.System.Event(audit.AccessChecked, "task", fmt.Sprintf("%d-%d", w, i), nil)); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if head, n, err := procs[0].VerifyAudit(ctx, nil); err != nil || n != 110 || head.Seq != 110 {
+			t.Fatalf("verify: head %+v, %d events, %v", head, n, err)
+		}
+	})
+}
+
+// A check is sealed while every pooled connection is taken: the sealer keeps a connection of
+// its own, so it never waits for the pool behind the checks it would answer.
+func TestSealerKeepsAConnectionOfItsOwn(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		if err := db.SealAudit(ctx, audit.System.Event(audit.AccessChecked, "task", "first", nil)); err != nil {
+			t.Fatal(err)
+		}
+		taken, release, err := db.TakeConnections(100 * time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
+		if taken >= store.MaxOpenConnections(dialect) {
+			t.Fatalf("took all %d connections from the pool; the sealer kept none", taken)
+		}
+		waiting, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		ev := audit.System.Event(audit.AccessChecked, "task", "pool taken", nil)
+		if err := db.SealAudit(waiting, ev); err != nil || ev.Seq != 2 {
+			t.Fatalf("with the pool taken: seq %d, %v", ev.Seq, err)
+		}
+	})
+}
