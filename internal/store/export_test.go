@@ -277,30 +277,6 @@ func (s *Store) HoldConnections(ctx context.Context, n int) (sql.DBStats, error)
 	return sqlDB.Stats(), nil
 }
 
-// TakeConnections takes every connection the pool gives within wait of asking, keeps them until
-// release is called, and returns how many it took.
-func (s *Store) TakeConnections(wait time.Duration) (n int, release func(), err error) {
-	sqlDB, err := s.db.DB()
-	if err != nil {
-		return 0, nil, err
-	}
-	var conns []*sql.Conn
-	release = func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		c, err := sqlDB.Conn(ctx)
-		cancel()
-		if err != nil {
-			return len(conns), release, nil
-		}
-		conns = append(conns, c)
-	}
-}
-
 // MaxOpenConnections is the pool's size for the dialect.
 func MaxOpenConnections(dialect string) int {
 	if dialect == SQLite {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math"
@@ -48,13 +47,6 @@ type sealer struct {
 	head      audit.Head
 	headAt    time.Time
 	headKnown bool
-	// conn is the sealer's own connection and on a handle whose statements run on it (guarded by
-	// pass), held from the first pass until a pass fails or the Store closes. A pass never waits
-	// for the pool behind the checks it would answer: when checks pile up, their reads take
-	// every pooled connection, and a sealer drawing from the same pool waited among them.
-	conn   *sql.Conn
-	on     *Store
-	closed bool // the Store is closed: no pass takes a connection again
 
 	mu      sync.Mutex
 	direct  []*sealing    // events to append sealed (checks), in arrival order
@@ -329,22 +321,8 @@ type unsealedRow struct {
 // process's is made again. When no stored event waits and the head is the one this process
 // last wrote, the pass is appendPass's single statement.
 func (s *Store) sealPass(ctx context.Context, direct []*audit.Event) (sealResult, error) {
-	z := s.seal
-	z.pass.Lock()
-	defer z.pass.Unlock()
-	on, err := z.handle(ctx)
-	if err != nil {
-		return sealResult{}, fmt.Errorf("audit: the sealer's connection: %w", err)
-	}
-	res, err := on.passOn(ctx, direct)
-	if err != nil {
-		// The connection may be what failed; the next pass takes another.
-		z.release()
-	}
-	return res, err
-}
-
-func (s *Store) passOn(ctx context.Context, direct []*audit.Event) (sealResult, error) {
+	s.seal.pass.Lock()
+	defer s.seal.pass.Unlock()
 	if len(direct) > 0 {
 		ok, err := s.appendPass(ctx, direct)
 		if ok || err != nil {
@@ -358,57 +336,6 @@ func (s *Store) passOn(ctx context.Context, direct []*audit.Event) (sealResult, 
 			return res, err
 		}
 	}
-}
-
-// handle returns the handle on the sealer's own connection, taking one from the pool first if
-// it has none. The caller holds z.pass.
-func (z *sealer) handle(ctx context.Context) (*Store, error) {
-	if z.on != nil {
-		return z.on, nil
-	}
-	if z.closed {
-		return nil, sql.ErrConnDone
-	}
-	sqlDB, err := z.db.db.DB()
-	if err != nil {
-		return nil, err
-	}
-	conn, err := sqlDB.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	// A session with a context gets a statement of its own, whose pool can be the connection.
-	g := z.db.db.Session(&gorm.Session{NewDB: true, Context: context.Background()})
-	g.Statement.ConnPool = conn
-	if _, prepared := z.db.db.Statement.ConnPool.(*gorm.PreparedStmtDB); prepared {
-		// As the pool's connections do (see Open), it keeps its statements prepared.
-		g.Statement.ConnPool = gorm.NewPreparedStmtDB(conn, 64, time.Hour)
-	}
-	z.conn = conn
-	// now follows the Store's clock, which tests may set after this.
-	z.on = &Store{db: g, dialect: z.db.dialect, now: func() time.Time { return z.db.now() }, counts: z.db.counts, seal: z}
-	return z.on, nil
-}
-
-// release gives the sealer's connection back to the pool. The caller holds z.pass.
-func (z *sealer) release() {
-	if p, ok := z.on.db.Statement.ConnPool.(*gorm.PreparedStmtDB); ok {
-		p.Close()
-	}
-	if z.conn != nil {
-		_ = z.conn.Close()
-	}
-	z.conn, z.on = nil, nil
-}
-
-// close releases the sealer's connection for good, once any pass in flight has ended.
-func (z *sealer) close() {
-	z.pass.Lock()
-	defer z.pass.Unlock()
-	if z.on != nil {
-		z.release()
-	}
-	z.closed = true
 }
 
 func (s *Store) sealOnce(ctx context.Context, direct []*audit.Event) (sealResult, error) {

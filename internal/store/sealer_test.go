@@ -526,29 +526,3 @@ func TestSealersOfTwoProcessesTakeTurns(t *testing.T) {
 		}
 	})
 }
-
-// A check is sealed while every pooled connection is taken: the sealer keeps a connection of
-// its own, so it never waits for the pool behind the checks it would answer.
-func TestSealerKeepsAConnectionOfItsOwn(t *testing.T) {
-	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
-		ctx := context.Background()
-		db := testenv.Store(t, dialect)
-		if err := db.SealAudit(ctx, audit.System.Event(audit.AccessChecked, "task", "first", nil)); err != nil {
-			t.Fatal(err)
-		}
-		taken, release, err := db.TakeConnections(100 * time.Millisecond)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer release()
-		if taken >= store.MaxOpenConnections(dialect) {
-			t.Fatalf("took all %d connections from the pool; the sealer kept none", taken)
-		}
-		waiting, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		ev := audit.System.Event(audit.AccessChecked, "task", "pool taken", nil)
-		if err := db.SealAudit(waiting, ev); err != nil || ev.Seq != 2 {
-			t.Fatalf("with the pool taken: seq %d, %v", ev.Seq, err)
-		}
-	})
-}

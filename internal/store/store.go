@@ -122,9 +122,8 @@ func (s *Store) SetClock(now func() time.Time) { s.now = now }
 // Dialect returns Postgres or SQLite.
 func (s *Store) Dialect() string { return s.dialect }
 
-// Close closes the connection pool, once a sealer pass in flight has ended.
+// Close closes the connection pool.
 func (s *Store) Close() error {
-	s.seal.close()
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err
