@@ -283,7 +283,7 @@ func (s *Store) AuditEventAt(ctx context.Context, seq int64) (audit.Event, bool,
 // hasNextColumn is true when a newer sealed event than e exists: a comparison with the highest seq,
 // which both databases read from the end of the seq index. A condition on x.seq > e.seq let
 // PostgreSQL's generic plan scan the table from its oldest row up to e.
-const hasNextColumn = `e.seq < (SELECT MAX(x.seq) FROM audit_events x) AS has_next`
+const hasNextColumn = `e.seq < (SELECT MAX(x.seq) FROM audit_events x WHERE x.seq IS NOT NULL) AS has_next`
 
 // eventColumns are the columns of audit_events e that AuditEventAt scans, in its order.
 const eventColumns = `e.id, e.seq, e.at, e.actor_type, e.actor_id, e.actor_name, e.action, e.target_type, e.target_id,

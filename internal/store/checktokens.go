@@ -49,7 +49,7 @@ func (s *Store) CheckTokens(ctx context.Context, limit int) ([]pam.CheckToken, e
 		LastSeq *int64
 	}
 	err := s.conn(ctx).Table("check_tokens t").
-		Select("t.*, (SELECT a.seq FROM audit_events a WHERE a.actor_id = t.id AND a.actor_type = ? ORDER BY a.actor_id DESC, a.seq DESC LIMIT 1) AS last_seq", audit.ActorToken).
+		Select("t.*, (SELECT a.seq FROM audit_events a WHERE a.actor_id = t.id AND a.actor_type = ? AND a.seq IS NOT NULL ORDER BY a.actor_id DESC, a.seq DESC LIMIT 1) AS last_seq", audit.ActorToken).
 		Order("t.revoked_at IS NOT NULL, t.created_at DESC, t.id").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, err

@@ -331,3 +331,21 @@ func (s *Store) EventAtGenericPlan(ctx context.Context, seq int64) (string, erro
 	})
 	return strings.Join(lines, "\n"), err
 }
+
+// AuditIndexes returns each index on audit_events that the schema declares, by name, with its
+// definition (sqlite_master's SQL on SQLite, pg_indexes' on PostgreSQL).
+func (s *Store) AuditIndexes(ctx context.Context) (map[string]string, error) {
+	q := `SELECT name, sql AS def FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_events' AND sql IS NOT NULL`
+	if s.dialect == Postgres {
+		q = `SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE tablename = 'audit_events' AND schemaname = current_schema()`
+	}
+	var rows []struct{ Name, Def string }
+	if err := s.conn(ctx).Raw(q).Scan(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(rows))
+	for _, r := range rows {
+		out[r.Name] = r.Def
+	}
+	return out, nil
+}

@@ -72,6 +72,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		{ID: "0019_webhooks", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0019) }},
 		{ID: "0020_access_reviews", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0020) }},
 		{ID: "0021_idp_groups", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0021) }},
+		{ID: "0022_audit_sealed_indexes", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0022) }},
 	}
 }
 

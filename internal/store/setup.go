@@ -29,7 +29,7 @@ func (s *Store) SetupFacts(ctx context.Context, defaultGroup, checkAction string
 		(SELECT COUNT(*) FROM policies p WHERE `+deadEnd("?")+`) AS dead_ends,
 		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM users WHERE disabled_at IS NULL LIMIT 2) d) AS users,
 		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM check_tokens WHERE revoked_at IS NULL LIMIT 1) e) AS check_token,
-		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM audit_events WHERE action = ? LIMIT 1) f) AS checked`,
+		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM audit_events WHERE action = ? AND seq IS NOT NULL LIMIT 1) f) AS checked`,
 		defaultGroup, defaultGroup, checkAction).Find(&r).Error
 	return SetupFacts{GroupWithMembers: r.GroupWithMembers > 0, Groups: r.Groups > 0, Task: r.Task > 0,
 		ApprovablePolicy: r.Approvable > 0, DeadEnds: int(r.DeadEnds), SecondUser: r.Users >= 2,
