@@ -349,3 +349,10 @@ func (s *Store) AuditIndexes(ctx context.Context) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// OutboxToastBytes is the size of mail_outbox's TOAST table on PostgreSQL.
+func (s *Store) OutboxToastBytes(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.conn(ctx).Raw(`SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE oid = 'mail_outbox'::regclass`).Scan(&n).Error
+	return n, err
+}
