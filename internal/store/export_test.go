@@ -356,3 +356,12 @@ func (s *Store) OutboxToastBytes(ctx context.Context) (int64, error) {
 	err := s.conn(ctx).Raw(`SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE oid = 'mail_outbox'::regclass`).Scan(&n).Error
 	return n, err
 }
+
+// InboxPageAnalyzed runs the inbox page's statement for f under EXPLAIN ANALYZE on PostgreSQL
+// and returns the plan with the rows each node read.
+func (s *Store) InboxPageAnalyzed(ctx context.Context, user pam.UserID, now time.Time, f pam.InboxFilter) (string, error) {
+	q, args := s.inboxPageSQL(user, now, f)
+	var lines []string
+	err := s.conn(ctx).Raw("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "+q, args).Pluck("QUERY PLAN", &lines).Error
+	return strings.Join(lines, "\n"), err
+}

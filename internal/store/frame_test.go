@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -315,6 +316,72 @@ func TestInboxStatementsKeepOneGenericPlan(t *testing.T) {
 			strings.Contains(plan, "Seq Scan on requests") ||
 			(name == "page" && !strings.Contains(plan, "Index Scan using requests_pkey on requests")) {
 			t.Errorf("%s on benchmark-shaped data:\n%s", name, plan)
+		}
+	}
+}
+
+// Sorted by time left, the inbox reads each group's waiting requests in deadline order from
+// requests_waiting_left_idx and stops at the page and its capped count: before that index, each
+// group's arm read every waiting request of the group and sorted them.
+func TestInboxByTimeLeftReadsInDeadlineOrder(t *testing.T) {
+	ctx := context.Background()
+	w := newFrameWorld(t, store.Postgres)
+	// 2,000 more waiting for the viewer, the newest with the nearest deadline, so the two orders
+	// differ.
+	if err := w.db.ExecRaw(ctx, `INSERT INTO requests (id, requester_id, policy_id, scope_type, scope_id, scope_name,
+			approval_type, approver_group_id, approvals_required, duration_min, justification, ticket, status, created_at,
+			pending_until, version)
+		SELECT 'more-' || g, requester_id, policy_id, scope_type, scope_id, scope_name, approval_type, approver_group_id,
+			approvals_required, duration_min, justification, ticket, status, created_at + g * interval '1 second',
+			pending_until - g * interval '1 second', 2
+		FROM requests, generate_series(1, 2000) g WHERE id = 'waiting-1'`); err != nil {
+		t.Fatal(err)
+	}
+	// 1,500 waiting for another group, all due before any of the viewer's.
+	if err := w.db.ExecRaw(ctx, `INSERT INTO requests (id, requester_id, policy_id, scope_type, scope_id, scope_name,
+			approval_type, approver_group_id, approvals_required, duration_min, justification, ticket, status, created_at,
+			pending_until, version)
+		SELECT 'misc-' || g, requester_id, policy_id, scope_type, scope_id, scope_name, approval_type, approver_group_id,
+			approvals_required, duration_min, justification, ticket, status, created_at,
+			pending_until - interval '2000 seconds' - g * interval '1 second', 2
+		FROM requests, generate_series(1, 1500) g WHERE id = 'other-group'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.db.ExecRaw(ctx, "ANALYZE requests"); err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(time.Minute)
+	f := pam.InboxFilter{Sort: pam.InboxByTimeLeft, Limit: 25, NoDelegations: true}
+	page, err := w.db.InboxPage(ctx, w.olivia.ID, now, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Waiting) != 25 || page.Waiting[0].ID != "more-2000" || page.Waiting[24].ID != "more-1976" {
+		t.Fatalf("the first page by time left: %d requests, from %v", len(page.Waiting), page.Waiting)
+	}
+	plan, err := w.db.InboxPageAnalyzed(ctx, w.olivia.ID, now, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan, "requests_waiting_left_idx") {
+		t.Errorf("the page does not read requests_waiting_left_idx:\n%s", plan)
+	}
+	// No read of requests walks the viewer's 2,000 or the other group's 1,500: each arm stops
+	// after the capped count. A node's rows are those it returned and those its filter dropped.
+	node, filtered := regexp.MustCompile(`on requests.*actual rows=(\d+) loops=(\d+)`), regexp.MustCompile(`Rows Removed by Filter: (\d+)`)
+	for _, part := range strings.Split(plan, "->") {
+		m := node.FindStringSubmatch(part)
+		if m == nil {
+			continue
+		}
+		rows, _ := strconv.Atoi(m[1])
+		loops, _ := strconv.Atoi(m[2])
+		removed := 0
+		if f := filtered.FindStringSubmatch(part); f != nil {
+			removed, _ = strconv.Atoi(f[1])
+		}
+		if read := (rows + removed) * loops; read > 2*(store.InboxCountCap+1) {
+			t.Errorf("a read of requests went through %d rows:\n%s", read, plan)
 		}
 	}
 }
