@@ -406,8 +406,8 @@ func (e *env) sso(authSvc *auth.Service, adminSvc *admin.Service, secret []byte)
 }
 
 // startJobs runs the periodic work until ctx ends: the request, access review and identity
-// provider group sweeps (every ELEVATE_SWEEP_INTERVAL), the session and rate-limit sweeps,
-// mail (expiry notices and delivery) and webhook delivery. The request sweep's runs are timed into sweepTiming for
+// provider group sweeps (every ELEVATE_SWEEP_INTERVAL), the session and rate-limit sweeps, the
+// prune of sent mail and webhook deliveries, mail (expiry notices and delivery) and webhook delivery. The request sweep's runs are timed into sweepTiming for
 // /metrics. The returned channel closes once every job has stopped.
 func (e *env) startJobs(ctx context.Context, db *store.Store, acc *access.Service, adm *admin.Service, outbox *mail.Outbox, hooks *webhook.Service, now func() time.Time, sweepTiming *jobs.Timing) <-chan struct{} {
 	worker := mail.NewWorker(db, e.mailSender(), now, e.log)
@@ -417,6 +417,7 @@ func (e *env) startJobs(ctx context.Context, db *store.Store, acc *access.Servic
 		jobs.SweepProviderGroups(adm, e.cfg.OIDCGroupMaxAge, e.cfg.SweepInterval, e.log),
 		jobs.SweepSessions(db, e.cfg.SessionIdle, jobs.SessionSweepEvery, now, e.log),
 		jobs.SweepRateLimits(db, jobs.SessionSweepEvery, now),
+		jobs.PruneSent(db, jobs.SentKeep, jobs.SessionSweepEvery, now, e.log),
 		jobs.SealAudit(db, jobs.SealEvery, e.log),
 		jobs.Mail(outbox, worker, jobs.MailEvery),
 		jobs.Webhooks(webhook.NewWorker(hooks, now, e.log), jobs.WebhookEvery),

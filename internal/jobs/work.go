@@ -169,3 +169,41 @@ func SweepProviderGroups(s ProviderLapser, maxAge, every time.Duration, log *slo
 		return err
 	}}
 }
+
+// SentPruner deletes sent mail and sent webhook deliveries; store.Store is one.
+type SentPruner interface {
+	PruneSent(ctx context.Context, before time.Time, limit int) (mail, webhooks int64, err error)
+}
+
+// SentKeep is how long sent mail and sent webhook deliveries stay in their outboxes (and on
+// /admin/outbox and the webhook pages) before the prune removes them. What they told stays in
+// the audit trail; messages still owed are never removed.
+const SentKeep = 30 * 24 * time.Hour
+
+// A prune run deletes at most pruneBatches batches of pruneBatch rows from each outbox, so a
+// first run over a long backlog does not hold the database for long; the next run goes on.
+const (
+	pruneBatch   = 1000
+	pruneBatches = 20
+)
+
+// PruneSent deletes sent mail and webhook deliveries older than keep, a batch at a time.
+func PruneSent(s SentPruner, keep, every time.Duration, now func() time.Time, log *slog.Logger) Job {
+	return Job{Name: "sent prune", Every: every, Work: func(ctx context.Context) error {
+		var mails, hooks int64
+		defer func() {
+			if mails+hooks > 0 {
+				log.Debug("sent mail and webhook deliveries removed", "mail", mails, "webhooks", hooks)
+			}
+		}()
+		before := now().Add(-keep)
+		for range pruneBatches {
+			m, w, err := s.PruneSent(ctx, before, pruneBatch)
+			mails, hooks = mails+m, hooks+w
+			if err != nil || (m < pruneBatch && w < pruneBatch) {
+				return err
+			}
+		}
+		return nil
+	}}
+}

@@ -177,3 +177,48 @@ func TestTimedKeepsTheLastRun(t *testing.T) {
 		t.Fatalf("last run: %v %v", took, ended)
 	}
 }
+
+// pruner has n mails and n webhook deliveries to prune, and records the cutoffs it was given.
+type pruner struct {
+	mails, hooks int64
+	befores      []time.Time
+	err          error
+}
+
+func (p *pruner) PruneSent(_ context.Context, before time.Time, limit int) (int64, int64, error) {
+	p.befores = append(p.befores, before)
+	m, w := min(p.mails, int64(limit)), min(p.hooks, int64(limit))
+	p.mails, p.hooks = p.mails-m, p.hooks-w
+	return m, w, p.err
+}
+
+// A prune run takes batches until both outboxes are drained, at most a bounded number of
+// batches a run, with the cutoff SentKeep before now.
+func TestPruneSentDrainsInBoundedBatches(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	log, buf := newLog()
+	p := &pruner{mails: 2500, hooks: 10}
+	if err := jobs.PruneSent(p, jobs.SentKeep, time.Hour, clock, log).Work(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.befores) != 3 || p.mails != 0 || !p.befores[0].Equal(now.Add(-jobs.SentKeep)) {
+		t.Fatalf("%d batches, %d mails left, cutoff %v", len(p.befores), p.mails, p.befores)
+	}
+	if !strings.Contains(buf.String(), "mail=2500") || !strings.Contains(buf.String(), "webhooks=10") {
+		t.Fatalf("logs: %s", buf)
+	}
+	// A backlog larger than a run's bound is left for the next run.
+	p = &pruner{mails: 1_000_000}
+	if err := jobs.PruneSent(p, jobs.SentKeep, time.Hour, clock, log).Work(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.befores) != 20 || p.mails != 980_000 {
+		t.Fatalf("%d batches, %d left", len(p.befores), p.mails)
+	}
+	boom := errors.New("boom")
+	p = &pruner{mails: 5000, err: boom}
+	if err := jobs.PruneSent(p, jobs.SentKeep, time.Hour, clock, log).Work(context.Background()); !errors.Is(err, boom) || len(p.befores) != 1 {
+		t.Fatalf("error %v after %d batches", err, len(p.befores))
+	}
+}

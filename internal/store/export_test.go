@@ -365,3 +365,10 @@ func (s *Store) InboxPageAnalyzed(ctx context.Context, user pam.UserID, now time
 	err := s.conn(ctx).Raw("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "+q, args).Pluck("QUERY PLAN", &lines).Error
 	return strings.Join(lines, "\n"), err
 }
+
+// TableIDs returns the ids of table's rows in id order.
+func (s *Store) TableIDs(ctx context.Context, table string) ([]string, error) {
+	var ids []string
+	err := s.conn(ctx).Raw("SELECT id FROM " + table + " ORDER BY id").Scan(&ids).Error
+	return ids, err
+}

@@ -340,3 +340,25 @@ func (s *Store) ClaimExpiryNotice(ctx context.Context, requestID string, now tim
 		Update("expiry_notified_at", now.UTC())
 	return res.RowsAffected == 1, res.Error
 }
+
+// PruneSent deletes up to limit mail messages and up to limit webhook deliveries that were
+// created and sent before before, the oldest first, and says how many of each it deleted. A sent
+// message is owed to nobody any more, and what it told is in the audit trail; messages still
+// queued, retrying or failed are never touched. Each table's read is a range of its
+// (state, created_at, id) index.
+func (s *Store) PruneSent(ctx context.Context, before time.Time, limit int) (mail, webhooks int64, err error) {
+	before = before.UTC()
+	for i, table := range []string{"mail_outbox", "webhook_deliveries"} {
+		res := s.conn(ctx).Exec(`DELETE FROM `+table+` WHERE id IN (SELECT id FROM `+table+`
+			WHERE state = ? AND created_at < ? AND sent_at < ? ORDER BY created_at, id LIMIT ?)`, pam.MailSent, before, before, limit)
+		if res.Error != nil {
+			return mail, webhooks, res.Error
+		}
+		if i == 0 {
+			mail = res.RowsAffected
+		} else {
+			webhooks = res.RowsAffected
+		}
+	}
+	return mail, webhooks, nil
+}

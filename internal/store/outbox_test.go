@@ -328,3 +328,58 @@ func TestOutboxKeepsBodiesInTheRow(t *testing.T) {
 		t.Fatalf("claimed %d messages (%v); bodies intact: %v", len(got), err, len(got) == 1 && got[0].HTML == m.HTML && got[0].Text == m.Text)
 	}
 }
+
+// PruneSent removes sent mail and sent webhook deliveries created before the cutoff, a bounded
+// batch at a time and the oldest first, and leaves every message still owed (queued, retrying,
+// failed) whatever its age.
+func TestPruneSentKeepsWhatIsStillOwed(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+		old, recent := now.AddDate(0, 0, -40), now.AddDate(0, 0, -1)
+		if err := db.ExecRaw(ctx, `INSERT INTO webhooks (id, name, host, url_enc, format, events, created_at, updated_at)
+			VALUES ('w1', 'hook', 'example.com', 'x', 'json', '[]', ?, ?)`, old, old); err != nil {
+			t.Fatal(err)
+		}
+		rows := []struct {
+			id, state string
+			at        time.Time
+		}{{"a-sent-old", pam.MailSent, old}, {"b-sent-old", pam.MailSent, old.Add(time.Hour)}, {"c-failed-old", pam.MailFailed, old},
+			{"d-queued-old", pam.MailQueued, old}, {"e-sent-recent", pam.MailSent, recent}}
+		for _, r := range rows {
+			var sent any
+			if r.state == pam.MailSent {
+				sent = r.at
+			}
+			if err := db.ExecRaw(ctx, `INSERT INTO mail_outbox (id, kind, recipient, subject, body_text, body_html, state,
+				next_attempt_at, created_at, sent_at, updated_at) VALUES (?, 'test', 'u@example.com', 's', 't', 'h', ?, ?, ?, ?, ?)`,
+				r.id, r.state, r.at, r.at, sent, r.at); err != nil {
+				t.Fatal(err)
+			}
+			if r.id == "b-sent-old" || r.id == "d-queued-old" {
+				continue // two deliveries fewer than messages, so the tables drain apart
+			}
+			if err := db.ExecRaw(ctx, `INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, body, state,
+				next_attempt_at, created_at, sent_at, updated_at) VALUES (?, 'w1', ?, 'request.created', '{}', ?, ?, ?, ?, ?)`,
+				r.id, r.id, r.state, r.at, r.at, sent, r.at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cutoff := now.AddDate(0, 0, -30)
+		for i, want := range [][2]int64{{1, 1}, {1, 0}, {0, 0}} {
+			mail, hooks, err := db.PruneSent(ctx, cutoff, 1)
+			if err != nil || mail != want[0] || hooks != want[1] {
+				t.Fatalf("prune %d: %d mails and %d deliveries (%v), want %v", i, mail, hooks, err, want)
+			}
+		}
+		for table, want := range map[string][]string{
+			"mail_outbox":        {"c-failed-old", "d-queued-old", "e-sent-recent"},
+			"webhook_deliveries": {"c-failed-old", "e-sent-recent"},
+		} {
+			if got, err := db.TableIDs(ctx, table); err != nil || !slices.Equal(got, want) {
+				t.Errorf("%s keeps %v (%v), want %v", table, got, err, want)
+			}
+		}
+	})
+}
