@@ -213,6 +213,17 @@ func TestEmergencyAccessThroughPagesAndAPI(t *testing.T) {
 		if len(a.events(audit.RequestEmergencyConfirmed.String())) != 1 {
 			t.Fatal("confirm not audited")
 		}
+		// The security address and the other approver hear that it was reviewed; Olivia, who
+		// reviewed it, and Eve do not.
+		if to := a.recipients(id, mail.KindEmergencyConfirmed); strings.Join(to, ",") != "oscar@example.com,security@example.com" {
+			t.Fatalf("the confirmation went to %v", to)
+		}
+		for _, m := range a.messages(id, mail.KindEmergencyConfirmed) {
+			if !strings.Contains(m.Subject, "Emergency access confirmed: Eve Requester") || !strings.Contains(m.Text, "confirmed it was needed") ||
+				!strings.Contains(m.Text, olivia.Name) || !strings.Contains(m.HTML, "/requests/"+id) {
+				t.Fatalf("confirmation mail: %q\n%s", m.Subject, m.Text)
+			}
+		}
 		if p := oc.get("/approvals"); p.find("emergency-review-row").Length() != 0 {
 			t.Fatal("a reviewed emergency stays in the inbox")
 		}
@@ -258,6 +269,16 @@ func TestEmergencyAccessThroughPagesAndAPI(t *testing.T) {
 		}
 		if len(a.events(audit.RequestMisuseReported.String())) != 1 || len(a.events(audit.RequestRevoked.String())) != 1 {
 			t.Fatal("misuse and its revoke not audited")
+		}
+		// The misuse, with its reason and the revoke, reaches the security address and Olivia.
+		if to := a.recipients(id2, mail.KindMisuse); strings.Join(to, ",") != "olivia@example.com,security@example.com" {
+			t.Fatalf("the misuse report went to %v", to)
+		}
+		for _, m := range a.messages(id2, mail.KindMisuse) {
+			if !strings.Contains(m.Subject, "Misuse reported: Eve Requester") || !strings.Contains(m.Text, "No incident was open") ||
+				!strings.Contains(m.Text, "revoked at once") {
+				t.Fatalf("misuse mail: %q\n%s", m.Subject, m.Text)
+			}
 		}
 		if to := a.recipients(id2, mail.KindRevoked); strings.Join(to, ",") != eve.Email {
 			t.Fatalf("revoke mail: %v", to)

@@ -131,18 +131,46 @@ func (s *Service) ReviewEmergency(ctx context.Context, a audit.Actor, u pam.User
 		if err := s.record(ctx, tx, a, action, r, map[string]any{"outcome": outcome, "reason": r.EmergencyReview.Reason, "revoked": revoke}); err != nil {
 			return err
 		}
-		if !revoke {
-			return nil
+		if revoke {
+			if err := r.Revoke(u.ID, true, pam.MisuseReason(r.EmergencyReview.Reason), now); err != nil {
+				return err
+			}
+			if err := s.closeChain(ctx, tx, a, &r, audit.RequestRevoked, map[string]any{"reason": r.RevokeReason, "misuse": true}, now); err != nil {
+				return err
+			}
 		}
-		if err := r.Revoke(u.ID, true, pam.MisuseReason(r.EmergencyReview.Reason), now); err != nil {
-			return err
-		}
-		return s.closeChain(ctx, tx, a, &r, audit.RequestRevoked, map[string]any{"reason": r.RevokeReason, "misuse": true}, now)
+		return s.notifyReviewed(ctx, tx, a, r, action, u.ID)
 	})
 	if err != nil {
 		return pam.Request{}, fmt.Errorf("review emergency request %s: %w", requestID, err)
 	}
 	return r, nil
+}
+
+// notifyReviewed tells of an emergency request's review (action) those who heard of the grant:
+// the organisation's security address and the approvers who were asked to review it, except
+// the reviewer. It runs after a misuse's revoke, so the message says whether access was ended.
+func (s *Service) notifyReviewed(ctx context.Context, tx *store.Store, a audit.Actor, r pam.Request, action audit.Action, reviewer pam.UserID) error {
+	if s.notify == nil {
+		return nil
+	}
+	of := audienceOf(r)
+	of.ApproverGroup, of.Approvers = r.ApproverGroupID, ChangeApprovers
+	aud, err := tx.Audience(ctx, of)
+	if err != nil {
+		return err
+	}
+	c, err := changeOf(ctx, tx, aud, r, action, a)
+	if err != nil {
+		return err
+	}
+	c.Approvers = approversBut(approversBut(aud.Approvers, r.RequesterID), reviewer)
+	org, err := tx.OrgSettings(ctx)
+	if err != nil {
+		return err
+	}
+	c.SecurityEmail = org.SecurityEmail
+	return s.notify.RequestChanged(ctx, tx, c)
 }
 
 // UnreviewedEmergencies lists every emergency request not yet reviewed, newest first (at most

@@ -33,6 +33,10 @@ var (
 	KindEscalated = audit.RequestEscalated.String() // to the escalation group: it may decide now
 	// KindEmergency goes to every approver and the security address: emergency access was taken.
 	KindEmergency = audit.RequestEmergencyGranted.String()
+	// KindEmergencyConfirmed and KindMisuse go to the security address and the approvers who were
+	// asked to review an emergency access, but its reviewer: it was reviewed, and how.
+	KindEmergencyConfirmed = audit.RequestEmergencyConfirmed.String()
+	KindMisuse             = audit.RequestMisuseReported.String()
 )
 
 // Kinds of messages no single action causes.
@@ -124,6 +128,12 @@ func (o *Outbox) requestMail(c access.Change) ([]pam.OutboxMessage, error) {
 			to = append(append([]pam.User(nil), to...), pam.User{Email: c.SecurityEmail, Name: "Security team"})
 		}
 		return o.each(ms, v, to, KindEmergency)
+	case audit.RequestEmergencyConfirmed, audit.RequestMisuseReported:
+		to := c.Approvers
+		if c.SecurityEmail != "" {
+			to = append(append([]pam.User(nil), to...), pam.User{Email: c.SecurityEmail, Name: "Security team"})
+		}
+		return o.each(ms, v, to, c.Action.String())
 	}
 	return nil, nil // expired: the expiring-soon notice already told the requester
 }
@@ -317,6 +327,28 @@ func (o *Outbox) requestContent(r pam.Request, tasks []pam.Task, revoker string,
 			"An approver must review it afterwards: confirm it, or mark it as misuse, which revokes it if it is still in force.",
 		}
 		c.LinkLabel = "Review the emergency access"
+	case KindEmergencyConfirmed, KindMisuse:
+		reviewer, reason := "An approver", ""
+		if e := r.EmergencyReview; e != nil {
+			reviewer, reason = e.ReviewerName, e.Reason
+		}
+		taken := at(r.CreatedAt)
+		if kind == KindEmergencyConfirmed {
+			c.Subject = fmt.Sprintf("Emergency access confirmed: %s's use of %s", who, scope)
+			c.Headline = "An emergency access was reviewed and confirmed"
+			c.Intro = []string{fmt.Sprintf("%s reviewed the emergency access %s took to %s at %s and confirmed it was needed. This is for your information; nothing waits for you.", reviewer, who, scope, taken)}
+		} else {
+			c.Subject = fmt.Sprintf("Misuse reported: %s's emergency access to %s", who, scope)
+			c.Headline = "An emergency access was marked as misuse"
+			ended := "It had already ended."
+			if r.Status == pam.StatusRevoked {
+				ended = "It was revoked at once and no longer works."
+			}
+			c.Intro = []string{fmt.Sprintf("%s reviewed the emergency access %s took to %s at %s and marked it as misuse. %s", reviewer, who, scope, taken, ended)}
+		}
+		if reason != "" {
+			c.Notes = append(c.Notes, Field{"Reason", reason})
+		}
 	case KindDecided:
 		state := strings.ToLower(r.Status.Label())
 		c.Subject = fmt.Sprintf("No action needed: %s's request for %s was %s", who, scope, state)
