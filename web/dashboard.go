@@ -65,6 +65,14 @@ func (s *Server) showDashboard(c echo.Context) error {
 				Scope: r.ScopeName, Asked: timeVM(r.CreatedAt, now, loc), State: statusCell(r, now).Text})
 		}
 	}
+	cs, err := s.admin.ReviewerCampaigns(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	for _, camp := range cs {
+		d := timeVM(camp.Deadline, now, loc)
+		vm.Reviews = append(vm.Reviews, dashboard.Review{Name: camp.Name, Href: reviewPath(camp.ID), Due: d.Relative, DueTitle: d.Title})
+	}
 	for _, n := range vm.Meta.Nav {
 		if n.Href == "/approvals" {
 			vm.ToDecide = n.Badge // counted once, for the navigation

@@ -98,6 +98,16 @@ func TestAccessReviewThroughThePages(t *testing.T) {
 		if p := ov.get("/reviews"); p.find("my-reviews").Find("a").Length() != 1 {
 			t.Fatalf("olivia's reviews: %s", p.find("my-reviews").Text())
 		}
+		// Her dashboard points to it with its deadline; Rhea, who reviews nothing, sees no such card.
+		if d := ov.get("/"); d.find("review-due").Length() != 1 || href(d, "review-due") != "/reviews/"+id ||
+			!strings.Contains(d.find("review-due").Text(), "Q3 approvers") || !strings.Contains(d.find("review-due").Text(), "closes in 2 days") {
+			t.Fatalf("olivia's dashboard: %d review cards: %q", d.find("review-due").Length(), d.find("review-due").Text())
+		}
+		rc := a.client()
+		rc.signIn("rhea@example.com", goodPassword)
+		if d := rc.get("/"); d.find("greeting").Length() != 1 || d.find("review-due").Length() != 0 {
+			t.Fatalf("rhea's dashboard: %d greetings, %d review cards", d.find("greeting").Length(), d.find("review-due").Length())
+		}
 		page := ov.get("/reviews/" + id)
 		ids := reviewItemIDs(page)
 		if len(ids) != 1 || ids["rhea@example.com"] == "" {
