@@ -56,9 +56,18 @@ func TestBrowserAccessReviewInline(t *testing.T) {
 	}
 
 	ctx := testkit.Browser(t)
+	// Her dashboard shows the review with its deadline; its card opens it.
 	signInAs(t, ctx, p, "olivia@demo.example", pw)
 	do(t, ctx, p,
-		chromedp.Navigate(p.Base+"/reviews/"+c.ID),
+		chromedp.Navigate(p.Base+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="review-due"]`)),
+	)
+	if s := text(t, ctx, `[data-testid="review-due"]`); !strings.Contains(s, "Helpdesk review") || !strings.Contains(s, "closes in 1 day") {
+		t.Fatalf("the dashboard's review card says %q", s)
+	}
+	testkit.Screenshot(t, ctx, "dashboard-review")
+	do(t, ctx, p,
+		chromedp.Click(chromedp.CSS(`[data-testid="review-due"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="review-item"]`)),
 	)
 	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__sameDocument = true, document.querySelectorAll('[data-testid="review-item"]').length`))
