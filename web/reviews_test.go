@@ -131,6 +131,26 @@ func TestAccessReviewThroughThePages(t *testing.T) {
 			t.Fatalf("inline keep: %d %s", row.StatusCode, row.body)
 		}
 
+		// A day before the deadline the sweep reminds whoever still has something to decide:
+		// root, of Olivia's own membership; not Olivia, who decided Rhea's.
+		a.clock.Advance(25 * time.Hour)
+		if n, err := a.admin.RemindDueCampaigns(ctx); err != nil || n != 1 {
+			t.Fatalf("reminders: %d campaigns, %v", n, err)
+		}
+		var reminders []pam.OutboxMessage
+		all, _ := a.db.Mail(ctx, pam.MailFilter{Limit: 50})
+		for _, m := range all {
+			if m.Kind == mail.KindReviewReminded {
+				reminders = append(reminders, m)
+			}
+		}
+		if len(reminders) != 1 || reminders[0].Recipient != "root@example.com" || !strings.Contains(reminders[0].Subject, "Reminder: access review Q3 approvers closes") ||
+			!strings.Contains(reminders[0].Text, "1 group membership waits") || !strings.Contains(reminders[0].Text, "/reviews/"+id) {
+			t.Fatalf("reminders: %+v", reminders)
+		}
+		root.signIn("root@example.com", goodPassword)
+		ov.signIn("olivia@example.com", goodPassword)
+
 		// Bulk: more than a page's worth is bad input; the ticked rows are each decided.
 		root.get("/reviews/" + id)
 		tooMany := url.Values{"decision": {"remove"}}

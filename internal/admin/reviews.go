@@ -12,10 +12,16 @@ import (
 	"github.com/google/uuid"
 )
 
-// ReviewMailer queues a reviewer's invitation to a campaign inside the transaction that starts it.
+// ReviewMailer queues a reviewer's invitation to a campaign inside the transaction that starts
+// it, and the reminder of a reviewer who still has memberships to decide when its deadline nears.
 type ReviewMailer interface {
 	ReviewRequested(ctx context.Context, tx *store.Store, inv ReviewInvite) error
+	ReviewReminded(ctx context.Context, tx *store.Store, inv ReviewInvite) error
 }
+
+// ReminderLead is how long before a campaign's deadline its reviewers who still have memberships
+// to decide are reminded, once; a campaign that ran for less than that sends no reminder.
+const ReminderLead = 24 * time.Hour
 
 // ReviewInvite is a campaign as one of its reviewers hears of it.
 type ReviewInvite struct {
@@ -203,7 +209,7 @@ func (s *Service) inviteReviewers(ctx context.Context, tx *store.Store, c pam.Ca
 	if s.reviewMailer == nil {
 		return nil
 	}
-	loads, err := tx.ReviewerLoads(ctx, c.ID)
+	loads, err := tx.ReviewerLoads(ctx, c.ID, false)
 	if err != nil {
 		return err
 	}
@@ -407,6 +413,63 @@ func (s *Service) applyRemoval(ctx context.Context, tx *store.Store, a audit.Act
 	return record(ctx, tx, a, audit.ReviewItemApplied, "review_campaign", c.ID, map[string]any{
 		"campaign": c.Name, "item_id": it.ID, "group": it.GroupName, "group_id": it.GroupID, "user": it.UserEmail,
 		"user_id": string(it.UserID), "decision": string(it.Effective(c.Default)), "reviewed": it.Decision != "", "outcome": string(outcome)})
+}
+
+// RemindDueCampaigns reminds, as the system, the reviewers of each open campaign whose deadline
+// is less than ReminderLead away (see store.CampaignsToRemind): each active reviewer with
+// memberships nobody decided yet gets one mail with how many wait, in one transaction per
+// campaign with its review_campaign.reminded event. The sweep calls it; a campaign is reminded
+// once whatever the number of processes. It returns how many campaigns it reminded.
+func (s *Service) RemindDueCampaigns(ctx context.Context) (int, error) {
+	now := s.now()
+	ids, err := s.db.CampaignsToRemind(ctx, now, ReminderLead, 20)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		var done bool
+		err := s.tx(ctx, func(tx *store.Store) error {
+			ok, err := tx.MarkCampaignReminded(ctx, id, now)
+			if err != nil || !ok {
+				return err
+			}
+			c, err := tx.CampaignByID(ctx, id)
+			if err != nil {
+				return err
+			}
+			loads, err := tx.ReviewerLoads(ctx, id, true)
+			if err != nil {
+				return err
+			}
+			reminded, items := 0, 0
+			for _, l := range loads {
+				u, err := tx.UserByID(ctx, pam.UserID(l.ReviewerID))
+				if err != nil {
+					return err
+				}
+				if !u.Active() || l.N == 0 {
+					continue
+				}
+				if s.reviewMailer != nil {
+					if err := s.reviewMailer.ReviewReminded(ctx, tx, ReviewInvite{Campaign: c, Reviewer: u, Items: l.N}); err != nil {
+						return err
+					}
+				}
+				reminded, items = reminded+1, items+l.N
+			}
+			done = true
+			return record(ctx, tx, audit.System, audit.ReviewCampaignReminded, "review_campaign", id, map[string]any{
+				"campaign": c.Name, "reviewers": reminded, "undecided": items})
+		})
+		if err != nil {
+			return n, err
+		}
+		if done {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // CloseDueCampaigns closes, as the system, every campaign whose deadline passed (and finishes any

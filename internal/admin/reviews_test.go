@@ -3,6 +3,7 @@ package admin_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,14 +28,25 @@ type reviewWorld struct {
 }
 
 type invites struct {
-	mu  sync.Mutex
-	got map[pam.UserID]int
+	mu       sync.Mutex
+	got      map[pam.UserID]int
+	reminded map[pam.UserID]int // reminders, by reviewer: memberships still to decide
 }
 
 func (i *invites) ReviewRequested(_ context.Context, _ *store.Store, inv admin.ReviewInvite) error {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	i.got[inv.Reviewer.ID] = inv.Items
+	return nil
+}
+
+func (i *invites) ReviewReminded(_ context.Context, _ *store.Store, inv admin.ReviewInvite) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.reminded == nil {
+		i.reminded = map[pam.UserID]int{}
+	}
+	i.reminded[inv.Reviewer.ID] += inv.Items
 	return nil
 }
 
@@ -282,4 +294,71 @@ func TestReviewLeavesProviderManagedGroupsToTheProvider(t *testing.T) {
 			t.Fatalf("%d removals", n)
 		}
 	})
+}
+
+// A day before its deadline, each reviewer who still has memberships to decide is reminded once,
+// with how many are left; one who decided all of theirs is not, nor is anyone before that day,
+// after the close, or a second time (two processes sweeping at once included).
+func TestReviewRemindersComeOnceADayBeforeTheDeadline(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newReviewWorld(t, dialect)
+		c, err := w.svc.StartCampaign(w.ctx, as(w.adm), pam.CampaignInput{Name: "Q3 review", Scope: "all", Reviewers: "owners",
+			Default: "keep", Deadline: w.clock.Now().Add(72 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Olga decides both memberships she may; the administrator decides none of his four.
+		for _, it := range w.items(t, c, w.olga.ID) {
+			if _, err := w.svc.DecideItem(w.ctx, as(w.olga), c.ID, admin.Decision{ItemID: it.ID, Decision: pam.ReviewKeep}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.clock.Advance(47 * time.Hour)
+		if n, err := w.svc.RemindDueCampaigns(w.ctx); err != nil || n != 0 || len(w.invites.reminded) != 0 {
+			t.Fatalf("two days before the deadline: %d reminded, %v, %v", n, w.invites.reminded, err)
+		}
+		w.clock.Advance(2 * time.Hour)
+		var wg sync.WaitGroup
+		counts := make([]int, 2)
+		for i := range counts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n, err := w.svc.RemindDueCampaigns(w.ctx)
+				if err != nil {
+					t.Error(err)
+				}
+				counts[i] = n
+			}()
+		}
+		wg.Wait()
+		// Olga's two decided memberships are the administrator's too: two are left for him.
+		if counts[0]+counts[1] != 1 || len(w.invites.reminded) != 1 || w.invites.reminded[w.adm.ID] != 2 {
+			t.Fatalf("a day before: %v campaigns reminded, reminders %v", counts, w.invites.reminded)
+		}
+		evs := w.events(t, audit.ReviewCampaignReminded)
+		if len(evs) != 1 || evs[0].TargetID != c.ID || evs[0].ActorType != audit.System.Type ||
+			!strings.Contains(evs[0].Details, `"reviewers":1`) || !strings.Contains(evs[0].Details, `"undecided":2`) {
+			t.Fatalf("reminded events: %+v", evs)
+		}
+		w.clock.Advance(time.Hour)
+		if n, err := w.svc.RemindDueCampaigns(w.ctx); err != nil || n != 0 || w.invites.reminded[w.adm.ID] != 2 {
+			t.Fatalf("a second sweep: %d reminded, %v, %v", n, w.invites.reminded, err)
+		}
+	})
+}
+
+// A campaign shorter than the reminder's lead sends no reminder: its invitation is news enough.
+func TestShortReviewCampaignSendsNoReminder(t *testing.T) {
+	w := newReviewWorld(t, store.SQLite)
+	if _, err := w.svc.StartCampaign(w.ctx, as(w.adm), pam.CampaignInput{Name: "Quick", Scope: "all", Reviewers: "owners",
+		Default: "keep", Deadline: w.clock.Now().Add(20 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		w.clock.Advance(6 * time.Hour)
+		if n, err := w.svc.RemindDueCampaigns(w.ctx); err != nil || n != 0 {
+			t.Fatalf("reminded %d: %v", n, err)
+		}
+	}
 }

@@ -111,10 +111,11 @@ var (
 
 // Access reviews.
 var (
-	ReviewCampaignStarted = newAction("review_campaign.started")
-	ReviewCampaignClosed  = newAction("review_campaign.closed")
-	ReviewItemDecided     = newAction("review_item.decided")
-	ReviewItemApplied     = newAction("review_item.applied") // closing removed the membership, or found it gone, or left it to the identity provider
+	ReviewCampaignStarted  = newAction("review_campaign.started")
+	ReviewCampaignClosed   = newAction("review_campaign.closed")
+	ReviewCampaignReminded = newAction("review_campaign.reminded")
+	ReviewItemDecided      = newAction("review_item.decided")
+	ReviewItemApplied      = newAction("review_item.applied") // closing removed the membership, or found it gone, or left it to the identity provider
 )
 
 // Mail delivery.

@@ -117,18 +117,28 @@ func Mail(notices ExpiryNotices, delivery MailDelivery, every time.Duration) Job
 	}}
 }
 
-// CampaignCloser closes access review campaigns whose deadline passed; admin.Service is one.
+// CampaignCloser closes access review campaigns whose deadline passed and reminds the reviewers
+// of those whose deadline nears; admin.Service is one.
 type CampaignCloser interface {
 	CloseDueCampaigns(ctx context.Context) (int, error)
+	RemindDueCampaigns(ctx context.Context) (int, error)
 }
 
-// SweepReviews closes due access review campaigns and applies their removals. Every replica
-// sweeps: closing is idempotent and applies each removal once.
+// SweepReviews closes due access review campaigns and applies their removals, then reminds the
+// reviewers of campaigns closing within a day. Every replica sweeps: closing is idempotent and
+// applies each removal once, and each campaign is reminded once.
 func SweepReviews(s CampaignCloser, every time.Duration, log *slog.Logger) Job {
 	return Job{Name: "review sweep", Every: every, Work: func(ctx context.Context) error {
 		n, err := s.CloseDueCampaigns(ctx)
 		if n > 0 {
 			log.Info("access review campaigns closed", "count", n)
+		}
+		if err != nil {
+			return err
+		}
+		n, err = s.RemindDueCampaigns(ctx)
+		if n > 0 {
+			log.Info("access review reviewers reminded", "campaigns", n)
 		}
 		return err
 	}}

@@ -75,6 +75,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		{ID: "0022_audit_sealed_indexes", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0022) }},
 		{ID: "0023_mail_bodies_inline", Migrate: func(tx *gorm.DB) error { return m0023(tx, s.dialect) }},
 		{ID: "0024_requests_waiting_left_idx", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0024) }},
+		{ID: "0025_review_reminders", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0025) }},
 	}
 }
 

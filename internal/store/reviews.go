@@ -353,13 +353,39 @@ type ReviewerLoad struct {
 	N          int
 }
 
-// ReviewerLoads counts, for each reviewer of a campaign, the items they may decide.
-func (s *Store) ReviewerLoads(ctx context.Context, campaignID string) ([]ReviewerLoad, error) {
+// ReviewerLoads counts, for each reviewer of a campaign, the items they may decide; with
+// undecided, only those nobody has decided yet.
+func (s *Store) ReviewerLoads(ctx context.Context, campaignID string, undecided bool) ([]ReviewerLoad, error) {
 	var out []ReviewerLoad
-	err := s.conn(ctx).Table("review_reviewers r").Select("r.reviewer_id, COUNT(*) AS n").
+	q := s.conn(ctx).Table("review_reviewers r").Select("r.reviewer_id, COUNT(*) AS n").
 		Joins("JOIN review_items i ON i.campaign_id = r.campaign_id AND i.group_id = r.group_id AND i.user_id <> r.reviewer_id").
-		Where("r.campaign_id = ?", campaignID).Group("r.reviewer_id").Order("r.reviewer_id").Find(&out).Error
+		Where("r.campaign_id = ?", campaignID)
+	if undecided {
+		q = q.Where("i.decision = ''")
+	}
+	err := q.Group("r.reviewer_id").Order("r.reviewer_id").Find(&out).Error
 	return out, err
+}
+
+// CampaignsToRemind lists the ids of open campaigns whose reviewers were not reminded yet, whose
+// deadline is after now and at most lead away, and which started at least lead before now (a
+// short campaign's invitation is its only mail), the nearest deadline first, at most limit.
+func (s *Store) CampaignsToRemind(ctx context.Context, now time.Time, lead time.Duration, limit int) ([]string, error) {
+	now = now.UTC()
+	var out []string
+	err := s.conn(ctx).Model(&CampaignRow{}).
+		Where("status = ? AND reminded_at IS NULL AND deadline > ? AND deadline <= ? AND started_at <= ?",
+			string(pam.CampaignOpen), now, now.Add(lead), now.Add(-lead)).
+		Order("deadline, id").Limit(limit).Pluck("id", &out).Error
+	return out, err
+}
+
+// MarkCampaignReminded records that an open campaign's reviewers are being reminded; it reports
+// whether it did, so of several processes sweeping at once exactly one reminds them.
+func (s *Store) MarkCampaignReminded(ctx context.Context, id string, now time.Time) (bool, error) {
+	res := s.conn(ctx).Model(&CampaignRow{}).Where("id = ? AND status = ? AND reminded_at IS NULL", id, string(pam.CampaignOpen)).
+		Update("reminded_at", now.UTC())
+	return res.RowsAffected == 1, res.Error
 }
 
 // ---- items
