@@ -209,7 +209,13 @@ func (s *Service) inviteReviewers(ctx context.Context, tx *store.Store, c pam.Ca
 	if s.reviewMailer == nil {
 		return nil
 	}
-	loads, err := tx.ReviewerLoads(ctx, c.ID, false)
+	return eachReviewer(ctx, tx, c, false, func(inv ReviewInvite) error { return s.reviewMailer.ReviewRequested(ctx, tx, inv) })
+}
+
+// eachReviewer calls fn for each active reviewer of c with items they may decide (with
+// undecided, items nobody decided yet), with how many.
+func eachReviewer(ctx context.Context, tx *store.Store, c pam.Campaign, undecided bool, fn func(ReviewInvite) error) error {
+	loads, err := tx.ReviewerLoads(ctx, c.ID, undecided)
 	if err != nil {
 		return err
 	}
@@ -221,7 +227,7 @@ func (s *Service) inviteReviewers(ctx context.Context, tx *store.Store, c pam.Ca
 		if !u.Active() || l.N == 0 {
 			continue
 		}
-		if err := s.reviewMailer.ReviewRequested(ctx, tx, ReviewInvite{Campaign: c, Reviewer: u, Items: l.N}); err != nil {
+		if err := fn(ReviewInvite{Campaign: c, Reviewer: u, Items: l.N}); err != nil {
 			return err
 		}
 	}
@@ -438,25 +444,16 @@ func (s *Service) RemindDueCampaigns(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
-			loads, err := tx.ReviewerLoads(ctx, id, true)
+			reminded, items := 0, 0
+			err = eachReviewer(ctx, tx, c, true, func(inv ReviewInvite) error {
+				reminded, items = reminded+1, items+inv.Items
+				if s.reviewMailer == nil {
+					return nil
+				}
+				return s.reviewMailer.ReviewReminded(ctx, tx, inv)
+			})
 			if err != nil {
 				return err
-			}
-			reminded, items := 0, 0
-			for _, l := range loads {
-				u, err := tx.UserByID(ctx, pam.UserID(l.ReviewerID))
-				if err != nil {
-					return err
-				}
-				if !u.Active() || l.N == 0 {
-					continue
-				}
-				if s.reviewMailer != nil {
-					if err := s.reviewMailer.ReviewReminded(ctx, tx, ReviewInvite{Campaign: c, Reviewer: u, Items: l.N}); err != nil {
-						return err
-					}
-				}
-				reminded, items = reminded+1, items+l.N
 			}
 			done = true
 			return record(ctx, tx, audit.System, audit.ReviewCampaignReminded, "review_campaign", id, map[string]any{

@@ -17,8 +17,7 @@ var KindReviewRequested = audit.ReviewCampaignStarted.String()
 // ReviewRequested queues a reviewer's invitation to a campaign, inside the transaction tx that
 // starts it. The link opens the reviewer's page, which changes nothing until they decide.
 func (o *Outbox) ReviewRequested(ctx context.Context, tx *store.Store, inv admin.ReviewInvite) error {
-	c, u := inv.Campaign, inv.Reviewer
-	loc := pam.ZoneOrUTC(u.TimeZone)
+	c := inv.Campaign
 	what := "membership"
 	if inv.Items != 1 {
 		what = "memberships"
@@ -27,25 +26,17 @@ func (o *Outbox) ReviewRequested(ctx context.Context, tx *store.Store, inv admin
 	if c.Default == "remove" {
 		def = "they are removed"
 	}
-	m := content{
+	return o.queueReviewMail(ctx, tx, KindReviewRequested, inv, content{
 		Subject:  fmt.Sprintf("Access review: %s — %d %s to review", c.Name, inv.Items, what),
 		Headline: "Access review: " + c.Name,
-		Greeting: "Hello " + u.Name + ",",
 		Intro: []string{
 			fmt.Sprintf("%s started an access review. Please confirm whether each of %d group %s should stay, before %s.",
-				c.StartedByName, inv.Items, what, formatTime(c.Deadline, loc)),
+				c.StartedByName, inv.Items, what, reviewDeadline(inv)),
 			"Memberships nobody reviews by then follow the campaign's default: " + def + ".",
 			"Opening the link only shows the list; nothing changes until you decide.",
 		},
-		Fields:    []Field{{"Campaign", c.Name}, {"To review", fmt.Sprint(inv.Items)}, {"Deadline", formatTime(c.Deadline, loc)}},
-		Link:      o.base + "/reviews/" + url.PathEscape(c.ID),
-		LinkLabel: "Review memberships",
-		Footer:    "You get this mail because you own a group under review, or are an administrator.",
-	}
-	if err := o.enqueue(ctx, tx, KindReviewRequested, "", u, m); err != nil {
-		return fmt.Errorf("queue review invitation for %s: %w", u.Email, err)
-	}
-	return nil
+		Footer: "You get this mail because you own a group under review, or are an administrator.",
+	}, "To review")
 }
 
 // KindReviewReminded is the reminder a reviewer with memberships still to decide gets when a
@@ -55,8 +46,7 @@ var KindReviewReminded = audit.ReviewCampaignReminded.String()
 // ReviewReminded queues a reviewer's reminder of a campaign's deadline, inside the sweep's
 // transaction that records it; inv.Items is how many memberships nobody has decided yet.
 func (o *Outbox) ReviewReminded(ctx context.Context, tx *store.Store, inv admin.ReviewInvite) error {
-	c, u := inv.Campaign, inv.Reviewer
-	loc := pam.ZoneOrUTC(u.TimeZone)
+	c := inv.Campaign
 	what := "membership waits"
 	if inv.Items != 1 {
 		what = "memberships wait"
@@ -65,21 +55,32 @@ func (o *Outbox) ReviewReminded(ctx context.Context, tx *store.Store, inv admin.
 	if c.Default == "remove" {
 		def = "removed"
 	}
-	m := content{
-		Subject:  fmt.Sprintf("Reminder: access review %s closes %s — %d %s for you", c.Name, formatTime(c.Deadline, loc), inv.Items, what),
+	return o.queueReviewMail(ctx, tx, KindReviewReminded, inv, content{
+		Subject:  fmt.Sprintf("Reminder: access review %s closes %s — %d %s for you", c.Name, reviewDeadline(inv), inv.Items, what),
 		Headline: "Access review: " + c.Name + " closes soon",
-		Greeting: "Hello " + u.Name + ",",
 		Intro: []string{
-			fmt.Sprintf("The access review %s closes at %s, and %d group %s for a decision you may make.", c.Name, formatTime(c.Deadline, loc), inv.Items, what),
+			fmt.Sprintf("The access review %s closes at %s, and %d group %s for a decision you may make.", c.Name, reviewDeadline(inv), inv.Items, what),
 			"What nobody decides by then is " + def + ", as the campaign's default says.",
 		},
-		Fields:    []Field{{"Campaign", c.Name}, {"Still to decide", fmt.Sprint(inv.Items)}, {"Deadline", formatTime(c.Deadline, loc)}},
-		Link:      o.base + "/reviews/" + url.PathEscape(c.ID),
-		LinkLabel: "Review memberships",
-		Footer:    "You get this mail because you are a reviewer of this access review.",
-	}
-	if err := o.enqueue(ctx, tx, KindReviewReminded, "", u, m); err != nil {
-		return fmt.Errorf("queue review reminder for %s: %w", u.Email, err)
+		Footer: "You get this mail because you are a reviewer of this access review.",
+	}, "Still to decide")
+}
+
+// reviewDeadline is the campaign's deadline in the reviewer's time zone.
+func reviewDeadline(inv admin.ReviewInvite) string {
+	return formatTime(inv.Campaign.Deadline, pam.ZoneOrUTC(inv.Reviewer.TimeZone))
+}
+
+// queueReviewMail completes m with what every access review message carries (the greeting, the
+// campaign, the reviewer's count under countLabel, the deadline and the link to the review) and
+// queues it for the reviewer.
+func (o *Outbox) queueReviewMail(ctx context.Context, tx *store.Store, kind string, inv admin.ReviewInvite, m content, countLabel string) error {
+	c, u := inv.Campaign, inv.Reviewer
+	m.Greeting = "Hello " + u.Name + ","
+	m.Fields = []Field{{"Campaign", c.Name}, {countLabel, fmt.Sprint(inv.Items)}, {"Deadline", reviewDeadline(inv)}}
+	m.Link, m.LinkLabel = o.base+"/reviews/"+url.PathEscape(c.ID), "Review memberships"
+	if err := o.enqueue(ctx, tx, kind, "", u, m); err != nil {
+		return fmt.Errorf("queue %s mail for %s: %w", kind, u.Email, err)
 	}
 	return nil
 }
