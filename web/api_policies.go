@@ -294,3 +294,25 @@ func (s *Server) apiDeletePolicy(c echo.Context) error {
 	}
 	return c.NoContent(http.StatusNoContent)
 }
+
+// apiRevokePolicyGrants revokes every grant in force or scheduled under a policy, with the reason
+// given (`reason`, or failing that `comment`), as "Revoke" on the policy's page does: each revoke
+// with its chain, event and mail, all in one transaction. It answers how many it revoked.
+func (s *Server) apiRevokePolicyGrants(c echo.Context) error {
+	u, _ := CurrentUser(c)
+	var in actionJSON
+	if c.Request().ContentLength != 0 {
+		if err := bindJSON(c, &in); err != nil {
+			return err
+		}
+	}
+	reason := in.Reason
+	if reason == "" {
+		reason = in.Comment
+	}
+	n, err := s.access.RevokeUnderPolicy(c.Request().Context(), tokenActor(c), u, c.Param("id"), reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"revoked": n})
+}

@@ -475,6 +475,11 @@ func TestOpenAPIContract(t *testing.T) {
 		if out := k.must(http.StatusOK, "", "POST", "/api/v1/requests/"+em2+"/misuse", danaTok, map[string]any{"reason": "no outage"}); out["status"] != "revoked" {
 			t.Fatalf("misuse: %v", out)
 		}
+		k.must(http.StatusForbidden, "forbidden", "POST", polPath+"/revoke-grants", oliviaTok, map[string]any{"reason": "retired"}, otp(oSecret))
+		k.must(http.StatusNotFound, "not_found", "POST", "/api/v1/policies/no-such-policy/revoke-grants", rootTok, map[string]any{"reason": "retired"})
+		if out := k.must(http.StatusOK, "", "POST", polPath+"/revoke-grants", rootTok, map[string]any{"reason": "retired"}); out["revoked"] == nil {
+			t.Fatalf("revoke grants: %v", out)
+		}
 		k.must(http.StatusBadRequest, "invalid/revoke_grants", "DELETE", polPath+"?revoke_grants=maybe", rootTok, nil, badInput())
 		k.must(http.StatusNoContent, "", "DELETE", polPath+"?revoke_grants=true", rootTok, nil)
 		k.must(http.StatusNotFound, "not_found", "DELETE", polPath, rootTok, nil)

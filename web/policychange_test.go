@@ -281,8 +281,17 @@ func TestDisablingPolicyCancelsPendingAndOffersRevoke(t *testing.T) {
 		if p.StatusCode != http.StatusUnprocessableEntity || p.find("error-reason").Text() == "" {
 			t.Fatalf("revoke without a reason: %d %q", p.StatusCode, p.find("error-reason").Text())
 		}
+		// The API twin wants the reason too.
+		tok := a.apiToken("root@example.com")
+		apiRevoke := "/api/v1/policies/" + es.policy.ID + "/revoke-grants"
+		if code, out := a.apiCall(http.MethodPost, apiRevoke, tok, map[string]any{}); code != http.StatusBadRequest || out["field"] != "reason" {
+			t.Fatalf("API revoke without a reason: %d %v", code, out)
+		}
 		if p := rc.post("/admin/policies/"+es.policy.ID+"/revoke-grants", url.Values{"reason": {"Policy retired"}}); p.StatusCode != http.StatusSeeOther {
 			t.Fatalf("revoke: %d", p.StatusCode)
+		}
+		if code, out := a.apiCall(http.MethodPost, apiRevoke, tok, map[string]any{"reason": "Again"}); code != http.StatusOK || out["revoked"] != float64(0) {
+			t.Fatalf("API revoke with nothing left: %d %v", code, out)
 		}
 		if r := statusOf(t, a, grant); r.Status != pam.StatusRevoked || r.RevokedBy != root.ID || r.RevokeReason != "Policy retired" || r.InForce(a.clock.Now()) {
 			t.Fatalf("grant after the offer: %s by %s (%s)", r.Status, r.RevokedBy, r.RevokeReason)

@@ -178,6 +178,7 @@ func (s *Server) routes() {
 	e.POST("/api/v1/policies", s.apiCreatePolicy, apiAdmin...)
 	e.PUT("/api/v1/policies/:id", s.apiUpdatePolicy, apiAdmin...)
 	e.DELETE("/api/v1/policies/:id", s.apiDeletePolicy, apiAdmin...)
+	e.POST("/api/v1/policies/:id/revoke-grants", s.apiRevokePolicyGrants, apiAdmin...)
 	auditors := append(signedIn[:len(signedIn):len(signedIn)], s.requireAuditor)
 	e.GET("/audit", s.showAudit, auditors...)
 	e.GET("/audit/export", s.exportAudit, auditors...)
