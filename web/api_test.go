@@ -96,8 +96,8 @@ func TestAPIRoutesNeedTokensAndRoles(t *testing.T) {
 			t.Errorf("admin %s %s: %d", r.Method, r.Path, code)
 		}
 	}
-	if n != 5 {
-		t.Fatalf("%d policy API routes, want 5", n)
+	if n != 6 {
+		t.Fatalf("%d policy API routes, want 6", n)
 	}
 }
 

@@ -52,7 +52,8 @@ func TestSignedInPagesSpendOneStatementOnTheirFrame(t *testing.T) {
 		// Beyond its frame (session, user, enrolment facts and the navigation's count: one
 		// statement), the profile reads the viewer's own two-step status (the enrolment with its
 		// unused recovery codes) and their delegation in force or scheduled; the dashboard the viewer's grants and pending
-		// requests (and, for a pending one, its people and reviews); the inbox its page with the
+		// requests (and, for a pending one, its people and reviews), then the open access reviews
+		// they review (one indexed statement); the inbox its page with the
 		// count of all of it (which the navigation shows, so the frame skips it) and what the
 		// viewer decided; an audit event page the event and whether a later one exists, then the
 		// names of what it points at (one statement for every kind of target). Before
@@ -66,8 +67,8 @@ func TestSignedInPagesSpendOneStatementOnTheirFrame(t *testing.T) {
 			path string
 			own  uint64
 		}{
-			{"enrolled approver", ap, "/profile", 2}, {"enrolled approver", ap, "/", 2},
-			{"requester", rhea, "/profile", 2}, {"requester", rhea, "/", 4},
+			{"enrolled approver", ap, "/profile", 2}, {"enrolled approver", ap, "/", 3},
+			{"requester", rhea, "/profile", 2}, {"requester", rhea, "/", 5},
 			{"enrolled approver", ap, "/approvals", 2}, {"admin", root, "/audit/1", 2},
 		} {
 			want.c.get(want.path) // the idle clock stays put from here on
