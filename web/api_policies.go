@@ -300,17 +300,11 @@ func (s *Server) apiDeletePolicy(c echo.Context) error {
 // with its chain, event and mail, all in one transaction. It answers how many it revoked.
 func (s *Server) apiRevokePolicyGrants(c echo.Context) error {
 	u, _ := CurrentUser(c)
-	var in actionJSON
-	if c.Request().ContentLength != 0 {
-		if err := bindJSON(c, &in); err != nil {
-			return err
-		}
+	in, err := bindAction(c)
+	if err != nil {
+		return err
 	}
-	reason := in.Reason
-	if reason == "" {
-		reason = in.Comment
-	}
-	n, err := s.access.RevokeUnderPolicy(c.Request().Context(), tokenActor(c), u, c.Param("id"), reason)
+	n, err := s.access.RevokeUnderPolicy(c.Request().Context(), tokenActor(c), u, c.Param("id"), in.reason())
 	if err != nil {
 		return err
 	}

@@ -353,20 +353,36 @@ type actionJSON struct {
 	Reason  string `json:"reason"`
 }
 
+// bindAction reads an action's optional body (none at all is an empty one).
+func bindAction(c echo.Context) (actionJSON, error) {
+	var in actionJSON
+	if c.Request().ContentLength != 0 {
+		if err := bindJSON(c, &in); err != nil {
+			return in, err
+		}
+	}
+	return in, nil
+}
+
+// reason is the reason given for a revoke or a misuse report: reason, or failing that comment.
+func (in actionJSON) reason() string {
+	if in.Reason != "" {
+		return in.Reason
+	}
+	return in.Comment
+}
+
 // apiAct approves, denies, withdraws, revokes or ends (the requester's own grant, early). A request decided by someone else at the same
 // moment answers 409.
 func (s *Server) apiAct(action string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		u, _ := CurrentUser(c)
-		var in actionJSON
-		if c.Request().ContentLength != 0 {
-			if err := bindJSON(c, &in); err != nil {
-				return err
-			}
+		in, err := bindAction(c)
+		if err != nil {
+			return err
 		}
 		ctx, id, a := c.Request().Context(), c.Param("id"), tokenActor(c)
 		var r pam.Request
-		var err error
 		switch action {
 		case "approve":
 			r, err = s.access.Review(ctx, a, u, id, pam.DecisionApprove, in.Comment)
@@ -377,11 +393,7 @@ func (s *Server) apiAct(action string) echo.HandlerFunc {
 		case "end":
 			r, err = s.access.End(ctx, a, u, id)
 		case "revoke":
-			reason := in.Reason
-			if reason == "" {
-				reason = in.Comment
-			}
-			r, err = s.access.Revoke(ctx, a, u, id, reason)
+			r, err = s.access.Revoke(ctx, a, u, id, in.reason())
 		}
 		if err != nil {
 			return err

@@ -135,17 +135,11 @@ func (s *Server) apiSubmitEmergency(c echo.Context) error {
 func (s *Server) apiReviewEmergency(outcomeName string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		u, _ := CurrentUser(c)
-		var in actionJSON
-		if c.Request().ContentLength != 0 {
-			if err := bindJSON(c, &in); err != nil {
-				return err
-			}
+		in, err := bindAction(c)
+		if err != nil {
+			return err
 		}
-		reason := in.Reason
-		if reason == "" {
-			reason = in.Comment
-		}
-		r, err := s.access.ReviewEmergency(c.Request().Context(), tokenActor(c), u, c.Param("id"), outcomeName, reason)
+		r, err := s.access.ReviewEmergency(c.Request().Context(), tokenActor(c), u, c.Param("id"), outcomeName, in.reason())
 		if err != nil {
 			return err
 		}
