@@ -862,15 +862,24 @@ func (s *Store) OpenForScope(ctx context.Context, user pam.UserID, scope pam.Sco
 }
 
 // DueForSweep returns ids of requests whose recorded state lags their times: pending past
-// their deadline or approved past their end (bounded batch).
+// their deadline or approved past their end (bounded batch), the longest overdue first. Each
+// kind is read on its own index, (status, pending_until) and (status, ends_at), from its
+// oldest deadline up to now, so a sweep reads the requests it returns and no others, however
+// many requests the table holds.
 func (s *Store) DueForSweep(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	var ids []string
-	err := s.conn(ctx).Model(&RequestRow{}).
-		Where("(status = ? AND pending_until <= ?) OR (status = ? AND ends_at <= ?)",
-			string(pam.StatusPending), now.UTC(), string(pam.StatusApproved), now.UTC()).
-		Order("created_at").Limit(limit).Pluck("id", &ids).Error
+	err := s.conn(ctx).Raw(dueForSweepSQL, string(pam.StatusPending), now.UTC(), limit,
+		string(pam.StatusApproved), now.UTC(), limit, limit).Pluck("id", &ids).Error
 	return ids, err
 }
+
+const dueForSweepSQL = `SELECT id FROM (
+		SELECT * FROM (SELECT id, pending_until AS due FROM requests WHERE status = ? AND pending_until <= ?
+			ORDER BY pending_until LIMIT ?) p
+		UNION ALL
+		SELECT * FROM (SELECT id, ends_at AS due FROM requests WHERE status = ? AND ends_at <= ?
+			ORDER BY ends_at LIMIT ?) e) d
+	ORDER BY due, id LIMIT ?`
 
 // ActiveMembersExcept counts enabled members of a group other than one user.
 func (s *Store) ActiveMembersExcept(ctx context.Context, groupID string, user pam.UserID) (int64, error) {
