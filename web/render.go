@@ -68,6 +68,8 @@ func (s *Server) nav(c echo.Context) []layout.NavItem {
 		{Label: "Request access", Href: "/requests/new", TestID: "nav-request"},
 		{Label: "My requests", Href: "/requests", TestID: "nav-requests"},
 		{Label: "Approvals", Href: "/approvals", TestID: "nav-approvals", Badge: s.inboxCount(c, u), CountID: layout.ApprovalsCountID},
+		// Anyone may be named to review a group's members; the page says when nothing waits.
+		{Label: "Access reviews", Href: "/reviews", TestID: "nav-reviews"},
 	}
 	if u.Admin || u.Auditor {
 		items = append(items, layout.NavItem{Label: "Overview", Href: "/overview", TestID: "nav-overview"},

@@ -109,6 +109,10 @@ func TestAccessReviewThroughThePages(t *testing.T) {
 			t.Fatalf("rhea's dashboard: %d greetings, %d review cards", d.find("greeting").Length(), d.find("review-due").Length())
 		}
 		page := ov.get("/reviews/" + id)
+		// The navigation leads to her reviews and marks them as where she is.
+		if nav := page.find("nav-reviews").First(); nav.AttrOr("href", "") != "/reviews" || nav.AttrOr("aria-current", "") != "page" {
+			t.Fatalf("the navigation's reviews entry: %q, current %q", nav.AttrOr("href", ""), nav.AttrOr("aria-current", ""))
+		}
 		ids := reviewItemIDs(page)
 		if len(ids) != 1 || ids["rhea@example.com"] == "" {
 			t.Fatalf("olivia is offered %v", ids)
