@@ -147,8 +147,8 @@ func (s *Store) Audience(ctx context.Context, of AudienceOf) (Audience, error) {
 	if of.ApproverGroup != "" && of.Approvers > 0 {
 		parts = append(parts, `SELECT * FROM (SELECT 'a' AS part, `+cols+` FROM users
 			WHERE disabled_at IS NULL AND id IN (SELECT user_id FROM group_members WHERE group_id = @group)
-			ORDER BY email LIMIT @approvers) a`)
-		args["group"], args["approvers"] = of.ApproverGroup, of.Approvers
+			ORDER BY email `+limitClause(of.Approvers)+`) a`)
+		args["group"] = of.ApproverGroup
 		at := of.At
 		if at.IsZero() {
 			at = s.now()
@@ -157,14 +157,14 @@ func (s *Store) Audience(ctx context.Context, of AudienceOf) (Audience, error) {
 			WHERE disabled_at IS NULL AND id IN (SELECT dd.delegate_id FROM delegations dd
 				WHERE dd.ends_at > @now AND dd.starts_at <= @now AND dd.ended_at IS NULL AND dd.principal_id IN (`+
 			delegatedPrincipals("@group", "@requester")+`))
-			ORDER BY email LIMIT @approvers) d`)
+			ORDER BY email `+limitClause(of.Approvers)+`) d`)
 		args["now"] = at.UTC()
 	}
 	if of.EscalationGroup != "" && of.Approvers > 0 {
 		parts = append(parts, `SELECT * FROM (SELECT 'e' AS part, `+cols+` FROM users
 			WHERE disabled_at IS NULL AND id IN (SELECT user_id FROM group_members WHERE group_id = @egroup)
-			ORDER BY email LIMIT @approvers) e`)
-		args["egroup"], args["approvers"] = of.EscalationGroup, of.Approvers
+			ORDER BY email `+limitClause(of.Approvers)+`) e`)
+		args["egroup"] = of.EscalationGroup
 	}
 	if of.Tasks > 0 {
 		var in string
@@ -181,16 +181,16 @@ func (s *Store) Audience(ctx context.Context, of AudienceOf) (Audience, error) {
 			// of users.disabled_at, which PostgreSQL needs to unite the parts.
 			parts = append(parts, `SELECT * FROM (SELECT 't' AS part, id, key AS email, name, description AS time_zone,
 				false AS admin, false AS auditor, `+s.nullTime()+` AS disabled_at, created_at FROM tasks
-				WHERE id IN (`+in+`) ORDER BY key_lower LIMIT @tasks) t`)
-			args["scope"], args["tasks"] = of.ScopeID, of.Tasks
+				WHERE id IN (`+in+`) ORDER BY key_lower `+limitClause(of.Tasks)+`) t`)
+			args["scope"] = of.ScopeID
 		}
 	}
 	if of.Webhooks {
 		// The endpoints are few (an administrator adds each); their subscriptions ride along.
 		parts = append(parts, `SELECT * FROM (SELECT 'h' AS part, id, events AS email, name, '' AS time_zone,
 			false AS admin, false AS auditor, `+s.nullTime()+` AS disabled_at, created_at FROM webhooks
-			WHERE enabled = @hooked ORDER BY id LIMIT @hooks) h`)
-		args["hooked"], args["hooks"] = true, MaxWebhooks
+			WHERE enabled = @hooked ORDER BY id `+limitClause(MaxWebhooks)+`) h`)
+		args["hooked"] = true
 	}
 	var rows []audienceRow
 	if err := s.conn(ctx).Raw(strings.Join(parts, "\nUNION ALL\n"), args).Find(&rows).Error; err != nil {

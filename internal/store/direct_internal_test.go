@@ -1,7 +1,11 @@
 package store
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -27,5 +31,29 @@ func TestPositional(t *testing.T) {
 	}
 	if got := positional(SQLite, q); got != q {
 		t.Errorf("sqlite: got %s", got)
+	}
+}
+
+// No statement of the store binds its LIMIT (see limitClause): on SQLite each call of one was
+// parsed twice. The gorm builder's Limit is written as a literal on SQLite already.
+func TestNoStatementBindsItsLimit(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := regexp.MustCompile(`(?i)\bLIMIT\s+[?@$]`)
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if bound.MatchString(line) {
+				t.Errorf("%s:%d binds its LIMIT: %s", f, i+1, strings.TrimSpace(line))
+			}
+		}
 	}
 }

@@ -101,22 +101,22 @@ func navCount(dialect, user string) string {
 }
 
 // decidedAndEmergencies are the parts of the inbox's statement (inboxPageQuery) that read the
-// requests the user @user reviewed, their most recent review first (at most @decided, as
+// requests the user @user reviewed, their most recent review first (at most decided, as
 // DecidedBy), and the emergency requests waiting for their after-the-fact review
-// (emergencyWaitingFor), newest first (at most @emergencies), with their requesters' names, in
+// (emergencyWaitingFor), newest first (at most emergencies), with their requesters' names, in
 // the columns of the waiting requests' part (inboxPageRow), each part a union of its own.
-func decidedAndEmergencies() string {
+func decidedAndEmergencies(decided, emergencies int) string {
 	return `SELECT * FROM (SELECT 'd' AS kind, ` + listColumns + `, COALESCE(u.name, '') AS requester_name, '' AS requester_email,
 			0 AS approvals, false AS escalated_to_me, '' AS on_behalf_name, 0 AS total, 0 AS matched,
 			rv.decision AS my_decision, rv.at AS my_at
 		FROM reviews rv JOIN requests r ON r.id = rv.request_id LEFT JOIN users u ON u.id = r.requester_id
-		WHERE rv.reviewer_id = @user ORDER BY rv.at DESC, rv.request_id LIMIT @decided) d
+		WHERE rv.reviewer_id = @user ORDER BY rv.at DESC, rv.request_id ` + limitClause(decided) + `) d
 		UNION ALL
 		SELECT * FROM (SELECT 'e' AS kind, ` + listColumns + `, COALESCE(u.name, '') AS requester_name, '' AS requester_email,
 			0 AS approvals, false AS escalated_to_me, '' AS on_behalf_name, 0 AS total, 0 AS matched,
 			'' AS my_decision, r.created_at AS my_at
 		FROM requests r LEFT JOIN users u ON u.id = r.requester_id
-		WHERE ` + emergencyWaitingFor("@user") + ` ORDER BY r.created_at DESC, r.id DESC LIMIT @emergencies) e`
+		WHERE ` + emergencyWaitingFor("@user") + ` ORDER BY r.created_at DESC, r.id DESC ` + limitClause(emergencies) + `) e`
 }
 
 // sortDecidedAndEmergencies puts each list back in its order: a union keeps none.
@@ -139,17 +139,17 @@ func sortDecidedAndEmergencies(ds []Decided, es []pam.Request) {
 // most limit), for the admin dashboard.
 func (s *Store) UnreviewedEmergencies(ctx context.Context, limit int) ([]pam.Request, error) {
 	return s.emergencyList(ctx, `r.emergency AND NOT EXISTS (SELECT 1 FROM emergency_reviews er WHERE er.request_id = r.id)`,
-		map[string]any{"limit": limit})
+		limit)
 }
 
-func (s *Store) emergencyList(ctx context.Context, cond string, args map[string]any) ([]pam.Request, error) {
+func (s *Store) emergencyList(ctx context.Context, cond string, limit int) ([]pam.Request, error) {
 	var rows []struct {
 		RequestRow    `gorm:"embedded"`
 		RequesterName string
 	}
 	err := s.conn(ctx).Raw(`SELECT `+listColumns+`, COALESCE(u.name, '') AS requester_name FROM requests r
 		LEFT JOIN users u ON u.id = r.requester_id
-		WHERE `+cond+` ORDER BY r.created_at DESC, r.id DESC LIMIT @limit`, args).Find(&rows).Error
+		WHERE `+cond+` ORDER BY r.created_at DESC, r.id DESC `+limitClause(limit)).Find(&rows).Error
 	out := make([]pam.Request, len(rows))
 	for i, row := range rows {
 		out[i] = requestToDomain(row.RequestRow)

@@ -369,8 +369,8 @@ func (s *Store) InboxPageAnalyzed(ctx context.Context, user pam.UserID, now time
 // DueForSweepAnalyzed runs the sweep's statement under EXPLAIN ANALYZE on PostgreSQL.
 func (s *Store) DueForSweepAnalyzed(ctx context.Context, now time.Time, limit int) (string, error) {
 	var lines []string
-	err := s.conn(ctx).Raw("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "+dueForSweepSQL, string(pam.StatusPending), now.UTC(), limit,
-		string(pam.StatusApproved), now.UTC(), limit, limit).Pluck("QUERY PLAN", &lines).Error
+	err := s.conn(ctx).Raw("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "+dueForSweepSQL(limit), now.UTC(), now.UTC()).
+		Pluck("QUERY PLAN", &lines).Error
 	return strings.Join(lines, "\n"), err
 }
 

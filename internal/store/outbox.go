@@ -56,20 +56,20 @@ func (s *Store) EnqueueMail(ctx context.Context, m pam.OutboxMessage) error {
 // the lease in one statement: rows another worker is claiming at this moment are skipped (SKIP
 // LOCKED), and a row changed since the statement began is checked against the condition again
 // once locked.
-func claimPostgres(table string) string {
+func claimPostgres(table string, limit int) string {
 	return `WITH due AS (
 	SELECT id FROM ` + table + `
 	WHERE state IN (?, ?) AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
-	ORDER BY next_attempt_at, created_at, id LIMIT ? FOR UPDATE SKIP LOCKED)
+	ORDER BY next_attempt_at, created_at, id ` + limitClause(limit) + ` FOR UPDATE SKIP LOCKED)
 UPDATE ` + table + ` m SET lease_owner = ?, lease_until = ? FROM due WHERE m.id = due.id RETURNING m.*`
 }
 
 // claimSQLite is the same claim for SQLite, run in an immediate transaction.
-func claimSQLite(table string) string {
+func claimSQLite(table string, limit int) string {
 	return `UPDATE ` + table + ` SET lease_owner = ?, lease_until = ? WHERE id IN (
 	SELECT id FROM ` + table + `
 	WHERE state IN (?, ?) AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
-	ORDER BY next_attempt_at, created_at, id LIMIT ?) RETURNING *`
+	ORDER BY next_attempt_at, created_at, id ` + limitClause(limit) + `) RETURNING *`
 }
 
 // claimOutbox leases up to limit due rows of an outbox table to owner until now+lease into
@@ -77,10 +77,10 @@ func claimSQLite(table string) string {
 func (s *Store) claimOutbox(ctx context.Context, table string, rows any, owner string, now time.Time, lease time.Duration, limit int) error {
 	until := now.Add(lease)
 	if s.dialect == Postgres {
-		return s.conn(ctx).Raw(claimPostgres(table), pam.MailQueued, pam.MailRetrying, now, now, limit, owner, until).Find(rows).Error
+		return s.conn(ctx).Raw(claimPostgres(table, limit), pam.MailQueued, pam.MailRetrying, now, now, owner, until).Find(rows).Error
 	}
 	return s.Tx(ctx, func(tx *Store) error {
-		return tx.db.Raw(claimSQLite(table), owner, until, pam.MailQueued, pam.MailRetrying, now, now, limit).Find(rows).Error
+		return tx.db.Raw(claimSQLite(table, limit), owner, until, pam.MailQueued, pam.MailRetrying, now, now).Find(rows).Error
 	})
 }
 
@@ -350,7 +350,7 @@ func (s *Store) PruneSent(ctx context.Context, before time.Time, limit int) (mai
 	before = before.UTC()
 	for i, table := range []string{"mail_outbox", "webhook_deliveries"} {
 		res := s.conn(ctx).Exec(`DELETE FROM `+table+` WHERE id IN (SELECT id FROM `+table+`
-			WHERE state = ? AND created_at < ? AND sent_at < ? ORDER BY created_at, id LIMIT ?)`, pam.MailSent, before, before, limit)
+			WHERE state = ? AND created_at < ? AND sent_at < ? ORDER BY created_at, id `+limitClause(limit)+`)`, pam.MailSent, before, before)
 		if res.Error != nil {
 			return mail, webhooks, res.Error
 		}

@@ -157,6 +157,6 @@ func (s *Store) OutOfReach(ctx context.Context, now time.Time, limit int) ([]str
 		UNION ALL
 		SELECT r.id, r.created_at FROM requests r LEFT JOIN policies p ON p.id = r.policy_id
 			WHERE r.status = 'approved' AND r.ends_at > @now AND (`+out+`)) o
-		ORDER BY created_at, id LIMIT @limit`, map[string]any{"now": now.UTC(), "limit": limit}).Pluck("id", &ids).Error
+		ORDER BY created_at, id `+limitClause(limit), map[string]any{"now": now.UTC()}).Pluck("id", &ids).Error
 	return ids, err
 }

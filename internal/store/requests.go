@@ -639,7 +639,7 @@ func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Ti
 
 // inboxPageSQL is inboxPageQuery's statement and its named values.
 func (s *Store) inboxPageSQL(user pam.UserID, now time.Time, f pam.InboxFilter) (string, map[string]any) {
-	args := map[string]any{"user": string(user), "now": now.UTC(), "limit": f.Limit + 1}
+	args := map[string]any{"user": string(user), "now": now.UTC()}
 	key := "created_at"
 	if f.Sort == pam.InboxByTimeLeft {
 		key = "pending_until"
@@ -663,15 +663,14 @@ func (s *Store) inboxPageSQL(user pam.UserID, now time.Time, f pam.InboxFilter) 
 	}
 	// w holds the first InboxCountCap+1 requests the filter keeps, in the page's order: it
 	// counts them, and without a cursor it is also the page.
-	args["cap"] = InboxCountCap + 1
 	cond := strings.Join(match, " AND ")
 	delegated := !f.NoDelegations
-	counted := waitingArms(s.dialect, "@user", "r.id, r."+key, cond, "ORDER BY r."+key+", r.id LIMIT @cap", delegated)
+	counted := waitingArms(s.dialect, "@user", "r.id, r."+key, cond, "ORDER BY r."+key+", r.id "+limitClause(InboxCountCap+1), delegated)
 	total := "(SELECT COUNT(*) FROM w)"
 	if len(match) > 0 {
 		total = waitingCount(s.dialect, "@user", "", InboxCountCap+1, delegated)
 	}
-	keys := "SELECT w.id, w." + key + " FROM w ORDER BY w." + key + ", w.id LIMIT @limit"
+	keys := "SELECT w.id, w." + key + " FROM w ORDER BY w." + key + ", w.id " + limitClause(f.Limit+1)
 	if f.After != nil {
 		// The leading bound lets each group's read start at the cursor in the index.
 		after := "r." + key + " >= @at AND (r." + key + " > @at OR r.id > @id)"
@@ -680,7 +679,7 @@ func (s *Store) inboxPageSQL(user pam.UserID, now time.Time, f pam.InboxFilter) 
 		}
 		args["at"], args["id"] = f.After.At.UTC(), f.After.ID
 		keys = "SELECT DISTINCT k.id, k." + key + " FROM (" + waitingArms(s.dialect, "@user", "r.id, r."+key, after,
-			"ORDER BY r."+key+", r.id LIMIT @limit", delegated) + ") k ORDER BY k." + key + ", k.id LIMIT @limit"
+			"ORDER BY r."+key+", r.id "+limitClause(f.Limit+1), delegated) + ") k ORDER BY k." + key + ", k.id " + limitClause(f.Limit+1)
 	}
 	// With the viewer's recent decisions and emergency reviews asked for, they come in the same
 	// statement (decidedAndEmergencies).
@@ -696,10 +695,9 @@ func (s *Store) inboxPageSQL(user pam.UserID, now time.Time, f pam.InboxFilter) 
 		behalf = onBehalfName("@user")
 	}
 	if f.Decided > 0 || f.Emergencies > 0 {
-		before = decidedAndEmergencies() + "\n\t\tUNION ALL "
-		args["decided"], args["emergencies"] = max(f.Decided, 0), max(f.Emergencies, 0)
+		before = decidedAndEmergencies(max(f.Decided, 0), max(f.Emergencies, 0)) + "\n\t\tUNION ALL "
 	}
-	return `WITH w AS MATERIALIZED (SELECT DISTINCT c.id, c.` + key + ` FROM (` + counted + `) c ORDER BY c.` + key + `, c.id LIMIT @cap)
+	return `WITH w AS MATERIALIZED (SELECT DISTINCT c.id, c.` + key + ` FROM (` + counted + `) c ORDER BY c.` + key + `, c.id ` + limitClause(InboxCountCap+1) + `)
 		` + before + `SELECT * FROM (SELECT 'w' AS kind, p.*, t.total, t.matched, ` + myDecision + ` AS my_decision, ` + myAt + ` AS my_at
 		FROM (SELECT ` + total + ` AS total, (SELECT COUNT(*) FROM w) AS matched) t
 		LEFT JOIN (SELECT ` + listColumns + `, u.name AS requester_name, u.email AS requester_email,
@@ -720,9 +718,9 @@ func (s *Store) RequesterHistory(ctx context.Context, r pam.Request, now time.Ti
 	err := s.conn(ctx).Raw(`SELECT `+listColumns+` FROM requests r
 		WHERE r.requester_id = @user AND r.scope_type = @type AND r.scope_id = @scope AND r.id <> @id
 		ORDER BY CASE WHEN (r.status = 'approved' AND r.ends_at > @now) OR (r.status = 'pending' AND r.pending_until > @now)
-			THEN 0 ELSE 1 END, r.created_at DESC, r.id LIMIT @limit`,
+			THEN 0 ELSE 1 END, r.created_at DESC, r.id `+limitClause(limit),
 		map[string]any{"user": string(r.RequesterID), "type": string(r.ScopeType), "scope": r.ScopeID, "id": r.ID,
-			"now": now.UTC(), "limit": limit}).Find(&rows).Error
+			"now": now.UTC()}).Find(&rows).Error
 	out := make([]pam.Request, len(rows))
 	for i, row := range rows {
 		out[i] = requestToDomain(row)
@@ -778,7 +776,7 @@ func (s *Store) DecidedBy(ctx context.Context, user pam.UserID, limit int) ([]De
 	}
 	err := s.conn(ctx).Raw(`SELECT `+listColumns+`, u.name AS requester_name, rv.decision AS my_decision, rv.at AS my_at
 		FROM reviews rv JOIN requests r ON r.id = rv.request_id LEFT JOIN users u ON u.id = r.requester_id
-		WHERE rv.reviewer_id = ? ORDER BY rv.at DESC, rv.request_id LIMIT ?`, string(user), limit).Find(&rows).Error
+		WHERE rv.reviewer_id = ? ORDER BY rv.at DESC, rv.request_id `+limitClause(limit), string(user)).Find(&rows).Error
 	out := make([]Decided, len(rows))
 	for i, r := range rows {
 		req := requestToDomain(r.RequestRow)
@@ -868,18 +866,19 @@ func (s *Store) OpenForScope(ctx context.Context, user pam.UserID, scope pam.Sco
 // many requests the table holds.
 func (s *Store) DueForSweep(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	var ids []string
-	err := s.conn(ctx).Raw(dueForSweepSQL, string(pam.StatusPending), now.UTC(), limit,
-		string(pam.StatusApproved), now.UTC(), limit, limit).Pluck("id", &ids).Error
+	err := s.conn(ctx).Raw(dueForSweepSQL(limit), now.UTC(), now.UTC()).Pluck("id", &ids).Error
 	return ids, err
 }
 
-const dueForSweepSQL = `SELECT id FROM (
-		SELECT * FROM (SELECT id, pending_until AS due FROM requests WHERE status = ? AND pending_until <= ?
-			ORDER BY pending_until LIMIT ?) p
+func dueForSweepSQL(limit int) string {
+	return `SELECT id FROM (
+		SELECT * FROM (SELECT id, pending_until AS due FROM requests WHERE status = '` + string(pam.StatusPending) + `'
+			AND pending_until <= ? ORDER BY pending_until ` + limitClause(limit) + `) p
 		UNION ALL
-		SELECT * FROM (SELECT id, ends_at AS due FROM requests WHERE status = ? AND ends_at <= ?
-			ORDER BY ends_at LIMIT ?) e) d
-	ORDER BY due, id LIMIT ?`
+		SELECT * FROM (SELECT id, ends_at AS due FROM requests WHERE status = '` + string(pam.StatusApproved) + `'
+			AND ends_at <= ? ORDER BY ends_at ` + limitClause(limit) + `) e) d
+	ORDER BY due, id ` + limitClause(limit)
+}
 
 // ActiveMembersExcept counts enabled members of a group other than one user.
 func (s *Store) ActiveMembersExcept(ctx context.Context, groupID string, user pam.UserID) (int64, error) {
@@ -994,9 +993,9 @@ func (s *Store) Deciders(ctx context.Context, r pam.Request, limit int) ([]strin
 		AND (u.id IN (SELECT user_id FROM group_members WHERE group_id = @group)
 			OR (@escalated AND u.id IN (SELECT user_id FROM group_members WHERE group_id = @egroup)))
 		AND NOT EXISTS (SELECT 1 FROM reviews v WHERE v.request_id = @id AND v.reviewer_id = u.id)
-		ORDER BY u.name, u.id LIMIT @limit`,
+		ORDER BY u.name, u.id `+limitClause(limit),
 		map[string]any{"requester": string(r.RequesterID), "group": r.ApproverGroupID, "escalated": r.Escalated(),
-			"egroup": r.EscalationGroupID, "id": r.ID, "limit": limit}).Find(&rows).Error
+			"egroup": r.EscalationGroupID, "id": r.ID}).Find(&rows).Error
 	if err != nil || len(rows) == 0 {
 		return nil, 0, err
 	}

@@ -351,18 +351,18 @@ func (s *Store) sealOnce(ctx context.Context, direct []*audit.Event) (sealResult
 		// The head, the horizon and the unsealed rows come from one statement and snapshot; the
 		// left join gives one row with an empty event when none waits.
 		read := `SELECT e.*, h.seq AS head_seq, h.hash AS head_hash, h.at AS head_at, 9223372036854775807 AS horizon
-			FROM audit_head h LEFT JOIN (SELECT * FROM audit_events WHERE seq IS NULL ORDER BY id LIMIT ?) e ON true
+			FROM audit_head h LEFT JOIN (SELECT * FROM audit_events WHERE seq IS NULL ORDER BY id ` + limitClause(maxSealBatch) + `) e ON true
 			WHERE h.id = 1 ORDER BY e.id`
 		if tx.dialect == Postgres {
 			read = `SELECT e.*, h.seq AS head_seq, h.hash AS head_hash, h.at AS head_at, x.horizon
 				FROM audit_head h
 				CROSS JOIN (SELECT CASE WHEN EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL)
 					THEN ` + pgHorizon + ` ELSE 9223372036854775807 END AS horizon) x
-				LEFT JOIN LATERAL (SELECT * FROM audit_events WHERE seq IS NULL AND txid < x.horizon ORDER BY id LIMIT ?) e ON true
+				LEFT JOIN LATERAL (SELECT * FROM audit_events WHERE seq IS NULL AND txid < x.horizon ORDER BY id ` + limitClause(maxSealBatch) + `) e ON true
 				WHERE h.id = 1 ORDER BY e.id FOR UPDATE OF h`
 		}
 		var rows []unsealedRow
-		err := tx.db.Raw(read, maxSealBatch).Find(&rows).Error
+		err := tx.db.Raw(read).Find(&rows).Error
 		if err != nil {
 			return fmt.Errorf("audit: read head and unsealed events: %w", err)
 		}
