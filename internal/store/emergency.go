@@ -147,9 +147,9 @@ func (s *Store) emergencyList(ctx context.Context, cond string, limit int) ([]pa
 		RequestRow    `gorm:"embedded"`
 		RequesterName string
 	}
-	err := s.conn(ctx).Raw(`SELECT `+listColumns+`, COALESCE(u.name, '') AS requester_name FROM requests r
+	err := s.conn(ctx).Raw(`SELECT ` + listColumns + `, COALESCE(u.name, '') AS requester_name FROM requests r
 		LEFT JOIN users u ON u.id = r.requester_id
-		WHERE `+cond+` ORDER BY r.created_at DESC, r.id DESC `+limitClause(limit)).Find(&rows).Error
+		WHERE ` + cond + ` ORDER BY r.created_at DESC, r.id DESC ` + limitClause(limit)).Find(&rows).Error
 	out := make([]pam.Request, len(rows))
 	for i, row := range rows {
 		out[i] = requestToDomain(row.RequestRow)
