@@ -380,3 +380,27 @@ func (s *Store) TableIDs(ctx context.Context, table string) ([]string, error) {
 	err := s.conn(ctx).Raw("SELECT id FROM " + table + " ORDER BY id").Scan(&ids).Error
 	return ids, err
 }
+
+// TakeSharedPool takes every connection of the shared pool and returns a function that gives
+// them back.
+func (s *Store) TakeSharedPool(ctx context.Context) (func(), error) {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return nil, err
+	}
+	var conns []*sql.Conn
+	release := func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	for range sqlDB.Stats().MaxOpenConnections {
+		c, err := sqlDB.Conn(ctx)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		conns = append(conns, c)
+	}
+	return release, nil
+}

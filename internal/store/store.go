@@ -31,7 +31,10 @@ const (
 
 // Store is a handle on the database, or on one open transaction when obtained inside Tx.
 type Store struct {
-	db      *gorm.DB
+	db *gorm.DB
+	// writer is the pool transactions run on: on SQLite a pool of its own with one connection,
+	// so writers queue in Go (see Open); on PostgreSQL the same pool as db.
+	writer  *gorm.DB
 	dialect string
 	inTx    bool
 	// now stamps audit events that carry no time; tests set it with SetClock.
@@ -52,9 +55,9 @@ func Open(rawURL string) (*Store, error) {
 		NowFunc:        func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
 	}
 	var (
-		db      *gorm.DB
-		err     error
-		dialect string
+		db, writer *gorm.DB
+		err        error
+		dialect    string
 	)
 	switch {
 	case strings.HasPrefix(rawURL, "sqlite:"):
@@ -64,40 +67,62 @@ func Open(rawURL string) (*Store, error) {
 		// put two thirds of the request in the parser). PostgreSQL's driver keeps its own.
 		// The cache is bounded: a statement with an IN list of n values is one text per n.
 		cfg.PrepareStmt, cfg.PrepareStmtMaxSize, cfg.PrepareStmtTTL = true, 256, time.Hour
-		db, err = openSQLite(sqliteDSN(strings.TrimPrefix(rawURL, "sqlite:")), cfg)
+		dsn := sqliteDSN(strings.TrimPrefix(rawURL, "sqlite:"))
+		if db, err = openSQLite(dsn, cfg); err == nil {
+			// Transactions run on a pool of one connection. Were they to take their turn from
+			// the shared pool, writers waiting in SQLite's busy handler would hold every
+			// connection while the one holding the lock waits for a statement another
+			// goroutine is preparing on that pool: all stall until the busy timeout.
+			writerCfg := *cfg
+			if writer, err = openSQLite(dsn, &writerCfg); err == nil {
+				err = pool(writer, 1)
+			}
+		}
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
 		dialect = Postgres
 		db, err = gorm.Open(postgres.Open(rawURL), cfg)
+		writer = db
 	default:
 		return nil, fmt.Errorf("open database: unsupported URL scheme")
 	}
 	if err != nil {
+		if db != nil {
+			if sqlDB, e := db.DB(); e == nil {
+				sqlDB.Close()
+			}
+		}
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		return nil, fmt.Errorf("open %s database: %w", dialect, err)
-	}
-	// The pool keeps every connection it opens: with fewer idle than open, a burst (such as
-	// the checks a sealer pass releases at once) closes the extra connections on release and
-	// opens new ones for the next, and each new PostgreSQL backend starts cold and prepares its
-	// statements again.
 	open := maxOpenPostgres
 	if dialect == SQLite {
-		// One writer at a time is SQLite's rule; immediate transactions and a generous busy
-		// timeout make writers queue instead of failing with "database is locked".
 		open = maxOpenSQLite
+	}
+	if err := pool(db, open); err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	s := &Store{db: db, writer: writer, dialect: dialect, now: time.Now, counts: &counter{}, seal: &sealer{wake: make(chan struct{}, 1)}}
+	s.seal.db = s
+	for _, g := range s.pools() {
+		if err := s.counts.register(g); err != nil {
+			return nil, errors.Join(fmt.Errorf("open %s database: count statements: %w", dialect, err), s.Close())
+		}
+	}
+	return s, nil
+}
+
+// pool sizes db's connection pool. It keeps every connection it opens: with fewer idle than
+// open, a burst (such as the checks a sealer pass releases at once) closes the extra
+// connections on release and opens new ones for the next, and each new PostgreSQL backend
+// starts cold and prepares its statements again.
+func pool(db *gorm.DB, open int) error {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
 	}
 	sqlDB.SetMaxOpenConns(open)
 	sqlDB.SetMaxIdleConns(open)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	c := &counter{}
-	if err := c.register(db); err != nil {
-		return nil, fmt.Errorf("open %s database: count statements: %w", dialect, err)
-	}
-	s := &Store{db: db, dialect: dialect, now: time.Now, counts: c, seal: &sealer{wake: make(chan struct{}, 1)}}
-	s.seal.db = s
-	return s, nil
+	return nil
 }
 
 func sqliteDSN(path string) string {
@@ -122,13 +147,26 @@ func (s *Store) SetClock(now func() time.Time) { s.now = now }
 // Dialect returns Postgres or SQLite.
 func (s *Store) Dialect() string { return s.dialect }
 
-// Close closes the connection pool.
+// Close closes the connection pools.
 func (s *Store) Close() error {
-	sqlDB, err := s.db.DB()
-	if err != nil {
-		return err
+	var errs []error
+	for _, g := range s.pools() {
+		sqlDB, err := g.DB()
+		if err == nil {
+			err = sqlDB.Close()
+		}
+		errs = append(errs, err)
 	}
-	return sqlDB.Close()
+	return errors.Join(errs...)
+}
+
+// pools returns the connection pools: one on PostgreSQL, the shared one and the writer's on
+// SQLite.
+func (s *Store) pools() []*gorm.DB {
+	if s.writer == s.db {
+		return []*gorm.DB{s.db}
+	}
+	return []*gorm.DB{s.db, s.writer}
 }
 
 // Ping checks that the database answers.
@@ -149,7 +187,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 	}
 	s.counts.transaction()
 	events := &txEvents{}
-	err := s.db.WithContext(ctx).Transaction(func(g *gorm.DB) error {
+	err := s.writer.WithContext(ctx).Transaction(func(g *gorm.DB) error {
 		return fn(&Store{db: g, dialect: s.dialect, inTx: true, now: s.now, counts: s.counts, seal: s.seal, events: events})
 	})
 	if err == nil && len(events.ids) > 0 {

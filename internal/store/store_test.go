@@ -31,6 +31,25 @@ func TestMigrateTwice(t *testing.T) {
 	})
 }
 
+// On SQLite a transaction never waits for the shared pool: writers queued behind SQLite's lock
+// can hold every shared connection, and a lock holder that needed one of them (or a statement
+// being prepared on them) stalled everyone until the busy timeout.
+func TestSQLiteTransactionsKeepTheirOwnConnection(t *testing.T) {
+	t.Parallel()
+	db := testenv.Store(t, store.SQLite)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	release, err := db.TakeSharedPool(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	u := pam.User{ID: "u-pool", Email: "pool@example.com", Name: "Pool", CreatedAt: time.Now()}
+	if err := db.Tx(ctx, func(tx *store.Store) error { return tx.CreateUser(ctx, u, "") }); err != nil {
+		t.Fatalf("a transaction waited for the shared pool: %v", err)
+	}
+}
+
 func TestUsers(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
