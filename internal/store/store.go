@@ -49,11 +49,6 @@ type Store struct {
 
 // Open connects to url ("sqlite:path" or "postgres://…"). It does not migrate.
 func Open(rawURL string) (*Store, error) {
-	cfg := &gorm.Config{
-		Logger:         logger.Discard,
-		TranslateError: true,
-		NowFunc:        func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
-	}
 	var (
 		db, writer *gorm.DB
 		err        error
@@ -62,25 +57,19 @@ func Open(rawURL string) (*Store, error) {
 	switch {
 	case strings.HasPrefix(rawURL, "sqlite:"):
 		dialect = SQLite
-		// SQLite compiles a statement on every call unless it is kept prepared: the inbox's and
-		// the session's statements cost it more to compile than to run (a profile of the inbox
-		// put two thirds of the request in the parser). PostgreSQL's driver keeps its own.
-		// The cache is bounded: a statement with an IN list of n values is one text per n.
-		cfg.PrepareStmt, cfg.PrepareStmtMaxSize, cfg.PrepareStmtTTL = true, 256, time.Hour
 		dsn := sqliteDSN(strings.TrimPrefix(rawURL, "sqlite:"))
-		if db, err = openSQLite(dsn, cfg); err == nil {
+		if db, err = openSQLite(dsn, gormConfig(SQLite)); err == nil {
 			// Transactions run on a pool of one connection. Were they to take their turn from
 			// the shared pool, writers waiting in SQLite's busy handler would hold every
 			// connection while the one holding the lock waits for a statement another
 			// goroutine is preparing on that pool: all stall until the busy timeout.
-			writerCfg := *cfg
-			if writer, err = openSQLite(dsn, &writerCfg); err == nil {
+			if writer, err = openSQLite(dsn, gormConfig(SQLite)); err == nil {
 				err = pool(writer, 1)
 			}
 		}
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
 		dialect = Postgres
-		db, err = gorm.Open(postgres.Open(rawURL), cfg)
+		db, err = gorm.Open(postgres.Open(rawURL), gormConfig(Postgres))
 		writer = db
 	default:
 		return nil, fmt.Errorf("open database: unsupported URL scheme")
@@ -108,6 +97,23 @@ func Open(rawURL string) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+// gormConfig is a new configuration for one pool (gorm keeps per-pool state in it).
+func gormConfig(dialect string) *gorm.Config {
+	cfg := &gorm.Config{
+		Logger:         logger.Discard,
+		TranslateError: true,
+		NowFunc:        func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+	}
+	if dialect == SQLite {
+		// SQLite compiles a statement on every call unless it is kept prepared: the inbox's and
+		// the session's statements cost it more to compile than to run (a profile of the inbox
+		// put two thirds of the request in the parser). PostgreSQL's driver keeps its own.
+		// The cache is bounded: a statement with an IN list of n values is one text per n.
+		cfg.PrepareStmt, cfg.PrepareStmtMaxSize, cfg.PrepareStmtTTL = true, 256, time.Hour
+	}
+	return cfg
 }
 
 // pool sizes db's connection pool. It keeps every connection it opens: with fewer idle than
