@@ -374,6 +374,14 @@ func (s *Store) DueForSweepAnalyzed(ctx context.Context, now time.Time, limit in
 	return strings.Join(lines, "\n"), err
 }
 
+// DeadEndsAnalyzed runs CountDeadEndPolicies's statement under EXPLAIN ANALYZE on PostgreSQL.
+func (s *Store) DeadEndsAnalyzed(ctx context.Context, defaultGroup string) (string, error) {
+	var lines []string
+	err := s.conn(ctx).Raw("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "+deadEndsSQL, sql.Named("group", defaultGroup)).
+		Pluck("QUERY PLAN", &lines).Error
+	return strings.Join(lines, "\n"), err
+}
+
 // TableIDs returns the ids of table's rows in id order.
 func (s *Store) TableIDs(ctx context.Context, table string) ([]string, error) {
 	var ids []string

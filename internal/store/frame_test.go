@@ -471,8 +471,11 @@ func TestSessionFrameSaysWhoDecidesByDelegation(t *testing.T) {
 
 // mostRequestsRead returns the most rows any one node of an analyzed plan read from requests:
 // the rows it returned and those its filter dropped, over all its loops.
-func mostRequestsRead(plan string) int {
-	node, filtered := regexp.MustCompile(`on requests.*actual rows=(\d+) loops=(\d+)`), regexp.MustCompile(`Rows Removed by Filter: (\d+)`)
+func mostRequestsRead(plan string) int { return mostRead(plan, "requests") }
+
+// mostRead is mostRequestsRead for any table.
+func mostRead(plan, table string) int {
+	node, filtered := regexp.MustCompile(`on `+table+`\b.*actual rows=(\d+) loops=(\d+)`), regexp.MustCompile(`Rows Removed by Filter: (\d+)`)
 	most := 0
 	for _, part := range strings.Split(plan, "->") {
 		m := node.FindStringSubmatch(part)
@@ -533,5 +536,42 @@ func TestSweepReadsOnlyWhatIsDue(t *testing.T) {
 	}
 	if read := mostRequestsRead(plan); read > 10 {
 		t.Errorf("a read of requests went through %d rows:\n%s", read, plan)
+	}
+}
+
+// Policies nobody can approve are counted with each approver group's members read once, not
+// once per policy: 200 policies of one 300-member group read 300 memberships, not 60,000.
+func TestDeadEndsCountEachGroupOnce(t *testing.T) {
+	ctx := context.Background()
+	w := newFrameWorld(t, store.Postgres)
+	for _, q := range []string{
+		`INSERT INTO users (id, email, name, created_at, updated_at)
+		SELECT 'member-' || g, 'member-' || g || '@example.com', 'Member ' || g, now(), now() FROM generate_series(1, 299) g`,
+		`INSERT INTO group_members (group_id, user_id, added_at) SELECT 'g-approvers', 'member-' || g, now() FROM generate_series(1, 299) g`,
+		`INSERT INTO tasks (id, key, key_lower, name, created_at, updated_at) SELECT 'task-' || g, 'task/' || g, 'task/' || g, 'Task ' || g, now(), now()
+		FROM generate_series(1, 200) g`,
+		// 197 policies that 300 people can approve; 3 that need more approvals than that.
+		`INSERT INTO policies (id, scope_type, scope_id, approval_type, approver_group_id, approvals_required, default_duration_min,
+			max_duration_min, justification_required, ticket_required, mfa_required, pending_timeout_min, remind_after_min,
+			escalate_after_min, emergency_allowed, emergency_duration_min, enabled, version, created_at, updated_at)
+		SELECT 'policy-' || g, 'task', 'task-' || g, 'manual', 'g-approvers', CASE WHEN g <= 3 THEN 301 ELSE 2 END, default_duration_min,
+			max_duration_min, justification_required, ticket_required, mfa_required, pending_timeout_min, remind_after_min,
+			escalate_after_min, emergency_allowed, emergency_duration_min, true, 1, now(), now()
+		FROM policies, generate_series(1, 200) g WHERE id = 'p1'`,
+		"ANALYZE",
+	} {
+		if err := w.db.ExecRaw(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := w.db.CountDeadEndPolicies(ctx, w.misc.ID); err != nil || n != 3 {
+		t.Fatalf("dead ends: %d, %v", n, err)
+	}
+	plan, err := w.db.DeadEndsAnalyzed(ctx, w.misc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if read := mostRead(plan, "group_members"); read > 2*301 {
+		t.Errorf("the count read %d memberships:\n%s", read, plan)
 	}
 }

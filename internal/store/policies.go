@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"time"
@@ -277,24 +278,33 @@ func (s *Store) CountActiveUsers(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-// policyApprovers is the SQL count of the enabled members of a policy p's approver group (its
-// own, else the SQL expression defaultGroup). A policy is a dead end, nobody can approve it,
-// when it is enabled and manual and this count is below p.approvals_required (deadEnd): the
-// dashboard's count, the setup checklist and the overview all read it so.
-func policyApprovers(defaultGroup string) string {
-	return `(SELECT COUNT(*) FROM group_members gm JOIN users u ON u.id = gm.user_id AND u.disabled_at IS NULL
-		WHERE gm.group_id = COALESCE(p.approver_group_id, ` + defaultGroup + `))`
+// withApprovers is the FROM clause of policies p joined to ac, whose ac.n counts the enabled
+// members of p's approver group (its own, else the SQL expression defaultGroup), or is NULL
+// when that group has none. Each approver group is counted once: a count per policy read every
+// member of a big group once for each of its policies. A policy is a dead end, nobody can
+// approve it, when it is enabled and manual and this count is below p.approvals_required
+// (deadEnd): the dashboard's count, the setup checklist and the overview all read it so.
+func withApprovers(defaultGroup string) string {
+	return `policies p LEFT JOIN (
+			SELECT gm.group_id, COUNT(*) AS n FROM group_members gm
+			JOIN users u ON u.id = gm.user_id AND u.disabled_at IS NULL
+			WHERE gm.group_id IN (SELECT approver_group_id FROM policies WHERE approver_group_id IS NOT NULL UNION SELECT ` + defaultGroup + `)
+			GROUP BY gm.group_id
+		) ac ON ac.group_id = COALESCE(p.approver_group_id, ` + defaultGroup + `)`
 }
 
-// deadEnd is the SQL condition true for a policy p nobody can approve (see policyApprovers).
-func deadEnd(defaultGroup string) string {
-	return `p.enabled AND p.approval_type = 'manual' AND ` + policyApprovers(defaultGroup) + ` < p.approvals_required`
-}
+// policyApprovers is the count of a policy's approvers in a statement over withApprovers.
+const policyApprovers = `COALESCE(ac.n, 0)`
+
+// deadEnd is the SQL condition true for a policy p nobody can approve (see withApprovers).
+const deadEnd = `p.enabled AND p.approval_type = 'manual' AND ` + policyApprovers + ` < p.approvals_required`
+
+var deadEndsSQL = `SELECT COUNT(*) FROM ` + withApprovers("@group") + ` WHERE ` + deadEnd
 
 // CountDeadEndPolicies counts enabled manual policies whose approver group (their own, else
 // defaultGroup) has fewer enabled members than the approvals they need: nobody can approve them.
 func (s *Store) CountDeadEndPolicies(ctx context.Context, defaultGroup string) (int, error) {
 	var n int64
-	err := s.conn(ctx).Raw(`SELECT COUNT(*) FROM policies p WHERE `+deadEnd("?"), defaultGroup).Find(&n).Error
+	err := s.conn(ctx).Raw(deadEndsSQL, sql.Named("group", defaultGroup)).Find(&n).Error
 	return int(n), err
 }

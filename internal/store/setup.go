@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"database/sql"
+)
 
 // SetupFacts are what the first-hour checklist and the dead-end count need, read together.
 type SetupFacts struct {
@@ -25,12 +28,12 @@ func (s *Store) SetupFacts(ctx context.Context, defaultGroup, checkAction string
 		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM group_members gm JOIN users u ON u.id = gm.user_id AND u.disabled_at IS NULL LIMIT 1) a) AS group_with_members,
 		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM groups LIMIT 1) b) AS groups,
 		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM tasks LIMIT 1) c) AS task,
-		(SELECT COUNT(*) FROM policies p WHERE p.enabled AND (p.approval_type = 'auto' OR `+policyApprovers("?")+` >= p.approvals_required)) AS approvable,
-		(SELECT COUNT(*) FROM policies p WHERE `+deadEnd("?")+`) AS dead_ends,
+		(SELECT COUNT(*) FROM `+withApprovers("@group")+` WHERE p.enabled AND (p.approval_type = 'auto' OR `+policyApprovers+` >= p.approvals_required)) AS approvable,
+		(SELECT COUNT(*) FROM `+withApprovers("@group")+` WHERE `+deadEnd+`) AS dead_ends,
 		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM users WHERE disabled_at IS NULL LIMIT 2) d) AS users,
 		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM check_tokens WHERE revoked_at IS NULL LIMIT 1) e) AS check_token,
-		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM audit_events WHERE action = ? AND seq IS NOT NULL LIMIT 1) f) AS checked`,
-		defaultGroup, defaultGroup, checkAction).Find(&r).Error
+		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM audit_events WHERE action = @action AND seq IS NOT NULL LIMIT 1) f) AS checked`,
+		sql.Named("group", defaultGroup), sql.Named("action", checkAction)).Find(&r).Error
 	return SetupFacts{GroupWithMembers: r.GroupWithMembers > 0, Groups: r.Groups > 0, Task: r.Task > 0,
 		ApprovablePolicy: r.Approvable > 0, DeadEnds: int(r.DeadEnds), SecondUser: r.Users >= 2,
 		CheckToken: r.CheckToken > 0, Checked: r.Checked > 0}, err

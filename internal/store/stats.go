@@ -192,12 +192,12 @@ func (s *Store) DashboardStats(ctx context.Context, now time.Time, days int) (pa
 	// that finer case is the policy page's to explain. Here: too few people at all (deadEnd).
 	const defaultGroup = "(SELECT default_approver_group_id FROM org_settings LIMIT 1)"
 	if err := s.conn(ctx).Raw(`SELECT p.id AS id, COALESCE(t.key, ro.name, rg.name, '') AS scope, p.approvals_required AS needed,
-			` + policyApprovers(defaultGroup) + ` AS approvers
-		FROM policies p
+			` + policyApprovers + ` AS approvers
+		FROM ` + withApprovers(defaultGroup) + `
 		LEFT JOIN tasks t ON p.scope_type = 'task' AND t.id = p.scope_id
 		LEFT JOIN roles ro ON p.scope_type = 'role' AND ro.id = p.scope_id
 		LEFT JOIN role_groups rg ON p.scope_type = 'role_group' AND rg.id = p.scope_id
-		WHERE ` + deadEnd(defaultGroup)).Find(&dead).Error; err != nil {
+		WHERE ` + deadEnd).Find(&dead).Error; err != nil {
 		return out, fmt.Errorf("policies nobody can approve: %w", err)
 	}
 	for _, d := range dead {
