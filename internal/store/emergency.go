@@ -55,14 +55,24 @@ func (s *Store) OpenEmergency(ctx context.Context, user pam.UserID, policyID str
 	return ids[0], nil
 }
 
+// unreviewedEmergency is the SQL condition true for an emergency request r nobody has reviewed
+// yet: the condition of the partial indexes requests_emergency_review_idx and
+// requests_emergency_new_idx, which hold only those.
+const unreviewedEmergency = `r.emergency AND r.emergency_reviewed_at IS NULL`
+
 // AddEmergencyReview records the one after-the-fact review of an emergency request; a second
 // one is ECONFLICT, whoever writes it.
 func (s *Store) AddEmergencyReview(ctx context.Context, requestID string, v pam.EmergencyReview) error {
-	err := s.conn(ctx).Create(&EmergencyReviewRow{RequestID: requestID, ReviewerID: string(v.ReviewerID), Outcome: v.Outcome, Reason: v.Reason, At: v.At.UTC()}).Error
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return pam.Errorf(pam.ECONFLICT, "This emergency access was already reviewed.")
-	}
-	return err
+	return s.Tx(ctx, func(tx *Store) error {
+		err := tx.db.Create(&EmergencyReviewRow{RequestID: requestID, ReviewerID: string(v.ReviewerID), Outcome: v.Outcome, Reason: v.Reason, At: v.At.UTC()}).Error
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			return pam.Errorf(pam.ECONFLICT, "This emergency access was already reviewed.")
+		}
+		if err != nil {
+			return err
+		}
+		return tx.db.Exec(`UPDATE requests SET emergency_reviewed_at = ? WHERE id = ?`, v.At.UTC(), requestID).Error
+	})
 }
 
 // emergencyReview reads the review of an emergency request with its reviewer's name, nil when
@@ -83,13 +93,12 @@ func (s *Store) emergencyReview(ctx context.Context, requestID string) (*pam.Eme
 
 // emergencyWaitingFor is the SQL condition true for an emergency request r that waits for the
 // after-the-fact review of the user whose id is the SQL expression user: not yet reviewed, not
-// theirs, in an approver group they are an enabled member of. Its leading terms are
-// requests_emergency_review_idx's, which holds emergency requests only.
+// theirs, in an approver group they are an enabled member of. It reads
+// requests_emergency_review_idx, which holds the unreviewed emergency requests only.
 func emergencyWaitingFor(user string) string {
-	return `r.emergency AND r.requester_id <> ` + user + `
+	return unreviewedEmergency + ` AND r.requester_id <> ` + user + `
 		AND r.approver_group_id IN (SELECT gm.group_id FROM group_members gm
-			JOIN users gu ON gu.id = gm.user_id AND gu.disabled_at IS NULL WHERE gm.user_id = ` + user + `)
-		AND NOT EXISTS (SELECT 1 FROM emergency_reviews er WHERE er.request_id = r.id)`
+			JOIN users gu ON gu.id = gm.user_id AND gu.disabled_at IS NULL WHERE gm.user_id = ` + user + `)`
 }
 
 // navCount is the SQL expression counting, up to NavCountCap each, the requests waiting for
@@ -97,7 +106,7 @@ func emergencyWaitingFor(user string) string {
 // requests waiting for their review (emergencyWaitingFor): the navigation's badge.
 func navCount(dialect, user string) string {
 	return "(" + waitingCount(dialect, user, "", NavCountCap, true) +
-		" + (SELECT COUNT(*) FROM (SELECT 1 FROM requests r WHERE " + emergencyWaitingFor(user) + " LIMIT " + itoa(NavCountCap) + ") e))"
+		" + (SELECT COUNT(*) FROM (SELECT 1 FROM requests r WHERE " + emergencyWaitingFor(user) + " " + limitClause(NavCountCap) + ") e))"
 }
 
 // decidedAndEmergencies are the parts of the inbox's statement (inboxPageQuery) that read the
@@ -138,8 +147,7 @@ func sortDecidedAndEmergencies(ds []Decided, es []pam.Request) {
 // UnreviewedEmergencies lists every emergency request nobody has reviewed yet, newest first (at
 // most limit), for the admin dashboard.
 func (s *Store) UnreviewedEmergencies(ctx context.Context, limit int) ([]pam.Request, error) {
-	return s.emergencyList(ctx, `r.emergency AND NOT EXISTS (SELECT 1 FROM emergency_reviews er WHERE er.request_id = r.id)`,
-		limit)
+	return s.emergencyList(ctx, unreviewedEmergency, limit)
 }
 
 func (s *Store) emergencyList(ctx context.Context, cond string, limit int) ([]pam.Request, error) {

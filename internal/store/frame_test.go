@@ -575,3 +575,51 @@ func TestDeadEndsCountEachGroupOnce(t *testing.T) {
 		t.Errorf("the count read %d memberships:\n%s", read, plan)
 	}
 }
+
+// Emergency requests waiting for their after-the-fact review are found without walking those
+// already reviewed: an approver's inbox, with 1,000 reviewed emergencies of their group, reads
+// only the one still open, and a review takes a request out of every list at once.
+func TestEmergencyReviewsReadOnlyTheUnreviewed(t *testing.T) {
+	ctx := context.Background()
+	w := newFrameWorld(t, store.Postgres)
+	for _, q := range []string{
+		`INSERT INTO requests (id, requester_id, policy_id, scope_type, scope_id, scope_name, approval_type, approver_group_id,
+			approvals_required, duration_min, justification, ticket, status, created_at, pending_until, version, emergency,
+			emergency_reviewed_at)
+		SELECT 'glass-' || g, requester_id, policy_id, scope_type, scope_id, scope_name, approval_type, approver_group_id,
+			approvals_required, duration_min, justification, ticket, 'approved', created_at + g * interval '1 second', pending_until,
+			2, true, CASE WHEN g = 0 THEN NULL ELSE created_at + interval '1 day' END
+		FROM requests, generate_series(0, 1000) g WHERE id = 'waiting-1'`,
+		"ANALYZE requests",
+	} {
+		if err := w.db.ExecRaw(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open, err := w.db.UnreviewedEmergencies(ctx, 10)
+	if err != nil || len(open) != 1 || open[0].ID != "glass-0" {
+		t.Fatalf("unreviewed emergencies: %d (the first %v), %v", len(open), open[:min(len(open), 1)], err)
+	}
+	now := t0.Add(time.Minute)
+	f := pam.InboxFilter{Limit: 25, Emergencies: 10}
+	page, err := w.db.InboxPage(ctx, w.olivia.ID, now, f)
+	if err != nil || len(page.Emergencies) != 1 {
+		t.Fatalf("the inbox's emergencies: %v, %v", page.Emergencies, err)
+	}
+	plan, err := w.db.InboxPageAnalyzed(ctx, w.olivia.ID, now, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if read := mostRequestsRead(plan); read > 20 {
+		t.Errorf("a read of requests went through %d rows:\n%s", read, plan)
+	}
+	if err := w.db.AddEmergencyReview(ctx, "glass-0", pam.EmergencyReview{ReviewerID: w.olivia.ID, Outcome: "confirmed", At: now}); err != nil {
+		t.Fatal(err)
+	}
+	if open, err := w.db.UnreviewedEmergencies(ctx, 10); err != nil || len(open) != 0 {
+		t.Fatalf("after the review: %v, %v", open, err)
+	}
+	if page, err := w.db.InboxPage(ctx, w.olivia.ID, now, f); err != nil || len(page.Emergencies) != 0 {
+		t.Fatalf("the inbox after the review: %v, %v", page.Emergencies, err)
+	}
+}
