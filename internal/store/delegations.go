@@ -109,7 +109,7 @@ func (s *Store) OpenDelegations(ctx context.Context, principal pam.UserID, now t
 	}
 	if after != nil {
 		t := after.At.UTC()
-		q = q.Where("d.ends_at > ? OR (d.ends_at = ? AND d.id > ?)", t, t, after.ID)
+		q = q.Where("(d.ends_at, d.id) > (?, ?)", t, after.ID)
 	}
 	var rows []delegationPeopleRow
 	if err := q.Find(&rows).Error; err != nil {

@@ -77,6 +77,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		{ID: "0024_requests_waiting_left_idx", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0024) }},
 		{ID: "0025_review_reminders", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0025) }},
 		{ID: "0026_emergency_reviewed_at", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0026) }},
+		{ID: "0027_review_items_counts_idx", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0027) }},
 	}
 }
 

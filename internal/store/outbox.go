@@ -262,7 +262,7 @@ func (s *Store) Mail(ctx context.Context, f pam.MailFilter) ([]pam.OutboxMessage
 	}
 	if f.Before != nil {
 		t := f.Before.At.UTC()
-		q = q.Where("created_at < ? OR (created_at = ? AND id < ?)", t, t, f.Before.ID)
+		q = q.Where("(created_at, id) < (?, ?)", t, f.Before.ID)
 	}
 	var rows []outboxRow
 	if err := q.Find(&rows).Error; err != nil {

@@ -187,7 +187,7 @@ func (s *Store) Policies(ctx context.Context, after *pam.Cursor, limit int) ([]p
 	}
 	q := s.conn(ctx).Model(&PolicyRow{}).Order("created_at, id").Limit(limit)
 	if after != nil {
-		q = q.Where("created_at > ? OR (created_at = ? AND id > ?)", after.At.UTC(), after.At.UTC(), after.ID)
+		q = q.Where("(created_at, id) > (?, ?)", after.At.UTC(), after.ID)
 	}
 	var rows []PolicyRow
 	if err := q.Find(&rows).Error; err != nil {

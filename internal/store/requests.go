@@ -325,7 +325,7 @@ func (s *Store) Requests(ctx context.Context, f pam.RequestFilter) ([]pam.Reques
 	}
 	if f.Before != nil {
 		t := f.Before.At.UTC()
-		q = q.Where("created_at < ? OR (created_at = ? AND id < ?)", t, t, f.Before.ID)
+		q = q.Where("(created_at, id) < (?, ?)", t, f.Before.ID)
 	}
 	return s.findRequests(ctx, q)
 }

@@ -195,7 +195,7 @@ func (s *Store) campaignCounts(ctx context.Context, ids []string) (map[string]ca
 func (s *Store) Campaigns(ctx context.Context, after *pam.Cursor, limit int) ([]pam.Campaign, error) {
 	q := s.conn(ctx).Model(&CampaignRow{}).Order("started_at DESC, id DESC").Limit(limit)
 	if after != nil {
-		q = q.Where("(started_at < ? OR (started_at = ? AND id < ?))", after.At, after.At, after.ID)
+		q = q.Where("(started_at, id) < (?, ?)", after.At, after.ID)
 	}
 	var rows []CampaignRow
 	if err := q.Find(&rows).Error; err != nil {
@@ -259,7 +259,7 @@ func (s *Store) ActiveMemberships(ctx context.Context, all bool, groupIDs []stri
 		q = q.Where("gm.group_id IN ?", groupIDs)
 	}
 	if after.GroupID != "" {
-		q = q.Where("(gm.group_id > ? OR (gm.group_id = ? AND gm.user_id > ?))", after.GroupID, after.GroupID, after.UserID)
+		q = q.Where("(gm.group_id, gm.user_id) > (?, ?)", after.GroupID, after.UserID)
 	}
 	var out []Membership
 	err := q.Find(&out).Error
@@ -408,8 +408,7 @@ func (s *Store) ReviewItems(ctx context.Context, f ItemFilter) ([]pam.ReviewItem
 			string(f.Reviewer), string(f.Reviewer))
 	}
 	if a := f.After; a != nil {
-		q = q.Where("(i.group_name > ? OR (i.group_name = ? AND (i.user_email > ? OR (i.user_email = ? AND i.id > ?))))",
-			a.Group, a.Group, a.Email, a.Email, a.ID)
+		q = q.Where("(i.group_name, i.user_email, i.id) > (?, ?, ?)", a.Group, a.Email, a.ID)
 	}
 	var rows []ReviewItemRow
 	if err := q.Find(&rows).Error; err != nil {

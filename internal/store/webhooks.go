@@ -299,7 +299,7 @@ func (s *Store) WebhookDeliveries(ctx context.Context, f pam.DeliveryFilter) ([]
 	}
 	if f.Before != nil {
 		t := f.Before.At.UTC()
-		q = q.Where("webhook_deliveries.created_at < ? OR (webhook_deliveries.created_at = ? AND webhook_deliveries.id < ?)", t, t, f.Before.ID)
+		q = q.Where("(webhook_deliveries.created_at, webhook_deliveries.id) < (?, ?)", t, f.Before.ID)
 	}
 	var rows []webhookDeliveryRow
 	if err := q.Find(&rows).Error; err != nil {
