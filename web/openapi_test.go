@@ -477,6 +477,7 @@ func TestOpenAPIContract(t *testing.T) {
 		}
 		k.must(http.StatusForbidden, "forbidden", "POST", polPath+"/revoke-grants", oliviaTok, map[string]any{"reason": "retired"}, otp(oSecret))
 		k.must(http.StatusNotFound, "not_found", "POST", "/api/v1/policies/no-such-policy/revoke-grants", rootTok, map[string]any{"reason": "retired"})
+		k.must(http.StatusBadRequest, "invalid/reason", "POST", polPath+"/revoke-grants", rootTok, map[string]any{"reason": " "})
 		if out := k.must(http.StatusOK, "", "POST", polPath+"/revoke-grants", rootTok, map[string]any{"reason": "retired"}); out["revoked"] == nil {
 			t.Fatalf("revoke grants: %v", out)
 		}

@@ -168,6 +168,10 @@ func (s *Service) RevokeUnderPolicy(ctx context.Context, a audit.Actor, u pam.Us
 	if !u.Admin || !u.Active() {
 		return 0, pam.Errorf(pam.EFORBIDDEN, "Only an administrator can revoke every grant under a policy.")
 	}
+	// Checked before any grant is read: with none to revoke, a bad reason is still refused.
+	if _, err := pam.RevokeReason(reason); err != nil {
+		return 0, err
+	}
 	var n int
 	err := s.db.Tx(ctx, func(tx *store.Store) error {
 		if _, err := tx.PolicyByID(ctx, policyID); err != nil {

@@ -258,6 +258,16 @@ const (
 	MaxScheduleAhead = 7 * 24 * time.Hour
 )
 
+// RevokeReason checks the reason given for revoking grants, which each requester sees, and
+// returns it trimmed.
+func RevokeReason(reason string) (string, error) {
+	reason, err := checkText("reason", reason, MaxComment)
+	if err == nil && reason == "" {
+		err = FieldError("reason", "Say why you revoke this grant; the requester sees the reason.")
+	}
+	return reason, err
+}
+
 func checkText(field, s string, max int) (string, error) {
 	s = strings.TrimSpace(s)
 	if utf8.RuneCountInString(s) > max {
@@ -387,12 +397,9 @@ func (r *Request) Revoke(by UserID, canRevoke bool, reason string, now time.Time
 	default:
 		return Errorf(ECONFLICT, "Only approved grants can be revoked; this request is %s.", strings.ToLower(st.Label()))
 	}
-	reason, err := checkText("reason", reason, MaxComment)
+	reason, err := RevokeReason(reason)
 	if err != nil {
 		return err
-	}
-	if reason == "" {
-		return FieldError("reason", "Say why you revoke this grant; the requester sees the reason.")
 	}
 	r.RevokedBy, r.RevokeReason = by, reason
 	r.stop(StatusRevoked, now)
