@@ -23,6 +23,10 @@ const (
 	SQLite   = "sqlite"
 )
 
+// writerWait is how long a SQLite transaction waits for its turn to write, as long as the busy
+// timeout SQLite itself waits for another process's lock (sqliteDSN).
+const writerWait = 15 * time.Second
+
 // Pool sizes: how many connections a process opens at most, and keeps open when idle.
 const (
 	maxOpenPostgres = 32
@@ -34,7 +38,10 @@ type Store struct {
 	db *gorm.DB
 	// writer is the pool transactions run on: on SQLite a pool of its own with one connection,
 	// so writers queue in Go (see Open); on PostgreSQL the same pool as db.
-	writer  *gorm.DB
+	writer *gorm.DB
+	// turn, on SQLite, is the writer connection's turn: a transaction holds it while it runs and
+	// waits for it at most as long as SQLite's busy timeout. Nil on PostgreSQL.
+	turn    chan struct{}
 	dialect string
 	inTx    bool
 	// now stamps audit events that carry no time; tests set it with SetClock.
@@ -91,6 +98,9 @@ func Open(rawURL string) (*Store, error) {
 	}
 	s := &Store{db: db, writer: writer, dialect: dialect, now: time.Now, counts: &counter{}, seal: &sealer{wake: make(chan struct{}, 1)}}
 	s.seal.db = s
+	if dialect == SQLite {
+		s.turn = make(chan struct{}, 1)
+	}
 	for _, g := range s.pools() {
 		if err := s.counts.register(g); err != nil {
 			return nil, errors.Join(fmt.Errorf("open %s database: count statements: %w", dialect, err), s.Close())
@@ -193,8 +203,10 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 	}
 	s.counts.transaction()
 	events := &txEvents{}
-	err := s.writer.WithContext(ctx).Transaction(func(g *gorm.DB) error {
-		return fn(&Store{db: g, dialect: s.dialect, inTx: true, now: s.now, counts: s.counts, seal: s.seal, events: events})
+	err := s.inTurn(ctx, func() error {
+		return s.writer.WithContext(ctx).Transaction(func(g *gorm.DB) error {
+			return fn(&Store{db: g, dialect: s.dialect, inTx: true, now: s.now, counts: s.counts, seal: s.seal, events: events})
+		})
 	})
 	if err == nil && len(events.ids) > 0 {
 		s.counts.committed(events.actions)
@@ -205,6 +217,27 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 		}
 	}
 	return err
+}
+
+// inTurn runs write in the writer connection's turn on SQLite (at once on PostgreSQL), giving
+// the turn back however write ends, panics included.
+func (s *Store) inTurn(ctx context.Context, write func() error) error {
+	if s.turn == nil {
+		return write()
+	}
+	// Without a bound, a transaction begun from inside another on the same Store (a fault)
+	// would wait for ever; SQLite's busy timeout gave up after as long.
+	wait := time.NewTimer(writerWait)
+	defer wait.Stop()
+	select {
+	case s.turn <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-wait.C:
+		return fmt.Errorf("database is locked: no turn to write within %s", writerWait)
+	}
+	defer func() { <-s.turn }()
+	return write()
 }
 
 // conn is the handle a query runs on: the transaction's, or the pool's with ctx.

@@ -50,6 +50,26 @@ func TestSQLiteTransactionsKeepTheirOwnConnection(t *testing.T) {
 	}
 }
 
+// A transaction that panics gives the writer's turn back: the next one runs.
+func TestSQLiteTransactionThatPanicsLetsTheNextWrite(t *testing.T) {
+	t.Parallel()
+	db := testenv.Store(t, store.SQLite)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the panic did not reach the caller")
+			}
+		}()
+		_ = db.Tx(ctx, func(tx *store.Store) error { panic("a fault in a handler") })
+	}()
+	u := pam.User{ID: "u-next", Email: "next@example.com", Name: "Next", CreatedAt: time.Now()}
+	if err := db.Tx(ctx, func(tx *store.Store) error { return tx.CreateUser(ctx, u, "") }); err != nil {
+		t.Fatalf("the next transaction: %v", err)
+	}
+}
+
 func TestUsers(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
