@@ -169,19 +169,19 @@ func (s *Service) RevokeUnderPolicy(ctx context.Context, a audit.Actor, u pam.Us
 		return 0, pam.Errorf(pam.EFORBIDDEN, "Only an administrator can revoke every grant under a policy.")
 	}
 	// Checked before any grant is read: with none to revoke, a bad reason is still refused.
-	if _, err := pam.RevokeReason(reason); err != nil {
+	reason, err := pam.RevokeReason(reason)
+	if err != nil {
 		return 0, err
 	}
 	var n int
-	err := s.db.Tx(ctx, func(tx *store.Store) error {
+	if err := s.db.Tx(ctx, func(tx *store.Store) error {
 		if _, err := tx.PolicyByID(ctx, policyID); err != nil {
 			return err
 		}
 		var err error
 		n, err = s.revokeUnderPolicy(ctx, tx, a, u.ID, policyID, reason)
 		return err
-	})
-	if err != nil {
+	}); err != nil {
 		return 0, fmt.Errorf("revoke grants under policy %s: %w", policyID, err)
 	}
 	return n, nil

@@ -263,7 +263,7 @@ const (
 func RevokeReason(reason string) (string, error) {
 	reason, err := checkText("reason", reason, MaxComment)
 	if err == nil && reason == "" {
-		err = FieldError("reason", "Say why you revoke this grant; the requester sees the reason.")
+		err = FieldError("reason", "Say why you revoke; each requester sees the reason.")
 	}
 	return reason, err
 }

@@ -1,6 +1,7 @@
 package pam
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -518,6 +519,28 @@ func TestParseDuration(t *testing.T) {
 	for _, in := range []string{"", "0", "-5", "abc", "1.5s", "99999999999999999999", "9223372036854775807h", "366d", "30s"} {
 		if _, err := ParseDuration("d", in); err == nil {
 			t.Errorf("%q accepted", in)
+		}
+	}
+}
+
+func TestRevokeReason(t *testing.T) {
+	for _, c := range []struct {
+		in, want string
+		field    string
+	}{
+		{"  Retired task.  ", "Retired task.", ""},
+		{"", "", "reason"},
+		{" \t ", "", "reason"},
+		{strings.Repeat("x", MaxComment+1), "", "reason"},
+		{"bad\x00byte", "", "reason"},
+	} {
+		got, err := RevokeReason(c.in)
+		var pe *Error
+		switch {
+		case c.field == "" && (err != nil || got != c.want):
+			t.Errorf("%q: got %q, %v", c.in, got, err)
+		case c.field != "" && (!errors.As(err, &pe) || pe.Field != c.field):
+			t.Errorf("%q: want a %s error, got %v", c.in, c.field, err)
 		}
 	}
 }

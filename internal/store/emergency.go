@@ -60,19 +60,14 @@ func (s *Store) OpenEmergency(ctx context.Context, user pam.UserID, policyID str
 // requests_emergency_new_idx, which hold only those.
 const unreviewedEmergency = `r.emergency AND r.emergency_reviewed_at IS NULL`
 
-// AddEmergencyReview records the one after-the-fact review of an emergency request; a second
-// one is ECONFLICT, whoever writes it.
+// AddEmergencyReview records the one after-the-fact review of an emergency request, which a
+// trigger marks reviewed (m0026); a second one is ECONFLICT, whoever writes it.
 func (s *Store) AddEmergencyReview(ctx context.Context, requestID string, v pam.EmergencyReview) error {
-	return s.Tx(ctx, func(tx *Store) error {
-		err := tx.db.Create(&EmergencyReviewRow{RequestID: requestID, ReviewerID: string(v.ReviewerID), Outcome: v.Outcome, Reason: v.Reason, At: v.At.UTC()}).Error
-		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			return pam.Errorf(pam.ECONFLICT, "This emergency access was already reviewed.")
-		}
-		if err != nil {
-			return err
-		}
-		return tx.db.Exec(`UPDATE requests SET emergency_reviewed_at = ? WHERE id = ?`, v.At.UTC(), requestID).Error
-	})
+	err := s.conn(ctx).Create(&EmergencyReviewRow{RequestID: requestID, ReviewerID: string(v.ReviewerID), Outcome: v.Outcome, Reason: v.Reason, At: v.At.UTC()}).Error
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return pam.Errorf(pam.ECONFLICT, "This emergency access was already reviewed.")
+	}
+	return err
 }
 
 // emergencyReview reads the review of an emergency request with its reviewer's name, nil when

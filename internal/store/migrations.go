@@ -76,7 +76,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		{ID: "0023_mail_bodies_inline", Migrate: func(tx *gorm.DB) error { return m0023(tx, s.dialect) }},
 		{ID: "0024_requests_waiting_left_idx", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0024) }},
 		{ID: "0025_review_reminders", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0025) }},
-		{ID: "0026_emergency_reviewed_at", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0026) }},
+		{ID: "0026_emergency_reviewed_at", Migrate: func(tx *gorm.DB) error { return m0026(tx, s.dialect) }},
 		{ID: "0027_review_items_counts_idx", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0027) }},
 	}
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -240,6 +241,63 @@ func TestWaitingIndexMigratesOverOldRows(t *testing.T) {
 		}
 		if ok, err := db.IndexExists(ctx, "requests_waiting_idx"); err != nil || !ok {
 			t.Fatalf("requests_waiting_idx after the migration: %v %v", ok, err)
+		}
+	})
+}
+
+// Emergency reviews written before 0026 mark their requests reviewed after it, and a review
+// stored as a previous version stores it (straight into emergency_reviews, as replicas upgrade
+// one by one) marks its request too.
+func TestEmergencyReviewMarkMigratesAndFollowsEveryWriter(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db, err := store.Open(testenv.DatabaseURL(t, dialect))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if err := db.MigrateTo(ctx, "0025_review_reminders"); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{
+			`INSERT INTO users (id, email, name, created_at, updated_at) VALUES ('u1', 'rhea@example.com', 'Rhea', ?, ?), ('u2', 'olivia@example.com', 'Olivia', ?, ?)`,
+			`INSERT INTO groups (id, name, name_key, created_at, updated_at) VALUES ('g1', 'Approvers', 'approvers', ?, ?)`,
+			`INSERT INTO requests (id, requester_id, policy_id, scope_type, scope_id, scope_name, approval_type, approver_group_id,
+				approvals_required, duration_min, status, created_at, pending_until, revoked_by, revoke_reason, emergency)
+			 VALUES ('r-reviewed', 'u1', 'p1', 'task', 't1', 'task', 'manual', 'g1', 1, 60, 'approved', ?, ?, '', '', true),
+			        ('r-open', 'u1', 'p1', 'task', 't1', 'task', 'manual', 'g1', 1, 60, 'approved', ?, ?, '', '', true),
+			        ('r-later', 'u1', 'p1', 'task', 't1', 'task', 'manual', 'g1', 1, 60, 'approved', ?, ?, '', '', true)`,
+			`INSERT INTO emergency_reviews (request_id, reviewer_id, outcome, reason, at) VALUES ('r-reviewed', 'u2', 'confirmed', '', ?)`,
+		} {
+			args := []any{t0, t0, t0, t0, t0, t0}[:strings.Count(q, "?")]
+			if err := db.ExecRaw(ctx, q, args...); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		open := func() []string {
+			t.Helper()
+			list, err := db.UnreviewedEmergencies(ctx, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, r := range list {
+				ids = append(ids, r.ID)
+			}
+			slices.Sort(ids)
+			return ids
+		}
+		if got := open(); !slices.Equal(got, []string{"r-later", "r-open"}) {
+			t.Fatalf("unreviewed after the migration: %v", got)
+		}
+		if err := db.ExecRaw(ctx, `INSERT INTO emergency_reviews (request_id, reviewer_id, outcome, reason, at) VALUES ('r-open', 'u2', 'misuse', 'no outage', ?)`, t0); err != nil {
+			t.Fatal(err)
+		}
+		if got := open(); !slices.Equal(got, []string{"r-later"}) {
+			t.Fatalf("unreviewed after a review stored directly: %v", got)
 		}
 	})
 }

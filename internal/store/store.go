@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,8 +24,8 @@ const (
 	SQLite   = "sqlite"
 )
 
-// writerWait is how long a SQLite transaction waits for its turn to write, as long as the busy
-// timeout SQLite itself waits for another process's lock (sqliteDSN).
+// writerWait is how long a SQLite transaction waits for its turn to write, and SQLite's busy
+// timeout: how long it waits for another connection's or process's lock (sqliteDSN).
 const writerWait = 15 * time.Second
 
 // Pool sizes: how many connections a process opens at most, and keeps open when idle.
@@ -71,7 +72,9 @@ func Open(rawURL string) (*Store, error) {
 			// connection while the one holding the lock waits for a statement another
 			// goroutine is preparing on that pool: all stall until the busy timeout.
 			if writer, err = openSQLite(dsn, gormConfig(SQLite)); err == nil {
-				err = pool(writer, 1)
+				if err = pool(writer, 1); err != nil {
+					closePool(writer)
+				}
 			}
 		}
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
@@ -82,24 +85,20 @@ func Open(rawURL string) (*Store, error) {
 		return nil, fmt.Errorf("open database: unsupported URL scheme")
 	}
 	if err != nil {
-		if db != nil {
-			if sqlDB, e := db.DB(); e == nil {
-				sqlDB.Close()
-			}
-		}
+		closePool(db)
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
 	open := maxOpenPostgres
 	if dialect == SQLite {
 		open = maxOpenSQLite
 	}
-	if err := pool(db, open); err != nil {
-		return nil, fmt.Errorf("open %s database: %w", dialect, err)
-	}
 	s := &Store{db: db, writer: writer, dialect: dialect, now: time.Now, counts: &counter{}, seal: &sealer{wake: make(chan struct{}, 1)}}
 	s.seal.db = s
 	if dialect == SQLite {
 		s.turn = make(chan struct{}, 1)
+	}
+	if err := pool(db, open); err != nil {
+		return nil, errors.Join(fmt.Errorf("open %s database: %w", dialect, err), s.Close())
 	}
 	for _, g := range s.pools() {
 		if err := s.counts.register(g); err != nil {
@@ -107,6 +106,16 @@ func Open(rawURL string) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+// closePool closes db's pool, if db was opened, on a failed Open.
+func closePool(db *gorm.DB) {
+	if db == nil {
+		return
+	}
+	if sqlDB, err := db.DB(); err == nil {
+		sqlDB.Close()
+	}
 }
 
 // gormConfig is a new configuration for one pool (gorm keeps per-pool state in it).
@@ -120,6 +129,7 @@ func gormConfig(dialect string) *gorm.Config {
 		// SQLite compiles a statement on every call unless it is kept prepared: the inbox's and
 		// the session's statements cost it more to compile than to run (a profile of the inbox
 		// put two thirds of the request in the parser). PostgreSQL's driver keeps its own.
+		// Inside a transaction database/sql prepares a statement on the transaction again.
 		// The cache is bounded: a statement with an IN list of n values is one text per n.
 		cfg.PrepareStmt, cfg.PrepareStmtMaxSize, cfg.PrepareStmtTTL = true, 256, time.Hour
 	}
@@ -143,7 +153,7 @@ func pool(db *gorm.DB, open int) error {
 
 func sqliteDSN(path string) string {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(15000)")
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(writerWait.Milliseconds(), 10)+")")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(1)")
