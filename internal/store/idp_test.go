@@ -17,14 +17,7 @@ import (
 func TestIdPGroupsMigrateOverOldMemberships(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
-		db, err := store.Open(testenv.DatabaseURL(t, dialect))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if err := db.MigrateTo(ctx, "0020_access_reviews"); err != nil {
-			t.Fatal(err)
-		}
+		db := migratedTo(t, dialect, "0020_access_reviews")
 		for _, q := range []string{
 			`INSERT INTO users (id, email, name, created_at, updated_at) VALUES ('u1', 'rhea@example.com', 'Rhea', ?, ?)`,
 			`INSERT INTO users (id, email, name, created_at, updated_at) VALUES ('u2', 'sam@example.com', 'Sam', ?, ?)`,

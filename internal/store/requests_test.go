@@ -152,14 +152,7 @@ func TestGrantForReadsTheBaseByItsPrimaryKey(t *testing.T) {
 func TestCancelReasonMigratesOverOldRows(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
-		db, err := store.Open(testenv.DatabaseURL(t, dialect))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if err := db.MigrateTo(ctx, "0007_mfa_sso"); err != nil {
-			t.Fatal(err)
-		}
+		db := migratedTo(t, dialect, "0007_mfa_sso")
 		// The rows as the previous version wrote them, without the new column.
 		if err := db.ExecRaw(ctx, `INSERT INTO users (id, email, name, created_at, updated_at) VALUES ('u1', 'rhea@example.com', 'Rhea', ?, ?)`, t0, t0); err != nil {
 			t.Fatal(err)
@@ -206,14 +199,7 @@ func TestCancelReasonMigratesOverOldRows(t *testing.T) {
 func TestWaitingIndexMigratesOverOldRows(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
-		db, err := store.Open(testenv.DatabaseURL(t, dialect))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if err := db.MigrateTo(ctx, "0010_check_tokens"); err != nil {
-			t.Fatal(err)
-		}
+		db := migratedTo(t, dialect, "0010_check_tokens")
 		// The rows as the previous version wrote them: an approver, their group, and requests.
 		for _, q := range []string{
 			`INSERT INTO users (id, email, name, created_at, updated_at) VALUES ('u1', 'rhea@example.com', 'Rhea', ?, ?), ('u2', 'olivia@example.com', 'Olivia', ?, ?)`,
@@ -251,14 +237,7 @@ func TestWaitingIndexMigratesOverOldRows(t *testing.T) {
 func TestEmergencyReviewMarkMigratesAndFollowsEveryWriter(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
-		db, err := store.Open(testenv.DatabaseURL(t, dialect))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if err := db.MigrateTo(ctx, "0025_review_reminders"); err != nil {
-			t.Fatal(err)
-		}
+		db := migratedTo(t, dialect, "0025_review_reminders")
 		for _, q := range []string{
 			`INSERT INTO users (id, email, name, created_at, updated_at) VALUES ('u1', 'rhea@example.com', 'Rhea', ?, ?), ('u2', 'olivia@example.com', 'Olivia', ?, ?)`,
 			`INSERT INTO groups (id, name, name_key, created_at, updated_at) VALUES ('g1', 'Approvers', 'approvers', ?, ?)`,

@@ -15,14 +15,7 @@ import (
 func TestAccessReviewsMigrateOverOldGroups(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
-		db, err := store.Open(testenv.DatabaseURL(t, dialect))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if err := db.MigrateTo(ctx, "0014_inbox_filters"); err != nil {
-			t.Fatal(err)
-		}
+		db := migratedTo(t, dialect, "0014_inbox_filters")
 		for _, q := range []string{
 			`INSERT INTO users (id, email, name, created_at, updated_at) VALUES ('u1', 'rhea@example.com', 'Rhea', ?, ?)`,
 			`INSERT INTO groups (id, name, name_key, created_at, updated_at) VALUES ('g1', 'Helpdesk', 'helpdesk', ?, ?)`,

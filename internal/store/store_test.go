@@ -22,6 +22,21 @@ func mustCreateUser(t *testing.T, db *store.Store, email string) pam.User {
 	return u
 }
 
+// migratedTo opens a throw-away database of dialect migrated up to migration id, as a previous
+// version left it, for a test that writes old rows and then migrates the rest.
+func migratedTo(t *testing.T, dialect, id string) *store.Store {
+	t.Helper()
+	db, err := store.Open(testenv.DatabaseURL(t, dialect))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.MigrateTo(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
 func TestMigrateTwice(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		db := testenv.Store(t, dialect)
