@@ -361,24 +361,24 @@ func (s *Store) OutboxToastBytes(ctx context.Context) (int64, error) {
 // and returns the plan with the rows each node read.
 func (s *Store) InboxPageAnalyzed(ctx context.Context, user pam.UserID, now time.Time, f pam.InboxFilter) (string, error) {
 	q, args := s.inboxPageSQL(user, now, f)
-	var lines []string
-	err := s.conn(ctx).Raw("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "+q, args).Pluck("QUERY PLAN", &lines).Error
-	return strings.Join(lines, "\n"), err
+	return s.analyzed(ctx, q, args)
 }
 
 // DueForSweepAnalyzed runs the sweep's statement under EXPLAIN ANALYZE on PostgreSQL.
 func (s *Store) DueForSweepAnalyzed(ctx context.Context, now time.Time, limit int) (string, error) {
-	var lines []string
-	err := s.conn(ctx).Raw("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "+dueForSweepSQL(limit), now.UTC(), now.UTC()).
-		Pluck("QUERY PLAN", &lines).Error
-	return strings.Join(lines, "\n"), err
+	return s.analyzed(ctx, dueForSweepSQL(limit), now.UTC(), now.UTC())
 }
 
 // DeadEndsAnalyzed runs CountDeadEndPolicies's statement under EXPLAIN ANALYZE on PostgreSQL.
 func (s *Store) DeadEndsAnalyzed(ctx context.Context, defaultGroup string) (string, error) {
+	return s.analyzed(ctx, deadEndsSQL, sql.Named("group", defaultGroup))
+}
+
+// analyzed runs q under EXPLAIN ANALYZE on PostgreSQL and returns the plan with the rows each
+// node read.
+func (s *Store) analyzed(ctx context.Context, q string, args ...any) (string, error) {
 	var lines []string
-	err := s.conn(ctx).Raw("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "+deadEndsSQL, sql.Named("group", defaultGroup)).
-		Pluck("QUERY PLAN", &lines).Error
+	err := s.conn(ctx).Raw("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "+q, args...).Pluck("QUERY PLAN", &lines).Error
 	return strings.Join(lines, "\n"), err
 }
 
