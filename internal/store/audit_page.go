@@ -138,7 +138,7 @@ func (k auditKeyset) seqsSQL(lo, hi int64, asc bool, limit int) (string, []any) 
 		args = append(args, lo, hi)
 		order = append(order, "seq"+dir)
 		return "SELECT seq FROM audit_events WHERE " + strings.Join(where, " AND ") +
-			" ORDER BY " + strings.Join(order, ", ") + " LIMIT " + itoa(limit), args
+			" ORDER BY " + strings.Join(order, ", ") + " " + limitClause(limit), args
 	}
 	if len(k.names) == 0 || k.lead > 0 {
 		return leg(k.eq, k.lead)
@@ -150,7 +150,7 @@ func (k auditKeyset) seqsSQL(lo, hi int64, asc bool, limit int) (string, []any) 
 		legs = append(legs, "SELECT seq FROM ("+q+") k"+itoa(i))
 		args = append(args, a...)
 	}
-	return "SELECT seq FROM (" + strings.Join(legs, " UNION ALL ") + ") k ORDER BY seq" + dir + " LIMIT " + itoa(limit), args
+	return "SELECT seq FROM (" + strings.Join(legs, " UNION ALL ") + ") k ORDER BY seq" + dir + " " + limitClause(limit), args
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -449,8 +449,8 @@ func waitingArms(dialect, user, cols, cond, tail string, delegated bool) string 
 // SQL expression user (waitingArms) up to limit: a badge's or a heading's count, which reads at
 // most limit rows of each group however many wait.
 func waitingCount(dialect, user, cond string, limit int, delegated bool) string {
-	return `(SELECT COUNT(*) FROM (SELECT DISTINCT c.id FROM (` + waitingArms(dialect, user, "r.id", cond, "LIMIT "+itoa(limit), delegated) +
-		`) c LIMIT ` + itoa(limit) + `) n)`
+	return `(SELECT COUNT(*) FROM (SELECT DISTINCT c.id FROM (` + waitingArms(dialect, user, "r.id", cond, limitClause(limit), delegated) +
+		`) c ` + limitClause(limit) + `) n)`
 }
 
 // delegatedWaiting is the SQL condition true when the user whose id is the SQL expression user
