@@ -142,4 +142,15 @@ func TestBrowserEmergencyAccessToReview(t *testing.T) {
 		t.Fatalf("review line: %q", r)
 	}
 	testkit.Screenshot(t, ctx, "emergency-misuse")
+
+	// Reviewed, it leaves the inbox's list of emergencies to review.
+	do(t, ctx, p, chromedp.Navigate(p.Base+"/approvals"), chromedp.WaitVisible(chromedp.CSS(`main`)))
+	left, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="emergency-review-row"]').length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Fatalf("the inbox still lists %d emergencies to review", left)
+	}
+	testkit.Screenshot(t, ctx, "emergency-inbox-after")
 }
