@@ -16,14 +16,7 @@ import (
 func TestCheckTokenMigrationOnOldData(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
-		db, err := store.Open(testenv.DatabaseURL(t, dialect))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if err := db.MigrateUpTo(ctx, "0009_audit_text"); err != nil {
-			t.Fatal(err)
-		}
+		db := migratedTo(t, dialect, "0009_audit_text")
 		now := time.Now().UTC()
 		for _, q := range []struct {
 			sql  string

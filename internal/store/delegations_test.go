@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/pam"
-	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/internal/testenv"
 )
 
@@ -15,14 +14,7 @@ import (
 func TestDelegationMigrationOnOldReviews(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
-		db, err := store.Open(testenv.DatabaseURL(t, dialect))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if err := db.MigrateUpTo(ctx, "0014_inbox_filters"); err != nil {
-			t.Fatal(err)
-		}
+		db := migratedTo(t, dialect, "0014_inbox_filters")
 		now := time.Now().UTC().Truncate(time.Second)
 		for _, q := range []struct {
 			sql  string

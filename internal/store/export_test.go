@@ -9,7 +9,6 @@ import (
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/pam"
-	"github.com/go-gormigrate/gormigrate/v2"
 	"gorm.io/gorm"
 )
 
@@ -195,13 +194,6 @@ func (s *Store) IndexExists(ctx context.Context, name string) (bool, error) {
 	var n int64
 	err := s.db.WithContext(ctx).Raw(q, name).Scan(&n).Error
 	return n == 1, err
-}
-
-// MigrateTo applies the migrations up to and including id, so a test can write rows the way an
-// earlier version did before the later migrations run.
-func (s *Store) MigrateTo(ctx context.Context, id string) error {
-	opts := &gormigrate.Options{TableName: "schema_migrations", IDColumnName: "id", IDColumnSize: 64, UseTransaction: true}
-	return gormigrate.New(s.db.WithContext(ctx), opts, s.migrations()).MigrateTo(id)
 }
 
 func (s *Store) plan(ctx context.Context, q *gorm.DB, dest any) (string, error) {

@@ -362,7 +362,7 @@ func TestSealerMigrationKeepsAnOlderChain(t *testing.T) {
 		}
 		t.Cleanup(func() { db.Close() })
 		db.SetSealWait(10 * time.Second)
-		if err := db.MigrateTo(ctx, "0010_check_tokens"); err != nil {
+		if err := db.MigrateUpTo(ctx, "0010_check_tokens"); err != nil {
 			t.Fatal(err)
 		}
 		// Three events chained as the previous version wrote them (seq was the key).

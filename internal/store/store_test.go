@@ -31,7 +31,7 @@ func migratedTo(t *testing.T, dialect, id string) *store.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := db.MigrateTo(context.Background(), id); err != nil {
+	if err := db.MigrateUpTo(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
 	return db
