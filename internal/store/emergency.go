@@ -89,9 +89,10 @@ func (s *Store) emergencyReview(ctx context.Context, requestID string) (*pam.Eme
 // emergencyWaitingFor is the SQL condition true for an emergency request r that waits for the
 // after-the-fact review of the user whose id is the SQL expression user: not yet reviewed, not
 // theirs, in an approver group they are an enabled member of. It reads
-// requests_emergency_review_idx, which holds the unreviewed emergency requests only.
+// requests_emergency_review_idx, which holds the unreviewed emergency requests only. The
+// requester is compared as an expression without statistics, as in waitingArms.
 func emergencyWaitingFor(user string) string {
-	return unreviewedEmergency + ` AND r.requester_id <> ` + user + `
+	return unreviewedEmergency + ` AND COALESCE(r.requester_id, r.requester_id) <> ` + user + `
 		AND r.approver_group_id IN (SELECT gm.group_id FROM group_members gm
 			JOIN users gu ON gu.id = gm.user_id AND gu.disabled_at IS NULL WHERE gm.user_id = ` + user + `)`
 }

@@ -250,7 +250,8 @@ func TestInboxStatementsKeepOneGenericPlan(t *testing.T) {
 	ctx := context.Background()
 	w := newFrameWorld(t, store.Postgres)
 	// Like the benchmark's database: a thousand requests waiting among many decided long ago,
-	// whose deadlines the statistics place well before any time the inbox is asked at.
+	// whose deadlines the statistics place well before any time the inbox is asked at, made by
+	// two requesters (the statistics then know every requester, and the viewer is none of them).
 	for _, set := range []struct {
 		n                     int
 		prefix, status, shift string
@@ -258,10 +259,10 @@ func TestInboxStatementsKeepOneGenericPlan(t *testing.T) {
 		if err := w.db.ExecRaw(ctx, `INSERT INTO requests (id, requester_id, policy_id, scope_type, scope_id, scope_name,
 				approval_type, approver_group_id, approvals_required, duration_min, justification, ticket, status, created_at,
 				pending_until, version)
-			SELECT ? || g, requester_id, policy_id, scope_type, scope_id, scope_name, approval_type, approver_group_id,
-				approvals_required, duration_min, justification, ticket, ?, created_at `+set.shift+`,
-				pending_until `+set.shift+`, 2
-			FROM requests, generate_series(1, ?) g WHERE id = 'waiting-1'`, set.prefix, set.status, set.n); err != nil {
+			SELECT ? || g, CASE WHEN g % 2 = 0 THEN requester_id ELSE ? END, policy_id, scope_type, scope_id, scope_name,
+				approval_type, approver_group_id, approvals_required, duration_min, justification, ticket, ?,
+				created_at `+set.shift+`, pending_until `+set.shift+`, 2
+			FROM requests, generate_series(1, ?) g WHERE id = 'waiting-1'`, set.prefix, string(w.sam.ID), set.status, set.n); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -278,6 +279,10 @@ func TestInboxStatementsKeepOneGenericPlan(t *testing.T) {
 		}},
 		{"inbox page", "p.*, t.total, t.matched", func(tx *store.Store, now time.Time) error {
 			_, err := tx.InboxPage(ctx, w.olivia.ID, now, pam.InboxFilter{Limit: 25})
+			return err
+		}},
+		{"inbox page with decisions and emergency reviews", "rv.decision AS my_decision", func(tx *store.Store, now time.Time) error {
+			_, err := tx.InboxPage(ctx, w.olivia.ID, now, pam.InboxFilter{Limit: 25, Decided: 20, Emergencies: 5})
 			return err
 		}},
 		{"count", "SELECT ((SELECT COUNT(*) FROM (SELECT DISTINCT c.id", func(tx *store.Store, now time.Time) error {
