@@ -30,7 +30,10 @@ import (
 //
 // The horizon is the transaction id of the oldest writer of this audit_events table still open
 // (one holding its row-exclusive lock), read from pg_locks: transactions elsewhere on the server,
-// in other databases or schemas, never hold sealing back.
+// in other databases or schemas, never hold sealing back. pg_locks lists every lock of every
+// backend, so a pass first tries the snapshot's xmin, the oldest transaction open anywhere on
+// the server, which is never above that horizon: when some waiting event is older, the pass
+// seals those without reading pg_locks (and another pass follows for the rest).
 //
 // How long an event waits: normally until the next pass, a few milliseconds after its commit; at
 // most as long as the longest write transaction that started before it on the database server.
@@ -93,18 +96,22 @@ func (t *txEvents) add(id, txid int64, action string) {
 // largest bigint when there is none. Sealer passes, which hold the head (a lock on audit_head)
 // and store no unsealed event, do not count. pg_locks shows 32-bit ids; each is widened with the epoch
 // of the snapshot's xmax, and transactions that started after the snapshot (whose events it
-// cannot see) are left out. A pass reads it only when some event waits.
+// cannot see) are left out. A pass reads it only when some event waits and none is below the
+// snapshot's xmin. pg_locks is read once, grouped by transaction (a self-join of it took 3 to 4 ms
+// with 1,400 locks held).
 const pgHorizon = `COALESCE((
-	WITH l AS MATERIALIZED (SELECT locktype, relation, transactionid, virtualtransaction, mode, granted, pid FROM pg_locks),
-	     s AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax),
-	     w AS (SELECT s.xmax, ((s.xmax % 4294967296) - x.transactionid::text::bigint + 4294967296) % 4294967296 AS back
-	           FROM l r JOIN l x ON x.virtualtransaction = r.virtualtransaction CROSS JOIN s
-	           WHERE r.locktype = 'relation' AND r.relation = 'audit_events'::regclass AND r.mode = 'RowExclusiveLock'
-	             AND r.granted AND r.pid <> pg_backend_pid()
-	             AND NOT EXISTS (SELECT 1 FROM l h WHERE h.virtualtransaction = r.virtualtransaction
-	                             AND h.locktype = 'relation' AND h.relation = 'audit_head'::regclass)
-	             AND x.locktype = 'transactionid' AND x.mode = 'ExclusiveLock' AND x.granted)
-	SELECT min(xmax - back) FROM w WHERE back BETWEEN 1 AND 2147483648), 9223372036854775807)`
+	WITH s AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax),
+	     t AS (SELECT bool_or(l.locktype = 'relation' AND l.relation = 'audit_events'::regclass
+	                          AND l.mode = 'RowExclusiveLock' AND l.granted) AS writes,
+	                  bool_or(l.locktype = 'relation' AND l.relation = 'audit_head'::regclass) AS seals,
+	                  max(b.back) FILTER (WHERE b.back BETWEEN 1 AND 2147483648) AS back
+	           FROM pg_locks l CROSS JOIN s
+	           CROSS JOIN LATERAL (SELECT CASE WHEN l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted
+	               THEN ((s.xmax % 4294967296) - l.transactionid::text::bigint + 4294967296) % 4294967296 END AS back) b
+	           WHERE l.pid <> pg_backend_pid() AND (l.locktype = 'transactionid'
+	               OR l.locktype = 'relation' AND l.relation IN ('audit_events'::regclass, 'audit_head'::regclass))
+	           GROUP BY l.virtualtransaction)
+	SELECT min(s.xmax - t.back) FROM t CROSS JOIN s WHERE t.writes AND NOT t.seals), 9223372036854775807)`
 
 // Seal limits: events a pass takes, and the shortest gap between passes nobody waits for.
 const (
@@ -314,6 +321,9 @@ type unsealedRow struct {
 	HeadHash string
 	HeadAt   *time.Time
 	Horizon  int64
+	// Exact is false when Horizon is the snapshot's xmin, below the horizon proper (see
+	// pgHorizon): the pass then seals a part of what is sealable, and another pass follows.
+	Exact bool
 }
 
 // sealPass is one sealer transaction: it seals the sealable stored events (at most
@@ -350,14 +360,18 @@ func (s *Store) sealOnce(ctx context.Context, direct []*audit.Event) (sealResult
 		res = sealResult{sealed: map[int64]bool{}}
 		// The head, the horizon and the unsealed rows come from one statement and snapshot; the
 		// left join gives one row with an empty event when none waits.
-		read := `SELECT e.*, h.seq AS head_seq, h.hash AS head_hash, h.at AS head_at, 9223372036854775807 AS horizon
+		read := `SELECT e.*, h.seq AS head_seq, h.hash AS head_hash, h.at AS head_at, 9223372036854775807 AS horizon, true AS exact
 			FROM audit_head h LEFT JOIN (SELECT * FROM audit_events WHERE seq IS NULL ORDER BY id ` + limitClause(maxSealBatch) + `) e ON true
 			WHERE h.id = 1 ORDER BY e.id`
 		if tx.dialect == Postgres {
-			read = `SELECT e.*, h.seq AS head_seq, h.hash AS head_hash, h.at AS head_at, x.horizon
+			read = `SELECT e.*, h.seq AS head_seq, h.hash AS head_hash, h.at AS head_at, x.horizon, x.exact
 				FROM audit_head h
-				CROSS JOIN (SELECT CASE WHEN EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL)
-					THEN ` + pgHorizon + ` ELSE 9223372036854775807 END AS horizon) x
+				CROSS JOIN (SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL) THEN 9223372036854775807
+					WHEN EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL AND txid < s.xmin) THEN s.xmin
+					ELSE ` + pgHorizon + ` END AS horizon,
+					NOT (EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL AND txid < s.xmin)
+						AND EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL AND txid >= s.xmin)) AS exact
+					FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) s) x
 				LEFT JOIN LATERAL (SELECT * FROM audit_events WHERE seq IS NULL AND txid < x.horizon ORDER BY id ` + limitClause(maxSealBatch) + `) e ON true
 				WHERE h.id = 1 ORDER BY e.id FOR UPDATE OF h`
 		}
@@ -371,10 +385,11 @@ func (s *Store) sealOnce(ctx context.Context, direct []*audit.Event) (sealResult
 		}
 		head := AuditHeadRow{ID: 1, Seq: rows[0].HeadSeq, Hash: rows[0].HeadHash, At: rows[0].HeadAt}
 		res.horizon = rows[0].Horizon
+		exact := rows[0].Exact
 		if rows[0].ID == 0 {
 			rows = rows[:0] // the left join's empty side
 		}
-		res.complete = len(rows) < maxSealBatch
+		res.complete = len(rows) < maxSealBatch && exact
 		if len(rows) == 0 && len(direct) == 0 {
 			next, nextAt = audit.Head{Seq: head.Seq, Hash: head.Hash}, derefTime(head.At)
 			return nil
