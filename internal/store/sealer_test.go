@@ -87,6 +87,62 @@ func TestSealerWaitsForAWriterThatCommitsLate(t *testing.T) {
 	})
 }
 
+// A writer holds sealing back from its first transaction id, not from the id of a subtransaction
+// it began later: the horizon reads every id a transaction holds in pg_locks and keeps its
+// oldest. Events committed between the two stay unsealed until the writer ends.
+func TestSealerHorizonIsAWritersOldestTransactionID(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.Store(t, store.Postgres)
+	first, second, release, done := make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- db.Tx(ctx, func(tx *store.Store) error {
+			if err := tx.AppendAudit(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "open", nil)); err != nil {
+				return err
+			}
+			first <- struct{}{}
+			<-second
+			// A subtransaction writes too: it takes a transaction id newer than the event below.
+			if err := tx.ExecRaw(ctx, "SAVEPOINT later"); err != nil {
+				return err
+			}
+			if err := tx.AppendAudit(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "open-later", nil)); err != nil {
+				return err
+			}
+			first <- struct{}{}
+			<-release
+			return nil
+		})
+	}()
+	<-first
+	if err := db.AppendAudit(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "between", nil)); err != nil {
+		t.Fatal(err)
+	}
+	second <- struct{}{}
+	<-first
+	// A commit after the subtransaction's id starts a pass, which sees that id in pg_locks.
+	if err := db.AppendAudit(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "after", nil)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if _, err := db.SealWaiting(ctx); err != nil {
+		t.Fatal(err)
+	}
+	head, err := db.AuditHead(ctx)
+	close(release)
+	if err != nil || head.Seq != 0 {
+		t.Fatalf("the head moved to %d (%v) while the writer that started first was open", head.Seq, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SealWaiting(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, n, err := db.VerifyAudit(ctx, nil); err != nil || n != 4 {
+		t.Fatalf("verify: %d %v", n, err)
+	}
+}
+
 // Stored and direct events from many goroutines are each sealed exactly once, in one chain,
 // and a direct event comes back with its place.
 func TestSealerMixesStoredAndDirectEvents(t *testing.T) {
