@@ -201,16 +201,11 @@ func TestWaitingIndexMigratesOverOldRows(t *testing.T) {
 		ctx := context.Background()
 		db := migratedTo(t, dialect, "0010_check_tokens")
 		// The rows as the previous version wrote them: an approver, their group, and requests.
-		for _, q := range []string{
+		execAt(t, db, t0,
 			`INSERT INTO users (id, email, name, created_at, updated_at) VALUES ('u1', 'rhea@example.com', 'Rhea', ?, ?), ('u2', 'olivia@example.com', 'Olivia', ?, ?)`,
 			`INSERT INTO groups (id, name, name_key, created_at, updated_at) VALUES ('g1', 'Approvers', 'approvers', ?, ?)`,
 			`INSERT INTO group_members (group_id, user_id, added_at) VALUES ('g1', 'u2', ?)`,
-		} {
-			args := []any{t0, t0, t0, t0}[:strings.Count(q, "?")]
-			if err := db.ExecRaw(ctx, q, args...); err != nil {
-				t.Fatalf("%s: %v", q, err)
-			}
-		}
+		)
 		if err := db.ExecRaw(ctx, `INSERT INTO requests (id, requester_id, policy_id, scope_type, scope_id, scope_name, approval_type,
 				approver_group_id, approvals_required, duration_min, status, created_at, pending_until, revoked_by, revoke_reason)
 			 VALUES ('r-waiting', 'u1', 'p1', 'task', 't1', 'task', 'manual', 'g1', 1, 60, 'pending', ?, ?, '', ''),
@@ -238,7 +233,7 @@ func TestEmergencyReviewMarkMigratesAndFollowsEveryWriter(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
 		db := migratedTo(t, dialect, "0025_review_reminders")
-		for _, q := range []string{
+		execAt(t, db, t0,
 			`INSERT INTO users (id, email, name, created_at, updated_at) VALUES ('u1', 'rhea@example.com', 'Rhea', ?, ?), ('u2', 'olivia@example.com', 'Olivia', ?, ?)`,
 			`INSERT INTO groups (id, name, name_key, created_at, updated_at) VALUES ('g1', 'Approvers', 'approvers', ?, ?)`,
 			`INSERT INTO requests (id, requester_id, policy_id, scope_type, scope_id, scope_name, approval_type, approver_group_id,
@@ -247,12 +242,7 @@ func TestEmergencyReviewMarkMigratesAndFollowsEveryWriter(t *testing.T) {
 			        ('r-open', 'u1', 'p1', 'task', 't1', 'task', 'manual', 'g1', 1, 60, 'approved', ?, ?, '', '', true),
 			        ('r-later', 'u1', 'p1', 'task', 't1', 'task', 'manual', 'g1', 1, 60, 'approved', ?, ?, '', '', true)`,
 			`INSERT INTO emergency_reviews (request_id, reviewer_id, outcome, reason, at) VALUES ('r-reviewed', 'u2', 'confirmed', '', ?)`,
-		} {
-			args := []any{t0, t0, t0, t0, t0, t0}[:strings.Count(q, "?")]
-			if err := db.ExecRaw(ctx, q, args...); err != nil {
-				t.Fatalf("%s: %v", q, err)
-			}
-		}
+		)
 		if err := db.Migrate(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -279,4 +269,19 @@ func TestEmergencyReviewMarkMigratesAndFollowsEveryWriter(t *testing.T) {
 			t.Fatalf("unreviewed after a review stored directly: %v", got)
 		}
 	})
+}
+
+// execAt runs statements written as an earlier version wrote its rows, every placeholder bound
+// to at.
+func execAt(t *testing.T, db *store.Store, at time.Time, statements ...string) {
+	t.Helper()
+	for _, q := range statements {
+		args := make([]any, strings.Count(q, "?"))
+		for i := range args {
+			args[i] = at
+		}
+		if err := db.ExecRaw(context.Background(), q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
 }
