@@ -366,12 +366,11 @@ func (s *Store) sealOnce(ctx context.Context, direct []*audit.Event) (sealResult
 		if tx.dialect == Postgres {
 			read = `SELECT e.*, h.seq AS head_seq, h.hash AS head_hash, h.at AS head_at, x.horizon, x.exact
 				FROM audit_head h
-				CROSS JOIN (SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL) THEN 9223372036854775807
-					WHEN EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL AND txid < s.xmin) THEN s.xmin
-					ELSE ` + pgHorizon + ` END AS horizon,
-					NOT (EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL AND txid < s.xmin)
-						AND EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL AND txid >= s.xmin)) AS exact
-					FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) s) x
+				CROSS JOIN (SELECT CASE WHEN NOT (w.below OR w.above) THEN 9223372036854775807
+					WHEN w.below THEN w.xmin ELSE ` + pgHorizon + ` END AS horizon, NOT (w.below AND w.above) AS exact
+					FROM (SELECT m.xmin, EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL AND txid < m.xmin) AS below,
+							EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL AND txid >= m.xmin) AS above
+						FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) m) w) x
 				LEFT JOIN LATERAL (SELECT * FROM audit_events WHERE seq IS NULL AND txid < x.horizon ORDER BY id ` + limitClause(maxSealBatch) + `) e ON true
 				WHERE h.id = 1 ORDER BY e.id FOR UPDATE OF h`
 		}
