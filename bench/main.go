@@ -454,7 +454,9 @@ func (d *dbRun) measure(ctx context.Context, bin, tmp string, ref *refServer) er
 			rows = append(rows, row{name: name, ratio: -1, note: "PostgreSQL only: replicas share a PostgreSQL server, not a SQLite file"})
 		} else {
 			say("starting a second elevate serve on the same schema")
-			p2, err := testkit.Start(bin, serveEnv(dbURL))
+			env := serveEnv(dbURL)
+			delete(env, "ELEVATE_DEBUG_ADDR") // the first server holds the profiling address
+			p2, err := testkit.Start(bin, env)
 			if err != nil {
 				return err
 			}
