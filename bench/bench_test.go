@@ -84,7 +84,12 @@ func TestLoadersFillBothDatabases(t *testing.T) {
 	requestRows, waiting, auditEvents = 60, 11, 450 // more than one batch on SQLite
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
-		o, err := testkit.Seed(ctx, testenv.DatabaseURL(t, dialect))
+		url := testenv.DatabaseURL(t, dialect)
+		history, err := loadAudit(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := testkit.Seed(ctx, url)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,9 +103,6 @@ func TestLoadersFillBothDatabases(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := loadSupply(ctx, o, 5); err != nil {
-			t.Fatal(err)
-		}
-		if err := loadAudit(ctx, o.DB); err != nil {
 			t.Fatal(err)
 		}
 		now := time.Now().UTC()
@@ -127,6 +129,11 @@ func TestLoadersFillBothDatabases(t *testing.T) {
 			if err != nil || r.Status != pam.StatusPending || !r.PendingUntil.After(now.Add(23*time.Hour)) {
 				t.Errorf("%s: %+v %v", id, r, err)
 			}
+		}
+		// The history is sealed as it was written, a batch at a time, before the organisation.
+		first, err := o.DB.AuditEvent(ctx, 1)
+		if err != nil || !first.At.Equal(history.Truncate(time.Microsecond)) || first.SealedAt.Before(first.At) || first.SealedAt.Sub(first.At) > 1000*time.Second {
+			t.Errorf("the first event is of %v, sealed at %v (%v); want of %v, sealed within its batch", first.At, first.SealedAt, err, history)
 		}
 		head, n, err := o.DB.VerifyAudit(ctx, nil)
 		if err != nil || n < int64(auditEvents) {

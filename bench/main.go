@@ -18,6 +18,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -211,6 +212,15 @@ func (d *dbRun) measure(ctx context.Context, bin, tmp string, ref *refServer) er
 	}
 	defer drop()
 
+	// The audit history comes first, so the demo organisation's events follow it on the chain.
+	var history time.Time
+	if selected("audit-search") || selected("export") {
+		say("loading %d audit events (the newest %d of them checks)", auditEvents, auditEvents/5)
+		if history, err = loadAudit(ctx, dbURL); err != nil {
+			return err
+		}
+	}
+
 	say("loading the demo organisation")
 	o, err := testkit.Seed(ctx, dbURL)
 	if err != nil {
@@ -225,12 +235,6 @@ func (d *dbRun) measure(ctx context.Context, bin, tmp string, ref *refServer) er
 	if selected("inbox") {
 		say("loading %d requests (%d waiting for the approver)", requestRows, waiting)
 		if err := loadRequests(ctx, o); err != nil {
-			return err
-		}
-	}
-	if selected("audit-search") || selected("export") {
-		say("loading %d audit events (the newest %d of them checks)", auditEvents, auditEvents/5)
-		if err := loadAudit(ctx, o.DB); err != nil {
 			return err
 		}
 	}
@@ -377,13 +381,20 @@ func (d *dbRun) measure(ctx context.Context, bin, tmp string, ref *refServer) er
 		}
 		add(kr)
 		measured = append(measured, pk)
-		// Each filter matches events that are all older than the checks.
+		// Each filter matches events that are all older than the checks. The time ranges are
+		// an hour and a day of history from its middle.
 		k := auditEvents / 2
+		from := history.Add(time.Duration(k) * time.Second)
+		span := func(d time.Duration) string {
+			return "since=" + url.QueryEscape(from.Format(time.RFC3339)) + "&until=" + url.QueryEscape(from.Add(d).Format(time.RFC3339))
+		}
 		searches := []struct{ name, query string }{
 			{"actor", "actor=person0042@bench.example"},
 			{"action", "action=" + benchActions()[7].String()},
 			{"target", fmt.Sprintf("target_type=request&target_id=r-%d", k/7)},
 			{"request id", fmt.Sprintf("request_id=req-%d", k/7)},
+			{"time (an hour)", span(time.Hour)},
+			{"action in a day", "action=" + benchActions()[7].String() + "&" + span(24*time.Hour)},
 		}
 		for _, s := range searches {
 			r := closedLoop(ctx, connections, measureFor, server, page("/audit?"+s.query))
@@ -701,16 +712,29 @@ func benchActions() []audit.Action {
 	return out
 }
 
-// loadAudit appends auditEvents chained events in large batches: four fifths from 1,000
-// actors over 20 actions about requests (7 events each), then a fifth of checks by one token,
-// so every search for the older events has to find them past every newer check.
-func loadAudit(ctx context.Context, db *store.Store) error {
+// loadAudit appends auditEvents chained events a second apart, ending now, in large batches:
+// four fifths from 1,000 actors over 20 actions about requests (7 events each), then a fifth of
+// checks by one token, so every search for the older events has to find them past every newer
+// check. Each batch is sealed at the time of its last event, as a chain written over those days
+// would be, so searches by time meet the sealing times they would meet there. It returns the
+// time of the first event.
+func loadAudit(ctx context.Context, dbURL string) (time.Time, error) {
+	db, err := store.Open(dbURL)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return time.Time{}, err
+	}
+	var sealing atomic.Int64
+	db.SetClock(func() time.Time { return time.Unix(0, sealing.Load()) })
 	actions := benchActions()
 	checks := auditEvents - auditEvents/5
 	checker := audit.Actor{Type: audit.ActorToken, ID: "bench-check-token", Name: "bench-ci"}
 	// SQLite gets smaller batches: its driver binds a statement's arguments in time that grows
 	// with their square, and refuses more than 32,766 of them.
-	batch := 10_000
+	batch := 1000
 	if db.Dialect() == store.SQLite {
 		batch = 200
 	}
@@ -732,14 +756,15 @@ func loadAudit(ctx context.Context, db *store.Store) error {
 			evs[i].At = at.Add(time.Duration(k) * time.Second)
 			evs[i].IP = "127.0.0.1"
 		}
+		sealing.Store(evs[n-1].At.UnixNano())
 		if err := db.AppendAuditBatch(ctx, evs); err != nil {
-			return err
+			return time.Time{}, err
 		}
 		if done%200_000 == 0 && done > 0 {
 			say("  %d events", done)
 		}
 	}
-	return nil
+	return at, nil
 }
 
 // memory samples the server's resident memory every 100 ms.

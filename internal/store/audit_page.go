@@ -174,6 +174,51 @@ func (k auditKeyset) events(db *gorm.DB, lo, hi int64, asc bool, limit int) ([]a
 	return out, nil
 }
 
+// auditSeqRange narrows k's sequence range to the stretch of the chain where the events of its
+// time range lie, so that a search by time walks that stretch and not every newer event. Sealing
+// times never decrease along the chain, and no event's time lies further than the head's
+// seal_lag_us from its sealing time (migration 0028): an event with since <= at < until has
+// since-lag <= sealed_at < until+lag. A binary search over seq finds each end of that stretch,
+// probing the seq index once or twice a step (about 20 steps for a million events).
+func auditSeqRange(db *gorm.DB, k *auditKeyset) error {
+	var head struct{ Seq, SealLagUs int64 }
+	if err := db.Raw("SELECT seq, seal_lag_us FROM audit_head WHERE id = 1").Find(&head).Error; err != nil {
+		return fmt.Errorf("audit head: %w", err)
+	}
+	lag := time.Duration(head.SealLagUs) * time.Microsecond
+	var ctes, cols []string
+	var args []any
+	// A step probes the middle seq; a seq with no event (there are none on a whole chain) counts
+	// as past the bound at the range's start and before it at its end, which can only widen the
+	// stretch. Each search ends with b the first seq at or past its bound.
+	search := func(name string, missing bool, bound time.Time) {
+		before := fmt.Sprintf("COALESCE((SELECT sealed_at FROM audit_events WHERE seq = (a + b) / 2) < ?, %t)", missing)
+		ctes = append(ctes, name+`(a, b) AS (SELECT CAST(0 AS bigint), CAST(? AS bigint)
+			UNION ALL SELECT CASE WHEN `+before+` THEN (a + b) / 2 ELSE a END,
+				CASE WHEN `+before+` THEN b ELSE (a + b) / 2 END FROM `+name+` WHERE b - a > 1)`)
+		cols = append(cols, "(SELECT b FROM "+name+" WHERE b - a <= 1) AS "+name)
+		args = append(args, head.Seq+1, bound.UTC(), bound.UTC())
+	}
+	if !k.since.IsZero() {
+		search("from_seq", false, k.since.Add(-lag))
+	}
+	if !k.until.IsZero() {
+		search("past_seq", true, k.until.Add(lag))
+	}
+	var out struct{ FromSeq, PastSeq *int64 }
+	q := "WITH RECURSIVE " + strings.Join(ctes, ", ") + " SELECT " + strings.Join(cols, ", ")
+	if err := db.Raw(q, args...).Find(&out).Error; err != nil {
+		return fmt.Errorf("audit time range: %w", err)
+	}
+	if out.FromSeq != nil {
+		k.lo = max(k.lo, *out.FromSeq-1)
+	}
+	if out.PastSeq != nil {
+		k.hi = min(k.hi, *out.PastSeq)
+	}
+	return nil
+}
+
 // exists reports whether any matching event has lo < seq < hi.
 func (k auditKeyset) exists(db *gorm.DB, lo, hi int64) (bool, error) {
 	q, args := k.seqsSQL(lo, hi, false, 1)
@@ -195,6 +240,11 @@ func (s *Store) AuditPage(ctx context.Context, f audit.Filter) (audit.Page, erro
 		return p, nil
 	}
 	db := s.conn(ctx)
+	if !k.since.IsZero() || !k.until.IsZero() {
+		if err := auditSeqRange(db, &k); err != nil {
+			return p, err
+		}
+	}
 	if f.After > 0 {
 		evs, err := k.events(db, max(k.lo, f.After), k.hi, true, f.Limit+1)
 		if err != nil {

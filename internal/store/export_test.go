@@ -404,3 +404,11 @@ func (s *Store) TakeSharedPool(ctx context.Context) (func(), error) {
 	}
 	return release, nil
 }
+
+// AuditSeqRange returns the open sequence range lo < seq < hi that a search of f's time range
+// walks (auditSeqRange).
+func (s *Store) AuditSeqRange(ctx context.Context, f audit.Filter) (lo, hi int64, err error) {
+	k, _ := s.newAuditKeyset(f)
+	err = auditSeqRange(s.conn(ctx), &k)
+	return k.lo, k.hi, err
+}

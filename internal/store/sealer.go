@@ -394,7 +394,7 @@ func (s *Store) sealOnce(ctx context.Context, direct []*audit.Event) (sealResult
 			return nil
 		}
 
-		sealedAt := time.Now().UTC().Truncate(time.Microsecond)
+		sealedAt := tx.now().UTC().Truncate(time.Microsecond)
 		if head.At != nil && sealedAt.Before(*head.At) {
 			sealedAt = head.At.UTC()
 		}
@@ -417,7 +417,8 @@ func (s *Store) sealOnce(ctx context.Context, direct []*audit.Event) (sealResult
 			seq, hash = ev.Seq, ev.Hash
 		}
 		next, nextAt = audit.Head{Seq: seq, Hash: hash}, sealedAt
-		return tx.sealWrite(head.Seq, stored, direct, next, sealedAt)
+		lag := sealLag(sealedAt, stored, direct)
+		return tx.sealWrite(head.Seq, stored, direct, next, sealedAt, lag)
 	})
 	if err != nil {
 		unchain(direct)
@@ -457,7 +458,7 @@ func (s *Store) appendPass(ctx context.Context, direct []*audit.Event) (ok bool,
 		return false, nil
 	}
 	z.headKnown = false // until this pass is known to have committed
-	sealedAt := time.Now().UTC().Truncate(time.Microsecond)
+	sealedAt := s.now().UTC().Truncate(time.Microsecond)
 	if sealedAt.Before(z.headAt) {
 		sealedAt = z.headAt
 	}
@@ -473,11 +474,12 @@ func (s *Store) appendPass(ctx context.Context, direct []*audit.Event) (ok bool,
 		seq, hash = ev.Seq, ev.Hash
 	}
 	head := audit.Head{Seq: seq, Hash: hash}
+	lag := sealLag(sealedAt, nil, direct)
 	var n int64
 	if s.dialect == Postgres {
-		n, err = s.appendPostgres(ctx, prev, head, sealedAt, direct)
+		n, err = s.appendPostgres(ctx, prev, head, sealedAt, lag, direct)
 	} else {
-		n, err = s.appendSQLite(ctx, prev, head, sealedAt, direct)
+		n, err = s.appendSQLite(ctx, prev, head, sealedAt, lag, direct)
 	}
 	switch {
 	case err != nil:
@@ -494,8 +496,9 @@ func (s *Store) appendPass(ctx context.Context, direct []*audit.Event) (ok bool,
 	return true, nil
 }
 
-// appendHeadMove moves the head from prev to the next head, on the conditions of appendPass.
-const appendHeadMove = `UPDATE audit_head SET seq = ?, hash = ?, at = ?
+// appendHeadMove moves the head from prev to the next head, raising its lag (raiseLag), on the
+// conditions of appendPass.
+const appendHeadMove = `UPDATE audit_head SET seq = ?, hash = ?, at = ?, ` + raiseLag + `
 	WHERE id = 1 AND seq = ? AND hash = ? AND NOT EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL)`
 
 // appendPostgresSQL is appendPass's statement on PostgreSQL: the head's move, then the events
@@ -509,7 +512,7 @@ var appendPostgresSQL = positional(Postgres, `WITH moved AS (`+appendHeadMove+` 
 		CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
 		CAST(? AS text[]), CAST(? AS text[])) AS e`)
 
-func (s *Store) appendPostgres(ctx context.Context, prev, head audit.Head, sealedAt time.Time, evs []*audit.Event) (int64, error) {
+func (s *Store) appendPostgres(ctx context.Context, prev, head audit.Head, sealedAt time.Time, lag int64, evs []*audit.Event) (int64, error) {
 	n := len(evs)
 	seqs, ats := make([]int64, n), make([]time.Time, n)
 	text := make([][]string, 14)
@@ -523,7 +526,7 @@ func (s *Store) appendPostgres(ctx context.Context, prev, head audit.Head, seale
 			text[j][i] = v
 		}
 	}
-	args := []any{head.Seq, head.Hash, sealedAt, prev.Seq, prev.Hash, sealedAt, seqs, ats}
+	args := []any{head.Seq, head.Hash, sealedAt, lag, lag, prev.Seq, prev.Hash, sealedAt, seqs, ats}
 	for _, col := range text {
 		args = append(args, col)
 	}
@@ -539,10 +542,10 @@ func (s *Store) appendPostgres(ctx context.Context, prev, head audit.Head, seale
 	return res.RowsAffected()
 }
 
-func (s *Store) appendSQLite(ctx context.Context, prev, head audit.Head, sealedAt time.Time, evs []*audit.Event) (int64, error) {
+func (s *Store) appendSQLite(ctx context.Context, prev, head audit.Head, sealedAt time.Time, lag int64, evs []*audit.Event) (int64, error) {
 	var n int64
 	err := s.Tx(ctx, func(tx *Store) error {
-		moved := tx.db.Exec(appendHeadMove, head.Seq, head.Hash, sealedAt, prev.Seq, prev.Hash)
+		moved := tx.db.Exec(appendHeadMove, head.Seq, head.Hash, sealedAt, lag, lag, prev.Seq, prev.Hash)
 		if moved.Error != nil || moved.RowsAffected != 1 {
 			return moved.Error
 		}
@@ -565,16 +568,16 @@ var errSealRace = errors.New("audit: another sealer sealed some of these events 
 
 // sealWrite writes one pass: it seals the stored events (seq, prev_hash, hash and sealed_at, the
 // one update the triggers allow on an unsealed row), appends the direct events, and moves the
-// head from prevSeq to head. On PostgreSQL that is one statement; on SQLite, and for bulk
+// head from prevSeq to head, raising its lag to lag (raiseLag). On PostgreSQL that is one statement; on SQLite, and for bulk
 // loads too large for one statement's parameters, three.
-func (s *Store) sealWrite(prevSeq int64, stored []audit.Event, direct []*audit.Event, head audit.Head, sealedAt time.Time) error {
+func (s *Store) sealWrite(prevSeq int64, stored []audit.Event, direct []*audit.Event, head audit.Head, sealedAt time.Time, lag int64) error {
 	var seal, insert string
 	var sealArgs, insertArgs []any
 	if len(stored) > 0 {
 		seal, sealArgs = s.sealStatement(stored, sealedAt)
 	}
-	moveArgs := []any{head.Seq, head.Hash, sealedAt, prevSeq}
-	const move = `UPDATE audit_head SET seq = ?, hash = ?, at = ? WHERE id = 1 AND seq = ?`
+	moveArgs := []any{head.Seq, head.Hash, sealedAt, lag, lag, prevSeq}
+	const move = `UPDATE audit_head SET seq = ?, hash = ?, at = ?, ` + raiseLag + ` WHERE id = 1 AND seq = ?`
 
 	if s.dialect == Postgres && len(direct) <= maxSealBatch {
 		var b strings.Builder
@@ -637,6 +640,23 @@ func (s *Store) sealWrite(prevSeq int64, stored []audit.Event, direct []*audit.E
 		return fmt.Errorf("audit: head moved concurrently at %d", prevSeq)
 	}
 	return nil
+}
+
+// raiseLag sets the head's seal_lag_us (migration 0028) to the larger of itself and the value
+// bound twice.
+const raiseLag = `seal_lag_us = CASE WHEN seal_lag_us < ? THEN ? ELSE seal_lag_us END`
+
+// sealLag is how far apart the times of a pass's events and its sealing time lie at most, either
+// way, in microseconds rounded up.
+func sealLag(sealedAt time.Time, stored []audit.Event, direct []*audit.Event) int64 {
+	var lag time.Duration
+	for _, ev := range stored {
+		lag = max(lag, sealedAt.Sub(ev.At).Abs())
+	}
+	for _, ev := range direct {
+		lag = max(lag, sealedAt.Sub(ev.At).Abs())
+	}
+	return int64((lag + time.Microsecond - 1) / time.Microsecond)
 }
 
 // sealStatement is the one UPDATE that seals stored events: seq, prev_hash, hash and sealed_at,

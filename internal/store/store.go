@@ -45,7 +45,8 @@ type Store struct {
 	turn    chan struct{}
 	dialect string
 	inTx    bool
-	// now stamps audit events that carry no time; tests set it with SetClock.
+	// now stamps audit events that carry no time and the sealing of events; tests set it with
+	// SetClock.
 	now func() time.Time
 	// counts is shared with every transaction handle made from this Store.
 	counts *counter
@@ -167,7 +168,7 @@ func sqliteDSN(path string) string {
 	return "file:" + path + sep + q.Encode()
 }
 
-// SetClock sets the clock that stamps audit events appended without a time.
+// SetClock sets the clock that stamps audit events appended without a time, and their sealing.
 func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
 // Dialect returns Postgres or SQLite.

@@ -1,0 +1,126 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/elevate-pam/elevate/internal/testenv"
+)
+
+// A search by time walks only the stretch of the chain sealed around its range, widened by the
+// longest gap there has been between an event's time and its sealing; an event sealed long after
+// its time widens it, and is still found.
+func TestAuditTimeRangeWalksOnlyItsStretchOfTheChain(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		var mu sync.Mutex
+		t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+		clock := t0
+		db.SetClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return clock })
+		set := func(at time.Time) { mu.Lock(); clock = at; mu.Unlock() }
+		// 120 events a minute apart, each sealed a second after its time.
+		for i := range 120 {
+			ev := audit.System.Event(audit.SettingsUpdated, "thing", fmt.Sprint(i), nil)
+			ev.At = t0.Add(time.Duration(i) * time.Minute)
+			set(ev.At.Add(time.Second))
+			if err := db.AppendAudit(ctx, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		window := audit.Filter{Since: t0.Add(30 * time.Minute), Until: t0.Add(40 * time.Minute)}
+		lo, hi, err := db.AuditSeqRange(ctx, window)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Events 31..40 (seq = minute + 1) match; one more on each side is the lag's margin.
+		if lo < 28 || lo > 30 || hi < 41 || hi > 43 {
+			t.Fatalf("the 10 minutes from 09:30 walk seq %d < seq < %d, want about 30 < seq < 41", lo, hi)
+		}
+		assertTimeSearch(t, db, window, 31, 40)
+
+		// An event of 09:35 sealed at 12:00, as after a crash: it widens every range by its lag.
+		late := audit.System.Event(audit.MailFailed, "mail", "late", nil)
+		late.At = t0.Add(35*time.Minute + 30*time.Second)
+		set(t0.Add(3 * time.Hour))
+		if err := db.AppendAudit(ctx, late); err != nil {
+			t.Fatal(err)
+		}
+		if _, hi, err = db.AuditSeqRange(ctx, window); err != nil || hi < 122 {
+			t.Fatalf("after a late seal the range ends below %d (%v), want past the late event 121", hi, err)
+		}
+		assertTimeSearch(t, db, window, 31, 40, 121)
+		assertTimeSearch(t, db, audit.Filter{Since: t0.Add(35 * time.Minute)}, 36, 120, 121)
+		assertTimeSearch(t, db, audit.Filter{Until: t0.Add(3 * time.Minute)}, 1, 3)
+		assertTimeSearch(t, db, audit.Filter{Since: t0.Add(-time.Hour), Until: t0})
+		assertTimeSearch(t, db, audit.Filter{Since: t0.Add(5 * time.Hour)})
+	})
+}
+
+// assertTimeSearch pages through f newest first, two events a page, and wants the events with
+// the given sequence numbers, from lo to hi and then the extras.
+func assertTimeSearch(t *testing.T, db *store.Store, f audit.Filter, want ...int64) {
+	t.Helper()
+	var w []int64
+	if len(want) >= 2 {
+		for s := want[1]; s >= want[0]; s-- {
+			w = append(w, s)
+		}
+		w = append(extras(want[2:]), w...)
+	}
+	var got []int64
+	f.Limit = 2
+	for {
+		p, err := db.AuditPage(context.Background(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range p.Events {
+			got = append(got, e.Seq)
+		}
+		if !p.HasOlder || len(p.Events) == 0 {
+			break
+		}
+		f.Before = p.Events[len(p.Events)-1].Seq
+	}
+	if fmt.Sprint(got) != fmt.Sprint(w) {
+		t.Fatalf("%+v found %v, want %v", f, got, w)
+	}
+}
+
+// extras lists seqs newest first.
+func extras(s []int64) []int64 {
+	out := make([]int64, len(s))
+	for i, v := range s {
+		out[len(s)-1-i] = v
+	}
+	return out
+}
+
+// Migration 0028 takes the lag of the events already sealed, so a time range still finds an
+// event an earlier version sealed long after its time.
+func TestAuditSealLagMigrationOnOldEvents(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		db := migratedTo(t, dialect, "0027_review_items_counts_idx")
+		t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+		insert := `INSERT INTO audit_events (seq, at, actor_type, action, outcome, details, prev_hash, hash, sealed_at, txid)
+			VALUES (%d, ?, 'system', 'settings.updated', 'success', '{}', 'p', 'h%d', ?, 0)`
+		// Event 1 is of 09:00 and was sealed at 11:00, events 2 to 5 a minute apart from 11:00.
+		execAt(t, db, t0, fmt.Sprintf(strings.Replace(insert, "?, 0)", "'2026-03-02 11:00:00+00:00', 0)", 1), 1, 1))
+		for i := 2; i <= 5; i++ {
+			execAt(t, db, t0.Add(2*time.Hour+time.Duration(i)*time.Minute), fmt.Sprintf(insert, i, i))
+		}
+		execAt(t, db, t0.Add(2*time.Hour+5*time.Minute), "UPDATE audit_head SET seq = 5, hash = 'h5', at = ? WHERE id = 1")
+		if err := db.Migrate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		assertTimeSearch(t, db, audit.Filter{Since: t0, Until: t0.Add(time.Minute)}, 1, 1)
+		assertTimeSearch(t, db, audit.Filter{Since: t0.Add(2*time.Hour + 3*time.Minute)}, 3, 5)
+	})
+}
