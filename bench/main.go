@@ -388,13 +388,23 @@ func (d *dbRun) measure(ctx context.Context, bin, tmp string, ref *refServer) er
 		span := func(d time.Duration) string {
 			return "since=" + url.QueryEscape(from.Format(time.RFC3339)) + "&until=" + url.QueryEscape(from.Add(d).Format(time.RFC3339))
 		}
-		searches := []struct{ name, query string }{
-			{"actor", "actor=person0042@bench.example"},
-			{"action", "action=" + benchActions()[7].String()},
-			{"target", fmt.Sprintf("target_type=request&target_id=r-%d", k/7)},
-			{"request id", fmt.Sprintf("request_id=req-%d", k/7)},
-			{"time (an hour)", span(time.Hour)},
-			{"action in a day", "action=" + benchActions()[7].String() + "&" + span(24*time.Hour)},
+		// The time ranges are no target of the issue: they walk the chain sealed within the
+		// longest seal lag of their range, which the demo's requests, back-dated by two days,
+		// set for the whole chain.
+		lag, err := o.DB.AuditSealLag(ctx)
+		if err != nil {
+			return err
+		}
+		searches := []struct {
+			name, query string
+			timed       bool
+		}{
+			{"actor", "actor=person0042@bench.example", false},
+			{"action", "action=" + benchActions()[7].String(), false},
+			{"target", fmt.Sprintf("target_type=request&target_id=r-%d", k/7), false},
+			{"request id", fmt.Sprintf("request_id=req-%d", k/7), false},
+			{"time (an hour)", span(time.Hour), true},
+			{"action in a day", "action=" + benchActions()[7].String() + "&" + span(24*time.Hour), true},
 		}
 		for _, s := range searches {
 			r := closedLoop(ctx, connections, measureFor, server, page("/audit?"+s.query))
@@ -409,8 +419,13 @@ func (d *dbRun) measure(ctx context.Context, bin, tmp string, ref *refServer) er
 		measured = append(measured, pk1)
 		for _, s := range searches {
 			r := closedLoop(ctx, 1, soloFor, server, page("/audit?"+s.query))
-			add(target(r.row(fmt.Sprintf("audit search by %s, 1 connection", s.name), "key lookup", pk1.rate()),
-				"p95", r.quantile(0.95) <= searchP95, "≤ 20 ms"))
+			sr := r.row(fmt.Sprintf("audit search by %s, 1 connection", s.name), "key lookup", pk1.rate())
+			if s.timed {
+				sr.note = fmt.Sprintf("the chain's seal lag: %s", lag.Round(time.Second))
+				add(sr)
+			} else {
+				add(target(sr, "p95", r.quantile(0.95) <= searchP95, "≤ 20 ms"))
+			}
 			measured = append(measured, r)
 		}
 	}

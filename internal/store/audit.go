@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"gorm.io/gorm"
@@ -91,6 +92,17 @@ func (s *Store) AuditHead(ctx context.Context) (audit.Head, error) {
 		return audit.Head{}, err
 	}
 	return audit.Head{Seq: h.Seq, Hash: h.Hash}, nil
+}
+
+// AuditSealLag is the longest gap there has been between an event's time and its sealing, either
+// way (migration 0028): how far past its range a search by time may have to look.
+func (s *Store) AuditSealLag(ctx context.Context) (time.Duration, error) {
+	var lag []int64
+	err := s.conn(ctx).Raw("SELECT seal_lag_us FROM audit_head WHERE id = 1").Find(&lag).Error
+	if err != nil || len(lag) == 0 {
+		return 0, cmp.Or(err, fmt.Errorf("audit: the chain's head row is missing"))
+	}
+	return time.Duration(lag[0]) * time.Microsecond, nil
 }
 
 // AuditFilter selects audit events; see audit.Filter.
