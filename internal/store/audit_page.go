@@ -179,11 +179,15 @@ func (k auditKeyset) events(db *gorm.DB, lo, hi int64, asc bool, limit int) ([]a
 // times never decrease along the chain, and no event's time lies further than the head's
 // seal_lag_us from its sealing time (migration 0028): an event with since <= at < until has
 // since-lag <= sealed_at < until+lag. A binary search over seq finds each end of that stretch,
-// probing the seq index once or twice a step (about 20 steps for a million events).
+// probing the seq index twice a step (about 20 steps for a million events). While events sealed
+// by an earlier version wait to be counted (raiseLag), the range is left as it is.
 func auditSeqRange(db *gorm.DB, k *auditKeyset) error {
-	var head struct{ Seq, SealLagUs int64 }
-	if err := db.Raw("SELECT seq, seal_lag_us FROM audit_head WHERE id = 1").Find(&head).Error; err != nil {
+	var head struct{ Seq, SealLagUs, SealLagSeq int64 }
+	if err := db.Raw("SELECT seq, seal_lag_us, seal_lag_seq FROM audit_head WHERE id = 1").Find(&head).Error; err != nil {
 		return fmt.Errorf("audit head: %w", err)
+	}
+	if head.SealLagSeq < head.Seq {
+		return nil
 	}
 	lag := time.Duration(head.SealLagUs) * time.Microsecond
 	var ctes, cols []string

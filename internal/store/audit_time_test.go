@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -60,6 +62,29 @@ func TestAuditTimeRangeWalksOnlyItsStretchOfTheChain(t *testing.T) {
 		assertTimeSearch(t, db, audit.Filter{Until: t0.Add(3 * time.Minute)}, 1, 3)
 		assertTimeSearch(t, db, audit.Filter{Since: t0.Add(-time.Hour), Until: t0})
 		assertTimeSearch(t, db, audit.Filter{Since: t0.Add(5 * time.Hour)})
+
+		// An earlier version, still running beside this one, seals event 122, of 09:20, at 13:00
+		// and counts no lag: searches by time are not narrowed until a pass counts it.
+		execAt(t, db, t0.Add(4*time.Hour), `INSERT INTO audit_events (seq, at, actor_type, action, outcome, details,
+			prev_hash, hash, sealed_at, txid) VALUES (122, '2026-03-02 09:20:30+00:00', 'system', 'settings.updated', 'success', '{}', 'p', 'h', ?, 0)`,
+			"UPDATE audit_head SET seq = 122, hash = 'h', at = ? WHERE id = 1")
+		early := audit.Filter{Since: t0.Add(20 * time.Minute), Until: t0.Add(21 * time.Minute)}
+		if lo, hi, err := db.AuditSeqRange(ctx, early); err != nil || lo != 0 || hi != math.MaxInt64 {
+			t.Fatalf("with an uncounted event the range is %d < seq < %d (%v), want all of it", lo, hi, err)
+		}
+		assertTimeSearch(t, db, early, 21, 21, 122)
+		// The next pass counts it (3 h 40 min), and searches are narrowed again, by that much.
+		set(t0.Add(4*time.Hour + time.Second))
+		if err := db.AppendAudit(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "after", nil)); err != nil {
+			t.Fatal(err)
+		}
+		if _, hi, err := db.AuditSeqRange(ctx, early); err != nil || hi != 124 {
+			t.Fatalf("after the pass that counts it the range ends at %d (%v), want 124, past the new event", hi, err)
+		}
+		if lo, _, err := db.AuditSeqRange(ctx, audit.Filter{Since: t0.Add(4 * time.Hour)}); err != nil || lo < 18 || lo > 21 {
+			t.Fatalf("13:00 on starts after seq %d (%v), want after about 20, sealed 3 h 40 min before", lo, err)
+		}
+		assertTimeSearch(t, db, early, 21, 21, 122)
 	})
 }
 
@@ -72,7 +97,9 @@ func assertTimeSearch(t *testing.T, db *store.Store, f audit.Filter, want ...int
 		for s := want[1]; s >= want[0]; s-- {
 			w = append(w, s)
 		}
-		w = append(extras(want[2:]), w...)
+		extra := slices.Clone(want[2:])
+		slices.Reverse(extra)
+		w = append(extra, w...)
 	}
 	var got []int64
 	f.Limit = 2
@@ -92,15 +119,6 @@ func assertTimeSearch(t *testing.T, db *store.Store, f audit.Filter, want ...int
 	if fmt.Sprint(got) != fmt.Sprint(w) {
 		t.Fatalf("%+v found %v, want %v", f, got, w)
 	}
-}
-
-// extras lists seqs newest first.
-func extras(s []int64) []int64 {
-	out := make([]int64, len(s))
-	for i, v := range s {
-		out[len(s)-1-i] = v
-	}
-	return out
 }
 
 // Migration 0028 takes the lag of the events already sealed, so a time range still finds an

@@ -320,7 +320,9 @@ type unsealedRow struct {
 	HeadSeq  int64
 	HeadHash string
 	HeadAt   *time.Time
-	Horizon  int64
+	// HeadLagSeq is the head's seal_lag_seq (see raiseLag).
+	HeadLagSeq int64
+	Horizon    int64
 	// Exact is false when Horizon is the snapshot's xmin, below the horizon proper (see
 	// pgHorizon): the pass then seals a part of what is sealable, and another pass follows.
 	Exact bool
@@ -360,11 +362,13 @@ func (s *Store) sealOnce(ctx context.Context, direct []*audit.Event) (sealResult
 		res = sealResult{sealed: map[int64]bool{}}
 		// The head, the horizon and the unsealed rows come from one statement and snapshot; the
 		// left join gives one row with an empty event when none waits.
-		read := `SELECT e.*, h.seq AS head_seq, h.hash AS head_hash, h.at AS head_at, 9223372036854775807 AS horizon, true AS exact
+		read := `SELECT e.*, h.seq AS head_seq, h.hash AS head_hash, h.at AS head_at, h.seal_lag_seq AS head_lag_seq,
+			9223372036854775807 AS horizon, true AS exact
 			FROM audit_head h LEFT JOIN (SELECT * FROM audit_events WHERE seq IS NULL ORDER BY id ` + limitClause(maxSealBatch) + `) e ON true
 			WHERE h.id = 1 ORDER BY e.id`
 		if tx.dialect == Postgres {
-			read = `SELECT e.*, h.seq AS head_seq, h.hash AS head_hash, h.at AS head_at, x.horizon, x.exact
+			read = `SELECT e.*, h.seq AS head_seq, h.hash AS head_hash, h.at AS head_at, h.seal_lag_seq AS head_lag_seq,
+				x.horizon, x.exact
 				FROM audit_head h
 				CROSS JOIN (SELECT CASE WHEN NOT (w.below OR w.above) THEN 9223372036854775807
 					WHEN w.below THEN w.xmin ELSE ` + pgHorizon + ` END AS horizon, NOT (w.below AND w.above) AS exact
@@ -383,6 +387,7 @@ func (s *Store) sealOnce(ctx context.Context, direct []*audit.Event) (sealResult
 			return fmt.Errorf("audit: the chain's head row is missing")
 		}
 		head := AuditHeadRow{ID: 1, Seq: rows[0].HeadSeq, Hash: rows[0].HeadHash, At: rows[0].HeadAt}
+		lagSeq := rows[0].HeadLagSeq
 		res.horizon = rows[0].Horizon
 		exact := rows[0].Exact
 		if rows[0].ID == 0 {
@@ -417,8 +422,19 @@ func (s *Store) sealOnce(ctx context.Context, direct []*audit.Event) (sealResult
 			seq, hash = ev.Seq, ev.Hash
 		}
 		next, nextAt = audit.Head{Seq: seq, Hash: hash}, sealedAt
-		lag := sealLag(sealedAt, stored, direct)
-		return tx.sealWrite(head.Seq, stored, direct, next, sealedAt, lag)
+		lag, counted := sealLag(sealedAt, stored, direct), head.Seq
+		if lagSeq < head.Seq && head.Seq-lagSeq <= maxLagCatchUp {
+			// An earlier version sealed events without counting their lag: count it now.
+			var tail []int64
+			if err := tx.db.Raw(`SELECT COALESCE(MAX(`+sealLagSQL(tx.dialect)+`), 0) FROM audit_events WHERE seq > ? AND seq <= ?`,
+				lagSeq, head.Seq).Find(&tail).Error; err != nil {
+				return fmt.Errorf("audit: seal lag of events %d..%d: %w", lagSeq+1, head.Seq, err)
+			}
+			if len(tail) == 1 {
+				lag, counted = max(lag, tail[0]), lagSeq
+			}
+		}
+		return tx.sealWrite(head.Seq, stored, direct, next, sealedAt, lagCount{lag: lag, from: counted})
 	})
 	if err != nil {
 		unchain(direct)
@@ -474,7 +490,7 @@ func (s *Store) appendPass(ctx context.Context, direct []*audit.Event) (ok bool,
 		seq, hash = ev.Seq, ev.Hash
 	}
 	head := audit.Head{Seq: seq, Hash: hash}
-	lag := sealLag(sealedAt, nil, direct)
+	lag := lagCount{lag: sealLag(sealedAt, nil, direct), from: prev.Seq}
 	var n int64
 	if s.dialect == Postgres {
 		n, err = s.appendPostgres(ctx, prev, head, sealedAt, lag, direct)
@@ -512,7 +528,7 @@ var appendPostgresSQL = positional(Postgres, `WITH moved AS (`+appendHeadMove+` 
 		CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
 		CAST(? AS text[]), CAST(? AS text[])) AS e`)
 
-func (s *Store) appendPostgres(ctx context.Context, prev, head audit.Head, sealedAt time.Time, lag int64, evs []*audit.Event) (int64, error) {
+func (s *Store) appendPostgres(ctx context.Context, prev, head audit.Head, sealedAt time.Time, lag lagCount, evs []*audit.Event) (int64, error) {
 	n := len(evs)
 	seqs, ats := make([]int64, n), make([]time.Time, n)
 	text := make([][]string, 14)
@@ -526,7 +542,8 @@ func (s *Store) appendPostgres(ctx context.Context, prev, head audit.Head, seale
 			text[j][i] = v
 		}
 	}
-	args := []any{head.Seq, head.Hash, sealedAt, lag, lag, prev.Seq, prev.Hash, sealedAt, seqs, ats}
+	args := append([]any{head.Seq, head.Hash, sealedAt}, lag.args(head.Seq)...)
+	args = append(args, prev.Seq, prev.Hash, sealedAt, seqs, ats)
 	for _, col := range text {
 		args = append(args, col)
 	}
@@ -542,10 +559,11 @@ func (s *Store) appendPostgres(ctx context.Context, prev, head audit.Head, seale
 	return res.RowsAffected()
 }
 
-func (s *Store) appendSQLite(ctx context.Context, prev, head audit.Head, sealedAt time.Time, lag int64, evs []*audit.Event) (int64, error) {
+func (s *Store) appendSQLite(ctx context.Context, prev, head audit.Head, sealedAt time.Time, lag lagCount, evs []*audit.Event) (int64, error) {
 	var n int64
 	err := s.Tx(ctx, func(tx *Store) error {
-		moved := tx.db.Exec(appendHeadMove, head.Seq, head.Hash, sealedAt, lag, lag, prev.Seq, prev.Hash)
+		args := append([]any{head.Seq, head.Hash, sealedAt}, lag.args(head.Seq)...)
+		moved := tx.db.Exec(appendHeadMove, append(args, prev.Seq, prev.Hash)...)
 		if moved.Error != nil || moved.RowsAffected != 1 {
 			return moved.Error
 		}
@@ -568,15 +586,15 @@ var errSealRace = errors.New("audit: another sealer sealed some of these events 
 
 // sealWrite writes one pass: it seals the stored events (seq, prev_hash, hash and sealed_at, the
 // one update the triggers allow on an unsealed row), appends the direct events, and moves the
-// head from prevSeq to head, raising its lag to lag (raiseLag). On PostgreSQL that is one statement; on SQLite, and for bulk
-// loads too large for one statement's parameters, three.
-func (s *Store) sealWrite(prevSeq int64, stored []audit.Event, direct []*audit.Event, head audit.Head, sealedAt time.Time, lag int64) error {
+// head from prevSeq to head, counting the pass's lag on it (raiseLag). On PostgreSQL that is one
+// statement; on SQLite, and for bulk loads too large for one statement's parameters, three.
+func (s *Store) sealWrite(prevSeq int64, stored []audit.Event, direct []*audit.Event, head audit.Head, sealedAt time.Time, lag lagCount) error {
 	var seal, insert string
 	var sealArgs, insertArgs []any
 	if len(stored) > 0 {
 		seal, sealArgs = s.sealStatement(stored, sealedAt)
 	}
-	moveArgs := []any{head.Seq, head.Hash, sealedAt, lag, lag, prevSeq}
+	moveArgs := append(append([]any{head.Seq, head.Hash, sealedAt}, lag.args(head.Seq)...), prevSeq)
 	const move = `UPDATE audit_head SET seq = ?, hash = ?, at = ?, ` + raiseLag + ` WHERE id = 1 AND seq = ?`
 
 	if s.dialect == Postgres && len(direct) <= maxSealBatch {
@@ -642,9 +660,32 @@ func (s *Store) sealWrite(prevSeq int64, stored []audit.Event, direct []*audit.E
 	return nil
 }
 
-// raiseLag sets the head's seal_lag_us (migration 0028) to the larger of itself and the value
-// bound twice.
-const raiseLag = `seal_lag_us = CASE WHEN seal_lag_us < ? THEN ? ELSE seal_lag_us END`
+// raiseLag counts a pass's lag on the head (migration 0028): seal_lag_us becomes the larger of
+// itself and the pass's lag, and seal_lag_seq, up to which every event's lag is counted, moves to
+// the new head when it was where the pass's count starts. An earlier version seals without
+// counting; after it, seal_lag_seq stays behind until a full pass counts the events it sealed
+// (at most maxLagCatchUp of them), and until then searches by time are not narrowed.
+const raiseLag = `seal_lag_us = CASE WHEN seal_lag_us < ? THEN ? ELSE seal_lag_us END,
+	seal_lag_seq = CASE WHEN seal_lag_seq = ? THEN ? ELSE seal_lag_seq END`
+
+// maxLagCatchUp is how many events sealed by an earlier version a full pass counts the lag of,
+// holding the head: more are left uncounted, and searches by time unnarrowed.
+const maxLagCatchUp = 100_000
+
+// lagCount is a pass's lag, in microseconds, and the seal_lag_seq from which it counts.
+type lagCount struct{ lag, from int64 }
+
+// args are raiseLag's values for a pass that moves the head to seq.
+func (c lagCount) args(seq int64) []any { return []any{c.lag, c.lag, c.from, seq} }
+
+// sealLagSQL is the SQL expression of an audit event's lag in whole microseconds, plus a second
+// for the rounding of SQLite's date arithmetic.
+func sealLagSQL(dialect string) string {
+	if dialect == SQLite {
+		return `CAST(ABS(julianday(sealed_at) - julianday(at)) * 86400000000 AS integer) + 1000000`
+	}
+	return `CAST(CEIL(ABS(EXTRACT(EPOCH FROM (sealed_at - at))) * 1000000) AS bigint) + 1000000`
+}
 
 // sealLag is how far apart the times of a pass's events and its sealing time lie at most, either
 // way, in microseconds rounded up.

@@ -169,6 +169,7 @@ func sqliteDSN(path string) string {
 }
 
 // SetClock sets the clock that stamps audit events appended without a time, and their sealing.
+// Set it before the first write: the sealer reads it from its own goroutines.
 func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
 // Dialect returns Postgres or SQLite.
