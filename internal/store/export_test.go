@@ -9,6 +9,7 @@ import (
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/go-gormigrate/gormigrate/v2"
 	"gorm.io/gorm"
 )
 
@@ -411,4 +412,14 @@ func (s *Store) AuditSeqRange(ctx context.Context, f audit.Filter) (lo, hi int64
 	k, _ := s.newAuditKeyset(f)
 	err = auditSeqRange(s.conn(ctx), &k)
 	return k.lo, k.hi, err
+}
+
+// MigrateSteps applies a migration for each pair of id and statement, as migrateList applies the
+// product's.
+func (s *Store) MigrateSteps(ctx context.Context, steps ...[2]string) error {
+	var list []*gormigrate.Migration
+	for _, st := range steps {
+		list = append(list, &gormigrate.Migration{ID: st[0], Migrate: func(tx *gorm.DB) error { return tx.Exec(st[1]).Error }})
+	}
+	return s.migrateList(s.db.WithContext(ctx), list)
 }

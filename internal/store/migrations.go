@@ -32,6 +32,9 @@ func (s *Store) migrate(db *gorm.DB) error {
 	return s.migrateList(db, s.migrations())
 }
 
+// migrateList applies the migrations of list that have not run, in order, each in a transaction
+// of its own that also records its id: a failure leaves the ones before it applied, and a long
+// one holds its locks only while it runs. (gormigrate's own transaction would span them all.)
 func (s *Store) migrateList(db *gorm.DB, list []*gormigrate.Migration) error {
 	opts := &gormigrate.Options{
 		TableName:      "schema_migrations",
@@ -39,9 +42,25 @@ func (s *Store) migrateList(db *gorm.DB, list []*gormigrate.Migration) error {
 		IDColumnSize:   64,
 		UseTransaction: true,
 	}
-	m := gormigrate.New(db, opts, list)
-	if err := m.Migrate(); err != nil {
-		return fmt.Errorf("migrate: %w", err)
+	// Fresh sessions on db's connection: a statement built on db itself would stay in it.
+	fresh := func() *gorm.DB { return db.Session(&gorm.Session{NewDB: true}) }
+	applied := map[string]bool{}
+	if fresh().Migrator().HasTable(opts.TableName) {
+		var ids []string
+		if err := fresh().Table(opts.TableName).Pluck(opts.IDColumnName, &ids).Error; err != nil {
+			return fmt.Errorf("migrate: read applied migrations: %w", err)
+		}
+		for _, id := range ids {
+			applied[id] = true
+		}
+	}
+	for _, m := range list {
+		if applied[m.ID] {
+			continue
+		}
+		if err := gormigrate.New(fresh(), opts, []*gormigrate.Migration{m}).Migrate(); err != nil {
+			return fmt.Errorf("migrate %s: %w", m.ID, err)
+		}
 	}
 	return nil
 }

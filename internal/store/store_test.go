@@ -301,3 +301,26 @@ func TestPoolKeepsEveryConnectionItOpens(t *testing.T) {
 		}
 	})
 }
+
+// Each migration commits on its own with its id: one that fails leaves those before it applied,
+// and the next start runs only what is left.
+func TestEachMigrationCommitsOnItsOwn(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		a := [2]string{"t1_a", "CREATE TABLE t_a (x integer)"}
+		b := [2]string{"t1_b", "CREATE TABLE t_b (x integer)"}
+		if err := db.MigrateSteps(ctx, a, b, [2]string{"t1_c", "INSERT INTO t_missing VALUES (1)"}); err == nil {
+			t.Fatal("a failing migration did not fail")
+		}
+		if err := db.ExecRaw(ctx, "INSERT INTO t_b VALUES (1)"); err != nil {
+			t.Fatalf("the migration before the failing one was rolled back with it: %v", err)
+		}
+		if err := db.MigrateSteps(ctx, a, b, [2]string{"t1_c", "CREATE TABLE t_c (x integer)"}); err != nil {
+			t.Fatalf("the next start ran applied migrations again: %v", err)
+		}
+		if err := db.ExecRaw(ctx, "INSERT INTO t_c VALUES (1)"); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
