@@ -97,12 +97,23 @@ func (s *Store) AuditHead(ctx context.Context) (audit.Head, error) {
 // AuditSealLag is the longest gap there has been between an event's time and its sealing, either
 // way (migration 0028): how far past its range a search by time may have to look.
 func (s *Store) AuditSealLag(ctx context.Context) (time.Duration, error) {
-	var lag []int64
-	err := s.conn(ctx).Raw("SELECT seal_lag_us FROM audit_head WHERE id = 1").Find(&lag).Error
-	if err != nil || len(lag) == 0 {
-		return 0, cmp.Or(err, fmt.Errorf("audit: the chain's head row is missing"))
+	h, err := readSealLag(s.conn(ctx))
+	return h.lag(), err
+}
+
+// sealLagHead is the chain's head with its seal lag (migration 0028, raiseLag).
+type sealLagHead struct{ Seq, SealLagUs, SealLagSeq int64 }
+
+func (h sealLagHead) lag() time.Duration { return time.Duration(h.SealLagUs) * time.Microsecond }
+
+// readSealLag reads the head's seq and seal lag.
+func readSealLag(db *gorm.DB) (sealLagHead, error) {
+	var h []sealLagHead
+	err := db.Raw("SELECT seq, seal_lag_us, seal_lag_seq FROM audit_head WHERE id = 1").Find(&h).Error
+	if err != nil || len(h) == 0 {
+		return sealLagHead{}, cmp.Or(err, fmt.Errorf("audit: the chain's head row is missing"))
 	}
-	return time.Duration(lag[0]) * time.Microsecond, nil
+	return h[0], nil
 }
 
 // AuditFilter selects audit events; see audit.Filter.

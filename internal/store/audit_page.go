@@ -182,14 +182,14 @@ func (k auditKeyset) events(db *gorm.DB, lo, hi int64, asc bool, limit int) ([]a
 // probing the seq index twice a step (about 20 steps for a million events). While events sealed
 // by an earlier version wait to be counted (raiseLag), the range is left as it is.
 func auditSeqRange(db *gorm.DB, k *auditKeyset) error {
-	var head struct{ Seq, SealLagUs, SealLagSeq int64 }
-	if err := db.Raw("SELECT seq, seal_lag_us, seal_lag_seq FROM audit_head WHERE id = 1").Find(&head).Error; err != nil {
-		return fmt.Errorf("audit head: %w", err)
+	head, err := readSealLag(db)
+	if err != nil {
+		return err
 	}
 	if head.SealLagSeq < head.Seq {
 		return nil
 	}
-	lag := time.Duration(head.SealLagUs) * time.Microsecond
+	lag := head.lag()
 	var ctes, cols []string
 	var args []any
 	// A step probes the middle seq; a seq with no event (there are none on a whole chain) counts
