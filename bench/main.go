@@ -11,6 +11,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -271,8 +272,10 @@ func (d *dbRun) measure(ctx context.Context, bin, tmp string, ref *refServer) er
 	}()
 	mem := watchMemory(p)
 	defer mem.stop()
-	// The server's own statement and round-trip counters, read around each measurement.
-	server := func() (uint64, uint64) { return scrapeCounts(ctx, p.Base) }
+	// The server's own statement and round-trip counters, and the CPU time of server, database
+	// and client, read around each measurement.
+	pg := dbCPU(d.dialect)
+	server := func() tally { return scrapeCounts(ctx, p.Base).plus(pg) }
 
 	// 1. The check API against a bare Echo handler.
 	var checkRes *result
@@ -488,11 +491,7 @@ func (d *dbRun) measure(ctx context.Context, bin, tmp string, ref *refServer) er
 			}
 			bases := []string{p.Base, p2.Base}
 			var next atomic.Int64
-			both := func() (uint64, uint64) {
-				s1, t1 := scrapeCounts(ctx, p.Base)
-				s2, t2 := scrapeCounts(ctx, p2.Base)
-				return s1 + s2, t1 + t2
-			}
+			both := func() tally { return scrapeCounts(ctx, p.Base).add(scrapeCounts(ctx, p2.Base)).plus(pg) }
 			replicas := closedLoop(ctx, 16, measureFor, both, func(ctx context.Context) error {
 				submit, approve := pair(next.Add(1), bases)
 				return flow(ctx, o, submit, approve)
@@ -541,16 +540,75 @@ func (d *dbRun) measure(ctx context.Context, bin, tmp string, ref *refServer) er
 	return nil
 }
 
-// scrapeCounts reads the server's elevate_db_statements_total and elevate_db_round_trips_total
-// from /metrics; 0, 0 when it cannot.
-func scrapeCounts(ctx context.Context, base string) (statements, roundTrips uint64) {
+// tally is what the counters read at one moment: the server's statements and round trips, and
+// the CPU time the server, the database and this client had used so far (< 0: not known).
+type tally struct {
+	statements, roundTrips uint64
+	server, client         time.Duration
+	db                     procTimes // nil: not known
+}
+
+// procTimes is the CPU time each of a set of processes had used, by process id.
+type procTimes map[int]time.Duration
+
+// since is the CPU time the processes used after before was read: each one's growth, one started
+// since counted whole. A process that ended in between is left out (its time cannot be read),
+// so the figure errs low, never below zero; -1 when either reading is missing.
+func (p procTimes) since(before procTimes) time.Duration {
+	if p == nil || before == nil {
+		return -1
+	}
+	var d time.Duration
+	for pid, t := range p {
+		d += t - before[pid]
+	}
+	return d
+}
+
+// cpuTimes is the CPU time the server, the database and the client used (< 0: not known).
+type cpuTimes struct{ server, db, client time.Duration }
+
+// add sums two servers' tallies; plus then reads the database's and the client's CPU once.
+func (t tally) add(u tally) tally {
+	t.statements += u.statements
+	t.roundTrips += u.roundTrips
+	if t.server < 0 || u.server < 0 {
+		t.server = -1
+	} else {
+		t.server += u.server
+	}
+	return t
+}
+
+// plus completes a server's tally with the database's CPU (from db; nil when the database's
+// work is the server's own, as SQLite's is) and this client's.
+func (t tally) plus(db func() procTimes) tally {
+	t.client = ownCPU()
+	if db != nil {
+		t.db = db()
+	}
+	return t
+}
+
+// spent is b - a, or -1 when either is unknown.
+func spent(a, b time.Duration) time.Duration {
+	if a < 0 || b < 0 {
+		return -1
+	}
+	return b - a
+}
+
+// scrapeCounts reads the server's elevate_db_statements_total, elevate_db_round_trips_total and
+// process_cpu_seconds_total from /metrics; zero counts and an unknown CPU time when it cannot.
+func scrapeCounts(ctx context.Context, base string) tally {
+	t := tally{server: -1}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	if err != nil {
-		return 0, 0
+		return t
 	}
 	resp, err := testkit.Client.Do(req)
 	if err != nil {
-		return 0, 0
+		return t
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
@@ -565,12 +623,72 @@ func scrapeCounts(ctx context.Context, base string) (statements, roundTrips uint
 		}
 		switch name {
 		case "elevate_db_statements_total":
-			statements = uint64(f)
+			t.statements = uint64(f)
 		case "elevate_db_round_trips_total":
-			roundTrips = uint64(f)
+			t.roundTrips = uint64(f)
+		case "process_cpu_seconds_total":
+			t.server = time.Duration(f * float64(time.Second))
 		}
 	}
-	return statements, roundTrips
+	return t
+}
+
+// ownCPU is the CPU time this process has used, user and system.
+func ownCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return -1
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// dbCPU reads the database's CPU time, when it runs in processes of its own: nil for SQLite.
+func dbCPU(dialect string) func() procTimes {
+	if dialect != store.Postgres {
+		return nil
+	}
+	return postgresCPU
+}
+
+// postgresCPU is the CPU time used by each process of this machine named postgres (the
+// server's backends and helpers), from /proc in clock ticks of 10 ms; nil when there is none
+// to read (not Linux, or PostgreSQL on another machine).
+func postgresCPU() procTimes {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var out procTimes
+	for _, path := range dirs {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue // the process ended
+		}
+		open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+		if open < 0 || end < open || string(b[open+1:end]) != "postgres" {
+			continue
+		}
+		// After the name: state, ppid, … with utime and stime the 12th and 13th.
+		f := strings.Fields(string(b[end+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		pid, err0 := strconv.Atoi(filepath.Base(filepath.Dir(path)))
+		u, err1 := strconv.ParseInt(f[11], 10, 64)
+		s, err2 := strconv.ParseInt(f[12], 10, 64)
+		if err0 == nil && err1 == nil && err2 == nil {
+			if out == nil {
+				out = procTimes{}
+			}
+			out[pid] = time.Duration(u+s) * 10 * time.Millisecond
+		}
+	}
+	return out
+}
+
+// cpuMs shows a CPU time per call in milliseconds.
+func cpuMs(d time.Duration) string {
+	if d < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond))
 }
 
 // grant gives one person a grant in force, so checks for them are allowed.
@@ -685,7 +803,15 @@ func approvals(ctx context.Context, o *testkit.Org, set string, audited bool) *r
 	approver := o.Users[testkit.Approvers[0]]
 	acc := access.New(o.DB, func() time.Time { return time.Now().UTC() }, nil)
 	var next atomic.Int64
-	counts := func() (uint64, uint64) { c := o.DB.Counts(); return c.Statements, c.RoundTrips }
+	// The use case runs in this process: its CPU is the server's, and there is no client apart.
+	counts := func() tally {
+		c := o.DB.Counts()
+		t := tally{statements: c.Statements, roundTrips: c.RoundTrips, server: ownCPU(), client: -1}
+		if read := dbCPU(o.DB.Dialect()); read != nil {
+			t.db = read()
+		}
+		return t
+	}
 	return closedLoop(ctx, 16, measureFor, counts, func(ctx context.Context) error {
 		k := next.Add(1)
 		if k > int64(approvalSupply) {
@@ -857,21 +983,25 @@ type result struct {
 	elapsed time.Duration
 	// statements and roundTrips the database served during the measurement (-1: not read).
 	statements, roundTrips int64
+	// cpu is the CPU time the server, the database and the client used during it.
+	cpu cpuTimes
 }
 
 // counted reads counts (when there is a reader) around measure and keeps the differences.
-func (r *result) counted(counts func() (uint64, uint64), measure func()) {
+func (r *result) counted(counts func() tally, measure func()) {
 	r.statements, r.roundTrips = -1, -1
+	r.cpu = cpuTimes{server: -1, db: -1, client: -1}
 	if counts == nil {
 		measure()
 		return
 	}
-	s0, t0 := counts()
+	a := counts()
 	measure()
-	s1, t1 := counts()
-	if s0 > 0 || s1 > 0 {
-		r.statements, r.roundTrips = int64(s1-s0), int64(t1-t0)
+	b := counts()
+	if a.statements > 0 || b.statements > 0 {
+		r.statements, r.roundTrips = int64(b.statements-a.statements), int64(b.roundTrips-a.roundTrips)
 	}
+	r.cpu = cpuTimes{server: spent(a.server, b.server), db: b.db.since(a.db), client: spent(a.client, b.client)}
 }
 
 func (r *result) record(d time.Duration, err error) {
@@ -905,11 +1035,19 @@ func (r *result) max() time.Duration { return r.quantile(1) }
 
 func (r *result) row(name, refName string, ref float64) row {
 	out := row{name: name, rate: r.rate(), p50: r.quantile(0.50), p95: r.quantile(0.95), p99: r.quantile(0.99), ratio: -1, ref: refName,
-		statements: -1, roundTrips: -1}
+		statements: -1, roundTrips: -1, server: -1, db: -1, client: -1}
 	// Per call, failed calls included: they were sent too.
-	if calls := float64(r.count()) + float64(r.errors.Load()); calls > 0 && r.statements >= 0 {
+	calls := float64(r.count()) + float64(r.errors.Load())
+	if calls > 0 && r.statements >= 0 {
 		out.statements, out.roundTrips = float64(r.statements)/calls, float64(r.roundTrips)/calls
 	}
+	perCall := func(d time.Duration) time.Duration {
+		if d < 0 || calls == 0 {
+			return -1
+		}
+		return time.Duration(float64(d) / calls)
+	}
+	out.server, out.db, out.client = perCall(r.cpu.server), perCall(r.cpu.db), perCall(r.cpu.client)
 	if ref > 0 {
 		out.ratio = out.rate / ref
 	}
@@ -922,7 +1060,7 @@ func (r *result) row(name, refName string, ref float64) row {
 // closedLoop runs fn from workers goroutines, each starting a call when its last one ended,
 // for d (after a short warm-up that is not counted). counts, when set, reads the database's
 // statement and round-trip counters before and after.
-func closedLoop(ctx context.Context, workers int, d time.Duration, counts func() (uint64, uint64), fn func(context.Context) error) *result {
+func closedLoop(ctx context.Context, workers int, d time.Duration, counts func() tally, fn func(context.Context) error) *result {
 	// The warm-up lets its last calls finish rather than cancel them: a call cut off mid-way
 	// would be counted against the next measurement.
 	warmEnd := time.Now().Add(min(d/5, 2*time.Second))
@@ -966,7 +1104,7 @@ func closedLoop(ctx context.Context, workers int, d time.Duration, counts func()
 // constantRate starts calls at a fixed rate for d, whether earlier ones have ended or not (at
 // most 1,000 in flight; a call that cannot start counts as an error), so a slow server shows
 // up as latency rather than as a lower rate.
-func constantRate(ctx context.Context, perSecond float64, d time.Duration, counts func() (uint64, uint64), fn func(context.Context) error) *result {
+func constantRate(ctx context.Context, perSecond float64, d time.Duration, counts func() tally, fn func(context.Context) error) *result {
 	r := &result{}
 	r.counted(counts, func() { r.constantRate(ctx, perSecond, d, fn) })
 	return r
@@ -1014,6 +1152,8 @@ type row struct {
 	note          string
 	// statements and roundTrips per call, as the database's counters saw them (< 0: not read).
 	statements, roundTrips float64
+	// server, db and client are the CPU time each used per call (< 0: not read).
+	server, db, client time.Duration
 }
 
 func ms(d time.Duration) string {
@@ -1039,9 +1179,13 @@ func render(runs []*dbRun, started time.Time) string {
 	fmt.Fprintf(&b, "Closed loops: %d connections for %v each after a warm-up (the \"1 connection\" rows: one for %v); server log level warn,\n",
 		connections, measureFor, soloFor)
 	fmt.Fprintf(&b, "per-token check limit lifted. Statements and round trips (a transaction's BEGIN and COMMIT included) are per call, from the\n")
-	fmt.Fprintf(&b, "server's own counters on /metrics (both servers' for the replicas row, this process's for the approval rows), background jobs included.\n\n")
-	fmt.Fprintf(&b, "%-46s %-10s %14s %10s %10s %10s %8s  %-15s %6s %6s  %s\n", "measurement", "database", "rate", "p50", "p95", "p99", "ratio", "reference", "stmts", "trips", "notes")
-	fmt.Fprintf(&b, "%s\n", strings.Repeat("-", 160))
+	fmt.Fprintf(&b, "server's own counters on /metrics (both servers' for the replicas row, this process's for the approval rows), background jobs included.\n")
+	fmt.Fprintf(&b, "CPU columns: milliseconds of CPU per call used by the server (the process's own counter), by PostgreSQL (every local\n")
+	fmt.Fprintf(&b, "postgres process, read from /proc) and by this client; SQLite's work is the server's. Rates swing with the machine's load,\n")
+	fmt.Fprintf(&b, "CPU per call much less: a step too small to move the rate shows there.\n\n")
+	fmt.Fprintf(&b, "%-46s %-10s %14s %10s %10s %10s %8s  %-15s %6s %6s %6s %6s %6s  %s\n", "measurement", "database", "rate", "p50", "p95", "p99", "ratio", "reference", "stmts", "trips",
+		"srv ms", "db ms", "cl ms", "notes")
+	fmt.Fprintf(&b, "%s\n", strings.Repeat("-", 181))
 	for _, name := range rowNames(runs) {
 		first := true
 		for _, d := range runs {
@@ -1075,9 +1219,10 @@ func rowNames(runs []*dbRun) []string {
 
 // line is r as one line of the table, labelled name (empty under the row's first line).
 func (r row) line(name, database string) string {
-	rate, ratio, stmts, trips := "-", "-", "-", "-"
+	rate, ratio, stmts, trips, server, db, client := "-", "-", "-", "-", "-", "-", "-"
 	if r.statements >= 0 && r.rate > 0 {
 		stmts, trips = fmt.Sprintf("%.1f", r.statements), fmt.Sprintf("%.1f", r.roundTrips)
+		server, db, client = cpuMs(r.server), cpuMs(r.db), cpuMs(r.client)
 	}
 	if r.rate > 0 {
 		unit := r.unit
@@ -1089,5 +1234,6 @@ func (r row) line(name, database string) string {
 	if r.ratio >= 0 {
 		ratio = fmt.Sprintf("%.3f", r.ratio)
 	}
-	return strings.TrimRight(fmt.Sprintf("%-46s %-10s %14s %10s %10s %10s %8s  %-15s %6s %6s  %s", name, database, rate, ms(r.p50), ms(r.p95), ms(r.p99), ratio, r.ref, stmts, trips, r.note), " ") + "\n"
+	return strings.TrimRight(fmt.Sprintf("%-46s %-10s %14s %10s %10s %10s %8s  %-15s %6s %6s %6s %6s %6s  %s", name, database, rate, ms(r.p50), ms(r.p95), ms(r.p99), ratio, r.ref, stmts, trips,
+		server, db, client, r.note), " ") + "\n"
 }
