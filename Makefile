@@ -49,5 +49,6 @@ fuzz:
 	go test ./internal/pam -run '^$$' -fuzz '^FuzzParseScopeTypeAndTaskKey$$' -fuzztime $(FUZZTIME)
 	go test ./internal/audit -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME)
 	go test ./internal/audit -run '^$$' -fuzz '^FuzzCSVExport$$' -fuzztime $(FUZZTIME)
+	go test ./internal/mail -run '^$$' -fuzz '^FuzzRender$$' -fuzztime $(FUZZTIME)
 	go test ./web -run '^$$' -fuzz '^FuzzRequestForm$$' -fuzztime $(FUZZTIME)
 	go test ./web -run '^$$' -fuzz '^FuzzPolicyForm$$' -fuzztime $(FUZZTIME)
