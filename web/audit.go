@@ -88,10 +88,26 @@ func parseAuditFilter(q url.Values, loc *time.Location) (audit.Filter, auditview
 	if f.Until, err = audit.ParseTime(vm.Until, loc); err != nil {
 		errs["until"] = "Enter a date and time, like 2026-03-02 18:00."
 	}
+	// A time typed in another form (a date alone, RFC 3339 from a link) is shown back as the
+	// field writes it, in the viewer's zone; one that is not a time stays as typed.
+	vm.Since, vm.Until = localInput(vm.Since, f.Since, loc), localInput(vm.Until, f.Until, loc)
 	if len(errs) == 0 && !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
 		errs["until"] = "Choose a time after the start of the range."
 	}
 	return f, vm, errs
+}
+
+// localInput is the value of a date-and-time field for t, parsed from typed: t in loc as the
+// field writes it (seconds only when there are some), or typed itself when it held no time.
+func localInput(typed string, t time.Time, loc *time.Location) string {
+	if t.IsZero() {
+		return typed
+	}
+	t = t.In(loc)
+	if t.Second() != 0 || t.Nanosecond() != 0 {
+		return t.Format("2006-01-02T15:04:05")
+	}
+	return t.Format("2006-01-02T15:04")
 }
 
 // auditURL is a link to the search (or the export) with the given parameters; empty ones are left out.

@@ -220,6 +220,20 @@ func TestAuditPageFiltersPagesAndLinks(t *testing.T) {
 		if v, _ := bad.find("field-since").Attr("value"); v != "yesterday" {
 			t.Fatalf("the typed value was not kept: %q", v)
 		}
+		// A date-and-time picker cannot show "yesterday": the field is text, so what was typed shows.
+		if typ, _ := bad.find("field-since").Attr("type"); typ != "text" {
+			t.Fatalf("a value that is not a time is in a %q field", typ)
+		}
+		// Times in another form (a date alone, RFC 3339 with an offset, as links carry them) are
+		// shown back as the picker writes them, in the viewer's zone (UTC here).
+		other := c.get("/audit?since=2020-01-01&until=" + url.QueryEscape("2020-01-02T03:04:05+02:00"))
+		for field, want := range map[string]string{"field-since": "2020-01-01T00:00", "field-until": "2020-01-02T01:04:05"} {
+			v, _ := other.find(field).Attr("value")
+			typ, _ := other.find(field).Attr("type")
+			if v != want || typ != "datetime-local" {
+				t.Errorf("%s: %s %q, want datetime-local %q", field, typ, v, want)
+			}
+		}
 
 		// Links from an event lead to its actor's, target's and request's events.
 		ev := c.get("/audit/3") // i = 2: system, access.checked, req-2
