@@ -559,33 +559,43 @@ func TestRolledBackChangeQueuesNothing(t *testing.T) {
 		r := w.submit("x")
 		queued := len(w.mail(pam.MailFilter{}))
 		boom := errors.New("boom")
-		err := w.db.Tx(w.ctx, func(tx *store.Store) error {
-			r.Status = pam.StatusWithdrawn
-			c, err := access.NewChange(w.ctx, tx, r, audit.RequestWithdrawn, as(w.requester))
-			if err != nil {
-				return err
-			}
-			if err := w.outbox.RequestChanged(w.ctx, tx, c); err != nil {
-				return err
-			}
-			if n, _ := tx.Mail(w.ctx, pam.MailFilter{}); len(n) != queued+2 {
-				t.Errorf("inside the transaction: %d queued", len(n))
-			}
-			return boom
-		})
-		if !errors.Is(err, boom) {
+		withdraw := func(fail bool) error {
+			return w.db.Tx(w.ctx, func(tx *store.Store) error {
+				r := r
+				r.Status = pam.StatusWithdrawn
+				c, err := access.NewChange(w.ctx, tx, r, audit.RequestWithdrawn, as(w.requester))
+				if err != nil {
+					return err
+				}
+				if err := w.outbox.RequestChanged(w.ctx, tx, c); err != nil {
+					return err
+				}
+				if fail {
+					return boom
+				}
+				return nil
+			})
+		}
+		if err := withdraw(true); !errors.Is(err, boom) {
 			t.Fatal(err)
 		}
 		if n := len(w.mail(pam.MailFilter{})); n != queued {
 			t.Fatalf("after rollback %d queued, want %d", n, queued)
 		}
 		// A refused change (the requester cannot approve) queues nothing either.
-		_, err = w.acc.Review(w.ctx, as(w.requester), w.requester, r.ID, pam.DecisionApprove, "")
+		_, err := w.acc.Review(w.ctx, as(w.requester), w.requester, r.ID, pam.DecisionApprove, "")
 		if err == nil {
 			t.Fatal("self-approval went through")
 		}
 		if n := len(w.mail(pam.MailFilter{})); n != queued {
 			t.Fatalf("after a refused review %d queued", n)
+		}
+		// The same change committed queues its two messages: the rollback above undid them.
+		if err := withdraw(false); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(w.mail(pam.MailFilter{})); n != queued+2 {
+			t.Fatalf("after the committed change %d queued, want %d", n, queued+2)
 		}
 	})
 }

@@ -23,45 +23,94 @@ func (s *Store) AppendAudit(ctx context.Context, ev *audit.Event) error {
 	return s.AppendAudits(ctx, []*audit.Event{ev})
 }
 
-// AppendAudits stores evs, in order, with one INSERT inside the caller's transaction, as
-// AppendAudit does for one.
+// AppendAudits stores evs, in order, inside the caller's transaction, as AppendAudit does for
+// one. They are written when the transaction's work is done, just before it commits, in one
+// statement with the mail it queued (flush), so an event costs its change no round trip of
+// its own; an error writing them fails the transaction.
 func (s *Store) AppendAudits(ctx context.Context, evs []*audit.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
 	return s.Tx(ctx, func(tx *Store) error {
-		var b strings.Builder
-		args := make([]any, 0, 13*len(evs))
-		b.WriteString(`INSERT INTO audit_events (at, actor_type, actor_id, actor_name, action, target_type, target_id,
-			request_id, subject_id, outcome, details, ip, user_agent) VALUES `)
-		for i, ev := range evs {
+		for _, ev := range evs {
 			if ev.At.IsZero() {
 				ev.At = tx.now()
 			}
 			ev.Normalize()
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, ev.At, ev.ActorType, ev.ActorID, ev.ActorName, ev.Action, ev.TargetType, ev.TargetID,
-				ev.RequestID, ev.SubjectID, ev.Outcome, ev.Details, ev.IP, ev.UserAgent)
 		}
-		b.WriteString(" RETURNING id, txid")
-		var out []struct{ ID, Txid int64 }
-		if err := tx.db.Raw(b.String(), args...).Find(&out).Error; err != nil {
-			return fmt.Errorf("audit: store %d events from %s: %w", len(evs), evs[0].Action, err)
-		}
-		if len(out) != len(evs) {
-			return fmt.Errorf("audit: stored %d of %d events", len(out), len(evs))
-		}
-		// Ids are assigned in the order of VALUES; RETURNING promises no order, so sort by id.
-		slices.SortFunc(out, func(a, b struct{ ID, Txid int64 }) int { return cmp.Compare(a.ID, b.ID) })
-		for i, ev := range evs {
-			ev.ID = out[i].ID
-			tx.events.add(out[i].ID, out[i].Txid, string(ev.Action))
-		}
+		tx.events.queued = append(tx.events.queued, evs...)
 		return nil
 	})
+}
+
+// Bound parameters one statement of flush takes at most: PostgreSQL allows 65,535, SQLite 32,766.
+const maxFlushParams = 30000
+
+// flush writes the audit events and the mail the transaction queued (AppendAudits,
+// EnqueueMails): on PostgreSQL in one statement, the mail's INSERT in a WITH clause of the
+// events' (cut in parts only past maxFlushParams); on SQLite, which has no INSERT in a WITH
+// clause, the mail and then the events. Tx calls it when the transaction's work succeeded.
+func (s *Store) flush() error {
+	t := s.events
+	evs, mails := t.queued, t.mails
+	t.queued, t.mails = nil, nil
+	if len(evs) == 0 || s.dialect != Postgres || outboxColumns*len(mails)+auditColumns*len(evs) > maxFlushParams {
+		if err := insertMails(s.db, mails); err != nil {
+			return err
+		}
+		mails = nil
+	}
+	for len(evs) > 0 {
+		n := min(len(evs), maxFlushParams/auditColumns)
+		var (
+			b    strings.Builder
+			args []any
+		)
+		if len(mails) > 0 {
+			b.WriteString("WITH mail AS (")
+			args = mailInsert(&b, args, mails)
+			b.WriteString(") ")
+			mails = nil
+		}
+		if err := s.insertAudits(&b, args, evs[:n]); err != nil {
+			return err
+		}
+		evs = evs[n:]
+	}
+	return nil
+}
+
+// auditColumns are the columns an INSERT of audit_events binds for each event.
+const auditColumns = 13
+
+// insertAudits runs b (empty, or a WITH clause binding args) followed by an INSERT of evs, and
+// gives each event its id and the transaction's events their ids and transaction id.
+func (s *Store) insertAudits(b *strings.Builder, args []any, evs []*audit.Event) error {
+	b.WriteString(`INSERT INTO audit_events (at, actor_type, actor_id, actor_name, action, target_type, target_id,
+		request_id, subject_id, outcome, details, ip, user_agent) VALUES `)
+	for i, ev := range evs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, ev.At, ev.ActorType, ev.ActorID, ev.ActorName, ev.Action, ev.TargetType, ev.TargetID,
+			ev.RequestID, ev.SubjectID, ev.Outcome, ev.Details, ev.IP, ev.UserAgent)
+	}
+	b.WriteString(" RETURNING id, txid")
+	var out []struct{ ID, Txid int64 }
+	if err := s.db.Raw(b.String(), args...).Find(&out).Error; err != nil {
+		return fmt.Errorf("audit: store %d events from %s: %w", len(evs), evs[0].Action, err)
+	}
+	if len(out) != len(evs) {
+		return fmt.Errorf("audit: stored %d of %d events", len(out), len(evs))
+	}
+	// Ids are assigned in the order of VALUES; RETURNING promises no order, so sort by id.
+	slices.SortFunc(out, func(a, b struct{ ID, Txid int64 }) int { return cmp.Compare(a.ID, b.ID) })
+	for i, ev := range evs {
+		ev.ID = out[i].ID
+		s.events.add(out[i].ID, out[i].Txid, string(ev.Action))
+	}
+	return nil
 }
 
 func auditToDomain(r AuditRow) audit.Event {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/pam"
+	"gorm.io/gorm"
 )
 
 // PolicyToAsk is what a submission under a policy needs to know, read in one statement: the
@@ -233,7 +234,9 @@ func (s *Store) nullTime() string {
 	return `NULL`
 }
 
-// EnqueueMails writes messages to the outbox, due at once, in one statement (see EnqueueMail).
+// EnqueueMails writes messages to the outbox, due at once (see EnqueueMail). Inside a
+// transaction they are written with its audit events just before it commits (flush); outside
+// one, at once, in one statement.
 func (s *Store) EnqueueMails(ctx context.Context, ms []pam.OutboxMessage) error {
 	if len(ms) == 0 {
 		return nil
@@ -247,6 +250,43 @@ func (s *Store) EnqueueMails(ctx context.Context, ms []pam.OutboxMessage) error 
 			NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
 		}
 	}
-	// 19 columns: 1,000 rows stay well under either database's limit on bound parameters.
-	return s.conn(ctx).CreateInBatches(rows, 1000).Error
+	if s.inTx {
+		s.events.mails = append(s.events.mails, rows...)
+		return nil
+	}
+	return insertMails(s.conn(ctx), rows)
+}
+
+// outboxColumns are the columns mailInsert binds for each message.
+const outboxColumns = 19
+
+// mailInsert writes to b an INSERT of rows into mail_outbox, and returns args with its values.
+func mailInsert(b *strings.Builder, args []any, rows []outboxRow) []any {
+	b.WriteString(`INSERT INTO mail_outbox (id, kind, request_id, recipient_id, recipient, recipient_name, subject,
+		body_text, body_html, state, attempts, next_attempt_at, give_up_at, lease_owner, lease_until, last_error,
+		created_at, sent_at, updated_at) VALUES `)
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, r.ID, r.Kind, r.RequestID, r.RecipientID, r.Recipient, r.RecipientName, r.Subject,
+			r.BodyText, r.BodyHTML, r.State, r.Attempts, r.NextAttemptAt, r.GiveUpAt, r.LeaseOwner, r.LeaseUntil, r.LastError,
+			r.CreatedAt, r.SentAt, r.UpdatedAt)
+	}
+	return args
+}
+
+// insertMails writes rows to the outbox, as many a statement as maxFlushParams allows.
+func insertMails(db *gorm.DB, rows []outboxRow) error {
+	for len(rows) > 0 {
+		n := min(len(rows), maxFlushParams/outboxColumns)
+		var b strings.Builder
+		args := mailInsert(&b, nil, rows[:n])
+		if err := db.Exec(b.String(), args...).Error; err != nil {
+			return fmt.Errorf("queue %d messages: %w", n, err)
+		}
+		rows = rows[n:]
+	}
+	return nil
 }

@@ -423,3 +423,22 @@ func (s *Store) MigrateSteps(ctx context.Context, steps ...[2]string) error {
 	}
 	return s.migrateList(s.db.WithContext(ctx), list)
 }
+
+// AppendAuditNow writes ev inside the transaction tx at once, as its flush does at the end:
+// tests use it to hold a stored, uncommitted event open.
+func (s *Store) AppendAuditNow(ctx context.Context, ev *audit.Event) error {
+	if !s.inTx {
+		return fmt.Errorf("AppendAuditNow runs inside a transaction")
+	}
+	if err := s.AppendAudit(ctx, ev); err != nil {
+		return err
+	}
+	return s.flush()
+}
+
+// HoldSealer keeps this process's sealer from starting a pass until the returned function is
+// called, so a test can count the statements of a change alone.
+func (s *Store) HoldSealer() func() {
+	s.seal.pass.Lock()
+	return s.seal.pass.Unlock
+}

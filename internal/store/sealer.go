@@ -15,7 +15,8 @@ import (
 )
 
 // The sealer extends the audit chain. A business change stores its event unsealed in its own
-// transaction and holds no chain lock (AppendAudit); a check hands its event to the sealer and
+// transaction, when its work is done and right before its commit (flush), and holds no chain
+// lock (AppendAudit); a check hands its event to the sealer and
 // waits (SealAudit). One sealer runs per process, only while there is work: each pass is one
 // transaction that takes the chain in turn with other processes' sealers (the head row's lock on
 // PostgreSQL, the write lock on SQLite), seals the stored events no earlier-started writer can
@@ -36,7 +37,8 @@ import (
 // seals those without reading pg_locks (and another pass follows for the rest).
 //
 // How long an event waits: normally until the next pass, a few milliseconds after its commit; at
-// most as long as the longest write transaction that started before it on the database server.
+// most as long as the longest write transaction on the database server that started before it
+// and has stored an event (which an Elevate transaction does only right before its commit).
 // The sweep (SealWaiting) seals what nobody waited for, such as events left by a process that
 // stopped between its commit and the pass.
 type sealer struct {
@@ -80,6 +82,10 @@ type txEvents struct {
 	maxTxid int64
 	// actions are the stored events' actions, counted once the transaction commits.
 	actions []string
+	// queued and mails are the audit events and the messages the transaction stored, written
+	// when its work is done (flush).
+	queued []*audit.Event
+	mails  []outboxRow
 }
 
 func (t *txEvents) add(id, txid int64, action string) {

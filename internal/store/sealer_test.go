@@ -12,13 +12,15 @@ import (
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/internal/testenv"
 )
 
-// A writer whose transaction started first is sealed first, however late it commits: on
+// A writer that stored its events first is sealed first, however late it commits: on
 // PostgreSQL, events committed after it wait unsealed until it ends; on SQLite it holds the
-// database, so later writers wait to write.
+// database, so later writers wait to write. (A transaction stores its events when its work is
+// done, right before its commit; AppendAuditNow stores them at once, to hold that moment open.)
 func TestSealerWaitsForAWriterThatCommitsLate(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
@@ -29,7 +31,7 @@ func TestSealerWaitsForAWriterThatCommitsLate(t *testing.T) {
 		stored, release, committed := make(chan struct{}), make(chan struct{}), make(chan error, 2)
 		go func() {
 			committed <- db.Tx(ctx, func(tx *store.Store) error {
-				if err := tx.AppendAudit(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "slow", nil)); err != nil {
+				if err := tx.AppendAuditNow(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "slow", nil)); err != nil {
 					return err
 				}
 				close(stored)
@@ -87,6 +89,128 @@ func TestSealerWaitsForAWriterThatCommitsLate(t *testing.T) {
 	})
 }
 
+// A transaction stores its events when its work is done, just before it commits: one still at
+// work holds no other writer's events back, and its own come after theirs in the chain.
+func TestSealerIsNotHeldBackByATransactionStillAtWork(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.Store(t, store.Postgres)
+	if err := db.AppendAudit(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "before", nil)); err != nil {
+		t.Fatal(err)
+	}
+	working, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- db.Tx(ctx, func(tx *store.Store) error {
+			// A write takes the transaction's id before the others below begin.
+			if err := tx.ExecRaw(ctx, "UPDATE org_settings SET updated_at = updated_at WHERE id = 1"); err != nil {
+				return err
+			}
+			if err := tx.AppendAudit(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "working", nil)); err != nil {
+				return err
+			}
+			close(working)
+			<-release
+			return nil
+		})
+	}()
+	<-working
+	if err := db.AppendAudit(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "quick", nil)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		head, err := db.AuditHead(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if head.Seq == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			close(release)
+			t.Fatalf("the head stayed at %d while a transaction that stored nothing yet was open", head.Seq)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SealWaiting(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for ev, err := range db.AllAuditEvents(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		order = append(order, ev.TargetID)
+	}
+	if got := strings.Join(order, ","); got != "before,quick,working" {
+		t.Fatalf("chain order %s, want before,quick,working", got)
+	}
+	if _, n, err := db.VerifyAudit(ctx, nil); err != nil || n != 3 {
+		t.Fatalf("verify: %d %v", n, err)
+	}
+}
+
+// A change's audit events and its mail are written in one statement on PostgreSQL (two on
+// SQLite), whatever the change did between them, and a failing change writes neither.
+func TestChangeWritesItsEventsAndMailTogether(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		now := time.Now().UTC()
+		change := func(tx *store.Store, n int) error {
+			for i := range n {
+				if err := tx.AppendAudit(ctx, audit.System.Event(audit.SettingsUpdated, "thing", fmt.Sprint(i), nil)); err != nil {
+					return err
+				}
+				if err := tx.EnqueueMail(ctx, pam.OutboxMessage{ID: fmt.Sprintf("%s-%d", dialect, i), Kind: "test", Recipient: "a@example.com",
+					Subject: "s", Text: "t", HTML: "<p>h</p>", CreatedAt: now}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		boom := fmt.Errorf("boom")
+		if err := db.Tx(ctx, func(tx *store.Store) error {
+			if err := change(tx, 2); err != nil {
+				return err
+			}
+			return boom
+		}); err != boom {
+			t.Fatalf("failing change: %v", err)
+		}
+		// The sealer, held, counts none of its statements with the change's.
+		db.SetSealWait(0)
+		release := db.HoldSealer()
+		before := db.Counts()
+		err := db.Tx(ctx, func(tx *store.Store) error { return change(tx, 3) })
+		got := db.Counts().Statements - before.Statements
+		release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := uint64(1)
+		if dialect == store.SQLite {
+			want = 2
+		}
+		if got != want {
+			t.Fatalf("the change took %d statements, want %d", got, want)
+		}
+		ms, err := db.Mail(ctx, pam.MailFilter{Limit: 100})
+		if err != nil || len(ms) != 3 {
+			t.Fatalf("%d messages queued (%v), want the committed change's 3", len(ms), err)
+		}
+		if _, err := db.SealWaiting(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if head, err := db.AuditHead(ctx); err != nil || head.Seq != 3 {
+			t.Fatalf("head %d (%v) after the committed change's 3 events", head.Seq, err)
+		}
+	})
+}
+
 // A writer holds sealing back from its first transaction id, not from the id of a subtransaction
 // it began later: the horizon reads every id a transaction holds in pg_locks and keeps its
 // oldest. Events committed between the two stay unsealed until the writer ends.
@@ -96,7 +220,7 @@ func TestSealerHorizonIsAWritersOldestTransactionID(t *testing.T) {
 	first, second, release, done := make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	go func() {
 		done <- db.Tx(ctx, func(tx *store.Store) error {
-			if err := tx.AppendAudit(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "open", nil)); err != nil {
+			if err := tx.AppendAuditNow(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "open", nil)); err != nil {
 				return err
 			}
 			first <- struct{}{}
@@ -105,7 +229,7 @@ func TestSealerHorizonIsAWritersOldestTransactionID(t *testing.T) {
 			if err := tx.ExecRaw(ctx, "SAVEPOINT later"); err != nil {
 				return err
 			}
-			if err := tx.AppendAudit(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "open-later", nil)); err != nil {
+			if err := tx.AppendAuditNow(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "open-later", nil)); err != nil {
 				return err
 			}
 			first <- struct{}{}

@@ -52,7 +52,8 @@ type Store struct {
 	counts *counter
 	// seal is the process's sealer, shared with every transaction handle.
 	seal *sealer
-	// events are the audit events this transaction stored (nil outside a transaction).
+	// events are the audit events and the mail this transaction stored, written just before it
+	// commits, and then their ids (nil outside a transaction).
 	events *txEvents
 }
 
@@ -217,7 +218,11 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 	events := &txEvents{}
 	err := s.inTurn(ctx, func() error {
 		return s.writer.WithContext(ctx).Transaction(func(g *gorm.DB) error {
-			return fn(&Store{db: g, dialect: s.dialect, inTx: true, now: s.now, counts: s.counts, seal: s.seal, events: events})
+			tx := &Store{db: g, dialect: s.dialect, inTx: true, now: s.now, counts: s.counts, seal: s.seal, events: events}
+			if err := fn(tx); err != nil {
+				return err
+			}
+			return tx.flush()
 		})
 	})
 	if err == nil && len(events.ids) > 0 {
