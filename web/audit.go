@@ -463,8 +463,15 @@ func timeVM(t, now time.Time, loc *time.Location) components.TimeVM {
 	if local == utc {
 		title = utc // a viewer in UTC reads it once
 	}
-	return components.TimeVM{Relative: relative(t, now), Local: local, Short: t.In(loc).Format("2006-01-02 15:04"),
-		Title: title, ISO: t.UTC().Format(time.RFC3339)}
+	// A page shows dozens of times: the short local form and the ISO form are cut from the two
+	// above rather than formatted again (years of four digits; others are formatted).
+	short, iso := local[:min(16, len(local))], ""
+	if len(utc) == len("2006-01-02 15:04:05 UTC") && len(local) > 16 && local[16] == ':' {
+		iso = utc[:10] + "T" + utc[11:19] + "Z"
+	} else {
+		short, iso = t.In(loc).Format("2006-01-02 15:04"), t.UTC().Format(time.RFC3339)
+	}
+	return components.TimeVM{Relative: relative(t, now), Local: local, Short: short, Title: title, ISO: iso}
 }
 
 // relative says how long ago (or how far ahead) t is, in words: "just now", "3 min ago",
@@ -480,17 +487,17 @@ func relative(t, now time.Time) string {
 	case d < time.Minute:
 		return "just now"
 	case d < time.Hour:
-		s = fmt.Sprintf("%d min", int(d/time.Minute))
+		s = strconv.Itoa(int(d/time.Minute)) + " min"
 	case d < 24*time.Hour:
 		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
-		s = fmt.Sprintf("%d h", h)
+		s = strconv.Itoa(h) + " h"
 		if m > 0 {
-			s += fmt.Sprintf(" %d min", m)
+			s += " " + strconv.Itoa(m) + " min"
 		}
 	case d < 48*time.Hour:
 		s = "1 day"
 	default:
-		s = fmt.Sprintf("%d days", int(d/(24*time.Hour)))
+		s = strconv.Itoa(int(d/(24*time.Hour))) + " days"
 	}
 	if future {
 		return "in " + s
