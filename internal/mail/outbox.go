@@ -86,7 +86,7 @@ func (o *Outbox) requestChanged(ctx context.Context, tx *store.Store, c access.C
 	if err != nil {
 		return err
 	}
-	return tx.EnqueueMails(ctx, ms) // one statement for all of them
+	return tx.EnqueueMails(ctx, ms) // written with the change's events, in one statement
 }
 
 // requestMail renders the messages a request change causes.

@@ -35,8 +35,9 @@ type Worker struct {
 	// RetryFor is how long after the first failure temporary failures are still retried.
 	RetryFor time.Duration
 
-	// beforeCommit, when set, runs inside the transaction recording batches, last (tests
-	// hold a recording open with it); afterClaim, when set, runs after each claim that took
+	// beforeCommit, when set, runs inside the transaction recording batches, after its
+	// updates and before its queued audit events are written and it commits (tests hold a
+	// recording open with it); afterClaim, when set, runs after each claim that took
 	// messages, with the claim's number (tests stop a worker holding a claim with it).
 	beforeCommit func()
 	afterClaim   func(n int)
@@ -307,9 +308,10 @@ func (w *Worker) record(ctx context.Context, group []attempt) error {
 	return nil
 }
 
-// recordBatch writes one batch's outcomes and their audit events in tx. The events of a batch
-// are stored by one statement, and of a batch at a time: SQLite's driver binds a statement's
-// parameters in time that grows with the square of their number.
+// recordBatch writes one batch's outcomes and queues their audit events in tx, which writes
+// the queued events of its batches together before it commits (on SQLite at most 200 a
+// statement: its driver binds a statement's parameters in time that grows with the square of
+// their number).
 func (w *Worker) recordBatch(ctx context.Context, tx *store.Store, a attempt) error {
 	ids := make([]string, len(a.msgs))
 	recorded := make([]store.MailOutcome, len(a.msgs))

@@ -26,7 +26,8 @@ func (s *Store) AppendAudit(ctx context.Context, ev *audit.Event) error {
 // AppendAudits stores evs, in order, inside the caller's transaction, as AppendAudit does for
 // one. They are written when the transaction's work is done, just before it commits, in one
 // statement with the mail it queued (flush), so an event costs its change no round trip of
-// its own; an error writing them fails the transaction.
+// its own (a transaction that queues flushEarly rows writes them then); an error writing them
+// fails the transaction.
 func (s *Store) AppendAudits(ctx context.Context, evs []*audit.Event) error {
 	if len(evs) == 0 {
 		return nil
@@ -39,12 +40,34 @@ func (s *Store) AppendAudits(ctx context.Context, evs []*audit.Event) error {
 			ev.Normalize()
 		}
 		tx.events.queued = append(tx.events.queued, evs...)
-		return nil
+		return tx.flushIfFull()
 	})
 }
 
-// Bound parameters one statement of flush takes at most: PostgreSQL allows 65,535, SQLite 32,766.
+// Bound parameters one statement of flush takes at most: PostgreSQL allows 65,535. On SQLite,
+// whose driver binds a statement's parameters in time that grows with the square of their
+// number, a statement takes at most sqliteInsertRows rows (flushRows).
 const maxFlushParams = 30000
+
+// flushEarly is how many rows a transaction queues before it writes them at once: a change of
+// hundreds of requests (a policy's open requests ended together) keeps no more mail in memory.
+const flushEarly = 500
+
+// flushRows is how many rows of columns bound parameters each one statement of flush writes.
+func (s *Store) flushRows(columns int) int {
+	if s.dialect == SQLite {
+		return sqliteInsertRows
+	}
+	return maxFlushParams / columns
+}
+
+// flushIfFull writes what the transaction queued at once when it reached flushEarly rows.
+func (s *Store) flushIfFull() error {
+	if len(s.events.queued)+len(s.events.mails) < flushEarly {
+		return nil
+	}
+	return s.flush()
+}
 
 // flush writes the audit events and the mail the transaction queued (AppendAudits,
 // EnqueueMails): on PostgreSQL in one statement, the mail's INSERT in a WITH clause of the
@@ -55,24 +78,26 @@ func (s *Store) flush() error {
 	evs, mails := t.queued, t.mails
 	t.queued, t.mails = nil, nil
 	if len(evs) == 0 || s.dialect != Postgres || outboxColumns*len(mails)+auditColumns*len(evs) > maxFlushParams {
-		if err := insertMails(s.db, mails); err != nil {
+		if err := insertMails(s.db, s.flushRows(outboxColumns), mails); err != nil {
 			return err
 		}
 		mails = nil
 	}
 	for len(evs) > 0 {
-		n := min(len(evs), maxFlushParams/auditColumns)
+		n := min(len(evs), s.flushRows(auditColumns))
 		var (
 			b    strings.Builder
 			args []any
 		)
+		what := fmt.Sprintf("%d events from %s", n, evs[0].Action)
 		if len(mails) > 0 {
 			b.WriteString("WITH mail AS (")
 			args = mailInsert(&b, args, mails)
 			b.WriteString(") ")
+			what += fmt.Sprintf(" with %d messages", len(mails))
 			mails = nil
 		}
-		if err := s.insertAudits(&b, args, evs[:n]); err != nil {
+		if err := s.insertAudits(&b, args, evs[:n], what); err != nil {
 			return err
 		}
 		evs = evs[n:]
@@ -84,8 +109,9 @@ func (s *Store) flush() error {
 const auditColumns = 13
 
 // insertAudits runs b (empty, or a WITH clause binding args) followed by an INSERT of evs, and
-// gives each event its id and the transaction's events their ids and transaction id.
-func (s *Store) insertAudits(b *strings.Builder, args []any, evs []*audit.Event) error {
+// gives each event its id and the transaction's events their ids and transaction id; what
+// names the statement's rows in its error.
+func (s *Store) insertAudits(b *strings.Builder, args []any, evs []*audit.Event, what string) error {
 	b.WriteString(`INSERT INTO audit_events (at, actor_type, actor_id, actor_name, action, target_type, target_id,
 		request_id, subject_id, outcome, details, ip, user_agent) VALUES `)
 	for i, ev := range evs {
@@ -99,7 +125,7 @@ func (s *Store) insertAudits(b *strings.Builder, args []any, evs []*audit.Event)
 	b.WriteString(" RETURNING id, txid")
 	var out []struct{ ID, Txid int64 }
 	if err := s.db.Raw(b.String(), args...).Find(&out).Error; err != nil {
-		return fmt.Errorf("audit: store %d events from %s: %w", len(evs), evs[0].Action, err)
+		return fmt.Errorf("audit: store %s: %w", what, err)
 	}
 	if len(out) != len(evs) {
 		return fmt.Errorf("audit: stored %d of %d events", len(out), len(evs))

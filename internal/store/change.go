@@ -236,7 +236,7 @@ func (s *Store) nullTime() string {
 
 // EnqueueMails writes messages to the outbox, due at once (see EnqueueMail). Inside a
 // transaction they are written with its audit events just before it commits (flush); outside
-// one, at once, in one statement.
+// one, at once.
 func (s *Store) EnqueueMails(ctx context.Context, ms []pam.OutboxMessage) error {
 	if len(ms) == 0 {
 		return nil
@@ -252,9 +252,9 @@ func (s *Store) EnqueueMails(ctx context.Context, ms []pam.OutboxMessage) error 
 	}
 	if s.inTx {
 		s.events.mails = append(s.events.mails, rows...)
-		return nil
+		return s.flushIfFull()
 	}
-	return insertMails(s.conn(ctx), rows)
+	return insertMails(s.conn(ctx), s.flushRows(outboxColumns), rows)
 }
 
 // outboxColumns are the columns mailInsert binds for each message.
@@ -277,10 +277,10 @@ func mailInsert(b *strings.Builder, args []any, rows []outboxRow) []any {
 	return args
 }
 
-// insertMails writes rows to the outbox, as many a statement as maxFlushParams allows.
-func insertMails(db *gorm.DB, rows []outboxRow) error {
+// insertMails writes rows to the outbox, at most per of them a statement.
+func insertMails(db *gorm.DB, per int, rows []outboxRow) error {
 	for len(rows) > 0 {
-		n := min(len(rows), maxFlushParams/outboxColumns)
+		n := min(len(rows), per)
 		var b strings.Builder
 		args := mailInsert(&b, nil, rows[:n])
 		if err := db.Exec(b.String(), args...).Error; err != nil {

@@ -16,18 +16,20 @@ import (
 
 // The sealer extends the audit chain. A business change stores its event unsealed in its own
 // transaction, when its work is done and right before its commit (flush), and holds no chain
-// lock (AppendAudit); a check hands its event to the sealer and
-// waits (SealAudit). One sealer runs per process, only while there is work: each pass is one
-// transaction that takes the chain in turn with other processes' sealers (the head row's lock on
-// PostgreSQL, the write lock on SQLite), seals the stored events no earlier-started writer can
+// lock (AppendAudit); a check hands its event to the sealer and waits (SealAudit). One sealer
+// runs per process, only while there is work: each pass is one transaction that takes the chain
+// in turn with other processes' sealers (the head row's lock on PostgreSQL, the write lock on
+// SQLite), seals the stored events no open writer of events with an older transaction id can
 // still precede, in id order, then appends the checks' events, and moves the head. While no
 // stored event waits, a pass of checks' events starts from the head this process last wrote,
 // without reading it (appendPass): on PostgreSQL it is then one statement.
 //
 // On PostgreSQL a stored event is sealable once its writer's transaction id is below the
-// horizon: every writer of events that started before it has then ended, so none can still
-// commit an event that would belong before it. On SQLite writers take turns on
-// the whole database, so every committed event is sealable.
+// horizon: every transaction with an older id that had stored events has then ended, so none
+// of those can still commit an event that would belong before it. A transaction that has not
+// stored its events yet (they are written right before its commit) holds nothing back, and its
+// events follow those sealed meanwhile: the chain is close to the order of commits. On SQLite
+// writers take turns on the whole database, so every committed event is sealable.
 //
 // The horizon is the transaction id of the oldest writer of this audit_events table still open
 // (one holding its row-exclusive lock), read from pg_locks: transactions elsewhere on the server,

@@ -114,6 +114,7 @@ func TestSealerIsNotHeldBackByATransactionStillAtWork(t *testing.T) {
 	}()
 	<-working
 	if err := db.AppendAudit(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "quick", nil)); err != nil {
+		close(release)
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -472,7 +473,7 @@ func TestSealerIgnoresWritersOfOtherTrails(t *testing.T) {
 	stored, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	go func() {
 		done <- other.Tx(ctx, func(tx *store.Store) error {
-			if err := tx.AppendAudit(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "elsewhere", nil)); err != nil {
+			if err := tx.AppendAuditNow(ctx, audit.System.Event(audit.SettingsUpdated, "thing", "elsewhere", nil)); err != nil {
 				return err
 			}
 			close(stored)
@@ -734,6 +735,49 @@ func TestUnsealedEventsStayOutOfTheSearchIndexes(t *testing.T) {
 					t.Errorf("%s holds unsealed events: %s", name, def)
 				}
 			}
+		}
+	})
+}
+
+// A change of many rows writes them all, as it goes (flushEarly) and in statements each
+// database takes, and a failing one writes none of them.
+func TestLargeChangeWritesEveryRowOrNone(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		now := time.Now().UTC()
+		change := func(tx *store.Store, tag string) error {
+			evs := make([]*audit.Event, 0, 1200)
+			for i := range 1200 {
+				evs = append(evs, audit.System.Event(audit.SettingsUpdated, "thing", fmt.Sprintf("%s-%d", tag, i), nil))
+				if err := tx.EnqueueMail(ctx, pam.OutboxMessage{ID: fmt.Sprintf("%s-%d", tag, i), Kind: "test", Recipient: "a@example.com",
+					Subject: "s", Text: "t", HTML: "<p>h</p>", CreatedAt: now}); err != nil {
+					return err
+				}
+			}
+			return tx.AppendAudits(ctx, evs)
+		}
+		boom := fmt.Errorf("boom")
+		if err := db.Tx(ctx, func(tx *store.Store) error {
+			if err := change(tx, "failed"); err != nil {
+				return err
+			}
+			return boom
+		}); err != boom {
+			t.Fatalf("failing change: %v", err)
+		}
+		if err := db.Tx(ctx, func(tx *store.Store) error { return change(tx, "done") }); err != nil {
+			t.Fatal(err)
+		}
+		counts, err := db.MailCounts(ctx)
+		if err != nil || counts[pam.MailQueued] != 1200 {
+			t.Fatalf("queued %v (%v), want the committed change's 1200", counts, err)
+		}
+		if _, err := db.SealWaiting(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if head, n, err := db.VerifyAudit(ctx, nil); err != nil || n != 1200 || head.Seq != 1200 {
+			t.Fatalf("verify: head %d, %d events, %v; want the committed change's 1200", head.Seq, n, err)
 		}
 	})
 }
