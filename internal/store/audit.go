@@ -89,15 +89,14 @@ func (s *Store) flush() error {
 			b    strings.Builder
 			args []any
 		)
-		what := fmt.Sprintf("%d events from %s", n, evs[0].Action)
-		if len(mails) > 0 {
+		messages := len(mails)
+		if messages > 0 {
 			b.WriteString("WITH mail AS (")
 			args = mailInsert(&b, args, mails)
 			b.WriteString(") ")
-			what += fmt.Sprintf(" with %d messages", len(mails))
 			mails = nil
 		}
-		if err := s.insertAudits(&b, args, evs[:n], what); err != nil {
+		if err := s.insertAudits(&b, args, evs[:n], messages); err != nil {
 			return err
 		}
 		evs = evs[n:]
@@ -109,9 +108,9 @@ func (s *Store) flush() error {
 const auditColumns = 13
 
 // insertAudits runs b (empty, or a WITH clause binding args) followed by an INSERT of evs, and
-// gives each event its id and the transaction's events their ids and transaction id; what
-// names the statement's rows in its error.
-func (s *Store) insertAudits(b *strings.Builder, args []any, evs []*audit.Event, what string) error {
+// gives each event its id and the transaction's events their ids and transaction id; messages
+// counts the mail b inserts, for the statement's error.
+func (s *Store) insertAudits(b *strings.Builder, args []any, evs []*audit.Event, messages int) error {
 	b.WriteString(`INSERT INTO audit_events (at, actor_type, actor_id, actor_name, action, target_type, target_id,
 		request_id, subject_id, outcome, details, ip, user_agent) VALUES `)
 	for i, ev := range evs {
@@ -125,7 +124,10 @@ func (s *Store) insertAudits(b *strings.Builder, args []any, evs []*audit.Event,
 	b.WriteString(" RETURNING id, txid")
 	var out []struct{ ID, Txid int64 }
 	if err := s.db.Raw(b.String(), args...).Find(&out).Error; err != nil {
-		return fmt.Errorf("audit: store %s: %w", what, err)
+		if messages > 0 {
+			return fmt.Errorf("audit: store %d events from %s with %d messages: %w", len(evs), evs[0].Action, messages, err)
+		}
+		return fmt.Errorf("audit: store %d events from %s: %w", len(evs), evs[0].Action, err)
 	}
 	if len(out) != len(evs) {
 		return fmt.Errorf("audit: stored %d of %d events", len(out), len(evs))

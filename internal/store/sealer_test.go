@@ -70,23 +70,31 @@ func TestSealerWaitsForAWriterThatCommitsLate(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := db.SealWaiting(ctx); err != nil {
-			t.Fatal(err)
-		}
-		var order []string
-		for ev, err := range db.AllAuditEvents(ctx) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			order = append(order, ev.TargetID)
-		}
-		if got := strings.Join(order, ","); got != "before,slow,quick" {
+		if got := sealedChain(t, db); got != "before,slow,quick" {
 			t.Fatalf("chain order %s, want before,slow,quick", got)
 		}
-		if _, n, err := db.VerifyAudit(ctx, nil); err != nil || n != 3 {
-			t.Fatalf("verify: %d %v", n, err)
-		}
 	})
+}
+
+// sealedChain seals what waits, checks the whole chain, and returns its events' targets in
+// chain order, comma-separated.
+func sealedChain(t *testing.T, db *store.Store) string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := db.SealWaiting(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for ev, err := range db.AllAuditEvents(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		order = append(order, ev.TargetID)
+	}
+	if _, n, err := db.VerifyAudit(ctx, nil); err != nil || n != int64(len(order)) {
+		t.Fatalf("verify: %d of %d events, %v", n, len(order), err)
+	}
+	return strings.Join(order, ",")
 }
 
 // A transaction stores its events when its work is done, just before it commits: one still at
@@ -136,21 +144,8 @@ func TestSealerIsNotHeldBackByATransactionStillAtWork(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.SealWaiting(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var order []string
-	for ev, err := range db.AllAuditEvents(ctx) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		order = append(order, ev.TargetID)
-	}
-	if got := strings.Join(order, ","); got != "before,quick,working" {
+	if got := sealedChain(t, db); got != "before,quick,working" {
 		t.Fatalf("chain order %s, want before,quick,working", got)
-	}
-	if _, n, err := db.VerifyAudit(ctx, nil); err != nil || n != 3 {
-		t.Fatalf("verify: %d %v", n, err)
 	}
 }
 
@@ -649,18 +644,8 @@ func TestSealerAppendsOnlyAfterWaitingEvents(t *testing.T) {
 		if err := db.SealAudit(ctx, check); err != nil {
 			t.Fatal(err)
 		}
-		var order []string
-		for ev, err := range db.AllAuditEvents(ctx) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			order = append(order, ev.TargetID)
-		}
-		if got := strings.Join(order, ","); got != "first,left,after" || check.Seq != 3 {
+		if got := sealedChain(t, db); got != "first,left,after" || check.Seq != 3 {
 			t.Fatalf("chain order %s, the check at %d; want first,left,after with the check at 3", got, check.Seq)
-		}
-		if _, n, err := db.VerifyAudit(ctx, nil); err != nil || n != 3 {
-			t.Fatalf("verify: %d events, %v", n, err)
 		}
 	})
 }
