@@ -54,3 +54,19 @@ func TestCountsStatementsAndRoundTrips(t *testing.T) {
 		}
 	})
 }
+
+// A write outside a transaction is one statement and one round trip, as the counters say: GORM
+// would otherwise wrap each create, update and delete in a BEGIN and a COMMIT of its own, two
+// round trips the counters never saw.
+func TestAWriteOutsideATransactionRunsAlone(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		db := testenv.Store(t, dialect)
+		n, err := db.WriteTransactions(context.Background(), "alone-test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("a create, an update and a delete outside a transaction began %d transactions", n)
+		}
+	})
+}

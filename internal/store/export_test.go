@@ -442,3 +442,33 @@ func (s *Store) HoldSealer() func() {
 	s.seal.pass.Lock()
 	return s.seal.pass.Unlock
 }
+
+// WriteTransactions creates, updates and deletes a row through GORM outside any transaction
+// and returns how many transactions GORM began for them on the pool.
+func (s *Store) WriteTransactions(ctx context.Context, key string) (int, error) {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return 0, err
+	}
+	spy := &beginSpy{DB: sqlDB}
+	g := s.db.Session(&gorm.Session{NewDB: true, Context: ctx})
+	g.Statement.ConnPool = spy
+	if err := g.Create(&RateLimitRow{Key: key, WindowStart: 1, Count: 9}).Error; err != nil {
+		return spy.begun, err
+	}
+	if err := g.Model(&RateLimitRow{}).Where("key = ?", key).Update("count", 1).Error; err != nil {
+		return spy.begun, err
+	}
+	return spy.begun, g.Where("key = ?", key).Delete(&RateLimitRow{}).Error
+}
+
+// beginSpy is a pool that counts the transactions begun on it.
+type beginSpy struct {
+	*sql.DB
+	begun int
+}
+
+func (b *beginSpy) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error) {
+	b.begun++
+	return b.DB.BeginTx(ctx, opts)
+}

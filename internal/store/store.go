@@ -126,6 +126,10 @@ func gormConfig(dialect string) *gorm.Config {
 		Logger:         logger.Discard,
 		TranslateError: true,
 		NowFunc:        func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+		// A create, update or delete is one statement, atomic by itself; GORM would send a
+		// BEGIN before it and a COMMIT after it, three round trips for one. What must commit
+		// together runs in Tx.
+		SkipDefaultTransaction: true,
 	}
 	if dialect == SQLite {
 		// SQLite compiles a statement on every call unless it is kept prepared: the inbox's and
