@@ -68,6 +68,9 @@ func TestBrowserRequestApproveCheckRevoke(t *testing.T) {
 		chromedp.Navigate(p.Base+"/requests/new"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="scopes"]`)),
 		fill(`[data-testid="search"]`, "mailbox admin\n"),
+		// The search is a GET form: the page it loads writes the query into the box's value
+		// attribute, which typing leaves as it was, so the scopes after it are the found ones.
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="search"][value="mailbox admin"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="scope"]`)),
 		chromedp.Click(chromedp.CSS(`[data-testid="scope"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="request-form"]`)),
