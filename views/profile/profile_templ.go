@@ -95,7 +95,7 @@ func Page(vm PageVM) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = components.Field(components.FieldVM{Name: "time_zone", Label: "Time zone", Type: "select", Value: vm.TimeZone, Error: vm.TimeZoneError, Help: "Times on the pages and in your mail are shown in this zone.", Required: true, Options: vm.TimeZones}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = components.Field(components.FieldVM{Name: "time_zone", Label: "Time zone", Type: "select", Value: vm.TimeZone, Error: vm.TimeZoneError, Required: true, Options: vm.TimeZones}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
