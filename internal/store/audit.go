@@ -124,10 +124,11 @@ func (s *Store) insertAudits(b *strings.Builder, args []any, evs []*audit.Event,
 	b.WriteString(" RETURNING id, txid")
 	var out []struct{ ID, Txid int64 }
 	if err := s.db.Raw(b.String(), args...).Find(&out).Error; err != nil {
+		what := fmt.Sprintf("%d events from %s", len(evs), evs[0].Action)
 		if messages > 0 {
-			return fmt.Errorf("audit: store %d events from %s with %d messages: %w", len(evs), evs[0].Action, messages, err)
+			what += fmt.Sprintf(" with %d messages", messages)
 		}
-		return fmt.Errorf("audit: store %d events from %s: %w", len(evs), evs[0].Action, err)
+		return fmt.Errorf("audit: store %s: %w", what, err)
 	}
 	if len(out) != len(evs) {
 		return fmt.Errorf("audit: stored %d of %d events", len(out), len(evs))

@@ -28,6 +28,17 @@ func fill(sel, value string) chromedp.Action[chromedp.Void] {
 	return chromedp.SendKeys(chromedp.CSS(sel), value)
 }
 
+// searchScopes searches the new request page for q and waits for the scopes found. The search
+// is a GET form: the page it loads writes the query into the box's value attribute, which
+// typing leaves as it was, so waiting for that attribute skips the list of the page being left.
+func searchScopes(q string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		fill(`[data-testid="search"]`, q+"\n"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="search"][value="`+q+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="scope"]`)),
+	)
+}
+
 func TestBrowserAdminBuildsAPolicy(t *testing.T) {
 	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "admin.db")})
 	ctx := testkit.Browser(t)

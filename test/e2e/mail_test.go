@@ -138,11 +138,7 @@ func TestBrowserApproveFromTheMail(t *testing.T) {
 	do(t, ctx, p,
 		chromedp.Navigate(p.Base+"/requests/new"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="scopes"]`)),
-		fill(`[data-testid="search"]`, "mailbox admin\n"),
-		// The search is a GET form: the page it loads writes the query into the box's value
-		// attribute, which typing leaves as it was, so the scopes after it are the found ones.
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="search"][value="mailbox admin"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="scope"]`)),
+		searchScopes("mailbox admin"),
 		chromedp.Click(chromedp.CSS(`[data-testid="scope"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="request-form"]`)),
 		fill(`#f-justification`, "Support team <b>mailbox</b>\r\nBcc: intruder@example.net"),
