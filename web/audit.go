@@ -98,14 +98,16 @@ func parseAuditFilter(q url.Values, loc *time.Location) (audit.Filter, auditview
 }
 
 // localInput is the value of a date-and-time field for t, parsed from typed: t in loc as the
-// field writes it (seconds only when there are some), or typed itself when it held no time.
+// field writes it (seconds, and their fraction, only when there are some), or typed itself when
+// it held no time. The value is also the bound the paging and export links carry, so it keeps
+// every digit the search used.
 func localInput(typed string, t time.Time, loc *time.Location) string {
 	if t.IsZero() {
 		return typed
 	}
 	t = t.In(loc)
 	if t.Second() != 0 || t.Nanosecond() != 0 {
-		return t.Format("2006-01-02T15:04:05")
+		return t.Format("2006-01-02T15:04:05.999999999")
 	}
 	return t.Format("2006-01-02T15:04")
 }

@@ -1725,10 +1725,15 @@ func Event(vm EventVM) templ.Component {
 }
 
 // timeInputType is a time field's type: the date-and-time picker, unless the value is text the
-// picker cannot show (something typed in the address), which a text field then shows as typed.
+// picker cannot show (something typed in the address, or a fraction of a second finer than
+// milliseconds, which a browser would drop with the whole value), which a text field then shows
+// as typed.
 func timeInputType(value string) string {
 	if value == "" {
 		return "datetime-local"
+	}
+	if _, frac, ok := strings.Cut(value, "."); ok && len(frac) > 3 {
+		return "text"
 	}
 	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
 		if _, err := time.Parse(layout, value); err == nil {
