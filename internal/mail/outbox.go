@@ -82,24 +82,19 @@ func (o *Outbox) RequestChanged(ctx context.Context, tx *store.Store, c access.C
 }
 
 func (o *Outbox) requestChanged(ctx context.Context, tx *store.Store, c access.Change) error {
-	ms, err := o.requestMail(c)
-	if err != nil {
-		return err
-	}
-	return tx.EnqueueMails(ctx, ms) // written with the change's events, in one statement
+	return tx.EnqueueMails(ctx, o.requestMail(c)) // written with the change's events, in one statement
 }
 
 // requestMail renders the messages a request change causes.
-func (o *Outbox) requestMail(c access.Change) ([]pam.OutboxMessage, error) {
+func (o *Outbox) requestMail(c access.Change) []pam.OutboxMessage {
 	v := view{Request: c.Request, Tasks: c.Tasks, Revoker: c.RevokerName}
 	var ms []pam.OutboxMessage
-	var err error
 	switch c.Action {
 	case audit.RequestCreated:
 		return o.each(ms, v, c.Approvers, KindPending)
 	case audit.RequestApproved, audit.RequestDenied, audit.RequestTimedOut, audit.RequestCancelled, audit.RequestRevoked:
-		if ms, err = o.toRequester(ms, v, c.Requester, c.Action.String()); err != nil || c.Action == audit.RequestRevoked {
-			return ms, err
+		if ms = o.toRequester(ms, v, c.Requester, c.Action.String()); c.Action == audit.RequestRevoked {
+			return ms
 		}
 		return o.decided(ms, v, asked(c))
 	case audit.RequestWithdrawn:
@@ -135,7 +130,7 @@ func (o *Outbox) requestMail(c access.Change) ([]pam.OutboxMessage, error) {
 		}
 		return o.each(ms, v, to, c.Action.String())
 	}
-	return nil, nil // expired: the expiring-soon notice already told the requester
+	return nil // expired: the expiring-soon notice already told the requester
 }
 
 // asked is everyone a change's request asked to decide: its approvers and, once it was
@@ -176,10 +171,10 @@ type view struct {
 
 // decided adds, to ms, the message telling the approvers who were asked, and have not reviewed
 // it themselves, that a request no longer needs them. Automatic approvals asked nobody.
-func (o *Outbox) decided(ms []pam.OutboxMessage, v view, approvers []pam.User) ([]pam.OutboxMessage, error) {
+func (o *Outbox) decided(ms []pam.OutboxMessage, v view, approvers []pam.User) []pam.OutboxMessage {
 	r := v.Request
 	if r.ApprovalType == pam.ApprovalAuto {
-		return ms, nil
+		return ms
 	}
 	var rest []pam.User
 	for _, u := range approvers {
@@ -190,43 +185,32 @@ func (o *Outbox) decided(ms []pam.OutboxMessage, v view, approvers []pam.User) (
 	return o.each(ms, v, rest, KindDecided)
 }
 
-func (o *Outbox) toRequester(ms []pam.OutboxMessage, v view, requester pam.User, kind string) ([]pam.OutboxMessage, error) {
+func (o *Outbox) toRequester(ms []pam.OutboxMessage, v view, requester pam.User, kind string) []pam.OutboxMessage {
 	if !requester.Active() {
-		return ms, nil // disabled people drop out of everything, mail included
+		return ms // disabled people drop out of everything, mail included
 	}
 	return o.each(ms, v, []pam.User{requester}, kind)
 }
 
 // each adds, to ms, the message of kind about v to each of to.
-func (o *Outbox) each(ms []pam.OutboxMessage, v view, to []pam.User, kind string) ([]pam.OutboxMessage, error) {
+func (o *Outbox) each(ms []pam.OutboxMessage, v view, to []pam.User, kind string) []pam.OutboxMessage {
 	for _, u := range to {
-		m, err := o.message(kind, v.Request.ID, u, o.requestContent(v.Request, v.Tasks, v.Revoker, u, kind))
-		if err != nil {
-			return ms, err
-		}
-		ms = append(ms, m)
+		ms = append(ms, o.message(kind, v.Request.ID, u, o.requestContent(v.Request, v.Tasks, v.Revoker, u, kind)))
 	}
-	return ms, nil
+	return ms
 }
 
 // message renders one message to the outbox.
-func (o *Outbox) message(kind, requestID string, to pam.User, c content) (pam.OutboxMessage, error) {
-	text, html, err := render(c)
-	if err != nil {
-		return pam.OutboxMessage{}, err
-	}
+func (o *Outbox) message(kind, requestID string, to pam.User, c content) pam.OutboxMessage {
+	text, html := render(c)
 	return pam.OutboxMessage{
 		ID: uuid.NewString(), Kind: kind, RequestID: requestID, RecipientID: to.ID, Recipient: to.Email,
 		RecipientName: cleanHeader(to.Name), Subject: cleanHeader(c.Subject), Text: text, HTML: html, CreatedAt: o.now(),
-	}, nil
+	}
 }
 
 func (o *Outbox) enqueue(ctx context.Context, tx *store.Store, kind, requestID string, to pam.User, c content) error {
-	m, err := o.message(kind, requestID, to, c)
-	if err != nil {
-		return err
-	}
-	return tx.EnqueueMail(ctx, m)
+	return tx.EnqueueMail(ctx, o.message(kind, requestID, to, c))
 }
 
 // requestContent says what one recipient needs to know about a request.
@@ -511,11 +495,7 @@ func (o *Outbox) QueueExpiryNotices(ctx context.Context) (int, error) {
 				return err
 			}
 			n++
-			ms, err := o.toRequester(nil, view{Request: r, Tasks: tasks}, requester, KindExpiring)
-			if err != nil {
-				return err
-			}
-			return tx.EnqueueMails(ctx, ms)
+			return tx.EnqueueMails(ctx, o.toRequester(nil, view{Request: r, Tasks: tasks}, requester, KindExpiring))
 		})
 		if err != nil {
 			return n, fmt.Errorf("expiry notice for request %s: %w", id, err)

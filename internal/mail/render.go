@@ -33,12 +33,12 @@ type content struct {
 // than by text/template and html/template: a flow's mail spent a seventh of the server's CPU in
 // their reflection. The HTML escapes exactly as html/template would (TestRenderMatchesTemplates
 // holds it to the templates in testdata).
-func render(c content) (text, html string, err error) {
+func render(c content) (text, html string) {
 	c.Subject = cleanHeader(c.Subject)
 	for i := range c.Notes { // text typed in a browser arrives with CRLF line ends
 		c.Notes[i].Value = strings.ReplaceAll(strings.ReplaceAll(c.Notes[i].Value, "\r\n", "\n"), "\r", "\n")
 	}
-	return renderText(c), renderHTML(c), nil
+	return renderText(c), renderHTML(c)
 }
 
 // renderText is the plain-text part: paragraphs, notes indented under their label, the fields

@@ -25,10 +25,7 @@ var (
 // sameAsTemplates fails t when render's parts for c differ from the reference templates'.
 func sameAsTemplates(t *testing.T, c content) {
 	t.Helper()
-	text, html, err := render(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	text, html := render(c)
 	// render cleans the subject and the notes' line ends before drawing: so do the references.
 	c.Subject = cleanHeader(c.Subject)
 	for i := range c.Notes {
