@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"database/sql"
 	"log/slog"
 	"strconv"
 	"time"
@@ -49,9 +50,9 @@ var decisionOutcomes = []struct {
 	{"emergency", audit.RequestEmergencyGranted},
 }
 
-// newMetrics registers the HTTP, Go and process metrics on reg, and the database's statement
-// and round-trip counters when dbCounts is set.
-func newMetrics(reg *prometheus.Registry, dbCounts func() (statements, roundTrips uint64)) *metrics {
+// newMetrics registers the HTTP, Go and process metrics on reg, the database's statement and
+// round-trip counters when dbCounts is set, and its connection pool's figures when pool is.
+func newMetrics(reg *prometheus.Registry, dbCounts func() (statements, roundTrips uint64), pool func() sql.DBStats) *metrics {
 	m := &metrics{
 		reg: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -79,7 +80,37 @@ func newMetrics(reg *prometheus.Registry, dbCounts func() (statements, roundTrip
 			}, func() float64 { _, n := dbCounts(); return float64(n) }),
 		)
 	}
+	if pool != nil {
+		reg.MustRegister(poolCollector(pool))
+	}
 	return m
+}
+
+var (
+	descPoolMax      = prometheus.NewDesc("elevate_db_connections_max", "The most database connections this process opens (ELEVATE_DATABASE_MAX_CONNS).", nil, nil)
+	descPoolConns    = prometheus.NewDesc("elevate_db_connections", "Open database connections of this process, by state: in_use, idle.", []string{"state"}, nil)
+	descPoolWaits    = prometheus.NewDesc("elevate_db_connection_waits_total", "Times a statement of this process waited for a free database connection.", nil, nil)
+	descPoolWaitTime = prometheus.NewDesc("elevate_db_connection_wait_seconds_total", "Time statements of this process spent waiting for a free database connection.", nil, nil)
+)
+
+// poolCollector exports the connection pool's figures, read once per scrape.
+type poolCollector func() sql.DBStats
+
+// Describe sends every metric the collector exports.
+func (p poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descPoolMax, descPoolConns, descPoolWaits, descPoolWaitTime} {
+		ch <- d
+	}
+}
+
+// Collect reads the pool's figures and sends them.
+func (p poolCollector) Collect(ch chan<- prometheus.Metric) {
+	st := p()
+	ch <- prometheus.MustNewConstMetric(descPoolMax, prometheus.GaugeValue, float64(st.MaxOpenConnections))
+	ch <- prometheus.MustNewConstMetric(descPoolConns, prometheus.GaugeValue, float64(st.InUse), "in_use")
+	ch <- prometheus.MustNewConstMetric(descPoolConns, prometheus.GaugeValue, float64(st.Idle), "idle")
+	ch <- prometheus.MustNewConstMetric(descPoolWaits, prometheus.CounterValue, float64(st.WaitCount))
+	ch <- prometheus.MustNewConstMetric(descPoolWaitTime, prometheus.CounterValue, st.WaitDuration.Seconds())
 }
 
 func (m *metrics) observe(method, route string, status int, d time.Duration) {

@@ -124,5 +124,19 @@ func TestOperatorMetrics(t *testing.T) {
 		if at := metricValue(t, body, "elevate_sweep_last_run_timestamp_seconds"); at != float64(a.clock.Now().UnixNano())/1e9 {
 			t.Errorf("sweep last run %v", at)
 		}
+
+		// The connection pool: its size as set for the process, what is open, and the waits
+		// for a connection, from which an operator sizes ELEVATE_DATABASE_MAX_CONNS.
+		if err := a.db.SetMaxConnections(3); err != nil {
+			t.Fatal(err)
+		}
+		body = scrape()
+		inUse, idle := metricValue(t, body, `elevate_db_connections{state="in_use"}`), metricValue(t, body, `elevate_db_connections{state="idle"}`)
+		if got := metricValue(t, body, "elevate_db_connections_max"); got != 3 || inUse+idle < 1 || inUse+idle > 3 {
+			t.Errorf("pool: at most %v, %v in use, %v idle", got, inUse, idle)
+		}
+		if metricValue(t, body, "elevate_db_connection_waits_total") < 0 || metricValue(t, body, "elevate_db_connection_wait_seconds_total") < 0 {
+			t.Errorf("pool waits")
+		}
 	})
 }

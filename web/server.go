@@ -4,6 +4,7 @@ package web
 
 import (
 	"context"
+	"database/sql"
 	"log/slog"
 	"net"
 	"net/http"
@@ -59,6 +60,10 @@ type Deps struct {
 	// DBCounts, when set, reports the statements and round trips the database has served since
 	// start; /metrics exports them as counters (main passes the store's).
 	DBCounts func() (statements, roundTrips uint64)
+	// DBPool, when set, reports the connection pool's figures; /metrics exports its size, its
+	// connections in use and idle, and how often and how long requests waited for one (main
+	// passes the store's), so ELEVATE_DATABASE_MAX_CONNS can be sized from what was seen.
+	DBPool func() sql.DBStats
 	// Operations, when set, is read once at each scrape of /metrics for the operator's gauges
 	// and decision counters (main passes the store); never on a request's path.
 	Operations Operations
@@ -138,7 +143,7 @@ func New(d Deps) *Server {
 		cfg: d.Config, auth: d.Auth, admin: d.Admin, access: d.Access, ping: d.Ping, log: d.Logger, now: d.Now, flash: fc, audit: d.Audit, stats: d.Stats,
 		mfa: d.MFA, limiter: d.Limiter, sso: d.SSO, mfaRequired: d.MFARequired, isApprover: d.IsApprover,
 		outbox: d.Outbox, webhooks: d.Webhooks, catalog: d.Catalog, directory: d.Directory, policies: d.Policies,
-		metrics: newMetrics(prometheus.NewRegistry(), d.DBCounts),
+		metrics: newMetrics(prometheus.NewRegistry(), d.DBCounts, d.DBPool),
 	}
 	s.metrics.registerOperations(d.Operations, d.SweepTiming, d.Now, d.Logger)
 	e := echo.New()

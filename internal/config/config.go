@@ -35,6 +35,9 @@ type Config struct {
 	LogFormat string
 	// CheckRate is how many check API calls per second one token may make (per process).
 	CheckRate float64
+	// DatabaseMaxConns is ELEVATE_DATABASE_MAX_CONNS: how many database connections the
+	// process opens at most; 0 leaves the store's default for the database.
+	DatabaseMaxConns int
 
 	// OIDCAutoCreate creates unknown users at their first SSO sign-in.
 	OIDCAutoCreate bool
@@ -57,6 +60,10 @@ type Config struct {
 	// DebugAddr, when set, is a loopback host:port that serves Go's profiler (net/http/pprof).
 	DebugAddr string
 }
+
+// MinDatabaseConns is the fewest connections ELEVATE_DATABASE_MAX_CONNS allows: the sealer's
+// pass and a request's statement must be able to run side by side.
+const MinDatabaseConns = 2
 
 // Log formats for ELEVATE_LOG_FORMAT.
 const (
@@ -222,6 +229,13 @@ func Load(getenv func(string) string) (Config, error) {
 			return c, &Error{"ELEVATE_CHECK_RATE", fmt.Sprintf("%q is not a number of calls per second between 1 and 1000000", v)}
 		}
 		c.CheckRate = r
+	}
+	if v := get("ELEVATE_DATABASE_MAX_CONNS", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < MinDatabaseConns || n > 1000 {
+			return c, &Error{"ELEVATE_DATABASE_MAX_CONNS", fmt.Sprintf("%q is not a number of connections between %d and 1000", v, MinDatabaseConns)}
+		}
+		c.DatabaseMaxConns = n
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -15,7 +15,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.DatabaseURL != "sqlite:elevate.db" || c.Addr != "127.0.0.1:8080" || c.BaseURL.String() != "http://127.0.0.1:8080" ||
-		c.SessionIdle != 30*time.Minute || c.SessionLifetime != 12*time.Hour || c.SweepInterval != 30*time.Second || c.Secure() {
+		c.SessionIdle != 30*time.Minute || c.SessionLifetime != 12*time.Hour || c.SweepInterval != 30*time.Second || c.Secure() ||
+		c.DatabaseMaxConns != 0 {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -55,6 +56,9 @@ func TestBadValuesNameTheirVariable(t *testing.T) {
 		{"ELEVATE_DEBUG_ADDR", "192.168.1.5:6060"},
 		{"ELEVATE_DEBUG_ADDR", "localhost:6060"},
 		{"ELEVATE_DEBUG_ADDR", "127.0.0.1"},
+		{"ELEVATE_DATABASE_MAX_CONNS", "1"},
+		{"ELEVATE_DATABASE_MAX_CONNS", "1001"},
+		{"ELEVATE_DATABASE_MAX_CONNS", "many"},
 	} {
 		_, err := Load(envOf(map[string]string{tc.key: tc.value}))
 		var ce *Error
@@ -71,13 +75,14 @@ func TestParsedValues(t *testing.T) {
 		"ELEVATE_SESSION_IDLE_TIMEOUT": "15",
 		"ELEVATE_DATABASE_URL":         "postgres://u@h/db",
 		"ELEVATE_SWEEP_INTERVAL":       "250ms",
+		"ELEVATE_DATABASE_MAX_CONNS":   "8",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !c.Secure() || c.BaseURL.String() != "https://elevate.example.com" || len(c.TrustedProxies) != 2 ||
 		c.TrustedProxies[0].String() != "10.0.0.1/32" || c.SessionIdle != 15*time.Minute ||
-		c.SweepInterval != 250*time.Millisecond {
+		c.SweepInterval != 250*time.Millisecond || c.DatabaseMaxConns != 8 {
 		t.Fatalf("parsed: %+v", c)
 	}
 }

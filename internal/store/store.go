@@ -4,6 +4,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
@@ -108,6 +109,25 @@ func Open(rawURL string) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+// SetMaxConnections sizes the shared connection pool to at most n open connections, all kept
+// when idle (see pool). On SQLite it is the readers' pool: transactions keep their one writer
+// connection. Set it before serving; connections already open above n close as they come back.
+func (s *Store) SetMaxConnections(n int) error {
+	if n < 1 {
+		return fmt.Errorf("database connections: %d is not a pool size", n)
+	}
+	return pool(s.db, n)
+}
+
+// PoolStats returns the shared connection pool's figures (on SQLite the readers' pool).
+func (s *Store) PoolStats() sql.DBStats {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return sql.DBStats{}
+	}
+	return sqlDB.Stats()
 }
 
 // closePool closes db's pool, if db was opened, on a failed Open.

@@ -299,6 +299,26 @@ func TestPoolKeepsEveryConnectionItOpens(t *testing.T) {
 		if st.Idle != n || st.MaxIdleClosed != 0 {
 			t.Fatalf("after a burst of %d: %d idle, %d closed for lack of idle room", n, st.Idle, st.MaxIdleClosed)
 		}
+		// A size set for the process (ELEVATE_DATABASE_MAX_CONNS) bounds the pool and is kept
+		// whole in the same way.
+		if err := db.SetMaxConnections(3); err != nil {
+			t.Fatal(err)
+		}
+		// Shrinking closed the connections above 3; bursts after it close none.
+		if st, err = db.HoldConnections(context.Background(), 3); err != nil {
+			t.Fatal(err)
+		}
+		again, err := db.HoldConnections(context.Background(), 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.MaxOpenConnections != 3 || again.Idle != 3 || again.MaxIdleClosed != st.MaxIdleClosed {
+			t.Fatalf("after sizing the pool to 3: %d at most, %d idle, %d closed for lack of idle room",
+				again.MaxOpenConnections, again.Idle, again.MaxIdleClosed-st.MaxIdleClosed)
+		}
+		if err := db.SetMaxConnections(0); err == nil {
+			t.Fatal("a pool of no connections was accepted")
+		}
 	})
 }
 
