@@ -50,6 +50,10 @@ func serveEnv(dbURL string) map[string]string {
 	if a := os.Getenv("ELEVATE_BENCH_DEBUG_ADDR"); a != "" {
 		env["ELEVATE_DEBUG_ADDR"] = a
 	}
+	// ELEVATE_BENCH_MAX_CONNS sizes the measured servers' connection pools, for comparing sizes.
+	if n := os.Getenv("ELEVATE_BENCH_MAX_CONNS"); n != "" {
+		env["ELEVATE_DATABASE_MAX_CONNS"] = n
+	}
 	return env
 }
 

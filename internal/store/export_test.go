@@ -275,7 +275,7 @@ func MaxOpenConnections(dialect string) int {
 	if dialect == SQLite {
 		return maxOpenSQLite
 	}
-	return maxOpenPostgres
+	return maxOpenPostgres()
 }
 
 // SealPlan explains the statement that seals two stored events (EXPLAIN QUERY PLAN on SQLite,

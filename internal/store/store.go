@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -29,11 +30,17 @@ const (
 // timeout: how long it waits for another connection's or process's lock (sqliteDSN).
 const writerWait = 15 * time.Second
 
-// Pool sizes: how many connections a process opens at most, and keeps open when idle.
-const (
-	maxOpenPostgres = 32
-	maxOpenSQLite   = 8
-)
+// maxOpenSQLite is how many connections a process opens at most for reading SQLite, and keeps
+// open when idle, unless SetMaxConnections says otherwise.
+const maxOpenSQLite = 8
+
+// maxOpenPostgres is how many connections a process opens at most on PostgreSQL, and keeps open
+// when idle, unless SetMaxConnections says otherwise: four for each core the process may use,
+// at least eight. PostgreSQL does the most work a second with a few busy backends per core;
+// with more, backends wait for a core and the switching costs CPU. On a 2-core machine 8
+// connections served the check API at 0.16 of bare Echo against 0.11 with 32, at a third less
+// PostgreSQL CPU a check.
+func maxOpenPostgres() int { return max(8, 4*runtime.GOMAXPROCS(0)) }
 
 // Store is a handle on the database, or on one open transaction when obtained inside Tx.
 type Store struct {
@@ -91,7 +98,7 @@ func Open(rawURL string) (*Store, error) {
 		closePool(db)
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
-	open := maxOpenPostgres
+	open := maxOpenPostgres()
 	if dialect == SQLite {
 		open = maxOpenSQLite
 	}
