@@ -233,3 +233,16 @@ func TestReferenceDecodesTheCheckRequest(t *testing.T) {
 		}
 	}
 }
+
+// A process that ended between two readings and whose id went to a new process is not taken
+// for the old one: the new one's time counts whole, the old one's growth is unknown and left out.
+func TestAReusedProcessIDCountsTheNewProcessWhole(t *testing.T) {
+	before := procTimes{{pid: 7, start: 100}: 5 * time.Second, {pid: 8, start: 100}: time.Second}
+	after := procTimes{{pid: 7, start: 900}: 2 * time.Second, {pid: 8, start: 100}: 3 * time.Second}
+	if got := after.since(before); got != 4*time.Second {
+		t.Fatalf("since = %v, want 4s (2s of the new process 7, 2s more of process 8)", got)
+	}
+	if got := procTimes(nil).since(before); got != -1 {
+		t.Fatalf("since without a reading = %v, want -1", got)
+	}
+}

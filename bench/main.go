@@ -548,8 +548,15 @@ type tally struct {
 	db                     procTimes // nil: not known
 }
 
-// procTimes is the CPU time each of a set of processes had used, by process id.
-type procTimes map[int]time.Duration
+// procTimes is the CPU time each of a set of processes had used, by process.
+type procTimes map[proc]time.Duration
+
+// proc names one process: its id with its start time, so an id the system gave again to a new
+// process names another one.
+type proc struct {
+	pid   int
+	start int64 // in clock ticks after boot
+}
 
 // since is the CPU time the processes used after before was read: each one's growth, one started
 // since counted whole. A process that ended in between is left out (its time cannot be read),
@@ -559,8 +566,8 @@ func (p procTimes) since(before procTimes) time.Duration {
 		return -1
 	}
 	var d time.Duration
-	for pid, t := range p {
-		d += t - before[pid]
+	for k, t := range p {
+		d += t - before[k]
 	}
 	return d
 }
@@ -665,19 +672,21 @@ func postgresCPU() procTimes {
 		if open < 0 || end < open || string(b[open+1:end]) != "postgres" {
 			continue
 		}
-		// After the name: state, ppid, … with utime and stime the 12th and 13th.
+		// After the name: state, ppid, … with utime and stime the 12th and 13th, and the start
+		// time the 20th.
 		f := strings.Fields(string(b[end+1:]))
-		if len(f) < 13 {
+		if len(f) < 20 {
 			continue
 		}
 		pid, err0 := strconv.Atoi(filepath.Base(filepath.Dir(path)))
 		u, err1 := strconv.ParseInt(f[11], 10, 64)
 		s, err2 := strconv.ParseInt(f[12], 10, 64)
-		if err0 == nil && err1 == nil && err2 == nil {
+		start, err3 := strconv.ParseInt(f[19], 10, 64)
+		if err0 == nil && err1 == nil && err2 == nil && err3 == nil {
 			if out == nil {
 				out = procTimes{}
 			}
-			out[pid] = time.Duration(u+s) * 10 * time.Millisecond
+			out[proc{pid, start}] = time.Duration(u+s) * 10 * time.Millisecond
 		}
 	}
 	return out
