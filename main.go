@@ -311,8 +311,8 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	srv := web.New(web.Deps{Config: e.cfg, Auth: authSvc, Admin: adminSvc, Access: accessSvc, Ping: db.Ping, Logger: e.log, Secret: secret, Audit: db, Stats: db,
 		IsApprover: db.IsApprover, Outbox: outbox, Webhooks: hooks, Catalog: db, Directory: db, Policies: db,
 		Now: now, MFA: mfa, MFARequired: mfa.EnrolmentRequired, Limiter: authSvc.NewLimiter(), SSO: e.sso(authSvc, adminSvc, secret),
-		DBCounts: func() (uint64, uint64) { c := db.Counts(); return c.Statements, c.RoundTrips }, DBPool: db.PoolStats,
-		Operations: db, SweepTiming: sweepTiming.Last})
+		DBCounts: func() (uint64, uint64) { c := db.Counts(); return c.Statements, c.RoundTrips },
+		DBPool:   db.PoolStats, Operations: db, SweepTiming: sweepTiming.Last})
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -98,8 +98,8 @@ func newAppWith(t *testing.T, dialect string, mailing bool, opts ...appOption) *
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Audit: db, Stats: db, IsApprover: db.IsApprover,
 		MFA: mfa, MFARequired: mfa.EnrolmentRequired, Limiter: limiter, SSO: sso, Outbox: outbox,
 		Webhooks: webhook.New(db, secret, cfg.BaseURL.String(), clock.Now), Catalog: db, Directory: db, Policies: db,
-		DBCounts: func() (uint64, uint64) { c := db.Counts(); return c.Statements, c.RoundTrips }, DBPool: db.PoolStats,
-		Operations: db, SweepTiming: func() (time.Duration, time.Time) { return 250 * time.Millisecond, clock.Now() },
+		DBCounts: func() (uint64, uint64) { c := db.Counts(); return c.Statements, c.RoundTrips },
+		DBPool:   db.PoolStats, Operations: db, SweepTiming: func() (time.Duration, time.Time) { return 250 * time.Millisecond, clock.Now() },
 	})
 	hs := httptest.NewUnstartedServer(srv.Handler())
 	hs.Listener.Close()
