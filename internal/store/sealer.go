@@ -525,18 +525,65 @@ func (s *Store) appendPass(ctx context.Context, direct []*audit.Event) (ok bool,
 const appendHeadMove = `UPDATE audit_head SET seq = ?, hash = ?, at = ?, ` + raiseLag + `
 	WHERE id = 1 AND seq = ? AND hash = ? AND NOT EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL)`
 
+// directInsert inserts sealed events from one array a column (directColumns), their sealed_at
+// bound once; %s names what the arrays are read beside.
+const directInsert = `INSERT INTO audit_events (seq, at, actor_type, actor_id, actor_name, action, target_type, target_id,
+		request_id, subject_id, outcome, details, ip, user_agent, prev_hash, hash, sealed_at)
+	SELECT e.*, CAST(? AS timestamptz) FROM %s unnest(CAST(? AS bigint[]), CAST(? AS timestamptz[]),
+		CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
+		CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
+		CAST(? AS text[]), CAST(? AS text[])) AS e`
+
 // appendPostgresSQL is appendPass's statement on PostgreSQL: the head's move, then the events
 // from one array a column, inserted only once the move returned its row. One text for every
 // batch size keeps one prepared statement a connection.
 var appendPostgresSQL = positional(Postgres, `WITH moved AS (`+appendHeadMove+` RETURNING 1)
-	INSERT INTO audit_events (seq, at, actor_type, actor_id, actor_name, action, target_type, target_id,
-		request_id, subject_id, outcome, details, ip, user_agent, prev_hash, hash, sealed_at)
-	SELECT e.*, CAST(? AS timestamptz) FROM moved, unnest(CAST(? AS bigint[]), CAST(? AS timestamptz[]),
-		CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
-		CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
-		CAST(? AS text[]), CAST(? AS text[])) AS e`)
+	`+fmt.Sprintf(directInsert, "moved,"))
+
+// sealPostgresSQL are sealWrite's statements on PostgreSQL, by what the pass writes (0: nothing
+// but the head, 1: stored events, 2: direct events, 3: both): the stored events sealed from arrays of their ids, seqs and
+// hashes (the one update the triggers allow on an unsealed row), the direct events inserted as
+// appendPostgresSQL inserts them, and the head moved from its previous seq, counting the pass's
+// lag (raiseLag). Listed as VALUES, each batch size was a statement of its own to parse and plan
+// afresh; from arrays each shape is prepared and planned once a connection. A part with nothing
+// to write is left out rather than given empty arrays: an UPDATE or INSERT of no rows still
+// opens every index of audit_events.
+var sealPostgresSQL = func() [4]string {
+	const seal = `sealed AS (UPDATE audit_events AS a
+		SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash, sealed_at = CAST(? AS timestamptz)
+		FROM unnest(CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS text[]), CAST(? AS text[])) AS v(id, seq, prev_hash, hash)
+		WHERE a.id = v.id AND a.seq IS NULL RETURNING 1)`
+	insert := `inserted AS (` + fmt.Sprintf(directInsert, "") + ` RETURNING 1)`
+	const move = ` UPDATE audit_head SET seq = ?, hash = ?, at = ?, ` + raiseLag + ` WHERE id = 1 AND seq = ?
+	RETURNING (SELECT count(*) FROM sealed) AS sealed, (SELECT count(*) FROM inserted) AS inserted`
+	none := func(name string) string { return name + ` AS (SELECT 1 WHERE false)` }
+	var out [4]string
+	out[0] = positional(Postgres, `WITH `+none("sealed")+`, `+none("inserted")+move)
+	out[1] = positional(Postgres, `WITH `+seal+`, `+none("inserted")+move)
+	out[2] = positional(Postgres, `WITH `+none("sealed")+`, `+insert+move)
+	out[3] = positional(Postgres, `WITH `+seal+`, `+insert+move)
+	return out
+}()
 
 func (s *Store) appendPostgres(ctx context.Context, prev, head audit.Head, sealedAt time.Time, lag lagCount, evs []*audit.Event) (int64, error) {
+	args := append([]any{head.Seq, head.Hash, sealedAt}, lag.args(head.Seq)...)
+	args = append(args, prev.Seq, prev.Hash, sealedAt)
+	args = append(args, directColumns(evs)...)
+	pool := s.db.Statement.ConnPool
+	if pool == nil {
+		return 0, gorm.ErrInvalidDB
+	}
+	s.counts.statement()
+	res, err := pool.ExecContext(ctx, appendPostgresSQL, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// directColumns are events to insert sealed as the arrays directInsert takes: their seqs, their
+// times, and each text column from actor_type to hash.
+func directColumns(evs []*audit.Event) []any {
 	n := len(evs)
 	seqs, ats := make([]int64, n), make([]time.Time, n)
 	text := make([][]string, 14)
@@ -550,21 +597,11 @@ func (s *Store) appendPostgres(ctx context.Context, prev, head audit.Head, seale
 			text[j][i] = v
 		}
 	}
-	args := append([]any{head.Seq, head.Hash, sealedAt}, lag.args(head.Seq)...)
-	args = append(args, prev.Seq, prev.Hash, sealedAt, seqs, ats)
+	args := []any{seqs, ats}
 	for _, col := range text {
 		args = append(args, col)
 	}
-	pool := s.db.Statement.ConnPool
-	if pool == nil {
-		return 0, gorm.ErrInvalidDB
-	}
-	s.counts.statement()
-	res, err := pool.ExecContext(ctx, appendPostgresSQL, args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
+	return args
 }
 
 func (s *Store) appendSQLite(ctx context.Context, prev, head audit.Head, sealedAt time.Time, lag lagCount, evs []*audit.Event) (int64, error) {
@@ -597,34 +634,36 @@ var errSealRace = errors.New("audit: another sealer sealed some of these events 
 // head from prevSeq to head, counting the pass's lag on it (raiseLag). On PostgreSQL that is one
 // statement; on SQLite, and for bulk loads too large for one statement's parameters, three.
 func (s *Store) sealWrite(prevSeq int64, stored []audit.Event, direct []*audit.Event, head audit.Head, sealedAt time.Time, lag lagCount) error {
-	var seal, insert string
-	var sealArgs, insertArgs []any
-	if len(stored) > 0 {
-		seal, sealArgs = s.sealStatement(stored, sealedAt)
-	}
 	moveArgs := append(append([]any{head.Seq, head.Hash, sealedAt}, lag.args(head.Seq)...), prevSeq)
-	const move = `UPDATE audit_head SET seq = ?, hash = ?, at = ?, ` + raiseLag + ` WHERE id = 1 AND seq = ?`
 
 	if s.dialect == Postgres && len(direct) <= maxSealBatch {
-		var b strings.Builder
 		var args []any
-		b.WriteString("WITH ")
-		if seal != "" {
-			b.WriteString("sealed AS (" + seal + " RETURNING 1), ")
-			args = append(args, sealArgs...)
-		} else {
-			b.WriteString("sealed AS (SELECT 1 WHERE false), ")
+		if len(stored) > 0 {
+			n := len(stored)
+			ids, seqs, prevs, hashes := make([]int64, n), make([]int64, n), make([]string, n), make([]string, n)
+			for i, ev := range stored {
+				ids[i], seqs[i], prevs[i], hashes[i] = ev.ID, ev.Seq, ev.PrevHash, ev.Hash
+			}
+			args = append(args, sealedAt, ids, seqs, prevs, hashes)
 		}
 		if len(direct) > 0 {
-			insert, insertArgs = auditInsert(direct)
-			b.WriteString("inserted AS (" + insert + " RETURNING 1) ")
-			args = append(args, insertArgs...)
-		} else {
-			b.WriteString("inserted AS (SELECT 1 WHERE false) ")
+			args = append(append(args, sealedAt), directColumns(direct)...)
 		}
-		b.WriteString(move + " RETURNING (SELECT count(*) FROM sealed) AS sealed, (SELECT count(*) FROM inserted) AS inserted")
+		q := sealPostgresSQL[min(len(stored), 1)+2*min(len(direct), 1)]
+		rows, err := s.queryPositional(s.db.Statement.Context, q, append(args, moveArgs...)...)
+		if err != nil {
+			return fmt.Errorf("audit: seal events up to %d: %w", head.Seq, err)
+		}
+		defer rows.Close()
 		var out []struct{ Sealed, Inserted int }
-		if err := s.db.Raw(b.String(), append(args, moveArgs...)...).Find(&out).Error; err != nil {
+		for rows.Next() {
+			var r struct{ Sealed, Inserted int }
+			if err := rows.Scan(&r.Sealed, &r.Inserted); err != nil {
+				return fmt.Errorf("audit: seal events up to %d: %w", head.Seq, err)
+			}
+			out = append(out, r)
+		}
+		if err := rows.Err(); err != nil {
 			return fmt.Errorf("audit: seal events up to %d: %w", head.Seq, err)
 		}
 		switch {
@@ -638,6 +677,11 @@ func (s *Store) sealWrite(prevSeq int64, stored []audit.Event, direct []*audit.E
 		return nil
 	}
 
+	var seal, insert string
+	var sealArgs, insertArgs []any
+	if len(stored) > 0 {
+		seal, sealArgs = s.sealStatement(stored, sealedAt)
+	}
 	if seal != "" {
 		res := s.db.Exec(seal, sealArgs...)
 		if res.Error != nil {
@@ -658,7 +702,7 @@ func (s *Store) sealWrite(prevSeq int64, stored []audit.Event, direct []*audit.E
 			return fmt.Errorf("audit: insert events %d..%d: %w", chunk[0].Seq, chunk[len(chunk)-1].Seq, err)
 		}
 	}
-	moved := s.db.Exec(move, moveArgs...)
+	moved := s.db.Exec(`UPDATE audit_head SET seq = ?, hash = ?, at = ?, `+raiseLag+` WHERE id = 1 AND seq = ?`, moveArgs...)
 	if moved.Error != nil {
 		return fmt.Errorf("audit: move head: %w", moved.Error)
 	}
