@@ -541,13 +541,13 @@ var appendPostgresSQL = positional(Postgres, `WITH moved AS (`+appendHeadMove+` 
 	`+fmt.Sprintf(directInsert, "moved,"))
 
 // sealPostgresSQL are sealWrite's statements on PostgreSQL, by what the pass writes (0: nothing
-// but the head, 1: stored events, 2: direct events, 3: both): the stored events sealed from arrays of their ids, seqs and
-// hashes (the one update the triggers allow on an unsealed row), the direct events inserted as
-// appendPostgresSQL inserts them, and the head moved from its previous seq, counting the pass's
-// lag (raiseLag). Listed as VALUES, each batch size was a statement of its own to parse and plan
-// afresh; from arrays each shape is prepared and planned once a connection. A part with nothing
-// to write is left out rather than given empty arrays: an UPDATE or INSERT of no rows still
-// opens every index of audit_events.
+// but the head, 1: stored events, 2: direct events, 3: both): the stored events sealed from
+// arrays of their ids, seqs and hashes (the one update the triggers allow on an unsealed row),
+// the direct events inserted as appendPostgresSQL inserts them, and the head moved from its
+// previous seq, counting the pass's lag (raiseLag). Listed as VALUES, each batch size was a
+// statement of its own to parse and plan afresh; from arrays each shape is prepared and planned
+// once a connection. A part with nothing to write is left out rather than given empty arrays:
+// an UPDATE or INSERT of no rows still opens every index of audit_events.
 var sealPostgresSQL = func() [4]string {
 	const seal = `sealed AS (UPDATE audit_events AS a
 		SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash, sealed_at = CAST(? AS timestamptz)
