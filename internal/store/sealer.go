@@ -655,26 +655,24 @@ func (s *Store) sealWrite(prevSeq int64, stored []audit.Event, direct []*audit.E
 			return fmt.Errorf("audit: seal events up to %d: %w", head.Seq, err)
 		}
 		defer rows.Close()
-		var out []struct{ Sealed, Inserted int }
-		for rows.Next() {
-			var r struct{ Sealed, Inserted int }
-			if err := rows.Scan(&r.Sealed, &r.Inserted); err != nil {
+		// The head's move returns one row, or none when another process moved it first.
+		if !rows.Next() {
+			if err := rows.Err(); err != nil {
 				return fmt.Errorf("audit: seal events up to %d: %w", head.Seq, err)
 			}
-			out = append(out, r)
+			return fmt.Errorf("audit: head moved concurrently at %d", prevSeq)
 		}
-		if err := rows.Err(); err != nil {
+		var sealed, inserted int
+		if err := rows.Scan(&sealed, &inserted); err != nil {
 			return fmt.Errorf("audit: seal events up to %d: %w", head.Seq, err)
 		}
 		switch {
-		case len(out) != 1:
-			return fmt.Errorf("audit: head moved concurrently at %d", prevSeq)
-		case out[0].Sealed != len(stored):
+		case sealed != len(stored):
 			return errSealRace
-		case out[0].Inserted != len(direct):
-			return fmt.Errorf("audit: appended %d of %d events", out[0].Inserted, len(direct))
+		case inserted != len(direct):
+			return fmt.Errorf("audit: appended %d of %d events", inserted, len(direct))
 		}
-		return nil
+		return rows.Close()
 	}
 
 	var seal, insert string
