@@ -1,18 +1,20 @@
 package web_test
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/elevate-pam/elevate/internal/testenv"
 )
 
 // An inline decision in the inbox answers with the card and its result line (marked for the
-// focus), and, as htmx out-of-band swaps, the navigation's new count in each place it shows
-// and "Decided by you recently" with the decision on top; from a request page the answer
+// focus), and, as htmx out-of-band swaps, the navigation's new count in each place it shows,
+// the request's line in the table and "Decided by you recently" with the decision on top; from a request page the answer
 // leaves the inbox's list out. Revoke stays folded behind "Revoke…" until asked for, and
 // opens with the reason kept when it comes back with an error.
 func TestInlineReviewUpdatesCountAndDecidedOutOfBand(t *testing.T) {
@@ -68,6 +70,22 @@ func TestInlineReviewUpdatesCountAndDecidedOutOfBand(t *testing.T) {
 		// not know what else matches).
 		if total := p.doc.Find("#inbox-total"); total.AttrOr("hx-swap-oob", "") != "true" || total.Text() != "2 requests wait for you." {
 			t.Fatalf("waiting line in the answer: %q", total.Text())
+		}
+
+		// The request's line above the card: its approvals, its state in place of "Review", and
+		// an empty cell where its tick box was, each found by where it stands in the table.
+		cells := map[string]string{}
+		p.doc.Find("template [hx-swap-oob]").Each(func(_ int, c *goquery.Selection) {
+			cells[c.AttrOr("hx-swap-oob", "")] = strings.TrimSpace(c.Text())
+		})
+		row := `outerHTML:tr:has(+ tr [id="req-` + first + `"]) > :nth-child(`
+		if want := map[string]string{row + "1)": "", row + "7)": "1 of 1", row + "8)": "In force"}; !maps.Equal(cells, want) {
+			t.Fatalf("the line's cells in the answer: %q, want %q", cells, want)
+		}
+		// A decision refused for its input leaves the line as it is: the card asks again.
+		p = ap.post("/requests/"+second+"/review", url.Values{"decision": {"deny"}, "back": {"/approvals"}}, "HX-Request", "true")
+		if p.StatusCode != http.StatusOK || p.find("error-comment").Length() != 1 || p.doc.Find("template [hx-swap-oob]").Length() != 0 {
+			t.Fatalf("deny without a comment: %d, line's cells %d", p.StatusCode, p.doc.Find("template [hx-swap-oob]").Length())
 		}
 
 		// From the request page the count still follows; the inbox's list is not there to update.

@@ -625,8 +625,9 @@ func reviewedMessage(r pam.Request) string {
 }
 
 // renderReviewed answers an inline decision with the card and, as out-of-band swaps, what
-// else the decision changed on the page: the navigation's count and, in the inbox, "Decided by
-// you recently". Either read failing only leaves that part as it was.
+// else the decision changed on the page: the navigation's count and, in the inbox, the
+// request's line and "Decided by you recently". Either read failing only leaves that part as
+// it was.
 func (s *Server) renderReviewed(c echo.Context, u pam.User, v access.View, back string, edit func(*reqview.CardVM)) error {
 	ctx := c.Request().Context()
 	now := s.now()
@@ -636,6 +637,14 @@ func (s *Server) renderReviewed(c echo.Context, u pam.User, v access.View, back 
 	}
 	vm := reqview.ReviewedVM{CSRF: csrfToken(c), Card: card, Waiting: s.inboxCount(c, u),
 		InInbox: back == "/approvals" || strings.HasPrefix(back, "/approvals?")}
+	// Once the viewer has nothing left to decide, the request's line above the card says so.
+	if vm.InInbox && !v.CanReview {
+		row := reqview.RowAfter{ID: card.ID, StatusKind: card.StatusKind, StatusText: card.StatusText}
+		if v.Request.ApprovalType == pam.ApprovalManual && !v.Request.Emergency {
+			row.Approvals = card.Approvals
+		}
+		vm.Row = &row
+	}
 	if vm.InInbox {
 		ds, err := s.access.RecentlyDecided(ctx, u)
 		if err != nil {

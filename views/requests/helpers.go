@@ -52,6 +52,12 @@ func over(n, countCap int) bool { return countCap > 0 && n > countCap }
 // rowKey is an id unique on the page for row i's cell: "q3".
 func rowKey(prefix string, i int) string { return prefix + strconv.Itoa(i) }
 
+// rowCell is the out-of-band target of the n-th cell of the inbox line whose card, in the next
+// row, holds request id: "outerHTML:" and a selector htmx looks up in the page.
+func rowCell(id string, n int) string {
+	return `outerHTML:tr:has(+ tr [id="req-` + id + `"]) > :nth-child(` + strconv.Itoa(n) + `)`
+}
+
 func dotClass(kind string) string {
 	switch kind {
 	case "approved", "started":
