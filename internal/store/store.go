@@ -118,12 +118,17 @@ func Open(rawURL string) (*Store, error) {
 	return s, nil
 }
 
+// MinConnections is the smallest pool SetMaxConnections takes: a check waits for the sealer's
+// pass, so the pass needs a connection of its own beside the check's.
+const MinConnections = 2
+
 // SetMaxConnections sizes the shared connection pool to at most n open connections, all kept
 // when idle (see pool). On SQLite it is the readers' pool: transactions keep their one writer
 // connection. Set it before serving; connections already open above n close as they come back.
+// n is at least MinConnections.
 func (s *Store) SetMaxConnections(n int) error {
-	if n < 1 {
-		return fmt.Errorf("database connections: %d is not a pool size", n)
+	if n < MinConnections {
+		return fmt.Errorf("database connections: %d is too few, at least %d", n, MinConnections)
 	}
 	return pool(s.db, n)
 }

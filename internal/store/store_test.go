@@ -316,8 +316,11 @@ func TestPoolKeepsEveryConnectionItOpens(t *testing.T) {
 			t.Fatalf("after sizing the pool to 3: %d at most, %d idle, %d closed for lack of idle room",
 				again.MaxOpenConnections, again.Idle, again.MaxIdleClosed-st.MaxIdleClosed)
 		}
-		if err := db.SetMaxConnections(0); err == nil {
-			t.Fatal("a pool of no connections was accepted")
+		// One connection would leave a check waiting for a sealer pass that has none.
+		for _, n := range []int{0, 1} {
+			if err := db.SetMaxConnections(n); err == nil {
+				t.Fatalf("a pool of %d connections was accepted", n)
+			}
 		}
 	})
 }
