@@ -72,14 +72,15 @@ func TestInlineReviewUpdatesCountAndDecidedOutOfBand(t *testing.T) {
 			t.Fatalf("waiting line in the answer: %q", total.Text())
 		}
 
-		// The request's line above the card: its approvals, its state in place of "Review", and
-		// an empty cell where its tick box was, each found by where it stands in the table.
+		// The request's line above the card: no time-out (it is settled), its approvals, its
+		// state in place of "Review", and an empty cell where its tick box was, each found by
+		// where it stands in the table.
 		cells := map[string]string{}
 		p.doc.Find("template [hx-swap-oob]").Each(func(_ int, c *goquery.Selection) {
 			cells[c.AttrOr("hx-swap-oob", "")] = strings.TrimSpace(c.Text())
 		})
 		row := `outerHTML:tr:has(+ tr [id="req-` + first + `"]) > :nth-child(`
-		if want := map[string]string{row + "1)": "", row + "7)": "1 of 1", row + "8)": "In force"}; !maps.Equal(cells, want) {
+		if want := map[string]string{row + "1)": "", row + "6)": "—", row + "7)": "1 of 1", row + "8)": "In force"}; !maps.Equal(cells, want) {
 			t.Fatalf("the line's cells in the answer: %q, want %q", cells, want)
 		}
 		// A decision refused for its input leaves the line as it is: the card asks again.

@@ -639,7 +639,8 @@ func (s *Server) renderReviewed(c echo.Context, u pam.User, v access.View, back 
 		InInbox: back == "/approvals" || strings.HasPrefix(back, "/approvals?")}
 	// Once the viewer has nothing left to decide, the request's line above the card says so.
 	if vm.InInbox && !v.CanReview {
-		row := reqview.RowAfter{ID: card.ID, StatusKind: card.StatusKind, StatusText: card.StatusText}
+		row := reqview.RowAfter{ID: card.ID, StatusKind: card.StatusKind, StatusText: card.StatusText,
+			Settled: v.Request.StatusAt(now) != pam.StatusPending}
 		if v.Request.ApprovalType == pam.ApprovalManual && !v.Request.Emergency {
 			row.Approvals = card.Approvals
 		}
