@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/a-h/templ"
 	"github.com/elevate-pam/elevate/internal/admin"
@@ -49,6 +50,14 @@ func parseItemCursor(s string) (*pam.ItemCursor, error) {
 	}
 	if err != nil || len(parts) != 3 {
 		return nil, echo.NewHTTPError(http.StatusBadRequest, "That page link is not valid.")
+	}
+	// The edge checked the link's text, not what it encodes: a part no text column can hold (a
+	// NUL, bytes that are not UTF-8) is as invalid as a malformed link. Other characters stay:
+	// the link was made from stored names.
+	for _, part := range parts {
+		if strings.ContainsRune(part, 0) || !utf8.ValidString(part) {
+			return nil, echo.NewHTTPError(http.StatusBadRequest, "That page link is not valid.")
+		}
 	}
 	return &pam.ItemCursor{Group: parts[0], Email: parts[1], ID: parts[2]}, nil
 }

@@ -126,7 +126,7 @@ func (s *Store) CreatePolicy(ctx context.Context, p pam.Policy) error {
 // editing at once cannot silently overwrite each other.
 func (s *Store) UpdatePolicy(ctx context.Context, p pam.Policy) error {
 	row := policyToRow(p)
-	res := s.conn(ctx).Model(&PolicyRow{}).Where("id = ? AND version = ?", p.ID, p.Version).Updates(map[string]any{
+	res := s.conn(ctx).Model(&PolicyRow{}).Where("id = ? AND version = ?", p.ID, versionArg(p.Version)).Updates(map[string]any{
 		"approval_type": row.ApprovalType, "approver_group_id": row.ApproverGroupID, "approvals_required": row.ApprovalsRequired,
 		"default_duration_min": row.DefaultDurationMin, "max_duration_min": row.MaxDurationMin,
 		"justification_required": row.JustificationRequired, "ticket_required": row.TicketRequired,

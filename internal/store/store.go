@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"runtime"
 	"strconv"
@@ -116,6 +117,16 @@ func Open(rawURL string) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+// versionArg is an editor's version as the integer column holds it. A version the column
+// cannot hold matches no row, as a stale one does (ECONFLICT), where PostgreSQL's driver
+// would refuse to send the statement at all.
+func versionArg(v int) int64 {
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		return -1 // versions start at 1
+	}
+	return int64(v)
 }
 
 // MinConnections is the smallest pool SetMaxConnections takes: a check waits for the sealer's

@@ -77,7 +77,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w StoredWebhook) error {
 // meanwhile (on the name field: a name already used), ENOTFOUND when it is gone.
 func (s *Store) UpdateWebhook(ctx context.Context, w StoredWebhook, now time.Time) error {
 	r := webhookToRow(w)
-	res := s.conn(ctx).Model(&webhookRow{}).Where("id = ? AND version = ?", w.ID, w.Version).Updates(map[string]any{
+	res := s.conn(ctx).Model(&webhookRow{}).Where("id = ? AND version = ?", w.ID, versionArg(w.Version)).Updates(map[string]any{
 		"name": r.Name, "host": r.Host, "url_enc": r.URLEnc, "secret_enc": r.SecretEnc, "format": r.Format, "events": r.Events,
 		"internal": r.Internal, "enabled": r.Enabled, "version": gorm.Expr("version + 1"), "updated_at": now.UTC(),
 	})
