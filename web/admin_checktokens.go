@@ -35,6 +35,8 @@ func (s *Server) checkTokensPage(c echo.Context, vm adminview.CheckTokensVM) (te
 		}
 		if t.RevokedAt != nil {
 			r.Revoked = fmt.Sprintf("Revoked by %s %s", t.RevokedBy, timeVM(*t.RevokedAt, now, loc).Relative)
+		} else if t.ID == vm.Revoking {
+			r.Reason, r.ReasonError = vm.Reason, vm.ReasonError
 		}
 		vm.Rows = append(vm.Rows, r)
 	}
@@ -107,6 +109,13 @@ func (s *Server) createCheckToken(c echo.Context) error {
 }
 
 func (s *Server) revokeCheckToken(c echo.Context) error {
-	t, err := s.auth.RevokeCheckToken(c.Request().Context(), c.Param("id"), actor(c))
-	return s.posted(c, err, outcome{Next: "/admin/check-tokens", Done: fmt.Sprintf("Check token %s revoked. Its system's next check is refused.", t.Name)})
+	id, reason := c.Param("id"), c.FormValue("reason")
+	t, err := s.auth.RevokeCheckToken(c.Request().Context(), id, actor(c), reason)
+	o := outcome{Next: "/admin/check-tokens", Done: fmt.Sprintf("Check token %s revoked. Its system's next check is refused.", t.Name)}
+	if onField(err, "reason") {
+		o.Again = func(pe *pam.Error) (templ.Component, error) {
+			return s.checkTokensPage(c, adminview.CheckTokensVM{Fields: checkTokenFields(""), Revoking: id, Reason: reason, ReasonError: pe.Message})
+		}
+	}
+	return s.posted(c, err, o)
 }

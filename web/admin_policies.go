@@ -459,7 +459,11 @@ func (s *Server) policyPage(c echo.Context, p pam.Policy, in policyInput, form a
 }
 
 // actionInput is what was typed into a policy page's action that was refused, with the problem.
-type actionInput struct{ Reason, ReasonError, CheckError string }
+type actionInput struct {
+	Reason, ReasonError, CheckError string
+	// DeleteReason and DeleteReasonError belong to the delete's own reason field.
+	DeleteReason, DeleteReasonError string
+}
 
 // policyActions are a policy page's destructive actions: revoking the grants still in force
 // under a disabled policy (with the count and a reason), and deleting the policy, which asks to
@@ -483,6 +487,8 @@ func policyActions(p pam.Policy, grants int64, form actionInput) []adminview.Act
 		del.Fields = []components.FieldVM{{Name: "revoke_grants", Label: "Also revoke the " + count + " in force or scheduled", Type: "checkbox",
 			Error: form.CheckError, Help: "Each requester is told; their access ends at once."}}
 	}
+	del.Fields = append(del.Fields, components.FieldVM{Name: "reason", Key: "delete", Label: "Reason for deleting", Type: "textarea", Rows: 2,
+		Required: true, MaxLength: pam.MaxComment, Value: form.DeleteReason, Error: form.DeleteReasonError, Help: "The audit trail keeps it."})
 	return append(out, del)
 }
 
@@ -570,10 +576,20 @@ func (s *Server) deletePolicy(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	err = s.admin.DeletePolicyRevoking(ctx, actor(c), cur.ID, checked(c.FormValue("revoke_grants")))
+	typed := c.FormValue("reason")
+	reason, err := pam.ActionReason(typed, "Say why you delete this policy; the audit trail keeps it.")
+	if err == nil {
+		err = s.admin.DeletePolicyRevoking(ctx, actor(c), cur.ID, checked(c.FormValue("revoke_grants")), reason)
+	}
 	return s.posted(c, err, outcome{Next: "/admin/policies", Done: "Policy deleted.",
 		Again: func(pe *pam.Error) (templ.Component, error) {
-			return s.policyPage(c, cur, policyInputOf(cur), adminview.FormVM{}, actionInput{CheckError: pe.Message})
+			in := actionInput{DeleteReason: typed}
+			if pe.Field == "reason" {
+				in.DeleteReasonError = pe.Message
+			} else {
+				in.CheckError = pe.Message
+			}
+			return s.policyPage(c, cur, policyInputOf(cur), adminview.FormVM{}, in)
 		}})
 }
 

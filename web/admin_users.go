@@ -107,14 +107,24 @@ func (s *Server) showPasswordLink(c echo.Context, u pam.User, tok, title string)
 }
 
 func (s *Server) showUser(c echo.Context) error {
-	ctx := c.Request().Context()
-	u, err := s.directory.UserByID(ctx, pam.UserID(c.Param("id")))
+	page, err := s.userPage(c, pam.UserID(c.Param("id")), "", "")
 	if err != nil {
 		return err
 	}
+	return render(c, http.StatusOK, page)
+}
+
+// userPage is a user's page; reason and reasonError come back with a refused Disable, whose
+// form then shows them.
+func (s *Server) userPage(c echo.Context, id pam.UserID, reason, reasonError string) (templ.Component, error) {
+	ctx := c.Request().Context()
+	u, err := s.directory.UserByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	groups, err := s.directory.UserGroups(ctx, u.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	me, _ := CurrentUser(c)
 	vm := adminview.DetailVM{Meta: s.meta(c, u.Name), Tab: "users",
@@ -159,9 +169,11 @@ func (s *Server) showUser(c echo.Context) error {
 	if !u.Active() {
 		add(adminview.ActionVM{Title: "Enable", Text: "Let this user sign in again.", Href: base + "/change?to=enable", Label: "Enable user", TestID: "enable"})
 	} else if !self {
-		add(adminview.ActionVM{Title: "Disable", Text: "End this user's sessions at once and stop them signing in, asking or approving.", Href: base + "/change?to=disable", Label: "Disable user", Danger: true, TestID: "disable"})
+		add(adminview.ActionVM{Title: "Disable", Text: "End this user's sessions at once and stop them signing in, asking or approving.", Href: base + "/change?to=disable", Label: "Disable user", Danger: true, TestID: "disable",
+			Fields: []components.FieldVM{{Name: "reason", Label: "Reason for disabling", Type: "textarea", Rows: 2, Value: reason, Error: reasonError, Required: true, MaxLength: pam.MaxComment,
+				Help: "Their grants and pending requests end with it; the audit trail keeps the reason."}}})
 	}
-	return render(c, http.StatusOK, adminview.Detail(vm))
+	return adminview.Detail(vm), nil
 }
 
 var changeWords = map[admin.UserChange]string{
@@ -175,6 +187,15 @@ func (s *Server) changeUser(c echo.Context) error {
 		return pam.Errorf(pam.EINVALID, "Unknown change.")
 	}
 	id := pam.UserID(c.Param("id"))
+	if change == admin.Disable {
+		reason := c.FormValue("reason")
+		u, err := s.admin.DisableUser(c.Request().Context(), actor(c), id, reason)
+		o := outcome{Next: "/admin/users/" + string(id), Done: u.Email + " " + changeWords[change] + "."}
+		if onField(err, "reason") {
+			o.Again = func(pe *pam.Error) (templ.Component, error) { return s.userPage(c, id, reason, pe.Message) }
+		}
+		return s.posted(c, err, o)
+	}
 	u, err := s.admin.ChangeUser(c.Request().Context(), actor(c), id, change)
 	return s.posted(c, err, outcome{Next: "/admin/users/" + string(id), Done: u.Email + " " + changeWords[change] + "."})
 }

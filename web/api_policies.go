@@ -289,7 +289,7 @@ func (s *Server) apiDeletePolicy(c echo.Context) error {
 	default:
 		return pam.FieldError("revoke_grants", "Say true or false.")
 	}
-	if err := s.admin.DeletePolicyRevoking(c.Request().Context(), actor(c), c.Param("id"), revoke); err != nil {
+	if err := s.admin.DeletePolicyRevoking(c.Request().Context(), actor(c), c.Param("id"), revoke, ""); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

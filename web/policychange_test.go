@@ -327,8 +327,14 @@ func TestDeletingPolicyWithGrantsInForce(t *testing.T) {
 		if !strings.Contains(page.find("delete-form").Text(), "Also revoke the 1 grant") {
 			t.Fatalf("delete form: %q", page.find("delete-form").Text())
 		}
+		// Deleting asks why; without a reason the page asks again and nothing changes.
 		p := rc.post("/admin/policies/"+es.policy.ID+"/delete", nil)
-		if p.StatusCode != http.StatusConflict || !strings.Contains(p.find("error-revoke_grants").Text(), "1 grant under this policy is in force") {
+		if p.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(p.find("delete-form").Find(`[data-testid="error-reason"]`).Text(), "Say why you delete this policy") {
+			t.Fatalf("delete without a reason: %d %q", p.StatusCode, p.find("error-reason").Text())
+		}
+		p = rc.post("/admin/policies/"+es.policy.ID+"/delete", url.Values{"reason": {"Mailbox work moved to the new tenant."}})
+		if p.StatusCode != http.StatusConflict || !strings.Contains(p.find("error-revoke_grants").Text(), "1 grant under this policy is in force") ||
+			!strings.Contains(p.find("delete-form").Text(), "Mailbox work moved to the new tenant.") {
 			t.Fatalf("delete with a grant in force: %d %q", p.StatusCode, p.find("error-revoke_grants").Text())
 		}
 		code, body := a.apiCall(http.MethodDelete, path, tok, nil)
@@ -346,9 +352,12 @@ func TestDeletingPolicyWithGrantsInForce(t *testing.T) {
 		}
 
 		if dialect == "sqlite" {
-			p = rc.post("/admin/policies/"+es.policy.ID+"/delete", url.Values{"revoke_grants": {"on"}})
+			p = rc.post("/admin/policies/"+es.policy.ID+"/delete", url.Values{"revoke_grants": {"on"}, "reason": {"Mailbox work moved to the new tenant."}})
 			if p.StatusCode != http.StatusSeeOther {
 				t.Fatalf("delete revoking: %d", p.StatusCode)
+			}
+			if evs := a.events(audit.PolicyDeleted.String()); len(evs) != 1 || !strings.Contains(evs[0].Details, `"reason":"Mailbox work moved to the new tenant."`) {
+				t.Fatalf("the delete's event keeps no reason: %v", evs)
 			}
 		} else if code, body := a.apiCall(http.MethodDelete, path+"?revoke_grants=true", tok, nil); code != http.StatusNoContent {
 			t.Fatalf("API delete revoking: %d %v", code, body)
@@ -432,8 +441,19 @@ func TestLeavingEligibleGroupEndsOpenRequests(t *testing.T) {
 		// Disabled: Rhea, eligible again through the other group, loses what she had open.
 		again := strings.TrimPrefix(req.submitVia(es.policy.ID, "1h"), "/requests/")
 		rc.get("/admin/users/" + string(rhea.ID))
-		if p := rc.post("/admin/users/"+string(rhea.ID)+"/change?to=disable", nil); p.StatusCode != http.StatusSeeOther {
+		// Disabling asks why: without a reason the page asks again, and she keeps her access.
+		if p := rc.post("/admin/users/"+string(rhea.ID)+"/change?to=disable", nil); p.StatusCode != http.StatusUnprocessableEntity ||
+			!strings.Contains(p.find("disable-form").Find(`[data-testid="error-reason"]`).Text(), "Say why you disable this user") {
+			t.Fatalf("disable without a reason: %d", p.StatusCode)
+		}
+		if r := statusOf(t, a, again); r.Status != pam.StatusPending {
+			t.Fatalf("a refused disable changed her request: %s", r.Status)
+		}
+		if p := rc.post("/admin/users/"+string(rhea.ID)+"/change?to=disable", url.Values{"reason": {"Left the company."}}); p.StatusCode != http.StatusSeeOther {
 			t.Fatalf("disable: %d", p.StatusCode)
+		}
+		if evs := a.events(audit.UserDisabled.String()); len(evs) != 1 || !strings.Contains(evs[0].Details, `"reason":"Left the company."`) {
+			t.Fatalf("the disable's event keeps no reason: %v", evs)
 		}
 		if r := statusOf(t, a, again); r.Status != pam.StatusCancelled || r.CancelReason != pam.CancelNoLongerEligible {
 			t.Fatalf("after disable: %s (%s)", r.Status, r.CancelReason)

@@ -89,3 +89,10 @@ func besideField(pe *pam.Error, fields []components.FieldVM) string {
 	}
 	return pe.Message
 }
+
+// onField reports whether err is a problem the user can fix in the named field: the page with
+// that field's form is then worth drawing again.
+func onField(err error, field string) bool {
+	pe, ok := fixable(err)
+	return ok && pe.Field == field
+}

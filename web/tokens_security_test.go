@@ -85,15 +85,26 @@ func TestCheckTokensAreForSystems(t *testing.T) {
 			t.Fatal(err)
 		}
 		page := root.get("/admin/check-tokens")
-		action, _ := page.find("check-token").Find("form").Attr("action")
-		if p := root.post(action, nil); p.StatusCode != http.StatusSeeOther {
+		action, _ := page.find("revoke-form").Attr("action")
+		// Revoking asks why: without a reason its form opens again with the problem, and the
+		// token keeps working.
+		p = root.post(action, nil)
+		if _, open := p.find("revoke-details").Attr("open"); p.StatusCode != http.StatusUnprocessableEntity || !open ||
+			!strings.Contains(p.find("error-reason").Text(), "Say why you revoke this token") {
+			t.Fatalf("revoke without a reason: %d, open %v", p.StatusCode, open)
+		}
+		if code := check(); code != http.StatusOK {
+			t.Fatalf("check after a refused revoke: %d", code)
+		}
+		if p := root.post(action, url.Values{"reason": {"The runspace host was rebuilt."}}); p.StatusCode != http.StatusSeeOther {
 			t.Fatalf("revoke: %d", p.StatusCode)
 		}
 		if code := check(); code != http.StatusUnauthorized {
 			t.Fatalf("check with a revoked token: %d", code)
 		}
-		if len(a.events("check_token.created")) != 1 || len(a.events("check_token.revoked")) != 1 {
-			t.Fatal("check token changes were not audited")
+		revoked := a.events("check_token.revoked")
+		if len(a.events("check_token.created")) != 1 || len(revoked) != 1 || !strings.Contains(revoked[0].Details, `"reason":"The runspace host was rebuilt."`) {
+			t.Fatal("check token changes were not audited with the reason")
 		}
 	})
 }

@@ -166,7 +166,17 @@ var changeActions = map[UserChange]audit.Action{
 // ChangeUser applies one change. Admins cannot disable or demote themselves, and the last
 // enabled admin cannot be disabled or demoted; the admin rows are locked while this is decided.
 func (s *Service) ChangeUser(ctx context.Context, a audit.Actor, id pam.UserID, change UserChange) (pam.User, error) {
-	return s.changeUser(ctx, a, change, func(tx *store.Store) (pam.User, error) { return tx.UserByID(ctx, id) })
+	return s.changeUser(ctx, a, change, "", func(tx *store.Store) (pam.User, error) { return tx.UserByID(ctx, id) })
+}
+
+// DisableUser is ChangeUser's Disable with the administrator's reason, which its audit event
+// keeps (the pages ask for one; EINVALID on the reason field without it).
+func (s *Service) DisableUser(ctx context.Context, a audit.Actor, id pam.UserID, reason string) (pam.User, error) {
+	reason, err := pam.ActionReason(reason, "Say why you disable this user; the audit trail keeps it.")
+	if err != nil {
+		return pam.User{}, err
+	}
+	return s.changeUser(ctx, a, Disable, reason, func(tx *store.Store) (pam.User, error) { return tx.UserByID(ctx, id) })
 }
 
 // ChangeUserByEmail is ChangeUser for a user named by email address (the shell's "user
@@ -176,14 +186,15 @@ func (s *Service) ChangeUserByEmail(ctx context.Context, a audit.Actor, email st
 	if err != nil {
 		return pam.User{}, err
 	}
-	return s.changeUser(ctx, a, change, func(tx *store.Store) (pam.User, error) {
+	return s.changeUser(ctx, a, change, "", func(tx *store.Store) (pam.User, error) {
 		u, _, err := tx.UserByEmail(ctx, email)
 		return u, err
 	})
 }
 
-// changeUser applies change to the user find returns, read after the admin rows are locked.
-func (s *Service) changeUser(ctx context.Context, a audit.Actor, change UserChange, find func(tx *store.Store) (pam.User, error)) (pam.User, error) {
+// changeUser applies change to the user find returns, read after the admin rows are locked;
+// a reason, when given, goes into the audit event.
+func (s *Service) changeUser(ctx context.Context, a audit.Actor, change UserChange, reason string, find func(tx *store.Store) (pam.User, error)) (pam.User, error) {
 	var after pam.User
 	err := s.tx(ctx, func(tx *store.Store) error {
 		admins, err := tx.LockActiveAdmins(ctx)
@@ -253,11 +264,15 @@ func (s *Service) changeUser(ctx context.Context, a audit.Actor, change UserChan
 			}
 		}
 		after = u
-		return record(ctx, tx, a, changeActions[change], "user", string(u.ID), merge(map[string]any{
+		details := map[string]any{
 			"email":  u.Email,
 			"before": map[string]any{"admin": before.Admin, "auditor": before.Auditor, "disabled": !before.Active()},
 			"after":  map[string]any{"admin": u.Admin, "auditor": u.Auditor, "disabled": !u.Active()},
-		}, ended))
+		}
+		if reason != "" {
+			details["reason"] = reason
+		}
+		return record(ctx, tx, a, changeActions[change], "user", string(u.ID), merge(details, ended))
 	})
 	return after, err
 }

@@ -162,13 +162,14 @@ func (s *Service) UpdatePolicy(ctx context.Context, a audit.Actor, p pam.Policy,
 // cancelled ("policy disabled"). While grants under it are in force or scheduled it is refused
 // (ECONFLICT, naming how many); DeletePolicyRevoking can revoke them with it.
 func (s *Service) DeletePolicy(ctx context.Context, a audit.Actor, id string) error {
-	return s.DeletePolicyRevoking(ctx, a, id, false)
+	return s.DeletePolicyRevoking(ctx, a, id, false, "")
 }
 
 // DeletePolicyRevoking is DeletePolicy that, when revokeGrants is set, first revokes the grants
 // under the policy in force or scheduled (by the actor, each with its chain, audit event and
-// mail), all in one transaction.
-func (s *Service) DeletePolicyRevoking(ctx context.Context, a audit.Actor, id string, revokeGrants bool) error {
+// mail), all in one transaction. A reason, when given (the pages ask for one), goes into the
+// policy's audit event.
+func (s *Service) DeletePolicyRevoking(ctx context.Context, a audit.Actor, id string, revokeGrants bool, reason string) error {
 	return s.tx(ctx, func(tx *store.Store) error {
 		before, err := tx.PolicyByID(ctx, id)
 		if err != nil {
@@ -196,7 +197,11 @@ func (s *Service) DeletePolicyRevoking(ctx context.Context, a audit.Actor, id st
 					pam.Count(int(n), "grant", "grants"), map[bool]string{true: "is", false: "are"}[n == 1])}
 			}
 		}
-		return record(ctx, tx, a, audit.PolicyDeleted, "policy", id, merge(map[string]any{"scope": before.ScopeName, "before": policyDetails(before)}, ended))
+		details := map[string]any{"scope": before.ScopeName, "before": policyDetails(before)}
+		if reason != "" {
+			details["reason"] = reason
+		}
+		return record(ctx, tx, a, audit.PolicyDeleted, "policy", id, merge(details, ended))
 	})
 }
 

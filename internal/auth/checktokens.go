@@ -32,15 +32,21 @@ func (s *Service) CreateCheckToken(ctx context.Context, name string, actor audit
 	return t, secret, err
 }
 
-// RevokeCheckToken ends a check token; the system's next check with it is refused.
-func (s *Service) RevokeCheckToken(ctx context.Context, id string, actor audit.Actor) (pam.CheckToken, error) {
+// RevokeCheckToken ends a check token, for the reason the administrator gives (its audit event
+// keeps it; EINVALID on the reason field without one); the system's next check with it is
+// refused.
+func (s *Service) RevokeCheckToken(ctx context.Context, id string, actor audit.Actor, reason string) (pam.CheckToken, error) {
+	reason, err := pam.ActionReason(reason, "Say why you revoke this token; the audit trail keeps it.")
+	if err != nil {
+		return pam.CheckToken{}, err
+	}
 	var t pam.CheckToken
-	err := s.db.Tx(ctx, func(tx *store.Store) error {
+	err = s.db.Tx(ctx, func(tx *store.Store) error {
 		var err error
 		if t, err = tx.RevokeCheckToken(ctx, id, actor.Name, s.now()); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, actor.Event(audit.CheckTokenRevoked, "token", t.ID, map[string]any{"name": t.Name}))
+		return tx.AppendAudit(ctx, actor.Event(audit.CheckTokenRevoked, "token", t.ID, map[string]any{"name": t.Name, "reason": reason}))
 	})
 	return t, err
 }

@@ -268,6 +268,17 @@ func RevokeReason(reason string) (string, error) {
 	return reason, err
 }
 
+// ActionReason checks the reason an administrator gives for a change that takes access away
+// (disabling a user, deleting a policy, revoking a check token), which the change's audit event
+// keeps, and returns it trimmed; ask is what to say when it is empty.
+func ActionReason(reason, ask string) (string, error) {
+	reason, err := checkText("reason", reason, MaxComment)
+	if err == nil && reason == "" {
+		err = FieldError("reason", "%s", ask)
+	}
+	return reason, err
+}
+
 func checkText(field, s string, max int) (string, error) {
 	s = strings.TrimSpace(s)
 	if utf8.RuneCountInString(s) > max {

@@ -117,7 +117,7 @@ func TestChecksSeeChangesMadeThroughTheOtherReplica(t *testing.T) {
 	disabled := testkit.Requesters[2]
 	grant(disabled)
 	checkOnB("before the user is disabled", disabled, true, access.ReasonGrant)
-	onA("user disabled", "/admin/users/"+string(o.Users[disabled].ID)+"/change?to=disable", neturl.Values{})
+	onA("user disabled", "/admin/users/"+string(o.Users[disabled].ID)+"/change?to=disable", neturl.Values{"reason": {"Left the company."}})
 	checkOnB("user disabled", disabled, false, access.ReasonDisabled)
 
 	// A check token revoked through A.
@@ -135,7 +135,7 @@ func TestChecksSeeChangesMadeThroughTheOtherReplica(t *testing.T) {
 			spareID = tok.ID
 		}
 	}
-	onA("check token revoked", "/admin/check-tokens/"+spareID+"/revoke", neturl.Values{})
+	onA("check token revoked", "/admin/check-tokens/"+spareID+"/revoke", neturl.Values{"reason": {"System retired."}})
 	st, out, err = testkit.Call(ctx, "POST", b.Base+"/api/v1/check", spare, map[string]string{"user": robot, "task": o.JournalTask})
 	if err != nil || st != http.StatusUnauthorized || out["allowed"] == true {
 		t.Fatalf("revoked check token on B: %d %v %v", st, out, err)

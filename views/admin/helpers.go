@@ -3,9 +3,9 @@ package admin
 
 func tabClass(active bool) string {
 	if active {
-		return "inline-block border-b-2 border-indigo-700 px-3 py-2 text-sm font-semibold text-indigo-800"
+		return "inline-block border-b-2 border-indigo-700 px-2.5 py-2 text-sm font-semibold text-indigo-800"
 	}
-	return "inline-block border-b-2 border-transparent px-3 py-2 text-sm font-medium text-slate-600 hover:border-slate-300 hover:text-slate-900"
+	return "inline-block border-b-2 border-transparent px-2.5 py-2 text-sm font-medium text-slate-600 hover:border-slate-300 hover:text-slate-900"
 }
 
 func actionClass(danger bool) string {
