@@ -450,8 +450,16 @@ func (s *Server) policyPage(c echo.Context, p pam.Policy, in policyInput, form a
 	}
 	vm.Links = []adminview.Link{{Label: "Audit events of this policy", Href: auditURL("/audit", "target_type", "policy", "target_id", p.ID)}}
 	if u, _ := CurrentUser(c); !u.Admin {
-		// Auditors read the policy; they change nothing.
+		// Auditors read the policy; they change nothing, and open none of the administration's
+		// pages of its tasks, groups and people.
 		vm.ReadOnly, vm.Form, vm.Actions = true, adminview.FormVM{}, nil
+		for i := range vm.Sections {
+			for j, it := range vm.Sections[i].Items {
+				if strings.HasPrefix(it.Href, "/admin/") && !strings.HasPrefix(it.Href, "/admin/policies/") {
+					vm.Sections[i].Items[j].Href = ""
+				}
+			}
+		}
 		vm.Header.ActionLabel, vm.Header.ActionHref = "", ""
 		vm.Notes = append(vm.Notes, policySummary(p))
 	}

@@ -307,6 +307,22 @@ func TestAuditorsReadPoliciesAndChangeNothing(t *testing.T) {
 		!strings.Contains(pol.find("note").Text(), "1 approval needed") || pol.find("audit-link").Length() != 1 {
 		t.Fatalf("auditor policy page: %d form=%d", pol.StatusCode, pol.find("admin-form").Length())
 	}
+	// Every link on the page opens for the auditor: tasks, groups and people are named, not
+	// linked to administration pages that would refuse them.
+	links := 0
+	pol.doc.Find("main a[href]").Each(func(_ int, l *goquery.Selection) {
+		href := l.AttrOr("href", "")
+		if !strings.HasPrefix(href, "/") {
+			return
+		}
+		links++
+		if p := c.get(href); p.StatusCode != http.StatusOK {
+			t.Errorf("the auditor's policy page links to %s: %d", href, p.StatusCode)
+		}
+	})
+	if links == 0 || !strings.Contains(pol.doc.Find("main").Text(), "Olivia Approver") {
+		t.Fatalf("the auditor's policy page: %d links, approvers %q", links, pol.doc.Find("main").Text())
+	}
 	if p := c.post("/admin/policies/"+es.policy.ID, url.Values{"approvals_required": {"2"}}); p.StatusCode != http.StatusForbidden {
 		t.Fatalf("auditor edits a policy: %d", p.StatusCode)
 	}
