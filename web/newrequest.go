@@ -129,7 +129,8 @@ func (s *Server) newRequestVM(c echo.Context, u pam.User, in requestInput) (reqv
 		vm.SubmitPrefix, vm.SubmitSuffix, vm.SubmitFallback = "Ask for ", " more", "Ask for more time"
 	}
 	vm.Submit = vm.SubmitFallback
-	if d, err := pam.ParseDuration("duration", in.Duration); err == nil {
+	vm.SubmitMin, vm.SubmitMax = int(pam.MinDuration/time.Minute), int(p.MaxDuration/time.Minute)
+	if d, err := pam.ParseDuration("duration", in.Duration); err == nil && d >= pam.MinDuration && d <= p.MaxDuration {
 		vm.Submit = vm.SubmitPrefix + pam.FormatDuration(d) + vm.SubmitSuffix
 	}
 	if p.EmergencyAllowed && in.Extends == "" {
@@ -243,6 +244,8 @@ func (s *Server) submitRequest(c echo.Context) error {
 	}
 	return s.posted(c, err, outcome{Next: "/requests/" + r.ID, Done: done,
 		Again: func(pe *pam.Error) (templ.Component, error) {
+			// The form posts to /requests, but it is still "Request access".
+			c.Set(navSectionKey, "/requests/new")
 			vm, _, err := s.newRequestVM(c, u, in)
 			if err != nil {
 				return nil, err

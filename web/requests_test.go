@@ -76,6 +76,12 @@ func TestRequestLifecycleThroughPagesAndCheck(t *testing.T) {
 		if p.StatusCode != http.StatusUnprocessableEntity || p.find("error-duration").Text() == "" || p.find("field-justification").Text() != "INC-7 <b>mailbox</b> full" {
 			t.Fatalf("9h: %d %q %q", p.StatusCode, p.find("error-duration").Text(), p.find("field-justification").Text())
 		}
+		// The page is still "Request access", and its button does not offer the 9 h refused.
+		if p.find("nav-request").AttrOr("aria-current", "") != "page" || p.find("nav-requests").AttrOr("aria-current", "") != "" ||
+			p.find("submit-request").Text() != "Request access" || chosen.find("submit-request").Text() != "Request 1 h" {
+			t.Fatalf("after 9h: navigation %q, button %q (before %q)", p.find("nav-request").AttrOr("aria-current", ""),
+				p.find("submit-request").Text(), chosen.find("submit-request").Text())
+		}
 		p = req.post("/requests", url.Values{"policy_id": {es.policy.ID}, "duration": {"2h"}, "justification": {"INC-7 <b>mailbox</b> full"},
 			"status": {"approved"}, "requester_id": {"someone-else"}, "ends_at": {"2099-01-01"}})
 		if p.StatusCode != http.StatusSeeOther {

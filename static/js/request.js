@@ -8,6 +8,9 @@
   var prefix = button.getAttribute("data-label-prefix") || "";
   var suffix = button.getAttribute("data-label-suffix") || "";
   var fallback = button.getAttribute("data-label-fallback") || button.textContent;
+  // The policy's range: a duration outside it is refused, so the button does not name it.
+  var least = parseInt(button.getAttribute("data-label-min"), 10) || 1;
+  var most = parseInt(button.getAttribute("data-label-max"), 10) || 366 * 1440;
 
   // minutes reads what pam.ParseDuration reads: plain minutes ("90"), or parts such as
   // "2d", "1h30m", "1.5h", "45m"; it returns 0 for anything else.
@@ -34,7 +37,7 @@
 
   function update() {
     var n = minutes(input.value);
-    button.textContent = n > 0 && n <= 366 * 1440 ? prefix + words(n) + suffix : fallback;
+    button.textContent = n >= least && n <= most ? prefix + words(n) + suffix : fallback;
   }
   input.addEventListener("input", update);
   update();

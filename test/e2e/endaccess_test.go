@@ -55,6 +55,11 @@ func TestBrowserEndMyAccessThenCheckDenied(t *testing.T) {
 	if b := text(t, ctx, `[data-testid="submit-request"]`); b != "Request access" {
 		t.Fatalf("button after typing nonsense: %q", b)
 	}
+	// Past the policy's maximum, the button does not offer what would be refused.
+	typeDuration("99h")
+	if b := text(t, ctx, `[data-testid="submit-request"]`); b != "Request access" {
+		t.Fatalf("button after typing 99h: %q", b)
+	}
 	typeDuration("2h")
 	if b := text(t, ctx, `[data-testid="submit-request"]`); b != "Request 2 h" {
 		t.Fatalf("button after typing 2h: %q", b)
