@@ -133,7 +133,9 @@ func (s *Server) userPage(c echo.Context, id pam.UserID, reason, reasonError str
 	if !u.Active() {
 		status = "Disabled since " + u.DisabledAt.UTC().Format("2006-01-02 15:04 UTC")
 	}
-	roles := "Requester"
+	// What the person may do beyond asking comes from their groups (listed beside this), not
+	// from a role of their own.
+	roles := "none beyond what their groups give"
 	if u.Admin && u.Auditor {
 		roles = "Administrator and auditor"
 	} else if u.Admin {
@@ -141,7 +143,7 @@ func (s *Server) userPage(c echo.Context, id pam.UserID, reason, reasonError str
 	} else if u.Auditor {
 		roles = "Auditor (read-only)"
 	}
-	vm.Notes = []string{"Status: " + status + ". Role: " + roles + ". Time zone: " + u.TimeZone + "."}
+	vm.Notes = []string{"Status: " + status + ". Rights: " + roles + ". Time zone: " + u.TimeZone + "."}
 	vm.Links = []adminview.Link{
 		{Label: "Audit events by " + u.Name, Href: auditURL("/audit", "actor_id", string(u.ID))},
 		{Label: "Audit events about " + u.Name, Href: auditURL("/audit", "target_type", "user", "target_id", string(u.ID))},

@@ -468,7 +468,7 @@ func sidebar(m Meta) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 38, "<nav class=\"hidden w-60 shrink-0 flex-col bg-slate-900 px-3 py-5 md:flex\" aria-label=\"Main\"><a href=\"/\" class=\"mb-6 flex items-center gap-2 px-3\"><img src=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 38, "<nav class=\"hidden w-60 shrink-0 flex-col bg-slate-900 px-3 py-5 md:sticky md:top-0 md:flex md:h-screen md:overflow-y-auto\" aria-label=\"Main\"><a href=\"/\" class=\"mb-6 flex items-center gap-2 px-3\"><img src=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -385,7 +385,7 @@ func Page(vm PageVM) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "</section><section class=\"card p-6\" aria-labelledby=\"tokens-heading\" data-testid=\"tokens-section\"><h2 id=\"tokens-heading\" class=\"text-base font-semibold\">API tokens</h2><p class=\"mt-1 text-sm text-slate-600\">Tokens let target systems ask Elevate before they run a privileged task, or let scripts act as you on the JSON API.</p><a href=\"/profile/tokens\" class=\"btn-secondary mt-4\" data-testid=\"manage-tokens\">Manage API tokens</a></section></div>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "</section><section class=\"card p-6\" aria-labelledby=\"tokens-heading\" data-testid=\"tokens-section\"><h2 id=\"tokens-heading\" class=\"text-base font-semibold\">API tokens</h2><p class=\"mt-1 text-sm text-slate-600\">API tokens let your scripts act as you on the JSON API, with your rights. Target systems that ask Elevate before a privileged task use check tokens, which administrators make.</p><a href=\"/profile/tokens\" class=\"btn-secondary mt-4\" data-testid=\"manage-tokens\">Manage API tokens</a></section></div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

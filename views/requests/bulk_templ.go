@@ -316,7 +316,7 @@ func Bulk(vm BulkVM) templ.Component {
 						return templ_7745c5c3_Err
 					}
 				}
-				templ_7745c5c3_Err = components.Field(components.FieldVM{Name: "comment", Label: "Comment for all of them", Type: "textarea", Rows: 2, Value: vm.Comment, Error: vm.CommentError, MaxLength: 1000, Required: vm.Decision == "deny", Help: bulkHelp(vm.Decision)}).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = components.Field(components.FieldVM{Name: "comment", Label: bulkComment(len(vm.Items)), Type: "textarea", Rows: 2, Value: vm.Comment, Error: vm.CommentError, MaxLength: 1000, Required: vm.Decision == "deny", Help: bulkHelp(vm.Decision, len(vm.Items))}).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -100,14 +100,29 @@ func bulkLine(decision string, n int) string {
 	if decision == "deny" {
 		verb = "deny"
 	}
+	if n == 1 {
+		return fmt.Sprintf("You %s %s, with its own audit event and mail to its requester; if someone else decided it meanwhile, it is left as it is.", verb, what)
+	}
 	return fmt.Sprintf("You %s %s. Each is decided on its own, with its own audit event and mail to its requester; one decided meanwhile by someone else is left as it is.", verb, what)
 }
 
-func bulkHelp(decision string) string {
-	if decision == "deny" {
-		return "Needed when denying: every requester sees it."
+func bulkHelp(decision string, n int) string {
+	who := "every requester sees it."
+	if n == 1 {
+		who = "the requester sees it."
 	}
-	return "Optional; every requester sees it."
+	if decision == "deny" {
+		return "Needed when denying: " + who
+	}
+	return "Optional; " + who
+}
+
+// bulkComment labels the comment field: one comment for one request, or for all of them.
+func bulkComment(n int) string {
+	if n == 1 {
+		return "Comment"
+	}
+	return "Comment for all of them"
 }
 
 func bulkButton(decision string) string {

@@ -19,3 +19,19 @@ func TestCountLinesPastTheCap(t *testing.T) {
 		}
 	}
 }
+
+// A bulk decision on one request speaks of that one request, not of "each" and "all of them".
+func TestBulkWordsForOneRequest(t *testing.T) {
+	for _, c := range []struct{ got, want string }{
+		{bulkLine("deny", 1), "You deny this request, with its own audit event and mail to its requester; if someone else decided it meanwhile, it is left as it is."},
+		{bulkLine("approve", 3), "You approve these 3 requests. Each is decided on its own, with its own audit event and mail to its requester; one decided meanwhile by someone else is left as it is."},
+		{bulkComment(1), "Comment"},
+		{bulkComment(2), "Comment for all of them"},
+		{bulkHelp("deny", 1), "Needed when denying: the requester sees it."},
+		{bulkHelp("approve", 2), "Optional; every requester sees it."},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
