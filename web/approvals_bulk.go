@@ -107,6 +107,11 @@ func (s *Server) confirmBulk(c echo.Context) error {
 	u, _ := CurrentUser(c)
 	in, err := readBulk(c)
 	if err != nil {
+		if len(c.Request().PostForm["id"]) == 0 && onField(err, "id") {
+			// Nothing ticked: back to the inbox, which says so above its list.
+			s.setFlash(c, "error", pam.ErrorMessage(err))
+			return redirect(c, in.back)
+		}
 		return s.badRequest(c, err, in.back, "Back to Approvals")
 	}
 	return s.bulkPage(c, u, in, "")

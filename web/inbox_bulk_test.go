@@ -168,7 +168,17 @@ func TestBulkCap(t *testing.T) {
 			if p.StatusCode != http.StatusBadRequest || !strings.Contains(p.body, "Tick at most 50 requests at a time; you ticked 51.") {
 				t.Fatalf("POST %s with 51: %d", path, p.StatusCode)
 			}
-			if p := ap.post(path, url.Values{"decision": {"approve"}}); p.StatusCode != http.StatusBadRequest {
+			// Nothing ticked: the inbox's buttons lead back to the inbox, which says why; the
+			// final step, reached only from a confirmation, refuses it outright.
+			p = ap.post(path, url.Values{"decision": {"approve"}, "back": {"/approvals?sort=left"}})
+			if path == "/approvals/bulk" {
+				if p.StatusCode != http.StatusSeeOther || p.Header.Get("Location") != "/approvals?sort=left" {
+					t.Fatalf("POST %s with none: %d %q", path, p.StatusCode, p.Header.Get("Location"))
+				}
+				if f := ap.get("/approvals?sort=left").find("flash").Text(); !strings.Contains(f, "Tick the requests to decide first.") {
+					t.Fatalf("the inbox after a bulk with none ticked says %q", f)
+				}
+			} else if p.StatusCode != http.StatusBadRequest {
 				t.Fatalf("POST %s with none: %d", path, p.StatusCode)
 			}
 			if p := ap.post(path, url.Values{"id": ids[:2], "decision": {"maybe"}}); p.StatusCode != http.StatusBadRequest {
