@@ -66,6 +66,10 @@ func TestRequestFormWarnsBeforeAskingAgain(t *testing.T) {
 		if !strings.Contains(w.Text(), "You hold this until "+end+" (UTC). Ask for more time instead?") {
 			t.Fatalf("warning while in force: %q", w.Text())
 		}
+		// My requests says how long the grant has left beside "In force".
+		if list := req.get("/requests").find("requests").Text(); !strings.Contains(list, "until "+end+", 2 h left") {
+			t.Fatalf("my requests while in force: %q", list)
+		}
 		if href, _ := page.find("held-extend").Attr("href"); href != "/requests/new?extend="+id {
 			t.Fatalf("extend link %q", href)
 		}

@@ -244,8 +244,12 @@ func timeline(v access.View, now time.Time, loc *time.Location) []reqview.Entry 
 		tl = append(tl, reqview.Entry{Title: "Approved automatically", Kind: "approved", At: timeVM(*r.DecidedAt, now, loc)})
 	}
 	if r.StartsAt != nil && !r.StartsAt.After(now) && (st == pam.StatusApproved || st == pam.StatusExpired || (st.Stopped() && r.EndsAt.After(*r.StartsAt))) {
-		tl = append(tl, reqview.Entry{Title: "Grant started", Kind: "started", At: timeVM(*r.StartsAt, now, loc),
-			Text: "Until " + r.EndsAt.In(loc).Format("2 Jan 15:04 MST")})
+		text := "Until " + r.EndsAt.In(loc).Format("2 Jan 15:04 MST")
+		if st.Stopped() {
+			// Its end below is when it was stopped; here, what it was granted for.
+			text = "Granted for " + pam.FormatDuration(r.Duration) + ", to " + r.StartsAt.Add(r.Duration).In(loc).Format("2 Jan 15:04 MST")
+		}
+		tl = append(tl, reqview.Entry{Title: "Grant started", Kind: "started", At: timeVM(*r.StartsAt, now, loc), Text: text})
 	} else if r.StartsAt != nil && r.StartsAt.After(now) && st == pam.StatusApproved {
 		tl = append(tl, reqview.Entry{Title: "Grant scheduled", Kind: "requested", At: timeVM(*r.StartsAt, now, loc)})
 	}
@@ -355,7 +359,7 @@ func (s *Server) listRequests(c echo.Context) error {
 	for _, r := range rs {
 		badge := statusCell(r, now)
 		if r.InForce(now) {
-			badge = components.Cell{Badge: "in_force", Text: "In force", Sub: "until " + clock(*r.EndsAt, now, loc)}
+			badge = components.Cell{Badge: "in_force", Text: "In force", Sub: "until " + clock(*r.EndsAt, now, loc) + ", " + pam.FormatDuration(r.EndsAt.Sub(now)) + " left"}
 		}
 		tv := timeVM(r.CreatedAt, now, loc)
 		vm.Table.Rows = append(vm.Table.Rows, []components.Cell{

@@ -174,7 +174,7 @@ func TestRequestLifecycleThroughPagesAndCheck(t *testing.T) {
 			t.Fatalf("check after revoke: %v", d)
 		}
 		tl := req.get(reqURL).find("timeline").Text()
-		for _, want := range []string{"Requested by Rhea Requester", "Approved by Olivia Approver", "Grant started", "Revoked by Olivia Approver", "Work done"} {
+		for _, want := range []string{"Requested by Rhea Requester", "Approved by Olivia Approver", "Grant started", "Granted for 2 h, to ", "Revoked by Olivia Approver", "Work done"} {
 			if !strings.Contains(tl, want) {
 				t.Errorf("timeline lacks %q: %s", want, tl)
 			}
