@@ -31,3 +31,10 @@ document.addEventListener("htmx:afterSettle", function () {
   line.removeAttribute("data-focus");
   line.focus();
 });
+// A long form marked data-phone-closed (the audit trail's unused filters) starts folded on a
+// phone, so the list comes first; without this script it stays open.
+(function () {
+  "use strict";
+  if (!window.matchMedia || !window.matchMedia("(max-width: 639px)").matches) return;
+  document.querySelectorAll("details[data-phone-closed]").forEach(function (d) { d.open = false; });
+})();

@@ -86,3 +86,38 @@ func TestBrowserPhoneApprover(t *testing.T) {
 	}
 	testkit.Screenshot(t, ctx, "phone-request-new-chosen")
 }
+
+// TestBrowserPhoneAuditListFirst: on a phone the audit trail's unused filters start folded, so
+// its first events are on the first screen; a search keeps them open with what was asked, and
+// on a wide window they stay open.
+func TestBrowserPhoneAuditListFirst(t *testing.T) {
+	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "audit.db")}, "--demo")
+	pw := p.DemoPassword()
+	ctx := testkit.Browser(t)
+	do(t, ctx, p, chromedp.EmulateViewport(375, phoneHeight))
+	signInAs(t, ctx, p, "audrey@demo.example", pw)
+	state := func() string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+			const d = document.querySelector('[data-testid="audit-filters"]');
+			const row = document.querySelector('[data-testid="audit-row"]').getBoundingClientRect();
+			return (d.open ? "open" : "folded") + " " + (row.top < window.innerHeight ? "row-visible" : "row-below");
+		})()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	do(t, ctx, p, chromedp.Navigate(p.Base+"/audit"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="audit-table"]`)))
+	if got := state(); got != "folded row-visible" {
+		t.Fatalf("the audit trail on a phone: %s", got)
+	}
+	do(t, ctx, p, chromedp.Navigate(p.Base+"/audit?outcome=success"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="audit-table"]`)))
+	if got := state(); !strings.HasPrefix(got, "open") {
+		t.Fatalf("a search on a phone: %s", got)
+	}
+	do(t, ctx, p, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(p.Base+"/audit"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="audit-table"]`)))
+	if got := state(); !strings.HasPrefix(got, "open") {
+		t.Fatalf("the audit trail on a wide window: %s", got)
+	}
+}
