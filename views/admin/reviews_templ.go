@@ -142,7 +142,7 @@ func CampaignForm(vm CampaignFormVM) templ.Component {
 						return templ_7745c5c3_Err
 					}
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, " class=\"mt-0.5 h-4 w-4 rounded border-slate-300\" data-testid=\"policy-choice\"> <label for=\"")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, " class=\"mt-0.5 h-4 w-4 shrink-0 rounded border-slate-300\" data-testid=\"policy-choice\"> <label for=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

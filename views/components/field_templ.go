@@ -95,7 +95,7 @@ func Field(f FieldVM) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, " class=\"mt-0.5 h-4 w-4 rounded border-slate-300 text-indigo-700 focus:ring-indigo-600\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, " class=\"mt-0.5 h-4 w-4 shrink-0 rounded border-slate-300 text-indigo-700 focus:ring-indigo-600\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
