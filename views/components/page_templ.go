@@ -177,8 +177,8 @@ type TableVM struct {
 	EmptyHref  string
 }
 
-// Table draws rows under a header that sticks to the top of a wide window; on narrow screens it
-// scrolls sideways.
+// Table draws rows under a header that sticks to the top of a wide window; on narrow screens its
+// cells are closer together, and it scrolls sideways when that is not enough.
 func Table(t TableVM) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
@@ -290,7 +290,7 @@ func Table(t TableVM) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					var templ_7745c5c3_Var14 = []any{"px-4 py-3 font-semibold text-slate-700", alignClass(t.Numeric, i)}
+					var templ_7745c5c3_Var14 = []any{"px-3 py-3 font-semibold text-slate-700 sm:px-4", alignClass(t.Numeric, i)}
 					templ_7745c5c3_Err = templ.RenderCSSItems(ctx, templ_7745c5c3_ElementWriter, templ_7745c5c3_Var14...)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
@@ -325,7 +325,7 @@ func Table(t TableVM) templ.Component {
 				var templ_7745c5c3_Var16 string
 				templ_7745c5c3_Var16, templ_7745c5c3_Err = templ.JoinStringErrs(c)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/components/page.templ`, Line: 73, Col: 103}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/components/page.templ`, Line: 73, Col: 111}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var16))
 				if templ_7745c5c3_Err != nil {
@@ -354,7 +354,7 @@ func Table(t TableVM) templ.Component {
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
-						var templ_7745c5c3_Var17 = []any{"px-4 py-3 align-top", alignClass(t.Numeric, i)}
+						var templ_7745c5c3_Var17 = []any{"px-3 py-3 align-top sm:px-4", alignClass(t.Numeric, i)}
 						templ_7745c5c3_Err = templ.RenderCSSItems(ctx, templ_7745c5c3_ElementWriter, templ_7745c5c3_Var17...)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err

@@ -294,7 +294,7 @@ func filterTabs(tabs []Tab) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "<nav class=\"-mx-4 mb-4 overflow-x-auto px-4 sm:mx-0 sm:px-0\" aria-label=\"Filter by state\"><ul class=\"flex gap-2 whitespace-nowrap\" role=\"list\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "<nav class=\"mb-4\" aria-label=\"Filter by state\"><ul class=\"flex flex-wrap gap-2 whitespace-nowrap\" role=\"list\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
