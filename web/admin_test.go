@@ -333,3 +333,42 @@ func TestAuditorsReadPoliciesAndChangeNothing(t *testing.T) {
 		t.Fatalf("auditor on the audit trail: %d", p.StatusCode)
 	}
 }
+
+// What takes a person's access away on their page asks why first: removing administrator or
+// auditor rights without a reason comes back with the problem beside that action's reason, and
+// changes nothing; with one, the change's audit event keeps it. Granting asks nothing.
+func TestRemovingRightsAsksWhy(t *testing.T) {
+	a := newApp(t, "sqlite")
+	a.mustUser("root@example.com", "Root Admin", goodPassword, true)
+	ben := a.mustUser("ben@example.com", "Ben Second", goodPassword, true)
+	root := a.client()
+	root.signIn("root@example.com", goodPassword)
+	page := "/admin/users/" + string(ben.ID)
+	root.get(page)
+	if p := root.post(page+"/change?to=make_auditor", nil); p.StatusCode != http.StatusSeeOther {
+		t.Fatalf("make auditor: %d", p.StatusCode)
+	}
+	for _, c := range []struct{ to, form, ask, action string }{
+		{"remove_admin", "remove-admin-form", "Say why you remove their administrator rights", "user.admin_revoked"},
+		{"remove_auditor", "remove-auditor-form", "Say why you remove their auditor rights", "user.auditor_revoked"},
+	} {
+		p := root.post(page+"/change?to="+c.to, url.Values{"reason": {"  "}})
+		if p.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(p.find(c.form).Find(`[data-testid="error-reason"]`).Text(), c.ask) ||
+			p.doc.Find(`[data-testid="error-reason"]`).Length() != 1 {
+			t.Fatalf("%s without a reason: %d %q", c.to, p.StatusCode, p.doc.Find(`[data-testid="error-reason"]`).Text())
+		}
+		if len(a.events(c.action)) != 0 {
+			t.Fatalf("%s without a reason was recorded", c.to)
+		}
+		if p := root.post(page+"/change?to="+c.to, url.Values{"reason": {"Moved to the service desk."}}); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%s: %d", c.to, p.StatusCode)
+		}
+		if evs := a.events(c.action); len(evs) != 1 || !strings.Contains(evs[0].Details, `"reason":"Moved to the service desk."`) {
+			t.Fatalf("%s: the event keeps no reason: %v", c.to, evs)
+		}
+	}
+	u, err := a.db.UserByID(context.Background(), ben.ID)
+	if err != nil || u.Admin || u.Auditor {
+		t.Fatalf("ben after both removals: %+v %v", u, err)
+	}
+}

@@ -107,16 +107,33 @@ func (s *Server) showPasswordLink(c echo.Context, u pam.User, tok, title string)
 }
 
 func (s *Server) showUser(c echo.Context) error {
-	page, err := s.userPage(c, pam.UserID(c.Param("id")), "", "")
+	page, err := s.userPage(c, pam.UserID(c.Param("id")), refusedChange{})
 	if err != nil {
 		return err
 	}
 	return render(c, http.StatusOK, page)
 }
 
-// userPage is a user's page; reason and reasonError come back with a refused Disable, whose
-// form then shows them.
-func (s *Server) userPage(c echo.Context, id pam.UserID, reason, reasonError string) (templ.Component, error) {
+// refusedChange is a change of a user refused for its reason: its form shows the reason as
+// typed and the problem.
+type refusedChange struct {
+	change          admin.UserChange
+	reason, problem string
+}
+
+// reasonField is the reason a change that takes access away asks for, with what was typed
+// into it when that change was refused.
+func (r refusedChange) reasonField(change admin.UserChange, label, help string) []components.FieldVM {
+	f := components.FieldVM{Name: "reason", Key: string(change), Label: label, Type: "textarea", Rows: 2, Required: true,
+		MaxLength: pam.MaxComment, Help: help}
+	if r.change == change {
+		f.Value, f.Error = r.reason, r.problem
+	}
+	return []components.FieldVM{f}
+}
+
+// userPage is a user's page; refused, when set, is a change that came back for its reason.
+func (s *Server) userPage(c echo.Context, id pam.UserID, refused refusedChange) (templ.Component, error) {
 	ctx := c.Request().Context()
 	u, err := s.directory.UserByID(ctx, id)
 	if err != nil {
@@ -159,12 +176,14 @@ func (s *Server) userPage(c echo.Context, id pam.UserID, reason, reasonError str
 	add(adminview.ActionVM{Title: "Password link", Text: "Make a new one-time link for this user to choose a password. Any older link stops working.",
 		Href: base + "/password-link", Label: "New password link", TestID: "password-link"})
 	if u.Admin && !self {
-		add(adminview.ActionVM{Title: "Administrator", Text: "Remove administrator rights.", Href: base + "/change?to=remove_admin", Label: "Remove administrator", Danger: true, TestID: "remove-admin"})
+		add(adminview.ActionVM{Title: "Administrator", Text: "Remove administrator rights.", Href: base + "/change?to=remove_admin", Label: "Remove administrator", Danger: true, TestID: "remove-admin",
+			Fields: refused.reasonField(admin.RemoveAdmin, "Reason for removing", "The audit trail keeps it.")})
 	} else if !u.Admin {
 		add(adminview.ActionVM{Title: "Administrator", Text: "Let this user change policies, groups, users and settings.", Href: base + "/change?to=make_admin", Label: "Make administrator", TestID: "make-admin"})
 	}
 	if u.Auditor {
-		add(adminview.ActionVM{Title: "Auditor", Text: "Remove read access to the audit trail.", Href: base + "/change?to=remove_auditor", Label: "Remove auditor", TestID: "remove-auditor"})
+		add(adminview.ActionVM{Title: "Auditor", Text: "Remove read access to the audit trail.", Href: base + "/change?to=remove_auditor", Label: "Remove auditor", TestID: "remove-auditor",
+			Fields: refused.reasonField(admin.RemoveAuditor, "Reason for removing", "The audit trail keeps it.")})
 	} else {
 		add(adminview.ActionVM{Title: "Auditor", Text: "Give read-only access to the audit trail, requests and policies.", Href: base + "/change?to=make_auditor", Label: "Make auditor", TestID: "make-auditor"})
 	}
@@ -172,8 +191,7 @@ func (s *Server) userPage(c echo.Context, id pam.UserID, reason, reasonError str
 		add(adminview.ActionVM{Title: "Enable", Text: "Let this user sign in again.", Href: base + "/change?to=enable", Label: "Enable user", TestID: "enable"})
 	} else if !self {
 		add(adminview.ActionVM{Title: "Disable", Text: "End this user's sessions at once and stop them signing in, asking or approving.", Href: base + "/change?to=disable", Label: "Disable user", Danger: true, TestID: "disable",
-			Fields: []components.FieldVM{{Name: "reason", Label: "Reason for disabling", Type: "textarea", Rows: 2, Value: reason, Error: reasonError, Required: true, MaxLength: pam.MaxComment,
-				Help: "Their grants and pending requests end with it; the audit trail keeps the reason."}}})
+			Fields: refused.reasonField(admin.Disable, "Reason for disabling", "Their grants and pending requests end with it; the audit trail keeps the reason.")})
 	}
 	return adminview.Detail(vm), nil
 }
@@ -189,17 +207,15 @@ func (s *Server) changeUser(c echo.Context) error {
 		return pam.Errorf(pam.EINVALID, "Unknown change.")
 	}
 	id := pam.UserID(c.Param("id"))
-	if change == admin.Disable {
-		reason := c.FormValue("reason")
-		u, err := s.admin.DisableUser(c.Request().Context(), actor(c), id, reason)
-		o := outcome{Next: "/admin/users/" + string(id), Done: u.Email + " " + changeWords[change] + "."}
-		if onField(err, "reason") {
-			o.Again = func(pe *pam.Error) (templ.Component, error) { return s.userPage(c, id, reason, pe.Message) }
+	reason := c.FormValue("reason")
+	u, err := s.admin.ChangeUserBecause(c.Request().Context(), actor(c), id, change, reason)
+	o := outcome{Next: "/admin/users/" + string(id), Done: u.Email + " " + changeWords[change] + "."}
+	if onField(err, "reason") {
+		o.Again = func(pe *pam.Error) (templ.Component, error) {
+			return s.userPage(c, id, refusedChange{change: change, reason: reason, problem: pe.Message})
 		}
-		return s.posted(c, err, o)
 	}
-	u, err := s.admin.ChangeUser(c.Request().Context(), actor(c), id, change)
-	return s.posted(c, err, outcome{Next: "/admin/users/" + string(id), Done: u.Email + " " + changeWords[change] + "."})
+	return s.posted(c, err, o)
 }
 
 func (s *Server) newPasswordLink(c echo.Context) error {

@@ -169,14 +169,27 @@ func (s *Service) ChangeUser(ctx context.Context, a audit.Actor, id pam.UserID, 
 	return s.changeUser(ctx, a, change, "", func(tx *store.Store) (pam.User, error) { return tx.UserByID(ctx, id) })
 }
 
-// DisableUser is ChangeUser's Disable with the administrator's reason, which its audit event
-// keeps (the pages ask for one; EINVALID on the reason field without it).
-func (s *Service) DisableUser(ctx context.Context, a audit.Actor, id pam.UserID, reason string) (pam.User, error) {
-	reason, err := pam.ActionReason(reason, "Say why you disable this user; the audit trail keeps it.")
-	if err != nil {
-		return pam.User{}, err
+// TakesAway reports whether the change takes access away (disabling, removing administrator or
+// auditor rights): the pages ask why, and the change's audit event keeps the reason.
+func (c UserChange) TakesAway() bool { return askWhy[c] != "" }
+
+// askWhy is what the pages say when a change that takes access away comes without a reason.
+var askWhy = map[UserChange]string{
+	Disable:       "Say why you disable this user; the audit trail keeps it.",
+	RemoveAdmin:   "Say why you remove their administrator rights; the audit trail keeps it.",
+	RemoveAuditor: "Say why you remove their auditor rights; the audit trail keeps it.",
+}
+
+// ChangeUserBecause is ChangeUser with the administrator's reason, which the audit event keeps;
+// a change that takes access away needs one (EINVALID on the reason field without it).
+func (s *Service) ChangeUserBecause(ctx context.Context, a audit.Actor, id pam.UserID, change UserChange, reason string) (pam.User, error) {
+	if change.TakesAway() {
+		var err error
+		if reason, err = pam.ActionReason(reason, askWhy[change]); err != nil {
+			return pam.User{}, err
+		}
 	}
-	return s.changeUser(ctx, a, Disable, reason, func(tx *store.Store) (pam.User, error) { return tx.UserByID(ctx, id) })
+	return s.changeUser(ctx, a, change, reason, func(tx *store.Store) (pam.User, error) { return tx.UserByID(ctx, id) })
 }
 
 // ChangeUserByEmail is ChangeUser for a user named by email address (the shell's "user
