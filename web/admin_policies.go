@@ -469,8 +469,10 @@ func (s *Server) policyPage(c echo.Context, p pam.Policy, in policyInput, form a
 // actionInput is what was typed into a policy page's action that was refused, with the problem.
 type actionInput struct {
 	Reason, ReasonError, CheckError string
-	// DeleteReason and DeleteReasonError belong to the delete's own reason field.
+	// DeleteReason and DeleteReasonError belong to the delete's own reason field, RevokeTicked
+	// to its box that revokes the grants with it.
 	DeleteReason, DeleteReasonError string
+	RevokeTicked                    bool
 }
 
 // policyActions are a policy page's destructive actions: revoking the grants still in force
@@ -493,7 +495,7 @@ func policyActions(p pam.Policy, grants int64, form actionInput) []adminview.Act
 		del.Text += fmt.Sprintf(" %s under it %s in force or scheduled: tick the box to revoke %s with the policy, or delete it once %s ended.",
 			count, isAre(grants), itThem(grants), map[bool]string{true: "it has", false: "they have"}[grants == 1])
 		del.Fields = []components.FieldVM{{Name: "revoke_grants", Label: "Also revoke the " + count + " in force or scheduled", Type: "checkbox",
-			Error: form.CheckError, Help: "Each requester is told; their access ends at once."}}
+			Checked: form.RevokeTicked, Error: form.CheckError, Help: "Each requester is told; their access ends at once."}}
 	}
 	del.Fields = append(del.Fields, components.FieldVM{Name: "reason", Key: "delete", Label: "Reason for deleting", Type: "textarea", Rows: 2,
 		Required: true, MaxLength: pam.MaxComment, Value: form.DeleteReason, Error: form.DeleteReasonError, Help: "The audit trail keeps it."})
@@ -591,7 +593,7 @@ func (s *Server) deletePolicy(c echo.Context) error {
 	}
 	return s.posted(c, err, outcome{Next: "/admin/policies", Done: "Policy deleted.",
 		Again: func(pe *pam.Error) (templ.Component, error) {
-			in := actionInput{DeleteReason: typed}
+			in := actionInput{DeleteReason: typed, RevokeTicked: checked(c.FormValue("revoke_grants"))}
 			if pe.Field == "reason" {
 				in.DeleteReasonError = pe.Message
 			} else {

@@ -53,6 +53,7 @@ func (s *Server) submitEmergency(c echo.Context) error {
 	}
 	return s.posted(c, err, outcome{Next: "/requests/" + r.ID, Done: done,
 		Again: func(pe *pam.Error) (templ.Component, error) {
+			c.Set(navSectionKey, "/requests/new") // the form is still "Request access"
 			vm, p, err := s.newRequestVM(c, u, requestInput{PolicyID: policyID})
 			if err != nil {
 				return nil, err

@@ -124,8 +124,9 @@ func TestEmergencyAccessThroughPagesAndAPI(t *testing.T) {
 		ec.get("/requests/new?policy=" + es.policy.ID)
 		if p := ec.post("/requests/emergency", url.Values{"policy_id": {es.policy.ID}, "ticket": {"INC-42"}}); p.StatusCode != http.StatusUnprocessableEntity ||
 			p.find("emergency").AttrOr("open", "x") == "x" || !strings.Contains(p.find("emergency").Text(), "Say why you need emergency access") ||
-			!strings.Contains(p.find("emergency").Text(), "INC-42") && p.find(`emergency-form`).Find(`input[value="INC-42"]`).Length() == 0 {
-			t.Fatalf("emergency without a justification: %d", p.StatusCode)
+			!strings.Contains(p.find("emergency").Text(), "INC-42") && p.find(`emergency-form`).Find(`input[value="INC-42"]`).Length() == 0 ||
+			p.find("nav-request").AttrOr("aria-current", "") != "page" {
+			t.Fatalf("emergency without a justification: %d, navigation %q", p.StatusCode, p.find("nav-request").AttrOr("aria-current", ""))
 		}
 		// Even right after a step-up, the emergency asks for a code of its own.
 		a.clock.Advance(30 * time.Second)

@@ -79,7 +79,7 @@ func TestInlineReviewUpdatesCountAndDecidedOutOfBand(t *testing.T) {
 		p.doc.Find("template [hx-swap-oob]").Each(func(_ int, c *goquery.Selection) {
 			cells[c.AttrOr("hx-swap-oob", "")] = strings.TrimSpace(c.Text())
 		})
-		row := `outerHTML:tr:has(+ tr [id="req-` + first + `"]) > :nth-child(`
+		row := `outerHTML:#line-` + first + ` > :nth-child(`
 		if want := map[string]string{row + "1)": "", row + "6)": "—", row + "7)": "1 of 1", row + "8)": "In force"}; !maps.Equal(cells, want) {
 			t.Fatalf("the line's cells in the answer: %q, want %q", cells, want)
 		}

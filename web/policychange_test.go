@@ -327,9 +327,11 @@ func TestDeletingPolicyWithGrantsInForce(t *testing.T) {
 		if !strings.Contains(page.find("delete-form").Text(), "Also revoke the 1 grant") {
 			t.Fatalf("delete form: %q", page.find("delete-form").Text())
 		}
-		// Deleting asks why; without a reason the page asks again and nothing changes.
-		p := rc.post("/admin/policies/"+es.policy.ID+"/delete", nil)
-		if p.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(p.find("delete-form").Find(`[data-testid="error-reason"]`).Text(), "Say why you delete this policy") {
+		// Deleting asks why; without a reason the page asks again, the box as it was ticked,
+		// and nothing changes.
+		p := rc.post("/admin/policies/"+es.policy.ID+"/delete", url.Values{"revoke_grants": {"on"}})
+		if p.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(p.find("delete-form").Find(`[data-testid="error-reason"]`).Text(), "Say why you delete this policy") ||
+			p.find("field-revoke_grants").AttrOr("checked", "no") == "no" {
 			t.Fatalf("delete without a reason: %d %q", p.StatusCode, p.find("error-reason").Text())
 		}
 		p = rc.post("/admin/policies/"+es.policy.ID+"/delete", url.Values{"reason": {"Mailbox work moved to the new tenant."}})

@@ -336,10 +336,14 @@ func ParseDuration(field, s string) (time.Duration, error) {
 	return total, nil
 }
 
-// FormatDuration writes a duration the way people say it: "45 min", "4 h", "1 h 30 min", "2 d".
+// FormatDuration writes a duration the way people say it: "45 min", "4 h", "1 h 30 min", "2 d";
+// under half a minute is "under 1 min".
 func FormatDuration(d time.Duration) string {
 	if d <= 0 {
 		return "0 min"
+	}
+	if d < 30*time.Second {
+		return "under 1 min"
 	}
 	d = d.Round(time.Minute)
 	days := int(d / (24 * time.Hour))

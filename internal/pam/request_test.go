@@ -544,3 +544,18 @@ func TestRevokeReason(t *testing.T) {
 		}
 	}
 }
+
+// A duration reads as people say it, and a few seconds left are not written as nothing.
+func TestFormatDuration(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0 min"}, {-time.Minute, "0 min"}, {20 * time.Second, "under 1 min"}, {40 * time.Second, "1 min"},
+		{90 * time.Minute, "1 h 30 min"}, {49 * time.Hour, "2 d 1 h"},
+	} {
+		if got := FormatDuration(c.d); got != c.want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", c.d, got, c.want)
+		}
+	}
+}

@@ -38,3 +38,14 @@ document.addEventListener("htmx:afterSettle", function () {
   if (!window.matchMedia || !window.matchMedia("(max-width: 639px)").matches) return;
   document.querySelectorAll("details[data-phone-closed]").forEach(function (d) { d.open = false; });
 })();
+// Opening an inbox line's card names the line after its request ("line-<id>"), so the answer
+// to an inline decision can redraw the line's cells out of band. Lines never opened carry no
+// id, which keeps the inbox's first page small.
+document.addEventListener("htmx:beforeRequest", function (e) {
+  "use strict";
+  var link = e.target;
+  if (!link.matches || !link.matches(".tbl-inbox a[hx-get]")) return;
+  var line = link.closest("tr");
+  var id = (link.getAttribute("href") || "").split("/").pop();
+  if (line && id) line.id = "line-" + id;
+});

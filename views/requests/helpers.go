@@ -52,10 +52,11 @@ func over(n, countCap int) bool { return countCap > 0 && n > countCap }
 // rowKey is an id unique on the page for row i's cell: "q3".
 func rowKey(prefix string, i int) string { return prefix + strconv.Itoa(i) }
 
-// rowCell is the out-of-band target of the n-th cell of the inbox line whose card, in the next
-// row, holds request id: "outerHTML:" and a selector htmx looks up in the page.
+// rowCell is the out-of-band target of the n-th cell of request id's inbox line: "outerHTML:"
+// and a selector htmx looks up in the page. The line carries the id only once its card was
+// opened (static/js/app.js names it then), which keeps the inbox's first page small.
 func rowCell(id string, n int) string {
-	return `outerHTML:tr:has(+ tr [id="req-` + id + `"]) > :nth-child(` + strconv.Itoa(n) + `)`
+	return `outerHTML:#line-` + id + ` > :nth-child(` + strconv.Itoa(n) + `)`
 }
 
 func dotClass(kind string) string {

@@ -1083,7 +1083,7 @@ func Reviewed(vm ReviewedVM) templ.Component {
 
 // rowAfter swaps cells of the decided request's line, the one right above the row that
 // holds its card. Table cells cannot stand alone in a fragment, so a template carries them,
-// and each names its cell by where it stands (the table has no ids, to keep the page small).
+// and each names its cell by where it stands in the line.
 func rowAfter(r RowAfter) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
