@@ -89,7 +89,7 @@ func TestBrowserPhoneApprover(t *testing.T) {
 
 // TestBrowserPhoneAuditListFirst: on a phone the audit trail's unused filters start folded, so
 // its first events are on the first screen; a search keeps them open with what was asked, and
-// on a wide window they stay open.
+// on a wide window they stay open. At no width does the page scroll sideways.
 func TestBrowserPhoneAuditListFirst(t *testing.T) {
 	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "audit.db")}, "--demo")
 	pw := p.DemoPassword()
@@ -119,5 +119,13 @@ func TestBrowserPhoneAuditListFirst(t *testing.T) {
 	do(t, ctx, p, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(p.Base+"/audit"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="audit-table"]`)))
 	if got := state(); !strings.HasPrefix(got, "open") {
 		t.Fatalf("the audit trail on a wide window: %s", got)
+	}
+	// No width between makes the page itself scroll sideways: the table scrolls in its card
+	// until the window is wide enough for it.
+	for _, w := range []int64{375, 768, 1024, 1280} {
+		do(t, ctx, p, chromedp.EmulateViewport(w, 900), chromedp.Navigate(p.Base+"/audit"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="audit-table"]`)))
+		if wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); err != nil || wide {
+			t.Fatalf("the audit trail at %d px scrolls sideways (%v)", w, err)
+		}
 	}
 }
