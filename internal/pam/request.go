@@ -261,16 +261,12 @@ const (
 // RevokeReason checks the reason given for revoking grants, which each requester sees, and
 // returns it trimmed.
 func RevokeReason(reason string) (string, error) {
-	reason, err := checkText("reason", reason, MaxComment)
-	if err == nil && reason == "" {
-		err = FieldError("reason", "Say why you revoke; each requester sees the reason.")
-	}
-	return reason, err
+	return ActionReason(reason, "Say why you revoke; each requester sees the reason.")
 }
 
-// ActionReason checks the reason an administrator gives for a change that takes access away
-// (disabling a user, deleting a policy, revoking a check token), which the change's audit event
-// keeps, and returns it trimmed; ask is what to say when it is empty.
+// ActionReason checks the reason given for a change that takes access away (revoking grants,
+// disabling a user or removing their rights, deleting a policy, revoking a check token), which
+// the change's audit event keeps, and returns it trimmed; ask is what to say when it is empty.
 func ActionReason(reason, ask string) (string, error) {
 	reason, err := checkText("reason", reason, MaxComment)
 	if err == nil && reason == "" {
