@@ -153,48 +153,52 @@ func policyInputFrom(c echo.Context) policyInput {
 
 // parse turns the typed form into a policy, or the first field error.
 func (in policyInput) parse() (pam.Policy, error) {
-	st, err := pam.ParseScopeType(in.ScopeType)
-	if err != nil {
-		return pam.Policy{}, err
-	}
+	st, scopeErr := pam.ParseScopeType(in.ScopeType)
 	p := pam.Policy{ScopeType: st, ScopeID: in.ScopeID, ApprovalType: in.ApprovalType, ApproverGroupID: in.ApproverGroupID,
 		EligibleGroupID: in.EligibleGroupID, JustificationRequired: in.Justification, TicketRequired: in.Ticket,
-		MFARequired: in.MFA, Enabled: in.Enabled}
-	if p.ApprovalsRequired, err = strconv.Atoi(strings.TrimSpace(in.ApprovalsRequired)); err != nil {
-		return p, pam.FieldError("approvals_required", "Enter a whole number from 1 to %d.", pam.MaxApprovals)
+		MFARequired: in.MFA, Enabled: in.Enabled, EscalationGroupID: in.EscalationGroupID, EmergencyAllowed: in.Emergency}
+	// Every field is read, so the form tells all its problems at once.
+	var ps pam.Problems
+	ps.Add(scopeErr)
+	n, err := strconv.Atoi(strings.TrimSpace(in.ApprovalsRequired))
+	if p.ApprovalsRequired = n; err != nil {
+		ps.Add(pam.FieldError("approvals_required", "Enter a whole number from 1 to %d.", pam.MaxApprovals))
 	}
-	if p.DefaultDuration, err = pam.ParseDuration("default_duration", in.DefaultDuration); err != nil {
-		return p, err
+	duration := func(field, typed string, optional bool) time.Duration {
+		if optional && strings.TrimSpace(typed) == "" {
+			return 0
+		}
+		d, err := pam.ParseDuration(field, typed)
+		ps.Add(err)
+		return d
 	}
-	if p.MaxDuration, err = pam.ParseDuration("max_duration", in.MaxDuration); err != nil {
-		return p, err
-	}
-	if p.PendingTimeout, err = pam.ParseDuration("pending_timeout", in.PendingTimeout); err != nil {
-		return p, err
-	}
+	p.DefaultDuration = duration("default_duration", in.DefaultDuration, false)
+	p.MaxDuration = duration("max_duration", in.MaxDuration, false)
+	p.PendingTimeout = duration("pending_timeout", in.PendingTimeout, false)
 	switch r := strings.ToLower(strings.TrimSpace(in.RemindAfter)); r {
 	case "":
 	case "off", "none", "no":
 		p.RemindAfter = pam.NoReminder
 	default:
-		if p.RemindAfter, err = pam.ParseDuration("remind_after", r); err != nil {
-			return p, err
-		}
+		p.RemindAfter = duration("remind_after", r, false)
 	}
-	p.EscalationGroupID = in.EscalationGroupID
-	if strings.TrimSpace(in.EscalateAfter) != "" {
-		if p.EscalateAfter, err = pam.ParseDuration("escalate_after", in.EscalateAfter); err != nil {
-			return p, err
-		}
-	}
-	p.EmergencyAllowed = in.Emergency
-	if strings.TrimSpace(in.EmergencyDuration) != "" {
-		if p.EmergencyDuration, err = pam.ParseDuration("emergency_duration", in.EmergencyDuration); err != nil {
-			return p, err
-		}
-	}
+	p.EscalateAfter = duration("escalate_after", in.EscalateAfter, true)
+	p.EmergencyDuration = duration("emergency_duration", in.EmergencyDuration, true)
 	p.Version, _ = strconv.Atoi(in.Version)
-	return p, nil
+	return p, ps.Err()
+}
+
+// withPolicyProblems adds to what reading a policy's form or body found wrong (found) the
+// problems Validate finds in the values that could be read, so all are told at once.
+func (s *Server) withPolicyProblems(ctx context.Context, p pam.Policy, found error) error {
+	org, err := s.policies.OrgSettings(ctx)
+	if err != nil {
+		return err
+	}
+	var ps pam.Problems
+	ps.Add(found)
+	ps.Add(p.Validate(org.MaxDuration))
+	return ps.Err()
 }
 
 func (s *Server) policyFields(ctx context.Context, in policyInput, editing bool) ([]components.FieldVM, error) {
@@ -365,6 +369,8 @@ func (s *Server) createPolicy(c echo.Context) error {
 	p, err := in.parse()
 	if err == nil {
 		p, err = s.admin.CreatePolicy(ctx, actor(c), p, in.saveCheck())
+	} else {
+		err = s.withPolicyProblems(ctx, p, err)
 	}
 	return s.posted(c, err, outcome{Next: "/admin/policies/" + p.ID, Done: "Policy for " + name + " created.",
 		Again: func(pe *pam.Error) (templ.Component, error) {
@@ -565,6 +571,8 @@ func (s *Server) updatePolicy(c echo.Context) error {
 	if err == nil {
 		p.ID = cur.ID
 		err = s.admin.UpdatePolicy(ctx, actor(c), p, in.saveCheck())
+	} else {
+		err = s.withPolicyProblems(ctx, p, err)
 	}
 	return s.posted(c, err, outcome{Next: "/admin/policies/" + cur.ID, Done: "Policy saved.",
 		Again: func(pe *pam.Error) (templ.Component, error) {

@@ -63,63 +63,69 @@ func toPolicyJSON(p pam.Policy) policyJSON {
 }
 
 func (j policyJSON) toPolicy() (pam.Policy, error) {
-	st, err := pam.ParseScopeType(j.ScopeType)
-	if err != nil {
-		return pam.Policy{}, err
-	}
-	minutes := func(field string, n int) (time.Duration, error) {
+	st, scopeErr := pam.ParseScopeType(j.ScopeType)
+	// Every field is read, so a refusal names all that is wrong at once.
+	var ps pam.Problems
+	ps.Add(scopeErr)
+	// Problems name the form's fields, as Validate's do, so each field is told once; the
+	// caller renames them all (apiPolicyField).
+	minutes := func(field string, n int) time.Duration {
 		if n <= 0 || n > 366*24*60 {
-			return 0, pam.FieldError(field, "Give %s as a positive number of minutes.", field)
+			ps.Add(pam.FieldError(field, "Give %s as a positive number of minutes.", apiPolicyFields[field]))
+			return 0
 		}
-		return time.Duration(n) * time.Minute, nil
+		return time.Duration(n) * time.Minute
 	}
 	p := pam.Policy{ScopeType: st, ScopeID: j.ScopeID, ApprovalType: j.ApprovalType, ApproverGroupID: j.ApproverGroupID,
 		ApprovalsRequired: j.ApprovalsRequired, JustificationRequired: j.JustificationRequired, TicketRequired: j.TicketRequired,
-		EligibleGroupID: j.EligibleGroupID, MFARequired: j.MFARequired, Enabled: j.Enabled, Version: j.Version}
-	if p.DefaultDuration, err = minutes("default_duration_min", j.DefaultDurationMin); err != nil {
-		return p, err
-	}
-	if p.MaxDuration, err = minutes("max_duration_min", j.MaxDurationMin); err != nil {
-		return p, err
-	}
-	if p.PendingTimeout, err = minutes("pending_timeout_min", j.PendingTimeoutMin); err != nil {
-		return p, err
-	}
+		EligibleGroupID: j.EligibleGroupID, MFARequired: j.MFARequired, Enabled: j.Enabled, Version: j.Version,
+		EscalationGroupID: j.EscalationGroupID, EmergencyAllowed: j.EmergencyAllowed}
+	p.DefaultDuration = minutes("default_duration", j.DefaultDurationMin)
+	p.MaxDuration = minutes("max_duration", j.MaxDurationMin)
+	p.PendingTimeout = minutes("pending_timeout", j.PendingTimeoutMin)
 	switch {
 	case j.RemindAfterMin == -1:
 		p.RemindAfter = pam.NoReminder
 	case j.RemindAfterMin == 0:
+	case j.RemindAfterMin < 0 || j.RemindAfterMin > 366*24*60:
+		ps.Add(pam.FieldError("remind_after", "Give remind_after_min as minutes, 0 for half of the time to decide, or -1 for no reminder."))
 	default:
-		if p.RemindAfter, err = minutes("remind_after_min", j.RemindAfterMin); err != nil {
-			return p, pam.FieldError("remind_after_min", "Give remind_after_min as minutes, 0 for half of the time to decide, or -1 for no reminder.")
-		}
+		p.RemindAfter = minutes("remind_after", j.RemindAfterMin)
 	}
-	p.EscalationGroupID = j.EscalationGroupID
 	if j.EscalateAfterMin != 0 {
-		if p.EscalateAfter, err = minutes("escalate_after_min", j.EscalateAfterMin); err != nil {
-			return p, err
-		}
+		p.EscalateAfter = minutes("escalate_after", j.EscalateAfterMin)
 	}
-	p.EmergencyAllowed = j.EmergencyAllowed
 	if j.EmergencyDurationMin != 0 {
-		if p.EmergencyDuration, err = minutes("emergency_duration_min", j.EmergencyDurationMin); err != nil {
-			return p, err
-		}
+		p.EmergencyDuration = minutes("emergency_duration", j.EmergencyDurationMin)
 	}
-	return p, nil
+	return p, ps.Err()
 }
 
-// apiPolicyField names a refused follow-up setting by its API field (the pages name the form's).
+// apiPolicyFields are the API's names of the policy form's fields that differ.
+var apiPolicyFields = map[string]string{"default_duration": "default_duration_min", "max_duration": "max_duration_min",
+	"pending_timeout": "pending_timeout_min", "remind_after": "remind_after_min", "escalate_after": "escalate_after_min",
+	"emergency_duration": "emergency_duration_min"}
+
+// apiPolicyField names a policy's refused settings by their API fields (the pages name the
+// form's), each problem's.
 func apiPolicyField(err error) error {
 	var pe *pam.Error
-	if errors.As(err, &pe) {
-		if f, ok := map[string]string{"remind_after": "remind_after_min", "escalate_after": "escalate_after_min"}[pe.Field]; ok {
-			out := *pe
-			out.Field = f
-			return &out
-		}
+	if !errors.As(err, &pe) {
+		return err
 	}
-	return err
+	rename := func(e *pam.Error) *pam.Error {
+		out := *e
+		if f, ok := apiPolicyFields[e.Field]; ok {
+			out.Field = f
+		}
+		return &out
+	}
+	out := rename(pe)
+	out.Also = nil
+	for _, e := range pe.Also {
+		out.Also = append(out.Also, rename(e))
+	}
+	return out
 }
 
 // apiRemindMin is a policy's reminder on the API: minutes, 0 for the default, -1 for none.
@@ -234,7 +240,7 @@ func (s *Server) apiCreatePolicy(c echo.Context) error {
 	}
 	p, err := in.toPolicy()
 	if err != nil {
-		return err
+		return apiPolicyField(s.withPolicyProblems(c.Request().Context(), p, err))
 	}
 	p, err = s.admin.CreatePolicy(c.Request().Context(), actor(c), p, admin.SaveCheck{RefuseDeadEnd: !in.ConfirmDeadEnd})
 	if err != nil {
@@ -264,7 +270,7 @@ func (s *Server) apiUpdatePolicy(c echo.Context) error {
 	}
 	p, err := in.toPolicy()
 	if err != nil {
-		return err
+		return apiPolicyField(s.withPolicyProblems(ctx, p, err))
 	}
 	p.ID = cur.ID
 	if err := s.admin.UpdatePolicy(ctx, actor(c), p, admin.SaveCheck{RefuseDeadEnd: !in.ConfirmDeadEnd}); err != nil {

@@ -88,7 +88,7 @@ func TestEmergencyAccessThroughPagesAndAPI(t *testing.T) {
 			t.Fatalf("policy API: %d %v", status, pol)
 		}
 		pol["emergency_duration_min"] = 300
-		if status, out := a.apiCall("PUT", "/api/v1/policies/"+es.policy.ID, rootTok, pol); status != http.StatusBadRequest || out["field"] != "emergency_duration" {
+		if status, out := a.apiCall("PUT", "/api/v1/policies/"+es.policy.ID, rootTok, pol); status != http.StatusBadRequest || out["field"] != "emergency_duration_min" {
 			t.Fatalf("policy API, emergency duration above the maximum: %d %v", status, out)
 		}
 		pol["emergency_duration_min"] = -5

@@ -50,7 +50,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 			"path", c.Request().URL.Path, "status", status, "error", err.Error())
 	}
 	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
-		body := map[string]string{"error": msg, "request_id": RequestID(c)}
+		body := map[string]any{"error": msg, "request_id": RequestID(c)}
 		if pe != nil && pe.Code == pam.EINVALID {
 			// The API answers bad input with 400 and names the field.
 			status = http.StatusBadRequest
@@ -58,6 +58,18 @@ func (s *Server) handleError(err error, c echo.Context) {
 		if pe != nil && (pe.Code == pam.EINVALID || pe.Code == pam.ECONFLICT) && pe.Field != "" {
 			// A conflict names the input that would settle it (revoke_grants on a delete).
 			body["field"] = pe.Field
+		}
+		if pe != nil && pe.Code == pam.EINVALID && len(pe.Also) > 0 {
+			// Input with several problems names them all, each with its field.
+			type problem struct {
+				Field string `json:"field,omitempty"`
+				Error string `json:"error"`
+			}
+			var all []problem
+			for _, one := range pe.All() {
+				all = append(all, problem{Field: one.Field, Error: one.Message})
+			}
+			body["problems"] = all
 		}
 		body["code"] = apiCode(status)
 		if ar != nil {

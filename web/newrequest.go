@@ -212,11 +212,12 @@ func (s *Server) submitRequest(c echo.Context) error {
 		Ticket: c.FormValue("ticket"), ScheduledStart: c.FormValue("scheduled_start"), Extends: c.FormValue("extends")}
 	sub := pam.Submission{Justification: in.Justification, Ticket: in.Ticket}
 	var r pam.Request
-	var err error
-	sub.Duration, err = pam.ParseDuration("duration", in.Duration)
-	if err == nil {
-		sub.ScheduledStart, err = parseLocalTime(in.ScheduledStart, viewerZone(c))
-	}
+	var ps pam.Problems
+	d, err := pam.ParseDuration("duration", in.Duration)
+	ps.Add(err)
+	start, err := parseLocalTime(in.ScheduledStart, viewerZone(c))
+	ps.Add(err)
+	sub.Duration, sub.ScheduledStart = d, start
 	submit := func() (pam.Request, error) {
 		if in.Extends != "" {
 			// An extension is made under its grant's policy, whatever policy_id says.
@@ -224,8 +225,12 @@ func (s *Server) submitRequest(c echo.Context) error {
 		}
 		return s.access.Submit(ctx, actor(c), u, in.PolicyID, sub)
 	}
-	if err == nil {
+	if err = ps.Err(); err == nil {
 		r, err = submit()
+	} else {
+		// What could not be read is told with the problems of the rest.
+		ps.Add(s.access.CheckSubmission(ctx, u, in.PolicyID, in.Extends, sub))
+		err = ps.Err()
 	}
 	if errors.Is(err, access.ErrStepUp) {
 		// The policy asks for a fresh two-step code; the code page carries the form through.

@@ -2,6 +2,8 @@ package web
 
 import (
 	"errors"
+	"slices"
+	"strings"
 
 	"github.com/a-h/templ"
 	"github.com/elevate-pam/elevate/internal/pam"
@@ -78,16 +80,22 @@ func fixable(err error) (*pam.Error, bool) {
 	return nil, false
 }
 
-// besideField puts a problem beside the form field it names and returns "", or returns its
-// message for above the form when no field of the form matches.
+// besideField puts each problem in pe (its own and those in Also) beside the form field it
+// names, and returns the messages of those no field of the form matches, for above the form ("" when
+// every one found its field).
 func besideField(pe *pam.Error, fields []components.FieldVM) string {
-	for i := range fields {
-		if pe.Field != "" && fields[i].Name == pe.Field {
-			fields[i].Error = pe.Message
-			return ""
+	var above []string
+	for _, one := range pe.All() {
+		i := slices.IndexFunc(fields, func(f components.FieldVM) bool { return one.Field != "" && f.Name == one.Field })
+		if i < 0 {
+			above = append(above, one.Message)
+			continue
+		}
+		if fields[i].Error == "" {
+			fields[i].Error = one.Message
 		}
 	}
-	return pe.Message
+	return strings.Join(above, " ")
 }
 
 // onField reports whether err is a problem the user can fix in the named field: the page with

@@ -175,6 +175,27 @@ func approverGroup(ask store.PolicyToAsk) string {
 	return ask.DefaultApproverGroupID
 }
 
+// CheckSubmission tells what is wrong with a submission under a policy, or under the policy of
+// the grant it would extend, and saves nothing: a form that could not be read whole shows the
+// problems of the rest beside its own.
+func (s *Service) CheckSubmission(ctx context.Context, u pam.User, policyID, extends string, sub pam.Submission) error {
+	if extends != "" {
+		prev, err := s.db.RequestByID(ctx, extends)
+		if err != nil {
+			return err
+		}
+		if prev.RequesterID != u.ID {
+			return pam.Errorf(pam.ENOTFOUND, "Request not found.")
+		}
+		policyID = prev.PolicyID
+	}
+	ask, err := s.eligiblePolicy(ctx, s.db, u, policyID)
+	if err != nil {
+		return err
+	}
+	return sub.Validate(ask.Policy, ask.MaxDuration, s.now())
+}
+
 // Submit creates a request under a policy. Automatic policies approve it at once, by "system".
 func (s *Service) Submit(ctx context.Context, a audit.Actor, u pam.User, policyID string, sub pam.Submission) (pam.Request, error) {
 	return s.submit(ctx, a, u, policyID, sub, "")
@@ -214,11 +235,12 @@ func (s *Service) submit(ctx context.Context, a audit.Actor, u pam.User, policyI
 			return err
 		}
 		p := ask.Policy
-		if p.MFARequired && !sub.SteppedUp {
-			return ErrStepUp
-		}
+		// A form with mistakes is told of them before it asks for a code.
 		if err := sub.Validate(p, ask.MaxDuration, now); err != nil {
 			return err
+		}
+		if p.MFARequired && !sub.SteppedUp {
+			return ErrStepUp
 		}
 		r = pam.Request{
 			ID: uuid.NewString(), RequesterID: u.ID, RequesterName: u.Name, RequesterEmail: u.Email, PolicyID: p.ID,

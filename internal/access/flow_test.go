@@ -119,7 +119,8 @@ func TestSubmitCountsEnabledApproversBesidesTheRequester(t *testing.T) {
 }
 
 // A policy that asks for two-step verification at request time refuses, inside the
-// submission's transaction, a submission whose caller did not check a fresh code.
+// submission's transaction, a submission whose caller did not check a fresh code; one with
+// mistakes is refused for them before.
 func TestSubmitUnderAStepUpPolicyNeedsTheCode(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		w := newWorld(t, dialect, 1, 1)
@@ -128,6 +129,11 @@ func TestSubmitUnderAStepUpPolicyNeedsTheCode(t *testing.T) {
 		p, err := w.adm.CreatePolicy(w.ctx, audit.System, p)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// A submission with mistakes is told of them first, not asked for a code it would waste.
+		bad := pam.Submission{Duration: time.Minute}
+		if _, err := w.acc.Submit(w.ctx, as(w.requester), w.requester, p.ID, bad); errors.Is(err, access.ErrStepUp) || pam.ErrorCode(err) != pam.EINVALID {
+			t.Fatalf("with mistakes and without the code: %v", err)
 		}
 		sub := pam.Submission{Duration: time.Hour, Justification: "INC-3"}
 		if _, err := w.acc.Submit(w.ctx, as(w.requester), w.requester, p.ID, sub); !errors.Is(err, access.ErrStepUp) || pam.ErrorCode(err) != pam.EFORBIDDEN {

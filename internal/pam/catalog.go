@@ -226,47 +226,61 @@ func NewPolicy(scope ScopeType, scopeID string) Policy {
 	}
 }
 
-// Validate checks the policy's values against each other and the org-wide ceiling.
+// Validate checks the policy's values against each other and the org-wide ceiling, and tells
+// every field's problem at once (Problems). A value compared with another that is itself wrong
+// is checked only against its own bounds, so one mistake is not told twice.
 func (p Policy) Validate(orgMax time.Duration) error {
+	var ps Problems
 	if _, err := ParseScopeType(string(p.ScopeType)); err != nil {
-		return err
+		ps.Add(err)
 	}
 	if p.ScopeID == "" {
-		return FieldError("scope_id", "Choose what this policy covers.")
+		ps.Add(FieldError("scope_id", "Choose what this policy covers."))
 	}
 	if p.ApprovalType != ApprovalManual && p.ApprovalType != ApprovalAuto {
-		return FieldError("approval_type", "Choose manual or automatic approval.")
+		ps.Add(FieldError("approval_type", "Choose manual or automatic approval."))
 	}
 	if p.ApprovalsRequired < 1 || p.ApprovalsRequired > MaxApprovals {
-		return FieldError("approvals_required", "Require between 1 and %d approvals.", MaxApprovals)
+		ps.Add(FieldError("approvals_required", "Require between 1 and %d approvals.", MaxApprovals))
 	}
-	if p.MaxDuration < MinDuration || p.MaxDuration > orgMax {
-		return FieldError("max_duration", "Choose a maximum between %s and the organisation's ceiling of %s.", FormatDuration(MinDuration), FormatDuration(orgMax))
+	maxOK := p.MaxDuration >= MinDuration && p.MaxDuration <= orgMax
+	if !maxOK {
+		ps.Add(FieldError("max_duration", "Choose a maximum between %s and the organisation's ceiling of %s.", FormatDuration(MinDuration), FormatDuration(orgMax)))
 	}
-	if p.DefaultDuration < MinDuration || p.DefaultDuration > p.MaxDuration {
-		return FieldError("default_duration", "Choose a default between %s and the maximum (%s).", FormatDuration(MinDuration), FormatDuration(p.MaxDuration))
+	// The maximum and the time to decide are named with their value only when it is right.
+	theMax := "the maximum"
+	if maxOK {
+		theMax += " (" + FormatDuration(p.MaxDuration) + ")"
 	}
-	if p.PendingTimeout < 15*time.Minute || p.PendingTimeout > MaxPendingTimeout {
-		return FieldError("pending_timeout", "Choose between 15 minutes and %s.", FormatDuration(MaxPendingTimeout))
+	if p.DefaultDuration < MinDuration || maxOK && p.DefaultDuration > p.MaxDuration {
+		ps.Add(FieldError("default_duration", "Choose a default between %s and %s.", FormatDuration(MinDuration), theMax))
 	}
-	if p.RemindAfter != NoReminder && p.RemindAfter != 0 && (p.RemindAfter < MinDuration || p.RemindAfter >= p.PendingTimeout) {
-		return FieldError("remind_after", "Choose a reminder between %s and less than the time to decide (%s), leave it empty for half of that time, or write off.",
-			FormatDuration(MinDuration), FormatDuration(p.PendingTimeout))
+	pendingOK := p.PendingTimeout >= 15*time.Minute && p.PendingTimeout <= MaxPendingTimeout
+	if !pendingOK {
+		ps.Add(FieldError("pending_timeout", "Choose between 15 minutes and %s.", FormatDuration(MaxPendingTimeout)))
+	}
+	toDecide := "the time to decide"
+	if pendingOK {
+		toDecide += " (" + FormatDuration(p.PendingTimeout) + ")"
+	}
+	if p.RemindAfter != NoReminder && p.RemindAfter != 0 && (p.RemindAfter < MinDuration || pendingOK && p.RemindAfter >= p.PendingTimeout) {
+		ps.Add(FieldError("remind_after", "Choose a reminder between %s and less than %s, leave it empty for half of that time, or write off.",
+			FormatDuration(MinDuration), toDecide))
 	}
 	switch {
 	case p.EscalationGroupID == "" && p.EscalateAfter != 0:
-		return FieldError("escalation_group_id", "Choose the group to escalate to, or leave \"escalate after\" empty.")
+		ps.Add(FieldError("escalation_group_id", "Choose the group to escalate to, or leave \"escalate after\" empty."))
 	case p.EscalationGroupID != "" && p.EscalateAfter == 0:
-		return FieldError("escalate_after", "Say after how long requests escalate, like 4h; it must be before they time out.")
-	case p.EscalationGroupID != "" && (p.EscalateAfter < MinDuration || p.EscalateAfter >= p.PendingTimeout):
-		return FieldError("escalate_after", "Escalate between %s and before the time to decide (%s) runs out.", FormatDuration(MinDuration), FormatDuration(p.PendingTimeout))
+		ps.Add(FieldError("escalate_after", "Say after how long requests escalate, like 4h; it must be before they time out."))
+	case p.EscalationGroupID != "" && (p.EscalateAfter < MinDuration || pendingOK && p.EscalateAfter >= p.PendingTimeout):
+		ps.Add(FieldError("escalate_after", "Escalate between %s and before %s runs out.", FormatDuration(MinDuration), toDecide))
 	case p.EscalationGroupID != "" && p.EscalationGroupID == p.ApproverGroupID:
-		return FieldError("escalation_group_id", "Choose a group other than the approver group; its members can already decide.")
+		ps.Add(FieldError("escalation_group_id", "Choose a group other than the approver group; its members can already decide."))
 	}
-	if p.EmergencyDuration != 0 && (p.EmergencyDuration < MinDuration || p.EmergencyDuration > p.MaxDuration) {
-		return FieldError("emergency_duration", "Choose an emergency duration between %s and the maximum (%s).", FormatDuration(MinDuration), FormatDuration(p.MaxDuration))
+	if p.EmergencyDuration != 0 && (p.EmergencyDuration < MinDuration || maxOK && p.EmergencyDuration > p.MaxDuration) {
+		ps.Add(FieldError("emergency_duration", "Choose an emergency duration between %s and %s.", FormatDuration(MinDuration), theMax))
 	}
-	return nil
+	return ps.Err()
 }
 
 // EmergencyLength is how long an emergency grant under the policy lasts: its emergency

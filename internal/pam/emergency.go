@@ -32,20 +32,19 @@ type EmergencySubmission struct {
 
 // Validate checks an emergency submission: a justification is always needed.
 func (s *EmergencySubmission) Validate(p Policy) error {
+	var ps Problems
 	var err error
 	if s.Justification, err = checkText("justification", s.Justification, MaxJustification); err != nil {
-		return err
-	}
-	if s.Justification == "" {
-		return FieldError("justification", "Say why you need emergency access; every approver and the security team read it.")
+		ps.Add(err)
+	} else if s.Justification == "" {
+		ps.Add(FieldError("justification", "Say why you need emergency access; every approver and the security team read it."))
 	}
 	if s.Ticket, err = checkText("ticket", s.Ticket, MaxTicket); err != nil {
-		return err
+		ps.Add(err)
+	} else if p.TicketRequired && s.Ticket == "" {
+		ps.Add(FieldError("ticket", "This policy asks for a ticket reference."))
 	}
-	if p.TicketRequired && s.Ticket == "" {
-		return FieldError("ticket", "This policy asks for a ticket reference.")
-	}
-	return nil
+	return ps.Err()
 }
 
 // GrantEmergency approves a new emergency request at once, by the system, for d from now.

@@ -519,38 +519,37 @@ type Submission struct {
 	SteppedUp bool
 }
 
-// Validate checks a submission against its policy and the org ceiling.
+// Validate checks a submission against its policy and the org ceiling, and tells every field's
+// problem at once (Problems).
 func (s *Submission) Validate(p Policy, orgMax time.Duration, now time.Time) error {
+	var ps Problems
 	max := p.MaxDuration
 	if orgMax < max {
 		max = orgMax
 	}
 	if s.Duration < MinDuration || s.Duration > max {
-		return FieldError("duration", "Choose a duration between %s and %s.", FormatDuration(MinDuration), FormatDuration(max))
+		ps.Add(FieldError("duration", "Choose a duration between %s and %s.", FormatDuration(MinDuration), FormatDuration(max)))
 	}
 	var err error
 	if s.Justification, err = checkText("justification", s.Justification, MaxJustification); err != nil {
-		return err
+		ps.Add(err)
+	} else if p.JustificationRequired && s.Justification == "" {
+		ps.Add(FieldError("justification", "Say why you need this access; approvers read it."))
 	}
-	if p.JustificationRequired && s.Justification == "" {
-		return FieldError("justification", "Say why you need this access; approvers read it.")
+	switch s.Ticket, err = checkText("ticket", s.Ticket, MaxTicket); {
+	case err != nil:
+		ps.Add(err)
+	case strings.ContainsAny(s.Ticket, "\r\n"):
+		ps.Add(FieldError("ticket", "Give the ticket on one line."))
+	case p.TicketRequired && s.Ticket == "":
+		ps.Add(FieldError("ticket", "This policy needs a ticket number, like CHG-1234."))
 	}
-	if s.Ticket, err = checkText("ticket", s.Ticket, MaxTicket); err != nil {
-		return err
+	switch {
+	case s.ScheduledStart == nil:
+	case s.ScheduledStart.Before(now.Add(-time.Minute)):
+		ps.Add(FieldError("scheduled_start", "Choose a start in the future, or leave it empty to start on approval."))
+	case s.ScheduledStart.After(now.Add(MaxScheduleAhead)):
+		ps.Add(FieldError("scheduled_start", "Choose a start at most 7 days ahead."))
 	}
-	if strings.ContainsAny(s.Ticket, "\r\n") {
-		return FieldError("ticket", "Give the ticket on one line.")
-	}
-	if p.TicketRequired && s.Ticket == "" {
-		return FieldError("ticket", "This policy needs a ticket number, like CHG-1234.")
-	}
-	if s.ScheduledStart != nil {
-		if s.ScheduledStart.Before(now.Add(-time.Minute)) {
-			return FieldError("scheduled_start", "Choose a start in the future, or leave it empty to start on approval.")
-		}
-		if s.ScheduledStart.After(now.Add(MaxScheduleAhead)) {
-			return FieldError("scheduled_start", "Choose a start at most 7 days ahead.")
-		}
-	}
-	return nil
+	return ps.Err()
 }

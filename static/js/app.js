@@ -49,3 +49,11 @@ document.addEventListener("htmx:beforeRequest", function (e) {
   var id = (link.getAttribute("href") || "").split("/").pop();
   if (line && id) line.id = "line-" + id;
 });
+// A form sent back with problems opens at its first one: that field takes the focus, which also
+// scrolls it into view, unless the page already placed the focus elsewhere.
+(function () {
+  "use strict";
+  var first = document.querySelector("form [aria-invalid='true']");
+  if (!first || document.querySelector("[autofocus]") || (document.activeElement && document.activeElement !== document.body)) return;
+  first.focus();
+})();

@@ -100,7 +100,24 @@ func TestBrowserAdminBuildsAPolicy(t *testing.T) {
 		fill(`#f-approvals_required`, "1"),
 	)
 	testkit.Screenshot(t, ctx, "admin-policy-new")
+	// Two mistakes come back together after one submit, the first of them focused.
 	do(t, ctx, p,
+		chromedp.Clear(chromedp.CSS(`#f-max_duration`)), fill(`#f-max_duration`, "40d"),
+		chromedp.Clear(chromedp.CSS(`#f-pending_timeout`)), fill(`#f-pending_timeout`, "soon"),
+		chromedp.Click(chromedp.CSS(`[data-testid="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="error-pending_timeout"]`)),
+	)
+	if got := text(t, ctx, `[data-testid="error-max_duration"]`); !strings.Contains(got, "ceiling") {
+		t.Fatalf("maximum's problem: %q", got)
+	}
+	focused, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id`))
+	if err != nil || focused != "f-max_duration" {
+		t.Fatalf("focus after a refused save on %q, want the first field with a problem (%v)", focused, err)
+	}
+	testkit.Screenshot(t, ctx, "admin-policy-problems")
+	do(t, ctx, p,
+		chromedp.Clear(chromedp.CSS(`#f-max_duration`)), fill(`#f-max_duration`, "4h"),
+		chromedp.Clear(chromedp.CSS(`#f-pending_timeout`)), fill(`#f-pending_timeout`, "24h"),
 		chromedp.Click(chromedp.CSS(`[data-testid="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="covered-tasks"]`)),
 	)

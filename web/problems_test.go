@@ -1,0 +1,90 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/testenv"
+)
+
+// A form with several mistakes shows every one beside its field after one submit, with what was
+// typed kept and nothing saved: the policy form (values that cannot be read and values out of
+// range together), the request form, and the policy API, which names them all in "problems".
+func TestFormsTellEveryProblemAtOnce(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		a := newApp(t, dialect)
+		a.mustUser("root@example.com", "Root Admin", goodPassword, true)
+		a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
+		olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+		es := a.mustEstate(1, olivia)
+		root := a.client()
+		root.signIn("root@example.com", goodPassword)
+
+		before := len(a.events(audit.PolicyCreated.String()))
+		root.get("/admin/policies/new?scope_type=task&scope_id=" + es.other.ID)
+		form := url.Values{"scope_type": {"task"}, "scope_id": {es.other.ID}, "approval_type": {"manual"},
+			"approvals_required": {"two"}, "default_duration": {"1h"}, "max_duration": {"40d"}, "pending_timeout": {"soon"},
+			"escalate_after": {"2h"}, "enabled": {"on"}}
+		p := root.post("/admin/policies", form)
+		if p.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("policy with four mistakes: %d", p.StatusCode)
+		}
+		for field, want := range map[string]string{"approvals_required": "whole number", "max_duration": "ceiling",
+			"pending_timeout": "like 30m", "escalation_group_id": "group to escalate to"} {
+			if got := p.find("error-" + field).Text(); !strings.Contains(got, want) {
+				t.Errorf("%s: %q, want it to say %q", field, got, want)
+			}
+		}
+		// The default is right against any right maximum: not blamed for the maximum's mistake.
+		if got := p.find("error-default_duration").Text(); got != "" {
+			t.Errorf("default duration blamed: %q", got)
+		}
+		if v, _ := p.find("field-pending_timeout").Attr("value"); v != "soon" {
+			t.Errorf("input not kept: %q", v)
+		}
+		if n := len(a.events(audit.PolicyCreated.String())); n != before {
+			t.Fatalf("%d policies created from a refused form", n-before)
+		}
+
+		rhea := a.client()
+		rhea.signIn("rhea@example.com", goodPassword)
+		rhea.get("/requests/new?policy=" + es.policy.ID)
+		p = rhea.post("/requests", url.Values{"policy_id": {es.policy.ID}, "duration": {"4h!"}, "justification": {" "},
+			"scheduled_start": {"next week"}})
+		if p.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("request with three mistakes: %d", p.StatusCode)
+		}
+		for field, want := range map[string]string{"duration": "like 30m", "justification": "Say why", "scheduled_start": "date and time"} {
+			if got := p.find("error-" + field).Text(); !strings.Contains(got, want) {
+				t.Errorf("request %s: %q, want it to say %q", field, got, want)
+			}
+		}
+		if n := len(a.events(audit.RequestCreated.String())); n != 0 {
+			t.Fatalf("%d requests created from a refused form", n)
+		}
+
+		tok := root.makeToken("automation", "api")
+		body := map[string]any{"scope_type": "task", "scope_id": es.other.ID, "approval_type": "manual", "approvals_required": 9,
+			"approver_group_id": es.policy.ApproverGroupID, "default_duration_min": 60, "max_duration_min": -5,
+			"pending_timeout_min": 1440, "emergency_duration_min": 1, "enabled": true}
+		code, out := a.apiCall("POST", "/api/v1/policies", tok, body)
+		if code != http.StatusBadRequest || out["field"] != "max_duration_min" {
+			t.Fatalf("API policy with three mistakes: %d %v", code, out)
+		}
+		var got []string
+		problems, _ := out["problems"].([]any)
+		for _, one := range problems {
+			m, _ := one.(map[string]any)
+			if m["error"] == "" {
+				t.Errorf("problem without words: %v", m)
+			}
+			got = append(got, m["field"].(string))
+		}
+		if strings.Join(got, ",") != "max_duration_min,approvals_required,emergency_duration_min" {
+			t.Fatalf("problems name %q: %v", got, out)
+		}
+	})
+}
