@@ -698,10 +698,13 @@ func (s *Server) saveSettings(c echo.Context) error {
 	in := admin.SettingsInput{Enforcement: checked(c.FormValue("enforcement")), DefaultApproverGroupID: c.FormValue("default_approver_group_id"),
 		ExemptGroupID: c.FormValue("exempt_group_id"), Reason: c.FormValue("reason"), Confirmed: checked(c.FormValue("confirm")),
 		RequireMFA: checked(c.FormValue("require_mfa")), SecurityEmail: c.FormValue("security_email")}
+	// A maximum that cannot be read stays zero, which the service always refuses: the rest of
+	// the form is still checked, and the reading's problem is told rather than the range's.
+	var ps pam.Problems
 	in.MaxDuration, err = pam.ParseDuration("max_duration", maxRaw)
-	if err == nil {
-		err = s.admin.UpdateSettings(ctx, actor(c), in)
-	}
+	ps.Add(err)
+	ps.Add(s.admin.UpdateSettings(ctx, actor(c), in))
+	err = ps.Err()
 	return s.posted(c, err, outcome{Next: "/admin/settings", Done: "Settings saved.",
 		Again: func(pe *pam.Error) (templ.Component, error) {
 			fields, err := s.settingsFields(ctx, in, maxRaw)

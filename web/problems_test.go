@@ -12,7 +12,8 @@ import (
 
 // A form with several mistakes shows every one beside its field after one submit, with what was
 // typed kept and nothing saved: the policy form (values that cannot be read and values out of
-// range together), the request form, and the policy API, which names them all in "problems".
+// range together), the settings, a new user, the request form, and the policy API, which names them all in
+// "problems".
 func TestFormsTellEveryProblemAtOnce(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		a := newApp(t, dialect)
@@ -47,6 +48,28 @@ func TestFormsTellEveryProblemAtOnce(t *testing.T) {
 		}
 		if n := len(a.events(audit.PolicyCreated.String())); n != before {
 			t.Fatalf("%d policies created from a refused form", n-before)
+		}
+
+		// Turning enforcement off with an unreadable ceiling and a bad address: all four told.
+		root.get("/admin/settings")
+		p = root.post("/admin/settings", url.Values{"max_duration": {"soon"}, "security_email": {"not an address"}})
+		if p.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("settings with four mistakes: %d", p.StatusCode)
+		}
+		for field, want := range map[string]string{"max_duration": "like 30m", "security_email": "one email address",
+			"confirm": "Tick the box", "reason": "Say why"} {
+			if got := p.find("error-" + field).Text(); !strings.Contains(got, want) {
+				t.Errorf("settings %s: %q, want it to say %q", field, got, want)
+			}
+		}
+		if org, err := a.db.OrgSettings(t.Context()); err != nil || !org.Enforcement {
+			t.Fatalf("enforcement after a refused form: %+v %v", org, err)
+		}
+
+		root.get("/admin/users/new")
+		p = root.post("/admin/users", url.Values{"email": {"not an address"}, "name": {""}})
+		if p.StatusCode != http.StatusUnprocessableEntity || p.find("error-email").Text() == "" || p.find("error-name").Text() == "" {
+			t.Fatalf("user with two mistakes: %d %q %q", p.StatusCode, p.find("error-email").Text(), p.find("error-name").Text())
 		}
 
 		rhea := a.client()

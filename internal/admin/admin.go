@@ -78,11 +78,12 @@ func (s *Service) CreateUserWithPassword(ctx context.Context, a audit.Actor, ema
 
 // createUser adds a user with password, or, when it is empty, with a set-password link.
 func (s *Service) createUser(ctx context.Context, a audit.Actor, email, name, password string, isAdmin, auditor bool) (pam.User, string, error) {
+	var ps pam.Problems
 	email, err := pam.NormalizeEmail(email)
-	if err != nil {
-		return pam.User{}, "", err
-	}
-	if name, err = pam.ValidateName(name); err != nil {
+	ps.Add(err)
+	name, err = pam.ValidateName(name)
+	ps.Add(err)
+	if err := ps.Err(); err != nil {
 		return pam.User{}, "", err
 	}
 	hash := ""

@@ -438,20 +438,21 @@ type SettingsInput struct {
 // UpdateSettings saves the organisation settings. Turning enforcement off needs a reason and
 // an explicit confirmation, both kept on the audit trail.
 func (s *Service) UpdateSettings(ctx context.Context, a audit.Actor, in SettingsInput) error {
+	// Every field is checked, so the form tells all its problems at once.
+	var ps pam.Problems
 	if in.MaxDuration < pam.MinDuration || in.MaxDuration > pam.MaxOrgDuration {
-		return pam.FieldError("max_duration", "Choose between %s and %s.", pam.FormatDuration(pam.MinDuration), pam.FormatDuration(pam.MaxOrgDuration))
+		ps.Add(pam.FieldError("max_duration", "Choose between %s and %s.", pam.FormatDuration(pam.MinDuration), pam.FormatDuration(pam.MaxOrgDuration)))
 	}
 	in.Reason = strings.TrimSpace(in.Reason)
 	if len(in.Reason) > 1000 {
-		return pam.FieldError("reason", "Use at most 1000 characters.")
-	}
-	if err := pam.CheckChars("reason", in.Reason, true); err != nil {
-		return err
+		ps.Add(pam.FieldError("reason", "Use at most 1000 characters."))
+	} else {
+		ps.Add(pam.CheckChars("reason", in.Reason, true))
 	}
 	if strings.TrimSpace(in.SecurityEmail) != "" {
 		email, err := pam.NormalizeEmail(in.SecurityEmail)
 		if err != nil {
-			return pam.FieldError("security_email", "Give one email address, like security@example.com.")
+			ps.Add(pam.FieldError("security_email", "Give one email address, like security@example.com."))
 		}
 		in.SecurityEmail = email
 	} else {
@@ -464,21 +465,24 @@ func (s *Service) UpdateSettings(ctx context.Context, a audit.Actor, in Settings
 		}
 		if before.Enforcement && !in.Enforcement {
 			if !in.Confirmed {
-				return pam.FieldError("confirm", "Tick the box to confirm that every check will be allowed while enforcement is off.")
+				ps.Add(pam.FieldError("confirm", "Tick the box to confirm that every check will be allowed while enforcement is off."))
 			}
 			if in.Reason == "" {
-				return pam.FieldError("reason", "Say why enforcement is being turned off; it is kept on the audit trail.")
+				ps.Add(pam.FieldError("reason", "Say why enforcement is being turned off; it is kept on the audit trail."))
 			}
 		}
-		for field, id := range map[string]string{"default_approver_group_id": in.DefaultApproverGroupID, "exempt_group_id": in.ExemptGroupID} {
-			if id == "" {
+		for _, g := range [][2]string{{"default_approver_group_id", in.DefaultApproverGroupID}, {"exempt_group_id", in.ExemptGroupID}} {
+			if g[1] == "" {
 				continue
 			}
-			if _, err := tx.GroupByID(ctx, id); pam.ErrorCode(err) == pam.ENOTFOUND {
-				return pam.FieldError(field, "That group does not exist. Choose one from the list.")
-			} else if err != nil {
-				return err
+			if _, err := tx.GroupByID(ctx, g[1]); pam.ErrorCode(err) == pam.ENOTFOUND {
+				ps.Add(pam.FieldError(g[0], "That group does not exist. Choose one from the list."))
+			} else {
+				ps.Add(err)
 			}
+		}
+		if err := ps.Err(); err != nil {
+			return err
 		}
 		after := pam.OrgSettings{Enforcement: in.Enforcement, DefaultApproverGroupID: in.DefaultApproverGroupID,
 			ExemptGroupID: in.ExemptGroupID, MaxDuration: in.MaxDuration, SecurityEmail: in.SecurityEmail}
