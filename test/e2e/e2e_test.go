@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"image/png"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -171,4 +173,63 @@ func TestBrowserMobileLayout(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="audit-filter-form"]`)),
 	)
 	testkit.Screenshot(t, ctx, "audit-filtered-375")
+
+	// A table wider than the phone scrolls in its card, shaded on the side with more to see.
+	do(t, ctx, p,
+		chromedp.Navigate(p.Base+"/admin/users"),
+		chromedp.WaitVisible(chromedp.CSS(`.card.overflow-x-auto tbody tr`)),
+	)
+	scrolls, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(function () {
+		var c = document.querySelector(".card.overflow-x-auto"); return c.scrollWidth > c.clientWidth + 20; })()`))
+	if err != nil || !scrolls {
+		t.Fatalf("the users table fits a 375 px screen; this check needs one that scrolls (%v)", err)
+	}
+	left, right := edgeShades(t, ctx)
+	if left > 4 || right < 12 {
+		t.Fatalf("before scrolling: left shade %d, right %d; want none on the left and one on the right", left, right)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(function () {
+		var c = document.querySelector(".card.overflow-x-auto"); c.scrollLeft = c.scrollWidth; return true; })()`)); err != nil {
+		t.Fatal(err)
+	}
+	left, right = edgeShades(t, ctx)
+	if left < 12 || right > 4 {
+		t.Fatalf("scrolled to the end: left shade %d, right %d; want one on the left and none on the right", left, right)
+	}
+	testkit.Screenshot(t, ctx, "users-375-scrolled")
+}
+
+// edgeShades measures how far from white the first body row of the page's scrolling table card
+// is painted just inside the card's left and right edges (0 white, 255 black), from a
+// screenshot of the card at the page's scale of 1.
+func edgeShades(t *testing.T, ctx context.Context) (left, right int) {
+	t.Helper()
+	shot, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(`.card.overflow-x-auto`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(function () {
+		var c = document.querySelector(".card.overflow-x-auto"), r = c.querySelector("tbody tr");
+		return r.getBoundingClientRect().top - c.getBoundingClientRect().top + r.getBoundingClientRect().height / 2; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := img.Bounds()
+	y := b.Min.Y + int(row)
+	// The lightest pixel of a small patch: text can darken a pixel, only a shade darkens them all.
+	shade := func(x0 int) int {
+		least := 255
+		for x := x0; x < x0+3; x++ {
+			for dy := -2; dy <= 2; dy++ {
+				r, g, bl, _ := img.At(x, y+dy).RGBA()
+				least = min(least, 255-int((r+g+bl)/3>>8))
+			}
+		}
+		return least
+	}
+	return shade(b.Min.X + 1), shade(b.Max.X - 4)
 }

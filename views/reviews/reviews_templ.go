@@ -182,7 +182,7 @@ func Page(vm PageVM) templ.Component {
 						return templ_7745c5c3_Err
 					}
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "<th scope=\"col\" class=\"px-3 py-3 text-left font-semibold text-slate-700\">Member</th><th scope=\"col\" class=\"hidden px-3 py-3 text-left font-semibold text-slate-700 md:table-cell\">What it lets them do</th><th scope=\"col\" class=\"hidden px-3 py-3 text-left font-semibold text-slate-700 md:table-cell\">Last request · last check</th><th scope=\"col\" class=\"px-3 py-3 text-left font-semibold text-slate-700\">Decision</th></tr></thead> <tbody class=\"divide-y divide-slate-100 bg-white\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "<th scope=\"col\" class=\"px-3 py-3 text-left font-semibold text-slate-700\">Member</th><th scope=\"col\" class=\"hidden px-3 py-3 text-left font-semibold text-slate-700 md:table-cell\">What it lets them do</th><th scope=\"col\" class=\"hidden px-3 py-3 text-left font-semibold text-slate-700 md:table-cell\">Last request · last check</th><th scope=\"col\" class=\"px-3 py-3 text-left font-semibold text-slate-700\">Decision</th></tr></thead> <tbody class=\"divide-y divide-slate-100\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
