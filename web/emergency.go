@@ -18,12 +18,14 @@ type emergencyInput struct {
 	Justification, Ticket string
 }
 
-func emergencyFormVM(p pam.Policy, in emergencyInput) *reqview.EmergencyFormVM {
+// emergencyFormVM is the break-glass form under the offered policy, with what was typed.
+func emergencyFormVM(o access.Offer, in emergencyInput) *reqview.EmergencyFormVM {
+	p := o.Policy
 	ticketHelp := "Optional, like INC-1234."
 	if p.TicketRequired {
 		ticketHelp = "Required by this policy, like INC-1234."
 	}
-	return &reqview.EmergencyFormVM{Duration: pam.FormatDuration(p.EmergencyLength()), Fields: []components.FieldVM{
+	return &reqview.EmergencyFormVM{Duration: pam.FormatDuration(o.Emergency), Fields: []components.FieldVM{
 		{Name: "justification", Label: "What is the emergency?", Type: "textarea", Value: in.Justification, Required: true,
 			MaxLength: pam.MaxJustification, Help: "Every approver and the security team read it at once.", Key: "emergency"},
 		{Name: "ticket", Label: "Incident or ticket", Type: "text", Value: in.Ticket, Required: p.TicketRequired, MaxLength: pam.MaxTicket, Help: ticketHelp, Key: "emergency"},
@@ -54,14 +56,14 @@ func (s *Server) submitEmergency(c echo.Context) error {
 	return s.posted(c, err, outcome{Next: "/requests/" + r.ID, Done: done,
 		Again: func(pe *pam.Error) (templ.Component, error) {
 			c.Set(navSectionKey, "/requests/new") // the form is still "Request access"
-			vm, p, err := s.newRequestVM(c, u, requestInput{PolicyID: policyID})
+			vm, offer, err := s.newRequestVM(c, u, requestInput{PolicyID: policyID})
 			if err != nil {
 				return nil, err
 			}
-			if p == nil || vm.Emergency == nil {
+			if offer == nil || vm.Emergency == nil {
 				return nil, pe
 			}
-			vm.Emergency = emergencyFormVM(*p, in)
+			vm.Emergency = emergencyFormVM(*offer, in)
 			vm.Emergency.Open = true
 			vm.Emergency.Error = besideField(pe, vm.Emergency.Fields)
 			return reqview.New(vm), nil

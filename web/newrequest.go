@@ -21,7 +21,9 @@ type requestInput struct {
 	PolicyID, Duration, Justification, Ticket, ScheduledStart, Extends string
 }
 
-func requestFields(in requestInput, p pam.Policy, extending bool) []components.FieldVM {
+// requestFields is the request form under policy p, where longest is the most one may ask for
+// (access.Offer.Longest).
+func requestFields(in requestInput, p pam.Policy, longest time.Duration, extending bool) []components.FieldVM {
 	justHelp := "Optional. Approvers read it."
 	if p.JustificationRequired {
 		justHelp = "Say what you will do and why; approvers read it."
@@ -32,7 +34,7 @@ func requestFields(in requestInput, p pam.Policy, extending bool) []components.F
 	}
 	f := []components.FieldVM{
 		{Name: "duration", Label: "For how long", Type: "text", Value: in.Duration, Required: true, MaxLength: 20,
-			Help: fmt.Sprintf("Like 30m, 2h or 1h30m; at most %s. The time counts from approval.", pam.FormatDuration(p.MaxDuration))},
+			Help: fmt.Sprintf("Like 30m, 2h or 1h30m; at most %s. The time counts from approval.", pam.FormatDuration(longest))},
 		{Name: "justification", Label: "Justification", Type: "textarea", Value: in.Justification, Required: p.JustificationRequired,
 			MaxLength: pam.MaxJustification, Help: justHelp},
 		{Name: "ticket", Label: "Ticket", Type: "text", Value: in.Ticket, Required: p.TicketRequired, MaxLength: pam.MaxTicket, Help: ticketHelp},
@@ -65,8 +67,9 @@ func approvalLine(p pam.Policy) string {
 	return fmt.Sprintf("%d approvals needed", p.ApprovalsRequired)
 }
 
-// newRequestVM builds the request page: what the user may ask for and, if chosen, the form.
-func (s *Server) newRequestVM(c echo.Context, u pam.User, in requestInput) (reqview.NewVM, *pam.Policy, error) {
+// newRequestVM builds the request page: what the user may ask for and, if chosen, the form
+// with the chosen policy's offer (nil when none is chosen).
+func (s *Server) newRequestVM(c echo.Context, u pam.User, in requestInput) (reqview.NewVM, *access.Offer, error) {
 	ctx := c.Request().Context()
 	q := c.QueryParam("q")
 	vm := reqview.NewVM{Meta: s.meta(c, "Request access"), Q: q, Admin: u.Admin}
@@ -102,8 +105,11 @@ func (s *Server) newRequestVM(c echo.Context, u pam.User, in requestInput) (reqv
 		return vm, nil, err
 	}
 	p := offer.Policy
+	// Under an organisation's ceiling lowered since the policy was saved, the form offers no
+	// more than the ceiling: the server refuses a longer duration.
+	longest, usual := offer.Longest, min(p.DefaultDuration, offer.Longest)
 	chosen := &reqview.ChosenVM{PolicyID: p.ID, Scope: p.ScopeName, Kind: p.ScopeType.Label(), Approval: approvalLine(p),
-		DefaultMax:     fmt.Sprintf("%s by default, at most %s", pam.FormatDuration(p.DefaultDuration), pam.FormatDuration(p.MaxDuration)),
+		DefaultMax:     fmt.Sprintf("%s by default, at most %s", pam.FormatDuration(usual), pam.FormatDuration(longest)),
 		PendingTimeout: "It times out after " + pam.FormatDuration(p.PendingTimeout), MFARequired: p.MFARequired, Extends: in.Extends,
 		Approvers: offer.Approvers}
 	if in.Extends == "" {
@@ -119,24 +125,24 @@ func (s *Server) newRequestVM(c echo.Context, u pam.User, in requestInput) (reqv
 		chosen.MoreApprovers = 1
 	}
 	if in.Duration == "" {
-		in.Duration = pam.InputDuration(p.DefaultDuration)
+		in.Duration = pam.InputDuration(usual)
 	}
 	vm.Chosen = chosen
-	vm.Fields = requestFields(in, p, in.Extends != "")
+	vm.Fields = requestFields(in, p, longest, in.Extends != "")
 	// The button names the duration typed; static/js/request.js keeps it so while typing.
 	vm.SubmitPrefix, vm.SubmitSuffix, vm.SubmitFallback = "Request ", "", "Request access"
 	if in.Extends != "" {
 		vm.SubmitPrefix, vm.SubmitSuffix, vm.SubmitFallback = "Ask for ", " more", "Ask for more time"
 	}
 	vm.Submit = vm.SubmitFallback
-	vm.SubmitMin, vm.SubmitMax = int(pam.MinDuration/time.Minute), int(p.MaxDuration/time.Minute)
-	if d, err := pam.ParseDuration("duration", in.Duration); err == nil && d >= pam.MinDuration && d <= p.MaxDuration {
+	vm.SubmitMin, vm.SubmitMax = int(pam.MinDuration/time.Minute), int(longest/time.Minute)
+	if d, err := pam.ParseDuration("duration", in.Duration); err == nil && d >= pam.MinDuration && d <= longest {
 		vm.Submit = vm.SubmitPrefix + pam.FormatDuration(d) + vm.SubmitSuffix
 	}
 	if p.EmergencyAllowed && in.Extends == "" {
-		vm.Emergency = emergencyFormVM(p, emergencyInput{})
+		vm.Emergency = emergencyFormVM(offer, emergencyInput{})
 	}
-	return vm, &p, nil
+	return vm, &offer, nil
 }
 
 // heldWarning is the warning before asking again for a scope the viewer already holds or has

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/config"
 	"github.com/elevate-pam/elevate/internal/pam"
@@ -489,4 +490,54 @@ func TestBackTargetStaysOnSite(t *testing.T) {
 			t.Errorf("back=%q: review answered %d to %q, want %q", tc.back, p.StatusCode, p.Header.Get("Location"), want)
 		}
 	}
+}
+
+// When the organisation's ceiling is lowered below a policy's maximum, the request form offers
+// no more than the ceiling, which is all the server accepts: the help, the duration line, the
+// default typed in, the emergency length and the submit button, which names a duration only
+// up to the ceiling (data-label-max lets request.js keep to the same bound).
+func TestRequestFormKeepsToTheOrgCeiling(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		a := newApp(t, dialect)
+		ctx := context.Background()
+		a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
+		olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+		es := a.mustEstate(1, olivia) // at most 4 h, 1 h by default
+		pol, err := a.db.PolicyByID(ctx, es.policy.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pol.EmergencyAllowed, pol.EmergencyDuration = true, time.Hour
+		if err = a.admin.UpdatePolicy(ctx, audit.System, pol); err != nil {
+			t.Fatal(err)
+		}
+		if err = a.admin.UpdateSettings(ctx, audit.System, admin.SettingsInput{Enforcement: true, MaxDuration: 45 * time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+		rh := a.client()
+		rh.signIn("rhea@example.com", goodPassword)
+		form := rh.get("/requests/new?policy=" + es.policy.ID)
+		button := form.find("submit-request")
+		if button.Text() != "Request 45 min" || button.AttrOr("data-label-max", "") != "45" ||
+			form.find("field-duration").AttrOr("value", "") != "45m" {
+			t.Fatalf("form under a 45 min ceiling: button %q, max %q, duration %q", button.Text(),
+				button.AttrOr("data-label-max", ""), form.find("field-duration").AttrOr("value", ""))
+		}
+		if help, line := form.doc.Find("#h-duration").Text(), form.find("chosen-duration").Text(); !strings.Contains(help, "at most 45 min") ||
+			line != "45 min by default, at most 45 min" {
+			t.Fatalf("duration help %q, line %q", help, line)
+		}
+		if e := form.find("submit-emergency").Text(); e != "Take emergency access for 45 min" {
+			t.Fatalf("emergency button: %q", e)
+		}
+		// 1 h is within the policy but above the ceiling: refused, and the button does not offer it.
+		p := rh.post("/requests", url.Values{"policy_id": {es.policy.ID}, "duration": {"1h"}, "justification": {"Mailbox full"}})
+		if p.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(p.find("error-duration").Text(), "45 min") ||
+			p.find("submit-request").Text() != "Request access" {
+			t.Fatalf("1h under a 45 min ceiling: %d %q, button %q", p.StatusCode, p.find("error-duration").Text(), p.find("submit-request").Text())
+		}
+		if p := rh.post("/requests", url.Values{"policy_id": {es.policy.ID}, "duration": {"45m"}, "justification": {"Mailbox full"}}); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("45m: %d %s", p.StatusCode, p.find("error-duration").Text())
+		}
+	})
 }

@@ -3,6 +3,7 @@ package access
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/pam"
@@ -14,6 +15,12 @@ import (
 // code (EmergencySubmission.SteppedUp): break-glass access is only for people enrolled in two-step
 // verification, who prove it at the moment they take it. Nothing was written.
 var ErrEmergencyStepUp = pam.Errorf(pam.EFORBIDDEN, "Emergency access asks for a fresh two-step verification code.")
+
+// emergencyLength is how long an emergency grant under the policy to ask lasts: its emergency
+// length, cut to the organisation's ceiling.
+func emergencyLength(ask store.PolicyToAsk) time.Duration {
+	return min(ask.Policy.EmergencyLength(), ask.MaxDuration)
+}
 
 // SubmitEmergency takes emergency (break-glass) access under a policy that allows it: the request
 // is approved at once by the system, emergency = true, for the policy's emergency duration, and
@@ -50,7 +57,7 @@ func (s *Service) SubmitEmergency(ctx context.Context, a audit.Actor, u pam.User
 		if !sub.SteppedUp {
 			return ErrEmergencyStepUp
 		}
-		length := min(p.EmergencyLength(), ask.MaxDuration)
+		length := emergencyLength(ask)
 		r = pam.Request{
 			ID: uuid.NewString(), RequesterID: u.ID, RequesterName: u.Name, RequesterEmail: u.Email, PolicyID: p.ID,
 			ScopeType: p.ScopeType, ScopeID: p.ScopeID, ScopeName: p.ScopeName, ApprovalType: p.ApprovalType,

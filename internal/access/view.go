@@ -3,6 +3,7 @@ package access
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
@@ -96,6 +97,10 @@ type Offer struct {
 	Policy    pam.Policy
 	Tasks     []pam.Task
 	MoreTasks bool
+	// Longest is the longest the viewer may ask for: the policy's maximum, or the
+	// organisation's ceiling when that is lower (Submission.Validate refuses more), and
+	// Emergency how long an emergency grant under it lasts.
+	Longest, Emergency time.Duration
 	// Approvers names the first enabled approvers other than the viewer; MoreApprovers says
 	// there are more. Both are empty for automatic policies.
 	Approvers     []string
@@ -422,7 +427,7 @@ func (s *Service) Offer(ctx context.Context, u pam.User, policyID string) (Offer
 		return Offer{}, err
 	}
 	p := ask.Policy
-	out := Offer{Policy: p}
+	out := Offer{Policy: p, Longest: p.Longest(ask.MaxDuration), Emergency: emergencyLength(ask)}
 	tasks, err := s.db.ScopeTasks(ctx, p.ScopeType, p.ScopeID, offerTasks+1)
 	if err != nil {
 		return Offer{}, err

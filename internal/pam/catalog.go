@@ -293,6 +293,13 @@ func (p Policy) EmergencyLength() time.Duration {
 	return min(d, p.MaxDuration)
 }
 
+// Longest is the longest grant the policy allows under the organisation's ceiling orgMax:
+// the lower of its maximum and the ceiling. A policy saved under a higher ceiling keeps its
+// maximum when the ceiling is lowered, so the request form and Submission.Validate both ask here.
+func (p Policy) Longest(orgMax time.Duration) time.Duration {
+	return min(p.MaxDuration, orgMax)
+}
+
 // OrgSettings are the organisation-wide rules.
 type OrgSettings struct {
 	Enforcement            bool

@@ -523,10 +523,7 @@ type Submission struct {
 // problem at once (Problems).
 func (s *Submission) Validate(p Policy, orgMax time.Duration, now time.Time) error {
 	var ps Problems
-	max := p.MaxDuration
-	if orgMax < max {
-		max = orgMax
-	}
+	max := p.Longest(orgMax)
 	if s.Duration < MinDuration || s.Duration > max {
 		ps.Add(FieldError("duration", "Choose a duration between %s and %s.", FormatDuration(MinDuration), FormatDuration(max)))
 	}
