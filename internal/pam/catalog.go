@@ -316,43 +316,51 @@ func DefaultOrgSettings() OrgSettings {
 	return OrgSettings{Enforcement: true, MaxDuration: DefaultOrgMax}
 }
 
-// ParseDuration reads a duration typed by a person: "90" (minutes), "45m", "4h", "1h30m", "2d".
+// durationParts is a duration in days, hours and minutes, in that order, each optional.
+var durationParts = regexp.MustCompile(`^(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?$`)
+
+// maxTyped is the longest duration a person may type anywhere.
+const maxTyped = 365 * 24 * time.Hour
+
+// ParseDuration reads a duration typed by a person, in whole numbers: minutes alone ("90"),
+// or days, hours and minutes in that order, each optional ("2d", "4h", "45m", "1h30m",
+// "2d4h"); letter case and surrounding space do not matter; at most a year. Nothing else is
+// read (no fractions, seconds, signs or spaces inside), so static/js/request.js can read
+// durations exactly as it does.
 func ParseDuration(field, s string) (time.Duration, error) {
 	s = strings.TrimSpace(strings.ToLower(s))
 	if s == "" {
 		return 0, FieldError(field, "Enter a duration, like 30m, 4h or 1h30m.")
 	}
-	bad := FieldError(field, "Write a duration like 30m, 4h, 1h30m or 2d.")
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if n <= 0 || n > int64(365*24*60) {
+	if strings.Trim(s, "0123456789") == "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 || time.Duration(n) > maxTyped/time.Minute {
 			return 0, FieldError(field, "Enter a positive number of minutes, at most a year.")
 		}
 		return time.Duration(n) * time.Minute, nil
 	}
-	var total time.Duration
-	if d, rest, ok := strings.Cut(s, "d"); ok {
-		n, err := strconv.ParseInt(d, 10, 64)
-		if err != nil || n < 0 || n > 365 {
-			return 0, bad
-		}
-		total, s = time.Duration(n)*24*time.Hour, rest
+	parts := durationParts.FindStringSubmatch(s)
+	if parts == nil {
+		return 0, FieldError(field, "Write a duration in whole numbers, like 30m, 4h, 1h30m or 2d.")
 	}
-	if s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d < 0 || d > 365*24*time.Hour {
-			return 0, bad
+	tooLong := FieldError(field, "Enter at most a year (365d).")
+	var total time.Duration
+	for i, unit := range []time.Duration{24 * time.Hour, time.Hour, time.Minute} {
+		if parts[i+1] == "" {
+			continue
 		}
-		total += d
+		n, err := strconv.ParseInt(parts[i+1], 10, 64)
+		if err != nil || time.Duration(n) > maxTyped/unit {
+			return 0, tooLong
+		}
+		total += time.Duration(n) * unit
 	}
 	if total <= 0 {
 		return 0, FieldError(field, "Enter a duration longer than zero.")
 	}
-	if total > 365*24*time.Hour {
+	if total > maxTyped {
 		// Each part is bounded alone, so "365d8760h" would otherwise pass as two years.
-		return 0, FieldError(field, "Enter at most a year (365d).")
-	}
-	if total%time.Minute != 0 {
-		return 0, FieldError(field, "Use whole minutes.")
+		return 0, tooLong
 	}
 	return total, nil
 }

@@ -510,13 +510,20 @@ func TestSubmissionValidation(t *testing.T) {
 	}
 }
 
+// TestParseDuration: whole numbers of days, hours and minutes in that order, or minutes alone;
+// nothing of Go's duration syntax beyond that (fractions, seconds, signs), which
+// static/js/request.js does not read either.
 func TestParseDuration(t *testing.T) {
-	for in, want := range map[string]time.Duration{"90": 90 * time.Minute, "45m": 45 * time.Minute, "4h": 4 * time.Hour, "1h30m": 90 * time.Minute, "2d": 48 * time.Hour, "1d2h": 26 * time.Hour} {
+	for in, want := range map[string]time.Duration{"90": 90 * time.Minute, "45m": 45 * time.Minute, "4h": 4 * time.Hour, "1h30m": 90 * time.Minute,
+		"2d": 48 * time.Hour, "1d2h": 26 * time.Hour, "2d4h": 52 * time.Hour, "1d0h30m": 24*time.Hour + 30*time.Minute, " 2D ": 48 * time.Hour,
+		"1H30M": 90 * time.Minute, "0090": 90 * time.Minute, "90m": 90 * time.Minute, "365d": 365 * 24 * time.Hour, "525600": 365 * 24 * time.Hour} {
 		if got, err := ParseDuration("d", in); err != nil || got != want {
 			t.Errorf("%q: %v %v", in, got, err)
 		}
 	}
-	for _, in := range []string{"", "0", "-5", "abc", "1.5s", "99999999999999999999", "9223372036854775807h", "366d", "30s"} {
+	for _, in := range []string{"", "0", "0m", "0d0h", "-5", "+90", "abc", "1.5s", "99999999999999999999", "9223372036854775807h", "366d",
+		"525601", "365d1m", "365d8760h", "30s", "1.5h", "4.5m", "1.5d", ".5h", "1h30m0s", "5400s", "+4h", "1d+1h", "-0d4h", "2d0",
+		"30m1h", "2d 4h", "1h 30m", "h", "d", "1e3", "٣", "4 h", "4hours", "1w"} {
 		if _, err := ParseDuration("d", in); err == nil {
 			t.Errorf("%q accepted", in)
 		}
