@@ -8,22 +8,25 @@
   var prefix = button.getAttribute("data-label-prefix") || "";
   var suffix = button.getAttribute("data-label-suffix") || "";
   var fallback = button.getAttribute("data-label-fallback") || button.textContent;
-  // The policy's range: a duration outside it is refused, so the button does not name it.
+  // The range the server accepts (the policy's, cut to the organisation's ceiling): a duration
+  // outside it is refused, so the button does not name it.
   var least = parseInt(button.getAttribute("data-label-min"), 10) || 1;
   var most = parseInt(button.getAttribute("data-label-max"), 10) || 366 * 1440;
 
-  // minutes reads what pam.ParseDuration reads: plain minutes ("90"), or parts such as
-  // "2d", "1h30m", "1.5h", "45m"; it returns 0 for anything else.
+  // minutes reads a duration exactly as pam.ParseDuration does: whole numbers only, minutes
+  // alone ("90") or days, hours and minutes in that order ("2d", "4h", "45m", "1h30m", "2d4h"),
+  // any letter case, space around it trimmed as Go trims it, at most a year. It returns 0 for
+  // anything the server refuses ("1.5h", "4.5m", "90s", "+4h"), so the button keeps its plain label.
+  var year = 365 * 1440;
+  var space = "[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+";
+  var edges = new RegExp("^" + space + "|" + space + "$", "g");
   function minutes(text) {
-    var s = text.trim().toLowerCase();
-    if (/^\d+$/.test(s)) return parseInt(s, 10);
-    var re = /(\d+(?:\.\d+)?)(d|h|m)/g, total = 0, used = 0, m;
-    while ((m = re.exec(s)) !== null) {
-      if (m.index !== used) return 0;
-      used = re.lastIndex;
-      total += parseFloat(m[1]) * { d: 1440, h: 60, m: 1 }[m[2]];
-    }
-    return used === s.length && used > 0 ? Math.round(total) : 0;
+    var s = text.replace(edges, "").toLowerCase();
+    if (/^[0-9]+$/.test(s)) return Number(s) <= year ? Number(s) : 0;
+    var m = /^(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?$/.exec(s);
+    if (!m) return 0;
+    var total = Number(m[1] || 0) * 1440 + Number(m[2] || 0) * 60 + Number(m[3] || 0);
+    return total <= year ? total : 0;
   }
 
   // words writes minutes as pam.FormatDuration does: "1 d 2 h 30 min".
