@@ -15,10 +15,16 @@ import (
 const pageSize = 50
 
 func (s *Server) listUsers(c echo.Context) error {
+	return s.page(c, http.StatusOK)(s.usersPage(c, refusedEnd{}))
+}
+
+// usersPage is the users list with the delegations under it; refused, when set, is the end of
+// a delegation that came back for its reason.
+func (s *Server) usersPage(c echo.Context, refused refusedEnd) (templ.Component, error) {
 	q, after := c.QueryParam("q"), c.QueryParam("after")
 	users, err := s.directory.SearchUsers(c.Request().Context(), q, after, pageSize)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	t := components.TableVM{TestID: "users", Columns: []string{"Name", "Email", "Roles", "Status"},
 		Empty: "No users match. Clear the search or add a user."}
@@ -44,16 +50,16 @@ func (s *Server) listUsers(c echo.Context) error {
 	}
 	first, next := pageLinks("/admin/users", c.QueryParams(), after, last, len(users) == pageSize)
 	viewer, _ := CurrentUser(c)
-	delegations, err := s.delegationsVM(c, viewer)
+	delegations, err := s.delegationsVM(c, viewer, refused)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return render(c, http.StatusOK, adminview.List(adminview.ListVM{
+	return adminview.List(adminview.ListVM{
 		Delegations: delegations,
 		Meta:        s.meta(c, "Users"), Tab: "users",
 		Header:       components.HeaderVM{Title: "Users", Subtitle: "People and service accounts who can sign in, ask for access or approve it.", ActionLabel: "Add user", ActionHref: "/admin/users/new"},
 		SearchAction: "/admin/users", Q: q, Placeholder: "Name or email", Table: t, FirstHref: first, NextHref: next,
-	}))
+	}), nil
 }
 
 func userFields(email, name string, isAdmin, auditor bool) []components.FieldVM {

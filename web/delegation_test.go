@@ -272,7 +272,11 @@ func TestDelegationNeverCountsTwiceNorReachesTheRequester(t *testing.T) {
 }
 
 // Admins see every delegation in force or scheduled on the users page and end any, as the
-// actor of its event; the delegate then decides nothing more. Others cannot end it.
+// actor of its event; the delegate then decides nothing more. Others cannot end it. Ending
+// someone else's takes their delegate's say away, so it asks for a reason: without one nothing
+// ends and the form comes back open with the error beside the field and what was typed; with
+// one it ends and its audit event keeps the reason. The profile's one-click end is for one's
+// own delegation only, an admin's included.
 func TestAdminEndsADelegation(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		a := newAppWithMail(t, dialect)
@@ -326,18 +330,48 @@ func TestAdminEndsADelegation(t *testing.T) {
 			t.Fatalf("admin delegations: %d %q", row.Length(), row.Text())
 		}
 		action := row.Find("form").AttrOr("action", "")
+		if row.Find(`[data-testid="field-reason"]`).Length() != 1 || row.Find(`[data-testid="admin-end-delegation-details"]`).AttrOr("open", "none") != "none" {
+			t.Fatalf("the end of someone else's delegation does not ask why, folded: %q", row.Text())
+		}
 		// Dana may not end it; neither through the admin route.
-		if p := da.post(action, nil); p.StatusCode != http.StatusForbidden && p.StatusCode != http.StatusNotFound {
+		if p := da.post(action, url.Values{"reason": {"Back early"}}); p.StatusCode != http.StatusForbidden && p.StatusCode != http.StatusNotFound {
 			t.Fatalf("Dana ends it: %d", p.StatusCode)
 		}
-		if p := ad.post(action, nil); p.StatusCode != http.StatusSeeOther {
-			t.Fatalf("admin ends it: %d", p.StatusCode)
+		// The profile's one-click end is not a way round the reason, for an admin either.
+		ownEnd := strings.Replace(action, "/admin/delegations/", "/profile/delegation/", 1)
+		if p := ad.post(ownEnd, nil); p.StatusCode != http.StatusNotFound {
+			t.Fatalf("admin ends someone else's delegation from the profile route: %d", p.StatusCode)
+		}
+		// No reason, only spaces, one too long or one with a control character: nothing ends and
+		// the form asks again.
+		for _, why := range []string{"", "   ", strings.Repeat("x", pam.MaxComment+1), "pasted \x1b[0m"} {
+			p := ad.post(action, url.Values{"reason": {why}})
+			row := p.find("delegation-row")
+			if p.StatusCode != http.StatusUnprocessableEntity || row.Length() != 1 || row.Find(`[data-testid="error-reason"]`).Text() == "" ||
+				row.Find(`[data-testid="admin-end-delegation-details"]`).AttrOr("open", "none") == "none" ||
+				row.Find(`[data-testid="field-reason"]`).Text() != why {
+				t.Fatalf("end with reason %.20q: %d, %d rows, error %q", why, p.StatusCode, row.Length(), row.Find(`[data-testid="error-reason"]`).Text())
+			}
+		}
+		if evs := a.events("delegation.ended"); len(evs) != 0 {
+			t.Fatalf("ended without a reason: %d events", len(evs))
+		}
+		id := strings.TrimSuffix(strings.TrimPrefix(action, "/admin/delegations/"), "/end")
+		if d, err := a.db.DelegationByID(context.Background(), id); err != nil || d.EndedAt != nil {
+			t.Fatalf("the delegation after ends without a reason: %+v %v", d, err)
+		}
+		if p := ad.post("/admin/delegations/no-such-one/end", url.Values{"reason": {"Gone"}}); p.StatusCode != http.StatusNotFound {
+			t.Fatalf("ending a delegation that does not exist: %d", p.StatusCode)
+		}
+		if p := ad.post(action, url.Values{"reason": {"  Olivia is back early.  "}}); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("admin ends it: %d %s", p.StatusCode, p.find("error-reason").Text())
 		}
 		evs := a.events("delegation.ended")
-		if len(evs) != 1 || evs[0].ActorID != string(root.ID) || !strings.Contains(string(evs[0].Details), string(dana.ID)) {
-			t.Fatalf("delegation.ended: %d", len(evs))
+		if len(evs) != 1 || evs[0].ActorID != string(root.ID) || !strings.Contains(string(evs[0].Details), string(dana.ID)) ||
+			!strings.Contains(string(evs[0].Details), `"reason":"Olivia is back early."`) {
+			t.Fatalf("delegation.ended: %d %s", len(evs), evs[0].Details)
 		}
-		if p := ad.post(action, nil); p.StatusCode == http.StatusSeeOther && a.events("delegation.ended")[0].ID != evs[0].ID {
+		if ad.post(action, url.Values{"reason": {"Again"}}); len(a.events("delegation.ended")) != 1 {
 			t.Fatal("ended twice")
 		}
 		if p := ad.get("/admin/users"); p.find("delegation-row").Length() != 0 || p.find("delegations-empty").Length() != 1 {
@@ -352,6 +386,21 @@ func TestAdminEndsADelegation(t *testing.T) {
 			if m.Recipient == "dana@example.com" {
 				t.Fatal("mail to Dana after her delegation ended")
 			}
+		}
+
+		// An admin's own delegation ends from the users page in one click, as on the profile.
+		if p := ad.delegate("dana@example.com", now, now.Add(24*time.Hour)); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("the admin's own delegation: %d", p.StatusCode)
+		}
+		row = ad.get("/admin/users").find("delegation-row")
+		if row.Length() != 1 || row.Find(`[data-testid="field-reason"]`).Length() != 0 {
+			t.Fatalf("the admin's own delegation asks why: %d %q", row.Length(), row.Text())
+		}
+		if p := ad.post(row.Find("form").AttrOr("action", ""), nil); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("the admin ends their own: %d", p.StatusCode)
+		}
+		if evs := a.events("delegation.ended"); len(evs) != 2 {
+			t.Fatalf("delegation.ended: %d", len(evs))
 		}
 	})
 }

@@ -91,23 +91,39 @@ func (s *Server) createDelegation(c echo.Context) error {
 		}})
 }
 
-// endMyDelegation ends the viewer's own delegation now.
+// endMyDelegation ends the viewer's own delegation now, in one click, like the other things a
+// person undoes for themselves; it never ends anyone else's.
 func (s *Server) endMyDelegation(c echo.Context) error {
 	u, _ := CurrentUser(c)
 	_, err := s.access.EndDelegation(c.Request().Context(), actor(c), u, c.Param("id"))
 	return s.posted(c, err, outcome{Next: "/profile#delegation", Done: "Delegation ended: you decide your requests yourself again."})
 }
 
-// endAnyDelegation lets an admin end any delegation now.
+// endAnyDelegation lets an admin end any delegation now; someone else's needs a reason, and
+// without one the users page comes back with the reason's form open.
 func (s *Server) endAnyDelegation(c echo.Context) error {
 	u, _ := CurrentUser(c)
-	d, err := s.access.EndDelegation(c.Request().Context(), actor(c), u, c.Param("id"))
-	return s.posted(c, err, outcome{Next: "/admin/users#delegations-heading",
-		Done: "Delegation ended: " + d.DelegateName + " no longer decides for " + d.PrincipalName + "."})
+	id, reason := c.Param("id"), c.FormValue("reason")
+	d, err := s.access.EndDelegationBecause(c.Request().Context(), actor(c), u, id, reason)
+	o := outcome{Next: "/admin/users#delegations-heading",
+		Done: "Delegation ended: " + d.DelegateName + " no longer decides for " + d.PrincipalName + "."}
+	if onField(err, "reason") {
+		o.Again = func(pe *pam.Error) (templ.Component, error) {
+			return s.usersPage(c, refusedEnd{id: id, reason: reason, problem: pe.Message})
+		}
+	}
+	return s.posted(c, err, o)
 }
 
-// delegationsVM lists every delegation in force or scheduled for the users page.
-func (s *Server) delegationsVM(c echo.Context, u pam.User) (*adminview.DelegationsVM, error) {
+// refusedEnd is the end of a delegation refused for its reason: its form shows the reason as
+// typed and the problem.
+type refusedEnd struct {
+	id, reason, problem string
+}
+
+// delegationsVM lists every delegation in force or scheduled for the users page, with the end
+// refused for its reason, if any.
+func (s *Server) delegationsVM(c echo.Context, u pam.User, refused refusedEnd) (*adminview.DelegationsVM, error) {
 	ds, err := s.access.OpenDelegations(c.Request().Context(), u, nil)
 	if err != nil {
 		return nil, err
@@ -117,9 +133,12 @@ func (s *Server) delegationsVM(c echo.Context, u pam.User) (*adminview.Delegatio
 	for _, d := range ds {
 		row := adminview.DelegationRow{ID: d.ID, Principal: d.PrincipalName + " (" + d.PrincipalEmail + ")",
 			Delegate: d.DelegateName + " (" + d.DelegateEmail + ")", Starts: delegationTime(d.StartsAt, loc),
-			Ends: delegationTime(d.EndsAt, loc), State: "Scheduled", Badge: "pending"}
+			Ends: delegationTime(d.EndsAt, loc), State: "Scheduled", Badge: "pending", AskWhy: d.PrincipalID != u.ID}
 		if d.InForce(now) {
 			row.State, row.Badge = "In force", "in_force"
+		}
+		if d.ID == refused.id {
+			row.Reason, row.ReasonError = refused.reason, refused.problem
 		}
 		vm.Rows = append(vm.Rows, row)
 	}

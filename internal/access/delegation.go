@@ -3,6 +3,7 @@ package access
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
@@ -22,8 +23,14 @@ func delegationDetails(d pam.Delegation) map[string]any {
 	}
 }
 
-func (s *Service) recordDelegation(ctx context.Context, tx *store.Store, a audit.Actor, action audit.Action, d pam.Delegation) error {
-	ev := a.Event(action, "delegation", d.ID, delegationDetails(d))
+// recordDelegation appends the event of a change to d; a reason, when given, goes into its
+// details.
+func (s *Service) recordDelegation(ctx context.Context, tx *store.Store, a audit.Actor, action audit.Action, d pam.Delegation, reason string) error {
+	details := delegationDetails(d)
+	if reason != "" {
+		details["reason"] = reason
+	}
+	ev := a.Event(action, "delegation", d.ID, details)
 	ev.At = s.now()
 	return tx.AppendAudit(ctx, ev)
 }
@@ -56,7 +63,7 @@ func (s *Service) Delegate(ctx context.Context, a audit.Actor, u pam.User, deleg
 		if err := tx.CreateDelegation(ctx, d, u.ID, now); err != nil {
 			return err
 		}
-		return s.recordDelegation(ctx, tx, a, audit.DelegationCreated, d)
+		return s.recordDelegation(ctx, tx, a, audit.DelegationCreated, d, "")
 	})
 	if err != nil {
 		return d, fmt.Errorf("delegate: %w", err)
@@ -64,22 +71,54 @@ func (s *Service) Delegate(ctx context.Context, a audit.Actor, u pam.User, deleg
 	return d, nil
 }
 
-// EndDelegation ends a delegation in force or scheduled now: its approver's own, or any, for an
-// enabled admin (then the actor). Audited in the same transaction; ENOTFOUND for anyone else.
+// EndDelegation ends u's own delegation in force or scheduled now: one click, like ending
+// one's own grant. Audited in the same transaction; ENOTFOUND for anyone else's, an
+// administrator's included (EndDelegationBecause is theirs).
 func (s *Service) EndDelegation(ctx context.Context, a audit.Actor, u pam.User, id string) (pam.Delegation, error) {
+	return s.endDelegation(ctx, a, u, id, func(d pam.Delegation) (string, error) {
+		if d.PrincipalID != u.ID {
+			return "", pam.Errorf(pam.ENOTFOUND, "Delegation not found.")
+		}
+		return "", nil
+	})
+}
+
+// EndDelegationBecause lets an enabled administrator end any delegation in force or scheduled
+// now. Ending someone else's takes their delegate's say away, so, like the other changes that
+// take access away, it needs a reason (EINVALID on the reason field without one), which the
+// audit event keeps; their own needs none. ENOTFOUND for anyone but an administrator.
+func (s *Service) EndDelegationBecause(ctx context.Context, a audit.Actor, u pam.User, id, reason string) (pam.Delegation, error) {
+	return s.endDelegation(ctx, a, u, id, func(d pam.Delegation) (string, error) {
+		switch {
+		case !u.Admin:
+			return "", pam.Errorf(pam.ENOTFOUND, "Delegation not found.")
+		case d.PrincipalID == u.ID && strings.TrimSpace(reason) == "":
+			return "", nil
+		}
+		return pam.ActionReason(reason, "Say why you end this delegation; the audit trail keeps it.")
+	})
+}
+
+// endDelegation ends delegation id when allowed, shown it as read in the transaction that ends
+// it, lets it; allowed returns the reason the audit event keeps ("" for none).
+func (s *Service) endDelegation(ctx context.Context, a audit.Actor, u pam.User, id string, allowed func(pam.Delegation) (string, error)) (pam.Delegation, error) {
 	var d pam.Delegation
 	err := s.db.Tx(ctx, func(tx *store.Store) error {
 		var err error
 		if d, err = tx.DelegationByID(ctx, id); err != nil {
 			return err
 		}
-		if !u.Active() || (d.PrincipalID != u.ID && !u.Admin) {
+		if !u.Active() {
 			return pam.Errorf(pam.ENOTFOUND, "Delegation not found.")
+		}
+		reason, err := allowed(d)
+		if err != nil {
+			return err
 		}
 		if d, err = tx.EndDelegation(ctx, id, u.ID, s.now()); err != nil {
 			return err
 		}
-		return s.recordDelegation(ctx, tx, a, audit.DelegationEnded, d)
+		return s.recordDelegation(ctx, tx, a, audit.DelegationEnded, d, reason)
 	})
 	if err != nil {
 		return d, fmt.Errorf("end delegation %s: %w", id, err)
