@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -89,7 +90,7 @@ func (s *Server) newRequestVM(c echo.Context, u pam.User, in requestInput) (reqv
 		}
 		g.Items = append(g.Items, reqview.ScopeItem{Name: p.ScopeName, Kind: p.ScopeType.Label(), Sub: approvalLine(p) + ", up to " + pam.FormatDuration(p.MaxDuration),
 			// #chosen: on a phone the form is below the list; the page opens at the form.
-			Href: "/requests/new?policy=" + p.ID + "&q=" + q + "#chosen", Selected: p.ID == in.PolicyID})
+			Href: "/requests/new?policy=" + url.QueryEscape(p.ID) + "&q=" + url.QueryEscape(q) + "#chosen", Selected: p.ID == in.PolicyID})
 	}
 	sort.SliceStable(order, func(i, j int) bool {
 		return rank(order[i]) < rank(order[j]) || rank(order[i]) == rank(order[j]) && order[i] < order[j]

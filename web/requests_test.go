@@ -541,3 +541,39 @@ func TestRequestFormKeepsToTheOrgCeiling(t *testing.T) {
 		}
 	})
 }
+
+// A scope's link on the request page keeps the search as typed, whatever its characters, and
+// opens the form at #chosen: "C# & F+" comes back as "C# & F+", not as "C".
+func TestScopeLinkKeepsTheSearch(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		a := newApp(t, dialect)
+		ctx := context.Background()
+		a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
+		olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+		es := a.mustEstate(1, olivia)
+		role, err := a.admin.CreateRole(ctx, audit.System, "C# & F+ tools", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.admin.AddRoleTask(ctx, audit.System, role.ID, es.task.Key); err != nil {
+			t.Fatal(err)
+		}
+		p := pam.NewPolicy(pam.ScopeRole, role.ID)
+		p.ApproverGroupID = es.policy.ApproverGroupID
+		if p, err = a.admin.CreatePolicy(ctx, audit.System, p); err != nil {
+			t.Fatal(err)
+		}
+		rh := a.client()
+		rh.signIn("rhea@example.com", goodPassword)
+		const q = "C# & F+"
+		page := rh.get("/requests/new?q=" + url.QueryEscape(q))
+		href := page.find("scope").AttrOr("href", "")
+		link, err := url.Parse(href)
+		if page.find("scope").Length() != 1 || err != nil || link.Query().Get("q") != q || link.Query().Get("policy") != p.ID || link.Fragment != "chosen" {
+			t.Fatalf("scope link %q (%d found): %v", href, page.find("scope").Length(), err)
+		}
+		if chosen := rh.get(link.RequestURI()); chosen.find("search").AttrOr("value", "") != q || chosen.find("submit-request").Length() != 1 {
+			t.Fatalf("following it: search %q", chosen.find("search").AttrOr("value", ""))
+		}
+	})
+}
