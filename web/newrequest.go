@@ -78,6 +78,15 @@ func (s *Server) newRequestVM(c echo.Context, u pam.User, in requestInput) (reqv
 	if err != nil {
 		return vm, nil, err
 	}
+	// Each scope names the longest it may be asked for, which the organisation's ceiling can cut.
+	ceiling := pam.MaxOrgDuration
+	if len(pols) > 0 {
+		org, err := s.policies.OrgSettings(ctx)
+		if err != nil {
+			return vm, nil, err
+		}
+		ceiling = org.MaxDuration
+	}
 	groups := map[string]*reqview.ScopeGroup{}
 	var order []string
 	for _, p := range pols {
@@ -88,7 +97,7 @@ func (s *Server) newRequestVM(c echo.Context, u pam.User, in requestInput) (reqv
 			groups[label] = g
 			order = append(order, label)
 		}
-		g.Items = append(g.Items, reqview.ScopeItem{Name: p.ScopeName, Kind: p.ScopeType.Label(), Sub: approvalLine(p) + ", up to " + pam.FormatDuration(p.MaxDuration),
+		g.Items = append(g.Items, reqview.ScopeItem{Name: p.ScopeName, Kind: p.ScopeType.Label(), Sub: approvalLine(p) + ", up to " + pam.FormatDuration(p.Longest(ceiling)),
 			// #chosen: on a phone the form is below the list; the page opens at the form.
 			Href: "/requests/new?policy=" + url.QueryEscape(p.ID) + "&q=" + url.QueryEscape(q) + "#chosen", Selected: p.ID == in.PolicyID})
 	}

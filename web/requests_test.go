@@ -527,6 +527,9 @@ func TestRequestFormKeepsToTheOrgCeiling(t *testing.T) {
 			line != "45 min by default, at most 45 min" {
 			t.Fatalf("duration help %q, line %q", help, line)
 		}
+		if sub := form.find("scope").First().Text(); !strings.Contains(sub, "up to 45 min") {
+			t.Fatalf("the list of scopes offers more than the ceiling: %q", sub)
+		}
 		if e := form.find("submit-emergency").Text(); e != "Take emergency access for 45 min" {
 			t.Fatalf("emergency button: %q", e)
 		}
