@@ -3,10 +3,12 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/a-h/templ"
+	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/pam"
 	adminview "github.com/elevate-pam/elevate/views/admin"
 	"github.com/elevate-pam/elevate/views/components"
@@ -127,9 +129,9 @@ func (s *Server) groupPage(c echo.Context, g pam.Group, form adminview.FormVM, i
 	now := s.now()
 	for _, m := range members {
 		in[m.ID] = true
-		it := adminview.Item{Label: m.Name, Sub: m.Email, Href: "/admin/users/" + string(m.ID), RemoveAction: base + "/members/" + string(m.ID) + "/remove"}
+		it := adminview.Item{Label: m.Name, Sub: m.Email, Href: "/admin/users/" + string(m.ID), ConfirmHref: base + "/members/" + string(m.ID) + "/remove"}
 		if g.Managed() {
-			it.RemoveAction = ""
+			it.ConfirmHref = ""
 			if at, ok := confirmed[m.ID]; ok {
 				it.Sub += " · confirmed " + relative(at, now) + ", lapses " + relative(at.Add(s.cfg.OIDCGroupMaxAge), now) + " without a sign-in"
 			}
@@ -321,10 +323,72 @@ func (s *Server) addMember(c echo.Context) error {
 	return s.posted(c, err, outcome{Next: "/admin/groups/" + id, Done: "Member added."})
 }
 
+// removalPage is the confirmation a member's removal asks for: what it takes away, counted
+// now (grants revoked, pending requests cancelled, the groups' uses), and a reason for the
+// audit trail. reason and its error come back from a removal refused for its reason.
+func (s *Server) removalPage(c echo.Context, reason, reasonErr string) (templ.Component, error) {
+	ctx := c.Request().Context()
+	g, err := s.directory.GroupByID(ctx, c.Param("id"))
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.directory.UserByID(ctx, pam.UserID(c.Param("uid")))
+	if err != nil {
+		return nil, err
+	}
+	if g.Managed() {
+		return nil, pam.Errorf(pam.ECONFLICT, "The identity provider manages the members of %s: change them there.", g.Name)
+	}
+	loss, err := s.admin.MemberLoss(ctx, g.ID, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	uses, err := s.directory.GroupUsage(ctx, g.ID)
+	if err != nil {
+		return nil, err
+	}
+	base := "/admin/groups/" + g.ID
+	vm := adminview.FormVM{Meta: s.meta(c, "Remove "+u.Name), Tab: "groups", Action: base + "/members/" + string(u.ID) + "/remove",
+		Header: components.HeaderVM{Title: "Remove " + u.Name + " from " + g.Name, Subtitle: u.Email, BackLabel: g.Name, BackHref: base},
+		Submit: "Remove member", Fields: []components.FieldVM{{Name: "reason", Label: "Reason for removing", Type: "textarea", Rows: 2,
+			Required: true, MaxLength: pam.MaxComment, Value: reason, Error: reasonErr, Help: "The audit trail keeps it."}}}
+	if loss != (admin.Ended{}) {
+		vm.Warnings = []adminview.Warning{{Text: fmt.Sprintf("Removing %s ends what this group makes them eligible for: %s revoked at once and %s cancelled.",
+			u.Name, pam.Count(int(loss.Revoked), "grant in force or scheduled", "grants in force or scheduled"),
+			pam.Count(int(loss.Cancelled), "pending request", "pending requests"))}}
+	} else {
+		vm.Note = u.Name + " has no grant in force and no pending request that this group makes them eligible for."
+	}
+	if len(uses) > 0 {
+		vm.Note = strings.TrimSpace(vm.Note + " This group is used by " + strings.Join(uses, ", ") + ".")
+		if slices.ContainsFunc(uses, func(u string) bool { return strings.Contains(u, "approver group") }) {
+			vm.Note += " " + u.Name + " also stops deciding the requests it approves."
+		}
+	}
+	return adminview.Form(vm), nil
+}
+
+// confirmRemoveMember shows what removing a member takes away and asks why; it changes nothing.
+func (s *Server) confirmRemoveMember(c echo.Context) error {
+	return s.page(c, http.StatusOK)(s.removalPage(c, "", ""))
+}
+
+// removeMember removes a member with the reason the confirmation asked for, then says what
+// that ended; without a reason the confirmation comes back with the error beside its field.
 func (s *Server) removeMember(c echo.Context) error {
 	id := c.Param("id")
-	err := s.admin.RemoveMember(c.Request().Context(), actor(c), id, pam.UserID(c.Param("uid")))
-	return s.posted(c, err, outcome{Next: "/admin/groups/" + id, Done: "Member removed."})
+	reason := c.FormValue("reason")
+	ended, err := s.admin.RemoveMemberBecause(c.Request().Context(), actor(c), id, pam.UserID(c.Param("uid")), reason)
+	done := "Member removed."
+	if ended != (admin.Ended{}) {
+		done = fmt.Sprintf("Member removed: %s revoked, %s cancelled.", pam.Count(int(ended.Revoked), "grant", "grants"),
+			pam.Count(int(ended.Cancelled), "pending request", "pending requests"))
+	}
+	o := outcome{Next: "/admin/groups/" + id, Done: done}
+	if onField(err, "reason") {
+		o.Again = func(pe *pam.Error) (templ.Component, error) { return s.removalPage(c, reason, pe.Message) }
+	}
+	return s.posted(c, err, o)
 }
 
 func lowerName(s string) string { return strings.ToLower(s) }

@@ -207,7 +207,7 @@ func TestGroupsFromTheIdentityProvider(t *testing.T) {
 			!strings.Contains(root.get(base).find("flash").Text(), "identity provider manages the members") {
 			t.Fatalf("hand add: %d", p.StatusCode)
 		}
-		if p := root.post(base+"/members/"+string(carl.ID)+"/remove", nil); p.StatusCode != http.StatusSeeOther ||
+		if p := root.post(base+"/members/"+string(carl.ID)+"/remove", url.Values{"reason": {"Left the team."}}); p.StatusCode != http.StatusSeeOther ||
 			!strings.Contains(root.get(base).find("flash").Text(), "identity provider manages the members") {
 			t.Fatalf("hand remove: %d", p.StatusCode)
 		}

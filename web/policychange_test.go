@@ -406,7 +406,7 @@ func TestLeavingEligibleGroupEndsOpenRequests(t *testing.T) {
 
 		// Removed from the group: Rhea's grant is revoked by the system, her request cancelled.
 		rc.get("/admin/groups/" + team.ID)
-		if p := rc.post("/admin/groups/"+team.ID+"/members/"+string(rhea.ID)+"/remove", nil); p.StatusCode != http.StatusSeeOther {
+		if p := rc.post("/admin/groups/"+team.ID+"/members/"+string(rhea.ID)+"/remove", url.Values{"reason": {"Left the mail team."}}); p.StatusCode != http.StatusSeeOther {
 			t.Fatalf("remove member: %d", p.StatusCode)
 		}
 		if r := statusOf(t, a, grant); r.Status != pam.StatusRevoked || r.RevokedBy != pam.SystemID || r.InForce(a.clock.Now()) {

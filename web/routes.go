@@ -85,6 +85,8 @@ func (s *Server) routes() {
 	e.POST("/admin/groups/:id", s.updateGroup, adm...)
 	e.POST("/admin/groups/:id/delete", s.deleteGroup, adm...)
 	e.POST("/admin/groups/:id/members", s.addMember, adm...)
+	// Removing a member asks first: a page that changes nothing says what it ends and asks why.
+	e.GET("/admin/groups/:id/members/:uid/remove", s.confirmRemoveMember, adm...)
 	e.POST("/admin/groups/:id/members/:uid/remove", s.removeMember, adm...)
 	e.POST("/admin/groups/:id/idp", s.mapGroupToIdP, adm...)
 	e.POST("/admin/groups/:id/idp/remove", s.unmapGroupFromIdP, adm...)

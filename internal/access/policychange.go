@@ -202,6 +202,15 @@ func (s *Service) LeftGroup(ctx context.Context, tx *store.Store, groupID string
 	return map[string]any{"pending_cancelled": c, "grants_revoked": r}, nil
 }
 
+// OpenThroughGroup counts what LeftGroup would end now for user and group, read through db
+// (nil: outside a transaction): pending requests it would cancel and grants it would revoke.
+func (s *Service) OpenThroughGroup(ctx context.Context, db *store.Store, groupID string, user pam.UserID) (pending, grants int64, err error) {
+	if db == nil {
+		db = s.db
+	}
+	return db.CountOpenOf(ctx, user, groupID, s.now())
+}
+
 // UserDisabled ends everything a disabled user still had open, in the change's transaction tx,
 // as LeftGroup does for one group: a disabled user is eligible for nothing.
 func (s *Service) UserDisabled(ctx context.Context, tx *store.Store, user pam.UserID) (map[string]any, error) {

@@ -387,37 +387,83 @@ func (s *Service) AddMember(ctx context.Context, a audit.Actor, groupID string, 
 // end with it: pending ones are cancelled and grants revoked ("no longer eligible", by the
 // system), in the same transaction.
 func (s *Service) RemoveMember(ctx context.Context, a audit.Actor, groupID string, userID pam.UserID) error {
-	return s.tx(ctx, func(tx *store.Store) error {
+	_, err := s.removeByHand(ctx, a, groupID, userID, nil)
+	return err
+}
+
+// Ended is what the end of a membership ended with it: pending requests cancelled and grants
+// (in force or scheduled) revoked.
+type Ended struct {
+	Cancelled, Revoked int64
+}
+
+// MemberLoss counts what removing userID from groupID would end now (see RemoveMember): the
+// confirmation the group page asks for shows it before the change. A user who is not a member
+// is ENOTFOUND.
+func (s *Service) MemberLoss(ctx context.Context, groupID string, userID pam.UserID) (Ended, error) {
+	member, err := s.db.IsMember(ctx, groupID, userID)
+	if err != nil {
+		return Ended{}, err
+	}
+	if !member {
+		return Ended{}, pam.Errorf(pam.ENOTFOUND, "This user is not a member of the group.")
+	}
+	if s.rules == nil {
+		return Ended{}, nil
+	}
+	pending, grants, err := s.rules.OpenThroughGroup(ctx, nil, groupID, userID)
+	return Ended{Cancelled: pending, Revoked: grants}, err
+}
+
+// RemoveMemberBecause is RemoveMember with the administrator's reason, which the audit event
+// keeps (EINVALID on the reason field without one); it reports what the removal ended.
+func (s *Service) RemoveMemberBecause(ctx context.Context, a audit.Actor, groupID string, userID pam.UserID, reason string) (Ended, error) {
+	reason, err := pam.ActionReason(reason, "Say why you remove this member; the audit trail keeps it.")
+	if err != nil {
+		return Ended{}, err
+	}
+	return s.removeByHand(ctx, a, groupID, userID, map[string]any{"reason": reason})
+}
+
+// removeByHand is RemoveMember's transaction, with extra on the audit event.
+func (s *Service) removeByHand(ctx context.Context, a audit.Actor, groupID string, userID pam.UserID, extra map[string]any) (Ended, error) {
+	var ended Ended
+	err := s.tx(ctx, func(tx *store.Store) error {
 		if err := handEditable(ctx, tx, groupID); err != nil {
 			return err
 		}
-		return s.removeMember(ctx, tx, a, groupID, userID, nil)
+		var err error
+		ended, err = s.removeMember(ctx, tx, a, groupID, userID, extra)
+		return err
 	})
+	return ended, err
 }
 
 // removeMember is RemoveMember inside the transaction tx without the hand-edit guard: the one
 // way a membership ends, from the group page, a closing access review and the identity
 // provider alike. extra goes on the audit event beside the usual details.
-func (s *Service) removeMember(ctx context.Context, tx *store.Store, a audit.Actor, groupID string, userID pam.UserID, extra map[string]any) error {
+func (s *Service) removeMember(ctx context.Context, tx *store.Store, a audit.Actor, groupID string, userID pam.UserID, extra map[string]any) (Ended, error) {
 	g, u, err := groupAndUser(ctx, tx, groupID, userID)
 	if err != nil {
-		return err
+		return Ended{}, err
 	}
 	if err := tx.RemoveMember(ctx, groupID, u.ID); err != nil {
-		return err
+		return Ended{}, err
 	}
 	return s.endMembership(ctx, tx, a, g, u, extra)
 }
 
 // endMembership finishes, inside tx, a membership whose row is already gone: what the group
 // made u eligible for ends with it, and the removal is recorded with extra in its details.
-func (s *Service) endMembership(ctx context.Context, tx *store.Store, a audit.Actor, g pam.Group, u pam.User, extra map[string]any) error {
+func (s *Service) endMembership(ctx context.Context, tx *store.Store, a audit.Actor, g pam.Group, u pam.User, extra map[string]any) (Ended, error) {
 	// Leaving an eligible group ends what it made them eligible for.
 	ended, err := s.reach(func(r RequestRules) (map[string]any, error) { return r.LeftGroup(ctx, tx, g.ID, u.ID) })
 	if err != nil {
-		return err
+		return Ended{}, err
 	}
-	return record(ctx, tx, a, audit.GroupMemberRemoved, "group", g.ID, merge(merge(membershipDetails(g, u), extra), ended))
+	n := func(k string) int64 { v, _ := ended[k].(int); return int64(v) }
+	return Ended{Cancelled: n("pending_cancelled"), Revoked: n("grants_revoked")},
+		record(ctx, tx, a, audit.GroupMemberRemoved, "group", g.ID, merge(merge(membershipDetails(g, u), extra), ended))
 }
 
 type title struct{ name, desc string }

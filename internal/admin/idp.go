@@ -116,7 +116,7 @@ func (s *Service) SyncProviderGroups(ctx context.Context, tx *store.Store, u pam
 			continue
 		}
 		extra["reason"] = "not in the provider's claim"
-		if err := s.removeMember(ctx, tx, a, g.ID, u.ID, extra); err != nil && pam.ErrorCode(err) != pam.ENOTFOUND {
+		if _, err := s.removeMember(ctx, tx, a, g.ID, u.ID, extra); err != nil && pam.ErrorCode(err) != pam.ENOTFOUND {
 			// Not found: another sign-in or the sweep removed it meanwhile.
 			return nil, fmt.Errorf("remove %s from %s: %w", u.Email, g.Name, err)
 		}
@@ -152,9 +152,10 @@ func (s *Service) LapseProviderMemberships(ctx context.Context, maxAge time.Dura
 			if removed, err = tx.RemoveLapsedMember(ctx, g.ID, u.ID, cutoff); err != nil || !removed {
 				return err
 			}
-			return s.endMembership(ctx, tx, audit.System, g, u, map[string]any{"source": "identity provider",
+			_, err = s.endMembership(ctx, tx, audit.System, g, u, map[string]any{"source": "identity provider",
 				"reason": "lapsed: no sign-in confirmed it", "idp_value": g.IdPValue,
 				"confirmed_at": m.ConfirmedAt.UTC().Format(time.RFC3339), "max_age": maxAge.String()})
+			return err
 		})
 		if err != nil && pam.ErrorCode(err) != pam.ENOTFOUND {
 			return n, fmt.Errorf("lapse %s in %s: %w", m.UserID, m.GroupID, err)

@@ -21,6 +21,8 @@ type RequestRules interface {
 	GrantsUnderPolicy(ctx context.Context, tx *store.Store, policyID string) (int64, error)
 	// LeftGroup ends what a user had open under the policies a group makes them eligible for.
 	LeftGroup(ctx context.Context, tx *store.Store, groupID string, user pam.UserID) (map[string]any, error)
+	// OpenThroughGroup counts what LeftGroup would end: pending requests and grants.
+	OpenThroughGroup(ctx context.Context, db *store.Store, groupID string, user pam.UserID) (pending, grants int64, err error)
 	// UserDisabled ends everything a disabled user had open.
 	UserDisabled(ctx context.Context, tx *store.Store, user pam.UserID) (map[string]any, error)
 	// DefaultApproversChanged reaches the requests pending under policies on the default group.

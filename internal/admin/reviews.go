@@ -406,7 +406,7 @@ func (s *Service) applyRemoval(ctx context.Context, tx *store.Store, a audit.Act
 	case !member:
 		outcome = pam.OutcomeNotMember
 	default:
-		if err := s.removeMember(ctx, tx, a, it.GroupID, it.UserID, nil); err != nil {
+		if _, err := s.removeMember(ctx, tx, a, it.GroupID, it.UserID, nil); err != nil {
 			return err
 		}
 	}

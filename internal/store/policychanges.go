@@ -127,6 +127,32 @@ func (s *Store) OpenOf(ctx context.Context, user pam.UserID, groupID string, now
 	return ids, err
 }
 
+// CountOpenOf counts what OpenOf would return for a user and group at now, by state: pending
+// requests not timed out, and grants in force or scheduled.
+func (s *Store) CountOpenOf(ctx context.Context, user pam.UserID, groupID string, now time.Time) (pending, grants int64, err error) {
+	var rows []struct {
+		Status string
+		N      int64
+	}
+	q := s.conn(ctx).Model(&RequestRow{}).Select("status, COUNT(*) AS n").
+		Where("requester_id = @user AND "+openCond, map[string]any{"user": string(user), "now": now.UTC()})
+	if groupID != "" {
+		q = q.Where("policy_id IN (SELECT id FROM policies WHERE eligible_group_id = ?)", groupID)
+	}
+	if err := q.Group("status").Find(&rows).Error; err != nil {
+		return 0, 0, err
+	}
+	for _, r := range rows {
+		switch pam.Status(r.Status) {
+		case pam.StatusPending:
+			pending = r.N
+		case pam.StatusApproved:
+			grants = r.N
+		}
+	}
+	return pending, grants, nil
+}
+
 // OpenNotEligible returns ids of requests still open at now under a policy whose requester is
 // not a member of groupID (its new eligible group), oldest first; a bounded batch on
 // requests_policy_idx.
