@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/testenv"
@@ -82,6 +83,61 @@ func TestRemovingMemberAsksFirst(t *testing.T) {
 		// Someone no longer a member has nothing to confirm.
 		if p := rc.get(action); p.StatusCode != http.StatusNotFound {
 			t.Fatalf("confirmation for a non-member: %d", p.StatusCode)
+		}
+	})
+}
+
+// TestClosingReviewSaysWhatItRemoves: "Close and apply…" on a review's report folds open a
+// confirmation that counts, before the change, the memberships closing removes and the grants
+// and pending requests their removal ends; closing then says what it did, in good grammar.
+func TestClosingReviewSaysWhatItRemoves(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		a := newAppWith(t, dialect, true)
+		a.mustUser("root@example.com", "Root Admin", goodPassword, true)
+		rhea := a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
+		olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+		es := a.mustEstate(1, olivia)
+		team := a.mustGroup("Mail team", rhea)
+		rc, req, ol := a.client(), a.client(), a.client()
+		rc.signIn("root@example.com", goodPassword)
+		req.signIn("rhea@example.com", goodPassword)
+		ol.signIn("olivia@example.com", goodPassword)
+		if p := rc.editPolicy(es.policy.ID, map[string]string{"eligible_group_id": team.ID}); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("set eligible group: %d %s", p.StatusCode, p.find("form-error").Text())
+		}
+		grant, pending := grantAndPending(t, req, ol, es)
+
+		// Every group, nobody reviews, the default removes: Rhea and Olivia both go.
+		rc.get("/admin/reviews/new")
+		p := rc.post("/admin/reviews", url.Values{"name": {"Quarterly"}, "scope": {"all"}, "reviewers": {"admins"},
+			"default": {"remove"}, "deadline": {a.clock.Now().Add(48 * time.Hour).Format("2006-01-02T15:04")}})
+		if p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("start review: %d %s", p.StatusCode, p.find("form-error").Text())
+		}
+		report := p.Header.Get("Location")
+		rp := rc.get(report)
+		details := rp.find("close-details")
+		if details.Length() != 1 || details.Is("[open]") || details.Find(`[data-testid="close-campaign"]`).Length() != 1 {
+			t.Fatalf("close is not a folded confirmation: %d", details.Length())
+		}
+		if w := rp.find("close-warning").Text(); !strings.Contains(w, "removes 2 memberships, which ends 1 grant in force or scheduled and cancels 1 pending request.") {
+			t.Fatalf("warning: %q", w)
+		}
+		if !a.isMember(team, rhea) || statusOf(t, a, grant).Status != pam.StatusApproved {
+			t.Fatal("drawing the report changed something")
+		}
+
+		if p := rc.post(report+"/close", nil); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("close: %d", p.StatusCode)
+		}
+		if f := rc.get(report).find("flash").Text(); !strings.Contains(f, "Access review Quarterly closed: 2 memberships removed, 1 grant ended, 1 pending request cancelled.") {
+			t.Fatalf("flash: %q", f)
+		}
+		if a.isMember(team, rhea) || statusOf(t, a, grant).Status != pam.StatusRevoked || statusOf(t, a, pending).Status != pam.StatusCancelled {
+			t.Fatal("closing did not end what it said")
+		}
+		if rc.get(report).find("close-details").Length() != 0 {
+			t.Fatal("a closed review still offers to close")
 		}
 	})
 }

@@ -446,6 +446,16 @@ func (s *Server) showCampaign(c echo.Context) error {
 	vm.ReadOnly = !u.Admin
 	if camp.Status != pam.CampaignClosed && u.Admin {
 		vm.CloseURL = base + "/close"
+		closing, err := s.admin.WhatClosingRemoves(ctx, id)
+		if err != nil {
+			return err
+		}
+		vm.CloseWarning = "Closing now removes " + pam.Count(int(closing.Memberships), "membership", "memberships") + ", which ends " +
+			pam.Count(int(closing.Revoked), "grant in force or scheduled", "grants in force or scheduled")
+		if closing.Cancelled > 0 {
+			vm.CloseWarning += " and cancels " + pam.Count(int(closing.Cancelled), "pending request", "pending requests")
+		}
+		vm.CloseWarning += ". Reviewers can no longer decide, and this cannot be undone."
 	}
 	for _, it := range items {
 		r := adminview.ReportRow{Group: it.GroupName, Member: it.UserName, MemberSub: it.UserEmail, Decision: string(it.Decision),
@@ -465,9 +475,13 @@ func (s *Server) showCampaign(c echo.Context) error {
 
 func (s *Server) closeCampaign(c echo.Context) error {
 	id := c.Param("id")
-	camp, err := s.admin.CloseCampaign(c.Request().Context(), actor(c), id)
-	return s.posted(c, err, outcome{Next: "/admin/reviews/" + url.PathEscape(id),
-		Done: fmt.Sprintf("Access review %s closed: %d memberships removed.", camp.Name, camp.Removed)})
+	camp, ended, err := s.admin.CloseCampaignEnding(c.Request().Context(), actor(c), id)
+	done := "Access review " + camp.Name + " closed: " + pam.Count(camp.Removed, "membership", "memberships") + " removed, " +
+		pam.Count(int(ended.Revoked), "grant", "grants") + " ended"
+	if ended.Cancelled > 0 {
+		done += ", " + pam.Count(int(ended.Cancelled), "pending request", "pending requests") + " cancelled"
+	}
+	return s.posted(c, err, outcome{Next: "/admin/reviews/" + url.PathEscape(id), Done: done + "."})
 }
 
 // reportRecord is one item of a campaign's report as the downloads write it.

@@ -320,6 +320,39 @@ const closeBatch = 100
 // processes closing at once apply each removal once: an item's outcome is written under its
 // row lock, only while it has none.
 func (s *Service) CloseCampaign(ctx context.Context, a audit.Actor, id string) (pam.Campaign, error) {
+	c, _, err := s.CloseCampaignEnding(ctx, a, id)
+	return c, err
+}
+
+// CloseCampaignEnding is CloseCampaign that also reports what the removals it applied ended
+// with them (grants revoked, pending requests cancelled); a removal another closer applied
+// meanwhile is not counted.
+func (s *Service) CloseCampaignEnding(ctx context.Context, a audit.Actor, id string) (pam.Campaign, Ended, error) {
+	var ended Ended
+	c, err := s.closeCampaign(ctx, a, id, &ended)
+	return c, ended, err
+}
+
+// Closing is what closing a campaign would change now: the memberships it would remove (decided
+// "remove", or unreviewed under a remove default, still members, in groups edited by hand)
+// and what their removal would end.
+type Closing struct {
+	Memberships int64
+	Ended
+}
+
+// WhatClosingRemoves counts, before the change, what closing campaign id would remove now (see
+// Closing); a closed campaign removes nothing more.
+func (s *Service) WhatClosingRemoves(ctx context.Context, id string) (Closing, error) {
+	c, err := s.db.CampaignByID(ctx, id)
+	if err != nil || c.Status == pam.CampaignClosed {
+		return Closing{}, err
+	}
+	m, pending, grants, err := s.db.CountClosingRemovals(ctx, id, c.Default, s.now())
+	return Closing{Memberships: m, Ended: Ended{Cancelled: pending, Revoked: grants}}, err
+}
+
+func (s *Service) closeCampaign(ctx context.Context, a audit.Actor, id string, ended *Ended) (pam.Campaign, error) {
 	var c pam.Campaign
 	err := s.tx(ctx, func(tx *store.Store) error {
 		var err error
@@ -344,9 +377,12 @@ func (s *Service) CloseCampaign(ctx context.Context, a audit.Actor, id string) (
 			return c, err
 		}
 		for _, itemID := range ids {
-			if err := s.tx(ctx, func(tx *store.Store) error { return s.applyRemoval(ctx, tx, a, c, itemID) }); err != nil {
+			var e Ended
+			if err := s.tx(ctx, func(tx *store.Store) (err error) { e, err = s.applyRemoval(ctx, tx, a, c, itemID); return err }); err != nil {
 				return c, fmt.Errorf("close campaign %s: item %s: %w", id, itemID, err)
 			}
+			ended.Cancelled += e.Cancelled
+			ended.Revoked += e.Revoked
 		}
 		if len(ids) < closeBatch {
 			break
@@ -384,39 +420,41 @@ func (s *Service) CloseCampaign(ctx context.Context, a audit.Actor, id string) (
 	return s.db.CampaignByID(ctx, id)
 }
 
-// applyRemoval settles one item that closing removes, inside tx.
-func (s *Service) applyRemoval(ctx context.Context, tx *store.Store, a audit.Actor, c pam.Campaign, itemID string) error {
+// applyRemoval settles one item that closing removes, inside tx, and reports what its removal
+// ended (nothing when another closer settled it, or nobody was removed).
+func (s *Service) applyRemoval(ctx context.Context, tx *store.Store, a audit.Actor, c pam.Campaign, itemID string) (Ended, error) {
 	it, err := tx.ReviewItem(ctx, c.ID, itemID, true)
 	if err != nil || it.Outcome != "" {
-		return err // another closer settled it
+		return Ended{}, err // another closer settled it
 	}
+	var ended Ended
 	outcome := pam.OutcomeRemoved
 	managed := it.ProviderManaged
 	if !managed && s.providerManaged != nil {
 		// A group the provider came to manage after the campaign started is left to it too.
 		if managed, err = s.providerManaged(ctx, tx, it.GroupID); err != nil {
-			return err
+			return Ended{}, err
 		}
 	}
 	switch member, err := tx.IsMember(ctx, it.GroupID, it.UserID); {
 	case err != nil:
-		return err
+		return Ended{}, err
 	case managed:
 		outcome = pam.OutcomeRemoveInIdP
 	case !member:
 		outcome = pam.OutcomeNotMember
 	default:
-		if _, err := s.removeMember(ctx, tx, a, it.GroupID, it.UserID, nil); err != nil {
-			return err
+		if ended, err = s.removeMember(ctx, tx, a, it.GroupID, it.UserID, nil); err != nil {
+			return Ended{}, err
 		}
 	}
 	if ok, err := tx.SetItemOutcome(ctx, it.ID, outcome, s.now()); err != nil || !ok {
 		if err == nil {
 			err = pam.Errorf(pam.ECONFLICT, "The item was settled meanwhile.")
 		}
-		return err
+		return Ended{}, err
 	}
-	return record(ctx, tx, a, audit.ReviewItemApplied, "review_campaign", c.ID, map[string]any{
+	return ended, record(ctx, tx, a, audit.ReviewItemApplied, "review_campaign", c.ID, map[string]any{
 		"campaign": c.Name, "item_id": it.ID, "group": it.GroupName, "group_id": it.GroupID, "user": it.UserEmail,
 		"user_id": string(it.UserID), "decision": string(it.Effective(c.Default)), "reviewed": it.Decision != "", "outcome": string(outcome)})
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/pam"
@@ -470,6 +471,30 @@ func (s *Store) ItemsToRemove(ctx context.Context, campaignID string, def pam.Re
 	var out []string
 	err := q.Order("id").Limit(limit).Pluck("id", &out).Error
 	return out, err
+}
+
+// CountClosingRemovals counts what closing a campaign would remove at now, by the rule
+// ItemsToRemove and the close apply: memberships still held, in groups edited by hand, whose
+// item is decided "remove" (or undecided under a remove default); and, among their members'
+// requests under the policies those groups make them eligible for, the pending ones and the
+// grants in force or scheduled that leaving would end.
+func (s *Store) CountClosingRemovals(ctx context.Context, campaignID string, def pam.ReviewDecision, now time.Time) (memberships, pending, grants int64, err error) {
+	decided := "i.decision = @remove"
+	if def == pam.ReviewRemove {
+		decided = "i.decision <> @keep"
+	}
+	gone := `SELECT i.group_id, i.user_id FROM review_items i JOIN groups g ON g.id = i.group_id
+		WHERE i.campaign_id = @campaign AND i.outcome = '' AND ` + decided + ` AND i.provider_managed = @no AND g.idp_value = ''
+			AND EXISTS (SELECT 1 FROM group_members gm WHERE gm.group_id = i.group_id AND gm.user_id = i.user_id)`
+	ended := `SELECT COUNT(*) FROM requests r WHERE %s AND EXISTS (SELECT 1 FROM gone JOIN policies p
+		ON p.eligible_group_id = gone.group_id WHERE p.id = r.policy_id AND gone.user_id = r.requester_id)`
+	var out struct{ Memberships, Pending, Grants int64 }
+	err = s.conn(ctx).Raw(`WITH gone AS (`+gone+`) SELECT (SELECT COUNT(*) FROM gone) AS memberships, (`+
+		fmt.Sprintf(ended, "r.status = 'pending' AND r.pending_until > @now")+`) AS pending, (`+
+		fmt.Sprintf(ended, "r.status = 'approved' AND r.ends_at > @now")+`) AS grants`,
+		map[string]any{"campaign": campaignID, "remove": string(pam.ReviewRemove), "keep": string(pam.ReviewKeep), "no": false, "now": now.UTC()}).
+		Find(&out).Error
+	return out.Memberships, out.Pending, out.Grants, err
 }
 
 // SetItemOutcome writes what closing did to an item, once: it reports false when the item
