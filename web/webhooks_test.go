@@ -74,6 +74,16 @@ func TestWebhooksPages(t *testing.T) {
 		if edit.StatusCode != http.StatusOK || edit.find("field-url").AttrOr("value", "") != dead || edit.find("secret").Length() != 0 {
 			t.Fatalf("edit page: %d", edit.StatusCode)
 		}
+		// A new signing secret folds open first and says the receiver stops accepting; then it
+		// replaces the secret and shows the new one once.
+		rot := edit.find("rotate-details")
+		if rot.Length() != 1 || rot.Is("[open]") || rot.Find(`[data-testid="rotate"]`).Length() != 1 || !strings.Contains(rot.Text(), "stops accepting") {
+			t.Fatalf("new signing secret asks nothing first: %q", rot.Text())
+		}
+		if p := c.post(rot.Find("form").AttrOr("action", ""), nil); p.StatusCode != http.StatusOK ||
+			!strings.HasPrefix(strings.TrimSpace(p.find("secret").Text()), "whsec_") || strings.TrimSpace(p.find("secret").Text()) == secret {
+			t.Fatalf("new signing secret: %d", p.StatusCode)
+		}
 
 		// A delivery that fails for good can be sent again, with the same event id.
 		hooks := webhook.New(a.db, []byte(testSecret), a.srv.URL, a.clock.Now)
