@@ -90,7 +90,7 @@ func (s *Server) reviewEmergency(c echo.Context) error {
 				return nil, err
 			}
 			return s.requestPage(c, u, v, func(card *reqview.CardVM) {
-				card.EmergencyReason = reason
+				card.EmergencyReason, card.EmergencyMisuse = reason, outcomeName == pam.EmergencyMisuse
 				if pe.Field == "reason" {
 					card.EmergencyReasonError = pe.Message
 				} else {

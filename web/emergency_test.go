@@ -200,8 +200,14 @@ func TestEmergencyAccessThroughPagesAndAPI(t *testing.T) {
 		if p.find("emergency-banner").Length() != 1 || p.find("emergency-review-form").Length() != 1 {
 			t.Fatal("the approver sees no banner or no review form")
 		}
-		if p := oc.post("/requests/"+id+"/emergency-review", url.Values{"outcome": {"misuse"}}); p.StatusCode != http.StatusUnprocessableEntity ||
-			!strings.Contains(p.find("emergency-review-form").Text(), "Say what was wrong") {
+		// Misuse revokes, so it folds open first, as "Revoke…" does; without a reason it comes
+		// back open, the error beside its field.
+		if d := p.find("misuse-details"); d.Length() != 1 || d.Is("[open]") || d.Find(`[data-testid="emergency-misuse"]`).Length() != 1 ||
+			d.Find(`textarea[name="reason"][required]`).Length() != 1 {
+			t.Fatal("mark as misuse is not a folded confirmation asking why")
+		}
+		if p := oc.post("/requests/"+id+"/emergency-review", url.Values{"outcome": {"misuse"}, "reason": {"  "}}); p.StatusCode != http.StatusUnprocessableEntity ||
+			!p.find("misuse-details").Is("[open]") || !strings.Contains(p.find("misuse-details").Find(`[data-testid="error-reason"]`).Text(), "Say what was wrong") {
 			t.Fatalf("misuse without a reason: %d", p.StatusCode)
 		}
 		if p := oc.post("/requests/"+id+"/emergency-review", url.Values{"outcome": {"confirmed"}}); p.StatusCode != http.StatusSeeOther {

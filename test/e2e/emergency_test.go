@@ -131,7 +131,10 @@ func TestBrowserEmergencyAccessToReview(t *testing.T) {
 	checkAxe(t, ctx, axe, "emergency review at 375 px")
 	do(t, ctx, p,
 		chromedp.EmulateViewport(1280, 900),
-		chromedp.SendKeys(chromedp.CSS(`[data-testid="emergency-review-form"] textarea`), "No incident was open at the time."),
+		// Marking as misuse revokes, so it folds open first.
+		chromedp.Click(chromedp.CSS(`[data-testid="misuse-open"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="emergency-misuse"]`)),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="misuse-form"] textarea`), "No incident was open at the time."),
 		chromedp.Click(chromedp.CSS(`[data-testid="emergency-misuse"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="flash"]`)),
 	)

@@ -172,3 +172,20 @@ func onBehalf(name string) string {
 	}
 	return " · on behalf of " + name
 }
+
+// emergencyValue is what the emergency review's reason field of one form (misuse or confirm)
+// shows again: the typed text goes back to the form it came from.
+func emergencyValue(vm CardVM, misuse bool) string {
+	if vm.EmergencyMisuse != misuse {
+		return ""
+	}
+	return vm.EmergencyReason
+}
+
+// emergencyError is the error beside the reason field of the form it came from.
+func emergencyError(vm CardVM, misuse bool) string {
+	if vm.EmergencyMisuse != misuse {
+		return ""
+	}
+	return vm.EmergencyReasonError
+}
