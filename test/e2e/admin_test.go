@@ -130,6 +130,19 @@ func TestBrowserAdminBuildsAPolicy(t *testing.T) {
 		t.Fatalf("approvers: %q", approvers)
 	}
 	testkit.Screenshot(t, ctx, "admin-policy")
+
+	// Removing an approver asks first, on a page that says they stop deciding and asks why.
+	do(t, ctx, p,
+		chromedp.Navigate(p.Base+groupURL),
+		chromedp.Click(chromedp.CSS(`[data-testid="members-item"]:last-child [data-testid="remove"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="field-reason"]`)),
+	)
+	if note := text(t, ctx, `[data-testid="page-title"]`) + " " + text(t, ctx, `main`); !strings.Contains(note, "Remove Bert Approver from Journal approvers") ||
+		!strings.Contains(note, "stops deciding") {
+		t.Fatalf("removal confirmation: %q", note)
+	}
+	testkit.Screenshot(t, ctx, "admin-group-remove")
+	checkAxe(t, ctx, axeSource(t), "member removal confirmation")
 }
 
 // TestBrowserDemoTour opens every admin page of the demo organisation at desktop and phone
