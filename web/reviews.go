@@ -450,12 +450,7 @@ func (s *Server) showCampaign(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		vm.CloseWarning = "Closing now removes " + pam.Count(int(closing.Memberships), "membership", "memberships") + ", which ends " +
-			pam.Count(int(closing.Revoked), "grant in force or scheduled", "grants in force or scheduled")
-		if closing.Cancelled > 0 {
-			vm.CloseWarning += " and cancels " + pam.Count(int(closing.Cancelled), "pending request", "pending requests")
-		}
-		vm.CloseWarning += ". Reviewers can no longer decide, and this cannot be undone."
+		vm.CloseWarning = closeWarning(closing)
 	}
 	for _, it := range items {
 		r := adminview.ReportRow{Group: it.GroupName, Member: it.UserName, MemberSub: it.UserEmail, Decision: string(it.Decision),
@@ -608,4 +603,25 @@ func (s *Server) removeOwner(c echo.Context) error {
 	id := c.Param("id")
 	err := s.admin.RemoveOwner(c.Request().Context(), actor(c), id, pam.UserID(c.Param("uid")))
 	return s.posted(c, err, outcome{Next: "/admin/groups/" + id, Done: "Owner removed."})
+}
+
+// closeWarning says what closing a campaign now takes away (admin.Closing), in words.
+func closeWarning(c admin.Closing) string {
+	var ends []string
+	if c.Revoked > 0 {
+		ends = append(ends, "ends "+pam.Count(int(c.Revoked), "grant in force or scheduled", "grants in force or scheduled"))
+	}
+	if c.Cancelled > 0 {
+		ends = append(ends, "cancels "+pam.Count(int(c.Cancelled), "pending request", "pending requests"))
+	}
+	w := "Closing now removes " + pam.Count(int(c.Memberships), "membership", "memberships")
+	switch {
+	case c.Memberships == 0:
+		w = "Closing now removes no membership"
+	case len(ends) == 0:
+		w += ", which ends no access"
+	default:
+		w += ", which " + strings.Join(ends, " and ")
+	}
+	return w + ". Reviewers can no longer decide, and this cannot be undone."
 }

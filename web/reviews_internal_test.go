@@ -1,0 +1,26 @@
+package web
+
+import (
+	"testing"
+
+	"github.com/elevate-pam/elevate/internal/admin"
+)
+
+// Closing an access review says what it takes away, with no "0 grants" when it takes none.
+func TestCloseWarningWords(t *testing.T) {
+	const tail = ". Reviewers can no longer decide, and this cannot be undone."
+	for _, c := range []struct {
+		in   admin.Closing
+		want string
+	}{
+		{admin.Closing{}, "Closing now removes no membership"},
+		{admin.Closing{Memberships: 1}, "Closing now removes 1 membership, which ends no access"},
+		{admin.Closing{Memberships: 2, Ended: admin.Ended{Cancelled: 1}}, "Closing now removes 2 memberships, which cancels 1 pending request"},
+		{admin.Closing{Memberships: 2, Ended: admin.Ended{Revoked: 1, Cancelled: 2}},
+			"Closing now removes 2 memberships, which ends 1 grant in force or scheduled and cancels 2 pending requests"},
+	} {
+		if got := closeWarning(c.in); got != c.want+tail {
+			t.Errorf("%+v: %q, want %q", c.in, got, c.want+tail)
+		}
+	}
+}
