@@ -65,6 +65,9 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 	if viewer.ID != r.RequesterID {
 		cardContext(&vm, v, now, loc)
 	}
+	if v.CanEnd {
+		vm.EndOpen, vm.EndText, vm.EndButton = endWords(r, now, loc)
+	}
 	st := r.StatusAt(now)
 	vm.StatusKind, vm.StatusText = string(st), st.Label()
 	if r.ApprovalType == pam.ApprovalManual {
@@ -122,6 +125,38 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 		vm.StateLine = fmt.Sprintf("Ended early by the requester at %s (%s)", clock(*r.EndsAt, now, loc), zone)
 	}
 	return vm
+}
+
+// endWords word a requester's end of their own approved grant as the service carries it out
+// (access.Service.End): a grant in force stops at once and takes its extensions with it; one
+// not started yet never starts, and an extension lined up behind the grant in force leaves
+// that grant running to its end, where the extension would have begun.
+func endWords(r pam.Request, now time.Time, loc *time.Location) (open, text, button string) {
+	zone := zoneLabel(loc)
+	switch {
+	case r.StartsAt == nil || !r.StartsAt.After(now):
+		return "End my access now…",
+			"Your access to " + r.ScopeName + " stops at once and checks are denied from then on. Extensions of it end too. To work again you ask for access again.",
+			"Yes, end my access now"
+	case r.ExtendsID != "":
+		return "Give up the extra time…",
+			fmt.Sprintf("The extra time on %s is cancelled and never starts. Your current grant is not touched: it runs until %s (%s), and checks are allowed until then.", r.ScopeName, clock(*r.StartsAt, now, loc), zone),
+			"Yes, give up the extra time"
+	}
+	return "Cancel this grant…",
+		fmt.Sprintf("Your grant of %s, due to start at %s (%s), is cancelled and never starts. To work then, you ask for access again.", r.ScopeName, clock(*r.StartsAt, now, loc), zone),
+		"Yes, cancel this grant"
+}
+
+// endedMessage is the flash after a requester ends their own grant, r as it was before.
+func endedMessage(r pam.Request, now time.Time, loc *time.Location) string {
+	switch {
+	case r.StartsAt == nil || !r.StartsAt.After(now):
+		return "Your access to " + r.ScopeName + " has ended. Checks are denied from now on."
+	case r.ExtendsID != "":
+		return fmt.Sprintf("Extra time on %s given up. Your current grant still runs until %s (%s).", r.ScopeName, clock(*r.StartsAt, now, loc), zoneLabel(loc))
+	}
+	return "Your grant of " + r.ScopeName + " is cancelled; it will not start."
 }
 
 // decidersLine names who may still approve a pending request: "Ana Approver, Otto Approver
@@ -673,12 +708,19 @@ func (s *Server) withdrawRequest(c echo.Context) error {
 	return s.posted(c, err, outcome{Next: "/requests/" + id, Done: "Request withdrawn."})
 }
 
-// endRequest ends the viewer's own grant now; the very next check is denied.
+// endRequest ends the viewer's own grant now: one in force stops, one not started yet never
+// starts. The flash says which, from the grant as it was before (a scheduled grant's start is
+// cut to the moment it was ended).
 func (s *Server) endRequest(c echo.Context) error {
+	ctx := c.Request().Context()
 	u, _ := CurrentUser(c)
 	id := c.Param("id")
-	r, err := s.access.End(c.Request().Context(), actor(c), u, id)
-	return s.posted(c, err, outcome{Next: "/requests/" + id, Done: "Your access to " + r.ScopeName + " has ended. Checks are denied from now on."})
+	now := s.now()
+	before, err := s.access.Request(ctx, u, id)
+	if err == nil {
+		_, err = s.access.End(ctx, actor(c), u, id)
+	}
+	return s.posted(c, err, outcome{Next: "/requests/" + id, Done: endedMessage(before, now, viewerZone(c))})
 }
 
 func (s *Server) revokeRequest(c echo.Context) error {

@@ -495,8 +495,11 @@ func (s *Service) Revoke(ctx context.Context, a audit.Actor, u pam.User, request
 }
 
 // End lets a requester end their own grant (in force or scheduled) now, with its extensions
-// (see endChain): approved ones end with it, pending ones are cancelled ("grant ended"). The
-// very next check is denied. The approvers hear of it, for their information.
+// (see endChain): approved ones end with it, pending ones are cancelled ("grant ended"). A
+// grant in force stops, so the very next check is denied; a scheduled one never starts. An
+// extension lined up behind the grant in force is such a scheduled one: ending it leaves that
+// grant, which it does not extend backwards, in force to its end. The approvers hear of it, for
+// their information.
 func (s *Service) End(ctx context.Context, a audit.Actor, u pam.User, requestID string) (pam.Request, error) {
 	var r pam.Request
 	err := s.db.Tx(ctx, func(tx *store.Store) error {

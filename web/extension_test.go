@@ -1,0 +1,119 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/testenv"
+)
+
+// extensionCase is a requester (Rhea, in Europe/Paris) holding a 1 h grant, approved by Olivia
+// at the clock's start, with a 2 h extension approved 20 minutes later and lined up behind it.
+type extensionCase struct {
+	a                *app
+	rc, oc           *client
+	es               estate
+	checkToken       string
+	grant, ext       string
+	grantEnd, extEnd time.Time
+	paris            *time.Location
+}
+
+func newExtensionCase(t *testing.T, dialect string) extensionCase {
+	t.Helper()
+	a := newApp(t, dialect)
+	a.mustUser("root@example.com", "Root Admin", goodPassword, true)
+	a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
+	olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+	x := extensionCase{a: a, es: a.mustEstate(1, olivia)}
+	root := a.client()
+	root.signIn("root@example.com", goodPassword)
+	x.checkToken = root.makeToken("runspace", "check")
+	x.rc, x.oc = a.client(), a.client()
+	x.rc.signIn("rhea@example.com", goodPassword)
+	x.oc.signIn("olivia@example.com", goodPassword)
+	x.rc.get("/profile")
+	if p := x.rc.post("/profile/timezone", url.Values{"time_zone": {"Europe/Paris"}}); p.StatusCode != http.StatusSeeOther {
+		t.Fatalf("time zone: %d", p.StatusCode)
+	}
+	x.paris, _ = time.LoadLocation("Europe/Paris")
+	ask := func(form url.Values) string {
+		t.Helper()
+		p := x.rc.post("/requests", form)
+		if p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("submit %v: %d %s", form, p.StatusCode, p.find("form-error").Text())
+		}
+		return strings.TrimPrefix(p.Header.Get("Location"), "/requests/")
+	}
+	approve := func(id string) {
+		t.Helper()
+		x.oc.get("/requests/" + id)
+		if p := x.oc.post("/requests/"+id+"/review", url.Values{"decision": {"approve"}}); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("approve %s: %d", id, p.StatusCode)
+		}
+	}
+	x.rc.get("/requests/new?policy=" + x.es.policy.ID)
+	x.grant = ask(url.Values{"policy_id": {x.es.policy.ID}, "duration": {"1h"}, "justification": {"INC-7"}})
+	approve(x.grant)
+	x.grantEnd = a.clock.Now().Add(time.Hour)
+	a.clock.Advance(20 * time.Minute)
+	x.rc.get("/requests/new?extend=" + x.grant)
+	x.ext = ask(url.Values{"policy_id": {x.es.policy.ID}, "duration": {"2h"}, "justification": {"still fixing"}, "extends": {x.grant}})
+	approve(x.ext)
+	x.extEnd = x.grantEnd.Add(2 * time.Hour)
+	return x
+}
+
+// TestEndingALinedUpExtensionKeepsTheGrant: on a scheduled extension the requester's end
+// says what it does (the extra time never starts; the current grant runs until its end, in
+// the viewer's zone), and so does the flash after it; the check still allows. Once the
+// extension has started, ending it stops access at once, and the page says so.
+func TestEndingALinedUpExtensionKeepsTheGrant(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		x := newExtensionCase(t, dialect)
+		end := x.grantEnd.In(x.paris).Format("15:04")
+
+		p := x.rc.get("/requests/" + x.ext)
+		text := p.find("end-text").Text()
+		if strings.Contains(text, "stops at once") || !strings.Contains(text, "runs until "+end+" (Europe/Paris)") {
+			t.Fatalf("end of a lined-up extension says %q", text)
+		}
+		if got := p.find("end").Text(); got != "Yes, give up the extra time" {
+			t.Fatalf("end button %q", got)
+		}
+		if p := x.rc.post("/requests/"+x.ext+"/end", nil); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("end: %d", p.StatusCode)
+		}
+		if d := x.a.checkAPI(x.checkToken, "rhea@example.com", x.es.task.Key); d["allowed"] != true {
+			t.Fatalf("check after giving up the extension: %v", d)
+		}
+		if f := x.rc.get("/requests/" + x.ext).find("flash").Text(); !strings.Contains(f, "still runs until "+end+" (Europe/Paris)") || strings.Contains(f, "denied") {
+			t.Fatalf("flash %q", f)
+		}
+
+		// Another extension, once it has started, stops at once when ended.
+		x.rc.get("/requests/new?extend=" + x.grant)
+		p = x.rc.post("/requests", url.Values{"policy_id": {x.es.policy.ID}, "duration": {"1h"}, "justification": {"again"}, "extends": {x.grant}})
+		second := strings.TrimPrefix(p.Header.Get("Location"), "/requests/")
+		x.oc.get("/requests/" + second)
+		x.oc.post("/requests/"+second+"/review", url.Values{"decision": {"approve"}})
+		for range 3 { // past the grant's end, with both sessions kept alive
+			x.a.clock.Advance(15 * time.Minute)
+			x.rc.get("/")
+			x.oc.get("/")
+		}
+		if text := x.rc.get("/requests/" + second).find("end-text").Text(); !strings.Contains(text, "stops at once") {
+			t.Fatalf("end of an extension in force says %q", text)
+		}
+		x.rc.post("/requests/"+second+"/end", nil)
+		if d := x.a.checkAPI(x.checkToken, "rhea@example.com", x.es.task.Key); d["allowed"] != false {
+			t.Fatalf("check after ending the extension in force: %v", d)
+		}
+		if f := x.rc.get("/requests/" + second).find("flash").Text(); !strings.Contains(f, "Checks are denied from now on") {
+			t.Fatalf("flash after ending the extension in force: %q", f)
+		}
+	})
+}
