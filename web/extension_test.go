@@ -117,3 +117,36 @@ func TestEndingALinedUpExtensionKeepsTheGrant(t *testing.T) {
 		}
 	})
 }
+
+// TestExtensionFormNamesTheGrant: the form that asks for more time says so in its title,
+// names the grant in force and its end in the viewer's zone, and its duration help says the
+// extra time starts where that grant ends, not at approval.
+func TestExtensionFormNamesTheGrant(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		x := newExtensionCase(t, dialect)
+		end := x.grantEnd.In(x.paris).Format("15:04") + " (Europe/Paris)"
+		p := x.rc.get("/requests/new?extend=" + x.grant)
+		if got := p.find("page-title").Text(); got != "Ask for more time" {
+			t.Fatalf("title %q", got)
+		}
+		if got := p.doc.Find("title").Text(); !strings.Contains(got, "Ask for more time") {
+			t.Fatalf("document title %q", got)
+		}
+		if sub := p.find("page-title").Next().Text(); !strings.Contains(sub, "More time on your grant of Mailbox admin, which is in force until "+end) {
+			t.Fatalf("subtitle %q", sub)
+		}
+		note := p.find("extending")
+		if href, _ := note.Find("a").Attr("href"); !strings.Contains(note.Text(), "until "+end) || href != "/requests/"+x.grant {
+			t.Fatalf("extending note %q, link %q", note.Text(), href)
+		}
+		help := p.find("request-form").Text()
+		if strings.Contains(help, "counts from approval") || !strings.Contains(help, "starts where your current grant ends, at "+end) {
+			t.Fatalf("request form %q", help)
+		}
+		// A new request keeps its own words.
+		p = x.rc.get("/requests/new?policy=" + x.es.policy.ID)
+		if p.find("page-title").Text() != "Request access" || p.find("extending").Length() != 0 || !strings.Contains(p.find("request-form").Text(), "counts from approval") {
+			t.Fatalf("new request form: %q", p.find("page-title").Text())
+		}
+	})
+}

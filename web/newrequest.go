@@ -20,11 +20,14 @@ import (
 // requestInput is the request form as typed.
 type requestInput struct {
 	PolicyID, Duration, Justification, Ticket, ScheduledStart, Extends string
+	// extended is the grant Extends names, when the handler has read it already.
+	extended *pam.Request
 }
 
 // requestFields is the request form under policy p, where longest is the most one may ask for
-// (access.Offer.Longest).
-func requestFields(in requestInput, p pam.Policy, longest time.Duration, extending bool) []components.FieldVM {
+// (access.Offer.Longest). extendsFrom is, on the extension form, when the current grant ends
+// and so the extra time starts ("11:00 (Europe/Paris)"); "" on a new request.
+func requestFields(in requestInput, p pam.Policy, longest time.Duration, extendsFrom string) []components.FieldVM {
 	justHelp := "Optional. Approvers read it."
 	if p.JustificationRequired {
 		justHelp = "Say what you will do and why; approvers read it."
@@ -33,14 +36,18 @@ func requestFields(in requestInput, p pam.Policy, longest time.Duration, extendi
 	if p.TicketRequired {
 		ticketHelp = "Required by this policy, like CHG-1234."
 	}
+	durationHelp := fmt.Sprintf("Like 30m, 2h or 1h30m; at most %s. The time counts from approval.", pam.FormatDuration(longest))
+	if extendsFrom != "" {
+		durationHelp = fmt.Sprintf("Like 30m, 2h or 1h30m; at most %s. The extra time starts where your current grant ends, at %s (or on approval, if that comes later).", pam.FormatDuration(longest), extendsFrom)
+	}
 	f := []components.FieldVM{
 		{Name: "duration", Label: "For how long", Type: "text", Value: in.Duration, Required: true, MaxLength: 20,
-			Help: fmt.Sprintf("Like 30m, 2h or 1h30m; at most %s. The time counts from approval.", pam.FormatDuration(longest))},
+			Help: durationHelp},
 		{Name: "justification", Label: "Justification", Type: "textarea", Value: in.Justification, Required: p.JustificationRequired,
 			MaxLength: pam.MaxJustification, Help: justHelp},
 		{Name: "ticket", Label: "Ticket", Type: "text", Value: in.Ticket, Required: p.TicketRequired, MaxLength: pam.MaxTicket, Help: ticketHelp},
 	}
-	if !extending {
+	if in.Extends == "" {
 		f = append(f, components.FieldVM{Name: "scheduled_start", Label: "Start later (optional)", Type: "datetime-local", Value: in.ScheduledStart,
 			Help: "In your time zone; at most 7 days ahead. Leave empty to start as soon as it is approved."})
 	}
@@ -122,8 +129,29 @@ func (s *Server) newRequestVM(c echo.Context, u pam.User, in requestInput) (reqv
 		DefaultMax:     fmt.Sprintf("%s by default, at most %s", pam.FormatDuration(usual), pam.FormatDuration(longest)),
 		PendingTimeout: "It times out after " + pam.FormatDuration(p.PendingTimeout), MFARequired: p.MFARequired, Extends: in.Extends,
 		Approvers: offer.Approvers}
+	extendsFrom := ""
 	if in.Extends == "" {
 		chosen.Held = heldWarning(offer, s.now(), viewerZone(c))
+	} else {
+		g := in.extended
+		if g == nil {
+			r, err := s.access.Request(ctx, u, in.Extends)
+			if err != nil {
+				return vm, nil, err
+			}
+			g = &r
+		}
+		now, loc := s.now(), viewerZone(c)
+		if g.EndsAt != nil && g.RequesterID == u.ID {
+			extendsFrom = clock(*g.EndsAt, now, loc) + " (" + zoneLabel(loc) + ")"
+			vm.Meta.Title, vm.Extending = "Ask for more time", true
+			verb := "is in force until"
+			if !g.InForce(now) {
+				verb = "ran until"
+			}
+			vm.Subtitle = fmt.Sprintf("More time on your grant of %s, which %s %s. Once approved, the extra time starts there, with no gap.", g.ScopeName, verb, extendsFrom)
+			chosen.Extending, chosen.ExtendingHref = fmt.Sprintf("Your current grant %s %s.", verb, extendsFrom), "/requests/"+g.ID
+		}
 	}
 	for _, t := range offer.Tasks {
 		chosen.Tasks = append(chosen.Tasks, t.Key)
@@ -138,7 +166,7 @@ func (s *Server) newRequestVM(c echo.Context, u pam.User, in requestInput) (reqv
 		in.Duration = pam.InputDuration(usual)
 	}
 	vm.Chosen = chosen
-	vm.Fields = requestFields(in, p, longest, in.Extends != "")
+	vm.Fields = requestFields(in, p, longest, extendsFrom)
 	// The button names the duration typed; static/js/request.js keeps it so while typing.
 	vm.SubmitPrefix, vm.SubmitSuffix, vm.SubmitFallback = "Request ", "", "Request access"
 	if in.Extends != "" {
@@ -198,7 +226,7 @@ func (s *Server) showNewRequest(c echo.Context) error {
 			s.setFlash(c, "info", "Only a grant of yours that is in force can be extended.")
 			return redirect(c, "/requests/"+r.ID)
 		}
-		in.PolicyID, in.Extends = r.PolicyID, r.ID
+		in.PolicyID, in.Extends, in.extended = r.PolicyID, r.ID, &r
 	}
 	vm, _, err := s.newRequestVM(c, u, in)
 	if err != nil {
