@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/elevate-pam/elevate/internal/testenv"
 )
 
@@ -147,6 +148,55 @@ func TestExtensionFormNamesTheGrant(t *testing.T) {
 		p = x.rc.get("/requests/new?policy=" + x.es.policy.ID)
 		if p.find("page-title").Text() != "Request access" || p.find("extending").Length() != 0 || !strings.Contains(p.find("request-form").Text(), "counts from approval") {
 			t.Fatalf("new request form: %q", p.find("page-title").Text())
+		}
+	})
+}
+
+// TestExtensionsShowAsSuch: the grant's page links the extension lined up behind it with its
+// end (in the viewer's zone) and a request for more time still waiting; My requests, the inbox's
+// line and its card label an extension "Extension", and nothing else.
+func TestExtensionsShowAsSuch(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		x := newExtensionCase(t, dialect)
+		x.rc.get("/requests/new?extend=" + x.grant)
+		p := x.rc.post("/requests", url.Values{"policy_id": {x.es.policy.ID}, "duration": {"30m"}, "justification": {"a bit more"}, "extends": {x.grant}})
+		pending := strings.TrimPrefix(p.Header.Get("Location"), "/requests/")
+
+		exts := x.rc.get("/requests/" + x.grant).find("card-extensions").Find("a")
+		want := "until " + x.extEnd.In(x.paris).Format("15:04") + " (Europe/Paris)"
+		if exts.Length() != 2 || !strings.Contains(exts.First().Text(), want) || exts.First().AttrOr("href", "") != "/requests/"+x.ext {
+			t.Fatalf("grant's extensions: %d %q", exts.Length(), exts.Text())
+		}
+		if !strings.Contains(exts.Last().Text(), "waiting for approval") || exts.Last().AttrOr("href", "") != "/requests/"+pending {
+			t.Fatalf("pending extension on the grant's page: %q", exts.Last().Text())
+		}
+		if x.rc.get("/requests/"+x.ext).find("card-extensions").Length() != 0 {
+			t.Fatal("an extension with none of its own lists extensions")
+		}
+
+		rows := x.rc.get("/requests").find("requests").Find("tbody tr")
+		labelled := 0
+		rows.Each(func(_ int, r *goquery.Selection) {
+			href := r.Find("a").First().AttrOr("href", "")
+			has := r.Find(`[data-testid="extension-label"]`).Length() == 1
+			if has != (href != "/requests/"+x.grant) {
+				t.Errorf("my requests: %s labelled %v", href, has)
+			}
+			if has {
+				labelled++
+			}
+		})
+		if labelled != 2 {
+			t.Fatalf("my requests label %d extensions", labelled)
+		}
+
+		row := x.oc.get("/approvals").find("inbox-row")
+		if row.Length() != 1 || row.Find(`[data-testid="extension-label"]`).Text() != "Extension" {
+			t.Fatalf("inbox line: %q", row.Text())
+		}
+		card := x.oc.getHX("/approvals/" + pending + "/card")
+		if card.find("extension-label").Length() != 1 || !strings.Contains(card.find("request-card").Text(), "Rhea Requester asks for more time on") {
+			t.Fatalf("inbox card: %q", card.find("request-card").Text())
 		}
 	})
 }

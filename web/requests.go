@@ -60,8 +60,19 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 	}
 	if r.ExtendsID != "" {
 		vm.Extends = "/requests/" + r.ExtendsID
+		vm.Asks = "asks for more time on"
+		if viewer.ID == r.RequesterID {
+			vm.Asks = "ask for more time on"
+		}
 	}
 	zone := zoneLabel(loc)
+	for _, e := range v.Extensions {
+		l := reqview.Link{Href: "/requests/" + e.ID, Text: fmt.Sprintf("%s more asked for, waiting for approval", pam.FormatDuration(e.Duration))}
+		if e.Status == pam.StatusApproved && e.EndsAt != nil {
+			l.Text = fmt.Sprintf("Extended: %s more follows, until %s (%s)", pam.FormatDuration(e.Duration), clock(*e.EndsAt, now, loc), zone)
+		}
+		vm.Extensions = append(vm.Extensions, l)
+	}
 	if viewer.ID != r.RequesterID {
 		cardContext(&vm, v, now, loc)
 	}
@@ -398,7 +409,7 @@ func (s *Server) listRequests(c echo.Context) error {
 		}
 		tv := timeVM(r.CreatedAt, now, loc)
 		vm.Table.Rows = append(vm.Table.Rows, []components.Cell{
-			{Text: r.ScopeName, Href: "/requests/" + r.ID, Sub: r.ScopeType.Label(), Emergency: r.Emergency}, badge,
+			{Text: r.ScopeName, Href: "/requests/" + r.ID, Sub: r.ScopeType.Label(), Emergency: r.Emergency, Extension: r.ExtendsID != ""}, badge,
 			{Text: tv.Relative, Title: tv.Title}, {Text: pam.FormatDuration(r.Duration)},
 		})
 	}
@@ -553,6 +564,7 @@ func (s *Server) showApprovals(c echo.Context) error {
 			Soon: r.PendingUntil.Sub(now) <= soonWindow, Approvals: fmt.Sprintf("%d of %d", w.Approvals, r.ApprovalsRequired),
 			Escalated:  w.Escalated,
 			OnBehalfOf: w.OnBehalfOf,
+			Extension:  r.ExtendsID != "",
 		})
 	}
 	next := ""

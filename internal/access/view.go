@@ -41,7 +41,14 @@ type View struct {
 	// RuleChanges are the changes of who decides under its policy made while it was pending
 	// (at most RuleChangesShown), oldest first; a pending request's reviews carry Lapsed.
 	RuleChanges []pam.RuleChange
+	// Extensions are, for a grant in force or scheduled, the requests for more time on it that
+	// are approved (lined up behind it) or still pending, the approved first (at most
+	// ExtensionsShown).
+	Extensions []pam.Request
 }
+
+// ExtensionsShown bounds View.Extensions.
+const ExtensionsShown = 5
 
 // RuleChangesShown bounds View.RuleChanges.
 const RuleChangesShown = 10
@@ -270,6 +277,17 @@ func (s *Service) RequestView(ctx context.Context, u pam.User, id string) (View,
 			return View{}, fmt.Errorf("request %s: deciders: %w", id, err)
 		}
 		out.Deciders, out.MoreDeciders = names, total-len(names)
+	}
+	if r.StatusAt(s.now()) == pam.StatusApproved {
+		exts, err := s.db.Extensions(ctx, r, ExtensionsShown)
+		if err != nil {
+			return View{}, fmt.Errorf("request %s: extensions: %w", id, err)
+		}
+		for _, e := range exts {
+			if st := e.StatusAt(s.now()); st == pam.StatusApproved || st == pam.StatusPending {
+				out.Extensions = append(out.Extensions, e)
+			}
+		}
 	}
 	if r.EscalationGroupID != "" {
 		out.EscalationGroupName = s.db.GroupName(ctx, r.EscalationGroupID)

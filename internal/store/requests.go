@@ -289,6 +289,23 @@ func (s *Store) ExtensionIDs(ctx context.Context, base pam.Request) ([]string, e
 	return ids, err
 }
 
+// Extensions returns the requests that extend base and are still approved or pending, the
+// approved ones first, each kind oldest first, at most limit, with list columns (no reviews):
+// one statement on requests_requester_idx.
+func (s *Store) Extensions(ctx context.Context, base pam.Request, limit int) ([]pam.Request, error) {
+	var rows []RequestRow
+	err := s.conn(ctx).Raw(`SELECT `+listColumns+` FROM requests r
+		WHERE r.requester_id = @user AND r.extends_id = @id AND r.status IN @open
+		ORDER BY CASE WHEN r.status = 'approved' THEN 0 ELSE 1 END, r.created_at, r.id `+limitClause(limit),
+		map[string]any{"user": string(base.RequesterID), "id": base.ID,
+			"open": []string{string(pam.StatusApproved), string(pam.StatusPending)}}).Find(&rows).Error
+	out := make([]pam.Request, len(rows))
+	for i, row := range rows {
+		out[i] = requestToDomain(row)
+	}
+	return out, err
+}
+
 // BrokenChainLinks returns ids of extensions still approved or pending although the grant they
 // extend was revoked: rows an older version left behind, before a revoke ended its whole chain
 // (bounded batch). The check never allows them; the sweeper ends them properly.
