@@ -62,7 +62,7 @@ func (s *Server) showDashboard(c echo.Context) error {
 		}
 		for _, r := range es {
 			vm.Emergencies = append(vm.Emergencies, dashboard.Emergency{Href: "/requests/" + r.ID, Requester: r.RequesterName,
-				Scope: r.ScopeName, Asked: timeVM(r.CreatedAt, now, loc), State: statusCell(r, now).Text})
+				Scope: r.ScopeName, Asked: timeVM(r.CreatedAt, now, loc), State: stateCell(r, now, loc).Text})
 		}
 	}
 	cs, err := s.admin.ReviewerCampaigns(ctx, u.ID)

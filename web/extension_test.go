@@ -200,3 +200,28 @@ func TestExtensionsShowAsSuch(t *testing.T) {
 		}
 	})
 }
+
+// TestDecidedShowsTheStateAsMyRequestsDoes: a grant in force reads "In force" with its end
+// under "Decided by you recently", as in its requester's My requests, not "Approved".
+func TestDecidedShowsTheStateAsMyRequestsDoes(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		x := newExtensionCase(t, dialect)
+		var mine, decided string
+		x.rc.get("/requests").find("requests").Find("tbody tr").Each(func(_ int, r *goquery.Selection) {
+			if r.Find("a").First().AttrOr("href", "") == "/requests/"+x.grant {
+				mine = r.Find(`[data-testid="badge"]`).Text()
+			}
+		})
+		x.oc.get("/approvals").find("decided").Find("tbody tr").Each(func(_ int, r *goquery.Selection) {
+			if r.Find("a").First().AttrOr("href", "") == "/requests/"+x.grant {
+				decided = r.Find(`[data-testid="badge"]`).Text()
+				if want := "until " + x.grantEnd.UTC().Format("15:04"); !strings.Contains(r.Text(), want) {
+					t.Errorf("decided row %q lacks %q", r.Text(), want)
+				}
+			}
+		})
+		if mine != "In force" || decided != mine {
+			t.Fatalf("my requests say %q, decided by you says %q", mine, decided)
+		}
+	})
+}

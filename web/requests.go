@@ -403,10 +403,7 @@ func (s *Server) listRequests(c echo.Context) error {
 	vm.Table = components.TableVM{TestID: "requests", Columns: []string{"What", "State", "Asked", "Duration"},
 		Empty: "No requests here. Use Request access to ask for a task, role or role group."}
 	for _, r := range rs {
-		badge := statusCell(r, now)
-		if r.InForce(now) {
-			badge = components.Cell{Badge: "in_force", Text: "In force", Sub: "until " + clock(*r.EndsAt, now, loc) + ", " + pam.FormatDuration(r.EndsAt.Sub(now)) + " left"}
-		}
+		badge := stateCell(r, now, loc)
 		tv := timeVM(r.CreatedAt, now, loc)
 		vm.Table.Rows = append(vm.Table.Rows, []components.Cell{
 			{Text: r.ScopeName, Href: "/requests/" + r.ID, Sub: r.ScopeType.Label(), Emergency: r.Emergency, Extension: r.ExtendsID != ""}, badge,
@@ -420,6 +417,15 @@ func (s *Server) listRequests(c echo.Context) error {
 	}
 	vm.FirstHref, vm.NextHref = pageLinks("/requests", c.QueryParams(), c.QueryParam("after"), last, len(rs) == pageSize)
 	return render(c, http.StatusOK, reqview.List(vm))
+}
+
+// stateCell is a request's state badge in a list of requests, worded as My requests words it: a
+// grant in force reads "In force", with its end in the viewer's zone and the time left.
+func stateCell(r pam.Request, now time.Time, loc *time.Location) components.Cell {
+	if r.InForce(now) {
+		return components.Cell{Badge: "in_force", Text: "In force", Sub: "until " + clock(*r.EndsAt, now, loc) + ", " + pam.FormatDuration(r.EndsAt.Sub(now)) + " left"}
+	}
+	return statusCell(r, now)
 }
 
 // statusCell is a request's state badge for a table; a cancelled request carries its reason.
@@ -572,19 +578,20 @@ func (s *Server) showApprovals(c echo.Context) error {
 		next = inbox.Next.String()
 	}
 	vm.FirstHref, vm.NextHref = pageLinks("/approvals", q, c.QueryParam("after"), next, inbox.Next != nil)
-	vm.Decided = decidedRows(inbox.Decided, now)
+	vm.Decided = decidedRows(inbox.Decided, now, loc)
 	for _, r := range inbox.Emergencies {
 		vm.Emergencies = append(vm.Emergencies, reqview.EmergencyRow{Href: "/requests/" + r.ID, Requester: r.RequesterName,
-			Scope: r.ScopeName, Duration: pam.FormatDuration(r.Duration), Asked: timeVM(r.CreatedAt, now, loc), State: statusCell(r, now).Text})
+			Scope: r.ScopeName, Duration: pam.FormatDuration(r.Duration), Asked: timeVM(r.CreatedAt, now, loc), State: stateCell(r, now, loc).Text})
 	}
 	return render(c, http.StatusOK, reqview.Inbox(vm))
 }
 
-// decidedRows draws "Decided by you recently".
-func decidedRows(ds []access.Decided, now time.Time) []reqview.DecidedRow {
+// decidedRows draws "Decided by you recently", each request's state worded as My requests
+// words it (stateCell).
+func decidedRows(ds []access.Decided, now time.Time, loc *time.Location) []reqview.DecidedRow {
 	var out []reqview.DecidedRow
 	for _, d := range ds {
-		st := statusCell(d.Request, now)
+		st := stateCell(d.Request, now, loc)
 		word := map[string]string{pam.DecisionApprove: "Approved", pam.DecisionDeny: "Denied"}[d.Decision]
 		out = append(out, reqview.DecidedRow{
 			Href: "/requests/" + d.ID, Scope: d.ScopeName, Requester: d.RequesterName, Decision: word + " " + relative(d.At, now),
@@ -703,7 +710,7 @@ func (s *Server) renderReviewed(c echo.Context, u pam.User, v access.View, back 
 			s.log.Warn("recently decided failed", "request_id", RequestID(c), "error", err.Error())
 			vm.InInbox = false
 		}
-		vm.Decided = decidedRows(ds, now)
+		vm.Decided = decidedRows(ds, now, viewerZone(c))
 		// The unfiltered inbox's line counts every waiting request: the navigation's count
 		// says the same number, up to where it stops counting.
 		if back == "/approvals" && vm.Waiting < access.NavCountCap {
