@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/testenv"
 )
 
@@ -222,6 +224,41 @@ func TestDecidedShowsTheStateAsMyRequestsDoes(t *testing.T) {
 		})
 		if mine != "In force" || decided != mine {
 			t.Fatalf("my requests say %q, decided by you says %q", mine, decided)
+		}
+	})
+}
+
+// backLink is the page header's "← …" link: its text and where it goes.
+func backLink(p page) (string, string) {
+	l := p.doc.Find("main a").FilterFunction(func(_ int, a *goquery.Selection) bool {
+		return strings.HasPrefix(a.Text(), "←")
+	}).First()
+	return strings.TrimSpace(l.Text()), l.AttrOr("href", "")
+}
+
+// TestAuditorsGoBackToTheAuditTrail: an auditor who does not decide a request goes back from
+// its page to the audit trail, where they found it; its approver goes back to Approvals and its
+// requester to My requests.
+func TestAuditorsGoBackToTheAuditTrail(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		x := newExtensionCase(t, dialect)
+		aud := x.a.mustUser("aud@example.com", "Audrey Auditor", goodPassword, false)
+		if _, err := x.a.admin.ChangeUser(context.Background(), actorCLI, aud.ID, admin.MakeAuditor); err != nil {
+			t.Fatal(err)
+		}
+		ac := x.a.client()
+		ac.signIn("aud@example.com", goodPassword)
+		for _, tc := range []struct {
+			who         *client
+			label, href string
+		}{{ac, "← Audit", "/audit"}, {x.oc, "← Approvals", "/approvals"}, {x.rc, "← My requests", "/requests"}} {
+			p := tc.who.get("/requests/" + x.grant)
+			if p.StatusCode != http.StatusOK {
+				t.Fatalf("%s: %d", tc.label, p.StatusCode)
+			}
+			if label, href := backLink(p); label != tc.label || href != tc.href {
+				t.Errorf("back link %q to %q, want %q to %q", label, href, tc.label, tc.href)
+			}
 		}
 	})
 }

@@ -353,10 +353,15 @@ func (s *Server) requestPage(c echo.Context, u pam.User, v access.View, edit fun
 		edit(&card)
 	}
 	backLabel, backHref := "My requests", "/requests"
-	if u.ID != r.RequesterID {
+	switch {
+	case u.ID == r.RequesterID:
+	case u.Auditor && !v.Approver:
+		// An auditor reads it from the audit trail; it never waits in their inbox.
+		backLabel, backHref = "Audit", "/audit"
+	default:
 		backLabel, backHref = "Approvals", "/approvals"
 	}
-	// Someone else's request belongs under Approvals, not My requests.
+	// Someone else's request belongs under Approvals (or Audit), not My requests.
 	c.Set(navSectionKey, backHref+"/")
 	vm := reqview.DetailVM{Meta: s.meta(c, "Request for "+r.ScopeName), Card: card, Timeline: timeline(v, now, loc),
 		BackLabel: backLabel, BackHref: backHref}

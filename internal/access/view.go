@@ -23,6 +23,9 @@ type View struct {
 	RevokedByName string
 	// What the viewer may do now. Each use case checks again when it is asked.
 	CanReview, CanRevoke, CanWithdraw, CanExtend, CanEnd bool
+	// Approver: the viewer sees it as one who decides it (an approver, an escalation member, a
+	// delegate of one) or decided it, rather than only as an administrator or auditor.
+	Approver bool
 	// Deciders names, for a pending request, the first ShownDeciders people who may still decide
 	// it (by name); MoreDeciders counts the others.
 	Deciders     []string
@@ -208,7 +211,7 @@ func (v viewer) canView(r pam.Request) bool {
 // view fills in what the viewer may do; tasks and names are the caller's.
 func (s *Service) view(v viewer, r pam.Request) View {
 	now := s.now()
-	out := View{Request: r}
+	out := View{Request: r, Approver: v.approves(r) || v.delegates(r) || v.acted(r) || r.ReviewedBy(v.u.ID)}
 	switch r.StatusAt(now) {
 	case pam.StatusPending:
 		if v.u.ID == r.RequesterID {
