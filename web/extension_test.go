@@ -10,6 +10,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/elevate-pam/elevate/internal/admin"
+	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/testenv"
 )
 
@@ -259,6 +260,67 @@ func TestAuditorsGoBackToTheAuditTrail(t *testing.T) {
 			if label, href := backLink(p); label != tc.label || href != tc.href {
 				t.Errorf("back link %q to %q, want %q to %q", label, href, tc.label, tc.href)
 			}
+		}
+	})
+}
+
+// TestWordsForTakenAndForTheRequester: emergency access already taken reads "took", not "asks
+// for"; a grant the system revoked because its requester left the eligible group tells the
+// requester "you left", on the card and in the timeline, and everyone else "the requester left";
+// a grant its requester ended says "by you" to them.
+func TestWordsForTakenAndForTheRequester(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		x := newExtensionCase(t, dialect)
+		p, now := x.es.policy, x.a.clock.Now()
+		rhea, _, err := x.a.db.UserByEmail(context.Background(), "rhea@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := func(id string, edit func(*pam.Request)) string {
+			t.Helper()
+			start, end := now.Add(-10*time.Minute), now.Add(50*time.Minute)
+			r := pam.Request{ID: id, RequesterID: rhea.ID, PolicyID: p.ID, ScopeType: p.ScopeType, ScopeID: p.ScopeID,
+				ScopeName: "Mailbox admin", ApprovalType: pam.ApprovalManual, ApproverGroupID: p.ApproverGroupID, ApprovalsRequired: 1,
+				Duration: time.Hour, Justification: "Why.", Status: pam.StatusApproved, CreatedAt: start, PendingUntil: end,
+				DecidedAt: &start, StartsAt: &start, EndsAt: &end}
+			edit(&r)
+			if err := x.a.db.CreateRequest(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
+			return "/requests/" + id
+		}
+		words := func(c *client, path string) string {
+			t.Helper()
+			return strings.Join(strings.Fields(c.get(path).find("card-requester").Parent().Text()), " ")
+		}
+		taken := row("00000000-0000-4000-b000-000000000001", func(r *pam.Request) { r.Emergency = true })
+		if got := words(x.oc, taken); !strings.Contains(got, "Rhea Requester took emergency access to") || strings.Contains(got, "asks for") {
+			t.Fatalf("emergency card for the approver: %q", got)
+		}
+		if got := words(x.rc, taken); !strings.Contains(got, "You took emergency access to") {
+			t.Fatalf("emergency card for the requester: %q", got)
+		}
+
+		revoked := row("00000000-0000-4000-b000-000000000002", func(r *pam.Request) {
+			r.Status, r.RevokedBy, r.RevokeReason = pam.StatusRevoked, pam.SystemID, pam.RevokeLeftGroup
+		})
+		mine := x.rc.get(revoked)
+		if got := mine.find("card-state").Text(); got != "Revoked: No longer eligible: you left the policy's eligible group." {
+			t.Fatalf("requester's state line %q", got)
+		}
+		if tl := mine.find("timeline").Text(); !strings.Contains(tl, "you left") || strings.Contains(tl, "the requester left") {
+			t.Fatalf("requester's timeline %q", tl)
+		}
+		if got := x.oc.get(revoked).find("card-state").Text(); got != "Revoked: No longer eligible: the requester left the policy's eligible group." {
+			t.Fatalf("approver's state line %q", got)
+		}
+
+		ended := row("00000000-0000-4000-b000-000000000003", func(r *pam.Request) { r.Status = pam.StatusEnded })
+		if got := x.rc.get(ended).find("card-state").Text(); !strings.HasPrefix(got, "Ended early by you at ") {
+			t.Fatalf("requester's ended line %q", got)
+		}
+		if got := x.oc.get(ended).find("card-state").Text(); !strings.HasPrefix(got, "Ended early by the requester at ") {
+			t.Fatalf("approver's ended line %q", got)
 		}
 	})
 }

@@ -48,9 +48,14 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 		}
 	}
 
+	own := viewer.ID == r.RequesterID
 	vm.Asks = "asks for"
-	if viewer.ID == r.RequesterID {
+	if own {
 		vm.Requester, vm.Asks = "You", "ask for"
+	}
+	if r.Emergency {
+		// Emergency access is taken at once, not asked for.
+		vm.Asks = "took emergency access to"
 	}
 	for _, t := range v.Tasks {
 		vm.Tasks = append(vm.Tasks, t.Key)
@@ -124,16 +129,26 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 		}
 	case pam.StatusWithdrawn:
 		vm.StateLine = "Withdrawn by the requester"
+		if own {
+			vm.StateLine = "Withdrawn by you"
+		}
 	case pam.StatusTimedOut:
 		vm.StateLine = "Timed out: nobody decided in time"
 	case pam.StatusExpired:
 		vm.StateLine = fmt.Sprintf("Ended %s (%s)", clock(*r.EndsAt, now, loc), zone)
 	case pam.StatusRevoked:
 		vm.StateLine = "Revoked: " + r.RevokeReason
+		if own {
+			vm.StateLine = "Revoked: " + pam.RevokeReasonToRequester(r.RevokeReason)
+		}
 	case pam.StatusCancelled:
 		vm.StateLine = "Cancelled: " + string(r.CancelReason)
 	case pam.StatusEnded:
-		vm.StateLine = fmt.Sprintf("Ended early by the requester at %s (%s)", clock(*r.EndsAt, now, loc), zone)
+		by := "the requester"
+		if own {
+			by = "you"
+		}
+		vm.StateLine = fmt.Sprintf("Ended early by %s at %s (%s)", by, clock(*r.EndsAt, now, loc), zone)
 	}
 	return vm
 }
@@ -239,7 +254,9 @@ func cardContext(vm *reqview.CardVM, v access.View, now time.Time, loc *time.Loc
 	}
 }
 
-func timeline(v access.View, now time.Time, loc *time.Location) []reqview.Entry {
+// timeline is a request's history, oldest first; own is true when the viewer is its requester,
+// who reads the system's reasons as said to them.
+func timeline(v access.View, own bool, now time.Time, loc *time.Location) []reqview.Entry {
 	r := v.Request
 	tl := []reqview.Entry{{Title: "Requested by " + r.RequesterName, Kind: "requested", At: timeVM(r.CreatedAt, now, loc),
 		Text: "For " + pam.FormatDuration(r.Duration)}}
@@ -307,11 +324,14 @@ func timeline(v access.View, now time.Time, loc *time.Location) []reqview.Entry 
 	case pam.StatusExpired:
 		tl = append(tl, reqview.Entry{Title: "Grant ended", Kind: "expired", At: timeVM(*r.EndsAt, now, loc)})
 	case pam.StatusRevoked:
-		by := "an administrator"
+		by, reason := "an administrator", r.RevokeReason
+		if own {
+			reason = pam.RevokeReasonToRequester(reason)
+		}
 		if v.RevokedByName != "" {
 			by = v.RevokedByName
 		}
-		tl = append(tl, reqview.Entry{Title: "Revoked by " + by, Kind: "revoked", At: timeVM(*r.EndsAt, now, loc), Text: r.RevokeReason})
+		tl = append(tl, reqview.Entry{Title: "Revoked by " + by, Kind: "revoked", At: timeVM(*r.EndsAt, now, loc), Text: reason})
 	case pam.StatusEnded:
 		tl = append(tl, reqview.Entry{Title: "Ended early by " + r.RequesterName, Kind: "ended", At: timeVM(*r.EndsAt, now, loc)})
 	case pam.StatusCancelled:
@@ -363,7 +383,7 @@ func (s *Server) requestPage(c echo.Context, u pam.User, v access.View, edit fun
 	}
 	// Someone else's request belongs under Approvals (or Audit), not My requests.
 	c.Set(navSectionKey, backHref+"/")
-	vm := reqview.DetailVM{Meta: s.meta(c, "Request for "+r.ScopeName), Card: card, Timeline: timeline(v, now, loc),
+	vm := reqview.DetailVM{Meta: s.meta(c, "Request for "+r.ScopeName), Card: card, Timeline: timeline(v, u.ID == r.RequesterID, now, loc),
 		BackLabel: backLabel, BackHref: backHref}
 	if u.Admin || u.Auditor {
 		vm.AuditHref = auditURL("/audit", "request_id", r.ID)

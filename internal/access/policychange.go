@@ -191,9 +191,9 @@ func (s *Service) RevokeUnderPolicy(ctx context.Context, a audit.Actor, u pam.Us
 // requests still open under the policies whose eligible group it is are cancelled when pending
 // and revoked when granted ("no longer eligible"), by the system.
 func (s *Service) LeftGroup(ctx context.Context, tx *store.Store, groupID string, user pam.UserID) (map[string]any, error) {
-	reason := "No longer eligible: the requester left the policy's eligible group."
+	reason := pam.RevokeLeftGroup
 	if groupID == "" {
-		reason = "No longer eligible: the requester's account was disabled."
+		reason = pam.RevokeDisabled
 	}
 	c, r, err := s.endOpen(ctx, tx, reason, func(limit int) ([]string, error) { return tx.OpenOf(ctx, user, groupID, s.now(), limit) })
 	if err != nil {
@@ -362,7 +362,7 @@ func (s *Service) repairReach(ctx context.Context) (int, error) {
 				}
 				return err
 			}
-			st, err := s.endIneligible(ctx, tx, id, "No longer eligible: the requester is disabled or outside the policy's eligible group.")
+			st, err := s.endIneligible(ctx, tx, id, pam.RevokeIneligible)
 			if st != "" {
 				done++
 			}

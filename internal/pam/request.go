@@ -264,6 +264,30 @@ func RevokeReason(reason string) (string, error) {
 	return ActionReason(reason, "Say why you revoke; each requester sees the reason.")
 }
 
+// The reasons the system gives when it revokes the grant of a requester who is no longer
+// eligible under its policy (kept with the grant and in its audit event).
+const (
+	RevokeLeftGroup  = "No longer eligible: the requester left the policy's eligible group."
+	RevokeDisabled   = "No longer eligible: the requester's account was disabled."
+	RevokeIneligible = "No longer eligible: the requester is disabled or outside the policy's eligible group."
+)
+
+// revokeToRequester words the system's revoke reasons for the requester to read.
+var revokeToRequester = map[string]string{
+	RevokeLeftGroup:  "No longer eligible: you left the policy's eligible group.",
+	RevokeDisabled:   "No longer eligible: your account was disabled.",
+	RevokeIneligible: "No longer eligible: you are disabled or outside the policy's eligible group.",
+}
+
+// RevokeReasonToRequester is a revoke reason as its requester reads it: the system's reasons say
+// "you" where they say "the requester"; a reason a person typed is returned as it is.
+func RevokeReasonToRequester(reason string) string {
+	if to, ok := revokeToRequester[reason]; ok {
+		return to
+	}
+	return reason
+}
+
 // ActionReason checks the reason given for a change that takes access away (revoking grants,
 // disabling a user or removing their rights, deleting a policy, revoking a check token), which
 // the change's audit event keeps, and returns it trimmed; ask is what to say when it is empty.
