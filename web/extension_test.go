@@ -28,7 +28,7 @@ type extensionCase struct {
 
 func newExtensionCase(t *testing.T, dialect string) extensionCase {
 	t.Helper()
-	a := newApp(t, dialect)
+	a := newAppWithMail(t, dialect)
 	a.mustUser("root@example.com", "Root Admin", goodPassword, true)
 	a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
 	olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
@@ -73,8 +73,8 @@ func newExtensionCase(t *testing.T, dialect string) extensionCase {
 
 // TestEndingALinedUpExtensionKeepsTheGrant: on a scheduled extension the requester's end
 // says what it does (the extra time never starts; the current grant runs until its end, in
-// the viewer's zone), and so does the flash after it; the check still allows. Once the
-// extension has started, ending it stops access at once, and the page says so.
+// the viewer's zone), and so do the flash after it and the approvers' mail; the check still
+// allows. Once the extension has started, ending it stops access at once, and all say so.
 func TestEndingALinedUpExtensionKeepsTheGrant(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		x := newExtensionCase(t, dialect)
@@ -97,6 +97,16 @@ func TestEndingALinedUpExtensionKeepsTheGrant(t *testing.T) {
 		if f := x.rc.get("/requests/" + x.ext).find("flash").Text(); !strings.Contains(f, "still runs until "+end+" (Europe/Paris)") || strings.Contains(f, "denied") {
 			t.Fatalf("flash %q", f)
 		}
+		// Its approvers are told the same.
+		ms := x.a.messages(x.ext, "request.ended")
+		if len(ms) == 0 {
+			t.Fatal("no mail to the approvers")
+		}
+		for _, m := range ms {
+			if strings.Contains(m.Text, "no longer works") || !strings.Contains(m.Text, "runs to its own end") {
+				t.Fatalf("mail for an extension given up: %q\n%s", m.Subject, m.Text)
+			}
+		}
 
 		// Another extension, once it has started, stops at once when ended.
 		x.rc.get("/requests/new?extend=" + x.grant)
@@ -118,6 +128,9 @@ func TestEndingALinedUpExtensionKeepsTheGrant(t *testing.T) {
 		}
 		if f := x.rc.get("/requests/" + second).find("flash").Text(); !strings.Contains(f, "Checks are denied from now on") {
 			t.Fatalf("flash after ending the extension in force: %q", f)
+		}
+		if ms := x.a.messages(second, "request.ended"); len(ms) == 0 || !strings.Contains(ms[0].Text, "no longer works") {
+			t.Fatalf("mail for an extension ended in force: %v", ms)
 		}
 	})
 }

@@ -291,6 +291,17 @@ func (o *Outbox) requestContent(r pam.Request, tasks []pam.Task, revoker string,
 		c.Subject = fmt.Sprintf("Ended early: %s gave up %s", who, scope)
 		c.Headline = "A grant was ended early by its requester"
 		c.Intro = []string{fmt.Sprintf("%s ended their access to %s%s, before its planned end. It no longer works. This is for your information; nothing waits for you.", who, scope, end)}
+		// Ended before it started (its window cut to nothing): it never gave access, and an
+		// extension lined up behind a grant leaves that grant as it was.
+		if r.StartsAt != nil && r.EndsAt != nil && !r.StartsAt.Before(*r.EndsAt) {
+			c.Headline = "A grant was given up before it started"
+			c.Intro = []string{fmt.Sprintf("%s gave up %s%s, before it started; it never starts. This is for your information; nothing waits for you.", who, scope, end)}
+			if r.ExtendsID != "" {
+				c.Subject = fmt.Sprintf("Ended early: %s gave up extra time on %s", who, scope)
+				c.Headline = "An extension was given up before it started"
+				c.Intro = []string{fmt.Sprintf("%s gave up the extra time on %s%s, before it started. The grant it would have extended is not changed and runs to its own end. This is for your information; nothing waits for you.", who, scope, end)}
+			}
+		}
 	case KindExpiring:
 		end := ""
 		if r.EndsAt != nil {
