@@ -285,3 +285,42 @@ func execAt(t *testing.T, db *store.Store, at time.Time, statements ...string) {
 		}
 	}
 }
+
+// TestExtensionsListsThoseStillOpen: Extensions returns a grant's approved extensions first,
+// then the pending ones, and leaves out those decided otherwise and other grants' extensions.
+func TestExtensionsListsThoseStillOpen(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		u := mustCreateUser(t, db, "rhea@example.com")
+		base := grantRow(t, db, "00000000-0000-4000-8000-000000000001", u.ID, "task-1", 0)
+		other := grantRow(t, db, "00000000-0000-4000-8000-000000000002", u.ID, "task-1", 0)
+		ext := func(id string, extends string, st pam.Status, created time.Duration) {
+			t.Helper()
+			r := pam.Request{ID: id, RequesterID: u.ID, PolicyID: "p1", ScopeType: pam.ScopeTask, ScopeID: "task-1", ScopeName: "task",
+				ApprovalType: pam.ApprovalManual, ApprovalsRequired: 1, Duration: time.Hour, Status: st, ExtendsID: extends,
+				CreatedAt: t0.Add(created), PendingUntil: t0.Add(24 * time.Hour), Version: 1}
+			if st == pam.StatusApproved {
+				r.DecidedAt, r.StartsAt, r.EndsAt = at(created), at(time.Hour), at(2*time.Hour)
+			}
+			if err := db.CreateRequest(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ext("00000000-0000-4000-8000-000000000010", base.ID, pam.StatusPending, time.Minute)
+		ext("00000000-0000-4000-8000-000000000011", base.ID, pam.StatusApproved, 2*time.Minute)
+		ext("00000000-0000-4000-8000-000000000012", base.ID, pam.StatusDenied, 3*time.Minute)
+		ext("00000000-0000-4000-8000-000000000013", other.ID, pam.StatusApproved, 4*time.Minute)
+		got, err := db.Extensions(ctx, base, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, r := range got {
+			ids = append(ids, r.ID[len(r.ID)-2:])
+		}
+		if strings.Join(ids, ",") != "11,10" {
+			t.Fatalf("extensions %v, want 11,10", ids)
+		}
+	})
+}
