@@ -66,7 +66,7 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 	if r.ExtendsID != "" {
 		vm.Extends = "/requests/" + r.ExtendsID
 		vm.Asks = "asks for more time on"
-		if viewer.ID == r.RequesterID {
+		if own {
 			vm.Asks = "ask for more time on"
 		}
 	}
