@@ -67,3 +67,32 @@ func TestMailRendersTheChangeItIsGiven(t *testing.T) {
 		}
 	})
 }
+
+// A grant the system revoked because its requester left the eligible group tells the requester,
+// who reads the mail, "you left", not "the requester left".
+func TestRevokedMailSpeaksToTheRequester(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect)
+		r := w.submit("for the audit")
+		seen := map[string]bool{}
+		for _, m := range w.mail(pam.MailFilter{}) {
+			seen[m.ID] = true
+		}
+		r.Status, r.RevokedBy, r.RevokeReason = pam.StatusRevoked, pam.SystemID, pam.RevokeLeftGroup
+		c := access.Change{Action: audit.RequestRevoked, Actor: audit.System, Request: r, Requester: w.requester}
+		must(t, w.db.Tx(w.ctx, func(tx *store.Store) error { return w.outbox.RequestChanged(w.ctx, tx, c) }))
+		n := 0
+		for _, m := range w.mail(pam.MailFilter{}) {
+			if seen[m.ID] || m.Recipient != w.requester.Email {
+				continue
+			}
+			n++
+			if !strings.Contains(m.Text, "you left the policy's eligible group") || strings.Contains(m.Text, "the requester left") {
+				t.Errorf("%s mail to the requester:\n%s", m.Kind, m.Text)
+			}
+		}
+		if n == 0 {
+			t.Fatal("no mail to the requester")
+		}
+	})
+}

@@ -278,7 +278,8 @@ func (o *Outbox) requestContent(r pam.Request, tasks []pam.Task, revoker string,
 			by = "an administrator"
 		}
 		c.Intro = []string{fmt.Sprintf("%s revoked your access to %s. It no longer works.", by, scope)}
-		c.Notes = append(c.Notes, Field{"Reason", r.RevokeReason})
+		// The requester reads it: the system's reasons say "you", not "the requester".
+		c.Notes = append(c.Notes, Field{"Reason", pam.RevokeReasonToRequester(r.RevokeReason)})
 	case KindCancelled:
 		c.Subject = fmt.Sprintf("Cancelled: your request for %s", scope)
 		c.Headline = "Your request was cancelled"
