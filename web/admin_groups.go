@@ -353,9 +353,15 @@ func (s *Server) removalPage(c echo.Context, reason, reasonErr string) (templ.Co
 		Submit: "Remove member", Fields: []components.FieldVM{{Name: "reason", Label: "Reason for removing", Type: "textarea", Rows: 2,
 			Required: true, MaxLength: pam.MaxComment, Value: reason, Error: reasonErr, Help: "The audit trail keeps it."}}}
 	if loss != (admin.Ended{}) {
-		vm.Warnings = []adminview.Warning{{Text: fmt.Sprintf("Removing %s ends what this group makes them eligible for: %s revoked at once and %s cancelled.",
-			u.Name, pam.Count(int(loss.Revoked), "grant in force or scheduled", "grants in force or scheduled"),
-			pam.Count(int(loss.Cancelled), "pending request", "pending requests"))}}
+		var ends []string
+		if loss.Revoked > 0 {
+			ends = append(ends, pam.Count(int(loss.Revoked), "grant in force or scheduled", "grants in force or scheduled")+" revoked at once")
+		}
+		if loss.Cancelled > 0 {
+			ends = append(ends, pam.Count(int(loss.Cancelled), "pending request", "pending requests")+" cancelled")
+		}
+		vm.Warnings = []adminview.Warning{{Text: fmt.Sprintf("Removing %s ends what this group makes them eligible for: %s.",
+			u.Name, strings.Join(ends, " and "))}}
 	} else {
 		vm.Note = u.Name + " has no grant in force and no pending request that this group makes them eligible for."
 	}
@@ -380,9 +386,8 @@ func (s *Server) removeMember(c echo.Context) error {
 	reason := c.FormValue("reason")
 	ended, err := s.admin.RemoveMemberBecause(c.Request().Context(), actor(c), id, pam.UserID(c.Param("uid")), reason)
 	done := "Member removed."
-	if ended != (admin.Ended{}) {
-		done = fmt.Sprintf("Member removed: %s revoked, %s cancelled.", pam.Count(int(ended.Revoked), "grant", "grants"),
-			pam.Count(int(ended.Cancelled), "pending request", "pending requests"))
+	if parts := endedParts(ended, "revoked"); len(parts) > 0 {
+		done = "Member removed: " + strings.Join(parts, ", ") + "."
 	}
 	o := outcome{Next: "/admin/groups/" + id, Done: done}
 	if onField(err, "reason") {
@@ -392,3 +397,16 @@ func (s *Server) removeMember(c echo.Context) error {
 }
 
 func lowerName(s string) string { return strings.ToLower(s) }
+
+// endedParts words what the end of memberships took away, leaving out what it took none of:
+// "1 grant revoked" (with the verb given), "2 pending requests cancelled".
+func endedParts(e admin.Ended, revoked string) []string {
+	var parts []string
+	if e.Revoked > 0 {
+		parts = append(parts, pam.Count(int(e.Revoked), "grant", "grants")+" "+revoked)
+	}
+	if e.Cancelled > 0 {
+		parts = append(parts, pam.Count(int(e.Cancelled), "pending request", "pending requests")+" cancelled")
+	}
+	return parts
+}

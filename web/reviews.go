@@ -471,12 +471,12 @@ func (s *Server) showCampaign(c echo.Context) error {
 func (s *Server) closeCampaign(c echo.Context) error {
 	id := c.Param("id")
 	camp, ended, err := s.admin.CloseCampaignEnding(c.Request().Context(), actor(c), id)
-	done := "Access review " + camp.Name + " closed: " + pam.Count(camp.Removed, "membership", "memberships") + " removed, " +
-		pam.Count(int(ended.Revoked), "grant", "grants") + " ended"
-	if ended.Cancelled > 0 {
-		done += ", " + pam.Count(int(ended.Cancelled), "pending request", "pending requests") + " cancelled"
+	removed := "no membership removed"
+	if camp.Removed > 0 {
+		removed = pam.Count(camp.Removed, "membership", "memberships") + " removed"
 	}
-	return s.posted(c, err, outcome{Next: "/admin/reviews/" + url.PathEscape(id), Done: done + "."})
+	done := "Access review " + camp.Name + " closed: " + strings.Join(append([]string{removed}, endedParts(ended, "ended")...), ", ") + "."
+	return s.posted(c, err, outcome{Next: "/admin/reviews/" + url.PathEscape(id), Done: done})
 }
 
 // reportRecord is one item of a campaign's report as the downloads write it.

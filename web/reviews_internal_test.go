@@ -1,6 +1,7 @@
 package web
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/elevate-pam/elevate/internal/admin"
@@ -21,6 +22,23 @@ func TestCloseWarningWords(t *testing.T) {
 	} {
 		if got := closeWarning(c.in); got != c.want+tail {
 			t.Errorf("%+v: %q, want %q", c.in, got, c.want+tail)
+		}
+	}
+}
+
+// What ending memberships took away is told without zeros.
+func TestEndedPartsLeaveOutNone(t *testing.T) {
+	for _, c := range []struct {
+		in   admin.Ended
+		want string
+	}{
+		{admin.Ended{}, ""},
+		{admin.Ended{Revoked: 1}, "1 grant revoked"},
+		{admin.Ended{Cancelled: 2}, "2 pending requests cancelled"},
+		{admin.Ended{Revoked: 2, Cancelled: 1}, "2 grants revoked|1 pending request cancelled"},
+	} {
+		if got := strings.Join(endedParts(c.in, "revoked"), "|"); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.in, got, c.want)
 		}
 	}
 }
