@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -190,10 +191,13 @@ func (s *Server) webhookForm(c echo.Context, in webhook.Input, pe *pam.Error) ad
 		vm.Events = append(vm.Events, adminview.EventChoice{Value: e.Type, Label: e.Label, Checked: checked})
 	}
 	if pe != nil {
-		if pe.Field == "events" {
-			vm.EventsError = pe.Message
-		} else if msg := besideField(pe, vm.Fields); msg != "" {
-			vm.Error = besideField(pe, vm.Flags)
+		// Each problem goes beside its own input: the events' boxes, a field or a flag.
+		var rest *pam.Error
+		if vm.EventsError, rest = apart(pe, "events"); rest != nil {
+			inputs := append(slices.Clone(vm.Fields), vm.Flags...)
+			vm.Error = besideField(rest, inputs)
+			copy(vm.Fields, inputs)
+			copy(vm.Flags, inputs[len(vm.Fields):])
 		}
 	}
 	return vm

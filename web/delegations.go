@@ -61,15 +61,16 @@ func (s *Server) createDelegation(c echo.Context) error {
 	u, _ := CurrentUser(c)
 	in := profile.DelegationInput{Delegate: c.FormValue("delegate"), StartsAt: c.FormValue("starts_at"), EndsAt: c.FormValue("ends_at")}
 	loc := pam.ZoneOrUTC(u.TimeZone)
+	// Every field is read and checked, so the form tells all its problems at once; a bound that
+	// cannot be read is zero, which Delegate refuses, so nothing is saved.
+	var ps pam.Problems
 	start, err := delegationBound("starts_at", in.StartsAt, loc)
-	var end time.Time
-	if err == nil {
-		end, err = delegationBound("ends_at", in.EndsAt, loc)
-	}
-	var d pam.Delegation
-	if err == nil {
-		d, err = s.access.Delegate(c.Request().Context(), actor(c), u, in.Delegate, start, end)
-	}
+	ps.Add(err)
+	end, err := delegationBound("ends_at", in.EndsAt, loc)
+	ps.Add(err)
+	d, err := s.access.Delegate(c.Request().Context(), actor(c), u, in.Delegate, start, end)
+	ps.Add(err)
+	err = ps.Err()
 	return s.posted(c, err, outcome{Next: "/profile#delegation", Done: "Delegate named: " + d.DelegateName + " decides for you from " +
 		delegationTime(d.StartsAt, loc) + " until " + delegationTime(d.EndsAt, loc) + ".",
 		Again: func(pe *pam.Error) (templ.Component, error) {
@@ -79,13 +80,17 @@ func (s *Server) createDelegation(c echo.Context) error {
 				zone := vm.DelegationIn.Zone
 				vm.DelegationIn = in
 				vm.DelegationIn.Zone = zone
-				switch pe.Field {
-				case "starts_at":
-					vm.DelegationIn.StartsAtError = pe.Message
-				case "ends_at":
-					vm.DelegationIn.EndsAtError = pe.Message
-				default:
-					vm.DelegationIn.DelegateError = pe.Message
+				for _, one := range pe.All() {
+					switch one.Field {
+					case "starts_at":
+						vm.DelegationIn.StartsAtError = one.Message
+					case "ends_at":
+						vm.DelegationIn.EndsAtError = one.Message
+					default:
+						if vm.DelegationIn.DelegateError == "" {
+							vm.DelegationIn.DelegateError = one.Message
+						}
+					}
 				}
 			})
 		}})

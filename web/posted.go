@@ -98,6 +98,26 @@ func besideField(pe *pam.Error, fields []components.FieldVM) string {
 	return strings.Join(above, " ")
 }
 
+// apart takes the problem on field out of pe, for an input that is not one of the form's fields
+// (a list of boxes), and returns its message and the other problems (nil when there are none).
+func apart(pe *pam.Error, field string) (string, *pam.Error) {
+	var msg string
+	var rest []*pam.Error
+	for _, one := range pe.All() {
+		if one.Field == field {
+			msg = one.Message
+		} else {
+			rest = append(rest, one)
+		}
+	}
+	if len(rest) == 0 {
+		return msg, nil
+	}
+	first := *rest[0]
+	first.Also = rest[1:]
+	return msg, &first
+}
+
 // onField reports whether err is a problem the user can fix in the named field: the page with
 // that field's form is then worth drawing again.
 func onField(err error, field string) bool {

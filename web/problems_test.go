@@ -5,8 +5,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/testenv"
 )
 
@@ -108,6 +110,76 @@ func TestFormsTellEveryProblemAtOnce(t *testing.T) {
 		}
 		if strings.Join(got, ",") != "max_duration_min,approvals_required,emergency_duration_min" {
 			t.Fatalf("problems name %q: %v", got, out)
+		}
+	})
+}
+
+// The delegation, access review and webhook forms also tell every problem at once, each beside
+// its own input (the review's policies and the webhook's events are lists of boxes), with what
+// was typed kept and nothing saved.
+func TestMoreFormsTellEveryProblemAtOnce(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		a := newApp(t, dialect)
+		a.mustUser("root@example.com", "Root Admin", goodPassword, true)
+		olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+		a.mustEstate(1, olivia)
+		root := a.client()
+		root.signIn("root@example.com", goodPassword)
+		want := func(p page, what string, status int, errors map[string]string) {
+			t.Helper()
+			if p.StatusCode != status {
+				t.Fatalf("%s: %d", what, p.StatusCode)
+			}
+			for field, words := range errors {
+				if got := p.find("error-" + field).Text(); !strings.Contains(got, words) {
+					t.Errorf("%s %s: %q, want it to say %q", what, field, got, words)
+				}
+			}
+		}
+
+		// The profile's delegation, every field empty: who, from and until are all named.
+		root.get("/profile")
+		p := root.post("/profile/delegation", url.Values{"delegate": {""}, "starts_at": {""}, "ends_at": {""}})
+		want(p, "empty delegation", http.StatusUnprocessableEntity, map[string]string{"delegate": "email address",
+			"starts_at": "when the delegation starts", "ends_at": "when the delegation ends"})
+		// An unreadable start with an unknown delegate: both told, the input kept.
+		p = root.post("/profile/delegation", url.Values{"delegate": {"nobody@example.com"}, "starts_at": {"tomorrow"}, "ends_at": {""}})
+		want(p, "unknown delegate", http.StatusUnprocessableEntity, map[string]string{"delegate": "Nobody with that email",
+			"starts_at": "date and time", "ends_at": "when the delegation ends"})
+		if v := p.find("field-starts_at").AttrOr("value", ""); v != "tomorrow" {
+			t.Errorf("start not kept: %q", v)
+		}
+		if n := len(a.events(audit.DelegationCreated.String())); n != 0 {
+			t.Fatalf("%d delegations from refused forms", n)
+		}
+
+		// A new access review with no name, a past deadline and no policy ticked.
+		root.get("/admin/reviews/new")
+		past := a.clock.Now().Add(-48 * time.Hour).Format("2006-01-02T15:04")
+		p = root.post("/admin/reviews", url.Values{"name": {""}, "scope": {"policies"}, "reviewers": {"owners"},
+			"default": {"keep"}, "deadline": {past}})
+		want(p, "review", http.StatusUnprocessableEntity, map[string]string{"name": "name", "deadline": "between 1 hour and 90 days",
+			"policies": "at least one policy"})
+		if v := p.find("field-deadline").AttrOr("value", ""); v != past {
+			t.Errorf("deadline not kept: %q", v)
+		}
+		if n := len(a.events(audit.ReviewCampaignStarted.String())); n != 0 {
+			t.Fatalf("%d reviews from a refused form", n)
+		}
+
+		// A new webhook, empty: the name, the URL and the events are all told.
+		root.get("/admin/webhooks/new")
+		p = root.post("/admin/webhooks", url.Values{"name": {""}, "url": {""}, "format": {pam.WebhookSlack}})
+		want(p, "empty webhook", http.StatusUnprocessableEntity, map[string]string{"name": "Enter a name", "url": "receiver's URL",
+			"events": "at least one event"})
+		// A bad URL and no events: both told, the name kept.
+		p = root.post("/admin/webhooks", url.Values{"name": {"Ops"}, "url": {"http://hooks.example.com/in"}, "format": {pam.WebhookSlack}})
+		want(p, "webhook", http.StatusUnprocessableEntity, map[string]string{"url": "https", "events": "at least one event"})
+		if v := p.find("field-name").AttrOr("value", ""); v != "Ops" || p.find("error-name").Length() != 0 {
+			t.Errorf("name not kept or blamed: %q %q", v, p.find("error-name").Text())
+		}
+		if n := len(a.events(audit.WebhookCreated.String())); n != 0 {
+			t.Fatalf("%d webhooks from refused forms", n)
 		}
 	})
 }

@@ -342,10 +342,10 @@ func (s *Server) campaignForm(c echo.Context, in campaignInput, pe *pam.Error) (
 		vm.Policies = append(vm.Policies, adminview.PolicyChoice{ID: p.ID, Label: p.ScopeName, Sub: string(p.ScopeType), Checked: ticked[p.ID]})
 	}
 	if pe != nil {
-		if pe.Field == "policies" {
-			vm.PolicyError = pe.Message
-		} else {
-			vm.Error = besideField(pe, vm.Fields)
+		// The policies are a list of boxes rather than a field: their problem goes beside them.
+		var rest *pam.Error
+		if vm.PolicyError, rest = apart(pe, "policies"); rest != nil {
+			vm.Error = besideField(rest, vm.Fields)
 		}
 	}
 	return adminview.CampaignForm(vm), nil
@@ -364,20 +364,21 @@ func (s *Server) startCampaign(c echo.Context) error {
 	}
 	in := campaignInput{name: c.FormValue("name"), scope: c.FormValue("scope"), reviewers: c.FormValue("reviewers"),
 		def: c.FormValue("default"), deadline: c.FormValue("deadline"), policies: params["policies"]}
-	var camp pam.Campaign
-	deadline, err := parseLocalTime(in.deadline, viewerZone(c))
-	if err != nil {
-		err = pam.FieldError("deadline", "Give a date and time, like 2026-03-02 14:30.")
-	} else {
-		pin := pam.CampaignInput{Name: in.name, Scope: in.scope, Reviewers: in.reviewers, Default: in.def}
-		if deadline != nil {
-			pin.Deadline = *deadline
-		}
-		if in.scope == string(pam.ReviewPolicyGroups) {
-			pin.PolicyIDs = in.policies
-		}
-		camp, err = s.admin.StartCampaign(c.Request().Context(), actor(c), pin)
+	// Every field is read and checked, so the form tells all its problems at once; a deadline
+	// that cannot be read is zero, which StartCampaign refuses, so nothing starts.
+	var ps pam.Problems
+	pin := pam.CampaignInput{Name: in.name, Scope: in.scope, Reviewers: in.reviewers, Default: in.def}
+	if deadline, err := parseLocalTime(in.deadline, viewerZone(c)); err != nil {
+		ps.Add(pam.FieldError("deadline", "Give a date and time, like 2026-03-02 14:30."))
+	} else if deadline != nil {
+		pin.Deadline = *deadline
 	}
+	if in.scope == string(pam.ReviewPolicyGroups) {
+		pin.PolicyIDs = in.policies
+	}
+	camp, err := s.admin.StartCampaign(c.Request().Context(), actor(c), pin)
+	ps.Add(err)
+	err = ps.Err()
 	return s.posted(c, err, outcome{Next: "/admin/reviews/" + url.PathEscape(camp.ID),
 		Done: fmt.Sprintf("Access review %s started: %d memberships to review.", camp.Name, camp.Items),
 		Again: func(pe *pam.Error) (templ.Component, error) {

@@ -47,17 +47,20 @@ func (s *Service) Delegate(ctx context.Context, a audit.Actor, u pam.User, deleg
 		return d, pam.Errorf(pam.EFORBIDDEN, "Your account is disabled.")
 	}
 	err := s.db.Tx(ctx, func(tx *store.Store) error {
+		// The dates are checked even when the delegate cannot be found, so the form tells
+		// every problem at once.
+		var ps pam.Problems
 		var delegate pam.User
 		if email, err := pam.NormalizeEmail(delegateEmail); err != nil {
-			return pam.FieldError("delegate", "Enter the email address of the person who decides for you.")
-		} else if delegate, _, err = tx.UserByEmail(ctx, email); err != nil {
-			if pam.ErrorCode(err) == pam.ENOTFOUND {
-				return pam.FieldError("delegate", "Nobody with that email address uses Elevate.")
-			}
-			return err
+			ps.Add(pam.FieldError("delegate", "Enter the email address of the person who decides for you."))
+		} else if delegate, _, err = tx.UserByEmail(ctx, email); pam.ErrorCode(err) == pam.ENOTFOUND {
+			ps.Add(pam.FieldError("delegate", "Nobody with that email address uses Elevate."))
+		} else {
+			ps.Add(err)
 		}
 		d.DelegateID, d.DelegateName, d.DelegateEmail = delegate.ID, delegate.Name, delegate.Email
-		if err := d.Validate(delegate, now); err != nil {
+		ps.Add(d.Validate(delegate, now))
+		if err := ps.Err(); err != nil {
 			return err
 		}
 		if err := tx.CreateDelegation(ctx, d, u.ID, now); err != nil {

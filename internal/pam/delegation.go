@@ -37,27 +37,32 @@ func (d Delegation) Open(now time.Time) bool {
 
 // Validate checks a new delegation of principal to delegate (who must be enabled) over
 // [start, end) at now: not to oneself, the end after the start and after now, at most
-// MaxDelegation long, starting within a year.
+// MaxDelegation long, starting within a year. It tells every field's problem at once (Problems).
 func (d Delegation) Validate(delegate User, now time.Time) error {
+	var ps Problems
 	switch {
 	case d.DelegateID == "" || delegate.ID == "":
-		return FieldError("delegate", "Choose who decides for you: enter their email address.")
+		ps.Add(FieldError("delegate", "Choose who decides for you: enter their email address."))
 	case d.DelegateID == d.PrincipalID:
-		return FieldError("delegate", "You cannot delegate to yourself; choose someone else.")
+		ps.Add(FieldError("delegate", "You cannot delegate to yourself; choose someone else."))
 	case !delegate.Active():
-		return FieldError("delegate", "That person is disabled; choose someone else.")
-	case d.StartsAt.IsZero():
-		return FieldError("starts_at", "Enter when the delegation starts.")
-	case d.EndsAt.IsZero():
-		return FieldError("ends_at", "Enter when the delegation ends.")
-	case !d.EndsAt.After(d.StartsAt):
-		return FieldError("ends_at", "The end must be after the start.")
-	case !d.EndsAt.After(now):
-		return FieldError("ends_at", "The end must be in the future.")
-	case d.EndsAt.Sub(d.StartsAt) > MaxDelegation:
-		return FieldError("ends_at", "A delegation lasts at most 90 days; choose an earlier end.")
-	case d.StartsAt.After(now.Add(365 * 24 * time.Hour)):
-		return FieldError("starts_at", "Choose a start within the next year.")
+		ps.Add(FieldError("delegate", "That person is disabled; choose someone else."))
 	}
-	return nil
+	switch {
+	case d.StartsAt.IsZero():
+		ps.Add(FieldError("starts_at", "Enter when the delegation starts."))
+	case d.StartsAt.After(now.Add(365 * 24 * time.Hour)):
+		ps.Add(FieldError("starts_at", "Choose a start within the next year."))
+	}
+	switch {
+	case d.EndsAt.IsZero():
+		ps.Add(FieldError("ends_at", "Enter when the delegation ends."))
+	case !d.StartsAt.IsZero() && !d.EndsAt.After(d.StartsAt):
+		ps.Add(FieldError("ends_at", "The end must be after the start."))
+	case !d.EndsAt.After(now):
+		ps.Add(FieldError("ends_at", "The end must be in the future."))
+	case !d.StartsAt.IsZero() && d.EndsAt.Sub(d.StartsAt) > MaxDelegation:
+		ps.Add(FieldError("ends_at", "A delegation lasts at most 90 days; choose an earlier end."))
+	}
+	return ps.Err()
 }

@@ -104,12 +104,12 @@ type CampaignInput struct {
 	Deadline  time.Time
 }
 
-// NewCampaign checks an administrator's input at now and returns the campaign to start.
+// NewCampaign checks an administrator's input at now and returns the campaign to start. It
+// tells every field's problem at once (Problems).
 func NewCampaign(in CampaignInput, now time.Time) (Campaign, error) {
+	var ps Problems
 	name, err := ValidateTitle("name", in.Name)
-	if err != nil {
-		return Campaign{}, err
-	}
+	ps.Add(err)
 	c := Campaign{Name: name, Status: CampaignOpen, StartedAt: now}
 	switch ReviewScope(in.Scope) {
 	case ReviewAllGroups:
@@ -117,32 +117,35 @@ func NewCampaign(in CampaignInput, now time.Time) (Campaign, error) {
 	case ReviewPolicyGroups:
 		c.Scope = ReviewPolicyGroups
 		if len(in.PolicyIDs) == 0 {
-			return Campaign{}, FieldError("policies", "Choose at least one policy, or review all groups.")
+			ps.Add(FieldError("policies", "Choose at least one policy, or review all groups."))
 		}
 		if len(in.PolicyIDs) > MaxCampaignPolicies {
-			return Campaign{}, FieldError("policies", "Choose at most %d policies.", MaxCampaignPolicies)
+			ps.Add(FieldError("policies", "Choose at most %d policies.", MaxCampaignPolicies))
 		}
 	default:
-		return Campaign{}, FieldError("scope", "Choose which groups to review.")
+		ps.Add(FieldError("scope", "Choose which groups to review."))
 	}
 	switch ReviewerRule(in.Reviewers) {
 	case ReviewByOwners, ReviewByAdmins:
 		c.Reviewers = ReviewerRule(in.Reviewers)
 	default:
-		return Campaign{}, FieldError("reviewers", "Choose who reviews.")
+		ps.Add(FieldError("reviewers", "Choose who reviews."))
 	}
 	d, err := ParseReviewDecision(in.Default)
 	if err != nil {
-		return Campaign{}, FieldError("default", "Choose what happens to a membership nobody reviewed.")
+		ps.Add(FieldError("default", "Choose what happens to a membership nobody reviewed."))
 	}
 	c.Default = d
-	if in.Deadline.IsZero() {
-		return Campaign{}, FieldError("deadline", "Give a deadline.")
-	}
-	if in.Deadline.Before(now.Add(MinReviewDeadline)) || in.Deadline.After(now.Add(MaxReviewDeadline)) {
-		return Campaign{}, FieldError("deadline", "Choose a deadline between 1 hour and 90 days from now.")
+	switch {
+	case in.Deadline.IsZero():
+		ps.Add(FieldError("deadline", "Give a deadline."))
+	case in.Deadline.Before(now.Add(MinReviewDeadline)) || in.Deadline.After(now.Add(MaxReviewDeadline)):
+		ps.Add(FieldError("deadline", "Choose a deadline between 1 hour and 90 days from now."))
 	}
 	c.Deadline = in.Deadline.UTC()
+	if err := ps.Err(); err != nil {
+		return Campaign{}, err
+	}
 	return c, nil
 }
 

@@ -99,22 +99,20 @@ type Input struct {
 
 // validate parses in into w's fields.
 func (in Input) validate(w *pam.Webhook) error {
+	var ps pam.Problems
 	name := strings.TrimSpace(in.Name)
 	switch {
 	case name == "":
-		return pam.FieldError("name", "Enter a name, such as the channel or system that receives these events.")
+		ps.Add(pam.FieldError("name", "Enter a name, such as the channel or system that receives these events."))
 	case utf8.RuneCountInString(name) > 100:
-		return pam.FieldError("name", "Use a name of at most 100 characters.")
-	}
-	if err := pam.CheckChars("name", name, false); err != nil {
-		return err
+		ps.Add(pam.FieldError("name", "Use a name of at most 100 characters."))
+	default:
+		ps.Add(pam.CheckChars("name", name, false))
 	}
 	u, err := pam.ParseWebhookURL(in.URL, in.Internal)
-	if err != nil {
-		return err
-	}
+	ps.Add(err)
 	if !slices.Contains(pam.WebhookFormats, in.Format) {
-		return pam.FieldError("format", "Choose a format: generic JSON, Slack or Microsoft Teams.")
+		ps.Add(pam.FieldError("format", "Choose a format: generic JSON, Slack or Microsoft Teams."))
 	}
 	var events []string
 	for _, e := range Events { // in the table's order, each once
@@ -124,11 +122,14 @@ func (in Input) validate(w *pam.Webhook) error {
 	}
 	for _, t := range in.Events {
 		if _, ok := eventByType(t); !ok {
-			return pam.FieldError("events", "Choose events from the list.")
+			ps.Add(pam.FieldError("events", "Choose events from the list."))
 		}
 	}
 	if len(events) == 0 {
-		return pam.FieldError("events", "Choose at least one event to send.")
+		ps.Add(pam.FieldError("events", "Choose at least one event to send."))
+	}
+	if err := ps.Err(); err != nil {
+		return err
 	}
 	w.Name, w.URL, w.Host, w.Format, w.Events, w.Internal, w.Enabled = name, u.String(), pam.HostOf(u.String()), in.Format, events, in.Internal, in.Enabled
 	return nil
