@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/pam"
+	"gorm.io/gorm"
 )
 
 // CheckTokenRow is a row of check_tokens.
@@ -26,9 +28,16 @@ func checkTokenToDomain(r CheckTokenRow) pam.CheckToken {
 	return pam.CheckToken{ID: r.ID, Name: r.Name, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), RevokedAt: utcPtr(r.RevokedAt), RevokedBy: r.RevokedBy}
 }
 
-// CreateCheckToken stores a check token under the hash of its secret.
+// CreateCheckToken stores a check token under the hash of its secret; a name another token in
+// use has is EINVALID on the name field (the unique index settles two at once).
 func (s *Store) CreateCheckToken(ctx context.Context, t pam.CheckToken, hash string) error {
-	return s.conn(ctx).Create(&CheckTokenRow{ID: t.ID, Name: t.Name, TokenHash: hash, CreatedBy: t.CreatedBy, CreatedAt: t.CreatedAt.UTC()}).Error
+	err := s.conn(ctx).Create(&CheckTokenRow{ID: t.ID, Name: t.Name, TokenHash: hash, CreatedBy: t.CreatedBy, CreatedAt: t.CreatedAt.UTC()}).Error
+	// The secret's hash is unique too, but a clash of two random secrets does not happen: the
+	// violation is the name's.
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return pam.FieldError("name", "Another check token in use has the name %s; choose another, or revoke that one first.", t.Name)
+	}
+	return err
 }
 
 // CheckTokenByHash returns a live check token by the hash of its secret.

@@ -2,6 +2,9 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,6 +62,98 @@ func TestCheckTokenMigrationOnOldData(t *testing.T) {
 		}
 		if _, _, err := db.VerifyAudit(ctx, nil); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// No two check tokens in use share a name: a second one is refused beside the name field, a
+// revoked token's name may be used again, and of two made at once with one name exactly one is
+// kept, the other refused the same way (the unique index decides, not a read first).
+func TestCheckTokenNamesAreUniqueInUse(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		now := time.Now().UTC()
+		create := func(id, name string) error {
+			return db.Tx(ctx, func(tx *store.Store) error {
+				return tx.CreateCheckToken(ctx, pam.CheckToken{ID: id, Name: name, CreatedAt: now}, "hash-"+id)
+			})
+		}
+		if err := create("k1", "runspace"); err != nil {
+			t.Fatal(err)
+		}
+		err := create("k2", "runspace")
+		var pe *pam.Error
+		if !errors.As(err, &pe) || pe.Code != pam.EINVALID || pe.Field != "name" {
+			t.Fatalf("second runspace: %v", err)
+		}
+		if _, err := db.RevokeCheckToken(ctx, "k1", "root", now); err != nil {
+			t.Fatal(err)
+		}
+		if err := create("k3", "runspace"); err != nil {
+			t.Fatalf("name of a revoked token: %v", err)
+		}
+
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = create(fmt.Sprintf("race-%d", i), "exchange")
+			}()
+		}
+		wg.Wait()
+		ok, refused := 0, 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case errors.As(err, &pe) && pe.Code == pam.EINVALID && pe.Field == "name":
+				refused++
+			default:
+				t.Errorf("racing create: %v", err)
+			}
+		}
+		if ok != 1 || refused != 1 {
+			t.Fatalf("racing creates: %d made, %d refused", ok, refused)
+		}
+	})
+}
+
+// Migration 0029, on tokens in use that already share a name: the oldest keeps it, the others
+// get the start of their id after it, a revoked token keeps its name, and every token still works.
+func TestCheckTokenNamesMigrationOnOldData(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := migratedTo(t, dialect, "0028_audit_seal_lag")
+		now := time.Now().UTC()
+		for _, k := range []struct {
+			id      string
+			at      time.Time
+			revoked bool
+		}{{"aaaaaaaa-1", now.Add(-time.Hour), false}, {"bbbbbbbb-2", now, false}, {"cccccccc-3", now, false}, {"dddddddd-4", now, true}} {
+			var revoked any
+			if k.revoked {
+				revoked = now
+			}
+			if err := db.ExecRaw(ctx, "INSERT INTO check_tokens (id, name, token_hash, created_at, revoked_at) VALUES (?, 'runspace', ?, ?, ?)",
+				k.id, "hash-"+k.id, k.at, revoked); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for id, want := range map[string]string{"aaaaaaaa-1": "runspace", "bbbbbbbb-2": "runspace (bbbbbbbb)", "cccccccc-3": "runspace (cccccccc)"} {
+			tok, err := db.CheckTokenByHash(ctx, "hash-"+id)
+			if err != nil || tok.Name != want {
+				t.Errorf("%s: %+v %v, want %q", id, tok, err, want)
+			}
+		}
+		toks, err := db.CheckTokens(ctx, 10)
+		if err != nil || len(toks) != 4 || toks[3].ID != "dddddddd-4" || toks[3].Name != "runspace" {
+			t.Fatalf("tokens after the upgrade: %+v %v", toks, err)
 		}
 	})
 }
