@@ -339,7 +339,7 @@ func (s *Server) campaignForm(c echo.Context, in campaignInput, pe *pam.Error) (
 			Help: "In your time zone (" + viewerZone(c).String() + "). At the deadline the review closes and its removals are applied."},
 	}}
 	for _, p := range pols {
-		vm.Policies = append(vm.Policies, adminview.PolicyChoice{ID: p.ID, Label: p.ScopeName, Sub: string(p.ScopeType), Checked: ticked[p.ID]})
+		vm.Policies = append(vm.Policies, adminview.PolicyChoice{ID: p.ID, Label: p.ScopeName, Sub: p.ScopeType.Label(), Checked: ticked[p.ID]})
 	}
 	if pe != nil {
 		// The policies are a list of boxes rather than a field: their problem goes beside them.

@@ -61,6 +61,10 @@ func TestAccessReviewThroughThePages(t *testing.T) {
 		if form.find("policy-choice").Length() != 1 {
 			t.Fatalf("policy choices: %d", form.find("policy-choice").Length())
 		}
+		// Each policy is named with its scope type in words, as elsewhere, not its raw value.
+		if got, want := form.find("policy-choice-type").Text(), es.policy.ScopeType.Label(); got != want || strings.Contains(got, "_") {
+			t.Fatalf("policy choice type: %q, want %q", got, want)
+		}
 		deadline := a.clock.Now().Add(48 * time.Hour).Format("2006-01-02T15:04")
 		// No policy ticked: the form comes back with the input kept and the problem beside it.
 		bad := root.post("/admin/reviews", url.Values{"name": {"Q3 approvers"}, "scope": {"policies"}, "reviewers": {"owners"},
