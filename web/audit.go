@@ -477,7 +477,8 @@ func timeVM(t, now time.Time, loc *time.Location) components.TimeVM {
 }
 
 // relative says how long ago (or how far ahead) t is, in words: "just now", "3 min ago",
-// "2 h 10 min ago", "4 days ago", "in 2 h".
+// "2 h 10 min ago", "4 days ago", "in under 1 min", "in 2 h". Only the past is "just now": a
+// retry due in 20 seconds has not happened yet.
 func relative(t, now time.Time) string {
 	d := now.Sub(t)
 	future := d < 0
@@ -486,6 +487,8 @@ func relative(t, now time.Time) string {
 	}
 	var s string
 	switch {
+	case d < time.Minute && future:
+		return "in under 1 min"
 	case d < time.Minute:
 		return "just now"
 	case d < time.Hour:

@@ -33,10 +33,13 @@ func TestTimeVMMatchesFormatting(t *testing.T) {
 	}
 }
 
+// A time ago or ahead reads in words; only a past moment is "just now", a moment under a minute
+// ahead (a delivery's next try) is "in under 1 min".
 func TestRelativeReadsInWords(t *testing.T) {
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	for d, want := range map[time.Duration]string{
-		30 * time.Second: "just now", -30 * time.Second: "just now", 3 * time.Minute: "3 min ago",
+		0: "just now", 30 * time.Second: "just now", -20 * time.Second: "in under 1 min", -59 * time.Second: "in under 1 min",
+		-time.Minute: "in 1 min", 3 * time.Minute: "3 min ago",
 		-3 * time.Minute: "in 3 min", 2*time.Hour + 10*time.Minute: "2 h 10 min ago", 5 * time.Hour: "5 h ago",
 		30 * time.Hour: "1 day ago", -30 * time.Hour: "in 1 day", 100 * time.Hour: "4 days ago",
 	} {
