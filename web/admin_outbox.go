@@ -112,7 +112,7 @@ func (s *Server) showMail(c echo.Context) error {
 	}
 	loc, now := viewerZone(c), s.now()
 	vm := adminview.MailVM{Meta: s.meta(c, "Mail: "+m.Subject), To: m.Recipient, ToName: m.RecipientName, Subject: m.Subject,
-		State: mailBadge(m.State), StateLabel: mailStateLabels[m.State], Attempts: strconv.Itoa(m.Attempts), LastError: m.LastError,
+		State: mailBadge(m.State), StateLabel: mailStateLabels[m.State], Attempts: pam.Count(m.Attempts, "attempt", "attempts"), LastError: m.LastError,
 		Queued: timeVM(m.CreatedAt, now, loc), Text: m.Text, Kind: m.Kind}
 	if m.SentAt != nil {
 		vm.Sent = timeVM(*m.SentAt, now, loc)

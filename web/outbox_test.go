@@ -57,6 +57,10 @@ func TestOutboxShowsFiltersAndRetriesMail(t *testing.T) {
 			m.find("mail-envelope").Length() != 1 || m.find("mail-text").Children().Length() != 0 {
 			t.Fatalf("a message's page: %d %q", m.StatusCode, m.find("mail-text").Text())
 		}
+		// The badge and the attempts read as words apart: "Queued after 0 attempts".
+		if st := strings.Join(strings.Fields(m.find("state-attempts").Parent().Text()), " "); st != "Queued after 0 attempts" {
+			t.Fatalf("a message's state: %q", st)
+		}
 		if m := c.get("/admin/outbox/no-such-message"); m.StatusCode != http.StatusNotFound {
 			t.Fatalf("an unknown message: %d", m.StatusCode)
 		}

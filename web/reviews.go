@@ -380,7 +380,7 @@ func (s *Server) startCampaign(c echo.Context) error {
 	ps.Add(err)
 	err = ps.Err()
 	return s.posted(c, err, outcome{Next: "/admin/reviews/" + url.PathEscape(camp.ID),
-		Done: fmt.Sprintf("Access review %s started: %d memberships to review.", camp.Name, camp.Items),
+		Done: fmt.Sprintf("Access review %s started: %s to review.", camp.Name, pam.Count(camp.Items, "membership", "memberships")),
 		Again: func(pe *pam.Error) (templ.Component, error) {
 			return s.campaignForm(c, in, pe)
 		}})

@@ -179,6 +179,9 @@ func TestAccessReviewThroughThePages(t *testing.T) {
 		if p := root.post(report+"/close", nil); p.StatusCode != http.StatusSeeOther {
 			t.Fatalf("close: %d", p.StatusCode)
 		}
+		if f := root.get(report).find("flash").Text(); !strings.Contains(f, "closed: 1 membership removed.") {
+			t.Fatalf("flash after close: %q", f)
+		}
 		if in, _ := a.db.IsMember(ctx, group, olivia.ID); in {
 			t.Fatal("olivia is still a member")
 		}
