@@ -64,14 +64,23 @@ func bulkTitle(decision string, n int) string {
 	return fmt.Sprintf("%s %d requests", verb, n)
 }
 
+// denyComment asks for the comment a deny of n requests needs.
+func denyComment(n int) string {
+	if n == 1 {
+		return "Say why you deny it; the requester sees your comment."
+	}
+	return "Say why you deny them; each requester sees your comment."
+}
+
 // bulkPage draws the confirmation of a bulk decision: the ticked requests that still wait for
-// the viewer, and those left out with why.
-func (s *Server) bulkPage(c echo.Context, u pam.User, in bulkInput, commentError string) error {
+// the viewer, and those left out with why; problem, when not nil, says what is wrong with the
+// comment for the n requests the decision would take.
+func (s *Server) bulkPage(c echo.Context, u pam.User, in bulkInput, problem func(n int) string) error {
 	views, err := s.access.Reviewable(c.Request().Context(), u, in.ids)
 	if err != nil {
 		return err
 	}
-	vm := reqview.BulkVM{Meta: s.meta(c, "Confirm"), Decision: in.decision, Comment: in.comment, CommentError: commentError, Back: in.back}
+	vm := reqview.BulkVM{Meta: s.meta(c, "Confirm"), Decision: in.decision, Comment: in.comment, Back: in.back}
 	found := map[string]bool{}
 	for _, v := range views {
 		found[v.ID] = true
@@ -95,8 +104,8 @@ func (s *Server) bulkPage(c echo.Context, u pam.User, in bulkInput, commentError
 	}
 	vm.Title = bulkTitle(in.decision, len(vm.Items))
 	status := http.StatusOK
-	if commentError != "" {
-		status = http.StatusUnprocessableEntity
+	if problem != nil {
+		vm.CommentError, status = problem(len(vm.Items)), http.StatusUnprocessableEntity
 	}
 	return render(c, status, reqview.Bulk(vm))
 }
@@ -114,7 +123,7 @@ func (s *Server) confirmBulk(c echo.Context) error {
 		}
 		return s.badRequest(c, err, in.back, "Back to Approvals")
 	}
-	return s.bulkPage(c, u, in, "")
+	return s.bulkPage(c, u, in, nil)
 }
 
 // decideBulk decides each confirmed request on its own (its own transaction, audit event and
@@ -126,6 +135,10 @@ func (s *Server) decideBulk(c echo.Context) error {
 	in, err := readBulk(c)
 	if err != nil {
 		return s.badRequest(c, err, in.back, "Back to Approvals")
+	}
+	// A deny needs its comment, asked for before any is decided, of one request or of them all.
+	if in.decision == pam.DecisionDeny && strings.TrimSpace(in.comment) == "" {
+		return s.bulkPage(c, u, in, denyComment)
 	}
 	var done, more, decided, refused, failed int
 loop:
@@ -147,7 +160,7 @@ loop:
 			// The comment is checked alike for every request, before any change: when the
 			// first one it reaches refuses it, none took it.
 			if done == 0 {
-				return s.bulkPage(c, u, in, pam.ErrorMessage(err))
+				return s.bulkPage(c, u, in, func(int) string { return pam.ErrorMessage(err) })
 			}
 			failed++
 		default:

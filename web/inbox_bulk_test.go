@@ -266,6 +266,12 @@ func TestBulkDecide(t *testing.T) {
 		if v, _ := p.find("bulk-decide-form").Find(`input[name="id"]`).Attr("value"); v != ids[3] {
 			t.Fatalf("kept id %q", v)
 		}
+		// Several without a comment: the page asks for it of them all.
+		more := a.mustRequest(es.policy, "Mailbox admin", rhea, 4, a.clock.Now(), a.clock.Now().Add(24*time.Hour))
+		p = ap.post("/approvals/bulk/decide", url.Values{"id": {ids[3], more}, "decision": {"deny"}})
+		if got := p.find("bulk-decide-form").Text(); p.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(got, "each requester sees your comment") {
+			t.Fatalf("deny several without comment: %d %q", p.StatusCode, got)
+		}
 		if n := len(a.events(audit.RequestDenied.String())); n != 0 {
 			t.Fatalf("%d denials", n)
 		}

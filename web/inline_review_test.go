@@ -108,5 +108,10 @@ func TestInlineReviewUpdatesCountAndDecidedOutOfBand(t *testing.T) {
 		if _, open := again.find("revoke-details").Attr("open"); again.StatusCode != http.StatusUnprocessableEntity || !open || again.find("error-reason").Text() == "" {
 			t.Fatalf("revoke with a bad reason: %d, open %v", again.StatusCode, open)
 		}
+		// One grant has one requester: the reason is asked for in the singular.
+		again = ap.post("/requests/"+first+"/revoke", url.Values{"reason": {" "}, "back": {"/requests/" + first}})
+		if got := again.find("error-reason").Text(); again.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(got, "the requester sees the reason") {
+			t.Fatalf("revoke without a reason: %d %q", again.StatusCode, got)
+		}
 	})
 }

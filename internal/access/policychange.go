@@ -169,7 +169,7 @@ func (s *Service) RevokeUnderPolicy(ctx context.Context, a audit.Actor, u pam.Us
 		return 0, pam.Errorf(pam.EFORBIDDEN, "Only an administrator can revoke every grant under a policy.")
 	}
 	// Checked before any grant is read: with none to revoke, a bad reason is still refused.
-	reason, err := pam.RevokeReason(reason)
+	reason, err := pam.RevokeAllReason(reason)
 	if err != nil {
 		return 0, err
 	}

@@ -258,10 +258,16 @@ const (
 	MaxScheduleAhead = 7 * 24 * time.Hour
 )
 
-// RevokeReason checks the reason given for revoking grants, which each requester sees, and
+// RevokeReason checks the reason given for revoking a grant, which its requester sees, and
 // returns it trimmed.
 func RevokeReason(reason string) (string, error) {
-	return ActionReason(reason, "Say why you revoke; each requester sees the reason.")
+	return ActionReason(reason, "Say why you revoke it; the requester sees the reason.")
+}
+
+// RevokeAllReason checks the reason given for revoking several grants at once, which each
+// requester sees, and returns it trimmed.
+func RevokeAllReason(reason string) (string, error) {
+	return ActionReason(reason, "Say why you revoke them; each requester sees the reason.")
 }
 
 // The reasons the system gives when it revokes the grant of a requester who is no longer
