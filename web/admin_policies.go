@@ -84,7 +84,7 @@ func (s *Server) groupOptions(ctx context.Context, none string) ([]components.Op
 	}
 	opts := []components.Option{{Value: "", Label: none}}
 	for _, g := range groups {
-		opts = append(opts, components.Option{Value: g.ID, Label: fmt.Sprintf("%s (%d members)", g.Name, g.MemberCount)})
+		opts = append(opts, components.Option{Value: g.ID, Label: g.Name + " (" + pam.Count(g.MemberCount, "member", "members") + ")"})
 	}
 	return opts, nil
 }

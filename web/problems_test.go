@@ -183,3 +183,18 @@ func TestMoreFormsTellEveryProblemAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// The policy form's group lists count members in words: "Approvers (1 member)".
+func TestGroupChoicesCountMembers(t *testing.T) {
+	a := newApp(t, "sqlite")
+	a.mustUser("root@example.com", "Root Admin", goodPassword, true)
+	olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+	es := a.mustEstate(1, olivia)
+	root := a.client()
+	root.signIn("root@example.com", goodPassword)
+	p := root.get("/admin/policies/new?scope_type=task&scope_id=" + es.other.ID)
+	got := p.find("field-approver_group_id").Find("option[value=\"" + es.policy.ApproverGroupID + "\"]").Text()
+	if got != "Approvers (1 member)" {
+		t.Fatalf("approver group choice: %q", got)
+	}
+}
