@@ -350,7 +350,7 @@ func (s *Server) removalPage(c echo.Context, reason, reasonErr string) (templ.Co
 	base := "/admin/groups/" + g.ID
 	vm := adminview.FormVM{Meta: s.meta(c, "Remove "+u.Name), Tab: "groups", Action: base + "/members/" + string(u.ID) + "/remove",
 		Header: components.HeaderVM{Title: "Remove " + u.Name + " from " + g.Name, Subtitle: u.Email, BackLabel: g.Name, BackHref: base},
-		Submit: "Remove member", Fields: []components.FieldVM{{Name: "reason", Label: "Reason for removing", Type: "textarea", Rows: 2,
+		Submit: "Remove member", Danger: true, Fields: []components.FieldVM{{Name: "reason", Label: "Reason for removing", Type: "textarea", Rows: 2,
 			Required: true, MaxLength: pam.MaxComment, Value: reason, Error: reasonErr, Help: "The audit trail keeps it."}}}
 	if loss != (admin.Ended{}) {
 		var ends []string

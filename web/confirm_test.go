@@ -51,8 +51,8 @@ func TestRemovingMemberAsksFirst(t *testing.T) {
 		if w := conf.find("warning").Text(); !strings.Contains(w, "1 grant in force or scheduled revoked") || !strings.Contains(w, "1 pending request cancelled") {
 			t.Fatalf("confirmation says: %q", w)
 		}
-		if conf.find("field-reason").Length() != 1 || !strings.Contains(conf.find("submit").Text(), "Remove member") {
-			t.Fatal("the confirmation asks for no reason")
+		if conf.find("field-reason").Length() != 1 || !strings.Contains(conf.find("submit").Text(), "Remove member") || !conf.find("submit").HasClass("btn-danger") {
+			t.Fatal("the confirmation asks for no reason, or its button is not the red of one that takes access away")
 		}
 		unchanged("showing the confirmation")
 

@@ -22,6 +22,14 @@ func buttonClass(danger bool) string {
 	return "btn-secondary"
 }
 
+// submitClass is a form's submit button: red when the form takes something away.
+func submitClass(danger bool) string {
+	if danger {
+		return "btn-danger"
+	}
+	return "btn-primary"
+}
+
 func stateClass(active bool) string {
 	if active {
 		return "inline-flex items-center gap-1 rounded-full bg-indigo-700 px-3 py-1 text-sm font-medium text-white focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500 focus-visible:ring-offset-2"
