@@ -110,7 +110,7 @@ var apiPolicyFields = map[string]string{"default_duration": "default_duration_mi
 // form's), each problem's.
 func apiPolicyField(err error) error {
 	var pe *pam.Error
-	if !errors.As(err, &pe) {
+	if !errors.As(err, &pe) || pe.Code != pam.EINVALID {
 		return err
 	}
 	rename := func(e *pam.Error) *pam.Error {

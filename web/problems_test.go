@@ -198,3 +198,43 @@ func TestGroupChoicesCountMembers(t *testing.T) {
 		t.Fatalf("approver group choice: %q", got)
 	}
 }
+
+// A form whose one unreadable field is the only thing wrong saves nothing: the service is still
+// asked for the rest's problems, with that field left at zero, and must refuse it. This holds
+// the settings, delegation and access review forms to that, should a zero ever become allowed.
+func TestAnUnreadableFieldAloneSavesNothing(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		a := newApp(t, dialect)
+		a.mustUser("root@example.com", "Root Admin", goodPassword, true)
+		olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+		a.mustEstate(1, olivia)
+		root := a.client()
+		root.signIn("root@example.com", goodPassword)
+		later := a.clock.Now().Add(48 * time.Hour).Format("2006-01-02T15:04")
+		for _, c := range []struct {
+			what, page, path string
+			form             url.Values
+			field            string
+			action           audit.Action
+		}{
+			{"settings", "/admin/settings", "/admin/settings", url.Values{"enforcement": {"on"}, "max_duration": {"a day"}},
+				"max_duration", audit.SettingsUpdated},
+			{"delegation start", "/profile", "/profile/delegation", url.Values{"delegate": {"olivia@example.com"},
+				"starts_at": {"soon"}, "ends_at": {later}}, "starts_at", audit.DelegationCreated},
+			{"delegation end", "/profile", "/profile/delegation", url.Values{"delegate": {"olivia@example.com"},
+				"starts_at": {""}, "ends_at": {"later"}}, "ends_at", audit.DelegationCreated},
+			{"review deadline", "/admin/reviews/new", "/admin/reviews", url.Values{"name": {"Quarterly"}, "scope": {"all"},
+				"reviewers": {"admins"}, "default": {"keep"}, "deadline": {"next month"}}, "deadline", audit.ReviewCampaignStarted},
+		} {
+			before := len(a.events(c.action.String()))
+			root.get(c.page)
+			p := root.post(c.path, c.form)
+			if p.StatusCode != http.StatusUnprocessableEntity || p.find("error-"+c.field).Text() == "" {
+				t.Errorf("%s: %d %q", c.what, p.StatusCode, p.find("error-"+c.field).Text())
+			}
+			if n := len(a.events(c.action.String())) - before; n != 0 {
+				t.Errorf("%s: %d saved from a form whose %s could not be read", c.what, n, c.field)
+			}
+		}
+	})
+}

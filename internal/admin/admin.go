@@ -461,7 +461,15 @@ func (s *Service) endMembership(ctx context.Context, tx *store.Store, a audit.Ac
 	if err != nil {
 		return Ended{}, err
 	}
-	n := func(k string) int64 { v, _ := ended[k].(int); return int64(v) }
+	n := func(k string) int64 {
+		switch v := ended[k].(type) {
+		case int:
+			return int64(v)
+		case int64:
+			return v
+		}
+		return 0
+	}
 	return Ended{Cancelled: n("pending_cancelled"), Revoked: n("grants_revoked")},
 		record(ctx, tx, a, audit.GroupMemberRemoved, "group", g.ID, merge(merge(membershipDetails(g, u), extra), ended))
 }
