@@ -12,7 +12,7 @@ import (
 )
 
 // Two check tokens in use never share a name, so an administrator can tell which to revoke: a
-// second one is refused with 422 beside the name field, the name kept; a revoked token's name
+// second one is refused with 409 beside the name field, the name kept; a revoked token's name
 // may be used again; two admins making one name at once get one token and one refusal, not 500.
 func TestCheckTokenNameTakenIsRefusedBesideTheField(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
@@ -25,7 +25,7 @@ func TestCheckTokenNameTakenIsRefusedBesideTheField(t *testing.T) {
 
 		root.get("/admin/check-tokens")
 		p := root.post("/admin/check-tokens", url.Values{"name": {"exchange"}})
-		if p.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(p.find("error-name").Text(), "Another check token") ||
+		if p.StatusCode != http.StatusConflict || !strings.Contains(p.find("error-name").Text(), "Another check token") ||
 			p.find("field-name").AttrOr("value", "") != "exchange" || p.find("secret").Length() != 0 {
 			t.Fatalf("second exchange: %d %q", p.StatusCode, p.find("error-name").Text())
 		}
@@ -57,7 +57,7 @@ func TestCheckTokenNameTakenIsRefusedBesideTheField(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		if !(codes[0] == http.StatusOK && codes[1] == http.StatusUnprocessableEntity) && !(codes[1] == http.StatusOK && codes[0] == http.StatusUnprocessableEntity) {
+		if !(codes[0] == http.StatusOK && codes[1] == http.StatusConflict) && !(codes[1] == http.StatusOK && codes[0] == http.StatusConflict) {
 			t.Fatalf("racing creates: %v", codes)
 		}
 	})

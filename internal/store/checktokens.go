@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
@@ -29,13 +30,15 @@ func checkTokenToDomain(r CheckTokenRow) pam.CheckToken {
 }
 
 // CreateCheckToken stores a check token under the hash of its secret; a name another token in
-// use has is EINVALID on the name field (the unique index settles two at once).
+// use has is ECONFLICT on the name field, as a taken webhook or group name is (the unique index
+// settles two at once).
 func (s *Store) CreateCheckToken(ctx context.Context, t pam.CheckToken, hash string) error {
 	err := s.conn(ctx).Create(&CheckTokenRow{ID: t.ID, Name: t.Name, TokenHash: hash, CreatedBy: t.CreatedBy, CreatedAt: t.CreatedAt.UTC()}).Error
 	// The secret's hash is unique too, but a clash of two random secrets does not happen: the
 	// violation is the name's.
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return pam.FieldError("name", "Another check token in use has the name %s; choose another, or revoke that one first.", t.Name)
+		return &pam.Error{Code: pam.ECONFLICT, Field: "name",
+			Message: fmt.Sprintf("Another check token in use has the name %s; choose another, or revoke that one first.", t.Name)}
 	}
 	return err
 }

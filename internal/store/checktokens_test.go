@@ -84,7 +84,7 @@ func TestCheckTokenNamesAreUniqueInUse(t *testing.T) {
 		}
 		err := create("k2", "runspace")
 		var pe *pam.Error
-		if !errors.As(err, &pe) || pe.Code != pam.EINVALID || pe.Field != "name" {
+		if !errors.As(err, &pe) || pe.Code != pam.ECONFLICT || pe.Field != "name" {
 			t.Fatalf("second runspace: %v", err)
 		}
 		if _, err := db.RevokeCheckToken(ctx, "k1", "root", now); err != nil {
@@ -109,7 +109,7 @@ func TestCheckTokenNamesAreUniqueInUse(t *testing.T) {
 			switch {
 			case err == nil:
 				ok++
-			case errors.As(err, &pe) && pe.Code == pam.EINVALID && pe.Field == "name":
+			case errors.As(err, &pe) && pe.Code == pam.ECONFLICT && pe.Field == "name":
 				refused++
 			default:
 				t.Errorf("racing create: %v", err)
