@@ -17,20 +17,7 @@ import (
 // with one the member goes, the flash says what ended and the audit event keeps the reason.
 func TestRemovingMemberAsksFirst(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
-		a := newAppWith(t, dialect, true)
-		a.mustUser("root@example.com", "Root Admin", goodPassword, true)
-		rhea := a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
-		olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
-		es := a.mustEstate(1, olivia)
-		team := a.mustGroup("Mail team", rhea)
-		rc, req, ol := a.client(), a.client(), a.client()
-		rc.signIn("root@example.com", goodPassword)
-		req.signIn("rhea@example.com", goodPassword)
-		ol.signIn("olivia@example.com", goodPassword)
-		if p := rc.editPolicy(es.policy.ID, map[string]string{"eligible_group_id": team.ID}); p.StatusCode != http.StatusSeeOther {
-			t.Fatalf("set eligible group: %d %s", p.StatusCode, p.find("form-error").Text())
-		}
-		grant, pending := grantAndPending(t, req, ol, es)
+		a, rc, team, rhea, grant, pending := teamWithGrant(t, dialect)
 		base := "/admin/groups/" + team.ID
 		action := base + "/members/" + string(rhea.ID) + "/remove"
 
@@ -92,20 +79,7 @@ func TestRemovingMemberAsksFirst(t *testing.T) {
 // and pending requests their removal ends; closing then says what it did, in good grammar.
 func TestClosingReviewSaysWhatItRemoves(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
-		a := newAppWith(t, dialect, true)
-		a.mustUser("root@example.com", "Root Admin", goodPassword, true)
-		rhea := a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
-		olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
-		es := a.mustEstate(1, olivia)
-		team := a.mustGroup("Mail team", rhea)
-		rc, req, ol := a.client(), a.client(), a.client()
-		rc.signIn("root@example.com", goodPassword)
-		req.signIn("rhea@example.com", goodPassword)
-		ol.signIn("olivia@example.com", goodPassword)
-		if p := rc.editPolicy(es.policy.ID, map[string]string{"eligible_group_id": team.ID}); p.StatusCode != http.StatusSeeOther {
-			t.Fatalf("set eligible group: %d %s", p.StatusCode, p.find("form-error").Text())
-		}
-		grant, pending := grantAndPending(t, req, ol, es)
+		a, rc, team, rhea, grant, pending := teamWithGrant(t, dialect)
 
 		// Every group, nobody reviews, the default removes: Rhea and Olivia both go.
 		rc.get("/admin/reviews/new")
@@ -140,4 +114,26 @@ func TestClosingReviewSaysWhatItRemoves(t *testing.T) {
 			t.Fatal("a closed review still offers to close")
 		}
 	})
+}
+
+// teamWithGrant is an organisation whose policy's eligible group, "Mail team", holds one
+// requester with a grant in force and a pending request under it; rc is its administrator,
+// signed in.
+func teamWithGrant(t *testing.T, dialect string) (a *app, rc *client, team pam.Group, rhea pam.User, grant, pending string) {
+	t.Helper()
+	a = newAppWith(t, dialect, true)
+	a.mustUser("root@example.com", "Root Admin", goodPassword, true)
+	rhea = a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
+	olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+	es := a.mustEstate(1, olivia)
+	team = a.mustGroup("Mail team", rhea)
+	rc, req, ol := a.client(), a.client(), a.client()
+	rc.signIn("root@example.com", goodPassword)
+	req.signIn("rhea@example.com", goodPassword)
+	ol.signIn("olivia@example.com", goodPassword)
+	if p := rc.editPolicy(es.policy.ID, map[string]string{"eligible_group_id": team.ID}); p.StatusCode != http.StatusSeeOther {
+		t.Fatalf("set eligible group: %d %s", p.StatusCode, p.find("form-error").Text())
+	}
+	grant, pending = grantAndPending(t, req, ol, es)
+	return a, rc, team, rhea, grant, pending
 }
