@@ -352,14 +352,7 @@ func (s *Server) removalPage(c echo.Context, reason, reasonErr string) (templ.Co
 		Header: components.HeaderVM{Title: "Remove " + u.Name + " from " + g.Name, Subtitle: u.Email, BackLabel: g.Name, BackHref: base},
 		Submit: "Remove member", Danger: true, Fields: []components.FieldVM{{Name: "reason", Label: "Reason for removing", Type: "textarea", Rows: 2,
 			Required: true, MaxLength: pam.MaxComment, Value: reason, Error: reasonErr, Help: "The audit trail keeps it."}}}
-	if loss != (admin.Ended{}) {
-		var ends []string
-		if loss.Revoked > 0 {
-			ends = append(ends, pam.Count(int(loss.Revoked), "grant in force or scheduled", "grants in force or scheduled")+" revoked at once")
-		}
-		if loss.Cancelled > 0 {
-			ends = append(ends, pam.Count(int(loss.Cancelled), "pending request", "pending requests")+" cancelled")
-		}
+	if ends := endedParts(loss, inForce, "revoked at once"); len(ends) > 0 {
 		vm.Warnings = []adminview.Warning{{Text: fmt.Sprintf("Removing %s ends what this group makes them eligible for: %s.",
 			u.Name, strings.Join(ends, " and "))}}
 	} else {
@@ -386,7 +379,7 @@ func (s *Server) removeMember(c echo.Context) error {
 	reason := c.FormValue("reason")
 	ended, err := s.admin.RemoveMemberBecause(c.Request().Context(), actor(c), id, pam.UserID(c.Param("uid")), reason)
 	done := "Member removed."
-	if parts := endedParts(ended, "revoked"); len(parts) > 0 {
+	if parts := endedParts(ended, grantWords, "revoked"); len(parts) > 0 {
 		done = "Member removed: " + strings.Join(parts, ", ") + "."
 	}
 	o := outcome{Next: "/admin/groups/" + id, Done: done}
@@ -398,12 +391,21 @@ func (s *Server) removeMember(c echo.Context) error {
 
 func lowerName(s string) string { return strings.ToLower(s) }
 
-// endedParts words what the end of memberships took away, leaving out what it took none of:
-// "1 grant revoked" (with the verb given), "2 pending requests cancelled".
-func endedParts(e admin.Ended, revoked string) []string {
+// grantWords and inForce name the grants endedParts counts: as they were, or as the
+// confirmation before a change counts them, the ones it would end now.
+var (
+	grantWords = [2]string{"grant", "grants"}
+	inForce    = [2]string{"grant in force or scheduled", "grants in force or scheduled"}
+)
+
+// endedParts words what the end of memberships takes away, or took, leaving out what it takes
+// none of: "1 grant revoked" (with the grants' words and the verb given), "2 pending requests
+// cancelled". The group removal's confirmation and outcome and the access review's closing
+// all say it so.
+func endedParts(e admin.Ended, grant [2]string, verb string) []string {
 	var parts []string
 	if e.Revoked > 0 {
-		parts = append(parts, pam.Count(int(e.Revoked), "grant", "grants")+" "+revoked)
+		parts = append(parts, pam.Count(int(e.Revoked), grant[0], grant[1])+" "+verb)
 	}
 	if e.Cancelled > 0 {
 		parts = append(parts, pam.Count(int(e.Cancelled), "pending request", "pending requests")+" cancelled")

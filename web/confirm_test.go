@@ -94,7 +94,7 @@ func TestClosingReviewSaysWhatItRemoves(t *testing.T) {
 		if details.Length() != 1 || details.Is("[open]") || details.Find(`[data-testid="close-campaign"]`).Length() != 1 {
 			t.Fatalf("close is not a folded confirmation: %d", details.Length())
 		}
-		if w := rp.find("close-warning").Text(); !strings.Contains(w, "removes 2 memberships, which ends 1 grant in force or scheduled and cancels 1 pending request.") {
+		if w := rp.find("close-warning").Text(); !strings.Contains(w, "removes 2 memberships: 1 grant in force or scheduled ended at once and 1 pending request cancelled.") {
 			t.Fatalf("warning: %q", w)
 		}
 		if !a.isMember(team, rhea) || statusOf(t, a, grant).Status != pam.StatusApproved {

@@ -476,7 +476,7 @@ func (s *Server) closeCampaign(c echo.Context) error {
 	if camp.Removed > 0 {
 		removed = pam.Count(camp.Removed, "membership", "memberships") + " removed"
 	}
-	done := "Access review " + camp.Name + " closed: " + strings.Join(append([]string{removed}, endedParts(ended, "ended")...), ", ") + "."
+	done := "Access review " + camp.Name + " closed: " + strings.Join(append([]string{removed}, endedParts(ended, grantWords, "ended")...), ", ") + "."
 	return s.posted(c, err, outcome{Next: "/admin/reviews/" + url.PathEscape(id), Done: done})
 }
 
@@ -608,21 +608,14 @@ func (s *Server) removeOwner(c echo.Context) error {
 
 // closeWarning says what closing a campaign now takes away (admin.Closing), in words.
 func closeWarning(c admin.Closing) string {
-	var ends []string
-	if c.Revoked > 0 {
-		ends = append(ends, "ends "+pam.Count(int(c.Revoked), "grant in force or scheduled", "grants in force or scheduled"))
-	}
-	if c.Cancelled > 0 {
-		ends = append(ends, "cancels "+pam.Count(int(c.Cancelled), "pending request", "pending requests"))
-	}
 	w := "Closing now removes " + pam.Count(int(c.Memberships), "membership", "memberships")
-	switch {
+	switch ends := endedParts(c.Ended, inForce, "ended at once"); {
 	case c.Memberships == 0:
 		w = "Closing now removes no membership"
 	case len(ends) == 0:
 		w += ", which ends no access"
 	default:
-		w += ", which " + strings.Join(ends, " and ")
+		w += ": " + strings.Join(ends, " and ")
 	}
 	return w + ". Reviewers can no longer decide, and this cannot be undone."
 }

@@ -16,9 +16,9 @@ func TestCloseWarningWords(t *testing.T) {
 	}{
 		{admin.Closing{}, "Closing now removes no membership"},
 		{admin.Closing{Memberships: 1}, "Closing now removes 1 membership, which ends no access"},
-		{admin.Closing{Memberships: 2, Ended: admin.Ended{Cancelled: 1}}, "Closing now removes 2 memberships, which cancels 1 pending request"},
+		{admin.Closing{Memberships: 2, Ended: admin.Ended{Cancelled: 1}}, "Closing now removes 2 memberships: 1 pending request cancelled"},
 		{admin.Closing{Memberships: 2, Ended: admin.Ended{Revoked: 1, Cancelled: 2}},
-			"Closing now removes 2 memberships, which ends 1 grant in force or scheduled and cancels 2 pending requests"},
+			"Closing now removes 2 memberships: 1 grant in force or scheduled ended at once and 2 pending requests cancelled"},
 	} {
 		if got := closeWarning(c.in); got != c.want+tail {
 			t.Errorf("%+v: %q, want %q", c.in, got, c.want+tail)
@@ -37,7 +37,7 @@ func TestEndedPartsLeaveOutNone(t *testing.T) {
 		{admin.Ended{Cancelled: 2}, "2 pending requests cancelled"},
 		{admin.Ended{Revoked: 2, Cancelled: 1}, "2 grants revoked|1 pending request cancelled"},
 	} {
-		if got := strings.Join(endedParts(c.in, "revoked"), "|"); got != c.want {
+		if got := strings.Join(endedParts(c.in, grantWords, "revoked"), "|"); got != c.want {
 			t.Errorf("%+v: %q, want %q", c.in, got, c.want)
 		}
 	}
