@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"modernc.org/sqlite"
 )
 
 // CheckFactsPlan returns the plan CheckFacts's statement runs with (looking the user up by
@@ -63,4 +66,35 @@ func (s *Store) CheckFactsPlan(ctx context.Context, tokenHash, email, taskKey st
 		return rows.Err()
 	})
 	return strings.Join(lines, "\n"), err
+}
+
+// SQLiteCompiles narrows the readers' pool to one connection and counts, from now on, the
+// SELECTs SQLite compiles on it: its authorizer is asked while a statement compiles, never
+// while a compiled one runs again. The returned function reads the count.
+func (s *Store) SQLiteCompiles(ctx context.Context) (func() int64, error) {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return nil, err
+	}
+	sqlDB.SetMaxIdleConns(1)
+	sqlDB.SetMaxOpenConns(1)
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	var n atomic.Int64
+	err = conn.Raw(func(dc any) error {
+		r, ok := dc.(sqlite.AuthorizerRegisterer)
+		if !ok {
+			return fmt.Errorf("the SQLite driver's connection %T takes no authorizer", dc)
+		}
+		return r.RegisterAuthorizer(func(action sqlite.AuthorizerActionCode, _, _, _, _ string) sqlite.AuthorizerReturnCode {
+			if action == sqlite.AuthSelect {
+				n.Add(1)
+			}
+			return sqlite.AuthorizerOK
+		})
+	})
+	return n.Load, err
 }

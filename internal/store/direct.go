@@ -69,9 +69,9 @@ func compileNamed(dialect, q string) compiledQuery {
 // limitClause is a LIMIT with its count written into the statement's text, for statements
 // written out by hand (gorm's Limit is written so on SQLite already). SQLite plans a bound
 // LIMIT by its value, so binding one marks the statement to be compiled again at its first
-// step; and its driver compiles each call's statement afresh anyway. Every call of a statement
-// with a bound LIMIT was parsed twice: half of the inbox's server time on SQLite. n always comes
-// from the code (a page size, a cap, a batch), never from a request's text.
+// step, even when it is kept prepared: every call of a statement with a bound LIMIT was
+// parsed again. n always comes from the code (a page size, a cap, a batch), never from a
+// request's text.
 func limitClause(n int) string { return "LIMIT " + strconv.Itoa(n) }
 
 func nameStart(c byte) bool {

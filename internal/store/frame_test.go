@@ -628,3 +628,36 @@ func TestEmergencyReviewsReadOnlyTheUnreviewed(t *testing.T) {
 		t.Fatalf("the inbox after the review: %v, %v", page.Emergencies, err)
 	}
 }
+
+// On SQLite a page's statements are compiled once per connection and then only run: compiling
+// the session's statement cost more than running it. The page's reads run on the readers' one
+// connection here, and SQLite's authorizer, asked only while a statement compiles, counts
+// what compiles.
+func TestSQLiteCompilesAPagesStatementsOnce(t *testing.T) {
+	ctx := context.Background()
+	w := newFrameWorld(t, store.SQLite)
+	compiled, err := w.db.SQLiteCompiles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := func() {
+		t.Helper()
+		if _, _, _, err := w.db.SessionWithUser(ctx, w.oliviaS, enrolmentKey, t0, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.db.InboxPage(ctx, w.olivia.ID, t0, pam.InboxFilter{Limit: 25}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page()
+	first := compiled()
+	if first == 0 {
+		t.Fatal("the authorizer saw no statement compile")
+	}
+	for range 5 {
+		page()
+	}
+	if again := compiled() - first; again != 0 {
+		t.Fatalf("five more pages compiled %d SELECTs again (the first compiled %d)", again, first)
+	}
+}
