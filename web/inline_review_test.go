@@ -66,8 +66,7 @@ func TestInlineReviewUpdatesCountAndDecidedOutOfBand(t *testing.T) {
 		if row := dec.Find(`[data-testid="decided"] tbody tr`).First().Text(); !strings.Contains(row, "Mailbox admin") || !strings.Contains(row, "Approved") {
 			t.Fatalf("decided row: %q", row)
 		}
-		// The unfiltered inbox's line follows too; a filtered one is left alone (the card does
-		// not know what else matches).
+		// The inbox's line follows too (a narrowed one's: TestInlineReviewInANarrowedInboxRedrawsItsLine).
 		if total := p.doc.Find("#inbox-total"); total.AttrOr("hx-swap-oob", "") != "true" || total.Text() != "2 requests wait for you." {
 			t.Fatalf("waiting line in the answer: %q", total.Text())
 		}
@@ -112,6 +111,54 @@ func TestInlineReviewUpdatesCountAndDecidedOutOfBand(t *testing.T) {
 		again = ap.post("/requests/"+first+"/revoke", url.Values{"reason": {" "}, "back": {"/requests/" + first}})
 		if got := again.find("error-reason").Text(); again.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(got, "the requester sees the reason") {
 			t.Fatalf("revoke without a reason: %d %q", again.StatusCode, got)
+		}
+	})
+}
+
+// A card opened in a narrowed inbox goes back to that inbox: the page sends its address with
+// the expand, the card's form carries it, and a decision there redraws the inbox's line as
+// "N of M waiting requests match". An address outside the inbox sends the card to the inbox.
+func TestInlineReviewInANarrowedInboxRedrawsItsLine(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		a := newApp(t, dialect)
+		rhea := a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
+		raj := a.mustUser("raj@example.com", "Raj Requester", goodPassword, false)
+		olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+		es := a.mustEstate(1, olivia)
+		now := a.clock.Now()
+		first := a.mustRequest(es.policy, "Mailbox admin", rhea, 0, now.Add(-10*time.Minute), now.Add(20*time.Hour))
+		a.mustRequest(es.policy, "Journal rules", rhea, 1, now.Add(-5*time.Minute), now.Add(20*time.Hour))
+		a.mustRequest(es.policy, "Transport rules", raj, 2, now.Add(-4*time.Minute), now.Add(20*time.Hour))
+		ap := a.client()
+		ap.signIn("olivia@example.com", goodPassword)
+		narrowed := "/approvals?requester=" + string(rhea.ID)
+		inbox := ap.get(narrowed)
+		if got := inbox.find("inbox-total").Text(); got != "2 of 3 waiting requests match." {
+			t.Fatalf("narrowed inbox's line: %q", got)
+		}
+		if vals := inbox.find("inbox").Find("tbody").AttrOr("hx-vals", ""); vals != `{"back":"`+narrowed+`"}` {
+			t.Fatalf("the table sends its card expands %q", vals)
+		}
+		if vals, ok := ap.get("/approvals").find("inbox").Find("tbody").Attr("hx-vals"); ok {
+			t.Fatalf("the plain inbox sends its card expands %q", vals)
+		}
+
+		for back, want := range map[string]string{narrowed: narrowed, "": "/approvals", "/requests": "/approvals", "https://example.org/approvals": "/approvals"} {
+			card := ap.getHX("/approvals/" + first + "/card?back=" + url.QueryEscape(back))
+			if got := card.find("review-form").Find(`input[name="back"]`).AttrOr("value", ""); card.StatusCode != http.StatusOK || got != want {
+				t.Fatalf("card opened with back %q: %d, goes back to %q, want %q", back, card.StatusCode, got, want)
+			}
+		}
+
+		p := ap.post("/requests/"+first+"/review", url.Values{"decision": {"approve"}, "back": {narrowed}}, "HX-Request", "true")
+		if p.StatusCode != http.StatusOK || !strings.Contains(p.find("card-notice").Text(), "Request approved") {
+			t.Fatalf("inline approve: %d %q", p.StatusCode, p.find("card-notice").Text())
+		}
+		if total := p.doc.Find("#inbox-total"); total.AttrOr("hx-swap-oob", "") != "true" || total.Text() != "1 of 2 waiting requests matches." {
+			t.Fatalf("narrowed inbox's line in the answer: %q", total.Text())
+		}
+		if got := ap.get(narrowed).find("inbox-total").Text(); got != "1 of 2 waiting requests matches." {
+			t.Fatalf("narrowed inbox's line after a reload: %q", got)
 		}
 	})
 }

@@ -473,24 +473,29 @@ const soonWindow = time.Hour
 // maxFilterValue bounds an id in the inbox's query (every id Elevate hands out is a UUID).
 const maxFilterValue = 64
 
-// inboxFilter reads the inbox's query: requester, policy and scope ("role:<id>") to narrow it,
-// soon=1 for what times out within the hour, sort=age|left and the keyset cursor.
-func inboxFilter(c echo.Context, now time.Time) (pam.InboxFilter, error) {
+// inboxFilter reads an inbox's query (the page's own, or that of the inbox an inline decision
+// came from): requester, policy and scope ("role:<id>") to narrow it, soon=1 for what times out
+// within the hour, sort=age|left and the keyset cursor. A session that found no delegation to
+// the viewer leaves the reads of delegated requests out.
+func inboxFilter(c echo.Context, q url.Values, now time.Time) (pam.InboxFilter, error) {
 	f := pam.InboxFilter{Limit: inboxPageSize}
+	if fr, ok := currentFrame(c); ok && !fr.Delegate {
+		f.NoDelegations = true
+	}
 	var err error
-	if f.Sort, err = pam.ParseInboxSort(c.QueryParam("sort")); err != nil {
+	if f.Sort, err = pam.ParseInboxSort(q.Get("sort")); err != nil {
 		return f, err
 	}
-	if f.After, err = listCursor(c); err != nil {
+	if f.After, err = pam.ParseCursor(q.Get("after")); err != nil {
 		return f, err
 	}
 	for _, name := range []string{"requester", "policy", "scope"} {
-		if len(c.QueryParam(name)) > maxFilterValue {
+		if len(q.Get(name)) > maxFilterValue {
 			return f, pam.FieldError(name, "That filter is not one this page gave out; start again from all waiting requests.")
 		}
 	}
-	f.RequesterID, f.PolicyID = pam.UserID(c.QueryParam("requester")), c.QueryParam("policy")
-	if sc := c.QueryParam("scope"); sc != "" {
+	f.RequesterID, f.PolicyID = pam.UserID(q.Get("requester")), q.Get("policy")
+	if sc := q.Get("scope"); sc != "" {
 		kind, id, ok := strings.Cut(sc, ":")
 		st, err := pam.ParseScopeType(kind)
 		if !ok || id == "" || err != nil {
@@ -498,7 +503,7 @@ func inboxFilter(c echo.Context, now time.Time) (pam.InboxFilter, error) {
 		}
 		f.ScopeType, f.ScopeID = st, id
 	}
-	switch c.QueryParam("soon") {
+	switch q.Get("soon") {
 	case "":
 	case "1":
 		f.TimesOutBy = now.Add(soonWindow)
@@ -544,22 +549,19 @@ func (s *Server) showApprovals(c echo.Context) error {
 	ctx := c.Request().Context()
 	u, _ := CurrentUser(c)
 	now, loc := s.now(), viewerZone(c)
-	f, err := inboxFilter(c, now)
+	q := c.QueryParams()
+	f, err := inboxFilter(c, q, now)
 	if err != nil {
 		if err == pam.ErrBadCursor {
 			return s.badCursor(c, err)
 		}
 		return s.badRequest(c, err, "/approvals", "Show all waiting requests")
 	}
-	if fr, ok := currentFrame(c); ok && !fr.Delegate {
-		f.NoDelegations = true
-	}
 	inbox, err := s.access.Approvals(ctx, u, f)
 	if err != nil {
 		return err
 	}
 	setInboxCount(c, inbox.Total+len(inbox.Emergencies))
-	q := c.QueryParams()
 	vm := reqview.InboxVM{Meta: s.meta(c, "Approvals"), Total: inbox.Total, Matched: inbox.Matched, CountCap: access.InboxCountCap, Back: c.Request().URL.RequestURI(),
 		Filter: reqview.InboxFilterVM{Narrowed: f.Narrowed(), Requester: string(f.RequesterID), Policy: f.PolicyID,
 			Scope: q.Get("scope"), Soon: !f.TimesOutBy.IsZero(), Sort: string(f.Sort),
@@ -628,7 +630,9 @@ func decidedRows(ds []access.Decided, now time.Time, loc *time.Location) []reqvi
 
 // showApprovalCard answers the inbox's expand of a row with the request's card as a table row:
 // the same card, and the same rule of who may see it, as the request page. A browser that
-// opens the address itself is sent to the request page.
+// opens the address itself is sent to the request page. The card goes back to the inbox it
+// was opened in (back, which a narrowed or later page sends), so that a decision in it redraws
+// that page's count line.
 func (s *Server) showApprovalCard(c echo.Context) error {
 	u, _ := CurrentUser(c)
 	id := c.Param("id")
@@ -639,8 +643,17 @@ func (s *Server) showApprovalCard(c echo.Context) error {
 	if c.Request().Header.Get("HX-Request") != "true" {
 		return redirect(c, "/requests/"+url.PathEscape(id))
 	}
-	card := cardVM(u, v, s.now(), viewerZone(c), "/approvals")
+	back := afterAction(c, "/approvals")
+	if !inInbox(back) {
+		back = "/approvals"
+	}
+	card := cardVM(u, v, s.now(), viewerZone(c), back)
 	return render(c, http.StatusOK, reqview.InboxCard(csrfToken(c), card))
+}
+
+// inInbox reports whether an address is the inbox's, narrowed or not.
+func inInbox(back string) bool {
+	return back == "/approvals" || strings.HasPrefix(back, "/approvals?")
 }
 
 // afterAction returns a no-JS form to where it came from (only paths on this site).
@@ -709,8 +722,8 @@ func reviewedMessage(r pam.Request) string {
 
 // renderReviewed answers an inline decision with the card and, as out-of-band swaps, what
 // else the decision changed on the page: the navigation's count and, in the inbox, the
-// request's line and "Decided by you recently". Either read failing only leaves that part as
-// it was.
+// request's line, its count line and "Decided by you recently". Either read failing only
+// leaves that part as it was.
 func (s *Server) renderReviewed(c echo.Context, u pam.User, v access.View, back string, edit func(*reqview.CardVM)) error {
 	ctx := c.Request().Context()
 	now := s.now()
@@ -718,8 +731,7 @@ func (s *Server) renderReviewed(c echo.Context, u pam.User, v access.View, back 
 	if edit != nil {
 		edit(&card)
 	}
-	vm := reqview.ReviewedVM{CSRF: csrfToken(c), Card: card, Waiting: s.inboxCount(c, u),
-		InInbox: back == "/approvals" || strings.HasPrefix(back, "/approvals?")}
+	vm := reqview.ReviewedVM{CSRF: csrfToken(c), Card: card, Waiting: s.inboxCount(c, u), InInbox: inInbox(back)}
 	// Once the viewer has nothing left to decide, the request's line above the card says so.
 	if vm.InInbox && !v.CanReview {
 		row := reqview.RowAfter{ID: card.ID, StatusKind: card.StatusKind, StatusText: card.StatusText,
@@ -730,16 +742,22 @@ func (s *Server) renderReviewed(c echo.Context, u pam.User, v access.View, back 
 		vm.Row = &row
 	}
 	if vm.InInbox {
-		ds, err := s.access.RecentlyDecided(ctx, u)
-		if err != nil {
-			s.log.Warn("recently decided failed", "request_id", RequestID(c), "error", err.Error())
-			vm.InInbox = false
+		// The inbox the card is in, read as that page reads it, narrowed as it is; only its
+		// counts and what the viewer decided are redrawn, so no page of rows is needed.
+		q, _ := url.ParseQuery(strings.TrimPrefix(strings.TrimPrefix(back, "/approvals"), "?"))
+		q.Del("after")
+		f, err := inboxFilter(c, q, now)
+		var inbox access.Approvals
+		if err == nil {
+			f.Limit = 1
+			inbox, err = s.access.Approvals(ctx, u, f)
 		}
-		vm.Decided = decidedRows(ds, now, viewerZone(c))
-		// The unfiltered inbox's line counts every waiting request: the navigation's count
-		// says the same number, up to where it stops counting.
-		if back == "/approvals" && vm.Waiting < access.NavCountCap {
-			vm.Total = &vm.Waiting
+		if err != nil {
+			s.log.Warn("inbox after a decision failed", "request_id", RequestID(c), "error", err.Error())
+			vm.InInbox = false
+		} else {
+			vm.Decided = decidedRows(inbox.Decided, now, viewerZone(c))
+			vm.Counts = &reqview.InboxCounts{Total: inbox.Total, Matched: inbox.Matched, CountCap: access.InboxCountCap, Narrowed: f.Narrowed()}
 		}
 	}
 	return render(c, http.StatusOK, reqview.Reviewed(vm))

@@ -85,3 +85,80 @@ func TestBrowserInlineApproveUpdatesTheBadge(t *testing.T) {
 	}
 	testkit.Screenshot(t, ctx, "approvals-inline-approved")
 }
+
+// TestBrowserInlineApproveInANarrowedInboxOnAPhone: on a 375 px phone an approver narrows the
+// inbox to one requester from a card, then approves that requester's request with the card's
+// quick Approve. Without a reload the request's line shows its approvals and state in place of
+// "Review", and the count line says what a reload says: how many of the waiting requests the
+// filter still keeps, not how many wait in all.
+func TestBrowserInlineApproveInANarrowedInboxOnAPhone(t *testing.T) {
+	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "narrowed.db")}, "--demo")
+	pw := p.DemoPassword()
+	if pw == "" {
+		t.Fatalf("demo password not printed:\n%s", p.Logs())
+	}
+	ctx := testkit.Browser(t)
+	do(t, ctx, p, chromedp.EmulateViewport(375, phoneHeight))
+	signInAs(t, ctx, p, "olivia@demo.example", pw)
+	// Rhea's demo request takes one approval: approving it settles it.
+	do(t, ctx, p,
+		chromedp.Navigate(p.Base+"/approvals"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="inbox-row"]`)),
+	)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		[...document.querySelectorAll('[data-testid="inbox-row"]')].find(r => r.textContent.includes("Rhea")).querySelector('[data-testid="review"]').click();
+		return true;
+	})()`)); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, p,
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="inbox-card"] [data-testid="card-narrow"] a`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="inbox-card"] [data-testid="card-narrow"] a`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="filter-chip"]`)),
+	)
+	before := text(t, ctx, `[data-testid="inbox-total"]`)
+	if !strings.HasPrefix(before, "1 of ") {
+		t.Fatalf("the narrowed inbox's line: %q", before)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.noReload = true`)); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, p,
+		chromedp.Click(chromedp.CSS(`[data-testid="inbox-row"] [data-testid="review"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="inbox-card"] [data-testid="approve-quick"]`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`.htmx-added, .htmx-settling, .htmx-request`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="inbox-card"] [data-testid="approve-quick"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="card-notice"]`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`.htmx-added, .htmx-settling, .htmx-request, [data-focus]`)),
+	)
+	kept, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.noReload === true`))
+	if err != nil || !kept {
+		t.Fatalf("the page reloaded (%v)", err)
+	}
+	line := `tr:has(+ [data-testid="inbox-card"])`
+	if got := text(t, ctx, line+` > :nth-child(7)`); got != "1 of 1" {
+		t.Fatalf("approvals on the line after approving: %q", got)
+	}
+	left, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+		const row = document.querySelector('`+line+`');
+		return [row.querySelectorAll('[data-testid="review"], input[type="checkbox"]').length,
+			row.querySelector(':scope > :nth-child(8)').textContent.trim()].join(" ");
+	})()`))
+	if err != nil || left != "0 In force" {
+		t.Fatalf("the line after approving: review link and tick box, state: %q (%v)", left, err)
+	}
+	wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+	if err != nil || wide {
+		t.Fatalf("the inbox after an inline decision is wider than a 375 px screen (%v)", err)
+	}
+	after := text(t, ctx, `[data-testid="inbox-total"]`)
+	testkit.Screenshot(t, ctx, "approvals-narrowed-inline-approved-375")
+	// Rhea's was her one waiting request; Ravi's still waits. A reload says the same.
+	if after != "0 of 1 waiting request match." {
+		t.Fatalf("the line after approving: %q (before %q)", after, before)
+	}
+	do(t, ctx, p, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`[data-testid="inbox-empty"]`)))
+	if got := text(t, ctx, `[data-testid="inbox-empty"]`); !strings.Contains(got, "Show all 1 waiting request") {
+		t.Fatalf("the narrowed inbox after a reload: %q", got)
+	}
+}
