@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"maps"
 	"net/http"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/testenv"
 )
 
@@ -118,6 +120,8 @@ func TestInlineReviewUpdatesCountAndDecidedOutOfBand(t *testing.T) {
 // A card opened in a narrowed inbox goes back to that inbox: the page sends its address with
 // the expand, the card's form carries it, and a decision there redraws the inbox's line as
 // "N of M waiting requests match". An address outside the inbox sends the card to the inbox.
+// The plain inbox's line counts what waits for a decision, not the emergency reviews the
+// navigation counts too.
 func TestInlineReviewInANarrowedInboxRedrawsItsLine(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		a := newApp(t, dialect)
@@ -127,8 +131,19 @@ func TestInlineReviewInANarrowedInboxRedrawsItsLine(t *testing.T) {
 		es := a.mustEstate(1, olivia)
 		now := a.clock.Now()
 		first := a.mustRequest(es.policy, "Mailbox admin", rhea, 0, now.Add(-10*time.Minute), now.Add(20*time.Hour))
-		a.mustRequest(es.policy, "Journal rules", rhea, 1, now.Add(-5*time.Minute), now.Add(20*time.Hour))
+		second := a.mustRequest(es.policy, "Journal rules", rhea, 1, now.Add(-5*time.Minute), now.Add(20*time.Hour))
 		a.mustRequest(es.policy, "Transport rules", raj, 2, now.Add(-4*time.Minute), now.Add(20*time.Hour))
+		ends := now.Add(time.Hour)
+		// Raj's emergency access waits for Olivia's review: the navigation counts it, the
+		// inbox's line does not.
+		if err := a.db.CreateRequest(context.Background(), pam.Request{
+			ID: "00000000-0000-4000-9000-000000000009", RequesterID: raj.ID, PolicyID: es.policy.ID, ScopeType: es.policy.ScopeType,
+			ScopeID: es.policy.ScopeID, ScopeName: "Mailbox admin", ApprovalType: pam.ApprovalManual, ApproverGroupID: es.policy.ApproverGroupID,
+			Duration: time.Hour, Justification: "Outage.", Status: pam.StatusApproved, Emergency: true,
+			CreatedAt: now.Add(-3 * time.Minute), StartsAt: &now, EndsAt: &ends,
+		}); err != nil {
+			t.Fatal(err)
+		}
 		ap := a.client()
 		ap.signIn("olivia@example.com", goodPassword)
 		narrowed := "/approvals?requester=" + string(rhea.ID)
@@ -159,6 +174,15 @@ func TestInlineReviewInANarrowedInboxRedrawsItsLine(t *testing.T) {
 		}
 		if got := ap.get(narrowed).find("inbox-total").Text(); got != "1 of 2 waiting requests matches." {
 			t.Fatalf("narrowed inbox's line after a reload: %q", got)
+		}
+
+		// From the plain inbox the line counts what waits for a decision, as the page does.
+		p = ap.post("/requests/"+second+"/review", url.Values{"decision": {"approve"}, "back": {"/approvals"}}, "HX-Request", "true")
+		if got := p.doc.Find("#inbox-total").Text(); got != "1 request waits for you." || strings.TrimSpace(p.doc.Find("#count-side").Text()) != "2" {
+			t.Fatalf("plain inbox's line in the answer: %q, navigation %q", got, p.doc.Find("#count-side").Text())
+		}
+		if got := ap.get("/approvals").find("inbox-total").Text(); got != "1 request waits for you." {
+			t.Fatalf("plain inbox's line after a reload: %q", got)
 		}
 	})
 }
