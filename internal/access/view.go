@@ -395,12 +395,6 @@ func (s *Service) Approvals(ctx context.Context, u pam.User, f pam.InboxFilter) 
 // decidedShown is how many of the requests they decided the inbox shows a viewer.
 const decidedShown = 20
 
-// RecentlyDecided lists the requests the viewer reviewed last, as the inbox shows them under
-// "Decided by you recently".
-func (s *Service) RecentlyDecided(ctx context.Context, u pam.User) ([]Decided, error) {
-	return s.db.DecidedBy(ctx, u.ID, decidedShown)
-}
-
 // InboxCount counts the requests waiting for the viewer's decision.
 func (s *Service) InboxCount(ctx context.Context, u pam.User) (int, error) {
 	n, err := s.db.InboxCount(ctx, u.ID, s.now())

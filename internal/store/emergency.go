@@ -106,10 +106,10 @@ func navCount(dialect, user string) string {
 }
 
 // decidedAndEmergencies are the parts of the inbox's statement (inboxPageQuery) that read the
-// requests the user @user reviewed, their most recent review first (at most decided, as
-// DecidedBy), and the emergency requests waiting for their after-the-fact review
-// (emergencyWaitingFor), newest first (at most emergencies), with their requesters' names, in
-// the columns of the waiting requests' part (inboxPageRow), each part a union of its own.
+// requests the user @user reviewed, their most recent review first (at most decided), and the
+// emergency requests waiting for their after-the-fact review (emergencyWaitingFor), newest
+// first (at most emergencies), with their requesters' names, in the columns of the waiting
+// requests' part (inboxPageRow), each part a union of its own.
 func decidedAndEmergencies(decided, emergencies int) string {
 	return `SELECT * FROM (SELECT 'd' AS kind, ` + listColumns + `, COALESCE(u.name, '') AS requester_name, '' AS requester_email,
 			0 AS approvals, false AS escalated_to_me, '' AS on_behalf_name, 0 AS total, 0 AS matched,

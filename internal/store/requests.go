@@ -786,27 +786,6 @@ type Decided struct {
 	At       time.Time
 }
 
-// DecidedBy lists the requests a user reviewed, their most recent review first (at most limit),
-// in one statement.
-func (s *Store) DecidedBy(ctx context.Context, user pam.UserID, limit int) ([]Decided, error) {
-	var rows []struct {
-		RequestRow    `gorm:"embedded"`
-		RequesterName string
-		MyDecision    string
-		MyAt          time.Time
-	}
-	err := s.conn(ctx).Raw(`SELECT `+listColumns+`, u.name AS requester_name, rv.decision AS my_decision, rv.at AS my_at
-		FROM reviews rv JOIN requests r ON r.id = rv.request_id LEFT JOIN users u ON u.id = r.requester_id
-		WHERE rv.reviewer_id = ? ORDER BY rv.at DESC, rv.request_id `+limitClause(limit), string(user)).Find(&rows).Error
-	out := make([]Decided, len(rows))
-	for i, r := range rows {
-		req := requestToDomain(r.RequestRow)
-		req.RequesterName = r.RequesterName
-		out[i] = Decided{Request: req, Decision: r.MyDecision, At: r.MyAt.UTC()}
-	}
-	return out, err
-}
-
 // IsActiveMember reports whether an enabled user is in a group.
 func (s *Store) IsActiveMember(ctx context.Context, groupID string, user pam.UserID) (bool, error) {
 	if groupID == "" {
