@@ -11,6 +11,7 @@ import (
 	"github.com/elevate-pam/elevate/internal/access"
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/auth"
+	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/testenv"
 )
 
@@ -123,6 +124,71 @@ func TestFrameKeepsTheEnrolmentRule(t *testing.T) {
 		a.clock.Advance(time.Second)
 		if !ap.signedIn() {
 			t.Fatal("a member of a group that approves nothing is sent to enrol")
+		}
+	})
+}
+
+// Everyone who decides requests must enrol when the organisation requires it of approvers: a
+// member of an escalation group alone, and a delegate who approves nothing in their own name,
+// on the pages and with their API tokens alike. A member of a group that decides nothing is
+// let through.
+func TestEveryoneWhoDecidesMustEnrol(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		a := newApp(t, dialect)
+		ctx := context.Background()
+		olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+		bea := a.mustUser("bea@example.com", "Bea Backup", goodPassword, false)
+		a.mustUser("dora@example.com", "Dora Delegate", goodPassword, false)
+		nina := a.mustUser("nina@example.com", "Nina Nobody", goodPassword, false)
+		es := a.mustEstate(1, olivia)
+		backup, err := a.admin.CreateGroup(ctx, audit.System, "Backup approvers", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle, err := a.admin.CreateGroup(ctx, audit.System, "Readers", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.admin.AddMember(ctx, audit.System, backup.ID, bea.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.admin.AddMember(ctx, audit.System, idle.ID, nina.ID); err != nil {
+			t.Fatal(err)
+		}
+		p := pam.NewPolicy(pam.ScopeTask, es.other.ID)
+		p.ApproverGroupID, p.ApprovalsRequired = es.policy.ApproverGroupID, 1
+		p.EscalationGroupID, p.EscalateAfter = backup.ID, time.Hour
+		if _, err := a.admin.CreatePolicy(ctx, audit.System, p); err != nil {
+			t.Fatal(err)
+		}
+		ol := a.client()
+		ol.signIn("olivia@example.com", goodPassword)
+		now := a.clock.Now()
+		if d := ol.delegate("dora@example.com", now, now.Add(24*time.Hour)); d.StatusCode != http.StatusSeeOther {
+			t.Fatalf("delegate: %d %s", d.StatusCode, d.find("form-error").Text())
+		}
+
+		clients, tokens := map[string]*client{}, map[string]string{}
+		for _, email := range []string{"bea@example.com", "dora@example.com", "nina@example.com"} {
+			c := a.client()
+			c.signIn(email, goodPassword)
+			if !c.signedIn() {
+				t.Fatalf("%s was sent to enrol before the setting", email)
+			}
+			clients[email], tokens[email] = c, c.makeToken("cli", "api")
+		}
+		if err := a.db.SetValue(ctx, auth.RequireMFAEnrolmentKey, "true", now); err != nil {
+			t.Fatal(err)
+		}
+		a.clock.Advance(time.Second)
+		for email, must := range map[string]bool{"bea@example.com": true, "dora@example.com": true, "nina@example.com": false} {
+			pg := clients[email].get("/")
+			sent := pg.StatusCode == http.StatusSeeOther && pg.Header.Get("Location") == "/profile#mfa"
+			code, out := a.apiCall("GET", "/api/v1/requests", tokens[email], nil)
+			refused := code == http.StatusForbidden && out["code"] == "enrolment_required"
+			if sent != must || refused != must {
+				t.Errorf("%s: page %d %q, API %d %v; want sent to enrol: %v", email, pg.StatusCode, pg.Header.Get("Location"), code, out, must)
+			}
 		}
 	})
 }

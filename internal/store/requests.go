@@ -921,20 +921,28 @@ func (s *Store) GroupName(ctx context.Context, id string) string {
 }
 
 // approverExists is an SQL condition true when the enabled user whose id is the SQL expression
-// user is in any approver group: one a policy names, or the organisation's default approver
-// group. IsApprover and SessionWithUser share it.
+// user may decide requests, now or later: a member of an approver group (one a policy names, or
+// the organisation's default approver group), of an escalation group (one a policy names, or
+// one a pending request escalated to), or a delegate whose delegation has not ended at @now.
+// IsApprover, SessionWithUser and APITokenWithUser share it, so the rule that approvers must
+// use two-step verification holds everyone who decides.
 func approverExists(user string) string {
-	return `EXISTS (SELECT 1 FROM group_members gm JOIN users gu ON gu.id = gm.user_id AND gu.disabled_at IS NULL
+	return `(EXISTS (SELECT 1 FROM group_members gm JOIN users gu ON gu.id = gm.user_id AND gu.disabled_at IS NULL
 		WHERE gm.user_id = ` + user + `
 		AND (gm.group_id IN (SELECT approver_group_id FROM policies WHERE approver_group_id IS NOT NULL)
-			OR gm.group_id IN (SELECT default_approver_group_id FROM org_settings WHERE default_approver_group_id IS NOT NULL)))`
+			OR gm.group_id IN (SELECT escalation_group_id FROM policies WHERE escalation_group_id IS NOT NULL)
+			OR gm.group_id IN (SELECT default_approver_group_id FROM org_settings WHERE default_approver_group_id IS NOT NULL)
+			OR EXISTS (SELECT 1 FROM requests er WHERE er.escalation_group_id = gm.group_id
+				AND er.status = 'pending' AND er.escalated_at IS NOT NULL)))
+		OR EXISTS (SELECT 1 FROM delegations ad JOIN users au ON au.id = ad.delegate_id AND au.disabled_at IS NULL
+			WHERE ad.delegate_id = ` + user + ` AND ad.ended_at IS NULL AND ad.ends_at > @now))`
 }
 
-// IsApprover reports whether an enabled user is in any approver group: one a policy names, or
-// the organisation's default approver group.
+// IsApprover reports whether an enabled user may decide requests (see approverExists).
 func (s *Store) IsApprover(ctx context.Context, user pam.UserID) (bool, error) {
 	var r struct{ Approver bool }
-	err := s.conn(ctx).Raw(`SELECT `+approverExists("@user")+` AS approver`, map[string]any{"user": string(user)}).Find(&r).Error
+	err := s.conn(ctx).Raw(`SELECT `+approverExists("@user")+` AS approver`,
+		map[string]any{"user": string(user), "now": s.now().UTC()}).Find(&r).Error
 	return r.Approver, err
 }
 

@@ -65,7 +65,7 @@ func (s *Store) APITokenWithUser(ctx context.Context, hash, enrolmentKey string)
 			`+approverExists("t.user_id")+` AS f_approver,
 			EXISTS (SELECT 1 FROM user_mfa m WHERE m.user_id = t.user_id AND m.confirmed_at IS NOT NULL) AS f_enrolled
 		FROM api_tokens t JOIN users u ON u.id = t.user_id
-		WHERE t.token_hash = @hash AND t.revoked_at IS NULL`, map[string]any{"hash": hash, "key": enrolmentKey}).Find(&r)
+		WHERE t.token_hash = @hash AND t.revoked_at IS NULL`, map[string]any{"hash": hash, "key": enrolmentKey, "now": s.now().UTC()}).Find(&r)
 	if res.Error != nil {
 		return pam.APIToken{}, pam.User{}, Frame{}, res.Error
 	}
