@@ -91,7 +91,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 			setViewer(c, v)
 		}
 	}
-	vm := errview.VM{Meta: s.meta(c, http.StatusText(status)), Status: status, Heading: heading(status), Message: msg}
+	vm := errview.VM{Meta: s.meta(c, heading(status)), Status: status, Heading: heading(status), Message: msg}
 	if rerr := render(c, status, errview.Page(vm)); rerr != nil {
 		s.log.Error("render error page", "request_id", RequestID(c), "error", rerr.Error())
 		_ = c.String(status, http.StatusText(status))
@@ -133,7 +133,8 @@ func statusOf(code string) int {
 
 func heading(status int) string {
 	switch status {
-	case http.StatusBadRequest:
+	case http.StatusBadRequest, http.StatusUnprocessableEntity:
+		// The same words for both: to the person reading, either is input that cannot be used.
 		return "Cannot use what was sent"
 	case http.StatusForbidden:
 		return "Not allowed"

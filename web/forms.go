@@ -48,7 +48,7 @@ func (s *Server) badCursor(c echo.Context, err error) error {
 	if len(q) > 0 {
 		to += "?" + q.Encode()
 	}
-	vm := errview.VM{Meta: s.meta(c, http.StatusText(http.StatusBadRequest)), Status: http.StatusBadRequest,
+	vm := errview.VM{Meta: s.meta(c, heading(http.StatusBadRequest)), Status: http.StatusBadRequest,
 		Heading: heading(http.StatusBadRequest), Message: pam.ErrorMessage(err), Href: to, HrefLabel: "Start again from the first page"}
 	return render(c, http.StatusBadRequest, errview.Page(vm))
 }

@@ -515,7 +515,7 @@ func inboxFilter(c echo.Context, q url.Values, now time.Time) (pam.InboxFilter, 
 
 // badRequest answers a page asked with input no page gives out: 400, the message, and a way on.
 func (s *Server) badRequest(c echo.Context, err error, href, label string) error {
-	vm := errview.VM{Meta: s.meta(c, http.StatusText(http.StatusBadRequest)), Status: http.StatusBadRequest,
+	vm := errview.VM{Meta: s.meta(c, heading(http.StatusBadRequest)), Status: http.StatusBadRequest,
 		Heading: heading(http.StatusBadRequest), Message: pam.ErrorMessage(err), Href: href, HrefLabel: label}
 	return render(c, http.StatusBadRequest, errview.Page(vm))
 }
