@@ -728,10 +728,20 @@ func (s *Server) renderReviewed(c echo.Context, u pam.User, v access.View, back 
 	ctx := c.Request().Context()
 	now := s.now()
 	card := cardVM(u, v, now, viewerZone(c), back)
+	// On the request's own page the card keeps its exact times, and the timeline beside it
+	// gains the decision.
+	onPage := back == "/requests/"+v.Request.ID
+	card.Exact = onPage
 	if edit != nil {
 		edit(&card)
 	}
-	vm := reqview.ReviewedVM{CSRF: csrfToken(c), Card: card, Waiting: s.inboxCount(c, u), InInbox: inInbox(back)}
+	vm := reqview.ReviewedVM{CSRF: csrfToken(c), Card: card, Waiting: s.inboxCount(c, u), InInbox: inInbox(back), OnPage: onPage}
+	if onPage {
+		vm.Timeline = timeline(v, u.ID == v.Request.RequesterID, now, viewerZone(c))
+		if u.Admin || u.Auditor {
+			vm.AuditHref = auditURL("/audit", "request_id", v.Request.ID)
+		}
+	}
 	// Once the viewer has nothing left to decide, the request's line above the card says so.
 	if vm.InInbox && !v.CanReview {
 		row := reqview.RowAfter{ID: card.ID, StatusKind: card.StatusKind, StatusText: card.StatusText,

@@ -203,6 +203,14 @@ func TestBrowserApproveFromTheMail(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid="approve"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="card-notice"]`)),
 	)
+	// Decided in place, the page stays the request's page: the timeline beside the card gains
+	// the approval, and the card keeps its exact times.
+	if tl := text(t, olivia, `[data-testid="timeline"]`); !strings.Contains(tl, "Approved by Olivia Approver") {
+		t.Fatalf("the timeline after approving: %q", tl)
+	}
+	if n, err := chromedp.Run(olivia, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="request-card"] [data-testid="time-exact"]').length`)); err != nil || n == 0 {
+		t.Fatalf("the card after approving shows no exact time (%v)", err)
+	}
 
 	approved := waitMail(t, srv, "rhea@demo.example", "Approved")
 	if !strings.Contains(approved[0].Text, link) || !strings.Contains(approved[0].Text, "Starts:") {
