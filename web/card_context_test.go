@@ -107,3 +107,31 @@ func attrs(p page, testid string) string {
 	}
 	return strings.Join(out, " ")
 }
+
+// The request's own page, where an approver lands from the mail, tells them as the inbox's
+// card does that this is the requester's first request for the scope; the requester's own
+// page says nothing of the kind.
+func TestRequestPageSaysFirstRequestForTheScope(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		a := newApp(t, dialect)
+		rhea := a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
+		olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+		es := a.mustEstate(1, olivia)
+		now := a.clock.Now()
+		id := a.mustRequest(es.policy, "Mailbox admin", rhea, 0, now.Add(-10*time.Minute), now.Add(20*time.Hour))
+		ap := a.client()
+		ap.signIn("olivia@example.com", goodPassword)
+		p := ap.get("/requests/" + id)
+		if p.StatusCode != http.StatusOK || p.find("review-form").Length() == 0 {
+			t.Fatalf("request page: %d", p.StatusCode)
+		}
+		if got := p.find("card-context").Text(); !strings.Contains(got, "First request from Rhea Requester for this scope.") {
+			t.Fatalf("the approver's page says %q about the requester", got)
+		}
+		rq := a.client()
+		rq.signIn("rhea@example.com", goodPassword)
+		if own := rq.get("/requests/" + id); own.find("card-context").Length() != 0 {
+			t.Fatalf("the requester's own page says %q", own.find("card-context").Text())
+		}
+	})
+}

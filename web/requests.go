@@ -223,6 +223,7 @@ const historyShown = 3
 // inbox's card, links narrow the inbox to the requester, the scope or the policy.
 func cardContext(vm *reqview.CardVM, v access.View, now time.Time, loc *time.Location) {
 	r, zone := v.Request, zoneLabel(loc)
+	vm.AboutRequester = true
 	for _, h := range v.History {
 		href := "/requests/" + h.ID
 		st := h.StatusAt(now)
