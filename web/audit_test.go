@@ -421,3 +421,22 @@ func TestAuditPageShowsEventsWaitingToBeSealed(t *testing.T) {
 		}
 	})
 }
+
+// An event that came from no client (the system's, the shell's, the demo's) shows a dash for
+// its client address and user agent, as for a request it has not, rather than empty fields.
+func TestAuditEventWithoutAClientShowsDashes(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		a := newApp(t, dialect)
+		a.mustUser("ada@example.com", "Ada Admin", goodPassword, true)
+		c := a.client()
+		c.signIn("ada@example.com", goodPassword)
+		ev := audit.Actor{Type: audit.ActorSystem, Name: "system"}.Event(audit.RequestTimedOut, "request", "r-1", nil)
+		a.mustEvent(ev, a.clock.Now())
+		p := c.get(fmt.Sprintf("/audit/%d", ev.Seq))
+		for _, id := range []string{"event-ip", "event-user-agent"} {
+			if got := strings.TrimSpace(p.find(id).Text()); got != "—" {
+				t.Errorf("%s reads %q", id, got)
+			}
+		}
+	})
+}
