@@ -52,11 +52,15 @@ func readBulk(c echo.Context) (bulkInput, error) {
 	return in, nil
 }
 
-// bulkTitle names the action: "Approve 12 requests", "Deny 1 request".
+// bulkTitle names the action: "Approve 12 requests", "Deny 1 request", or "Nothing left to
+// approve" when none of the ticked requests waits any more.
 func bulkTitle(decision string, n int) string {
 	verb := "Approve"
 	if decision == pam.DecisionDeny {
 		verb = "Deny"
+	}
+	if n == 0 {
+		return "Nothing left to " + strings.ToLower(verb)
 	}
 	if n == 1 {
 		return verb + " 1 request"

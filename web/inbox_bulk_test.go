@@ -277,3 +277,32 @@ func TestBulkDecide(t *testing.T) {
 		}
 	})
 }
+
+// Ticked requests that no longer wait (decided by someone else since) make a confirmation that
+// says there is nothing left to do, never "Approve 0 requests".
+func TestBulkWithNothingLeftSaysSo(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		a := newApp(t, dialect)
+		rhea := a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
+		olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+		otto := a.mustUser("otto@example.com", "Otto Approver", goodPassword, false)
+		es := a.mustEstate(1, olivia, otto)
+		now := a.clock.Now()
+		id := a.mustRequest(es.policy, "Mailbox admin", rhea, 0, now.Add(-10*time.Minute), now.Add(20*time.Hour))
+		ap := a.client()
+		ap.signIn("olivia@example.com", goodPassword)
+		ap.get("/approvals")
+		ot := a.client()
+		ot.signIn("otto@example.com", goodPassword)
+		ot.get("/requests/" + id)
+		if p := ot.post("/requests/"+id+"/review", url.Values{"decision": {"approve"}}); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("the other approver's approval: %d", p.StatusCode)
+		}
+		for decision, want := range map[string]string{"approve": "Nothing left to approve", "deny": "Nothing left to deny"} {
+			p := ap.post("/approvals/bulk", url.Values{"id": {id}, "decision": {decision}})
+			if h1 := strings.TrimSpace(p.doc.Find("h1").Text()); p.StatusCode != http.StatusOK || h1 != want || p.find("bulk-none").Length() != 1 {
+				t.Fatalf("%s with nothing left: %d, heading %q", decision, p.StatusCode, h1)
+			}
+		}
+	})
+}
