@@ -440,3 +440,22 @@ func TestAuditEventWithoutAClientShowsDashes(t *testing.T) {
 		}
 	})
 }
+
+// A search that finds nothing suggests widening the time range only when it has one.
+func TestAuditEmptySearchSuggestsWhatItHas(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		a := newApp(t, dialect)
+		a.mustUser("ada@example.com", "Ada Admin", goodPassword, true)
+		c := a.client()
+		c.signIn("ada@example.com", goodPassword)
+		for path, want := range map[string]string{
+			"/audit?actor=nobody@example.com":                        "Loosen a filter or clear the filters.",
+			"/audit?actor=nobody@example.com&since=2020-01-01T00:00": "Widen the time range or clear the filters.",
+		} {
+			p := c.get(path)
+			if got := strings.Join(strings.Fields(p.find("audit-empty-help").Text()), " "); got != want {
+				t.Errorf("%s: %q, want %q", path, got, want)
+			}
+		}
+	})
+}
