@@ -12,6 +12,7 @@ import (
 	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/testenv"
+	"github.com/elevate-pam/elevate/internal/testkit"
 )
 
 // extensionCase is a requester (Rhea, in Europe/Paris) holding a 1 h grant, approved by Olivia
@@ -69,6 +70,22 @@ func newExtensionCase(t *testing.T, dialect string) extensionCase {
 	approve(x.ext)
 	x.extEnd = x.grantEnd.Add(2 * time.Hour)
 	return x
+}
+
+// leftOver stores a pending request for more time on the grant beside the lined-up one
+// (testkit.LeftOverExtension) and returns its id.
+func (x extensionCase) leftOver(t *testing.T, d time.Duration) string {
+	t.Helper()
+	ctx := context.Background()
+	grant, err := x.a.db.RequestByID(ctx, x.grant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext, err := testkit.LeftOverExtension(ctx, x.a.db, grant, d, x.a.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ext.ID
 }
 
 // TestEndingALinedUpExtensionKeepsTheGrant: on a scheduled extension the requester's end
@@ -174,9 +191,9 @@ func TestExtensionFormNamesTheGrant(t *testing.T) {
 func TestExtensionsShowAsSuch(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		x := newExtensionCase(t, dialect)
-		x.rc.get("/requests/new?extend=" + x.grant)
-		p := x.rc.post("/requests", url.Values{"policy_id": {x.es.policy.ID}, "duration": {"30m"}, "justification": {"a bit more"}, "extends": {x.grant}})
-		pending := strings.TrimPrefix(p.Header.Get("Location"), "/requests/")
+		// A second request for more time waits beside the lined-up one, as older versions let
+		// a requester ask (TestOneRequestForMoreTimeAtATime).
+		pending := x.leftOver(t, 30*time.Minute)
 
 		exts := x.rc.get("/requests/" + x.grant).find("card-extensions").Find("a")
 		want := "until " + x.extEnd.In(x.paris).Format("15:04") + " (Europe/Paris)"
@@ -334,6 +351,46 @@ func TestWordsForTakenAndForTheRequester(t *testing.T) {
 		}
 		if got := x.oc.get(ended).find("card-state").Text(); !strings.HasPrefix(got, "Ended early by the requester at ") {
 			t.Fatalf("approver's ended line %q", got)
+		}
+	})
+}
+
+// More time is asked for one request at a time: each starts where the grant ends, so a second
+// would cover the same hours as the first. While one waits or is lined up, the grant offers no
+// other, and one asked all the same is refused with why; through the API too.
+func TestOneRequestForMoreTimeAtATime(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		x := newExtensionCase(t, dialect)
+		again := func(want string) {
+			t.Helper()
+			if g := x.rc.get("/requests/" + x.grant); g.find("extend").Length() != 0 {
+				t.Fatalf("the grant still offers more time while %s", want)
+			}
+			x.rc.get("/requests/new?extend=" + x.grant)
+			p := x.rc.post("/requests", url.Values{"policy_id": {x.es.policy.ID}, "duration": {"2h"}, "justification": {"more"}, "extends": {x.grant}})
+			if p.StatusCode == http.StatusSeeOther || !strings.Contains(p.doc.Text(), want) {
+				t.Fatalf("a second request for more time: %d %q", p.StatusCode, p.find("form-error").Text())
+			}
+		}
+		again("already approved and follows it")
+
+		// Once the lined-up time is given up, more can be asked; while that waits, no more.
+		x.rc.get("/requests/" + x.ext)
+		if p := x.rc.post("/requests/"+x.ext+"/end", nil); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("give up the extension: %d", p.StatusCode)
+		}
+		if g := x.rc.get("/requests/" + x.grant); g.find("extend").Length() != 1 {
+			t.Fatal("the grant offers no more time once its extension is given up")
+		}
+		x.rc.get("/requests/new?extend=" + x.grant)
+		if p := x.rc.post("/requests", url.Values{"policy_id": {x.es.policy.ID}, "duration": {"1h"}, "justification": {"more"}, "extends": {x.grant}}); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("ask again: %d %s", p.StatusCode, p.find("form-error").Text())
+		}
+		again("already asked for more time")
+		tok := x.rc.makeToken("cli", "api")
+		code, out := x.a.apiCall("POST", "/api/v1/requests", tok, map[string]any{"extends": x.grant, "duration_min": 60, "justification": "more"})
+		if code != http.StatusConflict {
+			t.Fatalf("through the API: %d %v", code, out)
 		}
 	})
 }

@@ -228,6 +228,12 @@ func (s *Service) submit(ctx context.Context, a audit.Actor, u pam.User, policyI
 					return pam.Errorf(pam.ECONFLICT, "The grant this extends was revoked or ended; it cannot be extended.")
 				}
 			}
+			// One request for more time at a time: each starts where the grant ends, so a second
+			// would cover the same hours as the first. The grant's lock keeps two asked at once
+			// apart.
+			if err := noOpenExtension(ctx, tx, prev, now); err != nil {
+				return err
+			}
 			policyID = prev.PolicyID
 		}
 		ask, err := s.eligiblePolicy(ctx, tx, u, policyID)
@@ -312,6 +318,24 @@ func (s *Service) continueExtension(ctx context.Context, tx *store.Store, r *pam
 func (s *Service) Extend(ctx context.Context, a audit.Actor, u pam.User, requestID string, sub pam.Submission) (pam.Request, error) {
 	sub.ScheduledStart = nil
 	return s.submit(ctx, a, u, "", sub, requestID)
+}
+
+// noOpenExtension refuses more time on grant while an earlier request for more time on it
+// waits for its decision or is approved to follow it.
+func noOpenExtension(ctx context.Context, tx *store.Store, grant pam.Request, now time.Time) error {
+	open, err := tx.Extensions(ctx, grant, ExtensionsShown)
+	if err != nil {
+		return err
+	}
+	for _, e := range open {
+		switch e.StatusAt(now) {
+		case pam.StatusPending:
+			return pam.Errorf(pam.ECONFLICT, "You already asked for more time on this grant: wait for that decision, or withdraw it and ask again.")
+		case pam.StatusApproved:
+			return pam.Errorf(pam.ECONFLICT, "More time on this grant is already approved and follows it: once that starts, ask for more on it.")
+		}
+	}
+	return nil
 }
 
 // mayView reports whether u may see r, member being whether u is an enabled member of its

@@ -22,7 +22,7 @@ func TestEndMyAccessEndsTheWholeChain(t *testing.T) {
 		grant := w.approve(w.submit(), w.approvers[0]) // 09:00–10:00
 		w.clock.Advance(40 * time.Minute)
 		ext := w.approve(w.extend(grant, 2*time.Hour), w.approvers[1]) // lined up 10:00–12:00
-		pending := w.extend(grant, 30*time.Minute)
+		pending := w.leftOver(grant, 30*time.Minute)
 		if d := w.check(w.task.Key); !d.Allowed || d.RequestID != grant.ID {
 			t.Fatalf("before the end: %+v", d)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/internal/testenv"
+	"github.com/elevate-pam/elevate/internal/testkit"
 )
 
 // withOutbox makes the world's use cases queue their mail in the real outbox.
@@ -37,6 +38,16 @@ func (w *world) extend(r pam.Request, d time.Duration) pam.Request {
 	ext, err := w.acc.Extend(w.ctx, as(w.requester), w.requester, r.ID, pam.Submission{Duration: d, Justification: "still fixing"})
 	if err != nil {
 		w.t.Fatalf("extend %s: %v", r.ID, err)
+	}
+	return ext
+}
+
+// leftOver is testkit.LeftOverExtension in this world, at its clock.
+func (w *world) leftOver(r pam.Request, d time.Duration) pam.Request {
+	w.t.Helper()
+	ext, err := testkit.LeftOverExtension(w.ctx, w.db, r, d, w.clock.Now())
+	if err != nil {
+		w.t.Fatal(err)
 	}
 	return ext
 }
@@ -109,7 +120,7 @@ func TestRevokeEndsTheWholeChain(t *testing.T) {
 		if !ext.StartsAt.Equal(*grant.EndsAt) {
 			t.Fatalf("extension starts %v, grant ends %v", ext.StartsAt, grant.EndsAt)
 		}
-		pending := w.extend(grant, 30*time.Minute)
+		pending := w.leftOver(grant, 30*time.Minute)
 		if d := w.check(w.task.Key); !d.Allowed || d.RequestID != grant.ID {
 			t.Fatalf("before the revoke: %+v", d)
 		}
@@ -306,7 +317,7 @@ func TestSweepEndsChainsAnOlderVersionLeftOpen(t *testing.T) {
 		base := w.approve(w.submit(), w.approvers[0])
 		w.clock.Advance(30 * time.Minute)
 		ext := w.approve(w.extend(base, time.Hour), w.approvers[0])
-		pending := w.extend(base, 30*time.Minute)
+		pending := w.leftOver(base, 30*time.Minute)
 		// What an older version wrote on revoke: the base alone.
 		if err := w.db.ExecRaw(w.ctx, "UPDATE requests SET status = 'revoked', revoked_by = ?, revoke_reason = 'old revoke', ends_at = ?, version = version + 1 WHERE id = ?",
 			string(w.approvers[0].ID), w.clock.Now().UTC(), base.ID); err != nil {

@@ -291,6 +291,8 @@ func (s *Service) RequestView(ctx context.Context, u pam.User, id string) (View,
 				out.Extensions = append(out.Extensions, e)
 			}
 		}
+		// More time is asked for one request at a time (see noOpenExtension).
+		out.CanExtend = out.CanExtend && len(out.Extensions) == 0
 	}
 	if r.EscalationGroupID != "" {
 		out.EscalationGroupName = s.db.GroupName(ctx, r.EscalationGroupID)

@@ -3,10 +3,12 @@ package testkit
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/google/uuid"
 )
 
 // outcome is the event that records each state a request can end in, beside request.created.
@@ -67,4 +69,28 @@ func Whole(ctx context.Context, db *store.Store, id string) (pam.Status, error) 
 		return r.Status, fmt.Errorf("request %s is %s with %d reviews but %d review events", id, r.Status, len(r.Reviews), reviewEvents)
 	}
 	return r.Status, nil
+}
+
+// LeftOverExtension stores, at now, a pending request for more time on grant beside one already
+// open, with its request.created event, as versions that took several at once left them
+// (Extend refuses it now): tests of a chain's end use it to show that the end takes such a
+// request down too.
+func LeftOverExtension(ctx context.Context, db *store.Store, grant pam.Request, d time.Duration, now time.Time) (pam.Request, error) {
+	ext := pam.Request{ID: uuid.NewString(), RequesterID: grant.RequesterID, PolicyID: grant.PolicyID, ScopeType: grant.ScopeType,
+		ScopeID: grant.ScopeID, ScopeName: grant.ScopeName, ApprovalType: grant.ApprovalType, ApproverGroupID: grant.ApproverGroupID,
+		ApprovalsRequired: grant.ApprovalsRequired, Duration: d, Justification: "still fixing", Status: pam.StatusPending,
+		CreatedAt: now, PendingUntil: now.Add(grant.PendingUntil.Sub(grant.CreatedAt)), ExtendsID: grant.ID, Version: 1}
+	err := db.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.CreateRequest(ctx, ext); err != nil {
+			return err
+		}
+		ev := audit.Actor{Type: audit.ActorUser, ID: string(grant.RequesterID)}.Event(audit.RequestCreated, "request", ext.ID,
+			map[string]any{"extends": grant.ID})
+		ev.RequestID = ext.ID
+		return tx.AppendAudit(ctx, ev)
+	})
+	if err != nil {
+		return pam.Request{}, err
+	}
+	return db.RequestByID(ctx, ext.ID)
 }
