@@ -101,17 +101,23 @@ func TestCopySaysMailIsQueuedWithoutSMTP(t *testing.T) {
 		opts          []appOption
 		flash, banner string
 		not           string
+		inbox         string // an approver's empty inbox
 	}{
 		{"no SMTP", nil, "Approvers will be mailed when mail is set up; they can see it in Approvals now.",
-			"mail goes out once it is set up", "have been mailed"},
+			"mail goes out once it is set up", "have been mailed", "New ones show here as they come."},
 		{"SMTP", []appOption{func(c *config.Config) { c.SMTP = &config.SMTP{Host: "127.0.0.1", Port: 2525} }},
-			"Approvers have been mailed", "Approvers are mailed at once.", "when mail is set up"},
+			"Approvers have been mailed", "Approvers are mailed at once.", "when mail is set up", "You will get a mail when one does."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newApp(t, "sqlite", tc.opts...)
 			a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
 			olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
 			es := a.mustEstate(1, olivia)
+			approver := a.client()
+			approver.signIn("olivia@example.com", goodPassword)
+			if empty := approver.get("/approvals").find("inbox-empty").Text(); !strings.Contains(empty, tc.inbox) {
+				t.Fatalf("empty inbox says %q; want %q", strings.TrimSpace(empty), tc.inbox)
+			}
 			req := a.client()
 			req.signIn("rhea@example.com", goodPassword)
 			form := req.get("/requests/new")
