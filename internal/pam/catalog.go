@@ -508,6 +508,10 @@ func (p Policy) ApprovalWarnings(f ApprovalFacts) []Warning {
 	case f.Approvers < p.ApprovalsRequired:
 		return []Warning{{DeadEnd: true, Fix: FixApprovers,
 			Text: fmt.Sprintf("No one can approve this: %s has %s and %s.", group, Count(f.Approvers, "member", "members"), needed)}}
+	case f.EligibleApprover && f.Approvers == 1:
+		// "At most 0 approvals" reads as a riddle: say it plainly.
+		return []Warning{{Fix: FixApprovers,
+			Text: "A request from the only member of " + group + " can never be approved, because nobody approves their own request."}}
 	case f.EligibleApprover && f.Approvers-1 < p.ApprovalsRequired:
 		return []Warning{{Fix: FixApprovers,
 			Text: fmt.Sprintf("A request from an approver can collect at most %s, because nobody approves their own request; %s.",

@@ -24,8 +24,10 @@ func TestApprovalWarningsDeadEnds(t *testing.T) {
 			"No one can approve this: the approver group Ops has 1 member and 2 approvals are needed.", pam.FixApprovers},
 		{"too few, plural", manual(3), pam.ApprovalFacts{ApproverGroupSet: true, Approvers: 2}, true,
 			"No one can approve this: the approver group has 2 members and 3 approvals are needed.", pam.FixApprovers},
-		{"approver asking", manual(1), pam.ApprovalFacts{ApproverGroupSet: true, Approvers: 1, EligibleApprover: true}, false,
-			"A request from an approver can collect at most 0 approvals, because nobody approves their own request; 1 approval is needed.", pam.FixApprovers},
+		{"only approver asking", manual(1), pam.ApprovalFacts{ApproverGroupSet: true, GroupName: "Ops", Approvers: 1, EligibleApprover: true}, false,
+			"A request from the only member of the approver group Ops can never be approved, because nobody approves their own request.", pam.FixApprovers},
+		{"approver asking", manual(2), pam.ApprovalFacts{ApproverGroupSet: true, Approvers: 2, EligibleApprover: true}, false,
+			"A request from an approver can collect at most 1 approval, because nobody approves their own request; 2 approvals are needed.", pam.FixApprovers},
 		{"enough", manual(2), pam.ApprovalFacts{ApproverGroupSet: true, Approvers: 3, EligibleApprover: true}, false, "", ""},
 		{"automatic", pam.Policy{ApprovalType: pam.ApprovalAuto, ApprovalsRequired: 1}, pam.ApprovalFacts{}, false, "", ""},
 	} {
