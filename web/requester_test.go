@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/config"
+	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/testenv"
 )
 
@@ -267,4 +268,32 @@ func TestEndMyAccessOnThePageAndTheAPI(t *testing.T) {
 			t.Fatalf("approver's API end: %d", code)
 		}
 	})
+}
+
+// TestRequestDurationOutOfRangeTellsThePolicyRange: a duration written well but zero or beyond
+// any bound ("0", "0m", "400d") is answered with the policy's range, as the help under the
+// field gives it, not with the reader's bound of a year; a badly written one is told its form.
+func TestRequestDurationOutOfRangeTellsThePolicyRange(t *testing.T) {
+	a := newApp(t, "sqlite")
+	a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
+	olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+	es := a.mustEstate(1, olivia)
+	req := a.client()
+	req.signIn("rhea@example.com", goodPassword)
+	longest := pam.FormatDuration(es.policy.Longest(24 * time.Hour))
+	for typed, want := range map[string]string{
+		"0":            "Choose a duration between 5 min and " + longest + ".",
+		"0m":           "Choose a duration between 5 min and " + longest + ".",
+		"400d":         "Choose a duration between 5 min and " + longest + ".",
+		"999999999999": "Choose a duration between 5 min and " + longest + ".",
+		"soon":         "Write a duration in whole numbers, like 30m, 4h, 1h30m or 2d.",
+	} {
+		p := req.post("/requests", url.Values{"policy_id": {es.policy.ID}, "duration": {typed}, "justification": {"Mailbox full"}})
+		if got := p.find("error-duration").Text(); p.StatusCode != http.StatusUnprocessableEntity || got != want {
+			t.Errorf("%q: %d %q, want %q", typed, p.StatusCode, got, want)
+		}
+		if got := p.find("field-duration").AttrOr("value", ""); got != typed {
+			t.Errorf("%q: the field comes back with %q", typed, got)
+		}
+	}
 }

@@ -365,6 +365,17 @@ func ParseDuration(field, s string) (time.Duration, error) {
 	return total, nil
 }
 
+// DurationWellFormed reports whether s is written as ParseDuration reads a duration, whatever
+// its size: a form that knows its own bounds (a policy's range) tells those instead of
+// ParseDuration's "at most a year" when a well-written value is zero or too long.
+func DurationWellFormed(s string) bool {
+	s = strings.TrimSpace(strings.ToLower(s))
+	if s == "" {
+		return false
+	}
+	return strings.Trim(s, "0123456789") == "" || durationParts.MatchString(s)
+}
+
 // FormatDuration writes a duration the way people say it: "45 min", "4 h", "1 h 30 min", "2 d";
 // under half a minute is "under 1 min".
 func FormatDuration(d time.Duration) string {
