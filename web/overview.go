@@ -65,6 +65,10 @@ func (s *Server) showOverview(c echo.Context) error {
 		}
 	}
 	vm.Decisions, vm.Median, vm.P90 = decisionTimes(minutes)
+	vm.DecisionsNote = pam.Count(vm.Decisions, "decision by a person", "decisions by people")
+	if vm.Decisions > 0 {
+		vm.P90Note = "9 in 10 decisions came faster"
+	}
 	type kv struct {
 		name string
 		n    int
@@ -77,7 +81,7 @@ func (s *Server) showOverview(c echo.Context) error {
 	top = top[:min(len(top), 6)]
 	for i, t := range top {
 		vm.Scopes = append(vm.Scopes, overview.ScopeRow{Name: t.name, Requests: t.n,
-			Bar: overview.Rect{X: 0, Y: i*34 + 16, W: max(2, t.n*300/top[0].n), H: 12, Title: fmt.Sprintf("%s: %d requests", t.name, t.n)}})
+			Bar: overview.Rect{X: 0, Y: i*34 + 16, W: max(2, t.n*300/top[0].n), H: 12, Title: t.name + ": " + count(t.n, "request")}})
 	}
 	vm.ScopeChartH = len(top)*34 + 4
 	for _, d := range st.DeadEnds {

@@ -121,3 +121,31 @@ func TestOverviewRollupChartsAndCost(t *testing.T) {
 		}
 	})
 }
+
+// TestOverviewCountsAgreeWithTheirNouns: one decision is "1 decision by a person", a scope asked
+// once is "1 request", and with no decision the percentile explains nothing it does not have.
+func TestOverviewCountsAgreeWithTheirNouns(t *testing.T) {
+	a := newApp(t, "sqlite")
+	a.mustUser("ada@example.com", "Ada Admin", goodPassword, true)
+	rhea := a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
+	ada := a.client()
+	ada.signIn("ada@example.com", goodPassword)
+	p := ada.get("/overview")
+	if got := p.find("fig-median-note").Text(); got != "0 decisions by people" {
+		t.Fatalf("no decision: %q", got)
+	}
+	if got := p.find("fig-p90-note"); got.Length() != 0 {
+		t.Fatalf("the percentile explains itself with no decision: %q", got.Text())
+	}
+	a.seedRequests("one", string(rhea.ID), 1, 1, 20*time.Minute, a.clock.Now())
+	p = ada.get("/overview")
+	if got := p.find("fig-median-note").Text(); got != "1 decision by a person" {
+		t.Fatalf("one decision: %q", got)
+	}
+	if got := p.find("fig-p90-note").Text(); got != "9 in 10 decisions came faster" {
+		t.Fatalf("percentile note: %q", got)
+	}
+	if got := p.find("scopes-chart").Find("title").First().Text(); got != "Scope 0: 1 request" {
+		t.Fatalf("scope bar: %q", got)
+	}
+}
