@@ -262,7 +262,7 @@ var (
 		find: func(ctx context.Context, s *Server, q string) ([]member, error) {
 			rs, err := s.catalog.Roles(ctx, pam.Page{Query: q, Limit: 20})
 			return mapVMs(rs, func(r pam.Role) member {
-				return member{id: r.ID, cand: adminview.Candidate{Label: r.Name, Sub: fmt.Sprintf("%d tasks", r.TaskCount), Value: r.ID}}
+				return member{id: r.ID, cand: adminview.Candidate{Label: r.Name, Sub: count(r.TaskCount, "task"), Value: r.ID}}
 			}), err
 		},
 		update: func(s *Server, c echo.Context, id, name, desc string) error {

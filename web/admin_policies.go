@@ -321,7 +321,7 @@ func (s *Server) chooseScope(c echo.Context) error {
 		return err
 	}
 	for _, r := range rgs {
-		if err := add(pam.ScopeRoleGroup, r.ID, r.Name, fmt.Sprintf("%d roles", r.RoleCount)); err != nil {
+		if err := add(pam.ScopeRoleGroup, r.ID, r.Name, count(r.RoleCount, "role")); err != nil {
 			return err
 		}
 	}
@@ -330,7 +330,7 @@ func (s *Server) chooseScope(c echo.Context) error {
 		return err
 	}
 	for _, r := range roles {
-		if err := add(pam.ScopeRole, r.ID, r.Name, fmt.Sprintf("%d tasks", r.TaskCount)); err != nil {
+		if err := add(pam.ScopeRole, r.ID, r.Name, count(r.TaskCount, "task")); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/elevate-pam/elevate/internal/audit"
 )
 
@@ -96,5 +97,52 @@ func TestRoleAndRoleGroupPagesShareOneShape(t *testing.T) {
 				t.Fatalf("remove twice: %d", p.StatusCode)
 			}
 		})
+	}
+}
+
+// TestScopeCountsAgreeWithTheirNouns: a role of one task reads "1 task" and a role group of one
+// role "1 role", where a new policy's scope is chosen and where a role is found for a group.
+func TestScopeCountsAgreeWithTheirNouns(t *testing.T) {
+	a := newApp(t, "sqlite")
+	ctx := context.Background()
+	a.mustUser("root@example.com", "Root", goodPassword, true)
+	if _, err := a.admin.CreateTask(ctx, audit.System, "exchange/New-JournalRule", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	role, err := a.admin.CreateRole(ctx, audit.System, "Journal admin", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.admin.AddRoleTask(ctx, audit.System, role.ID, "exchange/New-JournalRule"); err != nil {
+		t.Fatal(err)
+	}
+	rg, err := a.admin.CreateRoleGroup(ctx, audit.System, "Mail admin", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.admin.AddRoleGroupRole(ctx, audit.System, rg.ID, role.ID); err != nil {
+		t.Fatal(err)
+	}
+	c := a.client()
+	c.signIn("root@example.com", goodPassword)
+	rows := c.get("/admin/policies/new").find("scopes").Find("tbody tr")
+	var got []string
+	rows.Each(func(_ int, r *goquery.Selection) {
+		got = append(got, strings.Join(strings.Fields(r.Find("td").First().Text()), " "))
+	})
+	if strings.Join(got, " | ") != "Mail admin 1 role | Journal admin 1 task | exchange/New-JournalRule New-JournalRule" {
+		t.Fatalf("scopes to choose: %q", got)
+	}
+	// A role not in the group yet, found to be added.
+	other, err := a.admin.CreateRole(ctx, audit.System, "Journal reader", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.admin.AddRoleTask(ctx, audit.System, other.ID, "exchange/New-JournalRule"); err != nil {
+		t.Fatal(err)
+	}
+	cand := c.get("/admin/role-groups/" + rg.ID + "?q=reader").find("rg-roles-candidate").Text()
+	if !strings.Contains(cand, "1 task") || strings.Contains(cand, "1 tasks") {
+		t.Fatalf("role found for the group: %q", cand)
 	}
 }
