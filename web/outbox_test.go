@@ -156,3 +156,33 @@ func TestOutboxShowsFiltersAndRetriesMail(t *testing.T) {
 		}
 	})
 }
+
+// TestPasswordLinkPageSaysWhetherMailGoesOut: with no mail server the new user's link page does
+// not say Elevate is mailing it (the mail waits in the outbox), and tells the admin to hand it
+// over; with one, it says the link is on its way.
+func TestPasswordLinkPageSaysWhetherMailGoesOut(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		opts      []appOption
+		want, not string
+	}{
+		{"no SMTP", nil, "No mail server is set up, so the mail with this link to nina@example.com waits in the Outbox: hand the link over yourself.", "is mailing"},
+		{"SMTP", []appOption{func(c *config.Config) { c.SMTP = &config.SMTP{Host: "127.0.0.1", Port: 2525} }},
+			"Elevate is mailing this link to nina@example.com (see Outbox)", "No mail server"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newApp(t, "sqlite", tc.opts...)
+			base, _ := url.Parse(a.srv.URL)
+			a.admin.SetMailer(mail.NewOutbox(a.db, config.Config{BaseURL: base, MailFrom: "elevate@example.org"}, a.clock.Now))
+			a.mustUser("root@example.com", "Root Admin", goodPassword, true)
+			c := a.client()
+			c.signIn("root@example.com", goodPassword)
+			c.get("/admin/users/new")
+			p := c.post("/admin/users", url.Values{"email": {"nina@example.com"}, "name": {"Nina New"}})
+			help := p.find("secret-help").Text()
+			if p.StatusCode != http.StatusOK || !strings.Contains(help, tc.want) || strings.Contains(help, tc.not) {
+				t.Fatalf("link page: %d %q", p.StatusCode, help)
+			}
+		})
+	}
+}
