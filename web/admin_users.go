@@ -75,10 +75,13 @@ func (s *Server) newUser(c echo.Context) error {
 	return render(c, http.StatusOK, adminview.Form(adminview.FormVM{
 		Meta: s.meta(c, "Add user"), Tab: "users", Action: "/admin/users", Submit: "Add user",
 		Header: components.HeaderVM{Title: "Add user", BackLabel: "Users", BackHref: "/admin/users"},
-		Note:   "The new user gets a one-time link to choose a password. You will see the link on the next page.",
+		Note:   newUserNote,
 		Fields: userFields("", "", false, false),
 	}))
 }
+
+// newUserNote heads the form for a new user, also when it comes back with a problem.
+const newUserNote = "The new user gets a one-time link to choose a password. You will see the link on the next page."
 
 func (s *Server) createUser(c echo.Context) error {
 	email, name := c.FormValue("email"), c.FormValue("name")
@@ -90,7 +93,7 @@ func (s *Server) createUser(c echo.Context) error {
 			fields := userFields(email, name, isAdmin, auditor)
 			return adminview.Form(adminview.FormVM{
 				Meta: s.meta(c, "Add user"), Tab: "users", Action: "/admin/users", Submit: "Add user", Error: besideField(pe, fields),
-				Header: components.HeaderVM{Title: "Add user", BackLabel: "Users", BackHref: "/admin/users"}, Fields: fields,
+				Header: components.HeaderVM{Title: "Add user", BackLabel: "Users", BackHref: "/admin/users"}, Note: newUserNote, Fields: fields,
 			}), nil
 		}})
 	}

@@ -186,3 +186,20 @@ func TestPasswordLinkPageSaysWhetherMailGoesOut(t *testing.T) {
 		})
 	}
 }
+
+// TestAddUserFormKeepsItsNoteWhenRefused: the form for a new user says what happens next, also
+// when it comes back with a problem beside a field.
+func TestAddUserFormKeepsItsNoteWhenRefused(t *testing.T) {
+	a := newApp(t, "sqlite")
+	a.mustUser("root@example.com", "Root Admin", goodPassword, true)
+	c := a.client()
+	c.signIn("root@example.com", goodPassword)
+	note := c.get("/admin/users/new").find("form-note").Text()
+	if !strings.Contains(note, "one-time link") {
+		t.Fatalf("new user form's note: %q", note)
+	}
+	p := c.post("/admin/users", url.Values{"email": {"root@example.com"}, "name": {"Root Again"}})
+	if p.StatusCode != http.StatusUnprocessableEntity || p.find("error-email").Text() == "" || p.find("form-note").Text() != note {
+		t.Fatalf("refused: %d %q, note %q", p.StatusCode, p.find("error-email").Text(), p.find("form-note").Text())
+	}
+}
