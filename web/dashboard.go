@@ -46,8 +46,12 @@ func (s *Server) showDashboard(c echo.Context) error {
 		}
 	}
 	for _, r := range d.Pending {
-		vm.Waiting = append(vm.Waiting, dashboard.Item{Scope: r.ScopeName, Href: "/requests/" + r.ID, Kind: "pending", Badge: "Pending",
-			Line: fmt.Sprintf("%d of %d approvals; times out %s", r.Approvals(), r.ApprovalsRequired, relative(r.PendingUntil, now))})
+		line := fmt.Sprintf("%d of %d approvals; times out %s", r.Approvals(), r.ApprovalsRequired, relative(r.PendingUntil, now))
+		if r.ExtendsID != "" {
+			// Beside the grant it extends, the same scope's name alone would read as a second ask.
+			line = pam.FormatDuration(r.Duration) + " more time; " + line
+		}
+		vm.Waiting = append(vm.Waiting, dashboard.Item{Scope: r.ScopeName, Href: "/requests/" + r.ID, Kind: "pending", Badge: "Pending", Line: line})
 	}
 	if u.Admin {
 		if vm.Admin, err = s.adminPanel(ctx); err != nil {

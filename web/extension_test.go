@@ -394,3 +394,28 @@ func TestOneRequestForMoreTimeAtATime(t *testing.T) {
 		}
 	})
 }
+
+// TestDashboardTellsAPendingExtensionFromItsGrant: beside the grant in force, a request for
+// more time on it waits under the same scope's name and says it is more time.
+func TestDashboardTellsAPendingExtensionFromItsGrant(t *testing.T) {
+	a := newApp(t, "sqlite")
+	a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
+	olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+	es := a.mustEstate(1, olivia)
+	rc, oc := a.client(), a.client()
+	rc.signIn("rhea@example.com", goodPassword)
+	oc.signIn("olivia@example.com", goodPassword)
+	grant := strings.TrimPrefix(rc.submitVia(es.policy.ID, "1h"), "/requests/")
+	oc.get("/requests/" + grant)
+	if p := oc.post("/requests/"+grant+"/review", url.Values{"decision": {"approve"}}); p.StatusCode != http.StatusSeeOther {
+		t.Fatalf("approve: %d", p.StatusCode)
+	}
+	rc.get("/requests/new?extend=" + grant)
+	if p := rc.post("/requests", url.Values{"policy_id": {es.policy.ID}, "duration": {"2h"}, "justification": {"still fixing"}, "extends": {grant}}); p.StatusCode != http.StatusSeeOther {
+		t.Fatalf("extend: %d %s", p.StatusCode, p.find("form-error").Text())
+	}
+	waiting := strings.Join(strings.Fields(rc.get("/").find("waiting").Text()), " ")
+	if !strings.Contains(waiting, "2 h more time; 0 of 1 approvals") {
+		t.Fatalf("waiting: %q", waiting)
+	}
+}
