@@ -738,7 +738,7 @@ func FlashMessage(f *Flash) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				var templ_7745c5c3_Var36 = []any{"mb-6 rounded-md px-4 py-3 text-sm ring-1", flashClass(f.Kind)}
+				var templ_7745c5c3_Var36 = []any{"mb-6 break-words rounded-md px-4 py-3 text-sm ring-1", flashClass(f.Kind)}
 				templ_7745c5c3_Err = templ.RenderCSSItems(ctx, templ_7745c5c3_ElementWriter, templ_7745c5c3_Var36...)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
