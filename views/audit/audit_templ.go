@@ -1076,7 +1076,7 @@ func List(vm ListVM) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 90, "<div class=\"card overflow-x-auto xl:overflow-visible\"><table class=\"w-full divide-y divide-slate-200 text-sm\" data-testid=\"audit-table\"><thead class=\"sticky top-0 bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-600\"><tr><th scope=\"col\" class=\"hidden px-3 py-2 text-right sm:table-cell\">#</th><th scope=\"col\" class=\"px-2 py-2 sm:px-3\">When</th><th scope=\"col\" class=\"px-2 py-2 sm:px-3\">Who</th><th scope=\"col\" class=\"px-2 py-2 sm:px-3\">What</th><th scope=\"col\" class=\"hidden px-3 py-2 md:table-cell\">Target</th><th scope=\"col\" class=\"hidden px-3 py-2 xl:table-cell\">Request</th><th scope=\"col\" class=\"px-2 py-2 sm:px-3\"><span class=\"sr-only sm:not-sr-only\">Outcome</span><span class=\"sm:hidden\" aria-hidden=\"true\">✓</span></th><th scope=\"col\" class=\"hidden px-3 py-2 2xl:table-cell\">Details</th></tr></thead> <tbody class=\"divide-y divide-slate-100\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 90, "<div class=\"card relative overflow-x-auto xl:overflow-visible\"><table class=\"w-full divide-y divide-slate-200 text-sm\" data-testid=\"audit-table\"><thead class=\"sticky top-0 bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-600\"><tr><th scope=\"col\" class=\"hidden px-3 py-2 text-right sm:table-cell\">#</th><th scope=\"col\" class=\"px-2 py-2 sm:px-3\">When</th><th scope=\"col\" class=\"px-2 py-2 sm:px-3\">Who</th><th scope=\"col\" class=\"px-2 py-2 sm:px-3\">What</th><th scope=\"col\" class=\"hidden px-3 py-2 md:table-cell\">Target</th><th scope=\"col\" class=\"hidden px-3 py-2 xl:table-cell\">Request</th><th scope=\"col\" class=\"px-2 py-2 sm:px-3\"><span class=\"sr-only sm:not-sr-only\">Outcome</span><span class=\"sm:hidden\" aria-hidden=\"true\">✓</span></th><th scope=\"col\" class=\"hidden px-3 py-2 2xl:table-cell\">Details</th></tr></thead> <tbody class=\"divide-y divide-slate-100\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -1175,7 +1175,7 @@ func List(vm ListVM) templ.Component {
 						return templ_7745c5c3_Err
 					}
 					if r.Target.Text != "" {
-						templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 100, "<div class=\"mt-1 break-words text-xs text-slate-600 md:hidden\" data-testid=\"target-phone\">")
+						templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 100, "<div class=\"mt-1 break-words text-xs text-slate-600 [overflow-wrap:anywhere] md:hidden\" data-testid=\"target-phone\">")
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
