@@ -297,3 +297,20 @@ func TestRequestDurationOutOfRangeTellsThePolicyRange(t *testing.T) {
 		}
 	}
 }
+
+// Someone who decides nothing is told so by their empty inbox, rather than promised requests
+// that cannot come; an approver with none waiting is not.
+func TestEmptyInboxOfSomeoneWhoDecidesNothing(t *testing.T) {
+	a := newApp(t, "sqlite")
+	a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
+	olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+	a.mustEstate(1, olivia)
+	for email, decides := range map[string]bool{"rhea@example.com": false, "olivia@example.com": true} {
+		c := a.client()
+		c.signIn(email, goodPassword)
+		empty := c.get("/approvals").find("inbox-empty").Text()
+		if strings.Contains(empty, "you do not approve any") == decides {
+			t.Errorf("%s's empty inbox says %q", email, strings.TrimSpace(empty))
+		}
+	}
+}

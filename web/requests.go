@@ -563,7 +563,8 @@ func (s *Server) showApprovals(c echo.Context) error {
 		return err
 	}
 	setInboxCount(c, inbox.Total+len(inbox.Emergencies))
-	vm := reqview.InboxVM{Meta: s.meta(c, "Approvals"), Total: inbox.Total, Matched: inbox.Matched, CountCap: access.InboxCountCap, Back: c.Request().URL.RequestURI(),
+	frame, framed := currentFrame(c)
+	vm := reqview.InboxVM{Meta: s.meta(c, "Approvals"), DecidesNothing: framed && frame.Read && !frame.Approver, Total: inbox.Total, Matched: inbox.Matched, CountCap: access.InboxCountCap, Back: c.Request().URL.RequestURI(),
 		Filter: reqview.InboxFilterVM{Narrowed: f.Narrowed(), Requester: string(f.RequesterID), Policy: f.PolicyID,
 			Scope: q.Get("scope"), Soon: !f.TimesOutBy.IsZero(), Sort: string(f.Sort),
 			ClearHref: inboxHref(q, "requester", "", "policy", "", "scope", "", "soon", "")}}
