@@ -79,7 +79,11 @@ func approvalLine(p pam.Policy) string {
 // with the chosen policy's offer (nil when none is chosen).
 func (s *Server) newRequestVM(c echo.Context, u pam.User, in requestInput) (reqview.NewVM, *access.Offer, error) {
 	ctx := c.Request().Context()
+	// The scope search comes back with a form that was refused, so the list stays as it was.
 	q := c.QueryParam("q")
+	if q == "" && c.Request().Method == http.MethodPost {
+		q = c.FormValue("q")
+	}
 	vm := reqview.NewVM{Meta: s.meta(c, "Request access"), Q: q, Admin: u.Admin}
 	pols, err := s.access.Eligible(ctx, u, q)
 	if err != nil {

@@ -314,3 +314,28 @@ func TestEmptyInboxOfSomeoneWhoDecidesNothing(t *testing.T) {
 		}
 	}
 }
+
+// A refused request keeps the scope search it was chosen from: the search box and the list
+// come back as they were, with the typed input.
+func TestRefusedRequestKeepsItsScopeSearch(t *testing.T) {
+	a := newApp(t, "sqlite")
+	a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
+	olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+	es := a.mustEstate(1, olivia)
+	rc := a.client()
+	rc.signIn("rhea@example.com", goodPassword)
+	form := rc.get("/requests/new?q=mailbox&policy=" + es.policy.ID)
+	if form.find("request-form").Find(`input[name="q"]`).AttrOr("value", "") != "mailbox" {
+		t.Fatal("the request form does not carry the search")
+	}
+	p := rc.post("/requests", url.Values{"policy_id": {es.policy.ID}, "duration": {"forever"}, "justification": {"INC-9"}, "q": {"mailbox"}})
+	if p.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("a bad duration: %d", p.StatusCode)
+	}
+	if got := p.find("search").AttrOr("value", ""); got != "mailbox" {
+		t.Fatalf("search box after the refusal: %q", got)
+	}
+	if got := p.find("field-justification").Text(); got != "INC-9" {
+		t.Fatalf("justification after the refusal: %q", got)
+	}
+}
