@@ -352,7 +352,7 @@ func (s *Server) removalPage(c echo.Context, reason, reasonErr string) (templ.Co
 		Header: components.HeaderVM{Title: "Remove " + u.Name + " from " + g.Name, Subtitle: u.Email, BackLabel: g.Name, BackHref: base},
 		Submit: "Remove member", Danger: true, Fields: []components.FieldVM{{Name: "reason", Label: "Reason for removing", Type: "textarea", Rows: 2,
 			Required: true, MaxLength: pam.MaxComment, Value: reason, Error: reasonErr, Help: "The audit trail keeps it."}}}
-	if ends := endedParts(loss, inForce, "revoked at once"); len(ends) > 0 {
+	if ends := endedParts(loss, inForceNouns, "revoked at once"); len(ends) > 0 {
 		vm.Warnings = []adminview.Warning{{Text: fmt.Sprintf("Removing %s ends what this group makes them eligible for: %s.",
 			u.Name, strings.Join(ends, " and "))}}
 	} else {
@@ -379,7 +379,7 @@ func (s *Server) removeMember(c echo.Context) error {
 	reason := c.FormValue("reason")
 	ended, err := s.admin.RemoveMemberBecause(c.Request().Context(), actor(c), id, pam.UserID(c.Param("uid")), reason)
 	done := "Member removed."
-	if parts := endedParts(ended, grantWords, "revoked"); len(parts) > 0 {
+	if parts := endedParts(ended, grantNouns, "revoked"); len(parts) > 0 {
 		done = "Member removed: " + strings.Join(parts, ", ") + "."
 	}
 	o := outcome{Next: "/admin/groups/" + id, Done: done}
@@ -391,11 +391,11 @@ func (s *Server) removeMember(c echo.Context) error {
 
 func lowerName(s string) string { return strings.ToLower(s) }
 
-// grantWords and inForce name the grants endedParts counts: as they were, or as the
+// grantNouns and inForceNouns name the grants endedParts counts: as they were, or as the
 // confirmation before a change counts them, the ones it would end now.
 var (
-	grantWords = [2]string{"grant", "grants"}
-	inForce    = [2]string{"grant in force or scheduled", "grants in force or scheduled"}
+	grantNouns   = [2]string{"grant", "grants"}
+	inForceNouns = [2]string{"grant in force or scheduled", "grants in force or scheduled"}
 )
 
 // endedParts words what the end of memberships takes away, or took, leaving out what it takes

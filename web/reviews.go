@@ -476,7 +476,7 @@ func (s *Server) closeCampaign(c echo.Context) error {
 	if camp.Removed > 0 {
 		removed = pam.Count(camp.Removed, "membership", "memberships") + " removed"
 	}
-	done := "Access review " + camp.Name + " closed: " + strings.Join(append([]string{removed}, endedParts(ended, grantWords, "ended")...), ", ") + "."
+	done := "Access review " + camp.Name + " closed: " + strings.Join(append([]string{removed}, endedParts(ended, grantNouns, "ended")...), ", ") + "."
 	return s.posted(c, err, outcome{Next: "/admin/reviews/" + url.PathEscape(id), Done: done})
 }
 
@@ -609,7 +609,7 @@ func (s *Server) removeOwner(c echo.Context) error {
 // closeWarning says what closing a campaign now takes away (admin.Closing), in words.
 func closeWarning(c admin.Closing) string {
 	w := "Closing now removes " + pam.Count(int(c.Memberships), "membership", "memberships")
-	switch ends := endedParts(c.Ended, inForce, "ended at once"); {
+	switch ends := endedParts(c.Ended, inForceNouns, "ended at once"); {
 	case c.Memberships == 0:
 		w = "Closing now removes no membership"
 	case len(ends) == 0:

@@ -37,7 +37,7 @@ func TestEndedPartsLeaveOutNone(t *testing.T) {
 		{admin.Ended{Cancelled: 2}, "2 pending requests cancelled"},
 		{admin.Ended{Revoked: 2, Cancelled: 1}, "2 grants revoked|1 pending request cancelled"},
 	} {
-		if got := strings.Join(endedParts(c.in, grantWords, "revoked"), "|"); got != c.want {
+		if got := strings.Join(endedParts(c.in, grantNouns, "revoked"), "|"); got != c.want {
 			t.Errorf("%+v: %q, want %q", c.in, got, c.want)
 		}
 	}

@@ -323,19 +323,16 @@ func (s *Service) Extend(ctx context.Context, a audit.Actor, u pam.User, request
 // noOpenExtension refuses more time on grant while an earlier request for more time on it
 // waits for its decision or is approved to follow it.
 func noOpenExtension(ctx context.Context, tx *store.Store, grant pam.Request, now time.Time) error {
-	open, err := tx.Extensions(ctx, grant, ExtensionsShown)
-	if err != nil {
+	e, err := tx.OpenExtension(ctx, grant, now)
+	switch {
+	case pam.ErrorCode(err) == pam.ENOTFOUND:
+		return nil
+	case err != nil:
 		return err
+	case e.Status == pam.StatusPending:
+		return pam.Errorf(pam.ECONFLICT, "You already asked for more time on this grant: wait for that decision, or withdraw it and ask again.")
 	}
-	for _, e := range open {
-		switch e.StatusAt(now) {
-		case pam.StatusPending:
-			return pam.Errorf(pam.ECONFLICT, "You already asked for more time on this grant: wait for that decision, or withdraw it and ask again.")
-		case pam.StatusApproved:
-			return pam.Errorf(pam.ECONFLICT, "More time on this grant is already approved and follows it: once that starts, ask for more on it.")
-		}
-	}
-	return nil
+	return pam.Errorf(pam.ECONFLICT, "More time on this grant is already approved and follows it: once that starts, ask for more on it.")
 }
 
 // mayView reports whether u may see r, member being whether u is an enabled member of its

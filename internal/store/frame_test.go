@@ -661,3 +661,67 @@ func TestSQLiteCompilesAPagesStatementsOnce(t *testing.T) {
 		t.Fatalf("five more pages compiled %d SELECTs again (the first compiled %d)", again, first)
 	}
 }
+
+// Who decides counts those a request names after its policy let go of them: the members of the
+// group a pending request escalated to, and of the group an emergency request waits on for its
+// after-the-fact review, each only while that is so.
+func TestApproversIncludeGroupsRequestsStillName(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		w := newFrameWorld(t, dialect)
+		db := w.db
+		approver := func(u pam.User) bool {
+			t.Helper()
+			ok, err := db.IsApprover(ctx, u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		}
+		// Sam's group approves no policy; Rhea asks under the one policy.
+		if approver(w.sam) {
+			t.Fatal("a member of a group no one names is an approver")
+		}
+		rhea, _, err := db.UserByEmail(ctx, "rhea@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		escalated := pam.Request{ID: "escalated", RequesterID: rhea.ID, PolicyID: "p1", ScopeType: pam.ScopeTask, ScopeID: "t1",
+			ScopeName: "task", ApprovalType: pam.ApprovalManual, ApproverGroupID: w.approvers.ID, EscalationGroupID: w.misc.ID,
+			ApprovalsRequired: 1, Duration: time.Hour, Status: pam.StatusPending, CreatedAt: t0, PendingUntil: t0.Add(time.Hour), Version: 1}
+		if err := db.CreateRequest(ctx, escalated); err != nil {
+			t.Fatal(err)
+		}
+		if approver(w.sam) {
+			t.Fatal("an escalation group counts before the request escalated")
+		}
+		if err := db.ExecRaw(ctx, "UPDATE requests SET escalated_at = ? WHERE id = ?", t0.Add(time.Minute), "escalated"); err != nil {
+			t.Fatal(err)
+		}
+		if !approver(w.sam) {
+			t.Fatal("the group a pending request escalated to does not count")
+		}
+		if err := db.ExecRaw(ctx, "UPDATE requests SET status = 'denied' WHERE id = ?", "escalated"); err != nil {
+			t.Fatal(err)
+		}
+		if approver(w.sam) {
+			t.Fatal("the escalation group of a decided request still counts")
+		}
+
+		emergency := escalated
+		emergency.ID, emergency.ApproverGroupID, emergency.EscalationGroupID = "emergency", w.misc.ID, ""
+		emergency.Emergency, emergency.Status = true, pam.StatusApproved
+		if err := db.CreateRequest(ctx, emergency); err != nil {
+			t.Fatal(err)
+		}
+		if !approver(w.sam) {
+			t.Fatal("the group an emergency request waits on for its review does not count")
+		}
+		if err := db.ExecRaw(ctx, "UPDATE requests SET emergency_reviewed_at = ? WHERE id = ?", t0.Add(time.Hour), "emergency"); err != nil {
+			t.Fatal(err)
+		}
+		if approver(w.sam) {
+			t.Fatal("the group of a reviewed emergency request still counts")
+		}
+	})
+}

@@ -289,6 +289,25 @@ func (s *Store) ExtensionIDs(ctx context.Context, base pam.Request) ([]string, e
 	return ids, err
 }
 
+// OpenExtension returns a request for more time on grant that is still open at now: pending
+// and not timed out, or approved and not ended (the approved first). ENOTFOUND when there is
+// none. One statement on requests_requester_idx.
+func (s *Store) OpenExtension(ctx context.Context, grant pam.Request, now time.Time) (pam.Request, error) {
+	var rows []RequestRow
+	err := s.conn(ctx).Raw(`SELECT `+listColumns+` FROM requests r
+		WHERE r.requester_id = @user AND r.extends_id = @id
+			AND ((r.status = 'pending' AND r.pending_until > @now) OR (r.status = 'approved' AND r.ends_at > @now))
+		ORDER BY CASE WHEN r.status = 'approved' THEN 0 ELSE 1 END, r.created_at, r.id `+limitClause(1),
+		map[string]any{"user": string(grant.RequesterID), "id": grant.ID, "now": now.UTC()}).Find(&rows).Error
+	if err != nil {
+		return pam.Request{}, err
+	}
+	if len(rows) == 0 {
+		return pam.Request{}, pam.Errorf(pam.ENOTFOUND, "No open request for more time.")
+	}
+	return requestToDomain(rows[0]), nil
+}
+
 // Extensions returns the requests that extend base and are still approved or pending, the
 // approved ones first, each kind oldest first, at most limit, with list columns (no reviews):
 // one statement on requests_requester_idx.
@@ -921,9 +940,10 @@ func (s *Store) GroupName(ctx context.Context, id string) string {
 }
 
 // approverExists is an SQL condition true when the enabled user whose id is the SQL expression
-// user may decide requests, now or later: a member of an approver group (one a policy names, or
-// the organisation's default approver group), of an escalation group (one a policy names, or
-// one a pending request escalated to), or a delegate whose delegation has not ended at @now.
+// user may decide requests, now or later: a member of an approver group (one a policy names, the
+// organisation's default approver group, or one an emergency request waits on for its review),
+// of an escalation group (one a policy names, or one a pending request escalated to), or a
+// delegate whose delegation has not ended at @now.
 // IsApprover, SessionWithUser and APITokenWithUser share it, so the rule that approvers must
 // use two-step verification holds everyone who decides.
 func approverExists(user string) string {
@@ -933,7 +953,8 @@ func approverExists(user string) string {
 			OR gm.group_id IN (SELECT escalation_group_id FROM policies WHERE escalation_group_id IS NOT NULL)
 			OR gm.group_id IN (SELECT default_approver_group_id FROM org_settings WHERE default_approver_group_id IS NOT NULL)
 			OR EXISTS (SELECT 1 FROM requests er WHERE er.escalation_group_id = gm.group_id
-				AND er.status = 'pending' AND er.escalated_at IS NOT NULL)))
+				AND er.status = 'pending' AND er.escalated_at IS NOT NULL)
+			OR EXISTS (SELECT 1 FROM requests r WHERE r.approver_group_id = gm.group_id AND ` + unreviewedEmergency + `)))
 		OR EXISTS (SELECT 1 FROM delegations ad JOIN users au ON au.id = ad.delegate_id AND au.disabled_at IS NULL
 			WHERE ad.delegate_id = ` + user + ` AND ad.ended_at IS NULL AND ad.ends_at > @now))`
 }

@@ -89,8 +89,8 @@ func TestBrowserInlineApproveUpdatesTheBadge(t *testing.T) {
 // TestBrowserInlineApproveInANarrowedInboxOnAPhone: on a 375 px phone an approver narrows the
 // inbox to one requester from a card, then approves that requester's request with the card's
 // quick Approve. Without a reload the request's line shows its approvals and state in place of
-// "Review", and the count line says what a reload says: how many of the waiting requests the
-// filter still keeps, not how many wait in all.
+// "Review", and the count line says how many of the waiting requests the filter still keeps,
+// not how many wait in all (a reload, with none kept, shows the empty state instead).
 func TestBrowserInlineApproveInANarrowedInboxOnAPhone(t *testing.T) {
 	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "narrowed.db")}, "--demo")
 	pw := p.DemoPassword()
@@ -153,7 +153,8 @@ func TestBrowserInlineApproveInANarrowedInboxOnAPhone(t *testing.T) {
 	}
 	after := text(t, ctx, `[data-testid="inbox-total"]`)
 	testkit.Screenshot(t, ctx, "approvals-narrowed-inline-approved-375")
-	// Rhea's was her one waiting request; Ravi's still waits. A reload says the same.
+	// Rhea's was her one waiting request; Ravi's still waits. A reload shows the narrowed
+	// inbox empty.
 	if after != "0 of 1 waiting request match." {
 		t.Fatalf("the line after approving: %q (before %q)", after, before)
 	}
