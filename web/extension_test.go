@@ -158,6 +158,11 @@ func TestEndingALinedUpExtensionKeepsTheGrant(t *testing.T) {
 func TestExtensionFormNamesTheGrant(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		x := newExtensionCase(t, dialect)
+		// The time lined up behind the grant is given up first: more time is asked once at a time.
+		x.rc.get("/requests/" + x.ext)
+		if p := x.rc.post("/requests/"+x.ext+"/end", nil); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("give up the extension: %d", p.StatusCode)
+		}
 		end := x.grantEnd.In(x.paris).Format("15:04") + " (Europe/Paris)"
 		p := x.rc.get("/requests/new?extend=" + x.grant)
 		if got := p.find("page-title").Text(); got != "Ask for more time" {
@@ -366,7 +371,13 @@ func TestOneRequestForMoreTimeAtATime(t *testing.T) {
 			if g := x.rc.get("/requests/" + x.grant); g.find("extend").Length() != 0 {
 				t.Fatalf("the grant still offers more time while %s", want)
 			}
-			x.rc.get("/requests/new?extend=" + x.grant)
+			// The form is not offered either: its address leads back to the grant, saying why.
+			if f := x.rc.get("/requests/new?extend=" + x.grant); f.StatusCode != http.StatusSeeOther || f.Header.Get("Location") != "/requests/"+x.grant {
+				t.Fatalf("the form for more time while %s: %d %q", want, f.StatusCode, f.Header.Get("Location"))
+			}
+			if flash := x.rc.get("/requests/" + x.grant).find("flash").Text(); !strings.Contains(flash, want) {
+				t.Fatalf("the grant's page says %q", flash)
+			}
 			p := x.rc.post("/requests", url.Values{"policy_id": {x.es.policy.ID}, "duration": {"2h"}, "justification": {"more"}, "extends": {x.grant}})
 			if p.StatusCode == http.StatusSeeOther || !strings.Contains(p.doc.Text(), want) {
 				t.Fatalf("a second request for more time: %d %q", p.StatusCode, p.find("form-error").Text())

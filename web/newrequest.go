@@ -230,6 +230,14 @@ func (s *Server) showNewRequest(c echo.Context) error {
 			s.setFlash(c, "info", "Only a grant of yours that is in force can be extended.")
 			return redirect(c, "/requests/"+r.ID)
 		}
+		// A form that would be refused is not offered: more time is asked once at a time.
+		if err := s.access.NoOpenExtension(c.Request().Context(), r); err != nil {
+			if pam.ErrorCode(err) != pam.ECONFLICT {
+				return err
+			}
+			s.setFlash(c, "info", pam.ErrorMessage(err))
+			return redirect(c, "/requests/"+r.ID)
+		}
 		in.PolicyID, in.Extends, in.extended = r.PolicyID, r.ID, &r
 	}
 	vm, _, err := s.newRequestVM(c, u, in)

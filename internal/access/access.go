@@ -320,6 +320,12 @@ func (s *Service) Extend(ctx context.Context, a audit.Actor, u pam.User, request
 	return s.submit(ctx, a, u, "", sub, requestID)
 }
 
+// NoOpenExtension is ECONFLICT, saying why, while a request for more time on grant waits for
+// its decision or is approved to follow it (Extend refuses another then).
+func (s *Service) NoOpenExtension(ctx context.Context, grant pam.Request) error {
+	return noOpenExtension(ctx, s.db, grant, s.now())
+}
+
 // noOpenExtension refuses more time on grant while an earlier request for more time on it
 // waits for its decision or is approved to follow it.
 func noOpenExtension(ctx context.Context, tx *store.Store, grant pam.Request, now time.Time) error {
