@@ -459,3 +459,19 @@ func TestAuditEmptySearchSuggestsWhatItHas(t *testing.T) {
 		}
 	})
 }
+
+// A person looked for by name finds nothing, and the empty search says why: people are found by
+// email. An email, or a name the product acts under, gets no such line.
+func TestAuditEmptySearchByANameSaysEmail(t *testing.T) {
+	a := newApp(t, "sqlite")
+	a.mustUser("ada@example.com", "Ada Admin", goodPassword, true)
+	c := a.client()
+	c.signIn("ada@example.com", goodPassword)
+	for actor, hint := range map[string]bool{"Ada": true, "nobody@example.com": false, "system": false, "Demo": false} {
+		p := c.get("/audit?actor=" + url.QueryEscape(actor))
+		got := p.find("audit-actor-hint").Text()
+		if (got != "") != hint || hint && !strings.Contains(got, "People are found by their email: “"+actor+"” is not one.") {
+			t.Errorf("actor %q: hint %q", actor, got)
+		}
+	}
+}
