@@ -101,14 +101,16 @@ func (s *Server) createUser(c echo.Context) error {
 }
 
 func (s *Server) showPasswordLink(c echo.Context, u pam.User, tok, title string) error {
-	help := "Send this link to " + u.Email + ". It works once and expires in 7 days. It is not shown again; you can make a new one from the user's page."
-	switch {
-	case s.admin.MailsPasswordLinks() && u.Active() && s.cfg.SMTP == nil:
-		// The mail is queued, but nothing sends it until a mail server is set up.
-		help = "No mail server is set up, so the mail with this link to " + u.Email + " waits in the Outbox: hand the link over yourself. It works once and expires in 7 days. It is not shown again; you can make a new one from the user's page."
-	case s.admin.MailsPasswordLinks() && u.Active():
-		help = "Elevate is mailing this link to " + u.Email + " (see Outbox); you may also hand it over yourself. It works once and expires in 7 days. It is not shown again; you can make a new one from the user's page."
+	const terms = " It works once and expires in 7 days. It is not shown again; you can make a new one from the user's page."
+	help := "Send this link to " + u.Email + "."
+	if s.admin.MailsPasswordLinks() && u.Active() {
+		help = "Elevate is mailing this link to " + u.Email + " (see Outbox); you may also hand it over yourself."
+		if s.cfg.SMTP == nil {
+			// The mail is queued, but nothing sends it until a mail server is set up.
+			help = "No mail server is set up, so the mail with this link to " + u.Email + " waits in the Outbox: hand the link over yourself."
+		}
 	}
+	help += terms
 	return render(c, http.StatusOK, adminview.Secret(adminview.SecretVM{
 		Meta: s.meta(c, title), Tab: "users",
 		Header: components.HeaderVM{Title: title, BackLabel: "Users", BackHref: "/admin/users"},

@@ -386,9 +386,7 @@ func (s *Server) requestPage(c echo.Context, u pam.User, v access.View, edit fun
 	c.Set(navSectionKey, backHref+"/")
 	vm := reqview.DetailVM{Meta: s.meta(c, "Request for "+r.ScopeName), Card: card, Timeline: timeline(v, u.ID == r.RequesterID, now, loc),
 		BackLabel: backLabel, BackHref: backHref}
-	if u.Admin || u.Auditor {
-		vm.AuditHref = auditURL("/audit", "request_id", r.ID)
-	}
+	vm.AuditHref = requestAuditHref(u, r.ID)
 	return reqview.Detail(vm)
 }
 
@@ -653,6 +651,15 @@ func (s *Server) showApprovalCard(c echo.Context) error {
 	return render(c, http.StatusOK, reqview.InboxCard(csrfToken(c), card))
 }
 
+// requestAuditHref links a request's page to its events in the audit trail, for those who may
+// read it (administrators and auditors); "" for everyone else.
+func requestAuditHref(u pam.User, id string) string {
+	if !u.Admin && !u.Auditor {
+		return ""
+	}
+	return auditURL("/audit", "request_id", id)
+}
+
 // inInbox reports whether an address is the inbox's, narrowed or not.
 func inInbox(back string) bool {
 	return back == "/approvals" || strings.HasPrefix(back, "/approvals?")
@@ -740,9 +747,7 @@ func (s *Server) renderReviewed(c echo.Context, u pam.User, v access.View, back 
 	vm := reqview.ReviewedVM{CSRF: csrfToken(c), Card: card, Waiting: s.inboxCount(c, u), InInbox: inInbox(back), OnPage: onPage}
 	if onPage {
 		vm.Timeline = timeline(v, u.ID == v.Request.RequesterID, now, viewerZone(c))
-		if u.Admin || u.Auditor {
-			vm.AuditHref = auditURL("/audit", "request_id", v.Request.ID)
-		}
+		vm.AuditHref = requestAuditHref(u, v.Request.ID)
 	}
 	// Once the viewer has nothing left to decide, the request's line above the card says so.
 	if vm.InInbox && !v.CanReview {
@@ -756,9 +761,12 @@ func (s *Server) renderReviewed(c echo.Context, u pam.User, v access.View, back 
 	if vm.InInbox {
 		// The inbox the card is in, read as that page reads it, narrowed as it is; only its
 		// counts and what the viewer decided are redrawn, so no page of rows is needed.
-		q, _ := url.ParseQuery(strings.TrimPrefix(strings.TrimPrefix(back, "/approvals"), "?"))
+		q, err := url.ParseQuery(strings.TrimPrefix(strings.TrimPrefix(back, "/approvals"), "?"))
 		q.Del("after")
-		f, err := inboxFilter(c, q, now)
+		var f pam.InboxFilter
+		if err == nil {
+			f, err = inboxFilter(c, q, now)
+		}
 		var inbox access.Approvals
 		if err == nil {
 			f.Limit = 1
