@@ -44,7 +44,7 @@ func (a *app) mustWaiting(es estate, requester pam.User, n int) []string {
 }
 
 // The inbox with a thousand requests waiting is a light page: its first page lists 25 of them
-// on one line each under a count that stops at "more than 100", under 30 KB with twenty
+// on one line each under a count that stops at "more than 100", under 30,000 bytes with twenty
 // decided requests below, in two statements; the "next" links walk every waiting request once,
 // oldest first, with no gap and no repeat; and a cursor no page gave out is refused with 400.
 func TestInboxPagesAThousandWaitingRequests(t *testing.T) {
@@ -74,8 +74,17 @@ func TestInboxPagesAThousandWaitingRequests(t *testing.T) {
 		if first.StatusCode != http.StatusOK {
 			t.Fatalf("GET /approvals: %d", first.StatusCode)
 		}
-		if len(first.body) >= 30<<10 {
+		if len(first.body) >= 30_000 {
 			t.Errorf("the inbox's first page is %d bytes, want under 30 KB", len(first.body))
+		}
+		// Its times carry no hover titles; the card a line opens gives both times exactly.
+		if titled := first.find("inbox").Find("time[title]").Length(); titled != 0 {
+			t.Errorf("%d of the inbox's times carry a title", titled)
+		}
+		card := ap.getHX("/approvals/" + waiting[0] + "/card")
+		asked := a.clock.Now().Add(-1020*time.Second).UTC().Format("2006-01-02 15:04") + " UTC"
+		if ex := card.find("time-exact"); ex.Length() != 2 || !strings.Contains(ex.First().Text(), asked) {
+			t.Errorf("the card's exact times: %d, %q; want %q first", ex.Length(), ex.Text(), asked)
 		}
 		// Session and frame; the page with its counts, what Olivia decided and the emergency
 		// reviews.

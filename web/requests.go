@@ -369,7 +369,6 @@ func (s *Server) requestPage(c echo.Context, u pam.User, v access.View, edit fun
 	r := v.Request
 	now, loc := s.now(), viewerZone(c)
 	card := cardVM(u, v, now, loc, "/requests/"+r.ID)
-	card.Exact = true
 	if edit != nil {
 		edit(&card)
 	}
@@ -737,10 +736,8 @@ func (s *Server) renderReviewed(c echo.Context, u pam.User, v access.View, back 
 	ctx := c.Request().Context()
 	now := s.now()
 	card := cardVM(u, v, now, viewerZone(c), back)
-	// On the request's own page the card keeps its exact times, and the timeline beside it
-	// gains the decision.
+	// On the request's own page the timeline beside the card gains the decision.
 	onPage := back == "/requests/"+v.Request.ID
-	card.Exact = onPage
 	if edit != nil {
 		edit(&card)
 	}
