@@ -48,9 +48,14 @@ func TestOverviewRollupChartsAndCost(t *testing.T) {
 		a.mustEstate(2, olivia)
 		now := a.clock.Now()
 
-		a.seedRequests("a", string(rhea.ID), 30, 3, 20*time.Minute, now)
 		ada := a.client()
 		ada.signIn("ada@example.com", goodPassword)
+		// Nothing decided yet: the chart says so rather than "max 0 a day" over an empty frame.
+		if p := ada.get("/overview"); p.find("per-day-empty").Length() != 1 || p.find("per-day-max").Length() != 0 || p.find("per-day-chart").Length() != 0 {
+			t.Fatalf("an empty overview: %q", p.find("per-day").Text())
+		}
+
+		a.seedRequests("a", string(rhea.ID), 30, 3, 20*time.Minute, now)
 		before := a.db.Counts().Statements
 		p := ada.get("/overview")
 		few := a.db.Counts().Statements - before
