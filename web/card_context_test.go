@@ -45,8 +45,10 @@ func TestApprovalCardContext(t *testing.T) {
 		if got := c.find("card-context-line").Text(); !strings.Contains(got, "Has another request pending for it") {
 			t.Fatalf("context: %q", got)
 		}
-		if c.find("card-approved-by").Length() != 0 || strings.TrimSpace(c.find("card-approvals").Text()) != "0 of 2" {
-			t.Fatalf("approvals: %q", c.find("card-approvals").Text())
+		// While it waits, where it stands says how many approvals it needs, once: no count of
+		// approvals beside it.
+		if c.find("card-approved-by").Length() != 0 || c.find("card-approvals").Length() != 0 || c.find("card-state").Text() != "Waits for 2 more approvals" {
+			t.Fatalf("approvals: %q, state %q", c.find("card-approvals").Text(), c.find("card-state").Text())
 		}
 		for _, want := range []string{"requester=" + string(rhea.ID), "scope=role%3A" + p.ScopeID, "policy=" + p.ID} {
 			if !strings.Contains(c.find("card-narrow").Text()+attrs(c, "card-narrow"), want) {
@@ -86,8 +88,8 @@ func TestApprovalCardContext(t *testing.T) {
 		if h := c.find("card-history").Find("li"); h.Length() != 3 || !strings.Contains(h.First().Text(), "Denied") {
 			t.Fatalf("history: %d %q", h.Length(), h.Text())
 		}
-		if c.find("card-approvals").Find("[data-testid=card-approved-by]").Text() != " · by Otto Approver" {
-			t.Fatalf("approved by: %q", c.find("card-approvals").Text())
+		if c.find("card-approved-by").Text() != "Otto Approver" || c.find("card-state").Text() != "Waits for 1 more approval" {
+			t.Fatalf("approved by: %q, state %q", c.find("card-approved-by").Text(), c.find("card-state").Text())
 		}
 		if n != base {
 			t.Fatalf("the card took %d statements with a history, %d without", n, base)

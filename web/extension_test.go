@@ -300,7 +300,7 @@ func TestAuditorsGoBackToTheAuditTrail(t *testing.T) {
 }
 
 // TestWordsForTakenAndForTheRequester: emergency access already taken reads "took", not "asks
-// for"; a grant the system revoked because its requester left the eligible group tells the
+// for", and a decided request "asked for"; a grant the system revoked because its requester left the eligible group tells the
 // requester "you left", on the card and in the timeline, and everyone else "the requester left";
 // a grant its requester ended says "by you" to them.
 func TestWordsForTakenAndForTheRequester(t *testing.T) {
@@ -356,6 +356,20 @@ func TestWordsForTakenAndForTheRequester(t *testing.T) {
 		}
 		if got := x.oc.get(ended).find("card-state").Text(); !strings.HasPrefix(got, "Ended early by the requester at ") {
 			t.Fatalf("approver's ended line %q", got)
+		}
+
+		// A decided request asked; only a pending one still asks.
+		if got := words(x.oc, revoked); !strings.Contains(got, "Rhea Requester asked for") {
+			t.Fatalf("revoked card for the approver: %q", got)
+		}
+		if got := words(x.rc, ended); !strings.Contains(got, "You asked for") {
+			t.Fatalf("ended card for the requester: %q", got)
+		}
+		denied := row("00000000-0000-4000-b000-000000000004", func(r *pam.Request) {
+			r.Status, r.ExtendsID, r.StartsAt, r.EndsAt = pam.StatusDenied, strings.TrimPrefix(ended, "/requests/"), nil, nil
+		})
+		if got := words(x.oc, denied); !strings.Contains(got, "Rhea Requester asked for more time on") {
+			t.Fatalf("denied extension for the approver: %q", got)
 		}
 	})
 }

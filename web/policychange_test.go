@@ -143,7 +143,7 @@ func TestPolicyChangeReachesPendingRequests(t *testing.T) {
 			!strings.Contains(tl, "approvals by people no longer approvers do not count") || !strings.Contains(tl, "does not count") {
 			t.Fatalf("timeline does not say what changed: %q", tl)
 		}
-		if got := page.find("card-approvals").Text(); !strings.Contains(got, "0 of 2") {
+		if got := page.find("card-state").Text(); got != "Waits for 2 more approvals" {
 			t.Fatalf("approvals after the switch: %q", got)
 		}
 		// The new group's inbox counts the same way.

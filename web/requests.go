@@ -49,9 +49,14 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 	}
 
 	own := viewer.ID == r.RequesterID
+	st := r.StatusAt(now)
+	// A request still pending asks; once decided (or withdrawn, timed out…) it asked.
 	vm.Asks = "asks for"
 	if own {
 		vm.Requester, vm.Asks = "You", "ask for"
+	}
+	if st != pam.StatusPending {
+		vm.Asks = "asked for"
 	}
 	if r.Emergency {
 		// Emergency access is taken at once, not asked for.
@@ -69,6 +74,9 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 		if own {
 			vm.Asks = "ask for more time on"
 		}
+		if st != pam.StatusPending {
+			vm.Asks = "asked for more time on"
+		}
 	}
 	zone := zoneLabel(loc)
 	for _, e := range v.Extensions {
@@ -84,7 +92,6 @@ func cardVM(viewer pam.User, v access.View, now time.Time, loc *time.Location, b
 	if v.CanEnd {
 		vm.EndOpen, vm.EndText, vm.EndButton = endWords(r, now, loc)
 	}
-	st := r.StatusAt(now)
 	vm.StatusKind, vm.StatusText = string(st), st.Label()
 	if r.ApprovalType == pam.ApprovalManual {
 		vm.Approvals = fmt.Sprintf("%d of %d", r.Approvals(), r.ApprovalsRequired)

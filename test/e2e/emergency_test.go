@@ -129,8 +129,22 @@ func TestBrowserEmergencyAccessToReview(t *testing.T) {
 	do(t, ctx, p, chromedp.EmulateViewport(375, 740))
 	testkit.Screenshot(t, ctx, "emergency-review-375")
 	checkAxe(t, ctx, axe, "emergency review at 375 px")
+	// On a phone the review's actions are on the first screen, as Approve and Deny are on an
+	// ordinary request; "Mark as misuse…" there opens the fold with its reason.
+	for _, sel := range []string{`[data-testid="emergency-confirm-quick"]`, `[data-testid="misuse-quick"]`} {
+		below, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(() => { const r = document.querySelector('`+sel+`').getBoundingClientRect(); return r.width === 0 ? 1e6 : r.bottom - window.innerHeight; })()`))
+		if err != nil || below > 0 {
+			t.Fatalf("at 375 px %s ends %.0f px below the first screen (%v)", sel, below, err)
+		}
+	}
+	do(t, ctx, p,
+		chromedp.Click(chromedp.CSS(`[data-testid="misuse-quick"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="misuse-form"] textarea`)),
+	)
 	do(t, ctx, p,
 		chromedp.EmulateViewport(1280, 900),
+		chromedp.Navigate(p.Base+reqPath),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="emergency-review-form"]`)),
 		// Marking as misuse revokes, so it folds open first.
 		chromedp.Click(chromedp.CSS(`[data-testid="misuse-open"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="emergency-misuse"]`)),
