@@ -132,7 +132,7 @@ func TestInlineReviewInANarrowedInboxRedrawsItsLine(t *testing.T) {
 		now := a.clock.Now()
 		first := a.mustRequest(es.policy, "Mailbox admin", rhea, 0, now.Add(-10*time.Minute), now.Add(20*time.Hour))
 		second := a.mustRequest(es.policy, "Journal rules", rhea, 1, now.Add(-5*time.Minute), now.Add(20*time.Hour))
-		a.mustRequest(es.policy, "Transport rules", raj, 2, now.Add(-4*time.Minute), now.Add(20*time.Hour))
+		third := a.mustRequest(es.policy, "Transport rules", raj, 2, now.Add(-4*time.Minute), now.Add(20*time.Hour))
 		ends := now.Add(time.Hour)
 		// Raj's emergency access waits for Olivia's review: the navigation counts it, the
 		// inbox's line does not.
@@ -183,6 +183,17 @@ func TestInlineReviewInANarrowedInboxRedrawsItsLine(t *testing.T) {
 		}
 		if got := ap.get("/approvals").find("inbox-total").Text(); got != "1 request waits for you." {
 			t.Fatalf("plain inbox's line after a reload: %q", got)
+		}
+
+		// The last decision leaves the line saying what the empty inbox says on a reload, not
+		// "0 requests wait for you"; a filter that keeps none offers to show the rest.
+		if got := strings.Join(strings.Fields(ap.get(narrowed).find("inbox-empty").Text()), " "); got != "No waiting request matches these filters. Show all 1 waiting request." {
+			t.Fatalf("narrowed inbox keeping none, after a reload: %q", got)
+		}
+		p = ap.post("/requests/"+third+"/review", url.Values{"decision": {"approve"}, "back": {narrowed}}, "HX-Request", "true")
+		empty := strings.Join(strings.Fields(ap.get(narrowed).find("inbox-empty").Text()), " ")
+		if got := strings.Join(strings.Fields(p.doc.Find("#inbox-total").Text()), " "); got != empty || !strings.HasPrefix(got, "No requests wait for you.") {
+			t.Fatalf("the line after the last decision: %q, a reload shows %q", got, empty)
 		}
 	})
 }

@@ -781,7 +781,8 @@ func (s *Server) renderReviewed(c echo.Context, u pam.User, v access.View, back 
 			vm.InInbox = false
 		} else {
 			vm.Decided = decidedRows(inbox.Decided, now, viewerZone(c))
-			vm.Counts = &reqview.InboxCounts{Total: inbox.Total, Matched: inbox.Matched, CountCap: access.InboxCountCap, Narrowed: f.Narrowed()}
+			vm.Counts = &reqview.InboxCounts{Total: inbox.Total, Matched: inbox.Matched, CountCap: access.InboxCountCap, Narrowed: f.Narrowed(),
+				MailQueued: s.cfg.SMTP == nil, ClearHref: inboxHref(q, "requester", "", "policy", "", "scope", "", "soon", "")}
 		}
 	}
 	return render(c, http.StatusOK, reqview.Reviewed(vm))

@@ -18,6 +18,18 @@ func waitingLine(n, countCap int) string {
 	return fmt.Sprintf("%d requests wait for you.", n)
 }
 
+// noMatchLine is what a narrowed inbox says when its filter keeps none of the waiting requests.
+const noMatchLine = "No waiting request matches these filters."
+
+// noneWaitLine is what the inbox says when nothing waits for the viewer: a mail tells them of
+// the next one, or, with no mail server set up, the inbox shows it as it comes.
+func noneWaitLine(mailQueued bool) string {
+	if mailQueued {
+		return "No requests wait for you. New ones show here as they come."
+	}
+	return "No requests wait for you. You will get a mail when one does."
+}
+
 // waitingCount is "1 waiting request", "25 waiting requests" or "the waiting requests" past
 // a count's cap.
 func waitingCount(n, countCap int) string {
