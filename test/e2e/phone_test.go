@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/elevate-pam/elevate/internal/testkit"
@@ -128,4 +129,43 @@ func TestBrowserPhoneAuditListFirst(t *testing.T) {
 			t.Fatalf("the audit trail at %d px scrolls sideways (%v)", w, err)
 		}
 	}
+}
+
+// TestBrowserListsNeverScrollSideways: like the audit trail, no list page scrolls sideways at
+// 375, 768, 1,024 or 1,280 px, even with a group named by one long word of 100 characters; a
+// wide table scrolls inside its card until the window is wide enough for it.
+func TestBrowserListsNeverScrollSideways(t *testing.T) {
+	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "lists.db")}, "--demo")
+	pw := p.DemoPassword()
+	if pw == "" {
+		t.Fatalf("demo password not printed:\n%s", p.Logs())
+	}
+	ctx := testkit.BrowserWithin(t, 4*time.Minute)
+	check := func(paths ...string) {
+		t.Helper()
+		for _, path := range paths {
+			for _, w := range []int64{375, 768, 1024, 1280} {
+				do(t, ctx, p, chromedp.EmulateViewport(w, 900), chromedp.Navigate(p.Base+path), chromedp.WaitVisible(chromedp.CSS(`main`)))
+				if sw, err := chromedp.Run(ctx, chromedp.Evaluate[int64](`document.documentElement.scrollWidth`)); err != nil || sw > w {
+					testkit.Screenshot(t, ctx, "lists-sideways")
+					t.Fatalf("%s at %d px is %d px wide (%v)", path, w, sw, err)
+				}
+			}
+		}
+	}
+	signInAs(t, ctx, p, "admin@demo.example", pw)
+	do(t, ctx, p,
+		chromedp.Navigate(p.Base+"/admin/groups/new"),
+		fill(`#f-name`, strings.Repeat("G", 100)),
+		chromedp.Click(chromedp.CSS(`[data-testid="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="flash"]`)),
+	)
+	check("/admin/users", "/admin/policies", "/admin/groups", "/admin/tasks", "/admin/reviews", "/reviews",
+		"/admin/webhooks", "/admin/check-tokens", "/admin/outbox")
+	signOut(t, ctx, p)
+	signInAs(t, ctx, p, "olivia@demo.example", pw)
+	check("/approvals")
+	signOut(t, ctx, p)
+	signInAs(t, ctx, p, "rhea@demo.example", pw)
+	check("/requests")
 }
