@@ -605,18 +605,22 @@ func (s *Service) endChain(ctx context.Context, tx *store.Store, root pam.Reques
 	return changed, nil
 }
 
-// saveChainLink saves, records and mails one extension ended with its chain (see endChain). An
-// extension ended with its grant is not mailed: the grant's own mail told its approvers, and
-// its requester did it.
+// saveChainLink saves, records and tells of one extension ended with its chain (see endChain).
+// The notifier hears it as a change following chainOf (Change.ChainOf): an extension ended with
+// its grant is not mailed, since the grant's own mail told its approvers and its requester did
+// it, but webhooks report it as any grant that ended.
 func (s *Service) saveChainLink(ctx context.Context, tx *store.Store, a audit.Actor, r *pam.Request, chainOf string) error {
-	action, details, mail := audit.RequestRevoked, map[string]any{"reason": r.RevokeReason, "chain_of": chainOf}, true
+	action, details := audit.RequestRevoked, map[string]any{"reason": r.RevokeReason, "chain_of": chainOf}
 	switch r.Status {
 	case pam.StatusCancelled:
 		action, details = audit.RequestCancelled, map[string]any{"reason": string(r.CancelReason), "chain_of": chainOf}
 	case pam.StatusEnded:
-		action, details, mail = audit.RequestEnded, map[string]any{"chain_of": chainOf}, false
+		action, details = audit.RequestEnded, map[string]any{"chain_of": chainOf}
 	}
-	return s.saveStep(ctx, tx, a, r, action, details, mail)
+	if err := s.saveStep(ctx, tx, a, r, action, details, false); err != nil {
+		return err
+	}
+	return s.notifyLink(ctx, tx, *r, action, a, chainOf)
 }
 
 // repairChains ends extensions whose grant was revoked while they stayed approved or pending,

@@ -85,6 +85,12 @@ func TestEndMyAccessEndsTheWholeChain(t *testing.T) {
 		if kinds := w.mailKinds(grant.ID, w.requester); has(kinds, mail.KindEnded) {
 			t.Errorf("the requester was sent %v", kinds)
 		}
+		// The extension ended with it is told to nobody by mail: the grant's own mail said it.
+		for _, u := range append([]pam.User{w.requester}, w.approvers...) {
+			if kinds := w.mailKinds(ext.ID, u); has(kinds, mail.KindEnded) {
+				t.Errorf("%s was sent %v about the extension ended with its grant", u.Email, kinds)
+			}
+		}
 
 		// Nothing can be brought back, and a second end is a conflict.
 		if _, err := w.acc.End(w.ctx, as(w.requester), w.requester, grant.ID); pam.ErrorCode(err) != pam.ECONFLICT {

@@ -48,6 +48,9 @@ type Change struct {
 	// SecurityEmail is the organisation's security address, set for an emergency grant only
 	// ("" when the organisation names none).
 	SecurityEmail string
+	// ChainOf is the grant whose revoke or early end this extension followed (it was ended
+	// with its chain); "" for a change made to the request itself.
+	ChainOf string
 }
 
 // NewChange gathers, through tx, what the people of request r need to hear of action: its
@@ -151,6 +154,12 @@ func (ns notifiers) RequestChanged(ctx context.Context, tx *store.Store, c Chang
 // too: mail sends nothing for it (its requester was warned shortly before the end, see
 // mail.ExpiryNotice), webhooks report it.
 func (s *Service) notifyTx(ctx context.Context, tx *store.Store, r pam.Request, action audit.Action, a audit.Actor) error {
+	return s.notifyLink(ctx, tx, r, action, a, "")
+}
+
+// notifyLink is notifyTx for an extension ended with the chain of the grant chainOf (see
+// Change.ChainOf); "" for a change of r itself.
+func (s *Service) notifyLink(ctx context.Context, tx *store.Store, r pam.Request, action audit.Action, a audit.Actor, chainOf string) error {
 	if s.notify == nil {
 		return nil
 	}
@@ -162,6 +171,7 @@ func (s *Service) notifyTx(ctx context.Context, tx *store.Store, r pam.Request, 
 	if err != nil {
 		return err
 	}
+	c.ChainOf = chainOf
 	return s.notify.RequestChanged(ctx, tx, c)
 }
 

@@ -100,6 +100,9 @@ func (o *Outbox) requestMail(c access.Change) []pam.OutboxMessage {
 	case audit.RequestWithdrawn:
 		return o.decided(ms, v, asked(c))
 	case audit.RequestEnded:
+		if c.ChainOf != "" {
+			return nil // ended with its grant: the grant's own mail told them
+		}
 		return o.each(ms, v, asked(c), KindEnded) // for their information: nothing to decide
 	case audit.RequestReminded:
 		return o.each(ms, v, notActed(c.Request, asked(c)), KindReminded)

@@ -46,6 +46,9 @@ type RequestFields struct {
 	ApprovalsRequired int        `json:"approvals_required"`
 	RevokedBy         string     `json:"revoked_by,omitempty"`
 	RevokeReason      string     `json:"revoke_reason,omitempty"`
+	// CancelReason says why a cancelled request was cancelled: "grant revoked", "grant ended",
+	// "policy disabled" or "no longer eligible".
+	CancelReason string `json:"cancel_reason,omitempty"`
 }
 
 // Person names someone.
@@ -151,6 +154,9 @@ func facts(e Event) []fact {
 	}
 	if r.RevokeReason != "" {
 		fs = append(fs, fact{"Reason", r.RevokeReason})
+	}
+	if r.CancelReason != "" {
+		fs = append(fs, fact{"Cancelled because", r.CancelReason})
 	}
 	return fs
 }

@@ -411,7 +411,7 @@ func requestFields(c access.Change) *RequestFields {
 		DurationMinutes: int(r.Duration / time.Minute), Justification: r.Justification, Ticket: r.Ticket,
 		CreatedAt: r.CreatedAt.UTC(), StartsAt: utc(r.StartsAt), EndsAt: utc(r.EndsAt),
 		Approvals: r.Approvals(), ApprovalsRequired: r.ApprovalsRequired, Tasks: []string{},
-		RevokedBy: c.RevokerName, RevokeReason: r.RevokeReason}
+		RevokedBy: c.RevokerName, RevokeReason: r.RevokeReason, CancelReason: string(r.CancelReason)}
 	if f.Requester.Name == "" {
 		f.Requester = Person{Name: r.RequesterName, Email: r.RequesterEmail}
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/internal/testenv"
+	"github.com/elevate-pam/elevate/internal/testkit"
 	"github.com/elevate-pam/elevate/internal/webhook"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -634,6 +635,203 @@ func TestChangeWithoutSubscribersCostsNoStatement(t *testing.T) {
 		w.endpoint("Requests", pam.WebhookSlack, "http://127.0.0.1:9/hook2", "request.created")
 		if n := statements(); n != none+1 || len(w.deliveries()) != 1 {
 			t.Fatalf("a subscribed submission: %d statements (%d without), %d deliveries", n, none, len(w.deliveries()))
+		}
+	})
+}
+
+// stopped is one request change a grant's or request's end should report.
+type stopped struct {
+	request, event, status, cancelReason, actor string
+}
+
+// TestEndsWithdrawalsAndCancelsReachSubscribers: every way a grant ends (early by its holder,
+// its extensions with it, by time) and a request stops without a decision (withdrawn by its
+// requester; cancelled because its grant was ended or revoked, its policy disabled or its
+// requester no longer eligible) queues one delivery per subscribed endpoint in the change's own
+// transaction, present as soon as the change returns; each then reaches a loopback receiver
+// with its event id, the generic one signed, each body matching its format's schema and naming
+// the request, its state and why it was cancelled.
+func TestEndsWithdrawalsAndCancelsReachSubscribers(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect)
+		adm := admin.New(w.db, w.clock.Now)
+		adm.SetRequestRules(w.acc)
+		rcv := newReceiver(t, http.StatusOK)
+		events := []string{"request.withdrawn", "request.ended", "request.expired", "request.cancelled"}
+		_, secret := w.endpoint("Mirror", pam.WebhookGeneric, rcv.srv.URL+"/generic", events...)
+		w.endpoint("Slack", pam.WebhookSlack, rcv.srv.URL+"/slack", events...)
+		w.endpoint("Teams", pam.WebhookTeams, rcv.srv.URL+"/teams", events...)
+		var want []stopped
+		// queued checks that the change just made queued its event for each endpoint, before
+		// any worker ran: it was written with the change.
+		queued := func(s stopped) {
+			t.Helper()
+			n := 0
+			for _, d := range w.deliveries() {
+				if d.RequestID == s.request && d.EventType == s.event && d.State == pam.MailQueued {
+					n++
+				}
+			}
+			if n != 3 {
+				t.Fatalf("%s of %s: %d deliveries queued with the change, want one per endpoint (3)", s.event, s.request, n)
+			}
+			want = append(want, s)
+		}
+		approve := func(r pam.Request) pam.Request {
+			t.Helper()
+			r, err := w.acc.Review(w.ctx, as(w.approver), w.approver, r.ID, pam.DecisionApprove, "ok")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		extend := func(r pam.Request) pam.Request {
+			t.Helper()
+			ext, err := w.acc.Extend(w.ctx, as(w.requester), w.requester, r.ID, pam.Submission{Duration: time.Hour, Justification: "still fixing"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ext
+		}
+		requester := w.requester.Name
+
+		// Withdrawn by its requester.
+		r := w.submit()
+		if _, err := w.acc.Withdraw(w.ctx, as(w.requester), w.requester, r.ID); err != nil {
+			t.Fatal(err)
+		}
+		queued(stopped{r.ID, "request.withdrawn", "withdrawn", "", requester})
+
+		// Ended early by its holder, with its chain: the approved extension lined up behind it
+		// ends too (no mail, but endpoints hear of it), the pending one is cancelled.
+		grant := approve(w.submit())
+		ext := approve(extend(grant))
+		left, err := testkit.LeftOverExtension(w.ctx, w.db, grant, time.Hour, w.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.clock.Advance(10 * time.Minute)
+		if _, err := w.acc.End(w.ctx, as(w.requester), w.requester, grant.ID); err != nil {
+			t.Fatal(err)
+		}
+		queued(stopped{grant.ID, "request.ended", "ended", "", requester})
+		queued(stopped{ext.ID, "request.ended", "ended", "", requester})
+		queued(stopped{left.ID, "request.cancelled", "cancelled", "grant ended", requester})
+
+		// A revoked grant's pending extension is cancelled.
+		grant = approve(w.submit())
+		pending := extend(grant)
+		if _, err := w.acc.Revoke(w.ctx, as(w.approver), w.approver, grant.ID, "Done with the mailbox."); err != nil {
+			t.Fatal(err)
+		}
+		queued(stopped{pending.ID, "request.cancelled", "cancelled", "grant revoked", w.approver.Name})
+
+		// A grant that runs out ends by time, written down by the sweep.
+		grant = approve(w.submit())
+		w.clock.Advance(3 * time.Hour)
+		if _, err := w.acc.Sweep(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+		queued(stopped{grant.ID, "request.expired", "expired", "", "system"})
+
+		// Its policy disabled: the requests pending under it are cancelled.
+		r = w.submit()
+		p, err := w.db.PolicyByID(w.ctx, w.policy.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Enabled = false
+		if err := adm.UpdatePolicy(w.ctx, adminActor, p); err != nil {
+			t.Fatal(err)
+		}
+		queued(stopped{r.ID, "request.cancelled", "cancelled", "policy disabled", adminActor.Name})
+		if p, err = w.db.PolicyByID(w.ctx, w.policy.ID); err != nil {
+			t.Fatal(err)
+		}
+		p.Enabled = true
+		if err := adm.UpdatePolicy(w.ctx, adminActor, p); err != nil {
+			t.Fatal(err)
+		}
+
+		// Its requester no longer eligible (disabled): their pending request is cancelled.
+		r = w.submit()
+		if _, err := adm.ChangeUser(w.ctx, adminActor, w.requester.ID, admin.Disable); err != nil {
+			t.Fatal(err)
+		}
+		queued(stopped{r.ID, "request.cancelled", "cancelled", "no longer eligible", "system"})
+
+		for w.deliver() > 0 {
+		}
+		for _, d := range w.deliveries() {
+			if d.State != pam.MailSent {
+				t.Fatalf("delivery %s (%s) to %s: %s", d.EventType, d.RequestID, d.WebhookName, d.State)
+			}
+		}
+		calls := rcv.got()
+		if len(calls) != 3*len(want) {
+			t.Fatalf("receiver got %d calls, want %d", len(calls), 3*len(want))
+		}
+		ids := map[string]int{}
+		for _, c := range calls {
+			ids[c.eventID]++
+			switch {
+			case bytes.Contains(c.body, []byte(`"blocks"`)):
+				validate(t, "slack-message.schema.json", c.body)
+				if c.signature != "" {
+					t.Fatalf("a Slack message is signed: %s", c.body)
+				}
+			case bytes.Contains(c.body, []byte(`"AdaptiveCard"`)):
+				validate(t, "teams-message.schema.json", c.body)
+				if c.signature != "" {
+					t.Fatalf("a Teams message is signed: %s", c.body)
+				}
+			default:
+				validate(t, "generic-event.schema.json", c.body)
+				if _, ok := verify(secret, c.signature, c.body); !ok {
+					t.Fatalf("signature %q does not verify for %s", c.signature, c.body)
+				}
+			}
+		}
+		for id, n := range ids {
+			if n != 3 {
+				t.Fatalf("event %s reached %d endpoints, want 3 with the same id", id, n)
+			}
+		}
+		for _, s := range want {
+			var generic, chat []call
+			for _, c := range calls {
+				if c.eventType != s.event || !bytes.Contains(c.body, []byte("/requests/"+s.request)) {
+					continue
+				}
+				if c.signature != "" {
+					generic = append(generic, c)
+				} else {
+					chat = append(chat, c)
+				}
+			}
+			if len(generic) != 1 || len(chat) != 2 {
+				t.Fatalf("%s of %s: %d generic and %d chat deliveries", s.event, s.request, len(generic), len(chat))
+			}
+			var ev struct {
+				ID, Type, Actor, Link string
+				Request               struct {
+					ID, Status   string
+					CancelReason string `json:"cancel_reason"`
+				}
+			}
+			if err := json.Unmarshal(generic[0].body, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.ID != generic[0].eventID || ev.Type != s.event || ev.Actor != s.actor || ev.Request.ID != s.request ||
+				ev.Request.Status != s.status || ev.Request.CancelReason != s.cancelReason ||
+				ev.Link != "https://elevate.example.com/requests/"+s.request {
+				t.Fatalf("%s of %s: body %s, want %+v", s.event, s.request, generic[0].body, s)
+			}
+			for _, c := range chat {
+				if s.cancelReason != "" && !bytes.Contains(c.body, []byte(s.cancelReason)) {
+					t.Fatalf("%s of %s: the chat message does not say why: %s", s.event, s.request, c.body)
+				}
+			}
 		}
 	})
 }
