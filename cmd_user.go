@@ -17,6 +17,7 @@ import (
 	"github.com/elevate-pam/elevate/internal/mail"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/elevate-pam/elevate/internal/webhook"
 	"golang.org/x/term"
 )
 
@@ -61,8 +62,16 @@ func (e *env) user(ctx context.Context, args []string) error {
 	// (the last enabled administrator stays) and the same audit actions.
 	now := func() time.Time { return time.Now().UTC() }
 	svc := admin.New(db, now)
-	// Disabling a user ends what they had open (pending requests, grants), mailed as on the pages.
-	svc.SetRequestRules(access.New(db, now, mail.NewOutbox(db, e.cfg, now)))
+	// Disabling a user ends what they had open (pending requests, grants), mailed and sent to
+	// the webhook endpoints that ask for it, as on the pages.
+	if sub == "disable" {
+		secret, err := e.secret(ctx, db)
+		if err != nil {
+			return err
+		}
+		hooks := webhook.New(db, secret, e.cfg.BaseURL.String(), now)
+		svc.SetRequestRules(access.New(db, now, access.Notifiers(mail.NewOutbox(db, e.cfg, now), hooks)))
+	}
 	switch sub {
 	case "create":
 		pw, err := e.readPassword()
