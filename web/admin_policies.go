@@ -303,11 +303,16 @@ func (s *Server) chooseScope(c echo.Context) error {
 	ctx := c.Request().Context()
 	q := c.QueryParam("q")
 	t := components.TableVM{TestID: "scopes", Columns: []string{"Name", "Kind", ""}, Empty: "Nothing matches. Search for a task, a role or a role group."}
-	add := func(st pam.ScopeType, id, name, sub string) error {
+	// empty is a role with no tasks (a role group with no roles): its policy would be refused,
+	// so the row leads to where it gets them.
+	add := func(st pam.ScopeType, id, name, sub string, empty bool) error {
 		_, err := s.policies.PolicyForScope(ctx, st, id)
 		switch {
 		case err == nil:
 			t.Rows = append(t.Rows, []components.Cell{{Text: name, Sub: sub}, {Text: st.Label()}, {Text: "Has a policy"}})
+		case pam.ErrorCode(err) == pam.ENOTFOUND && empty:
+			t.Rows = append(t.Rows, []components.Cell{{Text: name, Sub: sub}, {Text: st.Label()},
+				{Text: "Add " + map[bool]string{true: "tasks", false: "roles"}[st == pam.ScopeRole] + " first", Href: scopeHref(pam.Policy{ScopeType: st, ScopeID: id})}})
 		case pam.ErrorCode(err) == pam.ENOTFOUND:
 			t.Rows = append(t.Rows, []components.Cell{{Text: name, Sub: sub}, {Text: st.Label()},
 				{Text: "Create policy", Href: "/admin/policies/new?scope_type=" + string(st) + "&scope_id=" + id}})
@@ -321,7 +326,7 @@ func (s *Server) chooseScope(c echo.Context) error {
 		return err
 	}
 	for _, r := range rgs {
-		if err := add(pam.ScopeRoleGroup, r.ID, r.Name, count(r.RoleCount, "role")); err != nil {
+		if err := add(pam.ScopeRoleGroup, r.ID, r.Name, count(r.RoleCount, "role"), r.RoleCount == 0); err != nil {
 			return err
 		}
 	}
@@ -330,7 +335,7 @@ func (s *Server) chooseScope(c echo.Context) error {
 		return err
 	}
 	for _, r := range roles {
-		if err := add(pam.ScopeRole, r.ID, r.Name, count(r.TaskCount, "task")); err != nil {
+		if err := add(pam.ScopeRole, r.ID, r.Name, count(r.TaskCount, "task"), r.TaskCount == 0); err != nil {
 			return err
 		}
 	}
@@ -339,7 +344,7 @@ func (s *Server) chooseScope(c echo.Context) error {
 		return err
 	}
 	for _, x := range tasks {
-		if err := add(pam.ScopeTask, x.ID, x.Key, x.Name); err != nil {
+		if err := add(pam.ScopeTask, x.ID, x.Key, x.Name, false); err != nil {
 			return err
 		}
 	}
@@ -381,6 +386,19 @@ func (s *Server) createPolicy(c echo.Context) error {
 			form := adminview.FormVM{
 				Meta: s.meta(c, "New policy"), Tab: "policies", Action: "/admin/policies", Submit: "Create policy", Fields: fields,
 				Header: components.HeaderVM{Title: "New policy for " + name, Subtitle: st.Label(), BackLabel: "Policies", BackHref: "/admin/policies"},
+			}
+			if pe.Field == "scope_id" && st != pam.ScopeTask {
+				// The scope is not a field of this form: a role (or role group) that covers no
+				// tasks is told above it, with the page that gives it tasks.
+				tasks, err := s.catalog.ScopeTasks(ctx, st, in.ScopeID, 1)
+				if err != nil {
+					return nil, err
+				}
+				if len(tasks) == 0 {
+					form.Warnings = []adminview.Warning{{Text: "Not saved. " + pe.Message, FixLabel: "Add tasks to " + name,
+						FixHref: scopeHref(pam.Policy{ScopeType: st, ScopeID: in.ScopeID})}}
+					return adminview.Form(form), nil
+				}
 			}
 			if err := s.deadEndConfirm(ctx, pe, in, &form); err != nil {
 				return nil, err

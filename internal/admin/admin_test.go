@@ -140,6 +140,17 @@ func TestPolicyValidationAndOnePerScope(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A role that covers no tasks would grant nothing: its policy waits for its tasks.
+		_, err = svc.CreatePolicy(ctx, audit.System, pam.NewPolicy(pam.ScopeRole, role.ID))
+		if pe := (*pam.Error)(nil); !asPamError(err, &pe) || pe.Field != "scope_id" || !strings.Contains(pe.Message, "covers no tasks") {
+			t.Fatalf("policy for a role with no tasks: %v", err)
+		}
+		if _, err := svc.CreateTask(ctx, audit.System, "exchange/Set-Mailbox", "", ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.AddRoleTask(ctx, audit.System, role.ID, "exchange/Set-Mailbox"); err != nil {
+			t.Fatal(err)
+		}
 		cases := []struct {
 			field string
 			edit  func(*pam.Policy)

@@ -51,6 +51,32 @@ func (s *Service) checkGroups(ctx context.Context, tx *store.Store, p pam.Policy
 	return nil
 }
 
+// checkScopeCovers refuses a new policy for a role or role group that covers no task: a
+// request under it would be approved and grant nothing. The tasks are the admin's own to add
+// (unlike approvers, who may come from the identity provider later), so there is nothing to
+// confirm: the role gets its tasks first. A role emptied later keeps its policy, whose page
+// warns that a grant under it allows nothing.
+func checkScopeCovers(ctx context.Context, tx *store.Store, p pam.Policy) error {
+	if p.ScopeType == pam.ScopeTask {
+		return nil
+	}
+	if _, err := tx.ScopeName(ctx, p.ScopeType, p.ScopeID); pam.ErrorCode(err) == pam.ENOTFOUND {
+		return nil // the save says that it does not exist
+	} else if err != nil {
+		return err
+	}
+	tasks, err := tx.ScopeTasks(ctx, p.ScopeType, p.ScopeID, 1)
+	if err != nil || len(tasks) > 0 {
+		return err
+	}
+	kind := strings.ToLower(p.ScopeType.Label())
+	fix := "Add tasks to the role first."
+	if p.ScopeType == pam.ScopeRoleGroup {
+		fix = "Add roles with tasks to the role group first."
+	}
+	return pam.FieldError("scope_id", "This %s covers no tasks yet, so a grant under it would allow nothing. %s", kind, fix)
+}
+
 // SaveCheck is what a policy save checks beyond the policy's own rules.
 type SaveCheck struct {
 	// RefuseDeadEnd refuses to save an enabled policy that nobody can approve, with an EINVALID
@@ -98,6 +124,9 @@ func (s *Service) CreatePolicy(ctx context.Context, a audit.Actor, p pam.Policy,
 			return err
 		}
 		if err := s.checkGroups(ctx, tx, p); err != nil {
+			return err
+		}
+		if err := checkScopeCovers(ctx, tx, p); err != nil {
 			return err
 		}
 		dead, err := s.deadEndDetails(ctx, tx, p, org, checks)
