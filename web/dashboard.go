@@ -54,7 +54,7 @@ func (s *Server) showDashboard(c echo.Context) error {
 		vm.Waiting = append(vm.Waiting, dashboard.Item{Scope: r.ScopeName, Href: "/requests/" + r.ID, Kind: "pending", Badge: "Pending", Line: line})
 	}
 	if u.Admin {
-		if vm.Admin, err = s.adminPanel(ctx); err != nil {
+		if vm.Admin, err = s.adminPanel(ctx, u.ID); err != nil {
 			return err
 		}
 		es, err := s.access.UnreviewedEmergencies(ctx, dashboardEmergencies+1)

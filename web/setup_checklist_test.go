@@ -109,3 +109,51 @@ func TestSetupChecklistAndEmptyStates(t *testing.T) {
 		}
 	})
 }
+
+// An administrator who is the only approver of the only policy has not set up a second pair of
+// eyes: the approver steps stay open, the policy step says what is missing and links to the
+// group, and both tick once someone else is in it.
+func TestSetupChecklistWantsAnApproverBesidesTheAdmin(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		a := newApp(t, dialect)
+		ctx := context.Background()
+		root := a.mustUser("root@example.com", "Root Admin", goodPassword, true)
+		a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
+		g := a.mustGroup("Approvers", root)
+		task, err := a.admin.CreateTask(ctx, audit.System, "exchange/New-JournalRule", "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := pam.NewPolicy(pam.ScopeTask, task.ID)
+		p.ApproverGroupID = g.ID
+		if _, err := a.admin.CreatePolicy(ctx, audit.System, p); err != nil {
+			t.Fatal(err)
+		}
+		c := a.client()
+		c.signIn("root@example.com", goodPassword)
+		a.checkAPI(a.checkToken(c, "exchange"), "rhea@example.com", "exchange/New-JournalRule")
+
+		home := c.get("/")
+		list := home.find("setup-checklist")
+		step := func(key string) *goquery.Selection { return list.Find(`[data-step="` + key + `"]`) }
+		for _, k := range []string{"approver_group", "policy"} {
+			if step(k).AttrOr("data-done", "") != "false" {
+				t.Fatalf("step %s done with the admin as the only approver", k)
+			}
+		}
+		if txt := step("policy").Text(); !strings.Contains(txt, "You are the only approver") || !strings.Contains(txt, "nobody approves their own request") {
+			t.Fatalf("policy step does not say what is missing: %q", txt)
+		}
+		if href, _ := step("policy").Find("a").Attr("href"); href != "/admin/groups/"+g.ID {
+			t.Fatalf("policy step links to %q", href)
+		}
+
+		olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+		if err := a.admin.AddMember(ctx, audit.System, g.ID, olivia.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n := c.get("/").find("setup-checklist").Length(); n != 0 {
+			t.Fatal("checklist still shown once someone else approves")
+		}
+	})
+}
