@@ -33,6 +33,9 @@ type AuditLog interface {
 	// AuditWaiting counts them.
 	UnsealedAudit(ctx context.Context, limit int) ([]audit.Event, error)
 	AuditWaiting(ctx context.Context) (int64, time.Time, error)
+	// AuditStatus reads the head, when it was sealed and the events waiting (bounded), in one
+	// cheap statement: what the auditor's dashboard shows.
+	AuditStatus(ctx context.Context) (audit.Status, error)
 	ExportAuditEvents(ctx context.Context, f audit.Filter) iter.Seq2[audit.Event, error]
 	// AuditNames names the targets, requests and people a page of events points at, in one
 	// statement; what it cannot name is left out.

@@ -1,10 +1,13 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/views/dashboard"
 	"github.com/labstack/echo/v4"
@@ -69,6 +72,11 @@ func (s *Server) showDashboard(c echo.Context) error {
 				Scope: r.ScopeName, Asked: timeVM(r.CreatedAt, now, loc), State: stateCell(r, now, loc).Text})
 		}
 	}
+	if u.Auditor {
+		if vm.Auditor, err = s.auditorPanel(ctx, now, loc); err != nil {
+			return err
+		}
+	}
 	cs, err := s.admin.ReviewerCampaigns(ctx, u.ID)
 	if err != nil {
 		return err
@@ -83,4 +91,25 @@ func (s *Server) showDashboard(c echo.Context) error {
 		}
 	}
 	return render(c, http.StatusOK, dashboard.Page(vm))
+}
+
+// auditorPanel is what an auditor comes to the dashboard for: where the chain stands (its head
+// and when it was sealed, and how many events wait to be sealed), how to verify it, and the
+// ways into the audit trail, the overview and the export. It reads one statement; the chain is
+// verified end to end by `elevate audit verify`, never on a page view.
+func (s *Server) auditorPanel(ctx context.Context, now time.Time, loc *time.Location) (*dashboard.AuditorVM, error) {
+	st, err := s.audit.AuditStatus(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("audit status: %w", err)
+	}
+	vm := &dashboard.AuditorVM{HeadSeq: st.Head.Seq, Waiting: st.Waiting, WaitingMore: st.Waiting > audit.StatusWaitingCap,
+		ExportCSV: auditURL("/audit/export", "format", audit.FormatCSV), ExportJSONL: auditURL("/audit/export", "format", audit.FormatJSONL)}
+	if vm.WaitingMore {
+		vm.Waiting = audit.StatusWaitingCap
+	}
+	if !st.SealedAt.IsZero() {
+		t := timeVM(st.SealedAt, now, loc)
+		vm.Sealed = &t
+	}
+	return vm, nil
 }

@@ -127,6 +127,19 @@ type Head struct {
 	Hash string
 }
 
+// Status is what a glance at the chain shows without walking it: its head, when the head was
+// sealed, and how many stored events wait to be sealed (counted up to StatusWaitingCap; more
+// reads as StatusWaitingCap+1).
+type Status struct {
+	Head     Head
+	SealedAt time.Time
+	Waiting  int64
+}
+
+// StatusWaitingCap bounds the count of waiting events a Status reads, so the glance stays cheap
+// even while sealing is stuck.
+const StatusWaitingCap = 1000
+
 // Verifier walks a chain in sequence order and reports the first event that breaks it.
 type Verifier struct {
 	// Checkpoint, when set, is a head saved earlier that the chain must still contain.

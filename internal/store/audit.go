@@ -172,6 +172,28 @@ func (s *Store) AuditHead(ctx context.Context) (audit.Head, error) {
 	return audit.Head{Seq: h.Seq, Hash: h.Hash}, nil
 }
 
+// AuditStatus reads the chain's head, when it was sealed and how many events wait to be sealed
+// (up to audit.StatusWaitingCap+1, through the index of unsealed events), in one statement.
+func (s *Store) AuditStatus(ctx context.Context) (audit.Status, error) {
+	var r []struct {
+		Seq     int64
+		Hash    string
+		At      *time.Time
+		Waiting int64
+	}
+	err := s.conn(ctx).Raw(`SELECT h.seq, h.hash, h.at,
+		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM audit_events WHERE seq IS NULL ` + limitClause(audit.StatusWaitingCap+1) + `) w) AS waiting
+		FROM audit_head h WHERE h.id = 1`).Find(&r).Error
+	if err != nil || len(r) == 0 {
+		return audit.Status{}, cmp.Or(err, fmt.Errorf("audit: the chain's head row is missing"))
+	}
+	st := audit.Status{Head: audit.Head{Seq: r[0].Seq, Hash: r[0].Hash}, Waiting: r[0].Waiting}
+	if r[0].At != nil {
+		st.SealedAt = r[0].At.UTC()
+	}
+	return st, nil
+}
+
 // AuditSealLag is the longest gap there has been between an event's time and its sealing, either
 // way (migration 0028): how far past its range a search by time may have to look.
 func (s *Store) AuditSealLag(ctx context.Context) (time.Duration, error) {
