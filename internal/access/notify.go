@@ -37,6 +37,10 @@ type Change struct {
 	// (store.Audience.Delegates), the requester left out; none for an automatic policy, which
 	// asks nobody.
 	Approvers []pam.User
+	// OnBehalfOf names, for each of Approvers who is there only as a delegate, the approvers they
+	// stand in for (store.Audience.Principals), so their mail can say in whose place they are
+	// asked; nil for those asked in their own right.
+	OnBehalfOf map[pam.UserID][]string
 	// Escalators are the enabled members of its escalation group, the requester left out, once
 	// it was escalated (none before).
 	Escalators []pam.User
@@ -115,6 +119,10 @@ func changeOf(ctx context.Context, tx *store.Store, aud store.Audience, r pam.Re
 			if !seen[u.ID] && len(c.Approvers) < ChangeApprovers {
 				seen[u.ID] = true
 				c.Approvers = append(c.Approvers, u)
+				if c.OnBehalfOf == nil {
+					c.OnBehalfOf = map[pam.UserID][]string{}
+				}
+				c.OnBehalfOf[u.ID] = aud.Principals[u.ID]
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/elevate-pam/elevate/internal/access"
 	"github.com/elevate-pam/elevate/internal/audit"
@@ -93,6 +94,66 @@ func TestRevokedMailSpeaksToTheRequester(t *testing.T) {
 		}
 		if n == 0 {
 			t.Fatal("no mail to the requester")
+		}
+	})
+}
+
+// A delegate's "approval needed" mail says in whose place they are asked, in both parts and as
+// the inbox says it, once for each approver who delegated to them; an approver's own mail says
+// nothing of the kind, and a delegate who is an approver too is asked in their own right.
+func TestDelegateIsToldOnWhoseBehalfTheyAreAsked(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect)
+		alice, bob := w.approvers[0], w.approvers[1]
+		w.user("dana@example.com", "Dana Delegate")
+		now := w.clock.Now()
+		pending := func(r pam.Request) map[string]pam.OutboxMessage {
+			t.Helper()
+			out := map[string]pam.OutboxMessage{}
+			for _, m := range w.mail(pam.MailFilter{RequestID: r.ID}) {
+				if m.Kind == mail.KindPending {
+					out[m.Recipient] = m
+				}
+			}
+			return out
+		}
+		says := func(m pam.OutboxMessage, sentence string) bool {
+			return strings.Contains(m.Text, sentence) && strings.Contains(m.HTML, sentence)
+		}
+
+		_, err := w.acc.Delegate(w.ctx, as(alice), alice, "dana@example.com", now, now.Add(24*time.Hour))
+		must(t, err)
+		ms := pending(w.submit("one principal"))
+		if m, ok := ms["dana@example.com"]; !ok || !says(m, "You are asked on behalf of Approver alice, who delegated to you.") {
+			t.Fatalf("Dana's pending mail (sent %v):\n%s\n%s", ok, m.Text, m.HTML)
+		}
+		for _, e := range []string{alice.Email, bob.Email} {
+			if m := ms[e]; m.ID == "" || strings.Contains(m.Text, "on behalf of") || strings.Contains(m.HTML, "on behalf of") {
+				t.Fatalf("%s's pending mail (sent %v) speaks of a delegation:\n%s", e, m.ID != "", m.Text)
+			}
+		}
+
+		_, err = w.acc.Delegate(w.ctx, as(bob), bob, "dana@example.com", now, now.Add(24*time.Hour))
+		must(t, err)
+		ms = pending(w.submit("two principals"))
+		if m := ms["dana@example.com"]; !says(m, "You are asked on behalf of Approver alice and Approver bob, who delegated to you.") {
+			t.Fatalf("Dana's pending mail for two:\n%s", m.Text)
+		}
+
+		// Bob's delegate is Alice, an approver herself: she is asked as herself.
+		w.clock.Advance(time.Minute)
+		ds, _, err := w.acc.MyDelegations(w.ctx, bob)
+		must(t, err)
+		_, err = w.acc.EndDelegation(w.ctx, as(bob), bob, ds.ID)
+		must(t, err)
+		_, err = w.acc.Delegate(w.ctx, as(bob), bob, alice.Email, w.clock.Now(), w.clock.Now().Add(time.Hour))
+		must(t, err)
+		ms = pending(w.submit("an approver delegate"))
+		if m := ms[alice.Email]; m.ID == "" || strings.Contains(m.Text, "on behalf of") {
+			t.Fatalf("Alice's pending mail (sent %v):\n%s", m.ID != "", m.Text)
+		}
+		if m := ms["dana@example.com"]; !says(m, "You are asked on behalf of Approver alice, who delegated to you.") {
+			t.Fatalf("Dana's pending mail after Bob's change:\n%s", m.Text)
 		}
 	})
 }

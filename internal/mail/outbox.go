@@ -87,7 +87,7 @@ func (o *Outbox) requestChanged(ctx context.Context, tx *store.Store, c access.C
 
 // requestMail renders the messages a request change causes.
 func (o *Outbox) requestMail(c access.Change) []pam.OutboxMessage {
-	v := view{Request: c.Request, Tasks: c.Tasks, Revoker: c.RevokerName}
+	v := view{Request: c.Request, Tasks: c.Tasks, Revoker: c.RevokerName, OnBehalfOf: c.OnBehalfOf}
 	var ms []pam.OutboxMessage
 	switch c.Action {
 	case audit.RequestCreated:
@@ -164,12 +164,13 @@ func notActed(r pam.Request, people []pam.User) []pam.User {
 	return out
 }
 
-// view is what a message about a request shows: the request, the tasks it covers and who
-// revoked it.
+// view is what a message about a request shows: the request, the tasks it covers, who revoked
+// it, and for whom each delegate among its recipients is asked (access.Change.OnBehalfOf).
 type view struct {
-	Request pam.Request
-	Tasks   []pam.Task
-	Revoker string
+	Request    pam.Request
+	Tasks      []pam.Task
+	Revoker    string
+	OnBehalfOf map[pam.UserID][]string
 }
 
 // decided adds, to ms, the message telling the approvers who were asked, and have not reviewed
@@ -198,7 +199,7 @@ func (o *Outbox) toRequester(ms []pam.OutboxMessage, v view, requester pam.User,
 // each adds, to ms, the message of kind about v to each of to.
 func (o *Outbox) each(ms []pam.OutboxMessage, v view, to []pam.User, kind string) []pam.OutboxMessage {
 	for _, u := range to {
-		ms = append(ms, o.message(kind, v.Request.ID, u, o.requestContent(v.Request, v.Tasks, v.Revoker, u, kind)))
+		ms = append(ms, o.message(kind, v.Request.ID, u, o.requestContent(v, u, kind)))
 	}
 	return ms
 }
@@ -217,7 +218,8 @@ func (o *Outbox) enqueue(ctx context.Context, tx *store.Store, kind, requestID s
 }
 
 // requestContent says what one recipient needs to know about a request.
-func (o *Outbox) requestContent(r pam.Request, tasks []pam.Task, revoker string, to pam.User, kind string) content {
+func (o *Outbox) requestContent(v view, to pam.User, kind string) content {
+	r, tasks, revoker := v.Request, v.Tasks, v.Revoker
 	loc := pam.ZoneOrUTC(to.TimeZone)
 	at := func(t time.Time) string { return formatTime(t, loc) }
 	scope := scopeLabel(r)
@@ -237,6 +239,7 @@ func (o *Outbox) requestContent(r pam.Request, tasks []pam.Task, revoker string,
 		if r.ApprovalsRequired > 1 {
 			c.Intro = append(c.Intro, fmt.Sprintf("It needs %d approvals.", r.ApprovalsRequired))
 		}
+		c.Intro = append(c.Intro, onBehalf(v.OnBehalfOf[to.ID])...)
 		c.LinkLabel = "Review the request"
 	case KindReminded:
 		c.Subject = fmt.Sprintf("Reminder: %s's request for %s waits for your decision", who, scope)
@@ -249,6 +252,7 @@ func (o *Outbox) requestContent(r pam.Request, tasks []pam.Task, revoker string,
 		if r.EscalateAt != nil && r.EscalatedAt == nil {
 			c.Intro = append(c.Intro, fmt.Sprintf("If it is still undecided at %s, it escalates to other approvers.", at(*r.EscalateAt)))
 		}
+		c.Intro = append(c.Intro, onBehalf(v.OnBehalfOf[to.ID])...)
 		c.LinkLabel = "Review the request"
 	case KindEscalated:
 		c.Subject = fmt.Sprintf("Escalated to you: %s asks for %s for %s", who, scope, dur)
@@ -551,4 +555,19 @@ func delegatedDeciders(r pam.Request, decision string) []string {
 		verb = "Denied"
 	}
 	return []string{fmt.Sprintf("%s by %s.", verb, strings.Join(names, ", "))}
+}
+
+// onBehalf is the sentence telling a delegate in whose place a request asks them, as the inbox
+// and the request page say it ("You are asked on behalf of Olivia, who delegated to you."); nothing
+// for someone asked in their own right.
+func onBehalf(principals []string) []string {
+	switch n := len(principals); n {
+	case 0:
+		return nil
+	case 1:
+		return []string{fmt.Sprintf("You are asked on behalf of %s, who delegated to you.", principals[0])}
+	default:
+		names := strings.Join(principals[:n-1], ", ") + " and " + principals[n-1]
+		return []string{fmt.Sprintf("You are asked on behalf of %s, who delegated to you.", names)}
+	}
 }
