@@ -53,7 +53,9 @@ func actorName(ctx context.Context, tx *store.Store, a audit.Actor) string {
 // the edit's transaction tx, and returns what goes on the edit's audit event. Disabling the
 // policy cancels its pending requests ("policy disabled"). A new approver group (its own, or the
 // default's when it has none) or quorum reaches the requests still pending, recorded for their
-// page as a pam.RuleChange; it decides none of them. A new eligible group cancels the pending
+// page as a pam.RuleChange; it decides none of them. So does a new escalation group (or none):
+// the requests pending under it escalate to the new group, those already escalated wait on it
+// from now on (store.ReachEscalation). A new eligible group cancels the pending
 // requests and revokes the grants of requesters outside it ("no longer eligible", by the system).
 func (s *Service) PolicyEdited(ctx context.Context, tx *store.Store, a audit.Actor, before, after pam.Policy, defaultGroup string) (map[string]any, error) {
 	out := map[string]any{}
@@ -90,7 +92,27 @@ func (s *Service) PolicyEdited(ctx context.Context, tx *store.Store, a audit.Act
 		}
 		out["pending_reached"] = n
 	}
+	if e0, e1 := escalationGroup(before), escalationGroup(after); e0 != e1 {
+		c := pam.RuleChange{PolicyID: after.ID, Rule: pam.RuleEscalationGroup,
+			From: tx.GroupName(ctx, e0), To: tx.GroupName(ctx, e1), ActorName: by, At: now}
+		if err := tx.AddRuleChange(ctx, c); err != nil {
+			return nil, fmt.Errorf("record rule change of policy %s: %w", after.ID, err)
+		}
+		n, err := tx.ReachEscalation(ctx, after.ID, e1, after.EscalateAfter)
+		if err != nil {
+			return nil, fmt.Errorf("reach pending escalations of policy %s: %w", after.ID, err)
+		}
+		out["escalation_reached"] = n
+	}
 	return out, nil
+}
+
+// escalationGroup is the group requests under p escalate to; "" when they do not escalate.
+func escalationGroup(p pam.Policy) string {
+	if !p.Escalates() {
+		return ""
+	}
+	return p.EscalationGroupID
 }
 
 // reachPending gives the requests pending under p the rules it has now and records changes.

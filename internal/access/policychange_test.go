@@ -1,12 +1,14 @@
 package access_test
 
 import (
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/internal/testenv"
 )
 
@@ -256,6 +258,122 @@ func TestDelegatesApprovalKeepsCounting(t *testing.T) {
 		}
 		if got.Status != pam.StatusApproved {
 			t.Fatalf("after a delegate's and an approver's approvals: %s, want approved", got.Status)
+		}
+	})
+}
+
+// TestEscalationGroupChangeReachesPendingRequests: a new escalation group on a policy reaches
+// its pending requests, as a new approver group does, and decides none of them. One not yet
+// escalated escalates to the new group at its own time; one already escalated waits on the new
+// group from then on, so the old group's member loses her say and her approval stops counting.
+// The request page's rule change and the policy's audit event say so. Turning escalation off
+// stops a pending request from escalating; turning it on lets one asked before escalate.
+func TestEscalationGroupChangeReachesPendingRequests(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect, 2, 2)
+		w.adm.SetRequestRules(w.acc)
+		bea, nick := w.user("bea@example.com"), w.user("nick@example.com")
+		backup, err := w.adm.CreateGroup(w.ctx, audit.System, "Backup approvers", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		night, err := w.adm.CreateGroup(w.ctx, audit.System, "Night shift", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.adm.AddMember(w.ctx, audit.System, backup.ID, bea.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.adm.AddMember(w.ctx, audit.System, night.ID, nick.ID); err != nil {
+			t.Fatal(err)
+		}
+		edit := func(group string) {
+			t.Helper()
+			p, err := w.db.PolicyByID(w.ctx, w.policy.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.PendingTimeout, p.EscalationGroupID, p.EscalateAfter = 8*time.Hour, group, 4*time.Hour
+			if group == "" {
+				p.EscalateAfter = 0
+			}
+			if err := w.adm.UpdatePolicy(w.ctx, audit.System, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		edit(backup.ID)
+		early := w.submit()
+		w.clock.Advance(5 * time.Hour)
+		if _, err := w.acc.Sweep(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if r := w.status(early.ID); !r.Escalated() || r.EscalationGroupID != backup.ID {
+			t.Fatalf("the early request did not escalate to the backup group: %+v", r)
+		}
+		if _, err := w.acc.Review(w.ctx, as(bea), bea, early.ID, pam.DecisionApprove, ""); err != nil {
+			t.Fatalf("the backup member approves: %v", err)
+		}
+		late := w.submit()
+		before := w.status(late.ID)
+
+		w.clock.Advance(time.Minute)
+		edit(night.ID)
+		if r := w.status(late.ID); r.EscalationGroupID != night.ID || r.Escalated() || r.EscalateAt == nil ||
+			!r.EscalateAt.Equal(*before.EscalateAt) || r.Version != before.Version+1 || r.Status != pam.StatusPending {
+			t.Fatalf("the late request after the edit: group %q, escalated %v, at %v (was %v), version %d (was %d), %s",
+				r.EscalationGroupID, r.Escalated(), r.EscalateAt, before.EscalateAt, r.Version, before.Version, r.Status)
+		}
+		r := w.status(early.ID)
+		if r.EscalationGroupID != night.ID || !r.Escalated() || r.Status != pam.StatusPending {
+			t.Fatalf("the escalated request after the edit: group %q, escalated %v, %s", r.EscalationGroupID, r.Escalated(), r.Status)
+		}
+		// Bea's say is gone, and her approval no longer counts: one approver's leaves it pending.
+		if _, err := w.acc.Review(w.ctx, as(bea), bea, early.ID, pam.DecisionApprove, ""); err == nil {
+			t.Fatal("the old escalation group's member reviewed again")
+		}
+		got, err := w.acc.Review(w.ctx, as(w.approvers[0]), w.approvers[0], early.ID, pam.DecisionApprove, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != pam.StatusPending {
+			t.Fatalf("after a lapsed and one counting approval: %s, want pending", got.Status)
+		}
+		if got, err = w.acc.Review(w.ctx, as(nick), nick, early.ID, pam.DecisionApprove, ""); err != nil || got.Status != pam.StatusApproved {
+			t.Fatalf("the new escalation group's member approves: %v %v", got.Status, err)
+		}
+		changes, err := w.db.RuleChanges(w.ctx, w.policy.ID, early.CreatedAt, w.clock.Now(), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(changes) != 1 || changes[0].Rule != pam.RuleEscalationGroup || changes[0].From != "Backup approvers" || changes[0].To != "Night shift" {
+			t.Fatalf("rule changes: %+v", changes)
+		}
+		evs, err := w.db.AuditEvents(w.ctx, store.AuditFilter{Action: audit.PolicyUpdated.String(), Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 0 || !strings.Contains(string(evs[0].Details), `"escalation_reached":2`) {
+			t.Fatalf("the policy's audit event does not count the requests reached: %d events", len(evs))
+		}
+
+		// Escalation turned off: the late request no longer escalates.
+		edit("")
+		if r := w.status(late.ID); r.EscalationGroupID != "" || r.EscalateAt != nil {
+			t.Fatalf("the late request without escalation: group %q at %v", r.EscalationGroupID, r.EscalateAt)
+		}
+		// Turned on again: the request asked meanwhile escalates as if it had been on.
+		quiet := w.submit()
+		edit(night.ID)
+		r = w.status(quiet.ID)
+		if want := quiet.CreatedAt.Add(4 * time.Hour); r.EscalationGroupID != night.ID || r.EscalateAt == nil || !r.EscalateAt.Equal(want) {
+			t.Fatalf("a request asked without escalation after it is turned on: group %q at %v, want %v", r.EscalationGroupID, r.EscalateAt, want)
+		}
+		w.clock.Advance(4*time.Hour + time.Minute)
+		if _, err := w.acc.Sweep(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if r := w.status(quiet.ID); !r.Escalated() || r.EscalationGroupID != night.ID {
+			t.Fatalf("the quiet request did not escalate: %+v", r)
 		}
 	})
 }

@@ -9,6 +9,7 @@ import (
 const (
 	RuleApproverGroup     = "approver_group"     // who approves: the policy's group, or the organisation's default
 	RuleApprovalsRequired = "approvals_required" // how many approvals decide
+	RuleEscalationGroup   = "escalation_group"   // who also decides once a request escalated
 )
 
 // RuleChange is one change of who decides the requests pending under a policy, as the request
@@ -16,7 +17,7 @@ const (
 // A change never decides a request; it applies at the next review (see Request.Review).
 type RuleChange struct {
 	PolicyID  string
-	Rule      string // RuleApproverGroup or RuleApprovalsRequired
+	Rule      string // RuleApproverGroup, RuleApprovalsRequired or RuleEscalationGroup
 	From, To  string
 	ActorName string
 	At        time.Time
@@ -41,6 +42,8 @@ func (c RuleChange) Text() string {
 		return fmt.Sprintf("Approver group changed from %s to %s by %s; approvals by people no longer approvers do not count.", from, to, by)
 	case RuleApprovalsRequired:
 		return fmt.Sprintf("Approvals required changed from %s to %s by %s; it applies at the next review.", from, to, by)
+	case RuleEscalationGroup:
+		return fmt.Sprintf("Escalation group changed from %s to %s by %s; it escalates to the new group, and approvals by people no longer approvers do not count.", from, to, by)
 	}
 	return fmt.Sprintf("Policy changed by %s.", by)
 }
