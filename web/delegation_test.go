@@ -142,9 +142,17 @@ func TestDelegateDecidesInRangeOnBehalfOfApprover(t *testing.T) {
 			!strings.Contains(string(approved[0].Details), `"on_behalf_of_name":"Olivia Approver"`) {
 			t.Fatalf("request.approved: %d %s", len(approved), approved[0].Details)
 		}
-		// Olivia's own seat is taken on it: the request left her inbox too.
+		// Olivia's own seat is taken on it: the request left her inbox too, and shows among
+		// what she decided, marked as decided by Dana on her behalf.
 		if p := ol.get("/approvals"); p.find("inbox-row").Length() != 0 {
 			t.Fatal("the request stayed in Olivia's inbox")
+		} else if rows := p.find("decided").Find("tbody tr"); rows.Length() != 1 ||
+			!strings.Contains(rows.Text(), "Approved by Dana Delegate on your behalf") || rows.Find("a").AttrOr("href", "") != early {
+			t.Fatalf("Olivia's decided list: %d rows, %q", rows.Length(), rows.Text())
+		}
+		// Dana's own list has it as her decision.
+		if rows := da.get("/approvals").find("decided").Find("tbody tr"); rows.Length() != 1 || strings.Contains(rows.Text(), "on your behalf") {
+			t.Fatalf("Dana's decided list: %d rows, %q", rows.Length(), rows.Text())
 		}
 
 		// The API twin reports on_behalf_of.

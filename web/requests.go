@@ -620,12 +620,16 @@ func (s *Server) showApprovals(c echo.Context) error {
 }
 
 // decidedRows draws "Decided by you recently", each request's state worded as My requests
-// words it (stateCell).
+// words it (stateCell); a decision a delegate made on the viewer's behalf names the delegate.
 func decidedRows(ds []access.Decided, now time.Time, loc *time.Location) []reqview.DecidedRow {
 	var out []reqview.DecidedRow
 	for _, d := range ds {
 		st := stateCell(d.Request, now, loc)
 		word := map[string]string{pam.DecisionApprove: "Approved", pam.DecisionDeny: "Denied"}[d.Decision]
+		if d.By != "" {
+			// Decided in the viewer's name by their delegate: said so, as the request page says it.
+			word += " by " + d.By + " on your behalf"
+		}
 		out = append(out, reqview.DecidedRow{
 			Href: "/requests/" + d.ID, Scope: d.ScopeName, Requester: d.RequesterName, Decision: word + " " + relative(d.At, now),
 			StatusKind: st.Badge, StatusText: st.Text, StatusSub: st.Sub,

@@ -111,11 +111,22 @@ func navCount(dialect, user string) string {
 // first (at most emergencies), with their requesters' names, in the columns of the waiting
 // requests' part (inboxPageRow), each part a union of its own.
 func decidedAndEmergencies(decided, emergencies int) string {
+	// The viewer's own reviews (reviews_reviewer_idx), and those their delegates made on their
+	// behalf, read by each delegate they ever named (delegations_principal_idx, then
+	// reviews_reviewer_idx): each leg bounded, and then the newest of both. A delegate's review
+	// carries the delegate's name in on_behalf_name; the viewer's own, none.
+	mine := `SELECT * FROM (SELECT request_id, reviewer_id, decision, at FROM reviews WHERE reviewer_id = @user
+			ORDER BY at DESC, request_id ` + limitClause(decided) + `) mr`
+	theirs := `SELECT * FROM (SELECT request_id, reviewer_id, decision, at FROM reviews
+			WHERE principal_id = @user AND reviewer_id <> @user
+				AND reviewer_id IN (SELECT dl.delegate_id FROM delegations dl WHERE dl.principal_id = @user)
+			ORDER BY at DESC, request_id ` + limitClause(decided) + `) tr`
 	return `SELECT * FROM (SELECT 'd' AS kind, ` + listColumns + `, COALESCE(u.name, '') AS requester_name, '' AS requester_email,
-			0 AS approvals, false AS escalated_to_me, '' AS on_behalf_name, 0 AS total, 0 AS matched,
+			0 AS approvals, false AS escalated_to_me, COALESCE(dv.name, '') AS on_behalf_name, 0 AS total, 0 AS matched,
 			rv.decision AS my_decision, rv.at AS my_at
-		FROM reviews rv JOIN requests r ON r.id = rv.request_id LEFT JOIN users u ON u.id = r.requester_id
-		WHERE rv.reviewer_id = @user ORDER BY rv.at DESC, rv.request_id ` + limitClause(decided) + `) d
+		FROM (` + mine + ` UNION ALL ` + theirs + `) rv JOIN requests r ON r.id = rv.request_id LEFT JOIN users u ON u.id = r.requester_id
+			LEFT JOIN users dv ON dv.id = rv.reviewer_id AND rv.reviewer_id <> @user
+		ORDER BY rv.at DESC, rv.request_id ` + limitClause(decided) + `) d
 		UNION ALL
 		SELECT * FROM (SELECT 'e' AS kind, ` + listColumns + `, COALESCE(u.name, '') AS requester_name, '' AS requester_email,
 			0 AS approvals, false AS escalated_to_me, '' AS on_behalf_name, 0 AS total, 0 AS matched,

@@ -635,7 +635,7 @@ func (s *Store) InboxPage(ctx context.Context, user pam.UserID, now time.Time, f
 			if r.Kind == "e" {
 				out.Emergencies = append(out.Emergencies, req)
 			} else if r.MyDecision != nil && r.MyAt != nil {
-				out.Decided = append(out.Decided, Decided{Request: req, Decision: *r.MyDecision, At: r.MyAt.UTC()})
+				out.Decided = append(out.Decided, Decided{Request: req, Decision: *r.MyDecision, At: r.MyAt.UTC(), By: r.OnBehalfName})
 			}
 			continue
 		}
@@ -797,12 +797,15 @@ const NavCountCap = 100
 // than 100" rather than read every waiting request on every view to tell 1,000 from 1,001.
 const InboxCountCap = NavCountCap
 
-// Decided is a request someone reviewed, with their own decision on it.
+// Decided is a request someone reviewed, with their decision on it: their own, or one their
+// delegate made on their behalf.
 type Decided struct {
 	// Request carries its listColumns and its requester's name; Reviews is empty.
 	pam.Request
 	Decision string
 	At       time.Time
+	// By names the delegate who decided it on their behalf; "" when they decided it themselves.
+	By string
 }
 
 // IsActiveMember reports whether an enabled user is in a group.
