@@ -65,8 +65,9 @@ func (s *Server) showOverview(c echo.Context) error {
 		}
 	}
 	vm.Decisions, vm.Median, vm.P90 = decisionTimes(minutes)
-	vm.DecisionsNote = pam.Count(vm.Decisions, "decision by a person", "decisions by people")
+	vm.DecisionsNote = "No decision by a person in 30 days"
 	if vm.Decisions > 0 {
+		vm.DecisionsNote = pam.Count(vm.Decisions, "decision by a person", "decisions by people")
 		vm.P90Note = "9 in 10 decisions came faster"
 	}
 	type kv struct {
