@@ -54,8 +54,8 @@ func actorName(ctx context.Context, tx *store.Store, a audit.Actor) string {
 // policy cancels its pending requests ("policy disabled"). A new approver group (its own, or the
 // default's when it has none) or quorum reaches the requests still pending, recorded for their
 // page as a pam.RuleChange; it decides none of them. So does a new escalation group (or none):
-// the requests pending under it escalate to the new group, those already escalated wait on it
-// from now on (store.ReachEscalation). A new eligible group cancels the pending
+// the requests pending under it escalate to the new group, those already escalated again
+// (store.ReachEscalation). A new eligible group cancels the pending
 // requests and revokes the grants of requesters outside it ("no longer eligible", by the system).
 func (s *Service) PolicyEdited(ctx context.Context, tx *store.Store, a audit.Actor, before, after pam.Policy, defaultGroup string) (map[string]any, error) {
 	out := map[string]any{}
@@ -98,7 +98,7 @@ func (s *Service) PolicyEdited(ctx context.Context, tx *store.Store, a audit.Act
 		if err := tx.AddRuleChange(ctx, c); err != nil {
 			return nil, fmt.Errorf("record rule change of policy %s: %w", after.ID, err)
 		}
-		n, err := tx.ReachEscalation(ctx, after.ID, e1, after.EscalateAfter)
+		n, err := tx.ReachEscalation(ctx, after.ID, e1, after.EscalateAfter, now)
 		if err != nil {
 			return nil, fmt.Errorf("reach pending escalations of policy %s: %w", after.ID, err)
 		}
@@ -107,9 +107,11 @@ func (s *Service) PolicyEdited(ctx context.Context, tx *store.Store, a audit.Act
 	return out, nil
 }
 
-// escalationGroup is the group requests under p escalate to; "" when they do not escalate.
+// escalationGroup is the group requests under p escalate to; "" when they do not escalate. It
+// reads the escalation fields alone: a policy made automatic keeps its pending requests manual,
+// and their escalation with them, unless its escalation changed too.
 func escalationGroup(p pam.Policy) string {
-	if !p.Escalates() {
+	if p.EscalationGroupID == "" || p.EscalateAfter <= 0 {
 		return ""
 	}
 	return p.EscalationGroupID

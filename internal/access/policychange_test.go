@@ -264,13 +264,15 @@ func TestDelegatesApprovalKeepsCounting(t *testing.T) {
 
 // TestEscalationGroupChangeReachesPendingRequests: a new escalation group on a policy reaches
 // its pending requests, as a new approver group does, and decides none of them. One not yet
-// escalated escalates to the new group at its own time; one already escalated waits on the new
-// group from then on, so the old group's member loses her say and her approval stops counting.
-// The request page's rule change and the policy's audit event say so. Turning escalation off
-// stops a pending request from escalating; turning it on lets one asked before escalate.
+// escalated escalates to the new group at its own time; one already escalated escalates again,
+// to the new group, at the sweep's next pass, with its own event and mail, and until then the
+// old group's member has no say and her approval stops counting. The request page's rule
+// change and the policy's audit event say so. Turning escalation off stops a pending request
+// from escalating; turning it on lets one asked before escalate, counted from the edit.
 func TestEscalationGroupChangeReachesPendingRequests(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		w := newWorld(t, dialect, 2, 2)
+		w.withOutbox()
 		w.adm.SetRequestRules(w.acc)
 		bea, nick := w.user("bea@example.com"), w.user("nick@example.com")
 		backup, err := w.adm.CreateGroup(w.ctx, audit.System, "Backup approvers", "")
@@ -301,12 +303,16 @@ func TestEscalationGroupChangeReachesPendingRequests(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		sweep := func() {
+			t.Helper()
+			if _, err := w.acc.Sweep(w.ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
 		edit(backup.ID)
 		early := w.submit()
 		w.clock.Advance(5 * time.Hour)
-		if _, err := w.acc.Sweep(w.ctx); err != nil {
-			t.Fatal(err)
-		}
+		sweep()
 		if r := w.status(early.ID); !r.Escalated() || r.EscalationGroupID != backup.ID {
 			t.Fatalf("the early request did not escalate to the backup group: %+v", r)
 		}
@@ -323,9 +329,14 @@ func TestEscalationGroupChangeReachesPendingRequests(t *testing.T) {
 			t.Fatalf("the late request after the edit: group %q, escalated %v, at %v (was %v), version %d (was %d), %s",
 				r.EscalationGroupID, r.Escalated(), r.EscalateAt, before.EscalateAt, r.Version, before.Version, r.Status)
 		}
+		// The escalated request waits to escalate again, due now; until the sweep, neither group
+		// decides it.
 		r := w.status(early.ID)
-		if r.EscalationGroupID != night.ID || !r.Escalated() || r.Status != pam.StatusPending {
-			t.Fatalf("the escalated request after the edit: group %q, escalated %v, %s", r.EscalationGroupID, r.Escalated(), r.Status)
+		if r.EscalationGroupID != night.ID || r.Escalated() || r.EscalateAt == nil || !r.EscalateAt.Equal(w.clock.Now()) || r.Status != pam.StatusPending {
+			t.Fatalf("the escalated request after the edit: group %q, escalated %v at %v, %s", r.EscalationGroupID, r.Escalated(), r.EscalateAt, r.Status)
+		}
+		if _, err := w.acc.Review(w.ctx, as(nick), nick, early.ID, pam.DecisionApprove, ""); err == nil {
+			t.Fatal("the new escalation group's member decided before the request escalated to it")
 		}
 		// Bea's say is gone, and her approval no longer counts: one approver's leaves it pending.
 		if _, err := w.acc.Review(w.ctx, as(bea), bea, early.ID, pam.DecisionApprove, ""); err == nil {
@@ -337,6 +348,14 @@ func TestEscalationGroupChangeReachesPendingRequests(t *testing.T) {
 		}
 		if got.Status != pam.StatusPending {
 			t.Fatalf("after a lapsed and one counting approval: %s, want pending", got.Status)
+		}
+		sweep()
+		escalations := w.events(early.ID, audit.RequestEscalated.String())
+		if len(escalations) != 2 || escalations[0]["escalation_group"] != "Night shift" {
+			t.Fatalf("escalation events after the sweep: %v", escalations)
+		}
+		if kinds := w.mailKinds(early.ID, nick); !has(kinds, audit.RequestEscalated.String()) {
+			t.Fatalf("the new group's member was not told: %v", kinds)
 		}
 		if got, err = w.acc.Review(w.ctx, as(nick), nick, early.ID, pam.DecisionApprove, ""); err != nil || got.Status != pam.StatusApproved {
 			t.Fatalf("the new escalation group's member approves: %v %v", got.Status, err)
@@ -361,17 +380,16 @@ func TestEscalationGroupChangeReachesPendingRequests(t *testing.T) {
 		if r := w.status(late.ID); r.EscalationGroupID != "" || r.EscalateAt != nil {
 			t.Fatalf("the late request without escalation: group %q at %v", r.EscalationGroupID, r.EscalateAt)
 		}
-		// Turned on again: the request asked meanwhile escalates as if it had been on.
+		// Turned on again: the request asked meanwhile escalates "Escalate after" from the edit.
 		quiet := w.submit()
+		w.clock.Advance(time.Hour)
 		edit(night.ID)
 		r = w.status(quiet.ID)
-		if want := quiet.CreatedAt.Add(4 * time.Hour); r.EscalationGroupID != night.ID || r.EscalateAt == nil || !r.EscalateAt.Equal(want) {
+		if want := w.clock.Now().Add(4 * time.Hour); r.EscalationGroupID != night.ID || r.EscalateAt == nil || !r.EscalateAt.Equal(want) {
 			t.Fatalf("a request asked without escalation after it is turned on: group %q at %v, want %v", r.EscalationGroupID, r.EscalateAt, want)
 		}
 		w.clock.Advance(4*time.Hour + time.Minute)
-		if _, err := w.acc.Sweep(w.ctx); err != nil {
-			t.Fatal(err)
-		}
+		sweep()
 		if r := w.status(quiet.ID); !r.Escalated() || r.EscalationGroupID != night.ID {
 			t.Fatalf("the quiet request did not escalate: %+v", r)
 		}

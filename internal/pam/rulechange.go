@@ -43,7 +43,7 @@ func (c RuleChange) Text() string {
 	case RuleApprovalsRequired:
 		return fmt.Sprintf("Approvals required changed from %s to %s by %s; it applies at the next review.", from, to, by)
 	case RuleEscalationGroup:
-		return fmt.Sprintf("Escalation group changed from %s to %s by %s; it escalates to the new group, and approvals by people no longer approvers do not count.", from, to, by)
+		return fmt.Sprintf("Escalation group changed from %s to %s by %s; it applies to this request from now on.", from, to, by)
 	}
 	return fmt.Sprintf("Policy changed by %s.", by)
 }

@@ -69,44 +69,29 @@ func (s *Store) ReachPending(ctx context.Context, policyID, groupID string, requ
 }
 
 // ReachEscalation gives the requests pending under a policy its escalation group as it is now
-// (groupID "" = none), each it changes at a new version, so a review that read the old rule
-// fails its save and is made again; it reports how many it changed. A request not yet
-// escalated escalates to the new group, at its own escalation time, or at its creation plus
-// after when it had none; without a group it no longer escalates. A request already escalated
-// waits on the new group from now on (none: on its approvers alone), and keeps when it
-// escalated: who may decide it is read at its next review, and an approval made by someone
-// no longer in the group it waits on does not count (stillApprover).
-func (s *Store) ReachEscalation(ctx context.Context, policyID, groupID string, after time.Duration) (int64, error) {
+// (groupID "" = none), in one statement, each it changes at a new version, so a review that
+// read the old rule fails its save and is made again; it reports how many it changed. A
+// request not yet escalated escalates to the new group at its own escalation time, or, asked
+// while the policy did not escalate, after from now. One already escalated escalates again, to
+// the new group, at the sweep's next pass (due at now), with its own event, mail and webhook;
+// until then only its approvers decide it, and approvals by the old group's members stop
+// counting (stillApprover). Without a group no request escalates, and one escalated waits on
+// its approvers alone.
+func (s *Store) ReachEscalation(ctx context.Context, policyID, groupID string, after time.Duration, now time.Time) (int64, error) {
 	pending := s.conn(ctx).Model(&RequestRow{}).Where("policy_id = ? AND status = ?", policyID, string(pam.StatusPending))
 	if groupID == "" {
-		res := pending.Where("escalation_group_id IS NOT NULL OR escalate_at IS NOT NULL").
-			Updates(map[string]any{"escalation_group_id": nil, "version": gorm.Expr("version + 1"),
-				"escalate_at": gorm.Expr("CASE WHEN escalated_at IS NULL THEN NULL ELSE escalate_at END")})
+		res := pending.Where("escalation_group_id IS NOT NULL OR escalate_at IS NOT NULL OR escalated_at IS NOT NULL").
+			Updates(map[string]any{"escalation_group_id": nil, "escalate_at": nil, "escalated_at": nil, "version": gorm.Expr("version + 1")})
 		return res.RowsAffected, res.Error
 	}
-	res := pending.Where("escalate_at IS NOT NULL AND (escalation_group_id IS NULL OR escalation_group_id <> ?)", groupID).
-		Updates(map[string]any{"escalation_group_id": groupID, "version": gorm.Expr("version + 1")})
-	if res.Error != nil {
-		return 0, res.Error
-	}
-	n := res.RowsAffected
-	// Those asked before the policy escalated escalate as if it had then; each row's own time
-	// is worked out here, the same on both databases. They are few: the pending of one policy.
-	var rows []RequestRow
-	if err := s.conn(ctx).Select("id", "created_at").Where("policy_id = ? AND status = ? AND escalate_at IS NULL", policyID, string(pam.StatusPending)).
-		Order("created_at, id").Find(&rows).Error; err != nil {
-		return n, err
-	}
-	for _, r := range rows {
-		at := r.CreatedAt.UTC().Add(after)
-		res := s.conn(ctx).Model(&RequestRow{}).Where("id = ? AND status = ? AND escalate_at IS NULL", r.ID, string(pam.StatusPending)).
-			Updates(map[string]any{"escalation_group_id": groupID, "escalate_at": at, "version": gorm.Expr("version + 1")})
-		if res.Error != nil {
-			return n, res.Error
-		}
-		n += res.RowsAffected
-	}
-	return n, nil
+	res := pending.Where("escalation_group_id IS NULL OR escalation_group_id <> ? OR escalate_at IS NULL", groupID).
+		Updates(map[string]any{
+			"escalation_group_id": groupID,
+			"escalate_at":         gorm.Expr("CASE WHEN escalated_at IS NOT NULL THEN ? ELSE COALESCE(escalate_at, ?) END", now.UTC(), now.UTC().Add(after)),
+			"escalated_at":        nil,
+			"version":             gorm.Expr("version + 1"),
+		})
+	return res.RowsAffected, res.Error
 }
 
 // PoliciesOnDefaultApprovers lists the manual policies without an approver group of their own,
