@@ -112,14 +112,14 @@ func navCount(dialect, user string) string {
 // requests' part (inboxPageRow), each part a union of its own.
 func decidedAndEmergencies(decided, emergencies int) string {
 	// The viewer's own reviews (reviews_reviewer_idx), and those their delegates made on their
-	// behalf, read by each delegate they ever named (delegations_principal_idx, then
-	// reviews_reviewer_idx): each leg bounded, and then the newest of both. A delegate's review
-	// carries the delegate's name in on_behalf_name; the viewer's own, none.
+	// behalf (a review made for someone else than its reviewer, from the partial
+	// reviews_delegated_idx): each leg bounded in its index's order, and then the newest of
+	// both. A delegate's review carries the delegate's name in on_behalf_name; the viewer's
+	// own, none.
 	mine := `SELECT * FROM (SELECT request_id, reviewer_id, decision, at FROM reviews WHERE reviewer_id = @user
 			ORDER BY at DESC, request_id ` + limitClause(decided) + `) mr`
 	theirs := `SELECT * FROM (SELECT request_id, reviewer_id, decision, at FROM reviews
-			WHERE principal_id = @user AND reviewer_id <> @user
-				AND reviewer_id IN (SELECT dl.delegate_id FROM delegations dl WHERE dl.principal_id = @user)
+			WHERE principal_id = @user AND reviewer_id <> principal_id
 			ORDER BY at DESC, request_id ` + limitClause(decided) + `) tr`
 	return `SELECT * FROM (SELECT 'd' AS kind, ` + listColumns + `, COALESCE(u.name, '') AS requester_name, '' AS requester_email,
 			0 AS approvals, false AS escalated_to_me, COALESCE(dv.name, '') AS on_behalf_name, 0 AS total, 0 AS matched,

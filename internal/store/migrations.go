@@ -99,6 +99,7 @@ func (s *Store) migrations() []*gormigrate.Migration {
 		{ID: "0027_review_items_counts_idx", Migrate: func(tx *gorm.DB) error { return execAll(tx, s.dialect, m0027) }},
 		{ID: "0028_audit_seal_lag", Migrate: func(tx *gorm.DB) error { return m0028(tx, s.dialect) }},
 		{ID: "0029_check_token_names", Migrate: func(tx *gorm.DB) error { return m0029(tx, s.dialect) }},
+		{ID: "0030_delegated_reviews", Migrate: func(tx *gorm.DB) error { return m0030(tx, s.dialect) }},
 	}
 }
 
