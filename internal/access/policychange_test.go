@@ -393,5 +393,20 @@ func TestEscalationGroupChangeReachesPendingRequests(t *testing.T) {
 		if r := w.status(quiet.ID); !r.Escalated() || r.EscalationGroupID != night.ID {
 			t.Fatalf("the quiet request did not escalate: %+v", r)
 		}
+
+		// Made automatic with its escalation kept: the requests still pending stay manual, and
+		// keep their escalation.
+		kept := w.submit()
+		p, err := w.db.PolicyByID(w.ctx, w.policy.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.ApprovalType = pam.ApprovalAuto
+		if err := w.adm.UpdatePolicy(w.ctx, audit.System, p); err != nil {
+			t.Fatal(err)
+		}
+		if r := w.status(kept.ID); r.EscalationGroupID != night.ID || r.EscalateAt == nil || r.Version != kept.Version {
+			t.Fatalf("a pending request after its policy was made automatic: group %q at %v, version %d (was %d)", r.EscalationGroupID, r.EscalateAt, r.Version, kept.Version)
+		}
 	})
 }
