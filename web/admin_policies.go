@@ -311,8 +311,12 @@ func (s *Server) chooseScope(c echo.Context) error {
 		case err == nil:
 			t.Rows = append(t.Rows, []components.Cell{{Text: name, Sub: sub}, {Text: st.Label()}, {Text: "Has a policy"}})
 		case pam.ErrorCode(err) == pam.ENOTFOUND && empty:
+			first := "Add tasks first"
+			if st == pam.ScopeRoleGroup {
+				first = "Add roles first"
+			}
 			t.Rows = append(t.Rows, []components.Cell{{Text: name, Sub: sub}, {Text: st.Label()},
-				{Text: "Add " + map[bool]string{true: "tasks", false: "roles"}[st == pam.ScopeRole] + " first", Href: scopeHref(pam.Policy{ScopeType: st, ScopeID: id})}})
+				{Text: first, Href: scopeHref(pam.Policy{ScopeType: st, ScopeID: id})}})
 		case pam.ErrorCode(err) == pam.ENOTFOUND:
 			t.Rows = append(t.Rows, []components.Cell{{Text: name, Sub: sub}, {Text: st.Label()},
 				{Text: "Create policy", Href: "/admin/policies/new?scope_type=" + string(st) + "&scope_id=" + id}})
@@ -395,7 +399,11 @@ func (s *Server) createPolicy(c echo.Context) error {
 					return nil, err
 				}
 				if len(tasks) == 0 {
-					form.Warnings = []adminview.Warning{{Text: "Not saved. " + pe.Message, FixLabel: "Add tasks to " + name,
+					fix := "Add tasks to " + name
+					if st == pam.ScopeRoleGroup {
+						fix = "Add roles with tasks to " + name
+					}
+					form.Warnings = []adminview.Warning{{Text: "Not saved. " + pe.Message, FixLabel: fix,
 						FixHref: scopeHref(pam.Policy{ScopeType: st, ScopeID: in.ScopeID})}}
 					return adminview.Form(form), nil
 				}

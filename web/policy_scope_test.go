@@ -15,7 +15,7 @@ import (
 // A policy for a role that covers no tasks would grant nothing when approved: the chooser
 // leads to the role instead, the form is refused with the reason and the link that fixes it
 // (the input kept), the API answers 400 naming scope_id, and once the role has a task the same
-// form saves.
+// form saves. A role group whose roles cover no tasks is refused the same way.
 func TestPolicyForARoleWithNoTasksIsRefused(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		a := newApp(t, dialect)
@@ -59,6 +59,24 @@ func TestPolicyForARoleWithNoTasksIsRefused(t *testing.T) {
 		}
 		if evs, _ := a.db.AuditEvents(ctx, store.AuditFilter{Action: "policy.created"}); len(evs) != 0 {
 			t.Fatalf("a refused policy was recorded: %d events", len(evs))
+		}
+
+		// A role group whose roles cover no tasks is refused alike, and told to add roles with tasks.
+		rg, err := a.admin.CreateRoleGroup(ctx, audit.System, "Journal team", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.admin.AddRoleGroupRole(ctx, audit.System, rg.ID, role.ID); err != nil {
+			t.Fatal(err)
+		}
+		grouped := url.Values{}
+		for k, v := range form {
+			grouped[k] = v
+		}
+		grouped.Set("scope_type", "role_group")
+		grouped.Set("scope_id", rg.ID)
+		if p := c.post("/admin/policies", grouped); p.StatusCode != http.StatusUnprocessableEntity || !strings.HasPrefix(p.find("warning-fix").Text(), "Add roles with tasks to Journal team") {
+			t.Fatalf("policy for a role group without tasks: %d %q", p.StatusCode, p.find("warning-fix").Text())
 		}
 
 		task, err := a.admin.CreateTask(ctx, audit.System, "exchange/New-JournalRule", "", "")
