@@ -55,8 +55,9 @@ func (s *Service) record(ctx context.Context, tx *store.Store, a audit.Actor, ac
 
 // saveStep is the end every transition of a request shares, inside its transaction: save the
 // new state at the version it was read at (ECONFLICT when someone else changed it meanwhile),
-// record the audit event, and, when mail is set, queue the mail of the same action.
-func (s *Service) saveStep(ctx context.Context, tx *store.Store, a audit.Actor, r *pam.Request, action audit.Action, details map[string]any, mail bool) error {
+// record the audit event, and, when notify is set, queue the mail and webhook deliveries of the
+// same action.
+func (s *Service) saveStep(ctx context.Context, tx *store.Store, a audit.Actor, r *pam.Request, action audit.Action, details map[string]any, notify bool) error {
 	if err := tx.SaveTransition(ctx, *r); err != nil {
 		return err
 	}
@@ -64,7 +65,7 @@ func (s *Service) saveStep(ctx context.Context, tx *store.Store, a audit.Actor, 
 	if err := s.record(ctx, tx, a, action, *r, details); err != nil {
 		return err
 	}
-	if !mail {
+	if !notify {
 		return nil
 	}
 	return s.notifyTx(ctx, tx, *r, action, a)
