@@ -30,8 +30,10 @@ type RequestRules interface {
 }
 
 // SetRequestRules makes policy, group, user and settings changes reach the requests under
-// them. Every process that changes those sets it (main.go for the server and the shell);
-// only tests of this package alone, which make no requests, leave it unset.
+// them. Every process whose changes can reach a request sets it: main.go for the server, and
+// the shell for `user disable` (its other user commands change nothing a request depends on).
+// Only tests of this package alone, which make no requests, leave it unset; without it reach
+// does nothing, so a new shell command that disables, removes or regroups people must set it.
 func (s *Service) SetRequestRules(r RequestRules) { s.rules = r }
 
 // reach runs fn with the rules when they are set.
