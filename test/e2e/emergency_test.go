@@ -136,6 +136,11 @@ func TestBrowserEmergencyAccessToReview(t *testing.T) {
 		if err != nil || below > 0 {
 			t.Fatalf("at 375 px %s ends %.0f px below the first screen (%v)", sel, below, err)
 		}
+		// Each reads on one line: its words take no more height than one line of its text.
+		lines, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(() => { const el = document.querySelector('`+sel+`'); const r = document.createRange(); r.selectNodeContents(el); return r.getBoundingClientRect().height / parseFloat(getComputedStyle(el).lineHeight); })()`))
+		if err != nil || lines > 1.5 {
+			t.Fatalf("at 375 px %s wraps onto %.1f lines (%v)", sel, lines, err)
+		}
 	}
 	do(t, ctx, p,
 		chromedp.Click(chromedp.CSS(`[data-testid="misuse-quick"]`)),
