@@ -133,7 +133,8 @@ func TestBrowserPhoneAuditListFirst(t *testing.T) {
 
 // TestBrowserListsNeverScrollSideways: like the audit trail, no list page scrolls sideways at
 // 375, 768, 1,024 or 1,280 px, even with a group named by one long word of 100 characters; a
-// wide table scrolls inside its card until the window is wide enough for it.
+// wide table scrolls inside its card until the window is wide enough for it, and on a phone no
+// cell is so wide that the next column starts off the screen.
 func TestBrowserListsNeverScrollSideways(t *testing.T) {
 	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "lists.db")}, "--demo")
 	pw := p.DemoPassword()
@@ -149,6 +150,16 @@ func TestBrowserListsNeverScrollSideways(t *testing.T) {
 				if sw, err := chromedp.Run(ctx, chromedp.Evaluate[int64](`document.documentElement.scrollWidth`)); err != nil || sw > w {
 					testkit.Screenshot(t, ctx, "lists-sideways")
 					t.Fatalf("%s at %d px is %d px wide (%v)", path, w, sw, err)
+				}
+				if w == 375 {
+					// On a phone no cell of a table laid out in columns takes more than four
+					// fifths of the screen, so the next column starts on it and shows the table
+					// scrolls (the inbox's lines are laid out as cards there).
+					cell, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const c = [...document.querySelectorAll('main td, main tbody th')].find(c => getComputedStyle(c.parentElement).display === "table-row" && c.getBoundingClientRect().width > window.innerWidth * 0.8); return c ? Math.round(c.getBoundingClientRect().width) + " px: " + c.textContent.trim().slice(0, 40) : ""; })()`))
+					if err != nil || cell != "" {
+						testkit.Screenshot(t, ctx, "lists-wide-cell")
+						t.Fatalf("%s at 375 px has a cell %s (%v)", path, cell, err)
+					}
 				}
 			}
 		}
