@@ -132,9 +132,9 @@ func TestBrowserPhoneAuditListFirst(t *testing.T) {
 }
 
 // TestBrowserListsNeverScrollSideways: like the audit trail, no list page scrolls sideways at
-// 375, 768, 1,024 or 1,280 px, even with a group named by one long word of 100 characters; a
-// wide table scrolls inside its card until the window is wide enough for it, and on a phone no
-// cell is so wide that the next column starts off the screen.
+// 375, 768, 1,024 or 1,280 px, even with a group and a webhook endpoint named by one long word
+// of 100 characters; a wide table scrolls inside its card until the window is wide enough for
+// it, and on a phone no cell is so wide that the next column starts off the screen.
 func TestBrowserListsNeverScrollSideways(t *testing.T) {
 	p := testkit.Serve(t, map[string]string{"ELEVATE_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "lists.db")}, "--demo")
 	pw := p.DemoPassword()
@@ -169,6 +169,14 @@ func TestBrowserListsNeverScrollSideways(t *testing.T) {
 		chromedp.Navigate(p.Base+"/admin/groups/new"),
 		fill(`#f-name`, strings.Repeat("G", 100)),
 		chromedp.Click(chromedp.CSS(`[data-testid="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="flash"]`)),
+	)
+	// An endpoint named by one long word, at a host name as long, for the webhooks table.
+	do(t, ctx, p,
+		chromedp.Navigate(p.Base+"/admin/webhooks/new"),
+		fill(`#f-name`, strings.Repeat("W", 100)),
+		fill(`#f-url`, "https://"+strings.Repeat("h", 60)+"."+strings.Repeat("w", 40)+".example/elevate"),
+		chromedp.Click(chromedp.CSS(`[data-testid="save-webhook"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="flash"]`)),
 	)
 	check("/admin/users", "/admin/policies", "/admin/groups", "/admin/tasks", "/admin/reviews", "/reviews",

@@ -242,7 +242,7 @@ func Page(vm PageVM) templ.Component {
 						return templ_7745c5c3_Err
 					}
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 21, " <p class=\"mt-4 text-sm text-slate-700\" data-testid=\"delegation-current\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 21, " <p class=\"mt-4 break-words text-sm text-slate-700\" data-testid=\"delegation-current\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -357,7 +357,7 @@ func Page(vm PageVM) templ.Component {
 				}
 			}
 			if len(vm.DelegatedToMe) > 0 {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, "<h3 class=\"mt-6 text-sm font-semibold\">Others who named you</h3><ul class=\"mt-2 list-disc space-y-1 pl-5 text-sm text-slate-700\" data-testid=\"delegated-to-me\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, "<h3 class=\"mt-6 text-sm font-semibold\">Others who named you</h3><ul class=\"mt-2 list-disc space-y-1 break-words pl-5 text-sm text-slate-700\" data-testid=\"delegated-to-me\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
