@@ -37,10 +37,11 @@ type Change struct {
 	// (store.Audience.Delegates), the requester left out; none for an automatic policy, which
 	// asks nobody.
 	Approvers []pam.User
-	// OnBehalfOf names, for each of Approvers who is there only as a delegate, the approvers they
+	// OnBehalfOf is, for each of Approvers who is there only as a delegate, the approvers they
 	// stand in for (store.Audience.Principals), so their mail can say in whose place they are
-	// asked; nil for those asked in their own right.
-	OnBehalfOf map[pam.UserID][]string
+	// asked and leave them out once each of those was counted; none for those asked in their
+	// own right, an escalation group's member included once it was escalated.
+	OnBehalfOf map[pam.UserID][]store.Principal
 	// Escalators are the enabled members of its escalation group, the requester left out, once
 	// it was escalated (none before).
 	Escalators []pam.User
@@ -120,10 +121,14 @@ func changeOf(ctx context.Context, tx *store.Store, aud store.Audience, r pam.Re
 				seen[u.ID] = true
 				c.Approvers = append(c.Approvers, u)
 				if c.OnBehalfOf == nil {
-					c.OnBehalfOf = map[pam.UserID][]string{}
+					c.OnBehalfOf = map[pam.UserID][]store.Principal{}
 				}
 				c.OnBehalfOf[u.ID] = aud.Principals[u.ID]
 			}
+		}
+		// A member of the escalation group may decide it in their own right once it escalated.
+		for _, u := range c.Escalators {
+			delete(c.OnBehalfOf, u.ID)
 		}
 	}
 	c.Request.Reviews = append([]pam.Review(nil), r.Reviews...)

@@ -157,3 +157,95 @@ func TestDelegateIsToldOnWhoseBehalfTheyAreAsked(t *testing.T) {
 		}
 	})
 }
+
+// A delegate there only as a delegate is reminded while an approver they stand in for still has
+// to act, and their reminder names only those: once every one of them was counted (they reviewed
+// it themselves), the delegate can no longer decide it, so no reminder and no "no longer needs
+// you" reaches them.
+func TestDelegateIsRemindedOnlyForApproversStillToAct(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect)
+		alice, bob := w.approvers[0], w.approvers[1]
+		w.user("dana@example.com", "Dana Delegate")
+		p, err := w.db.PolicyByID(w.ctx, w.policy.ID)
+		must(t, err)
+		p.ApprovalsRequired = 2 // one review leaves it pending
+		must(t, w.adm.UpdatePolicy(w.ctx, audit.System, p))
+		w.policy = p
+		remindIn, ok := w.policy.ReminderDelay()
+		if !ok {
+			t.Fatal("the policy sends no reminder")
+		}
+		sent := func(r pam.Request, kind string) map[string]pam.OutboxMessage {
+			t.Helper()
+			out := map[string]pam.OutboxMessage{}
+			for _, m := range w.mail(pam.MailFilter{RequestID: r.ID}) {
+				if m.Kind == kind {
+					out[m.Recipient] = m
+				}
+			}
+			return out
+		}
+		approve := func(u pam.User, r pam.Request) {
+			t.Helper()
+			_, err := w.acc.Review(w.ctx, as(u), u, r.ID, pam.DecisionApprove, "")
+			must(t, err)
+		}
+		remind := func() {
+			t.Helper()
+			w.clock.Advance(remindIn + time.Minute)
+			_, err := w.acc.Sweep(w.ctx)
+			must(t, err)
+		}
+		delegate := func(u pam.User) {
+			t.Helper()
+			now := w.clock.Now()
+			_, err := w.acc.Delegate(w.ctx, as(u), u, "dana@example.com", now, now.Add(48*time.Hour))
+			must(t, err)
+		}
+
+		// Alice delegated to Dana, then reviewed it herself: Dana is not reminded, Bob is.
+		delegate(alice)
+		r := w.submit("one principal who acted")
+		approve(alice, r)
+		remind()
+		ms := sent(r, mail.KindReminded)
+		if _, ok := ms[bob.Email]; !ok {
+			t.Fatalf("Bob got no reminder; reminders went to %v", keys(ms))
+		}
+		if m, ok := ms["dana@example.com"]; ok {
+			t.Fatalf("Dana is reminded of a request Alice already reviewed:\n%s", m.Text)
+		}
+		// Bob decides it: Dana, who could no longer decide it, is not told it no longer needs her.
+		approve(bob, r)
+		if m, ok := sent(r, mail.KindDecided)["dana@example.com"]; ok {
+			t.Fatalf("Dana is told a request Alice reviewed no longer needs her:\n%s", m.Text)
+		}
+
+		// Bob delegated to Dana too; Alice reviewed it: the reminder asks Dana for Bob alone.
+		delegate(bob)
+		r = w.submit("two principals, one acted")
+		approve(alice, r)
+		remind()
+		m, ok := sent(r, mail.KindReminded)["dana@example.com"]
+		if want := "You are asked on behalf of Approver bob, who delegated to you."; !ok ||
+			!strings.Contains(m.Text, want) || !strings.Contains(m.HTML, want) || strings.Contains(m.Text, "Approver alice") {
+			t.Fatalf("Dana's reminder (sent %v):\n%s", ok, m.Text)
+		}
+		// Withdrawn while Bob's part was open: Dana hears it no longer needs her.
+		_, err = w.acc.Withdraw(w.ctx, as(w.requester), w.requester, r.ID)
+		must(t, err)
+		if _, ok := sent(r, mail.KindDecided)["dana@example.com"]; !ok {
+			t.Fatal("Dana is not told a request she could still decide was withdrawn")
+		}
+	})
+}
+
+func keys(ms map[string]pam.OutboxMessage) []string {
+	var out []string
+	for k := range ms {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

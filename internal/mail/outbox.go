@@ -105,7 +105,7 @@ func (o *Outbox) requestMail(c access.Change) []pam.OutboxMessage {
 		}
 		return o.each(ms, v, asked(c), KindEnded) // for their information: nothing to decide
 	case audit.RequestReminded:
-		return o.each(ms, v, notActed(c.Request, asked(c)), KindReminded)
+		return o.each(ms, v, v.stillAsked(asked(c)), KindReminded)
 	case audit.RequestEscalated:
 		// Members of both groups were asked at submission; the escalation tells the others.
 		approvers := map[pam.UserID]bool{}
@@ -113,7 +113,7 @@ func (o *Outbox) requestMail(c access.Change) []pam.OutboxMessage {
 			approvers[u.ID] = true
 		}
 		var to []pam.User
-		for _, u := range notActed(c.Request, c.Escalators) {
+		for _, u := range v.stillAsked(c.Escalators) {
 			if !approvers[u.ID] {
 				to = append(to, u)
 			}
@@ -153,36 +153,55 @@ func asked(c access.Change) []pam.User {
 	return out
 }
 
-// notActed is those of people who have not reviewed r.
-func notActed(r pam.Request, people []pam.User) []pam.User {
-	var out []pam.User
-	for _, u := range people {
-		if !r.ReviewedBy(u.ID) {
-			out = append(out, u)
-		}
-	}
-	return out
-}
-
 // view is what a message about a request shows: the request, the tasks it covers, who revoked
 // it, and for whom each delegate among its recipients is asked (access.Change.OnBehalfOf).
 type view struct {
 	Request    pam.Request
 	Tasks      []pam.Task
 	Revoker    string
-	OnBehalfOf map[pam.UserID][]string
+	OnBehalfOf map[pam.UserID][]store.Principal
 }
 
-// decided adds, to ms, the message telling the approvers who were asked, and have not reviewed
-// it themselves, that a request no longer needs them. Automatic approvals asked nobody.
+// stillAsked is those of people who may still review the request: they have not reviewed it,
+// and one there only as a delegate stands in for an approver nobody has reviewed it for yet
+// (once a delegate acted for an approver, neither reviews it again).
+func (v view) stillAsked(people []pam.User) []pam.User {
+	var out []pam.User
+	for _, u := range people {
+		if v.Request.ReviewedBy(u.ID) {
+			continue
+		}
+		if _, delegate := v.OnBehalfOf[u.ID]; delegate && len(v.toActFor(u.ID)) == 0 {
+			continue
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+// toActFor names the approvers the delegate-only recipient id stands in for whom nobody has
+// reviewed the request for yet; none for one asked in their own right.
+func (v view) toActFor(id pam.UserID) []string {
+	var out []string
+	for _, p := range v.OnBehalfOf[id] {
+		if !v.Request.ReviewedBy(p.ID) {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+// decided adds, to ms, the message telling the approvers who were asked, and could still have
+// reviewed it (stillAsked), that a request no longer needs them. Automatic approvals asked
+// nobody; its revoker knows.
 func (o *Outbox) decided(ms []pam.OutboxMessage, v view, approvers []pam.User) []pam.OutboxMessage {
 	r := v.Request
 	if r.ApprovalType == pam.ApprovalAuto {
 		return ms
 	}
 	var rest []pam.User
-	for _, u := range approvers {
-		if !r.ReviewedBy(u.ID) && u.ID != r.RevokedBy {
+	for _, u := range v.stillAsked(approvers) {
+		if u.ID != r.RevokedBy {
 			rest = append(rest, u)
 		}
 	}
@@ -239,7 +258,7 @@ func (o *Outbox) requestContent(v view, to pam.User, kind string) content {
 		if r.ApprovalsRequired > 1 {
 			c.Intro = append(c.Intro, fmt.Sprintf("It needs %d approvals.", r.ApprovalsRequired))
 		}
-		c.Intro = append(c.Intro, onBehalf(v.OnBehalfOf[to.ID])...)
+		c.Intro = append(c.Intro, onBehalf(v.toActFor(to.ID))...)
 		c.LinkLabel = "Review the request"
 	case KindReminded:
 		c.Subject = fmt.Sprintf("Reminder: %s's request for %s waits for your decision", who, scope)
@@ -252,7 +271,7 @@ func (o *Outbox) requestContent(v view, to pam.User, kind string) content {
 		if r.EscalateAt != nil && r.EscalatedAt == nil {
 			c.Intro = append(c.Intro, fmt.Sprintf("If it is still undecided at %s, it escalates to other approvers.", at(*r.EscalateAt)))
 		}
-		c.Intro = append(c.Intro, onBehalf(v.OnBehalfOf[to.ID])...)
+		c.Intro = append(c.Intro, onBehalf(v.toActFor(to.ID))...)
 		c.LinkLabel = "Review the request"
 	case KindEscalated:
 		c.Subject = fmt.Sprintf("Escalated to you: %s asks for %s for %s", who, scope, dur)

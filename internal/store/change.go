@@ -110,9 +110,9 @@ type Audience struct {
 	// force at AudienceOf.At (delegatedApprovers), by email, each once; they hear what approvers
 	// hear.
 	Delegates []pam.User
-	// Principals names, for each of Delegates, the approvers they stand in for (by name, or by
-	// email when nameless), in order; most have one.
-	Principals map[pam.UserID][]string
+	// Principals are, for each of Delegates, the approvers they stand in for (by name, or by
+	// email when nameless, then by id); most have one.
+	Principals map[pam.UserID][]Principal
 	Tasks      []pam.Task
 	// Webhooks are the subscriptions of the enabled webhook endpoints (each a comma-framed list
 	// of event types, ",request.created,request.approved,"), when asked for; see Subscribed.
@@ -125,27 +125,35 @@ func (a Audience) Subscribed(t string) bool {
 	return slices.ContainsFunc(a.Webhooks, func(events string) bool { return strings.Contains(events, ","+t+",") })
 }
 
+// Principal is an approver a delegate stands in for: their id, so a review for them is known
+// (pam.Request.ReviewedBy), and their name (or email when nameless), so mail can say it.
+type Principal struct {
+	ID   pam.UserID
+	Name string
+}
+
 // audienceRow is one row of Audience's statement: a user (part r, v, a, e or d) or a task (part
 // t, whose key, name, description and creation time come in the user's columns). A delegate
-// (part d) comes once for each approver they stand in for, named in Principal.
+// (part d) comes once for each approver they stand in for, named in Principal, PrincipalID.
 type audienceRow struct {
-	Part       string
-	ID         string
-	Email      string
-	Name       string
-	TimeZone   string
-	Admin      bool
-	Auditor    bool
-	DisabledAt *time.Time
-	CreatedAt  time.Time
-	Principal  string
+	Part        string
+	ID          string
+	Email       string
+	Name        string
+	TimeZone    string
+	Admin       bool
+	Auditor     bool
+	DisabledAt  *time.Time
+	CreatedAt   time.Time
+	Principal   string
+	PrincipalID string
 }
 
 // Audience reads the requester, the revoker, the enabled members of the approver group and the
 // scope's tasks in one statement (a UNION ALL of bounded parts), for the mail of one change.
 func (s *Store) Audience(ctx context.Context, of AudienceOf) (Audience, error) {
 	// Only a delegate's row names a principal; the others carry an empty one, so the parts unite.
-	const cols = `id, email, name, time_zone, admin, auditor, disabled_at, created_at, '' AS principal`
+	const cols = `id, email, name, time_zone, admin, auditor, disabled_at, created_at, '' AS principal, '' AS principal_id`
 	parts := []string{`SELECT 'r' AS part, ` + cols + ` FROM users WHERE id = @requester`}
 	args := map[string]any{"requester": string(of.Requester)}
 	if of.Revoker != "" {
@@ -164,12 +172,12 @@ func (s *Store) Audience(ctx context.Context, of AudienceOf) (Audience, error) {
 		// One row per delegation in force, so each delegate's mail can say for whom they are
 		// asked; a principal has at most one, so these are at most as many as the approvers.
 		parts = append(parts, `SELECT * FROM (SELECT 'd' AS part, u.id, u.email, u.name, u.time_zone, u.admin, u.auditor,
-				u.disabled_at, u.created_at, COALESCE(NULLIF(pu.name, ''), pu.email) AS principal
+				u.disabled_at, u.created_at, COALESCE(NULLIF(pu.name, ''), pu.email) AS principal, pu.id AS principal_id
 			FROM delegations dd JOIN users u ON u.id = dd.delegate_id AND u.disabled_at IS NULL
 				JOIN users pu ON pu.id = dd.principal_id
 			WHERE dd.ends_at > @now AND dd.starts_at <= @now AND dd.ended_at IS NULL AND dd.principal_id IN (`+
 			delegatedPrincipals("@group", "@requester")+`)
-			ORDER BY u.email, principal `+limitClause(of.Approvers)+`) d`)
+			ORDER BY u.email, principal, principal_id `+limitClause(of.Approvers)+`) d`)
 		args["now"] = at.UTC()
 	}
 	if of.EscalationGroup != "" && of.Approvers > 0 {
@@ -193,7 +201,7 @@ func (s *Store) Audience(ctx context.Context, of AudienceOf) (Audience, error) {
 			// of users.disabled_at, which PostgreSQL needs to unite the parts.
 			parts = append(parts, `SELECT * FROM (SELECT 't' AS part, id, key AS email, name, description AS time_zone,
 				false AS admin, false AS auditor, `+s.nullTime()+` AS disabled_at, created_at,
-				'' AS principal FROM tasks
+				'' AS principal, '' AS principal_id FROM tasks
 				WHERE id IN (`+in+`) ORDER BY key_lower `+limitClause(of.Tasks)+`) t`)
 			args["scope"] = of.ScopeID
 		}
@@ -201,7 +209,7 @@ func (s *Store) Audience(ctx context.Context, of AudienceOf) (Audience, error) {
 	if of.Webhooks {
 		// The endpoints are few (an administrator adds each); their subscriptions ride along.
 		parts = append(parts, `SELECT * FROM (SELECT 'h' AS part, id, events AS email, name, '' AS time_zone,
-			false AS admin, false AS auditor, `+s.nullTime()+` AS disabled_at, created_at, '' AS principal FROM webhooks
+			false AS admin, false AS auditor, `+s.nullTime()+` AS disabled_at, created_at, '' AS principal, '' AS principal_id FROM webhooks
 			WHERE enabled = @hooked ORDER BY id `+limitClause(MaxWebhooks)+`) h`)
 		args["hooked"] = true
 	}
@@ -227,9 +235,9 @@ func (s *Store) Audience(ctx context.Context, of AudienceOf) (Audience, error) {
 				a.Delegates = append(a.Delegates, u)
 			}
 			if a.Principals == nil {
-				a.Principals = map[pam.UserID][]string{}
+				a.Principals = map[pam.UserID][]Principal{}
 			}
-			a.Principals[u.ID] = append(a.Principals[u.ID], r.Principal)
+			a.Principals[u.ID] = append(a.Principals[u.ID], Principal{ID: pam.UserID(r.PrincipalID), Name: r.Principal})
 		case "h":
 			a.Webhooks = append(a.Webhooks, r.Email)
 		case "t":
@@ -240,8 +248,13 @@ func (s *Store) Audience(ctx context.Context, of AudienceOf) (Audience, error) {
 	slices.SortStableFunc(a.Approvers, func(x, y pam.User) int { return strings.Compare(x.Email, y.Email) })
 	slices.SortStableFunc(a.Escalators, func(x, y pam.User) int { return strings.Compare(x.Email, y.Email) })
 	slices.SortStableFunc(a.Delegates, func(x, y pam.User) int { return strings.Compare(x.Email, y.Email) })
-	for _, names := range a.Principals {
-		slices.Sort(names)
+	for _, ps := range a.Principals {
+		slices.SortFunc(ps, func(x, y Principal) int {
+			if c := strings.Compare(x.Name, y.Name); c != 0 {
+				return c
+			}
+			return strings.Compare(string(x.ID), string(y.ID))
+		})
 	}
 	slices.SortStableFunc(a.Tasks, func(x, y pam.Task) int { return strings.Compare(strings.ToLower(x.Key), strings.ToLower(y.Key)) })
 	return a, nil
