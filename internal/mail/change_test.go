@@ -249,3 +249,47 @@ func keys(ms map[string]pam.OutboxMessage) []string {
 	slices.Sort(out)
 	return out
 }
+
+// A delegate who is also a member of the escalation group decides an escalated request in their
+// own right: once it escalated, their reminder comes although the approver they stand in for
+// reviewed it, and speaks of no delegation.
+func TestEscalationMemberIsRemindedInTheirOwnRight(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect)
+		alice := w.approvers[0]
+		dana := w.user("dana@example.com", "Dana Delegate")
+		esc, err := w.adm.CreateGroup(w.ctx, audit.System, "Escalation", "")
+		must(t, err)
+		must(t, w.adm.AddMember(w.ctx, audit.System, esc.ID, dana.ID))
+		p, err := w.db.PolicyByID(w.ctx, w.policy.ID)
+		must(t, err)
+		p.ApprovalsRequired, p.EscalationGroupID, p.EscalateAfter, p.RemindAfter = 2, esc.ID, time.Hour, 2*time.Hour
+		must(t, w.adm.UpdatePolicy(w.ctx, audit.System, p))
+		w.policy = p
+		now := w.clock.Now()
+		_, err = w.acc.Delegate(w.ctx, as(alice), alice, dana.Email, now, now.Add(24*time.Hour))
+		must(t, err)
+
+		r := w.submit("escalated to a delegate")
+		_, err = w.acc.Review(w.ctx, as(alice), alice, r.ID, pam.DecisionApprove, "")
+		must(t, err)
+		for range 2 { // escalated, then reminded
+			w.clock.Advance(time.Hour + time.Minute)
+			_, err = w.acc.Sweep(w.ctx)
+			must(t, err)
+		}
+		var reminded []string
+		for _, m := range w.mail(pam.MailFilter{RequestID: r.ID}) {
+			if m.Kind != mail.KindReminded {
+				continue
+			}
+			reminded = append(reminded, m.Recipient)
+			if m.Recipient == dana.Email && strings.Contains(m.Text, "on behalf of") {
+				t.Fatalf("Dana's reminder speaks of a delegation:\n%s", m.Text)
+			}
+		}
+		if !slices.Contains(reminded, dana.Email) {
+			t.Fatalf("reminders went to %v, not to Dana of the escalation group", reminded)
+		}
+	})
+}
