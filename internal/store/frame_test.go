@@ -474,6 +474,52 @@ func TestSessionFrameSaysWhoDecidesByDelegation(t *testing.T) {
 	})
 }
 
+// "Escalated to you" is said only to a member of the escalation group who is not an approver of
+// the request: a delegate who reaches an escalated request through an approver's delegation is
+// asked for that approver, not because it escalated.
+func TestInboxSaysEscalatedOnlyToTheEscalationGroup(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		w := newFrameWorld(t, dialect)
+		now := t0.Add(time.Minute)
+		night := pam.Group{ID: "g-night", Name: "Night"}
+		if err := w.db.CreateGroup(ctx, night, t0); err != nil {
+			t.Fatal(err)
+		}
+		// Misc's request escalated to Night; Sam, of Misc, delegates to Olivia, who is not in Night.
+		if err := w.db.ExecRaw(ctx, "UPDATE requests SET escalation_group_id = ?, escalated_at = ? WHERE id = 'other-group'", night.ID, t0); err != nil {
+			t.Fatal(err)
+		}
+		d := pam.Delegation{ID: "d1", PrincipalID: w.sam.ID, DelegateID: w.olivia.ID, StartsAt: t0, EndsAt: t0.Add(time.Hour)}
+		if err := w.db.CreateDelegation(ctx, d, w.sam.ID, t0); err != nil {
+			t.Fatal(err)
+		}
+		escalated := func() (bool, string) {
+			t.Helper()
+			page, err := w.db.InboxPage(ctx, w.olivia.ID, now, pam.InboxFilter{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range page.Waiting {
+				if r.ID == "other-group" {
+					return r.Escalated, r.OnBehalfOf
+				}
+			}
+			t.Fatal("Sam's request is not in Olivia's inbox")
+			return false, ""
+		}
+		if got, behalf := escalated(); got || behalf == "" {
+			t.Fatalf("as Sam's delegate: escalated to her %v, on behalf of %q", got, behalf)
+		}
+		if err := w.db.AddMember(ctx, night.ID, w.olivia.ID, t0); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := escalated(); !got {
+			t.Fatal("a member of Night is not told it was escalated to her")
+		}
+	})
+}
+
 // mostRequestsRead returns the most rows any one node of an analyzed plan read from requests:
 // the rows it returned and those its filter dropped, over all its loops.
 func mostRequestsRead(plan string) int { return mostRead(plan, "requests") }

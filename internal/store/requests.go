@@ -521,8 +521,9 @@ const listColumns = `r.id, r.requester_id, r.policy_id, r.scope_type, r.scope_id
 type Waiting struct {
 	pam.Request
 	Approvals int
-	// Escalated is true when the request waits for the user only because it was escalated to
-	// them: they are not in its approver group.
+	// Escalated is true when the request waits for the user because it was escalated to them:
+	// they are in its escalation group, not in its approver group (a delegate who reaches it for
+	// an approver is asked on that approver's behalf, OnBehalfOf, not by the escalation).
 	Escalated bool
 	// OnBehalfOf names the approver the user would decide it for, by delegation; "" when they
 	// are an approver of it themselves.
@@ -743,7 +744,8 @@ func (s *Store) inboxPageSQL(user pam.UserID, now time.Time, f pam.InboxFilter) 
 		LEFT JOIN (SELECT ` + listColumns + `, u.name AS requester_name, u.email AS requester_email,
 				(SELECT COUNT(*) FROM reviews v WHERE v.request_id = r.id AND v.decision = 'approve'
 					AND ` + stillApprover("v", "r.approver_group_id", "CASE WHEN r.escalated_at IS NOT NULL THEN r.escalation_group_id END") + `) AS approvals,
-				(r.escalated_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM group_members gm
+				(r.escalated_at IS NOT NULL AND EXISTS (SELECT 1 FROM group_members gm
+					WHERE gm.group_id = r.escalation_group_id AND gm.user_id = @user) AND NOT EXISTS (SELECT 1 FROM group_members gm
 					WHERE gm.group_id = r.approver_group_id AND gm.user_id = @user)) AS escalated_to_me,
 				` + behalf + ` AS on_behalf_name
 			FROM (` + keys + `) k
