@@ -115,7 +115,13 @@ func emptyDatabase(ctx context.Context, dialect, dir string) (string, func(), er
 		return "", nil, err
 	}
 	drop := func() {
-		_ = adminDB.ExecRaw(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		// ELEVATE_BENCH_KEEP leaves the loaded schema behind, for EXPLAIN on realistic data;
+		// drop it by hand afterwards.
+		if os.Getenv("ELEVATE_BENCH_KEEP") != "" {
+			fmt.Fprintf(os.Stderr, "kept schema %s (ELEVATE_BENCH_KEEP)\n", schema)
+		} else {
+			_ = adminDB.ExecRaw(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		}
 		adminDB.Close()
 	}
 	u, _ := url.Parse(postgresURL())
