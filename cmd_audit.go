@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/mail"
 )
 
 func (e *env) audit(ctx context.Context, args []string) error {
@@ -85,26 +87,31 @@ func (e *env) audit(ctx context.Context, args []string) error {
 		return w.Flush()
 	}
 
-	head, n, err := db.VerifyAudit(ctx, cp)
-	var ce *audit.ChainError
-	if errors.As(err, &ce) {
-		fmt.Fprintf(e.stderr, "audit chain broken at event %d: %s\n", ce.Seq, ce.Reason)
+	// The walk is recorded in the trail (audit.verified) and a broken chain is mailed, as the
+	// scheduled walk does.
+	now := func() time.Time { return time.Now().UTC() }
+	svc := admin.New(db, now)
+	svc.SetChainMailer(mail.NewOutbox(db, e.cfg, now))
+	v, err := svc.VerifyChain(ctx, cliActor, cp)
+	if err != nil && !errors.Is(err, admin.ErrWalkNotRecorded) {
+		return err
+	}
+	if v.Broken != nil {
+		fmt.Fprintf(e.stderr, "audit chain broken at event %d: %s\n", v.Broken.Seq, v.Broken.Reason)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "%v\n", err)
+		}
 		return errFailed
 	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "audit chain ok: %d events, head %d %s\n", n, head.Seq, head.Hash)
-	if waiting, oldest, err := db.AuditWaiting(ctx); err != nil {
-		return err
-	} else if waiting > 0 {
-		fmt.Fprintf(e.stdout, "%d stored events wait to be sealed (the oldest since %s)\n", waiting, oldest.Format(time.RFC3339))
+	fmt.Fprintf(e.stdout, "audit chain ok: %d events, head %d %s\n", v.Events, v.Head.Seq, v.Head.Hash)
+	if v.Waiting > 0 {
+		fmt.Fprintf(e.stdout, "%d stored events wait to be sealed\n", v.Waiting)
 	}
 	if cp != nil {
 		fmt.Fprintf(e.stdout, "checkpoint %d found in the chain\n", cp.Seq)
 	}
-	if n > 0 {
-		fmt.Fprintf(e.stdout, "checkpoint for a later verify: %s\n", head)
+	if v.Events > 0 {
+		fmt.Fprintf(e.stdout, "checkpoint for a later verify: %s\n", v.Head)
 	}
-	return nil
+	return err
 }

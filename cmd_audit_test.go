@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ func TestAuditVerifyAndCheckpointCommands(t *testing.T) {
 		ctx := context.Background()
 		url := testenv.DatabaseURL(t, dialect)
 		env := map[string]string{"ELEVATE_DATABASE_URL": url}
+		// Each walk is recorded in the trail (audit.verified), so the next walk counts it.
 		if code, out, stderr := runCmd(t, env, "", "audit", "verify"); code != 0 || !strings.Contains(out, "0 events") {
 			t.Fatalf("empty chain: %d %s %s", code, out, stderr)
 		}
@@ -32,7 +34,7 @@ func TestAuditVerifyAndCheckpointCommands(t *testing.T) {
 		}
 		code, out, stderr := runCmd(t, env, "", "audit", "verify")
 		m := headLine.FindStringSubmatch(out)
-		if code != 0 || m == nil || m[1] != "4" || m[2] != "4" {
+		if code != 0 || m == nil || m[1] != "5" || m[2] != "5" {
 			t.Fatalf("verify: %d %q %s", code, out, stderr)
 		}
 		checkpoint := m[2] + ":" + m[3]
@@ -40,14 +42,14 @@ func TestAuditVerifyAndCheckpointCommands(t *testing.T) {
 			t.Fatalf("no checkpoint line: %q", out)
 		}
 		runCmd(t, env, "a long enough password\n", "user", "create", "--email", "later@example.com", "--name", "L")
-		if code, out, stderr := runCmd(t, env, "", "audit", "verify", "--checkpoint", checkpoint); code != 0 || !strings.Contains(out, "5 events") || !strings.Contains(out, "checkpoint 4 found") {
+		if code, out, stderr := runCmd(t, env, "", "audit", "verify", "--checkpoint", checkpoint); code != 0 || !strings.Contains(out, "7 events") || !strings.Contains(out, "checkpoint 5 found") {
 			t.Fatalf("verify with checkpoint: %d %s %s", code, out, stderr)
 		}
-		wrong := "4:" + strings.Repeat("0", 64)
-		if code, _, stderr := runCmd(t, env, "", "audit", "verify", "--checkpoint", wrong); code != 1 || !strings.Contains(stderr, "event 4") {
+		wrong := "5:" + strings.Repeat("0", 64)
+		if code, _, stderr := runCmd(t, env, "", "audit", "verify", "--checkpoint", wrong); code != 1 || !strings.Contains(stderr, "event 5") {
 			t.Fatalf("wrong checkpoint: %d %s", code, stderr)
 		}
-		if code, _, stderr := runCmd(t, env, "", "audit", "verify", "--checkpoint", "99:"+m[3]); code != 1 || !strings.Contains(stderr, "event 6") {
+		if code, _, stderr := runCmd(t, env, "", "audit", "verify", "--checkpoint", "99:"+m[3]); code != 1 || !strings.Contains(stderr, "event 10") {
 			t.Fatalf("checkpoint beyond the chain: %d %s", code, stderr)
 		}
 		for _, bad := range [][]string{{"verify", "--checkpoint", "nonsense"}, {"verify", "extra"}, {"frobnicate"}, {}} {
@@ -78,6 +80,23 @@ func TestAuditVerifyAndCheckpointCommands(t *testing.T) {
 		code, out, stderr = runCmd(t, env, "", "audit", "verify")
 		if code != 1 || !strings.Contains(stderr, "broken at event 2") || strings.Contains(out, "ok") {
 			t.Fatalf("verify after an edit: %d %q %q", code, out, stderr)
+		}
+		// Every walk is in the trail, by the command line, the failed ones as failures naming
+		// their first bad event.
+		var walks []string
+		for ev, err := range db.AllAuditEvents(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Action == audit.ChainVerified.String() {
+				if ev.ActorName != "cli" {
+					t.Errorf("walk %d by %q", ev.Seq, ev.ActorName)
+				}
+				walks = append(walks, ev.Outcome+":"+ev.TargetID)
+			}
+		}
+		if want := []string{"success:0", "success:5", "success:7", "failure:5", "failure:10", "failure:2"}; !slices.Equal(walks, want) {
+			t.Fatalf("recorded walks %v, want %v", walks, want)
 		}
 	})
 }

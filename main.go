@@ -288,6 +288,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	outbox := mail.NewOutbox(db, e.cfg, func() time.Time { return time.Now().UTC() })
 	adminSvc.SetMailer(outbox)
 	adminSvc.SetReviewMailer(outbox)
+	adminSvc.SetChainMailer(outbox)
 	// Webhooks: queued by the same changes as mail, in the same transaction.
 	hooks := webhook.New(db, secret, e.cfg.BaseURL.String(), func() time.Time { return time.Now().UTC() })
 	accessSvc := access.New(db, func() time.Time { return time.Now().UTC() }, access.Notifiers(outbox, hooks))
@@ -433,6 +434,7 @@ func (e *env) startJobs(ctx context.Context, db *store.Store, acc *access.Servic
 		jobs.SweepRateLimits(db, jobs.SessionSweepEvery, now),
 		jobs.PruneSent(db, jobs.SentKeep, jobs.SessionSweepEvery, now, e.log),
 		jobs.SealAudit(db, jobs.SealEvery, e.log),
+		jobs.VerifyChain(adm, e.cfg.AuditVerifyEvery, jobs.VerifyChainLooks, e.log),
 		jobs.Mail(outbox, worker, jobs.MailEvery),
 		jobs.Webhooks(webhook.NewWorker(hooks, now, e.log), jobs.WebhookEvery),
 	)

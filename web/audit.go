@@ -306,7 +306,7 @@ func (s *Server) showAudit(c echo.Context) error {
 	for _, e := range page.Events {
 		target, _ := targetLink(e, names, u)
 		vm.Rows = append(vm.Rows, auditview.RowVM{
-			Seq: e.Seq, URL: fmt.Sprintf("/audit/%d", e.Seq), Time: timeVM(e.At, now, loc),
+			Seq: e.Seq, URL: auditEventPath(e.Seq), Time: timeVM(e.At, now, loc),
 			Actor: short(actorLink(e, names), 28), Action: actionLink(e), Target: short(target, 40), Request: short(requestLink(e, names), 40),
 			Failure: e.Outcome != audit.OutcomeSuccess, Outcome: e.Outcome, Summary: summary(e.Details),
 		})
@@ -385,10 +385,10 @@ func (s *Server) showAuditEvent(c echo.Context) error {
 		vm.ActorID = auditview.Link{Text: e.ActorID, URL: auditURL("/audit", "actor_id", e.ActorID)}
 	}
 	if seq > 1 {
-		vm.PrevURL = fmt.Sprintf("/audit/%d", seq-1)
+		vm.PrevURL = auditEventPath(seq - 1)
 	}
 	if hasNext {
-		vm.NextURL = fmt.Sprintf("/audit/%d", seq+1)
+		vm.NextURL = auditEventPath(seq + 1)
 	}
 	return render(c, http.StatusOK, auditview.Event(vm))
 }
@@ -461,6 +461,9 @@ func (s *Server) abortExport(c echo.Context, err error) error {
 }
 
 // timeVM is an instant in the viewer's zone: relative words, exact local time, and UTC.
+// auditEventPath is the page of the sealed event seq.
+func auditEventPath(seq int64) string { return "/audit/" + strconv.FormatInt(seq, 10) }
+
 func timeVM(t, now time.Time, loc *time.Location) components.TimeVM {
 	local := t.In(loc).Format("2006-01-02 15:04:05 MST")
 	utc := t.UTC().Format("2006-01-02 15:04:05 UTC")

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/internal/testenv"
 )
 
@@ -36,8 +38,8 @@ func TestAuditorDashboardShowsTheChain(t *testing.T) {
 		if txt := home.find("chain-waiting").Text(); !strings.Contains(txt, "No events wait to be sealed") {
 			t.Fatalf("waiting: %q", txt)
 		}
-		if !strings.Contains(home.find("chain-verify").Text(), "elevate audit verify") {
-			t.Fatalf("how to verify: %q", home.find("chain-verify").Text())
+		if txt := home.find("chain-verify").Text(); !strings.Contains(txt, "Not verified yet") || !strings.Contains(txt, "once a day") || !strings.Contains(txt, "elevate audit verify") {
+			t.Fatalf("before the first walk: %q", txt)
 		}
 		for id, want := range map[string]string{"auditor-audit": "/audit", "auditor-overview": "/overview",
 			"auditor-export-csv": "/audit/export?format=csv", "auditor-export-jsonl": "/audit/export?format=jsonl"} {
@@ -53,6 +55,49 @@ func TestAuditorDashboardShowsTheChain(t *testing.T) {
 		}
 		if txt := auditor.get("/").find("chain-waiting").Text(); !strings.Contains(txt, "1 event waits to be sealed") {
 			t.Fatalf("one waiting: %q", txt)
+		}
+
+		// A walk of the chain is recorded, and the dashboard shows the newest one.
+		ctx := context.Background()
+		if _, err := a.admin.VerifyChain(ctx, audit.System, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.db.SealWaiting(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ok := auditor.get("/").find("chain-verify")
+		if txt := ok.Text(); !strings.Contains(txt, "Verified") || !strings.Contains(txt, "by Elevate's schedule") ||
+			!strings.Contains(txt, "events through event "+strconv.FormatInt(head.Seq, 10)+" check out") {
+			t.Fatalf("after a walk: %q", txt)
+		}
+		// Someone edits an event behind Elevate's back: the next walk finds it and the
+		// dashboard says where the chain breaks, in red, linking to the event.
+		err = a.db.Tx(ctx, func(tx *store.Store) error {
+			lift := "SET LOCAL session_replication_role = replica" // the append-only trigger stays quiet
+			if dialect == store.SQLite {
+				lift = "DROP TRIGGER audit_events_no_update"
+			}
+			if err := tx.ExecRaw(ctx, lift); err != nil {
+				return err
+			}
+			return tx.ExecRaw(ctx, "UPDATE audit_events SET actor_name = 'someone else' WHERE seq = 2")
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, err := a.admin.VerifyChain(ctx, audit.System, nil); err != nil || v.Broken == nil || v.Broken.Seq != 2 {
+			t.Fatalf("walk over an edited event: %+v %v", v, err)
+		}
+		if _, err := a.db.SealWaiting(ctx); err != nil {
+			t.Fatal(err)
+		}
+		broken := auditor.get("/").find("chain-verify")
+		if role, _ := broken.Attr("role"); role != "alert" || !strings.Contains(broken.Text(), "The chain is broken at event 2.") ||
+			!strings.Contains(broken.Text(), "does not match its hash") {
+			t.Fatalf("after a walk that found a break: role %q, %q", role, broken.Text())
+		}
+		if href, _ := broken.Find(`a[href="/audit/2"]`).Attr("href"); href != "/audit/2" {
+			t.Fatalf("the break does not link to its event: %q", broken.Text())
 		}
 
 		statements := func(c *client) uint64 {

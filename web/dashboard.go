@@ -94,9 +94,9 @@ func (s *Server) showDashboard(c echo.Context) error {
 }
 
 // auditorPanel is what an auditor comes to the dashboard for: where the chain stands (its head
-// and when it was sealed, and how many events wait to be sealed), how to verify it, and the
+// and when it was sealed, how many events wait to be sealed, and its last recorded walk), and the
 // ways into the audit trail, the overview and the export. It reads one statement; the chain is
-// verified end to end by `elevate audit verify`, never on a page view.
+// walked by the schedule or `elevate audit verify`, never on a page view.
 func (s *Server) auditorPanel(ctx context.Context, now time.Time, loc *time.Location) (*dashboard.AuditorVM, error) {
 	st, err := s.audit.AuditStatus(ctx)
 	if err != nil {
@@ -110,6 +110,21 @@ func (s *Server) auditorPanel(ctx context.Context, now time.Time, loc *time.Loca
 	if !st.SealedAt.IsZero() {
 		t := timeVM(st.SealedAt, now, loc)
 		vm.Sealed = &t
+	}
+	vm.VerifyEvery = "once every " + pam.FormatDuration(s.cfg.AuditVerifyEvery)
+	if s.cfg.AuditVerifyEvery == 24*time.Hour {
+		vm.VerifyEvery = "once a day"
+	}
+	if v := st.Verified; v != nil {
+		by := "by " + v.Actor
+		switch v.Actor {
+		case audit.System.Name:
+			by = "by Elevate's schedule"
+		case "cli":
+			by = "from the command line"
+		}
+		vm.Verified = &dashboard.VerifiedVM{When: timeVM(v.At, now, loc), By: by, Through: v.Through, Events: v.Events,
+			BrokenAt: v.BrokenAt, Reason: v.Reason, Href: auditEventPath(v.Seq), BrokenHref: auditEventPath(v.BrokenAt)}
 	}
 	return vm, nil
 }

@@ -29,6 +29,8 @@ type Service struct {
 	reviewMailer     ReviewMailer
 	providerManaged  ProviderManaged
 	campaignNotifier CampaignNotifier
+	// chainMailer tells of a broken audit chain (chain.go).
+	chainMailer ChainMailer
 }
 
 // PasswordMailer queues a set-password link for a user inside the transaction that creates it.

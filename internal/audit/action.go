@@ -140,6 +140,10 @@ var (
 	WebhookDeliveryRetryRequested = newAction("webhook_delivery.retry_requested")
 )
 
+// The chain itself: a walk of every sealed event (scheduled, or `elevate audit verify`), with
+// outcome failure when it found the chain broken.
+var ChainVerified = newAction("audit.verified")
+
 // aliases are the names an action was stored under before it was renamed. Stored events are
 // never rewritten (that would break the chain), so a search for an action also finds them.
 var aliases = map[Action][]string{

@@ -134,6 +134,20 @@ type Status struct {
 	Head     Head
 	SealedAt time.Time
 	Waiting  int64
+	// Verified is the newest sealed ChainVerified event, nil before the first.
+	Verified *Verified
+}
+
+// Verified is one recorded walk of the chain (a ChainVerified event).
+type Verified struct {
+	// Seq is the event that recorded the walk, At when it was recorded and Actor who ran it.
+	Seq   int64
+	At    time.Time
+	Actor string
+	// Through is the head the walk reached and Events how many events it checked; BrokenAt is
+	// the first bad event (0: the chain held) and Reason why it is bad.
+	Through, Events, BrokenAt int64
+	Reason                    string
 }
 
 // StatusWaitingCap bounds the count of waiting events a Status reads, so the glance stays cheap

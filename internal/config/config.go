@@ -57,6 +57,9 @@ type Config struct {
 	// SweepInterval is how often the request sweeper writes down timed-out and expired
 	// requests. Decisions never wait for it; it keeps states, lists and mail current.
 	SweepInterval time.Duration
+	// AuditVerifyEvery is how often the audit chain is walked end to end by one of the processes
+	// on the database, and the walk recorded (audit.verified); a broken chain is mailed.
+	AuditVerifyEvery time.Duration
 	// DebugAddr, when set, is a loopback host:port that serves Go's profiler (net/http/pprof).
 	DebugAddr string
 }
@@ -218,6 +221,10 @@ func Load(getenv func(string) string) (Config, error) {
 	sweep := get("ELEVATE_SWEEP_INTERVAL", "30s")
 	if c.SweepInterval, err = time.ParseDuration(sweep); err != nil || c.SweepInterval < 100*time.Millisecond || c.SweepInterval > time.Hour {
 		return c, &Error{"ELEVATE_SWEEP_INTERVAL", fmt.Sprintf("%q is not a duration between 100ms and 1h (for example 30s)", sweep)}
+	}
+	verify := get("ELEVATE_AUDIT_VERIFY_EVERY", "24h")
+	if c.AuditVerifyEvery, err = time.ParseDuration(verify); err != nil || c.AuditVerifyEvery < time.Minute || c.AuditVerifyEvery > 31*24*time.Hour {
+		return c, &Error{"ELEVATE_AUDIT_VERIFY_EVERY", fmt.Sprintf("%q is not a duration between 1m and 744h (for example 24h)", verify)}
 	}
 	if c.SessionIdle > c.SessionLifetime {
 		return c, &Error{"ELEVATE_SESSION_IDLE_TIMEOUT", "must not be longer than ELEVATE_SESSION_LIFETIME"}

@@ -16,7 +16,7 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.DatabaseURL != "sqlite:elevate.db" || c.Addr != "127.0.0.1:8080" || c.BaseURL.String() != "http://127.0.0.1:8080" ||
 		c.SessionIdle != 30*time.Minute || c.SessionLifetime != 12*time.Hour || c.SweepInterval != 30*time.Second || c.Secure() ||
-		c.DatabaseMaxConns != 0 {
+		c.DatabaseMaxConns != 0 || c.AuditVerifyEvery != 24*time.Hour {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -50,6 +50,9 @@ func TestBadValuesNameTheirVariable(t *testing.T) {
 		{"ELEVATE_PASSWORD_LOGIN", "nope"},
 		{"ELEVATE_BREAK_GLASS_EMAIL", "root"},
 		{"ELEVATE_STEP_UP_WINDOW", "5s"},
+		{"ELEVATE_AUDIT_VERIFY_EVERY", "30s"},
+		{"ELEVATE_AUDIT_VERIFY_EVERY", "daily"},
+		{"ELEVATE_AUDIT_VERIFY_EVERY", "745h"},
 		{"ELEVATE_SWEEP_INTERVAL", "10ms"},
 		{"ELEVATE_SWEEP_INTERVAL", "often"},
 		{"ELEVATE_DEBUG_ADDR", "0.0.0.0:6060"},
@@ -76,13 +79,14 @@ func TestParsedValues(t *testing.T) {
 		"ELEVATE_DATABASE_URL":         "postgres://u@h/db",
 		"ELEVATE_SWEEP_INTERVAL":       "250ms",
 		"ELEVATE_DATABASE_MAX_CONNS":   "8",
+		"ELEVATE_AUDIT_VERIFY_EVERY":   "6h",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !c.Secure() || c.BaseURL.String() != "https://elevate.example.com" || len(c.TrustedProxies) != 2 ||
 		c.TrustedProxies[0].String() != "10.0.0.1/32" || c.SessionIdle != 15*time.Minute ||
-		c.SweepInterval != 250*time.Millisecond || c.DatabaseMaxConns != 8 {
+		c.SweepInterval != 250*time.Millisecond || c.DatabaseMaxConns != 8 || c.AuditVerifyEvery != 6*time.Hour {
 		t.Fatalf("parsed: %+v", c)
 	}
 }

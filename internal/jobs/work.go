@@ -217,3 +217,23 @@ func PruneSent(s SentPruner, keep, every time.Duration, now func() time.Time, lo
 		return nil
 	}}
 }
+
+// ChainVerifier walks the audit chain when no process did within every; admin.Service is one.
+type ChainVerifier interface {
+	VerifyChainWhenDue(ctx context.Context, every time.Duration) (bool, error)
+}
+
+// VerifyChainLooks is how often a process looks whether the chain's walk is due.
+const VerifyChainLooks = 5 * time.Minute
+
+// VerifyChain walks the audit chain end to end once per every across all processes on the
+// database (each looks every looks; the first to find it due takes the turn) and records it.
+func VerifyChain(v ChainVerifier, every, looks time.Duration, log *slog.Logger) Job {
+	return Job{Name: "audit verify", Every: min(every, looks), Work: func(ctx context.Context) error {
+		walked, err := v.VerifyChainWhenDue(ctx, every)
+		if walked && err == nil {
+			log.Debug("audit chain verified")
+		}
+		return err
+	}}
+}

@@ -222,3 +222,34 @@ func TestPruneSentDrainsInBoundedBatches(t *testing.T) {
 		t.Fatalf("error %v after %d batches", err, len(p.befores))
 	}
 }
+
+type chainVerifier struct {
+	every []time.Duration
+	err   error
+}
+
+func (c *chainVerifier) VerifyChainWhenDue(_ context.Context, every time.Duration) (bool, error) {
+	c.every = append(c.every, every)
+	return c.err == nil, c.err
+}
+
+// The chain's walk is looked for every few minutes (or more often when the period is shorter)
+// and asked for with the period, so the database can give the turn once per period.
+func TestVerifyChainLooksOftenAndAsksWithThePeriod(t *testing.T) {
+	log, _ := newLog()
+	v := &chainVerifier{}
+	j := jobs.VerifyChain(v, 24*time.Hour, 5*time.Minute, log)
+	if j.Every != 5*time.Minute {
+		t.Fatalf("looks every %v, want 5m", j.Every)
+	}
+	if j := jobs.VerifyChain(v, 2*time.Minute, 5*time.Minute, log); j.Every != 2*time.Minute {
+		t.Fatalf("a 2m period looks every %v", j.Every)
+	}
+	if err := j.Work(context.Background()); err != nil || len(v.every) != 1 || v.every[0] != 24*time.Hour {
+		t.Fatalf("asked with %v (%v)", v.every, err)
+	}
+	v.err = errors.New("database down")
+	if err := j.Work(context.Background()); !errors.Is(err, v.err) {
+		t.Fatalf("a failed walk reports %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"iter"
 	"math"
@@ -172,18 +173,25 @@ func (s *Store) AuditHead(ctx context.Context) (audit.Head, error) {
 	return audit.Head{Seq: h.Seq, Hash: h.Hash}, nil
 }
 
-// AuditStatus reads the chain's head, when it was sealed and how many events wait to be sealed
-// (up to audit.StatusWaitingCap+1, through the index of unsealed events), in one statement.
+// AuditStatus reads the chain's head, when it was sealed, how many events wait to be sealed (up
+// to audit.StatusWaitingCap+1, through the index of unsealed events) and the newest recorded walk
+// of the chain (audit.ChainVerified, through the action's index), in one statement.
 func (s *Store) AuditStatus(ctx context.Context) (audit.Status, error) {
 	var r []struct {
-		Seq     int64
-		Hash    string
-		At      *time.Time
-		Waiting int64
+		Seq                    int64
+		Hash                   string
+		At                     *time.Time
+		Waiting                int64
+		VSeq                   *int64
+		VAt                    *time.Time
+		VActor, VOutcome, VDet *string
 	}
 	err := s.conn(ctx).Raw(`SELECT h.seq, h.hash, h.at,
-		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM audit_events WHERE seq IS NULL ` + limitClause(audit.StatusWaitingCap+1) + `) w) AS waiting
-		FROM audit_head h WHERE h.id = 1`).Find(&r).Error
+		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM audit_events WHERE seq IS NULL `+limitClause(audit.StatusWaitingCap+1)+`) w) AS waiting,
+		v.seq AS v_seq, v.at AS v_at, v.actor_name AS v_actor, v.outcome AS v_outcome, v.details AS v_det
+		FROM audit_head h LEFT JOIN (SELECT seq, at, actor_name, outcome, details FROM audit_events
+			WHERE action = @action AND seq IS NOT NULL ORDER BY seq DESC `+limitClause(1)+`) v ON 1 = 1
+		WHERE h.id = 1`, map[string]any{"action": audit.ChainVerified.String()}).Find(&r).Error
 	if err != nil || len(r) == 0 {
 		return audit.Status{}, cmp.Or(err, fmt.Errorf("audit: the chain's head row is missing"))
 	}
@@ -191,7 +199,31 @@ func (s *Store) AuditStatus(ctx context.Context) (audit.Status, error) {
 	if r[0].At != nil {
 		st.SealedAt = r[0].At.UTC()
 	}
+	if v := r[0]; v.VSeq != nil && v.VAt != nil {
+		st.Verified = verifiedFrom(*v.VSeq, *v.VAt, deref(v.VActor), deref(v.VOutcome), deref(v.VDet))
+	}
 	return st, nil
+}
+
+// verifiedFrom reads a recorded walk of the chain from its event's fields; details it cannot
+// read leave their figures at 0, and a failure without a readable first bad event still reads
+// as broken (at the head it reached, or at event 1).
+func verifiedFrom(seq int64, at time.Time, actor, outcome, details string) *audit.Verified {
+	var d struct {
+		Through  int64  `json:"through"`
+		Events   int64  `json:"events"`
+		BrokenAt int64  `json:"broken_at"`
+		Reason   string `json:"reason"`
+	}
+	_ = json.Unmarshal([]byte(details), &d)
+	v := &audit.Verified{Seq: seq, At: at.UTC(), Actor: actor, Through: d.Through, Events: d.Events, BrokenAt: d.BrokenAt, Reason: d.Reason}
+	if outcome == audit.OutcomeFailure && v.BrokenAt <= 0 {
+		v.BrokenAt = max(v.Through, 1)
+	}
+	if outcome != audit.OutcomeFailure {
+		v.BrokenAt, v.Reason = 0, ""
+	}
+	return v
 }
 
 // AuditSealLag is the longest gap there has been between an event's time and its sealing, either

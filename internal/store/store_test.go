@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -187,6 +188,51 @@ func TestInsertValueHasOneWinner(t *testing.T) {
 		}
 		if ok, err := db.InsertValue(ctx, "k", "later", time.Now()); err != nil || ok {
 			t.Fatalf("insert over a stored value: %v %v", ok, err)
+		}
+	})
+}
+
+// A turn is taken at most once per period across processes: the first ask only starts the
+// clock, an ask within the period is refused, and of many that ask once it is due one wins.
+func TestClaimTurnHasOneWinnerPerPeriod(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		start := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
+		claim := func(at time.Time) bool {
+			t.Helper()
+			ok, err := db.ClaimTurn(ctx, "turn", at, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		}
+		if claim(start) || claim(start.Add(59*time.Minute)) {
+			t.Fatal("a turn was taken before its first period passed")
+		}
+		var (
+			wg  sync.WaitGroup
+			won atomic.Int32
+		)
+		due := start.Add(time.Hour)
+		for range 12 {
+			wg.Go(func() {
+				if ok, err := db.ClaimTurn(ctx, "turn", due, time.Hour); err != nil {
+					t.Error(err)
+				} else if ok {
+					won.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if won.Load() != 1 {
+			t.Fatalf("%d processes took the due turn, want 1", won.Load())
+		}
+		if claim(due.Add(30*time.Minute)) || !claim(due.Add(time.Hour)) {
+			t.Fatal("the next turn does not come a period after the last one")
+		}
+		if ok, err := db.ClaimTurn(ctx, "other", due.Add(5*time.Hour), time.Hour); err != nil || ok {
+			t.Fatalf("another key's first ask took a turn: %v %v", ok, err)
 		}
 	})
 }

@@ -87,6 +87,23 @@ func (s *Store) Users(ctx context.Context, f UserFilter) ([]pam.User, error) {
 	return out, nil
 }
 
+// MaxAuditors bounds how many auditors Auditors returns.
+const MaxAuditors = 100
+
+// Auditors lists the enabled auditors by email, at most MaxAuditors: who is told when the audit
+// chain is found broken.
+func (s *Store) Auditors(ctx context.Context) ([]pam.User, error) {
+	var rows []UserRow
+	if err := s.conn(ctx).Where("auditor AND disabled_at IS NULL").Order("email").Limit(MaxAuditors).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]pam.User, len(rows))
+	for i, r := range rows {
+		out[i] = userToDomain(r)
+	}
+	return out, nil
+}
+
 // DisableUser marks a user disabled and ends every session they have. It reports ENOTFOUND
 // for an unknown id and ECONFLICT when the user is already disabled.
 func (s *Store) DisableUser(ctx context.Context, id pam.UserID, now time.Time) error {

@@ -50,3 +50,19 @@ func (s *Store) TakeValue(ctx context.Context, key, value string) (bool, error) 
 	res := s.conn(ctx).Where("key = ? AND value = ?", key, value).Delete(&ValueRow{})
 	return res.RowsAffected == 1, res.Error
 }
+
+// ClaimTurn gives the caller the turn named key when the last one was taken every or longer
+// before now, and records now as its time; the database settles a race, so of processes that
+// ask together exactly one gets true. The first call for a key takes no turn: it starts the
+// clock, so the first turn comes every after it. For periodic work one process of many should do.
+func (s *Store) ClaimTurn(ctx context.Context, key string, now time.Time, every time.Duration) (bool, error) {
+	if started, err := s.InsertValue(ctx, key, "", now); err != nil || started {
+		return false, err
+	}
+	res := s.conn(ctx).Model(&ValueRow{}).Where("key = ? AND updated_at <= ?", key, now.UTC().Add(-every)).
+		Update("updated_at", now.UTC())
+	if res.Error != nil {
+		return false, fmt.Errorf("claim %s: %w", key, res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}

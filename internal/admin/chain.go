@@ -1,0 +1,127 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+)
+
+// ChainMailer tells people that a walk of the audit chain found it broken, inside the
+// transaction that records the walk; mail.Outbox is one.
+type ChainMailer interface {
+	ChainBroken(ctx context.Context, tx *store.Store, b ChainBreak) error
+}
+
+// ChainBreak is a broken chain as the people told of it hear it: the first bad event, why, who
+// found it and when, and whom to tell (the organisation's security address and its auditors).
+type ChainBreak struct {
+	Seq    int64
+	Reason string
+	Actor  string
+	At     time.Time
+	To     []pam.User
+}
+
+// SetChainMailer makes a broken chain also go out by mail.
+func (s *Service) SetChainMailer(m ChainMailer) { s.chainMailer = m }
+
+// Verification is one walk of the chain: the head it reached, how many events it checked, how
+// many stored events still waited to be sealed, and the first bad event when it found one.
+type Verification struct {
+	Head    audit.Head
+	Events  int64
+	Waiting int64
+	Broken  *audit.ChainError
+}
+
+// VerifyChain walks every sealed event (against checkpoint when one is given) and records the
+// walk as an audit.ChainVerified event by a, with outcome failure when the chain is broken; a
+// broken chain is also mailed to the security address and the auditors, in the same
+// transaction. An error reading the chain (the database down) records nothing and is returned;
+// one recording the walk wraps ErrWalkNotRecorded, beside what the walk found.
+func (s *Service) VerifyChain(ctx context.Context, a audit.Actor, checkpoint *audit.Head) (Verification, error) {
+	var v Verification
+	head, n, err := s.db.VerifyAudit(ctx, checkpoint)
+	if errors.As(err, &v.Broken) {
+		err = nil
+	}
+	if err != nil {
+		return Verification{}, err
+	}
+	v.Head, v.Events = head, n
+	if v.Waiting, _, err = s.db.AuditWaiting(ctx); err != nil {
+		return Verification{}, err
+	}
+	details := map[string]any{"through": head.Seq, "events": n, "waiting": v.Waiting}
+	if checkpoint != nil {
+		details["checkpoint"] = checkpoint.Seq
+	}
+	target := fmt.Sprint(head.Seq)
+	if v.Broken != nil {
+		details = map[string]any{"broken_at": v.Broken.Seq, "reason": v.Broken.Reason}
+		target = fmt.Sprint(v.Broken.Seq)
+	}
+	ev := a.Event(audit.ChainVerified, "audit_chain", target, details)
+	if v.Broken != nil {
+		ev.Outcome = audit.OutcomeFailure
+	}
+	err = s.tx(ctx, func(tx *store.Store) error {
+		if err := tx.AppendAudit(ctx, ev); err != nil {
+			return err
+		}
+		if v.Broken == nil || s.chainMailer == nil {
+			return nil
+		}
+		to, err := chainRecipients(ctx, tx)
+		if err != nil || len(to) == 0 {
+			return err
+		}
+		return s.chainMailer.ChainBroken(ctx, tx, ChainBreak{Seq: v.Broken.Seq, Reason: v.Broken.Reason, Actor: a.Name, At: s.now(), To: to})
+	})
+	if err != nil {
+		return v, fmt.Errorf("%w: %w", ErrWalkNotRecorded, err)
+	}
+	return v, nil
+}
+
+// ErrWalkNotRecorded is the error VerifyChain wraps when it walked the chain (its Verification
+// says what it found) but could not record the walk.
+var ErrWalkNotRecorded = errors.New("the walk of the audit chain could not be recorded")
+
+// chainRecipients are whom a broken chain is mailed to: the organisation's security address,
+// when set, and every enabled auditor.
+func chainRecipients(ctx context.Context, tx *store.Store) ([]pam.User, error) {
+	org, err := tx.OrgSettings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	to, err := tx.Auditors(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if org.SecurityEmail != "" {
+		to = append([]pam.User{{Email: org.SecurityEmail, Name: "Security team"}}, to...)
+	}
+	return to, nil
+}
+
+// chainTurn is the system value whose time is the last scheduled walk of the chain.
+const chainTurn = "audit_verify_turn"
+
+// VerifyChainWhenDue walks the chain as the system when no process of this database did so in
+// the last every (the database settles which process does), and reports whether it walked. The
+// first call on a database walks nothing and starts the schedule: the first walk comes every
+// later (`elevate audit verify` walks at once).
+func (s *Service) VerifyChainWhenDue(ctx context.Context, every time.Duration) (bool, error) {
+	ok, err := s.db.ClaimTurn(ctx, chainTurn, s.now(), every)
+	if err != nil || !ok {
+		return false, err
+	}
+	_, err = s.VerifyChain(ctx, audit.System, nil)
+	return true, err
+}

@@ -1,0 +1,177 @@
+package admin_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/elevate-pam/elevate/internal/admin"
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/config"
+	"github.com/elevate-pam/elevate/internal/mail"
+	"github.com/elevate-pam/elevate/internal/pam"
+	"github.com/elevate-pam/elevate/internal/store"
+	"github.com/elevate-pam/elevate/internal/testenv"
+)
+
+// editEvent changes a sealed event behind Elevate's back, as someone with the database's keys
+// could: the append-only triggers are lifted for the statement.
+func editEvent(t *testing.T, db *store.Store, dialect string, seq int64) {
+	t.Helper()
+	ctx := context.Background()
+	err := db.Tx(ctx, func(tx *store.Store) error {
+		lift := "SET LOCAL session_replication_role = replica"
+		if dialect == store.SQLite {
+			lift = "DROP TRIGGER audit_events_no_update"
+		}
+		if err := tx.ExecRaw(ctx, lift); err != nil {
+			return err
+		}
+		return tx.ExecRaw(ctx, "UPDATE audit_events SET actor_name = 'someone else' WHERE seq = ?", seq)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// verifiedEvents returns the recorded walks of the chain, oldest first.
+func verifiedEvents(t *testing.T, db *store.Store) []audit.Event {
+	t.Helper()
+	if _, err := db.SealWaiting(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var out []audit.Event
+	for ev, err := range db.AllAuditEvents(context.Background()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Action == audit.ChainVerified.String() {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// A walk of the chain is recorded in the trail; one that finds the chain broken is recorded as
+// a failure naming the first bad event and is mailed, in the same transaction, to the security
+// address and every enabled auditor (nobody else).
+func TestVerifyChainRecordsTheWalkAndMailsABreak(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		db := testenv.Store(t, dialect)
+		clock := testenv.NewClock()
+		ctx := context.Background()
+		svc := admin.New(db, clock.Now)
+		svc.SetChainMailer(mail.NewOutbox(db, config.Config{}, clock.Now))
+		ada := mustUser(t, svc, "ada@example.com", true)
+		if _, _, err := svc.CreateUser(ctx, as(ada), "audrey@example.com", "Audrey Auditor", false, true); err != nil {
+			t.Fatal(err)
+		}
+		gone, _, err := svc.CreateUser(ctx, as(ada), "gone@example.com", "Gone Auditor", false, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.ChangeUser(ctx, as(ada), gone.ID, admin.Disable); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.UpdateSettings(ctx, as(ada), admin.SettingsInput{Enforcement: true, MaxDuration: 8 * time.Hour, SecurityEmail: "soc@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.SealWaiting(ctx); err != nil {
+			t.Fatal(err)
+		}
+		head, err := db.AuditHead(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		v, err := svc.VerifyChain(ctx, audit.System, nil)
+		if err != nil || v.Broken != nil || v.Head != head || v.Events != head.Seq {
+			t.Fatalf("walk of an intact chain: %+v %v (head %+v)", v, err, head)
+		}
+		walks := verifiedEvents(t, db)
+		if len(walks) != 1 || walks[0].Outcome != audit.OutcomeSuccess || walks[0].ActorName != audit.System.Name {
+			t.Fatalf("recorded walks: %+v", walks)
+		}
+		var d map[string]int64
+		if err := json.Unmarshal([]byte(walks[0].Details), &d); err != nil || d["through"] != head.Seq || d["events"] != head.Seq {
+			t.Fatalf("walk details %s (%v), want through and events %d", walks[0].Details, err, head.Seq)
+		}
+		if msgs, err := db.Mail(ctx, pam.MailFilter{Limit: 50}); err != nil || len(msgs) != 0 {
+			t.Fatalf("an intact chain was mailed: %d messages %v", len(msgs), err)
+		}
+		st, err := db.AuditStatus(ctx)
+		if err != nil || st.Verified == nil || st.Verified.BrokenAt != 0 || st.Verified.Through != head.Seq || st.Verified.Seq != walks[0].Seq {
+			t.Fatalf("status after the walk: %+v %v", st.Verified, err)
+		}
+
+		editEvent(t, db, dialect, 3)
+		v, err = svc.VerifyChain(ctx, audit.Actor{Type: audit.ActorSystem, Name: "cli"}, nil)
+		if err != nil || v.Broken == nil || v.Broken.Seq != 3 {
+			t.Fatalf("walk over an edited event: %+v %v", v, err)
+		}
+		walks = verifiedEvents(t, db)
+		if len(walks) != 2 || walks[1].Outcome != audit.OutcomeFailure || walks[1].TargetID != "3" || !strings.Contains(walks[1].Details, `"broken_at":3`) {
+			t.Fatalf("recorded walks after the edit: %+v", walks)
+		}
+		st, err = db.AuditStatus(ctx)
+		if err != nil || st.Verified == nil || st.Verified.BrokenAt != 3 || !strings.Contains(st.Verified.Reason, "does not match its hash") {
+			t.Fatalf("status after the broken walk: %+v %v", st.Verified, err)
+		}
+		msgs, err := db.Mail(ctx, pam.MailFilter{Limit: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var to []string
+		for _, m := range msgs {
+			to = append(to, m.Recipient)
+			if m.Kind != mail.KindChainBroken || !strings.Contains(m.Subject, "broken at event 3") || !strings.Contains(m.Text, "/audit/3") ||
+				!strings.Contains(m.Text, "elevate audit verify") {
+				t.Errorf("message to %s: %s\n%s", m.Recipient, m.Subject, m.Text)
+			}
+		}
+		slices.Sort(to)
+		if want := []string{"audrey@example.com", "soc@example.com"}; !slices.Equal(to, want) {
+			t.Fatalf("the break was mailed to %v, want %v", to, want)
+		}
+	})
+}
+
+// The scheduled walk happens once a period whichever process asks: the first ask on a database
+// starts the clock, asks within the period walk nothing, and the first ask once it is due walks.
+func TestVerifyChainWhenDueWalksOncePerPeriod(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		db := testenv.Store(t, dialect)
+		clock := testenv.NewClock()
+		ctx := context.Background()
+		one, other := admin.New(db, clock.Now), admin.New(db, clock.Now)
+		walk := func(svc *admin.Service) bool {
+			t.Helper()
+			ok, err := svc.VerifyChainWhenDue(ctx, 24*time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		}
+		if walk(one) || walk(other) || len(verifiedEvents(t, db)) != 0 {
+			t.Fatal("a walk before the first period passed")
+		}
+		clock.Advance(24 * time.Hour)
+		if !walk(other) || walk(one) {
+			t.Fatal("the due walk did not happen exactly once")
+		}
+		clock.Advance(23 * time.Hour)
+		if walk(one) {
+			t.Fatal("a second walk within the period")
+		}
+		clock.Advance(time.Hour)
+		if !walk(one) {
+			t.Fatal("no walk a period after the last one")
+		}
+		if n := len(verifiedEvents(t, db)); n != 2 {
+			t.Fatalf("%d walks recorded, want 2", n)
+		}
+	})
+}
