@@ -200,6 +200,10 @@ func targetLink(e audit.Event, names map[audit.Ref]audit.Name, u pam.User) (audi
 	ref := audit.Ref{Type: e.TargetType, ID: e.TargetID}
 	raw := strings.TrimSpace(e.TargetType + " " + e.TargetID)
 	filter := auditURL("/audit", "target_type", e.TargetType, "target_id", e.TargetID)
+	if seq, err := strconv.ParseInt(e.TargetID, 10, 64); e.TargetType == audit.ChainTarget && err == nil && seq > 0 {
+		// A walk of the chain names the event it reached, or the first bad one.
+		return auditview.Link{Text: "event " + e.TargetID, URL: auditEventPath(seq), Title: raw}, filter
+	}
 	n, ok := names[ref]
 	if !ok || n.String() == "" {
 		return auditview.Link{Text: raw, URL: filter}, filter

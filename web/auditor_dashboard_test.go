@@ -70,6 +70,13 @@ func TestAuditorDashboardShowsTheChain(t *testing.T) {
 			!strings.Contains(txt, "events through event "+strconv.FormatInt(head.Seq, 10)+" check out") {
 			t.Fatalf("after a walk: %q", txt)
 		}
+		// The walk's own event names the event it reached, linked to its page.
+		walk, _ := ok.Find("a").Attr("href")
+		if target := auditor.get(walk).find("event-target"); target.Text() != "event "+strconv.FormatInt(head.Seq, 10) {
+			t.Fatalf("the walk's event %s names its target %q", walk, target.Text())
+		} else if href, _ := target.Attr("href"); href != "/audit/"+strconv.FormatInt(head.Seq, 10) {
+			t.Fatalf("the walk's target links to %q", href)
+		}
 		// Someone edits an event behind Elevate's back: the next walk finds it and the
 		// dashboard says where the chain breaks, in red, linking to the event.
 		err = a.db.Tx(ctx, func(tx *store.Store) error {

@@ -66,7 +66,7 @@ func (s *Service) VerifyChain(ctx context.Context, a audit.Actor, checkpoint *au
 		details = map[string]any{"broken_at": v.Broken.Seq, "reason": v.Broken.Reason}
 		target = fmt.Sprint(v.Broken.Seq)
 	}
-	ev := a.Event(audit.ChainVerified, "audit_chain", target, details)
+	ev := a.Event(audit.ChainVerified, audit.ChainTarget, target, details)
 	if v.Broken != nil {
 		ev.Outcome = audit.OutcomeFailure
 	}

@@ -144,6 +144,10 @@ var (
 // outcome failure when it found the chain broken.
 var ChainVerified = newAction("audit.verified")
 
+// ChainTarget is the target type of a ChainVerified event; its id is the event the walk
+// reached, or the first bad one.
+const ChainTarget = "audit_chain"
+
 // aliases are the names an action was stored under before it was renamed. Stored events are
 // never rewritten (that would break the chain), so a search for an action also finds them.
 var aliases = map[Action][]string{
