@@ -2,9 +2,11 @@ package web_test
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/store"
@@ -38,7 +40,7 @@ func TestAuditorDashboardShowsTheChain(t *testing.T) {
 		if txt := home.find("chain-waiting").Text(); !strings.Contains(txt, "No events wait to be sealed") {
 			t.Fatalf("waiting: %q", txt)
 		}
-		if txt := home.find("chain-verify").Text(); !strings.Contains(txt, "Not verified yet") || !strings.Contains(txt, "once a day") || !strings.Contains(txt, "elevate audit verify") {
+		if txt := home.find("chain-verify").Text(); !strings.Contains(txt, "Not verified yet") || !strings.Contains(txt, "once a day") || home.find("verify-now").Length() != 1 {
 			t.Fatalf("before the first walk: %q", txt)
 		}
 		for id, want := range map[string]string{"auditor-audit": "/audit", "auditor-overview": "/overview",
@@ -115,5 +117,73 @@ func TestAuditorDashboardShowsTheChain(t *testing.T) {
 		if got, base := statements(auditor), statements(plain); got > base+1 {
 			t.Fatalf("the auditor's dashboard took %d statements, a plain one %d: want at most one more", got, base)
 		}
+	})
+}
+
+// "Verify now" walks the chain in the background for an auditor, records the walk as theirs and
+// shows it on the dashboard; one walk a minute may be asked for, and only by auditors and
+// administrators.
+func TestAuditorAsksForAWalkOfTheChain(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		a := newApp(t, dialect)
+		a.mustUser("audrey@example.com", "Audrey Auditor", goodPassword, false)
+		a.mustAuditor("audrey@example.com")
+		a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
+		auditor, plain := a.client(), a.client()
+		auditor.signIn("audrey@example.com", goodPassword)
+		plain.signIn("rhea@example.com", goodPassword)
+		plain.get("/")
+		if p := plain.post("/audit/verify", nil); p.StatusCode != http.StatusForbidden && p.StatusCode != http.StatusNotFound {
+			t.Fatalf("someone who is not an auditor asked for a walk: %d", p.StatusCode)
+		}
+
+		home := auditor.get("/")
+		if home.find("verify-now").Length() != 1 {
+			t.Fatal("no Verify now button on the auditor's dashboard")
+		}
+		ask := func() string {
+			t.Helper()
+			if p := auditor.post("/audit/verify", nil); p.StatusCode != http.StatusSeeOther || p.Header.Get("Location") != "/" {
+				t.Fatalf("Verify now answered %d to %q", p.StatusCode, p.Header.Get("Location"))
+			}
+			return auditor.get("/").find("flash").Text()
+		}
+		if flash := ask(); !strings.Contains(flash, "Walking the chain") {
+			t.Fatalf("after Verify now: %q", flash)
+		}
+		ctx := context.Background()
+		// walked waits until a walk newer than event after is recorded, and returns it.
+		walked := func(after int64) *audit.Verified {
+			t.Helper()
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				if _, err := a.db.SealWaiting(ctx); err != nil {
+					t.Fatal(err)
+				}
+				st, err := a.db.AuditStatus(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.Verified != nil && st.Verified.Seq > after {
+					return st.Verified
+				}
+			}
+			t.Fatal("the walk asked for was not recorded within 10 s")
+			return nil
+		}
+		first := walked(0)
+		if first.Actor != "Audrey Auditor" || first.BrokenAt != 0 {
+			t.Fatalf("the walk was recorded as %+v", first)
+		}
+		if txt := auditor.get("/").find("chain-verify").Text(); !strings.Contains(txt, "Verified") || !strings.Contains(txt, "by Audrey Auditor") {
+			t.Fatalf("the dashboard after the walk: %q", txt)
+		}
+		if flash := ask(); !strings.Contains(flash, "less than a minute ago") {
+			t.Fatalf("a second ask within the minute: %q", flash)
+		}
+		a.clock.Advance(time.Minute)
+		if flash := ask(); !strings.Contains(flash, "Walking the chain") {
+			t.Fatalf("an ask a minute later: %q", flash)
+		}
+		walked(first.Seq)
 	})
 }

@@ -76,6 +76,7 @@ func (s *Server) showDashboard(c echo.Context) error {
 		if vm.Auditor, err = s.auditorPanel(ctx, now, loc); err != nil {
 			return err
 		}
+		vm.Auditor.CSRF = vm.Meta.CSRF
 	}
 	cs, err := s.admin.ReviewerCampaigns(ctx, u.ID)
 	if err != nil {
@@ -127,4 +128,26 @@ func (s *Server) auditorPanel(ctx context.Context, now time.Time, loc *time.Loca
 			BrokenAt: v.BrokenAt, Reason: v.Reason, Href: auditEventPath(v.Seq), BrokenHref: auditEventPath(v.BrokenAt)}
 	}
 	return vm, nil
+}
+
+// verifyChain starts a walk of the audit chain for an auditor or administrator ("Verify now"),
+// in the background: a large trail takes longer than a page may wait. Its record is the result,
+// which the auditor's dashboard shows once it ends. One walk a minute may be asked for, by
+// anyone; a second ask within it starts none and says so.
+func (s *Server) verifyChain(c echo.Context) error {
+	log := s.log
+	started, err := s.admin.WalkChainSoon(c.Request().Context(), actor(c), func(err error) {
+		if err != nil {
+			log.Warn("audit chain walk asked for on a page failed", "error", err.Error())
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if !started {
+		s.setFlash(c, "info", "A walk of the chain was asked for less than a minute ago; this page shows its result when it ends.")
+	} else {
+		s.setFlash(c, "success", "Walking the chain: about a second for every 100,000 events. This page shows the result when it ends.")
+	}
+	return redirect(c, "/")
 }

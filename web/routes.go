@@ -184,6 +184,7 @@ func (s *Server) routes() {
 	auditors := append(signedIn[:len(signedIn):len(signedIn)], s.requireAuditor)
 	e.GET("/audit", s.showAudit, auditors...)
 	e.GET("/audit/export", s.exportAudit, auditors...)
+	e.POST("/audit/verify", s.verifyChain, auditors...)
 	e.GET("/audit/:seq", s.showAuditEvent, auditors...)
 	e.GET("/overview", s.showOverview, auditors...)
 	e.GET("/profile", s.showProfile, signedIn...)

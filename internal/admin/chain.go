@@ -110,18 +110,49 @@ func chainRecipients(ctx context.Context, tx *store.Store) ([]pam.User, error) {
 	return to, nil
 }
 
-// chainTurn is the system value whose time is the last scheduled walk of the chain.
-const chainTurn = "audit_verify_turn"
+// chainTurn is the system value whose time is the last scheduled walk of the chain, and
+// chainAsked the last one someone asked for on a page.
+const (
+	chainTurn  = "audit_verify_turn"
+	chainAsked = "audit_verify_asked"
+)
 
 // VerifyChainWhenDue walks the chain as the system when no process of this database did so in
 // the last every (the database settles which process does), and reports whether it walked. The
 // first call on a database walks nothing and starts the schedule: the first walk comes every
-// later (`elevate audit verify` walks at once).
+// later (`elevate audit verify`, or an auditor's "Verify now", walks at once).
 func (s *Service) VerifyChainWhenDue(ctx context.Context, every time.Duration) (bool, error) {
-	ok, err := s.db.ClaimTurn(ctx, chainTurn, s.now(), every)
+	now := s.now()
+	if started, err := s.db.InsertValue(ctx, chainTurn, "", now); err != nil || started {
+		return false, err
+	}
+	ok, err := s.db.ClaimTurn(ctx, chainTurn, now, every)
 	if err != nil || !ok {
 		return false, err
 	}
 	_, err = s.VerifyChain(ctx, audit.System, nil)
 	return true, err
+}
+
+// AskedWalkEvery is how often a walk of the chain may be asked for from a page, by anyone.
+const AskedWalkEvery = time.Minute
+
+// WalkChainSoon starts a walk of the chain by a in the background (VerifyChain; its record is
+// the result) unless one was asked for within AskedWalkEvery, by anyone on any process, and
+// reports whether it started one. The walk outlives ctx's cancellation, bounded by an hour; done,
+// when not nil, is called when it ends.
+func (s *Service) WalkChainSoon(ctx context.Context, a audit.Actor, done func(error)) (bool, error) {
+	ok, err := s.db.ClaimTurn(ctx, chainAsked, s.now(), AskedWalkEvery)
+	if err != nil || !ok {
+		return false, err
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Hour)
+		defer cancel()
+		_, err := s.VerifyChain(ctx, a, nil)
+		if done != nil {
+			done(err)
+		}
+	}()
+	return true, nil
 }

@@ -140,7 +140,8 @@ type Status struct {
 
 // Verified is one recorded walk of the chain (a ChainVerified event).
 type Verified struct {
-	// Seq is the event that recorded the walk, At when it was recorded and Actor who ran it.
+	// Seq is the event that recorded the walk, At when it was recorded and Actor who ran it (a
+	// person's name, else the actor's).
 	Seq   int64
 	At    time.Time
 	Actor string

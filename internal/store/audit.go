@@ -175,7 +175,8 @@ func (s *Store) AuditHead(ctx context.Context) (audit.Head, error) {
 
 // AuditStatus reads the chain's head, when it was sealed, how many events wait to be sealed (up
 // to audit.StatusWaitingCap+1, through the index of unsealed events) and the newest recorded walk
-// of the chain (audit.ChainVerified, through the action's index), in one statement.
+// of the chain (audit.ChainVerified, through the action's index; a person who asked for it by
+// their name), in one statement.
 func (s *Store) AuditStatus(ctx context.Context) (audit.Status, error) {
 	var r []struct {
 		Seq                    int64
@@ -188,9 +189,10 @@ func (s *Store) AuditStatus(ctx context.Context) (audit.Status, error) {
 	}
 	err := s.conn(ctx).Raw(`SELECT h.seq, h.hash, h.at,
 		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM audit_events WHERE seq IS NULL `+limitClause(audit.StatusWaitingCap+1)+`) w) AS waiting,
-		v.seq AS v_seq, v.at AS v_at, v.actor_name AS v_actor, v.outcome AS v_outcome, v.details AS v_det
-		FROM audit_head h LEFT JOIN (SELECT seq, at, actor_name, outcome, details FROM audit_events
+		v.seq AS v_seq, v.at AS v_at, COALESCE(vu.name, v.actor_name) AS v_actor, v.outcome AS v_outcome, v.details AS v_det
+		FROM audit_head h LEFT JOIN (SELECT seq, at, actor_type, actor_id, actor_name, outcome, details FROM audit_events
 			WHERE action = @action AND seq IS NOT NULL ORDER BY seq DESC `+limitClause(1)+`) v ON 1 = 1
+			LEFT JOIN users vu ON v.actor_type = 'user' AND vu.id = v.actor_id
 		WHERE h.id = 1`, map[string]any{"action": audit.ChainVerified.String()}).Find(&r).Error
 	if err != nil || len(r) == 0 {
 		return audit.Status{}, cmp.Or(err, fmt.Errorf("audit: the chain's head row is missing"))

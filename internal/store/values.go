@@ -51,13 +51,13 @@ func (s *Store) TakeValue(ctx context.Context, key, value string) (bool, error) 
 	return res.RowsAffected == 1, res.Error
 }
 
-// ClaimTurn gives the caller the turn named key when the last one was taken every or longer
-// before now, and records now as its time; the database settles a race, so of processes that
-// ask together exactly one gets true. The first call for a key takes no turn: it starts the
-// clock, so the first turn comes every after it. For periodic work one process of many should do.
+// ClaimTurn gives the caller the turn named key when none was taken yet or the last one was
+// taken every or longer before now, and records now as its time; the database settles a race, so
+// of processes that ask together exactly one gets true. For work one process of many should do
+// at most once a period.
 func (s *Store) ClaimTurn(ctx context.Context, key string, now time.Time, every time.Duration) (bool, error) {
-	if started, err := s.InsertValue(ctx, key, "", now); err != nil || started {
-		return false, err
+	if first, err := s.InsertValue(ctx, key, "", now); err != nil || first {
+		return first, err
 	}
 	res := s.conn(ctx).Model(&ValueRow{}).Where("key = ? AND updated_at <= ?", key, now.UTC().Add(-every)).
 		Update("updated_at", now.UTC())
