@@ -11,6 +11,7 @@ import (
 	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/mail"
+	"github.com/elevate-pam/elevate/internal/webhook"
 )
 
 func (e *env) audit(ctx context.Context, args []string) error {
@@ -87,11 +88,16 @@ func (e *env) audit(ctx context.Context, args []string) error {
 		return w.Flush()
 	}
 
-	// The walk is recorded in the trail (audit.verified) and a broken chain is mailed, as the
-	// scheduled walk does.
+	// The walk is recorded in the trail (audit.verified), sent to the webhook endpoints that ask
+	// for it, and a broken chain is mailed, as the scheduled walk does.
 	now := func() time.Time { return time.Now().UTC() }
+	secret, err := e.secret(ctx, db)
+	if err != nil {
+		return err
+	}
 	svc := admin.New(db, now)
 	svc.SetChainMailer(mail.NewOutbox(db, e.cfg, now))
+	svc.SetChainNotifier(webhook.New(db, secret, e.cfg.BaseURL.String(), now))
 	v, err := svc.VerifyChain(ctx, cliActor, cp)
 	if err != nil && !errors.Is(err, admin.ErrWalkNotRecorded) {
 		return err

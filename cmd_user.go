@@ -22,7 +22,7 @@ import (
 )
 
 // cliActor is who shell commands act as on the audit trail.
-var cliActor = audit.Actor{Type: audit.ActorSystem, Name: "cli"}
+var cliActor = audit.CLI
 
 func (e *env) user(ctx context.Context, args []string) error {
 	if len(args) == 0 {

@@ -293,6 +293,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	hooks := webhook.New(db, secret, e.cfg.BaseURL.String(), func() time.Time { return time.Now().UTC() })
 	accessSvc := access.New(db, func() time.Time { return time.Now().UTC() }, access.Notifiers(outbox, hooks))
 	adminSvc.SetCampaignNotifier(hooks)
+	adminSvc.SetChainNotifier(hooks)
 	// Policy, group, user and settings changes reach the requests under them.
 	adminSvc.SetRequestRules(accessSvc)
 	// Access reviews leave the members of groups the identity provider manages to it.

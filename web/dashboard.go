@@ -121,7 +121,7 @@ func (s *Server) auditorPanel(ctx context.Context, now time.Time, loc *time.Loca
 		switch v.Actor {
 		case audit.System.Name:
 			by = "by Elevate's schedule"
-		case "cli":
+		case audit.CLI.Name:
 			by = "from the command line"
 		}
 		vm.Verified = &dashboard.VerifiedVM{When: timeVM(v.At, now, loc), By: by, Through: v.Through, Events: v.Events,

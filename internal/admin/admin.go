@@ -29,8 +29,9 @@ type Service struct {
 	reviewMailer     ReviewMailer
 	providerManaged  ProviderManaged
 	campaignNotifier CampaignNotifier
-	// chainMailer tells of a broken audit chain (chain.go).
-	chainMailer ChainMailer
+	// chainMailer tells of a broken audit chain and chainNotifier of every walk (chain.go).
+	chainMailer   ChainMailer
+	chainNotifier ChainNotifier
 }
 
 // PasswordMailer queues a set-password link for a user inside the transaction that creates it.

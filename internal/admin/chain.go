@@ -30,6 +30,15 @@ type ChainBreak struct {
 // SetChainMailer makes a broken chain also go out by mail.
 func (s *Service) SetChainMailer(m ChainMailer) { s.chainMailer = m }
 
+// ChainNotifier hears of every walk of the chain, inside the transaction that records it; the
+// webhook service is one.
+type ChainNotifier interface {
+	ChainWalked(ctx context.Context, tx *store.Store, a audit.Actor, head audit.Head, events int64, broken *audit.ChainError) error
+}
+
+// SetChainNotifier makes every walk of the chain also tell n.
+func (s *Service) SetChainNotifier(n ChainNotifier) { s.chainNotifier = n }
+
 // Verification is one walk of the chain: the head it reached, how many events it checked, how
 // many stored events still waited to be sealed, and the first bad event when it found one.
 type Verification struct {
@@ -40,9 +49,9 @@ type Verification struct {
 }
 
 // VerifyChain walks every sealed event (against checkpoint when one is given) and records the
-// walk as an audit.ChainVerified event by a, with outcome failure when the chain is broken; a
-// broken chain is also mailed to the security address and the auditors, in the same
-// transaction. An error reading the chain (the database down) records nothing and is returned;
+// walk as an audit.ChainVerified event by a, with outcome failure when the chain is broken,
+// telling the chain notifier (webhooks); a broken chain is also mailed to the security address
+// and the auditors, in the same transaction. An error reading the chain (the database down) records nothing and is returned;
 // one recording the walk wraps ErrWalkNotRecorded, beside what the walk found.
 func (s *Service) VerifyChain(ctx context.Context, a audit.Actor, checkpoint *audit.Head) (Verification, error) {
 	var v Verification
@@ -73,6 +82,11 @@ func (s *Service) VerifyChain(ctx context.Context, a audit.Actor, checkpoint *au
 	err = s.tx(ctx, func(tx *store.Store) error {
 		if err := tx.AppendAudit(ctx, ev); err != nil {
 			return err
+		}
+		if s.chainNotifier != nil {
+			if err := s.chainNotifier.ChainWalked(ctx, tx, a, v.Head, v.Events, v.Broken); err != nil {
+				return err
+			}
 		}
 		if v.Broken == nil || s.chainMailer == nil {
 			return nil

@@ -219,6 +219,9 @@ type Actor struct {
 // System is the actor for work Elevate does by itself (sweepers, auto-approval).
 var System = Actor{Type: ActorSystem, Name: "system"}
 
+// CLI is who the shell commands (`elevate user …`, `elevate audit verify`, …) act as.
+var CLI = Actor{Type: ActorSystem, Name: "cli"}
+
 // Event starts an event caused by this actor. The action is one of the declared Actions.
 func (a Actor) Event(action Action, targetType, targetID string, details map[string]any) *Event {
 	return &Event{

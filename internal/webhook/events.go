@@ -30,6 +30,9 @@ var Events = []EventType{
 	{Action: audit.RequestEmergencyGranted, Type: "request.emergency_granted", Label: "Emergency access taken", Title: "took emergency access"},
 	{Action: audit.ReviewCampaignStarted, Type: "review_campaign.started", Label: "Access review started", Title: "Access review started"},
 	{Action: audit.ReviewCampaignClosed, Type: "review_campaign.closed", Label: "Access review closed", Title: "Access review closed"},
+	// Each walk of the audit chain, with the head it reached: an endpoint that keeps them holds
+	// checkpoints outside Elevate (see ChainWalked).
+	{Action: audit.ChainVerified, Type: "audit.verified", Label: "Audit chain verified", Title: "Audit chain verified"},
 }
 
 // EventOf returns the event type an action causes, if any.

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -378,6 +379,25 @@ func (s *Service) CampaignChanged(ctx context.Context, tx *store.Store, action a
 	}
 	return s.Enqueue(ctx, tx, Event{ID: uuid.NewString(), Type: t, At: s.now(), Actor: actor.Name, Summary: summary, Data: data,
 		Link: s.Link("/admin/reviews/" + url.PathEscape(c.ID))})
+}
+
+// ChainWalked queues a walk of the audit chain by actor for the endpoints subscribed to
+// audit.verified, in the transaction that records the walk; it is the admin service's
+// ChainNotifier. An intact chain's payload carries the head the walk reached as a checkpoint
+// (SEQ:HASH, what `elevate audit verify --checkpoint` takes), so an endpoint that keeps them
+// holds checkpoints outside Elevate's database; a broken one names the first bad event and why.
+func (s *Service) ChainWalked(ctx context.Context, tx *store.Store, actor audit.Actor, head audit.Head, events int64, broken *audit.ChainError) error {
+	t, _ := EventOf(audit.ChainVerified)
+	data := map[string]any{"outcome": audit.OutcomeSuccess, "through": head.Seq, "hash": head.Hash, "checkpoint": head.String(), "events": events}
+	summary := fmt.Sprintf("Audit chain verified by %s: %s through event %d check out; checkpoint %s.",
+		actor.Name, pam.Count(int(events), "event", "events"), head.Seq, head)
+	link := s.Link("/audit/" + strconv.FormatInt(head.Seq, 10))
+	if broken != nil {
+		data = map[string]any{"outcome": audit.OutcomeFailure, "broken_at": broken.Seq, "reason": broken.Reason}
+		summary = fmt.Sprintf("Audit chain BROKEN at event %d, found by %s: %s.", broken.Seq, actor.Name, broken.Reason)
+		link = s.Link("/audit/" + strconv.FormatInt(broken.Seq, 10))
+	}
+	return s.Enqueue(ctx, tx, Event{ID: uuid.NewString(), Type: t, At: s.now(), Actor: actor.Name, Summary: summary, Data: data, Link: link})
 }
 
 // Enqueue queues e for each enabled endpoint subscribed to its type, rendered in the

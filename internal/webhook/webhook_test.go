@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -612,6 +613,59 @@ func TestReviewCampaignEventsReachSubscribers(t *testing.T) {
 		}
 		if len(ds) != 2 || !types["review_campaign.started"] || !types["review_campaign.closed"] {
 			t.Fatalf("deliveries: %d %v", len(ds), types)
+		}
+	})
+}
+
+// Every walk of the audit chain reaches the endpoints subscribed to audit.verified: an intact
+// chain's payload carries the head it reached as a checkpoint that `elevate audit verify
+// --checkpoint` takes, so the endpoint holds checkpoints outside Elevate; a broken one names the
+// first bad event. The Slack message stays within its schema.
+func TestChainWalksReachSubscribers(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect)
+		adm := admin.New(w.db, w.clock.Now)
+		adm.SetChainNotifier(w.hooks)
+		w.endpoint("Checkpoints", pam.WebhookGeneric, "http://127.0.0.1:9/keep", "audit.verified")
+		w.endpoint("Chat", pam.WebhookSlack, "http://127.0.0.1:9/chat", "audit.verified")
+		w.endpoint("Requests only", pam.WebhookGeneric, "http://127.0.0.1:9/req", "request.created")
+		if _, err := w.db.SealWaiting(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+		v, err := adm.VerifyChain(w.ctx, audit.System, nil)
+		if err != nil || v.Broken != nil || v.Head.Seq == 0 {
+			t.Fatalf("walk: %+v %v", v, err)
+		}
+		ds := w.deliveries()
+		if len(ds) != 2 {
+			t.Fatalf("%d deliveries, want one for each endpoint subscribed", len(ds))
+		}
+		for _, d := range ds {
+			if d.EventType != "audit.verified" {
+				t.Fatalf("delivered %s", d.EventType)
+			}
+			if strings.Contains(d.Body, `"blocks"`) {
+				validate(t, "slack-message.schema.json", []byte(d.Body))
+				continue
+			}
+			var got struct {
+				Data struct {
+					Outcome, Checkpoint string
+					Through, Events     int64
+				}
+				Link string
+			}
+			if err := json.Unmarshal([]byte(d.Body), &got); err != nil {
+				t.Fatal(err)
+			}
+			cp, err := audit.ParseCheckpoint(got.Data.Checkpoint)
+			if err != nil || cp != v.Head || got.Data.Outcome != audit.OutcomeSuccess || got.Data.Events != v.Events ||
+				!strings.HasSuffix(got.Link, fmt.Sprintf("/audit/%d", v.Head.Seq)) {
+				t.Fatalf("payload %s (%v), want checkpoint %s", d.Body, err, v.Head)
+			}
+			if _, _, err := w.db.VerifyAudit(w.ctx, &cp); err != nil {
+				t.Fatalf("the delivered checkpoint does not verify: %v", err)
+			}
 		}
 	})
 }
