@@ -1,6 +1,8 @@
 package access
 
 import (
+	"time"
+
 	"context"
 	"fmt"
 
@@ -55,7 +57,9 @@ func actorName(ctx context.Context, tx *store.Store, a audit.Actor) string {
 // default's when it has none) or quorum reaches the requests still pending, recorded for their
 // page as a pam.RuleChange; it decides none of them. So does a new escalation group (or none):
 // the requests pending under it escalate to the new group, those already escalated again
-// (store.ReachEscalation). A new eligible group cancels the pending
+// (store.ReachEscalation). A new "Escalate after" (same group) or reminder delay moves when the
+// requests not yet escalated or reminded do so, counted from when each was asked
+// (store.RetimePending); the pending timeout never moves. A new eligible group cancels the pending
 // requests and revokes the grants of requesters outside it ("no longer eligible", by the system).
 func (s *Service) PolicyEdited(ctx context.Context, tx *store.Store, a audit.Actor, before, after pam.Policy, defaultGroup string) (map[string]any, error) {
 	out := map[string]any{}
@@ -104,7 +108,69 @@ func (s *Service) PolicyEdited(ctx context.Context, tx *store.Store, a audit.Act
 		}
 		out["escalation_reached"] = n
 	}
+	if e0, e1 := escalationGroup(before), escalationGroup(after); e0 == e1 && e1 != "" && before.EscalateAfter != after.EscalateAfter {
+		c := pam.RuleChange{PolicyID: after.ID, Rule: pam.RuleEscalateAfter,
+			From: pam.FormatDuration(before.EscalateAfter), To: pam.FormatDuration(after.EscalateAfter), ActorName: by, At: now}
+		n, err := s.retime(ctx, tx, c, store.Escalation, func(created, _ time.Time) *time.Time {
+			at := created.Add(after.EscalateAfter)
+			return &at
+		})
+		if err != nil {
+			return nil, err
+		}
+		out["escalation_retimed"] = n
+	}
+	if before.ApprovalType == pam.ApprovalManual && after.ApprovalType == pam.ApprovalManual && before.RemindAfter != after.RemindAfter {
+		c := pam.RuleChange{PolicyID: after.ID, Rule: pam.RuleReminder, From: reminderLabel(before.RemindAfter), To: reminderLabel(after.RemindAfter),
+			ActorName: by, At: now}
+		n, err := s.retime(ctx, tx, c, store.Reminder, func(created, pendingUntil time.Time) *time.Time {
+			return remindAt(after.RemindAfter, created, pendingUntil)
+		})
+		if err != nil {
+			return nil, err
+		}
+		out["reminders_retimed"] = n
+	}
 	return out, nil
+}
+
+// retime records c and moves follow-up f of the requests pending under c's policy (RetimePending).
+func (s *Service) retime(ctx context.Context, tx *store.Store, c pam.RuleChange, f store.FollowUp, at func(created, pendingUntil time.Time) *time.Time) (int64, error) {
+	if err := tx.AddRuleChange(ctx, c); err != nil {
+		return 0, fmt.Errorf("record rule change of policy %s: %w", c.PolicyID, err)
+	}
+	n, err := tx.RetimePending(ctx, c.PolicyID, f, at)
+	if err != nil {
+		return 0, fmt.Errorf("retime pending requests of policy %s: %w", c.PolicyID, err)
+	}
+	return n, nil
+}
+
+// remindAt is when a request asked at created and timing out at pendingUntil reminds its
+// approvers under a policy's remindAfter (pam.Policy.RemindAfter): nil for none, halfway to its
+// own timeout by default (the policy's timeout when it was asked, as at submission).
+func remindAt(remindAfter time.Duration, created, pendingUntil time.Time) *time.Time {
+	d := remindAfter
+	switch {
+	case remindAfter == pam.NoReminder:
+		return nil
+	case remindAfter == 0:
+		d = (pendingUntil.Sub(created) / 2).Truncate(time.Minute)
+	}
+	at := created.Add(d)
+	return &at
+}
+
+// reminderLabel says a policy's RemindAfter for a rule change: "" (none), "halfway to the
+// timeout", or "after 2 h".
+func reminderLabel(remindAfter time.Duration) string {
+	switch {
+	case remindAfter == pam.NoReminder:
+		return ""
+	case remindAfter == 0:
+		return "halfway to the timeout"
+	}
+	return "after " + pam.FormatDuration(remindAfter)
 }
 
 // escalationGroup is the group requests under p escalate to; "" when they do not escalate. It

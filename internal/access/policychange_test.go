@@ -410,3 +410,107 @@ func TestEscalationGroupChangeReachesPendingRequests(t *testing.T) {
 		}
 	})
 }
+
+// A new "Escalate after" or reminder delay moves when the requests pending under the policy
+// escalate and remind, counted from when each was asked, unless they did already; each moved
+// request is at a new version, the request pages say what changed, the policy's event counts
+// them, and the sweep acts on the new times. The pending timeout does not move.
+func TestEscalateAfterAndReminderChangesReachPendingRequests(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect, 2, 2)
+		w.withOutbox()
+		w.adm.SetRequestRules(w.acc)
+		backup, err := w.adm.CreateGroup(w.ctx, audit.System, "Backup approvers", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.adm.AddMember(w.ctx, audit.System, backup.ID, w.user("bea@example.com").ID); err != nil {
+			t.Fatal(err)
+		}
+		edit := func(change func(p *pam.Policy)) {
+			t.Helper()
+			p, err := w.db.PolicyByID(w.ctx, w.policy.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			change(&p)
+			if err := w.adm.UpdatePolicy(w.ctx, audit.System, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		edit(func(p *pam.Policy) {
+			p.PendingTimeout, p.EscalationGroupID, p.EscalateAfter, p.RemindAfter = 8*time.Hour, backup.ID, 4*time.Hour, 0
+		})
+		first := w.submit()
+		w.clock.Advance(time.Hour)
+		second := w.submit()
+		w.clock.Advance(time.Minute)
+
+		edit(func(p *pam.Policy) { p.EscalateAfter, p.RemindAfter = 2*time.Hour, 30*time.Minute })
+		for _, r := range []pam.Request{first, second} {
+			got := w.status(r.ID)
+			if want := r.CreatedAt.Add(2 * time.Hour); got.EscalateAt == nil || !got.EscalateAt.Equal(want) {
+				t.Fatalf("escalates at %v, want %v", got.EscalateAt, want)
+			}
+			if want := r.CreatedAt.Add(30 * time.Minute); got.RemindAt == nil || !got.RemindAt.Equal(want) {
+				t.Fatalf("reminds at %v, want %v", got.RemindAt, want)
+			}
+			if got.Version <= r.Version || !got.PendingUntil.Equal(r.PendingUntil) {
+				t.Fatalf("version %d (was %d), times out %v (was %v)", got.Version, r.Version, got.PendingUntil, r.PendingUntil)
+			}
+		}
+		evs, err := w.db.AuditEvents(w.ctx, store.AuditFilter{Action: audit.PolicyUpdated.String(), Limit: 1})
+		if err != nil || len(evs) == 0 || !strings.Contains(evs[0].Details, `"escalation_retimed":2`) || !strings.Contains(evs[0].Details, `"reminders_retimed":2`) {
+			t.Fatalf("the policy's event does not count the requests moved: %v %v", evs, err)
+		}
+		changes, err := w.db.RuleChanges(w.ctx, w.policy.ID, second.CreatedAt, w.clock.Now(), 10)
+		if err != nil || len(changes) != 2 {
+			t.Fatalf("rule changes: %+v %v", changes, err)
+		}
+		for _, c := range changes {
+			switch c.Rule {
+			case pam.RuleEscalateAfter:
+				if c.From != "4 h" || c.To != "2 h" || !strings.Contains(c.Text(), "Escalate after changed from 4 h to 2 h") {
+					t.Fatalf("escalation change: %+v %q", c, c.Text())
+				}
+			case pam.RuleReminder:
+				if c.From != "halfway to the timeout" || c.To != "after 30 min" || !strings.Contains(c.Text(), "Reminder changed from halfway to the timeout to after 30 min") {
+					t.Fatalf("reminder change: %+v %q", c, c.Text())
+				}
+			default:
+				t.Fatalf("unexpected change %+v", c)
+			}
+		}
+
+		// The first request's reminder is due at once: the sweep reminds it, and a later edit
+		// leaves it alone. The second, not reminded yet, takes the default again: halfway to
+		// its own timeout; then none.
+		if _, err := w.acc.Sweep(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if r := w.status(first.ID); r.RemindedAt == nil {
+			t.Fatal("the sweep did not remind the request whose new reminder time had passed")
+		}
+		reminded := w.status(first.ID)
+		edit(func(p *pam.Policy) { p.RemindAfter = 0 })
+		if r := w.status(second.ID); r.RemindAt == nil || !r.RemindAt.Equal(second.CreatedAt.Add(4*time.Hour)) {
+			t.Fatalf("back to the default: reminds at %v, want halfway to its timeout", r.RemindAt)
+		}
+		if r := w.status(first.ID); r.Version != reminded.Version || !r.RemindAt.Equal(*reminded.RemindAt) {
+			t.Fatalf("a request already reminded was moved: %v (version %d, was %d)", r.RemindAt, r.Version, reminded.Version)
+		}
+		edit(func(p *pam.Policy) { p.RemindAfter = pam.NoReminder })
+		if r := w.status(second.ID); r.RemindAt != nil {
+			t.Fatalf("reminders turned off: still reminds at %v", r.RemindAt)
+		}
+
+		// The sweep escalates at the new time: 2 h after each was asked.
+		w.clock.Advance(time.Hour)
+		if _, err := w.acc.Sweep(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if !w.status(first.ID).Escalated() || w.status(second.ID).Escalated() {
+			t.Fatal("after 2 h 1 min the first request should have escalated and the second not yet")
+		}
+	})
+}

@@ -94,6 +94,70 @@ func (s *Store) ReachEscalation(ctx context.Context, policyID, groupID string, a
 	return res.RowsAffected, res.Error
 }
 
+// A FollowUp is a time a pending request acts on its own: when it reminds its approvers, or
+// when it escalates.
+type FollowUp string
+
+// Follow-ups RetimePending moves.
+const (
+	Reminder   FollowUp = "remind_at"   // of requests not reminded yet
+	Escalation FollowUp = "escalate_at" // of requests with an escalation group, not escalated yet
+)
+
+// retimeBatch is how many requests one RetimePending statement moves.
+const retimeBatch = 200
+
+// RetimePending moves follow-up f of the requests pending under a policy that have not had it
+// yet to at(created, pendingUntil) of each (nil: never), each at a new version, a keyset batch
+// of requests_policy_idx at a time (one statement reads a batch, one moves it); it reports how
+// many it moved. The times are computed here, not in SQL, so both databases store them alike.
+func (s *Store) RetimePending(ctx context.Context, policyID string, f FollowUp, at func(created, pendingUntil time.Time) *time.Time) (int64, error) {
+	cond := "reminded_at IS NULL"
+	if f == Escalation {
+		cond = "escalated_at IS NULL AND escalation_group_id IS NOT NULL"
+	}
+	var moved int64
+	after := ""
+	for {
+		var rows []struct {
+			ID           string
+			CreatedAt    time.Time
+			PendingUntil time.Time
+		}
+		err := s.conn(ctx).Model(&RequestRow{}).Select("id, created_at, pending_until").
+			Where("policy_id = ? AND status = ? AND id > ? AND "+cond, policyID, string(pam.StatusPending), after).
+			Order("id").Limit(retimeBatch).Find(&rows).Error
+		if err != nil || len(rows) == 0 {
+			return moved, err
+		}
+		ids := make([]string, len(rows))
+		then := " WHEN ? THEN ?"
+		if s.dialect == Postgres {
+			then = " WHEN ? THEN CAST(? AS timestamptz)" // a bare parameter in CASE would read as text
+		}
+		cases, args := "CASE id", []any{}
+		for i, r := range rows {
+			ids[i] = r.ID
+			cases += then
+			var t any
+			if v := at(r.CreatedAt.UTC(), r.PendingUntil.UTC()); v != nil {
+				t = v.UTC()
+			}
+			args = append(args, r.ID, t)
+		}
+		res := s.conn(ctx).Model(&RequestRow{}).Where("id IN ? AND status = ? AND "+cond, ids, string(pam.StatusPending)).
+			Updates(map[string]any{string(f): gorm.Expr(cases+" END", args...), "version": gorm.Expr("version + 1")})
+		if res.Error != nil {
+			return moved, res.Error
+		}
+		moved += res.RowsAffected
+		if len(rows) < retimeBatch {
+			return moved, nil
+		}
+		after = rows[len(rows)-1].ID
+	}
+}
+
 // PoliciesOnDefaultApprovers lists the manual policies without an approver group of their own,
 // which the organisation's default approver group decides (at most limit).
 func (s *Store) PoliciesOnDefaultApprovers(ctx context.Context, limit int) ([]pam.Policy, error) {

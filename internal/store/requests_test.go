@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -321,6 +322,61 @@ func TestExtensionsListsThoseStillOpen(t *testing.T) {
 		}
 		if strings.Join(ids, ",") != "11,10" {
 			t.Fatalf("extensions %v, want 11,10", ids)
+		}
+	})
+}
+
+// RetimePending moves the follow-up of every request pending under the policy that has not had
+// it yet, across its keyset batches, each from its own creation time, and no other request.
+func TestRetimePendingMovesEveryPendingRequestOnce(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		db := testenv.Store(t, dialect)
+		u := mustCreateUser(t, db, "rhea@example.com")
+		pending := func(id, policy string, created time.Duration, reminded bool) {
+			t.Helper()
+			r := pam.Request{ID: id, RequesterID: u.ID, PolicyID: policy, ScopeType: pam.ScopeTask, ScopeID: "t1", ScopeName: "task",
+				ApprovalType: pam.ApprovalManual, ApprovalsRequired: 1, Duration: time.Hour, Status: pam.StatusPending,
+				CreatedAt: t0.Add(created), PendingUntil: t0.Add(created + 24*time.Hour), Version: 1}
+			if reminded {
+				r.RemindAt, r.RemindedAt = at(created+time.Minute), at(created+time.Minute)
+			}
+			if err := db.CreateRequest(ctx, r); err != nil {
+				t.Fatalf("create %s: %v", id, err)
+			}
+		}
+		const n = 450 // more than two batches
+		for i := range n {
+			pending(fmt.Sprintf("r%04d", i), "p1", time.Duration(i)*time.Minute, false)
+		}
+		pending("reminded", "p1", 0, true)
+		pending("elsewhere", "p2", 0, false)
+		moved, err := db.RetimePending(ctx, "p1", store.Reminder, func(created, pendingUntil time.Time) *time.Time {
+			v := created.Add(pendingUntil.Sub(created) / 4)
+			return &v
+		})
+		if err != nil || moved != n {
+			t.Fatalf("moved %d (%v), want %d", moved, err, n)
+		}
+		for _, id := range []string{"r0000", "r0199", "r0200", "r0449"} {
+			r, err := db.RequestByID(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := r.CreatedAt.Add(6 * time.Hour); r.RemindAt == nil || !r.RemindAt.Equal(want) || r.Version != 2 {
+				t.Fatalf("%s reminds at %v (version %d), want %v at version 2", id, r.RemindAt, r.Version, want)
+			}
+		}
+		for _, id := range []string{"reminded", "elsewhere"} {
+			if r, err := db.RequestByID(ctx, id); err != nil || r.Version != 1 {
+				t.Fatalf("%s was moved: version %d %v", id, r.Version, err)
+			}
+		}
+		if moved, err := db.RetimePending(ctx, "p1", store.Reminder, func(time.Time, time.Time) *time.Time { return nil }); err != nil || moved != n {
+			t.Fatalf("turning reminders off moved %d (%v)", moved, err)
+		}
+		if r, err := db.RequestByID(ctx, "r0300"); err != nil || r.RemindAt != nil {
+			t.Fatalf("r0300 still reminds at %v (%v)", r.RemindAt, err)
 		}
 	})
 }
