@@ -303,18 +303,14 @@ func (s *Server) chooseScope(c echo.Context) error {
 	ctx := c.Request().Context()
 	q := c.QueryParam("q")
 	t := components.TableVM{TestID: "scopes", Columns: []string{"Name", "Kind", ""}, Empty: "Nothing matches. Search for a task, a role or a role group."}
-	// empty is a role with no tasks (a role group with no roles): its policy would be refused,
-	// so the row leads to where it gets them.
-	add := func(st pam.ScopeType, id, name, sub string, empty bool) error {
+	// first, for a role or role group that covers no tasks, says what it needs first ("Add
+	// tasks first"): its policy would be refused, so the row leads to where it gets them.
+	add := func(st pam.ScopeType, id, name, sub string, first string) error {
 		_, err := s.policies.PolicyForScope(ctx, st, id)
 		switch {
 		case err == nil:
 			t.Rows = append(t.Rows, []components.Cell{{Text: name, Sub: sub}, {Text: st.Label()}, {Text: "Has a policy"}})
-		case pam.ErrorCode(err) == pam.ENOTFOUND && empty:
-			first := "Add tasks first"
-			if st == pam.ScopeRoleGroup {
-				first = "Add roles first"
-			}
+		case pam.ErrorCode(err) == pam.ENOTFOUND && first != "":
 			t.Rows = append(t.Rows, []components.Cell{{Text: name, Sub: sub}, {Text: st.Label()},
 				{Text: first, Href: scopeHref(pam.Policy{ScopeType: st, ScopeID: id})}})
 		case pam.ErrorCode(err) == pam.ENOTFOUND:
@@ -330,7 +326,15 @@ func (s *Server) chooseScope(c echo.Context) error {
 		return err
 	}
 	for _, r := range rgs {
-		if err := add(pam.ScopeRoleGroup, r.ID, r.Name, count(r.RoleCount, "role"), r.RoleCount == 0); err != nil {
+		first := ""
+		if r.RoleCount == 0 {
+			first = "Add roles first"
+		} else if tasks, err := s.catalog.ScopeTasks(ctx, pam.ScopeRoleGroup, r.ID, 1); err != nil {
+			return err
+		} else if len(tasks) == 0 {
+			first = "Add tasks to its roles first" // roles without tasks cover as little as none
+		}
+		if err := add(pam.ScopeRoleGroup, r.ID, r.Name, count(r.RoleCount, "role"), first); err != nil {
 			return err
 		}
 	}
@@ -339,7 +343,11 @@ func (s *Server) chooseScope(c echo.Context) error {
 		return err
 	}
 	for _, r := range roles {
-		if err := add(pam.ScopeRole, r.ID, r.Name, count(r.TaskCount, "task"), r.TaskCount == 0); err != nil {
+		first := ""
+		if r.TaskCount == 0 {
+			first = "Add tasks first"
+		}
+		if err := add(pam.ScopeRole, r.ID, r.Name, count(r.TaskCount, "task"), first); err != nil {
 			return err
 		}
 	}
@@ -348,7 +356,7 @@ func (s *Server) chooseScope(c echo.Context) error {
 		return err
 	}
 	for _, x := range tasks {
-		if err := add(pam.ScopeTask, x.ID, x.Key, x.Name, false); err != nil {
+		if err := add(pam.ScopeTask, x.ID, x.Key, x.Name, ""); err != nil {
 			return err
 		}
 	}

@@ -69,6 +69,13 @@ func TestPolicyForARoleWithNoTasksIsRefused(t *testing.T) {
 		if err := a.admin.AddRoleGroupRole(ctx, audit.System, rg.ID, role.ID); err != nil {
 			t.Fatal(err)
 		}
+		// The chooser leads to the role group, saying what it needs, rather than to its form.
+		rgHref := "/admin/role-groups/" + rg.ID
+		chooser = c.get("/admin/policies/new")
+		if lead := chooser.find("scopes").Find(`a[href="` + rgHref + `"]`); lead.Length() != 1 || lead.Text() != "Add tasks to its roles first" ||
+			chooser.find("scopes").Find(`a[href*="scope_id=`+rg.ID+`"]`).Length() != 0 {
+			t.Fatalf("the chooser offers a policy for a role group whose roles cover no tasks: %q", chooser.find("scopes").Text())
+		}
 		grouped := url.Values{}
 		for k, v := range form {
 			grouped[k] = v
@@ -88,6 +95,9 @@ func TestPolicyForARoleWithNoTasksIsRefused(t *testing.T) {
 		}
 		if p := c.post("/admin/policies", form); p.StatusCode != http.StatusSeeOther {
 			t.Fatalf("policy once the role has a task: %d %q", p.StatusCode, p.find("warning").Text())
+		}
+		if c.get("/admin/policies/new").find("scopes").Find(`a[href*="scope_id=`+rg.ID+`"]`).Length() != 1 {
+			t.Fatal("the chooser does not offer a policy for the role group once its role has a task")
 		}
 	})
 }
