@@ -113,11 +113,20 @@ func (e *env) audit(ctx context.Context, args []string) error {
 	if v.Waiting > 0 {
 		fmt.Fprintf(e.stdout, "%d stored events wait to be sealed\n", v.Waiting)
 	}
-	if cp != nil {
-		fmt.Fprintf(e.stdout, "checkpoint %d found in the chain\n", cp.Seq)
-	}
 	if v.Events > 0 {
 		fmt.Fprintf(e.stdout, "checkpoint for a later verify: %s\n", v.Head)
 	}
-	return err
+	if err != nil {
+		return exitStatus{code: 2, msg: err.Error()}
+	}
+	if m := v.CheckpointMissed; m != nil {
+		// The chain holds on its own but is not the one the checkpoint was taken from (or the
+		// checkpoint was mistyped): whoever kept it decides which.
+		fmt.Fprintf(e.stderr, "checkpoint %d not in this chain: event %d %s\n", cp.Seq, m.Seq, m.Reason)
+		return errFailed
+	}
+	if cp != nil {
+		fmt.Fprintf(e.stdout, "checkpoint %d found in the chain\n", cp.Seq)
+	}
+	return nil
 }

@@ -115,9 +115,9 @@ func emptyDatabase(ctx context.Context, dialect, dir string) (string, func(), er
 		return "", nil, err
 	}
 	drop := func() {
-		// ELEVATE_BENCH_KEEP leaves the loaded schema behind, for EXPLAIN on realistic data;
+		// ELEVATE_BENCH_KEEP=1 leaves the loaded schema behind, for EXPLAIN on realistic data;
 		// drop it by hand afterwards.
-		if os.Getenv("ELEVATE_BENCH_KEEP") != "" {
+		if os.Getenv("ELEVATE_BENCH_KEEP") == "1" {
 			fmt.Fprintf(os.Stderr, "kept schema %s (ELEVATE_BENCH_KEEP)\n", schema)
 		} else {
 			_ = adminDB.ExecRaw(context.Background(), "DROP SCHEMA "+schema+" CASCADE")

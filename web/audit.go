@@ -464,10 +464,10 @@ func (s *Server) abortExport(c echo.Context, err error) error {
 	panic(http.ErrAbortHandler)
 }
 
-// timeVM is an instant in the viewer's zone: relative words, exact local time, and UTC.
 // auditEventPath is the page of the sealed event seq.
 func auditEventPath(seq int64) string { return "/audit/" + strconv.FormatInt(seq, 10) }
 
+// timeVM is an instant in the viewer's zone: relative words, exact local time, and UTC.
 func timeVM(t, now time.Time, loc *time.Location) components.TimeVM {
 	local := t.In(loc).Format("2006-01-02 15:04:05 MST")
 	utc := t.UTC().Format("2006-01-02 15:04:05 UTC")

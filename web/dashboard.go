@@ -118,10 +118,10 @@ func (s *Server) auditorPanel(ctx context.Context, now time.Time, loc *time.Loca
 	}
 	if v := st.Verified; v != nil {
 		by := "by " + v.Actor
-		switch v.Actor {
-		case audit.System.Name:
+		switch (audit.Actor{Type: v.ByType, Name: v.Actor}) {
+		case audit.System:
 			by = "by Elevate's schedule"
-		case audit.CLI.Name:
+		case audit.CLI:
 			by = "from the command line"
 		}
 		vm.Verified = &dashboard.VerifiedVM{When: timeVM(v.At, now, loc), By: by, Through: v.Through, Events: v.Events,

@@ -57,7 +57,7 @@ func actorName(ctx context.Context, tx *store.Store, a audit.Actor) string {
 // default's when it has none) or quorum reaches the requests still pending, recorded for their
 // page as a pam.RuleChange; it decides none of them. So does a new escalation group (or none):
 // the requests pending under it escalate to the new group, those already escalated again
-// (store.ReachEscalation). A new "Escalate after" (same group) or reminder delay moves when the
+// (store.ReachEscalation). A new "Escalate after" (with escalation before and after) or reminder delay moves when the
 // requests not yet escalated or reminded do so, counted from when each was asked
 // (store.RetimePending); the pending timeout never moves. A new eligible group cancels the pending
 // requests and revokes the grants of requesters outside it ("no longer eligible", by the system).
@@ -96,6 +96,19 @@ func (s *Service) PolicyEdited(ctx context.Context, tx *store.Store, a audit.Act
 		}
 		out["pending_reached"] = n
 	}
+	// A new delay first, so a new group (below) keeps it for the requests not yet escalated.
+	if e0, e1 := escalationGroup(before), escalationGroup(after); e0 != "" && e1 != "" && before.EscalateAfter != after.EscalateAfter {
+		c := pam.RuleChange{PolicyID: after.ID, Rule: pam.RuleEscalateAfter,
+			From: pam.FormatDuration(before.EscalateAfter), To: pam.FormatDuration(after.EscalateAfter), ActorName: by, At: now}
+		n, err := s.retime(ctx, tx, c, store.Escalation, func(created, _ time.Time) *time.Time {
+			at := created.Add(after.EscalateAfter)
+			return &at
+		})
+		if err != nil {
+			return nil, err
+		}
+		out["escalation_retimed"] = n
+	}
 	if e0, e1 := escalationGroup(before), escalationGroup(after); e0 != e1 {
 		c := pam.RuleChange{PolicyID: after.ID, Rule: pam.RuleEscalationGroup,
 			From: tx.GroupName(ctx, e0), To: tx.GroupName(ctx, e1), ActorName: by, At: now}
@@ -107,18 +120,6 @@ func (s *Service) PolicyEdited(ctx context.Context, tx *store.Store, a audit.Act
 			return nil, fmt.Errorf("reach pending escalations of policy %s: %w", after.ID, err)
 		}
 		out["escalation_reached"] = n
-	}
-	if e0, e1 := escalationGroup(before), escalationGroup(after); e0 == e1 && e1 != "" && before.EscalateAfter != after.EscalateAfter {
-		c := pam.RuleChange{PolicyID: after.ID, Rule: pam.RuleEscalateAfter,
-			From: pam.FormatDuration(before.EscalateAfter), To: pam.FormatDuration(after.EscalateAfter), ActorName: by, At: now}
-		n, err := s.retime(ctx, tx, c, store.Escalation, func(created, _ time.Time) *time.Time {
-			at := created.Add(after.EscalateAfter)
-			return &at
-		})
-		if err != nil {
-			return nil, err
-		}
-		out["escalation_retimed"] = n
 	}
 	if before.ApprovalType == pam.ApprovalManual && after.ApprovalType == pam.ApprovalManual && before.RemindAfter != after.RemindAfter {
 		c := pam.RuleChange{PolicyID: after.ID, Rule: pam.RuleReminder, From: reminderLabel(before.RemindAfter), To: reminderLabel(after.RemindAfter),

@@ -1,6 +1,7 @@
 package access_test
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -503,6 +504,14 @@ func TestEscalateAfterAndReminderChangesReachPendingRequests(t *testing.T) {
 		if r := w.status(second.ID); r.RemindAt != nil {
 			t.Fatalf("reminders turned off: still reminds at %v", r.RemindAt)
 		}
+		all, err := w.db.RuleChanges(w.ctx, w.policy.ID, second.CreatedAt, w.clock.Now(), 10)
+		if err != nil || len(all) == 0 {
+			t.Fatal(err)
+		}
+		off := slices.IndexFunc(all, func(c pam.RuleChange) bool { return c.Rule == pam.RuleReminder && c.To == "" })
+		if off < 0 || all[off].Text() != "Reminder changed from halfway to the timeout to none by system; unless they were reminded already, its approvers are not reminded." {
+			t.Fatalf("no change turning reminders off, or it reads wrong: %+v", all)
+		}
 
 		// The sweep escalates at the new time: 2 h after each was asked.
 		w.clock.Advance(time.Hour)
@@ -511,6 +520,20 @@ func TestEscalateAfterAndReminderChangesReachPendingRequests(t *testing.T) {
 		}
 		if !w.status(first.ID).Escalated() || w.status(second.ID).Escalated() {
 			t.Fatal("after 2 h 1 min the first request should have escalated and the second not yet")
+		}
+
+		// A new group and a new delay in one edit: the request not yet escalated escalates to
+		// the new group at the new delay from when it was asked.
+		night, err := w.adm.CreateGroup(w.ctx, audit.System, "Night shift", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.adm.AddMember(w.ctx, audit.System, night.ID, w.user("nick@example.com").ID); err != nil {
+			t.Fatal(err)
+		}
+		edit(func(p *pam.Policy) { p.EscalationGroupID, p.EscalateAfter = night.ID, 3*time.Hour })
+		if r := w.status(second.ID); r.EscalationGroupID != night.ID || r.EscalateAt == nil || !r.EscalateAt.Equal(second.CreatedAt.Add(3*time.Hour)) {
+			t.Fatalf("after a new group and delay: group %q at %v, want %v", r.EscalationGroupID, r.EscalateAt, second.CreatedAt.Add(3*time.Hour))
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
@@ -32,6 +33,7 @@ type Service struct {
 	// chainMailer tells of a broken audit chain and chainNotifier of every walk (chain.go).
 	chainMailer   ChainMailer
 	chainNotifier ChainNotifier
+	walking       atomic.Bool // a walk asked for on a page runs (WalkChainSoon)
 }
 
 // PasswordMailer queues a set-password link for a user inside the transaction that creates it.

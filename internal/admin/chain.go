@@ -22,7 +22,7 @@ type ChainMailer interface {
 type ChainBreak struct {
 	Seq    int64
 	Reason string
-	Actor  string
+	By     audit.Actor
 	At     time.Time
 	To     []pam.User
 }
@@ -46,20 +46,30 @@ type Verification struct {
 	Events  int64
 	Waiting int64
 	Broken  *audit.ChainError
+	// CheckpointMissed is the checkpoint the walk was given failing while the chain holds on
+	// its own (walked again without it): the chain is not broken, but it is not the chain the
+	// checkpoint was taken from, or the checkpoint was mistyped.
+	CheckpointMissed *audit.ChainError
 }
 
 // VerifyChain walks every sealed event (against checkpoint when one is given) and records the
 // walk as an audit.ChainVerified event by a, with outcome failure when the chain is broken,
 // telling the chain notifier (webhooks); a broken chain is also mailed to the security address
-// and the auditors, in the same transaction. An error reading the chain (the database down) records nothing and is returned;
+// and the auditors, in the same transaction, unless the last walk told of the same break within
+// a day. A checkpoint that fails is walked again without it: the chain holding on its own is
+// recorded as holding, the checkpoint's failure in CheckpointMissed (for whoever gave it). An error reading the chain (the database down) records nothing and is returned;
 // one recording the walk wraps ErrWalkNotRecorded, beside what the walk found.
 func (s *Service) VerifyChain(ctx context.Context, a audit.Actor, checkpoint *audit.Head) (Verification, error) {
 	var v Verification
 	head, n, err := s.db.VerifyAudit(ctx, checkpoint)
-	if errors.As(err, &v.Broken) {
+	if errors.As(err, &v.Broken) && v.Broken.Checkpoint {
+		v.CheckpointMissed, v.Broken = v.Broken, nil
+		head, n, err = s.db.VerifyAudit(ctx, nil)
+	}
+	if v.Broken == nil && errors.As(err, &v.Broken) {
 		err = nil
 	}
-	if err != nil {
+	if err != nil && v.Broken == nil {
 		return Verification{}, err
 	}
 	v.Head, v.Events = head, n
@@ -69,6 +79,9 @@ func (s *Service) VerifyChain(ctx context.Context, a audit.Actor, checkpoint *au
 	details := map[string]any{"through": head.Seq, "events": n, "waiting": v.Waiting}
 	if checkpoint != nil {
 		details["checkpoint"] = checkpoint.Seq
+		if v.CheckpointMissed != nil {
+			details["checkpoint_missed"] = v.CheckpointMissed.Reason
+		}
 	}
 	target := fmt.Sprint(head.Seq)
 	if v.Broken != nil {
@@ -76,10 +89,17 @@ func (s *Service) VerifyChain(ctx context.Context, a audit.Actor, checkpoint *au
 		target = fmt.Sprint(v.Broken.Seq)
 	}
 	ev := a.Event(audit.ChainVerified, audit.ChainTarget, target, details)
+	ev.At = s.now()
 	if v.Broken != nil {
 		ev.Outcome = audit.OutcomeFailure
 	}
 	err = s.tx(ctx, func(tx *store.Store) error {
+		// The last walk, read before this one is stored: a break it already told of is not
+		// mailed again within a day.
+		last, err := tx.AuditStatus(ctx)
+		if err != nil {
+			return err
+		}
 		if err := tx.AppendAudit(ctx, ev); err != nil {
 			return err
 		}
@@ -88,19 +108,28 @@ func (s *Service) VerifyChain(ctx context.Context, a audit.Actor, checkpoint *au
 				return err
 			}
 		}
-		if v.Broken == nil || s.chainMailer == nil {
+		if v.Broken == nil || s.chainMailer == nil || toldAlready(last.Verified, v.Broken, s.now()) {
 			return nil
 		}
 		to, err := chainRecipients(ctx, tx)
 		if err != nil || len(to) == 0 {
 			return err
 		}
-		return s.chainMailer.ChainBroken(ctx, tx, ChainBreak{Seq: v.Broken.Seq, Reason: v.Broken.Reason, Actor: a.Name, At: s.now(), To: to})
+		return s.chainMailer.ChainBroken(ctx, tx, ChainBreak{Seq: v.Broken.Seq, Reason: v.Broken.Reason, By: a, At: s.now(), To: to})
 	})
 	if err != nil {
 		return v, fmt.Errorf("%w: %w", ErrWalkNotRecorded, err)
 	}
 	return v, nil
+}
+
+// ChainBreakMailEvery is how often the same break of the chain is mailed at most.
+const ChainBreakMailEvery = 24 * time.Hour
+
+// toldAlready reports whether the last recorded walk found the same break within
+// ChainBreakMailEvery before now, so its mail went out already.
+func toldAlready(last *audit.Verified, b *audit.ChainError, now time.Time) bool {
+	return last != nil && last.BrokenAt == b.Seq && last.Reason == b.Reason && now.Sub(last.At) < ChainBreakMailEvery
 }
 
 // ErrWalkNotRecorded is the error VerifyChain wraps when it walked the chain (its Verification
@@ -144,24 +173,39 @@ func (s *Service) VerifyChainWhenDue(ctx context.Context, every time.Duration) (
 	if err != nil || !ok {
 		return false, err
 	}
-	_, err = s.VerifyChain(ctx, audit.System, nil)
-	return true, err
+	if _, err := s.VerifyChain(ctx, audit.System, nil); err != nil {
+		// A walk that did not get recorded (the database down, the process stopping) gives its
+		// turn back, so the next look walks again.
+		back, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		return true, errors.Join(err, s.db.ReleaseTurn(back, chainTurn, now, every))
+	}
+	return true, nil
 }
 
 // AskedWalkEvery is how often a walk of the chain may be asked for from a page, by anyone.
 const AskedWalkEvery = time.Minute
 
+// AskedWalkLimit bounds a walk asked for from a page.
+const AskedWalkLimit = time.Hour
+
 // WalkChainSoon starts a walk of the chain by a in the background (VerifyChain; its record is
-// the result) unless one was asked for within AskedWalkEvery, by anyone on any process, and
-// reports whether it started one. The walk outlives ctx's cancellation, bounded by an hour; done,
-// when not nil, is called when it ends.
+// the result) unless this process is walking for someone already or one was asked for within
+// AskedWalkEvery, by anyone on any process, and reports whether it started one. The walk
+// outlives ctx's cancellation, bounded by AskedWalkLimit; a walk cut short records nothing.
+// done, when not nil, is called when it ends.
 func (s *Service) WalkChainSoon(ctx context.Context, a audit.Actor, done func(error)) (bool, error) {
+	if !s.walking.CompareAndSwap(false, true) {
+		return false, nil
+	}
 	ok, err := s.db.ClaimTurn(ctx, chainAsked, s.now(), AskedWalkEvery)
 	if err != nil || !ok {
+		s.walking.Store(false)
 		return false, err
 	}
 	go func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Hour)
+		defer s.walking.Store(false)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), AskedWalkLimit)
 		defer cancel()
 		_, err := s.VerifyChain(ctx, a, nil)
 		if done != nil {

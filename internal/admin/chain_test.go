@@ -136,6 +136,66 @@ func TestVerifyChainRecordsTheWalkAndMailsABreak(t *testing.T) {
 		if want := []string{"audrey@example.com", "soc@example.com"}; !slices.Equal(to, want) {
 			t.Fatalf("the break was mailed to %v, want %v", to, want)
 		}
+
+		// The same break found again within a day is recorded but not mailed again; after a
+		// day it is.
+		mails := func() int {
+			t.Helper()
+			msgs, err := db.Mail(ctx, pam.MailFilter{Limit: 50})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(msgs)
+		}
+		clock.Advance(time.Hour)
+		if v, err := svc.VerifyChain(ctx, audit.System, nil); err != nil || v.Broken == nil {
+			t.Fatalf("second walk: %+v %v", v, err)
+		}
+		if n := mails(); n != 2 {
+			t.Fatalf("%d messages after the same break an hour later, want the first 2", n)
+		}
+		clock.Advance(admin.ChainBreakMailEvery)
+		if _, err := svc.VerifyChain(ctx, audit.System, nil); err != nil {
+			t.Fatal(err)
+		}
+		if n := mails(); n != 4 {
+			t.Fatalf("%d messages a day later, want 4", n)
+		}
+		if n := len(verifiedEvents(t, db)); n != 4 {
+			t.Fatalf("%d walks recorded, want 4", n)
+		}
+	})
+}
+
+// A checkpoint the chain does not hold, on a chain that holds on its own, is the walker's to
+// judge (mistyped, or taken from another chain): the walk is recorded as holding, with the
+// checkpoint's failure, and nobody is mailed.
+func TestVerifyChainWithAMissedCheckpoint(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		db := testenv.Store(t, dialect)
+		clock := testenv.NewClock()
+		ctx := context.Background()
+		svc := admin.New(db, clock.Now)
+		svc.SetChainMailer(mail.NewOutbox(db, config.Config{}, clock.Now))
+		ada := mustUser(t, svc, "ada@example.com", true)
+		if _, _, err := svc.CreateUser(ctx, as(ada), "audrey@example.com", "Audrey Auditor", false, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.SealWaiting(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wrong := audit.Head{Seq: 1, Hash: strings.Repeat("0", 64)}
+		v, err := svc.VerifyChain(ctx, audit.CLI, &wrong)
+		if err != nil || v.Broken != nil || v.CheckpointMissed == nil || v.CheckpointMissed.Seq != 1 || v.Events == 0 {
+			t.Fatalf("walk with a wrong checkpoint: %+v %v", v, err)
+		}
+		walks := verifiedEvents(t, db)
+		if len(walks) != 1 || walks[0].Outcome != audit.OutcomeSuccess || !strings.Contains(walks[0].Details, "checkpoint_missed") {
+			t.Fatalf("recorded walks: %+v", walks)
+		}
+		if msgs, err := db.Mail(ctx, pam.MailFilter{Limit: 50}); err != nil || len(msgs) != 0 {
+			t.Fatalf("a missed checkpoint was mailed: %d %v", len(msgs), err)
+		}
 	})
 }
 

@@ -145,6 +145,8 @@ type Verified struct {
 	Seq   int64
 	At    time.Time
 	Actor string
+	// ByType is the actor's type (ActorSystem for the schedule and the shell).
+	ByType string
 	// Through is the head the walk reached and Events how many events it checked; BrokenAt is
 	// the first bad event (0: the chain held) and Reason why it is bad.
 	Through, Events, BrokenAt int64
@@ -180,7 +182,7 @@ func (v *Verifier) Next(e Event) error {
 	case e.ComputeHash() != e.Hash:
 		return &ChainError{Seq: e.Seq, Reason: "content does not match its hash (edited)"}
 	case v.Checkpoint != nil && e.Seq == v.Checkpoint.Seq && e.Hash != v.Checkpoint.Hash:
-		return &ChainError{Seq: e.Seq, Reason: "differs from the checkpoint (the chain was rewritten)"}
+		return &ChainError{Seq: e.Seq, Reason: "differs from the checkpoint (the chain was rewritten)", Checkpoint: true}
 	}
 	v.prev = Head{Seq: e.Seq, Hash: e.Hash}
 	v.Count++
@@ -199,7 +201,7 @@ func (v *Verifier) End(head Head) error {
 		return &ChainError{Seq: head.Seq, Reason: "does not match the head (edited)"}
 	}
 	if v.Checkpoint != nil && v.Checkpoint.Seq > v.prev.Seq {
-		return &ChainError{Seq: v.prev.Seq + 1, Reason: fmt.Sprintf("missing (the chain ends at event %d, before the checkpoint %d; the chain was cut or rewritten)", v.prev.Seq, v.Checkpoint.Seq)}
+		return &ChainError{Seq: v.prev.Seq + 1, Reason: fmt.Sprintf("missing (the chain ends at event %d, before the checkpoint %d; the chain was cut or rewritten)", v.prev.Seq, v.Checkpoint.Seq), Checkpoint: true}
 	}
 	return nil
 }

@@ -10,9 +10,12 @@ import (
 )
 
 // ChainError says where a chain stops being trustworthy: Seq is the first bad sequence number.
+// Checkpoint is true when only the checkpoint given to the walk failed (it differs from the
+// chain's event, or lies beyond its end): the chain may hold on its own.
 type ChainError struct {
-	Seq    int64
-	Reason string
+	Seq        int64
+	Reason     string
+	Checkpoint bool
 }
 
 func (e *ChainError) Error() string { return fmt.Sprintf("event %d: %s", e.Seq, e.Reason) }

@@ -18,11 +18,11 @@ const KindChainBroken = "audit_chain_broken"
 // ChainBroken queues the news of a broken audit chain to each of b.To, inside the transaction
 // that records the walk. The link opens the first bad event's page, which only shows it.
 func (o *Outbox) ChainBroken(ctx context.Context, tx *store.Store, b admin.ChainBreak) error {
-	who := "A check asked for by " + b.Actor
-	switch b.Actor {
-	case audit.System.Name:
+	who := "A check asked for by " + b.By.Name
+	switch b.By {
+	case audit.System:
 		who = "Elevate's scheduled check"
-	case audit.CLI.Name:
+	case audit.CLI:
 		who = "A check run with elevate audit verify"
 	}
 	for _, u := range b.To {

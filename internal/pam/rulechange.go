@@ -50,6 +50,9 @@ func (c RuleChange) Text() string {
 	case RuleEscalateAfter:
 		return fmt.Sprintf("Escalate after changed from %s to %s by %s; unless escalated already, this request escalates that long after it was asked.", from, to, by)
 	case RuleReminder:
+		if c.To == "" {
+			return fmt.Sprintf("Reminder changed from %s to none by %s; unless they were reminded already, its approvers are not reminded.", from, by)
+		}
 		return fmt.Sprintf("Reminder changed from %s to %s by %s; unless they were reminded already, its approvers are reminded that long after it was asked.", from, to, by)
 	}
 	return fmt.Sprintf("Policy changed by %s.", by)

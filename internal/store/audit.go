@@ -186,10 +186,11 @@ func (s *Store) AuditStatus(ctx context.Context) (audit.Status, error) {
 		VSeq                   *int64
 		VAt                    *time.Time
 		VActor, VOutcome, VDet *string
+		VType                  *string
 	}
 	err := s.conn(ctx).Raw(`SELECT h.seq, h.hash, h.at,
 		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM audit_events WHERE seq IS NULL `+limitClause(audit.StatusWaitingCap+1)+`) w) AS waiting,
-		v.seq AS v_seq, v.at AS v_at, COALESCE(vu.name, v.actor_name) AS v_actor, v.outcome AS v_outcome, v.details AS v_det
+		v.seq AS v_seq, v.at AS v_at, COALESCE(vu.name, v.actor_name) AS v_actor, v.outcome AS v_outcome, v.details AS v_det, v.actor_type AS v_type
 		FROM audit_head h LEFT JOIN (SELECT seq, at, actor_type, actor_id, actor_name, outcome, details FROM audit_events
 			WHERE action = @action AND seq IS NOT NULL ORDER BY seq DESC `+limitClause(1)+`) v ON 1 = 1
 			LEFT JOIN users vu ON v.actor_type = 'user' AND vu.id = v.actor_id
@@ -203,6 +204,7 @@ func (s *Store) AuditStatus(ctx context.Context) (audit.Status, error) {
 	}
 	if v := r[0]; v.VSeq != nil && v.VAt != nil {
 		st.Verified = verifiedFrom(*v.VSeq, *v.VAt, deref(v.VActor), deref(v.VOutcome), deref(v.VDet))
+		st.Verified.ByType = deref(v.VType)
 	}
 	return st, nil
 }

@@ -109,8 +109,9 @@ const retimeBatch = 200
 
 // RetimePending moves follow-up f of the requests pending under a policy that have not had it
 // yet to at(created, pendingUntil) of each (nil: never), each at a new version, a keyset batch
-// of requests_policy_idx at a time (one statement reads a batch, one moves it); it reports how
-// many it moved. The times are computed here, not in SQL, so both databases store them alike.
+// by id at a time (one statement reads a batch, found through requests_policy_idx and sorted:
+// the requests pending under one policy are few; one statement moves it); it reports how many
+// it moved. The times are computed here, not in SQL, so both databases store them alike.
 func (s *Store) RetimePending(ctx context.Context, policyID string, f FollowUp, at func(created, pendingUntil time.Time) *time.Time) (int64, error) {
 	cond := "reminded_at IS NULL"
 	if f == Escalation {

@@ -234,6 +234,21 @@ func TestClaimTurnHasOneWinnerPerPeriod(t *testing.T) {
 		if ok, err := db.ClaimTurn(ctx, "other", due.Add(90*time.Minute), time.Hour); err != nil || !ok {
 			t.Fatalf("another key's turn was not free: %v %v", ok, err)
 		}
+		// A turn given back is free again at once; one taken again since is not given back.
+		taken := due.Add(2 * time.Hour)
+		if !claim(taken) {
+			t.Fatal("the turn two periods later was not free")
+		}
+		if err := db.ReleaseTurn(ctx, "turn", taken, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		again := taken.Add(time.Second)
+		if !claim(again) {
+			t.Fatal("a turn given back was not free")
+		}
+		if err := db.ReleaseTurn(ctx, "turn", taken, time.Hour); err != nil || claim(again.Add(time.Second)) {
+			t.Fatalf("giving back an older turn freed the newer one (%v)", err)
+		}
 	})
 }
 

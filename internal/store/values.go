@@ -66,3 +66,10 @@ func (s *Store) ClaimTurn(ctx context.Context, key string, now time.Time, every 
 	}
 	return res.RowsAffected == 1, nil
 }
+
+// ReleaseTurn gives back the turn named key taken at takenAt (ClaimTurn with every), so the next
+// ask takes it; a turn taken again since is left alone.
+func (s *Store) ReleaseTurn(ctx context.Context, key string, takenAt time.Time, every time.Duration) error {
+	return s.conn(ctx).Model(&ValueRow{}).Where("key = ? AND updated_at = ?", key, takenAt.UTC()).
+		Update("updated_at", takenAt.UTC().Add(-every)).Error
+}

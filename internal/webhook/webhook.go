@@ -392,6 +392,10 @@ func (s *Service) ChainWalked(ctx context.Context, tx *store.Store, actor audit.
 	summary := fmt.Sprintf("Audit chain verified by %s: %s through event %d check out; checkpoint %s.",
 		actor.Name, pam.Count(int(events), "event", "events"), head.Seq, head)
 	link := s.Link("/audit/" + strconv.FormatInt(head.Seq, 10))
+	if head.Seq == 0 { // nothing sealed yet: no checkpoint to keep, no event to open
+		data = map[string]any{"outcome": audit.OutcomeSuccess, "through": 0, "events": 0}
+		summary, link = "Audit chain verified by "+actor.Name+": no events sealed yet.", s.Link("/audit")
+	}
 	if broken != nil {
 		data = map[string]any{"outcome": audit.OutcomeFailure, "broken_at": broken.Seq, "reason": broken.Reason}
 		summary = fmt.Sprintf("Audit chain BROKEN at event %d, found by %s: %s.", broken.Seq, actor.Name, broken.Reason)

@@ -667,6 +667,34 @@ func TestChainWalksReachSubscribers(t *testing.T) {
 				t.Fatalf("the delivered checkpoint does not verify: %v", err)
 			}
 		}
+
+		// An edited event: the next walk's payload names it and why, with no checkpoint.
+		err = w.db.Tx(w.ctx, func(tx *store.Store) error {
+			lift := "SET LOCAL session_replication_role = replica"
+			if dialect == store.SQLite {
+				lift = "DROP TRIGGER audit_events_no_update"
+			}
+			if err := tx.ExecRaw(w.ctx, lift); err != nil {
+				return err
+			}
+			return tx.ExecRaw(w.ctx, "UPDATE audit_events SET actor_name = 'someone else' WHERE seq = 1")
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, err := adm.VerifyChain(w.ctx, audit.System, nil); err != nil || v.Broken == nil {
+			t.Fatalf("walk over an edited event: %+v %v", v, err)
+		}
+		var broken []string
+		for _, d := range w.deliveries() {
+			if strings.Contains(d.Body, `"broken_at":1`) {
+				broken = append(broken, d.Body)
+			}
+		}
+		if len(broken) != 1 || !strings.Contains(broken[0], `"outcome":"failure"`) || strings.Contains(broken[0], `"checkpoint"`) ||
+			!strings.Contains(broken[0], `/audit/1"`) {
+			t.Fatalf("the broken walk's generic payloads: %q", broken)
+		}
 	})
 }
 
