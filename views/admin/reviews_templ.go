@@ -424,7 +424,7 @@ func Report(vm ReportVM) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 33, "<div class=\"card overflow-x-auto lg:overflow-visible\"><table class=\"min-w-full divide-y divide-slate-200 text-sm\" data-testid=\"report\"><thead class=\"sticky top-0 bg-slate-50\"><tr><th scope=\"col\" class=\"px-3 py-3 text-left font-semibold text-slate-700\">Group</th><th scope=\"col\" class=\"px-3 py-3 text-left font-semibold text-slate-700\">Member</th><th scope=\"col\" class=\"px-3 py-3 text-left font-semibold text-slate-700\">Decision</th><th scope=\"col\" class=\"px-3 py-3 text-left font-semibold text-slate-700\">By</th><th scope=\"col\" class=\"px-3 py-3 text-left font-semibold text-slate-700\">What changed</th></tr></thead> <tbody class=\"divide-y divide-slate-100\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 33, "<div class=\"card overflow-x-auto xl:overflow-visible\"><table class=\"min-w-full divide-y divide-slate-200 text-sm\" data-testid=\"report\"><thead class=\"sticky top-0 bg-slate-50\"><tr><th scope=\"col\" class=\"px-3 py-3 text-left font-semibold text-slate-700\">Group</th><th scope=\"col\" class=\"px-3 py-3 text-left font-semibold text-slate-700\">Member</th><th scope=\"col\" class=\"px-3 py-3 text-left font-semibold text-slate-700\">Decision</th><th scope=\"col\" class=\"px-3 py-3 text-left font-semibold text-slate-700\">By</th><th scope=\"col\" class=\"px-3 py-3 text-left font-semibold text-slate-700\">What changed</th></tr></thead> <tbody class=\"divide-y divide-slate-100\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

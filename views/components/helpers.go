@@ -1,7 +1,10 @@
 // Package components holds the small pieces every page reuses: form fields, badges, tables.
 package components
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 func inputClass(f FieldVM) string {
 	if f.Error != "" {
@@ -73,4 +76,20 @@ func exact(t TimeVM) string {
 		return t.Short
 	}
 	return t.Short + " " + f[len(f)-1]
+}
+
+// longWord is how many characters a word may have before a table cell may break it anywhere:
+// longer than any word a column of names, states or times holds.
+const longWord = 24
+
+// hasLongWord reports whether any of texts holds a word longer than longWord characters.
+func hasLongWord(texts ...string) bool {
+	for _, t := range texts {
+		for _, w := range strings.Fields(t) {
+			if utf8.RuneCountInString(w) > longWord {
+				return true
+			}
+		}
+	}
+	return false
 }

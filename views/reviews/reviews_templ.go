@@ -172,7 +172,7 @@ func Page(vm PageVM) templ.Component {
 						return templ_7745c5c3_Err
 					}
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, " <div class=\"card overflow-x-auto lg:overflow-visible\"><table class=\"min-w-full divide-y divide-slate-200 text-sm\" data-testid=\"review-items\"><thead class=\"sticky top-0 bg-slate-50\"><tr>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, " <div class=\"card overflow-x-auto xl:overflow-visible\"><table class=\"min-w-full divide-y divide-slate-200 text-sm\" data-testid=\"review-items\"><thead class=\"sticky top-0 bg-slate-50\"><tr>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
