@@ -137,7 +137,8 @@ func toldAlready(last *audit.Verified, b *audit.ChainError, now time.Time) bool 
 var ErrWalkNotRecorded = errors.New("the walk of the audit chain could not be recorded")
 
 // chainRecipients are whom a broken chain is mailed to: the organisation's security address,
-// when set, and every enabled auditor.
+// when set, and every enabled auditor; when there is neither, the enabled administrators, so
+// the news reaches someone.
 func chainRecipients(ctx context.Context, tx *store.Store) ([]pam.User, error) {
 	org, err := tx.OrgSettings(ctx)
 	if err != nil {
@@ -149,6 +150,9 @@ func chainRecipients(ctx context.Context, tx *store.Store) ([]pam.User, error) {
 	}
 	if org.SecurityEmail != "" {
 		to = append([]pam.User{{Email: org.SecurityEmail, Name: "Security team"}}, to...)
+	}
+	if len(to) == 0 {
+		return tx.Administrators(ctx)
 	}
 	return to, nil
 }

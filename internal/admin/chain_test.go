@@ -199,6 +199,40 @@ func TestVerifyChainWithAMissedCheckpoint(t *testing.T) {
 	})
 }
 
+// With no security address and no auditor, a broken chain is mailed to the enabled
+// administrators, so the news reaches someone.
+func TestChainBreakWithoutAuditorsGoesToAdministrators(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		db := testenv.Store(t, dialect)
+		clock := testenv.NewClock()
+		ctx := context.Background()
+		svc := admin.New(db, clock.Now)
+		svc.SetChainMailer(mail.NewOutbox(db, config.Config{}, clock.Now))
+		ada := mustUser(t, svc, "ada@example.com", true)
+		mustUser(t, svc, "rhea@example.com", false)
+		if _, err := db.SealWaiting(ctx); err != nil {
+			t.Fatal(err)
+		}
+		editEvent(t, db, dialect, 1)
+		if v, err := svc.VerifyChain(ctx, audit.System, nil); err != nil || v.Broken == nil {
+			t.Fatalf("walk over an edited event: %+v %v", v, err)
+		}
+		msgs, err := db.Mail(ctx, pam.MailFilter{Limit: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var to []string
+		for _, m := range msgs {
+			if m.Kind == mail.KindChainBroken {
+				to = append(to, m.Recipient)
+			}
+		}
+		if !slices.Equal(to, []string{ada.Email}) {
+			t.Fatalf("the break was mailed to %v, want the administrator alone", to)
+		}
+	})
+}
+
 // The scheduled walk happens once a period whichever process asks: the first ask on a database
 // starts the clock, asks within the period walk nothing, and the first ask once it is due walks.
 func TestVerifyChainWhenDueWalksOncePerPeriod(t *testing.T) {

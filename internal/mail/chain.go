@@ -38,7 +38,7 @@ func (o *Outbox) ChainBroken(ctx context.Context, tx *store.Store, b admin.Chain
 			Fields:    []Field{{"First bad event", fmt.Sprint(b.Seq)}},
 			Link:      o.base + "/audit/" + url.PathEscape(fmt.Sprint(b.Seq)),
 			LinkLabel: "Open the event",
-			Footer:    "You get this mail because you are an auditor in Elevate, or its organisation's security address.",
+			Footer:    "You get this mail because you are an auditor in Elevate or its organisation's security address, or, with neither, one of its administrators.",
 		}
 		if err := o.enqueue(ctx, tx, KindChainBroken, "", u, c); err != nil {
 			return fmt.Errorf("queue chain break for %s: %w", u.Email, err)

@@ -87,14 +87,25 @@ func (s *Store) Users(ctx context.Context, f UserFilter) ([]pam.User, error) {
 	return out, nil
 }
 
-// MaxAuditors bounds how many auditors Auditors returns.
-const MaxAuditors = 100
+// MaxFlagged bounds how many people Auditors and Administrators return.
+const MaxFlagged = 100
 
-// Auditors lists the enabled auditors by email, at most MaxAuditors: who is told when the audit
+// Auditors lists the enabled auditors by email, at most MaxFlagged: who is told when the audit
 // chain is found broken.
 func (s *Store) Auditors(ctx context.Context) ([]pam.User, error) {
+	return s.enabledWith(ctx, "auditor")
+}
+
+// Administrators lists the enabled administrators by email, at most MaxFlagged: who is told
+// of a broken chain when nobody else would be.
+func (s *Store) Administrators(ctx context.Context) ([]pam.User, error) {
+	return s.enabledWith(ctx, "admin")
+}
+
+// enabledWith lists the enabled users whose flag (the column "auditor" or "admin") is set.
+func (s *Store) enabledWith(ctx context.Context, flag string) ([]pam.User, error) {
 	var rows []UserRow
-	if err := s.conn(ctx).Where("auditor AND disabled_at IS NULL").Order("email").Limit(MaxAuditors).Find(&rows).Error; err != nil {
+	if err := s.conn(ctx).Where(flag + " AND disabled_at IS NULL").Order("email").Limit(MaxFlagged).Find(&rows).Error; err != nil {
 		return nil, err
 	}
 	out := make([]pam.User, len(rows))
