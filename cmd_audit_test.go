@@ -64,19 +64,7 @@ func TestAuditVerifyAndCheckpointCommands(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		err = db.Tx(ctx, func(tx *store.Store) error {
-			pre := "SET LOCAL session_replication_role = replica"
-			if dialect == store.SQLite {
-				pre = "DROP TRIGGER audit_events_no_update"
-			}
-			if err := tx.ExecRaw(ctx, pre); err != nil {
-				return err
-			}
-			return tx.ExecRaw(ctx, "UPDATE audit_events SET actor_name = 'root' WHERE seq = 2")
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		testenv.Tamper(t, db, dialect, "UPDATE audit_events SET actor_name = 'root' WHERE seq = 2")
 		code, out, stderr = runCmd(t, env, "", "audit", "verify")
 		if code != 1 || !strings.Contains(stderr, "broken at event 2") || strings.Contains(out, "ok") {
 			t.Fatalf("verify after an edit: %d %q %q", code, out, stderr)

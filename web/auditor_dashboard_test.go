@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/audit"
-	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/internal/testenv"
 )
 
@@ -81,19 +80,7 @@ func TestAuditorDashboardShowsTheChain(t *testing.T) {
 		}
 		// Someone edits an event behind Elevate's back: the next walk finds it and the
 		// dashboard says where the chain breaks, in red, linking to the event.
-		err = a.db.Tx(ctx, func(tx *store.Store) error {
-			lift := "SET LOCAL session_replication_role = replica" // the append-only trigger stays quiet
-			if dialect == store.SQLite {
-				lift = "DROP TRIGGER audit_events_no_update"
-			}
-			if err := tx.ExecRaw(ctx, lift); err != nil {
-				return err
-			}
-			return tx.ExecRaw(ctx, "UPDATE audit_events SET actor_name = 'someone else' WHERE seq = 2")
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		testenv.Tamper(t, a.db, dialect, "UPDATE audit_events SET actor_name = 'someone else' WHERE seq = 2")
 		if v, err := a.admin.VerifyChain(ctx, audit.System, nil); err != nil || v.Broken == nil || v.Broken.Seq != 2 {
 			t.Fatalf("walk over an edited event: %+v %v", v, err)
 		}

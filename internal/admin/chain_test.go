@@ -3,6 +3,7 @@ package admin_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -18,23 +19,10 @@ import (
 )
 
 // editEvent changes a sealed event behind Elevate's back, as someone with the database's keys
-// could: the append-only triggers are lifted for the statement.
+// could.
 func editEvent(t *testing.T, db *store.Store, dialect string, seq int64) {
 	t.Helper()
-	ctx := context.Background()
-	err := db.Tx(ctx, func(tx *store.Store) error {
-		lift := "SET LOCAL session_replication_role = replica"
-		if dialect == store.SQLite {
-			lift = "DROP TRIGGER audit_events_no_update"
-		}
-		if err := tx.ExecRaw(ctx, lift); err != nil {
-			return err
-		}
-		return tx.ExecRaw(ctx, "UPDATE audit_events SET actor_name = 'someone else' WHERE seq = ?", seq)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Tamper(t, db, dialect, fmt.Sprintf("UPDATE audit_events SET actor_name = 'someone else' WHERE seq = %d", seq))
 }
 
 // verifiedEvents returns the recorded walks of the chain, oldest first.

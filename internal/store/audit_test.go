@@ -149,22 +149,7 @@ func stored(t *testing.T, db *store.Store) []audit.Event {
 // tamper runs statements as a superuser would, with the append-only triggers out of the way.
 func tamper(t *testing.T, db *store.Store, dialect string, stmts ...string) {
 	t.Helper()
-	ctx := context.Background()
-	err := db.Tx(ctx, func(tx *store.Store) error {
-		pre := []string{"SET LOCAL session_replication_role = replica"}
-		if dialect == store.SQLite {
-			pre = []string{"DROP TRIGGER audit_events_no_update", "DROP TRIGGER audit_events_no_delete"}
-		}
-		for _, q := range append(pre, stmts...) {
-			if err := tx.ExecRaw(ctx, q); err != nil {
-				return fmt.Errorf("%s: %w", q, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Tamper(t, db, dialect, stmts...)
 }
 
 func insertRaw(t *testing.T, db *store.Store, ev audit.Event) {

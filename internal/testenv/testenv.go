@@ -129,3 +129,25 @@ func (c *Clock) Advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
 }
+
+// Tamper runs stmts on the audit trail in one transaction with its append-only triggers lifted,
+// as someone holding the database's keys could: for tests that show a walk of the chain finds it.
+func Tamper(t testing.TB, db *store.Store, dialect string, stmts ...string) {
+	t.Helper()
+	ctx := context.Background()
+	err := db.Tx(ctx, func(tx *store.Store) error {
+		lift := []string{"SET LOCAL session_replication_role = replica"}
+		if dialect == store.SQLite {
+			lift = []string{"DROP TRIGGER IF EXISTS audit_events_no_update", "DROP TRIGGER IF EXISTS audit_events_no_delete"}
+		}
+		for _, q := range append(lift, stmts...) {
+			if err := tx.ExecRaw(ctx, q); err != nil {
+				return fmt.Errorf("%s: %w", q, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

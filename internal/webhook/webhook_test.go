@@ -669,19 +669,7 @@ func TestChainWalksReachSubscribers(t *testing.T) {
 		}
 
 		// An edited event: the next walk's payload names it and why, with no checkpoint.
-		err = w.db.Tx(w.ctx, func(tx *store.Store) error {
-			lift := "SET LOCAL session_replication_role = replica"
-			if dialect == store.SQLite {
-				lift = "DROP TRIGGER audit_events_no_update"
-			}
-			if err := tx.ExecRaw(w.ctx, lift); err != nil {
-				return err
-			}
-			return tx.ExecRaw(w.ctx, "UPDATE audit_events SET actor_name = 'someone else' WHERE seq = 1")
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		testenv.Tamper(t, w.db, dialect, "UPDATE audit_events SET actor_name = 'someone else' WHERE seq = 1")
 		if v, err := adm.VerifyChain(w.ctx, audit.System, nil); err != nil || v.Broken == nil {
 			t.Fatalf("walk over an edited event: %+v %v", v, err)
 		}
