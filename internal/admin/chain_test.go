@@ -25,6 +25,15 @@ func editEvent(t *testing.T, db *store.Store, dialect string, seq int64) {
 	testenv.Tamper(t, db, dialect, fmt.Sprintf("UPDATE audit_events SET actor_name = 'someone else' WHERE seq = %d", seq))
 }
 
+// chainWorld is an empty organisation whose broken chains are mailed through the outbox.
+func chainWorld(t *testing.T, dialect string) (*store.Store, *testenv.Clock, *admin.Service) {
+	t.Helper()
+	db, clock := testenv.Store(t, dialect), testenv.NewClock()
+	svc := admin.New(db, clock.Now)
+	svc.SetChainMailer(mail.NewOutbox(db, config.Config{}, clock.Now))
+	return db, clock, svc
+}
+
 // verifiedEvents returns the recorded walks of the chain, oldest first.
 func verifiedEvents(t *testing.T, db *store.Store) []audit.Event {
 	t.Helper()
@@ -48,11 +57,8 @@ func verifiedEvents(t *testing.T, db *store.Store) []audit.Event {
 // address and every enabled auditor (nobody else).
 func TestVerifyChainRecordsTheWalkAndMailsABreak(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
-		db := testenv.Store(t, dialect)
-		clock := testenv.NewClock()
+		db, clock, svc := chainWorld(t, dialect)
 		ctx := context.Background()
-		svc := admin.New(db, clock.Now)
-		svc.SetChainMailer(mail.NewOutbox(db, config.Config{}, clock.Now))
 		ada := mustUser(t, svc, "ada@example.com", true)
 		if _, _, err := svc.CreateUser(ctx, as(ada), "audrey@example.com", "Audrey Auditor", false, true); err != nil {
 			t.Fatal(err)
@@ -160,11 +166,8 @@ func TestVerifyChainRecordsTheWalkAndMailsABreak(t *testing.T) {
 // checkpoint's failure, and nobody is mailed.
 func TestVerifyChainWithAMissedCheckpoint(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
-		db := testenv.Store(t, dialect)
-		clock := testenv.NewClock()
+		db, _, svc := chainWorld(t, dialect)
 		ctx := context.Background()
-		svc := admin.New(db, clock.Now)
-		svc.SetChainMailer(mail.NewOutbox(db, config.Config{}, clock.Now))
 		ada := mustUser(t, svc, "ada@example.com", true)
 		if _, _, err := svc.CreateUser(ctx, as(ada), "audrey@example.com", "Audrey Auditor", false, true); err != nil {
 			t.Fatal(err)
@@ -191,11 +194,8 @@ func TestVerifyChainWithAMissedCheckpoint(t *testing.T) {
 // administrators, so the news reaches someone.
 func TestChainBreakWithoutAuditorsGoesToAdministrators(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
-		db := testenv.Store(t, dialect)
-		clock := testenv.NewClock()
+		db, _, svc := chainWorld(t, dialect)
 		ctx := context.Background()
-		svc := admin.New(db, clock.Now)
-		svc.SetChainMailer(mail.NewOutbox(db, config.Config{}, clock.Now))
 		ada := mustUser(t, svc, "ada@example.com", true)
 		mustUser(t, svc, "rhea@example.com", false)
 		if _, err := db.SealWaiting(ctx); err != nil {
