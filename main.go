@@ -339,6 +339,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
+	adminSvc.SetBackground(bg) // walks of the chain asked for on pages stop with the server
 	jobsDone := e.startJobs(bg, db, accessSvc, adminSvc, outbox, hooks, now, sweepTiming)
 
 	errc := make(chan error, 1)
@@ -357,6 +358,12 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	}
 	select { // let work in progress (mail being sent) finish and be recorded
 	case <-jobsDone:
+	case <-sctx.Done():
+	}
+	walksDone := make(chan struct{})
+	go func() { adminSvc.WaitWalks(); close(walksDone) }()
+	select { // a walk of the chain cut short by stopBG records nothing; wait until it has let go
+	case <-walksDone:
 	case <-sctx.Done():
 	}
 	// Seal what the last requests stored, so a stopped server leaves no event waiting.

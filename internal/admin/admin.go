@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,7 +34,9 @@ type Service struct {
 	// chainMailer tells of a broken audit chain and chainNotifier of every walk (chain.go).
 	chainMailer   ChainMailer
 	chainNotifier ChainNotifier
-	walking       atomic.Bool // a walk asked for on a page runs (WalkChainSoon)
+	walking       atomic.Bool     // a walk asked for on a page runs (WalkChainSoon)
+	walks         sync.WaitGroup  // those walks, for WaitWalks
+	bg            context.Context // what they run under (SetBackground)
 }
 
 // PasswordMailer queues a set-password link for a user inside the transaction that creates it.

@@ -193,11 +193,20 @@ const AskedWalkEvery = time.Minute
 // AskedWalkLimit bounds a walk asked for from a page.
 const AskedWalkLimit = time.Hour
 
+// SetBackground makes walks asked for on pages (WalkChainSoon) run under ctx, which the server
+// cancels when it stops (then WaitWalks); without it they run under their request's context
+// freed of its cancellation.
+func (s *Service) SetBackground(ctx context.Context) { s.bg = ctx }
+
+// WaitWalks waits until the walks asked for on pages have ended.
+func (s *Service) WaitWalks() { s.walks.Wait() }
+
 // WalkChainSoon starts a walk of the chain by a in the background (VerifyChain; its record is
 // the result) unless this process is walking for someone already or one was asked for within
 // AskedWalkEvery, by anyone on any process, and reports whether it started one. The walk
-// outlives ctx's cancellation, bounded by AskedWalkLimit; a walk cut short records nothing.
-// done, when not nil, is called when it ends.
+// outlives ctx's cancellation (it runs under the background context, SetBackground), bounded
+// by AskedWalkLimit; a walk cut short records nothing. done, when not nil, is called when it
+// ends.
 func (s *Service) WalkChainSoon(ctx context.Context, a audit.Actor, done func(error)) (bool, error) {
 	if !s.walking.CompareAndSwap(false, true) {
 		return false, nil
@@ -207,9 +216,15 @@ func (s *Service) WalkChainSoon(ctx context.Context, a audit.Actor, done func(er
 		s.walking.Store(false)
 		return false, err
 	}
+	parent := s.bg
+	if parent == nil {
+		parent = context.WithoutCancel(ctx)
+	}
+	s.walks.Add(1)
 	go func() {
+		defer s.walks.Done()
 		defer s.walking.Store(false)
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), AskedWalkLimit)
+		ctx, cancel := context.WithTimeout(parent, AskedWalkLimit)
 		defer cancel()
 		_, err := s.VerifyChain(ctx, a, nil)
 		if done != nil {

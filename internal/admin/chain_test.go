@@ -257,3 +257,43 @@ func TestVerifyChainWhenDueWalksOncePerPeriod(t *testing.T) {
 		}
 	})
 }
+
+// A walk asked for on a page runs under the server's background context: WaitWalks waits for
+// it, one a minute may be asked for, and one whose background was cancelled (the server
+// stopping) records nothing.
+func TestWalkChainSoonRunsUnderTheBackground(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		db, clock, svc := chainWorld(t, dialect)
+		ctx := context.Background()
+		bg, stop := context.WithCancel(ctx)
+		defer stop()
+		svc.SetBackground(bg)
+		ask := func() bool {
+			t.Helper()
+			started, err := svc.WalkChainSoon(ctx, audit.CLI, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return started
+		}
+		if !ask() {
+			t.Fatal("the first walk asked for did not start")
+		}
+		svc.WaitWalks()
+		if n := len(verifiedEvents(t, db)); n != 1 {
+			t.Fatalf("%d walks recorded after WaitWalks, want 1", n)
+		}
+		if ask() {
+			t.Fatal("a second walk started within the minute")
+		}
+		clock.Advance(admin.AskedWalkEvery)
+		stop()
+		if !ask() {
+			t.Fatal("a walk asked for a minute later did not start")
+		}
+		svc.WaitWalks()
+		if n := len(verifiedEvents(t, db)); n != 1 {
+			t.Fatalf("a walk whose background was cancelled was recorded: %d walks", n)
+		}
+	})
+}
