@@ -42,6 +42,13 @@ func TestAuditorDashboardShowsTheChain(t *testing.T) {
 		if txt := home.find("chain-verify").Text(); !strings.Contains(txt, "Not verified yet") || !strings.Contains(txt, "once a day") || home.find("verify-now").Length() != 1 {
 			t.Fatalf("before the first walk: %q", txt)
 		}
+		// Once the schedule has started, the dashboard says when its first walk is due.
+		if walked, err := a.admin.VerifyChainWhenDue(context.Background(), 24*time.Hour); err != nil || walked {
+			t.Fatalf("the schedule's first look walked (%v) or failed: %v", walked, err)
+		}
+		if next := auditor.get("/").find("next-walk"); next.Length() != 1 || !strings.Contains(next.Parent().Text(), "The first walk is due") {
+			t.Fatalf("no first walk due on the dashboard: %q", auditor.get("/").find("chain-verify").Text())
+		}
 		for id, want := range map[string]string{"auditor-audit": "/audit", "auditor-overview": "/overview",
 			"auditor-export-csv": "/audit/export?format=csv", "auditor-export-jsonl": "/audit/export?format=jsonl"} {
 			if href, _ := home.find(id).Attr("href"); href != want {

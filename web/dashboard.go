@@ -116,6 +116,10 @@ func (s *Server) auditorPanel(ctx context.Context, now time.Time, loc *time.Loca
 	if s.cfg.AuditVerifyEvery == 24*time.Hour {
 		vm.VerifyEvery = "once a day"
 	}
+	if !st.TurnAt.IsZero() {
+		next := timeVM(st.TurnAt.Add(s.cfg.AuditVerifyEvery), now, loc)
+		vm.NextWalk = &next
+	}
 	if v := st.Verified; v != nil {
 		by := "by " + v.Actor
 		switch (audit.Actor{Type: v.ByType, Name: v.Actor}) {

@@ -157,10 +157,10 @@ func chainRecipients(ctx context.Context, tx *store.Store) ([]pam.User, error) {
 	return to, nil
 }
 
-// chainTurn is the system value whose time is the last scheduled walk of the chain, and
-// chainAsked the last one someone asked for on a page.
+// chainTurn is the system value whose time is the last scheduled walk of the chain (or when
+// the schedule started), and chainAsked the last one someone asked for on a page.
 const (
-	chainTurn  = "audit_verify_turn"
+	chainTurn  = store.ChainTurn
 	chainAsked = "audit_verify_asked"
 )
 

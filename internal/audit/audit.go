@@ -136,6 +136,9 @@ type Status struct {
 	Waiting  int64
 	// Verified is the newest sealed ChainVerified event, nil before the first.
 	Verified *Verified
+	// TurnAt is when the scheduled walk last took its turn, or when its schedule started; zero
+	// before the first look.
+	TurnAt time.Time
 }
 
 // Verified is one recorded walk of the chain (a ChainVerified event).

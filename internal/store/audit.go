@@ -173,10 +173,14 @@ func (s *Store) AuditHead(ctx context.Context) (audit.Head, error) {
 	return audit.Head{Seq: h.Seq, Hash: h.Hash}, nil
 }
 
+// ChainTurn is the system value whose time is the last scheduled walk of the audit chain, or
+// when the schedule started (admin.Service.VerifyChainWhenDue).
+const ChainTurn = "audit_verify_turn"
+
 // AuditStatus reads the chain's head, when it was sealed, how many events wait to be sealed (up
 // to audit.StatusWaitingCap+1, through the index of unsealed events) and the newest recorded walk
 // of the chain (audit.ChainVerified, through the action's index; a person who asked for it by
-// their name), in one statement.
+// their name) and the time of the schedule's last turn (ChainTurn), in one statement.
 func (s *Store) AuditStatus(ctx context.Context) (audit.Status, error) {
 	var r []struct {
 		Seq                    int64
@@ -187,20 +191,25 @@ func (s *Store) AuditStatus(ctx context.Context) (audit.Status, error) {
 		VAt                    *time.Time
 		VActor, VOutcome, VDet *string
 		VType                  *string
+		TurnAt                 *time.Time
 	}
 	err := s.conn(ctx).Raw(`SELECT h.seq, h.hash, h.at,
 		(SELECT COUNT(*) FROM (SELECT 1 AS x FROM audit_events WHERE seq IS NULL `+limitClause(audit.StatusWaitingCap+1)+`) w) AS waiting,
-		v.seq AS v_seq, v.at AS v_at, COALESCE(vu.name, v.actor_name) AS v_actor, v.outcome AS v_outcome, v.details AS v_det, v.actor_type AS v_type
+		v.seq AS v_seq, v.at AS v_at, COALESCE(vu.name, v.actor_name) AS v_actor, v.outcome AS v_outcome, v.details AS v_det, v.actor_type AS v_type,
+		(SELECT sv.updated_at FROM system_values sv WHERE sv.key = @turn) AS turn_at
 		FROM audit_head h LEFT JOIN (SELECT seq, at, actor_type, actor_id, actor_name, outcome, details FROM audit_events
 			WHERE action = @action AND seq IS NOT NULL ORDER BY seq DESC `+limitClause(1)+`) v ON 1 = 1
 			LEFT JOIN users vu ON v.actor_type = 'user' AND vu.id = v.actor_id
-		WHERE h.id = 1`, map[string]any{"action": audit.ChainVerified.String()}).Find(&r).Error
+		WHERE h.id = 1`, map[string]any{"action": audit.ChainVerified.String(), "turn": ChainTurn}).Find(&r).Error
 	if err != nil || len(r) == 0 {
 		return audit.Status{}, cmp.Or(err, fmt.Errorf("audit: the chain's head row is missing"))
 	}
 	st := audit.Status{Head: audit.Head{Seq: r[0].Seq, Hash: r[0].Hash}, Waiting: r[0].Waiting}
 	if r[0].At != nil {
 		st.SealedAt = r[0].At.UTC()
+	}
+	if r[0].TurnAt != nil {
+		st.TurnAt = r[0].TurnAt.UTC()
 	}
 	if v := r[0]; v.VSeq != nil && v.VAt != nil {
 		st.Verified = verifiedFrom(*v.VSeq, *v.VAt, deref(v.VActor), deref(v.VOutcome), deref(v.VDet))
