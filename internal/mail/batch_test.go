@@ -469,24 +469,33 @@ func TestNoMessageStartsAfterItsLeaseRanOut(t *testing.T) {
 	})
 }
 
-// countingSender wraps a sender and reports the start of each batch it is asked to send.
+// countingSender wraps a sender and reports the start of each batch it is asked to send; the
+// first batch waits for firstMay, when set, before it is sent.
 type countingSender struct {
 	mail.Sender
-	started chan int
+	started  chan int
+	firstMay <-chan struct{}
 }
 
 func (s countingSender) Session() mail.Session {
-	return &countingSession{Session: s.Sender.Session(), started: s.started}
+	return &countingSession{Session: s.Sender.Session(), started: s.started, firstMay: s.firstMay}
 }
 
 type countingSession struct {
 	mail.Session
-	started chan int
-	n       int
+	started  chan int
+	firstMay <-chan struct{}
+	n        int
 }
 
 func (s *countingSession) Send(ctx context.Context, msgs []pam.OutboxMessage) []error {
 	s.n++
+	if s.n == 1 && s.firstMay != nil {
+		select {
+		case <-s.firstMay:
+		case <-ctx.Done():
+		}
+	}
 	select {
 	case s.started <- s.n:
 	default:
@@ -498,14 +507,22 @@ func TestNextBatchIsSentWhileTheLastIsRecorded(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		q := newQueue(t, dialect, 6)
 		started := make(chan int, 8)
+		// The first batch is sent (and so recorded) only once the second is claimed: on a busy
+		// machine the claimer could otherwise fall behind the recorder, and on SQLite a claim
+		// waits for an open recording, which here waits for the second batch.
+		secondClaimed := make(chan struct{})
 		q.worker = mail.NewWorker(q.db, countingSender{
-			Sender:  mail.NewSMTP(q.srv.SMTP(), from, mail.WithRootCAs(q.srv.Roots), mail.WithSMTPTimeout(5*time.Second)),
-			started: started,
+			Sender:   mail.NewSMTP(q.srv.SMTP(), from, mail.WithRootCAs(q.srv.Roots), mail.WithSMTPTimeout(5*time.Second)),
+			started:  started,
+			firstMay: secondClaimed,
 		}, q.clock.Now, quiet)
 		q.worker.Batch = 3
-		// The first batch's recording stays open until the second batch is being sent. On
-		// SQLite that needs the second claim made before the first recording began (a claim
-		// waits for every open write).
+		mail.SetAfterClaim(q.worker, func(n int) {
+			if n == 2 {
+				close(secondClaimed)
+			}
+		})
+		// The first batch's recording stays open until the second batch is being sent.
 		first := true
 		mail.SetBeforeCommit(q.worker, func() {
 			if !first {
