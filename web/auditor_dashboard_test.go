@@ -12,18 +12,25 @@ import (
 	"github.com/elevate-pam/elevate/internal/testenv"
 )
 
+// auditorAndPlain is an app with an auditor and a person who is not one, each signed in.
+func auditorAndPlain(t *testing.T, dialect string) (a *app, auditor, plain *client) {
+	t.Helper()
+	a = newApp(t, dialect)
+	a.mustUser("audrey@example.com", "Audrey Auditor", goodPassword, false)
+	a.mustAuditor("audrey@example.com")
+	a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
+	auditor, plain = a.client(), a.client()
+	auditor.signIn("audrey@example.com", goodPassword)
+	plain.signIn("rhea@example.com", goodPassword)
+	return a, auditor, plain
+}
+
 // An auditor's dashboard says where the audit chain stands (its head, the events waiting to be
 // sealed, how it is verified) and leads to the audit trail, the overview and the export, for
 // one statement more than a plain person's dashboard: the chain is never walked on a page view.
 func TestAuditorDashboardShowsTheChain(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
-		a := newApp(t, dialect)
-		a.mustUser("audrey@example.com", "Audrey Auditor", goodPassword, false)
-		a.mustAuditor("audrey@example.com")
-		a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
-		auditor, plain := a.client(), a.client()
-		auditor.signIn("audrey@example.com", goodPassword)
-		plain.signIn("rhea@example.com", goodPassword)
+		a, auditor, plain := auditorAndPlain(t, dialect)
 		if plain.get("/").find("auditor-panel").Length() != 0 {
 			t.Fatal("the audit chain panel is shown to someone who is not an auditor")
 		}
@@ -119,13 +126,7 @@ func TestAuditorDashboardShowsTheChain(t *testing.T) {
 // administrators.
 func TestAuditorAsksForAWalkOfTheChain(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
-		a := newApp(t, dialect)
-		a.mustUser("audrey@example.com", "Audrey Auditor", goodPassword, false)
-		a.mustAuditor("audrey@example.com")
-		a.mustUser("rhea@example.com", "Rhea Requester", goodPassword, false)
-		auditor, plain := a.client(), a.client()
-		auditor.signIn("audrey@example.com", goodPassword)
-		plain.signIn("rhea@example.com", goodPassword)
+		a, auditor, plain := auditorAndPlain(t, dialect)
 		plain.get("/")
 		if p := plain.post("/audit/verify", nil); p.StatusCode != http.StatusForbidden && p.StatusCode != http.StatusNotFound {
 			t.Fatalf("someone who is not an auditor asked for a walk: %d", p.StatusCode)
