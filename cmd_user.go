@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -115,10 +116,12 @@ func (e *env) user(ctx context.Context, args []string) error {
 	return nil
 }
 
-// userFacing turns a domain error into its readable message for the shell.
+// userFacing turns a domain error into its readable message for the shell, without the
+// wrapping's prefixes; its other problems stay with it (see run).
 func userFacing(err error) error {
-	if pam.ErrorCode(err) != pam.EINTERNAL {
-		return fmt.Errorf("%s", pam.ErrorMessage(err))
+	var pe *pam.Error
+	if errors.As(err, &pe) && pe.Code != pam.EINTERNAL {
+		return pe
 	}
 	return err
 }

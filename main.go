@@ -29,6 +29,7 @@ import (
 	"github.com/elevate-pam/elevate/internal/demo"
 	"github.com/elevate-pam/elevate/internal/jobs"
 	"github.com/elevate-pam/elevate/internal/mail"
+	"github.com/elevate-pam/elevate/internal/pam"
 	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/internal/webhook"
 	"github.com/elevate-pam/elevate/web"
@@ -148,6 +149,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return 1
 	default:
 		fmt.Fprintf(stderr, "elevate: %v\n", err)
+		// A form's other problems, each on its own line, so one run tells them all.
+		var pe *pam.Error
+		if errors.As(err, &pe) {
+			for _, also := range pe.Also {
+				fmt.Fprintf(stderr, "elevate: %s\n", also.Message)
+			}
+		}
 		return 1
 	}
 }

@@ -53,6 +53,11 @@ func TestUserCommands(t *testing.T) {
 		if code, _, stderr := runCmd(t, env, "short\n", "user", "create", "--email", "x@example.com", "--name", "X"); code != 1 || !strings.Contains(stderr, "12 characters") {
 			t.Fatalf("short password: %d %s", code, stderr)
 		}
+		// Every problem is told in one run, each on its own line.
+		code, _, stderr = runCmd(t, env, "short\n", "user", "create", "--email", "not an address", "--name", "X")
+		if code != 1 || !strings.Contains(stderr, "valid email address") || !strings.Contains(stderr, "12 characters") || strings.Count(stderr, "elevate: ") != 2 {
+			t.Fatalf("bad address and short password: %d %s", code, stderr)
+		}
 		if code, _, stderr := runCmd(t, env, "a long enough password\n", "user", "create", "--email", "root@example.com", "--name", "Again"); code != 1 || !strings.Contains(stderr, "already exists") {
 			t.Fatalf("duplicate: %d %s", code, stderr)
 		}

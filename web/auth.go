@@ -91,12 +91,9 @@ func (s *Server) setup(c echo.Context) error {
 	u, err := s.auth.SetupSignedIn(c.Response(), c.Request(), in, actor(c))
 	return s.posted(c, err, outcome{Next: "/", Done: "Administrator " + u.Email + " created, and you are signed in. The checklist below leads through the first steps.",
 		Again: func(pe *pam.Error) (templ.Component, error) {
-			vm := authview.SetupVM{Meta: s.meta(c, "Set up Elevate"), Token: in.Token, Email: in.Email, Name: in.Name,
-				Errors: map[string]string{pe.Field: pe.Message}}
-			if pe.Field == "" {
-				vm.Error = pe.Message
-			}
-			return authview.Setup(vm), nil
+			errs := byField(pe, "")
+			return authview.Setup(authview.SetupVM{Meta: s.meta(c, "Set up Elevate"), Token: in.Token, Email: in.Email, Name: in.Name,
+				Errors: errs, Error: errs[""]}), nil
 		}})
 }
 
@@ -122,12 +119,8 @@ func (s *Server) setPassword(c echo.Context) error {
 			if err != nil {
 				return nil, err
 			}
-			field := pe.Field
-			if field == "" {
-				field = "password"
-			}
 			return authview.SetPassword(authview.SetPasswordVM{Meta: s.meta(c, "Choose your password"),
-				Token: tok, Email: lu.Email, Name: lu.Name, Errors: map[string]string{field: pe.Message}}), nil
+				Token: tok, Email: lu.Email, Name: lu.Name, Errors: byField(pe, "password")}), nil
 		}})
 }
 

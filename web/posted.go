@@ -98,6 +98,26 @@ func besideField(pe *pam.Error, fields []components.FieldVM) string {
 	return strings.Join(above, " ")
 }
 
+// byField maps each field named in pe (its own problem and those in Also) to its first
+// message, for a form whose fields are not FieldVMs; problems of no field are joined under
+// unnamed.
+func byField(pe *pam.Error, unnamed string) map[string]string {
+	m := map[string]string{}
+	for _, one := range pe.All() {
+		field := one.Field
+		if field == "" {
+			field = unnamed
+		}
+		switch {
+		case m[field] == "":
+			m[field] = one.Message
+		case one.Field == "":
+			m[field] += " " + one.Message
+		}
+	}
+	return m
+}
+
 // apart takes the problem on field out of pe, for an input that is not one of the form's fields
 // (a list of boxes), and returns its message and the other problems (nil when there are none).
 func apart(pe *pam.Error, field string) (string, *pam.Error) {

@@ -238,3 +238,72 @@ func TestAnUnreadableFieldAloneSavesNothing(t *testing.T) {
 		}
 	})
 }
+
+// The first forms a new organisation fills in tell every problem at once too: the setup
+// (address, name and both passwords), a set-password link (too short and not repeated), a new
+// task (a key with a space, a name and a description too long) and a new role. Nothing is saved,
+// and the setup link still works afterwards.
+func TestFirstFormsTellEveryProblemAtOnce(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		a := newApp(t, dialect)
+		want := func(p page, what string, errors map[string]string) {
+			t.Helper()
+			if p.StatusCode != http.StatusUnprocessableEntity {
+				t.Fatalf("%s: %d", what, p.StatusCode)
+			}
+			for field, words := range errors {
+				if got := p.find("error-" + field).Text(); !strings.Contains(got, words) {
+					t.Errorf("%s %s: %q, want it to say %q", what, field, got, words)
+				}
+			}
+		}
+		tok, _, err := a.auth.IssueSetupToken(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := a.client()
+		c.get("/setup?token=" + tok)
+		p := c.post("/setup", url.Values{"token": {tok}, "email": {"not an address"}, "name": {""},
+			"password": {"short"}, "password_confirm": {"shorter"}})
+		want(p, "setup", map[string]string{"email": "valid email address", "name": "Enter a name",
+			"password": "12 characters", "password_confirm": "differ"})
+		if v, _ := p.find("field-email").Attr("value"); v != "not an address" {
+			t.Errorf("setup email not kept: %q", v)
+		}
+		if p := c.post("/setup", url.Values{"token": {tok}, "email": {"root@example.com"}, "name": {"Root Admin"},
+			"password": {goodPassword}, "password_confirm": {goodPassword}}); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("setup after a refused form: %d", p.StatusCode)
+		}
+
+		c.get("/admin/users/new")
+		p = c.post("/admin/users", url.Values{"email": {"nia@example.com"}, "name": {"Nia New"}})
+		link, _ := url.Parse(strings.TrimSpace(p.find("secret").Text()))
+		nia := a.client()
+		nia.get(link.RequestURI())
+		p = nia.post("/set-password", url.Values{"token": {link.Query().Get("token")}, "password": {"short"}, "password_confirm": {"other"}})
+		want(p, "set password", map[string]string{"password": "12 characters", "password_confirm": "differ"})
+
+		long := strings.Repeat("x", 101)
+		c.get("/admin/tasks/new")
+		p = c.post("/admin/tasks", url.Values{"key": {"exchange New-JournalRule"}, "name": {long}, "description": {strings.Repeat("d", 2001)}})
+		want(p, "task", map[string]string{"key": "system/Name", "name": "at most 100", "description": "at most 2000"})
+		if v, _ := p.find("field-key").Attr("value"); v != "exchange New-JournalRule" {
+			t.Errorf("task key not kept: %q", v)
+		}
+		// A bad key with no name: the name would come from the key, so only the key is blamed.
+		p = c.post("/admin/tasks", url.Values{"key": {"exchange New-JournalRule"}, "description": {strings.Repeat("d", 2001)}})
+		want(p, "task without a name", map[string]string{"key": "system/Name", "description": "at most 2000"})
+		if got := p.find("error-name").Text(); got != "" {
+			t.Errorf("empty task name blamed: %q", got)
+		}
+
+		c.get("/admin/roles/new")
+		p = c.post("/admin/roles", url.Values{"name": {""}, "description": {strings.Repeat("d", 2001)}})
+		want(p, "role", map[string]string{"name": "Enter a name", "description": "at most 2000"})
+		for _, action := range []audit.Action{audit.TaskCreated, audit.RoleCreated, audit.UserPasswordSet} {
+			if n := len(a.events(action.String())); n != 0 {
+				t.Errorf("%d %s from refused forms", n, action)
+			}
+		}
+	})
+}

@@ -91,14 +91,14 @@ func (s *Service) createUser(ctx context.Context, a audit.Actor, email, name, pa
 	ps.Add(err)
 	name, err = pam.ValidateName(name)
 	ps.Add(err)
+	if password != "" {
+		ps.Add(pam.ValidatePassword(password, password))
+	}
 	if err := ps.Err(); err != nil {
 		return pam.User{}, "", err
 	}
 	hash := ""
 	if password != "" {
-		if err := pam.ValidatePassword(password, password); err != nil {
-			return pam.User{}, "", err
-		}
 		if hash, err = auth.HashPassword(password); err != nil {
 			return pam.User{}, "", err
 		}
@@ -484,11 +484,18 @@ func (s *Service) endMembership(ctx context.Context, tx *store.Store, a audit.Ac
 
 type title struct{ name, desc string }
 
+// titled checks a name and a description, and tells both problems at once.
 func titled(name, desc string) (title, error) {
+	var ps pam.Problems
+	t := titledInto(&ps, name, desc)
+	return t, ps.Err()
+}
+
+// titledInto adds the name's and the description's problems to ps, for a form with more fields.
+func titledInto(ps *pam.Problems, name, desc string) title {
 	n, err := pam.ValidateTitle("name", name)
-	if err != nil {
-		return title{}, err
-	}
+	ps.Add(err)
 	d, err := pam.ValidateDescription(desc)
-	return title{n, d}, err
+	ps.Add(err)
+	return title{n, d}
 }

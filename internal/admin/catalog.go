@@ -44,16 +44,23 @@ func (s *Service) UpdateTask(ctx context.Context, a audit.Actor, id, key, name, 
 	})
 }
 
+// validTask checks a task's key, name and description, and tells every problem at once. An
+// empty name is the key's operation name, so it is not a problem of its own.
 func validTask(key, name, desc string) (pam.Task, error) {
+	var ps pam.Problems
 	k, err := pam.ParseTaskKey(key)
-	if err != nil {
-		return pam.Task{}, err
-	}
-	if name == "" {
+	ps.Add(err)
+	if name == "" && err == nil {
 		name = k[len(pam.Task{Key: k}.System())+1:]
 	}
-	t, err := titled(name, desc)
-	if err != nil {
+	var t title
+	if name != "" {
+		t = titledInto(&ps, name, desc)
+	} else {
+		_, err := pam.ValidateDescription(desc)
+		ps.Add(err)
+	}
+	if err := ps.Err(); err != nil {
 		return pam.Task{}, err
 	}
 	return pam.Task{Key: k, Name: t.name, Description: t.desc}, nil

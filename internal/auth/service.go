@@ -226,14 +226,13 @@ func (s *Service) setup(ctx context.Context, r *http.Request, in SetupInput, act
 }
 
 func (s *Service) newUser(email, name, pw, confirm string, admin bool) (pam.User, string, error) {
+	var ps pam.Problems
 	email, err := pam.NormalizeEmail(email)
-	if err != nil {
-		return pam.User{}, "", err
-	}
-	if name, err = pam.ValidateName(name); err != nil {
-		return pam.User{}, "", err
-	}
-	if err := pam.ValidatePassword(pw, confirm); err != nil {
+	ps.Add(err)
+	name, err = pam.ValidateName(name)
+	ps.Add(err)
+	ps.Add(pam.ValidatePassword(pw, confirm))
+	if err := ps.Err(); err != nil {
 		return pam.User{}, "", err
 	}
 	hash, err := HashPassword(pw)

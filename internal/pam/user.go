@@ -59,17 +59,17 @@ func ValidateName(s string) (string, error) {
 	return s, nil
 }
 
-// ValidatePassword checks a new password and its confirmation.
+// ValidatePassword checks a new password and its confirmation, and tells both problems at once.
 func ValidatePassword(pw, confirm string) error {
-	n := utf8.RuneCountInString(pw)
-	if n < MinPasswordLen {
-		return FieldError("password", "Use at least %d characters.", MinPasswordLen)
-	}
-	if n > MaxPasswordLen {
-		return FieldError("password", "Use at most %d characters.", MaxPasswordLen)
+	var ps Problems
+	switch n := utf8.RuneCountInString(pw); {
+	case n < MinPasswordLen:
+		ps.Add(FieldError("password", "Use at least %d characters.", MinPasswordLen))
+	case n > MaxPasswordLen:
+		ps.Add(FieldError("password", "Use at most %d characters.", MaxPasswordLen))
 	}
 	if pw != confirm {
-		return FieldError("password_confirm", "The two passwords differ. Type the same password twice.")
+		ps.Add(FieldError("password_confirm", "The two passwords differ. Type the same password twice."))
 	}
-	return nil
+	return ps.Err()
 }
