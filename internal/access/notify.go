@@ -42,6 +42,9 @@ type Change struct {
 	// asked and leave them out once each of those was counted; none for those asked in their
 	// own right, an escalation group's member included once it was escalated.
 	OnBehalfOf map[pam.UserID][]store.Principal
+	// AskedAsDelegate is those of Approvers there only as a delegate, escalation group members
+	// included: the escalation is the first to ask those in their own right.
+	AskedAsDelegate map[pam.UserID]bool
 	// Escalators are the enabled members of its escalation group, the requester left out, once
 	// it was escalated (none before).
 	Escalators []pam.User
@@ -124,6 +127,10 @@ func changeOf(ctx context.Context, tx *store.Store, aud store.Audience, r pam.Re
 					c.OnBehalfOf = map[pam.UserID][]store.Principal{}
 				}
 				c.OnBehalfOf[u.ID] = aud.Principals[u.ID]
+				if c.AskedAsDelegate == nil {
+					c.AskedAsDelegate = map[pam.UserID]bool{}
+				}
+				c.AskedAsDelegate[u.ID] = true
 			}
 		}
 		// A member of the escalation group may decide it in their own right once it escalated.

@@ -251,8 +251,8 @@ func keys(ms map[string]pam.OutboxMessage) []string {
 }
 
 // A delegate who is also a member of the escalation group decides an escalated request in their
-// own right: once it escalated, their reminder comes although the approver they stand in for
-// reviewed it, and speaks of no delegation.
+// own right: the escalation tells them so, and once it escalated, their reminder comes although
+// the approver they stand in for reviewed it, and speaks of no delegation.
 func TestEscalationMemberIsRemindedInTheirOwnRight(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
 		w := newWorld(t, dialect)
@@ -278,8 +278,14 @@ func TestEscalationMemberIsRemindedInTheirOwnRight(t *testing.T) {
 			_, err = w.acc.Sweep(w.ctx)
 			must(t, err)
 		}
-		var reminded []string
+		var reminded, escalated []string
 		for _, m := range w.mail(pam.MailFilter{RequestID: r.ID}) {
+			if m.Kind == mail.KindEscalated {
+				escalated = append(escalated, m.Recipient)
+				if m.Recipient == dana.Email && strings.Contains(m.Text, "on behalf of") {
+					t.Fatalf("Dana's escalation mail speaks of a delegation:\n%s", m.Text)
+				}
+			}
 			if m.Kind != mail.KindReminded {
 				continue
 			}
@@ -287,6 +293,9 @@ func TestEscalationMemberIsRemindedInTheirOwnRight(t *testing.T) {
 			if m.Recipient == dana.Email && strings.Contains(m.Text, "on behalf of") {
 				t.Fatalf("Dana's reminder speaks of a delegation:\n%s", m.Text)
 			}
+		}
+		if !slices.Equal(escalated, []string{dana.Email}) {
+			t.Fatalf("escalation mail went to %v, want Dana of the escalation group alone", escalated)
 		}
 		if !slices.Contains(reminded, dana.Email) {
 			t.Fatalf("reminders went to %v, not to Dana of the escalation group", reminded)

@@ -107,10 +107,11 @@ func (o *Outbox) requestMail(c access.Change) []pam.OutboxMessage {
 	case audit.RequestReminded:
 		return o.each(ms, v, v.stillAsked(asked(c)), KindReminded)
 	case audit.RequestEscalated:
-		// Members of both groups were asked at submission; the escalation tells the others.
+		// Members of both groups were asked at submission; the escalation tells the others,
+		// a delegate among them included, who was asked only in someone else's place.
 		approvers := map[pam.UserID]bool{}
 		for _, u := range c.Approvers {
-			approvers[u.ID] = true
+			approvers[u.ID] = !c.AskedAsDelegate[u.ID]
 		}
 		var to []pam.User
 		for _, u := range v.stillAsked(c.Escalators) {
