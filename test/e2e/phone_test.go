@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -171,6 +172,10 @@ func TestBrowserListsNeverScrollSideways(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="flash"]`)),
 	)
+	group, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname`))
+	if err != nil || !strings.HasPrefix(group, "/admin/groups/") {
+		t.Fatalf("the new group's page: %q %v", group, err)
+	}
 	// An endpoint named by one long word, at a host name as long, for the webhooks table.
 	do(t, ctx, p,
 		chromedp.Navigate(p.Base+"/admin/webhooks/new"),
@@ -188,8 +193,44 @@ func TestBrowserListsNeverScrollSideways(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="secret"]`)),
 	)
-	check("/admin/users", "/admin/policies", "/admin/groups", "/admin/tasks", "/admin/reviews", "/reviews",
-		"/admin/webhooks", "/admin/check-tokens", "/admin/outbox")
+	// The long user joins the long group (found by the search, which lists them too), is the
+	// administrator's delegate for the users page's delegations, and is reviewed there by an
+	// access review of all groups with a long name.
+	long := strings.Repeat("n", 50)
+	do(t, ctx, p,
+		chromedp.Navigate(p.Base+group+"?q="+long),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="members-candidate"]`)),
+	)
+	check(group + "?q=" + long)
+	do(t, ctx, p,
+		chromedp.Click(chromedp.CSS(`[data-testid="members-candidate"] [data-testid="add"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="flash"]`)),
+		chromedp.Navigate(p.Base+"/profile"),
+		fill(`[data-testid="delegation-form"] [name="delegate"]`, long+"@"+strings.Repeat("d", 40)+".example"),
+	)
+	day := time.Now().UTC()
+	set := `(() => { const f = document.querySelector('[data-testid="delegation-form"]');
+		f.querySelector('[name="starts_at"]').value = ` + strconv.Quote(day.AddDate(0, 0, 1).Format("2006-01-02")+"T09:00") + `;
+		f.querySelector('[name="ends_at"]').value = ` + strconv.Quote(day.AddDate(0, 0, 2).Format("2006-01-02")+"T09:00") + `; return true })()`
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](set)); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, p,
+		chromedp.Click(chromedp.CSS(`[data-testid="save-delegation"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="flash"]`)),
+		chromedp.Navigate(p.Base+"/admin/reviews/new"),
+		fill(`#f-name`, strings.Repeat("R", 100)),
+		chromedp.SetValue(chromedp.CSS(`#f-scope`), "all"),
+		chromedp.SetValue(chromedp.CSS(`#f-reviewers`), "admins"),
+		chromedp.Click(chromedp.CSS(`[data-testid="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="report"]`)),
+	)
+	campaign, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname`))
+	if err != nil || !strings.HasPrefix(campaign, "/admin/reviews/") {
+		t.Fatalf("the new review's page: %q %v", campaign, err)
+	}
+	check("/admin/users", "/admin/policies", "/admin/groups", group, "/admin/tasks", "/admin/reviews", campaign, "/reviews",
+		"/admin/webhooks", "/admin/check-tokens", "/admin/outbox", "/profile")
 	signOut(t, ctx, p)
 	signInAs(t, ctx, p, "olivia@demo.example", pw)
 	check("/approvals")
