@@ -307,7 +307,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	// Access reviews leave the members of groups the identity provider manages to it.
 	adminSvc.SetProviderManaged(store.ProviderManaged)
 	if withDemo {
-		if err := e.loadDemo(ctx, db, adminSvc); err != nil {
+		if err := e.loadDemo(ctx, db); err != nil {
 			return err
 		}
 	}
@@ -478,15 +478,15 @@ func (e *env) demo(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	return e.loadDemo(ctx, db, admin.New(db, func() time.Time { return time.Now().UTC() }))
+	return e.loadDemo(ctx, db)
 }
 
 // loadDemo fills an empty database with the demo organisation and prints its sign-ins. Their
 // password is a secret like the setup link, so they go the same way: once, on stderr, outside
 // the logger (standard output stays for what a script captures); among text logs with a blank
 // line around them, so a person sees them between the log lines.
-func (e *env) loadDemo(ctx context.Context, db *store.Store, adminSvc *admin.Service) error {
-	res, err := demo.Load(ctx, db, adminSvc, func() time.Time { return time.Now().UTC() })
+func (e *env) loadDemo(ctx context.Context, db *store.Store) error {
+	res, err := demo.Load(ctx, db, func() time.Time { return time.Now().UTC() })
 	if err != nil {
 		return userFacing(err)
 	}

@@ -6,7 +6,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/elevate-pam/elevate/internal/audit"
+	"github.com/elevate-pam/elevate/internal/store"
 	"github.com/elevate-pam/elevate/internal/testenv"
 )
 
@@ -105,6 +108,27 @@ func TestDemoSignInsGoToStderrOnly(t *testing.T) {
 		}
 		if !strings.Contains(stderr, "  rhea@demo.example ") || !strings.HasSuffix(stderr, "requester\n\n") {
 			t.Fatalf("sign-ins not listed, or no blank line after them:\n%s", stderr)
+		}
+		// The organisation was set up before its oldest request was made: its trail reads in
+		// order of time, from its first event to its last.
+		db, err := store.Open(env["ELEVATE_DATABASE_URL"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var last audit.Event
+		n := 0
+		for ev, err := range db.ExportAuditEvents(t.Context(), audit.Filter{}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.At.Before(last.At) {
+				t.Fatalf("event %d (%s) at %v comes after event %d (%s) at %v", ev.Seq, ev.Action, ev.At, last.Seq, last.Action, last.At)
+			}
+			last, n = ev, n+1
+		}
+		if n < 50 || time.Since(last.At) > time.Minute {
+			t.Fatalf("%d demo events sealed, the last at %v", n, last.At)
 		}
 		// A second load is refused and prints no sign-ins.
 		if code, out, stderr := runCmd(t, env, "", "demo"); code != 1 || out != "" || strings.Contains(stderr, "password") {

@@ -66,8 +66,10 @@ func (s *Service) tx(ctx context.Context, fn func(tx *store.Store) error) error 
 	return s.db.Tx(ctx, fn)
 }
 
-func record(ctx context.Context, tx *store.Store, a audit.Actor, action audit.Action, ttype, tid string, details map[string]any) error {
-	return tx.AppendAudit(ctx, a.Event(action, ttype, tid, details))
+func (s *Service) record(ctx context.Context, tx *store.Store, a audit.Actor, action audit.Action, ttype, tid string, details map[string]any) error {
+	ev := a.Event(action, ttype, tid, details)
+	ev.At = s.now() // the change's own time, as its rows have it
+	return tx.AppendAudit(ctx, ev)
 }
 
 // ---- users
@@ -122,7 +124,7 @@ func (s *Service) createUser(ctx context.Context, a audit.Actor, email, name, pa
 				}
 			}
 		}
-		return record(ctx, tx, a, audit.UserCreated, "user", string(u.ID), map[string]any{
+		return s.record(ctx, tx, a, audit.UserCreated, "user", string(u.ID), map[string]any{
 			"after": map[string]any{"email": email, "name": name, "admin": isAdmin, "auditor": auditor}})
 	})
 	if err != nil {
@@ -148,7 +150,7 @@ func (s *Service) NewPasswordLink(ctx context.Context, a audit.Actor, id pam.Use
 				return err
 			}
 		}
-		return record(ctx, tx, a, audit.UserPasswordLinkCreated, "user", string(u.ID), map[string]any{"email": u.Email})
+		return s.record(ctx, tx, a, audit.UserPasswordLinkCreated, "user", string(u.ID), map[string]any{"email": u.Email})
 	})
 	return tok, err
 }
@@ -294,7 +296,7 @@ func (s *Service) changeUser(ctx context.Context, a audit.Actor, change UserChan
 		if reason != "" {
 			details["reason"] = reason
 		}
-		return record(ctx, tx, a, changeActions[change], "user", string(u.ID), merge(details, ended))
+		return s.record(ctx, tx, a, changeActions[change], "user", string(u.ID), merge(details, ended))
 	})
 	return after, err
 }
@@ -312,7 +314,7 @@ func (s *Service) CreateGroup(ctx context.Context, a audit.Actor, name, desc str
 		if err := tx.CreateGroup(ctx, grp, s.now()); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.GroupCreated, "group", grp.ID, map[string]any{"after": map[string]any{"name": grp.Name, "description": grp.Description}})
+		return s.record(ctx, tx, a, audit.GroupCreated, "group", grp.ID, map[string]any{"after": map[string]any{"name": grp.Name, "description": grp.Description}})
 	})
 	return grp, err
 }
@@ -331,7 +333,7 @@ func (s *Service) UpdateGroup(ctx context.Context, a audit.Actor, id, name, desc
 		if err := tx.UpdateGroup(ctx, pam.Group{ID: id, Name: g.name, Description: g.desc}, s.now()); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.GroupUpdated, "group", id, map[string]any{
+		return s.record(ctx, tx, a, audit.GroupUpdated, "group", id, map[string]any{
 			"before": map[string]any{"name": before.Name, "description": before.Description},
 			"after":  map[string]any{"name": g.name, "description": g.desc}})
 	})
@@ -354,7 +356,7 @@ func (s *Service) DeleteGroup(ctx context.Context, a audit.Actor, id string) err
 		if err := tx.DeleteGroup(ctx, id); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.GroupDeleted, "group", id, map[string]any{"before": map[string]any{"name": g.Name}})
+		return s.record(ctx, tx, a, audit.GroupDeleted, "group", id, map[string]any{"before": map[string]any{"name": g.Name}})
 	})
 }
 
@@ -386,7 +388,7 @@ func (s *Service) AddMember(ctx context.Context, a audit.Actor, groupID string, 
 		if err := tx.AddMember(ctx, groupID, u.ID, s.now()); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.GroupMemberAdded, "group", groupID, membershipDetails(g, u))
+		return s.record(ctx, tx, a, audit.GroupMemberAdded, "group", groupID, membershipDetails(g, u))
 	})
 }
 
@@ -479,7 +481,7 @@ func (s *Service) endMembership(ctx context.Context, tx *store.Store, a audit.Ac
 		return 0
 	}
 	return Ended{Cancelled: n("pending_cancelled"), Revoked: n("grants_revoked")},
-		record(ctx, tx, a, audit.GroupMemberRemoved, "group", g.ID, merge(merge(membershipDetails(g, u), extra), ended))
+		s.record(ctx, tx, a, audit.GroupMemberRemoved, "group", g.ID, merge(merge(membershipDetails(g, u), extra), ended))
 }
 
 type title struct{ name, desc string }

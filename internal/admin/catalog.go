@@ -20,7 +20,7 @@ func (s *Service) CreateTask(ctx context.Context, a audit.Actor, key, name, desc
 		if err := tx.CreateTask(ctx, t, s.now()); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.TaskCreated, "task", t.ID, map[string]any{"after": taskDetails(t)})
+		return s.record(ctx, tx, a, audit.TaskCreated, "task", t.ID, map[string]any{"after": taskDetails(t)})
 	})
 	return t, err
 }
@@ -40,7 +40,7 @@ func (s *Service) UpdateTask(ctx context.Context, a audit.Actor, id, key, name, 
 		if err := tx.UpdateTask(ctx, t, s.now()); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.TaskUpdated, "task", id, map[string]any{"before": taskDetails(before), "after": taskDetails(t)})
+		return s.record(ctx, tx, a, audit.TaskUpdated, "task", id, map[string]any{"before": taskDetails(before), "after": taskDetails(t)})
 	})
 }
 
@@ -81,7 +81,7 @@ func (s *Service) CreateRole(ctx context.Context, a audit.Actor, name, desc stri
 		if err := tx.CreateRole(ctx, r, s.now()); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.RoleCreated, "role", r.ID, map[string]any{"after": map[string]any{"name": r.Name, "description": r.Description}})
+		return s.record(ctx, tx, a, audit.RoleCreated, "role", r.ID, map[string]any{"after": map[string]any{"name": r.Name, "description": r.Description}})
 	})
 	return r, err
 }
@@ -100,7 +100,7 @@ func (s *Service) UpdateRole(ctx context.Context, a audit.Actor, id, name, desc 
 		if err := tx.UpdateRole(ctx, pam.Role{ID: id, Name: t.name, Description: t.desc}, s.now()); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.RoleUpdated, "role", id, map[string]any{
+		return s.record(ctx, tx, a, audit.RoleUpdated, "role", id, map[string]any{
 			"before": map[string]any{"name": before.Name, "description": before.Description},
 			"after":  map[string]any{"name": t.name, "description": t.desc}})
 	})
@@ -123,7 +123,7 @@ func (s *Service) AddRoleTask(ctx context.Context, a audit.Actor, roleID, taskKe
 		if err := tx.AddRoleTask(ctx, roleID, t.ID); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.RoleTaskAdded, "role", roleID, map[string]any{"role": r.Name, "task": t.Key})
+		return s.record(ctx, tx, a, audit.RoleTaskAdded, "role", roleID, map[string]any{"role": r.Name, "task": t.Key})
 	})
 }
 
@@ -141,7 +141,7 @@ func (s *Service) RemoveRoleTask(ctx context.Context, a audit.Actor, roleID, tas
 		if err := tx.RemoveRoleTask(ctx, roleID, taskID); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.RoleTaskRemoved, "role", roleID, map[string]any{"role": r.Name, "task": t.Key})
+		return s.record(ctx, tx, a, audit.RoleTaskRemoved, "role", roleID, map[string]any{"role": r.Name, "task": t.Key})
 	})
 }
 
@@ -156,7 +156,7 @@ func (s *Service) CreateRoleGroup(ctx context.Context, a audit.Actor, name, desc
 		if err := tx.CreateRoleGroup(ctx, r, s.now()); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.RoleGroupCreated, "role_group", r.ID, map[string]any{"after": map[string]any{"name": r.Name, "description": r.Description}})
+		return s.record(ctx, tx, a, audit.RoleGroupCreated, "role_group", r.ID, map[string]any{"after": map[string]any{"name": r.Name, "description": r.Description}})
 	})
 	return r, err
 }
@@ -175,7 +175,7 @@ func (s *Service) UpdateRoleGroup(ctx context.Context, a audit.Actor, id, name, 
 		if err := tx.UpdateRoleGroup(ctx, pam.RoleGroup{ID: id, Name: t.name, Description: t.desc}, s.now()); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.RoleGroupUpdated, "role_group", id, map[string]any{
+		return s.record(ctx, tx, a, audit.RoleGroupUpdated, "role_group", id, map[string]any{
 			"before": map[string]any{"name": before.Name, "description": before.Description},
 			"after":  map[string]any{"name": t.name, "description": t.desc}})
 	})
@@ -198,7 +198,7 @@ func (s *Service) AddRoleGroupRole(ctx context.Context, a audit.Actor, rgID, rol
 		if err := tx.AddRoleGroupRole(ctx, rgID, roleID); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.RoleGroupRoleAdded, "role_group", rgID, map[string]any{"role_group": rg.Name, "role": r.Name})
+		return s.record(ctx, tx, a, audit.RoleGroupRoleAdded, "role_group", rgID, map[string]any{"role_group": rg.Name, "role": r.Name})
 	})
 }
 
@@ -216,6 +216,6 @@ func (s *Service) RemoveRoleGroupRole(ctx context.Context, a audit.Actor, rgID, 
 		if err := tx.RemoveRoleGroupRole(ctx, rgID, roleID); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.RoleGroupRoleRemoved, "role_group", rgID, map[string]any{"role_group": rg.Name, "role": r.Name})
+		return s.record(ctx, tx, a, audit.RoleGroupRoleRemoved, "role_group", rgID, map[string]any{"role_group": rg.Name, "role": r.Name})
 	})
 }

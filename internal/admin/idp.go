@@ -43,7 +43,7 @@ func (s *Service) MapGroupToIdP(ctx context.Context, a audit.Actor, groupID, val
 		if err := tx.SetGroupIdP(ctx, g.ID, value, s.now()); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.GroupIdPMapped, "group", g.ID, map[string]any{"group": g.Name,
+		return s.record(ctx, tx, a, audit.GroupIdPMapped, "group", g.ID, map[string]any{"group": g.Name,
 			"before": map[string]any{"idp_value": g.IdPValue}, "after": map[string]any{"idp_value": value}})
 	})
 }
@@ -62,7 +62,7 @@ func (s *Service) UnmapGroupFromIdP(ctx context.Context, a audit.Actor, groupID 
 		if err := tx.SetGroupIdP(ctx, g.ID, "", s.now()); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.GroupIdPUnmapped, "group", g.ID, map[string]any{"group": g.Name,
+		return s.record(ctx, tx, a, audit.GroupIdPUnmapped, "group", g.ID, map[string]any{"group": g.Name,
 			"before": map[string]any{"idp_value": g.IdPValue}, "after": map[string]any{"idp_value": ""}})
 	})
 }
@@ -106,7 +106,7 @@ func (s *Service) SyncProviderGroups(ctx context.Context, tx *store.Store, u pam
 			}
 			confirmed = append(confirmed, g.Name)
 			if added {
-				if err := record(ctx, tx, a, audit.GroupMemberAdded, "group", g.ID, merge(membershipDetails(g, u), extra)); err != nil {
+				if err := s.record(ctx, tx, a, audit.GroupMemberAdded, "group", g.ID, merge(membershipDetails(g, u), extra)); err != nil {
 					return nil, err
 				}
 			}

@@ -141,7 +141,7 @@ func (s *Service) CreatePolicy(ctx context.Context, a audit.Actor, p pam.Policy,
 		for k, v := range dead {
 			details[k] = v
 		}
-		return record(ctx, tx, a, audit.PolicyCreated, "policy", p.ID, details)
+		return s.record(ctx, tx, a, audit.PolicyCreated, "policy", p.ID, details)
 	})
 	return p, err
 }
@@ -183,7 +183,7 @@ func (s *Service) UpdatePolicy(ctx context.Context, a audit.Actor, p pam.Policy,
 		for k, v := range dead {
 			details[k] = v
 		}
-		return record(ctx, tx, a, audit.PolicyUpdated, "policy", p.ID, merge(details, reached))
+		return s.record(ctx, tx, a, audit.PolicyUpdated, "policy", p.ID, merge(details, reached))
 	})
 }
 
@@ -230,7 +230,7 @@ func (s *Service) DeletePolicyRevoking(ctx context.Context, a audit.Actor, id st
 		if reason != "" {
 			details["reason"] = reason
 		}
-		return record(ctx, tx, a, audit.PolicyDeleted, "policy", id, merge(details, ended))
+		return s.record(ctx, tx, a, audit.PolicyDeleted, "policy", id, merge(details, ended))
 	})
 }
 
@@ -542,7 +542,7 @@ func (s *Service) UpdateSettings(ctx context.Context, a audit.Actor, in Settings
 		if before.Enforcement != after.Enforcement {
 			action = map[bool]audit.Action{true: audit.SettingsEnforcementEnabled, false: audit.SettingsEnforcementDisabled}[after.Enforcement]
 		}
-		return record(ctx, tx, a, action, "settings", "org", details)
+		return s.record(ctx, tx, a, action, "settings", "org", details)
 	})
 }
 

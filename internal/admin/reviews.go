@@ -73,7 +73,7 @@ func (s *Service) AddOwner(ctx context.Context, a audit.Actor, groupID string, u
 		if err := tx.AddOwner(ctx, groupID, u.ID, s.now()); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.GroupOwnerAdded, "group", groupID, membershipDetails(g, u))
+		return s.record(ctx, tx, a, audit.GroupOwnerAdded, "group", groupID, membershipDetails(g, u))
 	})
 }
 
@@ -87,7 +87,7 @@ func (s *Service) RemoveOwner(ctx context.Context, a audit.Actor, groupID string
 		if err := tx.RemoveOwner(ctx, groupID, u.ID); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, audit.GroupOwnerRemoved, "group", groupID, membershipDetails(g, u))
+		return s.record(ctx, tx, a, audit.GroupOwnerRemoved, "group", groupID, membershipDetails(g, u))
 	})
 }
 
@@ -157,7 +157,7 @@ func (s *Service) StartCampaign(ctx context.Context, a audit.Actor, in pam.Campa
 		if err := s.assignReviewers(ctx, tx, c, members); err != nil {
 			return err
 		}
-		if err := record(ctx, tx, a, audit.ReviewCampaignStarted, "review_campaign", c.ID, map[string]any{
+		if err := s.record(ctx, tx, a, audit.ReviewCampaignStarted, "review_campaign", c.ID, map[string]any{
 			"name": c.Name, "scope": string(c.Scope), "policies": in.PolicyIDs, "reviewers": string(c.Reviewers),
 			"default": string(c.Default), "deadline": c.Deadline.Format(time.RFC3339), "items": c.Items, "groups": len(members)}); err != nil {
 			return err
@@ -303,7 +303,7 @@ func (s *Service) decide(ctx context.Context, tx *store.Store, a audit.Actor, ca
 	if err := tx.SaveReviewDecision(ctx, it); err != nil {
 		return pam.ReviewItem{}, err
 	}
-	return it, record(ctx, tx, a, audit.ReviewItemDecided, "review_campaign", c.ID, map[string]any{
+	return it, s.record(ctx, tx, a, audit.ReviewItemDecided, "review_campaign", c.ID, map[string]any{
 		"campaign": c.Name, "item_id": it.ID, "group": it.GroupName, "group_id": it.GroupID, "user": it.UserEmail,
 		"user_id": string(it.UserID), "decision": string(it.Decision), "before": string(before), "comment": it.Comment})
 }
@@ -407,7 +407,7 @@ func (s *Service) closeCampaign(ctx context.Context, a audit.Actor, id string, e
 			return err
 		}
 		c = done
-		if err := record(ctx, tx, a, audit.ReviewCampaignClosed, "review_campaign", id, map[string]any{
+		if err := s.record(ctx, tx, a, audit.ReviewCampaignClosed, "review_campaign", id, map[string]any{
 			"name": c.Name, "items": c.Items, "decided": c.Decided, "removed": c.Removed, "kept": kept,
 			"deadline_passed": !now.Before(c.Deadline)}); err != nil {
 			return err
@@ -454,7 +454,7 @@ func (s *Service) applyRemoval(ctx context.Context, tx *store.Store, a audit.Act
 		}
 		return Ended{}, err
 	}
-	return ended, record(ctx, tx, a, audit.ReviewItemApplied, "review_campaign", c.ID, map[string]any{
+	return ended, s.record(ctx, tx, a, audit.ReviewItemApplied, "review_campaign", c.ID, map[string]any{
 		"campaign": c.Name, "item_id": it.ID, "group": it.GroupName, "group_id": it.GroupID, "user": it.UserEmail,
 		"user_id": string(it.UserID), "decision": string(it.Effective(c.Default)), "reviewed": it.Decision != "", "outcome": string(outcome)})
 }
@@ -494,7 +494,7 @@ func (s *Service) RemindDueCampaigns(ctx context.Context) (int, error) {
 				return err
 			}
 			done = true
-			return record(ctx, tx, audit.System, audit.ReviewCampaignReminded, "review_campaign", id, map[string]any{
+			return s.record(ctx, tx, audit.System, audit.ReviewCampaignReminded, "review_campaign", id, map[string]any{
 				"campaign": c.Name, "reviewers": reminded, "undecided": items})
 		})
 		if err != nil {

@@ -21,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/elevate-pam/elevate/internal/admin"
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/auth"
 	"github.com/elevate-pam/elevate/internal/demo"
@@ -64,7 +63,7 @@ func Seed(ctx context.Context, url string) (*Org, error) {
 	}
 	now := func() time.Time { return time.Now().UTC() }
 	accounts := auth.NewService(db, nil, now)
-	res, err := demo.Load(ctx, db, admin.New(db, now), now)
+	res, err := demo.Load(ctx, db, now)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("load demo: %w", err)
