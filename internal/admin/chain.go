@@ -173,7 +173,7 @@ func (s *Service) VerifyChainWhenDue(ctx context.Context, every time.Duration) (
 	if started, err := s.db.InsertValue(ctx, chainTurn, "", now); err != nil || started {
 		return false, err
 	}
-	ok, err := s.db.ClaimTurn(ctx, chainTurn, now, every)
+	ok, err := s.db.TakeTurn(ctx, chainTurn, now, every)
 	if err != nil || !ok {
 		return false, err
 	}

@@ -245,8 +245,13 @@ func TestVerifyChainWhenDueWalksOncePerPeriod(t *testing.T) {
 			t.Fatal("the due walk did not happen exactly once")
 		}
 		clock.Advance(23 * time.Hour)
+		// A look that is not due costs two statements: the clock's row is there, its time not yet.
+		before := db.Counts().Statements
 		if walk(one) {
 			t.Fatal("a second walk within the period")
+		}
+		if n := db.Counts().Statements - before; n != 2 {
+			t.Fatalf("a look that was not due took %d statements, want 2", n)
 		}
 		clock.Advance(time.Hour)
 		if !walk(one) {

@@ -59,6 +59,12 @@ func (s *Store) ClaimTurn(ctx context.Context, key string, now time.Time, every 
 	if first, err := s.InsertValue(ctx, key, "", now); err != nil || first {
 		return first, err
 	}
+	return s.TakeTurn(ctx, key, now, every)
+}
+
+// TakeTurn is ClaimTurn for a turn whose row exists (InsertValue made it): it reports false
+// while none was ever taken.
+func (s *Store) TakeTurn(ctx context.Context, key string, now time.Time, every time.Duration) (bool, error) {
 	res := s.conn(ctx).Model(&ValueRow{}).Where("key = ? AND updated_at <= ?", key, now.UTC().Add(-every)).
 		Update("updated_at", now.UTC())
 	if res.Error != nil {
