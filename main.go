@@ -148,17 +148,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case errors.Is(err, errFailed):
 		return 1
 	default:
-		fmt.Fprintf(stderr, "elevate: %v\n", err)
-		// A form's other problems, each on its own line, so one run tells them all.
+		// Every problem with the input on its own line, naming what it is about, so one run
+		// tells them all.
 		var pe *pam.Error
-		if errors.As(err, &pe) {
-			for _, also := range pe.Also {
-				fmt.Fprintf(stderr, "elevate: %s\n", also.Message)
+		if !errors.As(err, &pe) || len(pe.Also) == 0 {
+			fmt.Fprintf(stderr, "elevate: %v\n", err)
+			return 1
+		}
+		for _, one := range pe.All() {
+			if in := inputNames[one.Field]; in != "" {
+				fmt.Fprintf(stderr, "elevate: %s: %s\n", in, one.Message)
+			} else {
+				fmt.Fprintf(stderr, "elevate: %s\n", one.Message)
 			}
 		}
 		return 1
 	}
 }
+
+// inputNames are the shell's names of the form fields a command's input fills.
+var inputNames = map[string]string{"email": "--email", "name": "--name", "password": "password (standard input)"}
 
 // newLogger builds the process's logger on w at ELEVATE_LOG_LEVEL: text (time, level, message,
 // key=value) when ELEVATE_LOG_FORMAT says so or, with it unset, when w is a terminal; JSON

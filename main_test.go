@@ -58,7 +58,8 @@ func TestUserCommands(t *testing.T) {
 		}
 		// Every problem is told in one run, each on its own line.
 		code, _, stderr = runCmd(t, env, "short\n", "user", "create", "--email", "not an address", "--name", "X")
-		if code != 1 || !strings.Contains(stderr, "valid email address") || !strings.Contains(stderr, "12 characters") || strings.Count(stderr, "elevate: ") != 2 {
+		if code != 1 || !strings.Contains(stderr, "elevate: --email: Enter a valid email address") ||
+			!strings.Contains(stderr, "elevate: password (standard input): Use at least 12 characters") || strings.Count(stderr, "elevate: ") != 2 {
 			t.Fatalf("bad address and short password: %d %s", code, stderr)
 		}
 		if code, _, stderr := runCmd(t, env, "a long enough password\n", "user", "create", "--email", "root@example.com", "--name", "Again"); code != 1 || !strings.Contains(stderr, "already exists") {

@@ -99,8 +99,8 @@ func besideField(pe *pam.Error, fields []components.FieldVM) string {
 }
 
 // byField maps each field named in pe (its own problem and those in Also) to its first
-// message, for a form whose fields are not FieldVMs; problems of no field are joined under
-// unnamed.
+// message, for a form whose fields are not FieldVMs; problems of no field go under unnamed,
+// joined with that field's own.
 func byField(pe *pam.Error, unnamed string) map[string]string {
 	m := map[string]string{}
 	for _, one := range pe.All() {
@@ -111,7 +111,7 @@ func byField(pe *pam.Error, unnamed string) map[string]string {
 		switch {
 		case m[field] == "":
 			m[field] = one.Message
-		case one.Field == "":
+		case field == unnamed:
 			m[field] += " " + one.Message
 		}
 	}

@@ -297,6 +297,13 @@ func TestFirstFormsTellEveryProblemAtOnce(t *testing.T) {
 			t.Errorf("empty task name blamed: %q", got)
 		}
 
+		// A right key whose operation name is too long for a name asks for a name.
+		p = c.post("/admin/tasks", url.Values{"key": {"exchange/" + long}})
+		want(p, "task named by a long key", map[string]string{"name": "enter a shorter name"})
+		if got := p.find("error-key").Text(); got != "" {
+			t.Errorf("a right key blamed: %q", got)
+		}
+
 		c.get("/admin/roles/new")
 		p = c.post("/admin/roles", url.Values{"name": {""}, "description": {strings.Repeat("d", 2001)}})
 		want(p, "role", map[string]string{"name": "Enter a name", "description": "at most 2000"})

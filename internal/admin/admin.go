@@ -68,7 +68,7 @@ func (s *Service) tx(ctx context.Context, fn func(tx *store.Store) error) error 
 
 func (s *Service) record(ctx context.Context, tx *store.Store, a audit.Actor, action audit.Action, ttype, tid string, details map[string]any) error {
 	ev := a.Event(action, ttype, tid, details)
-	ev.At = s.now() // the change's own time, as its rows have it
+	ev.At = s.now() // the service's clock, which its rows' times come from too
 	return tx.AppendAudit(ctx, ev)
 }
 

@@ -257,3 +257,28 @@ func TestPolicyReachWarnings(t *testing.T) {
 		}
 	})
 }
+
+// An administrative change's event carries the service's clock, as its rows do, not the
+// store's: the demo sets its organisation up in the past with it, and tests read one time.
+func TestChangesAreRecordedAtTheServiceClock(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		db := testenv.Store(t, dialect)
+		clock := testenv.NewClock() // far from the store's own clock, which is real time
+		svc := admin.New(db, clock.Now)
+		ctx := context.Background()
+		g, err := svc.CreateGroup(ctx, audit.System, "Approvers", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.SealWaiting(ctx); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := db.AuditEvents(ctx, audit.Filter{TargetID: g.ID, Limit: 10})
+		if err != nil || len(evs) != 1 {
+			t.Fatalf("events of the new group: %v %v", evs, err)
+		}
+		if !evs[0].At.Equal(clock.Now()) {
+			t.Fatalf("group created at %v, recorded at %v", clock.Now(), evs[0].At)
+		}
+	})
+}

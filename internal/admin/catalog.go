@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"unicode/utf8"
 
 	"github.com/elevate-pam/elevate/internal/audit"
 	"github.com/elevate-pam/elevate/internal/pam"
@@ -52,6 +53,10 @@ func validTask(key, name, desc string) (pam.Task, error) {
 	ps.Add(err)
 	if name == "" && err == nil {
 		name = k[len(pam.Task{Key: k}.System())+1:]
+		if utf8.RuneCountInString(name) > pam.MaxNameLen {
+			ps.Add(pam.FieldError("name", "The key's operation name is longer than %d characters; enter a shorter name.", pam.MaxNameLen))
+			name = ""
+		}
 	}
 	var t title
 	if name != "" {

@@ -28,13 +28,17 @@ type Result struct {
 
 var actor = audit.Actor{Type: audit.ActorSystem, Name: "demo"}
 
-// setUpBefore is how long before now the demo organisation was set up: before the oldest of
-// its requests, so its audit trail reads in order of time.
-const setUpBefore = 72 * time.Hour
+// history is how long before now the oldest demo request was made. The organisation is set up a
+// minute before it, so its audit trail reads in order of time; its events are sealed now, so
+// history is also the longest seal lag the demo leaves (store.AuditSealLag), which widens every
+// later search of the trail by time: keep it short.
+const history = 50 * time.Hour
 
-// Load fills an empty database. It refuses a database that already has users.
+// Load fills an empty database. It refuses a database that already has users. Its changes are
+// made as of the past by an administration of their own, with no request rules: no request
+// exists while they are made.
 func Load(ctx context.Context, db *store.Store, now func() time.Time) (Result, error) {
-	setUp := now().Add(-setUpBefore)
+	setUp := now().Add(-history - time.Minute)
 	adm := admin.New(db, func() time.Time { return setUp })
 	n, err := db.CountUsers(ctx)
 	if err != nil {
@@ -211,7 +215,7 @@ func demoRequests(ctx context.Context, db *store.Store, users map[string]pam.Use
 		return err
 	}
 	// Two days ago: one request nobody decided (timed out), one grant that ran its course.
-	at = now().Add(-50 * time.Hour)
+	at = now().Add(-history)
 	if _, err := submit("raj@demo.example", "journaling", time.Hour, "Archive rule for the legal hold on the sales team.", ""); err != nil {
 		return err
 	}

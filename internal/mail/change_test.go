@@ -297,6 +297,21 @@ func TestEscalationMemberIsRemindedInTheirOwnRight(t *testing.T) {
 		if !slices.Equal(escalated, []string{dana.Email}) {
 			t.Fatalf("escalation mail went to %v, want Dana of the escalation group alone", escalated)
 		}
+		// Once Dana acted for Alice she reviews it no more, so its escalation does not ask her.
+		acted := w.submit("decided by the delegate first")
+		_, err = w.acc.Review(w.ctx, as(dana), dana, acted.ID, pam.DecisionApprove, "")
+		must(t, err)
+		w.clock.Advance(time.Hour + time.Minute)
+		_, err = w.acc.Sweep(w.ctx)
+		must(t, err)
+		if got, err := w.db.RequestByID(w.ctx, acted.ID); err != nil || !got.Escalated() {
+			t.Fatalf("the second request did not escalate: %+v %v", got, err)
+		}
+		for _, m := range w.mail(pam.MailFilter{RequestID: acted.ID}) {
+			if m.Kind == mail.KindEscalated && m.Recipient == dana.Email {
+				t.Fatalf("Dana, who acted for Alice, is asked again by the escalation:\n%s", m.Text)
+			}
+		}
 		if !slices.Contains(reminded, dana.Email) {
 			t.Fatalf("reminders went to %v, not to Dana of the escalation group", reminded)
 		}

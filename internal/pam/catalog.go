@@ -88,14 +88,17 @@ func ValidateIdPValue(s string) (string, error) {
 	return s, nil
 }
 
+// MaxNameLen is the longest name, in characters, of a person, task, role, role group or group.
+const MaxNameLen = 100
+
 // ValidateTitle checks a name of a task, role, role group or group.
 func ValidateTitle(field, s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return "", FieldError(field, "Enter a name.")
 	}
-	if utf8.RuneCountInString(s) > 100 || strings.ContainsAny(s, "\r\n\t") {
-		return "", FieldError(field, "Use at most 100 characters on one line.")
+	if utf8.RuneCountInString(s) > MaxNameLen || strings.ContainsAny(s, "\r\n\t") {
+		return "", FieldError(field, "Use at most %d characters on one line.", MaxNameLen)
 	}
 	if err := CheckChars(field, s, false); err != nil {
 		return "", err

@@ -3,6 +3,7 @@ package pam
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -103,5 +104,26 @@ func TestSubmissionValidateTellsEveryProblem(t *testing.T) {
 	e := EmergencySubmission{Justification: "", Ticket: ""}
 	if got := fields(e.Validate(p)); !slices.Equal(got, []string{"justification", "ticket"}) {
 		t.Fatalf("emergency fields %q", got)
+	}
+}
+
+// A new password and its confirmation are each told their own problem, both at once.
+func TestValidatePasswordTellsBothFields(t *testing.T) {
+	good := strings.Repeat("p", MinPasswordLen)
+	long := strings.Repeat("p", MaxPasswordLen+1)
+	for _, c := range []struct {
+		name, pw, confirm string
+		want              []string
+	}{
+		{"fine", good, good, nil},
+		{"short and repeated", "short", "short", []string{"password"}},
+		{"short and not repeated", "short", "other", []string{"password", "password_confirm"}},
+		{"too long", long, long, []string{"password"}},
+		{"not repeated", good, good + "x", []string{"password_confirm"}},
+		{"at the longest", long[1:], long[1:], nil},
+	} {
+		if got := fields(ValidatePassword(c.pw, c.confirm)); !slices.Equal(got, c.want) {
+			t.Errorf("%s: fields %q, want %q", c.name, got, c.want)
+		}
 	}
 }

@@ -50,8 +50,8 @@ func ValidateName(s string) (string, error) {
 	if s == "" {
 		return "", FieldError("name", "Enter a name.")
 	}
-	if utf8.RuneCountInString(s) > 100 || strings.ContainsAny(s, "\r\n\t") {
-		return "", FieldError("name", "Use at most 100 characters on one line.")
+	if utf8.RuneCountInString(s) > MaxNameLen || strings.ContainsAny(s, "\r\n\t") {
+		return "", FieldError("name", "Use at most %d characters on one line.", MaxNameLen)
 	}
 	if err := CheckChars("name", s, false); err != nil {
 		return "", err
