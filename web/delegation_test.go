@@ -412,3 +412,34 @@ func TestAdminEndsADelegation(t *testing.T) {
 		}
 	})
 }
+
+// The out-of-office form proposes a delegation from now for a week, in the approver's time
+// zone, so naming a delegate takes only their address.
+func TestDelegationFormProposesAWeekFromNow(t *testing.T) {
+	a := newApp(t, "sqlite")
+	olivia := a.mustUser("olivia@example.com", "Olivia Approver", goodPassword, false)
+	a.mustUser("dana@example.com", "Dana Delegate", goodPassword, false)
+	if err := a.db.SetTimeZone(t.Context(), olivia.ID, "Asia/Tokyo"); err != nil {
+		t.Fatal(err)
+	}
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	now := a.clock.Now()
+	ol := a.client()
+	ol.signIn("olivia@example.com", goodPassword)
+	p := ol.get("/profile")
+	start, end := p.find("field-starts_at").AttrOr("value", ""), p.find("field-ends_at").AttrOr("value", "")
+	if want := now.In(tokyo).Format("2006-01-02T15:04"); start != want {
+		t.Fatalf("proposed start %q, want now in Tokyo %q", start, want)
+	}
+	if want := now.Add(7 * 24 * time.Hour).In(tokyo).Format("2006-01-02T15:04"); end != want {
+		t.Fatalf("proposed end %q, want a week later %q", end, want)
+	}
+	p = ol.post("/profile/delegation", url.Values{"delegate": {"dana@example.com"}, "starts_at": {start}, "ends_at": {end}})
+	if p.StatusCode != http.StatusSeeOther {
+		t.Fatalf("naming a delegate with what the form proposes: %d %s", p.StatusCode, p.find("error-delegate").Text())
+	}
+	ds, err := a.db.OpenDelegations(t.Context(), olivia.ID, now, nil, 2)
+	if err != nil || len(ds) != 1 || !ds[0].StartsAt.Equal(now.Truncate(time.Minute)) || !ds[0].EndsAt.Equal(now.Add(7*24*time.Hour).Truncate(time.Minute)) {
+		t.Fatalf("the delegation: %+v %v", ds, err)
+	}
+}

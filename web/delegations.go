@@ -24,8 +24,11 @@ func (s *Server) myDelegation(c echo.Context, u pam.User, vm *profile.PageVM) er
 		return err
 	}
 	loc := pam.ZoneOrUTC(u.TimeZone)
-	vm.DelegationIn.Zone = loc.String()
 	now := s.access.Now()
+	// A new delegation starts now and lasts a week unless the approver says otherwise, so a
+	// phone's date pickers need touching only to change them.
+	vm.DelegationIn = profile.DelegationInput{Zone: loc.String(), StartsAt: now.In(loc).Format(delegationLayout),
+		EndsAt: now.Add(defaultDelegation).In(loc).Format(delegationLayout)}
 	for _, x := range toMe {
 		line := x.PrincipalName + " (" + x.PrincipalEmail + ")"
 		if x.InForce(now) {
@@ -42,13 +45,19 @@ func (s *Server) myDelegation(c echo.Context, u pam.User, vm *profile.PageVM) er
 	return nil
 }
 
+// delegationLayout is a datetime-local field's value to the minute.
+const delegationLayout = "2006-01-02T15:04"
+
+// defaultDelegation is how long the out-of-office form proposes a delegation lasts.
+const defaultDelegation = 7 * 24 * time.Hour
+
 // delegationBound reads a datetime-local value of the delegation form in the viewer's zone.
 func delegationBound(field, v string, loc *time.Location) (time.Time, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return time.Time{}, nil // Validate names the missing field
 	}
-	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
+	for _, layout := range []string{delegationLayout, "2006-01-02T15:04:05"} {
 		if t, err := time.ParseInLocation(layout, v, loc); err == nil {
 			return t, nil
 		}
