@@ -231,6 +231,14 @@ func TestBrowserListsNeverScrollSideways(t *testing.T) {
 	}
 	check("/admin/users", "/admin/policies", "/admin/groups", group, "/admin/tasks", "/admin/reviews", campaign, "/reviews",
 		"/admin/webhooks", "/admin/check-tokens", "/admin/outbox", "/profile")
+	// A long address breaks within its own cell and leaves the others' whole: at 1024 px the
+	// outbox shows admin@demo.example on one line beside it.
+	do(t, ctx, p, chromedp.EmulateViewport(1024, 900), chromedp.Navigate(p.Base+"/admin/outbox"), chromedp.WaitVisible(chromedp.CSS(`main`)))
+	lines, err := chromedp.Run(ctx, chromedp.Evaluate[int64](`(() => { const r = [...document.querySelectorAll('[data-testid="recipient"]')].find(e => e.textContent.trim() === "admin@demo.example"); if (!r) return -1; const range = document.createRange(); range.selectNodeContents(r); return new Set([...range.getClientRects()].map(x => Math.round(x.top))).size; })()`))
+	if err != nil || lines != 1 {
+		testkit.Screenshot(t, ctx, "outbox-squeezed")
+		t.Fatalf("admin@demo.example takes %d lines in the outbox at 1024 px (%v)", lines, err)
+	}
 	signOut(t, ctx, p)
 	signInAs(t, ctx, p, "olivia@demo.example", pw)
 	check("/approvals")

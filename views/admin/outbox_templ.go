@@ -488,7 +488,7 @@ func Outbox(vm OutboxVM) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "\"><td class=\"px-4 py-3 align-top\"><div class=\"cell-wrap cell-fit\"><span class=\"font-medium\" data-testid=\"recipient\">")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "\"><td class=\"min-w-[16rem] px-4 py-3 align-top\"><div class=\"cell-wrap cell-fit\"><span class=\"font-medium\" data-testid=\"recipient\">")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
