@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/elevate-pam/elevate/internal/audit"
@@ -32,16 +33,7 @@ func TestAPISubmitAndApproveStatements(t *testing.T) {
 		a.apiCall("GET", "/api/v1/requests", rtok, nil)
 		a.apiCall("GET", "/api/v1/requests", otok, nil)
 
-		perEvent := func() uint64 {
-			before := a.db.Counts()
-			err := a.db.Tx(context.Background(), func(tx *store.Store) error {
-				return tx.AppendAudit(context.Background(), audit.System.Event(audit.SettingsUpdated, "x", "1", nil))
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return a.db.Counts().Statements - before.Statements
-		}()
+		perEvent := statementsPerEvent(t, a)
 		call := func(path, token string, body any, want int) (map[string]any, uint64) {
 			t.Helper()
 			before := a.db.Counts()
@@ -62,6 +54,40 @@ func TestAPISubmitAndApproveStatements(t *testing.T) {
 		}
 		if out["status"] != string(pam.StatusApproved) {
 			t.Fatalf("approved: %v", out)
+		}
+	})
+}
+
+// statementsPerEvent is how many statements appending one audit event takes today.
+func statementsPerEvent(t *testing.T, a *app) uint64 {
+	t.Helper()
+	before := a.db.Counts()
+	err := a.db.Tx(context.Background(), func(tx *store.Store) error {
+		return tx.AppendAudit(context.Background(), audit.System.Event(audit.SettingsUpdated, "x", "1", nil))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.db.Counts().Statements - before.Statements
+}
+
+// Ending one's own grant from its page reads the grant once, in the transaction that ends it,
+// and words the flash from what that transaction found. Its two events (the grant's and its
+// lined-up extension's) count one statement each, as in TestAPISubmitAndApproveStatements.
+func TestEndingOwnGrantReadsItOnce(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		x := newExtensionCase(t, dialect)
+		perEvent := statementsPerEvent(t, x.a)
+		x.rc.get("/requests/" + x.grant)
+		before := x.a.db.Counts().Statements
+		if p := x.rc.post("/requests/"+x.grant+"/end", nil); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("end: %d", p.StatusCode)
+		}
+		if n := x.a.db.Counts().Statements - before - 2*(perEvent-1); n > 10 {
+			t.Errorf("ending a grant with its extension took %d statements, want at most 10", n)
+		}
+		if f := x.rc.get("/requests/" + x.grant).find("flash").Text(); !strings.Contains(f, "Checks are denied from now on") {
+			t.Fatalf("flash after ending the grant: %q", f)
 		}
 	})
 }

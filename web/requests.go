@@ -800,18 +800,17 @@ func (s *Server) withdrawRequest(c echo.Context) error {
 }
 
 // endRequest ends the viewer's own grant now: one in force stops, one not started yet never
-// starts. The flash says which, from the grant as it was before (a scheduled grant's start is
-// cut to the moment it was ended).
+// starts. The flash says which, from the grant as the ending transaction found it (a scheduled
+// grant's start is cut to the moment it was ended), at the moment it ended.
 func (s *Server) endRequest(c echo.Context) error {
-	ctx := c.Request().Context()
 	u, _ := CurrentUser(c)
 	id := c.Param("id")
-	now := s.now()
-	before, err := s.access.Request(ctx, u, id)
-	if err == nil {
-		_, err = s.access.End(ctx, actor(c), u, id)
+	ended, was, err := s.access.EndFrom(c.Request().Context(), actor(c), u, id)
+	done := ""
+	if err == nil && ended.EndsAt != nil {
+		done = endedMessage(was, *ended.EndsAt, viewerZone(c))
 	}
-	return s.posted(c, err, outcome{Next: "/requests/" + id, Done: endedMessage(before, now, viewerZone(c))})
+	return s.posted(c, err, outcome{Next: "/requests/" + id, Done: done})
 }
 
 func (s *Server) revokeRequest(c echo.Context) error {

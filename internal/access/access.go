@@ -529,22 +529,29 @@ func (s *Service) Revoke(ctx context.Context, a audit.Actor, u pam.User, request
 // grant, which it does not extend backwards, in force to its end. The approvers hear of it, for
 // their information.
 func (s *Service) End(ctx context.Context, a audit.Actor, u pam.User, requestID string) (pam.Request, error) {
-	var r pam.Request
-	err := s.db.Tx(ctx, func(tx *store.Store) error {
+	ended, _, err := s.EndFrom(ctx, a, u, requestID)
+	return ended, err
+}
+
+// EndFrom is End that also returns the grant as its transaction found it, before it was ended,
+// for words on what ending it did (a scheduled grant's start is cut to the moment it ended).
+func (s *Service) EndFrom(ctx context.Context, a audit.Actor, u pam.User, requestID string) (ended, was pam.Request, err error) {
+	err = s.db.Tx(ctx, func(tx *store.Store) error {
 		var err error
-		if r, _, err = lockVisible(ctx, tx, u, requestID); err != nil {
+		if ended, _, err = lockVisible(ctx, tx, u, requestID); err != nil {
 			return err
 		}
+		was = ended
 		now := s.now()
-		if err := r.End(u.ID, now); err != nil {
+		if err := ended.End(u.ID, now); err != nil {
 			return err
 		}
-		return s.closeChain(ctx, tx, a, &r, audit.RequestEnded, nil, now)
+		return s.closeChain(ctx, tx, a, &ended, audit.RequestEnded, nil, now)
 	})
 	if err != nil {
-		return pam.Request{}, fmt.Errorf("end request %s: %w", requestID, err)
+		return pam.Request{}, pam.Request{}, fmt.Errorf("end request %s: %w", requestID, err)
 	}
-	return r, nil
+	return ended, was, nil
 }
 
 // closeChain saves a grant revoked or ended in memory (action, with details) and its extensions
