@@ -62,8 +62,8 @@ func (s *Store) ClaimTurn(ctx context.Context, key string, now time.Time, every 
 	return s.TakeTurn(ctx, key, now, every)
 }
 
-// TakeTurn is ClaimTurn for a turn whose row exists (InsertValue made it): it reports false
-// while none was ever taken.
+// TakeTurn is ClaimTurn without its first insert, for a caller that made the turn's row itself
+// (InsertValue): it gives the turn only when the row's time is every or longer before now.
 func (s *Store) TakeTurn(ctx context.Context, key string, now time.Time, every time.Duration) (bool, error) {
 	res := s.conn(ctx).Model(&ValueRow{}).Where("key = ? AND updated_at <= ?", key, now.UTC().Add(-every)).
 		Update("updated_at", now.UTC())
