@@ -266,7 +266,13 @@ func TestInboxStatementsKeepOneGenericPlan(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := w.db.ExecRaw(ctx, "ANALYZE requests"); err != nil {
+	// Each decided request carries its approval, by someone other than the viewer: with one
+	// reviewer in the statistics, a reviewer compared by value looks like the author of them all.
+	if err := w.db.ExecRaw(ctx, `INSERT INTO reviews (request_id, reviewer_id, principal_id, decision, comment, at)
+		SELECT id, ?, ?, 'approve', '', created_at FROM requests WHERE id LIKE 'old-%'`, string(w.sam.ID), string(w.sam.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.db.ExecRaw(ctx, "ANALYZE requests, reviews"); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
@@ -322,6 +328,12 @@ func TestInboxStatementsKeepOneGenericPlan(t *testing.T) {
 			strings.Contains(plan, "Seq Scan on requests") ||
 			(name == "page" && !strings.Contains(plan, "Index Scan using requests_pkey on requests")) {
 			t.Errorf("%s on benchmark-shaped data:\n%s", name, plan)
+		}
+		// Whether the viewer reviewed a waiting request is a look at that request's reviews (or,
+		// while reviews is this small, one hash of all of it), never a read of the viewer's own
+		// history, which has no bound.
+		if name != "page" && (strings.Contains(plan, "using reviews_reviewer_idx") || strings.Contains(plan, "using reviews_delegated_idx")) {
+			t.Errorf("%s reads the viewer's own reviews:\n%s", name, plan)
 		}
 	}
 }
