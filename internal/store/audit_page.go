@@ -27,6 +27,8 @@ type auditKeyset struct {
 	since, until time.Time
 	// ranged writes the last leading column as a range, for PostgreSQL (see seqsSQL).
 	ranged bool
+	// byTime walks audit_events_at_seq_idx instead of the sequence, on SQLite (auditSeqRange).
+	byTime bool
 }
 
 type auditCol struct{ col, v string }
@@ -137,7 +139,11 @@ func (k auditKeyset) seqsSQL(lo, hi int64, asc bool, limit int) (string, []any) 
 		where = append(where, "seq > ? AND seq < ?")
 		args = append(args, lo, hi)
 		order = append(order, "seq"+dir)
-		return "SELECT seq FROM audit_events WHERE " + strings.Join(where, " AND ") +
+		from := "audit_events"
+		if k.byTime {
+			from += " INDEXED BY audit_events_at_seq_idx"
+		}
+		return "SELECT seq FROM " + from + " WHERE " + strings.Join(where, " AND ") +
 			" ORDER BY " + strings.Join(order, ", ") + " " + limitClause(limit), args
 	}
 	if len(k.names) == 0 || k.lead > 0 {
@@ -220,6 +226,13 @@ func auditSeqRange(db *gorm.DB, k *auditKeyset) error {
 	if out.PastSeq != nil {
 		k.hi = min(k.hi, *out.PastSeq)
 	}
+	// Walking that stretch newest first passes the events sealed up to a lag after the range
+	// before it meets the range's own; a range shorter than the lag has fewer events of its own,
+	// so it is read by time and its newest taken. PostgreSQL weighs the two walks by itself;
+	// SQLite, without statistics, walks the sequence (an hour in the middle of a 50-hour lag took
+	// 83 ms a page over 300,000 events, against under 1 ms for a range that reaches the lag's end).
+	k.byTime = !k.ranged && len(k.eq) == 0 && len(k.names) == 0 && !k.since.IsZero() && !k.until.IsZero() &&
+		k.until.Sub(k.since) < lag
 	return nil
 }
 

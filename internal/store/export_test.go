@@ -406,6 +406,34 @@ func (s *Store) TakeSharedPool(ctx context.Context) (func(), error) {
 	return release, nil
 }
 
+// AuditTimePlan returns SQLite's plan for the walk of f's first page after auditSeqRange has
+// narrowed it, as AuditPage does.
+func (s *Store) AuditTimePlan(ctx context.Context, f audit.Filter) (string, error) {
+	k, _ := s.newAuditKeyset(f)
+	if err := auditSeqRange(s.conn(ctx), &k); err != nil {
+		return "", err
+	}
+	q, args := k.seqsSQL(k.lo, k.hi, false, 51)
+	var lines []string
+	err := s.Tx(ctx, func(tx *Store) error {
+		rows, err := tx.db.Raw("EXPLAIN QUERY PLAN "+q, args...).Rows()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			vals := make([]any, 4)
+			ptrs := []any{&vals[0], &vals[1], &vals[2], &vals[3]}
+			if err := rows.Scan(ptrs...); err != nil {
+				return err
+			}
+			lines = append(lines, fmt.Sprint(vals[3]))
+		}
+		return rows.Err()
+	})
+	return strings.Join(lines, "\n"), err
+}
+
 // AuditSeqRange returns the open sequence range lo < seq < hi that a search of f's time range
 // walks (auditSeqRange).
 func (s *Store) AuditSeqRange(ctx context.Context, f audit.Filter) (lo, hi int64, err error) {
