@@ -84,6 +84,24 @@ func TestOverviewRollupChartsAndCost(t *testing.T) {
 		if got := p.find("fig-median-value").Text(); got != "20 min" {
 			t.Fatalf("median %q", got)
 		}
+		// Pending now: two still waiting, the older asked 3 h 10 min ago; one timed out is not.
+		for i, c := range []struct {
+			asked, timesOut time.Duration
+		}{{-190 * time.Minute, time.Hour}, {-time.Hour, time.Hour}, {-5 * time.Hour, -time.Minute}} {
+			if err := a.db.ExecRaw(ctx, `INSERT INTO requests (id, requester_id, policy_id, scope_type, scope_id, scope_name,
+				approval_type, approvals_required, duration_min, status, created_at, pending_until)
+				VALUES (?, ?, 'p', 'role', 'r', 'Scope 0', 'manual', 1, 60, 'pending', ?, ?)`,
+				fmt.Sprintf("w-%d", i), string(rhea.ID), now.Add(c.asked), now.Add(c.timesOut)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p = ada.get("/overview")
+		if v, note := p.find("fig-pending-value").Text(), p.find("fig-pending-note").Text(); v != "2" || note != "Oldest waiting 3 h 10 min" {
+			t.Fatalf("pending %q, %q; want 2, oldest 3 h 10 min", v, note)
+		}
+		if today := p.find("per-day-row").Last().Find("td").First().Text(); today != "13" {
+			t.Fatalf("today made %q, want 13 (with the three asked today)", today)
+		}
 
 		// The sweep writes the two closed days once; a later change to a closed day's requests
 		// does not rewrite it.

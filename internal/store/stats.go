@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -37,13 +38,17 @@ func utcDay(t time.Time) time.Time {
 // those made that day (by created_at) and those that left pending that day (by decided_at).
 func countDay(db dbConn, ctx context.Context, from, to time.Time) (pam.DayStats, error) {
 	st := pam.DayStats{Day: from.Format(dayLayout), DecisionMinutes: map[int]int{}, Scopes: map[string]int{}}
-	var made []struct{ ScopeName string }
-	if err := db.conn(ctx).Raw(`SELECT scope_name FROM requests WHERE created_at >= ? AND created_at < ?`, from, to).Find(&made).Error; err != nil {
+	var made []struct {
+		ScopeName string
+		N         int
+	}
+	if err := db.conn(ctx).Raw(`SELECT scope_name, COUNT(*) AS n FROM requests WHERE created_at >= ? AND created_at < ?
+		GROUP BY scope_name`, from, to).Find(&made).Error; err != nil {
 		return st, fmt.Errorf("requests made on %s: %w", st.Day, err)
 	}
 	for _, r := range made {
-		st.Created++
-		st.Scopes[r.ScopeName]++
+		st.Created += r.N
+		st.Scopes[r.ScopeName] += r.N
 	}
 	var left []struct {
 		Status, ApprovalType string
@@ -165,19 +170,21 @@ func (s *Store) DashboardStats(ctx context.Context, now time.Time, days int) (pa
 	}
 	out.Days = append(out.Days, live)
 
-	var pending []struct{ CreatedAt time.Time }
-	if err := s.conn(ctx).Raw(`SELECT created_at FROM requests WHERE status = ? AND pending_until > ?`,
-		string(pam.StatusPending), now).Find(&pending).Error; err != nil {
+	// Counted in the database: an organisation may have thousands waiting. SQLite's MIN() gives
+	// the time as text, which nullTime reads.
+	pending, err := s.queryDirect(ctx, `SELECT COUNT(*), MIN(created_at) FROM requests WHERE status = @pending AND pending_until > @now`,
+		map[string]any{"pending": string(pam.StatusPending), "now": now.UTC()})
+	if err != nil {
 		return out, fmt.Errorf("pending requests: %w", err)
 	}
-	// Pending requests are few (each times out within its policy's limit); counting them here
-	// keeps the oldest's time typed on SQLite, where MIN() would return text.
-	out.Pending = len(pending)
-	for _, p := range pending {
-		if out.OldestPending.IsZero() || p.CreatedAt.Before(out.OldestPending) {
-			out.OldestPending = p.CreatedAt
-		}
+	var oldest nullTime
+	if pending.Next() {
+		err = pending.Scan(&out.Pending, &oldest)
 	}
+	if err = errors.Join(err, pending.Close()); err != nil {
+		return out, fmt.Errorf("pending requests: %w", err)
+	}
+	out.OldestPending = oldest.Time
 	var inForce struct{ N int }
 	if err := s.conn(ctx).Raw(`SELECT COUNT(*) AS n FROM requests WHERE status = ? AND ends_at > ? AND starts_at <= ?`,
 		string(pam.StatusApproved), now, now).Find(&inForce).Error; err != nil {
