@@ -232,7 +232,8 @@ func (d *dbRun) measure(ctx context.Context, bin, tmp string, ref *refServer) er
 	if err != nil {
 		return err
 	}
-	// Only what the chosen rows read is loaded: the audit events take most of the set-up.
+	// Only what the chosen rows read is loaded: the audit events take most of the set-up. The
+	// workflows read the reviews that come with the requests.
 	if selected("inbox") || selected("flows") {
 		say("loading %d requests (%d waiting for the approver)", requestRows, waiting)
 		if err := loadRequests(ctx, o); err != nil {
@@ -745,12 +746,15 @@ func loadRequests(ctx context.Context, o *testkit.Org) error {
 		return fmt.Errorf("load waiting requests: %w", err)
 	}
 	// Each decided request was approved, so it carries its approval, as in a real organisation:
-	// statements that read a request's reviews then meet a table of the inbox's size, not an
-	// empty one.
+	// statements that read a request's reviews then meet a table of the organisation's size, not
+	// an empty one. The two approvers share them (the first one's requester's, the viewer of the
+	// inbox, the other's), so the viewer has a history of their own among other reviewers'.
 	err = o.DB.ExecRaw(ctx, `INSERT INTO reviews (request_id, reviewer_id, principal_id, decision, comment, at)
-		SELECT r.id, @approver, @approver, 'approve', '', r.decided_at FROM requests r
+		SELECT r.id, v.id, v.id, 'approve', '', r.decided_at FROM requests r
+			JOIN users v ON v.id = CASE WHEN r.requester_id = @first THEN @viewer ELSE @other END
 		WHERE r.status = 'expired' AND r.justification LIKE 'Loaded for the benchmark%'`,
-		sql.Named("approver", string(o.Users[testkit.Approvers[1]].ID)))
+		sql.Named("first", string(o.Users[who].ID)), sql.Named("viewer", string(o.Users[testkit.Approvers[0]].ID)),
+		sql.Named("other", string(o.Users[testkit.Approvers[1]].ID)))
 	if err != nil {
 		return fmt.Errorf("load reviews: %w", err)
 	}

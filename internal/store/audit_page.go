@@ -27,8 +27,9 @@ type auditKeyset struct {
 	since, until time.Time
 	// ranged writes the last leading column as a range, for PostgreSQL (see seqsSQL).
 	ranged bool
-	// byTime walks audit_events_at_seq_idx instead of the sequence, on SQLite (auditSeqRange).
-	byTime bool
+	// sqlite is true on SQLite, where byTime has the walk name audit_events_at_seq_idx instead
+	// of the sequence (auditSeqRange decides).
+	sqlite, byTime bool
 }
 
 type auditCol struct{ col, v string }
@@ -42,7 +43,7 @@ var auditLeads = [][]string{
 
 // newAuditKeyset plans f's pages. empty is true when its time range is empty.
 func (s *Store) newAuditKeyset(f audit.Filter) (k auditKeyset, empty bool) {
-	k.lo, k.hi, k.ranged = 0, math.MaxInt64, s.dialect == Postgres
+	k.lo, k.hi, k.ranged, k.sqlite = 0, math.MaxInt64, s.dialect == Postgres, s.dialect == SQLite
 	have := map[string]string{}
 	for _, c := range [...]auditCol{
 		{"request_id", f.RequestID}, {"target_type", f.TargetType}, {"target_id", f.TargetID},
@@ -141,6 +142,8 @@ func (k auditKeyset) seqsSQL(lo, hi int64, asc bool, limit int) (string, []any) 
 		order = append(order, "seq"+dir)
 		from := "audit_events"
 		if k.byTime {
+			// The index is partial (seq IS NOT NULL); the seq bounds below imply that, without
+			// which SQLite would refuse the statement rather than plan it some other way.
 			from += " INDEXED BY audit_events_at_seq_idx"
 		}
 		return "SELECT seq FROM " + from + " WHERE " + strings.Join(where, " AND ") +
@@ -186,8 +189,9 @@ func (k auditKeyset) events(db *gorm.DB, lo, hi int64, asc bool, limit int) ([]a
 // seal_lag_us from its sealing time (migration 0028): an event with since <= at < until has
 // since-lag <= sealed_at < until+lag. A binary search over seq finds each end of that stretch,
 // probing the seq index twice a step (about 20 steps for a million events). While events sealed
-// by an earlier version wait to be counted (raiseLag), the range is left as it is.
-func auditSeqRange(db *gorm.DB, k *auditKeyset) error {
+// by an earlier version wait to be counted (raiseLag), the range is left as it is. On SQLite it
+// also chooses how the stretch is walked (byTime), given the time now.
+func auditSeqRange(db *gorm.DB, k *auditKeyset, now time.Time) error {
 	head, err := readSealLag(db)
 	if err != nil {
 		return err
@@ -226,13 +230,16 @@ func auditSeqRange(db *gorm.DB, k *auditKeyset) error {
 	if out.PastSeq != nil {
 		k.hi = min(k.hi, *out.PastSeq)
 	}
-	// Walking that stretch newest first passes the events sealed up to a lag after the range
-	// before it meets the range's own; a range shorter than the lag has fewer events of its own,
-	// so it is read by time and its newest taken. PostgreSQL weighs the two walks by itself;
-	// SQLite, without statistics, walks the sequence (an hour in the middle of a 50-hour lag took
-	// 83 ms a page over 300,000 events, against under 1 ms for a range that reaches the lag's end).
-	k.byTime = !k.ranged && len(k.eq) == 0 && len(k.names) == 0 && !k.since.IsZero() && !k.until.IsZero() &&
-		k.until.Sub(k.since) < lag
+	// Walking that stretch newest first passes the events sealed after the range, up to a lag
+	// after it (or up to now), before it meets the range's own. When the range is shorter than
+	// that, it has fewer events than the walk would pass, so it is read by time instead and its
+	// newest taken. PostgreSQL weighs the two walks by itself; SQLite, without statistics, always
+	// walked the sequence (an hour in the middle of a 50-hour lag took 83 ms a page over 300,000
+	// events, against under 1 ms for a range that ends near now).
+	if k.sqlite && len(k.eq) == 0 && len(k.names) == 0 && !k.since.IsZero() && !k.until.IsZero() {
+		passed := min(lag, now.Sub(k.until))
+		k.byTime = k.until.Sub(k.since) < passed
+	}
 	return nil
 }
 
@@ -258,7 +265,7 @@ func (s *Store) AuditPage(ctx context.Context, f audit.Filter) (audit.Page, erro
 	}
 	db := s.conn(ctx)
 	if !k.since.IsZero() || !k.until.IsZero() {
-		if err := auditSeqRange(db, &k); err != nil {
+		if err := auditSeqRange(db, &k, s.now()); err != nil {
 			return p, err
 		}
 	}

@@ -527,7 +527,11 @@ func TestEveryAuditFilterUsesAnIndexInSeqOrder(t *testing.T) {
 				t.Fatalf("%s: %v", name, err)
 			}
 			var ok bool
-			if dialect == store.SQLite {
+			if dialect == store.SQLite && name == "time range" {
+				// The fixture's events were sealed months after their time, so SQLite reads ten
+				// minutes by time rather than walk the months (TestAuditTimeRangeWalksOnlyItsStretchOfTheChain).
+				ok = strings.Contains(plan, "INDEX audit_events_at_seq_idx (at>? AND at<?)")
+			} else if dialect == store.SQLite {
 				ok = !strings.Contains(plan, "TEMP B-TREE") && (regexp.MustCompile(`USING (COVERING )?INDEX .*\b`+tc.col+`=\?`).MatchString(plan) ||
 					tc.col == "seq" && strings.Contains(plan, "USING INDEX audit_events_seq_idx (seq>? AND seq<?)"))
 			} else {

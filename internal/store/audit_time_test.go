@@ -59,16 +59,24 @@ func TestAuditTimeRangeWalksOnlyItsStretchOfTheChain(t *testing.T) {
 			t.Fatalf("after a late seal the range ends below %d (%v), want past the late event 121", hi, err)
 		}
 		assertTimeSearch(t, db, window, 31, 40, 121)
+		assertTimeSearchForward(t, db, window, 31, 40, 121)
 		if dialect == store.SQLite {
-			// Ten minutes against a lag of hours: SQLite reads the range by time rather than walk
-			// the hours sealed after it; a range as long as the lag walks the sequence.
-			for f, index := range map[*audit.Filter]string{
-				&window: "audit_events_at_seq_idx",
-				{Since: t0, Until: t0.Add(3 * time.Hour)}: "audit_events_seq_idx",
-				{Since: t0.Add(35 * time.Minute)}:         "audit_events_seq_idx",
+			// It is 12:00 and the lag 2 h 24 min 30 s, so a walk from the newest of 09:30-09:40
+			// passes what was sealed from 09:40 to 12:00 first: a range shorter than those 2 h 20 min
+			// is read by its time; a longer one, or one that ends now, walks the sequence.
+			until := t0.Add(40 * time.Minute)
+			for _, c := range []struct {
+				f     audit.Filter
+				index string
+			}{
+				{window, "audit_events_at_seq_idx"},
+				{audit.Filter{Since: until.Add(-139 * time.Minute), Until: until}, "audit_events_at_seq_idx"},
+				{audit.Filter{Since: until.Add(-141 * time.Minute), Until: until}, "audit_events_seq_idx"},
+				{audit.Filter{Since: t0.Add(2 * time.Hour), Until: t0.Add(3 * time.Hour)}, "audit_events_seq_idx"},
+				{audit.Filter{Since: t0.Add(35 * time.Minute)}, "audit_events_seq_idx"},
 			} {
-				if plan, err := db.AuditTimePlan(ctx, *f); err != nil || !regexp.MustCompile(`USING (COVERING )?INDEX `+index+` `).MatchString(plan) {
-					t.Errorf("%+v: want a walk of %s, plan:\n%s %v", *f, index, plan, err)
+				if plan, err := db.AuditPagePlan(ctx, c.f); err != nil || !regexp.MustCompile(`USING (COVERING )?INDEX `+c.index+` `).MatchString(plan) {
+					t.Errorf("%v to %v: want a walk of %s, plan:\n%s %v", c.f.Since, c.f.Until, c.index, plan, err)
 				}
 			}
 		}
@@ -132,6 +140,35 @@ func assertTimeSearch(t *testing.T, db *store.Store, f audit.Filter, want ...int
 	}
 	if fmt.Sprint(got) != fmt.Sprint(w) {
 		t.Fatalf("%+v found %v, want %v", f, got, w)
+	}
+}
+
+// assertTimeSearchForward is assertTimeSearch paging the other way: from before the oldest
+// event, newer pages, two events a page, until none is newer.
+func assertTimeSearchForward(t *testing.T, db *store.Store, f audit.Filter, want ...int64) {
+	t.Helper()
+	var w []int64
+	for s := want[0]; s <= want[1]; s++ {
+		w = append(w, s)
+	}
+	w = append(w, want[2:]...)
+	var got []int64
+	f.Limit, f.After = 2, 1
+	for {
+		p, err := db.AuditPage(context.Background(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := len(p.Events) - 1; i >= 0; i-- {
+			got = append(got, p.Events[i].Seq)
+		}
+		if !p.HasNewer || len(p.Events) == 0 {
+			break
+		}
+		f.After = p.Events[0].Seq
+	}
+	if fmt.Sprint(got) != fmt.Sprint(w) {
+		t.Fatalf("%+v paged forward found %v, want %v", f, got, w)
 	}
 }
 

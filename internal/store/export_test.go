@@ -33,6 +33,12 @@ func (s *Store) auditPagePlan(ctx context.Context, f audit.Filter, forced bool) 
 	if empty {
 		return "", 0, fmt.Errorf("plan: empty time range")
 	}
+	if !k.since.IsZero() || !k.until.IsZero() {
+		// As AuditPage narrows it.
+		if err := auditSeqRange(s.conn(ctx), &k, s.now()); err != nil {
+			return "", 0, err
+		}
+	}
 	hi := k.hi
 	if f.Before > 0 {
 		hi = min(hi, f.Before)
@@ -406,39 +412,11 @@ func (s *Store) TakeSharedPool(ctx context.Context) (func(), error) {
 	return release, nil
 }
 
-// AuditTimePlan returns SQLite's plan for the walk of f's first page after auditSeqRange has
-// narrowed it, as AuditPage does.
-func (s *Store) AuditTimePlan(ctx context.Context, f audit.Filter) (string, error) {
-	k, _ := s.newAuditKeyset(f)
-	if err := auditSeqRange(s.conn(ctx), &k); err != nil {
-		return "", err
-	}
-	q, args := k.seqsSQL(k.lo, k.hi, false, 51)
-	var lines []string
-	err := s.Tx(ctx, func(tx *Store) error {
-		rows, err := tx.db.Raw("EXPLAIN QUERY PLAN "+q, args...).Rows()
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			vals := make([]any, 4)
-			ptrs := []any{&vals[0], &vals[1], &vals[2], &vals[3]}
-			if err := rows.Scan(ptrs...); err != nil {
-				return err
-			}
-			lines = append(lines, fmt.Sprint(vals[3]))
-		}
-		return rows.Err()
-	})
-	return strings.Join(lines, "\n"), err
-}
-
 // AuditSeqRange returns the open sequence range lo < seq < hi that a search of f's time range
 // walks (auditSeqRange).
 func (s *Store) AuditSeqRange(ctx context.Context, f audit.Filter) (lo, hi int64, err error) {
 	k, _ := s.newAuditKeyset(f)
-	err = auditSeqRange(s.conn(ctx), &k)
+	err = auditSeqRange(s.conn(ctx), &k, s.now())
 	return k.lo, k.hi, err
 }
 

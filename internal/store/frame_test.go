@@ -329,10 +329,11 @@ func TestInboxStatementsKeepOneGenericPlan(t *testing.T) {
 			(name == "page" && !strings.Contains(plan, "Index Scan using requests_pkey on requests")) {
 			t.Errorf("%s on benchmark-shaped data:\n%s", name, plan)
 		}
-		// Whether the viewer reviewed a waiting request is a look at that request's reviews (or,
-		// while reviews is this small, one hash of all of it), never a read of the viewer's own
-		// history, which has no bound.
-		if name != "page" && (strings.Contains(plan, "using reviews_reviewer_idx") || strings.Contains(plan, "using reviews_delegated_idx")) {
+		// Whether the viewer reviewed a waiting request is a look at that request's reviews, never
+		// a read of the viewer's own history through its index. (On a table this small the planner
+		// may hash all of reviews instead; on the benchmark's hundred thousand it looks request by
+		// request.)
+		if regexp.MustCompile(`(using|on) reviews_(reviewer|delegated)_idx`).MatchString(plan) {
 			t.Errorf("%s reads the viewer's own reviews:\n%s", name, plan)
 		}
 	}

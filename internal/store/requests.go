@@ -444,16 +444,16 @@ func (s *Store) fillApprovalCounts(ctx context.Context, rs []*pam.Request) error
 // running it. The requester is compared the same way: with few requesters (a small team, or
 // the benchmark's two), a generic plan estimated "not the viewer" at 1 - 1/distinct while the
 // viewer's own plan, knowing they request nothing, estimated almost every row, and the inbox
-// page was planned on every call (about 3 ms of its 4.5 on the benchmark's data). With the
+// page was planned on every call (about 3 ms of its 4.5 on the benchmark's data). Whether the
+// user reviewed a request, themselves or through a delegate, is one look at that request's few
+// reviews, with the reviewer and the principal compared the same way: by value, with a handful
+// of approvers in the statistics, a generic plan took any user for the author of a fifth or more
+// of all reviews and so expected the page's limit out of reach; that plan cost more than one
+// planned for the viewer, and PostgreSQL planned the statement on every call again. With the
 // expressions it keeps one generic plan (TestInboxStatementsKeepOneGenericPlan).
 //
 // delegated false leaves the third way out, for a viewer known to decide for nobody.
 func waitingArms(dialect, user, cols, cond, tail string, delegated bool) string {
-	// Whether the user reviewed a request, themselves or through a delegate, is one look at that
-	// request's few reviews. The reviewer and the principal are compared as expressions without
-	// statistics, as the requester is: with a handful of approvers in the statistics, a generic
-	// plan took any user for the author of a fifth or more of all reviews, found the page's limit
-	// out of reach, and cost more than planning each call afresh, which PostgreSQL then did.
 	common := `COALESCE(r.pending_until, r.pending_until) > @now AND COALESCE(r.requester_id, r.requester_id) <> ` + user + `
 		AND NOT EXISTS (SELECT 1 FROM reviews v WHERE v.request_id = r.id
 			AND (COALESCE(v.reviewer_id, v.reviewer_id) = ` + user + ` OR COALESCE(v.principal_id, v.principal_id) = ` + user + `))`
