@@ -83,7 +83,12 @@ func nameByte(c byte) bool { return nameStart(c) || (c >= '0' && c <= '9') }
 // queryDirect runs q with its named arguments on database/sql and returns its rows; the caller
 // scans and closes them. An argument q names but args lacks is an error, before any round trip.
 func (s *Store) queryDirect(ctx context.Context, q string, args map[string]any) (*sql.Rows, error) {
-	c := compileNamed(s.dialect, q)
+	return s.queryCompiled(ctx, compileNamed(s.dialect, q), args)
+}
+
+// queryCompiled is queryDirect for a statement compiled already: one built from parts, kept by
+// its shape, whose text need not be built and hashed again on every call.
+func (s *Store) queryCompiled(ctx context.Context, c compiledQuery, args map[string]any) (*sql.Rows, error) {
 	vals := make([]any, len(c.names))
 	for i, n := range c.names {
 		v, ok := args[n]

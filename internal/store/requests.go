@@ -6,6 +6,7 @@ import (
 	"errors"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/elevate-pam/elevate/internal/pam"
@@ -616,8 +617,7 @@ func (s *Store) InboxPage(ctx context.Context, user pam.UserID, now time.Time, f
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 50
 	}
-	q, args := s.inboxPageSQL(user, now, f)
-	rs, err := s.queryDirect(ctx, q, args)
+	rs, err := s.queryCompiled(ctx, s.inboxPageCompiled(f), inboxArgs(user, now, f))
 	if err != nil {
 		return InboxPage{}, err
 	}
@@ -683,9 +683,61 @@ func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Ti
 	return s.conn(ctx).Raw(q, args)
 }
 
+// inboxShape is what the text of InboxPage's statement follows: the filter's parts that are
+// set, not their values. Every page size and count comes from the code, so there are few.
+type inboxShape struct {
+	dialect                               string
+	sort                                  pam.InboxSort
+	requester, policy, scope, soon, after bool
+	delegated                             bool
+	limit, decided, emergencies           int
+}
+
+// inboxQueries caches inboxPageCompiled by shape.
+var inboxQueries sync.Map
+
+// inboxPageCompiled is InboxPage's statement for f, compiled, built once for each shape rather
+// than on every view of the inbox (eight kilobytes of text, built and then hashed to be looked up).
+func (s *Store) inboxPageCompiled(f pam.InboxFilter) compiledQuery {
+	shape := inboxShape{dialect: s.dialect, sort: f.Sort, requester: f.RequesterID != "", policy: f.PolicyID != "",
+		scope: f.ScopeID != "", soon: !f.TimesOutBy.IsZero(), after: f.After != nil, delegated: !f.NoDelegations,
+		limit: f.Limit, decided: max(f.Decided, 0), emergencies: max(f.Emergencies, 0)}
+	if c, ok := inboxQueries.Load(shape); ok {
+		return c.(compiledQuery)
+	}
+	c := compileNamed(s.dialect, s.inboxPageText(f))
+	inboxQueries.Store(shape, c)
+	return c
+}
+
+// inboxArgs are the named values of InboxPage's statement for f.
+func inboxArgs(user pam.UserID, now time.Time, f pam.InboxFilter) map[string]any {
+	args := map[string]any{"user": string(user), "now": now.UTC()}
+	if f.RequesterID != "" {
+		args["requester"] = string(f.RequesterID)
+	}
+	if f.PolicyID != "" {
+		args["policy"] = f.PolicyID
+	}
+	if f.ScopeID != "" {
+		args["scope_type"], args["scope_id"] = string(f.ScopeType), f.ScopeID
+	}
+	if !f.TimesOutBy.IsZero() {
+		args["by"] = f.TimesOutBy.UTC()
+	}
+	if f.After != nil {
+		args["at"], args["id"] = f.After.At.UTC(), f.After.ID
+	}
+	return args
+}
+
 // inboxPageSQL is inboxPageQuery's statement and its named values.
 func (s *Store) inboxPageSQL(user pam.UserID, now time.Time, f pam.InboxFilter) (string, map[string]any) {
-	args := map[string]any{"user": string(user), "now": now.UTC()}
+	return s.inboxPageText(f), inboxArgs(user, now, f)
+}
+
+// inboxPageText is the text of InboxPage's statement for f (inboxPageCompiled keeps it by shape).
+func (s *Store) inboxPageText(f pam.InboxFilter) string {
 	key := "created_at"
 	if f.Sort == pam.InboxByTimeLeft {
 		key = "pending_until"
@@ -693,19 +745,15 @@ func (s *Store) inboxPageSQL(user pam.UserID, now time.Time, f pam.InboxFilter) 
 	var match []string
 	if f.RequesterID != "" {
 		match = append(match, "r.requester_id = @requester")
-		args["requester"] = string(f.RequesterID)
 	}
 	if f.PolicyID != "" {
 		match = append(match, "r.policy_id = @policy")
-		args["policy"] = f.PolicyID
 	}
 	if f.ScopeID != "" {
 		match = append(match, "r.scope_type = @scope_type AND r.scope_id = @scope_id")
-		args["scope_type"], args["scope_id"] = string(f.ScopeType), f.ScopeID
 	}
 	if !f.TimesOutBy.IsZero() {
 		match = append(match, "r.pending_until <= @by")
-		args["by"] = f.TimesOutBy.UTC()
 	}
 	// w holds the first InboxCountCap+1 requests the filter keeps, in the page's order: it
 	// counts them, and without a cursor it is also the page.
@@ -723,7 +771,6 @@ func (s *Store) inboxPageSQL(user pam.UserID, now time.Time, f pam.InboxFilter) 
 		if cond != "" {
 			after = cond + " AND " + after
 		}
-		args["at"], args["id"] = f.After.At.UTC(), f.After.ID
 		keys = "SELECT DISTINCT k.id, k." + key + " FROM (" + waitingArms(s.dialect, "@user", "r.id, r."+key, after,
 			"ORDER BY r."+key+", r.id "+limitClause(f.Limit+1), delegated) + ") k ORDER BY k." + key + ", k.id " + limitClause(f.Limit+1)
 	}
@@ -754,7 +801,7 @@ func (s *Store) inboxPageSQL(user pam.UserID, now time.Time, f pam.InboxFilter) 
 					WHERE gm.group_id = r.approver_group_id AND gm.user_id = @user)) AS escalated_to_me,
 				` + behalf + ` AS on_behalf_name
 			FROM (` + keys + `) k
-			JOIN requests r ON r.id = k.id LEFT JOIN users u ON u.id = r.requester_id) p ON 1 = 1) pw`, args
+			JOIN requests r ON r.id = k.id LEFT JOIN users u ON u.id = r.requester_id) p ON 1 = 1) pw`
 }
 
 // RequesterHistory returns the requester's other requests for r's scope, at most limit: those

@@ -67,7 +67,7 @@ type Frame struct {
 // no navigation, or count their inbox themselves, pass false.
 // ENOTFOUND when the session or its user is missing.
 func (s *Store) SessionWithUser(ctx context.Context, idHash, enrolmentKey string, now time.Time, inbox bool) (Session, pam.User, Frame, error) {
-	rows, err := s.queryDirect(ctx, sessionSQL(s.dialect, inbox), sessionArgs(idHash, enrolmentKey, now))
+	rows, err := s.queryCompiled(ctx, sessionQueries[sessionShape{s.dialect, inbox}], sessionArgs(idHash, enrolmentKey, now))
 	if err != nil {
 		return Session{}, pam.User{}, Frame{}, err
 	}
@@ -120,6 +120,24 @@ func sessionSQL(dialect string, inbox bool) string {
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.id_hash = @id`
 }
+
+// sessionShape names one of sessionSQL's statements.
+type sessionShape struct {
+	dialect string
+	inbox   bool
+}
+
+// sessionQueries are sessionSQL's statements compiled, each built once rather than on every
+// signed-in request (a few kilobytes of text a request, built and then hashed to be looked up).
+var sessionQueries = func() map[sessionShape]compiledQuery {
+	m := map[sessionShape]compiledQuery{}
+	for _, d := range []string{Postgres, SQLite} {
+		for _, inbox := range []bool{false, true} {
+			m[sessionShape{d, inbox}] = compileNamed(d, sessionSQL(d, inbox))
+		}
+	}
+	return m
+}()
 
 // sessionArgs are sessionSQL's named values.
 func sessionArgs(idHash, enrolmentKey string, now time.Time) map[string]any {
