@@ -57,27 +57,48 @@ type tokenUserRow struct {
 // the owner's frame (as SessionWithUser reads it for a session), in one statement: every API
 // call asks this first. ENOTFOUND when no live token has that hash.
 func (s *Store) APITokenWithUser(ctx context.Context, hash, enrolmentKey string) (pam.APIToken, pam.User, Frame, error) {
-	var r tokenUserRow
-	res := s.conn(ctx).Raw(`SELECT t.*,
-			u.email AS u_email, u.name AS u_name, u.time_zone AS u_time_zone, u.admin AS u_admin, u.auditor AS u_auditor,
-			u.disabled_at AS u_disabled_at, u.created_at AS u_created_at,
-			COALESCE((SELECT sv.value FROM system_values sv WHERE sv.key = @key), '') AS f_enrolment,
-			`+approverExists("t.user_id")+` AS f_approver,
-			EXISTS (SELECT 1 FROM user_mfa m WHERE m.user_id = t.user_id AND m.confirmed_at IS NOT NULL) AS f_enrolled
-		FROM api_tokens t JOIN users u ON u.id = t.user_id
-		WHERE t.token_hash = @hash AND t.revoked_at IS NULL`, map[string]any{"hash": hash, "key": enrolmentKey, "now": s.now().UTC()}).Find(&r)
-	if res.Error != nil {
-		return pam.APIToken{}, pam.User{}, Frame{}, res.Error
+	rows, err := s.queryCompiled(ctx, tokenQueries[s.dialect], map[string]any{"hash": hash, "key": enrolmentKey, "now": s.now().UTC()})
+	if err != nil {
+		return pam.APIToken{}, pam.User{}, Frame{}, err
 	}
-	if res.RowsAffected == 0 {
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return pam.APIToken{}, pam.User{}, Frame{}, err
+		}
 		return pam.APIToken{}, pam.User{}, Frame{}, pam.Errorf(pam.ENOTFOUND, "Token not found.")
+	}
+	var r tokenUserRow
+	if err := rows.Scan(&r.ID, &r.UserID, &r.Name, &r.Scope, &r.TokenHash, &r.CreatedAt, &r.LastUsedAt, &r.RevokedAt,
+		&r.UEmail, &r.UName, &r.UTimeZone, &r.UAdmin, &r.UAuditor, &r.UDisabledAt, &r.UCreatedAt,
+		&r.FEnrolment, &r.FApprover, &r.FEnrolled); err != nil {
+		return pam.APIToken{}, pam.User{}, Frame{}, err
+	}
+	if err := rows.Close(); err != nil {
+		return pam.APIToken{}, pam.User{}, Frame{}, err
 	}
 	u := userToDomain(UserRow{
 		ID: r.UserID, Email: r.UEmail, Name: r.UName, Admin: r.UAdmin, Auditor: r.UAuditor,
 		TimeZone: r.UTimeZone, DisabledAt: r.UDisabledAt, CreatedAt: r.UCreatedAt,
 	})
+	r.APITokenRow.CreatedAt = r.APITokenRow.CreatedAt.UTC()
 	return tokenToDomain(r.APITokenRow), u, Frame{Enrolment: r.FEnrolment, Approver: r.FApprover, MFAEnrolled: r.FEnrolled}, nil
 }
+
+// tokenSQL is APITokenWithUser's statement; its columns are tokenUserRow's, in order.
+var tokenSQL = `SELECT t.id, t.user_id, t.name, t.scope, t.token_hash, t.created_at, t.last_used_at, t.revoked_at,
+		u.email AS u_email, u.name AS u_name, u.time_zone AS u_time_zone, u.admin AS u_admin, u.auditor AS u_auditor,
+		u.disabled_at AS u_disabled_at, u.created_at AS u_created_at,
+		COALESCE((SELECT sv.value FROM system_values sv WHERE sv.key = @key), '') AS f_enrolment,
+		` + approverExists("t.user_id") + ` AS f_approver,
+		EXISTS (SELECT 1 FROM user_mfa m WHERE m.user_id = t.user_id AND m.confirmed_at IS NOT NULL) AS f_enrolled
+	FROM api_tokens t JOIN users u ON u.id = t.user_id
+	WHERE t.token_hash = @hash AND t.revoked_at IS NULL`
+
+// tokenQueries are tokenSQL compiled for each dialect once, not on every API call (its
+// arguments written out from names and its row scanned by reflection cost the ORM a
+// statement's worth of parsing a call).
+var tokenQueries = map[string]compiledQuery{Postgres: compileNamed(Postgres, tokenSQL), SQLite: compileNamed(SQLite, tokenSQL)}
 
 // APITokens lists a user's tokens, newest first (bounded).
 func (s *Store) APITokens(ctx context.Context, user pam.UserID) ([]pam.APIToken, error) {
