@@ -95,9 +95,8 @@ var tokenSQL = `SELECT t.id, t.user_id, t.name, t.scope, t.token_hash, t.created
 	FROM api_tokens t JOIN users u ON u.id = t.user_id
 	WHERE t.token_hash = @hash AND t.revoked_at IS NULL`
 
-// tokenQueries are tokenSQL compiled for each dialect once, not on every API call (its
-// arguments written out from names and its row scanned by reflection cost the ORM a
-// statement's worth of parsing a call).
+// tokenQueries are tokenSQL compiled once for each dialect: through the ORM, every API call
+// parsed the statement's named arguments and scanned its row by reflection.
 var tokenQueries = map[string]compiledQuery{Postgres: compileNamed(Postgres, tokenSQL), SQLite: compileNamed(SQLite, tokenSQL)}
 
 // APITokens lists a user's tokens, newest first (bounded).
