@@ -25,10 +25,9 @@ type auditKeyset struct {
 	// since and until bound at itself (zero: unbounded). An event sealed late has a later seq
 	// than events stored after it, so a time range is no sequence range.
 	since, until time.Time
-	// ranged writes the last leading column as a range, for PostgreSQL (see seqsSQL).
-	ranged bool
-	// sqlite is true on SQLite, where byTime has the walk name audit_events_at_seq_idx instead
-	// of the sequence (auditSeqRange decides).
+	// sqlite is true on SQLite; elsewhere (PostgreSQL) seqsSQL writes the last leading column
+	// as a range. byTime, on SQLite only, has the walk name audit_events_at_seq_idx instead of
+	// the sequence (auditSeqRange decides).
 	sqlite, byTime bool
 }
 
@@ -43,7 +42,7 @@ var auditLeads = [][]string{
 
 // newAuditKeyset plans f's pages. empty is true when its time range is empty.
 func (s *Store) newAuditKeyset(f audit.Filter) (k auditKeyset, empty bool) {
-	k.lo, k.hi, k.ranged, k.sqlite = 0, math.MaxInt64, s.dialect == Postgres, s.dialect == SQLite
+	k.lo, k.hi, k.sqlite = 0, math.MaxInt64, s.dialect == SQLite
 	have := map[string]string{}
 	for _, c := range [...]auditCol{
 		{"request_id", f.RequestID}, {"target_type", f.TargetType}, {"target_id", f.TargetID},
@@ -111,7 +110,7 @@ func (k auditKeyset) seqsSQL(lo, hi int64, asc bool, limit int) (string, []any) 
 		var where, order []string
 		var args []any
 		for i, c := range eq {
-			if i == lead-1 && k.ranged {
+			if i == lead-1 && !k.sqlite {
 				where = append(where, c.col+" >= ? AND "+c.col+" <= ?")
 				args = append(args, c.v, c.v)
 				order = append(order, c.col+dir)
