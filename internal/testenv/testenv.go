@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -54,10 +55,23 @@ func DatabaseURL(t testing.TB, dialect string) string {
 	return ""
 }
 
-// Store opens and migrates a fresh database of the given dialect.
+// Store opens and migrates a fresh database of the given dialect. A SQLite file starts as a
+// copy of one migrated once per test process (sqliteMigrated): migrating anew cost each test
+// 1.7 s under the race detector, against 0.08 s without it, most of a short test's time. Its
+// migration still runs, and finds every one applied.
 func Store(t testing.TB, dialect string) *store.Store {
 	t.Helper()
-	db, err := store.Open(DatabaseURL(t, dialect))
+	u := DatabaseURL(t, dialect)
+	if dialect == store.SQLite {
+		b, err := sqliteMigrated()
+		if err != nil {
+			t.Fatalf("migrate the SQLite template: %v", err)
+		}
+		if err := os.WriteFile(strings.TrimPrefix(u, "sqlite:"), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := store.Open(u)
 	if err != nil {
 		t.Fatalf("open %s: %v", dialect, err)
 	}
@@ -68,6 +82,45 @@ func Store(t testing.TB, dialect string) *store.Store {
 	// A test reads the trail right after its change: each change waits for its seal.
 	db.SetSealWait(10 * time.Second)
 	return db
+}
+
+var (
+	templateOnce sync.Once
+	template     []byte
+	templateErr  error
+)
+
+// sqliteMigrated returns the bytes of a SQLite database with every migration applied, made
+// once per test process in a directory of its own and removed at once: its write-ahead log is
+// folded into the file before it is read, so the bytes are the whole database.
+func sqliteMigrated() ([]byte, error) {
+	templateOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "elevate-template-")
+		if err != nil {
+			templateErr = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		path := filepath.Join(dir, "elevate.db")
+		db, err := store.Open("sqlite:" + path)
+		if err != nil {
+			templateErr = err
+			return
+		}
+		ctx := context.Background()
+		err = db.Migrate(ctx)
+		if err == nil {
+			err = db.ExecRaw(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+		}
+		if cerr := db.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			template, err = os.ReadFile(path)
+		}
+		templateErr = err
+	})
+	return template, templateErr
 }
 
 var (
