@@ -245,3 +245,34 @@ func tokenOf(t *testing.T, link string) string {
 	}
 	return u.Query().Get("token")
 }
+
+// A command run from a shell that sets no ELEVATE_BASE_URL links where the server answers: the
+// server records its base URL when it starts, and the command takes it, so the setup link it
+// prints (and the mail and webhook payloads other commands queue) do not point at this shell's
+// loopback default. A base URL set in the shell itself still wins.
+func TestShellCommandsLinkToTheServersAddress(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, dialect string) {
+		dbURL := testenv.DatabaseURL(t, dialect)
+		shell := map[string]string{"ELEVATE_DATABASE_URL": dbURL}
+		link := func(env map[string]string) string {
+			t.Helper()
+			code, _, stderr := runCmd(t, env, "", "setup-link")
+			links := setupLinks(t, stderr)
+			if code != 0 || len(links) != 1 {
+				t.Fatalf("setup-link: %d %s", code, stderr)
+			}
+			return links[0]
+		}
+		if l := link(shell); !strings.HasPrefix(l, "http://127.0.0.1:8080/setup?token=") {
+			t.Fatalf("before any server started, link %q, want the default address", l)
+		}
+		serveTogether(t, dbURL, 1) // started with ELEVATE_BASE_URL=https://elevate.example.com
+		if l := link(shell); !strings.HasPrefix(l, "https://elevate.example.com/setup?token=") {
+			t.Fatalf("after the server started, link %q, want the server's address", l)
+		}
+		own := map[string]string{"ELEVATE_DATABASE_URL": dbURL, "ELEVATE_BASE_URL": "https://other.example.org"}
+		if l := link(own); !strings.HasPrefix(l, "https://other.example.org/setup?token=") {
+			t.Fatalf("with the shell's own base URL, link %q", l)
+		}
+	})
+}

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -197,7 +198,22 @@ func (u usageError) Error() string { return u.msg }
 var errFailed = errors.New("failed")
 
 // open connects to the database and applies migrations.
+// open is openStore for a shell command: the base URL it links to is the server's when its own
+// environment names none (adoptBaseURL).
 func (e *env) open(ctx context.Context) (*store.Store, error) {
+	db, err := e.openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.adoptBaseURL(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// openStore opens and migrates the database.
+func (e *env) openStore(ctx context.Context) (*store.Store, error) {
 	db, err := store.Open(e.cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
@@ -226,6 +242,42 @@ func (e *env) open(ctx context.Context) (*store.Store, error) {
 
 // commandSealWait is how long a shell command waits for its audit events to be sealed.
 const commandSealWait = 5 * time.Second
+
+// serverBaseURLKey is the system value where serve records the base URL it links to (its
+// ELEVATE_BASE_URL, or the default made from its address). A shell command that sets none of its
+// own uses it (adoptBaseURL), so the links in the mail and webhook payloads it queues, and the
+// setup link it prints, point where the server answers rather than at this shell's loopback.
+const serverBaseURLKey = "server_base_url"
+
+// recordBaseURL stores serve's base URL for the shell's commands when it differs from the one
+// stored. It is how the process was started, not a change anyone made, so it has no audit event.
+func (e *env) recordBaseURL(ctx context.Context, db *store.Store) error {
+	u := e.cfg.BaseURL.String()
+	v, err := db.Value(ctx, serverBaseURLKey)
+	if err != nil || v == u {
+		return err
+	}
+	return db.SetValue(ctx, serverBaseURLKey, u, time.Now().UTC())
+}
+
+// adoptBaseURL makes the base URL a server recorded (recordBaseURL) this command's, unless
+// ELEVATE_BASE_URL is set in the command's own environment. With no server recorded yet, the
+// default stays.
+func (e *env) adoptBaseURL(ctx context.Context, db *store.Store) error {
+	if e.cfg.BaseURLSet {
+		return nil
+	}
+	v, err := db.Value(ctx, serverBaseURLKey)
+	if err != nil || v == "" {
+		return err
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("the base URL a server recorded (%s) is not an http(s) URL: %q; set ELEVATE_BASE_URL", serverBaseURLKey, v)
+	}
+	e.cfg.BaseURL = u
+	return nil
+}
 
 func (e *env) migrate(ctx context.Context) error {
 	db, err := e.open(ctx)
@@ -288,11 +340,14 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		// five times took 13 % but raised SQLite's peak from 119 to 135 MB.
 		debug.SetGCPercent(200)
 	}
-	db, err := e.open(ctx)
+	db, err := e.openStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	if err := e.recordBaseURL(ctx, db); err != nil {
+		return err
+	}
 	// A request never waits for its change's audit event to be sealed: the event is committed
 	// with the change, and the sealer seals it moments later.
 	db.SetSealWait(0)

@@ -18,7 +18,10 @@ type Config struct {
 	DatabaseURL string
 	Addr        string
 	BaseURL     *url.URL
-	SMTPURL     string
+	// BaseURLSet reports whether ELEVATE_BASE_URL was given; BaseURL is otherwise the default
+	// made from Addr.
+	BaseURLSet bool
+	SMTPURL    string
 	// SMTP is ELEVATE_SMTP_URL parsed; nil when unset (mail then waits in the outbox).
 	SMTP            *SMTP
 	MailFrom        string
@@ -123,6 +126,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 
 	base := get("ELEVATE_BASE_URL", "")
+	c.BaseURLSet = base != ""
 	if base == "" {
 		host, port, _ := net.SplitHostPort(c.Addr)
 		if host == "" || host == "0.0.0.0" || host == "::" {

@@ -14,7 +14,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.DatabaseURL != "sqlite:elevate.db" || c.Addr != "127.0.0.1:8080" || c.BaseURL.String() != "http://127.0.0.1:8080" ||
+	if c.DatabaseURL != "sqlite:elevate.db" || c.Addr != "127.0.0.1:8080" || c.BaseURL.String() != "http://127.0.0.1:8080" || c.BaseURLSet ||
 		c.SessionIdle != 30*time.Minute || c.SessionLifetime != 12*time.Hour || c.SweepInterval != 30*time.Second || c.Secure() ||
 		c.DatabaseMaxConns != 0 || c.AuditVerifyEvery != 24*time.Hour {
 		t.Fatalf("defaults: %+v", c)
@@ -84,7 +84,7 @@ func TestParsedValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.Secure() || c.BaseURL.String() != "https://elevate.example.com" || len(c.TrustedProxies) != 2 ||
+	if !c.Secure() || c.BaseURL.String() != "https://elevate.example.com" || !c.BaseURLSet || len(c.TrustedProxies) != 2 ||
 		c.TrustedProxies[0].String() != "10.0.0.1/32" || c.SessionIdle != 15*time.Minute ||
 		c.SweepInterval != 250*time.Millisecond || c.DatabaseMaxConns != 8 || c.AuditVerifyEvery != 6*time.Hour {
 		t.Fatalf("parsed: %+v", c)
