@@ -85,12 +85,26 @@ func (w *notifyWriter) String() string {
 	return w.buf.String()
 }
 
-// serveTogether starts n `elevate serve` at the same moment on one database, waits until each
-// listens, stops them all and returns what each wrote on stderr.
+// serveTogether starts n `elevate serve` at the same moment on one database, with
+// ELEVATE_BASE_URL https://elevate.example.com, waits until each listens, stops them all and
+// returns what each wrote on stderr.
 func serveTogether(t *testing.T, dbURL string, n int) []string {
 	t.Helper()
-	env := map[string]string{"ELEVATE_DATABASE_URL": dbURL, "ELEVATE_ADDR": "127.0.0.1:0",
-		"ELEVATE_BASE_URL": "https://elevate.example.com"}
+	return serveWith(t, map[string]string{"ELEVATE_DATABASE_URL": dbURL, "ELEVATE_ADDR": "127.0.0.1:0",
+		"ELEVATE_BASE_URL": "https://elevate.example.com"}, n)
+}
+
+// serveBare is one `elevate serve` on dbURL on a free loopback port without ELEVATE_BASE_URL;
+// it returns what the process wrote on stderr.
+func serveBare(t *testing.T, dbURL string) string {
+	t.Helper()
+	return serveWith(t, map[string]string{"ELEVATE_DATABASE_URL": dbURL, "ELEVATE_ADDR": "127.0.0.1:0"}, 1)[0]
+}
+
+// serveWith starts n `elevate serve` with env at the same moment, waits until each listens,
+// stops them all and returns what each wrote on stderr.
+func serveWith(t *testing.T, env map[string]string, n int) []string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
@@ -273,6 +287,13 @@ func TestShellCommandsLinkToTheServersAddress(t *testing.T) {
 		own := map[string]string{"ELEVATE_DATABASE_URL": dbURL, "ELEVATE_BASE_URL": "https://other.example.org"}
 		if l := link(own); !strings.HasPrefix(l, "https://other.example.org/setup?token=") {
 			t.Fatalf("with the shell's own base URL, link %q", l)
+		}
+		// A server started without a base URL of its own (here on port 0) leaves none behind.
+		if out := serveBare(t, dbURL); !strings.Contains(out, "elevate listening") {
+			t.Fatalf("serve without a base URL:\n%s", out)
+		}
+		if l := link(shell); !strings.HasPrefix(l, "http://127.0.0.1:8080/setup?token=") {
+			t.Fatalf("after a server without a base URL, link %q, want the default address", l)
 		}
 	})
 }

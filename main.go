@@ -243,16 +243,21 @@ func (e *env) openStore(ctx context.Context) (*store.Store, error) {
 // commandSealWait is how long a shell command waits for its audit events to be sealed.
 const commandSealWait = 5 * time.Second
 
-// serverBaseURLKey is the system value where serve records the base URL it links to (its
-// ELEVATE_BASE_URL, or the default made from its address). A shell command that sets none of its
-// own uses it (adoptBaseURL), so the links in the mail and webhook payloads it queues, and the
-// setup link it prints, point where the server answers rather than at this shell's loopback.
+// serverBaseURLKey is the system value where serve records the ELEVATE_BASE_URL it was started
+// with. A shell command that sets none of its own uses it (adoptBaseURL), so the links in the
+// mail and webhook payloads it queues, and the setup link it prints, point where the server
+// answers rather than at this shell's loopback.
 const serverBaseURLKey = "server_base_url"
 
-// recordBaseURL stores serve's base URL for the shell's commands when it differs from the one
-// stored. It is how the process was started, not a change anyone made, so it has no audit event.
+// recordBaseURL stores serve's ELEVATE_BASE_URL for the shell's commands when it differs from
+// the one stored, and clears the record when serve was started without one: a default made from
+// the server's own listening address (perhaps port 0, or 0.0.0.0) names no address to link to.
+// It is how the process was started, not a change anyone made, so it has no audit event.
 func (e *env) recordBaseURL(ctx context.Context, db *store.Store) error {
-	u := e.cfg.BaseURL.String()
+	u := ""
+	if e.cfg.BaseURLSet {
+		u = e.cfg.BaseURL.String()
+	}
 	v, err := db.Value(ctx, serverBaseURLKey)
 	if err != nil || v == u {
 		return err
