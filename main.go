@@ -197,7 +197,6 @@ func (u usageError) Error() string { return u.msg }
 // errFailed means the command already said what failed; exit 1 quietly.
 var errFailed = errors.New("failed")
 
-// open connects to the database and applies migrations.
 // open is openStore for a shell command: the base URL it links to is the server's when its own
 // environment names none (adoptBaseURL).
 func (e *env) open(ctx context.Context) (*store.Store, error) {
@@ -212,7 +211,7 @@ func (e *env) open(ctx context.Context) (*store.Store, error) {
 	return db, nil
 }
 
-// openStore opens and migrates the database.
+// openStore connects to the database and applies migrations.
 func (e *env) openStore(ctx context.Context) (*store.Store, error) {
 	db, err := store.Open(e.cfg.DatabaseURL)
 	if err != nil {
