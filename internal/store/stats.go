@@ -181,7 +181,7 @@ func (s *Store) DashboardStats(ctx context.Context, now time.Time, days int) (pa
 	if pending.Next() {
 		err = pending.Scan(&out.Pending, &oldest)
 	}
-	if err = errors.Join(err, pending.Close()); err != nil {
+	if err = errors.Join(err, pending.Err(), pending.Close()); err != nil {
 		return out, fmt.Errorf("pending requests: %w", err)
 	}
 	out.OldestPending = oldest.Time
