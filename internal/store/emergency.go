@@ -105,7 +105,7 @@ func navCount(dialect, user string) string {
 		" + (SELECT COUNT(*) FROM (SELECT 1 FROM requests r WHERE " + emergencyWaitingFor(user) + " " + limitClause(NavCountCap) + ") e))"
 }
 
-// decidedAndEmergencies are the parts of the inbox's statement (inboxPageQuery) that read the
+// decidedAndEmergencies are the parts of the inbox's statement (inboxPageText) that read the
 // requests the user @user reviewed, their most recent review first (at most decided), and the
 // emergency requests waiting for their after-the-fact review (emergencyWaitingFor), newest
 // first (at most emergencies), with their requesters' names, in the columns of the waiting

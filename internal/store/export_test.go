@@ -478,3 +478,14 @@ func (b *beginSpy) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, e
 	b.begun++
 	return b.DB.BeginTx(ctx, opts)
 }
+
+// inboxPageQuery is InboxPage's statement through the ORM, for its plan.
+func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Time, f pam.InboxFilter) *gorm.DB {
+	q, args := s.inboxPageSQL(user, now, f)
+	return s.conn(ctx).Raw(q, args)
+}
+
+// inboxPageSQL is InboxPage's statement and its named values.
+func (s *Store) inboxPageSQL(user pam.UserID, now time.Time, f pam.InboxFilter) (string, map[string]any) {
+	return s.inboxPageText(f), inboxArgs(user, now, f)
+}

@@ -553,7 +553,7 @@ var m0012 = []string{
 }
 
 // m0014 indexes the waiting requests by what the inbox's policy and scope filters compare
-// (inboxPageQuery), with the other columns its condition and orders read, so a filtered inbox
+// (inboxPageText), with the other columns its condition and orders read, so a filtered inbox
 // reads this small index and only the page's request rows; and a requester's requests by scope,
 // for the approver's card (RequesterHistory). Built plainly, as m0012.
 var m0014 = []string{

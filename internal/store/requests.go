@@ -671,18 +671,6 @@ func (s *Store) InboxPage(ctx context.Context, user pam.UserID, now time.Time, f
 	return out, nil
 }
 
-// inboxPageQuery is InboxPage's statement. Every part of it reads the waiting requests from the
-// user's groups on the waiting indexes (waitingArms), with the filter inside each group's read:
-// w, the first InboxCountCap+1 that the filter keeps in the page's order, gives the filter's count
-// and, on a first page, the page itself; a filtered inbox counts all its requests apart, and a
-// page after a cursor reads from the cursor on. No part reads more than InboxCountCap+1 or the
-// page's limit of rows a group, however many wait. Only the page's requests are read whole, by
-// key; the one-row count keeps a page past the end answering with the counts.
-func (s *Store) inboxPageQuery(ctx context.Context, user pam.UserID, now time.Time, f pam.InboxFilter) *gorm.DB {
-	q, args := s.inboxPageSQL(user, now, f)
-	return s.conn(ctx).Raw(q, args)
-}
-
 // inboxShape is what the text of InboxPage's statement follows: the filter's parts that are
 // set, not their values. Every page size and count comes from the code, so there are few.
 type inboxShape struct {
@@ -731,12 +719,14 @@ func inboxArgs(user pam.UserID, now time.Time, f pam.InboxFilter) map[string]any
 	return args
 }
 
-// inboxPageSQL is inboxPageQuery's statement and its named values.
-func (s *Store) inboxPageSQL(user pam.UserID, now time.Time, f pam.InboxFilter) (string, map[string]any) {
-	return s.inboxPageText(f), inboxArgs(user, now, f)
-}
-
-// inboxPageText is the text of InboxPage's statement for f (inboxPageCompiled keeps it by shape).
+// inboxPageText is the text of InboxPage's statement for f (inboxPageCompiled keeps it by
+// shape). Every part of it reads the waiting requests from the user's groups on the waiting
+// indexes (waitingArms), with the filter inside each group's read: w, the first InboxCountCap+1
+// that the filter keeps in the page's order, gives the filter's count and, on a first page, the
+// page itself; a filtered inbox counts all its requests apart, and a page after a cursor reads
+// from the cursor on. No part reads more than InboxCountCap+1 or the page's limit of rows a group,
+// however many wait. Only the page's requests are read whole, by key; the one-row count keeps a
+// page past the end answering with the counts.
 func (s *Store) inboxPageText(f pam.InboxFilter) string {
 	key := "created_at"
 	if f.Sort == pam.InboxByTimeLeft {
